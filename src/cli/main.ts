@@ -1,0 +1,75 @@
+import { Command, CommanderError } from 'commander';
+import { VesselError, errorMessage, isVesselError } from '../util/errors.js';
+
+/**
+ * The `vessel` program. Each command lives in its own file exporting `define(program)`, which
+ * declares flags and imports its service lazily inside the action: `vessel run` loads the code
+ * of `run` and nothing else, so start-up stays close to Node's own.
+ *
+ * To add a command: create src/cli/<file>.ts and add one line to COMMANDS (name → file).
+ */
+const COMMANDS: Record<string, string> = {
+  run: 'run',
+  ps: 'ps',
+  stop: 'stop',
+  kill: 'kill',
+  rm: 'rm',
+  exec: 'exec',
+  logs: 'logs',
+  inspect: 'inspect',
+  gc: 'gc',
+  config: 'config',
+  images: 'images',
+  image: 'image',
+  _supervise: 'supervise',
+};
+
+export type CommandModule = { define(program: Command): void };
+
+export function fail(message: string, hint?: string): never {
+  throw new VesselError('E_USAGE', message, hint === undefined ? {} : { hint });
+}
+
+function report(e: unknown): number {
+  if (isVesselError(e)) {
+    process.stderr.write(`vessel: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    if (process.env.VESSEL_LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n');
+    return e.exitCode;
+  }
+  process.stderr.write(`vessel: internal error: ${errorMessage(e)}\n`);
+  if (e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  return 125;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('vessel')
+    .description('application containers for FreeBSD jails and Linux namespaces, supervised by the uWSGI Emperor')
+    .version('0.1.0')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s) });
+
+  const first = argv.find((a) => !a.startsWith('-'));
+  const files = first !== undefined && COMMANDS[first] ? [COMMANDS[first]] : [...new Set(Object.values(COMMANDS))];
+  const mods = await Promise.all(files.map((f) => import(`./${f}.js`) as Promise<CommandModule>));
+  for (const m of mods) m.define(program);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors exit 125 like docker's.
+      process.exitCode = e.exitCode === 0 ? 0 : 125;
+      return;
+    }
+    process.exitCode = report(e);
+  }
+}
+
+/** For commands whose action needs to end the process with a given code (container exit codes). */
+export function exitWith(code: number): void {
+  process.exitCode = code;
+}
+
+export { report };

@@ -1,0 +1,182 @@
+import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/types.js';
+
+/**
+ * What a runtime driver needs to run one container, fully resolved by supervise/: image layers
+ * are directories, the command is the final argv, the user is still a name or uid:gid (resolved
+ * inside the image's own /etc/passwd by the driver).
+ */
+export type HostOs = 'linux' | 'freebsd';
+
+export interface BindMount {
+  kind: 'bind';
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+export interface TmpfsMount {
+  kind: 'tmpfs';
+  target: string;
+  sizeBytes?: number;
+  mode?: number;
+}
+
+export type Mount = BindMount | TmpfsMount;
+
+export interface RootFs {
+  /** Image layer directories, lowest (base) first. */
+  layers: string[];
+  /** FreeBSD on a ZFS store: the image snapshot to clone (POOL/vessel/images/ID@base). */
+  zfsSnapshot?: string;
+  /** ZFS dataset the clone becomes (POOL/vessel/containers/NAME). */
+  zfsDataset?: string;
+  /** Writable layer in memory, gone at exit (`--rm`). */
+  ephemeral: boolean;
+}
+
+/** Network attachment, resolved by net/ (address leased, interface names chosen). */
+export type RuntimeNetwork =
+  | { mode: 'none' }
+  | { mode: 'host' }
+  | {
+      mode: 'bridge';
+      network: string;
+      bridge: string;
+      /** Container address with prefix, e.g. 10.77.3.5/24. */
+      address: string;
+      gateway: string;
+      /** Host-side and container-side interface names (veth or epair ends). */
+      hostIf: string;
+      containerIf: string;
+      publish: PortPublish[];
+      /** /etc/hosts lines for the container (peers on its network). */
+      hosts: string[];
+      dns: string[];
+    };
+
+export interface ContainerConfig {
+  /** Instance name, unique on the host; every resource is named after it. */
+  name: string;
+  /** Unique per start, so every run gets fresh cgroups. */
+  runId: string;
+  /** Per-container directory: state, upper layer, rootfs mount point, log. */
+  dir: string;
+  root: RootFs;
+  argv: string[];
+  /** K=V, final (image env + spec env). */
+  env: string[];
+  workdir: string;
+  /** uid[:gid] or a user name from the image's /etc/passwd. */
+  user: string;
+  hostname: string;
+  mounts: Mount[];
+  limits: Limits;
+  wait: WaitMode;
+  tty: boolean;
+  interactive: boolean;
+  network: RuntimeNetwork;
+  stopSignal: string;
+  /** FreeBSD jail parameters (already allowlisted). */
+  jail: Record<string, string>;
+  security: SecuritySpec;
+  /** Parent container name (FreeBSD hierarchical jails). */
+  parent?: string;
+  /** Where the container's stdout/stderr go: the caller's terminal or a log file. */
+  output: { kind: 'inherit' } | { kind: 'file'; path: string };
+}
+
+/** Kinds of host resources a container can own. */
+export type ResourceKind =
+  | 'dir'
+  | 'mount'
+  | 'cgroup'
+  | 'jail'
+  | 'jail-conf'
+  | 'devfs-ruleset'
+  | 'interface'
+  | 'nft'
+  | 'pf-anchor'
+  | 'rctl'
+  | 'portacl'
+  | 'dataset'
+  | 'lease'
+  | 'process';
+
+/**
+ * One resource, recorded in the container's state file *before* it is created, so a crash at any
+ * point leaves a list from which `vessel gc` or the next start can remove it.
+ */
+export interface Resource {
+  kind: ResourceKind;
+  /** Its name on the host: path, jail name, interface, anchor, dataset, pid … */
+  id: string;
+  detail?: Record<string, string>;
+}
+
+export interface ExitStatus {
+  /** The main command's exit code, or 128+signal when a signal ended it. */
+  code: number;
+  signal?: string;
+  oomKilled: boolean;
+  /** Human reason: "exited 0", "killed by SIGKILL", "out of memory (limit 32 MiB)". */
+  reason: string;
+}
+
+export interface StartedContainer {
+  /** Host pid of the container's init (Linux) or of the jexec'd command (FreeBSD). */
+  pid: number;
+  /** Resources actually created (a superset of the plan: e.g. the jid). */
+  resources: Resource[];
+  /** Settles once every process of the container has exited. */
+  exited: Promise<ExitStatus>;
+}
+
+/** A running container, as the state file knows it. */
+export interface ContainerRef {
+  name: string;
+  pid?: number;
+  resources: Resource[];
+}
+
+export interface ExecOptions {
+  argv: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  tty: boolean;
+  interactive: boolean;
+}
+
+export interface Stats {
+  memoryBytes?: number;
+  memoryLimitBytes?: number;
+  pids?: number;
+  cpuNanos?: number;
+  oomKills?: number;
+}
+
+/** What a start would do, without doing it: `vessel plan` prints it, transcript tests compare it. */
+export interface Plan {
+  os: HostOs;
+  files: Array<{ path: string; content: string }>;
+  commands: string[][];
+}
+
+export interface Driver {
+  readonly os: HostOs;
+  /** Every resource start() will create, in creation order; recorded before start() runs. */
+  resources(cfg: ContainerConfig): Resource[];
+  /** Pure rendering of start(): files written and argv run. */
+  plan(cfg: ContainerConfig): Plan;
+  start(cfg: ContainerConfig): Promise<StartedContainer>;
+  exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
+  /** Signal the main command only, or every process of the container. */
+  signal(target: ContainerRef, signal: string, scope: 'main' | 'all'): Promise<void>;
+  /** Stop signal to every process, SIGKILL what is left after timeoutSec. */
+  stop(target: ContainerRef, stopSignal: string, timeoutSec: number): Promise<void>;
+  /** Remove the listed resources (reverse order); absent ones are not an error. */
+  cleanup(resources: Resource[]): Promise<void>;
+  /** Scan the host for resources named after this container (crash leftovers). */
+  findLeftovers(name: string): Promise<Resource[]>;
+  stats(target: ContainerRef): Promise<Stats>;
+}

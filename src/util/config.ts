@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VesselError } from './errors.js';
+
+/**
+ * Where vessel keeps things. One state root (VESSEL_ROOT, default /var/lib/vessel); the seed's
+ * APPC_* variables (and VESSEL_* equivalents) override single parts. Run files (locks, sockets,
+ * pid files) go to /var/run/vessel, or $VESSEL_ROOT/run when a root is given, so a test with its
+ * own root never touches the host's run directory.
+ */
+export interface VesselConfig {
+  root: string;
+  images: string;
+  containers: string;
+  archive: string;
+  networks: string;
+  run: string;
+  emperorDir: string;
+  vassalsDir: string;
+  registry: string | undefined;
+  /** Directory holding vessel-init and other compiled helpers. */
+  libexec: string;
+  /** The package's own directory (templates/, emperor/). */
+  packageDir: string;
+  /** Name of vessel's cgroup subtree (per controller on v1). */
+  cgroupParent: string;
+  /** Where each value came from, for `vessel config`. */
+  sources: Record<string, string>;
+}
+
+const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function readConfigFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = readFileSync(path, 'utf8');
+  let lineNo = 0;
+  for (const raw of text.split('\n')) {
+    lineNo++;
+    const line = raw.replace(/[;#].*$/, '').trim();
+    if (!line || /^\[.*\]$/.test(line)) continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) throw new VesselError('E_CONFIG', `${path}:${lineNo}: expected KEY = VALUE`);
+    out[m[1]!.toUpperCase()] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
+  const sources: Record<string, string> = {};
+  const file = env.VESSEL_CONFIG ?? '/etc/vessel/vessel.conf';
+  let fileVars: Record<string, string> = {};
+  if (env.VESSEL_CONFIG !== undefined || existsSync(file)) {
+    if (!existsSync(file)) throw new VesselError('E_CONFIG', `VESSEL_CONFIG=${file}: no such file`);
+    fileVars = readConfigFile(file);
+  }
+  const pick = (key: string, names: string[], fallback: () => string): string => {
+    for (const n of names) {
+      const v = env[n];
+      if (v !== undefined && v !== '') {
+        sources[key] = `env ${n}`;
+        return resolve(v);
+      }
+    }
+    for (const n of names) {
+      const v = fileVars[n];
+      if (v !== undefined && v !== '') {
+        sources[key] = `${file} ${n}`;
+        return resolve(v);
+      }
+    }
+    sources[key] = 'default';
+    return fallback();
+  };
+  const root = pick('root', ['VESSEL_ROOT'], () => '/var/lib/vessel');
+  const rootGiven = sources.root !== 'default';
+  const cfg: VesselConfig = {
+    root,
+    images: pick('images', ['APPC_IMAGE_DIR', 'VESSEL_IMAGE_DIR'], () => join(root, 'images')),
+    containers: pick('containers', ['APPC_CONTAINER_DIR', 'VESSEL_CONTAINER_DIR'], () => join(root, 'containers')),
+    archive: pick('archive', ['APPC_ARCHIVE_DIR', 'VESSEL_ARCHIVE_DIR'], () => join(root, 'archive')),
+    networks: pick('networks', ['VESSEL_NETWORK_DIR'], () => join(root, 'networks')),
+    run: pick('run', ['VESSEL_RUN_DIR'], () => (rootGiven ? join(root, 'run') : '/var/run/vessel')),
+    emperorDir: pick('emperorDir', ['VESSEL_EMPEROR_DIR'], () => join(root, 'emperor.d')),
+    vassalsDir: pick('vassalsDir', ['VESSEL_VASSALS'], () => resolve('vassals')),
+    libexec: pick('libexec', ['VESSEL_LIBEXEC'], () => join(packageDir, 'build')),
+    registry: undefined,
+    packageDir,
+    cgroupParent: env.VESSEL_CGROUP_PARENT || fileVars.VESSEL_CGROUP_PARENT || 'vessel',
+    sources,
+  };
+  const reg = env.APPC_REGISTRY_URL || env.VESSEL_REGISTRY || fileVars.APPC_REGISTRY_URL || fileVars.VESSEL_REGISTRY;
+  if (reg) {
+    cfg.registry = reg;
+    sources.registry = env.APPC_REGISTRY_URL ? 'env APPC_REGISTRY_URL' : env.VESSEL_REGISTRY ? 'env VESSEL_REGISTRY' : file;
+  } else sources.registry = 'unset';
+  sources.cgroupParent = env.VESSEL_CGROUP_PARENT ? 'env VESSEL_CGROUP_PARENT' : 'default';
+  return cfg;
+}
+
+let cached: VesselConfig | undefined;
+
+/** The process-wide configuration, read once. */
+export function config(): VesselConfig {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Per-container paths, all named after the container. */
+export function containerPaths(cfg: VesselConfig, name: string) {
+  const dir = join(cfg.containers, name);
+  return {
+    dir,
+    state: join(dir, 'state.json'),
+    log: join(dir, 'container.log'),
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    rootfs: join(dir, 'rootfs'),
+    scratch: join(dir, 'scratch'),
+    initConfig: join(dir, 'init.conf'),
+    lock: join(cfg.run, 'locks', `container.${name}.lock`),
+    control: join(cfg.run, 'containers', `${name}.sock`),
+  };
+}

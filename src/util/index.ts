@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './atomic.js';
+export * from './lock.js';
+export * from './host.js';
+export * from './config.js';
+export * from './log.js';
