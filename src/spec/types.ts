@@ -85,6 +85,14 @@ export interface SecuritySpec {
   noNewPrivileges: boolean;
 }
 
+/** [health]: a command run inside the container; non-zero = unhealthy (Nomad service check too). */
+export interface HealthCheck {
+  command: string[];
+  intervalSec: number;
+  timeoutSec: number;
+  retries: number;
+}
+
 export interface ContainerSpec {
   /** The container's name: the spec file's base name, or --name. [A-Za-z0-9][A-Za-z0-9_.-]*, ≤ 64. */
   name: string;
@@ -115,6 +123,7 @@ export interface ContainerSpec {
   /** FreeBSD jail(8) parameters from [jail], checked against an allowlist. */
   jail: Record<string, string>;
   security: SecuritySpec;
+  health?: HealthCheck;
   /** Parent container (hierarchical jails: the child is parent.child). */
   parent?: string;
   /** File the spec came from, for error messages; undefined for flags. */
