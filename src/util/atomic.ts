@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, futimesSync, openSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,12 +14,14 @@ export function tempNameFor(path: string): string {
  * temp file in the same directory, fsync, rename. Synchronous on purpose: state files are small
  * and are written on paths (signal handlers, exit) where an await may never resume.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: { mtime?: Date } = {}): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    // Set before the rename so a watcher (the uWSGI Emperor) never sees the file with another mtime.
+    if (opts.mtime) futimesSync(fd, opts.mtime, opts.mtime);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
