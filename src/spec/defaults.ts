@@ -1,0 +1,41 @@
+import type { ContainerSpec, HealthCheck } from './types.js';
+
+/**
+ * Defaults, in one place so the parser, the flags and the rendered spec agree.
+ * A spec file describes a service (a vassal), so it restarts `always` unless told otherwise;
+ * `vessel run` behaves like `docker run` and restarts `no`.
+ */
+export const DEFAULTS = {
+  stopTimeout: 10,
+  stopSignal: 'SIGTERM',
+  wait: 'all',
+  minUptime: 10,
+  noNewPrivileges: true,
+  health: { intervalSec: 30, timeoutSec: 5, retries: 3 },
+} as const;
+
+export type SpecOrigin = 'file' | 'flags';
+
+export function defaultSpec(name: string, image: string, origin: SpecOrigin): ContainerSpec {
+  return {
+    name,
+    image,
+    env: [],
+    volumes: [],
+    restart: { mode: origin === 'file' ? 'always' : 'no' },
+    stopTimeout: DEFAULTS.stopTimeout,
+    stopSignal: DEFAULTS.stopSignal,
+    wait: DEFAULTS.wait,
+    minUptime: DEFAULTS.minUptime,
+    tty: false,
+    interactive: false,
+    network: { mode: 'none', publish: [], aliases: [] },
+    limits: {},
+    jail: {},
+    security: { portacl: [], capAdd: [], capDrop: [], noNewPrivileges: DEFAULTS.noNewPrivileges },
+  };
+}
+
+export function defaultHealth(command: string[]): HealthCheck {
+  return { command, ...DEFAULTS.health };
+}

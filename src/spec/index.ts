@@ -1,0 +1,18 @@
+/** The container spec: INI files and `vessel run` flags → one validated ContainerSpec. */
+export type * from './types.js';
+export { parseSpecText, parseSpecFile, SPEC_KEYS, type ParseOptions } from './parse.js';
+export { specFromFlags, mergeFlags, type RunFlags } from './flags.js';
+export { renderSpec } from './render.js';
+export { DEFAULTS, defaultSpec } from './defaults.js';
+export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
+export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
+export { parsePublish, formatPublish, parsePortAcl, formatPortAcl, isIPv4 } from './publish.js';
+export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
+export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';
+export { normalizeSignal, SIGNALS } from './signal.js';
+export { normalizeImage } from './image.js';
+export { parseRestart, formatRestart } from './restart.js';
+export { DEFAULT_NETWORK } from './network.js';
+export { JAIL_PARAMS, validateJailParam, type JailParamValidator } from './jail-params.js';
+export { CAPABILITIES, normalizeCapability } from './capabilities.js';
+export { suggest, editDistance } from './suggest.js';
