@@ -21,6 +21,7 @@ const COMMANDS: Record<string, string> = {
   config: 'config',
   images: 'images',
   image: 'image',
+  network: 'network',
   _supervise: 'supervise',
 };
 

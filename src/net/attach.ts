@@ -1,0 +1,186 @@
+import { existsSync } from 'node:fs';
+import { VesselError } from '../util/errors.js';
+import type { ContainerSpec } from '../spec/types.js';
+import type { BindMount, Resource, RuntimeNetwork } from '../runtime/types.js';
+import { backend } from './backend.js';
+import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
+import { addLease } from './ipam.js';
+import { nftTableName, ruleComment, vethNames } from './names.js';
+import { createNetworkLocked, destroyNetworkLocked } from './network.js';
+import { checkHostListeners, checkPublishedElsewhere, hostListeners, validatePublish } from './publish.js';
+import { hostsPath, listNetworks, networksDir, resolvPath, saveNetwork, withNetworksLock } from './store.js';
+import type { Lease, NetworkRecord } from './types.js';
+
+/**
+ * A container's life on a network, as the supervisor drives it:
+ *   prepareNetwork  (before start: network on first use, address lease, names, files)
+ *   plugNetwork     (init exists: veth into its netns, address, route, DNAT rules)
+ *   releaseNetwork  (after stop, or on leftovers: rules, interface, lease, unused auto network)
+ */
+export interface NetAttachment {
+  network: RuntimeNetwork;
+  /** To be recorded in the container's state before plugNetwork creates them. */
+  resources: Resource[];
+  mounts: BindMount[];
+}
+
+function hostFiles(): BindMount[] {
+  // --network host: the host's resolver and names are the right ones (127.0.0.53 works there).
+  return ['/etc/hosts', '/etc/resolv.conf']
+    .filter((p) => existsSync(p))
+    .map((p) => ({ kind: 'bind', source: p, target: p, readonly: true }));
+}
+
+function namesOf(spec: ContainerSpec, name: string): string[] {
+  return [...new Set([name, ...(spec.hostname ? [spec.hostname] : []), ...spec.network.aliases])];
+}
+
+export function leaseResources(net: NetworkRecord, lease: Lease): Resource[] {
+  const out: Resource[] = [
+    { kind: 'lease', id: lease.container, detail: { network: net.name, address: lease.address } },
+    { kind: 'interface', id: lease.hostIf, detail: { network: net.name, bridge: net.bridge } },
+  ];
+  if (lease.publish.length > 0) {
+    out.push({ kind: 'nft', id: ruleComment(lease.container), detail: { network: net.name, table: nftTableName(networksDir()) } });
+  }
+  return out;
+}
+
+export async function prepareNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
+  const mode = spec.network.mode;
+  if (mode === 'none') return { network: { mode: 'none' }, resources: [], mounts: [] };
+  if (mode === 'host') return { network: { mode: 'host' }, resources: [], mounts: hostFiles() };
+  const netName = spec.network.name;
+  if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
+  validatePublish(spec.network.publish, name);
+  const b = await backend();
+  const { net, lease } = await withNetworksLock(async () => {
+    const networks = await listNetworks();
+    checkPublishedElsewhere(spec.network.publish, name, networks);
+    checkHostListeners(spec.network.publish, name, hostListeners());
+    // A lease of this name on another network is a leftover of an earlier run (names are unique).
+    for (const other of networks) {
+      if (other.name !== netName && other.leases[name]) {
+        delete other.leases[name];
+        saveNetwork(other);
+        writeInPlace(hostsPath(other.name), renderHosts(other));
+      }
+    }
+    let net = networks.find((n) => n.name === netName);
+    if (!net) {
+      net = await createNetworkLocked(netName, { auto: true }, networks);
+    } else {
+      // After a reboot the record survives but the bridge does not.
+      await b.ensureNetwork(net);
+    }
+    const veth = vethNames(networksDir(), name);
+    const lease = addLease(net, {
+      container: name,
+      hostIf: veth.host,
+      containerIf: b.containerIfName(veth.container),
+      publish: spec.network.publish,
+      names: namesOf(spec, name),
+      leasedAt: new Date().toISOString(),
+    });
+    saveNetwork(net);
+    writeInPlace(hostsPath(net.name), renderHosts(net));
+    return { net, lease };
+  });
+  const prefix = net.subnet.split('/')[1];
+  return {
+    network: {
+      mode: 'bridge',
+      network: net.name,
+      bridge: net.bridge,
+      address: `${lease.address}/${prefix}`,
+      gateway: net.gateway,
+      hostIf: lease.hostIf,
+      containerIf: lease.containerIf,
+      publish: lease.publish,
+      hosts: peerLines(net),
+      dns: nameservers(readHostResolvConf()),
+    },
+    resources: leaseResources(net, lease),
+    mounts: [
+      { kind: 'bind', source: hostsPath(net.name), target: '/etc/hosts', readonly: true },
+      { kind: 'bind', source: resolvPath(net.name), target: '/etc/resolv.conf', readonly: true },
+    ],
+  };
+}
+
+export async function plugNetwork(att: NetAttachment, name: string, pid: number): Promise<void> {
+  const rn = att.network;
+  const b = await backend();
+  if (rn.mode === 'host') return;
+  if (rn.mode === 'none') {
+    await b.plugNone(pid);
+    return;
+  }
+  const net0 = (await listNetworks()).find((n) => n.name === rn.network);
+  const lease0 = net0?.leases[name];
+  if (!net0 || !lease0) {
+    throw new VesselError('E_STATE', `container ${name}: no lease on network ${rn.network} (released while starting?)`);
+  }
+  await b.plug(net0, lease0, pid);
+  await withNetworksLock(async () => {
+    const networks = await listNetworks();
+    const net = networks.find((n) => n.name === rn.network);
+    const lease = net?.leases[name];
+    if (!net || !lease) return;
+    lease.pid = pid;
+    saveNetwork(net);
+    if (lease.publish.length > 0) await b.applyRules(networks);
+  });
+}
+
+export async function releaseNetwork(name: string, resources: Resource[]): Promise<void> {
+  const mine = resources.filter((r) => r.kind === 'lease' || r.kind === 'interface' || r.kind === 'nft');
+  if (mine.length === 0) return;
+  const b = await backend();
+  for (const r of mine) if (r.kind === 'interface') await b.removeInterface(r.id);
+  const releaseLease = mine.some((r) => r.kind === 'lease');
+  const touchRules = mine.some((r) => r.kind === 'nft');
+  await withNetworksLock(async () => {
+    let networks = await listNetworks();
+    let changed = touchRules;
+    if (releaseLease) {
+      for (const net of networks) {
+        if (!net.leases[name]) continue;
+        delete net.leases[name];
+        changed = true;
+        if (net.auto && Object.keys(net.leases).length === 0) {
+          networks = networks.filter((n) => n !== net);
+          // The rules are applied once, below, for every network released here.
+          await destroyNetworkLocked(net, networks, { applyRules: false });
+          continue;
+        }
+        saveNetwork(net);
+        writeInPlace(hostsPath(net.name), renderHosts(net));
+      }
+    }
+    if (changed) await b.applyRules(networks);
+  });
+}
+
+export async function findNetworkLeftovers(name: string): Promise<Resource[]> {
+  const out: Resource[] = [];
+  const networks = await listNetworks();
+  for (const net of networks) {
+    const lease = net.leases[name];
+    if (lease) out.push(...leaseResources(net, lease));
+  }
+  const b = await backend();
+  const hostIf = vethNames(networksDir(), name).host;
+  if (!out.some((r) => r.kind === 'interface') && b.interfaceExists(hostIf)) out.push({ kind: 'interface', id: hostIf });
+  if (!out.some((r) => r.kind === 'nft') && (await b.ruleComments()).includes(ruleComment(name))) {
+    out.push({ kind: 'nft', id: ruleComment(name), detail: { table: nftTableName(networksDir()) } });
+  }
+  return out;
+}
+
+/** Every lease, for `vessel gc`: release those whose container is not running. */
+export async function listLeases(): Promise<Array<{ container: string; network: string; address: string; pid?: number }>> {
+  return (await listNetworks()).flatMap((n) =>
+    Object.values(n.leases).map((l) => ({ container: l.container, network: n.name, address: l.address, ...(l.pid ? { pid: l.pid } : {}) })),
+  );
+}

@@ -1,0 +1,66 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { config } from '../util/config.js';
+import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
+import { withLock } from '../util/lock.js';
+import { hasErrno } from '../util/errors.js';
+import type { NetworkRecord } from './types.js';
+
+/**
+ * Network records on disk: <networks>/<name>/network.json (with its leases), hosts, resolv.conf.
+ * Every change to any record happens under one lock for all networks: choosing a subnet must see
+ * every network, and a lease is a few milliseconds of work, so one lock costs nothing and rules
+ * out two containers (or two networks) ever getting the same address.
+ */
+export function networksDir(): string {
+  return config().networks;
+}
+
+export function networkDir(name: string): string {
+  return join(networksDir(), name);
+}
+
+export function recordPath(name: string): string {
+  return join(networkDir(name), 'network.json');
+}
+
+export function hostsPath(name: string): string {
+  return join(networkDir(name), 'hosts');
+}
+
+export function resolvPath(name: string): string {
+  return join(networkDir(name), 'resolv.conf');
+}
+
+export function withNetworksLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withLock(join(config().run, 'locks', 'networks.lock'), fn, { what: 'the network records', timeoutMs: 60_000 });
+}
+
+export async function readNetwork(name: string): Promise<NetworkRecord | undefined> {
+  return readJsonFile<NetworkRecord>(recordPath(name));
+}
+
+export async function listNetworks(): Promise<NetworkRecord[]> {
+  let entries: string[];
+  try {
+    entries = readdirSync(networksDir());
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const out: NetworkRecord[] = [];
+  for (const entry of entries.sort()) {
+    if (entry.startsWith('.')) continue;
+    const rec = await readNetwork(entry);
+    if (rec) out.push(rec);
+  }
+  return out;
+}
+
+export function saveNetwork(rec: NetworkRecord): void {
+  writeJsonAtomic(recordPath(rec.name), rec);
+}
+
+export function deleteNetworkFiles(name: string): void {
+  rmSync(networkDir(name), { recursive: true, force: true });
+}

@@ -1,0 +1,45 @@
+import type { PortPublish } from '../spec/types.js';
+
+/** One container's place on a network, keyed by container name (names are unique on a host). */
+export interface Lease {
+  container: string;
+  /** Dotted address without prefix, e.g. 10.77.0.2. */
+  address: string;
+  hostIf: string;
+  containerIf: string;
+  publish: PortPublish[];
+  /** Names this address answers to in the network's hosts file: container name, hostname, aliases. */
+  names: string[];
+  /** Host pid of the container's init once plugged; informative (pids are reused). */
+  pid?: number;
+  leasedAt: string;
+}
+
+/** A named network, as stored in <networks>/<name>/network.json. */
+export interface NetworkRecord {
+  name: string;
+  /** e.g. 10.77.0.0/24 */
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  /** Created on first use by a container (not by `network create`): removed with its last container. */
+  auto: boolean;
+  created: string;
+  /** Host number the next lease starts searching from, so a freed address is not reused at once
+   *  (peers may still hold it in their ARP caches). */
+  nextHost: number;
+  leases: Record<string, Lease>;
+}
+
+/** What `network ls` / `inspect` show. */
+export interface NetworkInfo {
+  name: string;
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  auto: boolean;
+  created: string;
+  containers: Array<{ name: string; address: string; publish: string[] }>;
+  hostsFile: string;
+  resolvConf: string;
+}
