@@ -12,6 +12,11 @@ export function normalizeImage(text: string): string {
   const at = t.indexOf('@');
   const ref = at < 0 ? t : t.slice(0, at);
   const lastSlash = ref.lastIndexOf('/');
+  const dirs = ref.slice(0, Math.max(lastSlash, 0)).split('/');
+  // Only the registry host may carry a ':' before the last '/', and only for a port.
+  if (dirs.some((c, i) => c.includes(':') && !(i === 0 && /^[^:]+:\d+$/.test(c)))) {
+    invalid(`${show(text)} is not an image reference (a ':' before the last '/' must be a registry port)`);
+  }
   const tagColon = ref.indexOf(':', lastSlash + 1);
   if (tagColon >= 0) {
     const tag = ref.slice(tagColon + 1);
