@@ -23,6 +23,9 @@ const COMMANDS: Record<string, string> = {
   image: 'image',
   network: 'network',
   _supervise: 'supervise',
+  vassal: 'vassal',
+  watch: 'watch',
+  up: 'up',
 };
 
 export type CommandModule = { define(program: Command): void };

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+
+interface UpFlags {
+  vassals?: string;
+  detach?: boolean;
+  requiredHeartbeat?: string;
+  throttle?: string;
+  maxThrottle?: string;
+}
+
+export function define(program: Command): void {
+  program
+    .command('up')
+    .description('run the uWSGI Emperor and the spec watcher: every spec in the directory becomes a supervised container')
+    .option('--vassals <dir>', 'spec directory (default: ./vassals or VESSEL_VASSALS)')
+    .option('-d, --detach', 'run in the background (log in $run/emperor.log)')
+    .option('--required-heartbeat <s>', 'seconds of vassal silence after which the Emperor kills it (default 30)')
+    .option('--throttle <ms>', 'respawn delay added per unloyal death (default 1000)')
+    .option('--max-throttle <ms>', 'largest respawn delay (default 60000)')
+    .action(async (opts: UpFlags) => {
+      const { VesselError } = await import('../util/errors.js');
+      const num = (flag: string, v: string): number => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n <= 0) throw new VesselError('E_USAGE', `${flag}: expected a positive integer, got ${JSON.stringify(v)}`);
+        return n;
+      };
+      const tuning = {
+        ...(opts.requiredHeartbeat !== undefined ? { requiredHeartbeatSec: num('--required-heartbeat', opts.requiredHeartbeat) } : {}),
+        ...(opts.throttle !== undefined ? { throttleMs: num('--throttle', opts.throttle) } : {}),
+        ...(opts.maxThrottle !== undefined ? { maxThrottleMs: num('--max-throttle', opts.maxThrottle) } : {}),
+      };
+      if (opts.detach) {
+        const { upDetached } = await import('../emperor/up.js');
+        const args = process.argv.slice(process.argv.indexOf('up') + 1).filter((a) => a !== '-d' && a !== '--detach');
+        const { pid, logFile } = await upDetached(args);
+        process.stdout.write(`vessel up running in the background (pid ${pid}); log: ${logFile}\n`);
+        process.exit(0);
+      }
+      const { initLog } = await import('../util/log.js');
+      await initLog({ pretty: process.stderr.isTTY === true });
+      const { up } = await import('../emperor/up.js');
+      const code = await up({ ...(opts.vassals !== undefined ? { vassalsDir: opts.vassals } : {}), tuning });
+      process.exit(code);
+    });
+}

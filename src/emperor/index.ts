@@ -1,0 +1,17 @@
+/** uWSGI Emperor integration: the vassal protocol, the stats client, the spec watcher, `vessel up`. */
+export { EmperorChannel, FromEmperor, ToEmperor, decodeCommand, emperorFd, type EmperorCommand } from './protocol.js';
+export { fetchStats, parseStats, poke, type EmperorStats, type VassalStats, type BlacklistStats } from './stats.js';
+export {
+  renderEmperorIni,
+  emperorPaths,
+  vassalEnv,
+  heartbeatInterval,
+  DEFAULT_TUNING,
+  type EmperorIniParams,
+  type EmperorPaths,
+  type EmperorTuning,
+} from './render.js';
+export { SpecWatcher, specName, renderVessel, nextMtime, RENDERED_MARK, type WatchOptions, type WatchEvent } from './watch.js';
+export { runVassal, afterExit, EXIT_RESPAWN, type VassalOptions } from './vassal.js';
+export { up, upDetached, prepare, cliPath, emperorArgv, runningEmperor, type UpOptions } from './up.js';
+export { mergePs, formatPs, type PsReport, type PsRow, type VassalView } from './ps.js';

@@ -1,0 +1,155 @@
+import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/types.js';
+import type { EmperorStats, VassalStats } from './stats.js';
+
+/**
+ * `vessel ps`: the Emperor's view of each vassal merged with vessel's own state file of each
+ * container. uWSGI's counters reset on every respawn, so restarts and exits come from the state
+ * file; liveness, loyalty and throttling only the Emperor knows. Pure: tested on captured stats.
+ */
+
+export interface VassalView {
+  /** The vassal's file in the Emperor's directory (NAME.vessel, or an ordinary NAME.ini). */
+  id: string;
+  pid: number;
+  loyal: boolean;
+  ready: boolean;
+  accepting: boolean;
+  /** Being stopped by the Emperor (cursed). */
+  stopping: boolean;
+  /** Seconds since the last heartbeat; undefined before the first. */
+  heartbeatAgeSec?: number;
+  bornAt: string;
+}
+
+export interface PsRow {
+  name: string;
+  /** `vassal`: a uWSGI vassal that is no container (ordinary .ini). */
+  kind: 'container' | 'vassal';
+  status?: ContainerStatus;
+  mode?: SupervisorMode;
+  image?: string;
+  /** Host pid of the container's init. */
+  pid?: number;
+  startedAt?: string;
+  restarts?: number;
+  lastExit?: string;
+  /** Why the spec was rejected or the container could not start. */
+  error?: string;
+  vassal?: VassalView;
+  /** Respawn delay the Emperor currently imposes (ms), from its blacklist. */
+  throttleMs?: number;
+  /** Unloyal deaths counted by the Emperor's blacklist. */
+  throttleAttempts?: number;
+}
+
+export interface PsReport {
+  emperor?: { pid: number; version: string; dirs: string[] };
+  /** Why the Emperor's stats could not be read (not running …). */
+  emperorError?: string;
+  containers: PsRow[];
+}
+
+function nameOfVassal(id: string): { name: string; kind: PsRow['kind'] } {
+  const base = id.split('/').pop() ?? id;
+  if (base.endsWith('.vessel')) return { name: base.slice(0, -'.vessel'.length), kind: 'container' };
+  return { name: base.replace(/\.(ini|xml|ya?ml|js|json)$/, ''), kind: 'vassal' };
+}
+
+function viewOf(v: VassalStats, nowSec: number): VassalView {
+  return {
+    id: v.id,
+    pid: v.pid,
+    loyal: v.loyal > 0,
+    ready: v.ready > 0,
+    accepting: v.accepting > 0,
+    stopping: v.cursed > 0,
+    ...(v.last_heartbeat > 0 ? { heartbeatAgeSec: Math.max(0, nowSec - v.last_heartbeat) } : {}),
+    bornAt: new Date(v.born * 1000).toISOString(),
+  };
+}
+
+/** `errors`: rejected specs recorded by the watcher or the vassal (supervise recordError). */
+export function mergePs(
+  stats: EmperorStats | undefined,
+  states: readonly ContainerState[],
+  errors: ReadonlyArray<{ name: string; error: string }>,
+  nowMs: number,
+  emperorError?: string,
+): PsReport {
+  const nowSec = Math.floor(nowMs / 1000);
+  const rows = new Map<string, PsRow>();
+  for (const st of states) {
+    rows.set(st.name, {
+      name: st.name,
+      kind: 'container',
+      status: st.status,
+      mode: st.mode,
+      image: st.spec.image,
+      ...(st.pid !== undefined && st.status === 'running' ? { pid: st.pid } : {}),
+      ...(st.startedAt !== undefined ? { startedAt: st.startedAt } : {}),
+      restarts: st.restarts,
+      ...(st.lastExit !== undefined ? { lastExit: st.lastExit.reason } : {}),
+      ...(st.error !== undefined ? { error: st.error } : {}),
+    });
+  }
+  for (const { name, error } of errors) {
+    const row = rows.get(name) ?? { name, kind: 'container' as const };
+    row.error = error;
+    rows.set(name, row);
+  }
+  for (const v of stats?.vassals ?? []) {
+    const { name, kind } = nameOfVassal(v.id);
+    const row = rows.get(name) ?? { name, kind };
+    row.vassal = viewOf(v, nowSec);
+    rows.set(name, row);
+  }
+  for (const b of stats?.blacklist ?? []) {
+    const { name, kind } = nameOfVassal(b.id);
+    const row = rows.get(name) ?? { name, kind };
+    row.throttleMs = b.throttle_level;
+    row.throttleAttempts = b.attempt;
+    rows.set(name, row);
+  }
+  return {
+    ...(stats ? { emperor: { pid: stats.pid, version: stats.version, dirs: stats.emperor } } : {}),
+    ...(emperorError !== undefined ? { emperorError } : {}),
+    containers: [...rows.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+function ago(iso: string | undefined, nowMs: number): string {
+  if (iso === undefined) return '-';
+  const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  if (s < 172800) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+/** The human table of `vessel ps`. */
+export function formatPs(report: PsReport, nowMs: number): string {
+  const head = ['NAME', 'STATUS', 'IMAGE', 'PID', 'VASSAL', 'LOYAL', 'HEARTBEAT', 'THROTTLE', 'STARTED', 'RESTARTS', 'LAST EXIT', 'ERROR'];
+  const lines: string[][] = [head];
+  for (const r of report.containers) {
+    const v = r.vassal;
+    const status = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
+    lines.push([
+      r.name,
+      r.kind === 'vassal' ? `${status} (uwsgi)` : status,
+      r.image ?? '-',
+      r.pid !== undefined ? String(r.pid) : '-',
+      v ? String(v.pid) : '-',
+      v ? (v.loyal ? 'yes' : 'no') : '-',
+      v?.heartbeatAgeSec !== undefined ? `${v.heartbeatAgeSec}s` : '-',
+      r.throttleMs !== undefined ? `${(r.throttleMs / 1000).toFixed(1)}s×${r.throttleAttempts ?? 0}` : '-',
+      ago(r.startedAt, nowMs),
+      r.restarts !== undefined ? String(r.restarts) : '-',
+      r.lastExit ?? '-',
+      r.error ?? '',
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const out = lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  if (report.emperorError !== undefined) out.push(`(emperor: ${report.emperorError})`);
+  return out.join('\n') + '\n';
+}

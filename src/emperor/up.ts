@@ -1,0 +1,215 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gc } from '../supervise/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { config, type VesselConfig } from '../util/config.js';
+import { VesselError, errorMessage } from '../util/errors.js';
+import { host, type SpawnedProcess } from '../util/host.js';
+import { pidAlive } from '../util/lock.js';
+import { log as rootLog, type Log } from '../util/log.js';
+import { DEFAULT_TUNING, emperorPaths, renderEmperorIni, vassalEnv, type EmperorPaths, type EmperorTuning } from './render.js';
+import { fetchStats } from './stats.js';
+import { SpecWatcher } from './watch.js';
+
+/**
+ * `vessel up`: the main job. State directories, the Emperor's config, the real `uwsgi` Emperor
+ * and the spec watcher, in the foreground until SIGINT/SIGTERM; then every container is stopped
+ * (the Emperor's graceful shutdown) and nothing is left behind.
+ */
+
+export interface UpOptions {
+  vassalsDir?: string;
+  tuning?: Partial<EmperorTuning>;
+  /** The uwsgi binary (default: `uwsgi` from PATH). */
+  uwsgi?: string;
+  log?: Log;
+  /** Resolves the returned promise's shutdown when aborted (tests, embedding). */
+  signal?: AbortSignal;
+}
+
+/** The vessel CLI of this package: what the wrapper runs for a .vessel file. */
+export function cliPath(cfg: VesselConfig): string {
+  return join(cfg.packageDir, 'bin', 'vessel.js');
+}
+
+/** Pid of a live Emperor recorded in the pidfile, if any. */
+export function runningEmperor(paths: EmperorPaths): number | undefined {
+  if (!existsSync(paths.pidfile)) return undefined;
+  const pid = Number(readFileSync(paths.pidfile, 'utf8').trim());
+  if (!pidAlive(pid)) return undefined;
+  // A recycled pid is not an Emperor: check that it is a uwsgi with our ini.
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(paths.ini)) return undefined;
+  } catch {
+    /* no /proc (FreeBSD): trust the pidfile */
+  }
+  return pid;
+}
+
+export function prepare(cfg: VesselConfig, vassalsDir: string, tuning: EmperorTuning, uwsgi: string): EmperorPaths {
+  for (const d of [cfg.root, cfg.images, cfg.containers, cfg.networks, cfg.run, cfg.emperorDir]) mkdirSync(d, { recursive: true });
+  let isDir = false;
+  try {
+    isDir = statSync(vassalsDir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) {
+    throw new VesselError('E_NOT_FOUND', `${vassalsDir}: no such spec directory`, { hint: 'create it or pass --vassals DIR' });
+  }
+  const paths = emperorPaths(cfg);
+  const pid = runningEmperor(paths);
+  if (pid !== undefined) {
+    throw new VesselError('E_EXISTS', `an Emperor already runs for ${cfg.root} (pid ${pid})`, { hint: `stop it first: kill ${pid}` });
+  }
+  const template = readFileSync(join(cfg.packageDir, 'emperor', 'emperor.ini'), 'utf8');
+  const env = vassalEnv({ ...cfg, vassalsDir }, tuning, { node: process.execPath, cli: cliPath(cfg) });
+  env.push(['VESSEL_UWSGI', uwsgi]);
+  writeFileAtomic(paths.ini, renderEmperorIni(template, { ...paths, ...tuning, env }));
+  // A socket left by a SIGKILLed Emperor would make the watcher's pokes fail until uWSGI rebinds.
+  try { unlinkSync(paths.stats); } catch { /* none */ }
+  return paths;
+}
+
+/**
+ * On Linux the Emperor gets SIGTERM (its graceful shutdown) if `vessel up` itself dies, so a
+ * SIGKILLed `up` leaves no Emperor behind without a watcher; setpriv(1) sets the pdeathsig.
+ */
+export function emperorArgv(uwsgi: string, ini: string, platform = process.platform, hasSetpriv = existsSync('/usr/bin/setpriv')): string[] {
+  const argv = [uwsgi, '--ini', ini];
+  return platform === 'linux' && hasSetpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGTERM', '--', ...argv] : argv;
+}
+
+/** Relay the Emperor's output (its own lines and the vassals' JSON logs) through our logger. */
+function relay(stream: NodeJS.ReadableStream, log: Log): void {
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (line.startsWith('{')) {
+      try {
+        const rec = JSON.parse(line) as Record<string, unknown> & { level?: number | string; msg?: string };
+        const { level, msg, time: _t, ...fields } = rec;
+        const lv = typeof level === 'number' ? level : { debug: 20, info: 30, warn: 40, error: 50 }[String(level)] ?? 30;
+        const m = String(msg ?? '');
+        if (lv >= 50) log.error(fields, m);
+        else if (lv >= 40) log.warn(fields, m);
+        else if (lv >= 30) log.info(fields, m);
+        else log.debug(fields, m);
+        return;
+      } catch {
+        /* not ours: plain line */
+      }
+    }
+    if (line.trim() !== '') log.info({ src: 'uwsgi' }, line);
+  });
+}
+
+async function waitForStats(stats: string, child: SpawnedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void child.exited.then(() => (exited = true), () => (exited = true));
+  for (;;) {
+    if (exited) throw new VesselError('E_HOST', 'uwsgi exited during start-up', { hint: 'see the lines above' });
+    try {
+      await fetchStats(stats, 500);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new VesselError('E_HOST', `the Emperor did not open ${stats} within ${timeoutMs} ms: ${errorMessage(e)}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Remove what containers of dead supervisors left (a SIGKILLed Emperor, a crashed vassal). */
+async function sweep(log: Log): Promise<void> {
+  try {
+    const report = await gc();
+    if (report.cleaned.length > 0) log.info({ containers: report.cleaned }, 'removed leftovers of containers whose supervisor died');
+    for (const e of report.errors) log.warn({ container: e.name, err: e.error }, 'cannot remove leftovers');
+  } catch (e) {
+    log.warn({ err: errorMessage(e) }, 'cannot sweep leftovers');
+  }
+}
+
+/** Runs until SIGINT/SIGTERM (exit 0) or until uWSGI dies on its own (exit 1). */
+export async function up(opts: UpOptions = {}): Promise<number> {
+  const cfg = config();
+  const log = (opts.log ?? rootLog()).child({ component: 'up' });
+  const vassalsDir = resolve(opts.vassalsDir ?? cfg.vassalsDir);
+  const tuning: EmperorTuning = { ...DEFAULT_TUNING, ...opts.tuning };
+  const uwsgi = opts.uwsgi ?? process.env.VESSEL_UWSGI ?? 'uwsgi';
+  const paths = prepare(cfg, vassalsDir, tuning, uwsgi);
+
+  // Leftovers of a previous run that was killed: gone before anything starts again.
+  await sweep(log);
+
+  const watcher = new SpecWatcher({ vassalsDir, emperorDir: cfg.emperorDir, statsSocket: paths.stats, log: opts.log ?? rootLog() });
+  await watcher.start();
+
+  // Its own process group: a terminal's Ctrl-C reaches `up` only, which then stops the Emperor,
+  // and the Emperor stops each vassal through the protocol rather than by a signal race.
+  const child = host().spawn(emperorArgv(uwsgi, paths.ini), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const emperorLog = (opts.log ?? rootLog()).child({ component: 'emperor' });
+  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog);
+  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog);
+
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'shutting down: stopping every container');
+    // The Emperor's own shutdown sends every vassal the graceful stop byte and waits for them.
+    child.kill('SIGTERM');
+  };
+  const onSignal = (sig: NodeJS.Signals): void => stop(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  opts.signal?.addEventListener('abort', () => stop('aborted'), { once: true });
+
+  try {
+    await waitForStats(paths.stats, child, 15_000);
+    log.info({ pid: child.pid, emperor: cfg.emperorDir, vassals: vassalsDir, stats: paths.stats }, 'Emperor running');
+  } catch (e) {
+    if (!stopping) {
+      log.error({ err: errorMessage(e) }, 'Emperor failed to start');
+      stop('start-up failed');
+    }
+  }
+
+  const result = await child.exited.catch((e) => ({ code: 1, signal: null, error: errorMessage(e) }));
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await watcher.close();
+  await sweep(log);
+  for (const f of [paths.pidfile, paths.stats]) {
+    try { unlinkSync(f); } catch { /* uWSGI removed it */ }
+  }
+  if (stopping) {
+    log.info({ exit: result.code ?? result.signal }, 'Emperor stopped; every container is down');
+    return 0;
+  }
+  log.error({ exit: result.code ?? result.signal }, 'the Emperor died');
+  return 1;
+}
+
+/**
+ * `vessel up --detach`: the same program in the background, its log in $run/emperor.log.
+ * Returns once the Emperor answers on its stats socket.
+ */
+export async function upDetached(args: string[]): Promise<{ pid: number; logFile: string }> {
+  const cfg = config();
+  mkdirSync(cfg.run, { recursive: true });
+  const logFile = join(cfg.run, 'emperor.log');
+  const fd = openSync(logFile, 'a');
+  const child = host().spawn([process.execPath, cliPath(cfg), 'up', ...args], { stdio: ['ignore', fd, fd], detached: true });
+  closeSync(fd);
+  const paths = emperorPaths(cfg);
+  try {
+    await waitForStats(paths.stats, child, 20_000);
+  } catch (e) {
+    throw new VesselError('E_HOST', `vessel up --detach: ${errorMessage(e)}`, { hint: `see ${logFile}` });
+  }
+  return { pid: child.pid, logFile };
+}

@@ -1,0 +1,239 @@
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { ExitStatus } from '../runtime/types.js';
+import { parseSpecFile, renderSpec } from '../spec/index.js';
+import type { ContainerSpec, RestartPolicy } from '../spec/types.js';
+import { Supervisor, readState, recordError, removeContainer } from '../supervise/index.js';
+import { config, containerPaths } from '../util/config.js';
+import { errorMessage } from '../util/errors.js';
+import { log as rootLog, type Log } from '../util/log.js';
+import { EmperorChannel, ToEmperor, type EmperorCommand } from './protocol.js';
+
+/**
+ * `vessel vassal --config NAME.vessel`: what the Emperor runs, one process per container.
+ * It owns one container through the supervisor and translates between the container's life and
+ * the Emperor's protocol. The only way to tell uWSGI a container died is to exit non-zero.
+ */
+
+export interface VassalOptions {
+  /** The rendered spec, NAME.vessel (relative paths are taken from the cwd: the Emperor's dir). */
+  configFile: string;
+  /** Defaults to the Emperor's socket from UWSGI_EMPEROR_FD; absent when run by hand. */
+  channel?: EmperorChannel | undefined;
+  /** Seconds between heartbeats (VESSEL_HEARTBEAT, rendered into emperor.ini; default 10). */
+  heartbeatSec?: number;
+  log?: Log;
+}
+
+/** Exit code telling the Emperor "the container died, respawn me" (never 26: that one exiles). */
+export const EXIT_RESPAWN = 1;
+
+/**
+ * Whether a container that ended on its own is done (`restart = no`, `on-failure` after exit 0
+ * or after maxRetries restarts) or must be started again by an Emperor respawn.
+ * `restarts` is the count kept by the state file across respawns.
+ */
+export function afterExit(policy: RestartPolicy, status: ExitStatus, restarts: number): 'respawn' | 'done' {
+  switch (policy.mode) {
+    case 'no':
+      return 'done';
+    case 'always':
+      return 'respawn';
+    case 'on-failure':
+      if (status.code === 0) return 'done';
+      if (policy.maxRetries !== undefined && restarts >= policy.maxRetries) return 'done';
+      return 'respawn';
+  }
+}
+
+type Event =
+  | { type: 'command'; command: EmperorCommand }
+  | { type: 'end' }
+  | { type: 'signal'; signal: NodeJS.Signals }
+  | { type: 'exited'; run: number; status: ExitStatus };
+
+/** A one-consumer queue: events are handled one at a time, in arrival order. */
+class Inbox {
+  private readonly items: Event[] = [];
+  private waiter: ((e: Event) => void) | undefined;
+
+  push(e: Event): void {
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      w(e);
+    } else this.items.push(e);
+  }
+
+  next(): Promise<Event> {
+    const e = this.items.shift();
+    if (e) return Promise.resolve(e);
+    return new Promise((res) => (this.waiter = res));
+  }
+}
+
+interface Running {
+  id: number;
+  sup: Supervisor;
+  spec: ContainerSpec;
+  /** Normalized text of the spec, to tell a real change from a touch. */
+  text: string;
+  loyalTimer: NodeJS.Timeout | undefined;
+  /** Ran past min_uptime: loyal and accepting were sent. */
+  healthy: boolean;
+}
+
+function heartbeatFromEnv(): number {
+  const n = Number(process.env.VESSEL_HEARTBEAT);
+  return Number.isFinite(n) && n >= 1 ? n : 10;
+}
+
+/** Runs the vassal until the Emperor stops it or the container dies; returns the exit code. */
+export async function runVassal(opts: VassalOptions): Promise<number> {
+  const file = resolve(opts.configFile);
+  const channel = 'channel' in opts ? opts.channel : EmperorChannel.fromEnv();
+  let log = (opts.log ?? rootLog()).child({ vassal: file });
+  const inbox = new Inbox();
+  const send = (byte: (typeof ToEmperor)[keyof typeof ToEmperor]): void => channel?.send(byte);
+
+  channel?.on('command', (command) => inbox.push({ type: 'command', command }));
+  channel?.on('end', () => inbox.push({ type: 'end' }));
+  const onSignal = (signal: NodeJS.Signals): void => inbox.push({ type: 'signal', signal });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const heartbeatMs = 1000 * (opts.heartbeatSec ?? heartbeatFromEnv());
+  let heartbeat: NodeJS.Timeout | undefined;
+  const startHeartbeat = (): void => {
+    if (heartbeat || !channel) return;
+    send(ToEmperor.HEARTBEAT);
+    heartbeat = setInterval(() => send(ToEmperor.HEARTBEAT), heartbeatMs);
+  };
+
+  let runs = 0;
+  let current: Running | undefined;
+  // Known before the spec parses, so even a rejected spec's error reaches `vessel ps`.
+  let name: string | undefined = /^(.+)\.vessel$/.exec(basename(file))?.[1];
+
+  /** The spec on disk, or the reason it cannot be used (recorded for `vessel ps`). */
+  const load = async (): Promise<{ spec: ContainerSpec; text: string } | undefined> => {
+    try {
+      const spec = await parseSpecFile(file);
+      name = spec.name;
+      log = (opts.log ?? rootLog()).child({ container: spec.name });
+      return { spec, text: renderSpec(spec) };
+    } catch (e) {
+      const error = errorMessage(e);
+      log.error({ file, error }, 'spec rejected');
+      if (name !== undefined) await recordError(name, error).catch(() => undefined);
+      return undefined;
+    }
+  };
+
+  const start = async (spec: ContainerSpec, text: string): Promise<boolean> => {
+    const id = ++runs;
+    const sup = new Supervisor(spec, {
+      mode: 'vassal',
+      output: { kind: 'file', path: containerPaths(config(), spec.name).log },
+    });
+    try {
+      await sup.start();
+    } catch (e) {
+      const error = errorMessage(e);
+      log.error({ error }, 'container did not start');
+      await recordError(spec.name, error).catch(() => undefined);
+      return false;
+    }
+    log.info({ pid: sup.pid, image: spec.image }, 'container started');
+    const run: Running = { id, sup, spec, text, loyalTimer: undefined, healthy: false };
+    // Loyalty only after min_uptime of health: a crash loop is never loyal, so the Emperor's
+    // blacklist throttles it; a container that was healthy that long is respawned at once.
+    run.loyalTimer = setTimeout(() => {
+      if (current?.id !== id) return;
+      run.healthy = true;
+      send(ToEmperor.LOYAL);
+      send(ToEmperor.ACCEPTING);
+      log.info({ minUptime: spec.minUptime }, 'container healthy: loyal');
+    }, spec.minUptime * 1000);
+    void sup.wait().then(
+      (status) => inbox.push({ type: 'exited', run: id, status }),
+      (e) => inbox.push({ type: 'exited', run: id, status: { code: 125, oomKilled: false, reason: `supervisor failed: ${errorMessage(e)}` } }),
+    );
+    current = run;
+    return true;
+  };
+
+  const stopCurrent = async (): Promise<void> => {
+    const run = current;
+    if (!run) return;
+    clearTimeout(run.loyalTimer);
+    const status = await run.sup.stop(run.spec.stopTimeout);
+    current = undefined;
+    log.info({ exit: status.reason }, 'container stopped');
+  };
+
+  const finish = async (code: number): Promise<number> => {
+    clearInterval(heartbeat);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await channel?.flush();
+    return code;
+  };
+
+  const loaded = await load();
+  if (loaded) {
+    if (!(await start(loaded.spec, loaded.text))) return finish(EXIT_RESPAWN);
+  } else {
+    log.warn('no valid spec: idle until the file changes');
+  }
+  send(ToEmperor.SPAWNED);
+  startHeartbeat();
+
+  for (;;) {
+    const ev = await inbox.next();
+    if (ev.type === 'exited') {
+      if (ev.run !== current?.id) continue; // a run we stopped ourselves
+      const run = current;
+      clearTimeout(run.loyalTimer);
+      current = undefined;
+      const restarts = (await readState(run.spec.name).catch(() => undefined))?.restarts ?? 0;
+      const decision = afterExit(run.spec.restart, ev.status, restarts);
+      if (decision === 'respawn') {
+        log.warn({ exit: ev.status.reason, restarts }, 'container died: exiting so the Emperor respawns it');
+        return finish(EXIT_RESPAWN);
+      }
+      // Staying up (idle, heartbeating) is what keeps uWSGI from respawning a finished container.
+      log.info({ exit: ev.status.reason, restart: run.spec.restart.mode }, 'container finished; not restarted by its policy');
+      continue;
+    }
+    if (ev.type === 'command' && ev.command === 'reload') {
+      const next = await load();
+      if (next && next.text !== current?.text) {
+        log.info('spec changed: restarting the container in place');
+        await stopCurrent();
+        if (!(await start(next.spec, next.text))) return finish(EXIT_RESPAWN);
+      } else if (next && !current) {
+        log.info('spec reloaded unchanged; the container stays finished');
+      }
+      // A reload resets `ready` and `accepting` in the Emperor: say both again.
+      send(ToEmperor.SPAWNED);
+      if (current?.healthy) send(ToEmperor.ACCEPTING);
+      continue;
+    }
+    // stop (0/2), EOF of the Emperor's socket, or SIGTERM/SIGINT: stop and leave.
+    log.info({ why: ev.type === 'command' ? 'emperor stop' : ev.type === 'end' ? 'emperor gone' : ev.signal }, 'stopping');
+    await stopCurrent();
+    if (name !== undefined && !existsSync(file)) await forget(name, log);
+    return finish(0);
+  }
+}
+
+/** The spec file is gone: the container was deleted, not merely stopped, so its state goes too. */
+async function forget(name: string, log: Log): Promise<void> {
+  try {
+    await removeContainer(name, { force: true });
+    log.info('spec deleted: container removed');
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, 'cannot remove the container; vessel gc will retry');
+  }
+}

@@ -1,0 +1,250 @@
+import { EventEmitter } from 'node:events';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { FSWatcher } from 'chokidar';
+import { parseSpecFile, renderSpec } from '../spec/index.js';
+import { recordError } from '../supervise/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { errorMessage, hasErrno } from '../util/errors.js';
+import { log as rootLog, type Log } from '../util/log.js';
+import { poke } from './stats.js';
+
+/**
+ * `vessel watch`: the user's spec directory (vassals/NAME.ini) → the Emperor's directory
+ * (emperor.d/NAME.vessel). Only valid specs reach the Emperor; a bad edit leaves the running
+ * container alone and records the error for `vessel ps`.
+ */
+
+export interface WatchOptions {
+  vassalsDir: string;
+  emperorDir: string;
+  /** The Emperor's stats socket: connecting to it makes the Emperor rescan at once. */
+  statsSocket?: string;
+  log?: Log;
+}
+
+export type WatchEvent =
+  | { kind: 'rendered'; name: string; file: string; target: string }
+  | { kind: 'unchanged'; name: string; file: string }
+  | { kind: 'removed'; name: string; target: string }
+  | { kind: 'rejected'; name: string; file: string; error: string };
+
+interface WatcherEvents {
+  event: [WatchEvent];
+}
+
+/** First line of every rendered file: marks it as ours and names its source. */
+export const RENDERED_MARK = '; rendered by vessel watch from ';
+
+const SPEC_EXT = '.ini';
+
+/** The container name a file of the spec directory stands for; undefined for files not watched. */
+export function specName(file: string): string | undefined {
+  const base = basename(file);
+  // NAME.ini.off, editor swap files and hidden temp files are not specs.
+  if (!base.endsWith(SPEC_EXT) || base.startsWith('.') || base.length === SPEC_EXT.length) return undefined;
+  return base.slice(0, -SPEC_EXT.length);
+}
+
+/** The rendered `NAME.vessel`: a mark naming the source, then the normalized spec. */
+export function renderVessel(sourceFile: string, specText: string): string {
+  return `${RENDERED_MARK}${sourceFile}\n${specText.endsWith('\n') ? specText : specText + '\n'}`;
+}
+
+/**
+ * uWSGI compares mtimes in whole seconds and ignores one that does not grow (bug 1): the new
+ * file gets max(now, previous + 1 s), so two renders within one second are both noticed.
+ */
+export function nextMtime(previousMs: number | undefined, nowMs: number): Date {
+  const now = Math.floor(nowMs / 1000);
+  const prev = previousMs === undefined ? undefined : Math.floor(previousMs / 1000);
+  return new Date(1000 * (prev === undefined ? now : Math.max(now, prev + 1)));
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+export class SpecWatcher extends EventEmitter<WatcherEvents> {
+  readonly vassalsDir: string;
+  readonly emperorDir: string;
+  private readonly statsSocket: string | undefined;
+  private readonly log: Log;
+  private watcher: FSWatcher | undefined;
+  /** Per name: the sync running now, and whether another must follow it. */
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+
+  constructor(opts: WatchOptions) {
+    super();
+    this.vassalsDir = resolve(opts.vassalsDir);
+    this.emperorDir = resolve(opts.emperorDir);
+    this.statsSocket = opts.statsSocket;
+    this.log = (opts.log ?? rootLog()).child({ component: 'watch' });
+  }
+
+  /** Start watching; resolves once every existing spec was synced and orphans were removed. */
+  async start(): Promise<void> {
+    const { watch } = await import('chokidar');
+    const initial: Array<Promise<void>> = [];
+    let ready = false;
+    this.watcher = watch(this.vassalsDir, {
+      depth: 0,
+      ignoreInitial: false,
+      // Editors that save by rename-over produce unlink+add; atomic merges them into one change.
+      atomic: 100,
+      ignored: (path, stats) => path !== this.vassalsDir && (stats?.isDirectory() ?? false),
+    });
+    const onPath = (path: string): void => {
+      const name = specName(path);
+      if (name === undefined) {
+        // `web.ini.off` appearing means `web.ini` went away: the unlink event handles it.
+        return;
+      }
+      const p = this.schedule(name);
+      if (!ready) initial.push(p);
+    };
+    this.watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
+    this.watcher.on('error', (e) => this.log.error({ err: errorMessage(e) }, 'watch error'));
+    await new Promise<void>((res) => this.watcher!.once('ready', () => res()));
+    ready = true;
+    await Promise.all(initial);
+    await this.removeOrphans();
+    this.log.info({ vassals: this.vassalsDir, emperor: this.emperorDir }, 'watching specs');
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = undefined;
+    await this.idle();
+  }
+
+  /** Resolves when no sync is running or queued. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()]);
+  }
+
+  /** Sync one name now (also what every file event does). */
+  schedule(name: string): Promise<void> {
+    const current = this.running.get(name);
+    if (current) {
+      // Coalesce: whatever happened meanwhile, one more sync after this one sees the final state.
+      this.again.add(name);
+      return current;
+    }
+    const p = (async () => {
+      try {
+        do {
+          this.again.delete(name);
+          await this.sync(name).catch((e) => this.log.error({ name, err: errorMessage(e) }, 'sync failed'));
+        } while (this.again.has(name));
+      } finally {
+        this.running.delete(name);
+      }
+    })();
+    this.running.set(name, p);
+    return p;
+  }
+
+  private targetOf(name: string): string {
+    return join(this.emperorDir, `${name}.vessel`);
+  }
+
+  private async sync(name: string): Promise<void> {
+    const file = join(this.vassalsDir, `${name}${SPEC_EXT}`);
+    const target = this.targetOf(name);
+    let exists = true;
+    try {
+      exists = statSync(file).isFile();
+    } catch (e) {
+      if (!hasErrno(e, 'ENOENT')) throw e;
+      exists = false;
+    }
+    if (!exists) {
+      await this.remove(name, target);
+      return;
+    }
+    let text: string;
+    try {
+      const spec = await parseSpecFile(file);
+      text = renderVessel(file, renderSpec(spec));
+    } catch (e) {
+      const error = errorMessage(e);
+      // One line: the message already names file, key and reason.
+      this.log.error({ file, name, error }, 'spec rejected; a running container keeps its previous spec');
+      await recordError(name, error).catch((re) => this.log.warn({ name, err: errorMessage(re) }, 'cannot record the error'));
+      this.emit('event', { kind: 'rejected', name, file, error });
+      return;
+    }
+    await this.clearError(name);
+    const previous = readIfExists(target);
+    if (previous === text) {
+      this.emit('event', { kind: 'unchanged', name, file });
+      return;
+    }
+    let prevMtime: number | undefined;
+    try {
+      prevMtime = statSync(target).mtimeMs;
+    } catch {
+      prevMtime = undefined;
+    }
+    writeFileAtomic(target, text, 0o644, { mtime: nextMtime(prevMtime, Date.now()) });
+    this.log.info({ name, file, target }, previous === undefined ? 'spec added' : 'spec changed');
+    await this.poke();
+    this.emit('event', { kind: 'rendered', name, file, target });
+  }
+
+  private async remove(name: string, target: string): Promise<void> {
+    const content = readIfExists(target);
+    await this.clearError(name);
+    if (content === undefined || !this.isOurs(name, content)) return;
+    try {
+      unlinkSync(target);
+    } catch (e) {
+      if (!hasErrno(e, 'ENOENT')) throw e;
+      return;
+    }
+    this.log.info({ name, target }, 'spec removed; the Emperor stops its container');
+    await this.poke();
+    this.emit('event', { kind: 'removed', name, target });
+  }
+
+  private async clearError(name: string): Promise<void> {
+    try {
+      await recordError(name, undefined);
+    } catch (e) {
+      this.log.warn({ name, err: errorMessage(e) }, 'cannot clear the recorded error');
+    }
+  }
+
+  /** Rendered files whose spec is gone (removed while no watcher ran). */
+  private async removeOrphans(): Promise<void> {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.emperorDir);
+    } catch (e) {
+      if (hasErrno(e, 'ENOENT')) return;
+      throw e;
+    }
+    for (const entry of entries) {
+      if (!entry.endsWith('.vessel')) continue;
+      const name = entry.slice(0, -'.vessel'.length);
+      // Files rendered from another spec directory, or put there by hand, are not ours to remove.
+      if (!this.isOurs(name, readIfExists(join(this.emperorDir, entry)) ?? '')) continue;
+      await this.schedule(name);
+    }
+  }
+
+  private isOurs(name: string, content: string): boolean {
+    return content.split('\n', 1)[0] === `${RENDERED_MARK}${join(this.vassalsDir, `${name}${SPEC_EXT}`)}`;
+  }
+
+  private async poke(): Promise<void> {
+    if (this.statsSocket) await poke(this.statsSocket);
+  }
+}
