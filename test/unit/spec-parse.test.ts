@@ -95,3 +95,42 @@ describe('errors', () => {
     expect(errorOf(`${img}hostname[] = a\n`).message).toMatch(/web.ini:3: \[container\] hostname: takes one value/);
   });
 });
+
+describe('parseSpecFile', () => {
+  it('reads a file and names the container after it', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { parseSpecFile } = await import('../../src/spec/index.js');
+    const dir = await mkdtemp(join(tmpdir(), 'vessel-spec-'));
+    try {
+      await writeFile(join(dir, 'api.ini'), '[container]\nimage = busybox\n');
+      const s = await parseSpecFile(join(dir, 'api.ini'));
+      expect([s.name, s.source, s.restart.mode]).toEqual(['api', join(dir, 'api.ini'), 'always']);
+      await expect(parseSpecFile(join(dir, 'none.ini'))).rejects.toThrow(`${join(dir, 'none.ini')}: no such spec file`);
+      await expect(parseSpecFile(dir)).rejects.toThrow(/is a directory/);
+      await writeFile(join(dir, 'bad.ini'), '[container]\nimage = busybox\nmemory = 1G\n');
+      await expect(parseSpecFile(join(dir, 'bad.ini'))).rejects.toThrow(`${join(dir, 'bad.ini')}:3: [container] memory: unknown key`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('INI syntax', () => {
+  it('reads comments, quotes, CRLF and a BOM', () => {
+    const s = parseSpecText('\uFEFF; comment\r\n# comment\r\n[container]  ; why\r\nimage = \'busybox\'   # c\r\nhostname = "web"\r\nenv[] = "A=x \\"y\\" ; z"\r\n', { file: 'w.ini' });
+    expect([s.image, s.hostname, s.env]).toEqual(['busybox:latest', 'web', [['A', 'x "y" ; z']]]);
+  });
+  it.each([
+    ['image = busybox\n', 'w.ini:1: image: key outside a section (start with [container])'],
+    ['[container\n', 'w.ini:1: "[container" is not a [section] line'],
+    ['[]\n', 'w.ini:1: empty section name []'],
+    ['[container]\njust words\n', 'w.ini:2: "just words" is not a key = value line'],
+    ['[container]\nbad key = 1\n', 'w.ini:2: "bad key" is not a key name'],
+    ['[container]\nimage = "busybox\n', 'w.ini:2: [container] image: unterminated " quote'],
+    ['[container]\nimage = "busybox" x\n', 'w.ini:2: [container] image: text after the closing " quote (quote the whole value)'],
+  ])('%j → %s', (text, message) => {
+    expect(() => parseSpecText(text, { file: 'w.ini' })).toThrow(message);
+  });
+});
