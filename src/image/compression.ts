@@ -1,0 +1,89 @@
+import { open } from 'node:fs/promises';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { host } from '../util/host.js';
+import { VesselError } from '../util/errors.js';
+
+/**
+ * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really
+ * xz still imports). gzip goes through zlib; xz, zstd and bzip2 through their command-line tools,
+ * because Node 20 has no zstd and no xz, and the tools are as fast as anything in JS would be.
+ */
+export type Compression = 'none' | 'gzip' | 'xz' | 'zstd' | 'bzip2';
+
+export function detectCompression(head: Uint8Array): Compression {
+  const b = (i: number) => head[i] ?? -1;
+  if (b(0) === 0x1f && b(1) === 0x8b) return 'gzip';
+  if (b(0) === 0xfd && b(1) === 0x37 && b(2) === 0x7a && b(3) === 0x58 && b(4) === 0x5a && b(5) === 0x00) return 'xz';
+  if (b(0) === 0x28 && b(1) === 0xb5 && b(2) === 0x2f && b(3) === 0xfd) return 'zstd';
+  if (b(0) === 0x42 && b(1) === 0x5a && b(2) === 0x68) return 'bzip2';
+  return 'none';
+}
+
+/** The first `n` bytes of a file (fewer when it is shorter). */
+export async function readHead(file: string, n = 512): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A decompressor as a pair of streams: write compressed bytes into `input`, read plain bytes
+ * from `output`. `done` settles when it has finished; it rejects (naming the tool and its
+ * complaint) on corrupt or truncated data. `abort` stops it at once.
+ */
+export interface Decompressor {
+  input: Writable;
+  output: Readable;
+  done: Promise<void>;
+  abort(): void;
+}
+
+const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[]> = {
+  xz: ['xz', '-dc'],
+  zstd: ['zstd', '-dc', '-q'],
+  bzip2: ['bzip2', '-dc'],
+};
+
+export function decompressor(kind: Compression): Decompressor {
+  if (kind === 'none') {
+    const p = new PassThrough({ highWaterMark: 1 << 20 });
+    return { input: p, output: p, done: Promise.resolve(), abort: () => p.destroy() };
+  }
+  if (kind === 'gzip') {
+    const z = createGunzip({ chunkSize: 1 << 17 });
+    const done = new Promise<void>((res, rej) => {
+      z.once('end', res);
+      z.once('error', (e) => rej(new VesselError('E_ARCHIVE', `gzip: ${e.message}`)));
+    });
+    done.catch(() => undefined);
+    return { input: z, output: z, done, abort: () => z.destroy() };
+  }
+  const argv = TOOLS[kind];
+  const child = host().spawn(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const input = child.pipes[0] as Writable;
+  const output = child.pipes[1] as Readable;
+  const errStream = child.pipes[2] as Readable;
+  let stderr = '';
+  errStream.setEncoding('utf8');
+  errStream.on('data', (s: string) => {
+    if (stderr.length < 4096) stderr += s;
+  });
+  // The tool may exit (corrupt data) while we are still writing: EPIPE is reported by `done`.
+  input.on('error', () => undefined);
+  const done = child.exited.then(({ code, signal }) => {
+    if (code === 0) return;
+    const why = stderr.trim().split('\n').pop() || (signal ? `killed by ${signal}` : `exit ${code}`);
+    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(stdin\): /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
+  });
+  done.catch(() => undefined);
+  return { input, output, done, abort: () => child.kill('SIGKILL') };
+}
+
+/** File-name suffixes vessel prints for each compression (export names, messages). */
+export const SUFFIX: Record<Compression, string> = { none: '.tar', gzip: '.tar.gz', xz: '.tar.xz', zstd: '.tar.zst', bzip2: '.tar.bz2' };

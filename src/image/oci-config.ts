@@ -1,0 +1,82 @@
+import type { Digest, ImageConfig } from './types.js';
+
+/**
+ * The OCI image configuration (image-spec config.md) and its mapping to vessel's ImageConfig.
+ * Only the fields vessel uses are typed; anything else read from a foreign config is kept as is.
+ */
+export interface OciImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  config?: {
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    Volumes?: Record<string, object>;
+    WorkingDir?: string;
+    Labels?: Record<string, string>;
+    StopSignal?: string;
+  };
+  rootfs: { type: 'layers'; diff_ids: Digest[] };
+  history?: Array<{ created?: string; created_by?: string; comment?: string; empty_layer?: boolean }>;
+  [key: string]: unknown;
+}
+
+/** Go's GOARCH names, which OCI uses. */
+export function hostArchitecture(): string {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return map[process.arch] ?? process.arch;
+}
+
+export function hostOs(): string {
+  return process.platform === 'freebsd' ? 'freebsd' : 'linux';
+}
+
+export function toOciConfig(c: ImageConfig): NonNullable<OciImageConfig['config']> {
+  const out: NonNullable<OciImageConfig['config']> = {};
+  if (c.user !== undefined) out.User = c.user;
+  if (c.exposedPorts?.length) out.ExposedPorts = Object.fromEntries(c.exposedPorts.map((p) => [p, {}]));
+  if (c.env?.length) out.Env = [...c.env];
+  if (c.entrypoint !== undefined) out.Entrypoint = [...c.entrypoint];
+  if (c.cmd !== undefined) out.Cmd = [...c.cmd];
+  if (c.volumes?.length) out.Volumes = Object.fromEntries(c.volumes.map((v) => [v, {}]));
+  if (c.workdir !== undefined) out.WorkingDir = c.workdir;
+  if (c.labels && Object.keys(c.labels).length) out.Labels = { ...c.labels };
+  if (c.stopSignal !== undefined) out.StopSignal = c.stopSignal;
+  return out;
+}
+
+export function fromOciConfig(o: OciImageConfig['config'] | undefined): ImageConfig {
+  const c: ImageConfig = {};
+  if (!o) return c;
+  const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? [...(v as string[])] : undefined);
+  if (typeof o.User === 'string' && o.User) c.user = o.User;
+  if (o.ExposedPorts && typeof o.ExposedPorts === 'object') c.exposedPorts = Object.keys(o.ExposedPorts);
+  const env = strings(o.Env);
+  if (env?.length) c.env = env;
+  const ep = strings(o.Entrypoint);
+  if (ep) c.entrypoint = ep;
+  const cmd = strings(o.Cmd);
+  if (cmd) c.cmd = cmd;
+  if (o.Volumes && typeof o.Volumes === 'object') c.volumes = Object.keys(o.Volumes);
+  if (typeof o.WorkingDir === 'string' && o.WorkingDir) c.workdir = o.WorkingDir;
+  if (o.Labels && typeof o.Labels === 'object') c.labels = { ...o.Labels };
+  if (typeof o.StopSignal === 'string' && o.StopSignal) c.stopSignal = o.StopSignal;
+  return c;
+}
+
+/** Key-order-stable JSON, so the same config always has the same digest. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(sortKeys(v));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}

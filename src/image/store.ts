@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { config } from '../util/config.js';
+import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
+import { withLock } from '../util/lock.js';
+import { VesselError, hasErrno } from '../util/errors.js';
+import type { Digest, ImageConfig } from './types.js';
+
+/**
+ * The image store (APPC_IMAGE_DIR) is an OCI image layout, so skopeo/umoci can read it in place:
+ *
+ *   oci-layout, index.json      OCI; each manifest annotated with its vessel name:tag
+ *   blobs/sha256/<hex>          layer blobs (as imported), image configs, manifests
+ *   layers/<diff hex>/          each layer unpacked once (overlay lower dir), shared by all images
+ *   records/<config hex>.json   what vessel needs to list and run an image without parsing blobs
+ *   tmp/                        staging; an import becomes visible only by renames, index last
+ */
+export const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
+/** On index entries: the image id (config digest), so listing needs no manifest read. */
+export const ID_ANNOTATION = 'io.vessel.image.id';
+export const MEDIA_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const MEDIA_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const MEDIA_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const MEDIA_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const MEDIA_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** Not an OCI media type: xz/bzip2 blobs are kept as imported and re-encoded on export. */
+export const MEDIA_LAYER_XZ = 'application/vnd.vessel.image.layer.v1.tar+xz';
+export const MEDIA_LAYER_BZIP2 = 'application/vnd.vessel.image.layer.v1.tar+bzip2';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+export interface OciIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
+
+/** The per-image record kept beside the blobs: an ImageRecord without name and tag. */
+export interface StoredImage {
+  id: Digest;
+  manifest: Descriptor;
+  /** Layer blobs in manifest order, base first (same order as `layers`). */
+  layerBlobs: Descriptor[];
+  layers: Digest[];
+  /** Unpacked size of each layer in bytes. */
+  layerSizes: number[];
+  config: ImageConfig;
+  created: string;
+  size: number;
+  os: string;
+  architecture: string;
+}
+
+export function storeDir(): string {
+  return config().images;
+}
+
+export function hexOf(d: Digest): string {
+  return d.slice('sha256:'.length);
+}
+
+export function isDigest(s: string): s is Digest {
+  return /^sha256:[0-9a-f]{64}$/.test(s);
+}
+
+export const paths = {
+  blob: (d: Digest) => join(storeDir(), 'blobs', 'sha256', hexOf(d)),
+  layer: (diffId: Digest) => join(storeDir(), 'layers', hexOf(diffId)),
+  record: (id: Digest) => join(storeDir(), 'records', `${hexOf(id)}.json`),
+  index: () => join(storeDir(), 'index.json'),
+  layout: () => join(storeDir(), 'oci-layout'),
+  tmp: () => join(storeDir(), 'tmp'),
+  lock: () => join(config().run, 'locks', 'images.lock'),
+};
+
+/** A fresh staging directory inside the store (same filesystem, so commits are renames). */
+let createdStoreDir = false;
+
+export async function makeStaging(kind: string): Promise<string> {
+  if (!existsSync(storeDir())) createdStoreDir = true;
+  const dir = join(paths.tmp(), `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Remove a staging directory, and tmp/ itself when it is empty, so a failure leaves no trace. */
+export async function dropStaging(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  try {
+    await rmdir(paths.tmp());
+  } catch {
+    /* not empty (another import) or already gone */
+  }
+  if (createdStoreDir) {
+    // A first import that failed must not even leave an empty store behind.
+    try {
+      await rmdir(storeDir());
+    } catch {
+      /* holds something now: it is a real store */
+    }
+    createdStoreDir = false;
+  }
+}
+
+/**
+ * Move a staged file or directory to its content-addressed place. Another import of the same
+ * content may have got there first: then the staged copy is dropped (same digest, same content).
+ * Returns true when this call created it.
+ */
+export async function commitPath(staged: string, target: string): Promise<boolean> {
+  await mkdir(join(target, '..'), { recursive: true });
+  try {
+    await rename(staged, target);
+    return true;
+  } catch (e) {
+    if (hasErrno(e, 'EEXIST') || hasErrno(e, 'ENOTEMPTY') || hasErrno(e, 'EISDIR')) {
+      await rm(staged, { recursive: true, force: true });
+      return false;
+    }
+    throw e;
+  }
+}
+
+export async function readIndex(): Promise<OciIndex> {
+  const idx = await readJsonFile<OciIndex>(paths.index());
+  if (!idx) return { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [] };
+  if (!Array.isArray(idx.manifests)) throw new VesselError('E_STATE', `${paths.index()}: no "manifests" list`);
+  return idx;
+}
+
+export function writeIndex(idx: OciIndex): void {
+  writeJsonAtomic(paths.layout(), { imageLayoutVersion: '1.0.0' });
+  writeJsonAtomic(paths.index(), idx);
+}
+
+/** Serialise index updates between vessel processes (imports, tags, removals, prune). */
+export function withStoreLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withLock(paths.lock(), fn, { what: 'image store', timeoutMs: 120_000 });
+}
+
+export async function readRecord(id: Digest): Promise<StoredImage | undefined> {
+  return readJsonFile<StoredImage>(paths.record(id));
+}
+
+export async function allRecords(): Promise<StoredImage[]> {
+  let names: string[];
+  try {
+    names = await readdir(join(storeDir(), 'records'));
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const out: StoredImage[] = [];
+  for (const n of names) {
+    if (!/^[0-9a-f]{64}\.json$/.test(n)) continue;
+    const r = await readRecord(`sha256:${n.slice(0, 64)}`);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** name:tag of an index entry, or undefined for untagged manifests. */
+export function refOf(d: Descriptor): string | undefined {
+  return d.annotations?.[REF_ANNOTATION];
+}

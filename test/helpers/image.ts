@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import tarStream from 'tar-stream';
+
+/**
+ * A digest of a whole directory tree: every path, its type, mode, owner, size, content, link
+ * target and xattrs. Two equal digests mean "byte-for-byte unchanged" for the store tests.
+ */
+export function hashTree(dir: string): string {
+  const h = createHash('sha256');
+  if (!existsSync(dir)) return 'absent';
+  const walk = (rel: string) => {
+    const p = join(dir, rel);
+    const st = lstatSync(p);
+    h.update(`${rel}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.rdev}\0`);
+    if (st.isSymbolicLink()) h.update(readlinkSync(p));
+    else if (st.isFile()) h.update(readFileSync(p));
+    else if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(rel ? `${rel}/${n}` : n);
+  };
+  walk('');
+  return h.digest('hex');
+}
+
+export interface TarEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  linkname?: string;
+  content?: string;
+  mode?: number;
+}
+
+/** A tar archive in memory, written with tar-stream (test archives are small). */
+export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((res, rej) => {
+    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('end', () => res());
+    pack.on('error', rej);
+  });
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0 } as tarStream.Headers;
+    if (e.linkname !== undefined) header.linkname = e.linkname;
+    if (type === 'file') pack.entry(header, e.content ?? '');
+    else pack.entry(header);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Compress with the system tools, as users' archives are made. */
+export function compress(data: Buffer, kind: 'gzip' | 'xz' | 'zstd' | 'bzip2'): Buffer {
+  const argv: Record<string, string[]> = { gzip: ['gzip', '-c'], xz: ['xz', '-c'], zstd: ['zstd', '-c', '-q'], bzip2: ['bzip2', '-c'] };
+  const [cmd, ...args] = argv[kind]!;
+  return execFileSync(cmd!, args, { input: data, maxBuffer: 1 << 30 });
+}
