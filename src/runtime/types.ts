@@ -145,6 +145,8 @@ export interface ExecOptions {
   user?: string;
   tty: boolean;
   interactive: boolean;
+  /** The container's own security settings, applied to the new process too. */
+  security?: Pick<SecuritySpec, 'capAdd' | 'capDrop' | 'noNewPrivileges'>;
 }
 
 export interface Stats {
@@ -162,13 +164,18 @@ export interface Plan {
   commands: string[][];
 }
 
+/** Called between "the container exists" and "its command runs": network plumbing needs the pid. */
+export interface StartHooks {
+  beforeExec?(pid: number): Promise<void>;
+}
+
 export interface Driver {
   readonly os: HostOs;
   /** Every resource start() will create, in creation order; recorded before start() runs. */
   resources(cfg: ContainerConfig): Resource[];
   /** Pure rendering of start(): files written and argv run. */
   plan(cfg: ContainerConfig): Plan;
-  start(cfg: ContainerConfig): Promise<StartedContainer>;
+  start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */
   signal(target: ContainerRef, signal: string, scope: 'main' | 'all'): Promise<void>;

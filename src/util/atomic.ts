@@ -11,10 +11,13 @@ export function tempNameFor(path: string): string {
 
 /**
  * Write a file so that readers see either the old or the new content, never a half-written one:
- * temp file in the same directory, fsync, rename. Synchronous on purpose: state files are small
- * and are written on paths (signal handlers, exit) where an await may never resume.
+ * temp file in the same directory, rename. Synchronous on purpose: state files are small and are
+ * written on paths (signal handlers, exit) where an await may never resume.
+ * `durable` adds an fsync before the rename, for what must survive a power cut (image index,
+ * registry refs). Container state does not need it: after a reboot no container runs and
+ * `vessel gc` reconciles, and each fsync costs milliseconds on the start path.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: { mtime?: Date } = {}): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: { mtime?: Date; durable?: boolean } = {}): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   const fd = openSync(tmp, 'w', mode);
@@ -22,7 +25,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     // Set before the rename so a watcher (the uWSGI Emperor) never sees the file with another mtime.
     if (opts.mtime) futimesSync(fd, opts.mtime, opts.mtime);
-    fsyncSync(fd);
+    if (opts.durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -37,8 +40,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
 }
 
-export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o644, opts: { durable?: boolean } = {}): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode, opts);
 }
 
 /** Read a JSON file; undefined when it does not exist; a VesselError naming the file when corrupt. */

@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+
+export function define(program: Command): void {
+  program
+    .command('inspect')
+    .description('print a container\'s state (spec, resources, last exit) and live usage as JSON')
+    .argument('<names...>')
+    .action(async (names: string[]) => {
+      const { mustState, refOf } = await import('../supervise/control.js');
+      const { effectiveStatus, isLive } = await import('../supervise/state.js');
+      const { driverFor } = await import('../runtime/index.js');
+      const out = [];
+      for (const n of names) {
+        const s = await mustState(n);
+        const stats = isLive(s) ? await (await driverFor()).stats(refOf(s)).catch(() => undefined) : undefined;
+        out.push({ ...s, status: effectiveStatus(s), ...(stats ? { stats } : {}) });
+      }
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    });
+}

@@ -1,0 +1,138 @@
+import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { VesselError } from '../util/errors.js';
+import { config, containerPaths } from '../util/config.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import type { ContainerSpec } from '../spec/types.js';
+import type { RunFlags } from '../spec/index.js';
+import type { RunCliOptions } from './run.js';
+
+function flagsOf(o: RunCliOptions): Partial<RunFlags> {
+  const f: Partial<RunFlags> = {};
+  const set = <K extends keyof RunFlags>(k: K, v: RunFlags[K] | undefined) => {
+    if (v !== undefined) f[k] = v;
+  };
+  set('name', o.name);
+  set('volume', o.volume);
+  set('tmpfs', o.tmpfs);
+  set('env', o.env);
+  set('workdir', o.workdir);
+  set('user', o.user);
+  set('hostname', o.hostname);
+  set('memory', o.memory);
+  set('pids', o.pids);
+  set('cpus', o.cpus);
+  set('restart', o.restart);
+  set('network', o.network);
+  set('publish', o.publish);
+  set('stopTimeout', o.stopTimeout);
+  set('stopSignal', o.stopSignal);
+  set('wait', o.wait);
+  set('entrypoint', o.entrypoint);
+  if (o.tty) f.tty = true;
+  if (o.interactive) f.interactive = true;
+  return f;
+}
+
+/** Instance name of a cluster task: one per allocation/job, so a rescheduled task finds its own leftovers. */
+function clusterInstance(name: string): string {
+  const alloc = process.env.NOMAD_ALLOC_ID;
+  const job = process.env.SLURM_JOB_ID;
+  const suffix = alloc ? alloc.replace(/-/g, '').slice(0, 12) : job ? job : undefined;
+  return suffix ? `${name.slice(0, 63 - suffix.length - 1)}-${suffix}` : name;
+}
+
+async function buildSpec(image: string | undefined, command: string[], o: RunCliOptions): Promise<ContainerSpec> {
+  const spec = await import('../spec/index.js');
+  const specFile = o.spec ?? (o.foreground ? image : undefined);
+  if (o.foreground && !specFile) throw new VesselError('E_USAGE', 'run --foreground: a spec file is required', { hint: 'vessel run --foreground web.ini' });
+  if (specFile) {
+    const base = await spec.parseSpecFile(resolve(specFile));
+    const extra = flagsOf(o);
+    if (!o.foreground && command.length) extra.command = command;
+    let s = spec.mergeFlags(base, extra);
+    if (o.foreground && !o.name) s = { ...s, name: clusterInstance(s.name) };
+    return s;
+  }
+  if (!image) throw new VesselError('E_USAGE', 'run: an image is required', { hint: 'vessel run [OPTIONS] IMAGE [COMMAND…]' });
+  return spec.specFromFlags({ ...flagsOf(o), image, command });
+}
+
+export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions): Promise<number> {
+  const spec = await buildSpec(image, command, o);
+  const { readState, isLive } = await import('../supervise/index.js');
+  const prev = await readState(spec.name);
+  if (prev) {
+    if (isLive(prev)) throw new VesselError('E_EXISTS', `container ${spec.name} is already running`, { hint: `vessel stop ${spec.name}` });
+    // a cluster task re-run by its engine, or a restart of our own: reuse the name
+    if (!o.foreground) throw new VesselError('E_EXISTS', `container name ${spec.name} is already in use by a stopped container`, { hint: `vessel rm ${spec.name}` });
+  }
+  if (o.detach) return runDetached(spec, o);
+  return runForeground(spec, o);
+}
+
+async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
+  const { Supervisor } = await import('../supervise/index.js');
+  const sup = new Supervisor(spec, { mode: 'foreground', autoRemove: o.rm ?? false, output: { kind: 'inherit' } });
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    // a cluster task stops and cleans up; an interactive run forwards the signal, as docker's sig-proxy does
+    if (o.foreground || stopping) {
+      stopping = true;
+      void sup.stop().catch(() => undefined);
+    } else void sup.signal(sig, 'main').catch(() => undefined);
+  };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const s of sigs) process.on(s, onSignal);
+  const winch = () => {
+    const monitor = sup.state.resources.find((r) => r.kind === 'process' && r.detail?.role === 'monitor');
+    if (monitor) try { process.kill(Number(monitor.id), 'SIGWINCH'); } catch { /* gone */ }
+  };
+  process.on('SIGWINCH', winch);
+  try {
+    await sup.start();
+    const st = await sup.wait();
+    if (st.oomKilled || st.code === 126 || st.code === 127) process.stderr.write(`vessel: ${spec.name}: ${st.reason}\n`);
+    return st.code;
+  } finally {
+    for (const s of sigs) process.off(s, onSignal);
+    process.off('SIGWINCH', winch);
+  }
+}
+
+/**
+ * Detached: a supervisor process of its own (`vessel _supervise NAME`) runs the container and its
+ * restart policy; we wait only until it reports the container started (or why it could not).
+ */
+async function runDetached(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
+  if (spec.tty || spec.interactive) throw new VesselError('E_USAGE', '-d cannot be combined with -t or -i', { hint: 'use vessel exec -t -i NAME sh to get a shell in a detached container' });
+  const paths = containerPaths(config(), spec.name);
+  mkdirSync(paths.dir, { recursive: true });
+  const request = join(paths.dir, 'run-request.json');
+  writeJsonAtomic(request, { spec, autoRemove: o.rm ?? false }, 0o600);
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vessel.js');
+  const logFd = openSync(join(paths.dir, 'supervisor.log'), 'a', 0o640);
+  const { host } = await import('../util/host.js');
+  const child = host().spawn([process.execPath, bin, '_supervise', spec.name], { stdio: ['ignore', 'pipe', logFd], detached: true });
+  closeSync(logFd);
+  const out = child.pipes[1] as Readable | null;
+  const line = await new Promise<string>((res) => {
+    let buf = '';
+    out?.setEncoding('utf8');
+    out?.on('data', (c: string) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) res(buf.slice(0, nl));
+    });
+    child.exited.then(() => res(buf || 'error {"message":"supervisor exited before starting the container"}'));
+  });
+  out?.destroy();
+  if (line.startsWith('ok')) {
+    process.stdout.write(`${spec.name}\n`);
+    return 0;
+  }
+  const detail = JSON.parse(line.replace(/^error /, '')) as { message: string; hint?: string; exitCode?: number };
+  throw new VesselError('E_RUNTIME', detail.message, { ...(detail.hint ? { hint: detail.hint } : {}), exitCode: detail.exitCode ?? 125 });
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+
+export function define(program: Command): void {
+  program
+    .command('stop')
+    .description('stop running containers: stop signal to every process, SIGKILL after the timeout')
+    .argument('<names...>')
+    .option('-t, --time <sec>', 'seconds to wait before SIGKILL (default: the container\'s stop_timeout)')
+    .action(async (names: string[], opts: { time?: string }) => {
+      const { stopContainer } = await import('../supervise/control.js');
+      const { VesselError } = await import('../util/errors.js');
+      const t = opts.time === undefined ? undefined : Number(opts.time);
+      if (t !== undefined && (!Number.isFinite(t) || t < 0)) throw new VesselError('E_USAGE', `--time: "${opts.time}" is not a number of seconds`);
+      for (const n of names) {
+        await stopContainer(n, t);
+        process.stdout.write(`${n}\n`);
+      }
+    });
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { config } from '../../util/config.js';
+import { run } from '../../util/host.js';
+import type { Resource } from '../types.js';
+import { cgroupLayout, cgroupSetFromResources, findCgroupDirs, killAll, removeCgroupDir } from './cgroup.js';
+import { pidInCgroups } from './control.js';
+
+/**
+ * Remove what a run left: processes (only while they still sit in the run's cgroups: pids are
+ * reused), then the cgroup directories. Mounts of a Linux container live in its own mount
+ * namespace and vanish with it; a 'mount' resource is only a host mount (none today) and is lazily
+ * unmounted when present. Absent resources are not an error: cleanup runs again after crashes.
+ */
+export async function cleanupLinux(resources: Resource[]): Promise<void> {
+  const cgroupDirs = resources.filter((r) => r.kind === 'cgroup').map((r) => r.id);
+  for (const r of resources) {
+    if (r.kind !== 'process') continue;
+    const pid = Number(r.id);
+    if (pid > 1 && pidInCgroups(pid, cgroupDirs)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  if (cgroupDirs.length) await killAll(cgroupSetFromResources(cgroupLayout(), resources));
+  const mounted = hostMounts();
+  for (const r of [...resources].reverse()) {
+    if (r.kind === 'cgroup') await removeCgroupDir(r.id);
+    else if (r.kind === 'mount' && mounted.has(r.id)) await run(['umount', '-l', r.id], { allowFailure: true });
+  }
+}
+
+function hostMounts(): Set<string> {
+  const s = new Set<string>();
+  for (const l of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const m = l.split(' ')[1];
+    if (m) s.add(m.replace(/\\040/g, ' '));
+  }
+  return s;
+}
+
+/** Everything on the host named after this container: cgroup directories of any run, host mounts under its directory. */
+export async function findLinuxLeftovers(name: string): Promise<Resource[]> {
+  const out: Resource[] = findCgroupDirs(cgroupLayout(), config().cgroupParent, name).map((id) => ({ kind: 'cgroup', id }));
+  const dir = `${config().containers}/${name}/`;
+  for (const m of hostMounts()) if (m.startsWith(dir)) out.push({ kind: 'mount', id: m });
+  return out;
+}

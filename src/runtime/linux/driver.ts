@@ -1,0 +1,48 @@
+import type { ContainerConfig, ContainerRef, Driver, ExecOptions, Plan, Resource, StartHooks, StartedContainer, Stats } from '../types.js';
+import { linuxResources, startLinux } from './start.js';
+import { execLinux } from './exec.js';
+import { signalLinux, statsLinux, stopLinux } from './control.js';
+import { cleanupLinux, findLinuxLeftovers } from './cleanup.js';
+import { renderRunConfig } from './initconf.js';
+import { initBinary, runPaths } from './paths.js';
+import { cgroupLayout, cgroupSet } from './cgroup.js';
+import { config } from '../../util/config.js';
+
+/** Linux: namespaces + overlayfs + cgroups, built by one native helper (native/vessel-init.c). */
+export const linuxDriver: Driver = {
+  os: 'linux',
+  resources(cfg: ContainerConfig): Resource[] {
+    return linuxResources(cfg);
+  },
+  plan(cfg: ContainerConfig): Plan {
+    const paths = runPaths(cfg.dir);
+    const set = cgroupSet(cgroupLayout(), config().cgroupParent, `${cfg.name}.${cfg.runId}`);
+    const conf = renderRunConfig(cfg, paths, set.dirs, { ppid: 0, sync: cfg.network.mode === 'bridge' });
+    // show the NUL-separated records one per line, as an operator would want to review them
+    const text = conf.toString('utf8').split('\0').slice(0, -1).join('\n') + '\n';
+    const commands: string[][] = set.dirs.map((d) => ['mkdir', '-p', d]);
+    commands.push([initBinary(), 'run', paths.initConfig]);
+    return { os: 'linux', files: [{ path: paths.initConfig, content: text }], commands };
+  },
+  start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer> {
+    return startLinux(cfg, hooks);
+  },
+  exec(target: ContainerRef, opts: ExecOptions): Promise<number> {
+    return execLinux(target, opts);
+  },
+  signal(target: ContainerRef, signal: string, scope: 'main' | 'all'): Promise<void> {
+    return signalLinux(target, signal, scope);
+  },
+  stop(target: ContainerRef, stopSignal: string, timeoutSec: number): Promise<void> {
+    return stopLinux(target, stopSignal, timeoutSec);
+  },
+  cleanup(resources: Resource[]): Promise<void> {
+    return cleanupLinux(resources);
+  },
+  findLeftovers(name: string): Promise<Resource[]> {
+    return findLinuxLeftovers(name);
+  },
+  async stats(target: ContainerRef): Promise<Stats> {
+    return statsLinux(target);
+  },
+};

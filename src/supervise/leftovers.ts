@@ -1,0 +1,44 @@
+import { log } from '../util/log.js';
+import type { Driver, Resource } from '../runtime/types.js';
+import type { ContainerState } from './types.js';
+
+const NET_KINDS = new Set(['lease', 'interface', 'nft']);
+
+/** Release runtime and network resources (the network's own code knows its kinds). */
+export async function releaseResources(driver: Driver, name: string, resources: Resource[]): Promise<void> {
+  const net = resources.filter((r) => NET_KINDS.has(r.kind));
+  const rt = resources.filter((r) => !NET_KINDS.has(r.kind));
+  // processes and cgroups first: interfaces vanish with the network namespace
+  await driver.cleanup(rt);
+  if (net.length) {
+    const { releaseNetwork } = await import('../net/index.js');
+    await releaseNetwork(name, net);
+  }
+}
+
+/**
+ * Remove whatever a previous run of this name left behind: the resources its state file recorded
+ * and anything on the host named after it (a run SIGKILLed between creating and recording).
+ */
+export async function removeLeftovers(name: string, prev: ContainerState | undefined, driver: Driver, opts: { network?: boolean } = {}): Promise<void> {
+  const recorded = prev?.resources ?? [];
+  const found = await driver.findLeftovers(name);
+  let net: Resource[] = [];
+  // Only look for network leftovers where there can be some: the scan runs nft and ip, which a
+  // plain `vessel run --network none` should not pay for.
+  if (opts.network || recorded.some((r) => NET_KINDS.has(r.kind))) {
+    const mod = await import('../net/index.js');
+    net = await mod.findNetworkLeftovers(name);
+  }
+  const all = [...recorded];
+  for (const r of [...found, ...net]) if (!all.some((x) => x.kind === r.kind && x.id === r.id)) all.push(r);
+  if (all.length === 0) return;
+  log().info({ container: name, resources: all.length }, 'removing leftovers of an earlier run');
+  const rt = all.filter((r) => !NET_KINDS.has(r.kind));
+  await driver.cleanup(rt);
+  const netRes = all.filter((r) => NET_KINDS.has(r.kind));
+  if (netRes.length) {
+    const { releaseNetwork } = await import('../net/index.js');
+    await releaseNetwork(name, netRes);
+  }
+}

@@ -1,0 +1,43 @@
+import { readdirSync } from 'node:fs';
+import { config, containerPaths } from '../util/config.js';
+import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
+import { pidAlive } from '../util/lock.js';
+import type { ContainerState } from './types.js';
+
+/** The state file of one container; undefined when no such container exists. */
+export async function readState(name: string): Promise<ContainerState | undefined> {
+  return readJsonFile<ContainerState>(containerPaths(config(), name).state);
+}
+
+/** Written atomically: a reader (ps, gc, another vassal) sees the old or the new state, never half. */
+export function writeState(state: ContainerState): void {
+  writeJsonAtomic(containerPaths(config(), state.name).state, state, 0o600);
+}
+
+export async function listStates(): Promise<ContainerState[]> {
+  let names: string[];
+  try {
+    names = readdirSync(config().containers);
+  } catch {
+    return [];
+  }
+  const out: ContainerState[] = [];
+  for (const n of names.sort()) {
+    try {
+      const s = await readState(n);
+      if (s) out.push(s);
+    } catch { /* a corrupt state file is reported by gc/inspect, not by listing */ }
+  }
+  return out;
+}
+
+/** A container is live while its supervising process is: the container dies with it. */
+export function isLive(s: ContainerState): boolean {
+  return (s.status === 'running' || s.status === 'stopping' || s.status === 'created') && s.supervisorPid !== undefined && pidAlive(s.supervisorPid);
+}
+
+/** The status to show: a 'running' state whose supervisor is gone is really dead (SIGKILL, reboot). */
+export function effectiveStatus(s: ContainerState): ContainerState['status'] | 'dead' {
+  if ((s.status === 'running' || s.status === 'stopping' || s.status === 'created') && !isLive(s)) return 'dead';
+  return s.status;
+}
