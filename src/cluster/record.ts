@@ -1,0 +1,39 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic, readJsonFile } from '../util/atomic.js';
+import { config } from '../util/config.js';
+import { VesselError } from '../util/errors.js';
+import { BACKENDS, type BackendName } from './backend.js';
+
+/**
+ * Which engine a name was handed to, so `cluster status NAME` and `cluster stop NAME` need no
+ * --backend. Kept under $VESSEL_ROOT/cluster/ on the submitting host; the engine stays the truth
+ * about the job itself.
+ */
+export interface SubmissionRecord {
+  backend: BackendName;
+  name: string;
+  jobId: string;
+  submittedAt: string;
+}
+
+function recordPath(name: string): string {
+  return join(config().root, 'cluster', `${name}.json`);
+}
+
+export function recordSubmission(r: SubmissionRecord): void {
+  writeJsonAtomic(recordPath(r.name), r);
+}
+
+export async function readSubmission(name: string): Promise<SubmissionRecord | undefined> {
+  const path = recordPath(name);
+  const r = await readJsonFile<SubmissionRecord>(path);
+  if (r !== undefined && !(BACKENDS as readonly string[]).includes(r.backend)) {
+    throw new VesselError('E_STATE', `${path}: backend ${JSON.stringify(r.backend)} is not ${BACKENDS.join(' or ')}`);
+  }
+  return r;
+}
+
+export function forgetSubmission(name: string): void {
+  rmSync(recordPath(name), { force: true });
+}
