@@ -23,9 +23,12 @@ const COMMANDS: Record<string, string> = {
   image: 'image',
   network: 'network',
   _supervise: 'supervise',
+  plan: 'plan',
+  setup: 'setup',
   vassal: 'vassal',
   watch: 'watch',
   up: 'up',
+  cluster: 'cluster',
 };
 
 export type CommandModule = { define(program: Command): void };
