@@ -1,0 +1,75 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderRuleset } from '../../src/net/linux/nft.js';
+import { renderBridgeBatch } from '../../src/net/linux/bridge.js';
+import { renderContainerBatch, renderHostBatch } from '../../src/net/linux/veth.js';
+import { renderHosts, renderResolvConf } from '../../src/net/hosts.js';
+import type { NetworkRecord } from '../../src/net/types.js';
+
+// Golden files: test/fixtures/net/*. UPDATE_GOLDEN=1 rewrites them (review the diff!).
+const dir = join(import.meta.dirname, '..', 'fixtures', 'net');
+function golden(file: string, actual: string): void {
+  const path = join(dir, file);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, actual);
+  expect(actual).toBe(readFileSync(path, 'utf8'));
+}
+
+const front: NetworkRecord = {
+  name: 'front',
+  subnet: '10.77.0.0/24',
+  gateway: '10.77.0.1',
+  bridge: 'vsl-4ff3601f',
+  auto: true,
+  created: '2026-01-01T00:00:00.000Z',
+  nextHost: 4,
+  leases: {
+    web: {
+      container: 'web', address: '10.77.0.2', hostIf: 'vsl0123456789h', containerIf: 'eth0',
+      publish: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+      names: ['web', 'www'], leasedAt: '2026-01-01T00:00:00.000Z',
+    },
+    dns: {
+      container: 'dns', address: '10.77.0.3', hostIf: 'vslabcdefabcdh', containerIf: 'eth0',
+      publish: [{ hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53, protocol: 'udp' }],
+      names: ['dns'], leasedAt: '2026-01-01T00:00:00.000Z',
+    },
+  },
+};
+const back: NetworkRecord = {
+  name: 'back', subnet: '10.88.0.0/16', gateway: '10.88.0.1', bridge: 'vsl-1a602203', auto: false,
+  created: '2026-01-01T00:00:00.000Z', nextHost: 2, leases: {},
+};
+
+describe('nft ruleset', () => {
+  it('renders both networks, their NAT and every published port (golden)', () => {
+    golden('ruleset.nft', renderRuleset('vessel', [front, back]));
+  });
+  it('with no network left, only removes the table', () => {
+    expect(renderRuleset('vessel', [])).toBe('add table ip vessel\ndelete table ip vessel\n');
+  });
+  it('is accepted by nft itself when nft is installed', async () => {
+    const { execFileSync } = await import('node:child_process');
+    let nft = true;
+    try { execFileSync('nft', ['--version']); } catch { nft = false; }
+    if (!nft || process.getuid?.() !== 0) return;
+    execFileSync('nft', ['-c', '-f', '-'], { input: renderRuleset('vessel_unitcheck', [front, back]) });
+  });
+});
+
+describe('ip batches', () => {
+  const plan = { hostIf: 'vsl0123456789h', containerIf: 'eth0', bridge: 'vsl-4ff3601f', address: '10.77.0.2/24', gateway: '10.77.0.1', pid: 4242 };
+  it('bridge (golden)', () => golden('bridge.batch', renderBridgeBatch(front)));
+  it('veth host side (golden)', () => golden('veth-host.batch', renderHostBatch(plan)));
+  it('veth container side (golden)', () => golden('veth-container.batch', renderContainerBatch(plan)));
+});
+
+describe('hosts and resolv.conf', () => {
+  it('lists every member by name, hostname and aliases (golden)', () => golden('hosts', renderHosts(front)));
+  it('drops loopback name servers the container could not reach', () => {
+    expect(renderResolvConf('nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\noptions edns0\n')).toBe(
+      'nameserver 10.0.0.2\nsearch lan\noptions edns0\n',
+    );
+    expect(renderResolvConf('nameserver 127.0.0.53\n')).toBe('nameserver 8.8.8.8\nnameserver 1.1.1.1\n');
+  });
+});
