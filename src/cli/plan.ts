@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { describeArgv } from '../util/host.js';
+import { errorMessage } from '../util/errors.js';
+import type { ContainerConfig, Driver, HostOs, Plan } from '../runtime/types.js';
+import { fail } from './main.js';
+
+/**
+ * `vessel plan`: spec → ContainerConfig (image from the store when it is there, placeholders
+ * otherwise) → the driver's pure plan(). Nothing runs on the host.
+ */
+export interface PlanOutput {
+  os: HostOs;
+  spec: string;
+  container: string;
+  available: boolean;
+  note?: string;
+  plan?: Plan;
+}
+
+async function imageParts(image: string): Promise<{ layers?: string[]; argv?: string[]; env?: string[] }> {
+  try {
+    const { resolveImage } = await import('../image/index.js');
+    const r = await resolveImage(image);
+    const c = r.record.config;
+    return { layers: r.layerDirs, argv: [...(c.entrypoint ?? []), ...(c.cmd ?? [])], env: c.env ?? [] };
+  } catch {
+    // Not in the store (or no store on this machine): the plan shows placeholders.
+    return {};
+  }
+}
+
+async function linuxDriver(): Promise<Driver | undefined> {
+  try {
+    const mod = (await import('../runtime/linux/index.js')) as { linuxDriver?: Driver };
+    return mod.linuxDriver;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function planSpec(specPath: string, os: HostOs): Promise<PlanOutput> {
+  const { parseSpecFile } = await import('../spec/index.js');
+  const { configFromSpec, FreeBSDDriver } = await import('../runtime/freebsd/index.js');
+  const spec = await parseSpecFile(specPath);
+  const img = await imageParts(spec.image);
+  const cfg: ContainerConfig = configFromSpec(spec, {
+    ...(img.layers ? { layers: img.layers } : {}),
+    ...(img.argv && img.argv.length > 0 ? { imageArgv: img.argv } : {}),
+    ...(img.env ? { imageEnv: img.env } : {}),
+  });
+  const out: PlanOutput = { os, spec: specPath, container: spec.name, available: true };
+  const driver = os === 'freebsd' ? new FreeBSDDriver() : await linuxDriver();
+  if (driver === undefined) return { ...out, available: false, note: 'the Linux driver is not available in this build' };
+  try {
+    out.plan = driver.plan(cfg);
+  } catch (e) {
+    if (os === 'linux') return { ...out, available: false, note: `the Linux driver cannot plan without a start: ${errorMessage(e)}` };
+    throw e;
+  }
+  return out;
+}
+
+export function formatPlan(p: PlanOutput): string {
+  const lines = [`# vessel plan ${p.spec}: container ${p.container} on ${p.os}. Nothing was run.`];
+  if (!p.available || !p.plan) {
+    lines.push(`# not available: ${p.note ?? ''}`);
+    return lines.join('\n') + '\n';
+  }
+  lines.push('# <…> are values known only at start (interface numbers, current host settings).', '');
+  for (const f of p.plan.files) {
+    lines.push(`==> ${f.path} <==`, f.content.replace(/\n$/, ''), '');
+  }
+  lines.push('==> commands, in order <==');
+  for (const c of p.plan.commands) lines.push(describeArgv(c));
+  return lines.join('\n') + '\n';
+}
+
+
+export function define(program: Command): void {
+  program
+    .command('plan')
+    .description('print, without running anything, the files and the exact commands that would start the container of SPEC')
+    .argument('<spec>', 'container spec file (INI)')
+    .option('--os <os>', 'freebsd or linux (default: this host)')
+    .option('--json', 'machine-readable output')
+    .action(async (specPath: string, opts: { os?: string; json?: boolean }) => {
+      const os = opts.os ?? (process.platform === 'freebsd' ? 'freebsd' : process.platform === 'linux' ? 'linux' : undefined);
+      if (os !== 'freebsd' && os !== 'linux') fail(`--os ${JSON.stringify(opts.os ?? process.platform)}: expected freebsd or linux`);
+      const plan = await planSpec(specPath, os);
+      process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+    });
+}

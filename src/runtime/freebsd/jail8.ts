@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { run } from '../../util/host.js';
+import type { Step } from './steps.js';
+
+/** jail(8) and jls(8): create from the rendered jail.conf, modify, remove, look up. */
+
+export function createStep(conf: string, jail: string): Step {
+  return { argv: ['jail', '-f', conf, '-c', jail] };
+}
+
+/**
+ * Hierarchical jails: the parent must allow one more child (jail(8) children.max). Read the
+ * parent's count, then set max to at least cur+1 — setting the value it already has is harmless.
+ */
+export function raiseChildrenSteps(parent: string): Step[] {
+  return [
+    {
+      argv: ['jls', '-j', parent, 'children.max', 'children.cur'],
+      capture: {
+        name: 'children_max',
+        parse: (r) => {
+          const [max, cur] = r.stdout.trim().split(/\s+/).map(Number);
+          return String(Math.max(max ?? 0, (cur ?? 0) + 1));
+        },
+      },
+    },
+    { argv: ['jail', '-m', `name=${parent}`, 'children.max=${children_max}'] },
+  ];
+}
+
+export async function jailExists(jail: string): Promise<boolean> {
+  return (await run(['jls', '-j', jail, 'jid'], { allowFailure: true })).exitCode === 0;
+}
+
+export async function jailId(jail: string): Promise<string | undefined> {
+  const r = await run(['jls', '-j', jail, 'jid'], { allowFailure: true });
+  const jid = r.stdout.trim();
+  return r.exitCode === 0 && /^\d+$/.test(jid) ? jid : undefined;
+}
+
+/**
+ * `jail -f CONF -r` runs the conf's stop parameters and unmounts what jail -c mounted; without
+ * the conf (lost with a crashed container's directory) `jail -R` removes the jail alone.
+ */
+export async function removeJail(jail: string, conf: string | undefined): Promise<void> {
+  if (conf !== undefined && existsSync(conf)) {
+    const r = await run(['jail', '-f', conf, '-r', jail], { allowFailure: true });
+    if (r.exitCode === 0) return;
+  }
+  await run(['jail', '-R', jail]);
+}
+
+/** Every jail, dying ones included (jls -d), as name and path. */
+export async function listJails(): Promise<Array<{ name: string; path: string }>> {
+  const r = await run(['jls', '-d', 'name', 'path'], { allowFailure: true });
+  if (r.exitCode !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 2 && f[0] !== '')
+    .map((f) => ({ name: f[0]!, path: f[1]! }));
+}

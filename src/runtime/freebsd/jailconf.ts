@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VesselError } from '../../util/errors.js';
+import { config } from '../../util/config.js';
+import type { ContainerConfig } from '../types.js';
+import { containerFiles, jailName } from './names.js';
+
+/**
+ * jail.conf rendering (pure). One file per container, from templates/jail.conf. Every value is
+ * double-quoted: jail.conf(5) expands `${…}` and backslash escapes inside double quotes, so `\`,
+ * `"` and `$` are escaped.
+ */
+
+/** How the container reaches the network, decided from the spec and the kernel (VIMAGE or not). */
+export type JailNet =
+  | { kind: 'vnet'; iface?: string }
+  | { kind: 'alias'; iface: string; address: string }
+  | { kind: 'inherit' }
+  | { kind: 'disabled' };
+
+export interface JailConfInput {
+  cfg: ContainerConfig;
+  net: JailNet;
+  /** devfs ruleset enforced on the jail's /dev (4 = devfsrules_jail, or the container's own). */
+  devfsRuleset: number;
+}
+
+/** Parameters vessel sets or that would undo its isolation; the spec's [jail] cannot set them. */
+const MANAGED = /^(path|name|jid|dying|parent|persist|nopersist|command|depend|interface|children\.cur|host(\..*)?|ip4(\..*)?|ip6(\..*)?|vnet(\..*)?|mount(\..*)?|exec\..*|stop\..*|allow\.dying)$/;
+/** What a spec may set (the spec parser holds the full allowlist; this is the driver's own guard). */
+const ALLOWED = /^(allow\.[a-z_]+(\.[a-z_]+)?|securelevel|children\.max|enforce_statfs|devfs_ruleset|osrelease|osreldate|sysv(msg|sem|shm)|linux(\.(osname|osrelease|oss_version))?)$/;
+
+export function checkJailParam(key: string, value: string): void {
+  if (MANAGED.test(key)) {
+    throw new VesselError('E_SPEC', `[jail] ${key}: is set by vessel and cannot be given in [jail]`);
+  }
+  if (!ALLOWED.test(key)) {
+    throw new VesselError('E_SPEC', `[jail] ${key}: is not an allowed jail parameter`, {
+      hint: 'allowed: allow.*, securelevel, children.max, enforce_statfs, devfs_ruleset, osrelease, osreldate, sysv*, linux*',
+    });
+  }
+  if (value === '' || /["\\$\u0000-\u001f\u007f]/.test(value)) {
+    throw new VesselError('E_SPEC', `[jail] ${key}: ${JSON.stringify(value)} must be non-empty plain text without quotes, "$" or backslashes`);
+  }
+}
+
+export function quote(value: string): string {
+  return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+
+function param(key: string, value?: string): string {
+  return value === undefined ? `\t${key};` : `\t${key} = ${quote(value)};`;
+}
+
+/** The parameters vessel itself sets, in the order they appear. */
+export function jailParams(input: JailConfInput): string[] {
+  const { cfg, net } = input;
+  const files = containerFiles(cfg.dir);
+  const spec = cfg.jail;
+  for (const [k, v] of Object.entries(spec)) checkJailParam(k, v);
+  const own = (k: string, dflt: string): string => spec[k] ?? dflt;
+  const lines = [
+    param('path', files.rootfs),
+    param('host.hostname', cfg.hostname),
+    // The jail outlives a moment without processes (the main command is started with jexec
+    // right after create); vessel ends it with `jail -r` when the container's processes are gone.
+    param('persist'),
+    param('exec.clean'),
+    param('securelevel', own('securelevel', '2')),
+    param('enforce_statfs', own('enforce_statfs', '2')),
+    param('devfs_ruleset', own('devfs_ruleset', String(input.devfsRuleset))),
+    param('children.max', own('children.max', '0')),
+    param('mount.devfs'),
+  ];
+  if (cfg.mounts.length > 0) lines.push(param('mount.fstab', files.fstab));
+  // vessel sends the stop signal and waits itself (the spec's stop_signal, not always SIGTERM);
+  // by the time it runs `jail -r` nothing is left to wait for.
+  lines.push(param('stop.timeout', '0'));
+  switch (net.kind) {
+    case 'vnet':
+      lines.push(param('vnet', 'new'));
+      if (net.iface !== undefined) lines.push(param('vnet.interface', net.iface));
+      break;
+    case 'alias':
+      // jail(8): "interface|ip-address/netmask" adds the alias before create and removes it after removal.
+      lines.push(param('ip4.addr', `${net.iface}|${net.address}`), param('ip6', 'disable'));
+      break;
+    case 'inherit':
+      lines.push(param('ip4', 'inherit'), param('ip6', 'inherit'));
+      break;
+    case 'disabled':
+      lines.push(param('ip4', 'disable'), param('ip6', 'disable'));
+      break;
+  }
+  const set = new Set(['securelevel', 'enforce_statfs', 'devfs_ruleset', 'children.max']);
+  for (const k of Object.keys(spec).filter((k) => !set.has(k)).sort()) lines.push(param(k, spec[k]));
+  return lines;
+}
+
+let template: string | undefined;
+
+function jailTemplate(): string {
+  template ??= readFileSync(join(config().packageDir, 'templates', 'jail.conf'), 'utf8');
+  return template;
+}
+
+export function renderJailConf(input: JailConfInput): string {
+  const fill: Record<string, string> = {
+    container: input.cfg.name,
+    jail: jailName(input.cfg),
+    params: jailParams(input).join('\n'),
+  };
+  return jailTemplate().replace(/\{\{(\w+)\}\}/g, (w, k: string) => fill[k] ?? w);
+}

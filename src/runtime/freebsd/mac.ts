@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VesselError, hasErrno } from '../../util/errors.js';
+import { run } from '../../util/host.js';
+import type { ContainerConfig } from '../types.js';
+
+/**
+ * mac_portacl(4): lets the container's non-root user bind the low ports its spec names. The
+ * policy is host-wide and keyed by numeric uid (the kernel reads `uid:80:tcp:80` itself, no
+ * names), so vessel merges its rules into `security.mac.portacl.rules` and takes exactly them
+ * out again; every other rule of the admin stays as it was.
+ */
+export const PORTACL_SYSCTL = 'security.mac.portacl.rules';
+
+/** The uid the container's user has inside its image. */
+export function containerUid(cfg: ContainerConfig): number {
+  const user = cfg.user === '' ? 'root' : cfg.user;
+  const numeric = /^(\d+)(:\d+)?$/.exec(user);
+  if (numeric) return Number(numeric[1]);
+  // The image's own /etc/passwd, topmost layer first (a name means what the image says it means).
+  for (const layer of [...cfg.root.layers].reverse()) {
+    let text: string;
+    try {
+      text = readFileSync(join(layer, 'etc', 'passwd'), 'utf8');
+    } catch (e) {
+      if (hasErrno(e, 'ENOENT')) continue;
+      throw e;
+    }
+    for (const line of text.split('\n')) {
+      const f = line.split(':');
+      if (f[0] === user.split(':')[0] && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
+    }
+  }
+  throw new VesselError('E_SPEC', `[security] portacl: cannot find the uid of user ${JSON.stringify(user)} in the image`, {
+    hint: 'mac_portacl(4) rules take numeric ids only: set [container] user = UID[:GID]',
+  });
+}
+
+export function portaclRules(cfg: ContainerConfig): string[] {
+  if (cfg.security.portacl.length === 0) return [];
+  const uid = containerUid(cfg);
+  return cfg.security.portacl.map((p) => `uid:${uid}:${p.protocol}:${p.port}`);
+}
+
+export function splitRules(value: string): string[] {
+  return value.split(',').map((r) => r.trim()).filter(Boolean);
+}
+
+export function mergeRules(current: string, ours: string[]): string {
+  const rules = splitRules(current);
+  for (const r of ours) if (!rules.includes(r)) rules.push(r);
+  return rules.join(',');
+}
+
+export function withoutRules(current: string, ours: string[]): string {
+  return splitRules(current).filter((r) => !ours.includes(r)).join(',');
+}
+
+/** The module is absent when its sysctl is: say how to load it. */
+export function checkPortaclModule(exitCode: number): void {
+  if (exitCode !== 0) {
+    throw new VesselError('E_UNSUPPORTED', `[security] portacl: the mac_portacl module is not loaded (${PORTACL_SYSCTL} does not exist)`, {
+      hint: 'kldload mac_portacl, and add mac_portacl_load="YES" to /boot/loader.conf to keep it after reboot',
+    });
+  }
+}
+
+/**
+ * mac_portacl(4): the ports it grants "must not be included in the range specified by
+ * net.inet.ip.portrange.reservedlow and net.inet.ip.portrange.reservedhigh".
+ */
+export function checkReservedHigh(stdout: string, cfg: ContainerConfig): void {
+  const high = Number(stdout.trim());
+  const low = Math.min(...cfg.security.portacl.map((p) => p.port));
+  if (Number.isFinite(high) && high >= low) {
+    throw new VesselError('E_UNSUPPORTED', `[security] portacl: port ${low} is below net.inet.ip.portrange.reservedhigh (${high}), so mac_portacl cannot grant it`, {
+      hint: 'sysctl net.inet.ip.portrange.reservedhigh=0 (and in /etc/sysctl.conf); mac_portacl then guards ports up to security.mac.portacl.port_high',
+    });
+  }
+}
+
+export async function readRules(): Promise<string | undefined> {
+  const r = await run(['sysctl', '-n', PORTACL_SYSCTL], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+export async function writeRules(value: string): Promise<void> {
+  await run(['sysctl', `${PORTACL_SYSCTL}=${value}`]);
+}

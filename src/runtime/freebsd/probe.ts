@@ -1,0 +1,87 @@
+import { VesselError } from '../../util/errors.js';
+import { run, type HostResult } from '../../util/host.js';
+import type { ContainerConfig } from '../types.js';
+import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js';
+import { DEFAULT_ROUTE_PROBE, parseDefaultRoute } from './pf.js';
+import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
+
+/**
+ * What the running FreeBSD has, asked before anything is created, so a missing kernel feature is
+ * a one-line error and the host is left untouched: racct for limits, each [jail] parameter,
+ * VIMAGE, mac_portacl, the parent jail, the image snapshot.
+ */
+export interface HostFacts {
+  /** The kernel has VIMAGE (security.jail.param.vnet exists): VNET jails, else lo1 aliases. */
+  vimage: boolean;
+  /** Interface outbound NAT goes out of. */
+  extIf: string;
+}
+
+interface Probe {
+  argv: string[];
+  /** Throws a VesselError when the answer rules the start out; may record a fact. */
+  check: (r: HostResult, facts: HostFacts) => void;
+}
+
+function needsNetworkStack(cfg: ContainerConfig): boolean {
+  return cfg.network.mode === 'bridge' || cfg.network.mode === 'none';
+}
+
+export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.env): Probe[] {
+  const list: Probe[] = [];
+  if (hasLimits(cfg.limits)) list.push({ argv: RACCT_PROBE, check: (r) => checkRacct(r.stdout, r.exitCode) });
+  for (const key of Object.keys(cfg.jail).sort()) {
+    list.push({
+      argv: ['sysctl', '-d', `security.jail.param.${key}`],
+      check: (r) => {
+        if (r.exitCode !== 0) {
+          throw new VesselError('E_UNSUPPORTED', `[jail] ${key}: this FreeBSD has no jail parameter ${key} (sysctl -d security.jail.param.${key} failed)`, {
+            hint: 'parameters of kernel modules exist only while the module is loaded; `sysctl -d security.jail.param` lists what this kernel has',
+          });
+        }
+      },
+    });
+  }
+  if (needsNetworkStack(cfg)) {
+    list.push({ argv: ['sysctl', '-d', 'security.jail.param.vnet'], check: (r, f) => { f.vimage = r.exitCode === 0; } });
+  }
+  if (cfg.network.mode === 'bridge' && !env.VESSEL_EXT_IF) {
+    list.push({ argv: DEFAULT_ROUTE_PROBE, check: (r, f) => { f.extIf = parseDefaultRoute(r.stdout, r.exitCode); } });
+  }
+  if (cfg.security.portacl.length > 0) {
+    list.push({ argv: ['sysctl', PORTACL_SYSCTL], check: (r) => checkPortaclModule(r.exitCode) });
+    list.push({ argv: ['sysctl', '-n', 'net.inet.ip.portrange.reservedhigh'], check: (r) => checkReservedHigh(r.stdout, cfg) });
+  }
+  if (cfg.parent !== undefined) {
+    const parent = cfg.parent;
+    list.push({
+      argv: ['jls', '-j', parent, 'jid'],
+      check: (r) => {
+        if (r.exitCode !== 0) {
+          throw new VesselError('E_RUNTIME', `container ${cfg.name}: parent jail ${parent} is not running`, { hint: `start the parent container ${parent} first` });
+        }
+      },
+    });
+  }
+  if (cfg.root.zfsSnapshot !== undefined) {
+    const snap = cfg.root.zfsSnapshot;
+    list.push({
+      argv: ['zfs', 'list', '-H', '-o', 'name', '-t', 'snapshot', snap],
+      check: (r) => {
+        if (r.exitCode !== 0) throw new VesselError('E_IMAGE', `image snapshot ${snap} does not exist`, { hint: 'pull or import the image again' });
+      },
+    });
+  }
+  return list;
+}
+
+/** What `vessel plan` assumes without asking: a VIMAGE kernel, and the NAT interface named as a placeholder. */
+export function assumedFacts(env: NodeJS.ProcessEnv = process.env): HostFacts {
+  return { vimage: true, extIf: env.VESSEL_EXT_IF || '<ext_if>' };
+}
+
+export async function probeHost(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
+  const facts: HostFacts = { vimage: true, extIf: env.VESSEL_EXT_IF || '' };
+  for (const p of probes(cfg, env)) p.check(await run(p.argv, { allowFailure: true }), facts);
+  return facts;
+}

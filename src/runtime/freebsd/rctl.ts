@@ -1,0 +1,73 @@
+import { VesselError } from '../../util/errors.js';
+import { run } from '../../util/host.js';
+import type { Limits } from '../../spec/types.js';
+import type { Stats } from '../types.js';
+import type { Step } from './steps.js';
+
+/**
+ * rctl(8) rules, `subject:subject-id:resource:action=amount`, for the jail subject. Amounts are
+ * written in plain units (bytes, processes, percent of one CPU) so the rule reads back from
+ * `rctl` exactly as added.
+ */
+export function rctlRules(jail: string, limits: Limits): string[] {
+  const rules: string[] = [];
+  const add = (resource: string, amount: number | undefined): void => {
+    if (amount !== undefined) rules.push(`jail:${jail}:${resource}:deny=${amount}`);
+  };
+  add('memoryuse', limits.memoryBytes);
+  add('vmemoryuse', limits.vmemoryBytes);
+  add('maxproc', limits.maxproc);
+  // rctl(8): pcpu is "%CPU, in percents of a single CPU core"; deny on pcpu throttles.
+  add('pcpu', limits.cpuPercent === undefined ? undefined : Math.round(limits.cpuPercent));
+  add('openfiles', limits.openfiles);
+  return rules;
+}
+
+export function hasLimits(limits: Limits): boolean {
+  return rctlRules('x', limits).length > 0;
+}
+
+export function addRuleSteps(rules: string[]): Step[] {
+  return rules.map((r) => ({ argv: ['rctl', '-a', r] }));
+}
+
+export const RACCT_PROBE = ['sysctl', '-n', 'kern.racct.enable'];
+
+/** rctl does nothing unless racct was enabled at boot: say how, instead of a cryptic rctl error. */
+export function checkRacct(stdout: string, exitCode: number): void {
+  if (exitCode !== 0 || stdout.trim() !== '1') {
+    throw new VesselError('E_UNSUPPORTED', '[limits]: resource limits need RACCT, and kern.racct.enable is 0 on this host', {
+      hint: 'add kern.racct.enable=1 to /boot/loader.conf and reboot (rctl(8), racct is a boot-time tunable)',
+    });
+  }
+}
+
+/** Removing the rules of a jail that has none is not an error. */
+export async function removeRules(jail: string): Promise<void> {
+  await run(['rctl', '-r', `jail:${jail}`], { allowFailure: true });
+}
+
+export async function listRules(jail: string): Promise<string[]> {
+  const r = await run(['rctl', `jail:${jail}`], { allowFailure: true });
+  if (r.exitCode !== 0) return [];
+  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** `rctl -u jail:NAME` prints resource=value lines. */
+export async function usage(jail: string): Promise<Stats> {
+  const r = await run(['rctl', '-u', `jail:${jail}`], { allowFailure: true });
+  if (r.exitCode !== 0) return {};
+  const u = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([a-z]+)=(\d+)$/.exec(line.trim());
+    if (m) u.set(m[1]!, Number(m[2]));
+  }
+  const stats: Stats = {};
+  if (u.has('memoryuse')) stats.memoryBytes = u.get('memoryuse')!;
+  if (u.has('maxproc')) stats.pids = u.get('maxproc')!;
+  // cputime is whole seconds in racct.
+  if (u.has('cputime')) stats.cpuNanos = u.get('cputime')! * 1e9;
+  const limit = (await listRules(jail)).map((l) => /:memoryuse:deny=(\d+)/.exec(l)?.[1]).find((x) => x !== undefined);
+  if (limit !== undefined) stats.memoryLimitBytes = Number(limit);
+  return stats;
+}

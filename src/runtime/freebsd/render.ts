@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import { VesselError } from '../../util/errors.js';
+import type { ContainerConfig, Resource } from '../types.js';
+import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
+import { createStep, raiseChildrenSteps } from './jail8.js';
+import { renderJailConf, type JailNet } from './jailconf.js';
+import { jexecArgv } from './jexec.js';
+import { PORTACL_SYSCTL, mergeRules, portaclRules } from './mac.js';
+import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
+import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
+import { bareAddress, loadSteps, renderNat, renderRdr, subnetOf } from './pf.js';
+import type { HostFacts } from './probe.js';
+import { addRuleSteps, rctlRules } from './rctl.js';
+import type { Step, Vars } from './steps.js';
+import { bridgeSteps, epairSteps, insideSteps, loopbackSteps } from './vnet.js';
+import { cloneStep } from './zfs.js';
+
+/**
+ * The whole start of a FreeBSD container, rendered without touching the host: the files, the
+ * steps in order, the main command and every resource they create. `start()` runs exactly this;
+ * `vessel plan` prints it.
+ */
+export interface RenderedFile {
+  path: string;
+  content: string;
+}
+
+export interface StartPlan {
+  jail: string;
+  /** Written before anything runs (they are also the leftover record of the portacl rules). */
+  files: RenderedFile[];
+  /** Build the root filesystem. */
+  rootSteps: Step[];
+  /** Written into the root once it exists. */
+  rootFiles: RenderedFile[];
+  steps: Step[];
+  /** The container's main command (spawned, stays in the foreground). */
+  main: string[];
+  resources: Resource[];
+  /** pf rulesets, for `vessel plan` (they are also the stdin of their pfctl steps). */
+  rulesets: RenderedFile[];
+}
+
+/** The lo(4) clone that carries container addresses when the kernel has no VIMAGE. */
+export const ALIAS_IF = 'lo1';
+
+function jailNet(cfg: ContainerConfig, facts: HostFacts): JailNet {
+  const n = cfg.network;
+  switch (n.mode) {
+    case 'host':
+      return { kind: 'inherit' };
+    case 'none':
+      return facts.vimage ? { kind: 'vnet' } : { kind: 'disabled' };
+    case 'bridge':
+      return facts.vimage ? { kind: 'vnet', iface: n.containerIf } : { kind: 'alias', iface: ALIAS_IF, address: `${bareAddress(n.address)}/32` };
+  }
+}
+
+function checkIfName(name: string): void {
+  // ifconfig(8): interface names are at most 15 characters (IFNAMSIZ 16 with the NUL).
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,14}$/.test(name)) throw new VesselError('E_NETWORK', `interface name ${JSON.stringify(name)}: at most 15 letters, digits or "_"`);
+}
+
+export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
+  const jail = jailName(cfg);
+  const f = containerFiles(cfg.dir);
+  const net = jailNet(cfg, facts);
+  const vnet = net.kind === 'vnet';
+  const ruleset = vnet ? devfsRulesetNumber(cfg.name) : 4;
+  const files: RenderedFile[] = [];
+  const rootFiles: RenderedFile[] = [];
+  const rulesets: RenderedFile[] = [];
+  const rootSteps: Step[] = [];
+  const steps: Step[] = [];
+  const resources: Resource[] = [];
+
+  // Files first: jail.conf names everything else, and a crash right after leaves them to find.
+  files.push({ path: f.conf, content: renderJailConf({ cfg, net, devfsRuleset: ruleset }) });
+  if (cfg.mounts.length > 0) files.push({ path: f.fstab, content: renderFstab(cfg) });
+  if (vnet) files.push({ path: f.devfsRules, content: renderDevfsRules(cfg.name, ruleset) });
+  const acl = portaclRules(cfg);
+  if (acl.length > 0) files.push({ path: f.portacl, content: acl.join('\n') + '\n' });
+  resources.push({ kind: 'jail-conf', id: f.conf, detail: { files: files.map((x) => x.path).join(',') } });
+
+  // Root filesystem.
+  if (cfg.root.zfsSnapshot !== undefined) {
+    if (cfg.root.zfsDataset === undefined) throw new VesselError('E_RUNTIME', `container ${cfg.name}: a ZFS root needs the dataset to clone into`);
+    rootSteps.push(cloneStep(cfg.root.zfsSnapshot, cfg.root.zfsDataset, f.rootfs));
+    resources.push({ kind: 'dataset', id: cfg.root.zfsDataset, detail: { origin: cfg.root.zfsSnapshot } });
+  } else {
+    const r = nullfsRoot(cfg);
+    rootSteps.push(...r.steps);
+    resources.push(...r.resources);
+  }
+
+  if (cfg.parent !== undefined) steps.push(...raiseChildrenSteps(cfg.parent));
+  steps.push(...mountPointSteps(cfg));
+  if (vnet) {
+    steps.push(...loadRulesetSteps(ruleset));
+    resources.push({ kind: 'devfs-ruleset', id: String(ruleset) });
+  }
+
+  const n = cfg.network;
+  if (n.mode === 'bridge') {
+    const subnet = subnetOf(n.address);
+    const gatewayCidr = `${n.gateway}/${n.address.split('/')[1]}`;
+    if (net.kind === 'vnet') {
+      checkIfName(n.bridge);
+      checkIfName(n.hostIf);
+      checkIfName(n.containerIf);
+      steps.push(...bridgeSteps(n.network, n.bridge, gatewayCidr));
+      steps.push(...epairSteps(cfg.name, { host: n.hostIf, jail: n.containerIf }, n.bridge));
+      resources.push({ kind: 'interface', id: n.hostIf, detail: { peer: n.containerIf, type: 'epair' } });
+    } else {
+      steps.push(...loopbackSteps(ALIAS_IF));
+    }
+    const nat = renderNat(n.network, subnet);
+    rulesets.push({ path: `pf anchor ${natAnchor(n.network)}`, content: nat });
+    steps.push(...loadSteps(natAnchor(n.network), nat, { ext_if: facts.extIf }));
+    rootFiles.push(
+      { path: join(f.rootfs, 'etc', 'hosts'), content: ['127.0.0.1\tlocalhost', '::1\tlocalhost', `${bareAddress(n.address)}\t${cfg.hostname}`, ...n.hosts].join('\n') + '\n' },
+      { path: join(f.rootfs, 'etc', 'resolv.conf'), content: n.dns.map((d) => `nameserver ${d}`).join('\n') + '\n' },
+    );
+  }
+
+  // jail -c mounts the fstab volumes and devfs: recorded before it runs.
+  resources.push(...jailMountResources(cfg));
+  steps.push(createStep(f.conf, jail));
+  resources.push({ kind: 'jail', id: jail, detail: { conf: f.conf } });
+
+  if (net.kind === 'vnet') {
+    if (n.mode === 'bridge') steps.push(...insideSteps(jail, n.containerIf, n.address, n.gateway));
+    else steps.push(...insideSteps(jail, undefined, undefined, undefined));
+  }
+
+  const rules = rctlRules(jail, cfg.limits);
+  if (rules.length > 0) {
+    // rctl(8) rules name the jail, so they can only be added once it exists.
+    resources.push({ kind: 'rctl', id: `jail:${jail}` });
+    steps.push(...addRuleSteps(rules));
+  }
+
+  if (acl.length > 0) {
+    resources.push({ kind: 'portacl', id: acl.join(','), detail: { file: f.portacl } });
+    steps.push(
+      { argv: ['sysctl', '-n', PORTACL_SYSCTL], capture: { name: 'portacl', parse: (r) => mergeRules(r.stdout, acl) } },
+      { argv: ['sysctl', `${PORTACL_SYSCTL}=\${portacl}`] },
+    );
+  }
+
+  if (n.mode === 'bridge' && n.publish.length > 0) {
+    const rdr = renderRdr(cfg.name, n.address, n.publish);
+    rulesets.push({ path: `pf anchor ${rdrAnchor(cfg.name)}`, content: rdr });
+    resources.push({ kind: 'pf-anchor', id: rdrAnchor(cfg.name) });
+    steps.push(...loadSteps(rdrAnchor(cfg.name), rdr));
+  }
+
+  const main = jexecArgv({ jail, argv: cfg.argv, env: cfg.env, workdir: cfg.workdir, user: cfg.user });
+  return { jail, files, rootSteps, rootFiles, steps, main, resources, rulesets };
+}
+
+/** How `vessel plan` shows values that exist only once commands have run. */
+export function planPlaceholders(cfg: ContainerConfig): Vars {
+  const acl = cfg.security.portacl.length > 0 ? portaclRules(cfg) : [];
+  return {
+    epair: 'epair<N>',
+    bridge_new: 'bridge<N>',
+    bridge_exists_what: cfg.network.mode === 'bridge' ? `bridge ${cfg.network.bridge}` : 'bridge',
+    lo_exists_what: ALIAS_IF,
+    children_max: '<max(children.max, children.cur+1)>',
+    portacl: `<current rules>,${acl.join(',')}`,
+  };
+}
+
+/** Default interface names when the network layer has not chosen them (plan from a spec). */
+export { epairNames };

@@ -1,0 +1,62 @@
+import { run } from '../../util/host.js';
+import type { Step } from './steps.js';
+
+/**
+ * VNET networking (epair(4), if_bridge(4), ifconfig(8), route(8)). The epair is renamed the moment
+ * it exists, to the short name recorded before creation, so a crash can never leave an
+ * anonymous `epairNa` behind and the wrong epair is never destroyed.
+ */
+
+export function epairSteps(container: string, names: { host: string; jail: string }, bridge: string): Step[] {
+  return [
+    // ifconfig prints the new interface, "epairNa"; its peer is "epairNb".
+    { argv: ['ifconfig', 'epair', 'create'], capture: { name: 'epair', parse: (r) => r.stdout.trim().replace(/a$/, '') } },
+    { argv: ['ifconfig', '${epair}a', 'name', names.host] },
+    { argv: ['ifconfig', '${epair}b', 'name', names.jail] },
+    { argv: ['ifconfig', names.host, 'description', `vessel:${container}`] },
+    { argv: ['ifconfig', bridge, 'addm', names.host] },
+    { argv: ['ifconfig', names.host, 'up'] },
+  ];
+}
+
+/** The network's bridge with its gateway address, created by the first container that needs it. */
+export function bridgeSteps(network: string, bridge: string, gatewayCidr: string): Step[] {
+  return [
+    { argv: ['ifconfig', bridge], probe: true, capture: { name: 'bridge_exists', parse: (r) => (r.exitCode === 0 ? 'yes' : '') } },
+    { argv: ['ifconfig', 'bridge', 'create'], unless: 'bridge_exists', capture: { name: 'bridge_new', parse: (r) => r.stdout.trim() } },
+    { argv: ['ifconfig', '${bridge_new}', 'name', bridge], unless: 'bridge_exists' },
+    { argv: ['ifconfig', bridge, 'description', `vessel network ${network}`], unless: 'bridge_exists' },
+    { argv: ['ifconfig', bridge, 'inet', gatewayCidr, 'up'], unless: 'bridge_exists' },
+  ];
+}
+
+/** Configure the jail's end from the host: ifconfig -j / route -j (FreeBSD 13.3+, 14.0+). */
+export function insideSteps(jail: string, jailIf: string | undefined, address: string | undefined, gateway: string | undefined): Step[] {
+  const steps: Step[] = [{ argv: ['ifconfig', '-j', jail, 'lo0', 'inet', '127.0.0.1/8', 'up'] }];
+  if (jailIf !== undefined && address !== undefined) steps.push({ argv: ['ifconfig', '-j', jail, jailIf, 'inet', address, 'up'] });
+  if (gateway !== undefined) steps.push({ argv: ['route', '-j', jail, 'add', '-inet', 'default', gateway] });
+  return steps;
+}
+
+/** Kernels without VIMAGE: the address becomes an alias on a cloned lo1 (jail(8) ip4.addr "lo1|ADDR"). */
+export function loopbackSteps(iface: string): Step[] {
+  return [
+    { argv: ['ifconfig', iface], probe: true, capture: { name: 'lo_exists', parse: (r) => (r.exitCode === 0 ? 'yes' : '') } },
+    { argv: ['ifconfig', iface, 'create'], unless: 'lo_exists' },
+    { argv: ['ifconfig', iface, 'up'], unless: 'lo_exists' },
+  ];
+}
+
+export async function interfaceExists(name: string): Promise<boolean> {
+  return (await run(['ifconfig', name], { allowFailure: true })).exitCode === 0;
+}
+
+/** Destroying either end of an epair destroys both (epair(4)). */
+export async function destroyInterface(name: string): Promise<void> {
+  await run(['ifconfig', name, 'destroy']);
+}
+
+export async function listInterfaces(): Promise<string[]> {
+  const r = await run(['ifconfig', '-l'], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout.trim().split(/\s+/).filter(Boolean) : [];
+}

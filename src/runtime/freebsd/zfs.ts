@@ -1,0 +1,29 @@
+import { run } from '../../util/host.js';
+import type { Step } from './steps.js';
+
+/**
+ * ZFS root: the image's snapshot cloned per container (zfs(8): `zfs clone [-p] [-o
+ * property=value]… snapshot filesystem`), mounted where the jail's path points, destroyed with
+ * the container.
+ */
+export function cloneStep(snapshot: string, dataset: string, mountpoint: string): Step {
+  // -p creates POOL/vessel/containers on first use.
+  return { argv: ['zfs', 'clone', '-p', '-o', `mountpoint=${mountpoint}`, snapshot, dataset] };
+}
+
+export async function datasetExists(dataset: string): Promise<boolean> {
+  return (await run(['zfs', 'list', '-H', '-o', 'name', dataset], { allowFailure: true })).exitCode === 0;
+}
+
+export async function destroyDataset(dataset: string): Promise<void> {
+  // -f unmounts even when busy (a crashed run's processes are gone, their cwd may not be);
+  // -r takes snapshots of the container's dataset with it.
+  await run(['zfs', 'destroy', '-f', '-r', dataset]);
+}
+
+/** Every dataset named POOL/…/vessel/containers/NAME on any pool. */
+export async function containerDatasets(name: string): Promise<string[]> {
+  const r = await run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem'], { allowFailure: true });
+  if (r.exitCode !== 0) return [];
+  return r.stdout.split('\n').map((l) => l.trim()).filter((d) => d.endsWith(`/vessel/containers/${name}`));
+}

@@ -1,0 +1,292 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { expect } from 'vitest';
+import { Recorder, type HostOptions, type HostResult, type SpawnedProcess, type SpawnOptions } from '../../src/util/host.js';
+
+/**
+ * Test helpers of the FreeBSD driver (which cannot run here): golden files, and a small model
+ * of a FreeBSD host that answers jail/jls/ifconfig/mount/rctl/pfctl/devfs/zfs/sysctl the way the
+ * man pages say they answer, so the contract tests can check "start, be killed, find leftovers,
+ * clean up" against a host that actually keeps state.
+ */
+
+export const FIXTURES = join(dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'freebsd');
+
+/** Compare with test/fixtures/freebsd/<case>/<file>; UPDATE_GOLDEN=1 writes it instead. */
+export function expectGolden(caseName: string, file: string, actual: string): void {
+  const path = join(FIXTURES, caseName, file);
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, actual);
+    return;
+  }
+  if (!existsSync(path)) throw new Error(`golden file ${path} is missing; run with UPDATE_GOLDEN=1, review it, commit it`);
+  expect(actual, `golden ${caseName}/${file}`).toBe(readFileSync(path, 'utf8'));
+}
+
+/** Replace the per-test temporary state root with the path vessel uses on a real host. */
+export function normalizeRoot(text: string, root: string): string {
+  return text.split(root).join('/var/lib/vessel');
+}
+
+type Answer = Partial<HostResult>;
+
+/** A FreeBSD host in memory. Every call is also recorded (it is a Recorder). */
+export class FakeFreeBSD extends Recorder {
+  jails = new Map<string, { jid: number; path: string; conf?: string; mounts: string[] }>();
+  mounts: Array<{ source: string; path: string; fstype: string }> = [];
+  interfaces = new Set<string>(['em0', 'lo0']);
+  rctl: string[] = [];
+  devfs = new Map<number, string[]>();
+  anchors = new Map<string, string>();
+  datasets = new Set<string>();
+  snapshots = new Set<string>();
+  portacl = '';
+  /** Processes per jail name, as `ps -J` lists them. */
+  procs = new Map<string, number[]>();
+  racct = true;
+  vimage = true;
+  private nextJid = 1;
+  private nextIf = 0;
+
+  override async run(argv: readonly string[], opts: HostOptions = {}): Promise<HostResult> {
+    this.calls.push(opts.input === undefined ? { argv: [...argv] } : { argv: [...argv], input: opts.input });
+    const a = this.answer([...argv], opts.input);
+    const result: HostResult = { argv, exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
+    if (result.exitCode !== 0 && !opts.allowFailure) {
+      const { hostFailure } = await import('../../src/util/host.js');
+      throw hostFailure(result);
+    }
+    return result;
+  }
+
+  override spawn(argv: readonly string[], _opts: SpawnOptions = {}): SpawnedProcess {
+    this.calls.push({ argv: [...argv] });
+    if (argv[0] === 'pwait') {
+      // The waited processes end.
+      for (const [j, pids] of this.procs) this.procs.set(j, pids.filter((p) => !argv.includes(String(p))));
+    }
+    return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined };
+  }
+
+  private ok(stdout = ''): Answer {
+    return { exitCode: 0, stdout };
+  }
+
+  private fail(stderr = ''): Answer {
+    return { exitCode: 1, stderr };
+  }
+
+  private answer(argv: string[], input?: string): Answer {
+    const [cmd, ...args] = argv;
+    const line = argv.join(' ');
+    switch (cmd) {
+      case 'sysctl': {
+        if (line === 'sysctl -n kern.racct.enable') return this.ok(this.racct ? '1\n' : '0\n');
+        if (line === 'sysctl -d security.jail.param.vnet') return this.vimage ? this.ok('security.jail.param.vnet: Virtual network stack\n') : this.fail('sysctl: unknown oid');
+        if (args[0] === '-d') return this.ok(`${args[1]}: \n`);
+        if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
+        if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
+        if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');
+        return this.ok();
+      }
+      case 'route':
+        if (args[0] === '-n') return this.ok('   route to: default\ndestination: default\n    gateway: 192.0.2.1\n  interface: em0\n');
+        return this.ok();
+      case 'jls': {
+        if (args[0] === '-d') return this.ok([...this.jails].map(([n, j]) => `${n} ${j.path}\n`).join(''));
+        const j = this.jails.get(args[1] ?? '');
+        if (!j) return this.fail(`jls: jail "${args[1]}" not found`);
+        if (args[2] === 'children.max') return this.ok('0 0\n');
+        return this.ok(`${j.jid}\n`);
+      }
+      case 'jail':
+        return this.jail(args);
+      case 'ps': {
+        const pids = this.procs.get(args[args.length - 1] ?? '') ?? [];
+        return pids.length > 0 ? this.ok(pids.map((p) => `${p}\n`).join('')) : this.fail();
+      }
+      case 'pkill': {
+        const jid = Number(args[2]);
+        const name = [...this.jails].find(([, j]) => j.jid === jid)?.[0];
+        if (name === undefined || (this.procs.get(name) ?? []).length === 0) return this.fail();
+        if (args[0] === '-KILL' || args[0] === '-TERM') this.procs.set(name, []);
+        return this.ok();
+      }
+      case 'mount':
+        if (args[0] === '-p') return this.ok(this.mounts.map((m) => `${m.source}\t${m.path}\t${m.fstype}\trw\t0 0\n`).join(''));
+        this.mounts.push({ source: args[args.length - 2] ?? '', path: args[args.length - 1] ?? '', fstype: args[args.indexOf('-t') + 1] ?? '' });
+        return this.ok();
+      case 'umount': {
+        const p = args[args.length - 1];
+        const i = this.mounts.map((m) => m.path).lastIndexOf(p ?? '');
+        if (i < 0) return this.fail(`umount: ${p}: not a file system root directory`);
+        this.mounts.splice(i, 1);
+        return this.ok();
+      }
+      case 'ifconfig':
+        return this.ifconfig(args);
+      case 'rctl':
+        if (args[0] === '-a') { this.rctl.push(args[1]!); return this.ok(); }
+        if (args[0] === '-r') { this.rctl = this.rctl.filter((r) => !r.startsWith(`${args[1]}:`)); return this.ok(); }
+        if (args[0] === '-u') return this.ok('cputime=2\nmemoryuse=1048576\nmaxproc=3\n');
+        return this.ok(this.rctl.filter((r) => args[0] === undefined || r.startsWith(`${args[0]}:`)).map((r) => `${r}\n`).join(''));
+      case 'devfs': {
+        const n = Number(args[2]);
+        const op = args[3];
+        if (op === 'delset') { this.devfs.delete(n); return this.ok(); }
+        if (op === 'add') { this.devfs.set(n, [...(this.devfs.get(n) ?? []), args.slice(4).join(' ')]); return this.ok(); }
+        if (op === 'show') return this.ok((this.devfs.get(n) ?? []).map((r, i) => `${(i + 1) * 100} ${r}\n`).join(''));
+        return this.ok();
+      }
+      case 'pfctl': {
+        const a = args.indexOf('-a');
+        if (a < 0) return this.ok();
+        const anchor = args[a + 1]!;
+        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.ok(); }
+        if (args.includes('-F')) { this.anchors.delete(anchor); return this.ok(); }
+        if (args.includes('-s')) return this.ok((this.anchors.get(anchor) ?? '').split('\n').filter((l) => l.startsWith('rdr') || l.startsWith('nat')).map((l) => `${l}\n`).join(''));
+        return this.ok();
+      }
+      case 'zfs': {
+        if (args[0] === 'clone') {
+          const ds = args[args.length - 1]!;
+          this.datasets.add(ds);
+          const mp = args.find((x) => x.startsWith('mountpoint='))?.slice('mountpoint='.length);
+          if (mp) this.mounts.push({ source: ds, path: mp, fstype: 'zfs' });
+          return this.ok();
+        }
+        if (args[0] === 'destroy') {
+          const ds = args[args.length - 1]!;
+          this.datasets.delete(ds);
+          this.mounts = this.mounts.filter((m) => m.source !== ds);
+          return this.ok();
+        }
+        if (args[0] === 'list') {
+          const target = args[args.length - 1]!;
+          if (args.includes('snapshot')) return this.snapshots.has(target) ? this.ok(`${target}\n`) : this.fail('dataset does not exist');
+          if (target === 'filesystem') return this.ok([...this.datasets].map((d) => `${d}\n`).join(''));
+          return this.datasets.has(target) ? this.ok(`${target}\n`) : this.fail('dataset does not exist');
+        }
+        return this.ok();
+      }
+      default:
+        return this.ok();
+    }
+  }
+
+  private jail(args: string[]): Answer {
+    if (args[0] === '-f' && args[2] === '-c') {
+      const name = args[3]!;
+      if (this.jails.has(name)) return this.fail(`jail: ${name}: already exists`);
+      const conf = readFileSync(args[1]!, 'utf8');
+      const path = /\tpath = "([^"]*)";/.exec(conf)?.[1] ?? '';
+      const mounts: string[] = [];
+      const fstab = /\tmount\.fstab = "([^"]*)";/.exec(conf)?.[1];
+      if (fstab) {
+        for (const l of readFileSync(fstab, 'utf8').split('\n')) {
+          const f = l.split('\t');
+          if (l.startsWith('#') || f.length < 3) continue;
+          this.mounts.push({ source: f[0]!, path: f[1]!, fstype: f[2]! });
+          mounts.push(f[1]!);
+        }
+      }
+      this.mounts.push({ source: 'devfs', path: join(path, 'dev'), fstype: 'devfs' });
+      mounts.push(join(path, 'dev'));
+      const vif = /\tvnet\.interface = "([^"]*)";/.exec(conf)?.[1];
+      if (vif) this.interfaces.delete(vif);
+      this.jails.set(name, { jid: this.nextJid++, path, conf: args[1]!, mounts });
+      if (vif) this.jails.get(name)!.mounts.push(`if:${vif}`);
+      return this.ok(`${name}: created\n`);
+    }
+    if (args[0] === '-m') return this.ok();
+    const name = args[args.length - 1]!;
+    const j = this.jails.get(name);
+    if (!j) return this.fail(`jail: "${name}" not found`);
+    for (const m of j.mounts) {
+      if (m.startsWith('if:')) { this.interfaces.add(m.slice(3)); continue; }
+      const i = this.mounts.map((x) => x.path).lastIndexOf(m);
+      if (i >= 0 && args[0] !== '-R') this.mounts.splice(i, 1);
+    }
+    this.jails.delete(name);
+    this.procs.delete(name);
+    return this.ok(`${name}: removed\n`);
+  }
+
+  private ifconfig(args: string[]): Answer {
+    if (args[0] === '-l') return this.ok([...this.interfaces].join(' ') + '\n');
+    if (args[0] === '-j') return this.ok();
+    if (args[0] === 'epair' && args[1] === 'create') {
+      const n = this.nextIf++;
+      this.interfaces.add(`epair${n}a`).add(`epair${n}b`);
+      return this.ok(`epair${n}a\n`);
+    }
+    if (args[0] === 'bridge' && args[1] === 'create') {
+      const n = this.nextIf++;
+      this.interfaces.add(`bridge${n}`);
+      return this.ok(`bridge${n}\n`);
+    }
+    const name = args[0]!;
+    if (/^lo\d+$/.test(name) && args[1] === 'create') { this.interfaces.add(name); return this.ok(); }
+    if (!this.interfaces.has(name)) return this.fail(`ifconfig: interface ${name} does not exist`);
+    if (args[1] === 'name') {
+      this.interfaces.delete(name);
+      this.interfaces.add(args[2]!);
+      return this.ok(`${args[2]}\n`);
+    }
+    if (args[1] === 'destroy') {
+      this.interfaces.delete(name);
+      // epair(4): destroying one end destroys its peer.
+      const peer = name.replace(/a$/, 'b');
+      if (peer !== name) this.interfaces.delete(peer);
+      return this.ok();
+    }
+    return this.ok();
+  }
+}
+
+import type { ContainerConfig, RuntimeNetwork } from '../../src/runtime/types.js';
+import type { PortPublish } from '../../src/spec/types.js';
+import { bridgeName, epairNames } from '../../src/runtime/freebsd/names.js';
+
+/** A container config as supervise/ would resolve it, under the test's state root. */
+export function freebsdConfig(root: string, over: Partial<ContainerConfig> & { name: string }): ContainerConfig {
+  return {
+    runId: 'run1',
+    dir: join(root, 'containers', over.name),
+    root: { layers: [join(root, 'images', 'layers', 'busybox')], ephemeral: false },
+    argv: ['/bin/httpd', '-f', '-p', '80', '-h', '/www'],
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello'],
+    workdir: '/',
+    user: 'root',
+    hostname: over.name,
+    mounts: [],
+    limits: {},
+    wait: 'all',
+    tty: false,
+    interactive: false,
+    network: { mode: 'host' },
+    stopSignal: 'SIGTERM',
+    jail: {},
+    security: { portacl: [], capAdd: [], capDrop: [], noNewPrivileges: true },
+    output: { kind: 'inherit' },
+    ...over,
+  };
+}
+
+/** A bridge attachment as net/ would lease it (epair names as the FreeBSD driver derives them). */
+export function bridgeNet(container: string, address: string, publish: PortPublish[] = []): RuntimeNetwork {
+  const ep = epairNames(container);
+  return {
+    mode: 'bridge',
+    network: 'front',
+    bridge: bridgeName('front'),
+    address,
+    gateway: '10.77.3.1',
+    hostIf: ep.host,
+    containerIf: ep.jail,
+    publish,
+    hosts: ['10.77.3.6\tdb'],
+    dns: ['10.77.3.1'],
+  };
+}
