@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unl
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gc } from '../supervise/index.js';
+import { gc, listStates } from '../supervise/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { config, type VesselConfig } from '../util/config.js';
 import { VesselError, errorMessage } from '../util/errors.js';
@@ -122,6 +122,20 @@ async function waitForStats(stats: string, child: SpawnedProcess, timeoutMs: num
   }
 }
 
+/**
+ * After the Emperor died, its vassals die of their pdeathsig — but not in the same instant, and
+ * a vassal that is still exiting counts as live: its leftovers must wait until it is gone.
+ */
+async function vassalsGone(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await listStates().catch(() => []);
+    const live = states.filter((s) => s.mode === 'vassal' && s.supervisorPid !== undefined && pidAlive(s.supervisorPid));
+    if (live.length === 0 || Date.now() > deadline) return;
+    await sleep(50);
+  }
+}
+
 /** Remove what containers of dead supervisors left (a SIGKILLed Emperor, a crashed vassal). */
 async function sweep(log: Log): Promise<void> {
   try {
@@ -182,6 +196,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await watcher.close();
+  await vassalsGone(10_000);
   await sweep(log);
   for (const f of [paths.pidfile, paths.stats]) {
     try { unlinkSync(f); } catch { /* uWSGI removed it */ }

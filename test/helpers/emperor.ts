@@ -237,7 +237,7 @@ export class EmperorWorld {
   /** cgroup directories named after this world's containers, in every hierarchy. */
   leftoverCgroups(): string[] {
     const out: string[] = [];
-    const roots = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
+    const roots = ['/sys/fs/cgroup'];
     for (const base of roots) {
       let ctrls: string[] = [];
       try {
@@ -282,6 +282,12 @@ export class EmperorWorld {
     }
     for (const dir of this.leftoverCgroups().reverse()) {
       try { rmdirSync(dir); } catch { /* still populated: reported by the test */ }
+    }
+    // The logs of `vessel up` outlive the root, for a failing test's post-mortem.
+    const keep = join(tmpdir(), 'vessel-test-logs', this.root.split('/').pop()!);
+    mkdirSync(keep, { recursive: true });
+    for (let i = 1; i <= this.upCount; i++) {
+      try { renameSync(join(this.root, `up.${i}.log`), join(keep, `up.${i}.log`)); } catch { /* none */ }
     }
     if (this.leftoverMounts().length === 0) rmSync(this.root, { recursive: true, force: true });
   }
