@@ -45,6 +45,8 @@ export class FakeFreeBSD extends Recorder {
   /** Processes per jail name, as `ps -J` lists them. */
   procs = new Map<string, number[]>();
   racct = true;
+  /** Jail parameters this kernel lacks (sysctl -d security.jail.param.X fails). */
+  missingParams = new Set<string>();
   vimage = true;
   private nextJid = 1;
   private nextIf = 0;
@@ -84,7 +86,10 @@ export class FakeFreeBSD extends Recorder {
       case 'sysctl': {
         if (line === 'sysctl -n kern.racct.enable') return this.ok(this.racct ? '1\n' : '0\n');
         if (line === 'sysctl -d security.jail.param.vnet') return this.vimage ? this.ok('security.jail.param.vnet: Virtual network stack\n') : this.fail('sysctl: unknown oid');
-        if (args[0] === '-d') return this.ok(`${args[1]}: \n`);
+        if (args[0] === '-d') {
+          if (this.missingParams.has((args[1] ?? '').replace('security.jail.param.', ''))) return this.fail(`sysctl: unknown oid '${args[1]}'`);
+          return this.ok(`${args[1]}: \n`);
+        }
         if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
         if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
         if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');

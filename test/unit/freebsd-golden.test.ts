@@ -1,0 +1,258 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { setHostRunner } from '../../src/util/host.js';
+import { VesselError } from '../../src/util/errors.js';
+import { FreeBSDDriver } from '../../src/runtime/freebsd/index.js';
+import { formatPlan } from '../../src/cli/plan.js';
+import type { ContainerConfig } from '../../src/runtime/types.js';
+import { bridgeNet, expectGolden, FakeFreeBSD, freebsdConfig, normalizeRoot } from '../helpers/freebsd.js';
+
+/**
+ * Golden transcripts of the FreeBSD driver: for each spec of the matrix, the files it renders and
+ * the exact argv it runs, against a model FreeBSD host. Reviewed against jail(8), jail.conf(5),
+ * rctl(8), zfs(8), mount_nullfs(8), pfctl(8), ifconfig(8), devfs(8)/devfs.rules(5).
+ * UPDATE_GOLDEN=1 rewrites test/fixtures/freebsd/; review the diff before committing it.
+ */
+const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-golden-'));
+process.env.VESSEL_ROOT = root;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const busybox = join(root, 'images', 'layers', 'busybox');
+const app = join(root, 'images', 'layers', 'app');
+mkdirSync(join(busybox, 'etc'), { recursive: true });
+mkdirSync(app, { recursive: true });
+writeFileSync(join(busybox, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
+
+let restore: (() => void) | undefined;
+afterEach(() => {
+  restore?.();
+  restore = undefined;
+});
+
+function install(prepare?: (f: FakeFreeBSD) => void): FakeFreeBSD {
+  const fake = new FakeFreeBSD();
+  fake.snapshots.add('zroot/vessel/images/busybox@base');
+  prepare?.(fake);
+  restore = setHostRunner(fake);
+  return fake;
+}
+
+const driver = () => new FreeBSDDriver({ env: {}, pollMs: 1 });
+const norm = (s: string) => normalizeRoot(s, root);
+
+const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD) => void }> = {
+  plain: { cfg: () => freebsdConfig(root, { name: 'web' }) },
+  volumes: {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      mounts: [
+        { kind: 'bind', source: '/srv/www', target: '/www', readonly: true },
+        { kind: 'bind', source: '/srv/web data', target: '/var/data', readonly: false },
+        { kind: 'tmpfs', target: '/tmp', sizeBytes: 16 << 20 },
+        { kind: 'tmpfs', target: '/run', mode: 0o755 },
+      ],
+    }),
+  },
+  limits: {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      limits: { memoryBytes: 64 << 20, vmemoryBytes: 256 << 20, maxproc: 50, cpuPercent: 50, openfiles: 1024 },
+    }),
+  },
+  'vnet-publish': {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      network: bridgeNet('web', '10.77.3.5/24', [
+        { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+        { hostIp: '192.0.2.10', hostPort: 5353, containerPort: 53, protocol: 'udp' },
+      ]),
+    }),
+  },
+  'no-vimage': {
+    cfg: () => freebsdConfig(root, { name: 'web', network: bridgeNet('web', '10.77.3.5/24', [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]) }),
+    host: (f) => { f.vimage = false; },
+  },
+  hierarchical: {
+    cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
+    host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [] }); },
+  },
+  security: {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      user: 'www',
+      workdir: '/www',
+      network: { mode: 'none' },
+      jail: { securelevel: '3', 'allow.raw_sockets': 'false', sysvshm: 'new', 'children.max': '0' },
+      security: { portacl: [{ protocol: 'tcp', port: 80 }, { protocol: 'udp', port: 53 }], capAdd: [], capDrop: [], noNewPrivileges: true },
+    }),
+    host: (f) => { f.portacl = 'uid:25:tcp:25'; },
+  },
+  'zfs-root': {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      root: { layers: [], zfsSnapshot: 'zroot/vessel/images/busybox@base', zfsDataset: 'zroot/vessel/containers/web', ephemeral: false },
+    }),
+  },
+  'nullfs-root': {
+    cfg: () => freebsdConfig(root, { name: 'web', root: { layers: [busybox, app], ephemeral: true } }),
+  },
+};
+
+describe('FreeBSD golden transcripts: start', () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    it(name, async () => {
+      const fake = install(c.host);
+      const cfg = c.cfg();
+      const d = driver();
+      expectGolden(name, 'plan.txt', norm(formatPlan({ os: 'freebsd', spec: `${cfg.name}.ini`, container: cfg.name, available: true, plan: d.plan(cfg) })));
+      const started = await d.start(cfg);
+      const status = await started.exited;
+      expect(status.code).toBe(0);
+      expectGolden(name, 'commands.txt', norm(fake.transcript()));
+      // The files as start() wrote them, and the pf rulesets as loaded into their anchors.
+      for (const f of ['jail.conf', 'fstab', 'devfs.rules', 'portacl.rules']) {
+        const p = join(cfg.dir, f);
+        if (existsSync(p)) expectGolden(name, f, norm(readFileSync(p, 'utf8')));
+      }
+      for (const f of ['etc/hosts', 'etc/resolv.conf']) {
+        const p = join(cfg.dir, 'rootfs', f);
+        if (existsSync(p)) expectGolden(name, `rootfs-${basename(f)}`, readFileSync(p, 'utf8'));
+      }
+      for (const [anchor, text] of fake.anchors) expectGolden(name, `pf-${anchor.replace('/', '_')}.conf`, text);
+      rmSync(cfg.dir, { recursive: true, force: true });
+    });
+  }
+});
+
+describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
+  const web = () => freebsdConfig(root, { name: 'web', limits: { memoryBytes: 64 << 20 } });
+  const running = (f: FakeFreeBSD, pids: number[]) => {
+    f.jails.set('web', { jid: 7, path: join(root, 'containers', 'web', 'rootfs'), mounts: [] });
+    f.procs.set('web', pids);
+  };
+
+  it('stop: the stop signal to every process of the jail, jail -r, rctl rules removed', async () => {
+    const fake = install((f) => running(f, [4242, 4243]));
+    const d = driver();
+    const cfg = web();
+    // The jail.conf of the running container: jail -r runs with it (without it, jail -R).
+    mkdirSync(cfg.dir, { recursive: true });
+    writeFileSync(join(cfg.dir, 'jail.conf'), 'web {\n\tpath = "/x";\n}\n');
+    await d.stop({ name: 'web', pid: 4242, resources: d.resources(cfg) }, 'SIGTERM', 10);
+    expectGolden('stop', 'commands.txt', norm(fake.transcript()));
+    expect(fake.jails.has('web')).toBe(false);
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('stop after the timeout: SIGKILL for what ignored the stop signal', async () => {
+    const fake = install((f) => running(f, [4242]));
+    const d = driver();
+    await d.stop({ name: 'web', pid: 4242, resources: d.resources(web()) }, 'SIGQUIT', 0);
+    expectGolden('stop-timeout', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('kill: one signal to the main command, one to every process of the jail', async () => {
+    const fake = install((f) => running(f, [4242, 4243]));
+    const d = driver();
+    const ref = { name: 'web', pid: 4242, resources: d.resources(web()) };
+    await d.signal(ref, 'SIGHUP', 'main');
+    await d.signal(ref, 'KILL', 'all');
+    expectGolden('kill', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('death: the container lives while any process of the jail lives (pwait, re-list)', async () => {
+    const fake = install((f) => { f.procs.set('web', [4242, 4243]); });
+    const d = driver();
+    const started = await d.start(web());
+    await started.exited;
+    const t = fake.transcript().split('\n');
+    const fromMain = t.slice(t.findIndex((l) => l.startsWith('env -i'))).join('\n');
+    expectGolden('death', 'commands.txt', norm(fromMain));
+  });
+
+  it('leftovers: everything a SIGKILLed supervisor left is found by name and removed', async () => {
+    const fake = install();
+    const d = driver();
+    const cfg = freebsdConfig(root, {
+      name: 'web',
+      user: 'www',
+      mounts: [{ kind: 'bind', source: '/srv/www', target: '/www', readonly: true }],
+      limits: { memoryBytes: 64 << 20, maxproc: 50 },
+      network: bridgeNet('web', '10.77.3.5/24', [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]),
+      security: { portacl: [{ protocol: 'tcp', port: 80 }], capAdd: [], capDrop: [], noNewPrivileges: true },
+    });
+    fake.procs.set('web', [4242]);
+    const started = await d.start({ ...cfg, wait: 'main' });
+    await started.exited;
+    fake.calls.splice(0);
+    const left = await d.findLeftovers('web');
+    await d.cleanup(left);
+    expectGolden('leftovers', 'found.txt', norm(left.map((r) => `${r.kind}\t${r.id}`).join('\n') + '\n'));
+    expectGolden('leftovers', 'commands.txt', norm(fake.transcript()));
+    expect(await d.findLeftovers('web')).toEqual([]);
+    expect(fake.interfaces.has('vbrfront0') || [...fake.interfaces].some((i) => i.startsWith('vbr'))).toBe(true); // the network's bridge stays
+    expect(fake.mounts).toEqual([]);
+    expect(fake.rctl).toEqual([]);
+    expect(fake.portacl).toBe('');
+  });
+});
+
+describe('FreeBSD driver: clear errors, nothing created', () => {
+  async function startFails(cfg: ContainerConfig, prepare?: (f: FakeFreeBSD) => void): Promise<{ err: VesselError; fake: FakeFreeBSD }> {
+    const fake = install(prepare);
+    const err = await driver().start(cfg).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(VesselError);
+    // Only questions were asked: no jail, mount, interface, rule; no file written.
+    for (const c of fake.calls) {
+      expect(['sysctl', 'route', 'jls', 'zfs']).toContain(c.argv[0]);
+      expect(c.argv.some((a) => /^[a-z.]+=/.test(a)), `${c.argv.join(' ')} changes the host`).toBe(false);
+    }
+    expect(existsSync(cfg.dir)).toBe(false);
+    return { err: err as VesselError, fake };
+  }
+
+  it('a [jail] parameter outside the allowlist', async () => {
+    const fake = install();
+    const cfg = freebsdConfig(root, { name: 'bad', jail: { 'exec.start': '/bin/sh /etc/rc' } });
+    expect(() => driver().plan(cfg)).toThrow(/\[jail\] exec\.start: is set by vessel/);
+    await expect(driver().start(cfg)).rejects.toThrow(/\[jail\] exec\.start/);
+    expect(() => driver().plan(freebsdConfig(root, { name: 'bad', jail: { 'allow.everything': 'true', 'kern.x': '1' } }))).toThrow(/not an allowed jail parameter/);
+    expect(fake.calls.filter((c) => c.argv[0] === 'jail')).toEqual([]);
+  });
+
+  it('a [jail] parameter the running FreeBSD does not have', async () => {
+    const { err } = await startFails(freebsdConfig(root, { name: 'bad', jail: { 'allow.mount.fusefs': 'true' } }), (f) => {
+      f.missingParams.add('allow.mount.fusefs');
+    });
+    expect(err.code).toBe('E_UNSUPPORTED');
+    expect(err.message).toBe('[jail] allow.mount.fusefs: this FreeBSD has no jail parameter allow.mount.fusefs (sysctl -d security.jail.param.allow.mount.fusefs failed)');
+    expect(err.hint).toMatch(/module is loaded/);
+  });
+
+  it('limits without racct: how to enable it', async () => {
+    const { err } = await startFails(freebsdConfig(root, { name: 'bad', limits: { memoryBytes: 1 << 20 } }), (f) => { f.racct = false; });
+    expect(err.code).toBe('E_UNSUPPORTED');
+    expect(err.message).toMatch(/kern\.racct\.enable is 0/);
+    expect(err.hint).toMatch(/kern\.racct\.enable=1 to \/boot\/loader\.conf and reboot/);
+  });
+
+  it('portacl without the mac_portacl module', async () => {
+    const cfg = freebsdConfig(root, { name: 'bad', user: 'www', security: { portacl: [{ protocol: 'tcp', port: 80 }], capAdd: [], capDrop: [], noNewPrivileges: true } });
+    const fake = new FakeFreeBSD();
+    const answer = fake.run.bind(fake);
+    fake.run = async (argv, opts) => (argv.join(' ') === 'sysctl security.mac.portacl.rules' ? { argv, exitCode: 1, stdout: '', stderr: 'sysctl: unknown oid' } : answer(argv, opts));
+    restore = setHostRunner(fake);
+    const err = (await driver().start(cfg).catch((e: unknown) => e)) as VesselError;
+    expect(err.code).toBe('E_UNSUPPORTED');
+    expect(err.message).toMatch(/mac_portacl module is not loaded/);
+    expect(err.hint).toMatch(/kldload mac_portacl/);
+    expect(existsSync(cfg.dir)).toBe(false);
+  });
+
+  it('a container name with a dot', () => {
+    install();
+    expect(() => driver().plan(freebsdConfig(root, { name: 'web.1' }))).toThrow(/jail name cannot contain "\."/);
+  });
+});
