@@ -129,6 +129,7 @@ async function runDetached(spec: ContainerSpec, o: RunCliOptions): Promise<numbe
     child.exited.then(() => res(buf || 'error {"message":"supervisor exited before starting the container"}'));
   });
   out?.destroy();
+  child.unref();
   if (line.startsWith('ok')) {
     process.stdout.write(`${spec.name}\n`);
     return 0;

@@ -40,6 +40,8 @@ export interface SpawnedProcess {
   /** Resolves when the process exits: its exit code, or the signal that killed it. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals | number): void;
+  /** Let this process exit without waiting for the child (a detached supervisor). */
+  unref(): void;
 }
 
 export interface HostRunner {
@@ -107,6 +109,10 @@ const execaRunner: HostRunner = {
       exited,
       kill: (sig) => {
         try { child.kill(sig); } catch { /* already gone */ }
+      },
+      unref: () => {
+        child.unref();
+        for (const s of child.stdio) (s as { unref?: () => void } | null)?.unref?.();
       },
     };
   },
@@ -179,6 +185,7 @@ export class Recorder implements HostRunner {
       pipes: [],
       exited: Promise.resolve({ code: canned.exitCode ?? 0, signal: null }),
       kill: () => undefined,
+      unref: () => undefined,
     };
   }
 
