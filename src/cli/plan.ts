@@ -71,7 +71,11 @@ export function formatPlan(p: PlanOutput): string {
     lines.push(`==> ${f.path} <==`, f.content.replace(/\n$/, ''), '');
   }
   lines.push('==> commands, in order <==');
-  for (const c of p.plan.commands) lines.push(describeArgv(c));
+  for (const c of p.plan.commands) {
+    // A trailing "# …" element is the plan's note on a conditional step, not an argument.
+    const note = c.length > 0 && c[c.length - 1]!.startsWith('# ') ? c[c.length - 1] : undefined;
+    lines.push(note === undefined ? describeArgv(c) : `${describeArgv(c.slice(0, -1))}   ${note}`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -117,10 +117,9 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
     const nat = renderNat(n.network, subnet);
     rulesets.push({ path: `pf anchor ${natAnchor(n.network)}`, content: nat });
     steps.push(...loadSteps(natAnchor(n.network), nat, { ext_if: facts.extIf }));
-    rootFiles.push(
-      { path: join(f.rootfs, 'etc', 'hosts'), content: ['127.0.0.1\tlocalhost', '::1\tlocalhost', `${bareAddress(n.address)}\t${cfg.hostname}`, ...n.hosts].join('\n') + '\n' },
-      { path: join(f.rootfs, 'etc', 'resolv.conf'), content: n.dns.map((d) => `nameserver ${d}`).join('\n') + '\n' },
-    );
+    rootFiles.push({ path: join(f.rootfs, 'etc', 'hosts'), content: ['127.0.0.1\tlocalhost', '::1\tlocalhost', `${bareAddress(n.address)}\t${cfg.hostname}`, ...n.hosts].join('\n') + '\n' });
+    // Without resolvers from the network the image's own resolv.conf stays.
+    if (n.dns.length > 0) rootFiles.push({ path: join(f.rootfs, 'etc', 'resolv.conf'), content: n.dns.map((d) => `nameserver ${d}`).join('\n') + '\n' });
   }
 
   // jail -c mounts the fstab volumes and devfs: recorded before it runs.
