@@ -116,21 +116,23 @@ export async function plugNetwork(att: NetAttachment, name: string, pid: number)
     await b.plugNone(pid);
     return;
   }
-  const net0 = (await listNetworks()).find((n) => n.name === rn.network);
-  const lease0 = net0?.leases[name];
-  if (!net0 || !lease0) {
+  const net = (await listNetworks()).find((n) => n.name === rn.network);
+  const lease = net?.leases[name];
+  if (!net || !lease) {
     throw new VesselError('E_STATE', `container ${name}: no lease on network ${rn.network} (released while starting?)`);
   }
-  await b.plug(net0, lease0, pid);
-  await withNetworksLock(async () => {
+  // The rules depend on the lease only, not on the interface: load them while the veth is made.
+  const rules = withNetworksLock(async () => {
     const networks = await listNetworks();
-    const net = networks.find((n) => n.name === rn.network);
-    const lease = net?.leases[name];
-    if (!net || !lease) return;
-    lease.pid = pid;
-    saveNetwork(net);
-    if (lease.publish.length > 0) await b.applyRules(networks);
+    const mine = networks.find((n) => n.name === rn.network)?.leases[name];
+    if (!mine) return;
+    mine.pid = pid;
+    saveNetwork(networks.find((n) => n.name === rn.network)!);
+    if (mine.publish.length > 0) await b.applyRules(networks);
   });
+  const [veth, nft] = await Promise.allSettled([b.plug(net, lease, pid), rules]);
+  if (veth.status === 'rejected') throw veth.reason;
+  if (nft.status === 'rejected') throw nft.reason;
 }
 
 export async function releaseNetwork(name: string, resources: Resource[]): Promise<void> {
@@ -162,6 +164,12 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
   });
 }
 
+/**
+ * Leases of this container (with the interface and rules that go with them) and a host veth named
+ * after it. The nft table is not scanned: it is rendered from the leases, so a rule outlives its
+ * lease only until the next apply, and releasing anything applies. That keeps this scan, which
+ * every start of a bridged container runs, free of host commands.
+ */
 export async function findNetworkLeftovers(name: string): Promise<Resource[]> {
   const out: Resource[] = [];
   const networks = await listNetworks();
@@ -172,9 +180,6 @@ export async function findNetworkLeftovers(name: string): Promise<Resource[]> {
   const b = await backend();
   const hostIf = vethNames(networksDir(), name).host;
   if (!out.some((r) => r.kind === 'interface') && b.interfaceExists(hostIf)) out.push({ kind: 'interface', id: hostIf });
-  if (!out.some((r) => r.kind === 'nft') && (await b.ruleComments()).includes(ruleComment(name))) {
-    out.push({ kind: 'nft', id: ruleComment(name), detail: { table: nftTableName(networksDir()) } });
-  }
   return out;
 }
 

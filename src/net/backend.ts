@@ -21,8 +21,6 @@ export interface NetBackend {
   removeInterface(name: string): Promise<void>;
   /** Make the firewall say exactly what these records say (NAT per network, DNAT per lease). */
   applyRules(networks: NetworkRecord[]): Promise<void>;
-  /** Owner comments of the rules currently loaded (vessel:NAME, vessel-net:NAME). */
-  ruleComments(): Promise<string[]>;
 }
 
 let current: NetBackend | undefined;

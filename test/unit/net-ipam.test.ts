@@ -127,7 +127,6 @@ describe('leases through prepareNetwork', () => {
     plugNone: async () => undefined,
     removeInterface: async () => undefined,
     applyRules: async () => undefined,
-    ruleComments: async () => [],
   };
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'vessel-net-unit-'));

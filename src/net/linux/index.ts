@@ -3,7 +3,7 @@ import { nftTableName } from '../names.js';
 import { networksDir } from '../store.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeInterface } from './bridge.js';
-import { applyRuleset, listRuleComments, renderRuleset } from './nft.js';
+import { applyRuleset, renderRuleset } from './nft.js';
 import { hostRoutes } from './routes.js';
 import { createVeth, loopbackUp } from './veth.js';
 
@@ -32,6 +32,5 @@ export function linuxBackend(): NetBackend {
     plugNone: loopbackUp,
     removeInterface,
     applyRules: (networks) => applyRuleset(renderRuleset(nftTableName(networksDir()), networks)),
-    ruleComments: () => listRuleComments(nftTableName(networksDir())),
   };
 }

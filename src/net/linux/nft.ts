@@ -56,11 +56,3 @@ export function renderRuleset(table: string, networks: NetworkRecord[]): string 
 export async function applyRuleset(text: string): Promise<void> {
   await run(['nft', '-f', '-'], { input: text });
 }
-
-/** Comments of the rules in our table (empty when the table does not exist). */
-export async function listRuleComments(table: string): Promise<string[]> {
-  const r = await run(['nft', '-j', 'list', 'table', 'ip', table], { allowFailure: true });
-  if (r.exitCode !== 0) return [];
-  const doc = JSON.parse(r.stdout) as { nftables?: Array<{ rule?: { comment?: string } }> };
-  return (doc.nftables ?? []).flatMap((e) => (e.rule?.comment ? [e.rule.comment] : []));
-}
