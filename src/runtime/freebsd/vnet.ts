@@ -60,3 +60,12 @@ export async function listInterfaces(): Promise<string[]> {
   const r = await run(['ifconfig', '-l'], { allowFailure: true });
   return r.exitCode === 0 ? r.stdout.trim().split(/\s+/).filter(Boolean) : [];
 }
+
+/**
+ * A network's own resources, for the network layer (`vessel network rm`, an unused automatic
+ * network): its NAT anchor and its bridge. Idempotent.
+ */
+export async function removeNetworkPlumbing(network: string, bridge: string): Promise<void> {
+  await run(['pfctl', '-a', `vessel-nat/${network}`, '-F', 'all'], { allowFailure: true });
+  if (await interfaceExists(bridge)) await destroyInterface(bridge);
+}
