@@ -322,9 +322,7 @@ static int supervise_child(pid_t child, int master) {
       ssize_t got = read(STDIN_FILENO, buf, sizeof buf);
       if (got > 0 && master >= 0) write_all(master, buf, got);
       else if (got <= 0 && !(got < 0 && errno == EINTR)) {
-        stdin_open = 0;
-        /* stdin closed (e.g. `echo ls | vessel run -i -t`): send EOF to the terminal. */
-        if (master >= 0) { char eot = 4; write_all(master, &eot, 1); }
+        stdin_open = 0; /* no more input; the command keeps its terminal, as with docker -t */
       }
     }
     for (;;) {
@@ -342,6 +340,40 @@ static int supervise_child(pid_t child, int master) {
   return st;
 }
 
+/* The terminal is allocated from the container's own devpts instance (so `tty` names a device that
+ * exists inside) and its master end is handed to the outer process over a socketpair. */
+static int send_fd(int sock, int fd) {
+  char byte = 'T';
+  struct iovec iov = { &byte, 1 };
+  char ctl[CMSG_SPACE(sizeof(int))];
+  memset(ctl, 0, sizeof ctl);
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &mh, 0) < 0 ? -1 : 0;
+}
+
+static int recv_fd(int sock) {
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  char ctl[CMSG_SPACE(sizeof(int))];
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+  for (;;) {
+    ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    break;
+  }
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
 /* ---------- container root ---------- */
 
 static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
@@ -356,7 +388,7 @@ static void make_dev_node(const char *name, mode_t mode, unsigned maj, unsigned 
   chmod(path, mode); /* mknod honours the umask */
 }
 
-static void setup_root(int slave) {
+static void setup_root(int ptysock, int *slave_out) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die_status("make / private: %s", strerror(errno));
 
   char upper[PATH_MAX], work[PATH_MAX];
@@ -423,12 +455,17 @@ static void setup_root(int slave) {
   symlink("/proc/self/fd/0", "/dev/stdin");
   symlink("/proc/self/fd/1", "/dev/stdout");
   symlink("/proc/self/fd/2", "/dev/stderr");
-  if (slave >= 0) {
-    char p[64];
+  if (ptysock >= 0) {
+    int master, slave;
+    if (open_pty(&master, &slave) < 0) die_status("cannot allocate a terminal in the container: %s", strerror(errno));
     int fd = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     if (fd >= 0) close(fd);
-    snprintf(p, sizeof p, "/proc/self/fd/%d", slave);
-    mount(p, "/dev/console", NULL, MS_BIND, NULL); /* best effort: programs that open /dev/console */
+    char *name = ptsname(master);
+    if (name) mount(name, "/dev/console", NULL, MS_BIND, NULL); /* best effort: programs that open /dev/console */
+    if (send_fd(ptysock, master) < 0) die_status("cannot pass the terminal: %s", strerror(errno));
+    close(master);
+    close(ptysock);
+    *slave_out = slave;
   }
 
   mkdir_p("/sys", 0555);
@@ -699,9 +736,10 @@ static void wait_for_go(void) {
   }
 }
 
-static int container_init(int slave) {
+static int container_init(int ptysock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  setup_root(slave);
+  int slave = -1;
+  setup_root(ptysock, &slave);
   struct ids id;
   resolve_user(&id);
   status("ready");
@@ -744,8 +782,8 @@ static int cmd_run(void) {
   if (C.ppid > 0 && getppid() != (pid_t)C.ppid) _exit(125); /* supervisor died before we could tie to it */
   join_cgroups(getpid());
 
-  int master = -1, slave = -1;
-  if (C.tty && open_pty(&master, &slave) < 0) die_status("cannot allocate a terminal: %s", strerror(errno));
+  int master = -1, socks[2] = { -1, -1 };
+  if (C.tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0) die_status("socketpair: %s", strerror(errno));
 
   int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
   if (!C.net_host) flags |= CLONE_NEWNET;
@@ -756,13 +794,22 @@ static int cmd_run(void) {
   pid_t init = fork();
   if (init < 0) die_status("fork: %s", strerror(errno));
   if (init == 0) {
-    if (master >= 0) close(master);
     close(sigpipe_fds[0]); close(sigpipe_fds[1]); sigpipe_fds[0] = sigpipe_fds[1] = -1;
-    _exit(container_init(slave));
+    if (socks[0] >= 0) close(socks[0]);
+    _exit(container_init(socks[1]));
   }
-  if (slave >= 0) close(slave);
   status("pid %d", (int)init);
-  if (master >= 0) make_raw();
+  if (socks[0] >= 0) {
+    close(socks[1]);
+    master = recv_fd(socks[0]);
+    close(socks[0]);
+    if (master >= 0) {
+      struct winsize ws;
+      if (isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+      make_raw();
+    }
+    /* no master: init failed before allocating it and reports why on the status channel */
+  }
   int st = supervise_child(init, master);
   restore_tty();
   return exit_code_of(st);
@@ -785,9 +832,6 @@ static int cmd_exec(void) {
   if (rootfd < 0) die_status("container root: %s", strerror(errno));
   join_cgroups(getpid()); /* nsenter does not do this: the session is counted in the container's limits */
 
-  int master = -1, slave = -1;
-  if (C.tty && open_pty(&master, &slave) < 0) die_status("cannot allocate a terminal: %s", strerror(errno));
-
   for (int i = 0; i < 5; i++) {
     /* joining our own namespace (host network) is harmless; EINVAL only for mismatched types */
     if (setns(fds[i], 0) < 0) die_status("setns %s: %s", kinds[i], strerror(errno));
@@ -795,6 +839,8 @@ static int cmd_exec(void) {
   }
   if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) die_status("enter container root: %s", strerror(errno));
   close(rootfd);
+  int master = -1, slave = -1;
+  if (C.tty && open_pty(&master, &slave) < 0) die_status("cannot allocate a terminal in the container: %s", strerror(errno));
 
   struct ids id;
   resolve_user(&id);
