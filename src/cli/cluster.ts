@@ -130,8 +130,6 @@ export function define(program: Command): void {
     .action(async (name: string, o: { backend?: string; wait: string }) => {
       const b = await backendFor(name, o.backend);
       const r = await b.stop(name, { waitMs: (await numberFlag('--wait', o.wait, 0)) * 1000 });
-      const { forgetSubmission } = await import('../cluster/index.js');
-      forgetSubmission(name);
       process.stdout.write(`${name}: stopped ${r.stopped.length} instance${r.stopped.length === 1 ? '' : 's'} (${b.name})\n`);
     });
 }

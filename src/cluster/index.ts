@@ -6,7 +6,7 @@ import { slurmBackend } from './slurm/index.js';
 export * from './backend.js';
 export { nomadBackend, NomadClient, nomadConfigFromEnv, renderNomadJob, type NomadConfig } from './nomad/index.js';
 export { slurmBackend, renderSbatchScript } from './slurm/index.js';
-export { recordSubmission, readSubmission, forgetSubmission, type SubmissionRecord } from './record.js';
+export { recordSubmission, readSubmission, type SubmissionRecord } from './record.js';
 
 export function parseBackendName(text: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(text)) return text as BackendName;

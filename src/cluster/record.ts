@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic, readJsonFile } from '../util/atomic.js';
 import { config } from '../util/config.js';
@@ -7,8 +6,8 @@ import { BACKENDS, type BackendName } from './backend.js';
 
 /**
  * Which engine a name was handed to, so `cluster status NAME` and `cluster stop NAME` need no
- * --backend. Kept under $VESSEL_ROOT/cluster/ on the submitting host; the engine stays the truth
- * about the job itself.
+ * --backend. Kept under $VESSEL_ROOT/cluster/ on the submitting host (also after a stop, so status
+ * still answers); the engine stays the truth about the job itself.
  */
 export interface SubmissionRecord {
   backend: BackendName;
@@ -32,8 +31,4 @@ export async function readSubmission(name: string): Promise<SubmissionRecord | u
     throw new VesselError('E_STATE', `${path}: backend ${JSON.stringify(r.backend)} is not ${BACKENDS.join(' or ')}`);
   }
   return r;
-}
-
-export function forgetSubmission(name: string): void {
-  rmSync(recordPath(name), { force: true });
 }
