@@ -99,7 +99,13 @@ export class FakeFreeBSD extends Recorder {
         if (args[0] === '-n') return this.ok('   route to: default\ndestination: default\n    gateway: 192.0.2.1\n  interface: em0\n');
         return this.ok();
       case 'jls': {
-        if (args[0] === '-d') return this.ok([...this.jails].map(([n, j]) => `${n} ${j.path}\n`).join(''));
+        if (args[0] === '--libxo') {
+          const only = args.includes('-j') ? args[args.indexOf('-j') + 1] : undefined;
+          const list = [...this.jails].filter(([n]) => only === undefined || n === only)
+            .map(([n, j]) => ({ jid: j.jid, hostname: n, path: j.path, name: n, state: 'ACTIVE' }));
+          if (only !== undefined && list.length === 0) return this.fail(`jls: jail "${only}" not found`);
+          return this.ok(JSON.stringify({ '__version': '2', 'jail-information': { jail: list } }) + '\n');
+        }
         const j = this.jails.get(args[1] ?? '');
         if (!j) return this.fail(`jls: jail "${args[1]}" not found`);
         if (args[2] === 'children.max') return this.ok('0 0\n');

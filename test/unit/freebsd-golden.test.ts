@@ -256,3 +256,13 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(() => driver().plan(freebsdConfig(root, { name: 'web.1' }))).toThrow(/jail name cannot contain "\."/);
   });
 });
+
+describe('FreeBSD driver: a jail of the same name', () => {
+  it('an existing or dying jail is a clear error before anything is created', async () => {
+    const fake = install((f) => { f.jails.set('dup', { jid: 3, path: '/elsewhere', mounts: [] }); });
+    const cfg = freebsdConfig(root, { name: 'dup' });
+    await expect(driver().start(cfg)).rejects.toThrow(/jail dup already exists/);
+    expect(fake.calls.map((c) => c.argv[0])).toEqual(['jls']);
+    expect(existsSync(cfg.dir)).toBe(false);
+  });
+});

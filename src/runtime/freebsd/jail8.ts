@@ -50,13 +50,44 @@ export async function removeJail(jail: string, conf: string | undefined): Promis
   await run(['jail', '-R', jail]);
 }
 
-/** Every jail, dying ones included (jls -d), as name and path. */
-export async function listJails(): Promise<Array<{ name: string; path: string }>> {
-  const r = await run(['jls', '-d', 'name', 'path'], { allowFailure: true });
-  if (r.exitCode !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 2 && f[0] !== '')
-    .map((f) => ({ name: f[0]!, path: f[1]! }));
+export interface JailInfo {
+  jid: number;
+  name: string;
+  path: string;
+  hostname?: string;
+  /** ACTIVE or DYING (jls(8) -v). */
+  state?: string;
+}
+
+/** jls(8) with libxo: `{"jail-information": {"jail": [{jid, name, path, state, …}]}}`. */
+function parseJls(stdout: string): JailInfo[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout);
+  } catch {
+    return [];
+  }
+  const list = (doc as { 'jail-information'?: { jail?: unknown } })['jail-information']?.jail;
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((j): j is Record<string, unknown> => typeof j === 'object' && j !== null && typeof (j as { name?: unknown }).name === 'string')
+    .map((j) => ({
+      jid: Number(j.jid),
+      name: String(j.name),
+      path: String(j.path ?? ''),
+      ...(typeof j.hostname === 'string' ? { hostname: j.hostname } : {}),
+      ...(typeof j.state === 'string' ? { state: j.state } : {}),
+    }));
+}
+
+/** Every jail, dying ones included (`jls --libxo json -d -v`). */
+export async function listJails(): Promise<JailInfo[]> {
+  const r = await run(['jls', '--libxo', 'json', '-d', '-v'], { allowFailure: true });
+  return r.exitCode === 0 ? parseJls(r.stdout) : [];
+}
+
+/** One jail as `jls --libxo json -v -j NAME` describes it; undefined when absent. */
+export async function inspectJail(jail: string): Promise<JailInfo | undefined> {
+  const r = await run(['jls', '--libxo', 'json', '-v', '-d', '-j', jail], { allowFailure: true });
+  return r.exitCode === 0 ? parseJls(r.stdout)[0] : undefined;
 }

@@ -59,7 +59,7 @@ export async function findLeftovers(name: string): Promise<Resource[]> {
   if (ifs.includes(ep.host)) found.push({ kind: 'interface', id: ep.host, detail: { peer: ep.jail, type: 'epair' } });
   else if (ifs.includes(ep.jail)) found.push({ kind: 'interface', id: ep.jail, detail: { type: 'epair' } });
 
-  for (const j of jails) found.push({ kind: 'jail', id: j.name, detail: { conf: f.conf } });
+  for (const j of jails) found.push({ kind: 'jail', id: j.name, detail: { conf: f.conf, ...(j.state ? { state: j.state } : {}) } });
   for (const s of await rctlSubjects(name)) found.push({ kind: 'rctl', id: s });
 
   if (existsSync(f.portacl)) {

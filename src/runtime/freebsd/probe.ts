@@ -4,6 +4,7 @@ import type { ContainerConfig } from '../types.js';
 import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js';
 import { DEFAULT_ROUTE_PROBE, parseDefaultRoute } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
+import { jailName } from './names.js';
 
 /**
  * What the running FreeBSD has, asked before anything is created, so a missing kernel feature is
@@ -29,6 +30,20 @@ function needsNetworkStack(cfg: ContainerConfig): boolean {
 
 export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.env): Probe[] {
   const list: Probe[] = [];
+  const jail = jailName(cfg);
+  list.push({
+    // A jail of this name, even a dying one (jls -d), makes `jail -c` fail: say why first.
+    argv: ['jls', '--libxo', 'json', '-v', '-d', '-j', jail],
+    check: (r) => {
+      if (r.exitCode !== 0) return;
+      const dying = /"state"\s*:\s*"DYING"/.test(r.stdout);
+      throw new VesselError('E_EXISTS', dying
+        ? `jail ${jail} is still dying (jls -d): the kernel frees the name when its last reference goes`
+        : `jail ${jail} already exists`, {
+        hint: dying ? 'wait a moment and start again; sockets in TIME_WAIT can hold a dying jail for a while' : `a leftover of an earlier run, or another jail manager's: \`vessel gc\`, or \`jail -r ${jail}\``,
+      });
+    },
+  });
   if (hasLimits(cfg.limits)) list.push({ argv: RACCT_PROBE, check: (r) => checkRacct(r.stdout, r.exitCode) });
   for (const key of Object.keys(cfg.jail).sort()) {
     list.push({
