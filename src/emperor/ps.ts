@@ -132,7 +132,9 @@ export function formatPs(report: PsReport, nowMs: number): string {
   const lines: string[][] = [head];
   for (const r of report.containers) {
     const v = r.vassal;
-    const status = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
+    let status: string = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
+    // Dead, no vassal, on the Emperor's blacklist: it is waiting out its respawn delay.
+    if (!v && r.throttleMs !== undefined && r.status !== 'running') status = 'back-off';
     lines.push([
       r.name,
       r.kind === 'vassal' ? `${status} (uwsgi)` : status,

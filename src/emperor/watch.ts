@@ -37,6 +37,7 @@ interface WatcherEvents {
 export const RENDERED_MARK = '; rendered by vessel watch from ';
 
 const SPEC_EXT = '.ini';
+const RECHECK_MS = 250;
 
 /** The container name a file of the spec directory stands for; undefined for files not watched. */
 export function specName(file: string): string | undefined {
@@ -79,6 +80,8 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   /** Per name: the sync running now, and whether another must follow it. */
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(opts: WatchOptions) {
     super();
@@ -108,6 +111,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
       }
       const p = this.schedule(name);
       if (!ready) initial.push(p);
+      this.recheckLater(name);
     };
     this.watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
     this.watcher.on('error', (e) => this.log.error({ err: errorMessage(e) }, 'watch error'));
@@ -119,6 +123,9 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.rechecks.values()) clearTimeout(t);
+    this.rechecks.clear();
     await this.watcher?.close();
     this.watcher = undefined;
     await this.idle();
@@ -127,6 +134,23 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   /** Resolves when no sync is running or queued. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running.values()]);
+  }
+
+  /**
+   * chokidar drops events for a file replaced again within a few tens of milliseconds (measured
+   * with rename-over at 0–20 ms gaps: the last replacements produced no event at all). A sync is
+   * idempotent, so every event also schedules one more look a little later: the final content
+   * always reaches the Emperor.
+   */
+  private recheckLater(name: string): void {
+    if (this.closed || this.rechecks.has(name)) return;
+    this.rechecks.set(
+      name,
+      setTimeout(() => {
+        this.rechecks.delete(name);
+        if (!this.closed) void this.schedule(name);
+      }, RECHECK_MS),
+    );
   }
 
   /** Sync one name now (also what every file event does). */
@@ -231,13 +255,26 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
       if (hasErrno(e, 'ENOENT')) return;
       throw e;
     }
+    let removed = false;
     for (const entry of entries) {
       if (!entry.endsWith('.vessel')) continue;
       const name = entry.slice(0, -'.vessel'.length);
-      // Files rendered from another spec directory, or put there by hand, are not ours to remove.
-      if (!this.isOurs(name, readIfExists(join(this.emperorDir, entry)) ?? '')) continue;
-      await this.schedule(name);
+      const path = join(this.emperorDir, entry);
+      const first = (readIfExists(path) ?? '').split('\n', 1)[0] ?? '';
+      // A file put there by hand is not ours to remove.
+      if (!first.startsWith(RENDERED_MARK)) continue;
+      if (this.isOurs(name, first)) {
+        await this.schedule(name);
+        continue;
+      }
+      // Rendered from another spec directory (an earlier `vessel up --vassals`): the Emperor
+      // runs exactly the specs of the directory watched now.
+      try { unlinkSync(path); } catch { /* already gone */ }
+      this.log.info({ name, target: path, from: first.slice(RENDERED_MARK.length) }, 'removed a spec rendered from another directory');
+      this.emit('event', { kind: 'removed', name, target: path });
+      removed = true;
     }
+    if (removed) await this.poke();
   }
 
   private isOurs(name: string, content: string): boolean {
