@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, leftovers, rootWithBusybox, sleep, until, vessel, type TestRoot } from '../helpers/vessel.js';
 import { missingSlurmPrograms, netnsPids, startSlurmCluster, type SlurmCluster } from '../helpers/slurm.js';
+import { sacctRows } from '../../src/cluster/slurm/status.js';
 
 /**
  * issue 8, "Must show", for Slurm — for real: slurmctld and two slurmd "hosts" (network
@@ -167,6 +168,20 @@ describe.runIf(runnable)('vessel cluster on a real Slurm cluster', () => {
     expect(text.stdout).toMatch(new RegExp(`exit3-${id}\\s+${id}\\s+node\\d\\s+failed\\s+3\\s+0`));
     expect(jobProcessesOnNodes()).toEqual([]);
     expect(leftovers(t, `exit3-${id}`)).toEqual([]);
+    // once slurmctld forgets the job (MinJobAge), status falls back to sacct; this cluster has no
+    // slurmdbd, so that is the job completion log (sacct -c), which has the exit code as well
+    const saved = process.env.SLURM_CONF;
+    process.env.SLURM_CONF = cluster.conf;
+    try {
+      const rows = await until(async () => {
+        const r = (await sacctRows('exit3')).filter((x) => x.jobId === id);
+        return r.length > 0 ? r : undefined;
+      }, 30_000, 'exit3 in sacct');
+      expect(rows[0]).toMatchObject({ jobId: id, state: 'FAILED', exitCode: 3 });
+    } finally {
+      if (saved === undefined) delete process.env.SLURM_CONF;
+      else process.env.SLURM_CONF = saved;
+    }
   }, 150_000);
 
   it("requeues the job when a node's vessel process is killed, and it runs again", async () => {

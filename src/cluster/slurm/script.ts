@@ -53,7 +53,8 @@ function checkSlurm(spec: ContainerSpec, opts: RenderOptions): void {
   }
 }
 
-function heredocDelimiter(text: string): string {
+/** INI has no multi-line values, so no spec line can be the delimiter today; kept safe regardless. */
+export function heredocDelimiter(text: string): string {
   const lines = new Set(text.split('\n'));
   let delim = 'VESSEL_SPEC';
   for (let i = 2; lines.has(delim); i++) delim = `VESSEL_SPEC_${i}`;

@@ -169,7 +169,7 @@ export async function squeueRows(name: string): Promise<SlurmJobRow[]> {
   return parseSqueueJson(r.stdout);
 }
 
-async function sacctRows(name: string): Promise<SlurmJobRow[]> {
+export async function sacctRows(name: string): Promise<SlurmJobRow[]> {
   const common = ['-P', '-n', `--name=${name}`, '--starttime=now-30days'];
   const acct = await run(['sacct', '-X', ...common, '-o', SACCT_FIELDS.join(',')], { allowFailure: true });
   if (acct.exitCode === 0 && !/accounting storage is disabled/i.test(acct.stderr + acct.stdout)) {
