@@ -1,3 +1,8 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/. Kept tiny so `vessel` starts fast.
-import('../dist/cli/main.js').then((m) => m.main(process.argv.slice(2)));
+// Thin launcher. The bundled CLI (dist/bundle, built by `npm run build`) starts fastest; the plain
+// tsc output (dist/cli) is the fallback while developing.
+import { existsSync } from 'node:fs';
+
+const bundled = new URL('../dist/bundle/main.js', import.meta.url);
+const entry = existsSync(bundled) ? bundled : new URL('../dist/cli/main.js', import.meta.url);
+import(entry.href).then((m) => m.main(process.argv.slice(2)));

@@ -6,32 +6,34 @@ import { VesselError, errorMessage, isVesselError } from '../util/errors.js';
  * declares flags and imports its service lazily inside the action: `vessel run` loads the code
  * of `run` and nothing else, so start-up stays close to Node's own.
  *
- * To add a command: create src/cli/<file>.ts and add one line to COMMANDS (name → file).
+ * To add a command: create src/cli/<file>.ts and add one line to COMMANDS (name → loader). The
+ * imports are literal so the bundler (esbuild, see package.json "build") splits each command into
+ * its own chunk.
  */
-const COMMANDS: Record<string, string> = {
-  run: 'run',
-  ps: 'ps',
-  stop: 'stop',
-  kill: 'kill',
-  rm: 'rm',
-  exec: 'exec',
-  logs: 'logs',
-  inspect: 'inspect',
-  gc: 'gc',
-  config: 'config',
-  images: 'images',
-  image: 'image',
-  network: 'network',
-  _supervise: 'supervise',
-  plan: 'plan',
-  setup: 'setup',
-  vassal: 'vassal',
-  watch: 'watch',
-  up: 'up',
-  cluster: 'cluster',
-};
-
 export type CommandModule = { define(program: Command): void };
+
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  run: () => import('./run.js'),
+  ps: () => import('./ps.js'),
+  stop: () => import('./stop.js'),
+  kill: () => import('./kill.js'),
+  rm: () => import('./rm.js'),
+  exec: () => import('./exec.js'),
+  logs: () => import('./logs.js'),
+  inspect: () => import('./inspect.js'),
+  gc: () => import('./gc.js'),
+  config: () => import('./config.js'),
+  images: () => import('./images.js'),
+  image: () => import('./image.js'),
+  network: () => import('./network.js'),
+  _supervise: () => import('./supervise.js'),
+  plan: () => import('./plan.js'),
+  setup: () => import('./setup.js'),
+  vassal: () => import('./vassal.js'),
+  watch: () => import('./watch.js'),
+  up: () => import('./up.js'),
+  cluster: () => import('./cluster.js'),
+};
 
 export function fail(message: string, hint?: string): never {
   throw new VesselError('E_USAGE', message, hint === undefined ? {} : { hint });
@@ -50,6 +52,11 @@ function report(e: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `vessel images | head`: a closed pipe ends the output, not the process with a stack trace
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const program = new Command('vessel')
     .description('application containers for FreeBSD jails and Linux namespaces, supervised by the uWSGI Emperor')
     .version('0.1.0')
@@ -58,8 +65,8 @@ export async function main(argv: string[]): Promise<void> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s) });
 
   const first = argv.find((a) => !a.startsWith('-'));
-  const files = first !== undefined && COMMANDS[first] ? [COMMANDS[first]] : [...new Set(Object.values(COMMANDS))];
-  const mods = await Promise.all(files.map((f) => import(`./${f}.js`) as Promise<CommandModule>));
+  const loaders = first !== undefined && COMMANDS[first] ? [COMMANDS[first]] : [...new Set(Object.values(COMMANDS))];
+  const mods = [...new Set(await Promise.all(loaders.map((l) => l())))];
   for (const m of mods) m.define(program);
 
   try {

@@ -4,10 +4,15 @@ import type { ContainerState } from './types.js';
 
 const NET_KINDS = new Set(['lease', 'interface', 'nft']);
 
+/** On Linux net/ owns leases, veths and nft rules; the FreeBSD driver plumbs epairs and pf itself. */
+function split(driver: Driver, resources: Resource[]): { rt: Resource[]; net: Resource[] } {
+  if (driver.os !== 'linux') return { rt: resources, net: resources.filter((r) => r.kind === 'lease') };
+  return { rt: resources.filter((r) => !NET_KINDS.has(r.kind)), net: resources.filter((r) => NET_KINDS.has(r.kind)) };
+}
+
 /** Release runtime and network resources (the network's own code knows its kinds). */
 export async function releaseResources(driver: Driver, name: string, resources: Resource[]): Promise<void> {
-  const net = resources.filter((r) => NET_KINDS.has(r.kind));
-  const rt = resources.filter((r) => !NET_KINDS.has(r.kind));
+  const { rt, net } = split(driver, resources);
   // processes and cgroups first: interfaces vanish with the network namespace
   await driver.cleanup(rt);
   if (net.length) {
@@ -34,9 +39,8 @@ export async function removeLeftovers(name: string, prev: ContainerState | undef
   for (const r of [...found, ...net]) if (!all.some((x) => x.kind === r.kind && x.id === r.id)) all.push(r);
   if (all.length === 0) return;
   log().info({ container: name, resources: all.length }, 'removing leftovers of an earlier run');
-  const rt = all.filter((r) => !NET_KINDS.has(r.kind));
+  const { rt, net: netRes } = split(driver, all);
   await driver.cleanup(rt);
-  const netRes = all.filter((r) => NET_KINDS.has(r.kind));
   if (netRes.length) {
     const { releaseNetwork } = await import('../net/index.js');
     await releaseNetwork(name, netRes);

@@ -1,0 +1,46 @@
+// Shared helpers for vessel's benchmarks: time whole commands, print medians and ratios.
+// Benchmarks measure; they never assert (these machines are shared and noisy).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+
+export function timeOnce(argv, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: opts.stdio ?? 'ignore', env: opts.env ?? process.env, input: opts.input });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0 && !opts.allowFailure) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr ?? ''}`);
+  return ms;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Run each candidate `runs` times, interleaved so background noise hits all alike. */
+export function compare(candidates, runs, warmup = 2) {
+  const times = new Map(candidates.map((c) => [c.name, []]));
+  for (let i = 0; i < warmup; i++) for (const c of candidates) c.run();
+  for (let i = 0; i < runs; i++) {
+    for (const c of candidates) times.get(c.name).push(c.run());
+  }
+  return candidates.map((c) => ({ name: c.name, median: median(times.get(c.name)), min: Math.min(...times.get(c.name)) }));
+}
+
+export function printTable(title, rows, baseline) {
+  const base = rows.find((r) => r.name === baseline)?.median;
+  console.log(`\n## ${title}`);
+  const w = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) {
+    const ratio = base ? `  ×${(r.median / base).toFixed(2)} of ${baseline}` : '';
+    console.log(`${r.name.padEnd(w)}  median ${r.median.toFixed(1).padStart(7)} ms  min ${r.min.toFixed(1).padStart(7)} ms${ratio}`);
+  }
+}
+
+export function tmpRoot(tag) {
+  return mkdtempSync(`/tmp/vessel-bench-${tag}-`);
+}
+
+export function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
