@@ -30,10 +30,10 @@ const base: RenderOptions = { count: 1, vesselBin: 'vessel' };
 /** spec file → options per backend (undefined: not rendered for that backend). */
 const MATRIX: Record<string, { nomad?: RenderOptions; slurm?: RenderOptions }> = {
   'minimal.ini': { nomad: base, slurm: base },
-  'web.ini': { nomad: { ...base, count: 3, datacenters: ['dc1', 'dc2'] }, slurm: { ...base, vesselBin: '/usr/local/bin/vessel', output: '/var/log/vessel/%x-%j.out' } },
+  'web.ini': { nomad: { ...base, count: 3, datacenters: ['dc1', 'dc2'] } },
   'batch.ini': { nomad: { ...base, mhzPerCore: 2400 }, slurm: { ...base, count: 3, partition: 'batch', timeLimit: '1:00:00' } },
   'jail.ini': { nomad: { ...base, vesselBin: '/usr/local/bin/vessel' }, slurm: { ...base, os: 'freebsd', constraint: 'zfs' } },
-  'dns.ini': { nomad: { ...base, os: 'linux' }, slurm: base },
+  'dns.ini': { nomad: { ...base, os: 'linux' }, slurm: { ...base, vesselBin: '/usr/local/bin/vessel', output: '/var/log/vessel/%x-%j.out' } },
 };
 
 describe('cluster render: golden files', () => {
@@ -129,8 +129,11 @@ describe('cluster render: specs an engine cannot express fail before anything is
       expect((err as Error).message.startsWith(join(FIX, 'invalid', file))).toBe(true);
     });
   }
+  it('slurm: [health]', () => {
+    expect(() => renderSbatchScript(spec('specs', 'web.ini'), base)).toThrow(/web\.ini: \[health\]: Slurm has no health checks/);
+  });
   it('slurm: published ports with --count > 1', () => {
-    expect(() => renderSbatchScript(spec('specs', 'web.ini'), { ...base, count: 2 })).toThrow(/Slurm does not allocate ports/);
+    expect(() => renderSbatchScript(spec('specs', 'dns.ini'), { ...base, count: 2 })).toThrow(/Slurm does not allocate ports/);
   });
   it('a count below 1', () => {
     expect(() => renderNomadJob(spec('specs', 'minimal.ini'), { ...base, count: 0 })).toThrow(/--count 0/);

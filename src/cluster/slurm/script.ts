@@ -45,6 +45,10 @@ export function sbatchDirectives(spec: ContainerSpec, opts: RenderOptions): stri
 
 function checkSlurm(spec: ContainerSpec, opts: RenderOptions): void {
   checkCommon('slurm', spec);
+  if (spec.health !== undefined) {
+    // Slurm has no health checks, and the node's `vessel run --foreground` does not run them either.
+    throw unsupported('slurm', spec, '[health]', 'Slurm has no health checks to run it with');
+  }
   if (opts.count > 1 && spec.network.publish.length > 0) {
     // Slurm knows nothing about ports: two array tasks on one node would fight for the host port.
     throw unsupported('slurm', spec, `[network] publish with --count ${opts.count}`,
