@@ -1,0 +1,58 @@
+import { afterAll, beforeAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { linuxDriver } from '../../src/runtime/linux/index.js';
+import type { ContainerConfig } from '../../src/runtime/types.js';
+import { driverContract } from '../unit/driver-contract.js';
+import { busyboxTarball, leftovers } from '../helpers/vessel.js';
+
+// The same driver contract the FreeBSD driver passes against its model, here against the real
+// Linux kernel: namespaces, overlayfs, cgroups.
+const root = mkdtempSync('/tmp/vessel-test-contract-');
+process.env.VESSEL_ROOT = root;
+process.env.VESSEL_LIBEXEC ??= join(process.cwd(), 'build');
+const layer = join(root, 'layer');
+
+beforeAll(() => {
+  mkdirSync(layer);
+  execFileSync('tar', ['-C', layer, '-xzf', busyboxTarball()]);
+});
+
+afterAll(() => {
+  const left = leftovers({ root, env: {}, dispose: () => undefined });
+  rmSync(root, { recursive: true, force: true });
+  if (left.length) throw new Error(`leftovers: ${left.join(', ')}`);
+});
+
+let n = 0;
+driverContract('linux (real namespaces, overlayfs, cgroups)', () => linuxDriver, {
+  config: (): ContainerConfig => {
+    const name = `contract${++n}`;
+    const dir = join(root, 'containers', name);
+    mkdirSync(dir, { recursive: true });
+    return {
+      name,
+      runId: `r${n}`,
+      dir,
+      root: { layers: [layer], ephemeral: n % 2 === 0 },
+      argv: ['sleep', '300'],
+      env: ['PATH=/bin:/usr/bin'],
+      workdir: '/',
+      user: '',
+      hostname: name,
+      mounts: [{ kind: 'tmpfs', target: '/scratch', sizeBytes: 1 << 20 }],
+      limits: { memoryBytes: 64 << 20, maxproc: 50, cpuPercent: 50 },
+      wait: 'all',
+      tty: false,
+      interactive: false,
+      network: { mode: 'none' },
+      stopSignal: 'SIGTERM',
+      jail: {},
+      security: { portacl: [], capAdd: [], capDrop: [], noNewPrivileges: true },
+      output: { kind: 'file', path: join(dir, 'container.log') },
+    };
+  },
+  // only cgroups outlive a killed supervisor on Linux (processes die with it, mounts with the namespace)
+  discoverable: ['cgroup'],
+});
