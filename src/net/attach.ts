@@ -53,6 +53,9 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
   const netName = spec.network.name;
   if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
   validatePublish(spec.network.publish, name);
+  // plugNetwork's `ip` is often the supervisor's first host command, and util/host loads execa on
+  // first use (~100 ms on a busy host): start loading it now, while the container's root is built.
+  void import('execa').catch(() => undefined);
   const b = await backend();
   const { net, lease } = await withNetworksLock(async () => {
     const networks = await listNetworks();
