@@ -185,5 +185,7 @@ export interface Driver {
   cleanup(resources: Resource[]): Promise<void>;
   /** Scan the host for resources named after this container (crash leftovers). */
   findLeftovers(name: string): Promise<Resource[]>;
+  /** Names of every container that has resources on the host (for gc of containers with no state). */
+  instanceNames?(): Promise<string[]>;
   stats(target: ContainerRef): Promise<Stats>;
 }

@@ -96,5 +96,16 @@ export async function gc(): Promise<GcReport> {
       report.errors.push({ name: s.name, error: errorMessage(e) });
     }
   }
+  // resources on the host of containers that have no state file at all (state removed by hand)
+  const known = new Set(states.map((s) => s.name));
+  for (const name of (await driver.instanceNames?.()) ?? []) {
+    if (known.has(name)) continue;
+    try {
+      await removeLeftovers(name, undefined, driver, { network: true });
+      report.cleaned.push(name);
+    } catch (e) {
+      report.errors.push({ name, error: errorMessage(e) });
+    }
+  }
   return report;
 }

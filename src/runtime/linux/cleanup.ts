@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { config } from '../../util/config.js';
 import { run } from '../../util/host.js';
 import type { Resource } from '../types.js';
@@ -43,4 +44,24 @@ export async function findLinuxLeftovers(name: string): Promise<Resource[]> {
   const dir = `${config().containers}/${name}/`;
   for (const m of hostMounts()) if (m.startsWith(dir)) out.push({ kind: 'mount', id: m });
   return out;
+}
+
+/** Container names that own cgroup directories under vessel's parent (any controller). */
+export async function linuxInstanceNames(): Promise<string[]> {
+  const layout = cgroupLayout();
+  const roots = new Set<string>([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])]);
+  const names = new Set<string>();
+  for (const r of roots) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(join(r, config().cgroupParent));
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const m = /^(.+)\.[0-9a-z]+$/.exec(e);
+      if (m && !e.startsWith('cgroup.') && statSync(join(r, config().cgroupParent, e)).isDirectory()) names.add(m[1]!);
+    }
+  }
+  return [...names];
 }
