@@ -144,7 +144,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
       await recordError(spec.name, error).catch(() => undefined);
       return false;
     }
-    log.info({ pid: sup.pid, image: spec.image }, 'container started');
+    log.info({ pid: sup.pid, image: spec.image, uptimeMs: Math.round(process.uptime() * 1000) }, 'container started');
     const run: Running = { id, sup, spec, text, loyalTimer: undefined, healthy: false };
     // Loyalty only after min_uptime of health: a crash loop is never loyal, so the Emperor's
     // blacklist throttles it; a container that was healthy that long is respawned at once.
