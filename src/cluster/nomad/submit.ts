@@ -62,7 +62,7 @@ export function checkEvaluation(jobId: string, ev: NomadEvaluation): void {
         : `\`vessel cluster stop ${jobId}\` removes the job`,
     });
   }
-  if (ev.Status === 'failed' || ev.Status === 'canceled') {
+  if (ev.Status === 'failed' || ev.Status === 'canceled' || ev.Status === 'blocked') {
     throw new VesselError('E_CLUSTER', `nomad job ${jobId}: evaluation ${ev.ID} ${ev.Status}${ev.StatusDescription ? `: ${ev.StatusDescription}` : ''}`);
   }
 }
