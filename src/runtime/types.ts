@@ -187,5 +187,7 @@ export interface Driver {
   findLeftovers(name: string): Promise<Resource[]>;
   /** Names of every container that has resources on the host (for gc of containers with no state). */
   instanceNames?(): Promise<string[]>;
+  /** Remove empty per-root parents (a private VESSEL_ROOT's cgroup subtree), for gc. */
+  pruneParents?(): Promise<void>;
   stats(target: ContainerRef): Promise<Stats>;
 }

@@ -107,5 +107,6 @@ export async function gc(): Promise<GcReport> {
       report.errors.push({ name, error: errorMessage(e) });
     }
   }
+  await driver.pruneParents?.();
   return report;
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VesselError } from './errors.js';
@@ -86,7 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
     libexec: pick('libexec', ['VESSEL_LIBEXEC'], () => join(packageDir, 'build')),
     registry: undefined,
     packageDir,
-    cgroupParent: env.VESSEL_CGROUP_PARENT || fileVars.VESSEL_CGROUP_PARENT || 'vessel',
+    // One cgroup subtree per state root: `vessel gc` of one root must never touch the containers
+    // of another (tests, or two installations side by side).
+    cgroupParent: env.VESSEL_CGROUP_PARENT || fileVars.VESSEL_CGROUP_PARENT || (rootGiven ? `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}` : 'vessel'),
     sources,
   };
   const reg = env.APPC_REGISTRY_URL || env.VESSEL_REGISTRY || fileVars.APPC_REGISTRY_URL || fileVars.VESSEL_REGISTRY;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmperorStats } from '../../src/emperor/stats.js';
 import type { PsReport } from '../../src/emperor/ps.js';
 import type { ContainerState } from '../../src/supervise/types.js';
+import { cgroupParentOf } from './vessel.js';
 
 /**
  * A private vessel world for one Emperor test file: its own VESSEL_ROOT with a busybox image,
@@ -246,7 +247,7 @@ export class EmperorWorld {
         continue;
       }
       for (const c of [...ctrls, '.']) {
-        const dir = join(base, c, 'vessel');
+        const dir = join(base, c, cgroupParentOf(this.root));
         let entries: string[] = [];
         try {
           entries = readdirSync(dir);

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,28 @@ export function makeRoot(tag: string): TestRoot {
   return {
     root,
     env,
-    dispose: () => rmSync(root, { recursive: true, force: true }),
+    dispose: () => {
+      removeCgroupParents(root);
+      rmSync(root, { recursive: true, force: true });
+    },
   };
+}
+
+/** Remove a test root's (empty) cgroup subtrees, so runs leave nothing under /sys/fs/cgroup. */
+export function removeCgroupParents(root: string): void {
+  const parent = cgroupParentOf(root);
+  const base = '/sys/fs/cgroup';
+  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [join(base, parent)] : readdirSync(base).map((c) => join(base, c, parent));
+  for (const d of dirs) {
+    try {
+      rmdirSync(d);
+    } catch { /* absent, or still holding a leaked container (the leftover check reports that) */ }
+  }
+}
+
+/** cgroup directories of a container in this root's subtree. */
+export function cgroupsIn(t: TestRoot, name: string): string[] {
+  return cgroupsOf(name, cgroupParentOf(t.root));
 }
 
 export interface RunResult {
@@ -127,17 +147,30 @@ export function mountsUnder(prefix: string): string[] {
     .filter((m) => m.startsWith(prefix));
 }
 
-/** cgroup directories (any controller, v1 or v2) named after a container. */
-export function cgroupsOf(name: string, parent = 'vessel'): string[] {
+/** The cgroup subtree of a state root (src/util/config.ts: one per root). */
+export function cgroupParentOf(root: string): string {
+  return `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+}
+
+/** cgroup directories (any controller, v1 or v2) named after a container, in any vessel subtree. */
+export function cgroupsOf(name: string, parent?: string): string[] {
   const out: string[] = [];
   const base = '/sys/fs/cgroup';
   const roots = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d));
   for (const r of roots) {
-    const dir = join(r, parent);
+    let parents: string[];
     try {
-      if (!statSync(dir).isDirectory()) continue;
-      for (const e of readdirSync(dir)) if (e === name || e.startsWith(`${name}.`)) out.push(join(dir, e));
-    } catch { /* controller without vessel's subtree */ }
+      parents = parent ? [parent] : readdirSync(r).filter((d) => d === 'vessel' || d.startsWith('vessel-'));
+    } catch {
+      continue;
+    }
+    for (const p of parents) {
+      const dir = join(r, p);
+      try {
+        if (!statSync(dir).isDirectory()) continue;
+        for (const e of readdirSync(dir)) if (e === name || e.startsWith(`${name}.`)) out.push(join(dir, e));
+      } catch { /* controller without vessel's subtree */ }
+    }
   }
   return out;
 }
@@ -147,7 +180,7 @@ export function leftovers(t: TestRoot, name?: string): string[] {
   const found: string[] = [];
   for (const p of processesMentioning(t.root)) found.push(`process ${p.pid}: ${p.cmd}`);
   for (const m of mountsUnder(t.root)) found.push(`mount ${m}`);
-  if (name) for (const c of cgroupsOf(name)) found.push(`cgroup ${c}`);
+  if (name) for (const c of cgroupsOf(name, cgroupParentOf(t.root))) found.push(`cgroup ${c}`);
   return found;
 }
 

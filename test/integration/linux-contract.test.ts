@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { linuxDriver } from '../../src/runtime/linux/index.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import { driverContract } from '../unit/driver-contract.js';
-import { busyboxTarball, leftovers } from '../helpers/vessel.js';
+import { busyboxTarball, leftovers, removeCgroupParents } from '../helpers/vessel.js';
 
 // The same driver contract the FreeBSD driver passes against its model, here against the real
 // Linux kernel: namespaces, overlayfs, cgroups.
@@ -21,6 +21,7 @@ beforeAll(() => {
 
 afterAll(() => {
   const left = leftovers({ root, env: {}, dispose: () => undefined });
+  removeCgroupParents(root);
   rmSync(root, { recursive: true, force: true });
   if (left.length) throw new Error(`leftovers: ${left.join(', ')}`);
 });

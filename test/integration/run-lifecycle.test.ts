@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupsOf, containerState, leftovers, pidAlive, processesMentioning, rootWithBusybox, sleep, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
+import { cgroupsIn, containerState, leftovers, pidAlive, processesMentioning, rootWithBusybox, sleep, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 
 // issue 2, "Must show": jail semantics, wait=main, exec, stop, restart, no leftovers after kill -9.
 let t: TestRoot;
@@ -48,7 +48,7 @@ describe('exec', () => {
     expect(ps.stdout).toMatch(/sleep/);
     // the exec'd process sits in the container's pids cgroup while it runs
     const cg = await vessel(t, ['exec', 'ex', 'sh', '-c', 'cat /proc/self/cgroup']);
-    expect(cg.stdout).toMatch(/\/vessel\/ex\.[0-9a-f]+/);
+    expect(cg.stdout).toMatch(/\/vessel-[0-9a-f]{8}\/ex\.[0-9a-f]+/);
     const env = await vessel(t, ['exec', '-e', 'X=1', '-u', 'app', 'ex', 'sh', '-c', 'echo $X $(id -u) $(hostname)']);
     expect(env.stdout.trim()).toBe('1 1000 ex');
     const code = await vessel(t, ['exec', 'ex', 'sh', '-c', 'exit 9']);
@@ -61,7 +61,7 @@ describe('exec', () => {
     expect((await vessel(t, ['stop', '-t', '1', 'ex'])).code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(state('ex')?.status).toBe('exited');
-    expect(cgroupsOf('ex')).toEqual([]);
+    expect(cgroupsIn(t, 'ex')).toEqual([]);
     expect((await vessel(t, ['rm', 'ex'])).code).toBe(0);
 
     await vessel(t, ['run', '-d', '--name', 'stubborn', 'busybox', 'sh', '-c', "trap '' TERM; while :; do sleep 1; done"]);
@@ -116,7 +116,7 @@ describe('no leftovers', () => {
     await until(() => processesMentioning(t.root).length === 0, 5000, 'no container process');
     // the cgroups are recorded: gc (or the next start) removes them
     expect((await vessel(t, ['gc'])).code).toBe(0);
-    expect(cgroupsOf('victim')).toEqual([]);
+    expect(cgroupsIn(t, 'victim')).toEqual([]);
     expect(leftovers(t, 'victim')).toEqual([]);
     expect(state('victim')?.status).toBe('exited');
     await vessel(t, ['rm', 'victim']);

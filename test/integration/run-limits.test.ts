@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsOf, containerState, leftovers, rootWithBusybox, sleep, until, vessel, type TestRoot } from '../helpers/vessel.js';
+import { cgroupsIn, containerState, leftovers, rootWithBusybox, sleep, until, vessel, type TestRoot } from '../helpers/vessel.js';
 
 // issue 2, "Must show": memory → OOM reported; pids stops a fork loop; cpus caps cpu time.
 let t: TestRoot;
@@ -22,7 +22,7 @@ describe('resource limits (cgroups)', () => {
     const st = containerState(t, 'oom') as { lastExit: { code: number; oomKilled: boolean; reason: string } };
     expect(st.lastExit.code).toBe(137);
     expect(st.lastExit.oomKilled).toBe(true);
-    expect(cgroupsOf('oom')).toEqual([]);
+    expect(cgroupsIn(t, 'oom')).toEqual([]);
     await vessel(t, ['rm', 'oom']);
   });
 
@@ -49,7 +49,7 @@ describe('resource limits (cgroups)', () => {
     expect(share).toBeLessThan(0.3);
     expect((await vessel(t, ['stop', '-t', '1', 'spin'])).code).toBe(0);
     await until(() => (containerState(t, 'spin') as { status: string }).status === 'exited');
-    expect(cgroupsOf('spin')).toEqual([]);
+    expect(cgroupsIn(t, 'spin')).toEqual([]);
     await vessel(t, ['rm', 'spin']);
   });
 });

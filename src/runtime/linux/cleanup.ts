@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { config } from '../../util/config.js';
 import { run } from '../../util/host.js';
@@ -64,4 +64,16 @@ export async function linuxInstanceNames(): Promise<string[]> {
     }
   }
   return [...names];
+}
+
+/** gc: a private root's cgroup subtree goes once empty; the default root keeps `vessel`. */
+export async function pruneLinuxParents(): Promise<void> {
+  const parent = config().cgroupParent;
+  if (parent === 'vessel') return;
+  const layout = cgroupLayout();
+  for (const r of new Set<string>([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
+    try {
+      rmdirSync(join(r, parent));
+    } catch { /* absent or still in use */ }
+  }
 }

@@ -2,7 +2,7 @@ import type { ContainerConfig, ContainerRef, Driver, ExecOptions, Plan, Resource
 import { linuxResources, startLinux } from './start.js';
 import { execLinux } from './exec.js';
 import { signalLinux, statsLinux, stopLinux } from './control.js';
-import { cleanupLinux, findLinuxLeftovers, linuxInstanceNames } from './cleanup.js';
+import { cleanupLinux, findLinuxLeftovers, linuxInstanceNames, pruneLinuxParents } from './cleanup.js';
 import { renderRunConfig } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
 import { cgroupLayout, cgroupSet } from './cgroup.js';
@@ -44,6 +44,9 @@ export const linuxDriver: Driver = {
   },
   instanceNames(): Promise<string[]> {
     return linuxInstanceNames();
+  },
+  pruneParents(): Promise<void> {
+    return pruneLinuxParents();
   },
   async stats(target: ContainerRef): Promise<Stats> {
     return statsLinux(target);
