@@ -127,3 +127,14 @@ export function addDummy(name: string, address: string): void {
 export function delLink(name: string): void {
   trySh(['ip', 'link', 'del', name]);
 }
+
+/**
+ * The bridges and host veths of these networks and containers under one state root that exist
+ * now. Tests look only at their own names: other suites may run vessel networks on this host at
+ * the same time, and their interfaces are none of our business (never delete them).
+ */
+export async function ownInterfaces(scope: string, networks: string[], containers: string[]): Promise<string[]> {
+  const { bridgeName, vethNames } = await import('../../src/net/names.js');
+  const names = [...networks.map((n) => bridgeName(scope, n)), ...containers.map((c) => vethNames(scope, c).host)];
+  return vslInterfaces().filter((i) => names.includes(i));
+}

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec, PortPublish } from '../../src/spec/types.js';
 import type { NetAttachment } from '../../src/net/index.js';
 import {
-  addDummy, delLink, freePort, httpGet, netTestsCanRun, nftTableExists, sh, spawnNetns, trySh, vslInterfaces, waitHttp, wgetFrom,
+  addDummy, delLink, freePort, httpGet, netTestsCanRun, nftTableExists, ownInterfaces, sh, spawnNetns, trySh, vslInterfaces, waitHttp, wgetFrom,
   type Netns,
 } from '../helpers/net.js';
 
@@ -26,7 +26,9 @@ const procs: Netns[] = [];
 const attachments = new Map<string, NetAttachment>();
 let net: typeof import('../../src/net/index.js');
 let table = '';
-let before: string[] = [];
+const NETWORKS = ['front', 'elsewhere', 'clash'];
+const CONTAINERS = ['web', 'client', 'udp', 'lonely', 'thief', 'squatter', 'bad', 'victim'];
+const own = () => ownInterfaces(join(root, 'networks'), NETWORKS, CONTAINERS);
 
 function spec(name: string, network: string, publish: PortPublish[] = [], mode: 'bridge' | 'none' | 'host' = 'bridge'): ContainerSpec {
   return { name, network: { mode, name: network, publish, aliases: [`${name}-alias`] } } as unknown as ContainerSpec;
@@ -48,7 +50,6 @@ describe.runIf(canRun)('networking with real namespaces', () => {
   let client: Netns;
 
   beforeAll(async () => {
-    before = vslInterfaces();
     net = await import('../../src/net/index.js');
     const { nftTableName } = await import('../../src/net/names.js');
     table = nftTableName(join(root, 'networks'));
@@ -64,7 +65,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     for (const [name, att] of attachments) await net?.releaseNetwork(name, att.resources).catch(() => undefined);
     delLink(dummy);
     // Whatever a failed test left: our bridges and veths (named from our root), our table.
-    for (const i of vslInterfaces()) if (!before.includes(i)) delLink(i);
+    for (const i of await own()) delLink(i);
     if (table) trySh(['nft', 'delete', 'table', 'ip', table]);
     rmSync(root, { recursive: true, force: true });
   });
@@ -125,8 +126,8 @@ describe.runIf(canRun)('networking with real namespaces', () => {
   });
 
   it('refuses a port already published, a port a host service holds, a bad port and a clashing subnet, creating nothing', async () => {
-    const snapshot = () => JSON.stringify([vslInterfaces().sort(), sh(['nft', 'list', 'table', 'ip', table])]);
-    const state = snapshot();
+    const snapshot = async () => JSON.stringify([await own(), sh(['nft', 'list', 'table', 'ip', table])]);
+    const state = await snapshot();
     const leases = await net.listLeases();
     await expect(net.prepareNetwork(spec('thief', 'front', [{ hostPort: tcpPort, containerPort: 81, protocol: 'tcp' }]), 'thief'))
       .rejects.toThrow(`thief: port ${tcpPort}/tcp is already published by container web (${tcpPort}:80/tcp)`);
@@ -144,7 +145,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     const front = await net.inspectNetwork('front');
     await expect(net.createNetwork('clash', { subnet: front.subnet })).rejects.toThrow(`--subnet ${front.subnet}: overlaps network front (${front.subnet})`);
     await expect(net.createNetwork('clash', { subnet: '198.18.0.0/15' })).rejects.toThrow(`overlaps ${hostAddr}/32, routed on this host via ${dummy}`);
-    expect(snapshot()).toBe(state);
+    expect(await snapshot()).toBe(state);
     expect(await net.listLeases()).toEqual(leases);
     expect((await net.listNetworkInfo()).map((n) => n.name)).toEqual(['front']);
   });
@@ -172,7 +173,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     attachments.clear();
     expect(await net.listLeases()).toEqual([]);
     expect(await net.listNetworkInfo()).toEqual([]);
-    expect(vslInterfaces().filter((i) => !before.includes(i) && i !== dummy)).toEqual([]);
+    expect(await own()).toEqual([]);
     expect(vslInterfaces()).not.toContain(bridge);
     expect(nftTableExists(table)).toBe(false);
   });

@@ -12,7 +12,6 @@ import { bridgeName, nftTableName, vethNames } from '../../src/net/names.js';
 const canRun = netTestsCanRun();
 let t: TestRoot;
 let scope = '';
-let before: string[] = [];
 const tag = Math.random().toString(16).slice(2, 6);
 const dummy = `vsltr${tag}`;
 const hostAddr = `198.19.${Math.floor(Math.random() * 200) + 20}.${Math.floor(Math.random() * 200) + 20}`;
@@ -27,15 +26,20 @@ async function ok(args: string[]): Promise<string> {
   if (r.code !== 0) throw new Error(`vessel ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
-/** What the host holds for this test root: our veths/bridges, our table, our leases. */
+/**
+ * What the host holds for this test root: the bridges and veths named after our networks and
+ * containers (other suites may run vessel networks on this host at the same time), our table.
+ */
+const NETWORKS = ['front', 'dns', 'crowd', 'doomed', 'clash'];
+const CONTAINERS = ['web', 'client', 'late', 'other', 'thief', 'bad', 'udp', 'victim', ...Array.from({ length: 20 }, (_, i) => `crowd${i}`)];
 function hostNetState(): string[] {
-  const ours = vslInterfaces().filter((i) => !before.includes(i) && i !== dummy);
-  return [...ours.map((i) => `interface ${i}`), ...(nftTableExists(nftTableName(scope)) ? [`table ${nftTableName(scope)}`] : [])];
+  const names = [...NETWORKS.map((n) => bridgeName(scope, n)), ...CONTAINERS.map((c) => vethNames(scope, c).host)];
+  const present = vslInterfaces().filter((i) => names.includes(i));
+  return [...present.map((i) => `interface ${i}`), ...(nftTableExists(nftTableName(scope)) ? [`table ${nftTableName(scope)}`] : [])];
 }
 
 describe.runIf(canRun)('vessel run on networks', () => {
   beforeAll(async () => {
-    before = vslInterfaces();
     t = await rootWithBusybox('net');
     scope = join(t.root, 'networks');
     addDummy(dummy, hostAddr);
@@ -50,7 +54,7 @@ describe.runIf(canRun)('vessel run on networks', () => {
       await vessel(t, ['network', 'rm', n.name]);
     }
     delLink(dummy);
-    for (const i of vslInterfaces()) if (!before.includes(i)) delLink(i);
+    for (const i of hostNetState()) if (i.startsWith('interface ')) delLink(i.slice(10));
     trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
     expect(leftovers(t)).toEqual([]);
     t.dispose();
@@ -65,6 +69,12 @@ describe.runIf(canRun)('vessel run on networks', () => {
     it('two containers on one network talk to each other by name', async () => {
       const out = await ok(['run', '--rm', '--name', 'client', '--network', 'front', 'busybox', 'sh', '-c', 'wget -qO- http://web/ && grep -w web /etc/hosts']);
       expect(out).toMatch(/^hello from vessel\n10\.77\.\d+\.\d+\tweb\n$/);
+      // and the other way round: a member that joins later is visible to one already running
+      // (the hosts file is rewritten in place, so the running container's bind mount sees it)
+      await ok(['run', '-d', '--name', 'late', '--network', 'front', 'busybox', 'sleep', '300']);
+      expect(await ok(['exec', 'web', 'sh', '-c', 'grep -w late /etc/hosts | cut -f2'])).toBe('late\n');
+      await ok(['rm', '-f', 'late']);
+      expect(await ok(['exec', 'web', 'sh', '-c', 'grep -cw late /etc/hosts || true'])).toBe('0\n');
     });
 
     it('a published TCP port answers at 127.0.0.1 and at the host\'s own address', async () => {
@@ -73,7 +83,7 @@ describe.runIf(canRun)('vessel run on networks', () => {
     });
 
     it('and from another container, and from the container itself, through the host (hairpin)', async () => {
-      const other = await ok(['run', '--rm', '--network', 'front', 'busybox', 'wget', '-qO-', `http://${hostAddr}:${port}/`]);
+      const other = await ok(['run', '--rm', '--name', 'other', '--network', 'front', 'busybox', 'wget', '-qO-', `http://${hostAddr}:${port}/`]);
       expect(other).toBe('hello from vessel\n');
       const self = await ok(['exec', 'web', 'wget', '-qO-', `http://${hostAddr}:${port}/`]);
       expect(self).toBe('hello from vessel\n');
@@ -85,7 +95,7 @@ describe.runIf(canRun)('vessel run on networks', () => {
       const taken = await vessel(t, ['run', '-d', '--name', 'thief', '--network', 'front', '-p', `${port}:8080`, 'busybox', 'httpd', '-f', '-p', '8080']);
       expect(taken.code).toBe(125);
       expect(taken.stderr).toContain(`thief: port ${port}/tcp is already published by container web (${port}:80/tcp)`);
-      const bad = await vessel(t, ['run', '--rm', '--network', 'front', '-p', '99999:80', 'busybox', 'true']);
+      const bad = await vessel(t, ['run', '--rm', '--name', 'bad', '--network', 'front', '-p', '99999:80', 'busybox', 'true']);
       expect(bad.code).toBe(125);
       expect(bad.stderr).toMatch(/99999/);
       const front = (await inspect('front'))!;

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO, leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
-import { delLink, httpGet, netTestsCanRun, nftTableExists, trySh, vslInterfaces } from '../helpers/net.js';
+import { delLink, httpGet, netTestsCanRun, nftTableExists, ownInterfaces, trySh } from '../helpers/net.js';
 import { nftTableName } from '../../src/net/names.js';
 
 /**
@@ -16,10 +17,8 @@ describe.runIf(canRun)('the example vassals', () => {
   let t: TestRoot;
   let up: ChildProcess | undefined;
   let log = '';
-  let before: string[] = [];
 
   beforeAll(async () => {
-    before = vslInterfaces();
     t = await rootWithBusybox('netvassals');
     up = spawn(process.execPath, [BIN, 'up', '--vassals', join(REPO, 'vassals')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
     up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -34,7 +33,8 @@ describe.runIf(canRun)('the example vassals', () => {
     if (!t) return;
     await vessel(t, ['gc']);
     const scope = join(t.root, 'networks');
-    const leftIfs = vslInterfaces().filter((i) => !before.includes(i));
+    const containers = readdirSync(join(REPO, 'vassals')).filter((f) => f.endsWith('.ini')).map((f) => f.slice(0, -4));
+    const leftIfs = await ownInterfaces(scope, ['front'], containers);
     const leftTable = nftTableExists(nftTableName(scope));
     for (const i of leftIfs) delLink(i);
     trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
