@@ -85,7 +85,9 @@ export class Supervisor extends EventEmitter {
         }
       }
       this.driver = await driverFor();
+      log().debug({ container: name }, 'leftover check');
       await removeLeftovers(name, prev, this.driver, { network: this.spec.network.mode === 'bridge' });
+      log().debug({ container: name }, 'resolving spec');
       const output = this.opts.output ?? { kind: 'file' as const, path: paths.log };
       const resolved = await resolveSpec(this.spec, { ephemeral: this.opts.autoRemove ?? false, output });
       const { cfg } = resolved;
@@ -107,10 +109,12 @@ export class Supervisor extends EventEmitter {
         error: undefined,
       });
       const hooks = resolved.plug ? { beforeExec: resolved.plug } : {};
+      log().debug({ container: name, runId: cfg.runId }, 'starting');
       this.started = await this.driver.start(cfg, hooks);
       const all = [...recorded];
       for (const r of this.started.resources) if (!all.some((x) => x.kind === r.kind && x.id === r.id)) all.push(r);
       this.save({ status: 'running', pid: this.started.pid, startedAt: new Date().toISOString(), resources: all });
+      log().debug({ container: name, pid: this.started.pid }, 'running');
       this.exitPromise = this.started.exited.then((st) => this.finish(st));
       this.emit('started', this.started.pid);
     } catch (e) {
@@ -124,6 +128,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private async finish(status: ExitStatus): Promise<ExitStatus> {
+    log().debug({ container: this.spec.name, code: status.code }, 'exited; releasing resources');
     try {
       if (this.driver) await releaseResources(this.driver, this.spec.name, this.current.resources);
     } catch (e) {

@@ -49,6 +49,9 @@ export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): 
   const out = outFd ?? 'inherit';
   const child = host().spawn([initBinary(), 'run', paths.initConfig], {
     stdio: [cfg.interactive ? 'inherit' : 'ignore', out, out, 'pipe'],
+    // A session of its own: a terminal's ^C reaches the supervisor only, which forwards it once
+    // (otherwise the init would get it too and the command would see it twice).
+    detached: true,
   });
   if (outFd !== undefined) closeSync(outFd);
   const channel = child.pipes[3] as Socket | null;
