@@ -43,6 +43,15 @@ export function define(program: Command): void {
     });
 
   cmd
+    .command('reload')
+    .description('recreate bridges and reload the nft rules from the records (after a firewall reload flushed them)')
+    .action(async () => {
+      const { reloadNetworks } = await import('../net/index.js');
+      const nets = await reloadNetworks();
+      process.stdout.write(`${nets.length} network${nets.length === 1 ? '' : 's'} reloaded\n`);
+    });
+
+  cmd
     .command('rm <name...>')
     .alias('remove')
     .description('remove networks no container uses')

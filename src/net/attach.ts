@@ -58,13 +58,18 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
   void import('execa').catch(() => undefined);
   const b = await backend();
   const { net, lease } = await withNetworksLock(async () => {
-    const networks = await listNetworks();
+    let networks = await listNetworks();
     checkPublishedElsewhere(spec.network.publish, name, networks);
     checkHostListeners(spec.network.publish, name, hostListeners());
+    let rulesStale = false;
     // A lease of this name on another network is a leftover of an earlier run (names are unique).
-    for (const other of networks) {
-      if (other.name !== netName && other.leases[name]) {
-        delete other.leases[name];
+    for (const other of networks.filter((n) => n.name !== netName && n.leases[name])) {
+      delete other.leases[name];
+      rulesStale = true;
+      if (other.auto && Object.keys(other.leases).length === 0) {
+        networks = networks.filter((n) => n !== other);
+        await destroyNetworkLocked(other, networks, { applyRules: false });
+      } else {
         saveNetwork(other);
         writeInPlace(hostsPath(other.name), renderHosts(other));
       }
@@ -72,9 +77,11 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
     let net = networks.find((n) => n.name === netName);
     if (!net) {
       net = await createNetworkLocked(netName, { auto: true }, networks);
-    } else {
-      // After a reboot the record survives but the bridge does not.
-      await b.ensureNetwork(net);
+      networks.push(net);
+      rulesStale = false; // creating the network applied them
+    } else if (await b.ensureNetwork(net)) {
+      // The record survived but the bridge did not (a reboot): the table went with it.
+      rulesStale = true;
     }
     const veth = vethNames(networksDir(), name);
     const lease = addLease(net, {
@@ -87,6 +94,7 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
     });
     saveNetwork(net);
     writeInPlace(hostsPath(net.name), renderHosts(net));
+    if (rulesStale) await b.applyRules(networks);
     return { net, lease };
   });
   const prefix = net.subnet.split('/')[1];

@@ -12,8 +12,8 @@ export interface NetBackend {
   containerIfName(uniqueName: string): string;
   hostRoutes(): Promise<HostRoute[]>;
   interfaceExists(name: string): boolean;
-  /** Bridge with the gateway address; idempotent. */
-  ensureNetwork(net: NetworkRecord): Promise<void>;
+  /** Bridge with the gateway address; idempotent. True when it had to be created. */
+  ensureNetwork(net: NetworkRecord): Promise<boolean>;
   removeNetwork(net: NetworkRecord): Promise<void>;
   plug(net: NetworkRecord, lease: Lease, pid: number): Promise<void>;
   /** Loopback only (`--network none`). */

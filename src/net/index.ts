@@ -4,7 +4,7 @@
  */
 export { prepareNetwork, plugNetwork, releaseNetwork, findNetworkLeftovers, listLeases } from './attach.js';
 export type { NetAttachment } from './attach.js';
-export { createNetwork, removeNetwork, listNetworkInfo, inspectNetwork } from './network.js';
+export { createNetwork, removeNetwork, listNetworkInfo, inspectNetwork, reloadNetworks } from './network.js';
 export type { NetworkInfo, NetworkRecord, Lease } from './types.js';
 export { formatPublish } from './publish.js';
 export { bridgeName, vethNames, nftTableName, checkNetworkName } from './names.js';

@@ -94,6 +94,21 @@ export async function removeNetwork(name: string): Promise<void> {
   });
 }
 
+/**
+ * Make the host match the records again: bridges recreated, the nft table reloaded. For after a
+ * firewall reload that flushed the whole ruleset (`nft flush ruleset`, `systemctl restart
+ * nftables`), which takes vessel's table with it.
+ */
+export async function reloadNetworks(): Promise<NetworkRecord[]> {
+  return withNetworksLock(async () => {
+    const b = await backend();
+    const networks = await listNetworks();
+    for (const net of networks) await b.ensureNetwork(net);
+    await b.applyRules(networks);
+    return networks;
+  });
+}
+
 function info(net: NetworkRecord): NetworkInfo {
   return {
     name: net.name,

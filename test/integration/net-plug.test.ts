@@ -100,6 +100,13 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     expect(wgetFrom(web.pid, `http://${hostAddr}:${tcpPort}/`).out).toBe('hello from the web namespace\n');
   });
 
+  it('network reload brings the rules back after a firewall reload removed them', async () => {
+    sh(['nft', 'delete', 'table', 'ip', table]); // what `nft flush ruleset` would do to us (only to us here)
+    await expect(httpGet(`http://127.0.0.1:${tcpPort}/`, 1000)).rejects.toThrow();
+    await net.reloadNetworks();
+    expect((await waitHttp(`http://127.0.0.1:${tcpPort}/`)).status).toBe(200);
+  });
+
   it('publishes a UDP port', async () => {
     const echo = `require('dgram').createSocket('udp4').on('message', function (m, r) { this.send('echo ' + m, r.port, r.address); }).bind(53)`;
     await start('udp', 'front', [process.execPath, '-e', echo], [{ hostIp: '127.0.0.1', hostPort: udpPort, containerPort: 53, protocol: 'udp' }]);

@@ -17,11 +17,13 @@ export function renderBridgeBatch(net: NetworkRecord): string {
   ].join('\n') + '\n';
 }
 
-/** Create the bridge unless it exists; sysctls are (re)applied either way, they are idempotent. */
-export async function ensureBridge(net: NetworkRecord): Promise<void> {
-  if (!interfaceExists(net.bridge)) await run(['ip', '-batch', '-'], { input: renderBridgeBatch(net) });
+/** Create the bridge unless it exists (true when created); sysctls are idempotent, set either way. */
+export async function ensureBridge(net: NetworkRecord): Promise<boolean> {
+  const created = !interfaceExists(net.bridge);
+  if (created) await run(['ip', '-batch', '-'], { input: renderBridgeBatch(net) });
   enableRouteLocalnet(net.bridge);
   enableForwarding();
+  return created;
 }
 
 /** Deleting a bridge detaches its ports; absent is fine. */
