@@ -133,13 +133,15 @@ export async function plugNetwork(att: NetAttachment, name: string, pid: number)
     throw new VesselError('E_STATE', `container ${name}: no lease on network ${rn.network} (released while starting?)`);
   }
   // The rules depend on the lease only, not on the interface: load them while the veth is made.
+  // Always, not only for published ports: every start re-asserts the whole table, which repairs
+  // it after a firewall reload flushed it (outbound NAT included).
   const rules = withNetworksLock(async () => {
     const networks = await listNetworks();
     const mine = networks.find((n) => n.name === rn.network)?.leases[name];
     if (!mine) return;
     mine.pid = pid;
     saveNetwork(networks.find((n) => n.name === rn.network)!);
-    if (mine.publish.length > 0) await b.applyRules(networks);
+    await b.applyRules(networks);
   });
   const [veth, nft] = await Promise.allSettled([b.plug(net, lease, pid), rules]);
   if (veth.status === 'rejected') throw veth.reason;
