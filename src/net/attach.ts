@@ -7,7 +7,7 @@ import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace }
 import { addLease } from './ipam.js';
 import { nftTableName, ruleComment, vethNames } from './names.js';
 import { createNetworkLocked, destroyNetworkLocked } from './network.js';
-import { checkHostListeners, checkPublishedElsewhere, hostListeners, validatePublish } from './publish.js';
+import { checkHostAddresses, checkHostListeners, checkPublishedElsewhere, hostListeners, validatePublish } from './publish.js';
 import { hostsPath, listNetworks, networksDir, resolvPath, saveNetwork, withNetworksLock } from './store.js';
 import type { Lease, NetworkRecord } from './types.js';
 
@@ -53,6 +53,7 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
   const netName = spec.network.name;
   if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
   validatePublish(spec.network.publish, name);
+  await checkHostAddresses(spec.network.publish, name);
   // plugNetwork's `ip` is often the supervisor's first host command, and util/host loads execa on
   // first use (~100 ms on a busy host): start loading it now, while the container's root is built.
   void import('execa').catch(() => undefined);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { VesselError } from '../util/errors.js';
 import type { PortPublish } from '../spec/types.js';
 import { isIpv4 } from './cidr.js';
@@ -118,6 +119,30 @@ export function checkHostListeners(list: PortPublish[], container: string, liste
     if (l) {
       throw new VesselError('E_IN_USE', `${container}: port ${p.hostPort}/${p.protocol} is already in use on the host (a socket is bound to ${l.ip ?? '*'}:${l.port})`, {
         hint: 'pick another host port, or stop the service using it (ss -lntup)',
+      });
+    }
+  }
+}
+
+/** Whether the host owns `ip`: binding to it succeeds only then (EADDRNOTAVAIL otherwise). */
+function isLocalAddress(ip: string): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => res(e.code !== 'EADDRNOTAVAIL'));
+    s.listen(0, ip, () => s.close(() => res(true)));
+  });
+}
+
+/**
+ * A redirect bound to an address the host does not have would never match (`fib daddr type
+ * local`): say so instead of publishing a port nobody can reach.
+ */
+export async function checkHostAddresses(list: PortPublish[], container: string): Promise<void> {
+  for (const p of list) {
+    if (p.hostIp === undefined || p.hostIp === '0.0.0.0') continue;
+    if (!(await isLocalAddress(p.hostIp))) {
+      throw new VesselError('E_SPEC', `${container}: publish ${formatPublish(p)}: ${p.hostIp} is not an address of this host`, {
+        hint: 'use one of the host\'s addresses (ip -4 addr), 127.0.0.1, or no address for all of them',
       });
     }
   }

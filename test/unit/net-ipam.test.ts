@@ -7,7 +7,7 @@ import { VesselError } from '../../src/util/errors.js';
 import { formatCidr, intToIp, parseCidr } from '../../src/net/cidr.js';
 import { checkSubnetFree, parseRoutes, pickAddress, pickSubnet, poolConfig } from '../../src/net/ipam.js';
 import { bridgeName, checkNetworkName, nftTableName, vethNames } from '../../src/net/names.js';
-import { checkHostListeners, parseProcNet, validatePublish } from '../../src/net/publish.js';
+import { checkHostAddresses, checkHostListeners, parseProcNet, validatePublish } from '../../src/net/publish.js';
 import type { NetBackend } from '../../src/net/backend.js';
 import type { NetworkRecord } from '../../src/net/types.js';
 import type { ContainerSpec } from '../../src/spec/types.js';
@@ -92,6 +92,13 @@ describe('published ports', () => {
   it('refuses bad ports', () => {
     expect(() => validatePublish([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }], 'web')).toThrow('web: publish 0:80/tcp: host port 0 is not within 1-65535');
     expect(() => validatePublish([{ hostPort: 80, containerPort: 70000, protocol: 'tcp' }], 'web')).toThrow(/container port 70000/);
+  });
+  it('refuses a host address the host does not have', async () => {
+    await expect(checkHostAddresses([{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'web')).resolves.toBeUndefined();
+    // 203.0.113.0/24 is TEST-NET-3: documentation only, never a host's address.
+    await expect(checkHostAddresses([{ hostIp: '203.0.113.7', hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'web')).rejects.toThrow(
+      'web: publish 203.0.113.7:8080:80/tcp: 203.0.113.7 is not an address of this host',
+    );
   });
   it('finds host sockets in /proc/net text', () => {
     const tcp = [
