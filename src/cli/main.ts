@@ -33,6 +33,9 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   watch: () => import('./watch.js'),
   up: () => import('./up.js'),
   cluster: () => import('./cluster.js'),
+  publish: () => import('./publish.js'),
+  pull: () => import('./pull.js'),
+  tags: () => import('./tags.js'),
 };
 
 export function fail(message: string, hint?: string): never {

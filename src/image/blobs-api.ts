@@ -1,0 +1,123 @@
+/**
+ * The image store as registries see it (src/registry): read blobs of a local image to publish
+ * them, and commit a pulled image — verified blobs fetched into a pull directory — with the same
+ * staging, layer commit and index-last registration every import uses. Added by the registry
+ * work; composes this folder's own primitives and adds no second way of storing anything.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { VesselError } from '../util/errors.js';
+import { allRecords, dropStaging, makeStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
+import { commitLayers, stageLayerFile, type StagedLayer } from './layer.js';
+import { registerImage, setTag } from './commit.js';
+import { findImage, toImageRecord } from './list.js';
+import { formatImageRef } from './ref.js';
+import type { OciImageConfig } from './oci-config.js';
+import type { Digest, ImageRecord, ImageRef } from './types.js';
+
+export { MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, type Descriptor, type StoredImage } from './store.js';
+export type { OciImageConfig } from './oci-config.js';
+
+/** A local image by NAME[:TAG] or id, with everything publishing needs. */
+export async function localImage(text: string): Promise<{ stored: StoredImage; ref: ImageRef | undefined }> {
+  return findImage(text);
+}
+
+export function blobPath(d: Digest): string {
+  return paths.blob(d);
+}
+
+export function openBlob(d: Digest): Readable {
+  return createReadStream(paths.blob(d), { highWaterMark: 1 << 20 });
+}
+
+export function hasLayer(diffId: Digest): boolean {
+  return existsSync(paths.layer(diffId));
+}
+
+export function hasBlob(d: Digest): boolean {
+  return existsSync(paths.blob(d));
+}
+
+export function imagesDir(): string {
+  return storeDir();
+}
+
+/**
+ * A pull's download directory, stable per manifest so that a rerun after an interruption finds
+ * the blobs already fetched. Inside the store (same filesystem: committing is a rename).
+ */
+export async function pullDir(key: string): Promise<string> {
+  const dir = join(paths.tmp(), `pull-${key}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Remove a pull directory, and tmp/ when nothing else is staged there. */
+export async function removePullDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  try {
+    await rmdir(paths.tmp());
+  } catch {
+    /* another import or pull is staging */
+  }
+}
+
+/** When the store already has this image whole, tag it and return it (nothing to fetch). */
+export async function tagExisting(configDigest: Digest, ref: ImageRef): Promise<ImageRecord | undefined> {
+  const existing = await readRecord(configDigest);
+  if (!existing || !existing.layers.every((l) => hasLayer(l)) || !hasBlob(existing.manifest.digest)) return undefined;
+  await withStoreLock(async () => setTag(await readIndex(), existing, formatImageRef(ref)));
+  return toImageRecord(existing, ref);
+}
+
+export interface PulledLayer {
+  desc: Descriptor;
+  diffId: Digest;
+  /** The verified blob, or undefined when the store already has the blob and its layer. */
+  file: string | undefined;
+}
+
+/**
+ * Unpack and commit a pulled image. Config and manifest are kept byte for byte (the image id and
+ * manifest digest stay the registry's); layers are unpacked in staging and checked against the
+ * config's diff ids; the tag is written last. Any failure leaves the store as it was.
+ */
+export async function commitPulledImage(p: {
+  manifestText: string;
+  configText: string;
+  config: OciImageConfig;
+  layers: PulledLayer[];
+  ref: ImageRef;
+  source: string;
+}): Promise<ImageRecord> {
+  const staging = await makeStaging('pull');
+  try {
+    const staged: StagedLayer[] = [];
+    const sizes: number[] = [];
+    let known: StoredImage[] | undefined;
+    for (const l of p.layers) {
+      if (!l.file) {
+        known ??= await allRecords();
+        const r = known.find((k) => k.layers.includes(l.diffId));
+        sizes.push(r ? (r.layerSizes[r.layers.indexOf(l.diffId)] ?? 0) : 0);
+        continue;
+      }
+      const what = `${p.source}: layer ${l.desc.digest}`;
+      const s = await stageLayerFile(l.file, staging, { source: what, whiteouts: true, keepBlob: false });
+      if (s.diffId !== l.diffId) throw new VesselError('E_ARCHIVE', `${what}: uncompressed digest ${s.diffId} is not the config's diff id ${l.diffId}`);
+      staged.push({ ...s, blob: { mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size }, blobPath: l.file });
+      sizes.push(s.size);
+    }
+    await commitLayers(staged);
+    const rec = await registerImage(
+      { config: p.config, configText: p.configText, manifest: p.manifestText, layerBlobs: p.layers.map((l) => ({ mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size })), layerSizes: sizes },
+      p.ref,
+    );
+    return toImageRecord(rec, p.ref);
+  } finally {
+    await dropStaging(staging);
+  }
+}

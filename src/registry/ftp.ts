@@ -1,0 +1,139 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Client } from 'basic-ftp';
+import { VesselError } from '../util/errors.js';
+import type { RegistryUrl } from './url.js';
+import { TransientError } from './retry.js';
+import type { ObjectStat, Transport } from './transport.js';
+
+type FtpUrl = Extract<RegistryUrl, { scheme: 'ftp' | 'ftps' }>;
+
+function ftpCode(e: unknown): number | undefined {
+  const c = (e as { code?: unknown }).code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+/**
+ * A registry in a directory of an FTP server: plain, explicit TLS (AUTH TLS, ftps://) or
+ * implicit TLS (ftps://…?tls=implicit). The password comes from the URL or, better (it then
+ * stays out of shell history), VESSEL_FTP_PASSWORD. FTP runs one command at a time, so this
+ * transport is used sequentially; a dropped control connection is reopened by the next call.
+ */
+export class FtpTransport implements Transport {
+  readonly display: string;
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+
+  constructor(readonly u: FtpUrl) {
+    this.display = u.display;
+  }
+
+  private async session(): Promise<Client> {
+    if (this.client && !this.client.closed) return this.client;
+    this.connecting ??= (async () => {
+      const { Client } = await import('basic-ftp');
+      const c = new Client(60_000);
+      try {
+        await c.access({
+          host: this.u.host,
+          port: this.u.port,
+          user: this.u.auth.user ?? process.env.VESSEL_FTP_USER ?? 'anonymous',
+          password: this.u.auth.password ?? process.env.VESSEL_FTP_PASSWORD ?? 'anonymous@',
+          secure: this.u.tls === 'implicit' ? 'implicit' : this.u.tls === 'explicit',
+          secureOptions: { servername: this.u.host, ...(this.u.params.insecure === '1' ? { rejectUnauthorized: false } : {}) },
+        });
+      } catch (e) {
+        c.close();
+        const code = ftpCode(e);
+        if (code === 530) throw new VesselError('E_REGISTRY', `${this.display}: login refused (FTP 530)`, { hint: 'check the user and password (VESSEL_FTP_PASSWORD)' });
+        if (code !== undefined && code >= 500) throw new VesselError('E_REGISTRY', `${this.display}: ${(e as Error).message}`);
+        throw e;
+      }
+      this.client = c;
+      return c;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private path(key: string): string {
+    return posix.join(this.u.path, key);
+  }
+
+  /** FTP reply codes: 4xx transient (and a dead connection), 5xx final. */
+  private fail(what: string, e: unknown): unknown {
+    const code = ftpCode(e);
+    if (code !== undefined && code >= 400 && code < 500) return new TransientError(`${this.display}: ${what}: ${(e as Error).message}`);
+    if (code === 530) return new VesselError('E_REGISTRY', `${this.display}: ${what}: not logged in (FTP 530)`);
+    if (code !== undefined && code >= 500) return new VesselError('E_REGISTRY', `${this.display}: ${what}: ${(e as Error).message}`);
+    return e;
+  }
+
+  async stat(key: string): Promise<ObjectStat | undefined> {
+    const c = await this.session();
+    try {
+      return { size: await c.size(this.path(key)) };
+    } catch (e) {
+      if (ftpCode(e) === 550) return undefined;
+      throw this.fail(`SIZE ${key}`, e);
+    }
+  }
+
+  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+    if (!(await this.stat(key))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+    const c = await this.session();
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error));
+    return out;
+  }
+
+  async put(key: string, body: Readable, _size?: number): Promise<void> {
+    const c = await this.session();
+    const target = this.path(key);
+    const tmp = posix.join(posix.dirname(target), `.${posix.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await c.ensureDir(posix.dirname(target));
+      await c.cd('/');
+      await c.uploadFrom(body, tmp);
+      // RNTO onto an existing name replaces it on pure-ftpd and vsftpd (rename(2) underneath).
+      await c.rename(tmp, target);
+    } catch (e) {
+      if (!c.closed) await c.remove(tmp, true).catch(() => undefined);
+      throw this.fail(`STOR ${key}`, e);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const c = await this.session();
+    const out: string[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await c.list(this.path(rel));
+      } catch (e) {
+        if (ftpCode(e) === 550) return;
+        throw this.fail(`LIST ${rel}`, e);
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue;
+        const k = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory) await walk(k);
+        else if (e.isFile) out.push(k);
+      }
+    };
+    await walk(prefix.replace(/\/+$/, ''));
+    return out.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    const c = await this.session();
+    await c.remove(this.path(key), true);
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,119 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { VesselError } from '../util/errors.js';
+import type { Auth } from './url.js';
+import { TransientError } from './retry.js';
+import type { ObjectStat, Transport } from './transport.js';
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+}
+
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+/** One HTTP request with a streamed body; the response body is left for the caller to read. */
+export function request(url: string, method: string, headers: Record<string, string>, body?: Readable | Buffer): Promise<HttpResponse> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((res, rej) => {
+    const req = mod.request(u, { method, headers, agent: u.protocol === 'https:' ? agents.https : agents.http, timeout: 60_000 }, (r) => {
+      res({ status: r.statusCode ?? 0, headers: r.headers, body: r });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', rej);
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else pipeline(body, req).catch((e: unknown) => req.destroy(e as Error));
+  });
+}
+
+export function basicAuth(auth: Auth): Record<string, string> {
+  if (auth.user === undefined) return {};
+  return { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password ?? ''}`).toString('base64')}` };
+}
+
+export async function drain(r: HttpResponse): Promise<string> {
+  let s = '';
+  for await (const c of r.body as AsyncIterable<Buffer>) if (s.length < 4096) s += c.toString('utf8');
+  return s;
+}
+
+/** Drop the first `n` bytes (a server that ignored our Range header). */
+export function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(c: Buffer, _e, cb) {
+      if (left >= c.length) {
+        left -= c.length;
+        return cb();
+      }
+      const out = left > 0 ? c.subarray(left) : c;
+      left = 0;
+      cb(null, out);
+    },
+  });
+}
+
+/** The status classes every HTTP-based transport handles alike. */
+export function httpFailure(display: string, what: string, status: number, text = ''): Error {
+  if (status === 401 || status === 403) {
+    return new VesselError('E_REGISTRY', `${display}: ${what}: access denied (HTTP ${status})`, { hint: 'check the user and password (or token) for this registry' });
+  }
+  if (status >= 500 || status === 429 || status === 408) return new TransientError(`${display}: ${what}: HTTP ${status}`);
+  return new VesselError('E_REGISTRY', `${display}: ${what}: HTTP ${status}${text ? ` ${text.trim().slice(0, 200)}` : ''}`);
+}
+
+/**
+ * A static web server as a registry: GET (with Range, so pulls resume) always; PUT where the
+ * server accepts it (WebDAV, an upload endpoint). No listing: tags come from the tag index
+ * the layout keeps beside the refs.
+ */
+export class HttpTransport implements Transport {
+  constructor(readonly base: string, readonly auth: Auth, readonly display: string) {}
+
+  private url(key: string): string {
+    return `${this.base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  async stat(key: string): Promise<ObjectStat | undefined> {
+    const r = await request(this.url(key), 'HEAD', basicAuth(this.auth));
+    r.body.resume();
+    if (r.status === 404 || r.status === 410) return undefined;
+    if (r.status !== 200) throw httpFailure(this.display, `HEAD ${key}`, r.status);
+    const len = Number(r.headers['content-length']);
+    return { size: Number.isFinite(len) ? len : -1 };
+  }
+
+  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+    const offset = opts.offset ?? 0;
+    const headers = { ...basicAuth(this.auth), ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
+    const r = await request(this.url(key), 'GET', headers);
+    if (r.status === 404) {
+      r.body.resume();
+      throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+    }
+    if (r.status === 206) return r.body;
+    if (r.status === 200) return offset > 0 ? r.body.pipe(skipBytes(offset)) : r.body;
+    throw httpFailure(this.display, `GET ${key}`, r.status, await drain(r));
+  }
+
+  async put(key: string, body: Readable, size?: number): Promise<void> {
+    const headers: Record<string, string> = { ...basicAuth(this.auth), 'content-type': 'application/octet-stream' };
+    if (size !== undefined) headers['content-length'] = String(size);
+    const r = await request(this.url(key), 'PUT', headers, body);
+    const text = await drain(r);
+    if (r.status >= 200 && r.status < 300) return;
+    if (r.status === 405 || r.status === 501 || (r.status === 403 && this.auth.user === undefined)) {
+      throw new VesselError('E_REGISTRY', `${this.display}: the server does not accept uploads (PUT ${key}: HTTP ${r.status})`, {
+        hint: 'publish to a server that accepts PUT (WebDAV, an upload endpoint), or publish elsewhere and serve that directory over http',
+      });
+    }
+    throw httpFailure(this.display, `PUT ${key}`, r.status, text);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,135 @@
+import { Readable } from 'node:stream';
+import { VesselError } from '../util/errors.js';
+import type { Digest } from '../image/index.js';
+import type { FetchedManifest, Registry, Transport } from './transport.js';
+import { readSmall, sha256Text, uploadStream } from './verify.js';
+
+/**
+ * The one registry layout for dumb stores:
+ *
+ *   blobs/sha256/<hex>          layers, configs and manifests, by digest
+ *   refs/<name>/_/<tag>         {"digest","mediaType","size"} of the tag's manifest
+ *   refs/<name>/_tags.json      tag list, only where the transport cannot list (http)
+ *   sigs/sha256/<hex>           detached signature of a manifest digest
+ *
+ * Each tag is its own object, so two publishes of different tags never overwrite each other,
+ * and a ref is written only after everything it names is in place. "_" cannot start an image
+ * name component, so refs of "a" and "a/b" never collide.
+ */
+export const keys = {
+  blob: (d: Digest) => `blobs/sha256/${d.slice(7)}`,
+  refDir: (name: string) => `refs/${name}/_/`,
+  ref: (name: string, tag: string) => `refs/${name}/_/${tag}`,
+  tagIndex: (name: string) => `refs/${name}/_tags.json`,
+  sig: (d: Digest) => `sigs/sha256/${d.slice(7)}`,
+};
+
+const MAX_SMALL = 4 * 1024 * 1024;
+
+interface RefDoc {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export class DumbRegistry implements Registry {
+  readonly display: string;
+  constructor(readonly transport: Transport) {
+    this.display = transport.display;
+  }
+
+  async hasBlob(_name: string, digest: Digest, size: number): Promise<boolean> {
+    const st = await this.transport.stat(keys.blob(digest));
+    return st !== undefined && st.size === size;
+  }
+
+  getBlob(_name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable> {
+    return this.transport.get(keys.blob(digest), opts);
+  }
+
+  async putBlob(_name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void> {
+    await this.transport.put(keys.blob(digest), uploadStream(open(), digest, size, onBytes), size);
+  }
+
+  async getManifest(name: string, tagOrDigest: string): Promise<FetchedManifest | undefined> {
+    let ref: RefDoc;
+    if (tagOrDigest.startsWith('sha256:')) {
+      ref = { digest: tagOrDigest as Digest, mediaType: '', size: -1 };
+    } else {
+      const text = await this.readText(keys.ref(name, tagOrDigest));
+      if (text === undefined) return undefined;
+      try {
+        ref = JSON.parse(text) as RefDoc;
+      } catch {
+        throw new VesselError('E_REGISTRY', `${this.display}: ref ${name}:${tagOrDigest} is not valid JSON`);
+      }
+      if (typeof ref.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(ref.digest)) {
+        throw new VesselError('E_REGISTRY', `${this.display}: ref ${name}:${tagOrDigest} names no manifest digest`);
+      }
+    }
+    const text = await this.readText(keys.blob(ref.digest));
+    if (text === undefined) throw new VesselError('E_REGISTRY', `${this.display}: ${name}:${tagOrDigest}: manifest ${ref.digest} is missing`);
+    const got = sha256Text(text);
+    if (got !== ref.digest) {
+      throw new VesselError('E_REGISTRY', `${this.display}: ${name}:${tagOrDigest}: manifest ${ref.digest} does not match its digest (content is ${got})`, {
+        hint: 'the registry was altered or damaged; nothing was pulled',
+      });
+    }
+    const mediaType = ref.mediaType || ((JSON.parse(text) as { mediaType?: string }).mediaType ?? '');
+    return { text, digest: ref.digest, mediaType };
+  }
+
+  async putManifest(name: string, tag: string, m: FetchedManifest): Promise<void> {
+    const bytes = Buffer.from(m.text);
+    if (!(await this.hasBlob(name, m.digest, bytes.length))) await this.transport.put(keys.blob(m.digest), Readable.from([bytes]), bytes.length);
+    const ref: RefDoc = { digest: m.digest, mediaType: m.mediaType, size: bytes.length };
+    await this.putText(keys.ref(name, tag), JSON.stringify(ref) + '\n');
+    if (!this.transport.list) {
+      // No listing on this medium: keep a tag list beside the refs (read-merge-write; the refs
+      // themselves stay the truth, this only serves `vessel tags`).
+      const tags = new Set(await this.tags(name));
+      tags.add(tag);
+      await this.putText(keys.tagIndex(name), JSON.stringify([...tags].sort()) + '\n');
+    }
+  }
+
+  async tags(name: string): Promise<string[]> {
+    if (this.transport.list) {
+      const prefix = keys.refDir(name);
+      const all = await this.transport.list(prefix);
+      return all.map((k) => k.slice(prefix.length)).filter((t) => t && !t.includes('/') && !t.startsWith('.')).sort();
+    }
+    const text = await this.readText(keys.tagIndex(name));
+    if (text === undefined) return [];
+    try {
+      const v = JSON.parse(text) as unknown;
+      return Array.isArray(v) ? v.filter((t): t is string => typeof t === 'string').sort() : [];
+    } catch {
+      throw new VesselError('E_REGISTRY', `${this.display}: ${keys.tagIndex(name)} is not valid JSON`);
+    }
+  }
+
+  async putSignature(_name: string, digest: Digest, doc: string): Promise<void> {
+    await this.putText(keys.sig(digest), doc);
+  }
+
+  getSignature(_name: string, digest: Digest): Promise<string | undefined> {
+    return this.readText(keys.sig(digest));
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private async readText(key: string): Promise<string | undefined> {
+    const st = await this.transport.stat(key);
+    if (!st) return undefined;
+    if (st.size > MAX_SMALL) throw new VesselError('E_REGISTRY', `${this.display}: ${key} is larger than ${MAX_SMALL} bytes`);
+    return (await readSmall(await this.transport.get(key), MAX_SMALL)).toString('utf8');
+  }
+
+  private putText(key: string, text: string): Promise<void> {
+    const b = Buffer.from(text);
+    return this.transport.put(key, Readable.from([b]), b.length);
+  }
+}

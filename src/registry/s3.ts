@@ -1,0 +1,138 @@
+import type { Readable } from 'node:stream';
+import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { VesselError, errorMessage } from '../util/errors.js';
+import type { RegistryUrl } from './url.js';
+import type { ObjectStat, Transport } from './transport.js';
+
+type S3Url = Extract<RegistryUrl, { scheme: 's3' }>;
+
+const PART_SIZE = 16 * 1024 * 1024;
+
+/**
+ * The SDK's own configuration chain, unchanged: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
+ * AWS_REGION, credentials and profiles from the environment and ~/.aws. Only what a custom
+ * endpoint needs is added: path-style addressing (no bucket DNS names on 127.0.0.1, Ceph, MinIO)
+ * and a region default. Checksums only when required: s3rver corrupts streamed bodies sent with
+ * the SDK's default CRC trailers, and S3-compatible servers vary in supporting them.
+ */
+export function s3ClientConfig(u: S3Url, env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
+  const endpoint = u.params.endpoint;
+  const custom = Boolean(endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
+  const region = u.params.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (custom ? 'us-east-1' : undefined);
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    forcePathStyle: u.params.pathStyle !== undefined ? u.params.pathStyle !== '0' && u.params.pathStyle !== 'false' : custom,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  };
+}
+
+interface AwsError {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+export class S3Transport implements Transport {
+  readonly display: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(u: S3Url) {
+    this.display = u.display;
+    this.client = new S3Client(s3ClientConfig(u));
+    this.bucket = u.bucket;
+    this.prefix = u.prefix ? `${u.prefix.replace(/\/+$/, '')}/` : '';
+  }
+
+  private key(k: string): string {
+    return this.prefix + k;
+  }
+
+  /** AWS errors as vessel errors, for the ones retrying cannot fix. */
+  private fail(what: string, e: unknown): unknown {
+    const a = e as AwsError;
+    const code = a.name ?? a.Code ?? '';
+    const status = a.$metadata?.httpStatusCode;
+    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError'].includes(code) || status === 403) {
+      return new VesselError('E_REGISTRY', `${this.display}: ${what}: access denied (${code || `HTTP ${status}`})`, {
+        hint: 'check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE) for this bucket',
+        cause: e,
+      });
+    }
+    if (code === 'NoSuchBucket') return new VesselError('E_REGISTRY', `${this.display}: bucket "${this.bucket}" does not exist`, { hint: 'create it first (aws s3 mb)', cause: e });
+    if (/Region is missing/i.test(errorMessage(e))) return new VesselError('E_REGISTRY', `${this.display}: no AWS region configured`, { hint: 'set AWS_REGION or add ?region=… to the URL', cause: e });
+    return e;
+  }
+
+  async stat(key: string): Promise<ObjectStat | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return { size: r.ContentLength ?? 0 };
+    } catch (e) {
+      const a = e as AwsError;
+      if (a.name === 'NotFound' || a.name === 'NoSuchKey' || a.$metadata?.httpStatusCode === 404) {
+        // A missing bucket also answers 404 to HEAD object; say so instead of "not there".
+        if (a.name !== 'NoSuchKey' && a.name !== 'NotFound') throw this.fail(`HEAD ${key}`, e);
+        return undefined;
+      }
+      throw this.fail(`HEAD ${key}`, e);
+    }
+  }
+
+  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), ...(opts.offset ? { Range: `bytes=${opts.offset}-` } : {}) }));
+      return r.Body as Readable;
+    } catch (e) {
+      const a = e as AwsError;
+      if (a.name === 'NoSuchKey') throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+      throw this.fail(`GET ${key}`, e);
+    }
+  }
+
+  async put(key: string, body: Readable, _size?: number): Promise<void> {
+    // Multipart for large blobs, one PutObject for small ones; the object appears only when the
+    // upload completes, and a failed one is aborted, so no half blob is ever visible.
+    const up = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/octet-stream' },
+      partSize: PART_SIZE,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    try {
+      await up.done();
+    } catch (e) {
+      throw this.fail(`PUT ${key}`, e);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      let r;
+      try {
+        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ...(token ? { ContinuationToken: token } : {}) }));
+      } catch (e) {
+        throw this.fail(`LIST ${prefix}`, e);
+      }
+      for (const o of r.Contents ?? []) if (o.Key) out.push(o.Key.slice(this.prefix.length));
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../image/index.js';
+
+/**
+ * The one interface a dumb store implements (file, http, s3, sftp, ftp, and the metadata half
+ * of zfs): named objects, nothing more. Keys are relative, '/'-separated ("blobs/sha256/<hex>").
+ *
+ * `put` must be atomic from a reader's point of view — the object is whole or absent — because
+ * the layout decides "already there, skip it" from its presence and size. Every transport gets
+ * this from its medium: S3 objects, or write-to-temporary + rename (file, sftp, ftp, http PUT
+ * servers that do the same).
+ */
+export interface ObjectStat {
+  size: number;
+}
+
+export interface Transport {
+  /** The registry URL without credentials, for messages. */
+  readonly display: string;
+  stat(key: string): Promise<ObjectStat | undefined>;
+  /** The object's bytes from `offset` on; a VesselError E_NOT_FOUND when absent. */
+  get(key: string, opts?: { offset?: number }): Promise<Readable>;
+  /** Store the stream under `key`; `size` when known lets transports pick single or multipart. */
+  put(key: string, body: Readable, size?: number): Promise<void>;
+  /** Every key under `prefix` (recursively), relative to the registry root. Undefined: cannot list. */
+  list?(prefix: string): Promise<string[]>;
+  delete?(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A manifest as fetched: its exact bytes (digests are over them) and media type. */
+export interface FetchedManifest {
+  text: string;
+  digest: Digest;
+  mediaType: string;
+}
+
+/**
+ * What publish and pull need of a registry, whatever its kind. Blob calls name the image too: the OCI API
+ * keeps blobs per repository, dumb stores ignore it. Dumb stores get it from
+ * layout.ts over a Transport; the OCI distribution API (oci.ts) implements it natively.
+ */
+export interface Registry {
+  readonly display: string;
+  /** True when the blob is there whole (right size). */
+  hasBlob(name: string, digest: Digest, size: number): Promise<boolean>;
+  getBlob(name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable>;
+  /** Upload a blob; `open` is called again for each retry, so it must give a fresh stream. */
+  putBlob(name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void>;
+  /** The manifest `tag` of `name` points at, or undefined when there is no such tag. */
+  getManifest(name: string, tagOrDigest: string): Promise<FetchedManifest | undefined>;
+  /** Store the manifest and point name:tag at it. The ref is the very last thing written. */
+  putManifest(name: string, tag: string, manifest: FetchedManifest): Promise<void>;
+  tags(name: string): Promise<string[]>;
+  /** Detached signature documents of a manifest digest (sign.ts). */
+  putSignature(name: string, digest: Digest, doc: string): Promise<void>;
+  getSignature(name: string, digest: Digest): Promise<string | undefined>;
+  close(): Promise<void>;
+}

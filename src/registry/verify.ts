@@ -1,0 +1,81 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { VesselError } from '../util/errors.js';
+import type { Digest } from '../image/index.js';
+
+export function sha256Text(data: string | Uint8Array): Digest {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Read a small object (manifest, config, ref) whole, refusing more than `max` bytes. */
+export async function readSmall(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      stream.destroy();
+      throw new VesselError('E_REGISTRY', `object larger than ${max} bytes`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Passes bytes through while hashing them; fails the stream at its end when the size or the
+ * digest is not the expected one, and as soon as it gets more bytes than expected. A pull
+ * writes through this into a temporary file, so a tampered blob never gets a final name.
+ */
+export class DigestCheck extends Transform {
+  readonly hash: Hash;
+  bytes: number;
+  constructor(readonly expected: Digest, readonly size: number, readonly what: string, resume?: { hash: Hash; bytes: number }) {
+    super({ highWaterMark: 1 << 20 });
+    this.hash = resume?.hash ?? createHash('sha256');
+    this.bytes = resume?.bytes ?? 0;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.size >= 0 && this.bytes > this.size) {
+      cb(new VesselError('E_REGISTRY', `${this.what}: more than the ${this.size} bytes the manifest declares`, { hint: 'the registry holds different content than the manifest names; nothing was stored' }));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.size >= 0 && this.bytes !== this.size) {
+      cb(new TruncatedBlob(`${this.what}: got ${this.bytes} of ${this.size} bytes`));
+      return;
+    }
+    const got = `sha256:${this.hash.digest('hex')}`;
+    if (got !== this.expected) {
+      cb(new VesselError('E_REGISTRY', `${this.what}: digest mismatch (content is ${got})`, { hint: 'the registry holds tampered or damaged content; nothing was stored' }));
+      return;
+    }
+    cb();
+  }
+}
+
+/** A short read: the connection ended early. Transient (retried, resumed), unlike a mismatch. */
+export class TruncatedBlob extends Error {
+  readonly code = 'ETRUNCATED';
+}
+
+/**
+ * The stream to upload for a blob: its bytes counted (progress) and checked against the digest
+ * on the way, so a damaged local blob fails the upload instead of poisoning the registry.
+ * A Transform, not a 'data' listener: that would start the flow before the uploader reads.
+ */
+export function uploadStream(src: Readable, digest: Digest, size: number, onBytes?: (n: number) => void): Readable {
+  const check = new DigestCheck(digest, size, `upload of ${digest}`);
+  const count = new Transform({
+    highWaterMark: 1 << 20,
+    transform(c: Buffer, _e, cb) {
+      onBytes?.(c.length);
+      cb(null, c);
+    },
+  });
+  return pipeline(src, check, count, () => undefined);
+}
