@@ -21,23 +21,45 @@ async function progressBar(label: string): Promise<{ update: (p: { done: number;
 }
 
 export function define(program: Command): void {
-  const image = program.command('image').description('manage images: import, inspect, rm');
+  const image = program.command('image').description('manage images: import, export, inspect, tag, rm, prune');
 
   image
     .command('import')
-    .description('import a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst) as NAME[:TAG]')
+    .description('import an image: OCI archive, appc .aci, ISO 9660, or a root filesystem tarball (.tar, .tar.gz, .tar.xz, .tar.zst)')
     .argument('<file>', 'the archive')
-    .argument('<name>', 'NAME[:TAG] (tag defaults to latest)')
-    .action(async (file: string, name: string) => {
-      const { importRootfsTarball } = await import('../image/import-rootfs.js');
+    .argument('[name]', 'NAME[:TAG] (tag defaults to latest); optional when the archive names its image')
+    .option('--format <format>', 'oci | aci | iso | rootfs (default: recognised from the content)')
+    .action(async (file: string, name: string | undefined, opts: { format?: string }) => {
+      const { importImage } = await import('../image/import.js');
+      if (opts.format !== undefined && !['oci', 'aci', 'iso', 'rootfs'].includes(opts.format)) {
+        const { VesselError } = await import('../util/errors.js');
+        throw new VesselError('E_USAGE', `--format ${opts.format}: expected oci, aci, iso or rootfs`);
+      }
       const bar = await progressBar('importing');
       try {
-        const rec = await importRootfsTarball(file, name, { onProgress: bar.update });
+        const rec = await importImage(file, name, { onProgress: bar.update, ...(opts.format ? { format: opts.format as 'oci' } : {}) });
         bar.end();
         process.stdout.write(`${rec.id}\n`);
       } catch (e) {
         bar.end();
         throw e;
+      }
+    });
+
+  image
+    .command('export')
+    .description('write an image to a file: an OCI archive (default), an appc .aci, or a flat root filesystem tarball')
+    .argument('<image>', 'NAME[:TAG] or image id')
+    .argument('<file>', 'output file (for tar, .gz/.xz/.zst choose the compression)')
+    .option('--format <format>', 'oci | aci | tar', 'oci')
+    .action(async (ref: string, file: string, opts: { format: string }) => {
+      const { exportImage, assertFormat } = await import('../image/export.js');
+      const format = assertFormat(opts.format);
+      const bar = await progressBar('exporting');
+      try {
+        await exportImage(ref, file, { format, onProgress: bar.update });
+      } finally {
+        bar.end();
       }
     });
 
@@ -53,15 +75,43 @@ export function define(program: Command): void {
     });
 
   image
+    .command('tag')
+    .description('give an image another NAME[:TAG]')
+    .argument('<source>', 'NAME[:TAG] or image id')
+    .argument('<target>', 'NAME[:TAG]')
+    .action(async (source: string, target: string) => {
+      const { tagImage } = await import('../image/prune.js');
+      await tagImage(source, target);
+    });
+
+  image
     .command('rm')
-    .description('remove image tags; an image used by a container is refused')
+    .description('remove image tags (an image given by id loses all of them); an image used by a container is refused')
     .argument('<images...>', 'NAME[:TAG] or image id')
     .action(async (refs: string[]) => {
       const { removeImage } = await import('../image/remove.js');
+      const { pruneImages } = await import('../image/prune.js');
+      let deleted = false;
       for (const r of refs) {
         const res = await removeImage(r);
         for (const t of res.untagged) process.stdout.write(`Untagged: ${t}\n`);
-        if (res.deleted) process.stdout.write(`Deleted: ${res.deleted}\n`);
+        if (res.deleted) {
+          deleted = true;
+          process.stdout.write(`Deleted: ${res.deleted}\n`);
+        }
       }
+      // The last tag gone: free the image's blobs and layers now, as docker rmi does.
+      if (deleted) await pruneImages();
+    });
+
+  image
+    .command('prune')
+    .description('remove untagged images and every blob and layer no image uses')
+    .action(async () => {
+      const { pruneImages } = await import('../image/prune.js');
+      const r = await pruneImages();
+      for (const id of r.images) process.stdout.write(`Deleted: ${id}\n`);
+      process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)\n`);
+      if (r.skipped) process.stderr.write(`vessel: blobs and layers kept: ${r.skipped}\n`);
     });
 }

@@ -27,7 +27,8 @@ export interface NewImage {
   layerBlobs: Descriptor[];
   /** Unpacked size of each layer (already in layers/). */
   layerSizes: number[];
-  /** A ready-made manifest (kept byte for byte from an imported OCI archive), else one is written. */
+  /** Config and manifest kept byte for byte from an imported OCI archive (same digests). */
+  configText?: string;
   manifest?: string;
 }
 
@@ -37,7 +38,7 @@ export interface NewImage {
  * `image prune` removes, never a tag pointing at half an image.
  */
 export async function registerImage(img: NewImage, ref: ImageRef | undefined): Promise<StoredImage> {
-  const configBlob = putBlob(canonicalJson(img.config));
+  const configBlob = putBlob(img.configText ?? canonicalJson(img.config));
   const manifestText =
     img.manifest ??
     canonicalJson({

@@ -59,7 +59,7 @@ export function decompressor(kind: Compression): Decompressor {
     const z = createGunzip({ chunkSize: 1 << 17 });
     const done = new Promise<void>((res, rej) => {
       z.once('end', res);
-      z.once('error', (e) => rej(new VesselError('E_ARCHIVE', `gzip: ${e.message}`)));
+      z.on('error', (e) => rej(new VesselError('E_ARCHIVE', `gzip: ${e.message}`)));
     });
     done.catch(() => undefined);
     return { input: z, output: z, done, abort: () => z.destroy() };

@@ -5,3 +5,9 @@ export { importRootfsTarball, type ImportOptions, type Progress } from './import
 export { listImages, resolveImage, findImage } from './list.js';
 export { removeImage, containersUsing, type RemoveResult } from './remove.js';
 export { defaultLimits, type ExtractLimits } from './validate.js';
+export { importImage, detectFormat, importIso, type ImportFormat, type ImageImportOptions } from './import.js';
+export { importOciArchive } from './oci-import.js';
+export { importAci } from './aci.js';
+export { exportImage, type ExportFormat, type ExportOptions } from './export.js';
+export { pruneImages, tagImage, type PruneResult } from './prune.js';
+export { withMergedRoot } from './flatten.js';

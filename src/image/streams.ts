@@ -52,7 +52,7 @@ export async function fanOutFile(
 export function finished(w: Writable): Promise<void> {
   return new Promise<void>((res, rej) => {
     if (w.closed) return res();
-    w.once('close', () => res());
-    w.once('error', rej);
+    if (w.errored) return rej(w.errored);
+    w.once('close', () => (w.errored ? rej(w.errored) : res()));
   });
 }

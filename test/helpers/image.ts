@@ -42,7 +42,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   });
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0 } as tarStream.Headers;
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0 } as tarStream.Header;
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (type === 'file') pack.entry(header, e.content ?? '');
     else pack.entry(header);
@@ -57,4 +57,57 @@ export function compress(data: Buffer, kind: 'gzip' | 'xz' | 'zstd' | 'bzip2'): 
   const argv: Record<string, string[]> = { gzip: ['gzip', '-c'], xz: ['xz', '-c'], zstd: ['zstd', '-c', '-q'], bzip2: ['bzip2', '-c'] };
   const [cmd, ...args] = argv[kind]!;
   return execFileSync(cmd!, args, { input: data, maxBuffer: 1 << 30 });
+}
+
+const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+export interface OciArchiveSpec {
+  /** Uncompressed layer tars, base first. */
+  layers: Buffer[];
+  /** The OCI config's "config" object (Cmd, Env …). */
+  config?: Record<string, unknown>;
+  /** index.json annotations of the one manifest. */
+  annotations?: Record<string, string>;
+  /** Damage on purpose (corpus tests). */
+  tamper?: { manifestText?: string; layerBlob?: Buffer; diffId?: string };
+}
+
+/** An OCI image layout in one tar, built by hand (gzip layers), as another tool would write it. */
+export async function makeOciArchive(spec: OciArchiveSpec): Promise<Buffer> {
+  const blobs = new Map<string, Buffer>();
+  const put = (b: Buffer) => {
+    const d = sha(b);
+    blobs.set(d, b);
+    return d;
+  };
+  const layerDescs = spec.layers.map((tar, i) => {
+    const gz = i === spec.layers.length - 1 && spec.tamper?.layerBlob ? spec.tamper.layerBlob : compress(tar, 'gzip');
+    const digest = i === spec.layers.length - 1 && spec.tamper?.layerBlob ? sha(compress(tar, 'gzip')) : sha(gz);
+    blobs.set(digest, gz);
+    return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.length };
+  });
+  const config = Buffer.from(JSON.stringify({
+    created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', config: spec.config ?? {},
+    rootfs: { type: 'layers', diff_ids: spec.layers.map((t, i) => (i === 0 && spec.tamper?.diffId) || sha(t)) },
+  }));
+  const configDigest = put(config);
+  const manifest = Buffer.from(spec.tamper?.manifestText ?? JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+    layers: layerDescs,
+  }));
+  const manifestDigest = put(manifest);
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, ...(spec.annotations ? { annotations: spec.annotations } : {}) }],
+  });
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((res) => { pack.on('data', (c: Buffer) => chunks.push(c)); pack.on('end', () => res()); });
+  pack.entry({ name: 'oci-layout' }, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  pack.entry({ name: 'index.json' }, index);
+  for (const [d, b] of blobs) pack.entry({ name: `blobs/sha256/${d.slice(7)}` }, b);
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
 }

@@ -1,0 +1,165 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import tarStream from 'tar-stream';
+import { run } from '../util/host.js';
+import { tempNameFor } from '../util/atomic.js';
+import { VesselError } from '../util/errors.js';
+import { MEDIA_CONFIG, MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_XZ, MEDIA_MANIFEST, dropStaging, makeStaging, paths, type Descriptor } from './store.js';
+import { findImage } from './list.js';
+import { canonicalJson } from './oci-config.js';
+import { sha256 } from './commit.js';
+import { decompressor } from './compression.js';
+import { CONTAINERD_NAME } from './oci-import.js';
+import { fanOutFile, finished } from './streams.js';
+import { tarCreateArgv, withMergedRoot } from './flatten.js';
+import { renderAciManifest } from './aci.js';
+import type { Progress } from './layer.js';
+
+export type ExportFormat = 'oci' | 'aci' | 'tar';
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** For `tar`: compression of the output (default from the file name, else none). */
+  compression?: 'none' | 'gzip' | 'xz' | 'zstd';
+  onProgress?: (p: Progress) => void;
+}
+
+export function compressionFromName(file: string): 'none' | 'gzip' | 'xz' | 'zstd' {
+  if (/\.(tgz|gz)$/.test(file)) return 'gzip';
+  if (/\.(txz|xz)$/.test(file)) return 'xz';
+  if (/\.(tzst|zst)$/.test(file)) return 'zstd';
+  return 'none';
+}
+
+/**
+ * `vessel image export REF FILE --format oci|aci|tar`. The file appears complete or not at all
+ * (written beside it, renamed at the end).
+ */
+export async function exportImage(ref: string, out: string, opts: ExportOptions): Promise<void> {
+  const { stored, ref: r } = await findImage(ref);
+  const tmp = tempNameFor(out);
+  try {
+    if (opts.format === 'oci') await writeOciArchive(stored, r ? `${r.name}:${r.tag}` : undefined, r?.tag, tmp, opts);
+    else {
+      const layerDirs = stored.layers.map((l) => paths.layer(l));
+      if (opts.format === 'tar') {
+        const comp = opts.compression ?? compressionFromName(out);
+        await withMergedRoot(layerDirs, (dir) => run(tarCreateArgv(dir, tmp, comp)).then(() => undefined));
+      } else {
+        const staging = await makeStaging('aci');
+        try {
+          await writeFile(join(staging, 'manifest'), renderAciManifest(stored, r));
+          const comp = opts.compression ?? (compressionFromName(out) === 'none' ? 'gzip' : compressionFromName(out));
+          // manifest first, then the merged root renamed to rootfs/ (appc image format).
+          await withMergedRoot(layerDirs, (dir) =>
+            run(tarCreateArgv(dir, tmp, comp, ['--transform=s,^\\.,rootfs,', '-C', staging, 'manifest'])).then(() => undefined),
+          );
+        } finally {
+          await dropStaging(staging);
+        }
+      }
+    }
+    await rename(tmp, out);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Layers kept in a compression OCI has no media type for are re-encoded as gzip for export. */
+async function exportableLayer(d: Descriptor, staging: string): Promise<{ desc: Descriptor; path: string }> {
+  const path = paths.blob(d.digest);
+  if (d.mediaType !== MEDIA_LAYER_XZ && d.mediaType !== MEDIA_LAYER_BZIP2) return { desc: d, path };
+  const out = join(staging, d.digest.slice(7) + '.gz');
+  const dec = decompressor(d.mediaType === MEDIA_LAYER_XZ ? 'xz' : 'bzip2');
+  const { createGzip } = await import('node:zlib');
+  const { createHash } = await import('node:crypto');
+  const gz = createGzip({ level: 6 });
+  const h = createHash('sha256');
+  const w = createWriteStream(out);
+  gz.on('data', (c: Buffer) => h.update(c));
+  dec.output.pipe(gz).pipe(w);
+  await fanOutFile(path, [dec.input], () => undefined, { promise: new Promise(() => undefined), stopped: () => false });
+  await dec.done;
+  await finished(w);
+  const size = (await stat(out)).size;
+  return { desc: { mediaType: MEDIA_LAYER_GZIP, digest: `sha256:${h.digest('hex')}`, size }, path: out };
+}
+
+async function writeOciArchive(
+  stored: Awaited<ReturnType<typeof findImage>>['stored'],
+  fullName: string | undefined,
+  tag: string | undefined,
+  out: string,
+  opts: ExportOptions,
+): Promise<void> {
+  const staging = await makeStaging('export');
+  try {
+    const layers = [];
+    for (const d of stored.layerBlobs) layers.push(await exportableLayer(d, staging));
+    let manifestDesc: Descriptor = stored.manifest;
+    let manifestPath = paths.blob(stored.manifest.digest);
+    if (layers.some((l, i) => l.desc.digest !== stored.layerBlobs[i]!.digest)) {
+      const configSize = (await stat(paths.blob(stored.id))).size;
+      const text = canonicalJson({
+        schemaVersion: 2,
+        mediaType: MEDIA_MANIFEST,
+        config: { mediaType: MEDIA_CONFIG, digest: stored.id, size: configSize },
+        layers: layers.map((l) => ({ mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size })),
+      });
+      manifestPath = join(staging, 'manifest.json');
+      await writeFile(manifestPath, text);
+      manifestDesc = { mediaType: MEDIA_MANIFEST, digest: sha256(text), size: Buffer.byteLength(text) };
+    }
+    const annotations: Record<string, string> = {};
+    if (tag) annotations['org.opencontainers.image.ref.name'] = tag;
+    if (fullName) annotations[CONTAINERD_NAME] = fullName;
+    const index = canonicalJson({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: MEDIA_MANIFEST, digest: manifestDesc.digest, size: manifestDesc.size, ...(tag || fullName ? { annotations } : {}) }],
+    });
+    const blobs: Array<{ name: string; path: string; size: number }> = [
+      { name: stored.id.slice(7), path: paths.blob(stored.id), size: (await stat(paths.blob(stored.id))).size },
+      { name: manifestDesc.digest.slice(7), path: manifestPath, size: manifestDesc.size },
+      ...layers.map((l) => ({ name: l.desc.digest.slice(7), path: l.path, size: l.desc.size })),
+    ];
+    const total = blobs.reduce((a, b) => a + b.size, 0);
+    let done = 0;
+    const pack = tarStream.pack();
+    const file = createWriteStream(out, { mode: 0o644 });
+    const written = finished(file);
+    pack.pipe(file);
+    const small = (name: string, text: string) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, text);
+    small('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    small('index.json', index);
+    pack.entry({ name: 'blobs', type: 'directory', mode: 0o755, mtime: new Date(0) });
+    pack.entry({ name: 'blobs/sha256', type: 'directory', mode: 0o755, mtime: new Date(0) });
+    const seen = new Set<string>();
+    for (const b of blobs) {
+      if (seen.has(b.name)) continue;
+      seen.add(b.name);
+      await new Promise<void>((res, rej) => {
+        const entry = pack.entry({ name: `blobs/sha256/${b.name}`, size: b.size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? rej(err) : res()));
+        const rs = createReadStream(b.path, { highWaterMark: 1 << 20 });
+        rs.on('data', (c) => {
+          done += c.length;
+          opts.onProgress?.({ done, total });
+        });
+        rs.on('error', rej);
+        rs.pipe(entry);
+      });
+    }
+    pack.finalize();
+    await written;
+  } finally {
+    await dropStaging(staging);
+  }
+}
+
+export function assertFormat(f: string): ExportFormat {
+  if (f === 'oci' || f === 'aci' || f === 'tar') return f;
+  throw new VesselError('E_USAGE', `--format ${f}: expected oci, aci or tar`);
+}
+

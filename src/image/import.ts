@@ -1,0 +1,154 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { basename } from 'node:path';
+import { host } from '../util/host.js';
+import { VesselError } from '../util/errors.js';
+import { detectCompression, decompressor, readHead } from './compression.js';
+import { commitLayers, fileSize, stageLayerStream, type Progress } from './layer.js';
+import { dropStaging, makeStaging, readIndex, withStoreLock } from './store.js';
+import { findEquivalent, registerImage, setTag } from './commit.js';
+import { hostArchitecture, hostOs, type OciImageConfig } from './oci-config.js';
+import { formatImageRef, parseImageRef } from './ref.js';
+import { toImageRecord } from './list.js';
+import { importRootfsTarball } from './import-rootfs.js';
+import { importOciArchive } from './oci-import.js';
+import { importAci } from './aci.js';
+import { retar } from './retar.js';
+import type { ImageRecord } from './types.js';
+import type { ExtractLimits } from './validate.js';
+
+export type ImportFormat = 'rootfs' | 'oci' | 'aci' | 'iso';
+
+export interface ImageImportOptions {
+  /** Skip detection. */
+  format?: ImportFormat;
+  onProgress?: (p: Progress) => void;
+  limits?: Partial<ExtractLimits>;
+}
+
+/** ISO 9660's primary volume descriptor: "CD001" at byte 32769. */
+function isIso(head: Buffer): boolean {
+  return head.length >= 32774 && head.subarray(32769, 32774).toString('latin1') === 'CD001';
+}
+
+/** Names of the first few members of a (compressed) tar, read from its first bytes only. */
+async function firstMemberNames(file: string): Promise<string[]> {
+  const dec = decompressor(detectCompression(await readHead(file, 8)));
+  const head = await readHead(file, 256 * 1024);
+  dec.input.on('error', () => undefined);
+  dec.input.end(head);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  await new Promise<void>((res) => {
+    dec.output.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= 64 * 1024) res();
+    });
+    dec.output.on('end', () => res());
+    dec.output.on('error', () => res());
+  });
+  dec.abort();
+  const buf = Buffer.concat(chunks);
+  const names: string[] = [];
+  let off = 0;
+  while (names.length < 4 && off + 512 <= buf.length) {
+    const h = buf.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const name = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(h.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8) || 0;
+    const type = String.fromCharCode(h[156] ?? 48);
+    if (type !== 'x' && type !== 'g' && type !== 'L') names.push(name.replace(/^\.\//, ''));
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return names;
+}
+
+export async function detectFormat(file: string): Promise<ImportFormat> {
+  await fileSize(file);
+  if (/\.aci$/i.test(file)) return 'aci';
+  if (/\.iso$/i.test(file) || isIso(await readHead(file, 32774))) return 'iso';
+  const names = await firstMemberNames(file);
+  if (names.some((n) => n === 'oci-layout' || n === 'index.json' || n.startsWith('blobs/'))) return 'oci';
+  if (names.some((n) => n === 'manifest' || n === 'rootfs' || n.startsWith('rootfs/'))) return 'aci';
+  return 'rootfs';
+}
+
+/**
+ * `vessel image import FILE [NAME[:TAG]]`: any supported format, recognised by content (and by
+ * the .aci/.iso suffixes). NAME may be omitted when the archive names its image (OCI, appc).
+ */
+export async function importImage(file: string, ref: string | undefined, opts: ImageImportOptions = {}): Promise<ImageRecord> {
+  const format = opts.format ?? (await detectFormat(file));
+  const common = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.limits ? { limits: opts.limits } : {}) };
+  switch (format) {
+    case 'oci':
+      return importOciArchive(file, ref, common);
+    case 'aci':
+      return importAci(file, ref, common);
+    case 'iso':
+      return importIso(file, requireRef(ref, file), common);
+    default:
+      return importRootfsTarball(file, requireRef(ref, file), common);
+  }
+}
+
+function requireRef(ref: string | undefined, file: string): string {
+  if (ref === undefined) throw new VesselError('E_USAGE', `${file}: give the image a name: vessel image import FILE NAME[:TAG]`);
+  return ref;
+}
+
+/**
+ * ISO 9660 (with Rock Ridge, as FreeBSD's release images and genisoimage -R write them): Linux
+ * here cannot mount ISO 9660, so libarchive's bsdtar turns it into a tar stream, which is then
+ * unpacked like any layer.
+ */
+export async function importIso(file: string, ref: string, opts: { onProgress?: (p: Progress) => void; limits?: Partial<ExtractLimits> } = {}): Promise<ImageRecord> {
+  const imageRef = parseImageRef(ref);
+  const total = await fileSize(file);
+  const staging = await makeStaging('iso');
+  try {
+    const child = host().spawn(['bsdtar', '-c', '-f', '-', '--format', 'pax', '--numeric-owner', `@${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 4096) stderr += s; });
+    const upstream = child.exited.then(({ code }) => {
+      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
+      return fixed.done;
+    });
+    upstream.catch(() => undefined);
+    // bsdtar's output is larger than the ISO only by tar headers: close enough for a progress bar.
+    let seen = 0;
+    const counted = new PassThrough({ highWaterMark: 1 << 20 });
+    counted.on('data', (c: Buffer) => { seen += c.length; opts.onProgress?.({ done: Math.min(seen, total), total }); });
+    // genisoimage stores Rock Ridge device numbers as the kernel's MKDEV (major << 20 | minor),
+    // which libarchive reads back as minor only: split them again.
+    const fixed = retar(child.pipes[1] as Readable, (h) => {
+      if ((h.type === 'character-device' || h.type === 'block-device') && !h.devmajor && (h.devminor ?? 0) >= 1 << 20) {
+        return { ...h, devmajor: (h.devminor ?? 0) >>> 20, devminor: (h.devminor ?? 0) & 0xfffff };
+      }
+      return h;
+    });
+    fixed.output.pipe(counted);
+    let layer;
+    try {
+      layer = await stageLayerStream(counted, staging, { source: file, upstream, ...(opts.limits ? { limits: opts.limits } : {}) });
+    } finally {
+      child.kill('SIGKILL');
+      await child.exited.catch(() => undefined);
+    }
+    await commitLayers([layer]);
+    const created = new Date().toISOString();
+    const config: OciImageConfig = {
+      created, architecture: hostArchitecture(), os: hostOs(), config: {},
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created, created_by: `vessel image import ${basename(file)} (ISO 9660)` }],
+    };
+    const same = await findEquivalent([layer.diffId], config);
+    if (same) {
+      await withStoreLock(async () => setTag(await readIndex(), same, formatImageRef(imageRef)));
+      return toImageRecord(same, imageRef);
+    }
+    return toImageRecord(await registerImage({ config, layerBlobs: [layer.blob], layerSizes: [layer.size] }, imageRef), imageRef);
+  } finally {
+    await dropStaging(staging);
+  }
+}

@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import tarStream from 'tar-stream';
+import { host } from '../util/host.js';
+import { VesselError, hasErrno } from '../util/errors.js';
+import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
+import { extractTarStream, type ExtractResult } from './extract.js';
+import { fanOutFile, finished } from './streams.js';
+import {
+  MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_XZ, MEDIA_LAYER_ZSTD,
+  commitPath, paths, type Descriptor,
+} from './store.js';
+import type { Digest } from './types.js';
+import type { ExtractLimits } from './validate.js';
+
+export interface Progress {
+  /** Bytes of the input read so far. */
+  done: number;
+  /** Size of the input in bytes. */
+  total: number;
+}
+
+export const LAYER_MEDIA: Record<Compression, string> = {
+  none: MEDIA_LAYER_TAR,
+  gzip: MEDIA_LAYER_GZIP,
+  zstd: MEDIA_LAYER_ZSTD,
+  xz: MEDIA_LAYER_XZ,
+  bzip2: MEDIA_LAYER_BZIP2,
+};
+
+/** A layer unpacked (and its blob kept) inside a staging directory, not yet in the store. */
+export interface StagedLayer {
+  blob: Descriptor;
+  diffId: Digest;
+  /** Bytes of file content. */
+  size: number;
+  blobPath: string;
+  layerDir: string;
+}
+
+export interface StageOptions {
+  /** What the user knows the input as, for messages. */
+  source?: string;
+  limits?: Partial<ExtractLimits>;
+  onProgress?: (p: Progress) => void;
+  /** Turn OCI whiteout files into overlay whiteouts (char 0/0, opaque xattr). */
+  whiteouts?: boolean;
+  /** Keep the input's bytes as the layer blob (false: only unpack, e.g. an outer archive). */
+  keepBlob?: boolean;
+}
+
+let counter = 0;
+
+export async function fileSize(file: string): Promise<number> {
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new VesselError('E_ARCHIVE', `${file}: not a regular file`);
+    return st.size;
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) throw new VesselError('E_NOT_FOUND', `${file}: no such file`);
+    throw e;
+  }
+}
+
+/**
+ * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
+ * kept as the layer blob, its tar unpacked beside it. Read once, streamed. Nothing reaches the
+ * store until commitLayers(), which the caller runs only when every layer of the image staged.
+ */
+export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
+  const total = await fileSize(file);
+  const source = opts.source ?? file;
+  const kind = detectCompression(await readHead(file, 8));
+  const n = ++counter;
+  const layerDir = join(staging, `layer-${n}`);
+  await mkdir(layerDir, { mode: 0o755 });
+  const blobPath = join(staging, `blob-${n}`);
+  const keepBlob = opts.keepBlob !== false;
+  const blobOut = keepBlob ? createWriteStream(blobPath, { mode: 0o644 }) : undefined;
+  // Errors after an abort (writes to a destroyed stream) are expected; real ones surface in finished().
+  blobOut?.on('error', () => undefined);
+  const blobHash = createHash('sha256');
+  const dec = decompressor(kind);
+  let stopped = false;
+  let stopNow!: () => void;
+  const stopPromise = new Promise<void>((res) => { stopNow = res; });
+  let done = 0;
+  const pump = fanOutFile(
+    file,
+    blobOut ? [blobOut, dec.input] : [dec.input],
+    (chunk) => {
+      if (blobOut) blobHash.update(chunk);
+      done += chunk.length;
+      opts.onProgress?.({ done, total });
+    },
+    { promise: Promise.race([stopPromise, dec.done.catch(() => undefined)]), stopped: () => stopped },
+  );
+  pump.catch(() => undefined);
+  let result: ExtractResult;
+  try {
+    result = await extractTarStream(dec.output, layerDir, { source, limits: opts.limits ?? {}, upstream: Promise.all([pump, dec.done]).then(() => undefined) });
+  } catch (e) {
+    stopped = true;
+    stopNow();
+    dec.abort();
+    blobOut?.destroy();
+    await pump.catch(() => undefined);
+    await dec.done.catch(() => undefined);
+    throw e;
+  }
+  await pump;
+  if (blobOut) await finished(blobOut);
+  if (opts.whiteouts) await applyWhiteouts(layerDir, result, source);
+  const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: `sha256:${blobHash.digest('hex')}`, size: done };
+  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir };
+}
+
+/**
+ * Unpack a tar stream produced in-process (an ACI's rootfs, an ISO through bsdtar) as a layer;
+ * its blob is the plain tar, gzip-compressed on the way.
+ */
+export async function stageLayerStream(tar: Readable, staging: string, opts: StageOptions & { upstream?: Promise<void>; source: string }): Promise<StagedLayer> {
+  // Wired before the first await: a flowing source would otherwise lose its first chunks.
+  const gz = createGzip({ level: 1 });
+  const tee = new PassThrough({ highWaterMark: 1 << 20 });
+  const blobHash = createHash('sha256');
+  const gzChunks: Buffer[] = [];
+  let size = 0;
+  let blobOut: ReturnType<typeof createWriteStream> | undefined;
+  gz.on('data', (c: Buffer) => {
+    blobHash.update(c);
+    size += c.length;
+    if (!blobOut) {
+      gzChunks.push(c);
+      return;
+    }
+    if (!blobOut.write(c)) {
+      gz.pause();
+      blobOut.once('drain', () => gz.resume());
+    }
+  });
+  const gzDone = new Promise<void>((res, rej) => { gz.once('end', res); gz.once('error', rej); });
+  gzDone.catch(() => undefined);
+  tar.on('data', (c: Buffer) => {
+    const a = tee.write(c);
+    const b = gz.write(c);
+    if (!a || !b) {
+      tar.pause();
+      let waiting = (a ? 0 : 1) + (b ? 0 : 1);
+      const resume = () => { if (--waiting === 0) tar.resume(); };
+      if (!a) tee.once('drain', resume);
+      if (!b) gz.once('drain', resume);
+    }
+  });
+  tar.once('end', () => { tee.end(); gz.end(); });
+  tar.once('error', (e) => tee.destroy(e));
+
+  const n = ++counter;
+  const layerDir = join(staging, `layer-${n}`);
+  await mkdir(layerDir, { mode: 0o755 });
+  const blobPath = join(staging, `blob-${n}`);
+  blobOut = createWriteStream(blobPath, { mode: 0o644 });
+  for (const c of gzChunks.splice(0)) blobOut.write(c);
+  let result: ExtractResult;
+  try {
+    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, ...(opts.upstream ? { upstream: opts.upstream } : {}) });
+  } catch (e) {
+    tar.destroy();
+    gz.destroy();
+    blobOut.destroy();
+    throw e;
+  }
+  await gzDone;
+  blobOut.end();
+  await finished(blobOut);
+  if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
+  const blob: Descriptor = { mediaType: MEDIA_LAYER_GZIP, digest: `sha256:${blobHash.digest('hex')}`, size };
+  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir };
+}
+
+/** Move staged layers and their blobs into the store (content-addressed, so idempotent). */
+export async function commitLayers(layers: StagedLayer[]): Promise<void> {
+  for (const l of layers) {
+    await commitPath(l.blobPath, paths.blob(l.blob.digest));
+    await commitPath(l.layerDir, paths.layer(l.diffId));
+  }
+}
+
+/**
+ * OCI layers mark deletions with files (".wh.NAME", and ".wh..wh..opq" for "hide everything
+ * below from lower layers"); overlayfs wants a 0/0 character device NAME and the directory xattr
+ * trusted.overlay.opaque=y. The markers are removed and the overlay forms written by GNU tar from a
+ * small generated archive, so device nodes and xattrs go through the same writer as everything else.
+ */
+async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
+  if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
+  }
+  const pack = tarStream.pack();
+  const child = host().spawn(
+    ['tar', '-x', '-f', '-', '-C', layerDir, '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--xattrs-include=trusted.overlay.opaque', '--no-overwrite-dir'],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  pack.pipe(child.pipes[0] as NodeJS.WritableStream);
+  for (const w of r.whiteouts) {
+    const slash = w.lastIndexOf('/');
+    const dir = slash < 0 ? '' : w.slice(0, slash);
+    const name = w.slice(slash + 1).slice('.wh.'.length);
+    await unlink(join(layerDir, w));
+    pack.entry({ name: dir ? `${dir}/${name}` : name, type: 'character-device', mode: 0o000, uid: 0, gid: 0, devmajor: 0, devminor: 0, mtime: new Date(0) });
+  }
+  for (const d of r.opaqueDirs) {
+    const marker = join(layerDir, d, '.wh..wh..opq');
+    await unlink(marker);
+    const st = await lstat(join(layerDir, d));
+    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${d}/.wh..wh..opq": opaque marker outside a directory`);
+    pack.entry({ name: d || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
+  }
+  pack.finalize();
+  const { code } = await child.exited;
+  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
+}

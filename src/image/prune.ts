@@ -1,0 +1,106 @@
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { config } from '../util/config.js';
+import { readJsonFile } from '../util/atomic.js';
+import { hasErrno } from '../util/errors.js';
+import { pidAlive } from '../util/lock.js';
+import type { ContainerState } from '../supervise/types.js';
+import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, storeDir, withStoreLock } from './store.js';
+import { findImage } from './list.js';
+import type { Digest } from './types.js';
+
+export interface PruneResult {
+  images: Digest[];
+  blobs: number;
+  layers: number;
+  /** Set when an import was running: blobs and layers were left alone. */
+  skipped?: string;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+}
+
+/** Image ids recorded in containers' state files: their layers are overlay lower dirs. */
+async function imagesInUse(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const n of await list(config().containers)) {
+    const st = await readJsonFile<ContainerState>(join(config().containers, n, 'state.json')).catch(() => undefined);
+    if (st?.imageId) out.add(st.imageId.startsWith('sha256:') ? st.imageId : `sha256:${st.imageId}`);
+  }
+  return out;
+}
+
+/**
+ * `vessel image prune`: remove every image no tag and no container references, then every blob
+ * and unpacked layer no remaining image references. Staging left by dead imports goes too; while
+ * a live import is staging (its layers are committed before its tag is written) blobs and
+ * layers are kept.
+ */
+export async function pruneImages(): Promise<PruneResult> {
+  return withStoreLock(async () => {
+    const result: PruneResult = { images: [], blobs: 0, layers: 0 };
+    const live: string[] = [];
+    for (const n of await list(paths.tmp())) {
+      const pid = Number(/^[a-z]+-(\d+)-/.exec(n)?.[1]);
+      if (pid && pid !== process.pid && pidAlive(pid)) live.push(`pid ${pid}`);
+      else if (pid !== process.pid) await rm(join(paths.tmp(), n), { recursive: true, force: true });
+    }
+    await rmdir(paths.tmp()).catch(() => undefined);
+
+    const idx = await readIndex();
+    const keep = new Set<string>([...(await imagesInUse())]);
+    for (const d of idx.manifests) {
+      const id = d.annotations?.[ID_ANNOTATION];
+      if (id) keep.add(id);
+    }
+    const keepBlobs = new Set<string>(idx.manifests.map((d) => d.digest));
+    const keepLayers = new Set<string>();
+    for (const r of await allRecords()) {
+      if (!keep.has(r.id)) {
+        await rm(paths.record(r.id), { force: true });
+        result.images.push(r.id);
+        continue;
+      }
+      keepBlobs.add(r.id);
+      keepBlobs.add(r.manifest.digest);
+      for (const b of r.layerBlobs) keepBlobs.add(b.digest);
+      for (const l of r.layers) keepLayers.add(l);
+    }
+    if (live.length) {
+      result.skipped = `an import is in progress (${live.join(', ')})`;
+      return result;
+    }
+    const blobDir = join(storeDir(), 'blobs', 'sha256');
+    for (const n of await list(blobDir)) {
+      const d = `sha256:${n}`;
+      if (isDigest(d) && keepBlobs.has(d)) continue;
+      await rm(join(blobDir, n), { recursive: true, force: true });
+      result.blobs++;
+    }
+    const layerDir = join(storeDir(), 'layers');
+    for (const n of await list(layerDir)) {
+      if (keepLayers.has(`sha256:${n}`)) continue;
+      await rm(join(layerDir, n), { recursive: true, force: true });
+      result.layers++;
+    }
+    return result;
+  });
+}
+
+/** `vessel image tag SOURCE TARGET`. */
+export async function tagImage(source: string, target: string): Promise<Digest> {
+  const { parseImageRef, formatImageRef } = await import('./ref.js');
+  const { setTag } = await import('./commit.js');
+  const t = formatImageRef(parseImageRef(target));
+  return withStoreLock(async () => {
+    const { stored } = await findImage(source);
+    setTag(await readIndex(), stored, t);
+    return stored.id;
+  });
+}
