@@ -17,6 +17,7 @@ const cfg = {
     VESSEL_VASSALS: '/usr/local/etc/vessel/vassals',
     VESSEL_LIBEXEC: '/usr/local/libexec/vessel',
     VESSEL_CONFIG: '/dev/null',
+    VESSEL_CGROUP_PARENT: 'vessel',
   }),
   packageDir: '/usr/local/lib/node_modules/vessel',
 };
