@@ -5,7 +5,8 @@
 //   3. memory: PSS per container (vassal + its vessel-init processes) with 20 containers up.
 // Prints medians next to the goals of issue 3. Measures, never asserts.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,5 +198,10 @@ try {
   up.kill('SIGTERM');
   await new Promise((res) => up.once('exit', res));
   spawnSync(process.execPath, [cli, 'gc'], { env, stdio: 'ignore' });
+  // The root's own (now empty) cgroup subtree: vessel-<hash of root> in every hierarchy.
+  const parent = `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+  for (const c of readdirSync('/sys/fs/cgroup')) {
+    try { rmdirSync(join('/sys/fs/cgroup', c, parent)); } catch { /* absent or not a hierarchy */ }
+  }
   rmSync(root, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmperorStats } from '../../src/emperor/stats.js';
 import type { PsReport } from '../../src/emperor/ps.js';
 import type { ContainerState } from '../../src/supervise/types.js';
-import { cgroupParentOf } from './vessel.js';
+import { cgroupParentOf, removeCgroupParents } from './vessel.js';
 
 /**
  * A private vessel world for one Emperor test file: its own VESSEL_ROOT with a busybox image,
@@ -290,6 +290,7 @@ export class EmperorWorld {
     for (let i = 1; i <= this.upCount; i++) {
       try { renameSync(join(this.root, `up.${i}.log`), join(keep, `up.${i}.log`)); } catch { /* none */ }
     }
+    removeCgroupParents(this.root);
     if (this.leftoverMounts().length === 0) rmSync(this.root, { recursive: true, force: true });
   }
 }
