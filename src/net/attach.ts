@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { VesselError } from '../util/errors.js';
+import { warmHost } from '../util/host.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/types.js';
 import { backend } from './backend.js';
@@ -54,9 +55,8 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
   if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
   validatePublish(spec.network.publish, name);
   await checkHostAddresses(spec.network.publish, name);
-  // plugNetwork's `ip` is often the supervisor's first host command, and util/host loads execa on
-  // first use (~100 ms on a busy host): start loading it now, while the container's root is built.
-  void import('execa').catch(() => undefined);
+  // plugNetwork's `ip` is often the supervisor's first host command: load the runner meanwhile
+  warmHost();
   const b = await backend();
   const { net, lease } = await withNetworksLock(async () => {
     let networks = await listNetworks();

@@ -96,9 +96,12 @@ export async function gc(): Promise<GcReport> {
       report.errors.push({ name: s.name, error: errorMessage(e) });
     }
   }
-  // resources on the host of containers that have no state file at all (state removed by hand)
+  // resources on the host, and address leases, of containers that have no state file at all
   const known = new Set(states.map((s) => s.name));
-  for (const name of (await driver.instanceNames?.()) ?? []) {
+  const { listLeases } = await import('../net/index.js');
+  const leased = (await listLeases()).map((l) => l.container);
+  const orphans = new Set([...((await driver.instanceNames?.()) ?? []), ...leased]);
+  for (const name of orphans) {
     if (known.has(name)) continue;
     try {
       await removeLeftovers(name, undefined, driver, { network: true });

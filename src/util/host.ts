@@ -125,6 +125,14 @@ export function hostFailure(r: HostResult): VesselError {
 
 let current: HostRunner = execaRunner;
 
+/**
+ * Start loading execa now, in the background, when a caller knows host commands will follow
+ * (network plumbing, a store operation): its load is the biggest single cost of a first command.
+ */
+export function warmHost(): void {
+  if (current === execaRunner) void import('execa').catch(() => undefined);
+}
+
 export function host(): HostRunner {
   return current;
 }

@@ -62,13 +62,22 @@ export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): 
   let execError: { code: number; message: string } | undefined;
   let mainExit: number | undefined;
 
+  // The hook (network plumbing) starts as soon as the init exists, overlapping with the root's
+  // setup; the command is released ("go") once both are done.
+  let hook: Promise<void> | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     onInitMessages(channel, (m) => {
       switch (m.kind) {
-        case 'pid': initPid = m.pid; break;
+        case 'pid':
+          initPid = m.pid;
+          if (hooks.beforeExec) {
+            hook = hooks.beforeExec(initPid);
+            hook.catch(() => undefined); // handled at "ready"
+          }
+          break;
         case 'ready':
-          if (!hooks.beforeExec) { resolve(); break; }
-          hooks.beforeExec(initPid).then(
+          if (!hook) { resolve(); break; }
+          hook.then(
             () => { channel.write('go\n'); resolve(); },
             (e: unknown) => { child.kill('SIGKILL'); reject(e); },
           );
