@@ -34,6 +34,20 @@ export function cliPath(cfg: VesselConfig): string {
   return join(cfg.packageDir, 'bin', 'vessel.js');
 }
 
+/** Where `vessel up` records its own pid (the one to signal to stop everything). */
+export function upPidfile(cfg: VesselConfig): string {
+  return join(cfg.run, 'vessel-up.pid');
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pid of a live Emperor recorded in the pidfile, if any. */
 export function runningEmperor(paths: EmperorPaths): number | undefined {
   if (!existsSync(paths.pidfile)) return undefined;
@@ -63,7 +77,10 @@ export function prepare(cfg: VesselConfig, vassalsDir: string, tuning: EmperorTu
   const paths = emperorPaths(cfg);
   const pid = runningEmperor(paths);
   if (pid !== undefined) {
-    throw new VesselError('E_EXISTS', `an Emperor already runs for ${cfg.root} (pid ${pid})`, { hint: `stop it first: kill ${pid}` });
+    const upPid = readPid(upPidfile(cfg));
+    throw new VesselError('E_EXISTS', `an Emperor already runs for ${cfg.root} (pid ${pid}${upPid ? `, vessel up pid ${upPid}` : ''})`, {
+      hint: `stop it first: kill ${upPid ?? pid}`,
+    });
   }
   const template = readFileSync(join(cfg.packageDir, 'emperor', 'emperor.ini'), 'utf8');
   const env = vassalEnv({ ...cfg, vassalsDir }, tuning, { node: process.execPath, cli: cliPath(cfg) });
@@ -155,6 +172,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   const tuning: EmperorTuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const uwsgi = opts.uwsgi ?? process.env.VESSEL_UWSGI ?? 'uwsgi';
   const paths = prepare(cfg, vassalsDir, tuning, uwsgi);
+  writeFileAtomic(upPidfile(cfg), `${process.pid}\n`);
 
   // Leftovers of a previous run that was killed: gone before anything starts again.
   await sweep(log);
@@ -198,7 +216,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   await watcher.close();
   await vassalsGone(10_000);
   await sweep(log);
-  for (const f of [paths.pidfile, paths.stats]) {
+  for (const f of [paths.pidfile, paths.stats, upPidfile(cfg)]) {
     try { unlinkSync(f); } catch { /* uWSGI removed it */ }
   }
   if (stopping) {

@@ -250,6 +250,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
 /** The spec file is gone: the container was deleted, not merely stopped, so its state goes too. */
 async function forget(name: string, log: Log): Promise<void> {
   try {
+    if ((await readState(name)) === undefined) return;
     await removeContainer(name, { force: true });
     log.info('spec deleted: container removed');
   } catch (e) {

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { parseSpecFile, renderSpec } from '../spec/index.js';
-import { recordError } from '../supervise/index.js';
+import { readState, recordError, removeContainer } from '../supervise/index.js';
+import { pidAlive } from '../util/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, hasErrno } from '../util/errors.js';
 import { log as rootLog, type Log } from '../util/log.js';
@@ -235,7 +236,25 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
     }
     this.log.info({ name, target }, 'spec removed; the Emperor stops its container');
     await this.poke();
+    await this.forgetUnsupervised(name);
     this.emit('event', { kind: 'removed', name, target });
+  }
+
+  /**
+   * A deleted spec deletes its container. While the Emperor runs, the vassal does that when it
+   * stops; with no vassal alive (no Emperor, or the spec went away while none ran) it is done here.
+   * Containers of `vessel run` that happen to share the name are not touched.
+   */
+  private async forgetUnsupervised(name: string): Promise<void> {
+    try {
+      const st = await readState(name);
+      // A live vassal (even one idling over a finished container) removes it itself on its stop.
+      if (st === undefined || st.mode !== 'vassal' || (st.supervisorPid !== undefined && pidAlive(st.supervisorPid))) return;
+      await removeContainer(name);
+      this.log.info({ name }, 'container of a deleted spec removed');
+    } catch (e) {
+      this.log.warn({ name, err: errorMessage(e) }, 'cannot remove the container of a deleted spec');
+    }
   }
 
   private async clearError(name: string): Promise<void> {
@@ -271,6 +290,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
       // runs exactly the specs of the directory watched now.
       try { unlinkSync(path); } catch { /* already gone */ }
       this.log.info({ name, target: path, from: first.slice(RENDERED_MARK.length) }, 'removed a spec rendered from another directory');
+      await this.forgetUnsupervised(name);
       this.emit('event', { kind: 'removed', name, target: path });
       removed = true;
     }

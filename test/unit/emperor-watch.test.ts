@@ -138,6 +138,21 @@ describe('SpecWatcher', () => {
     expect(existsSync(rendered('bad'))).toBe(false);
   });
 
+  it('a deleted spec whose container no vassal supervises: its state goes too', async () => {
+    drop('old.ini', spec('old'));
+    await until('old rendered', () => existsSync(rendered('old')));
+    const dir = join(root, 'containers', 'old');
+    mkdirSync(dir, { recursive: true });
+    const { defaultSpec } = await import('../../src/spec/index.js');
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({
+      name: 'old', spec: defaultSpec('old', 'busybox:latest', 'file'), status: 'exited', mode: 'vassal',
+      supervisorPid: 2 ** 22 + 1, runId: 'r', createdAt: new Date().toISOString(), restarts: 0, resources: [], autoRemove: false,
+    }));
+    rmSync(join(vassals, 'old.ini'));
+    await until('old state removed', () => !existsSync(dir));
+    expect(existsSync(rendered('old'))).toBe(false);
+  });
+
   it('rename to NAME.ini.off, delete, move out → NAME.vessel removed (and the error with it)', async () => {
     renameSync(join(vassals, 'web.ini'), join(vassals, 'web.ini.off'));
     await until('web removed', () => !existsSync(rendered('web')));
