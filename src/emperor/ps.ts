@@ -1,4 +1,5 @@
 import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/types.js';
+import { effectiveStatus } from '../supervise/index.js';
 import type { EmperorStats, VassalStats } from './stats.js';
 
 /**
@@ -25,7 +26,8 @@ export interface PsRow {
   name: string;
   /** `vassal`: a uWSGI vassal that is no container (ordinary .ini). */
   kind: 'container' | 'vassal';
-  status?: ContainerStatus;
+  /** `dead`: the state says running but its supervisor is gone (SIGKILL, reboot). */
+  status?: ContainerStatus | 'dead';
   mode?: SupervisorMode;
   image?: string;
   /** Host pid of the container's init. */
@@ -79,13 +81,14 @@ export function mergePs(
   const nowSec = Math.floor(nowMs / 1000);
   const rows = new Map<string, PsRow>();
   for (const st of states) {
+    const status = effectiveStatus(st);
     rows.set(st.name, {
       name: st.name,
       kind: 'container',
-      status: st.status,
+      status,
       mode: st.mode,
       image: st.spec.image,
-      ...(st.pid !== undefined && st.status === 'running' ? { pid: st.pid } : {}),
+      ...(st.pid !== undefined && status === 'running' ? { pid: st.pid } : {}),
       ...(st.startedAt !== undefined ? { startedAt: st.startedAt } : {}),
       restarts: st.restarts,
       ...(st.lastExit !== undefined ? { lastExit: st.lastExit.reason } : {}),

@@ -125,10 +125,13 @@ function relay(stream: NodeJS.ReadableStream, log: Log): void {
 
 async function waitForStats(stats: string, child: SpawnedProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void child.exited.then(() => (exited = true), () => (exited = true));
+  let exited: string | undefined;
+  void child.exited.then(
+    (r) => (exited = `uwsgi exited during start-up (${r.code ?? r.signal})`),
+    (e) => (exited = errorMessage(e)),
+  );
   for (;;) {
-    if (exited) throw new VesselError('E_HOST', 'uwsgi exited during start-up', { hint: 'see the lines above' });
+    if (exited !== undefined) throw new VesselError('E_HOST', exited, { hint: 'is uwsgi installed (uwsgi-core)? see the lines above' });
     try {
       await fetchStats(stats, 500);
       return;
@@ -200,12 +203,14 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   process.on('SIGTERM', onSignal);
   opts.signal?.addEventListener('abort', () => stop('aborted'), { once: true });
 
+  let failed = false;
   try {
     await waitForStats(paths.stats, child, 15_000);
     log.info({ pid: child.pid, emperor: cfg.emperorDir, vassals: vassalsDir, stats: paths.stats }, 'Emperor running');
   } catch (e) {
     if (!stopping) {
-      log.error({ err: errorMessage(e) }, 'Emperor failed to start');
+      failed = true;
+      log.error({ err: errorMessage(e), uwsgi }, 'the Emperor failed to start');
       stop('start-up failed');
     }
   }
@@ -219,6 +224,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   for (const f of [paths.pidfile, paths.stats, upPidfile(cfg)]) {
     try { unlinkSync(f); } catch { /* uWSGI removed it */ }
   }
+  if (failed) return 1;
   if (stopping) {
     log.info({ exit: result.code ?? result.signal }, 'Emperor stopped; every container is down');
     return 0;

@@ -18,6 +18,7 @@ function state(name: string, patch: Partial<ContainerState>): ContainerState {
     spec: { ...defaultSpec(name, 'busybox:latest', 'file') },
     status: 'running',
     mode: 'vassal',
+    supervisorPid: process.pid,
     runId: 'r1',
     createdAt: '2026-11-28T15:41:00.000Z',
     restarts: 0,
@@ -63,6 +64,12 @@ describe('vessel ps: Emperor stats merged with container state', () => {
     expect(byName.plain).toMatchObject({ kind: 'vassal', vassal: { id: 'plain.ini', loyal: false } });
     expect(byName.plain!.vassal!.heartbeatAgeSec).toBeUndefined();
     expect(byName.broken).toEqual({ name: 'broken', kind: 'container', error: 'broken.ini: [container] image: missing' });
+  });
+
+  it('a running state whose supervisor is gone shows as dead', () => {
+    const report = mergePs(undefined, [state('web', { pid: 4242, supervisorPid: 2 ** 22 + 1 })], [], now);
+    expect(report.containers[0]).toMatchObject({ name: 'web', status: 'dead' });
+    expect(report.containers[0]!.pid).toBeUndefined();
   });
 
   it('without an Emperor, lists states and says why', () => {
