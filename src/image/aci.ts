@@ -116,7 +116,9 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
     dec.output,
     (h) => {
       const inner = stripRootfs(h.name);
-      if (inner === undefined) return null;
+      // An absolute member is not meant for the rootfs but is a sign of a hostile archive:
+      // passed on unchanged, the checker refuses it by name.
+      if (inner === undefined) return h.name.startsWith('/') ? h : null;
       const header: tarStream.Header = { ...h, name: inner };
       // A hardlink to something outside rootfs/ keeps a ".." so the checker refuses it.
       if (h.type === 'link' && h.linkname) header.linkname = stripRootfs(h.linkname) ?? `../${h.linkname}`;

@@ -45,6 +45,8 @@ export function tarExtractArgv(dest: string, root: boolean): string[] {
 }
 
 export async function extractTarStream(tar: Readable, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
+  // Read only on the success path; on an early failure nobody awaits it.
+  opts.upstream?.catch(() => undefined);
   const root = isRoot();
   const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root });
   const hash = createHash('sha256');

@@ -138,6 +138,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
       gzChunks.push(c);
       return;
     }
+    if (blobOut.destroyed) return;
     if (!blobOut.write(c)) {
       gz.pause();
       blobOut.once('drain', () => gz.resume());
@@ -164,6 +165,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   await mkdir(layerDir, { mode: 0o755 });
   const blobPath = join(staging, `blob-${n}`);
   blobOut = createWriteStream(blobPath, { mode: 0o644 });
+  blobOut.on('error', () => undefined); // reported by finished(); after an abort, expected
   for (const c of gzChunks.splice(0)) blobOut.write(c);
   let result: ExtractResult;
   try {
