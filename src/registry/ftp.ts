@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Client } from 'basic-ftp';
 import { VesselError } from '../util/errors.js';
 import type { RegistryUrl } from './url.js';
@@ -23,6 +24,8 @@ function ftpCode(e: unknown): number | undefined {
 export class FtpTransport implements Transport {
   readonly display: string;
   private client: Client | undefined;
+  /** The transfer in flight: FTP takes one command at a time, the next waits for it. */
+  private busy: Promise<unknown> = Promise.resolve();
   private connecting: Promise<Client> | undefined;
 
   constructor(readonly u: FtpUrl) {
@@ -30,6 +33,7 @@ export class FtpTransport implements Transport {
   }
 
   private async session(): Promise<Client> {
+    await this.busy.catch(() => undefined);
     if (this.client && !this.client.closed) return this.client;
     this.connecting ??= (async () => {
       const { Client } = await import('basic-ftp');
@@ -41,7 +45,8 @@ export class FtpTransport implements Transport {
           user: this.u.auth.user ?? process.env.VESSEL_FTP_USER ?? 'anonymous',
           password: this.u.auth.password ?? process.env.VESSEL_FTP_PASSWORD ?? 'anonymous@',
           secure: this.u.tls === 'implicit' ? 'implicit' : this.u.tls === 'explicit',
-          secureOptions: { servername: this.u.host, ...(this.u.params.insecure === '1' ? { rejectUnauthorized: false } : {}) },
+          // SNI carries host names only (an IP there is deprecated, DEP0123).
+          secureOptions: { ...(isIP(this.u.host) ? {} : { servername: this.u.host }), ...(this.u.params.insecure === '1' ? { rejectUnauthorized: false } : {}) },
         });
       } catch (e) {
         c.close();
@@ -85,7 +90,7 @@ export class FtpTransport implements Transport {
     if (!(await this.stat(key))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
     const c = await this.session();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error));
+    this.busy = c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error));
     return out;
   }
 

@@ -66,7 +66,10 @@ export class OciRegistry implements Registry {
     if (!params.realm) return false;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? scope);
+    // Our own scope, not only the challenge's: a HEAD before a push is challenged for "pull",
+    // and a pull-only token would then fail the upload.
+    url.searchParams.append('scope', scope);
+    if (params.scope && params.scope !== scope) url.searchParams.append('scope', params.scope);
     const tr = await request(url.toString(), 'GET', this.creds());
     const text = await drain(tr);
     if (tr.status === 401 || tr.status === 403) return false;

@@ -101,17 +101,18 @@ export class ZfsRegistry implements Registry {
       const ds = this.layerDataset(chain);
       out.push(ds);
       if (await this.exists(`${ds}@${SNAP}`)) continue;
-      const tmp = `${ds}-tmp${process.pid}`;
-      if (i === 0) await this.exec(['zfs', 'create', tmp]);
-      else await this.exec(['zfs', 'clone', `${out[i - 1]}@${SNAP}`, tmp]);
+      // The snapshot is the commit mark: a dataset without it is a dead publish's, redone.
+      // (Not staged under another name and renamed: zfs-fuse calls a fresh mount "busy".)
+      if (await this.exists(ds)) await this.exec(['zfs', 'destroy', '-r', ds]);
+      if (i === 0) await this.exec(['zfs', 'create', ds]);
+      else await this.exec(['zfs', 'clone', `${out[i - 1]}@${SNAP}`, ds]);
       try {
-        const mnt = (await this.exec(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', tmp])).trim();
+        const mnt = (await this.exec(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', ds])).trim();
         const blob = `${this.mountpoint}/${keys.blob(parsed.layers[i]!.digest)}`;
         await this.exec(['sh', '-c', APPLY_LAYER_SCRIPT, 'vessel-apply-layer', blob, mnt]);
-        await this.exec(['zfs', 'snapshot', `${tmp}@${SNAP}`]);
-        await this.exec(['zfs', 'rename', tmp, ds]);
+        await this.exec(['zfs', 'snapshot', `${ds}@${SNAP}`]);
       } catch (e) {
-        await this.exec(['zfs', 'destroy', '-r', tmp]).catch(() => undefined);
+        await this.exec(['zfs', 'destroy', '-r', ds]).catch(() => undefined);
         // Another publish made the same layer meanwhile: theirs is as good as ours.
         if (await this.exists(`${ds}@${SNAP}`)) continue;
         throw e;

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { makeTar } from './image.js';
+import { busyboxTarball, vessel, type TestRoot } from './vessel.js';
+
+const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/**
+ * A two-layer OCI archive: busybox as the base, and a layer on top that adds /etc/motd and
+ * /www/extra.html and deletes /www/index.html with a whiteout — so "shared layers are sent
+ * once" and "layers applied in order" can be checked. `extra` changes the top layer's content.
+ */
+export async function layeredArchive(out: string, extra = 'layer two'): Promise<void> {
+  const base = readFileSync(busyboxTarball('tar.gz'));
+  const topTar = await makeTar([
+    { name: 'etc/motd', content: `${extra}\n` },
+    { name: 'www/extra.html', content: `<p>${extra}</p>\n` },
+    { name: 'www/.wh.index.html', content: '' },
+  ]);
+  const top = gzipSync(topTar);
+  const layers = [base, top];
+  const config = JSON.stringify({
+    architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+    os: 'linux',
+    created: '2024-01-01T00:00:00Z',
+    config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/usr/bin:/sbin:/usr/sbin'] },
+    rootfs: { type: 'layers', diff_ids: [sha(gunzipSync(base)), sha(topTar)] },
+  });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: Buffer.byteLength(config) },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(l), size: l.length })),
+  });
+  const dir = mkdtempSync('/tmp/vessel-layered-');
+  try {
+    mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+    for (const b of [...layers, Buffer.from(config), Buffer.from(manifest)]) writeFileSync(join(dir, 'blobs', 'sha256', sha(b).slice(7)), b);
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: Buffer.byteLength(manifest), annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }));
+    execFileSync('tar', ['-C', dir, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Import busybox:latest and layered:latest (busybox + one layer) into a test root. */
+export async function importTestImages(t: TestRoot): Promise<void> {
+  const r1 = await vessel(t, ['image', 'import', busyboxTarball(), 'busybox:latest']);
+  if (r1.code !== 0) throw new Error(`import busybox: ${r1.stderr}`);
+  const arch = join(t.root, 'layered.tar');
+  await layeredArchive(arch);
+  const r2 = await vessel(t, ['image', 'import', arch, 'layered:latest']);
+  if (r2.code !== 0) throw new Error(`import layered: ${r2.stderr}`);
+}
+
+/** A random-content image of about `mb` MB (incompressible), for faults that need a long transfer. */
+export async function bigImage(t: TestRoot, name: string, mb: number): Promise<void> {
+  const dir = mkdtempSync('/tmp/vessel-big-');
+  try {
+    mkdirSync(join(dir, 'rootfs', 'data'), { recursive: true });
+    execFileSync('sh', ['-c', `head -c ${mb}M /dev/urandom > "$1/rootfs/data/blob"`, 'sh', dir]);
+    execFileSync('tar', ['-C', join(dir, 'rootfs'), '-cf', join(dir, 'big.tar'), '.']);
+    const r = await vessel(t, ['image', 'import', join(dir, 'big.tar'), name], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`import ${name}: ${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

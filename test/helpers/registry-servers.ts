@@ -1,0 +1,551 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, createPrivateKey, randomBytes, randomUUID, sign } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createServer as netServer, connect } from 'node:net';
+import { dirname, join, normalize } from 'node:path';
+
+/**
+ * Real registry servers for the registry tests, each on 127.0.0.1 with a random port and a
+ * temporary directory of its own: s3rver, Ceph radosgw (mon + memstore osd + rgw, `auth none`),
+ * OpenSSH sshd with a private sshd_config, pure-ftpd with TLS and a `$6$` virtual user, Debian's
+ * docker-registry (optionally behind a bearer-token server), a Node http(s) server that takes PUT,
+ * and zfs-fuse with a file-backed pool. Every start() throws when the server cannot start: the
+ * tests must fail, not skip. stop() ends every process started and removes the directories.
+ */
+
+export interface Server {
+  dir: string;
+  stop(): Promise<void>;
+  log(): string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = netServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export async function waitPort(port: number, what: string, timeoutMs = 20_000, proc?: ChildProcess, log?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); res(true); });
+      s.once('error', () => res(false));
+    });
+    if (ok) return;
+    if (proc && proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode}) before listening on ${port}: ${log?.() ?? ''}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${log?.() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function daemon(argv: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
+  p.stdout!.pipe(out, { end: false });
+  p.stderr!.pipe(out, { end: false });
+  p.on('error', (e) => out.write(`spawn error: ${e.message}\n`));
+  return p;
+}
+
+async function kill(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill(sig);
+  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(t);
+}
+
+function readLog(f: string): string {
+  try {
+    return readFileSync(f, 'utf8').slice(-3000);
+  } catch {
+    return '';
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost; trusted by giving it as NODE_EXTRA_CA_CERTS. */
+export function makeCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+// ---------------------------------------------------------------- s3rver
+
+export interface S3Server extends Server {
+  endpoint: string;
+  bucket: string;
+  /** Environment for vessel, aws and rclone. */
+  env: Record<string, string>;
+}
+
+export async function startS3rver(bucket = 'vessel'): Promise<S3Server> {
+  const dir = mkdtempSync('/tmp/vessel-s3rver-');
+  const port = await freePort();
+  // s3rver runs in this process: it is the npm devDependency, and an in-process server is
+  // stopped with the test file even when a test throws.
+  const { default: S3rver } = (await import('s3rver')) as unknown as { default: new (o: object) => { run(): Promise<unknown>; close(): Promise<void> } };
+  const srv = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 'data'), silent: true, configureBuckets: [{ name: bucket }] });
+  await srv.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    dir,
+    endpoint,
+    bucket,
+    env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' },
+    log: () => '',
+    async stop() {
+      await srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Ceph radosgw
+
+export async function startRadosgw(bucket = 'vessel'): Promise<S3Server> {
+  const dir = mkdtempSync('/tmp/vessel-ceph-');
+  const procs: ChildProcess[] = [];
+  const [monPort, rgwPort] = [await freePort(), await freePort()];
+  const fsid = randomUUID();
+  const conf = join(dir, 'ceph.conf');
+  mkdirSync(join(dir, 'run'));
+  mkdirSync(join(dir, 'mon'));
+  mkdirSync(join(dir, 'osd'));
+  writeFileSync(conf, `[global]
+fsid = ${fsid}
+mon host = v2:127.0.0.1:${monPort}
+public addr = 127.0.0.1
+auth cluster required = none
+auth service required = none
+auth client required = none
+auth allow insecure global id reclaim = true
+ms mon client mode = crc
+ms client mode = crc
+ms cluster mode = crc
+ms service mode = crc
+ms mon service mode = crc
+ms mon cluster mode = crc
+ms bind msgr1 = false
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+mon max pg per osd = 1000
+osd crush chooseleaf type = 0
+osd objectstore = memstore
+memstore device bytes = 2147483648
+run dir = ${dir}/run
+admin socket = ${dir}/run/$name.asok
+log file = ${dir}/$name.log
+pid file = ${dir}/run/$name.pid
+keyring = ${dir}/keyring
+[mon.a]
+mon data = ${dir}/mon
+[osd.0]
+osd data = ${dir}/osd
+[client.rgw]
+rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
+rgw data = ${dir}/rgw
+rgw dns name = localhost
+`);
+  const logs = () => ['mon.a', 'osd.0', 'client.rgw'].map((n) => `--- ${n}\n${readLog(join(dir, `${n}.log`)).slice(-1200)}`).join('\n');
+  const stop = async () => {
+    for (const p of procs.reverse()) await kill(p);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const c = ['-c', conf];
+    execFileSync('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], { stdio: 'ignore' });
+    execFileSync('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')], { stdio: 'ignore' });
+    execFileSync('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap')], { stdio: 'pipe' });
+    procs.push(daemon(['ceph-mon', ...c, '-f', '-i', 'a'], join(dir, 'mon.out')));
+    await waitPort(monPort, 'ceph-mon', 20_000, procs[0], logs);
+    const ceph = (...args: string[]) => execFileSync('ceph', [...c, '--connect-timeout', '20', ...args], { encoding: 'utf8' });
+    const osdUuid = randomUUID();
+    ceph('osd', 'new', osdUuid);
+    execFileSync('ceph-osd', [...c, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], { stdio: 'pipe' });
+    procs.push(daemon(['ceph-osd', ...c, '-f', '-i', '0'], join(dir, 'osd.out')));
+    const deadline = Date.now() + 30_000;
+    while (!/1 up/.test(ceph('osd', 'stat'))) {
+      if (Date.now() > deadline) throw new Error(`ceph-osd did not come up: ${logs()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    procs.push(daemon(['radosgw', ...c, '-n', 'client.rgw', '-f'], join(dir, 'rgw.out')));
+    await waitPort(rgwPort, 'radosgw', 60_000, procs[2], () => logs() + readLog(join(dir, 'rgw.out')));
+    const ak = randomBytes(10).toString('hex').toUpperCase();
+    const sk = randomBytes(20).toString('hex');
+    execFileSync('radosgw-admin', [...c, '-n', 'client.rgw', 'user', 'create', '--uid=vessel', '--display-name=vessel', `--access-key=${ak}`, `--secret=${sk}`], { stdio: 'pipe' });
+    const endpoint = `http://127.0.0.1:${rgwPort}`;
+    const env = { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: ak, AWS_SECRET_ACCESS_KEY: sk, AWS_REGION: 'us-east-1' };
+    // The bucket, through the S3 API like any client would.
+    const deadline2 = Date.now() + 30_000;
+    for (;;) {
+      try {
+        execFileSync('/usr/bin/aws', ['s3', 'mb', `s3://${bucket}`], { env: { ...process.env, ...env }, stdio: 'pipe' });
+        break;
+      } catch (e) {
+        if (Date.now() > deadline2) throw new Error(`radosgw: cannot create bucket: ${String((e as { stderr?: Buffer }).stderr ?? e)} ${logs()}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    return { dir, endpoint, bucket, env, log: logs, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- OpenSSH sshd
+
+export interface SshServer extends Server {
+  port: number;
+  /** Client private key (authorized for root). */
+  key: string;
+  knownHosts: string;
+  hostFingerprint: string;
+  /** Pids of sshd processes serving connections (children of the listener). */
+  sessions(): number[];
+}
+
+export async function startSshd(): Promise<SshServer> {
+  const dir = mkdtempSync('/tmp/vessel-sshd-');
+  mkdirSync('/run/sshd', { recursive: true });
+  const port = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
+  const hostPub = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(/\s+/);
+  writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}\n`);
+  const fp = `SHA256:${createHash('sha256').update(Buffer.from(hostPub[1]!, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  writeFileSync(join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_ed25519')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'UsePAM no', 'StrictModes no', 'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', `PidFile ${join(dir, 'sshd.pid')}`,
+    'Subsystem sftp internal-sftp', 'MaxStartups 50', 'MaxSessions 50', 'LogLevel ERROR',
+  ].join('\n') + '\n');
+  const p = daemon(['/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], join(dir, 'sshd.log'));
+  await waitPort(port, 'sshd', 10_000, p, () => readLog(join(dir, 'sshd.log')));
+  return {
+    dir, port, key: join(dir, 'client'), knownHosts: join(dir, 'known_hosts'), hostFingerprint: fp,
+    log: () => readLog(join(dir, 'sshd.log')),
+    sessions: () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    },
+    async stop() {
+      try { execFileSync('pkill', ['-KILL', '-P', String(p.pid)]); } catch { /* no sessions left */ }
+      await kill(p);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- pure-ftpd
+
+export interface FtpServer extends Server {
+  port: number;
+  user: string;
+  password: string;
+  cert: string;
+  home: string;
+}
+
+export async function startPureFtpd(): Promise<FtpServer> {
+  const dir = mkdtempSync('/tmp/vessel-ftpd-');
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const pasv = 40000 + Math.floor(Math.random() * 200) * 100;
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  chownSync(home, 65534, 65534);
+  const { cert, key } = makeCert(dir);
+  const pem = join(dir, 'pure-ftpd.pem');
+  writeFileSync(pem, readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'));
+  const user = 'vessel';
+  const password = randomBytes(9).toString('base64url');
+  // A $6$ (SHA-512 crypt) hash: pure-pw's default argon2 makes every login take seconds.
+  const hash = execFileSync('openssl', ['passwd', '-6', password], { encoding: 'utf8' }).trim();
+  writeFileSync(join(dir, 'pureftpd.passwd'), `${user}:${hash}:65534:65534::${home}/./::::::::::::\n`);
+  execFileSync('pure-pw', ['mkdb', join(dir, 'pureftpd.pdb'), '-f', join(dir, 'pureftpd.passwd')]);
+  const p = daemon(['pure-ftpd', '-S', `127.0.0.1,${port}`, '-l', `puredb:${join(dir, 'pureftpd.pdb')}`, '-E', '-H', '-A',
+    '-Y', '1', '-2', pem, '-p', `${pasv}:${pasv + 99}`, '-P', '127.0.0.1', '-U', '022:022', '-c', '50', '-C', '50'], join(dir, 'ftpd.log'));
+  await waitPort(port, 'pure-ftpd', 10_000, p, () => readLog(join(dir, 'ftpd.log')));
+  return {
+    dir, port, user, password, cert, home,
+    log: () => readLog(join(dir, 'ftpd.log')),
+    async stop() {
+      await kill(p);
+      try { execFileSync('pkill', ['-KILL', '-f', `pure-ftpd.*127.0.0.1,${port}`]); } catch { /* none left */ }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- docker-registry (+ token server)
+
+export interface OciServer extends Server {
+  port: number;
+  /** host:port */
+  hostPort: string;
+  user?: string;
+  password?: string;
+}
+
+/** A bearer-token issuer as docker-registry's `auth: token` expects: ES256 JWTs with x5c. */
+function startTokenServer(dir: string, user: string, password: string, service: string): Promise<{ port: number; server: http.Server }> {
+  const { cert, key } = makeCert(dir);
+  const der = readFileSync(cert, 'utf8').replace(/-----[^-]+-----|\s/g, '');
+  const priv = createPrivateKey(readFileSync(key));
+  const b64 = (o: object | Buffer) => (Buffer.isBuffer(o) ? o : Buffer.from(JSON.stringify(o))).toString('base64url');
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const auth = req.headers.authorization ?? '';
+    const creds = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+    if (creds !== `${user}:${password}`) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="token"' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    const access = url.searchParams.getAll('scope').map((s) => {
+      const [type, name, actions] = s.split(':');
+      return { type, name, actions: (actions ?? '').split(',').filter(Boolean) };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64({ alg: 'ES256', typ: 'JWT', x5c: [der] });
+    const body = b64({ iss: 'vessel-test', sub: user, aud: service, exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const sig = sign('sha256', Buffer.from(`${head}.${body}`), { key: priv, dsaEncoding: 'ieee-p1363' });
+    const token = `${head}.${body}.${b64(sig)}`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 600 }));
+  });
+  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: (server.address() as { port: number }).port, server })));
+}
+
+export async function startDockerRegistry(opts: { token?: boolean } = {}): Promise<OciServer> {
+  const dir = mkdtempSync('/tmp/vessel-oci-');
+  const port = await freePort();
+  let token: { port: number; server: http.Server } | undefined;
+  const user = 'vessel';
+  const password = randomBytes(9).toString('base64url');
+  let auth = '';
+  if (opts.token) {
+    token = await startTokenServer(dir, user, password, 'vessel-registry');
+    auth = `auth:\n  token:\n    realm: http://127.0.0.1:${token.port}/token\n    service: vessel-registry\n    issuer: vessel-test\n    rootcertbundle: ${join(dir, 'cert.pem')}\n`;
+  }
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: ${join(dir, 'data')}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:${port}
+  secret: ${randomBytes(12).toString('hex')}
+${auth}`);
+  const p = daemon(['docker-registry', 'serve', join(dir, 'config.yml')], join(dir, 'registry.log'));
+  try {
+    await waitPort(port, 'docker-registry', 15_000, p, () => readLog(join(dir, 'registry.log')));
+  } catch (e) {
+    token?.server.close();
+    await kill(p);
+    throw e;
+  }
+  return {
+    dir, port, hostPort: `127.0.0.1:${port}`,
+    ...(opts.token ? { user, password } : {}),
+    log: () => readLog(join(dir, 'registry.log')),
+    async stop() {
+      await kill(p);
+      token?.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Node http(s) server
+
+export interface HttpServer extends Server {
+  url: string;
+  root: string;
+  /** Every request: method, path, range header. */
+  requests: Array<{ method: string; path: string; range?: string }>;
+  /** Cut the connection of the next N uploads (PUT) after half their body. */
+  failPuts(n: number): void;
+  /** Cut the connection of the next N downloads (GET of a blob) after `bytes` bytes. */
+  failGets(n: number, bytes: number): void;
+  /** Serve this content instead of a file's real bytes (tampering). */
+  tamper(path: string, content: Buffer | undefined): void;
+}
+
+export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean; auth?: { user: string; password: string } } = {}): Promise<HttpServer> {
+  const dir = mkdtempSync('/tmp/vessel-http-');
+  const root = join(dir, 'www');
+  mkdirSync(root);
+  const requests: HttpServer['requests'] = [];
+  let putFailures = 0;
+  let getFailures = 0;
+  let getFailBytes = 0;
+  const tampered = new Map<string, Buffer>();
+  const handler: http.RequestListener = (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push({ method: req.method ?? '', path, ...(req.headers.range ? { range: req.headers.range } : {}) });
+    if (opts.auth) {
+      const want = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.password}`).toString('base64')}`;
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="vessel"' }).end();
+        return;
+      }
+    }
+    const file = normalize(join(root, path));
+    if (!file.startsWith(root)) return void res.writeHead(400).end();
+    if (req.method === 'PUT') {
+      if (opts.allowPut === false) return void res.writeHead(405).end();
+      mkdirSync(dirname(file), { recursive: true });
+      const tmp = `${file}.${randomBytes(4).toString('hex')}.upload`;
+      const out = createWriteStream(tmp);
+      const len = Number(req.headers['content-length'] ?? 0);
+      let got = 0;
+      const cut = putFailures > 0 && len > 1024;
+      if (cut) putFailures--;
+      req.on('data', (c: Buffer) => {
+        got += c.length;
+        if (cut && got > len / 2) {
+          req.socket.destroy();
+          out.destroy();
+          rmSync(tmp, { force: true });
+        }
+      });
+      req.pipe(out);
+      out.on('finish', () => {
+        if (cut) return;
+        renameSync(tmp, file);
+        res.writeHead(201).end();
+      });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();
+    let size: number;
+    try {
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error('not a file');
+      size = st.size;
+    } catch {
+      return void res.writeHead(404).end();
+    }
+    const fake = tampered.get(path);
+    if (fake) size = fake.length;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const headers = { 'content-length': String(size - start), 'accept-ranges': 'bytes', ...(m ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}) };
+    res.writeHead(m ? 206 : 200, headers);
+    if (req.method === 'HEAD') return void res.end();
+    if (fake) return void res.end(fake.subarray(start));
+    const cut = getFailures > 0 && path.includes('/blobs/') && size - start > getFailBytes;
+    if (cut) getFailures--;
+    const rs = createReadStream(file, { start, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
+    rs.pipe(res, { end: !cut });
+    if (cut) rs.on('end', () => setTimeout(() => res.socket?.destroy(), 50));
+  };
+  let server: http.Server | https.Server;
+  let env: Record<string, string> = {};
+  if (opts.tls) {
+    const { cert, key } = makeCert(dir);
+    server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler);
+    env = { NODE_EXTRA_CA_CERTS: cert };
+  } else server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  void env;
+  return {
+    dir, root, requests,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    log: () => JSON.stringify(requests.slice(-20)),
+    failPuts: (n) => { putFailures = n; },
+    failGets: (n, bytes) => { getFailures = n; getFailBytes = bytes; },
+    tamper: (p, c) => { if (c) tampered.set(p, c); else tampered.delete(p); },
+    async stop() {
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- zfs-fuse
+
+export interface ZfsServer extends Server {
+  /** Pools made on file vdevs. */
+  pools: string[];
+}
+
+/**
+ * zfs-fuse (--no-daemon) and file-backed pools. One zfs-fuse serves the whole host, so a running
+ * one (another test, the developer's) is reused and left running; only pools made here are
+ * destroyed. Pool names carry a random suffix.
+ */
+export async function startZfs(poolNames: string[], sizeMB = 256): Promise<ZfsServer> {
+  const dir = mkdtempSync('/tmp/vessel-zfs-');
+  let proc: ChildProcess | undefined;
+  const alive = () => {
+    try {
+      execFileSync('zpool', ['list', '-H'], { stdio: 'pipe' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) {
+    proc = daemon(['zfs-fuse', '--no-daemon', '--pidfile', join(dir, 'zfs-fuse.pid')], join(dir, 'zfs-fuse.log'));
+    const deadline = Date.now() + 15_000;
+    while (!alive()) {
+      if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`zfs-fuse did not start: ${readLog(join(dir, 'zfs-fuse.log'))}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const pools: string[] = [];
+  try {
+    for (const n of poolNames) {
+      const img = join(dir, `${n}.img`);
+      execFileSync('truncate', ['-s', `${sizeMB}M`, img]);
+      execFileSync('zpool', ['create', '-m', join(dir, 'mnt', n), n, img], { stdio: 'pipe' });
+      pools.push(n);
+    }
+  } catch (e) {
+    for (const p of pools) try { execFileSync('zpool', ['destroy', '-f', p], { stdio: 'pipe' }); } catch { /* gone */ }
+    await kill(proc);
+    throw e;
+  }
+  return {
+    dir, pools,
+    log: () => readLog(join(dir, 'zfs-fuse.log')),
+    async stop() {
+      for (const p of pools) try { execFileSync('zpool', ['destroy', '-f', p], { stdio: 'pipe' }); } catch { /* gone */ }
+      await kill(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether a path exists (helpers for assertions on server-side files). */
+export function exists(p: string): boolean {
+  return existsSync(p);
+}
