@@ -8,7 +8,7 @@ export function define(program: Command): void {
     .option('-s, --signal <sig>', 'signal to send', 'SIGKILL')
     .action(async (names: string[], opts: { signal: string }) => {
       const { killContainer } = await import('../supervise/control.js');
-      const { signalNumber } = await import('../runtime/linux/signals.js');
+      const { signalNumber } = await import('../runtime/signals.js');
       signalNumber(opts.signal); // validate before touching anything
       for (const n of names) {
         await killContainer(n, opts.signal);

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VesselError } from '../util/errors.js';
 import { config, containerPaths } from '../util/config.js';
-import { pidAlive } from '../util/lock.js';
 import { driverFor } from '../runtime/index.js';
 import type { ContainerRef } from '../runtime/types.js';
 import type { ContainerState } from './types.js';
@@ -69,4 +68,3 @@ export async function killContainer(name: string, signal: string): Promise<void>
   await driver.signal(refOf(s), signal, 'main');
 }
 
-export { pidAlive };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRef, Resource, Stats } from '../types.js';
 import { cgroupLayout, cgroupPids, cgroupSetFromResources, cgroupStats, killAll } from './cgroup.js';
-import { signalNumber } from './signals.js';
+import { signalNumber } from '../signals.js';
 
 /** Pids recorded for a run: the monitor (outside the container) and the container's init. */
 export function recordedPid(resources: Resource[], role: 'monitor' | 'init'): number | undefined {

@@ -9,7 +9,7 @@ import { cgroupLayout, cgroupResources, cgroupSet, createCgroups, oomKills, wait
 import { renderRunConfig } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
 import { onInitMessages } from './channel.js';
-import { signalName, signalNumber } from './signals.js';
+import { signalName, signalNumber } from '../signals.js';
 
 export function cgroupLeaf(cfg: ContainerConfig): string {
   return `${cfg.name}.${cfg.runId}`;
