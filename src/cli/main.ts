@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   config: () => import('./config.js'),
   images: () => import('./images.js'),
   image: () => import('./image.js'),
+  build: () => import('./build.js'),
   network: () => import('./network.js'),
   _supervise: () => import('./supervise.js'),
   plan: () => import('./plan.js'),

@@ -50,7 +50,9 @@ export async function listImages(opts: { all?: boolean } = {}): Promise<ImageRec
  */
 export async function findImage(text: string): Promise<{ stored: StoredImage; ref: ImageRef | undefined }> {
   const idx = await readIndex();
-  const hex = text.startsWith('sha256:') ? text.slice(7) : text;
+  // An id given where a NAME[:TAG] is expected comes back from spec normalization as ID:latest.
+  const bare = /^(sha256:)?[0-9a-f]{6,64}:latest$/.test(text) && !idx.manifests.some((d) => refOf(d) === text) ? text.slice(0, -':latest'.length) : text;
+  const hex = bare.startsWith('sha256:') ? bare.slice(7) : bare;
   if (/^[0-9a-f]{6,64}$/.test(hex)) {
     const matches = new Set<Digest>();
     for (const r of await allRecords()) if (r.id.slice(7).startsWith(hex)) matches.add(r.id);
@@ -63,7 +65,7 @@ export async function findImage(text: string): Promise<{ stored: StoredImage; re
         return { stored, ref: entry ? splitRef(refOf(entry)!) : undefined };
       }
     }
-    if (text.startsWith('sha256:')) throw notFound(text);
+    if (bare.startsWith('sha256:')) throw notFound(bare);
   }
   const ref = parseImageRef(text);
   const want = formatImageRef(ref);

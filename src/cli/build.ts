@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+
+export function define(program: Command): void {
+  program
+    .command('build')
+    .description('build an image from a Vesselfile (Dockerfile syntax)')
+    .argument('[context]', 'build context directory', '.')
+    .option('-f, --file <file>', 'the Vesselfile (default CONTEXT/Vesselfile)')
+    .requiredOption('-t, --tag <name>', 'NAME[:TAG] of the image')
+    .option('--no-cache', 'do not reuse layers from earlier builds')
+    .option('--build-arg <arg>', 'KEY=VALUE for an ARG (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-q, --quiet', 'print only the image id')
+    .action(async (context: string, opts: { file?: string; tag: string; cache: boolean; buildArg: string[]; quiet?: boolean }) => {
+      const { buildImage } = await import('../build/build.js');
+      const { VesselError } = await import('../util/errors.js');
+      const buildArgs: Record<string, string> = {};
+      for (const a of opts.buildArg) {
+        const i = a.indexOf('=');
+        if (i <= 0) throw new VesselError('E_USAGE', `--build-arg ${a}: expected KEY=VALUE`);
+        buildArgs[a.slice(0, i)] = a.slice(i + 1);
+      }
+      const rec = await buildImage({
+        context,
+        tag: opts.tag,
+        noCache: !opts.cache,
+        buildArgs,
+        ...(opts.file ? { file: opts.file } : {}),
+        ...(opts.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
+      });
+      process.stdout.write(`${rec.id}\n`);
+    });
+}
