@@ -61,7 +61,11 @@ async function buildSpec(image: string | undefined, command: string[], o: RunCli
 }
 
 export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions): Promise<number> {
+  // Load what the start will need while the spec is parsed: chunk loads overlap instead of queueing.
+  const preload = Promise.all([import('../supervise/index.js'), import('../runtime/index.js').then((r) => r.driverFor())]);
+  preload.catch(() => undefined);
   const spec = await buildSpec(image, command, o);
+  await preload;
   const { readState, isLive } = await import('../supervise/index.js');
   const prev = await readState(spec.name);
   if (prev) {
