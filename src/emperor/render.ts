@@ -58,10 +58,18 @@ export function emperorPaths(cfg: VesselConfig): EmperorPaths {
  * The variables every vassal needs so that `vessel vassal` resolves the same stores as the
  * `vessel up` that rendered the file, whoever starts uWSGI later (rc.d, systemd, by hand).
  */
-export function vassalEnv(cfg: VesselConfig, tuning: EmperorTuning, runtime: { node: string; cli: string }): Array<[string, string]> {
+export function vassalEnv(
+  cfg: VesselConfig,
+  tuning: EmperorTuning,
+  runtime: { node: string; cli: string; vassalMain?: string | undefined; nofile?: number | undefined },
+): Array<[string, string]> {
   const registry: Array<[string, string]> = cfg.registry === undefined ? [] : [['VESSEL_REGISTRY', cfg.registry]];
+  // The host's soft open-files limit: the Emperor runs with a lower one (faster spawns, see
+  // up.ts emperorArgv) and the wrapper gives this one back to every vassal.
+  const nofile: Array<[string, string]> = runtime.nofile === undefined ? [] : [['VESSEL_NOFILE', String(runtime.nofile)]];
   return [
     ...registry,
+    ...nofile,
     ['VESSEL_ROOT', cfg.root],
     ['VESSEL_IMAGE_DIR', cfg.images],
     ['VESSEL_CONTAINER_DIR', cfg.containers],
@@ -75,6 +83,8 @@ export function vassalEnv(cfg: VesselConfig, tuning: EmperorTuning, runtime: { n
     // The wrapper execs `$VESSEL_NODE $VESSEL_CLI vassal …`: no reliance on PATH under rc.d.
     ['VESSEL_NODE', runtime.node],
     ['VESSEL_CLI', runtime.cli],
+    // The lighter entry of `vessel vassal` (dist/bundle/vassal-main.js) when it is built.
+    ...(runtime.vassalMain === undefined ? [] : ([['VESSEL_VASSAL_MAIN', runtime.vassalMain]] as Array<[string, string]>)),
     ['VESSEL_HEARTBEAT', String(heartbeatInterval(tuning.requiredHeartbeatSec))],
   ];
 }

@@ -162,7 +162,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
     }
     // Where a start's time goes: node and module loading before t0, the supervisor after it.
     const ms = (sec: number): number => Math.round(sec * 1000);
-    log.info({ pid: sup.pid, image: spec.image, bootMs: ms(t0), startMs: ms(process.uptime() - t0) }, 'container started');
+    log.info({ pid: sup.pid, image: spec.image, ...(id === 1 ? { bootMs: ms(t0) } : {}), startMs: ms(process.uptime() - t0) }, 'container started');
     releaseStartupGarbage();
     const run: Running = { id, sup, spec, text, loyalTimer: undefined, healthy: false };
     // Loyalty only after min_uptime of health: a crash loop is never loyal, so the Emperor's

@@ -194,7 +194,8 @@ describe('vessel up: a spec becomes a supervised container', () => {
     const vassalPid = w.state('el-web')!.supervisorPid!;
     w.remove('el-web');
     await waitFor('el-web vassal gone', () => !pidAlive(vassalPid));
-    expect(pidAlive(pid)).toBe(false);
+    // The container's init may still be being reaped when its vassal has just exited.
+    await waitFor('el-web container gone', () => !pidAlive(pid), 5000);
     expect(w.state('el-web')).toBeUndefined();
     expect(existsSync(join(w.root, 'containers', 'el-web'))).toBe(false);
     expect(w.leftoverCgroups().filter((c) => c.includes('/el-web.'))).toEqual([]);

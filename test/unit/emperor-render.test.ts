@@ -61,7 +61,14 @@ describe('emperor.ini rendering', () => {
   });
 
   it('ties the Emperor to `vessel up` with setpriv on Linux only', () => {
-    expect(emperorArgv('uwsgi', '/r/emperor.ini', 'linux', true)).toEqual(['/usr/bin/setpriv', '--pdeathsig', 'SIGTERM', '--', 'uwsgi', '--ini', '/r/emperor.ini']);
-    expect(emperorArgv('uwsgi', '/r/emperor.ini', 'freebsd', false)).toEqual(['uwsgi', '--ini', '/r/emperor.ini']);
+    expect(emperorArgv('uwsgi', '/r/emperor.ini', { platform: 'linux', hasSetpriv: true })).toEqual(['/usr/bin/setpriv', '--pdeathsig', 'SIGTERM', '--', 'uwsgi', '--ini', '/r/emperor.ini']);
+    expect(emperorArgv('uwsgi', '/r/emperor.ini', { platform: 'freebsd', hasSetpriv: false })).toEqual(['uwsgi', '--ini', '/r/emperor.ini']);
+  });
+
+  it('runs the Emperor with a soft open-files limit of 4096 when the host\'s is higher', () => {
+    expect(emperorArgv('uwsgi', '/r/e.ini', { platform: 'freebsd', hasSetpriv: false, nofile: 20000 })).toEqual(['/bin/sh', '-c', 'ulimit -S -n 4096 && exec "$@"', 'sh', 'uwsgi', '--ini', '/r/e.ini']);
+    expect(emperorArgv('uwsgi', '/r/e.ini', { platform: 'freebsd', hasSetpriv: false, nofile: 1024 })).toEqual(['uwsgi', '--ini', '/r/e.ini']);
+    const env = vassalEnv(cfg, DEFAULT_TUNING, { node: 'node', cli: 'x', nofile: 20000 });
+    expect(env).toContainEqual(['VESSEL_NOFILE', '20000']);
   });
 });
