@@ -76,8 +76,6 @@ interface Running {
   id: number;
   sup: Supervisor;
   spec: ContainerSpec;
-  /** Normalized text of the spec, to tell a real change from a touch. */
-  text: string;
   loyalTimer: NodeJS.Timeout | undefined;
   /** Ran past min_uptime: loyal and accepting were sent. */
   healthy: boolean;
@@ -127,6 +125,8 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
 
   let runs = 0;
   let current: Running | undefined;
+  /** Normalized spec of the last start, running or finished: a reload to the same is no change. */
+  let lastText: string | undefined;
   // Known before the spec parses, so even a rejected spec's error reaches `vessel ps`.
   let name: string | undefined = /^(.+)\.vessel$/.exec(basename(file))?.[1];
 
@@ -164,7 +164,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
     const ms = (sec: number): number => Math.round(sec * 1000);
     log.info({ pid: sup.pid, image: spec.image, ...(id === 1 ? { bootMs: ms(t0) } : {}), startMs: ms(process.uptime() - t0) }, 'container started');
     releaseStartupGarbage();
-    const run: Running = { id, sup, spec, text, loyalTimer: undefined, healthy: false };
+    const run: Running = { id, sup, spec, loyalTimer: undefined, healthy: false };
     // Loyalty only after min_uptime of health: a crash loop is never loyal, so the Emperor's
     // blacklist throttles it; a container that was healthy that long is respawned at once.
     run.loyalTimer = setTimeout(() => {
@@ -179,6 +179,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
       (e) => inbox.push({ type: 'exited', run: id, status: { code: 125, oomKilled: false, reason: `supervisor failed: ${errorMessage(e)}` } }),
     );
     current = run;
+    lastText = text;
     return true;
   };
 
@@ -227,12 +228,12 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
     }
     if (ev.type === 'command' && ev.command === 'reload') {
       const next = await load();
-      if (next && next.text !== current?.text) {
-        log.info('spec changed: restarting the container in place');
+      if (next && next.text !== lastText) {
+        log.info(current ? 'spec changed: restarting the container in place' : 'spec changed: starting the container');
         await stopCurrent();
         if (!(await start(next.spec, next.text))) return finish(EXIT_RESPAWN);
-      } else if (next && !current) {
-        log.info('spec reloaded unchanged; the container stays finished');
+      } else if (next) {
+        log.info(current ? 'spec reloaded unchanged: the container keeps running' : 'spec reloaded unchanged: the container stays finished');
       }
       // A reload resets `ready` and `accepting` in the Emperor: say both again.
       send(ToEmperor.SPAWNED);

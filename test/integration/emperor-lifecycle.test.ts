@@ -135,6 +135,16 @@ describe('vessel up: a spec becomes a supervised container', () => {
     expect(w.state('el-daemon')!.status).toBe('exited');
   });
 
+  it('a finished container starts again when its spec changes (same vassal)', async () => {
+    const vassal = w.state('el-once')!.supervisorPid;
+    w.drop('el-once', serviceSpec(['restart = on-failure']));
+    const pid = await w.running('el-once');
+    expect(pidAlive(pid)).toBe(true);
+    expect(w.state('el-once')!.supervisorPid).toBe(vassal);
+    w.remove('el-once');
+    await waitFor('el-once removed', () => w.state('el-once') === undefined);
+  });
+
   it('a bad spec → error in vessel ps, other containers unaffected, an earlier valid version keeps running', async () => {
     w.drop('el-other', serviceSpec());
     const otherPid = await w.running('el-other');
