@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -80,9 +80,12 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   await mkdir(layerDir, { mode: 0o755 });
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
-  const blobOut = keepBlob ? createWriteStream(blobPath, { mode: 0o644 }) : undefined;
-  // Errors after an abort (writes to a destroyed stream) are expected; real ones surface in finished().
-  blobOut?.on('error', () => undefined);
+  const before = await stat(file);
+  // The blob is a copy made by the kernel (copy_file_range), beside the one read through the
+  // pipeline: it costs no JavaScript time. Its digest is the one hashed from the stream; the
+  // file must not change meanwhile (checked below by size and mtime).
+  const blobCopy = keepBlob ? copyFile(file, blobPath) : Promise.resolve();
+  blobCopy.catch(() => undefined);
   const blobHash = createHash('sha256');
   const dec = decompressor(kind);
   let stopped = false;
@@ -91,9 +94,9 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   let done = 0;
   const pump = fanOutFile(
     file,
-    blobOut ? [blobOut, dec.input] : [dec.input],
+    [dec.input],
     (chunk) => {
-      if (blobOut) blobHash.update(chunk);
+      if (keepBlob) blobHash.update(chunk);
       done += chunk.length;
       opts.onProgress?.({ done, total });
     },
@@ -107,13 +110,17 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
     stopped = true;
     stopNow();
     dec.abort();
-    blobOut?.destroy();
     await pump.catch(() => undefined);
     await dec.done.catch(() => undefined);
+    await blobCopy.catch(() => undefined);
     throw e;
   }
   await pump;
-  if (blobOut) await finished(blobOut);
+  await blobCopy;
+  const after = await stat(file);
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || done !== after.size) {
+    throw new VesselError('E_ARCHIVE', `${source}: the file changed while it was being imported`);
+  }
   if (opts.whiteouts) await applyWhiteouts(layerDir, result, source);
   const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: `sha256:${blobHash.digest('hex')}`, size: done };
   return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir };
