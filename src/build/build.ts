@@ -24,6 +24,8 @@ export interface BuildOptions {
   tag: string;
   noCache?: boolean;
   buildArgs?: Record<string, string>;
+  /** Network of RUN containers: none (default, reproducible) or the host's (package installs). */
+  network?: 'none' | 'host';
   /** Progress lines ("Step 2/5 : COPY …", "cache hit"). */
   log?: (line: string) => void;
 }
@@ -300,7 +302,7 @@ export async function buildImage(opts: BuildOptions): Promise<ImageRecord> {
           // The runtime runs images from the store: the state so far becomes an untagged image.
           const parent = await registerImage({ config: ociConfig(state, new Date().toISOString()), layerBlobs: state.layerBlobs, layerSizes: state.layerSizes }, undefined);
           return runInContainer(
-            { imageId: parent.id, argv, env, ...(state.config.workdir ? { workdir: state.config.workdir } : {}), ...(state.config.user ? { user: state.config.user } : {}) },
+            { imageId: parent.id, argv, env, network: opts.network ?? 'none', ...(state.config.workdir ? { workdir: state.config.workdir } : {}), ...(state.config.user ? { user: state.config.user } : {}) },
             async (status, upper) => {
               if (status.code !== 0) throw new VesselfileError(where.file, where.line, `RUN ${step.text}: ${status.reason}`);
               return layerFromUpper(upper, staging, `${where.file}:${where.line}`);

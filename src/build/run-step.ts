@@ -14,6 +14,7 @@ export interface RunStep {
   env: Array<[string, string]>;
   workdir?: string;
   user?: string;
+  network: 'none' | 'host';
 }
 
 export async function runInContainer<T>(step: RunStep, fn: (status: ExitStatus, upper: string) => Promise<T>): Promise<T> {
@@ -26,6 +27,7 @@ export async function runInContainer<T>(step: RunStep, fn: (status: ExitStatus, 
   spec.entrypoint = [];
   spec.env = step.env;
   spec.wait = 'main';
+  spec.network = { ...spec.network, mode: step.network };
   if (step.workdir) spec.workdir = step.workdir;
   if (step.user) spec.user = step.user;
   const sup = new Supervisor(spec, { mode: 'foreground', autoRemove: false, output: { kind: 'inherit' } });

@@ -9,10 +9,12 @@ export function define(program: Command): void {
     .requiredOption('-t, --tag <name>', 'NAME[:TAG] of the image')
     .option('--no-cache', 'do not reuse layers from earlier builds')
     .option('--build-arg <arg>', 'KEY=VALUE for an ARG (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--network <mode>', 'network of RUN steps: none or host', 'none')
     .option('-q, --quiet', 'print only the image id')
-    .action(async (context: string, opts: { file?: string; tag: string; cache: boolean; buildArg: string[]; quiet?: boolean }) => {
+    .action(async (context: string, opts: { file?: string; tag: string; cache: boolean; buildArg: string[]; network: string; quiet?: boolean }) => {
       const { buildImage } = await import('../build/build.js');
       const { VesselError } = await import('../util/errors.js');
+      if (opts.network !== 'none' && opts.network !== 'host') throw new VesselError('E_USAGE', `--network ${opts.network}: expected none or host`);
       const buildArgs: Record<string, string> = {};
       for (const a of opts.buildArg) {
         const i = a.indexOf('=');
@@ -23,6 +25,7 @@ export function define(program: Command): void {
         context,
         tag: opts.tag,
         noCache: !opts.cache,
+        network: opts.network,
         buildArgs,
         ...(opts.file ? { file: opts.file } : {}),
         ...(opts.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
