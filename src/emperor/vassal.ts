@@ -84,15 +84,23 @@ interface Running {
 /**
  * A vassal lives as long as its container and idles almost all of that time; one process per
  * container makes its memory the per-container cost. V8 drops the bytecode of functions that
- * have not run for several full collections: a dozen collections once the container runs
- * (off the start's critical path) turn start-up code into free pages — measured 11.3 → 9.4 MB
- * of private memory. Needs --expose-gc, which the wrapper passes.
+ * have not run for several full collections: a dozen collections once the container runs turn
+ * start-up code into free pages (measured 11.3 → 9.4 MB private memory).
+ * The flags are set here, after start-up, not on node's command line: any V8 flag there makes
+ * V8 reject node's embedded code cache, and compiling the built-in modules the vassal loads
+ * then costs ~25 ms more on every container start (measured).
  */
 function releaseStartupGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (typeof gc !== 'function') return;
   setTimeout(() => {
-    for (let i = 0; i < 12; i++) gc();
+    void (async () => {
+      const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+      v8.setFlagsFromString('--expose-gc');
+      // Interpreter only from here on: the vassal's remaining work is a heartbeat and a wait,
+      // and unoptimized functions carry no feedback vectors (~1 MB less, measured).
+      v8.setFlagsFromString('--lite-mode');
+      const gc = vm.runInNewContext('gc') as () => void;
+      for (let i = 0; i < 12; i++) gc();
+    })().catch(() => undefined);
   }, 1500).unref();
 }
 

@@ -211,7 +211,8 @@ describe('vessel up: a spec becomes a supervised container', () => {
     expect(w.leftoverCgroups().filter((c) => c.includes('/el-web.'))).toEqual([]);
     expect(w.leftoverMounts().filter((m) => m.includes('/el-web/'))).toEqual([]);
     expect(w.leftoverProcesses().filter((p) => p.pid === pid)).toEqual([]);
-    expect(w.ps().containers.some((c) => c.name === 'el-web')).toBe(false);
+    // The Emperor lists the vassal until it has reaped it.
+    await waitFor('el-web gone from vessel ps', () => !w.ps().containers.some((c) => c.name === 'el-web'), 5000);
   });
 
   it('vessel up then SIGTERM → everything stopped, exit 0, nothing left', async () => {
