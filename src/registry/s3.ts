@@ -44,6 +44,9 @@ export class S3Transport implements Transport {
 
   constructor(u: S3Url) {
     this.display = u.display;
+    // The SDK warns on stderr, once per process, that future releases will need Node 22; vessel
+    // supports Node 20 and pins the SDK. The SDK's own switch turns it off; a user's setting wins.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client(s3ClientConfig(u));
     this.bucket = u.bucket;
     this.prefix = u.prefix ? `${u.prefix.replace(/\/+$/, '')}/` : '';
@@ -56,7 +59,8 @@ export class S3Transport implements Transport {
   /** AWS errors as vessel errors, for the ones retrying cannot fix. */
   private fail(what: string, e: unknown): unknown {
     const a = e as AwsError;
-    const code = a.name ?? a.Code ?? '';
+    // HEAD answers carry no error body: the SDK names those "Unknown"; the status says more.
+    const code = a.name && a.name !== 'Unknown' ? a.name : a.Code ?? '';
     const status = a.$metadata?.httpStatusCode;
     if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError'].includes(code) || status === 403) {
       return new VesselError('E_REGISTRY', `${this.display}: ${what}: access denied (${code || `HTTP ${status}`})`, {

@@ -1,10 +1,13 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash, createPrivateKey, randomBytes, randomUUID, sign } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createServer as netServer, connect } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Real registry servers for the registry tests, each on 127.0.0.1 with a random port and a
@@ -88,8 +91,36 @@ export function makeCert(dir: string): { cert: string; key: string } {
 export interface S3Server extends Server {
   endpoint: string;
   bucket: string;
-  /** Environment for vessel, aws and rclone. */
+  /** Environment for vessel (the AWS SDK's own variables). */
   env: Record<string, string>;
+}
+
+/**
+ * Run Debian's awscli (/usr/bin/aws; a bare `aws` may be a pyenv shim) against a test server.
+ * awscli 2.9 ignores AWS_ENDPOINT_URL, so the endpoint goes on the command line.
+ */
+export async function awsCli(s3: S3Server, args: string[], env: Record<string, string> = {}): Promise<string> {
+  // Asynchronous: s3rver serves from this very process, a sync exec would deadlock it.
+  return (await execFileAsync('/usr/bin/aws', ['--endpoint-url', s3.endpoint, ...args], {
+    env: { ...process.env, ...s3.env, AWS_PAGER: '', ...env }, encoding: 'utf8', maxBuffer: 64 << 20,
+  })).stdout;
+}
+
+/** A command run without blocking this process (in-process servers keep serving). */
+export async function execAsync(argv: string[], env: Record<string, string> = {}): Promise<string> {
+  return (await execFileAsync(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout;
+}
+
+/** rclone's remote "x:" for a test server, configured entirely by environment variables. */
+export function rcloneEnv(s3: S3Server): Record<string, string> {
+  return {
+    RCLONE_CONFIG_X_TYPE: 's3', RCLONE_CONFIG_X_PROVIDER: 'Other', RCLONE_CONFIG_X_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_X_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID!, RCLONE_CONFIG_X_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY!,
+    RCLONE_CONFIG_X_REGION: 'us-east-1', RCLONE_CONFIG_X_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG: '/dev/null',
+    // rclone's Go SDK refuses a custom CA bundle for its HTTP transport: a host-wide AWS_CA_BUNDLE
+    // (set on some machines) would fail every call. Plain http on loopback needs none.
+    AWS_CA_BUNDLE: '',
+  };
 }
 
 export async function startS3rver(bucket = 'vessel'): Promise<S3Server> {
@@ -166,7 +197,9 @@ rgw dns name = localhost
 `);
   const logs = () => ['mon.a', 'osd.0', 'client.rgw'].map((n) => `--- ${n}\n${readLog(join(dir, `${n}.log`)).slice(-1200)}`).join('\n');
   const stop = async () => {
-    for (const p of procs.reverse()) await kill(p);
+    // radosgw hangs in shutdown once the mon is gone, and memstore keeps nothing worth a clean
+    // stop: kill in reverse start order, radosgw at once.
+    for (const p of [...procs].reverse()) await kill(p, p === procs[2] ? 'SIGKILL' : 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -190,14 +223,15 @@ rgw dns name = localhost
     await waitPort(rgwPort, 'radosgw', 60_000, procs[2], () => logs() + readLog(join(dir, 'rgw.out')));
     const ak = randomBytes(10).toString('hex').toUpperCase();
     const sk = randomBytes(20).toString('hex');
-    execFileSync('radosgw-admin', [...c, '-n', 'client.rgw', 'user', 'create', '--uid=vessel', '--display-name=vessel', `--access-key=${ak}`, `--secret=${sk}`], { stdio: 'pipe' });
+    // Its own admin socket name: the running radosgw holds client.rgw's.
+    execFileSync('radosgw-admin', [...c, '-n', 'client.rgw', '--admin-socket', join(dir, 'run', 'admin.asok'), 'user', 'create', '--uid=vessel', '--display-name=vessel', `--access-key=${ak}`, `--secret=${sk}`], { stdio: 'pipe' });
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     const env = { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: ak, AWS_SECRET_ACCESS_KEY: sk, AWS_REGION: 'us-east-1' };
-    // The bucket, through the S3 API like any client would.
+    // The bucket, through the S3 API like any client would (the user may take a moment to be seen).
     const deadline2 = Date.now() + 30_000;
     for (;;) {
       try {
-        execFileSync('/usr/bin/aws', ['s3', 'mb', `s3://${bucket}`], { env: { ...process.env, ...env }, stdio: 'pipe' });
+        execFileSync('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'mb', `s3://${bucket}`], { env: { ...process.env, ...env }, stdio: 'pipe' });
         break;
       } catch (e) {
         if (Date.now() > deadline2) throw new Error(`radosgw: cannot create bucket: ${String((e as { stderr?: Buffer }).stderr ?? e)} ${logs()}`);
@@ -396,7 +430,12 @@ export interface HttpServer extends Server {
   tamper(path: string, content: Buffer | undefined): void;
 }
 
-export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean; auth?: { user: string; password: string } } = {}): Promise<HttpServer> {
+/** A strong ETag: every PUT renames a new file into place, so the inode changes with the content. */
+function etagOf(st: { ino: number; size: number; mtimeMs: number }): string {
+  return `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}"`;
+}
+
+export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean; auth?: { user: string; password: string }; etags?: boolean } = {}): Promise<HttpServer> {
   const dir = mkdtempSync('/tmp/vessel-http-');
   const root = join(dir, 'www');
   mkdirSync(root);
@@ -437,6 +476,18 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
       req.pipe(out);
       out.on('finish', () => {
         if (cut) return;
+        // Check the precondition and rename in one synchronous step: nothing interleaves, so
+        // this is the atomic compare-and-swap a WebDAV server gives.
+        if (opts.etags !== false) {
+          const cur = existsSync(file) ? etagOf(statSync(file)) : undefined;
+          const ifMatch = req.headers['if-match'];
+          const ifNone = req.headers['if-none-match'];
+          if ((ifMatch !== undefined && ifMatch !== cur) || (ifNone === '*' && cur !== undefined)) {
+            rmSync(tmp, { force: true });
+            res.writeHead(412).end();
+            return;
+          }
+        }
         renameSync(tmp, file);
         res.writeHead(201).end();
       });
@@ -455,7 +506,10 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     if (fake) size = fake.length;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
-    const headers = { 'content-length': String(size - start), 'accept-ranges': 'bytes', ...(m ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}) };
+    const headers = {
+      'content-length': String(size - start), 'accept-ranges': 'bytes', ...(m ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+      ...(opts.etags !== false ? { etag: etagOf(statSync(file)) } : {}),
+    };
     res.writeHead(m ? 206 : 200, headers);
     if (req.method === 'HEAD') return void res.end();
     if (fake) return void res.end(fake.subarray(start));

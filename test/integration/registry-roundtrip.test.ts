@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
 import { importTestImages } from '../helpers/registry-images.js';
+import { events, roundTrip } from '../helpers/registry-cases.js';
 import {
   startDockerRegistry, startHttpServer, startPureFtpd, startS3rver, startSshd, startZfs,
   type FtpServer, type HttpServer, type OciServer, type S3Server, type SshServer, type ZfsServer,
@@ -27,59 +28,11 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-interface ImageRow { name: string; tag: string; id: string }
-
-async function images(t: TestRoot): Promise<ImageRow[]> {
-  const r = await vessel(t, ['images', '--json']);
-  return JSON.parse(r.stdout) as ImageRow[];
-}
-
-function events(stdout: string): Array<Record<string, unknown>> {
-  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function roundTrip(url: string, env: NodeJS.ProcessEnv = {}, opts: { perRepositoryBlobs?: boolean; query?: string } = {}): Promise<TestRoot> {
-  const q = opts.query ?? '';
-  const p1 = await vessel(src, ['publish', '--json', 'busybox', url + q], { env, timeoutMs: 120_000 });
-  expect(p1.code, p1.stderr).toBe(0);
-  const p2 = await vessel(src, ['publish', '--json', 'layered', url + q], { env, timeoutMs: 120_000 });
-  expect(p2.code, p2.stderr).toBe(0);
-  // The base layer is busybox's: already there, not sent again (the OCI API keeps blobs per
-  // repository, so there a second tag of the same name shows it).
-  const p3 = opts.perRepositoryBlobs ? await vessel(src, ['publish', '--json', '--as', 'layered:v2', 'layered', url + q], { env }) : p2;
-  const blobs = events(p3.stdout).filter((e) => e.event === 'blob');
-  if (opts.perRepositoryBlobs) expect(blobs.filter((e) => e.action === 'skip')).toHaveLength(3);
-  else {
-    expect(blobs.filter((e) => e.action === 'skip')).toHaveLength(1);
-    expect(blobs.filter((e) => e.action === 'upload')).toHaveLength(2); // top layer + config
-  }
-  const done = events(p2.stdout).find((e) => e.event === 'done');
-  expect(done?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-
-  const tags = await vessel(src, ['tags', '--json', `${url}/layered${q}`], { env });
-  expect(tags.code, tags.stderr).toBe(0);
-  expect(JSON.parse(tags.stdout)).toEqual(opts.perRepositoryBlobs ? ['latest', 'v2'] : ['latest']);
-
-  const dst = makeRoot('registry-dst');
-  cleanups.push(() => dst.dispose());
-  const r = await vessel(dst, ['pull', '--json', `${url}/layered:latest${q}`], { env, timeoutMs: 120_000 });
-  expect(r.code, r.stderr).toBe(0);
-  expect(events(r.stdout).find((e) => e.event === 'done')?.digest).toBe(done?.digest);
-  const want = (await images(src)).find((i) => i.name === 'layered')!;
-  const got = (await images(dst)).find((i) => i.name === 'layered')!;
-  expect(got.id).toBe(want.id);
-  // A second pull has nothing to fetch.
-  const again = await vessel(dst, ['pull', '--json', `${url}/layered:latest${q}`], { env });
-  expect(again.code, again.stderr).toBe(0);
-  expect(events(again.stdout).find((e) => e.event === 'done')?.transferred).toBe(0);
-  return dst;
-}
-
 describe('file://', () => {
   it('round trip, and the pulled layered image runs with its layers applied', async () => {
     const dir = mkdtempSync('/tmp/vessel-reg-file-');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const dst = await roundTrip(`file://${dir}`);
+    const dst = await roundTrip(src, cleanups, `file://${dir}`);
     const motd = await vessel(dst, ['run', '--rm', 'layered', 'cat', '/etc/motd']);
     expect(motd.stdout).toBe('layer two\n');
     const wh = await vessel(dst, ['run', '--rm', 'layered', 'ls', '/www']);
@@ -99,13 +52,13 @@ describe('http(s)://', () => {
   });
 
   it('round trip over http with PUT', async () => {
-    await roundTrip(srv.url);
+    await roundTrip(src, cleanups, srv.url);
     // Pulls use GET only; tags come from the tag index (no listing over http).
     expect(srv.requests.some((r) => r.path.endsWith('/_tags.json'))).toBe(true);
   });
 
   it('round trip over https (certificate from NODE_EXTRA_CA_CERTS)', async () => {
-    await roundTrip(tls.url, { NODE_EXTRA_CA_CERTS: `${tls.dir}/cert.pem` });
+    await roundTrip(src, cleanups, tls.url, { NODE_EXTRA_CA_CERTS: `${tls.dir}/cert.pem` });
   });
 
   it('a server that refuses PUT gives a clear error', async () => {
@@ -125,12 +78,12 @@ describe('s3:// (s3rver)', () => {
   });
 
   it('round trip with the SDK configured from the environment', async () => {
-    await roundTrip(`s3://${s3.bucket}/images`, s3.env);
+    await roundTrip(src, cleanups, `s3://${s3.bucket}/images`, s3.env);
   });
 
   it('round trip with the endpoint in the URL', async () => {
     const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-    await roundTrip(`s3://${s3.bucket}/other`, env, { query: `?endpoint=${encodeURIComponent(s3.endpoint)}` });
+    await roundTrip(src, cleanups, `s3://${s3.bucket}/other`, env, { query: `?endpoint=${encodeURIComponent(s3.endpoint)}` });
   });
 });
 
@@ -142,7 +95,7 @@ describe('sftp://', () => {
   });
 
   it('round trip with key auth and known_hosts pinning', async () => {
-    await roundTrip(`sftp://root@127.0.0.1:${ssh.port}${ssh.dir}/registry`, { VESSEL_SSH_KEY: ssh.key, VESSEL_KNOWN_HOSTS: ssh.knownHosts });
+    await roundTrip(src, cleanups, `sftp://root@127.0.0.1:${ssh.port}${ssh.dir}/registry`, { VESSEL_SSH_KEY: ssh.key, VESSEL_KNOWN_HOSTS: ssh.knownHosts });
     expect(existsSync(`${ssh.dir}/registry/refs/layered/_/latest`)).toBe(true);
   });
 
@@ -178,7 +131,7 @@ describe('ftps:// (pure-ftpd, explicit TLS)', () => {
   });
 
   it('round trip over explicit TLS, password from the environment', async () => {
-    await roundTrip(`ftps://${ftp.user}@127.0.0.1:${ftp.port}/registry`, { VESSEL_FTP_PASSWORD: ftp.password, NODE_EXTRA_CA_CERTS: ftp.cert });
+    await roundTrip(src, cleanups, `ftps://${ftp.user}@127.0.0.1:${ftp.port}/registry`, { VESSEL_FTP_PASSWORD: ftp.password, NODE_EXTRA_CA_CERTS: ftp.cert });
     expect(existsSync(`${ftp.home}/registry/refs/layered/_/latest`)).toBe(true);
   });
 
@@ -198,7 +151,7 @@ describe('oci:// (docker-registry with bearer tokens)', () => {
   });
 
   it('round trip with basic credentials exchanged for a bearer token', async () => {
-    await roundTrip(`oci://${reg.hostPort}/vessel`, { VESSEL_REGISTRY_USER: reg.user, VESSEL_REGISTRY_PASSWORD: reg.password }, { perRepositoryBlobs: true });
+    await roundTrip(src, cleanups, `oci://${reg.hostPort}/vessel`, { VESSEL_REGISTRY_USER: reg.user, VESSEL_REGISTRY_PASSWORD: reg.password }, { perRepositoryBlobs: true });
   });
 
   it('wrong credentials: clear error', async () => {
@@ -221,7 +174,7 @@ describe('zfs:// (zfs-fuse pools)', () => {
   });
 
   it('round trip; layers become a clone chain of datasets', async () => {
-    await roundTrip(`zfs://${regPool}/images`);
+    await roundTrip(src, cleanups, `zfs://${regPool}/images`);
     const list = execFileSync('zfs', ['list', '-H', '-o', 'name,origin', '-r', `${regPool}/images/layers`], { encoding: 'utf8' });
     const rows = list.trim().split('\n').map((l) => l.split('\t'));
     // layers dataset itself + base + top; the top is a clone of the base's snapshot.
