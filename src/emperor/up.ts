@@ -133,6 +133,16 @@ export function emperorArgv(
   return platform === 'linux' && hasSetpriv ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGTERM', '--', ...argv] : argv;
 }
 
+/**
+ * uWSGI's own lines: the Emperor's events (spawned, loyal, stopped …) at info, trouble at warn,
+ * the start-up banner (versions, limits, cores) at debug so it does not drown the rest.
+ */
+export function uwsgiLineLevel(line: string): 'debug' | 'info' | 'warn' {
+  if (/error|unable|cannot|failed|no such|!!!|mercyless|brutally|MUTINY/i.test(line)) return 'warn';
+  if (/\[emperor\]|Emperor|RAGNAROK/.test(line)) return 'info';
+  return 'debug';
+}
+
 /** Relay the Emperor's output (its own lines and the vassals' JSON logs) through our logger. */
 function relay(stream: NodeJS.ReadableStream, log: Log): void {
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
@@ -152,7 +162,9 @@ function relay(stream: NodeJS.ReadableStream, log: Log): void {
         /* not ours: plain line */
       }
     }
-    if (line.trim() !== '') log.info({ src: 'uwsgi' }, line);
+    if (line.trim() === '') return;
+    const level = uwsgiLineLevel(line);
+    log[level]({ src: 'uwsgi' }, line);
   });
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_TUNING, emperorPaths, heartbeatInterval, renderEmperorIni, vassalEnv } from '../../src/emperor/render.js';
-import { emperorArgv } from '../../src/emperor/up.js';
+import { emperorArgv, uwsgiLineLevel } from '../../src/emperor/up.js';
 import { loadConfig } from '../../src/util/config.js';
 
 const repo = join(__dirname, '..', '..');
@@ -63,6 +63,14 @@ describe('emperor.ini rendering', () => {
   it('ties the Emperor to `vessel up` with setpriv on Linux only', () => {
     expect(emperorArgv('uwsgi', '/r/emperor.ini', { platform: 'linux', hasSetpriv: true })).toEqual(['/usr/bin/setpriv', '--pdeathsig', 'SIGTERM', '--', 'uwsgi', '--ini', '/r/emperor.ini']);
     expect(emperorArgv('uwsgi', '/r/emperor.ini', { platform: 'freebsd', hasSetpriv: false })).toEqual(['uwsgi', '--ini', '/r/emperor.ini']);
+  });
+
+  it('relays uWSGI lines at a level that fits them', () => {
+    expect(uwsgiLineLevel('Sat Nov 28 15:35:19 2026 - [emperor] vassal web.vessel has been spawned')).toBe('info');
+    expect(uwsgiLineLevel('*** starting uWSGI Emperor ***')).toBe('info');
+    expect(uwsgiLineLevel('detected number of CPU cores: 2')).toBe('debug');
+    expect(uwsgiLineLevel('[emperor] vassal web.vessel sent no heartbeat in last 3 seconds, brutally respawning it...')).toBe('warn');
+    expect(uwsgiLineLevel('setpriv: failed to execute /x/uwsgi: No such file or directory')).toBe('warn');
   });
 
   it('runs the Emperor with a soft open-files limit of 4096 when the host\'s is higher', () => {
