@@ -115,5 +115,34 @@ export class HttpTransport implements Transport {
     throw httpFailure(this.display, `PUT ${key}`, r.status, text);
   }
 
+  async readVersioned(key: string): Promise<{ data: Buffer; version: string | undefined } | undefined> {
+    const r = await request(this.url(key), 'GET', basicAuth(this.auth));
+    if (r.status === 404 || r.status === 410) {
+      r.body.resume();
+      return undefined;
+    }
+    if (r.status !== 200) throw httpFailure(this.display, `GET ${key}`, r.status, await drain(r));
+    const chunks: Buffer[] = [];
+    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c);
+    const etag = r.headers.etag;
+    // A weak ETag cannot be used with If-Match (RFC 9110 13.1.1): no version then.
+    return { data: Buffer.concat(chunks), version: etag && !etag.startsWith('W/') ? etag : undefined };
+  }
+
+  async putIfVersion(key: string, data: Buffer, version: string | undefined): Promise<boolean> {
+    const headers: Record<string, string> = {
+      ...basicAuth(this.auth), 'content-type': 'application/octet-stream', 'content-length': String(data.length),
+      ...(version === undefined ? { 'if-none-match': '*' } : { 'if-match': version }),
+    };
+    const r = await request(this.url(key), 'PUT', headers, data);
+    const text = await drain(r);
+    if (r.status === 412) return false;
+    if (r.status >= 200 && r.status < 300) return true;
+    if (r.status === 405 || r.status === 501 || (r.status === 403 && this.auth.user === undefined)) {
+      throw new VesselError('E_REGISTRY', `${this.display}: the server does not accept uploads (PUT ${key}: HTTP ${r.status})`);
+    }
+    throw httpFailure(this.display, `PUT ${key}`, r.status, text);
+  }
+
   async close(): Promise<void> {}
 }

@@ -84,12 +84,47 @@ export class DumbRegistry implements Registry {
     if (!(await this.hasBlob(name, m.digest, bytes.length))) await this.transport.put(keys.blob(m.digest), Readable.from([bytes]), bytes.length);
     const ref: RefDoc = { digest: m.digest, mediaType: m.mediaType, size: bytes.length };
     await this.putText(keys.ref(name, tag), JSON.stringify(ref) + '\n');
-    if (!this.transport.list) {
-      // No listing on this medium: keep a tag list beside the refs (read-merge-write; the refs
-      // themselves stay the truth, this only serves `vessel tags`).
-      const tags = new Set(await this.tags(name));
+    if (!this.transport.list) await this.addToTagIndex(name, tag);
+  }
+
+  /**
+   * No listing on this medium (http): keep a tag list beside the refs. The refs stay the truth;
+   * this only serves `vessel tags`. Two publishes of different tags both read-merge-write it, so
+   * the write is a compare-and-swap where the server supports it (ETag + If-Match/If-None-Match):
+   * a lost race re-reads and merges again. A server without ETags gets write, re-read and check,
+   * which narrows the window but cannot close it (docs/registries.md).
+   */
+  private async addToTagIndex(name: string, tag: string): Promise<void> {
+    const key = keys.tagIndex(name);
+    const t = this.transport;
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const cur = t.readVersioned ? await t.readVersioned(key) : undefined;
+      const tags = new Set(cur ? this.parseTags(cur.data.toString('utf8')) : await this.tags(name));
+      if (tags.has(tag)) return;
       tags.add(tag);
-      await this.putText(keys.tagIndex(name), JSON.stringify([...tags].sort()) + '\n');
+      const body = Buffer.from(JSON.stringify([...tags].sort()) + '\n');
+      const cas = t.putIfVersion && (cur === undefined || cur.version !== undefined);
+      if (cas) {
+        if (await t.putIfVersion!(key, body, cur?.version)) return;
+      } else {
+        await t.put(key, Readable.from([body]), body.length);
+        // Let a concurrent writer land, then check ours survived it.
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
+        if ((await this.tags(name)).includes(tag)) return;
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
+    throw new VesselError('E_REGISTRY', `${this.display}: ${key}: could not add tag "${tag}" (kept changing under concurrent publishes)`, {
+      hint: `the image is published (refs/${name}/_/${tag}); rerun the publish to list it`,
+    });
+  }
+
+  private parseTags(text: string): string[] {
+    try {
+      const v = JSON.parse(text) as unknown;
+      return Array.isArray(v) ? v.filter((t): t is string => typeof t === 'string') : [];
+    } catch {
+      return [];
     }
   }
 

@@ -25,6 +25,16 @@ export interface Transport {
   /** Every key under `prefix` (recursively), relative to the registry root. Undefined: cannot list. */
   list?(prefix: string): Promise<string[]>;
   delete?(key: string): Promise<void>;
+  /**
+   * Compare-and-swap for the one object that is read, changed and written back (the tag index on
+   * media that cannot list): the object with an opaque version (HTTP ETag), and a write that
+   * happens only while the object is still at that version (undefined: only while absent).
+   * `putIfVersion` resolves false when someone else wrote first. A transport whose server gives
+   * no versions returns `version: undefined` for an existing object; the layout then falls back
+   * to write-and-check.
+   */
+  readVersioned?(key: string): Promise<{ data: Buffer; version: string | undefined } | undefined>;
+  putIfVersion?(key: string, data: Buffer, version: string | undefined): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -420,8 +420,14 @@ ${auth}`);
 export interface HttpServer extends Server {
   url: string;
   root: string;
-  /** Every request: method, path, range header. */
-  requests: Array<{ method: string; path: string; range?: string }>;
+  /** Every request: method, path, range header, and for GETs the body bytes actually sent. */
+  requests: Array<{ method: string; path: string; range?: string; sent?: number }>;
+  /** After `skip` more uploads (PUT) succeed, the next one kills the server midway: nothing listens any more. */
+  crashOnPut(skip?: number): void;
+  /** Listen again on the same port after a crash. */
+  restart(): Promise<void>;
+  /** Pace blob downloads to this many bytes per second (0: full speed), to interrupt one midway. */
+  throttleGets(bytesPerSecond: number): void;
   /** Cut the connection of the next N uploads (PUT) after half their body. */
   failPuts(n: number): void;
   /** Cut the connection of the next N downloads (GET of a blob) after `bytes` bytes. */
@@ -443,10 +449,13 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
   let putFailures = 0;
   let getFailures = 0;
   let getFailBytes = 0;
+  let crashAfter = -1;
+  let rate = 0;
   const tampered = new Map<string, Buffer>();
   const handler: http.RequestListener = (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push({ method: req.method ?? '', path, ...(req.headers.range ? { range: req.headers.range } : {}) });
+    const entry: HttpServer['requests'][number] = { method: req.method ?? '', path, ...(req.headers.range ? { range: req.headers.range } : {}) };
+    requests.push(entry);
     if (opts.auth) {
       const want = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.password}`).toString('base64')}`;
       if (req.headers.authorization !== want) {
@@ -463,10 +472,14 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
       const out = createWriteStream(tmp);
       const len = Number(req.headers['content-length'] ?? 0);
       let got = 0;
-      const cut = putFailures > 0 && len > 1024;
-      if (cut) putFailures--;
+      const crash = crashAfter === 0;
+      if (crashAfter >= 0) crashAfter--;
+      if (crash && len <= 1024) return void crashNow();
+      const cut = crash || (putFailures > 0 && len > 1024);
+      if (cut && !crash) putFailures--;
       req.on('data', (c: Buffer) => {
         got += c.length;
+        if (crash && got > len / 2) void crashNow();
         if (cut && got > len / 2) {
           req.socket.destroy();
           out.destroy();
@@ -515,9 +528,28 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     if (fake) return void res.end(fake.subarray(start));
     const cut = getFailures > 0 && path.includes('/blobs/') && size - start > getFailBytes;
     if (cut) getFailures--;
-    const rs = createReadStream(file, { start, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
-    rs.pipe(res, { end: !cut });
-    if (cut) rs.on('end', () => setTimeout(() => res.socket?.destroy(), 50));
+    const rs = createReadStream(file, { start, highWaterMark: 256 << 10, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
+    entry.sent = 0;
+    const pace = path.includes('/blobs/') ? rate : 0;
+    void (async () => {
+      try {
+        for await (const c of rs as AsyncIterable<Buffer>) {
+          if (res.destroyed) break;
+          entry.sent! += c.length;
+          if (!res.write(c)) {
+            await new Promise<void>((r) => {
+              const done = () => { res.off('drain', done); res.off('close', done); r(); };
+              res.on('drain', done);
+              res.on('close', done);
+            });
+          }
+          if (pace > 0) await new Promise((r) => setTimeout(r, (c.length / pace) * 1000));
+        }
+      } catch { /* client gone */ }
+      rs.destroy();
+      if (cut) setTimeout(() => res.socket?.destroy(), 50);
+      else res.end();
+    })();
   };
   let server: http.Server | https.Server;
   let env: Record<string, string> = {};
@@ -529,6 +561,10 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
   void env;
+  const crashNow = async () => {
+    server.close();
+    server.closeAllConnections?.();
+  };
   return {
     dir, root, requests,
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
@@ -536,9 +572,12 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     failPuts: (n) => { putFailures = n; },
     failGets: (n, bytes) => { getFailures = n; getFailBytes = bytes; },
     tamper: (p, c) => { if (c) tampered.set(p, c); else tampered.delete(p); },
+    crashOnPut: (skip = 0) => { crashAfter = skip; },
+    restart: () => new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', () => r()); }),
+    throttleGets: (bps) => { rate = bps; },
     async stop() {
       server.closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
     },
   };
