@@ -10,4 +10,5 @@ export { importOciArchive } from './oci-import.js';
 export { importAci } from './aci.js';
 export { exportImage, type ExportFormat, type ExportOptions } from './export.js';
 export { pruneImages, tagImage, type PruneResult } from './prune.js';
-export { withMergedRoot } from './flatten.js';
+export { withMergedRoot, flattenInto, applyLayer } from './flatten.js';
+export { planZfsLayers, ensureZfsLayers, chainIds, type ZfsLayerPlan } from './zfs.js';

@@ -6,6 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { host } from '../util/host.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { VesselError, hasErrno } from '../util/errors.js';
 import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
@@ -40,6 +41,25 @@ export interface StagedLayer {
   size: number;
   blobPath: string;
   layerDir: string;
+  /** Paths this layer deletes from the layers below (OCI whiteouts), and directories it makes opaque. */
+  deletes?: LayerDeletes;
+}
+
+export interface LayerDeletes {
+  whiteouts: string[];
+  opaqueDirs: string[];
+}
+
+/** Whiteout marker paths (dir/.wh.name) → the paths they delete (dir/name). */
+function deletesOf(r: ExtractResult): LayerDeletes | undefined {
+  if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return undefined;
+  return { whiteouts: r.whiteouts.map((w) => w.replace(/(^|\/)\.wh\.([^/]+)$/, '$1$2')), opaqueDirs: [...r.opaqueDirs] };
+}
+
+/** The deletions recorded beside an unpacked layer (needed where there is no overlayfs). */
+export async function readLayerDeletes(diffId: Digest): Promise<LayerDeletes> {
+  const { readJsonFile } = await import('../util/atomic.js');
+  return (await readJsonFile<LayerDeletes>(`${paths.layer(diffId)}.json`)) ?? { whiteouts: [], opaqueDirs: [] };
 }
 
 export interface StageOptions {
@@ -123,7 +143,8 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   }
   if (opts.whiteouts) await applyWhiteouts(layerDir, result, source);
   const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: `sha256:${blobHash.digest('hex')}`, size: done };
-  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir };
+  const deletes = opts.whiteouts ? deletesOf(result) : undefined;
+  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
 }
 
 /**
@@ -188,13 +209,16 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   await finished(blobOut);
   if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
   const blob: Descriptor = { mediaType: MEDIA_LAYER_GZIP, digest: `sha256:${blobHash.digest('hex')}`, size };
-  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir };
+  const deletes = opts.whiteouts ? deletesOf(result) : undefined;
+  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
 }
 
 /** Move staged layers and their blobs into the store (content-addressed, so idempotent). */
 export async function commitLayers(layers: StagedLayer[]): Promise<void> {
   for (const l of layers) {
     await commitPath(l.blobPath, paths.blob(l.blob.digest));
+    // Written before the directory appears: a layer visible in the store always has its record.
+    if (l.deletes) writeJsonAtomic(`${paths.layer(l.diffId)}.json`, l.deletes);
     await commitPath(l.layerDir, paths.layer(l.diffId));
   }
 }

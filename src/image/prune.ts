@@ -47,8 +47,12 @@ export async function pruneImages(): Promise<PruneResult> {
     const result: PruneResult = { images: [], blobs: 0, layers: 0 };
     const live: string[] = [];
     for (const n of await list(paths.tmp())) {
-      const pid = Number(/^[a-z]+-(\d+)-/.exec(n)?.[1]);
-      if (pid && pid !== process.pid && pidAlive(pid)) live.push(`pid ${pid}`);
+      // Only staging directories (KIND-PID-RANDOM) are judged by their owner's pid; anything else
+      // (a registry pull's resumable download directory) is not prune's to remove.
+      const m = /^[a-z]+-(\d+)-[0-9a-f]{12}$/.exec(n);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid !== process.pid && pidAlive(pid)) live.push(`pid ${pid}`);
       else if (pid !== process.pid) await rm(join(paths.tmp(), n), { recursive: true, force: true });
     }
     await rmdir(paths.tmp()).catch(() => undefined);
@@ -85,9 +89,9 @@ export async function pruneImages(): Promise<PruneResult> {
     }
     const layerDir = join(storeDir(), 'layers');
     for (const n of await list(layerDir)) {
-      if (keepLayers.has(`sha256:${n}`)) continue;
+      if (keepLayers.has(`sha256:${n.replace(/\.json$/, '')}`)) continue;
       await rm(join(layerDir, n), { recursive: true, force: true });
-      result.layers++;
+      if (!n.endsWith('.json')) result.layers++;
     }
     return result;
   });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { compress, hashTree, makeOciArchive, makeTar } from '../helpers/image.js';
 
@@ -193,6 +194,57 @@ describe('ISO 9660', () => {
     const devNull = lstatSync(join(layer, 'dev/null'));
     expect(devNull.isCharacterDevice()).toBe(true);
     expect(devNull.rdev).toBe(lstatSync('/dev/null').rdev);
+  });
+});
+
+/** path → type, mode, owner and content (or link target, device) of a tree; dir sizes left out. */
+function treeListing(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string) => {
+    const p = join(dir, rel);
+    const st = lstatSync(p);
+    const head = `${st.mode.toString(8)} ${st.uid}:${st.gid}`;
+    if (st.isSymbolicLink()) out.set(rel, `${head} -> ${sh('readlink', [p]).trim()}`);
+    else if (st.isFile()) out.set(rel, `${head} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    else if (st.isDirectory()) {
+      out.set(rel, head);
+      for (const n of readdirSync(p)) walk(rel ? `${rel}/${n}` : n);
+    } else out.set(rel, `${head} dev ${st.rdev}`);
+  };
+  walk('');
+  return out;
+}
+
+describe('flattened root (no overlayfs: the FreeBSD fallback)', () => {
+  it('applies layers onto a directory exactly as overlayfs merges them', async () => {
+    const r = await store.resolveImage('app:v1');
+    const flat = join(files, 'flat-app');
+    await store.flattenInto(r.record.layers, flat);
+    const merged = await store.withMergedRoot(r.layerDirs, async (dir) => treeListing(dir));
+    const mine = treeListing(flat);
+    mine.delete('');
+    merged.delete('');
+    expect([...mine].sort()).toEqual([...merged].sort());
+    expect(existsSync(join(flat, 'www/index.html'))).toBe(false);
+    expect(readdirSync(join(flat, 'etc'))).toEqual(['motd']);
+  });
+
+  it('never follows a lower layer\'s symlink out of the tree', async () => {
+    const victimDir = join(files, 'victim');
+    mkdirSync(victimDir);
+    writeFileSync(join(victimDir, 'victim'), 'keep me\n');
+    const base = await makeTar([{ name: 'a', type: 'symlink', linkname: victimDir }]);
+    const top = await makeTar([{ name: 'a', type: 'directory' }, { name: 'a/.wh.victim' }, { name: 'a/new', content: 'inside\n' }]);
+    const f = join(files, 'symlink-layers.oci.tar');
+    writeFileSync(f, await makeOciArchive({ layers: [base, top], annotations: { 'io.containerd.image.name': 'links:1' } }));
+    const rec = await store.importImage(f, undefined);
+    const flat = join(files, 'flat-links');
+    await store.flattenInto(rec.layers, flat);
+    expect(readdirSync(victimDir)).toEqual(['victim']);
+    expect(lstatSync(join(flat, 'a')).isDirectory()).toBe(true);
+    expect(readdirSync(join(flat, 'a'))).toEqual(['new']);
+    // (overlayfs itself lists the whiteout node here: a directory that replaces a lower symlink is
+    // not merged, and the kernel reads unmerged directories as they are.)
   });
 });
 
