@@ -10,7 +10,8 @@ import { host, type SpawnedProcess } from '../util/host.js';
 import { pidAlive } from '../util/lock.js';
 import { log as rootLog, type Log } from '../util/log.js';
 import { DEFAULT_TUNING, emperorPaths, renderEmperorIni, vassalEnv, type EmperorPaths, type EmperorTuning } from './render.js';
-import { fetchStats } from './stats.js';
+import { fetchStats, poke } from './stats.js';
+import { EXIT_EVENT } from './vassal.js';
 import { SpecWatcher } from './watch.js';
 
 /**
@@ -144,13 +145,14 @@ export function uwsgiLineLevel(line: string): 'debug' | 'info' | 'warn' {
 }
 
 /** Relay the Emperor's output (its own lines and the vassals' JSON logs) through our logger. */
-function relay(stream: NodeJS.ReadableStream, log: Log): void {
+function relay(stream: NodeJS.ReadableStream, log: Log, onVassalExit: () => void): void {
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (line.startsWith('{')) {
       try {
         const rec = JSON.parse(line) as Record<string, unknown> & { level?: number | string; msg?: string };
         const { level, msg, time: _t, ...fields } = rec;
+        if (fields.event === EXIT_EVENT) onVassalExit();
         const lv = typeof level === 'number' ? level : { debug: 20, info: 30, warn: 40, error: 50 }[String(level)] ?? 30;
         const m = String(msg ?? '');
         if (lv >= 50) log.error(fields, m);
@@ -233,8 +235,12 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   // and the Emperor stops each vassal through the protocol rather than by a signal race.
   const child = host().spawn(emperorArgv(uwsgi, paths.ini, { nofile }), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const emperorLog = (opts.log ?? rootLog()).child({ component: 'emperor' });
-  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog);
-  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog);
+  // A vassal is exiting: poke the Emperor a little later, when the process can be reaped.
+  const onVassalExit = (): void => {
+    for (const ms of [20, 60, 150]) setTimeout(() => void poke(paths.stats, 500), ms).unref();
+  };
+  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog, onVassalExit);
+  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog, onVassalExit);
 
   let stopping = false;
   const stop = (why: string): void => {
