@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import tarStream from 'tar-stream';
 import { host, type SpawnedProcess } from '../util/host.js';
 import { VesselError, errorMessage } from '../util/errors.js';
 import { waitDrain } from './streams.js';
+import { TarHeaderReader } from './tar-headers.js';
 import { EntryChecker, defaultLimits, type ExtractLimits } from './validate.js';
 import type { Digest } from './types.js';
 
 /**
- * Safe, streamed unpacking of one tar stream into a staging directory. The stream is teed into
- * a sha256 (the layer's diff id), the EntryChecker (the judge) and GNU tar (the writer). The
- * caller commits the directory only after this resolves, i.e. after every byte was read, every
- * entry accepted and tar exited 0; on any failure it rejects with one E_ARCHIVE line naming the
- * entry, after tar has been killed and has exited, so nothing writes into staging any more.
+ * Safe, streamed unpacking of one tar stream into a staging directory. Each chunk is hashed (the
+ * layer's diff id) and read by the header reader, whose every entry the EntryChecker judges,
+ * *before* the chunk is passed on to GNU tar (the writer): tar never receives the complete header
+ * of a refused entry. The caller commits the directory only after this resolves, i.e. after every
+ * byte was read, every entry accepted and tar exited 0; on any failure it rejects with one
+ * E_ARCHIVE line naming the entry, after tar has been killed and has exited, so nothing writes
+ * into staging any more.
  */
 export interface ExtractOptions {
   /** What the user knows the stream as (file name, blob digest), for messages. */
@@ -53,31 +55,13 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   let lastEntry: string | undefined;
   let rejection: VesselError | undefined;
 
-  // The judge.
-  const validator = tarStream.extract();
-  let rejectNow!: () => void;
-  const rejected = new Promise<void>((res) => { rejectNow = res; });
-  validator.on('entry', (header, stream, next) => {
+  // The judge: every header, checked as it streams past.
+  let validatorError: unknown;
+  const reader = new TarHeaderReader((header) => {
+    if (rejection) return;
     lastEntry = header.name;
     const why = checker.check(header);
-    if (why !== undefined) {
-      rejection = new VesselError('E_ARCHIVE', `${opts.source}: entry "${header.name}": ${why}`);
-      rejectNow();
-      return;
-    }
-    // The parent reports errors; an entry stream destroyed with it must not throw on its own.
-    stream.on('error', () => undefined);
-    stream.on('end', () => next());
-    stream.resume();
-  });
-  let validatorError: unknown;
-  const validatorDone = new Promise<void>((res, rej) => {
-    validator.once('finish', () => res());
-    validator.on('error', (e: Error) => rej(e));
-  });
-  validatorDone.catch((e: unknown) => {
-    validatorError = e;
-    rejectNow();
+    if (why !== undefined) rejection = new VesselError('E_ARCHIVE', `${opts.source}: entry "${header.name}": ${why}`);
   });
 
   // The writer.
@@ -99,10 +83,14 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
     for await (const chunk of tar as AsyncIterable<Buffer>) {
       if (rejection || validatorError !== undefined) break;
       hash.update(chunk);
-      const vOk = validator.write(chunk);
-      const tOk = tarOpen ? tarIn.write(chunk) : true;
-      if (!vOk) await waitDrain(validator, rejected);
-      if (!tOk && tarOpen) await waitDrain(tarIn, tarExit);
+      try {
+        reader.write(chunk);
+      } catch (e) {
+        validatorError = e;
+        break;
+      }
+      if (rejection) break;
+      if (tarOpen && !tarIn.write(chunk)) await waitDrain(tarIn, tarExit);
     }
   } catch (e) {
     readError = e;
@@ -113,7 +101,6 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
     child.kill('SIGKILL');
     // Stops the producer too (a decompressor blocked on a full pipe would never exit).
     tar.destroy();
-    validator.destroy();
     await tarExit.catch(() => undefined);
     throw e;
   };
@@ -125,10 +112,11 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
     const why = errorMessage(upstreamError ?? readError);
     return fail(new VesselError('E_ARCHIVE', `${opts.source}: truncated or corrupt: ${why}${where()}`));
   }
-  validator.end(undefined as unknown as Buffer);
-  await Promise.race([validatorDone.catch(() => undefined), rejected]);
-  if (rejection) return fail(rejection);
-  if (validatorError !== undefined) return fail(notTar(validatorError));
+  try {
+    reader.end();
+  } catch (e) {
+    return fail(notTar(e));
+  }
   if (tarOpen) tarIn.end();
   const { code, signal } = await tarExit;
   if (code !== 0) {
