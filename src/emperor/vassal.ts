@@ -94,7 +94,7 @@ interface Running {
  * A vassal lives as long as its container and idles almost all of that time; one process per
  * container makes its memory the per-container cost. V8 drops the bytecode of functions that
  * have not run for several full collections: a dozen collections once the container runs turn
- * start-up code into free pages (measured 11.3 → 9.4 MB private memory).
+ * start-up code into free pages (measured 11.3 → ~10.4 MB private memory).
  * The flags are set here, after start-up, not on node's command line: any V8 flag there makes
  * V8 reject node's embedded code cache, and compiling the built-in modules the vassal loads
  * then costs ~25 ms more on every container start (measured).
@@ -103,10 +103,9 @@ function releaseStartupGarbage(): void {
   setTimeout(() => {
     void (async () => {
       const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+      // Only --expose-gc: flags that change how V8 compiles (e.g. --lite-mode, ~1 MB less) are not
+      // safe to switch in a running isolate, and a vassal must never crash on its own.
       v8.setFlagsFromString('--expose-gc');
-      // Interpreter only from here on: the vassal's remaining work is a heartbeat and a wait,
-      // and unoptimized functions carry no feedback vectors (~1 MB less, measured).
-      v8.setFlagsFromString('--lite-mode');
       const gc = vm.runInNewContext('gc') as () => void;
       for (let i = 0; i < 12; i++) gc();
     })().catch(() => undefined);

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import { parseSpecFile, renderSpec } from '../spec/index.js';
-import { readState, recordError, removeContainer } from '../supervise/index.js';
+import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
+import { checkStartable, readState, recordError, removeContainer } from '../supervise/index.js';
 import { pidAlive } from '../util/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { errorMessage, hasErrno } from '../util/errors.js';
@@ -22,6 +22,9 @@ export interface WatchOptions {
   /** The Emperor's stats socket: connecting to it makes the Emperor rescan at once. */
   statsSocket?: string;
   log?: Log;
+  /** Can this spec start here? Default: its image is in the store and its volume sources exist.
+   *  (Unit tests without a store pass their own.) */
+  check?: (spec: ContainerSpec) => Promise<void>;
 }
 
 export type WatchEvent =
@@ -83,6 +86,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   private readonly again = new Set<string>();
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  private readonly check: (spec: ContainerSpec) => Promise<void>;
 
   constructor(opts: WatchOptions) {
     super();
@@ -90,6 +94,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
     this.emperorDir = resolve(opts.emperorDir);
     this.statsSocket = opts.statsSocket;
     this.log = (opts.log ?? rootLog()).child({ component: 'watch' });
+    this.check = opts.check ?? checkStartable;
   }
 
   /** Start watching; resolves once every existing spec was synced and orphans were removed. */
@@ -197,6 +202,9 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
     let text: string;
     try {
       const spec = await parseSpecFile(file);
+      // A spec that could never start (image not in the store, volume source missing) is
+      // rejected here, so a running earlier version is not stopped for a start that must fail.
+      await this.check(spec);
       text = renderVessel(file, renderSpec(spec));
     } catch (e) {
       const error = errorMessage(e);

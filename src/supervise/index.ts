@@ -4,5 +4,5 @@ export { Supervisor, type SuperviseOptions } from './supervisor.js';
 export { readState, writeState, listStates, isLive, effectiveStatus } from './state.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
 export { shouldRestart, restartDelayMs, HEALTHY_UPTIME_MS } from './restart.js';
-export { resolveSpec, commandOf, mergeEnv } from './resolve.js';
-export { recordError, removeContainer, gc, type GcReport } from './gc.js';
+export { resolveSpec, checkStartable, commandOf, mergeEnv } from './resolve.js';
+export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';

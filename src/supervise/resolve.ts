@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VesselError } from '../util/errors.js';
+import { VesselError, errorMessage } from '../util/errors.js';
 import { config, containerPaths } from '../util/config.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { ImageConfig, ResolvedImage } from '../image/types.js';
@@ -56,6 +56,20 @@ function basicNetworkFiles(dir: string, spec: ContainerSpec, hostname: string): 
     mounts.push({ kind: 'bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf', readonly: true });
   }
   return mounts;
+}
+
+/**
+ * Could this spec start on this host? Its image is in the store and its volume sources exist.
+ * No side effects: the watcher calls it so a spec that must fail never replaces a running one.
+ */
+export async function checkStartable(spec: ContainerSpec): Promise<void> {
+  const { resolveImage } = await import('../image/list.js');
+  await resolveImage(spec.image).catch((e: unknown) => {
+    throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: [container] image: ${errorMessage(e)}`, {
+      hint: 'vessel image import FILE NAME, or vessel pull NAME; then save the spec again',
+    });
+  });
+  volumes(spec);
 }
 
 /**

@@ -165,6 +165,15 @@ describe('vessel up: a spec becomes a supervised container', () => {
     await sleep(1500);
     expect(statSync(rendered).mtimeMs).toBe(mtime);
     expect(w.state('el-web')!.pid).toBe(webPid);
+
+    // A spec that parses but could never start (its image is not in the store) is rejected too:
+    // the running version is not stopped for it.
+    w.drop('el-web', '[container]\nimage = nosuchimage:1\ncommand = sleep 100\n');
+    const missing = await waitFor('missing image error in ps', () => w.ps().containers.find((c) => c.name === 'el-web' && /nosuchimage/.test(c.error ?? '')));
+    expect(missing.error).toMatch(/el-web\.ini: \[container\] image: image "nosuchimage:1" not found/);
+    await sleep(1500);
+    expect(statSync(rendered).mtimeMs).toBe(mtime);
+    expect(w.state('el-web')!.pid).toBe(webPid);
     expect(pidAlive(webPid)).toBe(true);
     expect(w.state('el-other')!.pid).toBe(otherPid);
     expect(pidAlive(otherPid)).toBe(true);

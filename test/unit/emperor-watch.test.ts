@@ -55,7 +55,8 @@ beforeAll(async () => {
   writeFileSync(rendered('elsewhere'), `${mod.RENDERED_MARK}/srv/other/elsewhere.ini\n[container]\n`);
   writeFileSync(rendered('manual'), '[container]\nimage = busybox\n');
   drop('pre.ini', spec('pre'));
-  watcher = new mod.SpecWatcher({ vassalsDir: vassals, emperorDir, statsSocket: sock });
+  // no image store here: every spec counts as startable (the integration tests use the real check)
+  watcher = new mod.SpecWatcher({ vassalsDir: vassals, emperorDir, statsSocket: sock, check: async () => undefined });
   await watcher.start();
 });
 
