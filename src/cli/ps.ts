@@ -4,13 +4,13 @@ export function define(program: Command): void {
   program
     .command('ps')
     .description('list containers: state (image, status, restarts, last exit, spec errors) merged with the Emperor\'s view (loyal, heartbeat, throttle)')
+    .option('-a, --all', 'also containers that have exited (default: running ones, vassals and rejected specs)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean; all?: boolean }) => {
       const { config } = await import('../util/config.js');
-      const { errorMessage } = await import('../util/errors.js');
+      const { errorMessage, hasErrno } = await import('../util/errors.js');
       const { listStates } = await import('../supervise/index.js');
-      // TODO(lead): export listErrors from supervise/index.ts; imported from its file meanwhile.
-      const { listErrors } = await import('../supervise/gc.js');
+      const { listErrors } = await import('../supervise/index.js');
       const { fetchStats, emperorPaths, mergePs, formatPs } = await import('../emperor/index.js');
       const cfg = config();
       let stats;
@@ -18,10 +18,15 @@ export function define(program: Command): void {
       try {
         stats = await fetchStats(emperorPaths(cfg).stats);
       } catch (e) {
-        emperorError = errorMessage(e);
+        // no stats socket: no Emperor runs (`vessel run` containers only); nothing to report
+        if (!hasErrno(e, 'ENOENT') && !/ENOENT|ECONNREFUSED/.test(errorMessage(e))) emperorError = errorMessage(e);
       }
       const now = Date.now();
       const report = mergePs(stats, await listStates(), listErrors(), now, emperorError);
+      if (!opts.all) {
+        // docker's ps: what runs (and here also what the Emperor holds and what was rejected)
+        report.containers = report.containers.filter((c) => c.kind === 'vassal' || c.vassal !== undefined || c.error !== undefined || c.status === 'running' || c.status === 'stopping' || c.status === 'created');
+      }
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatPs(report, now));
     });
 }

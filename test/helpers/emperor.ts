@@ -174,7 +174,7 @@ export class EmperorWorld {
   }
 
   ps(): PsReport {
-    return JSON.parse(this.vessel(['ps', '--json']).stdout) as PsReport;
+    return JSON.parse(this.vessel(['ps', '-a', '--json']).stdout) as PsReport;
   }
 
   state(name: string): ContainerState | undefined {

@@ -133,3 +133,20 @@ describe('no leftovers', () => {
     expect(leftovers(t, 'orphan')).toEqual([]);
   });
 });
+
+describe('ps', () => {
+  it('lists running containers; -a adds the exited ones; --json for scripts', async () => {
+    await vessel(t, ['run', '-d', '--name', 'ps-up', 'busybox', 'sleep', '300']);
+    await vessel(t, ['run', '--name', 'ps-done', 'busybox', 'sh', '-c', 'exit 3']);
+    const ps = await vessel(t, ['ps']);
+    expect(ps.code).toBe(0);
+    expect(ps.stdout).toMatch(/^ps-up\s+running\s+busybox:latest/m);
+    expect(ps.stdout).not.toMatch(/ps-done/);
+    expect(ps.stderr).toBe('');
+    const all = JSON.parse((await vessel(t, ['ps', '-a', '--json'])).stdout) as { containers: Array<{ name: string; status: string; lastExit?: { code: number } }> };
+    const done = all.containers.find((c) => c.name === 'ps-done');
+    expect(done?.status).toBe('exited');
+    expect(all.containers.find((c) => c.name === 'ps-up')?.status).toBe('running');
+    await vessel(t, ['rm', '-f', 'ps-up', 'ps-done']);
+  });
+});
