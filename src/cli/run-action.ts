@@ -98,7 +98,8 @@ async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<num
   try {
     await sup.start();
     const st = await sup.wait();
-    if (st.oomKilled || st.code === 126 || st.code === 127) process.stderr.write(`vessel: ${spec.name}: ${st.reason}\n`);
+    // say why when vessel knows more than the number: OOM, or a command that could not start
+    if (st.oomKilled || (st.code >= 125 && st.code <= 127 && st.reason !== `exited ${st.code}`)) process.stderr.write(`vessel: ${spec.name}: ${st.reason}\n`);
     return st.code;
   } finally {
     for (const s of sigs) process.off(s, onSignal);

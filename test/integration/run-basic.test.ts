@@ -130,3 +130,21 @@ describe('bad input: one clear line, exit 125, nothing created', () => {
     expect((await vessel(t, ['images', '--json'])).stdout).toBe(imagesBefore);
   });
 });
+
+describe('the command\'s own set-up failing', () => {
+  it('a working directory that is a file → 125 and the reason', async () => {
+    const r = await vessel(t, ['run', '--rm', '-w', '/etc/passwd', 'busybox', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/working directory \/etc\/passwd: Not a directory/);
+  });
+  it('a user the image does not know → 125 and the reason', async () => {
+    const r = await vessel(t, ['run', '--rm', '-u', 'nobody-here', 'busybox', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/user "nobody-here" not found in the image's \/etc\/passwd/);
+  });
+  it('a command exiting 125 by itself is not explained away', async () => {
+    const r = await vessel(t, ['run', '--rm', 'busybox', 'sh', '-c', 'exit 125']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('');
+  });
+});

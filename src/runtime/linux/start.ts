@@ -97,7 +97,7 @@ export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): 
     rmSync(paths.initConfig, { force: true });
     // init exits when the last process is gone; make sure of it before anyone removes cgroups
     if (!(await waitEmpty(set, 2000))) await killAll(set);
-    const status = exitStatus(code, signal, mainExit, execError, oomKills(layout, set) > 0, cfg);
+    const status = exitStatus(code, signal, mainExit, execError, setupError, oomKills(layout, set) > 0, cfg);
     channel.destroy();
     return status;
   });
@@ -121,12 +121,15 @@ function exitStatus(
   signal: NodeJS.Signals | null,
   mainExit: number | undefined,
   execError: { code: number; message: string } | undefined,
+  setupError: string | undefined,
   oom: boolean,
   cfg: ContainerConfig,
 ): ExitStatus {
   let c = code ?? (signal ? 128 + signalNumber(signal) : 125);
   if (mainExit !== undefined && code !== null) c = mainExit;
   if (execError) return { code: execError.code, oomKilled: false, reason: execError.message };
+  // the command's own process failed before exec (working directory, user, privileges)
+  if (setupError && c === 125) return { code: 125, oomKilled: false, reason: setupError };
   if (oom && (c === 137 || c === 128 + 9)) {
     const limit = cfg.limits.memoryBytes;
     return { code: 137, signal: 'SIGKILL', oomKilled: true, reason: `out of memory${limit ? ` (limit ${formatBytes(limit)})` : ''}` };
