@@ -57,7 +57,39 @@ async function buildSpec(image: string | undefined, command: string[], o: RunCli
     return s;
   }
   if (!image) throw new VesselError('E_USAGE', 'run: an image is required', { hint: 'vessel run [OPTIONS] IMAGE [COMMAND…]' });
-  return spec.specFromFlags({ ...flagsOf(o), image, command });
+  const flags = flagsOf(o);
+  if (o.publishAll) flags.publish = [...(flags.publish ?? []), ...(await publishExposed(image))];
+  return spec.specFromFlags({ ...flags, image, command });
+}
+
+/** -P: every port the image exposes ("80/tcp"), each on a host port the kernel says is free now. */
+async function publishExposed(image: string): Promise<string[]> {
+  const { resolveImage } = await import('../image/list.js');
+  const exposed = (await resolveImage(image)).record.config.exposedPorts ?? [];
+  const out: string[] = [];
+  for (const e of exposed) {
+    const [port, proto = 'tcp'] = e.split('/');
+    out.push(`${await freePort(proto === 'udp' ? 'udp' : 'tcp')}:${port}/${proto}`);
+  }
+  return out;
+}
+
+async function freePort(proto: 'tcp' | 'udp'): Promise<number> {
+  if (proto === 'udp') {
+    const { createSocket } = await import('node:dgram');
+    const sock = createSocket('udp4');
+    await new Promise<void>((res, rej) => sock.bind(0, () => res()).once('error', rej));
+    const port = sock.address().port;
+    sock.close();
+    return port;
+  }
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((res, rej) => srv.listen(0, () => res()).once('error', rej));
+  const addr = srv.address();
+  await new Promise<void>((res) => srv.close(() => res()));
+  if (addr === null || typeof addr === 'string') throw new VesselError('E_NETWORK', 'cannot find a free host port');
+  return addr.port;
 }
 
 export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions): Promise<number> {

@@ -20,6 +20,7 @@ export interface RunCliOptions {
   restart?: string;
   network?: string;
   publish?: string[];
+  publishAll?: boolean;
   stopTimeout?: string;
   stopSignal?: string;
   wait?: string;
@@ -51,6 +52,7 @@ export function define(program: Command): void {
     .option('--restart <policy>', 'always | on-failure[:N] | no (detached containers)')
     .option('--network <net>', 'none | host | NAME')
     .option('-p, --publish <[IP:]HOST:CONTAINER[/proto]>', 'publish a port (repeatable)', collect)
+    .option('-P, --publish-all', 'publish every port the image exposes on a free host port')
     .option('--stop-timeout <sec>', 'seconds between the stop signal and SIGKILL')
     .option('--stop-signal <sig>', 'signal that stops the container')
     .option('--wait <mode>', 'all (jail semantics, default) | main (ends with the main command)')
