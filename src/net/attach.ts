@@ -3,7 +3,7 @@ import { VesselError } from '../util/errors.js';
 import { warmHost } from '../util/host.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/types.js';
-import { backend } from './backend.js';
+import { backend, type NetBackend } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
 import { addLease } from './ipam.js';
 import { nftTableName, ruleComment, vethNames } from './names.js';
@@ -36,9 +36,19 @@ function namesOf(spec: ContainerSpec, name: string): string[] {
   return [...new Set([name, ...(spec.hostname ? [spec.hostname] : []), ...spec.network.aliases])];
 }
 
-export function leaseResources(net: NetworkRecord, lease: Lease): Resource[] {
+/** The container's interface names: the backend's own (FreeBSD), else names.ts's veth names. */
+function interfaceNames(b: NetBackend, name: string): { host: string; container: string } {
+  if (b.names) return b.names.interfaces(name);
+  const veth = vethNames(networksDir(), name);
+  return { host: veth.host, container: b.containerIfName(veth.container) };
+}
+
+export function leaseResources(net: NetworkRecord, lease: Lease, b?: NetBackend): Resource[] {
+  const leaseOnly: Resource = { kind: 'lease', id: lease.container, detail: { network: net.name, address: lease.address } };
+  // The driver records its own interface and rules (FreeBSD): recording them here too would list them twice.
+  if (b?.plumbedByDriver) return [leaseOnly];
   const out: Resource[] = [
-    { kind: 'lease', id: lease.container, detail: { network: net.name, address: lease.address } },
+    leaseOnly,
     { kind: 'interface', id: lease.hostIf, detail: { network: net.name, bridge: net.bridge } },
   ];
   if (lease.publish.length > 0) {
@@ -84,11 +94,11 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       // The record survived but the bridge did not (a reboot): the table went with it.
       rulesStale = true;
     }
-    const veth = vethNames(networksDir(), name);
+    const ifs = interfaceNames(b, name);
     const lease = addLease(net, {
       container: name,
-      hostIf: veth.host,
-      containerIf: b.containerIfName(veth.container),
+      hostIf: ifs.host,
+      containerIf: ifs.container,
       publish: spec.network.publish,
       names: namesOf(spec, name),
       leasedAt: new Date().toISOString(),
@@ -109,10 +119,11 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       hostIf: lease.hostIf,
       containerIf: lease.containerIf,
       publish: lease.publish,
-      hosts: peerLines(net),
+      // Peers only: the driver that reads these (FreeBSD) writes the container's own line itself.
+      hosts: peerLines(net).filter((l) => !l.startsWith(`${lease.address}\t`)),
       dns: nameservers(readHostResolvConf()),
     },
-    resources: leaseResources(net, lease),
+    resources: leaseResources(net, lease, b),
     mounts: [
       { kind: 'bind', source: hostsPath(net.name), target: '/etc/hosts', readonly: true },
       { kind: 'bind', source: resolvPath(net.name), target: '/etc/resolv.conf', readonly: true },
@@ -187,13 +198,15 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
 export async function findNetworkLeftovers(name: string): Promise<Resource[]> {
   const out: Resource[] = [];
   const networks = await listNetworks();
+  const b = await backend();
   for (const net of networks) {
     const lease = net.leases[name];
-    if (lease) out.push(...leaseResources(net, lease));
+    if (lease) out.push(...leaseResources(net, lease, b));
   }
-  const b = await backend();
-  const hostIf = vethNames(networksDir(), name).host;
-  if (!out.some((r) => r.kind === 'interface') && b.interfaceExists(hostIf)) out.push({ kind: 'interface', id: hostIf });
+  // Where the driver plumbs, its own leftover scan finds the interface (FreeBSD: the epair).
+  if (b.plumbedByDriver) return out;
+  const hostIf = interfaceNames(b, name).host;
+  if (!out.some((r) => r.kind === 'interface') && (await b.interfaceExists(hostIf))) out.push({ kind: 'interface', id: hostIf });
   return out;
 }
 

@@ -23,10 +23,10 @@ export async function createNetworkLocked(
 ): Promise<NetworkRecord> {
   checkNetworkName(name);
   const b = await backend();
-  const bridge = bridgeName(networksDir(), name);
+  const bridge = b.names?.bridge(name) ?? bridgeName(networksDir(), name);
   // A bridge of ours without a record (crash, deleted state) would carry a stale address and a
   // route that hides its subnet from the pool: clear it before looking at the routes.
-  if (b.interfaceExists(bridge)) await b.removeInterface(bridge);
+  if (await b.interfaceExists(bridge)) await b.removeInterface(bridge);
   const routes = await b.hostRoutes();
   let subnet;
   if (opts.subnet !== undefined) {

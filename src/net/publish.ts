@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { VesselError } from '../util/errors.js';
+import { hostOs } from '../runtime/index.js';
 import type { PortPublish } from '../spec/types.js';
 import { isIpv4 } from './cidr.js';
 import type { NetworkRecord } from './types.js';
@@ -104,7 +105,8 @@ function readProc(path: string): string {
 
 /** Host services already bound to a port we are about to redirect (Linux; [] elsewhere). */
 export function hostListeners(): Listener[] {
-  if (process.platform !== 'linux') return [];
+  // hostOs(), not process.platform: a FreeBSD transcript test on Linux must not read Linux's sockets.
+  if (hostOs() !== 'linux') return [];
   return [
     ...parseProcNet(readProc('/proc/net/tcp'), 'tcp'),
     ...parseProcNet(readProc('/proc/net/tcp6'), 'tcp'),

@@ -5,6 +5,7 @@ import { VesselError, errorMessage } from '../util/errors.js';
 import { config, containerPaths } from '../util/config.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { ImageConfig, ResolvedImage } from '../image/types.js';
+import { hostOs } from '../runtime/index.js';
 import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/types.js';
 
 export interface Resolved {
@@ -93,14 +94,18 @@ export async function resolveSpec(
   let network: RuntimeNetwork = spec.network.mode === 'host' ? { mode: 'host' } : { mode: 'none' };
   let netResources: Resource[] = [];
   let plug: Resolved['plug'];
+  // FreeBSD: the jail driver writes a bridged jail's /etc/hosts and /etc/resolv.conf into its root
+  // from the RuntimeNetwork, and other jails keep the image's; its fstab volumes are directories
+  // (file nullfs mounts are FreeBSD 14+ only). So no network file mounts there.
+  const fileMounts = hostOs() !== 'freebsd';
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
     const att = await net.prepareNetwork(spec, spec.name);
     network = att.network;
     netResources = att.resources;
-    mounts.push(...att.mounts);
+    if (fileMounts) mounts.push(...att.mounts);
     plug = (pid: number) => net.plugNetwork(att, spec.name, pid);
-  } else {
+  } else if (fileMounts) {
     mounts.push(...basicNetworkFiles(dir, spec, hostname));
   }
   const cfg: ContainerConfig = {

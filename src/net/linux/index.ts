@@ -15,7 +15,7 @@ export function linuxBackend(): NetBackend {
   return {
     containerIfName: () => 'eth0',
     hostRoutes,
-    interfaceExists,
+    interfaceExists: async (name) => interfaceExists(name),
     ensureNetwork: ensureBridge,
     removeNetwork: (net) => removeInterface(net.bridge),
     async plug(net, lease, pid) {

@@ -1,0 +1,185 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * A container spec all the way through vessel's real code path on a (model) FreeBSD host: spec
+ * text → parseSpecText → the real Supervisor (leftovers, resolveSpec, net/ leases and its FreeBSD
+ * backend, the jail driver, state file) → stop / crash / `vessel gc`. VESSEL_OS=freebsd is the
+ * test seam that picks the FreeBSD driver and network backend on Linux; every host command goes to
+ * the model host (test/helpers/freebsd-e2e.ts), whose transcript (argv and stdin) is compared with
+ * test/fixtures/freebsd/e2e-*. UPDATE_GOLDEN=1 rewrites them; review the diff before committing.
+ */
+const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-e2e-'));
+process.env.VESSEL_ROOT = root;
+process.env.VESSEL_OS = 'freebsd';
+delete process.env.VESSEL_EXT_IF;
+delete process.env.VESSEL_NETWORK_POOL;
+delete process.env.VESSEL_NETWORK_PREFIX;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+import { setHostRunner } from '../../src/util/host.js';
+import { parseSpecText } from '../../src/spec/parse.js';
+import { Supervisor } from '../../src/supervise/supervisor.js';
+import { gc } from '../../src/supervise/gc.js';
+import { readState, writeState } from '../../src/supervise/state.js';
+import { importRootfsTarball } from '../../src/image/index.js';
+import { listLeases, listNetworkInfo } from '../../src/net/index.js';
+import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
+import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
+
+/** Per-test root → /var/lib/vessel; the image's layer digest (tar-version dependent) → <diffid>. */
+const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>');
+
+beforeAll(async () => {
+  // A tiny FreeBSD-looking root filesystem, imported for real (GNU tar) before the model host is installed.
+  const rootfs = join(root, 'src-rootfs');
+  for (const d of ['bin', 'etc', 'www', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
+  writeFileSync(join(rootfs, 'www', 'index.html'), 'hello\n');
+  const tar = join(root, 'rootfs.tar');
+  const r = spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
+  expect(r.status).toBe(0);
+  await importRootfsTarball(tar, 'busybox:latest');
+});
+
+let restore: (() => void) | undefined;
+afterEach(() => {
+  restore?.();
+  restore = undefined;
+});
+
+function install(): LiveFreeBSD {
+  const fake = new LiveFreeBSD();
+  restore = setHostRunner(fake);
+  return fake;
+}
+
+function spec(file: string, text: string) {
+  return parseSpecText(text, { file: `/usr/local/etc/vessel/vassals/${file}` });
+}
+
+const PLAIN = `[container]
+image = busybox:latest
+command = /bin/httpd -f -p 80 -h /www
+`;
+
+const NETWORKED = `[container]
+image = busybox:latest
+command = /bin/httpd -f -p 80 -h /www
+env[] = GREETING=hello
+stop_timeout = 5
+
+[network]
+name = front
+publish[] = 8080:80
+
+[limits]
+memory = 64M
+maxproc = 50
+cpu = 50%
+`;
+
+function jailConf(name: string): string {
+  return norm(readFileSync(join(root, 'containers', name, 'jail.conf'), 'utf8'));
+}
+
+/** A pid that is certainly not running: the supervisor of a crashed run. */
+function deadPid(): number {
+  const p = spawnSync('true');
+  return p.pid ?? 999_999_999;
+}
+
+describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend (model host)', () => {
+  it('plain: start, running, stop, nothing left', async () => {
+    const fake = install();
+    const sup = new Supervisor(spec('plain.ini', PLAIN), { mode: 'foreground' });
+    await sup.start();
+    expect((await readState('plain'))?.status).toBe('running');
+    expect([...fake.jails.keys()]).toEqual(['plain']);
+    expectGolden('e2e-plain', 'jail.conf', jailConf('plain'));
+    const status = await sup.stop();
+    expect(status.code).toBe(143);
+    expect((await readState('plain'))).toMatchObject({ status: 'exited', resources: [] });
+    expect(fake.leftovers()).toEqual({});
+    expectGolden('e2e-plain', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('network front, published port, limits: lease, bridge, epair, anchors, rctl; all released at stop', async () => {
+    const fake = install();
+    const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
+    await sup.start();
+    // 10.77.0.0/24 is routed on the host (netstat): the automatic subnet skips it.
+    const [net] = await listNetworkInfo();
+    expect(net).toMatchObject({ name: 'front', subnet: '10.77.1.0/24', bridge: 'vbr2d8d6931', auto: true });
+    expect(net!.containers).toEqual([{ name: 'web', address: '10.77.1.2', publish: ['8080:80/tcp'] }]);
+    // The names net/ leased are the ones the driver created.
+    expect([...fake.interfaces].sort()).toEqual(['em0', 'lo0', 'vbr2d8d6931', 'vsl4b5e57f6a']);
+    expect([...fake.anchors.keys()].sort()).toEqual(['vessel-nat/front', 'vessel-rdr/web']);
+    expect(fake.rctl).toEqual(['jail:web:memoryuse:deny=67108864', 'jail:web:maxproc:deny=50', 'jail:web:pcpu:deny=50']);
+    const recorded = (await readState('web'))!.resources.map((r) => `${r.kind} ${r.id}`);
+    expect(recorded.filter((r) => r.startsWith('lease') || r.startsWith('interface') || r.startsWith('pf-anchor')))
+      .toEqual(['lease web', 'interface vsl4b5e57f6a', 'pf-anchor vessel-rdr/web']);
+    expectGolden('e2e-network', 'jail.conf', jailConf('web'));
+    expectGolden('e2e-network', 'rootfs-hosts', norm(readFileSync(join(root, 'containers', 'web', 'rootfs', 'etc', 'hosts'), 'utf8')));
+    await sup.stop();
+    expect(fake.leftovers()).toEqual({});
+    expect(await listLeases()).toEqual([]);
+    expect(await listNetworkInfo()).toEqual([]);
+    expectGolden('e2e-network', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('hierarchical: a parent jail and its child (parent.child), stopped child first', async () => {
+    const fake = install();
+    const parent = new Supervisor(spec('app.ini', `${PLAIN}\n[jail]\nchildren.max = 2\n`), { mode: 'foreground' });
+    await parent.start();
+    const child = new Supervisor(spec('worker.ini', `[container]\nimage = busybox:latest\ncommand = /bin/sleep 3600\nparent = app\n`), { mode: 'foreground' });
+    await child.start();
+    expect([...fake.jails.keys()]).toEqual(['app', 'app.worker']);
+    expectGolden('e2e-hierarchical', 'jail.conf', jailConf('app'));
+    expectGolden('e2e-hierarchical', 'worker-jail.conf', jailConf('worker'));
+    await child.stop();
+    await parent.stop();
+    expect(fake.leftovers()).toEqual({});
+    expectGolden('e2e-hierarchical', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('supervisor crashed: the next start of the same name removes the leftovers first', async () => {
+    const fake = install();
+    const first = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
+    await first.start();
+    fake.crash();
+    // The vassal is respawned by the Emperor: a new process, a new Supervisor.
+    writeState({ ...(await readState('web'))!, supervisorPid: deadPid() });
+    fake.calls.length = 0;
+    const second = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
+    await second.start();
+    expect([...fake.jails.keys()]).toEqual(['web']);
+    expect((await listNetworkInfo())[0]!.containers.map((c) => c.name)).toEqual(['web']);
+    await second.stop();
+    expect(fake.leftovers()).toEqual({});
+    expect(await listLeases()).toEqual([]);
+    expect(await listNetworkInfo()).toEqual([]);
+    expectGolden('e2e-crash-restart', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('supervisor crashed, no restart: vessel gc removes jail, epair, anchors, rctl, mounts, lease and network', async () => {
+    // gc looks at every state file: only this case's container has one, whatever ran before.
+    for (const other of ['plain', 'app', 'worker']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
+    const fake = install();
+    const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
+    await sup.start();
+    fake.crash();
+    writeState({ ...(await readState('web'))!, supervisorPid: deadPid() });
+    fake.calls.length = 0;
+    const report = await gc();
+    expect(report).toEqual({ cleaned: ['web'], removed: [], errors: [] });
+    expect(fake.leftovers()).toEqual({});
+    expect(await listLeases()).toEqual([]);
+    expect(await listNetworkInfo()).toEqual([]);
+    expect((await readState('web'))).toMatchObject({ status: 'exited', resources: [] });
+    expectGolden('e2e-gc', 'commands.txt', norm(fake.transcript()));
+  });
+});
