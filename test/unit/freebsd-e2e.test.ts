@@ -26,7 +26,7 @@ import { Supervisor } from '../../src/supervise/supervisor.js';
 import { gc } from '../../src/supervise/gc.js';
 import { readState, writeState } from '../../src/supervise/state.js';
 import { importRootfsTarball } from '../../src/image/index.js';
-import { listLeases, listNetworkInfo } from '../../src/net/index.js';
+import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
 
@@ -131,6 +131,20 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     expectGolden('e2e-network', 'commands.txt', norm(fake.transcript()));
   });
 
+  it('explicit network: kept after its container stops; `network rm` flushes vessel-nat/NET and destroys the bridge', async () => {
+    const fake = install();
+    await createNetwork('back', { subnet: '10.99.0.0/24' });
+    const sup = new Supervisor(spec('db.ini', `[container]\nimage = busybox:latest\ncommand = /bin/sleep 3600\n\n[network]\nname = back\n`), { mode: 'foreground' });
+    await sup.start();
+    await sup.stop();
+    expect(fake.leftovers()).toEqual({ interfaces: ['vbr3c482346'], anchors: ['vessel-nat/back'] });
+    expect((await listNetworkInfo()).map((n) => n.name)).toEqual(['back']);
+    await removeNetwork('back');
+    expect(fake.leftovers()).toEqual({});
+    expect(await listNetworkInfo()).toEqual([]);
+    expectGolden('e2e-network-rm', 'commands.txt', norm(fake.transcript()));
+  });
+
   it('hierarchical: a parent jail and its child (parent.child), stopped child first', async () => {
     const fake = install();
     const parent = new Supervisor(spec('app.ini', `${PLAIN}\n[jail]\nchildren.max = 2\n`), { mode: 'foreground' });
@@ -167,7 +181,7 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
 
   it('supervisor crashed, no restart: vessel gc removes jail, epair, anchors, rctl, mounts, lease and network', async () => {
     // gc looks at every state file: only this case's container has one, whatever ran before.
-    for (const other of ['plain', 'app', 'worker']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
+    for (const other of ['plain', 'db', 'app', 'worker']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
     const fake = install();
     const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
     await sup.start();
