@@ -60,6 +60,25 @@ function basicNetworkFiles(dir: string, spec: ContainerSpec, hostname: string): 
 }
 
 /**
+ * FreeBSD on a ZFS store (VESSEL_ZFS_DATASET=POOL[/…]/vessel, docs/freebsd.md): the image's layer
+ * chain as snapshots (made on first use, by ChainID, image/zfs.ts) and the container's root a
+ * clone of the top one, which the jail driver makes. The dataset must end in /vessel: the driver
+ * finds a crashed run's clone by the name …/vessel/containers/NAME.
+ */
+async function zfsRoot(name: string, image: ResolvedImage): Promise<{ zfsSnapshot?: string; zfsDataset?: string }> {
+  const ds = process.env.VESSEL_ZFS_DATASET;
+  if (!ds || hostOs() !== 'freebsd') return {};
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*\/vessel$/.test(ds)) {
+    throw new VesselError('E_CONFIG', `VESSEL_ZFS_DATASET=${ds}: expected a dataset named vessel, POOL[/…]/vessel`, {
+      hint: 'e.g. zroot/vessel; vessel keeps layers/ and containers/ under it',
+    });
+  }
+  const { ensureZfsLayers } = await import('../image/index.js');
+  const snapshot = await ensureZfsLayers(`${ds}/layers`, join(config().images, 'zfs'), image.record.layers);
+  return { zfsSnapshot: snapshot, zfsDataset: `${ds}/containers/${name}` };
+}
+
+/**
  * Could this spec start on this host? Its image is in the store and its volume sources exist.
  * No side effects: the watcher calls it so a spec that must fail never replaces a running one.
  */
@@ -112,7 +131,7 @@ export async function resolveSpec(
     name: spec.name,
     runId: opts.runId ?? randomBytes(4).toString('hex'),
     dir,
-    root: { layers: image.layerDirs, ephemeral: opts.ephemeral },
+    root: { layers: image.layerDirs, ...(await zfsRoot(spec.name, image)), ephemeral: opts.ephemeral },
     argv,
     env: mergeEnv(image.record.config.env, spec.env),
     workdir: spec.workdir ?? image.record.config.workdir ?? '/',

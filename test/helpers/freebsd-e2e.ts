@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { FakeFreeBSD } from './freebsd.js';
 import type { HostOptions, HostResult, SpawnedProcess, SpawnOptions } from '../../src/util/host.js';
 
@@ -27,6 +28,11 @@ export class LiveFreeBSD extends FakeFreeBSD {
       const doc = { statistics: { 'route-information': { 'route-table': { 'rt-family': [{ 'address-family': 'Internet', 'rt-entry': this.routes }] } } } };
       return { argv, exitCode: 0, stdout: JSON.stringify(doc) + '\n', stderr: '' };
     }
+    const zfs = this.zfsLayers([...argv]);
+    if (zfs !== undefined) {
+      this.calls.push({ argv: [...argv] });
+      return { argv, exitCode: zfs.exitCode, stdout: zfs.stdout, stderr: '' };
+    }
     try {
       return await super.run(argv, opts);
     } finally {
@@ -55,7 +61,38 @@ export class LiveFreeBSD extends FakeFreeBSD {
       const exited = this.until(gone).then(() => ({ code: 0, signal: null }));
       return { pid: this.nextPid++, pipes: [], exited, kill: () => undefined, unref: () => undefined };
     }
+    if (argv[0] === 'tar') {
+      // Copying a layer onto its ZFS dataset (image/flatten.ts copyTree): a pipe that ends at once.
+      this.calls.push({ argv: [...argv] });
+      const pipes = [new PassThrough(), new PassThrough(), new PassThrough()];
+      pipes[1]!.end();
+      pipes[2]!.end();
+      return { pid: this.nextPid++, pipes, exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined, unref: () => undefined };
+    }
     return super.spawn(argv, opts);
+  }
+
+  /** zfs create / snapshot / set and `list -r` of snapshots, which the base model leaves out. */
+  private zfsLayers(argv: string[]): { exitCode: number; stdout: string } | undefined {
+    if (argv[0] !== 'zfs') return undefined;
+    const last = argv[argv.length - 1]!;
+    if (argv[1] === 'create') {
+      this.datasets.add(last);
+      const mp = argv.find((x) => x.startsWith('mountpoint='))?.slice('mountpoint='.length);
+      if (mp) this.mounts.push({ source: last, path: mp, fstype: 'zfs' });
+      return { exitCode: 0, stdout: '' };
+    }
+    if (argv[1] === 'snapshot') {
+      if (!this.datasets.has(last.split('@')[0]!)) return { exitCode: 1, stdout: '' };
+      this.snapshots.add(last);
+      return { exitCode: 0, stdout: '' };
+    }
+    if (argv[1] === 'set') return { exitCode: this.datasets.has(last) ? 0 : 1, stdout: '' };
+    if (argv[1] === 'list' && argv.includes('-r')) {
+      const under = [...this.snapshots].filter((x) => x.startsWith(`${last}/`));
+      return { exitCode: this.datasets.has(last) || under.length > 0 ? 0 : 1, stdout: under.map((x) => `${x}\n`).join('') };
+    }
+    return undefined;
   }
 
   /** The supervisor was SIGKILLed: nothing waits on the jail's processes any more. */

@@ -160,6 +160,28 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     expectGolden('e2e-hierarchical', 'commands.txt', norm(fake.transcript()));
   });
 
+  it('ZFS store (VESSEL_ZFS_DATASET): layer snapshots made once by ChainID, each start a clone, destroyed at stop', async () => {
+    const fake = install();
+    process.env.VESSEL_ZFS_DATASET = 'zroot/vessel';
+    try {
+      for (let i = 0; i < 2; i++) {
+        const sup = new Supervisor(spec('zfsweb.ini', PLAIN), { mode: 'foreground' });
+        await sup.start();
+        expect([...fake.datasets].sort()).toEqual([expect.stringMatching(/^zroot\/vessel\/containers\/zfsweb$/), expect.stringMatching(/^zroot\/vessel\/layers\/[0-9a-f]{32}$/)]);
+        if (i === 0) expectGolden('e2e-zfs', 'jail.conf', jailConf('zfsweb'));
+        await sup.stop();
+      }
+      // What stays is the image's layer dataset (mounted read-only where it was written), nothing of the container's.
+      const left = fake.leftovers();
+      expect(Object.keys(left).sort()).toEqual(['datasets', 'mounts']);
+      expect(left.datasets).toEqual([expect.stringMatching(/^zroot\/vessel\/layers\//)]);
+      expect(left.mounts).toEqual([expect.stringMatching(new RegExp(`^${root}/images/zfs/[0-9a-f]{32}$`))]);
+      expectGolden('e2e-zfs', 'commands.txt', norm(fake.transcript()).replace(/[0-9a-f]{32}/g, '<chainid>'));
+    } finally {
+      delete process.env.VESSEL_ZFS_DATASET;
+    }
+  });
+
   it('supervisor crashed: the next start of the same name removes the leftovers first', async () => {
     const fake = install();
     const first = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
@@ -181,7 +203,7 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
 
   it('supervisor crashed, no restart: vessel gc removes jail, epair, anchors, rctl, mounts, lease and network', async () => {
     // gc looks at every state file: only this case's container has one, whatever ran before.
-    for (const other of ['plain', 'db', 'app', 'worker']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
+    for (const other of ['plain', 'db', 'app', 'worker', 'zfsweb']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
     const fake = install();
     const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
     await sup.start();
