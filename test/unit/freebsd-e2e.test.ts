@@ -182,6 +182,19 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     }
   });
 
+  it('VESSEL_ZFS_DATASET not ending in /vessel: a clear error, nothing created', async () => {
+    const fake = install();
+    process.env.VESSEL_ZFS_DATASET = 'zroot/jails';
+    try {
+      const sup = new Supervisor(spec('zfsbad.ini', PLAIN), { mode: 'foreground' });
+      await expect(sup.start()).rejects.toThrow('VESSEL_ZFS_DATASET=zroot/jails: expected a dataset named vessel, POOL[/…]/vessel');
+      expect(fake.leftovers()).toEqual({});
+      expect(fake.calls.filter((c) => !['zfs list', 'jls --libxo', 'mount -p', 'devfs rule', 'ifconfig -l', 'rctl', 'pfctl -a'].some((p) => c.argv.join(' ').startsWith(p)))).toEqual([]);
+    } finally {
+      delete process.env.VESSEL_ZFS_DATASET;
+    }
+  });
+
   it('supervisor crashed: the next start of the same name removes the leftovers first', async () => {
     const fake = install();
     const first = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
@@ -203,7 +216,7 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
 
   it('supervisor crashed, no restart: vessel gc removes jail, epair, anchors, rctl, mounts, lease and network', async () => {
     // gc looks at every state file: only this case's container has one, whatever ran before.
-    for (const other of ['plain', 'db', 'app', 'worker', 'zfsweb']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
+    for (const other of ['plain', 'db', 'app', 'worker', 'zfsweb', 'zfsbad']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
     const fake = install();
     const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
     await sup.start();
