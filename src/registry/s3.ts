@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { VesselError, errorMessage } from '../util/errors.js';
 import type { RegistryUrl } from './url.js';
@@ -8,6 +8,17 @@ import type { ObjectStat, Transport } from './transport.js';
 type S3Url = Extract<RegistryUrl, { scheme: 's3' }>;
 
 const PART_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Objects up to this size go up as one streamed PutObject (rclone's default cut-off too): nothing
+ * is buffered, so memory stays flat, and the server does not have to stitch parts together.
+ * Larger ones (or unknown sizes) go multipart, where lib-storage buffers one part per queue slot.
+ * VESSEL_S3_MULTIPART_THRESHOLD (bytes) changes it.
+ */
+function multipartThreshold(): number {
+  const v = Number(process.env.VESSEL_S3_MULTIPART_THRESHOLD);
+  return Number.isFinite(v) && v > 0 ? v : 200 * 1024 * 1024;
+}
 
 /**
  * The SDK's own configuration chain, unchanged: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
@@ -99,7 +110,16 @@ export class S3Transport implements Transport {
     }
   }
 
-  async put(key: string, body: Readable, _size?: number): Promise<void> {
+  async put(key: string, body: Readable, size?: number): Promise<void> {
+    if (size !== undefined && size <= multipartThreshold()) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentLength: size, ContentType: 'application/octet-stream' }));
+      } catch (e) {
+        body.destroy();
+        throw this.fail(`PUT ${key}`, e);
+      }
+      return;
+    }
     // Multipart for large blobs, one PutObject for small ones; the object appears only when the
     // upload completes, and a failed one is aborted, so no half blob is ever visible.
     const up = new Upload({

@@ -135,11 +135,11 @@ describe('ftps:// (pure-ftpd, explicit TLS)', () => {
     expect(existsSync(`${ftp.home}/registry/refs/layered/_/latest`)).toBe(true);
   });
 
-  it('wrong password: clear error, and the password is never printed', async () => {
-    const r = await vessel(src, ['publish', 'busybox', `ftps://${ftp.user}:not-the-password@127.0.0.1:${ftp.port}/registry`], { env: { NODE_EXTRA_CA_CERTS: ftp.cert } });
+  it('wrong password: clear error, and the password is never printed, even in debug logs', async () => {
+    const r = await vessel(src, ['publish', 'busybox', `ftps://${ftp.user}:not-the-password@127.0.0.1:${ftp.port}/registry`], { env: { NODE_EXTRA_CA_CERTS: ftp.cert, VESSEL_LOG_LEVEL: 'debug' } });
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/login refused \(FTP 530\)/);
-    expect(r.stderr).not.toContain('not-the-password');
+    expect(r.stdout + r.stderr).not.toContain('not-the-password');
   });
 });
 

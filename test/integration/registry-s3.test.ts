@@ -66,7 +66,8 @@ describe('Ceph radosgw', () => {
 
   it('a 40 MB layer goes up as a multipart upload and comes back verified', async () => {
     const url = `s3://${rgw.bucket}/big`;
-    const p = await vessel(src, ['publish', '--json', 'big', url], { env: rgw.env, timeoutMs: 120_000 });
+    // Below 200 MiB vessel streams one PutObject, like rclone; force multipart here.
+    const p = await vessel(src, ['publish', '--json', 'big', url], { env: { ...rgw.env, VESSEL_S3_MULTIPART_THRESHOLD: String(16 << 20) }, timeoutMs: 120_000 });
     expect(p.code, p.stderr).toBe(0);
     const layer = events(p.stdout).find((e) => e.event === 'blob' && (e.size as number) > 30e6)!;
     const head = JSON.parse(await awsCli(rgw, ['s3api', 'head-object', '--bucket', rgw.bucket, '--key', `big/blobs/sha256/${(layer.digest as string).slice(7)}`])) as { ETag: string };

@@ -1,0 +1,197 @@
+// Publish and pull of a large image over S3 (s3rver and Ceph radosgw) and sftp (OpenSSH),
+// against the usual clients moving the same bytes: `rclone copyto` and `aws s3 cp` for S3,
+// the `sftp` command (batch mode, the same key) for sftp. Two image sizes, so that vessel's peak
+// RSS (from /usr/bin/time) shows whether memory stays flat as images grow.
+// Goal (issue 7): vessel ≤ 1.1 × the best client, flat RSS. Measures; never asserts.
+//
+//   node bench/registry.js                     sizes 100 and 200 MB, 3 runs each
+//   BENCH_SIZES=50 BENCH_RUNS=1 BENCH_SERVERS=s3rver,sftp node bench/registry.js
+//
+// The servers are the tests' own helpers (test/helpers/registry-servers.ts, bundled here with
+// esbuild) running in a child process: the measured commands run synchronously, and s3rver must
+// keep serving meanwhile.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { median, tmpRoot } from './lib.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(repo, 'bin', 'vessel.js');
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const sizes = (process.env.BENCH_SIZES ?? '100,200').split(',').map(Number);
+const servers = (process.env.BENCH_SERVERS ?? 's3rver,radosgw,sftp').split(',');
+const work = tmpRoot('registry');
+const cleanups = [];
+
+/** Run argv under /usr/bin/time: wall ms and peak RSS (KiB). */
+function measure(argv, env = process.env) {
+  const rssFile = join(work, 'rss');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${String(r.stderr).slice(-2000)}`);
+  return { ms, rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
+}
+
+let built = false;
+async function startServer(kind) {
+  const helper = join(repo, 'node_modules', '.cache', 'vessel-bench', 'registry-servers.mjs');
+  if (!built) {
+    built = true;
+    await build({ entryPoints: [join(repo, 'test/helpers/registry-servers.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: helper, logLevel: 'warning' });
+  }
+  const host = `
+    const m = await import(${JSON.stringify(helper)});
+    const s = await (${JSON.stringify(kind)} === 's3rver' ? m.startS3rver() : ${JSON.stringify(kind)} === 'radosgw' ? m.startRadosgw() : m.startSshd());
+    const info = Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v !== 'function'));
+    process.stdout.write(JSON.stringify(info) + '\\n');
+    let stopping = false;
+    const stop = async () => { if (stopping) return; stopping = true; await s.stop(); process.exit(0); };
+    process.on('SIGTERM', stop);
+    process.stdin.on('end', stop);
+    process.stdin.resume();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', host], { stdio: ['pipe', 'pipe', 'inherit'], cwd: repo });
+  const exited = new Promise((r) => child.once('exit', r));
+  cleanups.push(async () => {
+    child.stdin.end();
+    await exited;
+  });
+  const line = await new Promise((res, rej) => {
+    createInterface({ input: child.stdout }).once('line', res);
+    child.once('exit', (c) => rej(new Error(`${kind} did not start (exit ${c})`)));
+  });
+  return JSON.parse(line);
+}
+
+/** A single-layer image of `mb` MB of random bytes; returns the layer blob file in a file:// registry. */
+function makeImage(mb) {
+  const dir = join(work, `img-${mb}`);
+  mkdirSync(join(dir, 'rootfs'), { recursive: true });
+  execFileSync('sh', ['-c', `head -c ${mb}M /dev/urandom > "$1/rootfs/data"`, 'sh', dir]);
+  execFileSync('tar', ['-C', join(dir, 'rootfs'), '-cf', join(dir, 'img.tar'), '.']);
+  rmSync(join(dir, 'rootfs'), { recursive: true });
+  const env = { ...process.env, VESSEL_ROOT: join(work, 'src'), VESSEL_LOG_LEVEL: 'warn' };
+  execFileSync(process.execPath, [bin, 'image', 'import', join(dir, 'img.tar'), `big${mb}:latest`], { env, stdio: 'ignore' });
+  rmSync(join(dir, 'img.tar'));
+  execFileSync(process.execPath, [bin, 'publish', `big${mb}`, `file://${join(dir, 'reg')}`], { env, stdio: 'ignore' });
+  const ref = JSON.parse(readFileSync(join(dir, 'reg', 'refs', `big${mb}`, '_', 'latest'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(dir, 'reg', 'blobs', 'sha256', ref.digest.slice(7)), 'utf8'));
+  const layer = manifest.layers[0];
+  return { env, blob: join(dir, 'reg', 'blobs', 'sha256', layer.digest.slice(7)), size: layer.size };
+}
+
+/** Each candidate once per round, interleaved, after one warm-up round. */
+function rounds(cands) {
+  const res = new Map(cands.map((c) => [c.name, []]));
+  for (let i = 0; i <= runs; i++) {
+    for (const c of cands) {
+      c.before?.();
+      const m = c.run();
+      if (i > 0) res.get(c.name).push(m);
+    }
+  }
+  return cands.map((c) => ({ name: c.name, vessel: c.vessel ?? false, floor: c.floor ?? false, ms: median(res.get(c.name).map((m) => m.ms)), rss: Math.max(...res.get(c.name).map((m) => m.rssKiB)) }));
+}
+
+const summary = [];
+function report(title, rows, mb) {
+  console.log(`\n## ${title} (${mb} MB, median of ${runs})`);
+  const best = Math.min(...rows.filter((r) => !r.vessel && !r.floor).map((r) => r.ms));
+  for (const r of rows) {
+    const mbps = (mb * 1.048576) / (r.ms / 1000);
+    const ratio = r.vessel && Number.isFinite(best) ? `  ×${(r.ms / best).toFixed(2)} of the best client` : r.floor ? '  (not a client: what a pull adds)' : '';
+    console.log(`${r.name.padEnd(24)} ${r.ms.toFixed(0).padStart(7)} ms  ${mbps.toFixed(0).padStart(5)} MB/s  peak RSS ${(r.rss / 1024).toFixed(0).padStart(4)} MiB${ratio}`);
+    if (r.vessel) summary.push({ title, mb, ratio: r.ms / best, rssMiB: r.rss / 1024 });
+  }
+}
+
+/** A pull also unpacks the layer into the store; GNU tar extracting the same blob is that step's floor. */
+function unpackFloor(img) {
+  const dir = join(work, 'unpack');
+  return {
+    name: 'tar -x of the layer', floor: true,
+    before: () => { rmSync(dir, { recursive: true, force: true }); mkdirSync(dir); },
+    run: () => measure(['tar', '-xf', img.blob, '-C', dir]),
+  };
+}
+
+function s3Bench(kind, s3, img, mb) {
+  const env = { ...process.env, ...s3.env };
+  const aws = (args) => ['/usr/bin/aws', '--endpoint-url', s3.endpoint, ...args];
+  const rclone = {
+    ...env, RCLONE_CONFIG_X_TYPE: 's3', RCLONE_CONFIG_X_PROVIDER: 'Other', RCLONE_CONFIG_X_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_X_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_X_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY,
+    RCLONE_CONFIG_X_REGION: 'us-east-1', RCLONE_CONFIG_X_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG: '/dev/null', AWS_CA_BUNDLE: '',
+  };
+  const venv = { ...img.env, ...s3.env };
+  const url = `s3://${s3.bucket}/vessel${mb}`;
+  const clear = (prefix) => spawnSync('/usr/bin/aws', ['--endpoint-url', s3.endpoint, 's3', 'rm', '--recursive', '--only-show-errors', `s3://${s3.bucket}/${prefix}/`], { env, stdio: 'ignore' });
+  const dst = join(work, 'dst');
+  const out = join(work, 'out.blob');
+  report(`publish over S3 (${kind})`, rounds([
+    { name: 'vessel publish', vessel: true, before: () => clear(`vessel${mb}`), run: () => measure([process.execPath, bin, 'publish', `big${mb}`, url], venv) },
+    { name: 'rclone copyto', run: () => measure(['rclone', 'copyto', '--ignore-times', img.blob, `x:${s3.bucket}/rclone${mb}/blob`], rclone) },
+    { name: 'aws s3 cp', run: () => measure(aws(['s3', 'cp', '--only-show-errors', img.blob, `s3://${s3.bucket}/aws${mb}/blob`]), env) },
+  ]), mb);
+  report(`pull over S3 (${kind})`, rounds([
+    // A pull also unpacks the layer into the store: more work than a plain copy.
+    { name: 'vessel pull', vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'pull', `${url}/big${mb}:latest`], { ...venv, VESSEL_ROOT: dst }) },
+    { name: 'rclone copyto', before: () => rmSync(out, { force: true }), run: () => measure(['rclone', 'copyto', '--ignore-times', `x:${s3.bucket}/rclone${mb}/blob`, out], rclone) },
+    { name: 'aws s3 cp', before: () => rmSync(out, { force: true }), run: () => measure(aws(['s3', 'cp', '--only-show-errors', `s3://${s3.bucket}/aws${mb}/blob`, out]), env) },
+    unpackFloor(img),
+  ]), mb);
+  for (const p of [`vessel${mb}`, `rclone${mb}`, `aws${mb}`]) clear(p);
+  rmSync(dst, { recursive: true, force: true });
+  rmSync(out, { force: true });
+}
+
+function sftpBench(ssh, img, mb) {
+  const base = join(ssh.dir, `reg${mb}`);
+  const url = `sftp://root@127.0.0.1:${ssh.port}${base}`;
+  const venv = { ...img.env, VESSEL_SSH_KEY: ssh.key, VESSEL_KNOWN_HOSTS: ssh.knownHosts };
+  const sftp = (batch) => {
+    const f = join(work, 'batch');
+    writeFileSync(f, batch);
+    return ['sftp', '-q', '-b', f, '-i', ssh.key, '-P', String(ssh.port), '-o', `UserKnownHostsFile=${ssh.knownHosts}`, '-o', 'BatchMode=yes', 'root@127.0.0.1'];
+  };
+  mkdirSync(join(ssh.dir, `plain${mb}`), { recursive: true });
+  const dst = join(work, 'dst');
+  const out = join(work, 'out.blob');
+  report('publish over sftp (OpenSSH)', rounds([
+    { name: 'vessel publish', vessel: true, before: () => rmSync(base, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'publish', `big${mb}`, url], venv) },
+    { name: 'sftp put', run: () => measure(sftp(`put ${img.blob} ${join(ssh.dir, `plain${mb}`, 'blob')}\n`)) },
+  ]), mb);
+  report('pull over sftp (OpenSSH)', rounds([
+    { name: 'vessel pull', vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'pull', `${url}/big${mb}:latest`], { ...venv, VESSEL_ROOT: dst }) },
+    { name: 'sftp get', before: () => rmSync(out, { force: true }), run: () => measure(sftp(`get ${join(ssh.dir, `plain${mb}`, 'blob')} ${out}\n`)) },
+    unpackFloor(img),
+  ]), mb);
+  rmSync(base, { recursive: true, force: true });
+  rmSync(join(ssh.dir, `plain${mb}`), { recursive: true, force: true });
+  rmSync(dst, { recursive: true, force: true });
+  rmSync(out, { force: true });
+}
+
+try {
+  const started = {};
+  for (const k of servers) started[k] = await startServer(k === 'sftp' ? 'sshd' : k);
+  for (const mb of sizes) {
+    const img = makeImage(mb);
+    for (const k of servers) {
+      if (k === 'sftp') sftpBench(started[k], img, mb);
+      else s3Bench(k, started[k], img, mb);
+    }
+    rmSync(join(work, `img-${mb}`), { recursive: true, force: true });
+  }
+  console.log('\n## summary: vessel against the best client (goal ≤ 1.10), peak RSS by image size (goal: flat)');
+  for (const t of [...new Set(summary.map((s) => s.title))]) {
+    const rows = summary.filter((s) => s.title === t);
+    console.log(`${t.padEnd(32)} ${rows.map((r) => `${r.mb} MB: ×${r.ratio.toFixed(2)}, ${r.rssMiB.toFixed(0)} MiB`).join('   ')}`);
+  }
+} finally {
+  for (const c of cleanups.reverse()) await c();
+  rmSync(work, { recursive: true, force: true });
+}
