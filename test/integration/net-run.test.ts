@@ -49,7 +49,8 @@ describe.runIf(canRun)('vessel run on networks', () => {
     if (!t) return;
     await vessel(t, ['gc']);
     const ps = await vessel(t, ['ps', '-a', '--json']);
-    for (const c of (JSON.parse(ps.stdout || '[]') as Array<{ name: string }>)) await vessel(t, ['rm', '-f', c.name]);
+    const report = JSON.parse(ps.stdout || '{"containers":[]}') as { containers: Array<{ name: string; kind: string }> };
+    for (const c of report.containers.filter((x) => x.kind === 'container')) await vessel(t, ['rm', '-f', c.name]);
     for (const n of JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout || '[]') as Array<{ name: string }>) {
       await vessel(t, ['network', 'rm', n.name]);
     }
