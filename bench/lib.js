@@ -1,7 +1,9 @@
 // Shared helpers for vessel's benchmarks: time whole commands, print medians and ratios.
 // Benchmarks measure; they never assert (these machines are shared and noisy).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export function timeOnce(argv, opts = {}) {
   const t0 = process.hrtime.bigint();
@@ -43,4 +45,22 @@ export function tmpRoot(tag) {
 
 export function have(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * A private VESSEL_ROOT with busybox:latest imported, plus the same rootfs flattened for the raw
+ * floor (unshare --root) and the tarball for peers (podman import).
+ */
+export function busyboxWorld(tag) {
+  const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const bin = join(repo, 'bin', 'vessel.js');
+  const root = tmpRoot(tag);
+  const env = { ...process.env, VESSEL_ROOT: root, VESSEL_LOG_LEVEL: 'warn' };
+  const tarball = join(root, 'busybox.tar.gz');
+  execFileSync('sh', [join(repo, 'test/fixtures/build-busybox.sh'), tarball]);
+  execFileSync(process.execPath, [bin, 'image', 'import', tarball, 'busybox:latest'], { env, stdio: 'ignore' });
+  const rootfs = join(root, 'flat-rootfs');
+  mkdirSync(rootfs);
+  execFileSync('tar', ['-C', rootfs, '-xzf', tarball]);
+  return { repo, bin, root, env, tarball, rootfs };
 }

@@ -6,22 +6,12 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { have, median, tmpRoot } from './lib.js';
+import { busyboxWorld, have, median } from './lib.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(repo, 'bin', 'vessel.js');
 const runs = Number(process.env.BENCH_RUNS ?? 10);
-const root = tmpRoot('net');
-const env = { ...process.env, VESSEL_ROOT: root, VESSEL_LOG_LEVEL: 'warn' };
-const tarball = join(root, 'busybox.tar.gz');
-execFileSync('sh', [join(repo, 'test/fixtures/build-busybox.sh'), tarball]);
-execFileSync(process.execPath, [bin, 'image', 'import', tarball, 'busybox:latest'], { env, stdio: 'ignore' });
-const rootfs = join(root, 'flat-rootfs');
-mkdirSync(rootfs);
-execFileSync('tar', ['-C', rootfs, '-xzf', tarball]);
+const { bin, root, env, tarball, rootfs } = busyboxWorld('net');
 
 function sh(argv, input) {
   const r = spawnSync(argv[0], argv.slice(1), { input, env, encoding: 'utf8' });

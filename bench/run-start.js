@@ -3,21 +3,11 @@
 // and ≤ node -e 0 + 60 ms.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compare, have, printTable, timeOnce, tmpRoot } from './lib.js';
+import { join } from 'node:path';
+import { busyboxWorld, compare, have, printTable, timeOnce } from './lib.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(repo, 'bin', 'vessel.js');
 const runs = Number(process.env.BENCH_RUNS ?? 20);
-const root = tmpRoot('start');
-const env = { ...process.env, VESSEL_ROOT: root, VESSEL_LOG_LEVEL: 'warn' };
-const tarball = join(root, 'busybox.tar.gz');
-execFileSync('sh', [join(repo, 'test/fixtures/build-busybox.sh'), tarball]);
-execFileSync(process.execPath, [bin, 'image', 'import', tarball, 'busybox:latest'], { env, stdio: 'ignore' });
-const rootfs = join(root, 'flat-rootfs');
-mkdirSync(rootfs);
-execFileSync('tar', ['-C', rootfs, '-xzf', tarball]);
+const { bin, root, env, tarball, rootfs } = busyboxWorld('start');
 
 const candidates = [
   { name: 'node -e 0', run: () => timeOnce([process.execPath, '-e', '0']) },
