@@ -45,7 +45,7 @@ async function startServer(kind) {
   }
   const host = `
     const m = await import(${JSON.stringify(helper)});
-    const s = await (${JSON.stringify(kind)} === 's3rver' ? m.startS3rver() : ${JSON.stringify(kind)} === 'radosgw' ? m.startRadosgw() : m.startSshd());
+    const s = await (${JSON.stringify(kind)} === 's3rver' ? m.startS3rver() : ${JSON.stringify(kind)} === 'radosgw' ? m.startRadosgw('vessel', { memstoreBytes: 8 * 1024 ** 3 }) : m.startSshd());
     const info = Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v !== 'function'));
     process.stdout.write(JSON.stringify(info) + '\\n');
     let stopping = false;
@@ -173,6 +173,15 @@ function sftpBench(ssh, img, mb) {
   rmSync(join(ssh.dir, `plain${mb}`), { recursive: true, force: true });
   rmSync(dst, { recursive: true, force: true });
   rmSync(out, { force: true });
+}
+
+// An interrupted bench still stops its servers (they also stop when this process's pipe closes).
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+    process.exit(130);
+  });
 }
 
 try {

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { VesselError, errorMessage } from '../util/errors.js';
 import type { RegistryUrl } from './url.js';
 import type { ObjectStat, Transport } from './transport.js';
@@ -120,6 +119,8 @@ export class S3Transport implements Transport {
       }
       return;
     }
+    // lib-storage is loaded only for the rare blob above the threshold (start-up time).
+    const { Upload } = await import('@aws-sdk/lib-storage');
     // Multipart for large blobs, one PutObject for small ones; the object appears only when the
     // upload completes, and a failed one is aborted, so no half blob is ever visible.
     const up = new Upload({

@@ -147,7 +147,12 @@ export async function startS3rver(bucket = 'vessel'): Promise<S3Server> {
 
 // ---------------------------------------------------------------- Ceph radosgw
 
-export async function startRadosgw(bucket = 'vessel'): Promise<S3Server> {
+/**
+ * `memstoreBytes` caps the OSD's in-memory store (only what is written uses RAM). Deleted and
+ * overwritten objects are freed by radosgw's garbage collector, which here runs every few seconds
+ * instead of hourly, so benchmarks that rewrite the same objects do not fill it.
+ */
+export async function startRadosgw(bucket = 'vessel', opts: { memstoreBytes?: number } = {}): Promise<S3Server> {
   const dir = mkdtempSync('/tmp/vessel-ceph-');
   const procs: ChildProcess[] = [];
   const [monPort, rgwPort] = [await freePort(), await freePort()];
@@ -180,7 +185,7 @@ mon warn on pool no redundancy = false
 mon max pg per osd = 1000
 osd crush chooseleaf type = 0
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${opts.memstoreBytes ?? 2 * 1024 ** 3}
 run dir = ${dir}/run
 admin socket = ${dir}/run/$name.asok
 log file = ${dir}/$name.log
@@ -194,6 +199,9 @@ osd data = ${dir}/osd
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${dir}/rgw
 rgw dns name = localhost
+rgw gc obj min wait = 2
+rgw gc processor period = 2
+rgw gc processor max time = 2
 `);
   const logs = () => ['mon.a', 'osd.0', 'client.rgw'].map((n) => `--- ${n}\n${readLog(join(dir, `${n}.log`)).slice(-1200)}`).join('\n');
   const stop = async () => {

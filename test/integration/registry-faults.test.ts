@@ -218,6 +218,19 @@ describe('concurrent publishes', () => {
     expect(JSON.parse(l.stdout)).toEqual(tags);
   });
 
+  it('http without ETags: the write-and-check fallback still lists every tag', async () => {
+    // No compare-and-swap here: concurrent writers can only be narrowed, not excluded (documented),
+    // so this checks the fallback path itself with publishes one after the other.
+    const plain = await startHttpServer({ etags: false });
+    cleanups.push(() => plain.stop());
+    for (const t of ['one', 'two', 'three']) {
+      const r = await vessel(src, ['publish', '--as', `layered:${t}`, 'layered', plain.url]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(JSON.parse((await vessel(src, ['tags', '--json', `${plain.url}/layered`])).stdout)).toEqual(['one', 'three', 'two']);
+    expect(plain.requests.some((q) => q.method === 'PUT' && q.path.endsWith('_tags.json'))).toBe(true);
+  });
+
   it('file:// (tags listed from the refs): six tags published at once all survive', async () => {
     const dir = mkdtempSync('/tmp/vessel-reg-race-');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
