@@ -6,7 +6,8 @@ import type { ObjectStat, Transport } from './transport.js';
 
 type S3Url = Extract<RegistryUrl, { scheme: 's3' }>;
 
-const PART_SIZE = 16 * 1024 * 1024;
+/** lib-storage buffers queueSize parts: 4 × 8 MiB bounds a multipart upload's memory (awscli's part size too). */
+const PART_SIZE = 8 * 1024 * 1024;
 
 /**
  * Objects up to this size go up as one streamed PutObject (rclone's default cut-off too): nothing
