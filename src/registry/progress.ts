@@ -3,6 +3,8 @@
  * nothing otherwise. Only digests, sizes and the credential-free registry display name are
  * ever written: URLs reach this file already redacted (url.ts).
  */
+import { formatBytes } from '../image/progress.js';
+
 export type ProgressEvent =
   | { event: 'start'; op: 'publish' | 'pull'; image: string; registry: string; total: number; blobs: number }
   | { event: 'blob'; digest: string; size: number; action: 'upload' | 'download' | 'skip' | 'resume' | 'done' }
@@ -17,16 +19,6 @@ export interface Reporter {
   finish(): void;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
-}
 
 function formatEta(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--:--';

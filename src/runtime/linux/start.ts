@@ -20,7 +20,8 @@ export function linuxResources(cfg: ContainerConfig): Resource[] {
   return cgroupResources(set);
 }
 
-function formatBytes(n: number): string {
+/** A memory limit as people write it: binary units (vessel's spec parses 64M as 64 MiB). */
+function formatLimit(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / 1024 / 1024} MiB` : `${n} bytes`;
 }
 
@@ -132,7 +133,7 @@ function exitStatus(
   if (setupError && c === 125) return { code: 125, oomKilled: false, reason: setupError };
   if (oom && (c === 137 || c === 128 + 9)) {
     const limit = cfg.limits.memoryBytes;
-    return { code: 137, signal: 'SIGKILL', oomKilled: true, reason: `out of memory${limit ? ` (limit ${formatBytes(limit)})` : ''}` };
+    return { code: 137, signal: 'SIGKILL', oomKilled: true, reason: `out of memory${limit ? ` (limit ${formatLimit(limit)})` : ''}` };
   }
   if (c > 128 && c < 128 + 65) {
     const name = signalName(c - 128);
