@@ -46,19 +46,23 @@ describe.runIf(canRun)('vessel run on networks', () => {
   });
 
   afterAll(async () => {
-    if (!t) return;
-    await vessel(t, ['gc']);
-    const ps = await vessel(t, ['ps', '-a', '--json']);
-    const report = JSON.parse(ps.stdout || '{"containers":[]}') as { containers: Array<{ name: string; kind: string }> };
-    for (const c of report.containers.filter((x) => x.kind === 'container')) await vessel(t, ['rm', '-f', c.name]);
-    for (const n of JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout || '[]') as Array<{ name: string }>) {
-      await vessel(t, ['network', 'rm', n.name]);
+    // the test's own host address goes whatever happens below (a failed cleanup once leaked it)
+    try {
+      if (!t) return;
+      await vessel(t, ['gc']);
+      const ps = await vessel(t, ['ps', '-a', '--json']);
+      const report = JSON.parse(ps.stdout || '{"containers":[]}') as { containers: Array<{ name: string; kind: string }> };
+      for (const c of report.containers.filter((x) => x.kind === 'container')) await vessel(t, ['rm', '-f', c.name]);
+      for (const n of JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout || '[]') as Array<{ name: string }>) {
+        await vessel(t, ['network', 'rm', n.name]);
+      }
+      for (const i of hostNetState()) if (i.startsWith('interface ')) delLink(i.slice(10));
+      trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
+      expect(leftovers(t)).toEqual([]);
+      t.dispose();
+    } finally {
+      delLink(dummy);
     }
-    delLink(dummy);
-    for (const i of hostNetState()) if (i.startsWith('interface ')) delLink(i.slice(10));
-    trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
-    expect(leftovers(t)).toEqual([]);
-    t.dispose();
   });
 
   describe('a web server and its clients', () => {
