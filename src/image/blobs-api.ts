@@ -5,7 +5,7 @@
  * work; composes this folder's own primitives and adds no second way of storing anything.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { VesselError } from '../util/errors.js';
@@ -57,12 +57,7 @@ export async function pullDir(key: string): Promise<string> {
 
 /** Remove a pull directory, and tmp/ when nothing else is staged there. */
 export async function removePullDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  try {
-    await rmdir(paths.tmp());
-  } catch {
-    /* another import or pull is staging */
-  }
+  await dropStaging(dir);
 }
 
 /** When the store already has this image whole, tag it and return it (nothing to fetch). */
