@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import { VesselError, errorMessage } from '../util/errors.js';
 import { config, containerPaths } from '../util/config.js';
-import { acquireLock } from '../util/lock.js';
+import { acquireLock, pidAlive } from '../util/lock.js';
 import { log } from '../util/log.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { ContainerConfig, ContainerRef, Driver, ExitStatus, Resource, StartedContainer } from '../runtime/types.js';
@@ -77,7 +77,6 @@ export class Supervisor extends EventEmitter {
     try {
       const prev = await readState(name);
       if (prev && prev.supervisorPid !== process.pid && prev.supervisorPid !== undefined && prev.status !== 'exited' && prev.status !== 'failed') {
-        const { pidAlive } = await import('../util/lock.js');
         if (pidAlive(prev.supervisorPid)) {
           throw new VesselError('E_EXISTS', `container ${name} is already running (supervised by pid ${prev.supervisorPid})`, {
             hint: `vessel stop ${name}`,
