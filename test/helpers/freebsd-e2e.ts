@@ -4,7 +4,7 @@ import type { HostOptions, HostResult, SpawnedProcess, SpawnOptions } from '../.
 
 /**
  * The model FreeBSD host of test/helpers/freebsd.ts, with processes that live until they are
- * killed: a jexec'd command runs until `pkill -j` or `jail -r` ends its jail's processes, and
+ * killed: a command started with vessel-jail-exec runs until `pkill -j` or `jail -r` ends its jail's processes, and
  * pwait(1) blocks until the pids it waits for are gone. That is what the supervisor needs to be
  * run for real (start, running, stop). `crash()` models a SIGKILLed supervisor: whatever was
  * waiting on the host's processes never hears of them again.
@@ -41,13 +41,9 @@ export class LiveFreeBSD extends FakeFreeBSD {
   }
 
   override spawn(argv: readonly string[], opts: SpawnOptions = {}): SpawnedProcess {
-    const j = argv.indexOf('/usr/sbin/jexec');
-    if (j >= 0) {
+    if ((argv[0] ?? '').endsWith('/vessel-jail-exec')) {
       this.calls.push({ argv: [...argv] });
-      let i = j + 1;
-      while (['-d', '-U', '-u'].includes(argv[i] ?? '')) i += 2;
-      while (argv[i] === '-l') i++;
-      const jail = argv[i]!;
+      const jail = argv[argv.indexOf('-j') + 1]!;
       const pid = this.nextPid++;
       this.procs.set(jail, [...(this.procs.get(jail) ?? []), pid]);
       const alive = () => [...this.procs.values()].some((p) => p.includes(pid));

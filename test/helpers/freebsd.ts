@@ -24,6 +24,10 @@ export function expectGolden(caseName: string, file: string, actual: string): vo
   expect(actual, `golden ${caseName}/${file}`).toBe(readFileSync(path, 'utf8'));
 }
 
+/** Where vessel's helpers live in the transcripts: the FreeBSD package's libexec directory. */
+export const LIBEXEC = '/usr/local/libexec/vessel';
+process.env.VESSEL_LIBEXEC = LIBEXEC;
+
 /** Replace the per-test temporary state root with the path vessel uses on a real host. */
 export function normalizeRoot(text: string, root: string): string {
   return text.split(root).join('/var/lib/vessel');

@@ -168,7 +168,7 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     const started = await d.start(web());
     await started.exited;
     const t = fake.transcript().split('\n');
-    const fromMain = t.slice(t.findIndex((l) => l.startsWith('env -i'))).join('\n');
+    const fromMain = t.slice(t.findIndex((l) => l.includes('/vessel-jail-exec '))).join('\n');
     expectGolden('death', 'commands.txt', norm(fromMain));
   });
 

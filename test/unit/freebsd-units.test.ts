@@ -9,7 +9,8 @@ import { checkJailParam, quote } from '../../src/runtime/freebsd/jailconf.js';
 import { rctlRules } from '../../src/runtime/freebsd/rctl.js';
 import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
 import { parseDefaultRoute, pfConfLines, subnetOf } from '../../src/runtime/freebsd/pf.js';
-import { jexecArgv } from '../../src/runtime/freebsd/jexec.js';
+import { jailExecArgv } from '../../src/runtime/freebsd/jail-exec.js';
+import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
 import { signalName } from '../../src/runtime/freebsd/driver.js';
 import { renderFstab } from '../../src/runtime/freebsd/mount.js';
 import { expand, runSteps } from '../../src/runtime/freebsd/steps.js';
@@ -95,13 +96,44 @@ describe('pf', () => {
   });
 });
 
-describe('jexec argv (jexec(8))', () => {
-  it('gives the command exactly the container environment, its workdir and user', () => {
-    expect(jexecArgv({ jail: 'web', argv: ['sh', '-c', 'echo $A'], env: ['A=1'], workdir: '/srv', user: 'www' })).toEqual(
-      ['env', '-i', 'A=1', '/usr/sbin/jexec', '-d', '/srv', '-U', 'www', 'web', 'sh', '-c', 'echo $A']);
-    expect(jexecArgv({ jail: 'web', argv: ['id'], env: [], user: 'root' })).toEqual(['env', '-i', '/usr/sbin/jexec', 'web', 'id']);
-    expect(() => jexecArgv({ jail: 'web', argv: ['id'], env: [], user: '1000:1000' })).toThrow(/needs a user name/);
-    expect(() => jexecArgv({ jail: 'web', argv: [], env: [] })).toThrow(/no command/);
+describe('vessel-jail-exec argv (replaces jexec(8): findings 5, 6, 7, 19)', () => {
+  const www = resolveIdentity('www', {
+    passwd: 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/home/www:/sbin/nologin\n',
+    group: 'wheel:*:0:root\nwww:*:80:\nlog:*:90:www,root\n',
+    where: 'test',
+  });
+  const helper = '/usr/local/libexec/vessel/vessel-jail-exec';
+
+  it('numeric ids from the image\'s passwd and group, no -U name for getpwnam(3) inside the jail', () => {
+    expect(www).toEqual({ uid: 80, gid: 80, groups: [80, 90], home: '/home/www' });
+    const argv = jailExecArgv({ jail: 'web', argv: ['sh', '-c', 'echo $A'], env: ['A=1', 'PATH=/bin'], workdir: '/srv', identity: www, user: 'www' });
+    expect(argv).toEqual([helper, '-j', 'web', '-d', '/srv', '-u', '80', '-g', '80', '-G', '80,90', '-e', 'A=1', '-e', 'PATH=/bin', '-e', 'HOME=/home/www', '--', 'sh', '-c', 'echo $A']);
+    // The old form: jexec -d (missing before it was added), -U NAME (pwd.db), env -i (login.conf wins).
+    expect(argv).not.toContain('/usr/sbin/jexec');
+    expect(argv).not.toContain('-U');
+    expect(argv[0]).not.toBe('env');
+  });
+
+  it('PATH is always set: without it execvp(3) searches /usr/bin:/bin only (finding 19)', () => {
+    const argv = jailExecArgv({ jail: 'web', argv: ['id'], env: ['A=1'], identity: { uid: 0, gid: 0, groups: [0] }, user: 'root' });
+    expect(argv).toEqual([helper, '-j', 'web', '-d', '/', '-u', '0', '-g', '0', '-G', '0', '-e', 'A=1',
+      '-e', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-e', 'HOME=/', '--', 'id']);
+  });
+
+  it('uid:gid needs no passwd entry; unknown names are one clear error', () => {
+    expect(resolveIdentity('1000:1000', { where: 'test' })).toEqual({ uid: 1000, gid: 1000, groups: [1000] });
+    expect(resolveIdentity('www:log', { passwd: 'www:*:80:80::/:/bin/sh\n', group: 'log:*:90:\n', where: 'x' })).toMatchObject({ uid: 80, gid: 90, groups: [90] });
+    expect(() => resolveIdentity('nobody', { passwd: 'root:*:0:0::/:/bin/sh\n', where: 'image layers' })).toThrow('user "nobody": no user "nobody" in the image\'s /etc/passwd (image layers)');
+    expect(() => jailExecArgv({ jail: 'web', argv: [], env: [], identity: www, user: 'www' })).toThrow(/no command/);
+  });
+});
+
+describe('the e2e and unit goldens start the command the same way (finding 19)', () => {
+  it('both give vessel-jail-exec a PATH, whether or not the image had one', () => {
+    for (const c of ['plain', 'e2e-plain', 'e2e-network', 'e2e-zfs', 'security']) {
+      const line = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8').split('\n').find((l) => l.includes('/vessel-jail-exec '));
+      expect(line, c).toMatch(/^\/usr\/local\/libexec\/vessel\/vessel-jail-exec -j \S+ -d \S+ -u \d+ -g \d+ -G [\d,]+ (-e \S+ )*-e PATH=\S+ /);
+    }
   });
 });
 

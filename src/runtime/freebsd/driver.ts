@@ -9,14 +9,15 @@ import type {
   ContainerConfig, ContainerRef, Driver, ExecOptions, ExitStatus, Plan, Resource, StartedContainer, Stats,
 } from '../types.js';
 import { jailId, removeJail } from './jail8.js';
-import { jexecArgv } from './jexec.js';
+import { filesIn, resolveIdentity } from './identity.js';
+import { jailExecArgv } from './jail-exec.js';
 import { cleanup, findLeftovers } from './leftovers.js';
 import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
 import { containerFiles } from './names.js';
 import { assumedFacts, probeHost, probes } from './probe.js';
 import { jailPids, waitJailEmpty, waitJailEmptyFor } from './ps.js';
 import { removeRules, usage } from './rctl.js';
-import { planPlaceholders, renderStart } from './render.js';
+import { mainArgv, planPlaceholders, renderStart } from './render.js';
 import { describeSteps, runSteps } from './steps.js';
 
 /** `SIGTERM` / `TERM` / `15` → `TERM`, the form kill(1) -s and pkill(1) take. */
@@ -54,7 +55,7 @@ export interface FreeBSDDriverOptions {
 
 /**
  * The FreeBSD driver: a persistent jail created from a rendered jail.conf, the main command in
- * the foreground with jexec, liveness by the jail's processes, rctl limits, VNET + pf anchors.
+ * the foreground with vessel-jail-exec (jail-exec.ts says why not jexec(8)), liveness by the jail's processes, rctl limits, VNET + pf anchors.
  * Verified on Linux by transcripts (test/fixtures/freebsd/), not run in CI.
  */
 export class FreeBSDDriver implements Driver {
@@ -116,7 +117,8 @@ export class FreeBSDDriver implements Driver {
         stdio[1] = output;
         stdio[2] = output;
       }
-      const proc = host().spawn(p.main, { stdio });
+      // The root exists now (a ZFS clone too): the user's ids are read from the image it holds.
+      const proc = host().spawn(mainArgv(cfg, { rootReady: true }), { stdio });
       const exited = (async (): Promise<ExitStatus> => {
         const status = exitStatus(await proc.exited);
         if (output !== undefined) closeSync(output);
@@ -137,7 +139,12 @@ export class FreeBSDDriver implements Driver {
   }
 
   async exec(target: ContainerRef, opts: ExecOptions): Promise<number> {
-    const argv = jexecArgv({ jail: jailOf(target), argv: opts.argv, env: opts.env, workdir: opts.workdir, user: opts.user });
+    // The running root's own passwd (image layers plus whatever the container changed).
+    const conf = confOf(target);
+    const rootfs = conf !== undefined ? join(dirname(conf), 'rootfs') : undefined;
+    const user = opts.user ?? 'root';
+    const identity = resolveIdentity(user, rootfs !== undefined ? filesIn([rootfs], rootfs) : { where: 'no root recorded' });
+    const argv = jailExecArgv({ jail: jailOf(target), argv: opts.argv, env: opts.env, workdir: opts.workdir ?? '/', identity, user });
     const proc = host().spawn(argv, { stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
     return exitStatus(await proc.exited).code;
   }

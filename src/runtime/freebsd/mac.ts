@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { VesselError, hasErrno } from '../../util/errors.js';
+import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import type { ContainerConfig } from '../types.js';
+import { containerIdentity } from './identity.js';
 
 /**
  * mac_portacl(4): lets the container's non-root user bind the low ports its spec names. The
@@ -12,28 +11,15 @@ import type { ContainerConfig } from '../types.js';
  */
 export const PORTACL_SYSCTL = 'security.mac.portacl.rules';
 
-/** The uid the container's user has inside its image. */
+/** The uid the container's user has inside its image (identity.ts reads the image's passwd). */
 export function containerUid(cfg: ContainerConfig): number {
-  const user = cfg.user === '' ? 'root' : cfg.user;
-  const numeric = /^(\d+)(:\d+)?$/.exec(user);
-  if (numeric) return Number(numeric[1]);
-  // The image's own /etc/passwd, topmost layer first (a name means what the image says it means).
-  for (const layer of [...cfg.root.layers].reverse()) {
-    let text: string;
-    try {
-      text = readFileSync(join(layer, 'etc', 'passwd'), 'utf8');
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT')) continue;
-      throw e;
-    }
-    for (const line of text.split('\n')) {
-      const f = line.split(':');
-      if (f[0] === user.split(':')[0] && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
-    }
+  const id = containerIdentity(cfg, { rootReady: false });
+  if (id === undefined) {
+    throw new VesselError('E_SPEC', `[security] portacl: cannot find the uid of user ${JSON.stringify(cfg.user)} before the ZFS root is cloned`, {
+      hint: 'mac_portacl(4) rules take numeric ids only: set [container] user = UID[:GID]',
+    });
   }
-  throw new VesselError('E_SPEC', `[security] portacl: cannot find the uid of user ${JSON.stringify(user)} in the image`, {
-    hint: 'mac_portacl(4) rules take numeric ids only: set [container] user = UID[:GID]',
-  });
+  return id.uid;
 }
 
 export function portaclRules(cfg: ContainerConfig): string[] {

@@ -4,7 +4,8 @@ import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
 import { createStep, raiseChildrenSteps } from './jail8.js';
 import { renderJailConf, type JailNet } from './jailconf.js';
-import { jexecArgv } from './jexec.js';
+import { containerIdentity } from './identity.js';
+import { jailExecArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
@@ -154,8 +155,16 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
     steps.push(...loadSteps(rdrAnchor(cfg.name), rdr));
   }
 
-  const main = jexecArgv({ jail, argv: cfg.argv, env: cfg.env, workdir: cfg.workdir, user: cfg.user });
+  const main = mainArgv(cfg, { rootReady: false });
   return { jail, files, rootSteps, rootFiles, steps, main, resources, rulesets };
+}
+
+/**
+ * The container's command through vessel-jail-exec. The user's ids come from the image's own
+ * passwd; on a ZFS root that file exists once the clone does, so start() renders this again then.
+ */
+export function mainArgv(cfg: ContainerConfig, opts: { rootReady: boolean }): string[] {
+  return jailExecArgv({ jail: jailName(cfg), argv: cfg.argv, env: cfg.env, workdir: cfg.workdir, identity: containerIdentity(cfg, opts), user: cfg.user });
 }
 
 /** How `vessel plan` shows values that exist only once commands have run. */
