@@ -52,6 +52,10 @@ export class FakeFreeBSD extends Recorder {
   /** Jail parameters this kernel lacks (sysctl -d security.jail.param.X fails). */
   missingParams = new Set<string>();
   vimage = true;
+  /** pf(4): enabled, and the anchor lines of `vessel setup pf` in the main ruleset. */
+  pfEnabled = true;
+  mainAnchors = ['nat-anchor "vessel-nat/*" all', 'rdr-anchor "vessel-rdr/*" all'];
+  forwarding = true;
   private nextJid = 1;
   private nextIf = 0;
 
@@ -97,6 +101,7 @@ export class FakeFreeBSD extends Recorder {
         if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
         if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
         if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');
+        if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
         return this.ok();
       }
       case 'route':
@@ -156,6 +161,9 @@ export class FakeFreeBSD extends Recorder {
       }
       case 'pfctl': {
         const a = args.indexOf('-a');
+        if (line === 'pfctl -s info') return this.ok(`Status: ${this.pfEnabled ? 'Enabled' : 'Disabled'} for 0 days 01:02:03           Debug: Urgent\n`);
+        if (line === 'pfctl -s nat') return this.ok(this.mainAnchors.map((l) => `${l}\n`).join(''));
+        if (args[0] === '-k') return this.ok();
         if (a < 0) return this.ok();
         const anchor = args[a + 1]!;
         if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.ok(); }

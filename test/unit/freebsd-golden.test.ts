@@ -206,7 +206,11 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err).toBeInstanceOf(VesselError);
     // Only questions were asked: no jail, mount, interface, rule; no file written.
     for (const c of fake.calls) {
-      expect(['sysctl', 'route', 'jls', 'zfs']).toContain(c.argv[0]);
+      expect(['sysctl', 'route', 'jls', 'zfs', 'pfctl', 'devfs', 'ifconfig']).toContain(c.argv[0]);
+      // pfctl -s, devfs rule show, ifconfig without a verb: questions only.
+      if (c.argv[0] === 'pfctl') expect(c.argv[1]).toBe('-s');
+      if (c.argv[0] === 'devfs') expect(c.argv[c.argv.length - 1]).toBe('show');
+      if (c.argv[0] === 'ifconfig') expect(c.argv.length).toBeLessThanOrEqual(2);
       expect(c.argv.some((a) => /^[a-z.]+=/.test(a)), `${c.argv.join(' ')} changes the host`).toBe(false);
     }
     expect(existsSync(cfg.dir)).toBe(false);
@@ -249,6 +253,32 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err.message).toMatch(/mac_portacl module is not loaded/);
     expect(err.hint).toMatch(/kldload mac_portacl/);
     expect(existsSync(cfg.dir)).toBe(false);
+  });
+
+  const published = () => freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24', [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]) });
+
+  it('pf loaded but disabled: anchors would load and never be evaluated (finding 13)', async () => {
+    const { err } = await startFails(published(), (f) => { f.pfEnabled = false; });
+    expect(err.message).toBe('pf is loaded but not enabled (pfctl -s info: Status: Disabled), so vessel\'s NAT and redirects would never be evaluated');
+    expect(err.hint).toMatch(/sysrc pf_enable=YES/);
+  });
+
+  it('no rdr-anchor for vessel in the main ruleset (finding 13)', async () => {
+    const { err } = await startFails(published(), (f) => { f.mainAnchors = ['nat-anchor "vessel-nat/*" all']; });
+    expect(err.message).toBe('pf: the main ruleset has no rdr-anchor "vessel-rdr/*", so rules vessel loads into its anchors would never be evaluated');
+    expect(err.hint).toMatch(/pf\.conf/);
+  });
+
+  it('IP forwarding off (finding 13)', async () => {
+    const { err } = await startFails(published(), (f) => { f.forwarding = false; });
+    expect(err.message).toMatch(/net\.inet\.ip\.forwarding is 0/);
+    expect(err.hint).toBe('sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1');
+  });
+
+  it('publishing on 127.0.0.1: pf rdr never sees the host\'s own loopback connections (finding 14)', () => {
+    install();
+    const cfg = freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24', [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]) });
+    expect(() => driver().plan(cfg)).toThrow('[network] publish 127.0.0.1:8080:80: pf rdr does not apply to the host\'s own connections to 127.0.0.1, so nothing would ever reach the container there');
   });
 
   it('a container name with a dot', () => {

@@ -22,7 +22,7 @@ export async function ensureBridge(_net: NetworkRecord): Promise<boolean> {
 
 /** The network's own plumbing: its NAT anchor vessel-nat/NAME, then its bridge. */
 export async function removeBridge(net: NetworkRecord): Promise<void> {
-  await removeNetworkPlumbing(net.name, net.bridge);
+  await removeNetworkPlumbing(net.name, net.bridge, net.subnet);
 }
 
 /** Destroying either end of an epair destroys both (epair(4)); absent is fine. */

@@ -8,7 +8,7 @@ import { jailExists, listJails, removeJail } from './jail8.js';
 import { readRules, splitRules, withoutRules, writeRules } from './mac.js';
 import { mountedPaths, unmount } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, rdrAnchor } from './names.js';
-import { anchorHasRules, flushAnchor } from './pf.js';
+import { anchorRules, rdrTarget, removeAnchor } from './pf.js';
 import { removeRules } from './rctl.js';
 import { destroyInterface, interfaceExists, listInterfaces } from './vnet.js';
 import { containerDatasets, datasetExists, destroyDataset } from './zfs.js';
@@ -70,7 +70,11 @@ export async function findLeftovers(name: string): Promise<Resource[]> {
   }
 
   const anchor = rdrAnchor(name);
-  if (await anchorHasRules(anchor)) found.push({ kind: 'pf-anchor', id: anchor });
+  const rules = await anchorRules(anchor);
+  if (rules.trim() !== '') {
+    const address = rdrTarget(rules);
+    found.push({ kind: 'pf-anchor', id: anchor, ...(address !== undefined ? { detail: { address } } : {}) });
+  }
   return found;
 }
 
@@ -82,7 +86,7 @@ export async function cleanup(resources: Resource[]): Promise<void> {
     try {
       switch (r.kind) {
         case 'pf-anchor':
-          await flushAnchor(r.id);
+          await removeAnchor(r.id, r.detail?.address);
           break;
         case 'portacl': {
           const current = await readRules();

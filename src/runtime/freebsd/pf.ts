@@ -35,17 +35,30 @@ export function bareAddress(cidr: string): string {
 }
 
 /**
- * Redirects of one container. Without a host address the redirect matches the host's own
- * addresses (`self`, expanded at load) — not `any`, which would also capture the containers'
- * outgoing connections to that port elsewhere.
+ * Redirects of one container, on the external interface only. pf.conf(5): "Host name resolution
+ * and interface to address translation are done at ruleset load-time. When the address of an
+ * interface changes, the ruleset must be reloaded. For dynamic interface address, surround the
+ * interface name in parentheses": `($ext_if)` follows the interface's address, where `self` was
+ * expanded once at load. `on $ext_if` keeps the rule off the bridge, where containers' own
+ * connections to the host's address would otherwise be redirected too (hairpin surprises).
+ * The label names the anchor, so `pfctl -s states` and `-s labels` say whose a state is.
  */
 export function renderRdr(container: string, address: string, publish: PortPublish[]): string {
-  const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)})`];
+  const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)}); $ext_if is set with pfctl -D`];
   for (const p of publish) {
-    const to = p.hostIp ?? 'self';
-    lines.push(`rdr pass inet proto ${p.protocol} from any to ${to} port ${p.hostPort} -> ${bareAddress(address)} port ${p.containerPort}`);
+    if (p.hostIp !== undefined && isLoopback(p.hostIp)) {
+      throw new VesselError('E_SPEC', `[network] publish ${p.hostIp}:${p.hostPort}:${p.containerPort}: pf rdr does not apply to the host's own connections to ${p.hostIp}, so nothing would ever reach the container there`, {
+        hint: 'publish without an address (or on the external interface\'s address) and connect to that address; host-originated connections to it also need sysctl net.pf.filter_local=1',
+      });
+    }
+    const to = p.hostIp ?? '($ext_if)';
+    lines.push(`rdr pass on $ext_if inet proto ${p.protocol} from any to ${to} port ${p.hostPort} -> ${bareAddress(address)} port ${p.containerPort} label "${rdrAnchor(container)}"`);
   }
   return lines.join('\n') + '\n';
+}
+
+function isLoopback(ip: string): boolean {
+  return /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
 }
 
 /** Outbound NAT of one network; $ext_if is given with `pfctl -D` so the text stays the same on every host. */
@@ -77,12 +90,71 @@ export function parseDefaultRoute(stdout: string, exitCode: number): string {
   return m[1]!;
 }
 
-export async function anchorHasRules(anchor: string): Promise<boolean> {
-  const r = await run(['pfctl', '-a', anchor, '-s', 'nat'], { allowFailure: true });
-  return r.exitCode === 0 && r.stdout.trim() !== '';
+/**
+ * Is pf going to evaluate what vessel loads? pfctl(8) `-a ANCHOR -f -` loads rules even when pf
+ * is disabled or no nat-anchor/rdr-anchor of the main ruleset refers to the anchor; then they are
+ * never evaluated: no NAT, no published port, and no error. Asked before anything is created.
+ */
+export const PF_INFO_PROBE = ['pfctl', '-s', 'info'];
+export const PF_NAT_PROBE = ['pfctl', '-s', 'nat'];
+export const FORWARDING_PROBE = ['sysctl', '-n', 'net.inet.ip.forwarding'];
+
+/** pfctl_parser.c print_status: the first line is "Status: Enabled for …" or "Status: Disabled …". */
+export function checkPfEnabled(stdout: string, exitCode: number): void {
+  if (exitCode !== 0 || !/^Status: Enabled\b/m.test(stdout)) {
+    throw new VesselError('E_UNSUPPORTED', exitCode !== 0
+      ? 'pf: `pfctl -s info` failed — the pf module is not loaded, so bridge networks have no NAT and no published ports'
+      : 'pf is loaded but not enabled (pfctl -s info: Status: Disabled), so vessel\'s NAT and redirects would never be evaluated', {
+      hint: 'sysrc pf_enable=YES && service pf start (or kldload pf && pfctl -e); `vessel setup pf` prints the pf.conf lines',
+    });
+  }
 }
 
-/** pfctl(8) `-F all` on the anchor only; an absent anchor or a disabled pf is not an error here. */
-export async function flushAnchor(anchor: string): Promise<void> {
+/** The main ruleset must refer to vessel's anchors (`pfctl -s nat` lists the nat-anchor/rdr-anchor lines). */
+export function checkAnchorsReferenced(stdout: string, needRdr: boolean): void {
+  const missing = pfConfLines().filter((l) => (needRdr || l.startsWith('nat-')) && !stdout.split('\n').some((x) => x.trim().startsWith(l)));
+  if (missing.length > 0) {
+    throw new VesselError('E_UNSUPPORTED', `pf: the main ruleset has no ${missing.join(' / ')}, so rules vessel loads into its anchors would never be evaluated`, {
+      hint: `add to /etc/pf.conf (translation section, before filter rules): ${pfConfLines().join('; ')} — then pfctl -f /etc/pf.conf`,
+    });
+  }
+}
+
+/** Routing between the bridge and the external interface: net.inet.ip.forwarding (gateway_enable). */
+export function checkForwarding(stdout: string, exitCode: number): void {
+  if (exitCode !== 0 || stdout.trim() !== '1') {
+    throw new VesselError('E_UNSUPPORTED', 'bridge networks: net.inet.ip.forwarding is 0, so containers\' traffic is never routed out (NAT) or in (published ports)', {
+      hint: 'sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1',
+    });
+  }
+}
+
+export async function anchorRules(anchor: string): Promise<string> {
+  const r = await run(['pfctl', '-a', anchor, '-s', 'nat'], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+
+/** The container address a loaded rdr anchor redirects to (`… -> 10.77.3.5 port 80`). */
+export function rdrTarget(rules: string): string | undefined {
+  return /->\s*(\d+\.\d+\.\d+\.\d+)/.exec(rules)?.[1];
+}
+
+/**
+ * Flushing an anchor keeps its states: pfctl.c `-F all` flushes rules, nat and tables of the
+ * anchor and clears states only `if (!*anchorname)`. Established connections would go on to
+ * the dead container's address (and to whatever gets that address next), so its states are
+ * killed too: pfctl(8) -k host -k host kills "the state entries from the first host/network to
+ * the second". Both directions: connections redirected to the container and its own.
+ */
+export function killStatesSteps(address: string): Step[] {
+  return [
+    { argv: ['pfctl', '-k', '0.0.0.0/0', '-k', address], probe: true },
+    { argv: ['pfctl', '-k', address], probe: true },
+  ];
+}
+
+/** pfctl(8) `-F all` on the anchor only, then its states; absent anchor or disabled pf is not an error here. */
+export async function removeAnchor(anchor: string, stateTarget?: string): Promise<void> {
   await run(['pfctl', '-a', anchor, '-F', 'all'], { allowFailure: true });
+  if (stateTarget !== undefined) for (const s of killStatesSteps(stateTarget)) await run(s.argv, { allowFailure: true });
 }

@@ -2,7 +2,7 @@ import { VesselError } from '../../util/errors.js';
 import { run, type HostResult } from '../../util/host.js';
 import type { ContainerConfig } from '../types.js';
 import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js';
-import { DEFAULT_ROUTE_PROBE, parseDefaultRoute } from './pf.js';
+import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
 
@@ -60,8 +60,13 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
   if (needsNetworkStack(cfg)) {
     list.push({ argv: ['sysctl', '-d', 'security.jail.param.vnet'], check: (r, f) => { f.vimage = r.exitCode === 0; } });
   }
-  if (cfg.network.mode === 'bridge' && !env.VESSEL_EXT_IF) {
-    list.push({ argv: DEFAULT_ROUTE_PROBE, check: (r, f) => { f.extIf = parseDefaultRoute(r.stdout, r.exitCode); } });
+  if (cfg.network.mode === 'bridge') {
+    if (!env.VESSEL_EXT_IF) list.push({ argv: DEFAULT_ROUTE_PROBE, check: (r, f) => { f.extIf = parseDefaultRoute(r.stdout, r.exitCode); } });
+    // Anchors load fine into a disabled pf or one whose pf.conf never refers to them (pf.ts).
+    const publishes = cfg.network.publish.length > 0;
+    list.push({ argv: PF_INFO_PROBE, check: (r) => checkPfEnabled(r.stdout, r.exitCode) });
+    list.push({ argv: PF_NAT_PROBE, check: (r) => checkAnchorsReferenced(r.stdout, publishes) });
+    list.push({ argv: FORWARDING_PROBE, check: (r) => checkForwarding(r.stdout, r.exitCode) });
   }
   if (cfg.security.portacl.length > 0) {
     list.push({ argv: ['sysctl', PORTACL_SYSCTL], check: (r) => checkPortaclModule(r.exitCode) });

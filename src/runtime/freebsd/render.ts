@@ -151,8 +151,9 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   if (n.mode === 'bridge' && n.publish.length > 0) {
     const rdr = renderRdr(cfg.name, n.address, n.publish);
     rulesets.push({ path: `pf anchor ${rdrAnchor(cfg.name)}`, content: rdr });
-    resources.push({ kind: 'pf-anchor', id: rdrAnchor(cfg.name) });
-    steps.push(...loadSteps(rdrAnchor(cfg.name), rdr));
+    // The address is recorded with the anchor: removing it also kills the states to it (pf.ts).
+    resources.push({ kind: 'pf-anchor', id: rdrAnchor(cfg.name), detail: { address: bareAddress(n.address) } });
+    steps.push(...loadSteps(rdrAnchor(cfg.name), rdr, { ext_if: facts.extIf }));
   }
 
   const main = mainArgv(cfg, { rootReady: false });

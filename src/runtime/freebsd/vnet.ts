@@ -1,4 +1,6 @@
 import { run } from '../../util/host.js';
+import { natAnchor } from './names.js';
+import { removeAnchor } from './pf.js';
 import type { Step } from './steps.js';
 
 /**
@@ -65,7 +67,7 @@ export async function listInterfaces(): Promise<string[]> {
  * A network's own resources, for the network layer (`vessel network rm`, an unused automatic
  * network): its NAT anchor and its bridge. Idempotent.
  */
-export async function removeNetworkPlumbing(network: string, bridge: string): Promise<void> {
-  await run(['pfctl', '-a', `vessel-nat/${network}`, '-F', 'all'], { allowFailure: true });
+export async function removeNetworkPlumbing(network: string, bridge: string, subnet?: string): Promise<void> {
+  await removeAnchor(natAnchor(network), subnet);
   if (await interfaceExists(bridge)) await destroyInterface(bridge);
 }
