@@ -35,9 +35,30 @@ export function normalizeRoot(text: string, root: string): string {
 
 type Answer = Partial<HostResult>;
 
+export interface FakeJail {
+  jid: number;
+  path: string;
+  conf?: string;
+  mounts: string[];
+  childrenMax?: number;
+  securelevel?: number;
+  enforceStatfs?: number;
+}
+
+/** prison0's children.max (kern_jail.c JAIL_MAX). */
+const JAIL_MAX = 999999;
+
 /** A FreeBSD host in memory. Every call is also recorded (it is a Recorder). */
 export class FakeFreeBSD extends Recorder {
-  jails = new Map<string, { jid: number; path: string; conf?: string; mounts: string[] }>();
+  /**
+   * Jails as the kernel keeps them. children.max, securelevel and enforce_statfs are what the
+   * jail.conf (or `jail -m`) set, and kern_jail.c's rules are enforced: a child below its parent's
+   * securelevel/enforce_statfs, a children.max not below the parent's, or one descendant too many
+   * is EPERM.
+   */
+  jails = new Map<string, FakeJail>();
+  /** kern.securelevel: prison0's securelevel. */
+  securelevel = -1;
   mounts: Array<{ source: string; path: string; fstype: string }> = [];
   interfaces = new Set<string>(['em0', 'lo0']);
   rctl: string[] = [];
@@ -101,6 +122,7 @@ export class FakeFreeBSD extends Recorder {
         if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
         if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
         if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');
+        if (line === 'sysctl -n kern.securelevel') return this.ok(`${this.securelevel}\n`);
         if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
         return this.ok();
       }
@@ -115,10 +137,21 @@ export class FakeFreeBSD extends Recorder {
           if (only !== undefined && list.length === 0) return this.fail(`jls: jail "${only}" not found`);
           return this.ok(JSON.stringify({ '__version': '2', 'jail-information': { jail: list } }) + '\n');
         }
-        const j = this.jails.get(args[1] ?? '');
+        const name = args[1] ?? '';
+        const j = this.jails.get(name);
         if (!j) return this.fail(`jls: jail "${args[1]}" not found`);
-        if (args[2] === 'children.max') return this.ok('0 0\n');
-        return this.ok(`${j.jid}\n`);
+        // jls(8) -j NAME param…: the values, blank-separated, in the order asked.
+        const value = (p: string): string => {
+          switch (p) {
+            case 'jid': return String(j.jid);
+            case 'children.max': return String(j.childrenMax ?? 0);
+            case 'children.cur': return String(this.descendants(name));
+            case 'securelevel': return String(j.securelevel ?? -1);
+            case 'enforce_statfs': return String(j.enforceStatfs ?? 2);
+            default: return '-';
+          }
+        };
+        return this.ok(args.slice(2).map(value).join(' ') + '\n');
       }
       case 'jail':
         return this.jail(args);
@@ -198,11 +231,36 @@ export class FakeFreeBSD extends Recorder {
     }
   }
 
+  /** Every jail below NAME (pr_childcount counts all descendants). */
+  private descendants(name: string): number {
+    return [...this.jails.keys()].filter((n) => n.startsWith(`${name}.`)).length;
+  }
+
+  private parentOf(name: string): { max: number; securelevel: number; enforceStatfs: number } {
+    const i = name.lastIndexOf('.');
+    if (i < 0) return { max: JAIL_MAX, securelevel: this.securelevel, enforceStatfs: 0 };
+    const p = this.jails.get(name.slice(0, i));
+    return { max: p?.childrenMax ?? 0, securelevel: p?.securelevel ?? -1, enforceStatfs: p?.enforceStatfs ?? 0 };
+  }
+
   private jail(args: string[]): Answer {
     if (args[0] === '-f' && args[2] === '-c') {
       const name = args[3]!;
       if (this.jails.has(name)) return this.fail(`jail: ${name}: already exists`);
       const conf = readFileSync(args[1]!, 'utf8');
+      const num = (k: string): number | undefined => {
+        const m = new RegExp(`\\t${k.replace('.', '\\.')} = "(-?\\d+)";`).exec(conf);
+        return m ? Number(m[1]) : undefined;
+      };
+      const own = { childrenMax: num('children.max') ?? 0, securelevel: num('securelevel') ?? -1, enforceStatfs: num('enforce_statfs') ?? 0 };
+      const parent = this.parentOf(name);
+      const prefixes = name.split('.').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('.'));
+      if (prefixes.some((p) => !this.jails.has(p))) return this.fail(`jail: ${name}: jail not found`);
+      // kern_jail.c kern_jail_set: each ancestor must have room, and the new jail may not exceed its parent.
+      const full = prefixes.some((p) => this.descendants(p) >= (this.jails.get(p)!.childrenMax ?? 0));
+      if (full || own.childrenMax >= parent.max || own.securelevel < parent.securelevel || own.enforceStatfs < parent.enforceStatfs) {
+        return this.fail(`jail: ${name}: Operation not permitted`);
+      }
       const path = /\tpath = "([^"]*)";/.exec(conf)?.[1] ?? '';
       const mounts: string[] = [];
       const fstab = /\tmount\.fstab = "([^"]*)";/.exec(conf)?.[1];
@@ -218,11 +276,23 @@ export class FakeFreeBSD extends Recorder {
       mounts.push(join(path, 'dev'));
       const vif = /\tvnet\.interface = "([^"]*)";/.exec(conf)?.[1];
       if (vif) this.interfaces.delete(vif);
-      this.jails.set(name, { jid: this.nextJid++, path, conf: args[1]!, mounts });
+      this.jails.set(name, { jid: this.nextJid++, path, conf: args[1]!, mounts, ...own });
       if (vif) this.jails.get(name)!.mounts.push(`if:${vif}`);
       return this.ok(`${name}: created\n`);
     }
-    if (args[0] === '-m') return this.ok();
+    if (args[0] === '-m') {
+      const name = args.find((a) => a.startsWith('name='))?.slice(5) ?? '';
+      const j = this.jails.get(name);
+      if (!j) return this.fail(`jail: "${name}" not found`);
+      const max = args.find((a) => a.startsWith('children.max='));
+      if (max !== undefined) {
+        const n = Number(max.slice('children.max='.length));
+        // kern_jail.c: `if (childmax >= ppr->pr_childmax) error = EPERM`.
+        if (!Number.isInteger(n) || n >= this.parentOf(name).max) return this.fail(`jail: ${name}: Operation not permitted`);
+        j.childrenMax = n;
+      }
+      return this.ok();
+    }
     const name = args[args.length - 1]!;
     const j = this.jails.get(name);
     if (!j) return this.fail(`jail: "${name}" not found`);

@@ -78,6 +78,19 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
     host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [] }); },
   },
+  // Finding 11: a.b.c needs a.b's children.max raised, and a's above that (set from the top down).
+  'hierarchical-grandchild': {
+    cfg: () => freebsdConfig(root, { name: 'c', parent: 'a.b', argv: ['/bin/sleep', '3600'] }),
+    host: (f) => {
+      f.jails.set('a', { jid: 41, path: '/var/lib/vessel/containers/a/rootfs', mounts: [], childrenMax: 1, securelevel: 2, enforceStatfs: 2 });
+      f.jails.set('a.b', { jid: 42, path: '/var/lib/vessel/containers/b/rootfs', mounts: [], childrenMax: 0, securelevel: 2, enforceStatfs: 2 });
+    },
+  },
+  // Finding 10: a parent at securelevel 3 gets children at 3, not vessel's default 2.
+  'hierarchical-securelevel': {
+    cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
+    host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 4, securelevel: 3, enforceStatfs: 2 }); },
+  },
   security: {
     cfg: () => freebsdConfig(root, {
       name: 'web',
@@ -279,6 +292,21 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     install();
     const cfg = freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24', [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]) });
     expect(() => driver().plan(cfg)).toThrow('[network] publish 127.0.0.1:8080:80: pf rdr does not apply to the host\'s own connections to 127.0.0.1, so nothing would ever reach the container there');
+  });
+
+  it('a [jail] securelevel below the parent\'s: kern_jail.c would refuse it (finding 10)', async () => {
+    const cfg = freebsdConfig(root, { name: 'worker', parent: 'web', jail: { securelevel: '1' } });
+    const { err } = await startFails(cfg, (f) => { f.jails.set('web', { jid: 41, path: '/x', mounts: [], childrenMax: 2, securelevel: 3, enforceStatfs: 2 }); });
+    expect(err.message).toBe('[jail] securelevel = 1: below 3, the securelevel of parent jail web; the kernel refuses a jail below its parent (kern_jail.c, EPERM)');
+  });
+
+  it('a host at kern.securelevel 3: top-level jails default to 3 (finding 10)', async () => {
+    const fake = install((f) => { f.securelevel = 3; });
+    const cfg = freebsdConfig(root, { name: 'high' });
+    await (await driver().start(cfg)).exited;
+    expect(readFileSync(join(cfg.dir, 'jail.conf'), 'utf8')).toContain('\tsecurelevel = "3";');
+    expect(fake.jails.has('high')).toBe(true);
+    rmSync(cfg.dir, { recursive: true, force: true });
   });
 
   it('a container name with a dot', () => {

@@ -8,24 +8,37 @@ export function createStep(conf: string, jail: string): Step {
   return { argv: ['jail', '-f', conf, '-c', jail] };
 }
 
+/** The jails above a child, nearest first: `a.b` → [`a.b`, `a`]. */
+export function ancestors(parent: string): string[] {
+  const parts = parent.split('.');
+  return parts.map((_, i) => parts.slice(0, parts.length - i).join('.'));
+}
+
 /**
- * Hierarchical jails: the parent must allow one more child (jail(8) children.max). Read the
- * parent's count, then set max to at least cur+1 — setting the value it already has is harmless.
+ * Hierarchical jails: every jail above the new one must allow one more descendant, and a jail's
+ * own children.max must stay strictly below its parent's. kern_jail.c kern_jail_set:
+ * `if (childmax >= ppr->pr_childmax) { error = EPERM; … }`; a new jail is refused when any
+ * ancestor's pr_childcount has reached its pr_childmax. So, nearest ancestor first, each needs
+ * max(children.max, children.cur + 1, what the one below it needs + 1), and the values are set
+ * from the top down (raising a child first would put it at or above its parent). Setting the
+ * value a jail already has is harmless.
  */
 export function raiseChildrenSteps(parent: string): Step[] {
-  return [
-    {
-      argv: ['jls', '-j', parent, 'children.max', 'children.cur'],
-      capture: {
-        name: 'children_max',
-        parse: (r) => {
-          const [max, cur] = r.stdout.trim().split(/\s+/).map(Number);
-          return String(Math.max(max ?? 0, (cur ?? 0) + 1));
-        },
+  const chain = ancestors(parent);
+  const v = (i: number) => `children_max_${i}`;
+  const read: Step[] = chain.map((jail, i) => ({
+    argv: ['jls', '-j', jail, 'children.max', 'children.cur'],
+    capture: {
+      name: v(i),
+      parse: (r, vars) => {
+        const [max, cur] = r.stdout.trim().split(/\s+/).map(Number);
+        const below = i === 0 ? 0 : Number(vars[v(i - 1)] ?? '0') + 1;
+        return String(Math.max(max ?? 0, (cur ?? 0) + 1, below));
       },
     },
-    { argv: ['jail', '-m', `name=${parent}`, 'children.max=${children_max}'] },
-  ];
+  }));
+  const set: Step[] = chain.map((jail, i) => ({ argv: ['jail', '-m', `name=${jail}`, `children.max=\${${v(i)}}`] })).reverse();
+  return [...read, ...set];
 }
 
 export async function jailExists(jail: string): Promise<boolean> {

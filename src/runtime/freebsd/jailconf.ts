@@ -4,6 +4,7 @@ import { VesselError } from '../../util/errors.js';
 import { config } from '../../util/config.js';
 import type { ContainerConfig } from '../types.js';
 import { containerFiles, jailName } from './names.js';
+import type { JailFloor } from './probe.js';
 
 /**
  * jail.conf rendering (pure). One file per container, from templates/jail.conf. Every value is
@@ -23,6 +24,35 @@ export interface JailConfInput {
   net: JailNet;
   /** devfs ruleset enforced on the jail's /dev (4 = devfsrules_jail, or the container's own). */
   devfsRuleset: number;
+  /** The parent's securelevel and enforce_statfs (probe.ts); undefined in a plan. */
+  floor?: JailFloor;
+}
+
+/** vessel's defaults, as the careful peers use them (docs/freebsd.md). */
+const DEFAULT_SECURELEVEL = 2;
+const DEFAULT_ENFORCE_STATFS = 2;
+
+/**
+ * securelevel / enforce_statfs: the spec's value, else vessel's default raised to the parent's
+ * (kern_jail.c refuses a child below its parent with EPERM). A spec value below the parent's is
+ * a clear error instead of a failed `jail -c`.
+ */
+function atLeastParent(cfg: ContainerConfig, key: 'securelevel' | 'enforce_statfs', dflt: number, floor: JailFloor | undefined): string {
+  const given = cfg.jail[key];
+  if (floor === undefined) {
+    if (given !== undefined) return given;
+    return cfg.parent !== undefined ? `<max(${dflt}, ${key} of ${cfg.parent})>` : String(dflt);
+  }
+  const min = key === 'securelevel' ? floor.securelevel : floor.enforceStatfs;
+  if (given !== undefined) {
+    if (Number(given) < min) {
+      throw new VesselError('E_SPEC', `[jail] ${key} = ${given}: below ${min}, the ${key} of ${floor.of}; the kernel refuses a jail below its parent (kern_jail.c, EPERM)`, {
+        hint: `set ${key} to ${min} or more, or leave it out (vessel then uses max(${dflt}, ${min}))`,
+      });
+    }
+    return given;
+  }
+  return String(Math.max(dflt, min));
 }
 
 /** Parameters vessel sets or that would undo its isolation; the spec's [jail] cannot set them. */
@@ -66,8 +96,8 @@ export function jailParams(input: JailConfInput): string[] {
     // right after create); vessel ends it with `jail -r` when the container's processes are gone.
     param('persist'),
     param('exec.clean'),
-    param('securelevel', own('securelevel', '2')),
-    param('enforce_statfs', own('enforce_statfs', '2')),
+    param('securelevel', atLeastParent(cfg, 'securelevel', DEFAULT_SECURELEVEL, input.floor)),
+    param('enforce_statfs', atLeastParent(cfg, 'enforce_statfs', DEFAULT_ENFORCE_STATFS, input.floor)),
     param('devfs_ruleset', own('devfs_ruleset', String(input.devfsRuleset))),
     param('children.max', own('children.max', '0')),
     param('mount.devfs'),

@@ -16,6 +16,24 @@ export interface HostFacts {
   vimage: boolean;
   /** Interface outbound NAT goes out of. */
   extIf: string;
+  /** What the jail's parent (a jail, or the host) holds it to; unknown in a plan. */
+  floor?: JailFloor;
+}
+
+/**
+ * kern_jail.c kern_jail_set refuses a jail below its parent: `if (slevel < ppr->pr_securelevel)`
+ * and `if (enforce < ppr->pr_enforce_statfs)` → EPERM. The host is prison0, whose securelevel is
+ * kern.securelevel and whose enforce_statfs is 0.
+ */
+export interface JailFloor {
+  of: string;
+  securelevel: number;
+  enforceStatfs: number;
+}
+
+export function parseParentFloor(parent: string, stdout: string): JailFloor {
+  const [, sl, es] = stdout.trim().split(/\s+/).map(Number);
+  return { of: `parent jail ${parent}`, securelevel: Number.isFinite(sl) ? sl! : -1, enforceStatfs: Number.isFinite(es) ? es! : 0 };
 }
 
 interface Probe {
@@ -75,11 +93,20 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
   if (cfg.parent !== undefined) {
     const parent = cfg.parent;
     list.push({
-      argv: ['jls', '-j', parent, 'jid'],
-      check: (r) => {
+      argv: ['jls', '-j', parent, 'jid', 'securelevel', 'enforce_statfs'],
+      check: (r, f) => {
         if (r.exitCode !== 0) {
           throw new VesselError('E_RUNTIME', `container ${cfg.name}: parent jail ${parent} is not running`, { hint: `start the parent container ${parent} first` });
         }
+        f.floor = parseParentFloor(parent, r.stdout);
+      },
+    });
+  } else {
+    list.push({
+      argv: ['sysctl', '-n', 'kern.securelevel'],
+      check: (r, f) => {
+        const level = r.stdout.trim();
+        f.floor = { of: 'the host (kern.securelevel)', securelevel: r.exitCode === 0 && /^-?\d+$/.test(level) ? Number(level) : -1, enforceStatfs: 0 };
       },
     });
   }

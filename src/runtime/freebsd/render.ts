@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { VesselError } from '../../util/errors.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
-import { createStep, raiseChildrenSteps } from './jail8.js';
+import { ancestors, createStep, raiseChildrenSteps } from './jail8.js';
 import { renderJailConf, type JailNet } from './jailconf.js';
 import { containerIdentity } from './identity.js';
 import { jailExecArgv } from './jail-exec.js';
@@ -76,7 +76,7 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const resources: Resource[] = [];
 
   // Files first: jail.conf names everything else, and a crash right after leaves them to find.
-  files.push({ path: f.conf, content: renderJailConf({ cfg, net, devfsRuleset: ruleset }) });
+  files.push({ path: f.conf, content: renderJailConf({ cfg, net, devfsRuleset: ruleset, ...(facts.floor !== undefined ? { floor: facts.floor } : {}) }) });
   if (cfg.mounts.length > 0) files.push({ path: f.fstab, content: renderFstab(cfg) });
   if (vnet) files.push({ path: f.devfsRules, content: renderDevfsRules(cfg.name, ruleset) });
   const acl = portaclRules(cfg);
@@ -176,7 +176,9 @@ export function planPlaceholders(cfg: ContainerConfig): Vars {
     bridge_new: 'bridge<N>',
     bridge_exists_what: cfg.network.mode === 'bridge' ? `bridge ${cfg.network.bridge}` : 'bridge',
     lo_exists_what: ALIAS_IF,
-    children_max: '<max(children.max, children.cur+1)>',
+    ...Object.fromEntries((cfg.parent !== undefined ? ancestors(cfg.parent) : []).map((j, i) => [
+      `children_max_${i}`, i === 0 ? `<max(children.max, children.cur+1) of ${j}>` : `<max(children.max, children.cur+1, children_max_${i - 1}+1) of ${j}>`,
+    ])),
     portacl: `<current rules>,${acl.join(',')}`,
   };
 }

@@ -12,15 +12,15 @@ export interface Step {
   input?: string;
   /** A non-zero exit is an answer, not a failure. */
   probe?: boolean;
-  /** Store a value derived from the result in a variable. */
-  capture?: { name: string; parse: (r: HostResult) => string };
+  /** Store a value derived from the result (and the variables captured so far) in a variable. */
+  capture?: { name: string; parse: (r: HostResult, vars: Readonly<Vars>) => string };
   /** Run only when the variable is empty ('' or unset). */
   unless?: string;
 }
 
 export type Vars = Record<string, string>;
 
-const VAR = /\$\{([a-z_]+)\}/g;
+const VAR = /\$\{([a-z0-9_]+)\}/g;
 
 export function expand(text: string, vars: Vars): string {
   return text.replace(VAR, (whole, k: string) => vars[k] ?? whole);
@@ -32,7 +32,7 @@ export async function runSteps(steps: readonly Step[], vars: Vars = {}): Promise
     const argv = s.argv.map((a) => expand(a, vars));
     const opts = s.input === undefined ? { allowFailure: s.probe === true } : { input: expand(s.input, vars), allowFailure: s.probe === true };
     const r = await run(argv, opts);
-    if (s.capture) vars[s.capture.name] = s.capture.parse(r);
+    if (s.capture) vars[s.capture.name] = s.capture.parse(r, vars);
   }
   return vars;
 }
