@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { setHostRunner } from '../../src/util/host.js';
 import { VesselError } from '../../src/util/errors.js';
-import { FreeBSDDriver } from '../../src/runtime/freebsd/index.js';
+import { FreeBSDDriver, devfsRulesetNumber } from '../../src/runtime/freebsd/index.js';
 import { formatPlan } from '../../src/cli/plan.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import { bridgeNet, expectGolden, FakeFreeBSD, freebsdConfig, normalizeRoot } from '../helpers/freebsd.js';
@@ -312,6 +312,38 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
   it('a container name with a dot', () => {
     install();
     expect(() => driver().plan(freebsdConfig(root, { name: 'web.1' }))).toThrow(/jail name cannot contain "\."/);
+  });
+});
+
+describe('FreeBSD devfs rulesets are global and unowned (findings 12, 18)', () => {
+  const vnetNone = () => freebsdConfig(root, { name: 'web', network: { mode: 'none' } });
+
+  it('a ruleset number another manager uses is skipped, never deleted; ours is recorded before its first rule', async () => {
+    const theirs = devfsRulesetNumber('web');
+    const fake = install((f) => { f.devfs.set(theirs, ['include 1', 'path bpf* unhide']); });
+    const cfg = vnetNone();
+    await (await driver().start({ ...cfg, wait: 'main' })).exited;
+    expectGolden('devfs-taken', 'commands.txt', norm(fake.transcript()));
+    expect(fake.devfs.get(theirs)).toEqual(['include 1', 'path bpf* unhide']);
+    const ours = theirs + 1;
+    expect(readFileSync(join(cfg.dir, 'devfs.rules'), 'utf8')).toContain(`[vessel_web=${ours}]`);
+    expect(readFileSync(join(cfg.dir, 'jail.conf'), 'utf8')).toContain(`devfs_ruleset = "${ours}";`);
+    // The same devices as the stock jail ruleset 4: zfs and fuse too, pf not.
+    expect(fake.devfs.get(ours)).toEqual(['include 1', 'include 2', 'include 3', 'path fuse unhide', 'path zfs unhide']);
+    expect(fake.calls.some((c) => c.argv.join(' ') === `devfs rule -s ${theirs} delset`)).toBe(false);
+
+    const left = await driver().findLeftovers('web');
+    expect(left.filter((r) => r.kind === 'devfs-ruleset')).toEqual([{ kind: 'devfs-ruleset', id: String(ours) }]);
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('the leftover sweep deletes no ruleset this container did not record', async () => {
+    const theirs = devfsRulesetNumber('web');
+    const fake = install((f) => { f.devfs.set(theirs, ['include 1']); });
+    const left = await driver().findLeftovers('web');
+    await driver().cleanup(left);
+    expect(left.some((r) => r.kind === 'devfs-ruleset')).toBe(false);
+    expect(fake.devfs.get(theirs)).toEqual(['include 1']);
   });
 });
 

@@ -14,7 +14,7 @@ import { jailExecArgv } from './jail-exec.js';
 import { cleanup, findLeftovers } from './leftovers.js';
 import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
 import { containerFiles } from './names.js';
-import { assumedFacts, probeHost, probes } from './probe.js';
+import { assumedFacts, probeHost, probes, rulesetProbe } from './probe.js';
 import { jailPids, waitJailEmpty, waitJailEmptyFor } from './ps.js';
 import { removeRules, usage } from './rctl.js';
 import { mainArgv, planPlaceholders, renderStart } from './render.js';
@@ -81,6 +81,7 @@ export class FreeBSDDriver implements Driver {
       files: [...p.files, ...p.rootFiles, ...p.rulesets],
       commands: [
         ...probes(cfg, this.env).map((x) => x.argv),
+        ...rulesetProbe(cfg),
         ...describeSteps(p.rootSteps, ph),
         ...describeSteps(p.steps, ph),
         p.main,

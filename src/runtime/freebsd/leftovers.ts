@@ -3,11 +3,11 @@ import { config, containerPaths } from '../../util/config.js';
 import { errorMessage, VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import type { Resource } from '../types.js';
-import { deleteRuleset, rulesetExists } from './devfs.js';
+import { deleteRuleset, recordedRuleset, rulesetExists } from './devfs.js';
 import { jailExists, listJails, removeJail } from './jail8.js';
 import { readRules, splitRules, withoutRules, writeRules } from './mac.js';
 import { mountedPaths, unmount } from './mount.js';
-import { containerFiles, devfsRulesetNumber, epairNames, rdrAnchor } from './names.js';
+import { containerFiles, epairNames, rdrAnchor } from './names.js';
 import { anchorRules, rdrTarget, removeAnchor } from './pf.js';
 import { removeRules } from './rctl.js';
 import { destroyInterface, interfaceExists, listInterfaces } from './vnet.js';
@@ -51,8 +51,9 @@ export async function findLeftovers(name: string): Promise<Resource[]> {
     if (p === dir || p.startsWith(dir + '/')) found.push({ kind: 'mount', id: p });
   }
 
-  const ruleset = devfsRulesetNumber(name);
-  if (await rulesetExists(ruleset)) found.push({ kind: 'devfs-ruleset', id: String(ruleset) });
+  // Only the number this container recorded: rulesets are global and may be another manager's.
+  const ruleset = recordedRuleset(f.devfsRules);
+  if (ruleset !== undefined && (await rulesetExists(ruleset))) found.push({ kind: 'devfs-ruleset', id: String(ruleset) });
 
   const ep = epairNames(name);
   const ifs = await listInterfaces();

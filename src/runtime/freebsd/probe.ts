@@ -5,6 +5,7 @@ import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js'
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
+import { chooseRuleset, rulesetCandidates, showRulesetArgv } from './devfs.js';
 
 /**
  * What the running FreeBSD has, asked before anything is created, so a missing kernel feature is
@@ -18,6 +19,8 @@ export interface HostFacts {
   extIf: string;
   /** What the jail's parent (a jail, or the host) holds it to; unknown in a plan. */
   floor?: JailFloor;
+  /** The free devfs ruleset chosen for a VNET container (devfs.ts); unknown in a plan. */
+  devfsRuleset?: number;
 }
 
 /**
@@ -122,6 +125,11 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
   return list;
 }
 
+/** What `vessel plan` shows of the devfs ruleset search (probeHost runs it, see devfs.ts). */
+export function rulesetProbe(cfg: ContainerConfig): string[][] {
+  return needsNetworkStack(cfg) ? [[...showRulesetArgv(rulesetCandidates(cfg.name)[0]!), '# until an empty one; the next numbers after it']] : [];
+}
+
 /** What `vessel plan` assumes without asking: a VIMAGE kernel, and the NAT interface named as a placeholder. */
 export function assumedFacts(env: NodeJS.ProcessEnv = process.env): HostFacts {
   return { vimage: true, extIf: env.VESSEL_EXT_IF || '<ext_if>' };
@@ -130,5 +138,6 @@ export function assumedFacts(env: NodeJS.ProcessEnv = process.env): HostFacts {
 export async function probeHost(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
   const facts: HostFacts = { vimage: true, extIf: env.VESSEL_EXT_IF || '' };
   for (const p of probes(cfg, env)) p.check(await run(p.argv, { allowFailure: true }), facts);
+  if (needsNetworkStack(cfg) && facts.vimage) facts.devfsRuleset = await chooseRuleset(cfg.name);
   return facts;
 }

@@ -67,7 +67,8 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const f = containerFiles(cfg.dir);
   const net = jailNet(cfg, facts);
   const vnet = net.kind === 'vnet';
-  const ruleset = vnet ? devfsRulesetNumber(cfg.name) : 4;
+  // A VNET container's own ruleset, chosen free at start (devfs.ts); a plan shows the first candidate.
+  const ruleset = vnet ? (facts.devfsRuleset ?? devfsRulesetNumber(cfg.name)) : 4;
   const files: RenderedFile[] = [];
   const rootFiles: RenderedFile[] = [];
   const rulesets: RenderedFile[] = [];
