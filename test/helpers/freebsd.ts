@@ -57,6 +57,8 @@ export class FakeFreeBSD extends Recorder {
    * is EPERM.
    */
   jails = new Map<string, FakeJail>();
+  /** kern.osreldate: 14.2-RELEASE. */
+  osreldate = 1402000;
   /** kern.securelevel: prison0's securelevel. */
   securelevel = -1;
   mounts: Array<{ source: string; path: string; fstype: string }> = [];
@@ -122,6 +124,7 @@ export class FakeFreeBSD extends Recorder {
         if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
         if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
         if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');
+        if (line === 'sysctl -n kern.osreldate') return this.ok(`${this.osreldate}\n`);
         if (line === 'sysctl -n kern.securelevel') return this.ok(`${this.securelevel}\n`);
         if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
         return this.ok();

@@ -23,6 +23,10 @@ const busybox = join(root, 'images', 'layers', 'busybox');
 const app = join(root, 'images', 'layers', 'app');
 mkdirSync(join(busybox, 'etc'), { recursive: true });
 mkdirSync(app, { recursive: true });
+// A single-file volume's source (finding 17).
+const siteConf = join(root, 'srv', 'site.conf');
+mkdirSync(join(root, 'srv'), { recursive: true });
+writeFileSync(siteConf, 'listen 80\n');
 writeFileSync(join(busybox, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
 
 let restore: (() => void) | undefined;
@@ -52,6 +56,16 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
         { kind: 'bind', source: '/srv/web data', target: '/var/data', readonly: false },
         { kind: 'tmpfs', target: '/tmp', sizeBytes: 16 << 20 },
         { kind: 'tmpfs', target: '/run', mode: 0o755 },
+      ],
+    }),
+  },
+  // Finding 17: a file volume gets an empty file as its mount point (nullfs file mounts, 13.2+).
+  'volume-file': {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      mounts: [
+        { kind: 'bind', source: siteConf, target: '/etc/site/site.conf', readonly: true },
+        { kind: 'bind', source: '/srv/www', target: '/www', readonly: true },
       ],
     }),
   },
@@ -307,6 +321,12 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(readFileSync(join(cfg.dir, 'jail.conf'), 'utf8')).toContain('\tsecurelevel = "3";');
     expect(fake.jails.has('high')).toBe(true);
     rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('a single-file volume on a FreeBSD before 13.2: nullfs there cannot mount a file (finding 17)', async () => {
+    const cfg = freebsdConfig(root, { name: 'bad', mounts: [{ kind: 'bind', source: siteConf, target: '/etc/site.conf', readonly: true }] });
+    const { err } = await startFails(cfg, (f) => { f.osreldate = 1301000; });
+    expect(err.message).toBe(`[container] volume ${siteConf}:/etc/site.conf: a single-file volume needs nullfs file mounts, which FreeBSD has from 13.2 (kern.osreldate 1302000); this host is 1301000`);
   });
 
   it('a container name with a dot', () => {

@@ -1,5 +1,5 @@
-import { lstatSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { lstatSync, statSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import { VesselError, hasErrno } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import type { ContainerConfig, Mount, Resource } from '../types.js';
@@ -76,10 +76,48 @@ export function nullfsRoot(cfg: ContainerConfig): { steps: Step[]; resources: Re
   return { steps, resources };
 }
 
-/** Mount points the volumes and devfs need inside the root. */
+/** A bind volume whose host source is a regular file (a missing source is left to jail -c to report). */
+export function isFileVolume(m: Mount): boolean {
+  if (m.kind !== 'bind') return false;
+  try {
+    return statSync(m.source).isFile();
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT') || hasErrno(e, 'ENOTDIR') || hasErrno(e, 'EACCES')) return false;
+    throw e;
+  }
+}
+
+/**
+ * nullfs mounts a file on a file since FreeBSD 13.2 (D37478; before it the kernel answers
+ * ENOTDIR): kern.osreldate 1302000 is 13.2-RELEASE, and every 14.x and 15.x release has it.
+ */
+export const NULLFS_FILE_OSRELDATE = 1302000;
+export const OSRELDATE_PROBE = ['sysctl', '-n', 'kern.osreldate'];
+
+export function checkFileVolumes(cfg: ContainerConfig, stdout: string): void {
+  const rel = Number(stdout.trim());
+  const files = cfg.mounts.filter(isFileVolume);
+  if (files.length > 0 && Number.isFinite(rel) && rel < NULLFS_FILE_OSRELDATE) {
+    const m = files[0]! as Extract<Mount, { kind: 'bind' }>;
+    throw new VesselError('E_UNSUPPORTED', `[container] volume ${m.source}:${m.target}: a single-file volume needs nullfs file mounts, which FreeBSD has from 13.2 (kern.osreldate ${NULLFS_FILE_OSRELDATE}); this host is ${rel}`, {
+      hint: 'mount the directory that holds the file instead, or upgrade to 13.2 or later',
+    });
+  }
+}
+
+/**
+ * Mount points the volumes and devfs need inside the root: a directory for a directory volume,
+ * an empty file for a file volume — a directory there would make nullfs refuse the file mount
+ * and `jail -c` abort (mount.fstab fails).
+ */
 export function mountPointSteps(cfg: ContainerConfig): Step[] {
   const { rootfs } = containerFiles(cfg.dir);
-  return [{ argv: ['mkdir', '-p', join(rootfs, 'dev'), ...cfg.mounts.map((m) => hostTarget(rootfs, m.target))] }];
+  const files = cfg.mounts.filter(isFileVolume).map((m) => hostTarget(rootfs, m.target));
+  const dirs = cfg.mounts.filter((m) => !isFileVolume(m)).map((m) => hostTarget(rootfs, m.target));
+  const parents = [...new Set(files.map((f) => dirname(f)))].filter((d) => !dirs.includes(d));
+  const steps: Step[] = [{ argv: ['mkdir', '-p', join(rootfs, 'dev'), ...dirs, ...parents] }];
+  if (files.length > 0) steps.push({ argv: ['touch', ...files] });
+  return steps;
 }
 
 /**

@@ -5,6 +5,7 @@ import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js'
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
+import { checkFileVolumes, isFileVolume, OSRELDATE_PROBE } from './mount.js';
 import { chooseRuleset, rulesetCandidates, showRulesetArgv } from './devfs.js';
 
 /**
@@ -113,6 +114,7 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
       },
     });
   }
+  if (cfg.mounts.some(isFileVolume)) list.push({ argv: OSRELDATE_PROBE, check: (r) => checkFileVolumes(cfg, r.stdout) });
   if (cfg.root.zfsSnapshot !== undefined) {
     const snap = cfg.root.zfsSnapshot;
     list.push({
