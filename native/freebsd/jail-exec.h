@@ -3,8 +3,8 @@
  * environment vessel resolved in TypeScript. It replaces jexec(8), whose -d is missing from
  * releases before it was added, whose -U resolves a name with getpwnam(3) inside the jail (that
  * is pwd.db, which OCI images lack) and then applies login.conf(5) through setusercontext(3).
- * One concern per file: attach.c (the jail), ids.c (credentials), exec.c (directory, environment,
- * execve). Written against the FreeBSD 14 manual pages; C11 and libc only.
+ * One concern per file: attach.c (the jail), sysctl.c (a value of the jail's own VNET), ids.c
+ * (credentials), exec.c (directory, environment, execve). Written against the FreeBSD 14 manual pages; C11 and libc only.
  */
 #ifndef VESSEL_JAIL_EXEC_H
 #define VESSEL_JAIL_EXEC_H
@@ -34,6 +34,8 @@ _Noreturn void die_msg(int status, const char *message, const char *arg);
 
 /* attach.c: enter the jail named (or numbered) JAIL; dies with EXIT_VESSEL on failure. */
 void attach_jail(const char *jail);
+/* sysctl.c: write NAME=INTEGER for the jail attached to; dies with EXIT_VESSEL on failure. */
+void set_sysctl(const char *assignment);
 /* ids.c: groups, then gid, then uid, all numeric; dies with EXIT_CANNOT_RUN on failure. */
 void become(const struct identity *id);
 /* exec.c: chdir(dir), then execve(argv) with env (searching env's PATH); never returns. */

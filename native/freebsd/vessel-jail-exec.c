@@ -2,6 +2,7 @@
  * vessel-jail-exec: the arguments, then attach, identity, exec (jail-exec.h says why).
  *
  *   vessel-jail-exec -j JAIL -d DIR -u UID -g GID [-G GID,GID...] [-e NAME=VALUE]... -- ARGV...
+ *   vessel-jail-exec -j JAIL -s NAME=INTEGER     (set one sysctl of the jail's VNET, then exit)
  *
  * Every value is given; nothing is looked up inside the jail. The environment of the command is
  * exactly the -e values, in order; the helper's own environment is not passed on.
@@ -34,8 +35,9 @@ _Noreturn void die_msg(int status, const char *message, const char *arg) {
 }
 
 static _Noreturn void usage(const char *why, const char *arg) {
-  fprintf(stderr, "%s: %s%s%s\nusage: %s -j JAIL -d DIR -u UID -g GID [-G GID,...] [-e NAME=VALUE]... -- COMMAND [ARG]...\n",
-          progname, why, arg ? " " : "", arg ? arg : "", progname);
+  fprintf(stderr, "%s: %s%s%s\nusage: %s -j JAIL -d DIR -u UID -g GID [-G GID,...] [-e NAME=VALUE]... -- COMMAND [ARG]...\n"
+          "       %s -j JAIL -s NAME=INTEGER\n",
+          progname, why, arg ? " " : "", arg ? arg : "", progname, progname);
   exit(EXIT_VESSEL);
 }
 
@@ -65,7 +67,7 @@ static void parse_groups(struct identity *id, const char *list) {
 }
 
 int main(int argc, char *argv[]) {
-  const char *jail = NULL, *dir = NULL;
+  const char *jail = NULL, *dir = NULL, *sysctl = NULL;
   struct identity id = { .ngroups = 0 };
   int have_uid = 0, have_gid = 0, have_groups = 0;
   static char *env[MAX_ENV + 1];
@@ -78,6 +80,7 @@ int main(int argc, char *argv[]) {
     char *v = argv[++i];
     if (strcmp(a, "-j") == 0) jail = v;
     else if (strcmp(a, "-d") == 0) dir = v;
+    else if (strcmp(a, "-s") == 0) sysctl = v;
     else if (strcmp(a, "-u") == 0) { id.uid = (uid_t)number("-u", v); have_uid = 1; }
     else if (strcmp(a, "-g") == 0) { id.gid = (gid_t)number("-g", v); have_gid = 1; }
     else if (strcmp(a, "-G") == 0) { parse_groups(&id, v); have_groups = 1; }
@@ -88,6 +91,12 @@ int main(int argc, char *argv[]) {
     } else usage("unknown option", a);
   }
   if (jail == NULL || jail[0] == '\0') usage("-j JAIL is required", NULL);
+  if (sysctl != NULL) {
+    if (i < argc || dir != NULL) usage("-s takes no command", NULL);
+    attach_jail(jail);
+    set_sysctl(sysctl);
+    return 0;
+  }
   if (dir == NULL || dir[0] != '/') usage("-d needs an absolute directory:", dir);
   if (!have_uid || !have_gid) usage("-u UID and -g GID are required", NULL);
   if (i >= argc) usage("no command after --", NULL);

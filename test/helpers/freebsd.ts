@@ -57,6 +57,8 @@ export class FakeFreeBSD extends Recorder {
    * is EPERM.
    */
   jails = new Map<string, FakeJail>();
+  /** The host VNET's net.inet.ip.portrange.reservedhigh (a VNET jail's own starts at 1023). */
+  reservedhigh = 0;
   /** kern.osreldate: 14.2-RELEASE. */
   osreldate = 1402000;
   /** kern.securelevel: prison0's securelevel. */
@@ -123,7 +125,7 @@ export class FakeFreeBSD extends Recorder {
         }
         if (line === 'sysctl -n security.mac.portacl.rules' || line === 'sysctl security.mac.portacl.rules') return this.ok(`${this.portacl}\n`);
         if (args[0]?.startsWith('security.mac.portacl.rules=')) { this.portacl = args[0].slice('security.mac.portacl.rules='.length); return this.ok(); }
-        if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok('0\n');
+        if (line === 'sysctl -n net.inet.ip.portrange.reservedhigh') return this.ok(`${this.reservedhigh}\n`);
         if (line === 'sysctl -n kern.osreldate') return this.ok(`${this.osreldate}\n`);
         if (line === 'sysctl -n kern.securelevel') return this.ok(`${this.securelevel}\n`);
         if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
@@ -294,6 +296,8 @@ export class FakeFreeBSD extends Recorder {
         if (!Number.isInteger(n) || n >= this.parentOf(name).max) return this.fail(`jail: ${name}: Operation not permitted`);
         j.childrenMax = n;
       }
+      const level = args.find((a) => a.startsWith('securelevel='));
+      if (level !== undefined) j.securelevel = Math.max(j.securelevel ?? -1, Number(level.slice('securelevel='.length)));
       return this.ok();
     }
     const name = args[args.length - 1]!;

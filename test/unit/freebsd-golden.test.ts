@@ -329,6 +329,29 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err.message).toBe(`[container] volume ${siteConf}:/etc/site.conf: a single-file volume needs nullfs file mounts, which FreeBSD has from 13.2 (kern.osreldate 1302000); this host is 1301000`);
   });
 
+  const portacl = { portacl: [{ protocol: 'tcp' as const, port: 80 }], capAdd: [], capDrop: [], noNewPrivileges: true };
+
+  it('portacl on the host\'s own stack: the host\'s reservedhigh decides (finding 9)', async () => {
+    const cfg = freebsdConfig(root, { name: 'bad', user: 'www', network: { mode: 'none' }, security: portacl });
+    const { err } = await startFails(cfg, (f) => { f.vimage = false; f.reservedhigh = 1023; });
+    expect(err.message).toMatch(/port 80 is below net\.inet\.ip\.portrange\.reservedhigh \(1023\)/);
+  });
+
+  it('portacl in a VNET container: the host\'s reservedhigh is not the jail\'s; its own is set, which needs securelevel 0 first (finding 9)', async () => {
+    // The host's 1023 does not stop a VNET container: it sets its own (golden security/).
+    const fake = install((f) => { f.reservedhigh = 1023; });
+    const cfg = freebsdConfig(root, { name: 'acl', user: 'www', network: { mode: 'none' }, security: portacl });
+    await (await driver().start({ ...cfg, wait: 'main' })).exited;
+    const t = fake.transcript();
+    expect(t).toContain('/usr/local/libexec/vessel/vessel-jail-exec -j acl -s net.inet.ip.portrange.reservedhigh=0\njail -m name=acl securelevel=2\n');
+    expect(fake.jails.get('acl')?.securelevel).toBe(2);
+    rmSync(cfg.dir, { recursive: true, force: true });
+    // Under a parent above securelevel 0 it cannot be done: said before anything is created.
+    const child = freebsdConfig(root, { name: 'acl2', parent: 'web', user: 'www', network: { mode: 'none' }, security: portacl });
+    const { err } = await startFails(child, (f) => { f.jails.set('web', { jid: 41, path: '/x', mounts: [], childrenMax: 2, securelevel: 1, enforceStatfs: 2 }); });
+    expect(err.message).toBe('[security] portacl: a VNET container must set its own net.inet.ip.portrange.reservedhigh at securelevel 0 before it is raised, and parent jail web is at securelevel 1');
+  });
+
   it('a container name with a dot', () => {
     install();
     expect(() => driver().plan(freebsdConfig(root, { name: 'web.1' }))).toThrow(/jail name cannot contain "\."/);

@@ -69,6 +69,13 @@ describe('vessel-jail-exec (native/freebsd)', () => {
     expect(run(stubbed, ['-j', 'web', '-d', '/nonexistent', '-u', '0', '-g', '0', '--', '/bin/true']).code).toBe(126);
   });
 
+  it('-s sets one sysctl of the jail\'s VNET after attaching, then exits (finding 9)', () => {
+    const r = run(stubbed, ['-j', 'web', '-s', 'net.inet.ip.portrange.reservedhigh=0']);
+    expect(r).toEqual({ code: 0, stdout: 'sysctl net.inet.ip.portrange.reservedhigh=0\n', stderr: '' });
+    expect(run(stubbed, ['-j', 'web', '-s', 'net.inet.ip.portrange.reservedhigh=x']).code).toBe(125);
+    expect(run(stubbed, ['-j', 'web', '-s', 'a=1', '--', 'true']).code).toBe(125);
+  });
+
   it('bad arguments are one line and exit 125', () => {
     for (const args of [['-j', 'web', '-d', 'rel', '-u', '0', '-g', '0', '--', 'x'], ['-j', 'web', '-d', '/', '-u', 'www', '-g', '0', '--', 'x'],
       ['-j', 'web', '-d', '/', '-u', '0', '-g', '0', '-G', '1,,2', '--', 'x'], ['-j', 'web', '-d', '/', '-u', '0', '-g', '0', '-e', 'NOEQUALS', '--', 'x'],

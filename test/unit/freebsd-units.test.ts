@@ -131,7 +131,7 @@ describe('vessel-jail-exec argv (replaces jexec(8): findings 5, 6, 7, 19)', () =
 describe('the e2e and unit goldens start the command the same way (finding 19)', () => {
   it('both give vessel-jail-exec a PATH, whether or not the image had one', () => {
     for (const c of ['plain', 'e2e-plain', 'e2e-network', 'e2e-zfs', 'security']) {
-      const line = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8').split('\n').find((l) => l.includes('/vessel-jail-exec '));
+      const line = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8').split('\n').find((l) => l.includes('/vessel-jail-exec ') && l.includes(' -- '));
       expect(line, c).toMatch(/^\/usr\/local\/libexec\/vessel\/vessel-jail-exec -j \S+ -d \S+ -u \d+ -g \d+ -G [\d,]+ (-e \S+ )*-e PATH=\S+ /);
     }
   });

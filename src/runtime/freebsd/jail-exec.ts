@@ -60,3 +60,11 @@ export function jailExecArgv(x: JailExecInput): string[] {
     '--', ...x.argv,
   ];
 }
+
+/**
+ * Set one integer sysctl of the jail's own VNET from inside it (native/freebsd/sysctl.c says why
+ * the host cannot): `vessel-jail-exec -j JAIL -s NAME=VALUE`.
+ */
+export function jailSysctlArgv(jail: string, name: string, value: number): string[] {
+  return [jailExecPath(), '-j', jail, '-s', `${name}=${value}`];
+}

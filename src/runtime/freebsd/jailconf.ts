@@ -26,6 +26,22 @@ export interface JailConfInput {
   devfsRuleset: number;
   /** The parent's securelevel and enforce_statfs (probe.ts); undefined in a plan. */
   floor?: JailFloor;
+  /**
+   * Create at securelevel 0 and let a later `jail -m` raise it: a VNET container with portacl
+   * sets its own reservedhigh first, which CTLFLAG_SECURE allows only at securelevel <= 0.
+   */
+  raiseSecurelevelLater?: boolean;
+}
+
+/** The securelevel the jail ends up with. */
+export function finalSecurelevel(input: JailConfInput): string {
+  return atLeastParent(input.cfg, 'securelevel', DEFAULT_SECURELEVEL, input.floor);
+}
+
+/** The securelevel `jail -c` creates the jail with (finalSecurelevel unless it is raised later). */
+export function createSecurelevel(input: JailConfInput): string {
+  const final = finalSecurelevel(input);
+  return input.raiseSecurelevelLater === true && !(Number(final) <= 0) ? '0' : final;
 }
 
 /** vessel's defaults, as the careful peers use them (docs/freebsd.md). */
@@ -96,7 +112,10 @@ export function jailParams(input: JailConfInput): string[] {
     // right after create); vessel ends it with `jail -r` when the container's processes are gone.
     param('persist'),
     param('exec.clean'),
-    param('securelevel', atLeastParent(cfg, 'securelevel', DEFAULT_SECURELEVEL, input.floor)),
+    ...(createSecurelevel(input) !== finalSecurelevel(input)
+      ? [`\t# vessel raises securelevel to ${finalSecurelevel(input)} with jail -m once the VNET's net.inet.ip.portrange.reservedhigh is set (mac_portacl)`]
+      : []),
+    param('securelevel', createSecurelevel(input)),
     param('enforce_statfs', atLeastParent(cfg, 'enforce_statfs', DEFAULT_ENFORCE_STATFS, input.floor)),
     param('devfs_ruleset', own('devfs_ruleset', String(input.devfsRuleset))),
     param('children.max', own('children.max', '0')),

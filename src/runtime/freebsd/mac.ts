@@ -51,9 +51,14 @@ export function checkPortaclModule(exitCode: number): void {
   }
 }
 
+export const RESERVEDHIGH = 'net.inet.ip.portrange.reservedhigh';
+
 /**
  * mac_portacl(4): the ports it grants "must not be included in the range specified by
- * net.inet.ip.portrange.reservedlow and net.inet.ip.portrange.reservedhigh".
+ * net.inet.ip.portrange.reservedlow and net.inet.ip.portrange.reservedhigh". That range is per
+ * VNET (in_pcb.c `VNET_DEFINE(int, ipport_reservedhigh)`): the host's value holds for jails that
+ * share the host's stack; a VNET jail starts at 1023 and has its own set to 0 at start instead
+ * (render.ts), after which mac_portacl alone decides who binds a low port there.
  */
 export function checkReservedHigh(stdout: string, cfg: ContainerConfig): void {
   const high = Number(stdout.trim());
@@ -72,4 +77,16 @@ export async function readRules(): Promise<string | undefined> {
 
 export async function writeRules(value: string): Promise<void> {
   await run(['sysctl', `${PORTACL_SYSCTL}=${value}`]);
+}
+
+/**
+ * Setting a VNET jail's reservedhigh needs the jail at securelevel 0 or below (CTLFLAG_SECURE),
+ * and a jail cannot be below its parent: a parent above 0 rules portacl out for VNET children.
+ */
+export function checkVnetPortacl(floorSecurelevel: number, of: string): void {
+  if (floorSecurelevel > 0) {
+    throw new VesselError('E_UNSUPPORTED', `[security] portacl: a VNET container must set its own ${RESERVEDHIGH} at securelevel 0 before it is raised, and ${of} is at securelevel ${floorSecurelevel}`, {
+      hint: 'run the container at a lower level parent, or without [security] portacl',
+    });
+  }
 }

@@ -1,7 +1,7 @@
 import { VesselError } from '../../util/errors.js';
 import { run, type HostResult } from '../../util/host.js';
 import type { ContainerConfig } from '../types.js';
-import { checkPortaclModule, checkReservedHigh, PORTACL_SYSCTL } from './mac.js';
+import { checkPortaclModule, checkReservedHigh, checkVnetPortacl, PORTACL_SYSCTL, RESERVEDHIGH } from './mac.js';
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
@@ -90,10 +90,6 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
     list.push({ argv: PF_NAT_PROBE, check: (r) => checkAnchorsReferenced(r.stdout, publishes) });
     list.push({ argv: FORWARDING_PROBE, check: (r) => checkForwarding(r.stdout, r.exitCode) });
   }
-  if (cfg.security.portacl.length > 0) {
-    list.push({ argv: ['sysctl', PORTACL_SYSCTL], check: (r) => checkPortaclModule(r.exitCode) });
-    list.push({ argv: ['sysctl', '-n', 'net.inet.ip.portrange.reservedhigh'], check: (r) => checkReservedHigh(r.stdout, cfg) });
-  }
   if (cfg.parent !== undefined) {
     const parent = cfg.parent;
     list.push({
@@ -111,6 +107,18 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
       check: (r, f) => {
         const level = r.stdout.trim();
         f.floor = { of: 'the host (kern.securelevel)', securelevel: r.exitCode === 0 && /^-?\d+$/.test(level) ? Number(level) : -1, enforceStatfs: 0 };
+      },
+    });
+  }
+  // After the securelevel floor: a VNET container's portacl depends on it.
+  if (cfg.security.portacl.length > 0) {
+    list.push({ argv: ['sysctl', PORTACL_SYSCTL], check: (r) => checkPortaclModule(r.exitCode) });
+    // Per VNET: the host's value matters only to a jail on the host's stack (mac.ts).
+    list.push({
+      argv: ['sysctl', '-n', RESERVEDHIGH],
+      check: (r, f) => {
+        if (needsNetworkStack(cfg) && f.vimage) checkVnetPortacl(f.floor?.securelevel ?? -1, f.floor?.of ?? 'the host');
+        else checkReservedHigh(r.stdout, cfg);
       },
     });
   }

@@ -3,10 +3,10 @@ import { VesselError } from '../../util/errors.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
 import { ancestors, createStep, raiseChildrenSteps } from './jail8.js';
-import { renderJailConf, type JailNet } from './jailconf.js';
+import { createSecurelevel, finalSecurelevel, renderJailConf, type JailNet } from './jailconf.js';
 import { containerIdentity } from './identity.js';
-import { jailExecArgv } from './jail-exec.js';
-import { PORTACL_SYSCTL, mergeRules, portaclRules } from './mac.js';
+import { jailExecArgv, jailSysctlArgv } from './jail-exec.js';
+import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
 import { bareAddress, loadSteps, renderNat, renderRdr, subnetOf } from './pf.js';
@@ -77,10 +77,13 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const resources: Resource[] = [];
 
   // Files first: jail.conf names everything else, and a crash right after leaves them to find.
-  files.push({ path: f.conf, content: renderJailConf({ cfg, net, devfsRuleset: ruleset, ...(facts.floor !== undefined ? { floor: facts.floor } : {}) }) });
+  const acl = portaclRules(cfg);
+  // mac_portacl in a VNET jail: its own reservedhigh is set to 0 first (mac.ts), at securelevel 0.
+  const vnetPortacl = vnet && acl.length > 0;
+  const confInput = { cfg, net, devfsRuleset: ruleset, raiseSecurelevelLater: vnetPortacl, ...(facts.floor !== undefined ? { floor: facts.floor } : {}) };
+  files.push({ path: f.conf, content: renderJailConf(confInput) });
   if (cfg.mounts.length > 0) files.push({ path: f.fstab, content: renderFstab(cfg) });
   if (vnet) files.push({ path: f.devfsRules, content: renderDevfsRules(cfg.name, ruleset) });
-  const acl = portaclRules(cfg);
   if (acl.length > 0) files.push({ path: f.portacl, content: acl.join('\n') + '\n' });
   resources.push({ kind: 'jail-conf', id: f.conf, detail: { files: files.map((x) => x.path).join(',') } });
 
@@ -132,6 +135,12 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   if (net.kind === 'vnet') {
     if (n.mode === 'bridge') steps.push(...insideSteps(jail, n.containerIf, n.address, n.gateway));
     else steps.push(...insideSteps(jail, undefined, undefined, undefined));
+  }
+
+  if (vnetPortacl) {
+    steps.push({ argv: jailSysctlArgv(jail, RESERVEDHIGH, 0) });
+    const final = finalSecurelevel(confInput);
+    if (createSecurelevel(confInput) !== final) steps.push({ argv: ['jail', '-m', `name=${jail}`, `securelevel=${final}`] });
   }
 
   const rules = rctlRules(jail, cfg.limits);
