@@ -59,6 +59,8 @@ export class FakeFreeBSD extends Recorder {
   jails = new Map<string, FakeJail>();
   /** The host VNET's net.inet.ip.portrange.reservedhigh (a VNET jail's own starts at 1023). */
   reservedhigh = 0;
+  /** ifconfig(8) and route(8) have -j JAIL. */
+  jailOptions = true;
   /** kern.osreldate: 14.2-RELEASE. */
   osreldate = 1402000;
   /** kern.securelevel: prison0's securelevel. */
@@ -132,6 +134,7 @@ export class FakeFreeBSD extends Recorder {
         return this.ok();
       }
       case 'route':
+        if (line === 'route -j') return this.getoptJ('route');
         if (args[0] === '-n') return this.ok('   route to: default\ndestination: default\n    gateway: 192.0.2.1\n  interface: em0\n');
         return this.ok();
       case 'jls': {
@@ -313,7 +316,13 @@ export class FakeFreeBSD extends Recorder {
     return this.ok(`${name}: removed\n`);
   }
 
+  /** getopt(3)'s answer to `TOOL -j` without a value, with and without the option. */
+  private getoptJ(tool: string): Answer {
+    return { exitCode: 1, stderr: `${tool}: ${this.jailOptions ? 'option requires an argument' : 'illegal option'} -- j\nusage: ${tool} …\n` };
+  }
+
   private ifconfig(args: string[]): Answer {
+    if (args.length === 1 && args[0] === '-j') return this.getoptJ('ifconfig');
     if (args[0] === '-l') return this.ok([...this.interfaces].join(' ') + '\n');
     if (args[0] === '-j') return this.ok();
     if (args[0] === 'epair' && args[1] === 'create') {

@@ -352,6 +352,12 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err.message).toBe('[security] portacl: a VNET container must set its own net.inet.ip.portrange.reservedhigh at securelevel 0 before it is raised, and parent jail web is at securelevel 1');
   });
 
+  it('ifconfig(8)/route(8) without -j: one clear line before anything exists (finding 21)', async () => {
+    const { err } = await startFails(freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24') }), (f) => { f.jailOptions = false; });
+    expect(err.message).toBe('VNET networking: this FreeBSD\'s ifconfig(8) has no -j option, which vessel uses to configure the container\'s end of its epair from the host');
+    expect(err.hint).toMatch(/13\.3 \/ 14\.0/);
+  });
+
   it('a container name with a dot', () => {
     install();
     expect(() => driver().plan(freebsdConfig(root, { name: 'web.1' }))).toThrow(/jail name cannot contain "\."/);

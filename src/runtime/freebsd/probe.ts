@@ -5,6 +5,7 @@ import { checkPortaclModule, checkReservedHigh, checkVnetPortacl, PORTACL_SYSCTL
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
+import { checkJailOption, JAIL_OPTION_PROBES } from './vnet.js';
 import { checkFileVolumes, isFileVolume, OSRELDATE_PROBE } from './mount.js';
 import { chooseRuleset, rulesetCandidates, showRulesetArgv } from './devfs.js';
 
@@ -81,6 +82,10 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
   }
   if (needsNetworkStack(cfg)) {
     list.push({ argv: ['sysctl', '-d', 'security.jail.param.vnet'], check: (r, f) => { f.vimage = r.exitCode === 0; } });
+    // A VNET container's loopback and address are set with ifconfig -j, its route with route -j.
+    for (const p of JAIL_OPTION_PROBES.filter((x) => x.tool === 'ifconfig' || cfg.network.mode === 'bridge')) {
+      list.push({ argv: p.argv, check: (r, f) => { if (f.vimage) checkJailOption(p.tool, r.stderr); } });
+    }
   }
   if (cfg.network.mode === 'bridge') {
     if (!env.VESSEL_EXT_IF) list.push({ argv: DEFAULT_ROUTE_PROBE, check: (r, f) => { f.extIf = parseDefaultRoute(r.stdout, r.exitCode); } });

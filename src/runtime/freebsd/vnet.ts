@@ -1,3 +1,4 @@
+import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import { natAnchor } from './names.js';
 import { removeAnchor } from './pf.js';
@@ -32,7 +33,26 @@ export function bridgeSteps(network: string, bridge: string, gatewayCidr: string
   ];
 }
 
-/** Configure the jail's end from the host: ifconfig -j / route -j (FreeBSD 13.3+, 14.0+). */
+/**
+ * Does this FreeBSD's ifconfig(8) / route(8) take `-j JAIL`? The release that added them is not
+ * pinned (13.3/14.0 is believed), so the tool is asked itself, without touching anything: run
+ * with `-j` and no value, getopt(3) answers "option requires an argument -- j" where the option
+ * exists and "illegal option -- j" where it does not.
+ */
+export const JAIL_OPTION_PROBES: Array<{ tool: 'ifconfig' | 'route'; argv: string[] }> = [
+  { tool: 'ifconfig', argv: ['ifconfig', '-j'] },
+  { tool: 'route', argv: ['route', '-j'] },
+];
+
+export function checkJailOption(tool: string, stderr: string): void {
+  if (/illegal option -- j/.test(stderr)) {
+    throw new VesselError('E_UNSUPPORTED', `VNET networking: this FreeBSD's ${tool}(8) has no -j option, which vessel uses to configure the container's end of its epair from the host`, {
+      hint: 'ifconfig -j and route -j are in recent releases (believed from 13.3 / 14.0; not pinned): upgrade, or use [network] mode = host',
+    });
+  }
+}
+
+/** Configure the jail's end from the host: ifconfig -j / route -j (probed: JAIL_OPTION_PROBES). */
 export function insideSteps(jail: string, jailIf: string | undefined, address: string | undefined, gateway: string | undefined): Step[] {
   const steps: Step[] = [{ argv: ['ifconfig', '-j', jail, 'lo0', 'inet', '127.0.0.1/8', 'up'] }];
   if (jailIf !== undefined && address !== undefined) steps.push({ argv: ['ifconfig', '-j', jail, jailIf, 'inet', address, 'up'] });
