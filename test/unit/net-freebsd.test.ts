@@ -1,5 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseNetstatRoutes } from '../../src/net/freebsd/index.js';
+import { freebsdBackend, parseNetstatRoutes } from '../../src/net/freebsd/index.js';
+import { setHostRunner } from '../../src/util/host.js';
+import { FakeFreeBSD } from '../helpers/freebsd.js';
 import { hostOs } from '../../src/runtime/index.js';
 import { formatCidr } from '../../src/net/cidr.js';
 
@@ -40,5 +44,58 @@ describe('VESSEL_OS test seam', () => {
     expect(hostOs({ VESSEL_OS: 'linux' })).toBe('linux');
     expect(hostOs({})).toBe('linux');
     expect(() => hostOs({ VESSEL_OS: 'darwin' })).toThrow(/VESSEL_OS=darwin: expected freebsd or linux/);
+  });
+});
+
+describe('one owner per FreeBSD host object (issue 13 item 3)', () => {
+  const dir = (p: string) => join(new URL(import.meta.url).pathname, '..', '..', '..', 'src', p);
+  const source = (p: string) => readFileSync(dir(p), 'utf8');
+
+  it('net/freebsd runs no ifconfig or pfctl of its own: it asks the module that created the object', () => {
+    for (const f of readdirSync(dir('net/freebsd'))) {
+      const text = source(`net/freebsd/${f}`);
+      expect(text, f).not.toMatch(/\['ifconfig'|\['pfctl'|\['devfs'/);
+    }
+    expect(source('net/freebsd/bridge.ts')).toMatch(/import \{[^}]*removeEpair[^}]*removeNetworkPlumbing[^}]*\} from '\.\.\/\.\.\/runtime\/freebsd\/index\.js'/);
+  });
+
+  it('each object is created and removed in the same runtime/freebsd module, and the sweep asks it', () => {
+    const owners: Array<[string, RegExp, RegExp]> = [
+      ['vnet.ts', /'epair', 'create'/, /'destroy'/],
+      ['vnet.ts', /'bridge', 'create'/, /removeNetworkPlumbing/],
+      ['pf.ts', /'-a', anchor, '-f', '-'/, /'-a', anchor, '-F', 'all'/],
+      ['devfs.ts', /'add', \.\.\.r\.rule/, /'delset'/],
+    ];
+    for (const [file, create, remove] of owners) {
+      const text = source(`runtime/freebsd/${file}`);
+      expect(text, `${file} creates`).toMatch(create);
+      expect(text, `${file} removes`).toMatch(remove);
+    }
+    const sweep = source('runtime/freebsd/leftovers.ts');
+    for (const [fn, file] of [['epairLeftovers', 'vnet'], ['rdrLeftovers', 'pf'], ['rulesetLeftovers', 'devfs']]) {
+      expect(sweep).toMatch(new RegExp(`import \\{[^}]*${fn}[^}]*\\} from '\\./${file}\\.js'`));
+    }
+    expect(sweep).not.toMatch(/\['ifconfig'|\['pfctl'|\['devfs'|\brun\(/);
+  });
+
+  it('net/ removing a network or an epair: the driver\'s module does it, states included', async () => {
+    const fake = new FakeFreeBSD();
+    fake.interfaces.add('vbr1234').add('vslabcda').add('vslabcdb');
+    fake.anchors.set('vessel-nat/front', 'nat on $ext_if inet from 10.77.3.0/24 to ! 10.77.3.0/24 -> ($ext_if)\n');
+    const restore = setHostRunner(fake);
+    try {
+      const b = freebsdBackend();
+      await b.removeInterface('vslabcda');
+      await b.removeNetwork({ name: 'front', bridge: 'vbr1234', subnet: '10.77.3.0/24' } as Parameters<typeof b.removeNetwork>[0]);
+    } finally {
+      restore();
+    }
+    expect(fake.transcript()).toBe([
+      'ifconfig vslabcda', 'ifconfig vslabcda destroy',
+      'pfctl -a vessel-nat/front -F all', 'pfctl -k 0.0.0.0/0 -k 10.77.3.0/24', 'pfctl -k 10.77.3.0/24',
+      'ifconfig vbr1234', 'ifconfig vbr1234 destroy', '',
+    ].join('\n'));
+    expect([...fake.interfaces]).toEqual(['em0', 'lo0']);
+    expect(fake.anchors.size).toBe(0);
   });
 });

@@ -1,16 +1,15 @@
-import { run } from '../../util/host.js';
-import { removeNetworkPlumbing } from '../../runtime/freebsd/index.js';
+import { interfaceExists, removeEpair, removeNetworkPlumbing } from '../../runtime/freebsd/index.js';
 import type { NetworkRecord } from '../types.js';
 
 /**
- * A network's if_bridge(4) with the gateway address is made by the jail driver, at every start
- * (runtime/freebsd bridgeSteps: a check, and the creation when it is missing, under the driver's
- * host lock). net/ does not make it a second time: it only removes it, with the network.
+ * One owner per FreeBSD host object: the jail driver (runtime/freebsd) creates a network's
+ * if_bridge(4) with its gateway address, its NAT anchor vessel-nat/NET, and each container's
+ * epair, so it is also the one that removes them (vnet.ts, pf.ts). net/ records the names
+ * before the driver creates them (the network record names the bridge; the container's
+ * resources name the epair) and, at `network rm` or when an automatic network loses its last
+ * container, asks the driver's module to remove them. Nothing here runs ifconfig or pfctl.
  */
-export async function interfaceExists(name: string): Promise<boolean> {
-  // ifconfig(8) NAME exits 1 when there is no such interface.
-  return (await run(['ifconfig', name], { allowFailure: true })).exitCode === 0;
-}
+export { interfaceExists };
 
 /**
  * Nothing to do: the bridge appears with the network's first container (see above). False:
@@ -20,12 +19,12 @@ export async function ensureBridge(_net: NetworkRecord): Promise<boolean> {
   return false;
 }
 
-/** The network's own plumbing: its NAT anchor vessel-nat/NAME, then its bridge. */
+/** The network's own plumbing, removed by the module that made it: NAT anchor (and its states), then bridge. */
 export async function removeBridge(net: NetworkRecord): Promise<void> {
   await removeNetworkPlumbing(net.name, net.bridge, net.subnet);
 }
 
-/** Destroying either end of an epair destroys both (epair(4)); absent is fine. */
+/** A container's epair, removed by the module that made it. */
 export async function removeInterface(name: string): Promise<void> {
-  if (await interfaceExists(name)) await run(['ifconfig', name, 'destroy']);
+  await removeEpair(name);
 }

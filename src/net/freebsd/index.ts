@@ -6,17 +6,17 @@ import { hostRoutes } from './routes.js';
 export { parseNetstatRoutes, ROUTES_ARGV } from './routes.js';
 
 /**
- * net/ on FreeBSD. Who does what (docs/freebsd.md, "Networking"), so that nothing is done twice:
+ * net/ on FreeBSD. One owner per host object (docs/freebsd.md, "Networking"):
  *
  * - net/ (attach.ts, network.ts, here): network records, subnets (checked against
- *   `netstat -rn`), leases, the names below; at `network rm`, or when an automatic network loses
- *   its last container, the network's own plumbing: NAT anchor vessel-nat/NET and bridge.
- * - the jail driver (runtime/freebsd), at every start, from the RuntimeNetwork net/ leased: the
- *   bridge with its gateway (created when missing), the epair renamed at once to the names below,
- *   vessel-nat/NET and vessel-rdr/NAME loaded (each checked with `pfctl -nf -` first), the jail
- *   end configured with `ifconfig -j`. It records the epair and the rdr anchor as the container's
- *   resources and removes them at stop and as leftovers (supervise/leftovers.ts hands it every
- *   resource but the lease).
+ *   `netstat -rn`), leases, the names below — recorded before anything is created.
+ * - the jail driver (runtime/freebsd) creates the network's bridge with its gateway (when
+ *   missing), the container's epair (renamed at once to the names below), vessel-nat/NET and
+ *   vessel-rdr/NAME (each checked with `pfctl -nf -` first), and configures the jail end with
+ *   `ifconfig -j`. The module that creates each object removes it and finds it after a crash
+ *   (vnet.ts the bridge and epair, pf.ts the anchors and their states). At `network rm`, or when
+ *   an automatic network loses its last container, net/ asks that module (bridge.ts); it never
+ *   runs ifconfig or pfctl itself.
  *
  * So ensureNetwork, plug, plugNone and applyRules have nothing to do: the bridge and the anchors
  * are the driver's steps, and pf anchors are per name, not one table to re-render.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { VesselError, hasErrno } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import { devfsRulesetNumber } from './names.js';
+import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
 /**
@@ -92,4 +93,10 @@ export function recordedRuleset(file: string): number | undefined {
 
 export async function deleteRuleset(ruleset: number): Promise<void> {
   await run(['devfs', 'rule', '-s', String(ruleset), 'delset'], { allowFailure: true });
+}
+
+/** The ruleset the container's devfs.rules records, if it still has rules (never a derived number). */
+export async function rulesetLeftovers(file: string): Promise<Resource[]> {
+  const n = recordedRuleset(file);
+  return n !== undefined && (await rulesetExists(n)) ? [{ kind: 'devfs-ruleset', id: String(n) }] : [];
 }

@@ -3,7 +3,7 @@ export { FreeBSDDriver, type FreeBSDDriverOptions, signalName } from './driver.j
 export { renderStart, type StartPlan } from './render.js';
 export { epairNames, bridgeName, jailName, rdrAnchor, natAnchor, devfsRulesetNumber } from './names.js';
 export { pfConfLines, renderNat, renderRdr } from './pf.js';
-export { bridgeSteps, removeNetworkPlumbing } from './vnet.js';
+export { bridgeSteps, interfaceExists, removeEpair, removeNetworkPlumbing } from './vnet.js';
 export { runSteps, describeSteps, type Step } from './steps.js';
 export { configFromSpec, type ConfigFromSpecOptions } from './config-from-spec.js';
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { run } from '../../util/host.js';
+import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
 /** jail(8) and jls(8): create from the rendered jail.conf, modify, remove, look up. */
@@ -103,4 +104,15 @@ export async function listJails(): Promise<JailInfo[]> {
 export async function inspectJail(jail: string): Promise<JailInfo | undefined> {
   const r = await run(['jls', '--libxo', 'json', '-v', '-d', '-j', jail], { allowFailure: true });
   return r.exitCode === 0 ? parseJls(r.stdout)[0] : undefined;
+}
+
+/** Jails named NAME or PARENT.NAME whose root is the container's (dying ones too). */
+export async function jailLeftovers(name: string, dir: string, rootfs: string, conf: string): Promise<Resource[]> {
+  return (await listJails())
+    .filter((j) => (j.name === name || j.name.endsWith(`.${name}`)) && (j.path === rootfs || j.path.startsWith(dir + '/')))
+    .map((j): Resource => ({ kind: 'jail', id: j.name, detail: { conf, ...(j.state ? { state: j.state } : {}) } }));
+}
+
+export async function removeJailIfExists(jail: string, conf: string | undefined): Promise<void> {
+  if (await jailExists(jail)) await removeJail(jail, conf);
 }

@@ -1,6 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
-import type { ContainerConfig } from '../types.js';
+import type { ContainerConfig, Resource } from '../types.js';
 import { containerIdentity } from './identity.js';
 
 /**
@@ -89,4 +90,21 @@ export function checkVnetPortacl(floorSecurelevel: number, of: string): void {
       hint: 'run the container at a lower level parent, or without [security] portacl',
     });
   }
+}
+
+/** Rules the container's portacl.rules recorded that are still in the host's list. */
+export async function portaclLeftovers(file: string): Promise<Resource[]> {
+  if (!existsSync(file)) return [];
+  const ours = splitRules(readFileSync(file, 'utf8').replace(/\n/g, ','));
+  const current = splitRules((await readRules()) ?? '');
+  const present = ours.filter((r) => current.includes(r));
+  return present.length > 0 ? [{ kind: 'portacl', id: present.join(','), detail: { file } }] : [];
+}
+
+/** Take exactly these rules out again; every other rule of the admin stays. */
+export async function removePortacl(rules: string): Promise<void> {
+  const current = await readRules();
+  if (current === undefined) return;
+  const next = withoutRules(current, splitRules(rules));
+  if (next !== splitRules(current).join(',')) await writeRules(next);
 }

@@ -161,3 +161,23 @@ export async function unmount(path: string): Promise<void> {
   // -f: a crashed run may have left processes with files open under the mount.
   await run(['umount', '-f', path]);
 }
+
+/** Mounts under the container's directory, in mount order (cleanup's reverse order unmounts the newest first). */
+export async function mountLeftovers(dir: string): Promise<Resource[]> {
+  return (await mountedPaths()).filter((p) => p === dir || p.startsWith(dir + '/')).map((id): Resource => ({ kind: 'mount', id }));
+}
+
+/**
+ * Unmounts what is still mounted, reading `mount -p` once per cleanup: after the jail is gone
+ * (jail -r unmounts its own fstab and devfs), so those are skipped rather than failing.
+ */
+export function unmounter(): (path: string) => Promise<void> {
+  let mounted: string[] | undefined;
+  return async (path) => {
+    mounted ??= await mountedPaths();
+    const i = mounted.lastIndexOf(path);
+    if (i < 0) return;
+    await unmount(path);
+    mounted.splice(i, 1);
+  };
+}

@@ -2,6 +2,7 @@ import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import type { PortPublish } from '../../spec/types.js';
 import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
+import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
 /**
@@ -157,4 +158,13 @@ export function killStatesSteps(address: string): Step[] {
 export async function removeAnchor(anchor: string, stateTarget?: string): Promise<void> {
   await run(['pfctl', '-a', anchor, '-F', 'all'], { allowFailure: true });
   if (stateTarget !== undefined) for (const s of killStatesSteps(stateTarget)) await run(s.argv, { allowFailure: true });
+}
+
+/** The container's rdr anchor if it still has rules, with the address its states go to. */
+export async function rdrLeftovers(container: string): Promise<Resource[]> {
+  const anchor = rdrAnchor(container);
+  const rules = await anchorRules(anchor);
+  if (rules.trim() === '') return [];
+  const address = rdrTarget(rules);
+  return [{ kind: 'pf-anchor', id: anchor, ...(address !== undefined ? { detail: { address } } : {}) }];
 }

@@ -1,7 +1,7 @@
 import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
 import type { Limits } from '../../spec/types.js';
-import type { Stats } from '../types.js';
+import type { Resource, Stats } from '../types.js';
 import type { Step } from './steps.js';
 
 /**
@@ -70,4 +70,16 @@ export async function usage(jail: string): Promise<Stats> {
   const limit = (await listRules(jail)).map((l) => /:memoryuse:deny=(\d+)/.exec(l)?.[1]).find((x) => x !== undefined);
   if (limit !== undefined) stats.memoryLimitBytes = Number(limit);
   return stats;
+}
+
+/** Every rctl rule on the host (rctl(8) without options); the subjects of jail NAME or PARENT.NAME. */
+export async function rctlLeftovers(name: string): Promise<Resource[]> {
+  const r = await run(['rctl'], { allowFailure: true });
+  if (r.exitCode !== 0) return [];
+  const subjects = new Set<string>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^jail:([^:]+):/.exec(line.trim());
+    if (m && (m[1] === name || m[1]!.endsWith(`.${name}`))) subjects.add(`jail:${m[1]}`);
+  }
+  return [...subjects].map((id): Resource => ({ kind: 'rctl', id }));
 }

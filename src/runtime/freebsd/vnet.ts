@@ -1,6 +1,7 @@
 import { VesselError } from '../../util/errors.js';
 import { run } from '../../util/host.js';
-import { natAnchor } from './names.js';
+import type { Resource } from '../types.js';
+import { epairNames, natAnchor } from './names.js';
 import { removeAnchor } from './pf.js';
 import type { Step } from './steps.js';
 
@@ -83,11 +84,25 @@ export async function listInterfaces(): Promise<string[]> {
   return r.exitCode === 0 ? r.stdout.trim().split(/\s+/).filter(Boolean) : [];
 }
 
+/** The container's epair if a crashed run left it: by the names epairNames() gave it before creation. */
+export async function epairLeftovers(container: string): Promise<Resource[]> {
+  const ep = epairNames(container);
+  const ifs = await listInterfaces();
+  if (ifs.includes(ep.host)) return [{ kind: 'interface', id: ep.host, detail: { peer: ep.jail, type: 'epair' } }];
+  if (ifs.includes(ep.jail)) return [{ kind: 'interface', id: ep.jail, detail: { type: 'epair' } }];
+  return [];
+}
+
+/** Destroy an interface vessel created (an epair end: both go, epair(4)); absent is fine. */
+export async function removeEpair(name: string): Promise<void> {
+  if (await interfaceExists(name)) await destroyInterface(name);
+}
+
 /**
  * A network's own resources, for the network layer (`vessel network rm`, an unused automatic
  * network): its NAT anchor and its bridge. Idempotent.
  */
 export async function removeNetworkPlumbing(network: string, bridge: string, subnet?: string): Promise<void> {
   await removeAnchor(natAnchor(network), subnet);
-  if (await interfaceExists(bridge)) await destroyInterface(bridge);
+  await removeEpair(bridge);
 }

@@ -1,4 +1,5 @@
 import { run } from '../../util/host.js';
+import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
 /**
@@ -26,4 +27,12 @@ export async function containerDatasets(name: string): Promise<string[]> {
   const r = await run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem'], { allowFailure: true });
   if (r.exitCode !== 0) return [];
   return r.stdout.split('\n').map((l) => l.trim()).filter((d) => d.endsWith(`/vessel/containers/${name}`));
+}
+
+export async function datasetLeftovers(name: string): Promise<Resource[]> {
+  return (await containerDatasets(name)).map((id): Resource => ({ kind: 'dataset', id }));
+}
+
+export async function removeDataset(dataset: string): Promise<void> {
+  if (await datasetExists(dataset)) await destroyDataset(dataset);
 }
