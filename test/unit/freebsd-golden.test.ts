@@ -364,6 +364,32 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
   });
 });
 
+describe('FreeBSD user ids come from the image, read in TypeScript (findings 6, 7)', () => {
+  it('a ZFS root: the plan cannot read the passwd yet, the start reads it from the clone', async () => {
+    const cfg = freebsdConfig(root, {
+      name: 'zweb',
+      user: 'www',
+      root: { layers: [], zfsSnapshot: 'zroot/vessel/images/busybox@base', zfsDataset: 'zroot/vessel/containers/zweb', ephemeral: false },
+    });
+    const d = driver();
+    const main = (cmds: string[][]) => cmds.find((c) => c[0]!.endsWith('/vessel-jail-exec') && c.includes('--'))!;
+    expect(main(d.plan(cfg).commands).slice(5, 11)).toEqual(['-u', '<uid of www>', '-g', '<gid of www>', '-G', '<groups of www>']);
+    // What the clone holds once `zfs clone` ran (the model host does not write files).
+    mkdirSync(join(cfg.dir, 'rootfs', 'etc'), { recursive: true });
+    writeFileSync(join(cfg.dir, 'rootfs', 'etc', 'passwd'), 'www:*:80:80::/home/www:/bin/sh\n');
+    writeFileSync(join(cfg.dir, 'rootfs', 'etc', 'group'), 'www:*:80:\nstaff:*:20:www\n');
+    const fake = install();
+    await (await d.start({ ...cfg, wait: 'main' })).exited;
+    expect(fake.transcript()).toContain('/usr/local/libexec/vessel/vessel-jail-exec -j zweb -d / -u 80 -g 80 -G 80,20 ');
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('a name the image does not define: one line, before anything is created', async () => {
+    install();
+    expect(() => driver().plan(freebsdConfig(root, { name: 'bad', user: 'nobody' }))).toThrow('user "nobody": no user "nobody" in the image\'s /etc/passwd (image layers)');
+  });
+});
+
 describe('FreeBSD devfs rulesets are global and unowned (findings 12, 18)', () => {
   const vnetNone = () => freebsdConfig(root, { name: 'web', network: { mode: 'none' } });
 
