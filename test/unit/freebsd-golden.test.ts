@@ -189,6 +189,18 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     expectGolden('kill', 'commands.txt', norm(fake.transcript()));
   });
 
+  it('exec: vessel-jail-exec with the running root\'s passwd, not jexec -U (findings 5, 6, 7)', async () => {
+    const fake = install((f) => running(f, [4242]));
+    const d = driver();
+    const cfg = web();
+    mkdirSync(join(cfg.dir, 'rootfs', 'etc'), { recursive: true });
+    writeFileSync(join(cfg.dir, 'rootfs', 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/usr/sbin/nologin\n');
+    const code = await d.exec({ name: 'web', pid: 4242, resources: d.resources(cfg) }, { argv: ['ls', '-l'], env: ['A=1'], workdir: '/www', user: 'www', tty: false, interactive: false });
+    expect(code).toBe(0);
+    expectGolden('exec', 'commands.txt', norm(fake.transcript()));
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
   it('death: the container lives while any process of the jail lives (pwait, re-list)', async () => {
     const fake = install((f) => { f.procs.set('web', [4242, 4243]); });
     const d = driver();
