@@ -70,6 +70,8 @@ export class FakeFreeBSD extends Recorder {
   rctl: string[] = [];
   devfs = new Map<number, string[]>();
   anchors = new Map<string, string>();
+  /** pf states as `pfctl -s states -v` prints them: the state line and its id/creatorid. */
+  states: Array<{ line: string; id: string }> = [];
   datasets = new Set<string>();
   snapshots = new Set<string>();
   portacl = '';
@@ -204,7 +206,14 @@ export class FakeFreeBSD extends Recorder {
         const a = args.indexOf('-a');
         if (line === 'pfctl -s info') return this.ok(`Status: ${this.pfEnabled ? 'Enabled' : 'Disabled'} for 0 days 01:02:03           Debug: Urgent\n`);
         if (line === 'pfctl -s nat') return this.ok(this.mainAnchors.map((l) => `${l}\n`).join(''));
-        if (args[0] === '-k') return this.ok();
+        if (line === 'pfctl -s states -v') {
+          return this.ok(this.states.map((st) => `${st.line}\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n   id: ${st.id.replace('/', ' creatorid: ')}\n`).join(''));
+        }
+        if (args[0] === '-k' && args[1] === 'id') {
+          const before = this.states.length;
+          this.states = this.states.filter((st) => st.id !== args[3]);
+          return before === this.states.length ? this.fail('killed 0 states') : this.ok();
+        }
         if (a < 0) return this.ok();
         const anchor = args[a + 1]!;
         if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.ok(); }

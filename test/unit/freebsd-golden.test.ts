@@ -225,6 +225,14 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     fake.procs.set('web', [4242]);
     const started = await d.start({ ...cfg, wait: 'main' });
     await started.exited;
+    // Connections pf still tracks (pf_print_state.c): one redirected to the container — its wire
+    // key holds the host's address, so `pfctl -k 0.0.0.0/0 -k 10.77.3.5` would miss it — one the
+    // container made (NAT), and the admin's own ssh session to the host, which must survive.
+    fake.states = [
+      { line: 'all tcp 10.77.3.5:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED', id: '6474d3f900000001/2c95c8fa' },
+      { line: 'all tcp 192.0.2.10:61234 (10.77.3.5:40000) -> 203.0.113.9:443       ESTABLISHED:ESTABLISHED', id: '6474d3f900000002/2c95c8fa' },
+      { line: 'all tcp 192.0.2.10:22 <- 198.51.100.7:50001       ESTABLISHED:ESTABLISHED', id: '6474d3f900000003/2c95c8fa' },
+    ];
     fake.calls.splice(0);
     const left = await d.findLeftovers('web');
     await d.cleanup(left);
@@ -235,6 +243,8 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     expect(fake.mounts).toEqual([]);
     expect(fake.rctl).toEqual([]);
     expect(fake.portacl).toBe('');
+    // Finding 16: the states to and from the dead container are gone, the host's own are not.
+    expect(fake.states.map((st) => st.id)).toEqual(['6474d3f900000003/2c95c8fa']);
   });
 });
 

@@ -8,7 +8,7 @@ import { bridgeName, devfsRulesetNumber, epairNames, jailName } from '../../src/
 import { checkJailParam, quote } from '../../src/runtime/freebsd/jailconf.js';
 import { rctlRules } from '../../src/runtime/freebsd/rctl.js';
 import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
-import { parseDefaultRoute, pfConfLines, subnetOf } from '../../src/runtime/freebsd/pf.js';
+import { parseDefaultRoute, parseStates, pfConfLines, statesOf, subnetOf } from '../../src/runtime/freebsd/pf.js';
 import { jailExecArgv } from '../../src/runtime/freebsd/jail-exec.js';
 import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
 import { signalName } from '../../src/runtime/freebsd/driver.js';
@@ -134,6 +134,26 @@ describe('the e2e and unit goldens start the command the same way (finding 19)',
       const line = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8').split('\n').find((l) => l.includes('/vessel-jail-exec ') && l.includes(' -- '));
       expect(line, c).toMatch(/^\/usr\/local\/libexec\/vessel\/vessel-jail-exec -j \S+ -d \S+ -u \d+ -g \d+ -G [\d,]+ (-e \S+ )*-e PATH=\S+ /);
     }
+  });
+});
+
+describe('pf states (finding 16)', () => {
+  it('finds the states that show an address on either side, by id', () => {
+    const out = [
+      'all tcp 10.77.3.5:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED',
+      '   [1 + 2]  wscale 7  [3 + 4]  wscale 7',
+      '   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0',
+      '   id: 6474d3f900000001 creatorid: 2c95c8fa',
+      'all udp 10.77.3.50:53 <- 10.77.3.6:4000       MULTIPLE:SINGLE',
+      '   id: 6474d3f900000002 creatorid: 2c95c8fa',
+      '',
+    ].join('\n');
+    expect(parseStates(out)).toEqual([
+      { id: '6474d3f900000001/2c95c8fa', addresses: ['10.77.3.5', '192.0.2.10', '198.51.100.7'] },
+      { id: '6474d3f900000002/2c95c8fa', addresses: ['10.77.3.50', '10.77.3.6'] },
+    ]);
+    expect(statesOf(out, '10.77.3.5')).toEqual(['6474d3f900000001/2c95c8fa']);
+    expect(statesOf(out, '10.77.3.0/24')).toEqual(['6474d3f900000001/2c95c8fa', '6474d3f900000002/2c95c8fa']);
   });
 });
 

@@ -82,6 +82,10 @@ describe('one owner per FreeBSD host object (issue 13 item 3)', () => {
     const fake = new FakeFreeBSD();
     fake.interfaces.add('vbr1234').add('vslabcda').add('vslabcdb');
     fake.anchors.set('vessel-nat/front', 'nat on $ext_if inet from 10.77.3.0/24 to ! 10.77.3.0/24 -> ($ext_if)\n');
+    fake.states = [
+      { line: 'all tcp 192.0.2.10:61234 (10.77.3.7:40000) -> 203.0.113.9:443       ESTABLISHED:ESTABLISHED', id: 'a1/1' },
+      { line: 'all tcp 192.0.2.10:22 <- 198.51.100.7:50001       ESTABLISHED:ESTABLISHED', id: 'a2/1' },
+    ];
     const restore = setHostRunner(fake);
     try {
       const b = freebsdBackend();
@@ -92,10 +96,11 @@ describe('one owner per FreeBSD host object (issue 13 item 3)', () => {
     }
     expect(fake.transcript()).toBe([
       'ifconfig vslabcda', 'ifconfig vslabcda destroy',
-      'pfctl -a vessel-nat/front -F all', 'pfctl -k 0.0.0.0/0 -k 10.77.3.0/24', 'pfctl -k 10.77.3.0/24',
+      'pfctl -a vessel-nat/front -F all', 'pfctl -s states -v', 'pfctl -k id -k a1/1',
       'ifconfig vbr1234', 'ifconfig vbr1234 destroy', '',
     ].join('\n'));
     expect([...fake.interfaces]).toEqual(['em0', 'lo0']);
     expect(fake.anchors.size).toBe(0);
+    expect(fake.states.map((st) => st.id)).toEqual(['a2/1']);
   });
 });

@@ -144,20 +144,61 @@ export function rdrTarget(rules: string): string | undefined {
  * Flushing an anchor keeps its states: pfctl.c `-F all` flushes rules, nat and tables of the
  * anchor and clears states only `if (!*anchorname)`. Established connections would go on to
  * the dead container's address (and to whatever gets that address next), so its states are
- * killed too: pfctl(8) -k host -k host kills "the state entries from the first host/network to
- * the second". Both directions: connections redirected to the container and its own.
+ * killed too. Not with `pfctl -k HOST -k HOST`: the kernel matches an inbound state on its wire
+ * key (pf_killstates_row: `PF_IN` → `key[PF_SK_WIRE]`), which for a redirected connection holds
+ * the host's address, not the container's — the states would survive. Instead every state that
+ * shows the container's address (either side, either key) in `pfctl -s states -v` is killed by
+ * its id (`pfctl -k id -k ID/CREATORID`, pfctl.c pfctl_id_kill_states).
  */
-export function killStatesSteps(address: string): Step[] {
-  return [
-    { argv: ['pfctl', '-k', '0.0.0.0/0', '-k', address], probe: true },
-    { argv: ['pfctl', '-k', address], probe: true },
-  ];
+export const STATES_ARGV = ['pfctl', '-s', 'states', '-v'];
+
+export interface PfState {
+  /** `ID/CREATORID`, as `-k id` takes it. */
+  id: string;
+  addresses: string[];
+}
+
+/** pf_print_state.c output: a state line with `ADDR:PORT` tokens, then `   id: HEX creatorid: HEX`. */
+export function parseStates(stdout: string): PfState[] {
+  const out: PfState[] = [];
+  let addresses: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    if (!/^\s/.test(line)) {
+      addresses = [...line.matchAll(/(\d+\.\d+\.\d+\.\d+):\d+/g)].map((m) => m[1]!);
+      continue;
+    }
+    const id = /^\s+id: ([0-9a-f]+) creatorid: ([0-9a-f]+)/.exec(line);
+    if (id) out.push({ id: `${id[1]}/${id[2]}`, addresses });
+  }
+  return out;
+}
+
+function inSubnet(ip: string, cidr: string): boolean {
+  if (!cidr.includes('/')) return ip === cidr;
+  const [net, len] = cidr.split('/');
+  try {
+    return subnetOf(`${ip}/${len}`) === `${net}/${len}`;
+  } catch {
+    return false;
+  }
+}
+
+/** The ids of states that touch ADDRESS (or any address of SUBNET). */
+export function statesOf(stdout: string, target: string): string[] {
+  return parseStates(stdout).filter((st) => st.addresses.some((a) => inSubnet(a, target))).map((st) => st.id);
+}
+
+export async function killStates(target: string): Promise<void> {
+  const r = await run(STATES_ARGV, { allowFailure: true });
+  if (r.exitCode !== 0) return;
+  for (const id of statesOf(r.stdout, target)) await run(['pfctl', '-k', 'id', '-k', id], { allowFailure: true });
 }
 
 /** pfctl(8) `-F all` on the anchor only, then its states; absent anchor or disabled pf is not an error here. */
 export async function removeAnchor(anchor: string, stateTarget?: string): Promise<void> {
   await run(['pfctl', '-a', anchor, '-F', 'all'], { allowFailure: true });
-  if (stateTarget !== undefined) for (const s of killStatesSteps(stateTarget)) await run(s.argv, { allowFailure: true });
+  if (stateTarget !== undefined) await killStates(stateTarget);
 }
 
 /** The container's rdr anchor if it still has rules, with the address its states go to. */
