@@ -255,7 +255,7 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err).toBeInstanceOf(VesselError);
     // Only questions were asked: no jail, mount, interface, rule; no file written.
     for (const c of fake.calls) {
-      expect(['sysctl', 'route', 'jls', 'zfs', 'pfctl', 'devfs', 'ifconfig']).toContain(c.argv[0]);
+      expect(['sysctl', 'route', 'jls', 'zfs', 'pfctl', 'devfs', 'ifconfig', 'test']).toContain(c.argv[0]);
       // pfctl -s, devfs rule show, ifconfig without a verb: questions only.
       if (c.argv[0] === 'pfctl') expect(c.argv[1]).toBe('-s');
       if (c.argv[0] === 'devfs') expect(c.argv[c.argv.length - 1]).toBe('show');
@@ -378,6 +378,15 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     const { err } = await startFails(freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24') }), (f) => { f.jailOptions = false; });
     expect(err.message).toBe('VNET networking: this FreeBSD\'s ifconfig(8) has no -j option, which vessel uses to configure the container\'s end of its epair from the host');
     expect(err.hint).toMatch(/13\.3 \/ 14\.0/);
+  });
+
+  it('the jail exec helper not built: said before anything is created', async () => {
+    const { err } = await startFails(freebsdConfig(root, { name: 'bad' }), (f) => {
+      const answer = f.run.bind(f);
+      f.run = async (argv, opts) => (argv[0] === 'test' ? (f.calls.push({ argv: [...argv] }), { argv, exitCode: 1, stdout: '', stderr: '' }) : answer(argv, opts));
+    });
+    expect(err.message).toBe('/usr/local/libexec/vessel/vessel-jail-exec is missing: vessel starts every command in a jail with it');
+    expect(err.hint).toMatch(/native\/build\.sh/);
   });
 
   it('a container name with a dot', () => {

@@ -5,6 +5,7 @@ import { checkPortaclModule, checkReservedHigh, checkVnetPortacl, PORTACL_SYSCTL
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
+import { jailExecPath } from './jail-exec.js';
 import { checkJailOption, JAIL_OPTION_PROBES } from './vnet.js';
 import { checkFileVolumes, isFileVolume, OSRELDATE_PROBE } from './mount.js';
 import { chooseRuleset, rulesetCandidates, showRulesetArgv } from './devfs.js';
@@ -65,6 +66,17 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
         : `jail ${jail} already exists`, {
         hint: dying ? 'wait a moment and start again; sockets in TIME_WAIT can hold a dying jail for a while' : `a leftover of an earlier run, or another jail manager's: \`vessel gc\`, or \`jail -r ${jail}\``,
       });
+    },
+  });
+  list.push({
+    // Every command of the container goes through vessel's helper (jail-exec.ts): built or not?
+    argv: ['test', '-x', jailExecPath()],
+    check: (r) => {
+      if (r.exitCode !== 0) {
+        throw new VesselError('E_UNSUPPORTED', `${jailExecPath()} is missing: vessel starts every command in a jail with it`, {
+          hint: 'build it on this FreeBSD host: sh native/build.sh (npm run build does), or set VESSEL_LIBEXEC to where it is',
+        });
+      }
     },
   });
   if (hasLimits(cfg.limits)) list.push({ argv: RACCT_PROBE, check: (r) => checkRacct(r.stdout, r.exitCode) });
