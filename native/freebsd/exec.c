@@ -3,6 +3,8 @@
  * spec's environment. The PATH search is done here over the PATH of that environment: execvp(3)
  * would read the helper's own environment, and with no PATH there it falls back to
  * _PATH_DEFPATH ("/usr/bin:/bin"), which is how a command in /usr/local/bin went missing before.
+ * Unlike execvp(3), a file without a #! line (ENOEXEC) is not handed to /bin/sh: the container
+ * runs what its image names, and an image need not have a shell.
  */
 /* FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11; glibc
  * (the Linux compile check) needs to be asked for PATH_MAX and setgroups(2). */
