@@ -108,7 +108,7 @@ export function jailParams(input: JailConfInput): string[] {
   const lines = [
     param('path', files.rootfs),
     param('host.hostname', cfg.hostname),
-    // The jail outlives a moment without processes (the main command is started with jexec
+    // The jail outlives a moment without processes (the main command is started with vessel-jail-exec
     // right after create); vessel ends it with `jail -r` when the container's processes are gone.
     param('persist'),
     param('exec.clean'),

@@ -58,6 +58,12 @@ export function renderRdr(container: string, address: string, publish: PortPubli
   return lines.join('\n') + '\n';
 }
 
+/**
+ * A connection the host makes to 127.0.0.1 goes out and back in on lo0 and never passes the
+ * external interface the rdr rules are bound to (`on $ext_if`); pf.conf(5) setups commonly `set
+ * skip on lo0` as well. A host-originated connection to the external address is redirected only
+ * with net.pf.filter_local=1. So a publish on loopback would be a port nobody can reach.
+ */
 function isLoopback(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
 }
