@@ -10,3 +10,10 @@ export { configFromSpec, type ConfigFromSpecOptions } from './config-from-spec.j
 import { FreeBSDDriver } from './driver.js';
 /** The driver `runtime/driverFor('freebsd')` hands out. */
 export const freebsdDriver = new FreeBSDDriver();
+
+// Host checks a start makes, for `vessel doctor`: each is an argv and a check that throws a
+// VesselError with the fix (the same ones probe.ts runs before a start).
+export { PF_INFO_PROBE, PF_NAT_PROBE, FORWARDING_PROBE, checkPfEnabled, checkAnchorsReferenced, checkForwarding } from './pf.js';
+export { JAIL_OPTION_PROBES, checkJailOption } from './vnet.js';
+export { OSRELDATE_PROBE, NULLFS_FILE_OSRELDATE } from './mount.js';
+export { JAIL_EXEC, jailExecPath } from './jail-exec.js';
