@@ -347,8 +347,10 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
 
   it('a single-file volume on a FreeBSD before 13.2: nullfs there cannot mount a file (finding 17)', async () => {
     const cfg = freebsdConfig(root, { name: 'bad', mounts: [{ kind: 'bind', source: siteConf, target: '/etc/site.conf', readonly: true }] });
-    const { err } = await startFails(cfg, (f) => { f.osreldate = 1301000; });
+    const { err, fake } = await startFails(cfg, (f) => { f.osreldate = 1301000; });
     expect(err.message).toBe(`[container] volume ${siteConf}:/etc/site.conf: a single-file volume needs nullfs file mounts, which FreeBSD has from 13.2 (kern.osreldate 1302000); this host is 1301000`);
+    // The other release's form, beside volume-file/ (14.2): asked, refused, nothing created.
+    expectGolden('volume-file-13.1', 'commands.txt', norm(`${fake.transcript()}# ${err.message}\n`));
   });
 
   const portacl = { portacl: [{ protocol: 'tcp' as const, port: 80 }], capAdd: [], capDrop: [], noNewPrivileges: true };
@@ -375,7 +377,9 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
   });
 
   it('ifconfig(8)/route(8) without -j: one clear line before anything exists (finding 21)', async () => {
-    const { err } = await startFails(freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24') }), (f) => { f.jailOptions = false; });
+    const { err, fake } = await startFails(freebsdConfig(root, { name: 'bad', network: bridgeNet('bad', '10.77.3.5/24') }), (f) => { f.jailOptions = false; });
+    // The other form, beside vnet-publish/ (ifconfig and route with -j).
+    expectGolden('no-jail-option', 'commands.txt', norm(`${fake.transcript()}# ${err.message}\n`));
     expect(err.message).toBe('VNET networking: this FreeBSD\'s ifconfig(8) has no -j option, which vessel uses to configure the container\'s end of its epair from the host');
     expect(err.hint).toMatch(/13\.3 \/ 14\.0/);
   });
