@@ -87,6 +87,17 @@ describe('vessel selftest (real driver contract on this host)', () => {
     expect(selftestDirs()).toEqual([]);
   });
 
+  it('SIGTERM in the middle of a case: it removes that case\'s container itself before exiting', async () => {
+    const child = vesselSpawn(t, ['selftest'], { env: { VESSEL_SELFTEST_HOLD: 'leftovers' } });
+    await until(() => child.output().includes('holds selftest-leftovers'), 30_000, 'the selftest to hold');
+    expect(cgroupsIn(t, 'selftest-leftovers').length).toBeGreaterThan(0);
+    const gone = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    child.kill('SIGTERM');
+    expect(await gone).toBe(143);
+    expect(leftovers(t, 'selftest-leftovers')).toEqual([]);
+    expect(selftestDirs()).toEqual([]);
+  });
+
   it('SIGKILLed: the next selftest removes the leftovers first, then passes', async () => {
     const child = vesselSpawn(t, ['selftest'], { env: { VESSEL_SELFTEST_HOLD: 'leftovers' } });
     await until(() => child.output().includes('holds selftest-leftovers'), 30_000, 'the selftest to hold');
