@@ -18,7 +18,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 import { setHostRunner } from '../../src/util/host.js';
 import { importRootfsTarball } from '../../src/image/index.js';
 import { runSelftest } from '../../src/selftest/index.js';
-import { listStates, writeState } from '../../src/supervise/index.js';
+import { listStates, resolveSpec, writeState } from '../../src/supervise/index.js';
+import { parseSpecText } from '../../src/spec/index.js';
 import { defaultSpec } from '../../src/spec/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
@@ -35,6 +36,8 @@ beforeAll(async () => {
   expect(spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']).status).toBe(0);
   const rec = await importRootfsTarball(tar, 'freebsd:latest');
   expect(rec.os).toBe('freebsd');
+  // the same tree stamped as a Linux image, as busybox:latest would be
+  expect((await importRootfsTarball(tar, 'linuxbox:latest', { os: 'linux' })).os).toBe('linux');
 });
 
 describe('vessel selftest on a (model) FreeBSD host', () => {
@@ -69,6 +72,25 @@ describe('vessel selftest on a (model) FreeBSD host', () => {
       // the sweep asked the host about the recorded jail before the case ran
       expect(fake.calls.map((c) => c.argv.join(' '))).toContain('jls -j selftest-plan jid');
       expect((await listStates()).filter((s) => s.name.startsWith('selftest-'))).toEqual([]);
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe('an os: linux image on a (model) FreeBSD host', () => {
+  it('is refused before anything is created, naming the spec key; even with linux64 loaded', async () => {
+    // The model host answers kldstat with exit 0: linux64 loaded, and still refused.
+    const fake = new LiveFreeBSD();
+    const restore = setHostRunner(fake);
+    try {
+      const spec = parseSpecText('[container]\nimage = linuxbox:latest\ncommand = sleep 300\n', { file: '/usr/local/etc/vessel/vassals/lx.ini' });
+      const err = await resolveSpec(spec, { ephemeral: true, output: { kind: 'inherit' } }).then(() => undefined, (e: unknown) => e as { message: string; hint?: string });
+      expect(err?.message).toBe('/usr/local/etc/vessel/vassals/lx.ini: [container] image: image linuxbox:latest is a Linux image (os: linux); this host runs FreeBSD jails');
+      expect(err?.hint).toMatch(/^linux64 is loaded, but vessel runs only FreeBSD images in jails/);
+      // the only host command is the probe
+      expect(fake.transcript()).toBe('kldstat -q -m linux64\n');
+      expect((await listStates()).map((s) => s.name)).not.toContain('lx');
     } finally {
       restore();
     }
