@@ -31,4 +31,10 @@ describe('vessel setup', () => {
     const pf = await vessel(t, ['setup', 'pf']);
     expect(pf.stdout).toContain('nat-anchor "vessel-nat/*"\nrdr-anchor "vessel-rdr/*"\n');
   });
+
+  it('npm start\'s vassals: vassals/freebsd on FreeBSD, vassals/ on Linux (VESSEL_OS is the seam)', async () => {
+    const cfg = async (env: NodeJS.ProcessEnv) => (JSON.parse((await vessel(t, ['config', '--json'], { env })).stdout) as { vassals: { value: string } }).vassals.value;
+    expect(await cfg({ VESSEL_OS: 'freebsd' })).toBe(join(process.cwd(), 'vassals', 'freebsd'));
+    expect(await cfg({})).toBe(join(process.cwd(), 'vassals'));
+  });
 });
