@@ -6,7 +6,8 @@ import { config, containerPaths } from '../util/config.js';
 import { hostOs } from '../util/os.js';
 import { defaultSpec } from '../spec/index.js';
 import { driverFor, type ContainerConfig, type Driver } from '../runtime/index.js';
-import { isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
+import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
+import { withLock } from '../util/lock.js';
 import { CONTRACT_CASES, type ContractCase, type ContractHost } from './cases.js';
 
 /** Every container of a selftest is named so: a rerun and `vessel gc` know them by the prefix. */
@@ -154,15 +155,19 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
       hint: hostOs() === 'freebsd' ? '`vessel image base freebsd:latest` builds one from this host, then `vessel selftest --image freebsd:latest`' : '`npm run setup` builds busybox:latest, or `vessel selftest --image NAME`',
     });
   });
-  const { checkImagePlatform } = await import('../supervise/platform.js');
   await checkImagePlatform(image.record);
   const driver = await driverFor();
+  // One selftest at a time: the sweep below would otherwise remove another run's live cases.
+  return withLock(join(config().run, 'locks', 'selftest.lock'), () => runCases(driver, cases, opts, image.layerDirs, image.record.id), { what: 'vessel selftest' });
+}
+
+async function runCases(driver: Driver, cases: readonly ContractCase[], opts: SelftestOptions, layers: string[], imageId: string): Promise<SelftestRun> {
   const swept = await sweep(driver);
   const host: ContractHost = { driver, ...(driver.os === 'linux' ? { discoverable: ['cgroup'] } : {}) };
   const results: CaseResult[] = [];
   for (const c of cases) {
     const name = `${SELFTEST_PREFIX}${c.id}`;
-    const cfg = caseConfig(name, image.layerDirs);
+    const cfg = caseConfig(name, layers);
     current = { driver, name };
     recordCase(driver, cfg, opts.image);
     const r: CaseResult = { id: c.id, container: name, feature: c.feature, title: c.title, ok: true };
@@ -184,5 +189,5 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
     results.push(r);
     opts.onResult?.(r);
   }
-  return { image: opts.image, imageId: image.record.id, results, swept };
+  return { image: opts.image, imageId, results, swept };
 }
