@@ -51,7 +51,8 @@ function freshHost(): Recorder {
 async function doctorOn(host: Recorder, env: NodeJS.ProcessEnv) {
   const restore = setHostRunner(host);
   try {
-    return await runDoctor({ os: 'freebsd', env, nodeVersion: 'v20.18.1' });
+    // VESSEL_OS=freebsd: the test seam that picks the FreeBSD probes on this Linux machine
+    return await runDoctor({ env: { ...env, VESSEL_OS: 'freebsd' }, nodeVersion: 'v20.18.1' });
   } finally {
     restore();
   }
