@@ -16,6 +16,15 @@ export interface ContractHost {
   afterStart?: (cfg: ContainerConfig) => Promise<void>;
 }
 
+/** Linux: only cgroups outlive a killed supervisor (processes die with it, mounts with the namespace). */
+export const LINUX_DISCOVERABLE: ResourceKind[] = ['cgroup'];
+
+/**
+ * FreeBSD without VIMAGE: no epair and no VNET devfs ruleset exist to be left behind (they are
+ * only in the list recorded before start, which assumes a VIMAGE kernel).
+ */
+export const FREEBSD_NO_VIMAGE_DISCOVERABLE: ResourceKind[] = ['jail-conf', 'dataset', 'mount', 'jail', 'rctl', 'portacl', 'pf-anchor'];
+
 export interface ContractCase {
   /** Short id; `vessel selftest` names the case's container selftest-<id>. */
   id: string;

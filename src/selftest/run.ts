@@ -5,10 +5,11 @@ import { VesselError, errorMessage } from '../util/errors.js';
 import { config, containerPaths } from '../util/config.js';
 import { hostOs } from '../util/os.js';
 import { defaultSpec } from '../spec/index.js';
-import { driverFor, type ContainerConfig, type Driver } from '../runtime/index.js';
+import { driverFor, type ContainerConfig, type Driver, type ResourceKind } from '../runtime/index.js';
+import { run } from '../util/host.js';
 import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
 import { withLock } from '../util/lock.js';
-import { CONTRACT_CASES, type ContractCase, type ContractHost } from './cases.js';
+import { CONTRACT_CASES, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type ContractCase, type ContractHost } from './cases.js';
 
 /** Every container of a selftest is named so: a rerun and `vessel gc` know them by the prefix. */
 export const SELFTEST_PREFIX = 'selftest-';
@@ -128,6 +129,14 @@ async function sweep(driver: Driver): Promise<string[]> {
   return [...names].sort();
 }
 
+/** What findLeftovers() can find on this host's kernel (the same lists the contract tests use). */
+async function discoverable(driver: Driver): Promise<ResourceKind[] | undefined> {
+  if (driver.os === 'linux') return LINUX_DISCOVERABLE;
+  // The jail driver's own VIMAGE probe: security.jail.param.vnet exists only in VIMAGE kernels.
+  const vnet = await run(['sysctl', '-d', 'security.jail.param.vnet'], { allowFailure: true });
+  return vnet.exitCode === 0 ? undefined : FREEBSD_NO_VIMAGE_DISCOVERABLE;
+}
+
 function pickCases(only: string[] | undefined): readonly ContractCase[] {
   if (only === undefined || only.length === 0) return CONTRACT_CASES;
   const ids = CONTRACT_CASES.map((c) => c.id);
@@ -163,7 +172,7 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
 
 async function runCases(driver: Driver, cases: readonly ContractCase[], opts: SelftestOptions, layers: string[], imageId: string): Promise<SelftestRun> {
   const swept = await sweep(driver);
-  const host: ContractHost = { driver, ...(driver.os === 'linux' ? { discoverable: ['cgroup'] } : {}) };
+  const host: ContractHost = { driver, discoverable: await discoverable(driver) };
   const results: CaseResult[] = [];
   for (const c of cases) {
     const name = `${SELFTEST_PREFIX}${c.id}`;

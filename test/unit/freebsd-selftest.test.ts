@@ -60,6 +60,19 @@ describe('vessel selftest on a (model) FreeBSD host', () => {
     }
   });
 
+  it('passes on a kernel without VIMAGE too (what findLeftovers can find there is asked first)', async () => {
+    const fake = new LiveFreeBSD();
+    fake.vimage = false;
+    const restore = setHostRunner(fake);
+    try {
+      const r = await runSelftest({ image: 'freebsd:latest' });
+      expect(r.results.filter((c) => !c.ok)).toEqual([]);
+      expect(fake.calls[0]?.argv.join(' ')).toBe('sysctl -d security.jail.param.vnet');
+    } finally {
+      restore();
+    }
+  });
+
   it('a killed selftest\'s recorded container is swept by the next run', async () => {
     const fake = new LiveFreeBSD();
     const restore = setHostRunner(fake);
