@@ -106,7 +106,8 @@ async function devfsRulesets(): Promise<Check> {
   if (r.exitCode !== 0) return { ...base, status: 'missing', detail: 'devfs rule showsets failed', fix: 'devfs(8) must be usable by root' };
   const sets = out(r).split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   const inRange = sets.filter((n) => n >= RULESET_RANGE[0] && n <= RULESET_RANGE[1]);
-  return { ...base, status: 'ok', detail: `${sets.length} rulesets in use, ${inRange.length} in vessel's range ${RULESET_RANGE[0]}-${RULESET_RANGE[1]}` };
+  const shown = inRange.length === 0 ? '' : ` (${inRange.slice(0, 8).join(', ')}${inRange.length > 8 ? ', …' : ''}: vessel's own containers', or another manager's)`;
+  return { ...base, status: 'ok', detail: `${sets.length} rulesets in use, ${inRange.length} in vessel's range ${RULESET_RANGE[0]}-${RULESET_RANGE[1]}${shown}` };
 }
 
 async function jailParams(): Promise<Check> {
