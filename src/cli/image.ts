@@ -47,6 +47,24 @@ export function define(program: Command): void {
     });
 
   image
+    .command('base')
+    .description('build a FreeBSD image offline from a FreeBSD base system: its /rescue programs and fresh account files')
+    .argument('[name]', 'NAME[:TAG]', 'freebsd:latest')
+    .option('--from <dir>', 'root of the FreeBSD base system to take /rescue and /etc files from', '/')
+    .action(async (name: string, opts: { from: string }) => {
+      const { buildBaseImage } = await import('../image/index.js');
+      const bar = await progressBar('building');
+      try {
+        const rec = await buildBaseImage(name, { from: opts.from, onProgress: bar.update });
+        bar.end();
+        process.stdout.write(`${rec.id}\n`);
+      } catch (e) {
+        bar.end();
+        throw e;
+      }
+    });
+
+  image
     .command('export')
     .description('write an image to a file: an OCI archive (default), an appc .aci, or a flat root filesystem tarball')
     .argument('<image>', 'NAME[:TAG] or image id')

@@ -37,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   publish: () => import('./publish.js'),
   pull: () => import('./pull.js'),
   tags: () => import('./tags.js'),
+  doctor: () => import('./doctor.js'),
+  selftest: () => import('./selftest.js'),
 };
 
 export function fail(message: string, hint?: string): never {

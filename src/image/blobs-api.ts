@@ -18,6 +18,7 @@ import type { OciImageConfig } from './oci-config.js';
 import type { Digest, ImageRecord, ImageRef } from './types.js';
 
 export { MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, type Descriptor, type StoredImage } from './store.js';
+export { hostOs, hostArchitecture } from './oci-config.js';
 export type { OciImageConfig } from './oci-config.js';
 
 /** A local image by NAME[:TAG] or id, with everything publishing needs. */

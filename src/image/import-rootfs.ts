@@ -13,6 +13,12 @@ export type { Progress };
 export interface ImportOptions {
   onProgress?: (p: Progress) => void;
   limits?: Partial<ExtractLimits>;
+  /** The OS the root filesystem is for (default: this host's); `image base` builds FreeBSD's anywhere. */
+  os?: string;
+  /** Image configuration (Env, Cmd …) to record instead of an empty one. */
+  imageConfig?: OciImageConfig['config'];
+  /** The history line (default: `vessel image import FILE`). */
+  createdBy?: string;
 }
 
 /**
@@ -29,10 +35,10 @@ export async function importRootfsTarball(file: string, ref: string, opts: Impor
     const config: OciImageConfig = {
       created,
       architecture: hostArchitecture(),
-      os: hostOs(),
-      config: {},
+      os: opts.os ?? hostOs(),
+      config: opts.imageConfig ?? {},
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-      history: [{ created, created_by: `vessel image import ${basename(file)}` }],
+      history: [{ created, created_by: opts.createdBy ?? `vessel image import ${basename(file)}` }],
     };
     const same = await findEquivalent([layer.diffId], config);
     if (same) {

@@ -1,3 +1,4 @@
+import { hostOs as runtimeOs } from '../util/os.js';
 import type { Digest, ImageConfig } from './types.js';
 
 /**
@@ -31,8 +32,9 @@ export function hostArchitecture(): string {
   return map[process.arch] ?? process.arch;
 }
 
+/** The OS imported images are stamped with and pulled for: the host's (util/os, VESSEL_OS seam). */
 export function hostOs(): string {
-  return process.platform === 'freebsd' ? 'freebsd' : 'linux';
+  return runtimeOs();
 }
 
 export function toOciConfig(c: ImageConfig): NonNullable<OciImageConfig['config']> {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { VesselError, errorMessage, hasErrno, isVesselError } from '../util/errors.js';
 import { withLock } from '../util/lock.js';
 import { config } from '../util/config.js';
-import { commitPulledImage, hasBlob, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer } from '../image/blobs-api.js';
+import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer } from '../image/blobs-api.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';
 import { isTransient, withRetry } from './retry.js';
@@ -44,9 +44,9 @@ interface Manifest {
   manifests?: Array<Descriptor & { platform?: { os?: string; architecture?: string } }>;
 }
 
+/** The image of an index this host runs: the store's own notion of the host's os/arch (one helper). */
 function platform(): { os: string; architecture: string } {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return { os: process.platform, architecture: arch[process.arch] ?? process.arch };
+  return { os: hostOs(), architecture: hostArchitecture() };
 }
 
 function parseManifest(where: string, m: FetchedManifest): Manifest {

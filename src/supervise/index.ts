@@ -6,3 +6,4 @@ export { removeLeftovers, releaseResources } from './leftovers.js';
 export { shouldRestart, restartDelayMs, HEALTHY_UPTIME_MS } from './restart.js';
 export { resolveSpec, checkStartable, commandOf, mergeEnv } from './resolve.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
+export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';

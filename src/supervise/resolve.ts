@@ -6,6 +6,7 @@ import { config, containerPaths } from '../util/config.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { ImageConfig, ResolvedImage } from '../image/types.js';
 import { hostOs } from '../runtime/index.js';
+import { checkImagePlatform } from './platform.js';
 import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/types.js';
 
 export interface Resolved {
@@ -78,17 +79,26 @@ async function zfsRoot(name: string, image: ResolvedImage): Promise<{ zfsSnapsho
   return { zfsSnapshot: snapshot, zfsDataset: `${ds}/containers/${name}` };
 }
 
+/** An image built for another OS is refused before anything is created, naming the spec's key. */
+async function imageForThisHost(spec: ContainerSpec, image: ResolvedImage): Promise<void> {
+  await checkImagePlatform(image.record).catch((e: unknown) => {
+    if (!(e instanceof VesselError)) throw e;
+    throw new VesselError(e.code, `${spec.source ?? spec.name}: [container] image: ${e.message}`, e.hint === undefined ? {} : { hint: e.hint });
+  });
+}
+
 /**
  * Could this spec start on this host? Its image is in the store and its volume sources exist.
  * No side effects: the watcher calls it so a spec that must fail never replaces a running one.
  */
 export async function checkStartable(spec: ContainerSpec): Promise<void> {
   const { resolveImage } = await import('../image/list.js');
-  await resolveImage(spec.image).catch((e: unknown) => {
+  const image = await resolveImage(spec.image).catch((e: unknown) => {
     throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: [container] image: ${errorMessage(e)}`, {
       hint: 'vessel image import FILE NAME, or vessel pull NAME; then save the spec again',
     });
   });
+  await imageForThisHost(spec, image);
   volumes(spec);
 }
 
@@ -103,6 +113,7 @@ export async function resolveSpec(
 ): Promise<Resolved> {
   const { resolveImage } = await import('../image/list.js');
   const image = await resolveImage(spec.image);
+  await imageForThisHost(spec, image);
   const argv = commandOf(spec, image.record.config);
   if (argv.length === 0) {
     throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: no command: image ${spec.image} has no CMD and the spec gives none`);

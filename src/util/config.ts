@@ -3,6 +3,16 @@ import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VesselError } from './errors.js';
+import { hostOs } from './os.js';
+
+/** The OS whose examples are the default; any other platform gets Linux's (and fails later, clearly). */
+function exampleOs(): string {
+  try {
+    return hostOs();
+  } catch {
+    return 'linux';
+  }
+}
 
 /**
  * Where vessel keeps things. One state root (VESSEL_ROOT, default /var/lib/vessel); the seed's
@@ -83,7 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
     networks: pick('networks', ['VESSEL_NETWORK_DIR'], () => join(root, 'networks')),
     run: pick('run', ['VESSEL_RUN_DIR'], () => (rootGiven ? join(root, 'run') : '/var/run/vessel')),
     emperorDir: pick('emperorDir', ['VESSEL_EMPEROR_DIR'], () => join(root, 'emperor.d')),
-    vassalsDir: pick('vassalsDir', ['VESSEL_VASSALS'], () => resolve('vassals')),
+    // The examples differ by OS (FreeBSD has no busybox: its example image is built from /rescue),
+    // so `npm start` on FreeBSD runs vassals/freebsd/; the watcher never descends into it on Linux.
+    vassalsDir: pick('vassalsDir', ['VESSEL_VASSALS'], () => resolve(exampleOs() === 'freebsd' ? 'vassals/freebsd' : 'vassals')),
     libexec: pick('libexec', ['VESSEL_LIBEXEC'], () => join(packageDir, 'build')),
     registry: undefined,
     packageDir,

@@ -4,3 +4,4 @@ export * from './lock.js';
 export * from './host.js';
 export * from './config.js';
 export * from './log.js';
+export * from './os.js';

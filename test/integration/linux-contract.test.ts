@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { linuxDriver } from '../../src/runtime/linux/index.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import { driverContract } from '../unit/driver-contract.js';
+import { LINUX_DISCOVERABLE } from '../../src/selftest/index.js';
 import { busyboxTarball, leftovers, removeCgroupParents } from '../helpers/vessel.js';
 
 // The same driver contract the FreeBSD driver passes against its model, here against the real
@@ -54,6 +55,5 @@ driverContract('linux (real namespaces, overlayfs, cgroups)', () => linuxDriver,
       output: { kind: 'file', path: join(dir, 'container.log') },
     };
   },
-  // only cgroups outlive a killed supervisor on Linux (processes die with it, mounts with the namespace)
-  discoverable: ['cgroup'],
+  discoverable: LINUX_DISCOVERABLE,
 });

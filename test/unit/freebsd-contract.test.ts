@@ -6,6 +6,7 @@ import { setHostRunner } from '../../src/util/host.js';
 import { FreeBSDDriver } from '../../src/runtime/freebsd/index.js';
 import { bridgeNet, FakeFreeBSD, freebsdConfig } from '../helpers/freebsd.js';
 import { driverContract } from './driver-contract.js';
+import { FREEBSD_NO_VIMAGE_DISCOVERABLE } from '../../src/selftest/index.js';
 
 // A state root of this file's own, set before anything reads the configuration.
 const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-contract-'));
@@ -53,9 +54,7 @@ driverContract('freebsd (nullfs root, VNET, publish, limits, volumes, portacl) a
 driverContract('freebsd (ZFS clone root, no VIMAGE: lo1 alias) against a model FreeBSD', () => new FreeBSDDriver({ env: {} }), {
   setup: setup(false),
   teardown,
-  // Without VIMAGE there is no epair and no VNET devfs ruleset to leave behind (they are only
-  // in the list recorded before start, which assumes a VIMAGE kernel).
-  discoverable: ['jail-conf', 'dataset', 'mount', 'jail', 'rctl', 'portacl', 'pf-anchor'],
+  discoverable: FREEBSD_NO_VIMAGE_DISCOVERABLE,
   config: () => {
     const name = `db${++n}`;
     return freebsdConfig(root, {

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupsIn, leftovers, rootWithBusybox, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
+
+// `vessel doctor` and `vessel selftest` run for real on this Linux host; the selftest is killed
+// with SIGKILL in the middle of a case and `vessel gc` (or the next selftest) must leave nothing.
+let t: TestRoot;
+
+beforeAll(async () => {
+  t = await rootWithBusybox('selftest');
+});
+
+afterAll(() => {
+  const left = ['resources', 'plan', 'cleanup', 'leftovers'].flatMap((c) => leftovers(t, `selftest-${c}`));
+  t.dispose();
+  expect(left).toEqual([]);
+});
+
+const selftestDirs = () => (existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')).filter((d) => d.startsWith('selftest-')) : []);
+
+/** How /proc/mounts says the cgroup trees are mounted: read independently of doctor's own probe. */
+function cgroupKind(): string {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  if (mounts.some((m) => m[1] === '/sys/fs/cgroup' && m[2] === 'cgroup2')) return 'v2';
+  return mounts.some((m) => m[1] === '/sys/fs/cgroup/unified' && m[2] === 'cgroup2') ? 'v1 (hybrid' : 'v1';
+}
+
+describe('vessel doctor (real Linux probes)', () => {
+  it('--json lists every Linux feature with what this host has', async () => {
+    const r = await vessel(t, ['doctor', '--json']);
+    expect(r.stderr).toBe('');
+    const doc = JSON.parse(r.stdout) as { os: string; checks: Array<{ id: string; status: string; detail: string; fix?: string }> };
+    expect(doc.os).toBe('linux');
+    expect(doc.checks.map((c) => c.id)).toEqual(['namespaces', 'cgroups', 'overlayfs', 'nftables', 'userns', 'vessel-init', 'uwsgi', 'node']);
+    const by = Object.fromEntries(doc.checks.map((c) => [c.id, c]));
+    expect(by.cgroups!.detail.startsWith(cgroupKind())).toBe(true);
+    expect(by.cgroups!.detail).toMatch(/memory.*pids.*cpu/);
+    expect(by.overlayfs!.status).toBe('ok');
+    expect(by.nftables!.detail).toBe(execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim());
+    expect(by.uwsgi!.detail).toBe(`uwsgi ${execFileSync('uwsgi', ['--version'], { encoding: 'utf8' }).trim()}`);
+    expect(by.node!.detail).toBe(`node ${process.version}`);
+    // Everything the test suite itself needs is here, so nothing is missing, and the exit says so.
+    expect(doc.checks.filter((c) => c.status === 'missing')).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  it('prints one line per feature', async () => {
+    const r = await vessel(t, ['doctor']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('vessel doctor: can this Linux host run each feature?');
+    expect(lines.filter((l) => /^ {2}(ok|warn|MISSING|info) /.test(l))).toHaveLength(8);
+  });
+});
+
+describe('vessel selftest (real driver contract on this host)', () => {
+  it('passes every case, each in its own container, writes a report and leaves nothing', async () => {
+    const report = join(t.root, 'report.txt');
+    const r = await vessel(t, ['selftest', '--report', report], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const c of ['resources', 'plan', 'cleanup', 'leftovers']) expect(r.stdout).toMatch(new RegExp(`^PASS .*\\[selftest-${c}\\]$`, 'm'));
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('image busybox:latest (sha256:');
+    expect(text).toContain('4 passed, 0 failed');
+    expect(text).toContain('vessel doctor: can this Linux host run each feature?');
+    expect(selftestDirs()).toEqual([]);
+    expect(leftovers(t, 'selftest-resources')).toEqual([]);
+  });
+
+  it('SIGKILLed in the middle of a case: vessel gc removes its container', async () => {
+    const child = vesselSpawn(t, ['selftest'], { env: { VESSEL_SELFTEST_HOLD: 'resources' } });
+    await until(() => child.output().includes('holds selftest-resources'), 30_000, 'the selftest to hold');
+    expect(cgroupsIn(t, 'selftest-resources').length).toBeGreaterThan(0);
+    expect(selftestDirs()).toEqual(['selftest-resources']);
+    const gone = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+    const gc = await vessel(t, ['gc']);
+    expect(gc.code).toBe(0);
+    expect(gc.stdout).toContain('cleaned selftest-resources');
+    expect(gc.stdout).toContain('removed selftest-resources');
+    expect(leftovers(t, 'selftest-resources')).toEqual([]);
+    expect(cgroupsIn(t, 'selftest-resources')).toEqual([]);
+    expect(selftestDirs()).toEqual([]);
+  });
+
+  it('SIGTERM in the middle of a case: it removes that case\'s container itself before exiting', async () => {
+    const child = vesselSpawn(t, ['selftest'], { env: { VESSEL_SELFTEST_HOLD: 'leftovers' } });
+    await until(() => child.output().includes('holds selftest-leftovers'), 30_000, 'the selftest to hold');
+    expect(cgroupsIn(t, 'selftest-leftovers').length).toBeGreaterThan(0);
+    const gone = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    child.kill('SIGTERM');
+    expect(await gone).toBe(143);
+    expect(leftovers(t, 'selftest-leftovers')).toEqual([]);
+    expect(selftestDirs()).toEqual([]);
+  });
+
+  it('SIGKILLed: the next selftest removes the leftovers first, then passes', async () => {
+    const child = vesselSpawn(t, ['selftest'], { env: { VESSEL_SELFTEST_HOLD: 'leftovers' } });
+    await until(() => child.output().includes('holds selftest-leftovers'), 30_000, 'the selftest to hold');
+    const gone = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+    const r = await vessel(t, ['selftest', '--json'], { timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { swept: string[]; results: Array<{ ok: boolean }> };
+    expect(out.swept).toEqual(['selftest-leftovers']);
+    expect(out.results.every((c) => c.ok)).toBe(true);
+    expect(leftovers(t, 'selftest-leftovers')).toEqual([]);
+    expect(selftestDirs()).toEqual([]);
+  });
+});
