@@ -109,9 +109,10 @@ export function define(program: Command): void {
     .action(async (refs: string[]) => {
       const { removeImage } = await import('../image/remove.js');
       const { pruneImages } = await import('../image/prune.js');
+      const { imageUsers } = await import('../supervise/state.js');
       let deleted = false;
       for (const r of refs) {
-        const res = await removeImage(r);
+        const res = await removeImage(r, { users: imageUsers });
         for (const t of res.untagged) process.stdout.write(`Untagged: ${t}\n`);
         if (res.deleted) {
           deleted = true;
@@ -119,7 +120,7 @@ export function define(program: Command): void {
         }
       }
       // The last tag gone: free the image's blobs and layers now, as docker rmi does.
-      if (deleted) await pruneImages();
+      if (deleted) await pruneImages(imageUsers);
     });
 
   image
@@ -127,7 +128,8 @@ export function define(program: Command): void {
     .description('remove untagged images and every blob and layer no image uses')
     .action(async () => {
       const { pruneImages } = await import('../image/prune.js');
-      const r = await pruneImages();
+      const { imageUsers } = await import('../supervise/state.js');
+      const r = await pruneImages(imageUsers);
       for (const id of r.images) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)\n`);
       if (r.skipped) process.stderr.write(`vessel: blobs and layers kept: ${r.skipped}\n`);

@@ -4,6 +4,7 @@ export { parseImageRef, formatImageRef } from './ref.js';
 export { importRootfsTarball, type ImportOptions, type Progress } from './import-rootfs.js';
 export { listImages, resolveImage, findImage } from './list.js';
 export { removeImage, containersUsing, type RemoveResult } from './remove.js';
+export type { ImageUsers } from './users.js';
 export { defaultLimits, type ExtractLimits } from './validate.js';
 export { importImage, detectFormat, importIso, type ImportFormat, type ImageImportOptions } from './import.js';
 export { importOciArchive } from './oci-import.js';

@@ -1,13 +1,11 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { config } from '../util/config.js';
-import { readJsonFile } from '../util/atomic.js';
 import { hasErrno } from '../util/errors.js';
 import { pidAlive } from '../util/lock.js';
-import type { ContainerState } from '../supervise/types.js';
 import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, storeDir, withStoreLock } from './store.js';
 import { findImage } from './list.js';
 import type { Digest } from './types.js';
+import { imageIdOf, type ImageUsers } from './users.js';
 
 export interface PruneResult {
   images: Digest[];
@@ -26,23 +24,13 @@ async function list(dir: string): Promise<string[]> {
   }
 }
 
-/** Image ids recorded in containers' state files: their layers are overlay lower dirs. */
-async function imagesInUse(): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const n of await list(config().containers)) {
-    const st = await readJsonFile<ContainerState>(join(config().containers, n, 'state.json')).catch(() => undefined);
-    if (st?.imageId) out.add(st.imageId.startsWith('sha256:') ? st.imageId : `sha256:${st.imageId}`);
-  }
-  return out;
-}
-
 /**
  * `vessel image prune`: remove every image no tag and no container references, then every blob
  * and unpacked layer no remaining image references. Staging left by dead imports goes too; while
  * a live import is staging (its layers are committed before its tag is written) blobs and
  * layers are kept.
  */
-export async function pruneImages(): Promise<PruneResult> {
+export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
   return withStoreLock(async () => {
     const result: PruneResult = { images: [], blobs: 0, layers: 0 };
     const live: string[] = [];
@@ -58,7 +46,8 @@ export async function pruneImages(): Promise<PruneResult> {
     await rmdir(paths.tmp()).catch(() => undefined);
 
     const idx = await readIndex();
-    const keep = new Set<string>([...(await imagesInUse())]);
+    // Image ids recorded in containers' state files: their layers are overlay lower dirs.
+    const keep = new Set<string>((await users()).flatMap((c) => (c.imageId ? [imageIdOf(c.imageId)] : [])));
     for (const d of idx.manifests) {
       const id = d.annotations?.[ID_ANNOTATION];
       if (id) keep.add(id);

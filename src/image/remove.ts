@@ -1,35 +1,16 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { config } from '../util/config.js';
-import { readJsonFile } from '../util/atomic.js';
-import { VesselError, hasErrno } from '../util/errors.js';
-import type { ContainerState } from '../supervise/types.js';
+import { VesselError } from '../util/errors.js';
 import { ID_ANNOTATION, readIndex, refOf, withStoreLock, writeIndex } from './store.js';
 import { findImage } from './list.js';
 import { formatImageRef } from './ref.js';
 import type { Digest } from './types.js';
+import { imageIdOf, type ImageUsers } from './users.js';
 
-/** Names of containers whose state file says they use image `id`. */
-export async function containersUsing(id: Digest): Promise<string[]> {
-  const dir = config().containers;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if (hasErrno(e, 'ENOENT')) return [];
-    throw e;
-  }
-  const users: string[] = [];
-  for (const n of names) {
-    let st: ContainerState | undefined;
-    try {
-      st = await readJsonFile<ContainerState>(join(dir, n, 'state.json'));
-    } catch {
-      continue; // a damaged state file is `vessel gc`'s business, not a reason to block rm
-    }
-    if (st?.imageId === id || st?.imageId === id.slice(7)) users.push(st.name ?? n);
-  }
-  return users.sort();
+/** Names of the containers that use image `id`. */
+export async function containersUsing(id: Digest, users: ImageUsers): Promise<string[]> {
+  return (await users())
+    .filter((c) => c.imageId !== undefined && imageIdOf(c.imageId) === id)
+    .map((c) => c.name)
+    .sort();
 }
 
 export interface RemoveResult {
@@ -43,7 +24,7 @@ export interface RemoveResult {
  * container uses the image. Blobs and layers are left for `image prune`, which removes what no
  * tag references, so rm is quick and a concurrent import never loses a layer it shares.
  */
-export async function removeImage(text: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+export async function removeImage(text: string, opts: { users: ImageUsers; force?: boolean }): Promise<RemoveResult> {
   return withStoreLock(async () => {
     const { stored, ref } = await findImage(text);
     const hex = text.replace(/^sha256:/, '');
@@ -53,7 +34,7 @@ export async function removeImage(text: string, opts: { force?: boolean } = {}):
     const target = byId || !ref ? tagsOfImage.map((d) => refOf(d)!) : [formatImageRef(ref)];
     const remaining = tagsOfImage.filter((d) => !target.includes(refOf(d)!));
     if (remaining.length === 0 && !opts.force) {
-      const users = await containersUsing(stored.id);
+      const users = await containersUsing(stored.id, opts.users);
       if (users.length) {
         throw new VesselError('E_IN_USE', `image "${text}" is used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, {
           hint: `remove the container${users.length > 1 ? 's' : ''} first (vessel rm ${users.join(' ')})`,

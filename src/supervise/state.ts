@@ -41,3 +41,8 @@ export function effectiveStatus(s: ContainerState): ContainerState['status'] | '
   if ((s.status === 'running' || s.status === 'stopping' || s.status === 'created') && !isLive(s)) return 'dead';
   return s.status;
 }
+
+/** Which container uses which image, for the image store's rm and prune (image/users.ts). */
+export async function imageUsers(): Promise<Array<{ name: string; imageId?: string }>> {
+  return (await listStates()).map((s) => ({ name: s.name, ...(s.imageId !== undefined ? { imageId: s.imageId } : {}) }));
+}

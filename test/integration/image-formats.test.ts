@@ -15,6 +15,7 @@ const sh = (cmd: string, args: string[], opts: { cwd?: string } = {}) => execFil
 
 type Store = typeof import('../../src/image/index.js');
 let store: Store;
+let users: Parameters<Store['pruneImages']>[0];
 
 /** Listing of a tar file: "type path" lines, sorted (what a round trip must keep). */
 function tarNames(file: string): string[] {
@@ -38,6 +39,7 @@ beforeAll(async () => {
   mkdirSync(files, { recursive: true });
   sh('sh', [join(repo, 'test/fixtures/build-busybox.sh'), join(files, 'busybox.tar')]);
   store = await import('../../src/image/index.js');
+  users = (await import('../../src/supervise/index.js')).imageUsers;
   await store.importRootfsTarball(join(files, 'busybox.tar'), 'bb:1');
   // A two-layer image with a config and OCI whiteouts, as another tool would have written it.
   const top = await makeTar([
@@ -102,8 +104,8 @@ describe('OCI archives', () => {
     const out = join(files, 'app-export.oci.tar');
     const before = await store.resolveImage('app:v1');
     const trees = before.layerDirs.map(hashTree);
-    await store.removeImage('app:v1');
-    const pruned = await store.pruneImages();
+    await store.removeImage('app:v1', { users });
+    const pruned = await store.pruneImages(users);
     expect(pruned.images).toContain(before.record.id);
     expect(pruned.layers).toBe(1); // the busybox base is still used by bb:1
     const again = await store.importImage(out, undefined);
@@ -253,14 +255,14 @@ describe('tag, rm, prune', () => {
     await store.tagImage('bb:1', 'bb:alias');
     const id = (await store.resolveImage('bb:1')).record.id;
     expect((await store.resolveImage('bb:alias')).record.id).toBe(id);
-    const res = await store.removeImage('bb:alias');
+    const res = await store.removeImage('bb:alias', { users });
     expect(res.deleted).toBeUndefined();
     expect((await store.resolveImage('bb:1')).record.id).toBe(id);
-    const p = await store.pruneImages();
+    const p = await store.pruneImages(users);
     expect(p.images).not.toContain(id);
     // Every blob left is referenced by some image.
     const blobs = readdirSync(join(root, 'images/blobs/sha256'));
     expect(blobs.length).toBeGreaterThan(0);
-    expect((await store.pruneImages()).blobs).toBe(0);
+    expect((await store.pruneImages(users)).blobs).toBe(0);
   });
 });
