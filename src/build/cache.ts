@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
-import { paths, storeDir, withStoreLock, type Descriptor } from '../image/store.js';
-import type { Digest } from '../image/types.js';
+import { readJsonFile, writeJsonAtomic } from '../util/index.js';
+import { paths, storeDir, withStoreLock, type Descriptor } from '../image/index.js';
+import type { Digest } from '../image/index.js';
 
 /**
  * The build cache: a layer-making step (RUN, COPY, ADD, WORKDIR) is keyed by its parent state,

@@ -1,10 +1,8 @@
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type tarStream from 'tar-stream';
-import { host, run } from '../util/host.js';
-import { VesselError } from '../util/errors.js';
-import { retar, type OutHeader } from '../image/retar.js';
-import { stageLayerFile, stageLayerStream, type StagedLayer } from '../image/layer.js';
+import { host, run, VesselError } from '../util/index.js';
+import { retar, type OutHeader, stageLayerFile, stageLayerStream, type StagedLayer } from '../image/index.js';
 
 /**
  * The two ways a build step makes a layer: from a directory tree it prepared (COPY, ADD,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { config, containerPaths } from '../util/config.js';
-import { defaultSpec } from '../spec/defaults.js';
-import type { ExitStatus } from '../runtime/types.js';
+import { config, containerPaths } from '../util/index.js';
+import { defaultSpec } from '../spec/index.js';
+import type { ExitStatus } from '../runtime/index.js';
 
 /**
  * Run one RUN step in a real container through the supervisor (the same path as `vessel run`),
@@ -18,8 +18,8 @@ export interface RunStep {
 }
 
 export async function runInContainer<T>(step: RunStep, fn: (status: ExitStatus, upper: string) => Promise<T>): Promise<T> {
-  const { Supervisor } = await import('../supervise/supervisor.js');
-  const { removeContainer } = await import('../supervise/gc.js');
+  const { Supervisor } = await import('../supervise/index.js');
+  const { removeContainer } = await import('../supervise/index.js');
   const name = `vessel-build-${randomBytes(5).toString('hex')}`;
   const spec = defaultSpec(name, step.imageId, 'flags');
   spec.command = step.argv;

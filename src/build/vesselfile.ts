@@ -1,5 +1,5 @@
-import { VesselError } from '../util/errors.js';
-import { suggest } from '../spec/suggest.js';
+import { VesselError } from '../util/index.js';
+import { suggest } from '../spec/index.js';
 
 /**
  * The Vesselfile: Dockerfile syntax, one stage. Parsed into instructions that keep their line

@@ -12,8 +12,8 @@ export function define(program: Command): void {
     .option('--network <mode>', 'network of RUN steps: none or host', 'none')
     .option('-q, --quiet', 'print only the image id')
     .action(async (context: string, opts: { file?: string; tag: string; cache: boolean; buildArg: string[]; network: string; quiet?: boolean }) => {
-      const { buildImage } = await import('../build/build.js');
-      const { VesselError } = await import('../util/errors.js');
+      const { buildImage } = await import('../build/index.js');
+      const { VesselError } = await import('../util/index.js');
       if (opts.network !== 'none' && opts.network !== 'host') throw new VesselError('E_USAGE', `--network ${opts.network}: expected none or host`);
       const buildArgs: Record<string, string> = {};
       for (const a of opts.buildArg) {

@@ -20,7 +20,7 @@ interface SubmitCliOptions {
 }
 
 async function usage(message: string, hint?: string): Promise<never> {
-  const { VesselError } = await import('../util/errors.js');
+  const { VesselError } = await import('../util/index.js');
   throw new VesselError('E_USAGE', message, hint === undefined ? {} : { hint });
 }
 

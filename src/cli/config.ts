@@ -6,7 +6,7 @@ export function define(program: Command): void {
     .description('print the effective configuration (paths, registry) and where each value comes from')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const { config } = await import('../util/config.js');
+      const { config } = await import('../util/index.js');
       const c = config();
       const rows: Array<[string, string, string]> = [
         ['root', c.root, c.sources.root ?? ''],

@@ -15,7 +15,7 @@ export function define(program: Command): void {
     .option('-u, --user <user>', 'user NAME or UID[:GID]')
     .passThroughOptions()
     .action(async (name: string, command: string[], opts: { tty?: boolean; interactive?: boolean; env?: string[]; workdir?: string; user?: string }) => {
-      const { execIn } = await import('../supervise/exec.js');
+      const { execIn } = await import('../supervise/index.js');
       process.exitCode = await execIn(name, command, opts);
     });
 }

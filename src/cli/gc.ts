@@ -6,7 +6,7 @@ export function define(program: Command): void {
     .description('remove what dead containers left behind (processes, cgroups, mounts, interfaces, rules, leases)')
     .option('--json', 'machine-readable report')
     .action(async (opts: { json?: boolean }) => {
-      const { gc } = await import('../supervise/gc.js');
+      const { gc } = await import('../supervise/index.js');
       const r = await gc();
       if (opts.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else {

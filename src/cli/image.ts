@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 /** A progress callback that redraws one line on stderr when it is a terminal, else nothing. */
 async function progressBar(label: string): Promise<{ update: (p: { done: number; total: number }) => void; end: () => void }> {
   if (!process.stderr.isTTY) return { update: () => undefined, end: () => undefined };
-  const { renderProgress } = await import('../image/progress.js');
+  const { renderProgress } = await import('../image/index.js');
   let last = 0;
   let drawn = false;
   return {
@@ -30,9 +30,9 @@ export function define(program: Command): void {
     .argument('[name]', 'NAME[:TAG] (tag defaults to latest); optional when the archive names its image')
     .option('--format <format>', 'oci | aci | iso | rootfs (default: recognised from the content)')
     .action(async (file: string, name: string | undefined, opts: { format?: string }) => {
-      const { importImage } = await import('../image/import.js');
+      const { importImage } = await import('../image/index.js');
       if (opts.format !== undefined && !['oci', 'aci', 'iso', 'rootfs'].includes(opts.format)) {
-        const { VesselError } = await import('../util/errors.js');
+        const { VesselError } = await import('../util/index.js');
         throw new VesselError('E_USAGE', `--format ${opts.format}: expected oci, aci, iso or rootfs`);
       }
       const bar = await progressBar('importing');
@@ -71,7 +71,7 @@ export function define(program: Command): void {
     .argument('<file>', 'output file (for tar, .gz/.xz/.zst choose the compression)')
     .option('--format <format>', 'oci | aci | tar', 'oci')
     .action(async (ref: string, file: string, opts: { format: string }) => {
-      const { exportImage, assertFormat } = await import('../image/export.js');
+      const { exportImage, assertFormat } = await import('../image/index.js');
       const format = assertFormat(opts.format);
       const bar = await progressBar('exporting');
       try {
@@ -86,7 +86,7 @@ export function define(program: Command): void {
     .description('print an image record as JSON')
     .argument('<image>', 'NAME[:TAG] or image id')
     .action(async (ref: string) => {
-      const { findImage, toImageRecord } = await import('../image/list.js');
+      const { findImage, toImageRecord } = await import('../image/index.js');
       const { stored, ref: r } = await findImage(ref);
       const rec = toImageRecord(stored, r);
       process.stdout.write(JSON.stringify({ ...rec, manifest: stored.manifest.digest, layerBlobs: stored.layerBlobs }, null, 2) + '\n');
@@ -98,7 +98,7 @@ export function define(program: Command): void {
     .argument('<source>', 'NAME[:TAG] or image id')
     .argument('<target>', 'NAME[:TAG]')
     .action(async (source: string, target: string) => {
-      const { tagImage } = await import('../image/prune.js');
+      const { tagImage } = await import('../image/index.js');
       await tagImage(source, target);
     });
 
@@ -107,9 +107,9 @@ export function define(program: Command): void {
     .description('remove image tags (an image given by id loses all of them); an image used by a container is refused')
     .argument('<images...>', 'NAME[:TAG] or image id')
     .action(async (refs: string[]) => {
-      const { removeImage } = await import('../image/remove.js');
-      const { pruneImages } = await import('../image/prune.js');
-      const { imageUsers } = await import('../supervise/state.js');
+      const { removeImage } = await import('../image/index.js');
+      const { pruneImages } = await import('../image/index.js');
+      const { imageUsers } = await import('../supervise/index.js');
       let deleted = false;
       for (const r of refs) {
         const res = await removeImage(r, { users: imageUsers });
@@ -127,8 +127,8 @@ export function define(program: Command): void {
     .command('prune')
     .description('remove untagged images and every blob and layer no image uses')
     .action(async () => {
-      const { pruneImages } = await import('../image/prune.js');
-      const { imageUsers } = await import('../supervise/state.js');
+      const { pruneImages } = await import('../image/index.js');
+      const { imageUsers } = await import('../supervise/index.js');
       const r = await pruneImages(imageUsers);
       for (const id of r.images) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)\n`);

@@ -7,8 +7,8 @@ export function define(program: Command): void {
     .option('-a, --all', 'also list untagged images')
     .option('--json', 'machine-readable output')
     .action(async (opts: { all?: boolean; json?: boolean }) => {
-      const { listImages } = await import('../image/list.js');
-      const { formatAge, formatBytes } = await import('../image/progress.js');
+      const { listImages } = await import('../image/index.js');
+      const { formatAge, formatBytes } = await import('../image/index.js');
       const images = await listImages({ all: opts.all ?? false });
       if (opts.json) {
         process.stdout.write(JSON.stringify(images, null, 2) + '\n');

@@ -6,8 +6,8 @@ export function define(program: Command): void {
     .description('print a container\'s state (spec, resources, last exit) and live usage as JSON')
     .argument('<names...>')
     .action(async (names: string[]) => {
-      const { mustState, refOf } = await import('../supervise/control.js');
-      const { effectiveStatus, isLive } = await import('../supervise/state.js');
+      const { mustState, refOf } = await import('../supervise/index.js');
+      const { effectiveStatus, isLive } = await import('../supervise/index.js');
       const { driverFor } = await import('../runtime/index.js');
       const out = [];
       for (const n of names) {

@@ -7,8 +7,8 @@ export function define(program: Command): void {
     .argument('<names...>')
     .option('-s, --signal <sig>', 'signal to send', 'SIGKILL')
     .action(async (names: string[], opts: { signal: string }) => {
-      const { killContainer } = await import('../supervise/control.js');
-      const { signalNumber } = await import('../runtime/signals.js');
+      const { killContainer } = await import('../supervise/index.js');
+      const { signalNumber } = await import('../runtime/index.js');
       signalNumber(opts.signal); // validate before touching anything
       for (const n of names) {
         await killContainer(n, opts.signal);

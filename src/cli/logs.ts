@@ -7,7 +7,7 @@ export function define(program: Command): void {
     .argument('<name>')
     .option('-f, --follow', 'keep printing new output until the container stops')
     .action(async (name: string, opts: { follow?: boolean }) => {
-      const { printLogs } = await import('../supervise/logs.js');
+      const { printLogs } = await import('../supervise/index.js');
       await printLogs(name, opts.follow ?? false);
     });
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { VesselError, errorMessage, isVesselError } from '../util/errors.js';
+import { VesselError, errorMessage, isVesselError } from '../util/index.js';
 
 /**
  * The `vessel` program. Each command lives in its own file exporting `define(program)`, which

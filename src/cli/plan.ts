@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { describeArgv } from '../util/host.js';
-import { errorMessage } from '../util/errors.js';
-import type { ContainerConfig, Driver, HostOs, Plan } from '../runtime/types.js';
+import { describeArgv, errorMessage } from '../util/index.js';
+import type { ContainerConfig, Driver, HostOs, Plan } from '../runtime/index.js';
 import { fail } from './main.js';
 
 /**

@@ -7,8 +7,8 @@ export function define(program: Command): void {
     .option('-a, --all', 'also containers that have exited (default: running ones, vassals and rejected specs)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean; all?: boolean }) => {
-      const { config } = await import('../util/config.js');
-      const { errorMessage, hasErrno } = await import('../util/errors.js');
+      const { config } = await import('../util/index.js');
+      const { errorMessage, hasErrno } = await import('../util/index.js');
       const { listStates } = await import('../supervise/index.js');
       const { listErrors } = await import('../supervise/index.js');
       const { fetchStats, emperorPaths, mergePs, formatPs } = await import('../emperor/index.js');

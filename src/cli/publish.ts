@@ -10,8 +10,8 @@ export function define(program: Command): void {
     .option('--sign <key>', 'sign the manifest digest with this Ed25519 private key (PEM)')
     .option('--json', 'progress and result as JSON lines on stdout')
     .action(async (image: string, url: string | undefined, opts: { as?: string; sign?: string; json?: boolean }) => {
-      const { config } = await import('../util/config.js');
-      const { VesselError } = await import('../util/errors.js');
+      const { config } = await import('../util/index.js');
+      const { VesselError } = await import('../util/index.js');
       const { parseRegistryUrl, openRegistry, publish, makeReporter } = await import('../registry/index.js');
       const text = url ?? config().registry;
       if (!text) throw new VesselError('E_USAGE', 'publish: no registry URL given and none configured', { hint: 'vessel publish IMAGE URL, or set APPC_REGISTRY_URL (or VESSEL_REGISTRY)' });

@@ -11,8 +11,8 @@ export function define(program: Command): void {
     .option('--into-zfs <dataset>', 'zfs registries: also receive the layer datasets into DATASET (zfs send/recv)')
     .option('--json', 'progress and result as JSON lines on stdout')
     .action(async (image: string, opts: { registry?: string; as?: string; verify?: string; intoZfs?: string; json?: boolean }) => {
-      const { config } = await import('../util/config.js');
-      const { VesselError } = await import('../util/errors.js');
+      const { config } = await import('../util/index.js');
+      const { VesselError } = await import('../util/index.js');
       const { parseImageRef } = await import('../image/index.js');
       const { parseImageLocation, parseRegistryUrl, openRegistry, pull, makeReporter } = await import('../registry/index.js');
       const loc = opts.registry ? { registry: parseRegistryUrl(opts.registry), ref: parseImageRef(image) } : parseImageLocation(image, config().registry);
@@ -25,7 +25,7 @@ export function define(program: Command): void {
       try {
         const r = await pull(reg, loc.ref.name, loc.ref.tag, local, { ...(opts.verify ? { verifyKey: opts.verify } : {}), reporter: rep });
         if (opts.intoZfs) {
-          const { ZfsRegistry } = await import('../registry/zfs.js');
+          const { ZfsRegistry } = await import('../registry/index.js');
           if (reg instanceof ZfsRegistry) {
             const ds = await reg.replicate(loc.ref.name, loc.ref.tag, opts.intoZfs);
             if (opts.json) process.stdout.write(JSON.stringify({ event: 'zfs', datasets: ds }) + '\n');

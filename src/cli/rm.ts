@@ -7,7 +7,7 @@ export function define(program: Command): void {
     .argument('<names...>')
     .option('-f, --force', 'stop running containers first')
     .action(async (names: string[], opts: { force?: boolean }) => {
-      const { removeContainer } = await import('../supervise/gc.js');
+      const { removeContainer } = await import('../supervise/index.js');
       for (const n of names) {
         await removeContainer(n, { force: opts.force ?? false });
         process.stdout.write(`${n}\n`);

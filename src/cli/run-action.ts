@@ -2,11 +2,8 @@ import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { VesselError } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
-import { writeJsonAtomic } from '../util/atomic.js';
-import type { ContainerSpec } from '../spec/types.js';
-import type { RunFlags } from '../spec/index.js';
+import { VesselError, config, containerPaths, writeJsonAtomic } from '../util/index.js';
+import type { ContainerSpec, RunFlags } from '../spec/index.js';
 import type { RunCliOptions } from './run.js';
 
 function flagsOf(o: RunCliOptions): Partial<RunFlags> {
@@ -64,7 +61,7 @@ async function buildSpec(image: string | undefined, command: string[], o: RunCli
 
 /** -P: every port the image exposes ("80/tcp"), each on a host port the kernel says is free now. */
 async function publishExposed(image: string): Promise<string[]> {
-  const { resolveImage } = await import('../image/list.js');
+  const { resolveImage } = await import('../image/index.js');
   const exposed = (await resolveImage(image)).record.config.exposedPorts ?? [];
   const out: string[] = [];
   for (const e of exposed) {
@@ -151,7 +148,7 @@ async function runDetached(spec: ContainerSpec, o: RunCliOptions): Promise<numbe
   writeJsonAtomic(request, { spec, autoRemove: o.rm ?? false }, 0o600);
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vessel.js');
   const logFd = openSync(join(paths.dir, 'supervisor.log'), 'a', 0o640);
-  const { host } = await import('../util/host.js');
+  const { host } = await import('../util/index.js');
   const child = host().spawn([process.execPath, bin, '_supervise', spec.name], { stdio: ['ignore', 'pipe', logFd], detached: true });
   closeSync(logFd);
   const out = child.pipes[1] as Readable | null;

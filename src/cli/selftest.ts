@@ -13,9 +13,9 @@ export function define(program: Command): void {
     .action(async (opts: { image?: string; case?: string[]; report?: string; json?: boolean }) => {
       const { mkdirSync, readFileSync } = await import('node:fs');
       const { dirname, join } = await import('node:path');
-      const { config } = await import('../util/config.js');
-      const { writeFileAtomic } = await import('../util/atomic.js');
-      const { hostOs } = await import('../util/os.js');
+      const { config } = await import('../util/index.js');
+      const { writeFileAtomic } = await import('../util/index.js');
+      const { hostOs } = await import('../util/index.js');
       const sel = await import('../selftest/index.js');
       const { runDoctor } = await import('../doctor/index.js');
       const os = hostOs();

@@ -4,7 +4,7 @@ import { fail } from './main.js';
 async function template(...parts: string[]): Promise<string> {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { config } = await import('../util/config.js');
+  const { config } = await import('../util/index.js');
   return readFileSync(join(config().packageDir, 'templates', ...parts), 'utf8');
 }
 
@@ -42,8 +42,8 @@ export function define(program: Command): void {
     .action(async (opts: { dest: string; print?: boolean }) => {
       const { dirname, join } = await import('node:path');
       const { mkdirSync } = await import('node:fs');
-      const { config } = await import('../util/config.js');
-      const { writeFileAtomic } = await import('../util/atomic.js');
+      const { config } = await import('../util/index.js');
+      const { writeFileAtomic } = await import('../util/index.js');
       const { renderRcScript } = await import('../emperor/index.js');
       const text = renderRcScript(await template('rc.d', 'vessel'), { node: process.execPath, cli: join(config().packageDir, 'bin', 'vessel.js') });
       if (opts.print) {

@@ -7,8 +7,8 @@ export function define(program: Command): void {
     .argument('<names...>')
     .option('-t, --time <sec>', 'seconds to wait before SIGKILL (default: the container\'s stop_timeout)')
     .action(async (names: string[], opts: { time?: string }) => {
-      const { stopContainer } = await import('../supervise/control.js');
-      const { VesselError } = await import('../util/errors.js');
+      const { stopContainer } = await import('../supervise/index.js');
+      const { VesselError } = await import('../util/index.js');
       const t = opts.time === undefined ? undefined : Number(opts.time);
       if (t !== undefined && (!Number.isFinite(t) || t < 0)) throw new VesselError('E_USAGE', `--time: "${opts.time}" is not a number of seconds`);
       for (const n of names) {

@@ -6,7 +6,7 @@ export function define(program: Command): void {
     .description('internal: the detached supervisor of one container')
     .argument('<name>')
     .action(async (name: string) => {
-      const { superviseDetached } = await import('../supervise/detached.js');
+      const { superviseDetached } = await import('../supervise/index.js');
       process.exitCode = await superviseDetached(name);
     });
 }

@@ -8,7 +8,7 @@ export function define(program: Command): void {
     .option('--registry <url>', 'registry URL; IMAGE is then NAME')
     .option('--json', 'a JSON array')
     .action(async (image: string, opts: { registry?: string; json?: boolean }) => {
-      const { config } = await import('../util/config.js');
+      const { config } = await import('../util/index.js');
       const { parseImageLocation, parseRegistryUrl, openRegistry } = await import('../registry/index.js');
       const { parseImageRef } = await import('../image/index.js');
       const loc = opts.registry ? { registry: parseRegistryUrl(opts.registry), ref: parseImageRef(image) } : parseImageLocation(image, config().registry);

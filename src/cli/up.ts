@@ -18,7 +18,7 @@ export function define(program: Command): void {
     .option('--throttle <ms>', 'respawn delay added per unloyal death (default 1000)')
     .option('--max-throttle <ms>', 'largest respawn delay (default 60000)')
     .action(async (opts: UpFlags) => {
-      const { VesselError } = await import('../util/errors.js');
+      const { VesselError } = await import('../util/index.js');
       const num = (flag: string, v: string): number => {
         const n = Number(v);
         if (!Number.isInteger(n) || n <= 0) throw new VesselError('E_USAGE', `${flag}: expected a positive integer, got ${JSON.stringify(v)}`);
@@ -30,15 +30,15 @@ export function define(program: Command): void {
         ...(opts.maxThrottle !== undefined ? { maxThrottleMs: num('--max-throttle', opts.maxThrottle) } : {}),
       };
       if (opts.detach) {
-        const { upDetached } = await import('../emperor/up.js');
+        const { upDetached } = await import('../emperor/index.js');
         const args = process.argv.slice(process.argv.indexOf('up') + 1).filter((a) => a !== '-d' && a !== '--detach');
         const { pid, logFile } = await upDetached(args);
         process.stdout.write(`vessel up running in the background (pid ${pid}); log: ${logFile}\n`);
         process.exit(0);
       }
-      const { initLog } = await import('../util/log.js');
+      const { initLog } = await import('../util/index.js');
       await initLog({ pretty: process.stderr.isTTY === true });
-      const { up } = await import('../emperor/up.js');
+      const { up } = await import('../emperor/index.js');
       const code = await up({ ...(opts.vassals !== undefined ? { vassalsDir: opts.vassals } : {}), tuning });
       process.exit(code);
     });

@@ -6,9 +6,9 @@ export function define(program: Command): void {
     .description('render the specs of a directory into the Emperor directory as they change (vessel up runs this too)')
     .option('--vassals <dir>', 'spec directory (default: ./vassals or VESSEL_VASSALS)')
     .action(async (opts: { vassals?: string }) => {
-      const { initLog } = await import('../util/log.js');
+      const { initLog } = await import('../util/index.js');
       await initLog({ pretty: process.stderr.isTTY === true });
-      const { config } = await import('../util/config.js');
+      const { config } = await import('../util/index.js');
       const { SpecWatcher, emperorPaths } = await import('../emperor/index.js');
       const cfg = config();
       const watcher = new SpecWatcher({

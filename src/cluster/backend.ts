@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../spec/types.js';
+import type { ContainerSpec } from '../spec/index.js';
 
 /**
  * One interface in front of every cluster engine vessel hands containers to (DESIGN.md §8).

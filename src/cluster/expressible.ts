@@ -1,5 +1,5 @@
-import type { ContainerSpec } from '../spec/types.js';
-import { VesselError } from '../util/errors.js';
+import type { ContainerSpec } from '../spec/index.js';
+import { VesselError } from '../util/index.js';
 import type { BackendName } from './backend.js';
 
 /**

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { BACKENDS, type BackendName, type ClusterBackend } from './backend.js';
 import { nomadBackend } from './nomad/index.js';
 import { slurmBackend } from './slurm/index.js';

@@ -1,7 +1,5 @@
 import { join } from 'node:path';
-import { writeJsonAtomic, readJsonFile } from '../util/atomic.js';
-import { config } from '../util/config.js';
-import { VesselError } from '../util/errors.js';
+import { writeJsonAtomic, readJsonFile, config, VesselError } from '../util/index.js';
 import { BACKENDS, type BackendName } from './backend.js';
 
 /**

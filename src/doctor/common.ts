@@ -1,4 +1,4 @@
-import { run } from '../util/host.js';
+import { run } from '../util/index.js';
 import type { Check } from './types.js';
 
 /** uWSGI 2.0.x is what vessel's Emperor integration is written and tested against. */

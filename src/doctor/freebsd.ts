@@ -1,4 +1,4 @@
-import { run, type HostResult } from '../util/host.js';
+import { run, type HostResult } from '../util/index.js';
 import { nodeCheck, uwsgiCheck } from './common.js';
 import type { Check } from './types.js';
 

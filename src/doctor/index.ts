@@ -1,6 +1,5 @@
 /** `vessel doctor`: per feature, can this host run it, and what to do if not. */
-import { config } from '../util/config.js';
-import { hostOs, type OsName } from '../util/os.js';
+import { config, hostOs, type OsName } from '../util/index.js';
 import type { DoctorReport } from './types.js';
 
 export type * from './types.js';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../util/host.js';
+import { run } from '../util/index.js';
 import { nodeCheck, uwsgiCheck } from './common.js';
 import type { Check } from './types.js';
 

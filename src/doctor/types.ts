@@ -1,4 +1,4 @@
-import type { OsName } from '../util/os.js';
+import type { OsName } from '../util/index.js';
 
 /**
  * One feature of vessel and whether this host can run it. `ok`: yes; `missing`: no, and `fix`

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * The vassal side of the Emperor's one-byte protocol (uWSGI core/emperor.c, 2.0.21), spoken on the

@@ -1,4 +1,4 @@
-import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/types.js';
+import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/index.js';
 import { effectiveStatus } from '../supervise/index.js';
 import type { EmperorStats, VassalStats } from './stats.js';
 

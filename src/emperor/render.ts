@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { VesselConfig } from '../util/config.js';
-import { VesselError } from '../util/errors.js';
+import type { VesselConfig } from '../util/index.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * Rendering of the Emperor's configuration (emperor/emperor.ini, `{{name}}` placeholders).

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /** What the rc.d script needs to know of this installation: the node and the vessel.js to run. */
 export interface RcScriptParams {

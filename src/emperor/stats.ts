@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * Client of the Emperor's stats socket (`emperor-stats`). Each connection gets one JSON document

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { ExitStatus } from '../runtime/types.js';
+import type { ExitStatus } from '../supervise/index.js';
 import { parseSpecFile, renderSpec } from '../spec/index.js';
-import type { ContainerSpec, RestartPolicy } from '../spec/types.js';
+import type { ContainerSpec, RestartPolicy } from '../spec/index.js';
 import { Supervisor, readState, recordError, removeContainer } from '../supervise/index.js';
-import { config, containerPaths } from '../util/config.js';
-import { errorMessage } from '../util/errors.js';
-import { log as rootLog, type Log } from '../util/log.js';
+import { config, containerPaths, errorMessage, log as rootLog, type Log } from '../util/index.js';
 import { EmperorChannel, ToEmperor, type EmperorCommand } from './protocol.js';
 
 /**

@@ -4,10 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
 import { checkStartable, readState, recordError, removeContainer } from '../supervise/index.js';
-import { pidAlive } from '../util/lock.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { errorMessage, hasErrno } from '../util/errors.js';
-import { log as rootLog, type Log } from '../util/log.js';
+import { pidAlive, writeFileAtomic, errorMessage, hasErrno, log as rootLog, type Log } from '../util/index.js';
 import { poke } from './stats.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
-import { VesselError, errorMessage } from '../util/errors.js';
+import { VesselError, errorMessage } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { fanOutFile } from './streams.js';
 import { retar } from './retar.js';

@@ -1,8 +1,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VesselError } from '../util/errors.js';
-import { run } from '../util/host.js';
+import { VesselError, run } from '../util/index.js';
 import { importRootfsTarball, type ImportOptions } from './import-rootfs.js';
 import type { ImageRecord } from './types.js';
 

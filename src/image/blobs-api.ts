@@ -8,7 +8,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { allRecords, dropStaging, makeStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
 import { commitLayers, stageLayerFile, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';

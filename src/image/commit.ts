@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/index.js';
 import {
   ID_ANNOTATION, MEDIA_CONFIG, MEDIA_MANIFEST, REF_ANNOTATION, allRecords, paths, readIndex, withStoreLock, writeIndex,
   type Descriptor, type OciIndex, type StoredImage,

@@ -1,8 +1,7 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { host } from '../util/host.js';
-import { VesselError } from '../util/errors.js';
+import { host, VesselError } from '../util/index.js';
 
 /**
  * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { host, type SpawnedProcess } from '../util/host.js';
-import { VesselError, errorMessage } from '../util/errors.js';
+import { host, type SpawnedProcess, VesselError, errorMessage } from '../util/index.js';
 import { waitDrain } from './streams.js';
 import { TarHeaderReader } from './tar-headers.js';
 import { EntryChecker, defaultLimits, type ExtractLimits } from './validate.js';

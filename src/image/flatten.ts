@@ -1,8 +1,7 @@
 import { lstat, mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { host, run } from '../util/host.js';
-import { VesselError } from '../util/errors.js';
+import { host, run, VesselError } from '../util/index.js';
 import { makeStaging, dropStaging, paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
 import type { Digest } from './types.js';

@@ -1,7 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { basename } from 'node:path';
-import { host } from '../util/host.js';
-import { VesselError } from '../util/errors.js';
+import { host, VesselError } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { commitLayers, fileSize, stageLayerStream, type Progress } from './layer.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock } from './store.js';

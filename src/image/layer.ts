@@ -5,9 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { host } from '../util/host.js';
-import { writeJsonAtomic } from '../util/atomic.js';
-import { VesselError, hasErrno } from '../util/errors.js';
+import { host, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
 import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
 import { fanOutFile, finished } from './streams.js';
@@ -58,7 +56,7 @@ function deletesOf(r: ExtractResult): LayerDeletes | undefined {
 
 /** The deletions recorded beside an unpacked layer (needed where there is no overlayfs). */
 export async function readLayerDeletes(diffId: Digest): Promise<LayerDeletes> {
-  const { readJsonFile } = await import('../util/atomic.js');
+  const { readJsonFile } = await import('../util/index.js');
   return (await readJsonFile<LayerDeletes>(`${paths.layer(diffId)}.json`)) ?? { whiteouts: [], opaqueDirs: [] };
 }
 

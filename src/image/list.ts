@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, readRecord, refOf, type StoredImage } from './store.js';
 import { formatImageRef, parseImageRef } from './ref.js';
 import type { Digest, ImageRecord, ImageRef, ResolvedImage } from './types.js';

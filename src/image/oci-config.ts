@@ -1,4 +1,4 @@
-import { hostOs as runtimeOs } from '../util/os.js';
+import { hostOs as runtimeOs } from '../util/index.js';
 import type { Digest, ImageConfig } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VesselError, errorMessage } from '../util/errors.js';
+import { VesselError, errorMessage } from '../util/index.js';
 import { MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_ZSTD, dropStaging, isDigest, makeStaging, paths, readIndex, readRecord, withStoreLock, type Descriptor } from './store.js';
 import { commitLayers, stageLayerFile, type Progress, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';

@@ -1,7 +1,6 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hasErrno } from '../util/errors.js';
-import { pidAlive } from '../util/lock.js';
+import { hasErrno, pidAlive } from '../util/index.js';
 import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, storeDir, withStoreLock } from './store.js';
 import { findImage } from './list.js';
 import type { Digest } from './types.js';

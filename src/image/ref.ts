@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { ImageRef } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { ID_ANNOTATION, readIndex, refOf, withStoreLock, writeIndex } from './store.js';
 import { findImage } from './list.js';
 import { formatImageRef } from './ref.js';

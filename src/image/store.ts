@@ -2,10 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { config } from '../util/config.js';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
-import { withLock } from '../util/lock.js';
-import { VesselError, hasErrno } from '../util/errors.js';
+import { config, readJsonFile, writeJsonAtomic, withLock, VesselError, hasErrno } from '../util/index.js';
 import type { Digest, ImageConfig } from './types.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { run } from '../util/host.js';
+import { run } from '../util/index.js';
 import { applyLayer } from './flatten.js';
 import type { Digest } from './types.js';
 

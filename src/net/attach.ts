@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { VesselError } from '../util/errors.js';
-import { warmHost } from '../util/host.js';
-import type { ContainerSpec } from '../spec/types.js';
-import type { BindMount, Resource, RuntimeNetwork } from '../runtime/types.js';
+import { VesselError, warmHost } from '../util/index.js';
+import type { ContainerSpec } from '../spec/index.js';
+import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
 import { backend, type NetBackend } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
 import { addLease } from './ipam.js';

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { HostRoute } from './ipam.js';
 import type { Lease, NetworkRecord } from './types.js';
 
@@ -44,7 +44,7 @@ let current: NetBackend | undefined;
 /** The backend of the OS the runtime drives (hostOs(): the platform, or the VESSEL_OS test seam). */
 export async function backend(): Promise<NetBackend> {
   if (current) return current;
-  const { hostOs } = await import('../runtime/index.js');
+  const { hostOs } = await import('../util/index.js');
   const os = hostOs();
   if (os === 'linux') {
     current = (await import('./linux/index.js')).linuxBackend();

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * IPv4 arithmetic for address management. Addresses are kept as unsigned 32-bit numbers inside

@@ -1,6 +1,6 @@
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { hasErrno } from '../util/errors.js';
+import { hasErrno } from '../util/index.js';
 import type { NetworkRecord } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr, size, subnetsOf, type Cidr } from './cidr.js';
 import type { Lease, NetworkRecord } from './types.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * Host-wide names of what vessel creates for networks: bridges, veth ends, the nftables table.

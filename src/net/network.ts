@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { backend } from './backend.js';
 import { formatCidr, parseCidr } from './cidr.js';
 import { readHostResolvConf, renderHosts, renderResolvConf, writeInPlace } from './hosts.js';

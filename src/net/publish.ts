@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { VesselError } from '../util/errors.js';
-import { hostOs } from '../runtime/index.js';
-import type { PortPublish } from '../spec/types.js';
+import { VesselError, hostOs } from '../util/index.js';
+import type { PortPublish } from '../spec/index.js';
 import { isIpv4 } from './cidr.js';
 import type { NetworkRecord } from './types.js';
 

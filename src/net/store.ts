@@ -1,9 +1,6 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { config } from '../util/config.js';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
-import { withLock } from '../util/lock.js';
-import { hasErrno } from '../util/errors.js';
+import { config, readJsonFile, writeJsonAtomic, withLock, hasErrno } from '../util/index.js';
 import type { NetworkRecord } from './types.js';
 
 /**

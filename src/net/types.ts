@@ -1,4 +1,4 @@
-import type { PortPublish } from '../spec/types.js';
+import type { PortPublish } from '../spec/index.js';
 
 /** One container's place on a network, keyed by container name (names are unique on a host). */
 export interface Lease {

@@ -3,8 +3,7 @@ import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { tempNameFor } from '../util/atomic.js';
-import { VesselError, hasErrno } from '../util/errors.js';
+import { tempNameFor, VesselError, hasErrno } from '../util/index.js';
 import type { ObjectStat, Transport } from './transport.js';
 
 /** A registry in a local directory (or any mounted filesystem: NFS, a zfs dataset's mountpoint). */

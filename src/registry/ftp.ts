@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Client } from 'basic-ftp';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { RegistryUrl } from './url.js';
 import { TransientError } from './retry.js';
 import type { ObjectStat, Transport } from './transport.js';

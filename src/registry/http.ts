@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { Auth } from './url.js';
 import { TransientError } from './retry.js';
 import type { ObjectStat, Transport } from './transport.js';

@@ -8,3 +8,4 @@ export { pull, type PullOptions, type PullResult } from './pull.js';
 export { withRetry, isTransient } from './retry.js';
 export { makeReporter, renderBar, type Reporter, type ProgressEvent } from './progress.js';
 export { signDigest, verifyDigest, loadPrivateKey, loadPublicKey, keyId } from './sign.js';
+export { ZfsRegistry } from './zfs.js';

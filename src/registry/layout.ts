@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 import type { FetchedManifest, Registry, Transport } from './transport.js';
 import { readSmall, sha256Text, uploadStream } from './verify.js';

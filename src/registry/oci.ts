@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
 import type { FetchedManifest, Registry } from './transport.js';

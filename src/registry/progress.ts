@@ -3,7 +3,7 @@
  * nothing otherwise. Only digests, sizes and the credential-free registry display name are
  * ever written: URLs reach this file already redacted (url.ts).
  */
-import { formatBytes } from '../image/progress.js';
+import { formatBytes } from '../image/index.js';
 
 export type ProgressEvent =
   | { event: 'start'; op: 'publish' | 'pull'; image: string; registry: string; total: number; blobs: number }

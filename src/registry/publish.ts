@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { VesselError } from '../util/errors.js';
-import { blobPath, localImage, openBlob, type Descriptor } from '../image/blobs-api.js';
-import { parseImageRef, type ImageRef } from '../image/index.js';
+import { VesselError, errorMessage } from '../util/index.js';
+import { blobPath, localImage, openBlob, type Descriptor, parseImageRef, type ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';
 import { withRetry } from './retry.js';
 import { silentReporter, type Reporter } from './progress.js';
 import { loadPrivateKey, signDigest } from './sign.js';
-import { errorMessage } from '../util/errors.js';
 
 export interface PublishOptions {
   /** Publish under another NAME[:TAG] than the local one. */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VesselError, errorMessage, isVesselError } from '../util/errors.js';
+import { VesselError, errorMessage, isVesselError } from '../util/index.js';
 
 /**
  * Back-off on transient failures: a dropped connection, a server restarting, 5xx and 429

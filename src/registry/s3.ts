@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { VesselError, errorMessage } from '../util/errors.js';
+import { VesselError, errorMessage } from '../util/index.js';
 import type { RegistryUrl } from './url.js';
 import type { ObjectStat, Transport } from './transport.js';
 

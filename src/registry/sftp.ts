@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { sshConnect, type SshTarget } from './ssh.js';
 import type { ObjectStat, Transport } from './transport.js';
 

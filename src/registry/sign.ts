@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { VesselError, errorMessage, hasErrno } from '../util/errors.js';
+import { VesselError, errorMessage, hasErrno } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 
 /**

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Client, ConnectConfig } from 'ssh2';
-import { VesselError, errorMessage } from '../util/errors.js';
+import { VesselError, errorMessage } from '../util/index.js';
 import type { Auth } from './url.js';
 
 /**

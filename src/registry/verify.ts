@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 
 export function sha256Text(data: string | Uint8Array): Digest {

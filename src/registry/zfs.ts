@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Client } from 'ssh2';
-import { run, host } from '../util/host.js';
-import { VesselError } from '../util/errors.js';
+import { run, host, VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
 import type { FetchedManifest, Registry } from './transport.js';

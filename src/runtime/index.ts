@@ -1,10 +1,10 @@
-import { hostOs } from '../util/os.js';
+import { hostOs } from '../util/index.js';
 import type { Driver, HostOs } from './types.js';
 
 export type * from './types.js';
 
 /** The OS whose driver and network backend this process uses (VESSEL_OS: a test seam). */
-export { hostOs } from '../util/os.js';
+export { hostOs } from '../util/index.js';
 
 /** The driver of this host, chosen automatically; loaded lazily so one OS never loads the other's code. */
 export async function driverFor(os: HostOs = hostOs()): Promise<Driver> {
@@ -12,3 +12,4 @@ export async function driverFor(os: HostOs = hostOs()): Promise<Driver> {
   const mod = (await import('./freebsd/index.js')) as { freebsdDriver: Driver };
   return mod.freebsdDriver;
 }
+export { signalNumber } from './signals.js';

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 const byNumber = new Map<number, string>(Object.entries(constants.signals).map(([k, v]) => [v, k]));
 

@@ -1,4 +1,4 @@
-import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/types.js';
+import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
 
 /**
  * What a runtime driver needs to run one container, fully resolved by supervise/: image layers

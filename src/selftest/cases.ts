@@ -1,4 +1,4 @@
-import { host, setHostRunner } from '../util/host.js';
+import { host, setHostRunner } from '../util/index.js';
 import type { ContainerConfig, Driver, Resource, ResourceKind } from '../runtime/index.js';
 
 /**

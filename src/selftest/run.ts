@@ -1,14 +1,10 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VesselError, errorMessage } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
-import { hostOs } from '../util/os.js';
+import { VesselError, errorMessage, config, containerPaths, hostOs, run, withLock } from '../util/index.js';
 import { defaultSpec } from '../spec/index.js';
 import { driverFor, type ContainerConfig, type Driver, type ResourceKind } from '../runtime/index.js';
-import { run } from '../util/host.js';
 import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
-import { withLock } from '../util/lock.js';
 import { CONTRACT_CASES, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type ContractCase, type ContractHost } from './cases.js';
 
 /** Every container of a selftest is named so: a rerun and `vessel gc` know them by the prefix. */

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * Value parsers (sizes, volumes, ports …) know the reason a value is wrong but not where it

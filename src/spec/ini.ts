@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 
 /**
  * The INI reader. Not the `ini` package: specs need line numbers in every error, `key[]`

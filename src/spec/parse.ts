@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { VesselError, hasErrno } from '../util/errors.js';
+import { VesselError, hasErrno } from '../util/index.js';
 import type { ContainerSpec, HealthCheck, NetworkMode, PortPublish } from './types.js';
 import { normalizeCapability } from './capabilities.js';
 import { parseCommand } from './command.js';

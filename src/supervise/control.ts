@@ -1,10 +1,9 @@
 import { existsSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VesselError } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
+import { VesselError, config, containerPaths } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
-import type { ContainerRef } from '../runtime/types.js';
+import type { ContainerRef } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
 import { effectiveStatus, isLive, readState } from './state.js';
 

@@ -1,11 +1,8 @@
 import { rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { config, containerPaths } from '../util/config.js';
-import { readJsonFile } from '../util/atomic.js';
-import { errorMessage, isVesselError } from '../util/errors.js';
-import { initLog, log } from '../util/log.js';
-import type { ContainerSpec } from '../spec/types.js';
+import { config, containerPaths, readJsonFile, errorMessage, isVesselError, initLog, log } from '../util/index.js';
+import type { ContainerSpec } from '../spec/index.js';
 import { Supervisor } from './supervisor.js';
 import { HEALTHY_UPTIME_MS, restartDelayMs, shouldRestart } from './restart.js';
 import { clearStopRequest, stopRequested } from './control.js';

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/errors.js';
+import { VesselError } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import { effectiveStatus, isLive } from './state.js';
 import { mustState, refOf } from './control.js';
@@ -12,7 +12,7 @@ export async function execIn(
 ): Promise<number> {
   const s = await mustState(name);
   if (!isLive(s) || s.status !== 'running') throw new VesselError('E_STATE', `container ${name} is not running (${effectiveStatus(s)})`);
-  const { resolveImage } = await import('../image/list.js');
+  const { resolveImage } = await import('../image/index.js');
   let imageEnv: string[] = [];
   let imageUser: string | undefined;
   let imageWorkdir: string | undefined;

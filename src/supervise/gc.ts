@@ -1,8 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, errorMessage, hasErrno } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
-import { acquireLock } from '../util/lock.js';
+import { VesselError, errorMessage, hasErrno, config, containerPaths, acquireLock } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import { isLive, listStates, readState, writeState } from './state.js';
 import { removeLeftovers } from './leftovers.js';

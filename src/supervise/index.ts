@@ -7,3 +7,9 @@ export { shouldRestart, restartDelayMs, HEALTHY_UPTIME_MS } from './restart.js';
 export { resolveSpec, checkStartable, commandOf, mergeEnv } from './resolve.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
 export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';
+export { execIn } from './exec.js';
+export { mustState, refOf, killContainer, stopContainer } from './control.js';
+export { printLogs } from './logs.js';
+export { superviseDetached } from './detached.js';
+/** A container's exit, as the runtime reports it: the vassal and the CLI read it from supervise. */
+export type { ExitStatus } from '../runtime/index.js';

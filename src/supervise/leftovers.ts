@@ -1,5 +1,5 @@
-import { log } from '../util/log.js';
-import type { Driver, Resource } from '../runtime/types.js';
+import { log } from '../util/index.js';
+import type { Driver, Resource } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
 
 const NET_KINDS = new Set(['lease', 'interface', 'nft']);

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { config, containerPaths } from '../util/config.js';
+import { config, containerPaths } from '../util/index.js';
 import { isLive, readState } from './state.js';
 import { mustState } from './control.js';
 

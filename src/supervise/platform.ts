@@ -1,7 +1,5 @@
-import { VesselError } from '../util/errors.js';
-import { run } from '../util/host.js';
-import { hostOs, type OsName } from '../util/os.js';
-import type { ImageRecord } from '../image/types.js';
+import { VesselError, run, hostOs, type OsName } from '../util/index.js';
+import type { ImageRecord } from '../image/index.js';
 
 /**
  * kldstat(8): `-q` only checks whether the module is loaded or compiled into the kernel (exit 0

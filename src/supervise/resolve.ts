@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VesselError, errorMessage } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
-import type { ContainerSpec } from '../spec/types.js';
-import type { ImageConfig, ResolvedImage } from '../image/types.js';
+import { VesselError, errorMessage, config, containerPaths } from '../util/index.js';
+import type { ContainerSpec } from '../spec/index.js';
+import type { ImageConfig, ResolvedImage } from '../image/index.js';
 import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
-import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/types.js';
+import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/index.js';
 
 export interface Resolved {
   cfg: ContainerConfig;
@@ -92,7 +91,7 @@ async function imageForThisHost(spec: ContainerSpec, image: ResolvedImage): Prom
  * No side effects: the watcher calls it so a spec that must fail never replaces a running one.
  */
 export async function checkStartable(spec: ContainerSpec): Promise<void> {
-  const { resolveImage } = await import('../image/list.js');
+  const { resolveImage } = await import('../image/index.js');
   const image = await resolveImage(spec.image).catch((e: unknown) => {
     throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: [container] image: ${errorMessage(e)}`, {
       hint: 'vessel image import FILE NAME, or vessel pull NAME; then save the spec again',
@@ -111,7 +110,7 @@ export async function resolveSpec(
   spec: ContainerSpec,
   opts: { ephemeral: boolean; output: ContainerConfig['output']; runId?: string },
 ): Promise<Resolved> {
-  const { resolveImage } = await import('../image/list.js');
+  const { resolveImage } = await import('../image/index.js');
   const image = await resolveImage(spec.image);
   await imageForThisHost(spec, image);
   const argv = commandOf(spec, image.record.config);

@@ -1,5 +1,5 @@
-import type { RestartPolicy } from '../spec/types.js';
-import type { ExitStatus } from '../runtime/types.js';
+import type { RestartPolicy } from '../spec/index.js';
+import type { ExitStatus } from '../runtime/index.js';
 
 /**
  * Restart decisions, shared by the detached supervisor and the Emperor vassal.

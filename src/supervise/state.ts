@@ -1,7 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { config, containerPaths } from '../util/config.js';
-import { readJsonFile, writeJsonAtomic } from '../util/atomic.js';
-import { pidAlive } from '../util/lock.js';
+import { config, containerPaths, readJsonFile, writeJsonAtomic, pidAlive } from '../util/index.js';
 import type { ContainerState } from './types.js';
 
 /** The state file of one container; undefined when no such container exists. */

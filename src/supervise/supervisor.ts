@@ -1,11 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
-import { VesselError, errorMessage } from '../util/errors.js';
-import { config, containerPaths } from '../util/config.js';
-import { acquireLock, pidAlive } from '../util/lock.js';
-import { log } from '../util/log.js';
-import type { ContainerSpec } from '../spec/types.js';
-import type { ContainerConfig, ContainerRef, Driver, ExitStatus, Resource, StartedContainer } from '../runtime/types.js';
+import { VesselError, errorMessage, config, containerPaths, acquireLock, pidAlive, log } from '../util/index.js';
+import type { ContainerSpec } from '../spec/index.js';
+import type { ContainerConfig, ContainerRef, Driver, ExitStatus, Resource, StartedContainer } from '../runtime/index.js';
 import { driverFor } from '../runtime/index.js';
 import type { ContainerState, SupervisorMode } from './types.js';
 import { readState, writeState } from './state.js';

@@ -1,5 +1,5 @@
-import type { ContainerSpec } from '../spec/types.js';
-import type { ExitStatus, Resource } from '../runtime/types.js';
+import type { ContainerSpec } from '../spec/index.js';
+import type { ExitStatus, Resource } from '../runtime/index.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopping' | 'exited' | 'failed';
 

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { VesselError, errorMessage } from '../../util/errors.js';
-import { debugEnabled, log } from '../../util/log.js';
+import { VesselError, errorMessage, debugEnabled, log } from '../../util/index.js';
 
 /**
  * A small client for Nomad's HTTP API, configured from the same environment variables as the

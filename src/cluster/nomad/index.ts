@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../../spec/types.js';
+import type { ContainerSpec } from '../../spec/index.js';
 import type { ClusterBackend, RenderOptions, StopOptions, SubmitOptions } from '../backend.js';
 import { NomadClient, nomadConfigFromEnv, type NomadConfig } from './api.js';
 import { renderNomadJob } from './job.js';

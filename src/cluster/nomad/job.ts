@@ -1,4 +1,4 @@
-import type { ContainerSpec, PortPublish } from '../../spec/types.js';
+import type { ContainerSpec, PortPublish } from '../../spec/index.js';
 import { renderSpec } from '../../spec/index.js';
 import type { NodeOs, RenderOptions } from '../backend.js';
 import { checkCommon, nodeSpec, positiveCount, unsupported } from '../expressible.js';

@@ -1,4 +1,4 @@
-import { VesselError, isVesselError } from '../../util/errors.js';
+import { VesselError, isVesselError } from '../../util/index.js';
 import { instanceName, type InstanceStatus, type JobStatus } from '../backend.js';
 import type { NomadClient } from './api.js';
 import type { NomadAllocationListStub, NomadJobInfo, NomadTaskState } from './types.js';

@@ -2,7 +2,7 @@ import type { StopOptions, StopResult } from '../backend.js';
 import type { NomadClient } from './api.js';
 import { isTerminal, jobAllocations, watchAllocations } from './status.js';
 import type { NomadJobDeregisterResponse } from './types.js';
-import { VesselError } from '../../util/errors.js';
+import { VesselError } from '../../util/index.js';
 
 /**
  * Deregisters the job (DELETE /v1/job/:id, not purged: `nomad job status` keeps its history) and

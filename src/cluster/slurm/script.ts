@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerSpec } from '../../spec/types.js';
+import type { ContainerSpec } from '../../spec/index.js';
 import { renderSpec } from '../../spec/index.js';
-import { config } from '../../util/config.js';
+import { config } from '../../util/index.js';
 import type { RenderOptions } from '../backend.js';
 import { checkCommon, nodeSpec, positiveCount, unsupported } from '../expressible.js';
 

@@ -1,5 +1,4 @@
-import { run } from '../../util/host.js';
-import { VesselError } from '../../util/errors.js';
+import { run, VesselError } from '../../util/index.js';
 import { instanceName, type InstanceStatus, type JobStatus } from '../backend.js';
 
 /**

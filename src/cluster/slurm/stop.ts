@@ -1,5 +1,4 @@
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import { VesselError, run } from '../../util/index.js';
 import type { StopOptions, StopResult } from '../backend.js';
 import { squeueRows, type SlurmJobRow } from './status.js';
 

@@ -1,6 +1,5 @@
-import type { ContainerSpec } from '../../spec/types.js';
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import type { ContainerSpec } from '../../spec/index.js';
+import { VesselError, run } from '../../util/index.js';
 import type { Submission, SubmitOptions } from '../backend.js';
 import { renderSbatchScript } from './script.js';
 import { latestSubmission, rowInstance, squeueRows, type SlurmJobRow } from './status.js';

@@ -1,4 +1,4 @@
-import { run } from '../../util/host.js';
+import { run } from '../../util/index.js';
 import { ipToInt, isIpv4 } from '../cidr.js';
 import type { HostRoute } from '../ipam.js';
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { run } from '../../util/host.js';
+import { run } from '../../util/index.js';
 import type { NetworkRecord } from '../types.js';
 import { enableForwarding, enableRouteLocalnet } from './sysctl.js';
 

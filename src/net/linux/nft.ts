@@ -1,5 +1,5 @@
-import { run } from '../../util/host.js';
-import type { PortPublish } from '../../spec/types.js';
+import { run } from '../../util/index.js';
+import type { PortPublish } from '../../spec/index.js';
 import { networkRuleComment, ruleComment } from '../names.js';
 import type { NetworkRecord } from '../types.js';
 

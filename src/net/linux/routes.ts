@@ -1,4 +1,4 @@
-import { run } from '../../util/host.js';
+import { run } from '../../util/index.js';
 import { parseRoutes, type HostRoute } from '../ipam.js';
 
 /** Every IPv4 route of the host, all tables: what an automatic subnet must not overlap. */

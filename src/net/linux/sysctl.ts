@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, errorMessage } from '../../util/errors.js';
+import { VesselError, errorMessage } from '../../util/index.js';
 
 /**
  * Kernel switches a bridge network needs, written straight to /proc/sys (a file write, not a

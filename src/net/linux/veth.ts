@@ -1,4 +1,4 @@
-import { run } from '../../util/host.js';
+import { run } from '../../util/index.js';
 import { interfaceExists, removeInterface } from './bridge.js';
 
 /**

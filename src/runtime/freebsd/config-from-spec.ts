@@ -1,5 +1,5 @@
-import { config, containerPaths } from '../../util/config.js';
-import type { ContainerSpec } from '../../spec/types.js';
+import { config, containerPaths } from '../../util/index.js';
+import type { ContainerSpec } from '../../spec/index.js';
 import type { ContainerConfig, RuntimeNetwork } from '../types.js';
 import { bridgeName, epairNames } from './names.js';
 

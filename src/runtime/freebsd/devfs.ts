@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { VesselError, hasErrno } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import { VesselError, hasErrno, run } from '../../util/index.js';
 import { devfsRulesetNumber } from './names.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';

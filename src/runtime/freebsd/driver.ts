@@ -1,10 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { config } from '../../util/config.js';
-import { host, run, type SpawnOptions } from '../../util/host.js';
-import { withLock } from '../../util/lock.js';
+import { writeFileAtomic, config, host, run, type SpawnOptions, withLock } from '../../util/index.js';
 import type {
   ContainerConfig, ContainerRef, Driver, ExecOptions, ExitStatus, Plan, Resource, StartedContainer, Stats,
 } from '../types.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, hasErrno } from '../../util/errors.js';
+import { VesselError, hasErrno } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 import { containerFiles } from './names.js';
 

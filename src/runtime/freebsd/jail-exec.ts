@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { config } from '../../util/config.js';
-import { VesselError } from '../../util/errors.js';
+import { config, VesselError } from '../../util/index.js';
 import type { Identity } from './identity.js';
 
 /**

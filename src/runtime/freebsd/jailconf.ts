@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError } from '../../util/errors.js';
-import { config } from '../../util/config.js';
+import { VesselError, config } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 import { containerFiles, jailName } from './names.js';
 import type { JailFloor } from './probe.js';

@@ -1,6 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
-import { config, containerPaths } from '../../util/config.js';
-import { errorMessage, VesselError } from '../../util/errors.js';
+import { config, containerPaths, errorMessage, VesselError } from '../../util/index.js';
 import type { Resource, ResourceKind } from '../types.js';
 import { deleteRuleset, rulesetLeftovers } from './devfs.js';
 import { jailLeftovers, removeJailIfExists } from './jail8.js';

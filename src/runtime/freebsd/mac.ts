@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import { VesselError, run } from '../../util/index.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { containerIdentity } from './identity.js';
 

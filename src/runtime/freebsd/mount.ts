@@ -1,7 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { VesselError, hasErrno } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import { VesselError, hasErrno, run } from '../../util/index.js';
 import type { ContainerConfig, Mount, Resource } from '../types.js';
 import { containerFiles } from './names.js';
 import type { Step } from './steps.js';

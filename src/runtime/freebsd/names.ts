@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { VesselError } from '../../util/errors.js';
+import { VesselError } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 
 /**

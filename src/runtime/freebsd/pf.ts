@@ -1,6 +1,5 @@
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
-import type { PortPublish } from '../../spec/types.js';
+import { VesselError, run } from '../../util/index.js';
+import type { PortPublish } from '../../spec/index.js';
 import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';

@@ -1,5 +1,4 @@
-import { VesselError } from '../../util/errors.js';
-import { run, type HostResult } from '../../util/host.js';
+import { VesselError, run, type HostResult } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 import { checkPortaclModule, checkReservedHigh, checkVnetPortacl, PORTACL_SYSCTL, RESERVEDHIGH } from './mac.js';
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';

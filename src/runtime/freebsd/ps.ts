@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { host, run } from '../../util/host.js';
+import { host, run } from '../../util/index.js';
 import { jailExists } from './jail8.js';
 
 /**

@@ -1,6 +1,5 @@
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
-import type { Limits } from '../../spec/types.js';
+import { VesselError, run } from '../../util/index.js';
+import type { Limits } from '../../spec/index.js';
 import type { Resource, Stats } from '../types.js';
 import type { Step } from './steps.js';
 

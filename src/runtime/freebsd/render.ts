@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { VesselError } from '../../util/errors.js';
+import { VesselError } from '../../util/index.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
 import { ancestors, createStep, raiseChildrenSteps } from './jail8.js';

@@ -1,4 +1,4 @@
-import { run, type HostResult } from '../../util/host.js';
+import { run, type HostResult } from '../../util/index.js';
 
 /**
  * Start is rendered, then run: a list of argv steps built by pure functions (what `vessel plan`

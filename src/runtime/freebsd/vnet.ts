@@ -1,5 +1,4 @@
-import { VesselError } from '../../util/errors.js';
-import { run } from '../../util/host.js';
+import { VesselError, run } from '../../util/index.js';
 import type { Resource } from '../types.js';
 import { epairNames, natAnchor } from './names.js';
 import { removeAnchor } from './pf.js';

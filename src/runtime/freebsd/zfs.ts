@@ -1,4 +1,4 @@
-import { run } from '../../util/host.js';
+import { run } from '../../util/index.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 

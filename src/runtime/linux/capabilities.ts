@@ -1,4 +1,4 @@
-import { VesselError } from '../../util/errors.js';
+import { VesselError } from '../../util/index.js';
 
 /** Linux capability numbers (linux/capability.h). */
 export const CAPABILITIES: Record<string, number> = {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VesselError, hasErrno } from '../../util/errors.js';
-import type { Limits } from '../../spec/types.js';
+import { VesselError, hasErrno } from '../../util/index.js';
+import type { Limits } from '../../spec/index.js';
 import type { Resource, Stats } from '../types.js';
 
 /**

@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { config } from '../../util/config.js';
-import { run } from '../../util/host.js';
+import { config, run } from '../../util/index.js';
 import type { Resource } from '../types.js';
 import { cgroupLayout, cgroupSetFromResources, findCgroupDirs, killAll, removeCgroupDir } from './cgroup.js';
 import { pidInCgroups } from './control.js';

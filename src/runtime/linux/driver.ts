@@ -6,7 +6,7 @@ import { cleanupLinux, findLinuxLeftovers, linuxInstanceNames, pruneLinuxParents
 import { renderRunConfig } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
 import { cgroupLayout, cgroupSet } from './cgroup.js';
-import { config } from '../../util/config.js';
+import { config } from '../../util/index.js';
 
 /** Linux: namespaces + overlayfs + cgroups, built by one native helper (native/vessel-init.c). */
 export const linuxDriver: Driver = {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { config } from '../../util/config.js';
+import { config } from '../../util/index.js';
 
 /** Where the Linux driver keeps a container's layers and mount point (inside its directory). */
 export function runPaths(dir: string) {

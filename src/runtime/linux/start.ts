@@ -1,9 +1,6 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { VesselError } from '../../util/errors.js';
-import { host } from '../../util/host.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { config } from '../../util/config.js';
+import { VesselError, host, writeFileAtomic, config } from '../../util/index.js';
 import type { ContainerConfig, ExitStatus, Resource, StartHooks, StartedContainer } from '../types.js';
 import { cgroupLayout, cgroupResources, cgroupSet, createCgroups, oomKills, waitEmpty, killAll, type CgroupSet } from './cgroup.js';
 import { renderRunConfig } from './initconf.js';
