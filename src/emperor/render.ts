@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { VesselConfig } from '../util/index.js';
-import { VesselError } from '../util/index.js';
+import { VesselError, fillTemplate } from '../util/index.js';
 
 /**
  * Rendering of the Emperor's configuration (emperor/emperor.ini, `{{name}}` placeholders).
@@ -130,9 +130,5 @@ export function renderEmperorIni(template: string, p: EmperorIniParams): string 
   if (Buffer.byteLength(p.stats) > 103) {
     throw new VesselError('E_CONFIG', `emperor-stats ${p.stats}: socket path longer than 103 bytes`, { hint: 'use a shorter VESSEL_RUN_DIR' });
   }
-  return template.replace(/\{\{([a-z_]+)\}\}/g, (_m, name: string) => {
-    const v = values[name];
-    if (v === undefined) throw new VesselError('E_CONFIG', `emperor.ini template: unknown placeholder {{${name}}}`);
-    return v;
-  });
+  return fillTemplate(template, values, 'emperor.ini template');
 }

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/index.js';
+import { VesselError, fillTemplate } from '../util/index.js';
 
 /** What the rc.d script needs to know of this installation: the node and the vessel.js to run. */
 export interface RcScriptParams {
@@ -17,8 +17,5 @@ export function renderRcScript(template: string, p: RcScriptParams): string {
       throw new VesselError('E_CONFIG', `rc.d script: ${key} path ${JSON.stringify(value)} must be absolute, without quotes, $, \` or \\`);
     }
   }
-  const out = template.replaceAll('{{node}}', p.node).replaceAll('{{cli}}', p.cli);
-  const left = /\{\{(\w+)\}\}/.exec(out);
-  if (left) throw new VesselError('E_CONFIG', `templates/rc.d/vessel: unknown placeholder {{${left[1]}}}`);
-  return out;
+  return fillTemplate(template, { node: p.node, cli: p.cli }, 'templates/rc.d/vessel');
 }

@@ -1,4 +1,4 @@
-import { hostOs as runtimeOs } from '../util/index.js';
+import { hostOs } from '../util/index.js';
 import type { Digest, ImageConfig } from './types.js';
 
 /**
@@ -33,9 +33,7 @@ export function hostArchitecture(): string {
 }
 
 /** The OS imported images are stamped with and pulled for: the host's (util/os, VESSEL_OS seam). */
-export function hostOs(): string {
-  return runtimeOs();
-}
+export { hostOs };
 
 export function toOciConfig(c: ImageConfig): NonNullable<OciImageConfig['config']> {
   const out: NonNullable<OciImageConfig['config']> = {};

@@ -1,4 +1,4 @@
-import { VesselError } from '../util/index.js';
+import { VesselError, isIPv4 } from '../util/index.js';
 
 /**
  * IPv4 arithmetic for address management. Addresses are kept as unsigned 32-bit numbers inside
@@ -11,15 +11,10 @@ export interface Cidr {
   prefix: number;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-export function isIpv4(text: string): boolean {
-  const m = IPV4.exec(text);
-  return m !== null && m.slice(1).every((p) => Number(p) <= 255 && (p === '0' || !p.startsWith('0')));
-}
 
 export function ipToInt(text: string): number {
-  if (!isIpv4(text)) throw new VesselError('E_NETWORK', `${text}: not an IPv4 address`);
+  if (!isIPv4(text)) throw new VesselError('E_NETWORK', `${text}: not an IPv4 address`);
   return text.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
 }
 
@@ -34,7 +29,7 @@ function maskOf(prefix: number): number {
 /** Parse A.B.C.D/N; `what` names the flag or key in the error. Host bits must be zero. */
 export function parseCidr(text: string, what = 'subnet'): Cidr {
   const m = /^([0-9.]+)\/(\d{1,2})$/.exec(text);
-  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) {
+  if (!m || !isIPv4(m[1]!) || Number(m[2]) > 32) {
     throw new VesselError('E_USAGE', `${what} ${JSON.stringify(text)}: expected an IPv4 CIDR such as 10.77.5.0/24`);
   }
   const prefix = Number(m[2]);

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { VesselError, hostOs } from '../util/index.js';
-import type { PortPublish } from '../spec/index.js';
-import { isIpv4 } from './cidr.js';
+import { VesselError, hostOs, isIPv4 } from '../util/index.js';
+import { formatPublish, type PortPublish } from '../spec/index.js';
 import type { NetworkRecord } from './types.js';
 
 /**
@@ -10,9 +9,8 @@ import type { NetworkRecord } from './types.js';
  * or by a host service fails the start with a clear message instead of silently stealing traffic
  * (a DNAT rule wins over a listening socket).
  */
-export function formatPublish(p: PortPublish): string {
-  return `${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`;
-}
+/** The one spelling of a mapping (spec's), re-exported for net's callers. */
+export { formatPublish };
 
 function isPort(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
@@ -26,7 +24,7 @@ export function validatePublish(list: PortPublish[], container: string): void {
     if (!isPort(p.hostPort)) throw new VesselError('E_SPEC', `${what}: host port ${p.hostPort} is not within 1-65535`);
     if (!isPort(p.containerPort)) throw new VesselError('E_SPEC', `${what}: container port ${p.containerPort} is not within 1-65535`);
     if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw new VesselError('E_SPEC', `${what}: protocol must be tcp or udp`);
-    if (p.hostIp !== undefined && !isIpv4(p.hostIp)) throw new VesselError('E_SPEC', `${what}: ${p.hostIp} is not an IPv4 address`);
+    if (p.hostIp !== undefined && !isIPv4(p.hostIp)) throw new VesselError('E_SPEC', `${what}: ${p.hostIp} is not an IPv4 address`);
     const key = `${p.protocol}/${p.hostPort}`;
     if (seen.has(key)) throw new VesselError('E_SPEC', `${what}: host port ${key} is published twice`);
     seen.add(key);

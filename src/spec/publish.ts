@@ -1,5 +1,6 @@
 import type { PortAcl, PortPublish, Protocol } from './types.js';
 import { invalid, show } from './fail.js';
+import { isIPv4 } from '../util/index.js';
 
 /**
  * Published ports `[IP:]HOST:CONTAINER[/tcp|udp]` (docker's -p; a pf rdr rule or an nftables
@@ -10,11 +11,6 @@ export function parsePort(text: string, original: string): number {
   const n = Number(text);
   if (n < 1 || n > 65535) invalid(`${show(original)}: port ${n} is not in 1..65535`);
   return n;
-}
-
-export function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
 }
 
 function parseProtocol(text: string, original: string): Protocol {

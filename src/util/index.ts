@@ -5,3 +5,5 @@ export * from './host.js';
 export * from './config.js';
 export * from './log.js';
 export * from './os.js';
+export * from './template.js';
+export * from './ip.js';

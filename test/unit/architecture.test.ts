@@ -34,7 +34,7 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   image: { util: 'value' },
   // Amended: a network's host objects inside a container's namespace or jail (epair, veth ends)
   // are the runtime's; net asks the runtime module that created them to find and remove them.
-  net: { runtime: 'value', spec: 'type', util: 'value' },
+  net: { runtime: 'value', spec: 'value', util: 'value' },
   runtime: { spec: 'type', util: 'value' },
   spec: { util: 'value' },
   util: {},

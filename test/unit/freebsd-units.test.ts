@@ -11,7 +11,7 @@ import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
 import { parseDefaultRoute, parseStates, pfConfLines, statesOf, subnetOf } from '../../src/runtime/freebsd/pf.js';
 import { jailExecArgv } from '../../src/runtime/freebsd/jail-exec.js';
 import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
-import { signalName } from '../../src/runtime/freebsd/driver.js';
+import { killSignalArg } from '../../src/runtime/freebsd/driver.js';
 import { renderFstab } from '../../src/runtime/freebsd/mount.js';
 import { expand, runSteps } from '../../src/runtime/freebsd/steps.js';
 import { formatPlan, planSpec } from '../../src/cli/plan.js';
@@ -159,9 +159,9 @@ describe('pf states (finding 16)', () => {
 
 describe('signals', () => {
   it('normalizes to the names kill -s and pkill take', () => {
-    expect(signalName('SIGTERM')).toBe('TERM');
-    expect(signalName('quit')).toBe('QUIT');
-    expect(signalName('9')).toBe('KILL');
+    expect(killSignalArg('SIGTERM')).toBe('TERM');
+    expect(killSignalArg('quit')).toBe('QUIT');
+    expect(killSignalArg('9')).toBe('KILL');
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../../spec/index.js';
 import { renderSpec } from '../../spec/index.js';
-import { config } from '../../util/index.js';
+import { config, fillTemplate } from '../../util/index.js';
 import type { RenderOptions } from '../backend.js';
 import { checkCommon, nodeSpec, positiveCount, unsupported } from '../expressible.js';
 
@@ -86,6 +86,5 @@ export function renderSbatchScript(spec: ContainerSpec, opts: RenderOptions): st
     EOF: heredocDelimiter(text),
     SPEC: text,
   };
-  // One pass, so a value containing {{X}} is never expanded again.
-  return jobTemplate().replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => values[k] ?? m);
+  return fillTemplate(jobTemplate(), values, 'templates/slurm/job.sbatch');
 }

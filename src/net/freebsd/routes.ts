@@ -1,5 +1,5 @@
-import { run } from '../../util/index.js';
-import { ipToInt, isIpv4 } from '../cidr.js';
+import { isIPv4, run } from '../../util/index.js';
+import { ipToInt } from '../cidr.js';
 import type { HostRoute } from '../ipam.js';
 
 /**
@@ -39,7 +39,7 @@ export function parseNetstatRoutes(json: string): HostRoute[] {
     while (parts.length < 4 && parts.length > 0) parts.push('0');
     const ip = parts.join('.');
     const prefix = len === undefined ? 32 : Number(len);
-    if (!isIpv4(ip) || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) continue;
+    if (!isIPv4(ip) || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) continue;
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
     out.push({ dst: { base: (ipToInt(ip) & mask) >>> 0, prefix }, dev: typeof e['interface-name'] === 'string' ? e['interface-name'] : '?' });
   }

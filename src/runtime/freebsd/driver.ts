@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
+import { signalName, signalNumber } from '../signals.js';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic, config, host, run, type SpawnOptions, withLock } from '../../util/index.js';
 import type {
@@ -17,14 +18,9 @@ import { removeRules, usage } from './rctl.js';
 import { mainArgv, planPlaceholders, renderStart } from './render.js';
 import { describeSteps, runSteps } from './steps.js';
 
-/** `SIGTERM` / `TERM` / `15` → `TERM`, the form kill(1) -s and pkill(1) take. */
-export function signalName(sig: string): string {
-  const s = sig.toUpperCase().replace(/^SIG/, '');
-  if (/^\d+$/.test(s)) {
-    const found = Object.entries(constants.signals).find(([, n]) => n === Number(s));
-    return found ? found[0].replace(/^SIG/, '') : s;
-  }
-  return s;
+/** `SIGTERM` / `TERM` / `15` → `TERM`, the form kill(1) -s and pkill(1) take (one signal table: runtime/signals). */
+export function killSignalArg(sig: string): string {
+  return signalName(signalNumber(sig)).replace(/^SIG/, '');
 }
 
 function exitStatus(end: { code: number | null; signal: NodeJS.Signals | null }): ExitStatus {
@@ -148,7 +144,7 @@ export class FreeBSDDriver implements Driver {
   }
 
   async signal(target: ContainerRef, signal: string, scope: 'main' | 'all'): Promise<void> {
-    const sig = signalName(signal);
+    const sig = killSignalArg(signal);
     if (scope === 'main' && target.pid !== undefined) {
       await run(['kill', '-s', sig, String(target.pid)], { allowFailure: true });
       return;
@@ -162,7 +158,7 @@ export class FreeBSDDriver implements Driver {
     const jail = jailOf(target);
     const jid = await jailId(jail);
     if (jid !== undefined) {
-      await run(['pkill', `-${signalName(stopSignal)}`, '-j', jid], { allowFailure: true });
+      await run(['pkill', `-${killSignalArg(stopSignal)}`, '-j', jid], { allowFailure: true });
       if (!(await waitJailEmptyFor(jail, timeoutSec * 1000))) {
         await run(['pkill', '-KILL', '-j', jid], { allowFailure: true });
       }

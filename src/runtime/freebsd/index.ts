@@ -1,5 +1,5 @@
 /** The FreeBSD runtime: what other folders may use. */
-export { FreeBSDDriver, type FreeBSDDriverOptions, signalName } from './driver.js';
+export { FreeBSDDriver, type FreeBSDDriverOptions, killSignalArg } from './driver.js';
 export { renderStart, type StartPlan } from './render.js';
 export { epairNames, bridgeName, jailName, rdrAnchor, natAnchor, devfsRulesetNumber } from './names.js';
 export { pfConfLines, renderNat, renderRdr } from './pf.js';

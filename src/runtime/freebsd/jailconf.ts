@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, config } from '../../util/index.js';
+import { VesselError, config, fillTemplate } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 import { containerFiles, jailName } from './names.js';
 import type { JailFloor } from './probe.js';
@@ -158,5 +158,5 @@ export function renderJailConf(input: JailConfInput): string {
     jail: jailName(input.cfg),
     params: jailParams(input).join('\n'),
   };
-  return jailTemplate().replace(/\{\{(\w+)\}\}/g, (w, k: string) => fill[k] ?? w);
+  return fillTemplate(jailTemplate(), fill, 'templates/jail.conf');
 }
