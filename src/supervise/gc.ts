@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, errorMessage, hasErrno, config, containerPaths, acquireLock } from '../util/index.js';
+import { VesselError, errorMessage, hasErrno, config, containerPaths, acquireLock, writeFileAtomic } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import { isLive, listStates, readState, writeState } from './state.js';
 import { removeLeftovers } from './leftovers.js';
@@ -17,8 +17,8 @@ export async function recordError(name: string, error: string | undefined): Prom
     rmSync(f, { force: true });
     return;
   }
-  mkdirSync(join(config().root, 'errors'), { recursive: true });
-  writeFileSync(f, error + '\n');
+  // Atomic: ps and inspect read it while a vassal may be writing the next one.
+  writeFileAtomic(f, error + '\n');
 }
 
 export function readError(name: string): string | undefined {

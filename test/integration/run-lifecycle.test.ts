@@ -56,6 +56,14 @@ describe('exec', () => {
     expect((await vessel(t, ['exec', 'ex', 'nope'])).code).toBe(127);
   });
 
+  it('vessel exec ended by SIGTERM exits 128 + 15, as a shell reports it', async () => {
+    const ex = vesselSpawn(t, ['exec', 'ex', 'sh', '-c', 'echo up; sleep 100']);
+    await until(() => ex.output().includes('up'), 15_000, 'the exec\'d command to start');
+    const exited = new Promise<number | null>((r) => ex.on('exit', (code) => r(code)));
+    ex.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+
   it('stop ends it within the timeout, even when the command ignores SIGTERM', async () => {
     const t0 = Date.now();
     expect((await vessel(t, ['stop', '-t', '1', 'ex'])).code).toBe(0);

@@ -8,6 +8,7 @@ import { renderExecConfig } from './initconf.js';
 import { initBinary } from './paths.js';
 import { onInitMessages } from './channel.js';
 import { recordedPid } from './control.js';
+import { signalNumber } from '../signals.js';
 
 /**
  * Run a command inside a running container: its namespaces, root, working directory *and*
@@ -43,7 +44,7 @@ export async function execLinux(target: ContainerRef, opts: ExecOptions): Promis
     rmSync(conf, { force: true });
     channel?.destroy();
     if (error) throw error;
-    return code ?? (signal ? 128 + 9 : 125);
+    return code ?? (signal ? 128 + signalNumber(signal) : 125);
   } finally {
     for (const s of sigs) process.off(s, forward);
   }
