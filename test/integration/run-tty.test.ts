@@ -14,8 +14,11 @@ beforeAll(async () => {
   t = await rootWithBusybox('tty');
 });
 
-afterAll(() => {
+afterAll(async () => {
   try { tmux('kill-session', '-t', session); } catch { /* already gone */ }
+  // kill-session returns before the session's shell and tmux's own process have exited (seen on
+  // a loaded machine): wait for them, then whatever is still there is a real leak.
+  await until(() => leftovers(t).length === 0, 10_000, 'the tmux session to end').catch(() => undefined);
   expect(leftovers(t)).toEqual([]);
   t.dispose();
 });
