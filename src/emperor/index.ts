@@ -12,7 +12,7 @@ export {
   type EmperorTuning,
 } from './render.js';
 export { SpecWatcher, specName, renderVessel, nextMtime, RENDERED_MARK, type WatchOptions, type WatchEvent } from './watch.js';
-export { runVassal, afterExit, EXIT_RESPAWN, type VassalOptions } from './vassal.js';
+export { runVassal, EXIT_RESPAWN, type VassalOptions } from './vassal.js';
 export { up, upDetached, prepare, cliPath, emperorArgv, runningEmperor, type UpOptions } from './up.js';
 export { mergePs, formatPs, type PsReport, type PsRow, type VassalView } from './ps.js';
 export { renderRcScript, type RcScriptParams } from './service.js';

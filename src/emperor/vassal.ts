@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { ExitStatus } from '../supervise/index.js';
 import { parseSpecFile, renderSpec } from '../spec/index.js';
-import type { ContainerSpec, RestartPolicy } from '../spec/index.js';
-import { Supervisor, readState, recordError, removeContainer } from '../supervise/index.js';
+import type { ContainerSpec } from '../spec/index.js';
+import { NO_RESTARTS, Supervisor, decideRestart, readState, recordError, removeContainer, type RestartCount } from '../supervise/index.js';
 import { config, containerPaths, errorMessage, log as rootLog, type Log } from '../util/index.js';
 import { EmperorChannel, ToEmperor, type EmperorCommand } from './protocol.js';
 
@@ -34,24 +34,6 @@ export const EXIT_RESPAWN = 1;
  * Emperor looks again at once.
  */
 export const EXIT_EVENT = 'vassal-exit';
-
-/**
- * Whether a container that ended on its own is done (`restart = no`, `on-failure` after exit 0
- * or after maxRetries restarts) or must be started again by an Emperor respawn.
- * `restarts` is the count kept by the state file across respawns.
- */
-export function afterExit(policy: RestartPolicy, status: ExitStatus, restarts: number): 'respawn' | 'done' {
-  switch (policy.mode) {
-    case 'no':
-      return 'done';
-    case 'always':
-      return 'respawn';
-    case 'on-failure':
-      if (status.code === 0) return 'done';
-      if (policy.maxRetries !== undefined && restarts >= policy.maxRetries) return 'done';
-      return 'respawn';
-  }
-}
 
 type Event =
   | { type: 'command'; command: EmperorCommand }
@@ -159,12 +141,14 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
     }
   };
 
-  const start = async (spec: ContainerSpec, text: string): Promise<boolean> => {
+  /** A reload to a new spec starts the restart counter over; a respawn carries it (state file). */
+  const start = async (spec: ContainerSpec, text: string, restartCount?: RestartCount): Promise<boolean> => {
     const id = ++runs;
     const t0 = process.uptime();
     const sup = new Supervisor(spec, {
       mode: 'vassal',
       output: { kind: 'file', path: containerPaths(config(), spec.name).log },
+      ...(restartCount ? { restartCount } : {}),
     });
     try {
       await sup.start();
@@ -232,10 +216,11 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
       const run = current;
       clearTimeout(run.loyalTimer);
       current = undefined;
-      const restarts = (await readState(run.spec.name).catch(() => undefined))?.restarts ?? 0;
-      const decision = afterExit(run.spec.restart, ev.status, restarts);
-      if (decision === 'respawn') {
-        log.warn({ exit: ev.status.reason, restarts }, 'container died: exiting so the Emperor respawns it');
+      // uWSGI's throttle is the Emperor's back-off: the decision's delay is not used here.
+      const decision = decideRestart(run.spec.restart, ev.status, run.sup.state.restartCount ?? NO_RESTARTS, run.sup.uptimeMs());
+      run.sup.recordRestartCount(decision.count);
+      if (decision.restart) {
+        log.warn({ exit: ev.status.reason, failures: decision.count.failures }, 'container died: exiting so the Emperor respawns it');
         return finish(EXIT_RESPAWN);
       }
       // Staying up (idle, heartbeating) is what keeps uWSGI from respawning a finished container.
@@ -247,7 +232,7 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
       if (next && next.text !== lastText) {
         log.info(current ? 'spec changed: restarting the container in place' : 'spec changed: starting the container');
         await stopCurrent();
-        if (!(await start(next.spec, next.text))) return finish(EXIT_RESPAWN);
+        if (!(await start(next.spec, next.text, NO_RESTARTS))) return finish(EXIT_RESPAWN);
       } else if (next) {
         log.info(current ? 'spec reloaded unchanged: the container keeps running' : 'spec reloaded unchanged: the container stays finished');
       }

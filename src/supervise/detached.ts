@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { config, containerPaths, readJsonFile, errorMessage, isVesselError, initLog, log } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
 import { Supervisor } from './supervisor.js';
-import { HEALTHY_UPTIME_MS, restartDelayMs, shouldRestart } from './restart.js';
+import { NO_RESTARTS, decideRestart } from './restart.js';
 import { clearStopRequest, stopRequested } from './control.js';
 
 /** Tell the waiting `vessel run -d` how the first start went; fd 1 is its pipe, used once. */
@@ -42,11 +42,10 @@ export async function superviseDetached(name: string): Promise<number> {
   process.on('SIGHUP', () => undefined); // the terminal that started us may go away
 
   let first = true;
-  let quickDeaths = 0;
-  let failures = 0;
+  // A new `run -d` starts the counter over (docker's RestartCount of a new container).
+  let count = NO_RESTARTS;
   for (;;) {
-    sup = new Supervisor(req.spec, { mode: 'detached', autoRemove: req.autoRemove });
-    const began = Date.now();
+    sup = new Supervisor(req.spec, { mode: 'detached', autoRemove: req.autoRemove, restartCount: count });
     try {
       await sup.start();
     } catch (e) {
@@ -60,14 +59,15 @@ export async function superviseDetached(name: string): Promise<number> {
     if (first) report(`ok ${sup.pid}`);
     first = false;
     const status = await sup.wait();
-    const up = Date.now() - began;
-    failures = status.code === 0 ? 0 : failures + 1;
-    quickDeaths = up >= HEALTHY_UPTIME_MS ? 1 : quickDeaths + 1;
+    const up = sup.uptimeMs();
     log().info({ container: name, code: status.code, reason: status.reason, uptimeMs: up }, 'container exited');
-    if (stopAsked || stopRequested(name) || req.autoRemove || !shouldRestart(req.spec.restart, status, failures, false)) break;
-    const delay = restartDelayMs(quickDeaths);
-    log().info({ container: name, delayMs: delay }, 'restarting');
-    await Promise.race([sleep(delay), new Promise<void>((r) => (wake = r))]);
+    if (stopAsked || stopRequested(name) || req.autoRemove) break;
+    const decision = decideRestart(req.spec.restart, status, count, up);
+    count = decision.count;
+    sup.recordRestartCount(count);
+    if (!decision.restart) break;
+    log().info({ container: name, delayMs: decision.delayMs }, 'restarting');
+    await Promise.race([sleep(decision.delayMs), new Promise<void>((r) => (wake = r))]);
     if (stopAsked || stopRequested(name)) break;
   }
   clearStopRequest(name);

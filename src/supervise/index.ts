@@ -3,7 +3,7 @@ export type * from './types.js';
 export { Supervisor, type SuperviseOptions } from './supervisor.js';
 export { readState, writeState, listStates, isLive, effectiveStatus, imageUsers } from './state.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
-export { shouldRestart, restartDelayMs, HEALTHY_UPTIME_MS } from './restart.js';
+export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
 export { resolveSpec, checkStartable, commandOf, mergeEnv } from './resolve.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
 export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';

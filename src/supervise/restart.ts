@@ -2,29 +2,59 @@ import type { RestartPolicy } from '../spec/index.js';
 import type { ExitStatus } from '../runtime/index.js';
 
 /**
- * Restart decisions, shared by the detached supervisor and the Emperor vassal.
- * `stoppedByUser`: a stop that vessel asked for never triggers a restart.
+ * The one restart decision, for every supervisor of a container: the detached one (`run -d`),
+ * the Emperor vassal and the native monitor's service. docker's meaning throughout:
+ * - `no`: never; `always`: after every exit; `on-failure`: after a non-zero exit;
+ * - `on-failure:N`: at most N restarts in a row after failures — the counter is the number of
+ *   consecutive non-zero exits, reset by an exit 0 and by a new spec (reload) or a new `run`;
+ * - back-off: 100 ms doubling up to a minute, back to 100 ms once a run stayed up 10 s.
+ * A stop that vessel asked for (stop, rm, reload, Emperor stop) never reaches this function.
+ * The Emperor path keeps uWSGI's own back-off (its throttle) and ignores `delayMs`.
  */
-export function shouldRestart(policy: RestartPolicy, status: ExitStatus, consecutiveFailures: number, stoppedByUser: boolean): boolean {
-  if (stoppedByUser) return false;
+
+/** What the decision remembers between runs; kept in the state file (`restartCount`). */
+export interface RestartCount {
+  /** Consecutive runs that ended with a non-zero code. */
+  failures: number;
+  /** Consecutive runs shorter than HEALTHY_UPTIME_MS (drives the back-off). */
+  quickDeaths: number;
+}
+
+export const NO_RESTARTS: RestartCount = { failures: 0, quickDeaths: 0 };
+
+export interface RestartDecision {
+  restart: boolean;
+  /** Back-off before the next start (detached supervisor and native monitor). */
+  delayMs: number;
+  /** The counter after this exit, to be recorded. */
+  count: RestartCount;
+}
+
+export const HEALTHY_UPTIME_MS = 10_000;
+
+/** docker's back-off for the n-th consecutive quick death (0 → none). */
+export function restartDelayMs(consecutiveQuickDeaths: number): number {
+  if (consecutiveQuickDeaths <= 0) return 0;
+  return Math.min(60_000, 100 * 2 ** (consecutiveQuickDeaths - 1));
+}
+
+function wanted(policy: RestartPolicy, code: number, failures: number): boolean {
   switch (policy.mode) {
     case 'no':
       return false;
     case 'always':
       return true;
     case 'on-failure':
-      if (status.code === 0) return false;
-      return policy.maxRetries === undefined || consecutiveFailures <= policy.maxRetries;
+      if (code === 0) return false;
+      return policy.maxRetries === undefined || failures <= policy.maxRetries;
   }
 }
 
-/**
- * docker's back-off: 100 ms doubling up to a minute, reset once a run stayed up for 10 s, so a
- * crash loop costs nothing while a service that crashes once a day restarts at once.
- */
-export function restartDelayMs(consecutiveQuickDeaths: number): number {
-  if (consecutiveQuickDeaths <= 0) return 0;
-  return Math.min(60_000, 100 * 2 ** (consecutiveQuickDeaths - 1));
+/** After a container ended on its own: restart or not, after how long, and the new counter. */
+export function decideRestart(policy: RestartPolicy, status: Pick<ExitStatus, 'code'>, before: RestartCount, uptimeMs: number): RestartDecision {
+  const failures = status.code === 0 ? 0 : before.failures + 1;
+  // A run that stayed up long enough starts the back-off over: its next death restarts at once.
+  const quickDeaths = uptimeMs >= HEALTHY_UPTIME_MS ? 1 : before.quickDeaths + 1;
+  const restart = wanted(policy, status.code, failures);
+  return { restart, delayMs: restart ? restartDelayMs(quickDeaths) : 0, count: { failures, quickDeaths } };
 }
-
-export const HEALTHY_UPTIME_MS = 10_000;

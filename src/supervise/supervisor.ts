@@ -7,6 +7,7 @@ import { driverFor } from '../runtime/index.js';
 import type { ContainerState, SupervisorMode } from './types.js';
 import { readState, writeState } from './state.js';
 import { resolveSpec } from './resolve.js';
+import { NO_RESTARTS, type RestartCount } from './restart.js';
 import { releaseResources, removeLeftovers } from './leftovers.js';
 
 export interface SuperviseOptions {
@@ -15,6 +16,8 @@ export interface SuperviseOptions {
   autoRemove?: boolean;
   /** Default: the container's log file (inherit for a foreground CLI run). */
   output?: ContainerConfig['output'];
+  /** The restart counter to start from; default: the previous run's (an Emperor respawn). */
+  restartCount?: RestartCount;
 }
 
 /**
@@ -101,6 +104,7 @@ export class Supervisor extends EventEmitter {
         createdAt: prev?.createdAt ?? this.current.createdAt,
         restarts: prev ? prev.restarts + (ranBefore ? 1 : 0) : 0,
         ...(prev?.lastExit ? { lastExit: prev.lastExit } : {}),
+        restartCount: this.opts.restartCount ?? prev?.restartCount ?? NO_RESTARTS,
         resources: recorded,
         error: undefined,
       });
@@ -137,6 +141,19 @@ export class Supervisor extends EventEmitter {
     if (this.opts.autoRemove) this.removeFiles();
     this.emit('exit', status);
     return status;
+  }
+
+  /** Record the restart decision's counter after an exit (read back by the next run). */
+  recordRestartCount(count: RestartCount): void {
+    if (this.opts.autoRemove) return;
+    this.save({ restartCount: count });
+  }
+
+  /** Milliseconds the container ran (start to exit), for the back-off; 0 before it started. */
+  uptimeMs(): number {
+    const { startedAt, finishedAt } = this.current;
+    if (!startedAt) return 0;
+    return (finishedAt ? Date.parse(finishedAt) : Date.now()) - Date.parse(startedAt);
   }
 
   private removeFiles(): void {

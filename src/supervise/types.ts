@@ -1,5 +1,6 @@
 import type { ContainerSpec } from '../spec/index.js';
 import type { ExitStatus, Resource } from '../runtime/index.js';
+import type { RestartCount } from './restart.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopping' | 'exited' | 'failed';
 
@@ -27,6 +28,8 @@ export interface ContainerState {
   /** How many times the container was started again after dying (restart policy or Emperor). */
   restarts: number;
   lastExit?: ExitStatus & { at: string };
+  /** The restart decision's counter (restart.ts), carried across respawns of the same spec. */
+  restartCount?: RestartCount;
   resources: Resource[];
   /** Remove everything when the container ends (--rm). */
   autoRemove: boolean;

@@ -2,25 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeCommand, emperorFd } from '../../src/emperor/protocol.js';
-import { afterExit } from '../../src/emperor/vassal.js';
-import type { ExitStatus } from '../../src/runtime/types.js';
-
-const exit = (code: number): ExitStatus => ({ code, oomKilled: false, reason: `exited ${code}` });
-
-describe('restart policy after a container ended on its own', () => {
-  it('always → respawn; no → done', () => {
-    expect(afterExit({ mode: 'always' }, exit(0), 5)).toBe('respawn');
-    expect(afterExit({ mode: 'always' }, exit(1), 0)).toBe('respawn');
-    expect(afterExit({ mode: 'no' }, exit(1), 0)).toBe('done');
-  });
-  it('on-failure → done after exit 0 or maxRetries restarts', () => {
-    expect(afterExit({ mode: 'on-failure' }, exit(0), 0)).toBe('done');
-    expect(afterExit({ mode: 'on-failure' }, exit(2), 100)).toBe('respawn');
-    expect(afterExit({ mode: 'on-failure', maxRetries: 3 }, exit(2), 2)).toBe('respawn');
-    expect(afterExit({ mode: 'on-failure', maxRetries: 3 }, exit(2), 3)).toBe('done');
-  });
-});
-
 describe('Emperor protocol bytes', () => {
   it('0 and 2 stop, 1 reloads, others are ignored', () => {
     expect(decodeCommand(0)).toBe('stop');

@@ -5,7 +5,6 @@ import { renderExecConfig, renderRunConfig } from '../../src/runtime/linux/initc
 import { effectiveCapabilities, DEFAULT_CAPABILITIES, CAPABILITIES } from '../../src/runtime/linux/capabilities.js';
 import { cgroupSet, type CgroupLayout } from '../../src/runtime/linux/cgroup.js';
 import { parseInitLine } from '../../src/runtime/linux/channel.js';
-import { restartDelayMs, shouldRestart } from '../../src/supervise/restart.js';
 import { commandOf, mergeEnv } from '../../src/supervise/resolve.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import type { ContainerSpec } from '../../src/spec/types.js';
@@ -114,22 +113,6 @@ describe('init status channel', () => {
     expect(parseInitLine('error mount x: EPERM')).toEqual({ kind: 'error', message: 'mount x: EPERM' });
     expect(parseInitLine('notfound foo: nope')).toEqual({ kind: 'notfound', message: 'foo: nope' });
     expect(parseInitLine('garbage')).toBeUndefined();
-  });
-});
-
-describe('restart policy', () => {
-  const exit = (code: number) => ({ code, oomKilled: false, reason: '' });
-  it('no / always / on-failure[:N], never after a requested stop', () => {
-    expect(shouldRestart({ mode: 'no' }, exit(1), 1, false)).toBe(false);
-    expect(shouldRestart({ mode: 'always' }, exit(0), 0, false)).toBe(true);
-    expect(shouldRestart({ mode: 'always' }, exit(1), 1, true)).toBe(false);
-    expect(shouldRestart({ mode: 'on-failure' }, exit(0), 0, false)).toBe(false);
-    expect(shouldRestart({ mode: 'on-failure' }, exit(3), 5, false)).toBe(true);
-    expect(shouldRestart({ mode: 'on-failure', maxRetries: 2 }, exit(3), 2, false)).toBe(true);
-    expect(shouldRestart({ mode: 'on-failure', maxRetries: 2 }, exit(3), 3, false)).toBe(false);
-  });
-  it('back-off doubles from 100 ms up to a minute', () => {
-    expect([0, 1, 2, 3, 11, 30].map(restartDelayMs)).toEqual([0, 100, 200, 400, 60_000, 60_000]);
   });
 });
 
