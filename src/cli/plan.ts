@@ -16,18 +16,6 @@ export interface PlanOutput {
   plan?: Plan;
 }
 
-async function imageParts(image: string): Promise<{ layers?: string[]; argv?: string[]; env?: string[] }> {
-  try {
-    const { resolveImage } = await import('../image/index.js');
-    const r = await resolveImage(image);
-    const c = r.record.config;
-    return { layers: r.layerDirs, argv: [...(c.entrypoint ?? []), ...(c.cmd ?? [])], env: c.env ?? [] };
-  } catch {
-    // Not in the store (or no store on this machine): the plan shows placeholders.
-    return {};
-  }
-}
-
 async function linuxDriver(): Promise<Driver | undefined> {
   try {
     const mod = (await import('../runtime/linux/index.js')) as { linuxDriver?: Driver };
@@ -39,16 +27,21 @@ async function linuxDriver(): Promise<Driver | undefined> {
 
 export async function planSpec(specPath: string, os: HostOs): Promise<PlanOutput> {
   const { parseSpecFile } = await import('../spec/index.js');
-  const { configFromSpec, FreeBSDDriver } = await import('../runtime/freebsd/index.js');
   const spec = await parseSpecFile(specPath);
-  const img = await imageParts(spec.image);
-  const cfg: ContainerConfig = configFromSpec(spec, {
-    ...(img.layers ? { layers: img.layers } : {}),
-    ...(img.argv && img.argv.length > 0 ? { imageArgv: img.argv } : {}),
-    ...(img.env ? { imageEnv: img.env } : {}),
-  });
   const out: PlanOutput = { os, spec: specPath, container: spec.name, available: true };
-  const driver = os === 'freebsd' ? new FreeBSDDriver() : await linuxDriver();
+  // The same facts and the same pure function a start uses (supervise/config.ts): the plan of
+  // another OS is drawn with that OS's rules (VESSEL_OS is what hostOs() reads).
+  const saved = process.env.VESSEL_OS;
+  process.env.VESSEL_OS = os;
+  let cfg: ContainerConfig;
+  try {
+    const { planSpecConfig } = await import('../supervise/index.js');
+    cfg = await planSpecConfig(spec);
+  } finally {
+    if (saved === undefined) delete process.env.VESSEL_OS;
+    else process.env.VESSEL_OS = saved;
+  }
+  const driver = os === 'freebsd' ? new (await import('../runtime/freebsd/index.js')).FreeBSDDriver() : await linuxDriver();
   if (driver === undefined) return { ...out, available: false, note: 'the Linux driver is not available in this build' };
   try {
     out.plan = driver.plan(cfg);

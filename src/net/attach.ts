@@ -5,7 +5,7 @@ import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
 import { backend, type NetBackend } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
 import { addLease } from './ipam.js';
-import { nftTableName, ruleComment, vethNames } from './names.js';
+import { bridgeName, nftTableName, ruleComment, vethNames } from './names.js';
 import { createNetworkLocked, destroyNetworkLocked } from './network.js';
 import { checkHostAddresses, checkHostListeners, checkPublishedElsewhere, hostListeners, validatePublish } from './publish.js';
 import { hostsPath, listNetworks, networksDir, resolvPath, saveNetwork, withNetworksLock } from './store.js';
@@ -214,4 +214,40 @@ export async function listLeases(): Promise<Array<{ container: string; network: 
   return (await listNetworks()).flatMap((n) =>
     Object.values(n.leases).map((l) => ({ container: l.container, network: n.name, address: l.address, ...(l.pid ? { pid: l.pid } : {}) })),
   );
+}
+
+/**
+ * What prepareNetwork would hand the driver, without leasing or creating anything: for `vessel
+ * plan`. An existing network's bridge, gateway and prefix are read from its record; what only a
+ * start knows (the leased address, a new network's subnet) is a visible `<placeholder>`.
+ */
+export async function planNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
+  const mode = spec.network.mode;
+  if (mode === 'none') return { network: { mode: 'none' }, resources: [], mounts: [] };
+  if (mode === 'host') return { network: { mode: 'host' }, resources: [], mounts: hostFiles() };
+  const netName = spec.network.name;
+  if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
+  validatePublish(spec.network.publish, name);
+  const b = await backend();
+  const net = (await listNetworks()).find((n) => n.name === netName);
+  const ifs = interfaceNames(b, name);
+  return {
+    network: {
+      mode: 'bridge',
+      network: netName,
+      bridge: net?.bridge ?? b.names?.bridge(netName) ?? bridgeName(networksDir(), netName),
+      address: `<address>/${net ? net.subnet.split('/')[1] : '<prefix>'}`,
+      gateway: net?.gateway ?? '<gateway>',
+      hostIf: ifs.host,
+      containerIf: ifs.container,
+      publish: spec.network.publish,
+      hosts: net ? peerLines(net) : [],
+      dns: nameservers(readHostResolvConf()),
+    },
+    resources: [],
+    mounts: [
+      { kind: 'bind', source: hostsPath(netName), target: '/etc/hosts', readonly: true },
+      { kind: 'bind', source: resolvPath(netName), target: '/etc/resolv.conf', readonly: true },
+    ],
+  };
 }

@@ -6,6 +6,7 @@ import type { ContainerSpec } from '../spec/index.js';
 import type { ImageConfig, ResolvedImage } from '../image/index.js';
 import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
+import { commandOf, containerConfig, hostnameOf, type ConfigFacts } from './config.js';
 import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/index.js';
 
 export interface Resolved {
@@ -17,22 +18,7 @@ export interface Resolved {
   plug?: (pid: number) => Promise<void>;
 }
 
-/** docker's rule: an entrypoint given by the spec drops the image's CMD. */
-export function commandOf(spec: ContainerSpec, img: ImageConfig): string[] {
-  const entrypoint = spec.entrypoint ?? img.entrypoint ?? [];
-  const cmd = spec.command ?? (spec.entrypoint ? [] : img.cmd ?? []);
-  return [...entrypoint, ...cmd];
-}
-
-export function mergeEnv(imageEnv: string[] = [], specEnv: Array<[string, string]>): string[] {
-  const m = new Map<string, string>();
-  for (const e of imageEnv) {
-    const i = e.indexOf('=');
-    if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
-  }
-  for (const [k, v] of specEnv) m.set(k, v);
-  return [...m].map(([k, v]) => `${k}=${v}`);
-}
+export { commandOf, mergeEnv } from './config.js';
 
 function volumes(spec: ContainerSpec): Mount[] {
   return spec.volumes.map((v) => {
@@ -47,16 +33,18 @@ function volumes(spec: ContainerSpec): Mount[] {
 }
 
 /** /etc/hosts (and for host networking /etc/resolv.conf) for containers without a vessel network. */
-function basicNetworkFiles(dir: string, spec: ContainerSpec, hostname: string): BindMount[] {
-  mkdirSync(dir, { recursive: true });
-  const hosts = join(dir, 'hosts');
-  const names = [...new Set([hostname, spec.name])].join(' ');
-  writeFileSync(hosts, `127.0.0.1\tlocalhost ${names}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-  const mounts: BindMount[] = [{ kind: 'bind', source: hosts, target: '/etc/hosts', readonly: true }];
+function basicNetworkMounts(dir: string, spec: ContainerSpec): BindMount[] {
+  const mounts: BindMount[] = [{ kind: 'bind', source: join(dir, 'hosts'), target: '/etc/hosts', readonly: true }];
   if (spec.network.mode === 'host' && existsSync('/etc/resolv.conf')) {
     mounts.push({ kind: 'bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf', readonly: true });
   }
   return mounts;
+}
+
+function writeBasicHosts(dir: string, spec: ContainerSpec): void {
+  mkdirSync(dir, { recursive: true });
+  const names = [...new Set([hostnameOf(spec), spec.name])].join(' ');
+  writeFileSync(join(dir, 'hosts'), `127.0.0.1\tlocalhost ${names}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
 }
 
 /**
@@ -65,16 +53,26 @@ function basicNetworkFiles(dir: string, spec: ContainerSpec, hostname: string): 
  * clone of the top one, which the jail driver makes. The dataset must end in /vessel: the driver
  * finds a crashed run's clone by the name …/vessel/containers/NAME.
  */
-async function zfsRoot(name: string, image: ResolvedImage): Promise<{ zfsSnapshot?: string; zfsDataset?: string }> {
+function zfsStore(): string | undefined {
   const ds = process.env.VESSEL_ZFS_DATASET;
-  if (!ds || hostOs() !== 'freebsd') return {};
+  if (!ds || hostOs() !== 'freebsd') return undefined;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+)*\/vessel$/.test(ds)) {
     throw new VesselError('E_CONFIG', `VESSEL_ZFS_DATASET=${ds}: expected a dataset named vessel, POOL[/…]/vessel`, {
       hint: 'e.g. zroot/vessel; vessel keeps layers/ and containers/ under it',
     });
   }
-  const { ensureZfsLayers } = await import('../image/index.js');
-  const snapshot = await ensureZfsLayers(`${ds}/layers`, join(config().images, 'zfs'), image.record.layers);
+  return ds;
+}
+
+/** `make`: create the missing layer snapshots (a start); otherwise only name them (a plan). */
+async function zfsRoot(name: string, image: ResolvedImage, make: boolean): Promise<ConfigFacts['zfs']> {
+  const ds = zfsStore();
+  if (ds === undefined) return undefined;
+  const { ensureZfsLayers, planZfsLayers } = await import('../image/index.js');
+  const mountRoot = join(config().images, 'zfs');
+  const snapshot = make
+    ? await ensureZfsLayers(`${ds}/layers`, mountRoot, image.record.layers)
+    : planZfsLayers(`${ds}/layers`, mountRoot, image.record.layers, new Set()).snapshot;
   return { zfsSnapshot: snapshot, zfsDataset: `${ds}/containers/${name}` };
 }
 
@@ -101,6 +99,22 @@ export async function checkStartable(spec: ContainerSpec): Promise<void> {
   volumes(spec);
 }
 
+/** The image of a spec, in the store and built for this host, with a command to run. */
+async function imageOf(spec: ContainerSpec): Promise<ResolvedImage> {
+  const { resolveImage } = await import('../image/index.js');
+  const image = await resolveImage(spec.image);
+  await imageForThisHost(spec, image);
+  if (commandOf(spec, image.record.config).length === 0) {
+    throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: no command: image ${spec.image} has no CMD and the spec gives none`);
+  }
+  return image;
+}
+
+// FreeBSD: the jail driver writes a bridged jail's /etc/hosts and /etc/resolv.conf into its root
+// from the RuntimeNetwork, and other jails keep the image's; its fstab volumes are directories
+// (file nullfs mounts are FreeBSD 14+ only). So no network file mounts there.
+const networkFileMounts = (): boolean => hostOs() !== 'freebsd';
+
 /**
  * Turn a spec into what a driver runs: the image resolved to layer directories, the final argv,
  * env, user and mounts, and the network leased. Throws (changing nothing but a lease, which the
@@ -110,54 +124,64 @@ export async function resolveSpec(
   spec: ContainerSpec,
   opts: { ephemeral: boolean; output: ContainerConfig['output']; runId?: string },
 ): Promise<Resolved> {
-  const { resolveImage } = await import('../image/index.js');
-  const image = await resolveImage(spec.image);
-  await imageForThisHost(spec, image);
-  const argv = commandOf(spec, image.record.config);
-  if (argv.length === 0) {
-    throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: no command: image ${spec.image} has no CMD and the spec gives none`);
-  }
+  const image = await imageOf(spec);
   const mounts = volumes(spec);
   const dir = containerPaths(config(), spec.name).dir;
-  const hostname = spec.hostname ?? spec.name.slice(0, 63);
   let network: RuntimeNetwork = spec.network.mode === 'host' ? { mode: 'host' } : { mode: 'none' };
   let netResources: Resource[] = [];
   let plug: Resolved['plug'];
-  // FreeBSD: the jail driver writes a bridged jail's /etc/hosts and /etc/resolv.conf into its root
-  // from the RuntimeNetwork, and other jails keep the image's; its fstab volumes are directories
-  // (file nullfs mounts are FreeBSD 14+ only). So no network file mounts there.
-  const fileMounts = hostOs() !== 'freebsd';
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
     const att = await net.prepareNetwork(spec, spec.name);
     network = att.network;
     netResources = att.resources;
-    if (fileMounts) mounts.push(...att.mounts);
+    if (networkFileMounts()) mounts.push(...att.mounts);
     plug = (pid: number) => net.plugNetwork(att, spec.name, pid);
-  } else if (fileMounts) {
-    mounts.push(...basicNetworkFiles(dir, spec, hostname));
+  } else if (networkFileMounts()) {
+    writeBasicHosts(dir, spec);
+    mounts.push(...basicNetworkMounts(dir, spec));
   }
-  const cfg: ContainerConfig = {
-    name: spec.name,
-    runId: opts.runId ?? randomBytes(4).toString('hex'),
-    dir,
-    root: { layers: image.layerDirs, ...(await zfsRoot(spec.name, image)), ephemeral: opts.ephemeral },
-    argv,
-    env: mergeEnv(image.record.config.env, spec.env),
-    workdir: spec.workdir ?? image.record.config.workdir ?? '/',
-    user: spec.user ?? image.record.config.user ?? '',
-    hostname,
-    mounts,
-    limits: spec.limits,
-    wait: spec.wait,
-    tty: spec.tty,
-    interactive: spec.interactive,
+  const zfs = await zfsRoot(spec.name, image, true);
+  const cfg = containerConfig(spec, {
+    image: image.record.config === undefined ? { layerDirs: image.layerDirs, config: {} } : { layerDirs: image.layerDirs, config: image.record.config },
+    ...(zfs ? { zfs } : {}),
     network,
-    stopSignal: spec.stopSignal,
-    jail: spec.jail,
-    security: spec.security,
-    ...(spec.parent === undefined ? {} : { parent: spec.parent }),
+    mounts,
+    dir,
+    runId: opts.runId ?? randomBytes(4).toString('hex'),
+    ephemeral: opts.ephemeral,
     output: opts.output,
-  };
+  });
   return { cfg, image, netResources, ...(plug ? { plug } : {}) };
+}
+
+/**
+ * The config a start of this spec would hand the driver, for `vessel plan`: the same facts and
+ * the same pure containerConfig(), but nothing leased, written or created. An image that is not
+ * in the store, has no command or is for another OS is an error here too: a plan never shows a
+ * command that will not run.
+ */
+export async function planSpecConfig(spec: ContainerSpec): Promise<ContainerConfig> {
+  const image = await imageOf(spec).catch((e: unknown) => {
+    if (e instanceof VesselError && e.code !== 'E_NOT_FOUND') throw e;
+    throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: [container] image: ${errorMessage(e)}`, {
+      hint: 'vessel image import FILE NAME, or vessel pull NAME; then plan again',
+    });
+  });
+  const mounts = volumes(spec);
+  const dir = containerPaths(config(), spec.name).dir;
+  const { planNetwork } = await import('../net/index.js');
+  const att = await planNetwork(spec, spec.name);
+  if (networkFileMounts()) mounts.push(...(spec.network.mode === 'bridge' ? att.mounts : basicNetworkMounts(dir, spec)));
+  const zfs = await zfsRoot(spec.name, image, false);
+  return containerConfig(spec, {
+    image: { layerDirs: image.layerDirs, config: image.record.config },
+    ...(zfs ? { zfs } : {}),
+    network: att.network,
+    mounts,
+    dir,
+    runId: 'plan',
+    ephemeral: false,
+    output: { kind: 'inherit' },
+  });
 }

@@ -14,7 +14,6 @@ import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
 import { killSignalArg } from '../../src/runtime/freebsd/driver.js';
 import { renderFstab } from '../../src/runtime/freebsd/mount.js';
 import { expand, runSteps } from '../../src/runtime/freebsd/steps.js';
-import { formatPlan, planSpec } from '../../src/cli/plan.js';
 import { expectGolden, FIXTURES, freebsdConfig, normalizeRoot } from '../helpers/freebsd.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-units-'));
@@ -191,22 +190,3 @@ describe('steps', () => {
   });
 });
 
-describe('vessel plan', () => {
-  it('prints the FreeBSD plan of a spec file without running anything', async () => {
-    const rec = new Recorder();
-    const restore = setHostRunner(rec);
-    try {
-      const out = await planSpec(join(FIXTURES, 'spec', 'web.ini'), 'freebsd');
-      expect(rec.calls).toEqual([]);
-      expectGolden('spec', 'web.plan.txt', normalizeRoot(formatPlan({ ...out, spec: 'web.ini' }), root));
-    } finally {
-      restore();
-    }
-  });
-
-  it('--os linux prints the Linux driver\'s plan, or says it is not available', async () => {
-    const out = await planSpec(join(FIXTURES, 'spec', 'web.ini'), 'linux');
-    if (out.available) expect(out.plan?.os).toBe('linux');
-    else expect(formatPlan(out)).toMatch(/not available/);
-  });
-});

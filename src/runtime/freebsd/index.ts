@@ -5,7 +5,6 @@ export { epairNames, bridgeName, jailName, rdrAnchor, natAnchor, devfsRulesetNum
 export { pfConfLines, renderNat, renderRdr } from './pf.js';
 export { bridgeSteps, interfaceExists, removeEpair, removeNetworkPlumbing } from './vnet.js';
 export { runSteps, describeSteps, type Step } from './steps.js';
-export { configFromSpec, type ConfigFromSpecOptions } from './config-from-spec.js';
 
 import { FreeBSDDriver } from './driver.js';
 /** The driver `runtime/driverFor('freebsd')` hands out. */
