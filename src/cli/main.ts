@@ -87,9 +87,5 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** For commands whose action needs to end the process with a given code (container exit codes). */
-export function exitWith(code: number): void {
-  process.exitCode = code;
-}
 
 export { report };

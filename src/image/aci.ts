@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { VesselError, errorMessage } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';

@@ -55,9 +55,6 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
   return a.base <= bEnd && b.base <= aEnd;
 }
 
-export function containsIp(c: Cidr, ip: number): boolean {
-  return ip >= c.base && ip < c.base + size(c);
-}
 
 /** The pool cut into subnets of `prefix` bits, lowest first. */
 export function* subnetsOf(pool: Cidr, prefix: number): Generator<Cidr> {

@@ -1,4 +1,4 @@
-import type { ContainerSpec, HealthCheck } from './types.js';
+import type { ContainerSpec } from './types.js';
 
 /**
  * Defaults, in one place so the parser, the flags and the rendered spec agree.
@@ -36,6 +36,3 @@ export function defaultSpec(name: string, image: string, origin: SpecOrigin): Co
   };
 }
 
-export function defaultHealth(command: string[]): HealthCheck {
-  return { command, ...DEFAULTS.health };
-}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VesselError, errorMessage, config, containerPaths } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
-import type { ImageConfig, ResolvedImage } from '../image/index.js';
+import type { ResolvedImage } from '../image/index.js';
 import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
 import { commandOf, containerConfig, hostnameOf, type ConfigFacts } from './config.js';

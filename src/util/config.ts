@@ -122,18 +122,28 @@ export function config(): VesselConfig {
 }
 
 /** Per-container paths, all named after the container. */
+/**
+ * The parts of a container's directory every driver lays out the same way: the mounted root and
+ * its writable layer (overlayfs upper + work on Linux, unionfs upper on FreeBSD), the scratch area.
+ * One layout, so the supervisor (which drops a writable layer when the image changes), the drivers
+ * and gc agree on where things are.
+ */
+export function containerLayout(dir: string) {
+  return {
+    rootfs: join(dir, 'rootfs'),
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    scratch: join(dir, 'scratch'),
+  };
+}
+
 export function containerPaths(cfg: VesselConfig, name: string) {
   const dir = join(cfg.containers, name);
   return {
     dir,
+    ...containerLayout(dir),
     state: join(dir, 'state.json'),
     log: join(dir, 'container.log'),
-    upper: join(dir, 'upper'),
-    work: join(dir, 'work'),
-    rootfs: join(dir, 'rootfs'),
-    scratch: join(dir, 'scratch'),
-    initConfig: join(dir, 'init.conf'),
     lock: join(cfg.run, 'locks', `container.${name}.lock`),
-    control: join(cfg.run, 'containers', `${name}.sock`),
   };
 }

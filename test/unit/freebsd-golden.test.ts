@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { VesselError } from '../../src/util/errors.js';
 import { FreeBSDDriver, devfsRulesetNumber } from '../../src/runtime/freebsd/index.js';
 import { formatPlan } from '../../src/cli/plan.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
-import { bridgeNet, expectGolden, FakeFreeBSD, freebsdConfig, normalizeRoot } from '../helpers/freebsd.js';
+import { bridgeNet, expectGolden, FakeFreeBSD, FIXTURES, freebsdConfig, normalizeRoot } from '../helpers/freebsd.js';
 
 /**
  * Golden transcripts of the FreeBSD driver: for each spec of the matrix, the files it renders and
@@ -127,27 +127,40 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
   },
 };
 
+/** The goldens a start case writes (other tests keep other files in the same directories). */
+const START_GOLDEN = /^(plan\.txt|commands\.txt|jail\.conf|fstab|devfs\.rules|portacl\.rules|rootfs-(hosts|resolv\.conf)|pf-.*\.conf)$/;
+
 describe('FreeBSD golden transcripts: start', () => {
   for (const [name, c] of Object.entries(CASES)) {
     it(name, async () => {
       const fake = install(c.host);
       const cfg = c.cfg();
       const d = driver();
-      expectGolden(name, 'plan.txt', norm(formatPlan({ os: 'freebsd', spec: `${cfg.name}.ini`, container: cfg.name, available: true, plan: d.plan(cfg) })));
+      // Every golden this case writes, so that a file the start stopped writing (or a golden
+      // nobody produces any more) fails instead of being skipped.
+      const compared: string[] = [];
+      const golden = (file: string, text: string) => {
+        compared.push(file);
+        expectGolden(name, file, text);
+      };
+      golden('plan.txt', norm(formatPlan({ os: 'freebsd', spec: `${cfg.name}.ini`, container: cfg.name, available: true, plan: d.plan(cfg) })));
       const started = await d.start(cfg);
       const status = await started.exited;
       expect(status.code).toBe(0);
-      expectGolden(name, 'commands.txt', norm(fake.transcript()));
+      golden('commands.txt', norm(fake.transcript()));
       // The files as start() wrote them, and the pf rulesets as loaded into their anchors.
       for (const f of ['jail.conf', 'fstab', 'devfs.rules', 'portacl.rules']) {
         const p = join(cfg.dir, f);
-        if (existsSync(p)) expectGolden(name, f, norm(readFileSync(p, 'utf8')));
+        if (existsSync(p)) golden(f, norm(readFileSync(p, 'utf8')));
       }
       for (const f of ['etc/hosts', 'etc/resolv.conf']) {
         const p = join(cfg.dir, 'rootfs', f);
-        if (existsSync(p)) expectGolden(name, `rootfs-${basename(f)}`, readFileSync(p, 'utf8'));
+        if (existsSync(p)) golden(`rootfs-${basename(f)}`, readFileSync(p, 'utf8'));
       }
-      for (const [anchor, text] of fake.anchors) expectGolden(name, `pf-${anchor.replace('/', '_')}.conf`, text);
+      for (const [anchor, text] of fake.anchors) golden(`pf-${anchor.replace('/', '_')}.conf`, text);
+      const onDisk = readdirSync(join(FIXTURES, name)).filter((f) => START_GOLDEN.test(f));
+      if (process.env.UPDATE_GOLDEN === '1') for (const f of onDisk.filter((x) => !compared.includes(x))) rmSync(join(FIXTURES, name, f));
+      else expect(onDisk.sort(), `the golden files of ${name}`).toEqual([...compared].sort());
       rmSync(cfg.dir, { recursive: true, force: true });
     });
   }

@@ -100,12 +100,6 @@ export async function listJails(): Promise<JailInfo[]> {
   return r.exitCode === 0 ? parseJls(r.stdout) : [];
 }
 
-/** One jail as `jls --libxo json -v -j NAME` describes it; undefined when absent. */
-export async function inspectJail(jail: string): Promise<JailInfo | undefined> {
-  const r = await run(['jls', '--libxo', 'json', '-v', '-d', '-j', jail], { allowFailure: true });
-  return r.exitCode === 0 ? parseJls(r.stdout)[0] : undefined;
-}
-
 /** Jails named NAME or PARENT.NAME whose root is the container's (dying ones too). */
 export async function jailLeftovers(name: string, dir: string, rootfs: string, conf: string): Promise<Resource[]> {
   return (await listJails())

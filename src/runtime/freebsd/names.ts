@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { VesselError } from '../../util/index.js';
+import { VesselError, containerLayout } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
 
 /**
@@ -71,7 +71,7 @@ export function containerFiles(dir: string) {
     fstab: join(dir, 'fstab'),
     devfsRules: join(dir, 'devfs.rules'),
     portacl: join(dir, 'portacl.rules'),
-    rootfs: join(dir, 'rootfs'),
-    upper: join(dir, 'upper'),
+    rootfs: containerLayout(dir).rootfs,
+    upper: containerLayout(dir).upper,
   };
 }
