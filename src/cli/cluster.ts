@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { BackendName, ClusterBackend, InstanceStatus, JobStatus, NodeOs, SubmitOptions } from '../cluster/index.js';
+import { formatTable } from '../util/index.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -46,8 +47,7 @@ function formatInstances(list: readonly InstanceStatus[]): string {
   for (const i of list) {
     rows.push([i.instance, i.id, i.node ?? '-', i.state, i.exitCode === undefined ? '-' : String(i.exitCode), String(i.restarts), i.detail ?? '']);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return formatTable(rows);
 }
 
 function formatStatus(s: JobStatus): string {

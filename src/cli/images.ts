@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatTable } from '../util/index.js';
 
 export function define(program: Command): void {
   program
@@ -16,7 +17,6 @@ export function define(program: Command): void {
       }
       const rows = [['NAME', 'TAG', 'ID', 'CREATED', 'SIZE']];
       for (const i of images) rows.push([i.name, i.tag, i.id.slice(7, 19), formatAge(i.created), formatBytes(i.size)]);
-      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-      for (const r of rows) process.stdout.write(r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('   ') + '\n');
+      process.stdout.write(formatTable(rows, '   '));
     });
 }

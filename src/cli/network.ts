@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatTable } from '../util/index.js';
 
 /** `vessel network create|ls|inspect|rm`: named networks (src/net). */
 export function define(program: Command): void {
@@ -30,8 +31,7 @@ export function define(program: Command): void {
         ['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'CONTAINERS', 'CREATED BY'],
         ...nets.map((n) => [n.name, n.subnet, n.gateway, n.bridge, String(n.containers.length), n.auto ? 'first use' : 'network create']),
       ];
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
+      process.stdout.write(formatTable(rows));
     });
 
   cmd

@@ -1,6 +1,7 @@
 import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/index.js';
 import { effectiveStatus } from '../supervise/index.js';
 import type { EmperorStats, VassalStats } from './stats.js';
+import { formatTable } from '../util/index.js';
 
 /**
  * `vessel ps`: the Emperor's view of each vassal merged with vessel's own state file of each
@@ -153,8 +154,6 @@ export function formatPs(report: PsReport, nowMs: number): string {
       r.error ?? '',
     ]);
   }
-  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  const out = lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
-  if (report.emperorError !== undefined) out.push(`(emperor: ${report.emperorError})`);
-  return out.join('\n') + '\n';
+  const out = formatTable(lines);
+  return report.emperorError === undefined ? out : `${out}(emperor: ${report.emperorError})\n`;
 }

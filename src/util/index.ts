@@ -7,3 +7,4 @@ export * from './log.js';
 export * from './os.js';
 export * from './template.js';
 export * from './ip.js';
+export * from './table.js';
