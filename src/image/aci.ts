@@ -3,7 +3,7 @@ import { VesselError, errorMessage } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { fanOutFile } from './streams.js';
 import { retar } from './retar.js';
-import { commitLayers, fileSize, stageLayerStream, type Progress } from './layer.js';
+import { commitLayers, fileSize, stageLayerStream, type Progress, type StagedLayer } from './layer.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock, type StoredImage } from './store.js';
 import { findEquivalent, registerImage, setTag } from './commit.js';
 import { findImage, toImageRecord } from './list.js';
@@ -95,23 +95,21 @@ function stripRootfs(name: string): string | undefined {
   return undefined;
 }
 
-export async function importAci(file: string, ref: string | undefined, opts: { onProgress?: (p: Progress) => void } = {}): Promise<ImageRecord> {
-  const wanted = ref === undefined ? undefined : parseImageRef(ref);
-  const total = await fileSize(file);
-  const dec = decompressor(detectCompression(await readHead(file, 8)));
+/** The archive decompressed and re-written as a plain layer tar of rootfs/, with `manifest` caught on the way. */
+function aciLayerStream(file: string, total: number, compression: Parameters<typeof decompressor>[0], onProgress: ((p: Progress) => void) | undefined) {
+  const dec = decompressor(compression);
   let stopped = false;
   let stopNow!: () => void;
   const stop = new Promise<void>((res) => { stopNow = res; });
   let done = 0;
-  const pump = fanOutFile(file, [dec.input], (c) => { done += c.length; opts.onProgress?.({ done, total }); }, {
+  const pump = fanOutFile(file, [dec.input], (c) => { done += c.length; onProgress?.({ done, total }); }, {
     promise: Promise.race([stop, dec.done.catch(() => undefined)]),
     stopped: () => stopped,
   });
   pump.catch(() => undefined);
 
-  let manifestText = '';
-  let manifestTooBig = false;
-  const { output: layerTar, done: outerDone } = retar(
+  const manifest = { text: '', tooBig: false };
+  const { output, done: outerDone } = retar(
     dec.output,
     (h) => {
       const inner = stripRootfs(h.name);
@@ -128,85 +126,112 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
       data.on('end', next);
       if (!isManifest) return void data.resume();
       data.setEncoding('utf8');
-      data.on('data', (s: string) => {
-        if (manifestText.length + s.length > MAX_MANIFEST) manifestTooBig = true;
-        else manifestText += s;
+      data.on('data', (chunk: string) => {
+        if (manifest.text.length + chunk.length > MAX_MANIFEST) manifest.tooBig = true;
+        else manifest.text += chunk;
       });
     },
   );
-
-  const staging = await makeStaging('aci');
-  try {
-    let layer;
-    try {
-      layer = await stageLayerStream(layerTar, staging, {
-        source: file,
-        whiteouts: false,
-        upstream: Promise.all([pump, dec.done, outerDone]).then(() => undefined),
-      });
-    } catch (e) {
+  return {
+    layerTar: output,
+    manifest,
+    upstream: Promise.all([pump, dec.done, outerDone]).then(() => undefined),
+    /** Stop reading the file and decompressing (the layer was refused). */
+    abort: async () => {
       stopped = true;
       stopNow();
       dec.abort();
       await pump.catch(() => undefined);
+    },
+  };
+}
+
+function parseAciManifest(file: string, manifest: { text: string; tooBig: boolean }): AciManifest {
+  if (manifest.tooBig) throw new VesselError('E_ARCHIVE', `${file}: manifest: larger than ${MAX_MANIFEST} bytes`);
+  if (!manifest.text) throw new VesselError('E_ARCHIVE', `${file}: no "manifest" file: not an appc image`);
+  let m: AciManifest;
+  try {
+    m = JSON.parse(manifest.text) as AciManifest;
+  } catch (e) {
+    throw new VesselError('E_ARCHIVE', `${file}: manifest: not valid JSON (${errorMessage(e)})`);
+  }
+  if (m.acKind !== 'ImageManifest' || typeof m.name !== 'string') {
+    throw new VesselError('E_ARCHIVE', `${file}: manifest: not an appc ImageManifest (acKind ${JSON.stringify(m.acKind)})`);
+  }
+  return m;
+}
+
+/** appc dependencies: images in the store, lowest first, below this image's own layer. */
+async function aciDependencies(file: string, m: AciManifest): Promise<StoredImage[]> {
+  const lower: StoredImage[] = [];
+  for (const d of m.dependencies ?? []) {
+    const version = d.labels?.find((l) => l.name === 'version')?.value ?? 'latest';
+    const dep = await findImage(`${d.imageName}:${version}`).catch(() => undefined);
+    if (!dep) {
+      throw new VesselError('E_NOT_FOUND', `${file}: dependency "${d.imageName}:${version}" is not in the store`, { hint: 'import the dependency first' });
+    }
+    lower.push(dep.stored);
+  }
+  return lower;
+}
+
+/** The committed layer on top of its dependencies, registered and tagged (or the same image again). */
+async function registerAci(file: string, m: AciManifest, name: ImageRef, layer: StagedLayer, lower: StoredImage[]): Promise<ImageRecord> {
+  const mapped = configFromAci(m);
+  const created = new Date().toISOString();
+  const diffIds: Digest[] = [...lower.flatMap((l) => l.layers), layer.diffId];
+  const config: OciImageConfig = {
+    created,
+    architecture: mapped.arch ?? hostArchitecture(),
+    os: mapped.os ?? hostOs(),
+    config: toOciConfig(mapped.config),
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [{ created, created_by: `vessel image import ${file} (appc ${m.name})` }],
+  };
+  const same = await findEquivalent(diffIds, config);
+  if (same) {
+    await withStoreLock(async () => setTag(await readIndex(), same, formatImageRef(name)));
+    return toImageRecord(same, name);
+  }
+  const rec = await registerImage(
+    {
+      config,
+      layerBlobs: [...lower.flatMap((l) => l.layerBlobs), layer.blob],
+      layerSizes: [...lower.flatMap((l) => l.layerSizes), layer.size],
+    },
+    name,
+  );
+  return toImageRecord(rec, name);
+}
+
+/**
+ * `vessel image import` of an appc image: its rootfs/ becomes one layer (through the same safe
+ * extraction as every import), its manifest the image config, its dependencies the layers below.
+ */
+export async function importAci(file: string, ref: string | undefined, opts: { onProgress?: (p: Progress) => void } = {}): Promise<ImageRecord> {
+  const wanted = ref === undefined ? undefined : parseImageRef(ref);
+  const stream = aciLayerStream(file, await fileSize(file), detectCompression(await readHead(file, 8)), opts.onProgress);
+  const staging = await makeStaging('aci');
+  try {
+    let layer: StagedLayer;
+    try {
+      layer = await stageLayerStream(stream.layerTar, staging, { source: file, whiteouts: false, upstream: stream.upstream });
+    } catch (e) {
+      await stream.abort();
       if (e instanceof VesselError) throw e;
       throw new VesselError('E_ARCHIVE', `${file}: ${errorMessage(e)}`);
     }
-    if (manifestTooBig) throw new VesselError('E_ARCHIVE', `${file}: manifest: larger than ${MAX_MANIFEST} bytes`);
-    if (!manifestText) throw new VesselError('E_ARCHIVE', `${file}: no "manifest" file: not an appc image`);
-    let m: AciManifest;
-    try {
-      m = JSON.parse(manifestText) as AciManifest;
-    } catch (e) {
-      throw new VesselError('E_ARCHIVE', `${file}: manifest: not valid JSON (${errorMessage(e)})`);
-    }
-    if (m.acKind !== 'ImageManifest' || typeof m.name !== 'string') {
-      throw new VesselError('E_ARCHIVE', `${file}: manifest: not an appc ImageManifest (acKind ${JSON.stringify(m.acKind)})`);
-    }
-    const mapped = configFromAci(m);
+    const m = parseAciManifest(file, stream.manifest);
     let name: ImageRef;
     try {
-      name = wanted ?? parseImageRef(`${m.name}:${mapped.version ?? 'latest'}`);
+      name = wanted ?? parseImageRef(`${m.name}:${configFromAci(m).version ?? 'latest'}`);
     } catch {
       throw new VesselError('E_USAGE', `${file}: appc name "${m.name}" is not a vessel image name`, { hint: 'give one: vessel image import FILE NAME[:TAG]' });
     }
-    // Dependencies: images in the store, lowest first, below this image's own layer.
-    const lower: StoredImage[] = [];
-    for (const d of m.dependencies ?? []) {
-      const version = d.labels?.find((l) => l.name === 'version')?.value ?? 'latest';
-      const dep = await findImage(`${d.imageName}:${version}`).catch(() => undefined);
-      if (!dep) {
-        throw new VesselError('E_NOT_FOUND', `${file}: dependency "${d.imageName}:${version}" is not in the store`, { hint: 'import the dependency first' });
-      }
-      lower.push(dep.stored);
-    }
+    const lower = await aciDependencies(file, m);
     await commitLayers([layer]);
-    const created = new Date().toISOString();
-    const diffIds: Digest[] = [...lower.flatMap((l) => l.layers), layer.diffId];
-    const config: OciImageConfig = {
-      created,
-      architecture: mapped.arch ?? hostArchitecture(),
-      os: mapped.os ?? hostOs(),
-      config: toOciConfig(mapped.config),
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: [{ created, created_by: `vessel image import ${file} (appc ${m.name})` }],
-    };
-    const same = await findEquivalent(diffIds, config);
-    if (same) {
-      await withStoreLock(async () => setTag(await readIndex(), same, formatImageRef(name)));
-      return toImageRecord(same, name);
-    }
-    const rec = await registerImage(
-      {
-        config,
-        layerBlobs: [...lower.flatMap((l) => l.layerBlobs), layer.blob],
-        layerSizes: [...lower.flatMap((l) => l.layerSizes), layer.size],
-      },
-      name,
-    );
-    return toImageRecord(rec, name);
+    return await registerAci(file, m, name, layer, lower);
   } finally {
     await dropStaging(staging);
   }
 }
-
