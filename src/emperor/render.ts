@@ -61,7 +61,7 @@ export function emperorPaths(cfg: VesselConfig): EmperorPaths {
 export function vassalEnv(
   cfg: VesselConfig,
   tuning: EmperorTuning,
-  runtime: { node: string; cli: string; vassalMain?: string | undefined; nofile?: number | undefined },
+  runtime: { node: string; cli: string; nofile?: number | undefined },
 ): Array<[string, string]> {
   const registry: Array<[string, string]> = cfg.registry === undefined ? [] : [['VESSEL_REGISTRY', cfg.registry]];
   // The host's soft open-files limit: the Emperor runs with a lower one (faster spawns, see
@@ -83,8 +83,6 @@ export function vassalEnv(
     // The wrapper execs `$VESSEL_NODE $VESSEL_CLI vassal …`: no reliance on PATH under rc.d.
     ['VESSEL_NODE', runtime.node],
     ['VESSEL_CLI', runtime.cli],
-    // The lighter entry of `vessel vassal` (dist/bundle/vassal-main.js) when it is built.
-    ...(runtime.vassalMain === undefined ? [] : ([['VESSEL_VASSAL_MAIN', runtime.vassalMain]] as Array<[string, string]>)),
     ['VESSEL_HEARTBEAT', String(heartbeatInterval(tuning.requiredHeartbeatSec))],
   ];
 }

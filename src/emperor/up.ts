@@ -79,11 +79,9 @@ export function prepare(cfg: VesselConfig, vassalsDir: string, tuning: EmperorTu
     });
   }
   const template = readFileSync(join(cfg.packageDir, 'emperor', 'emperor.ini'), 'utf8');
-  const vassalMain = join(cfg.packageDir, 'dist', 'bundle', 'vassal-main.js');
   const env = vassalEnv({ ...cfg, vassalsDir }, tuning, {
     node: process.execPath,
     cli: cliPath(cfg),
-    vassalMain: existsSync(vassalMain) ? vassalMain : undefined,
     nofile: softNofile(),
   });
   env.push(['VESSEL_UWSGI', uwsgi]);

@@ -97,53 +97,123 @@ function heartbeatFromEnv(): number {
   return Number.isFinite(n) && n >= 1 ? n : 10;
 }
 
-/** Runs the vassal until the Emperor stops it or the container dies; returns the exit code. */
-export async function runVassal(opts: VassalOptions): Promise<number> {
-  const file = resolve(opts.configFile);
-  const channel = 'channel' in opts ? opts.channel : EmperorChannel.fromEnv();
-  let log = (opts.log ?? rootLog()).child({ vassal: file });
-  const inbox = new Inbox();
-  const send = (byte: (typeof ToEmperor)[keyof typeof ToEmperor]): void => channel?.send(byte);
+type Send = (byte: (typeof ToEmperor)[keyof typeof ToEmperor]) => void;
 
-  channel?.on('command', (command) => inbox.push({ type: 'command', command }));
-  channel?.on('end', () => inbox.push({ type: 'end' }));
-  const onSignal = (signal: NodeJS.Signals): void => inbox.push({ type: 'signal', signal });
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-
-  const heartbeatMs = 1000 * (opts.heartbeatSec ?? heartbeatFromEnv());
-  let heartbeat: NodeJS.Timeout | undefined;
-  const startHeartbeat = (): void => {
-    if (heartbeat || !channel) return;
-    send(ToEmperor.HEARTBEAT);
-    heartbeat = setInterval(() => send(ToEmperor.HEARTBEAT), heartbeatMs);
-  };
-
-  let runs = 0;
-  let current: Running | undefined;
+/**
+ * One vassal: the container it owns and what the Emperor has been told. Its life is a loop over
+ * one inbox (Emperor commands, the socket's end, signals, the container's exit), one handler per
+ * event; a handler returns the vassal's exit code when the vassal must end.
+ */
+class Vassal {
+  readonly file: string;
+  private log: Log;
+  private readonly inbox = new Inbox();
+  private readonly send: Send;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private runs = 0;
+  private current: Running | undefined;
   /** Normalized spec of the last start, running or finished: a reload to the same is no change. */
-  let lastText: string | undefined;
-  // Known before the spec parses, so even a rejected spec's error reaches `vessel ps`.
-  let name: string | undefined = /^(.+)\.vessel$/.exec(basename(file))?.[1];
+  private lastText: string | undefined;
+  /** Known before the spec parses, so even a rejected spec's error reaches `vessel ps`. */
+  private name: string | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals): void => this.inbox.push({ type: 'signal', signal });
+
+  constructor(private readonly opts: VassalOptions, private readonly channel: EmperorChannel | undefined) {
+    this.file = resolve(opts.configFile);
+    this.log = (opts.log ?? rootLog()).child({ vassal: this.file });
+    this.name = /^(.+)\.vessel$/.exec(basename(this.file))?.[1];
+    this.send = (byte) => channel?.send(byte);
+    channel?.on('command', (command) => this.inbox.push({ type: 'command', command }));
+    channel?.on('end', () => this.inbox.push({ type: 'end' }));
+    process.on('SIGTERM', this.onSignal);
+    process.on('SIGINT', this.onSignal);
+  }
+
+  async run(): Promise<number> {
+    const loaded = await this.load();
+    if (loaded) {
+      if (!(await this.start(loaded.spec, loaded.text))) return this.finish(EXIT_RESPAWN);
+    } else {
+      this.log.warn('no valid spec: idle until the file changes');
+    }
+    this.send(ToEmperor.SPAWNED);
+    this.startHeartbeat();
+    for (;;) {
+      const ev = await this.inbox.next();
+      const code = ev.type === 'exited' ? await this.onExited(ev)
+        : ev.type === 'command' && ev.command === 'reload' ? await this.onReload()
+        : await this.onStop(ev);
+      if (code !== undefined) return this.finish(code);
+    }
+  }
+
+  /** The container ended: respawned by the Emperor when its restart policy says so, else idle. */
+  private async onExited(ev: Extract<Event, { type: 'exited' }>): Promise<number | undefined> {
+    const run = this.current;
+    if (ev.run !== run?.id) return undefined; // a run we stopped ourselves
+    clearTimeout(run.loyalTimer);
+    this.current = undefined;
+    // uWSGI's throttle is the Emperor's back-off: the decision's delay is not used here.
+    const decision = decideRestart(run.spec.restart, ev.status, run.sup.state.restartCount ?? NO_RESTARTS, run.sup.uptimeMs());
+    run.sup.recordRestartCount(decision.count);
+    if (decision.restart) {
+      this.log.warn({ exit: ev.status.reason, failures: decision.count.failures }, 'container died: exiting so the Emperor respawns it');
+      return EXIT_RESPAWN;
+    }
+    // Staying up (idle, heartbeating) is what keeps uWSGI from respawning a finished container.
+    this.log.info({ exit: ev.status.reason, restart: run.spec.restart.mode }, 'container finished; not restarted by its policy');
+    return undefined;
+  }
+
+  /** The Emperor's reload (the spec file changed): a changed spec restarts the container in place. */
+  private async onReload(): Promise<number | undefined> {
+    const next = await this.load();
+    if (next && next.text !== this.lastText) {
+      this.log.info(this.current ? 'spec changed: restarting the container in place' : 'spec changed: starting the container');
+      await this.stopCurrent();
+      if (!(await this.start(next.spec, next.text, NO_RESTARTS))) return EXIT_RESPAWN;
+    } else if (next) {
+      this.log.info(this.current ? 'spec reloaded unchanged: the container keeps running' : 'spec reloaded unchanged: the container stays finished');
+    }
+    // A reload resets `ready` and `accepting` in the Emperor: say both again.
+    this.send(ToEmperor.SPAWNED);
+    if (this.current?.healthy) this.send(ToEmperor.ACCEPTING);
+    return undefined;
+  }
+
+  /** stop (0/2), EOF of the Emperor's socket, or SIGTERM/SIGINT: stop and leave. */
+  private async onStop(ev: Event): Promise<number> {
+    this.log.info({ why: ev.type === 'command' ? 'emperor stop' : ev.type === 'end' ? 'emperor gone' : ev.type === 'signal' ? ev.signal : ev.type }, 'stopping');
+    await this.stopCurrent();
+    if (this.name !== undefined && !existsSync(this.file)) await forget(this.name, this.log);
+    return 0;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat || !this.channel) return;
+    const ms = 1000 * (this.opts.heartbeatSec ?? heartbeatFromEnv());
+    this.send(ToEmperor.HEARTBEAT);
+    this.heartbeat = setInterval(() => this.send(ToEmperor.HEARTBEAT), ms);
+  }
 
   /** The spec on disk, or the reason it cannot be used (recorded for `vessel ps`). */
-  const load = async (): Promise<{ spec: ContainerSpec; text: string } | undefined> => {
+  private async load(): Promise<{ spec: ContainerSpec; text: string } | undefined> {
     try {
-      const spec = await parseSpecFile(file);
-      name = spec.name;
-      log = (opts.log ?? rootLog()).child({ container: spec.name });
+      const spec = await parseSpecFile(this.file);
+      this.name = spec.name;
+      this.log = (this.opts.log ?? rootLog()).child({ container: spec.name });
       return { spec, text: renderSpec(spec) };
     } catch (e) {
       const error = errorMessage(e);
-      log.error({ file, error }, 'spec rejected');
-      if (name !== undefined) await recordError(name, error).catch(() => undefined);
+      this.log.error({ file: this.file, error }, 'spec rejected');
+      if (this.name !== undefined) await recordError(this.name, error).catch(() => undefined);
       return undefined;
     }
-  };
+  }
 
   /** A reload to a new spec starts the restart counter over; a respawn carries it (state file). */
-  const start = async (spec: ContainerSpec, text: string, restartCount?: RestartCount): Promise<boolean> => {
-    const id = ++runs;
+  private async start(spec: ContainerSpec, text: string, restartCount?: RestartCount): Promise<boolean> {
+    const id = ++this.runs;
     const t0 = process.uptime();
     const sup = new Supervisor(spec, {
       mode: 'vassal',
@@ -154,99 +224,56 @@ export async function runVassal(opts: VassalOptions): Promise<number> {
       await sup.start();
     } catch (e) {
       const error = errorMessage(e);
-      log.error({ error }, 'container did not start');
+      this.log.error({ error }, 'container did not start');
       await recordError(spec.name, error).catch(() => undefined);
       return false;
     }
     // Where a start's time goes: node and module loading before t0, the supervisor after it.
     const ms = (sec: number): number => Math.round(sec * 1000);
-    log.info({ pid: sup.pid, image: spec.image, ...(id === 1 ? { bootMs: ms(t0) } : {}), startMs: ms(process.uptime() - t0) }, 'container started');
+    this.log.info({ pid: sup.pid, image: spec.image, ...(id === 1 ? { bootMs: ms(t0) } : {}), startMs: ms(process.uptime() - t0) }, 'container started');
     releaseStartupGarbage();
     const run: Running = { id, sup, spec, loyalTimer: undefined, healthy: false };
     // Loyalty only after min_uptime of health: a crash loop is never loyal, so the Emperor's
     // blacklist throttles it; a container that was healthy that long is respawned at once.
     run.loyalTimer = setTimeout(() => {
-      if (current?.id !== id) return;
+      if (this.current?.id !== id) return;
       run.healthy = true;
-      send(ToEmperor.LOYAL);
-      send(ToEmperor.ACCEPTING);
-      log.info({ minUptime: spec.minUptime }, 'container healthy: loyal');
+      this.send(ToEmperor.LOYAL);
+      this.send(ToEmperor.ACCEPTING);
+      this.log.info({ minUptime: spec.minUptime }, 'container healthy: loyal');
     }, spec.minUptime * 1000);
     void sup.wait().then(
-      (status) => inbox.push({ type: 'exited', run: id, status }),
-      (e) => inbox.push({ type: 'exited', run: id, status: { code: 125, oomKilled: false, reason: `supervisor failed: ${errorMessage(e)}` } }),
+      (status) => this.inbox.push({ type: 'exited', run: id, status }),
+      (e) => this.inbox.push({ type: 'exited', run: id, status: { code: 125, oomKilled: false, reason: `supervisor failed: ${errorMessage(e)}` } }),
     );
-    current = run;
-    lastText = text;
+    this.current = run;
+    this.lastText = text;
     return true;
-  };
+  }
 
-  const stopCurrent = async (): Promise<void> => {
-    const run = current;
+  private async stopCurrent(): Promise<void> {
+    const run = this.current;
     if (!run) return;
     clearTimeout(run.loyalTimer);
     const status = await run.sup.stop(run.spec.stopTimeout);
-    current = undefined;
-    log.info({ exit: status.reason }, 'container stopped');
-  };
+    this.current = undefined;
+    this.log.info({ exit: status.reason }, 'container stopped');
+  }
 
-  const finish = async (code: number): Promise<number> => {
-    clearInterval(heartbeat);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    await channel?.flush();
+  private async finish(code: number): Promise<number> {
+    clearInterval(this.heartbeat);
+    process.off('SIGTERM', this.onSignal);
+    process.off('SIGINT', this.onSignal);
+    await this.channel?.flush();
     // Read by `vessel up`, which then wakes the Emperor (see EXIT_EVENT).
-    log.info({ event: EXIT_EVENT, code }, 'vassal exiting');
+    this.log.info({ event: EXIT_EVENT, code }, 'vassal exiting');
     return code;
-  };
-
-  const loaded = await load();
-  if (loaded) {
-    if (!(await start(loaded.spec, loaded.text))) return finish(EXIT_RESPAWN);
-  } else {
-    log.warn('no valid spec: idle until the file changes');
   }
-  send(ToEmperor.SPAWNED);
-  startHeartbeat();
+}
 
-  for (;;) {
-    const ev = await inbox.next();
-    if (ev.type === 'exited') {
-      if (ev.run !== current?.id) continue; // a run we stopped ourselves
-      const run = current;
-      clearTimeout(run.loyalTimer);
-      current = undefined;
-      // uWSGI's throttle is the Emperor's back-off: the decision's delay is not used here.
-      const decision = decideRestart(run.spec.restart, ev.status, run.sup.state.restartCount ?? NO_RESTARTS, run.sup.uptimeMs());
-      run.sup.recordRestartCount(decision.count);
-      if (decision.restart) {
-        log.warn({ exit: ev.status.reason, failures: decision.count.failures }, 'container died: exiting so the Emperor respawns it');
-        return finish(EXIT_RESPAWN);
-      }
-      // Staying up (idle, heartbeating) is what keeps uWSGI from respawning a finished container.
-      log.info({ exit: ev.status.reason, restart: run.spec.restart.mode }, 'container finished; not restarted by its policy');
-      continue;
-    }
-    if (ev.type === 'command' && ev.command === 'reload') {
-      const next = await load();
-      if (next && next.text !== lastText) {
-        log.info(current ? 'spec changed: restarting the container in place' : 'spec changed: starting the container');
-        await stopCurrent();
-        if (!(await start(next.spec, next.text, NO_RESTARTS))) return finish(EXIT_RESPAWN);
-      } else if (next) {
-        log.info(current ? 'spec reloaded unchanged: the container keeps running' : 'spec reloaded unchanged: the container stays finished');
-      }
-      // A reload resets `ready` and `accepting` in the Emperor: say both again.
-      send(ToEmperor.SPAWNED);
-      if (current?.healthy) send(ToEmperor.ACCEPTING);
-      continue;
-    }
-    // stop (0/2), EOF of the Emperor's socket, or SIGTERM/SIGINT: stop and leave.
-    log.info({ why: ev.type === 'command' ? 'emperor stop' : ev.type === 'end' ? 'emperor gone' : ev.signal }, 'stopping');
-    await stopCurrent();
-    if (name !== undefined && !existsSync(file)) await forget(name, log);
-    return finish(0);
-  }
+/** Runs the vassal until the Emperor stops it or the container dies; returns the exit code. */
+export async function runVassal(opts: VassalOptions): Promise<number> {
+  return new Vassal(opts, 'channel' in opts ? opts.channel : EmperorChannel.fromEnv()).run();
 }
 
 /** The spec file is gone: the container was deleted, not merely stopped, so its state goes too. */

@@ -24,9 +24,8 @@ describe('vassal-wrapper', () => {
     expect(run(['--set', 'a=b', '--inherit', 'base.ini', '--config', 'web.vessel', '--include', 'x.ini'], { VESSEL_CLI: '/c' })).toBe('/c vassal --config web.vessel');
   });
 
-  it('prefers the bundled vassal entry when the ini names one that exists', () => {
-    expect(run(['--config', 'web.vessel'], { VESSEL_CLI: '/c', VESSEL_VASSAL_MAIN: wrapper })).toBe(`${wrapper} --config web.vessel`);
-    expect(run(['--config', 'web.vessel'], { VESSEL_CLI: '/c', VESSEL_VASSAL_MAIN: '/nonexistent/vassal-main.js' })).toBe('/c vassal --config web.vessel');
+  it('has one entry point for containers: `vessel vassal`, whatever the environment says', () => {
+    expect(run(['--config', 'web.vessel'], { VESSEL_CLI: '/c', VESSEL_VASSAL_MAIN: wrapper })).toBe('/c vassal --config web.vessel');
   });
 
   it('without VESSEL_CLI: the CLI of the checkout the wrapper lives in', () => {
