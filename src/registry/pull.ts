@@ -55,11 +55,20 @@ function parseManifest(where: string, m: FetchedManifest): Manifest {
   }
 }
 
-type RetryFor = (what: string) => Parameters<typeof withRetry>[1];
+/**
+ * `vessel pull URL/NAME:TAG`: the manifest (and signature when asked), then only the blobs the
+ * store lacks, each verified against its digest while it streams to a pull directory inside
+ * the store; then one commit (unpack in staging, check diff ids, rename, tag last). A failed
+ * check or a full disk removes what this pull fetched; a dropped connection keeps the verified
+ * blobs and the partial one, so a rerun fetches only what is missing.
+ */
+export async function pull(reg: Registry, name: string, tag: string, local: ImageRef, opts: PullOptions = {}): Promise<PullResult> {
+  const rep = opts.reporter ?? silentReporter;
+  const started = Date.now();
+  const where = `${reg.display}/${name}:${tag}`;
+  const pub = opts.verifyKey ? loadPublicKey(opts.verifyKey) : undefined;
+  const retry = (what: string) => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
 
-/** The image manifest to pull: the tag's, its signature checked when asked, the host's entry of an index. */
-async function resolveManifest(reg: Registry, name: string, tag: string, where: string, retry: RetryFor, verifyKey: string | undefined): Promise<{ manifest: FetchedManifest; config: Descriptor; layers: Descriptor[] }> {
-  const pub = verifyKey ? loadPublicKey(verifyKey) : undefined;
   let top = await withRetry(() => reg.getManifest(name, tag), retry(`read ${name}:${tag}`));
   if (!top) throw new VesselError('E_NOT_FOUND', `${where}: no such image`, { hint: `vessel tags ${reg.display}/${name} lists its tags` });
   if (pub) verifyDigest(where, top.digest, await withRetry(() => reg.getSignature(name, top!.digest), retry('read signature')), pub);
@@ -77,77 +86,33 @@ async function resolveManifest(reg: Registry, name: string, tag: string, where: 
   if (m.mediaType !== undefined && m.mediaType !== MANIFEST_TYPES.ociManifest && m.mediaType !== MANIFEST_TYPES.dockerManifest) {
     throw new VesselError('E_REGISTRY', `${where}: unsupported manifest type ${m.mediaType}`);
   }
-  if (!m.config || !Array.isArray(m.layers)) throw new VesselError('E_REGISTRY', `${where}: manifest ${top.digest} has no config or layers`);
-  return { manifest: top, config: m.config, layers: m.layers };
-}
+  const manifest = top;
+  if (!m.config || !Array.isArray(m.layers)) throw new VesselError('E_REGISTRY', `${where}: manifest ${manifest.digest} has no config or layers`);
+  const cfgDesc = m.config;
+  const layers = m.layers;
 
-/** The image config, verified against its digest, whose diff ids must name every layer. */
-async function readConfig(reg: Registry, name: string, desc: Descriptor, layerCount: number, where: string, retry: RetryFor): Promise<{ text: string; config: OciImageConfig; diffIds: Digest[] }> {
-  const buf = await withRetry(async () => {
-    const check = new DigestCheck(desc.digest, desc.size, `${where}: config ${desc.digest}`);
-    return readSmall((await reg.getBlob(name, desc.digest)).pipe(check), MAX_CONFIG);
-  }, retry(`read config ${desc.digest}`));
-  const text = buf.toString('utf8');
-  let config: OciImageConfig;
+  const cfgBuf = await withRetry(async () => {
+    const check = new DigestCheck(cfgDesc.digest, cfgDesc.size, `${where}: config ${cfgDesc.digest}`);
+    return readSmall((await reg.getBlob(name, cfgDesc.digest)).pipe(check), MAX_CONFIG);
+  }, retry(`read config ${cfgDesc.digest}`));
+  const configText = cfgBuf.toString('utf8');
+  let cfg: OciImageConfig;
   try {
-    config = JSON.parse(text) as OciImageConfig;
+    cfg = JSON.parse(configText) as OciImageConfig;
   } catch (e) {
-    throw new VesselError('E_REGISTRY', `${where}: config ${desc.digest} is not valid JSON (${errorMessage(e)})`);
+    throw new VesselError('E_REGISTRY', `${where}: config ${cfgDesc.digest} is not valid JSON (${errorMessage(e)})`);
   }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== layerCount) {
-    throw new VesselError('E_REGISTRY', `${where}: config's rootfs.diff_ids do not match the ${layerCount} layers of the manifest`);
+  const diffIds = cfg.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
+    throw new VesselError('E_REGISTRY', `${where}: config's rootfs.diff_ids do not match the ${layers.length} layers of the manifest`);
   }
-  return { text, config, diffIds: diffIds as Digest[] };
-}
-
-/** Every layer the store lacks, downloaded (verified while it streams) into the pull directory. */
-async function fetchLayers(reg: Registry, name: string, layers: Descriptor[], diffIds: Digest[], dir: string, where: string, rep: Reporter, retry: RetryFor) {
-  const pulled: PulledLayer[] = [];
-  let fetched = 0;
-  let skipped = 0;
-  let bytes = 0;
-  for (const [i, l] of layers.entries()) {
-    const diffId = diffIds[i]!;
-    if (hasLayer(diffId) && hasBlob(l.digest)) {
-      skipped++;
-      rep.bytes(l.size);
-      rep.emit({ event: 'blob', digest: l.digest, size: l.size, action: 'skip' });
-      pulled.push({ desc: l, diffId, file: undefined });
-      continue;
-    }
-    const r = await download(reg, name, l, dir, `${where}: layer ${l.digest}`, rep, retry(`download layer ${l.digest}`));
-    if (r.fetched > 0) fetched++;
-    else skipped++;
-    bytes += r.fetched;
-    pulled.push({ desc: l, diffId, file: r.file });
-  }
-  return { pulled, fetched, skipped, bytes };
-}
-
-/**
- * `vessel pull URL/NAME:TAG`: the manifest (and signature when asked), then only the blobs the
- * store lacks, each verified against its digest while it streams to a pull directory inside
- * the store; then one commit (unpack in staging, check diff ids, rename, tag last). A failed
- * check or a full disk removes what this pull fetched; a dropped connection keeps the verified
- * blobs and the partial one, so a rerun fetches only what is missing.
- */
-export async function pull(reg: Registry, name: string, tag: string, local: ImageRef, opts: PullOptions = {}): Promise<PullResult> {
-  const rep = opts.reporter ?? silentReporter;
-  const started = Date.now();
-  const where = `${reg.display}/${name}:${tag}`;
-  const retry: RetryFor = (what) => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
-  const { manifest, config: cfgDesc, layers } = await resolveManifest(reg, name, tag, where, retry, opts.verifyKey);
-  const cfg = await readConfig(reg, name, cfgDesc, layers.length, where, retry);
 
   const total = layers.reduce((a, l) => a + l.size, 0);
-  const done = (transferred: number, skipped: number) =>
-    rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: manifest.digest, transferred, skipped, seconds: (Date.now() - started) / 1000 });
   rep.emit({ event: 'start', op: 'pull', image: `${name}:${tag}`, registry: reg.display, total, blobs: layers.length });
   const existing = await tagExisting(cfgDesc.digest, local);
   if (existing) {
     rep.bytes(total);
-    done(0, layers.length);
+    rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: manifest.digest, transferred: 0, skipped: layers.length, seconds: (Date.now() - started) / 1000 });
     rep.finish();
     return { image: existing, digest: manifest.digest, fetched: 0, skipped: layers.length, bytes: 0 };
   }
@@ -157,11 +122,29 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     const dir = await pullDir(key);
     let keep = false;
     try {
-      const got = await fetchLayers(reg, name, layers, cfg.diffIds, dir, where, rep, retry);
-      const image = await commitPulledImage({ manifestText: manifest.text, configText: cfg.text, config: cfg.config, layers: got.pulled, ref: local, source: where });
-      done(got.bytes, got.skipped);
+      const pulled: PulledLayer[] = [];
+      let fetched = 0;
+      let skipped = 0;
+      let bytes = 0;
+      for (const [i, l] of layers.entries()) {
+        const diffId = diffIds[i] as Digest;
+        if (hasLayer(diffId) && hasBlob(l.digest)) {
+          skipped++;
+          rep.bytes(l.size);
+          rep.emit({ event: 'blob', digest: l.digest, size: l.size, action: 'skip' });
+          pulled.push({ desc: l, diffId, file: undefined });
+          continue;
+        }
+        const r = await download(reg, name, l, dir, `${where}: layer ${l.digest}`, rep, retry(`download layer ${l.digest}`));
+        if (r.fetched > 0) fetched++;
+        else skipped++;
+        bytes += r.fetched;
+        pulled.push({ desc: l, diffId, file: r.file });
+      }
+      const image = await commitPulledImage({ manifestText: manifest.text, configText, config: cfg, layers: pulled, ref: local, source: where });
+      rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: manifest.digest, transferred: bytes, skipped, seconds: (Date.now() - started) / 1000 });
       rep.finish();
-      return { image, digest: manifest.digest, fetched: got.fetched, skipped: got.skipped, bytes: got.bytes };
+      return { image, digest: manifest.digest, fetched, skipped, bytes };
     } catch (e) {
       // Only a network failure is worth resuming; anything else (tampering, a full disk, a
       // corrupt layer) must leave the store exactly as it was.
