@@ -56,13 +56,23 @@ export function leaseResources(net: NetworkRecord, lease: Lease, b?: NetBackend)
   return out;
 }
 
-export async function prepareNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
+/**
+ * `none` and `host` need nothing of net/ (their attachment is returned); `bridge` needs a named
+ * network and publish rules that make sense (its name is returned). Shared by prepare and plan.
+ */
+function modeOf(spec: ContainerSpec, name: string): NetAttachment | string {
   const mode = spec.network.mode;
   if (mode === 'none') return { network: { mode: 'none' }, resources: [], mounts: [] };
   if (mode === 'host') return { network: { mode: 'host' }, resources: [], mounts: hostFiles() };
   const netName = spec.network.name;
   if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
   validatePublish(spec.network.publish, name);
+  return netName;
+}
+
+export async function prepareNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
+  const netName = modeOf(spec, name);
+  if (typeof netName !== 'string') return netName;
   await checkHostAddresses(spec.network.publish, name);
   // plugNetwork's `ip` is often the supervisor's first host command: load the runner meanwhile
   warmHost();
@@ -222,12 +232,8 @@ export async function listLeases(): Promise<Array<{ container: string; network: 
  * start knows (the leased address, a new network's subnet) is a visible `<placeholder>`.
  */
 export async function planNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
-  const mode = spec.network.mode;
-  if (mode === 'none') return { network: { mode: 'none' }, resources: [], mounts: [] };
-  if (mode === 'host') return { network: { mode: 'host' }, resources: [], mounts: hostFiles() };
-  const netName = spec.network.name;
-  if (!netName) throw new VesselError('E_SPEC', `${spec.source ?? name}: [network] mode bridge needs a network name`);
-  validatePublish(spec.network.publish, name);
+  const netName = modeOf(spec, name);
+  if (typeof netName !== 'string') return netName;
   const b = await backend();
   const net = (await listNetworks()).find((n) => n.name === netName);
   const ifs = interfaceNames(b, name);
