@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeArgv, errorMessage } from '../util/index.js';
 import type { ContainerConfig, Driver, HostOs, Plan } from '../runtime/index.js';
+import type { PlumbingPlan } from '../net/index.js';
 import { fail } from './main.js';
 
 /**
@@ -34,9 +35,13 @@ export async function planSpec(specPath: string, os: HostOs): Promise<PlanOutput
   const saved = process.env.VESSEL_OS;
   process.env.VESSEL_OS = os;
   let cfg: ContainerConfig;
+  let plumbing: PlumbingPlan;
   try {
     const { planSpecConfig } = await import('../supervise/index.js');
-    cfg = await planSpecConfig(spec);
+    const planned = await planSpecConfig(spec);
+    cfg = planned.cfg;
+    // The network's host commands (Linux: ip batches, the nft table); FreeBSD's are in the jail's plan.
+    plumbing = await (await import('../net/index.js')).planPlumbing(spec, spec.name, planned.attachment);
   } finally {
     if (saved === undefined) delete process.env.VESSEL_OS;
     else process.env.VESSEL_OS = saved;
@@ -44,7 +49,8 @@ export async function planSpec(specPath: string, os: HostOs): Promise<PlanOutput
   const driver = os === 'freebsd' ? new (await import('../runtime/freebsd/index.js')).FreeBSDDriver() : await linuxDriver();
   if (driver === undefined) return { ...out, available: false, note: 'the Linux driver is not available in this build' };
   try {
-    out.plan = driver.plan(cfg);
+    const p = driver.plan(cfg);
+    out.plan = { ...p, files: [...p.files, ...plumbing.files], commands: [...p.commands, ...plumbing.commands] };
   } catch (e) {
     if (os === 'linux') return { ...out, available: false, note: `the Linux driver cannot plan without a start: ${errorMessage(e)}` };
     throw e;

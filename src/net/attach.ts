@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { VesselError, warmHost } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
-import { backend, type NetBackend } from './backend.js';
+import { backend, type NetBackend, type PlumbingPlan } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
 import { addLease } from './ipam.js';
 import { bridgeName, nftTableName, ruleComment, vethNames } from './names.js';
@@ -256,4 +256,30 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
       { kind: 'bind', source: resolvPath(netName), target: '/etc/resolv.conf', readonly: true },
     ],
   };
+}
+
+/**
+ * The host commands plugNetwork would run for this container (Linux: the ip batches and the nft
+ * table with its planned lease), rendered only; empty where the runtime driver plumbs the network
+ * itself (FreeBSD shows it in the jail's plan).
+ */
+export async function planPlumbing(spec: ContainerSpec, name: string, att: NetAttachment): Promise<PlumbingPlan> {
+  const rn = att.network;
+  const b = await backend();
+  if (rn.mode !== 'bridge' || !b.planPlug) return { files: [], commands: [] };
+  const networks = await listNetworks();
+  const existing = networks.find((n) => n.name === rn.network);
+  const net: NetworkRecord = existing
+    ? { ...existing, leases: { ...existing.leases } }
+    : { name: rn.network, subnet: '<subnet>', gateway: rn.gateway, bridge: rn.bridge, auto: true, created: '<now>', nextHost: 0, leases: {} };
+  net.leases[name] = {
+    container: name,
+    address: '<address>',
+    hostIf: rn.hostIf,
+    containerIf: rn.containerIf,
+    publish: rn.publish,
+    names: namesOf(spec, name),
+    leasedAt: '<now>',
+  };
+  return b.planPlug(net, net.leases[name], [...networks.filter((n) => n !== existing), net], existing !== undefined && (await b.interfaceExists(net.bridge)));
 }

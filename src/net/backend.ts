@@ -37,27 +37,38 @@ export interface NetBackend {
   removeInterface(name: string): Promise<void>;
   /** Make the firewall say exactly what these records say (NAT per network, DNAT per lease). */
   applyRules(networks: NetworkRecord[]): Promise<void>;
+  /**
+   * For `vessel plan`: what plug() and applyRules() would run for this lease, rendered and not run
+   * (none where the runtime driver plumbs the network itself and shows that in its own plan).
+   */
+  planPlug?(net: NetworkRecord, lease: Lease, networks: NetworkRecord[], bridgeExists: boolean): PlumbingPlan;
 }
 
+/** Rendered host commands: each stdin text as a file, then the commands in order. */
+export interface PlumbingPlan {
+  files: Array<{ path: string; content: string }>;
+  commands: string[][];
+}
+
+/** Set by tests (setNetBackend); otherwise one backend per OS, so a plan for the other OS gets its own. */
 let current: NetBackend | undefined;
+const byOs = new Map<string, NetBackend>();
 
 /** The backend of the OS the runtime drives (hostOs(): the platform, or the VESSEL_OS test seam). */
 export async function backend(): Promise<NetBackend> {
   if (current) return current;
   const { hostOs } = await import('../util/index.js');
   const os = hostOs();
-  if (os === 'linux') {
-    current = (await import('./linux/index.js')).linuxBackend();
-    return current;
-  }
-  if (os === 'freebsd') {
-    current = (await import('./freebsd/index.js')).freebsdBackend();
-    return current;
-  }
-  throw new VesselError('E_UNSUPPORTED', `bridge networks: no backend for ${String(os)}`);
+  const known = byOs.get(os);
+  if (known) return known;
+  let b: NetBackend;
+  if (os === 'linux') b = (await import('./linux/index.js')).linuxBackend();
+  else if (os === 'freebsd') b = (await import('./freebsd/index.js')).freebsdBackend();
+  else throw new VesselError('E_UNSUPPORTED', `bridge networks: no backend for ${String(os)}`);
+  byOs.set(os, b);
+  return b;
 }
 
-/** Swap the backend (the FreeBSD backend registers itself; transcript tests use a fake). */
 export function setNetBackend(b: NetBackend | undefined): void {
   current = b;
 }

@@ -2,11 +2,11 @@
  * net/: named networks, address management, port publishing (DESIGN.md §2). What other folders
  * may use; everything else in here is private to net/.
  */
-export { prepareNetwork, planNetwork, plugNetwork, releaseNetwork, findNetworkLeftovers, listLeases } from './attach.js';
+export { prepareNetwork, planNetwork, planPlumbing, plugNetwork, releaseNetwork, findNetworkLeftovers, listLeases } from './attach.js';
 export type { NetAttachment } from './attach.js';
 export { createNetwork, removeNetwork, listNetworkInfo, inspectNetwork, reloadNetworks } from './network.js';
 export type { NetworkInfo, NetworkRecord, Lease } from './types.js';
 export { formatPublish } from './publish.js';
 export { bridgeName, vethNames, nftTableName, checkNetworkName } from './names.js';
 export { setNetBackend } from './backend.js';
-export type { NetBackend } from './backend.js';
+export type { NetBackend, PlumbingPlan } from './backend.js';

@@ -8,6 +8,7 @@ import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
 import { commandOf, containerConfig, hostnameOf, type ConfigFacts } from './config.js';
 import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/index.js';
+import type { NetAttachment } from '../net/index.js';
 
 export interface Resolved {
   cfg: ContainerConfig;
@@ -161,7 +162,7 @@ export async function resolveSpec(
  * in the store, has no command or is for another OS is an error here too: a plan never shows a
  * command that will not run.
  */
-export async function planSpecConfig(spec: ContainerSpec): Promise<ContainerConfig> {
+export async function planSpecConfig(spec: ContainerSpec): Promise<{ cfg: ContainerConfig; attachment: NetAttachment }> {
   const image = await imageOf(spec).catch((e: unknown) => {
     if (e instanceof VesselError && e.code !== 'E_NOT_FOUND') throw e;
     throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: [container] image: ${errorMessage(e)}`, {
@@ -174,7 +175,7 @@ export async function planSpecConfig(spec: ContainerSpec): Promise<ContainerConf
   const att = await planNetwork(spec, spec.name);
   if (networkFileMounts()) mounts.push(...(spec.network.mode === 'bridge' ? att.mounts : basicNetworkMounts(dir, spec)));
   const zfs = await zfsRoot(spec.name, image, false);
-  return containerConfig(spec, {
+  const cfg = containerConfig(spec, {
     image: { layerDirs: image.layerDirs, config: image.record.config },
     ...(zfs ? { zfs } : {}),
     network: att.network,
@@ -184,4 +185,5 @@ export async function planSpecConfig(spec: ContainerSpec): Promise<ContainerConf
     ephemeral: false,
     output: { kind: 'inherit' },
   });
+  return { cfg, attachment: att };
 }

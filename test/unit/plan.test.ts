@@ -61,7 +61,7 @@ describe('plan and start agree', () => {
     ];
     for (const [i, extra] of variants.entries()) {
       const spec = await parseSpecFile(specFile(`agree${i}`, `[container]\nimage = app-linux:1\n${extra}volume[] = ${www}:/www:ro\n\n[network]\nmode = none\n`));
-      const planned = await planSpecConfig(spec);
+      const planned = (await planSpecConfig(spec)).cfg;
       const started = (await resolveSpec(spec, { ephemeral: false, output: { kind: 'inherit' } })).cfg;
       const pick = (c: typeof planned) => ({ argv: c.argv, env: c.env, workdir: c.workdir, user: c.user, root: c.root, mounts: c.mounts, hostname: c.hostname, network: c.network });
       expect(pick(planned)).toEqual(pick(started));
@@ -70,7 +70,7 @@ describe('plan and start agree', () => {
 
   it('the combined values are docker\'s', async () => {
     const spec = await parseSpecFile(specFile('docker', `[container]\nimage = app-linux:1\ncommand = --once\nenv[] = GREETING=spec\n\n[network]\nmode = none\n`));
-    const c = await planSpecConfig(spec);
+    const c = (await planSpecConfig(spec)).cfg;
     expect(c.argv).toEqual(['/bin/app', '--once']); // the spec's command replaces CMD, keeps ENTRYPOINT
     expect(c.env).toEqual(['PATH=/usr/local/bin:/bin', 'GREETING=spec', 'MODE=prod']);
     expect(c.workdir).toBe('/srv/app');
@@ -130,4 +130,19 @@ describe('vessel plan', () => {
     expect(formatPlan(out)).toContain('/bin/app');
     expect(formatPlan(out)).toContain('--serve');
   });
+
+  it('--os linux shows every cgroup limit write and the network\'s ip batches and nft table, as the start runs them', async () => {
+    const p = specFile('linnet', `[container]\nimage = app-linux:1\n\n[network]\nname = plannet\npublish[] = 18080:80\n\n[limits]\nmemory = 64M\nmaxproc = 50\ncpu = 50%\n`);
+    const text = formatPlan(await planSpec(p, 'linux'));
+    const { cgroupLayout, cgroupLimitWrites } = await import('../../src/runtime/linux/cgroup.js');
+    for (const w of cgroupLimitWrites(cgroupLayout().version, { memoryBytes: 64 << 20, maxproc: 50, cpuPercent: 50 })) {
+      expect(text).toMatch(new RegExp(`^write \\S+/linnet\\.plan/${w.file.replace(/\./g, '\\.')} ${w.value.replace(' ', "' ?")}`, 'm'));
+    }
+    expect(text).toContain('==> ip -batch - (host end) <==');
+    expect(text).toMatch(/link add vsl\S+ type veth peer name eth0 netns <pid>/);
+    expect(text).toContain('==> nft -f - (the whole vessel table, one transaction) <==');
+    expect(text).toMatch(/tcp dport 18080 dnat to <address>:80 comment "vessel:linnet"/);
+    expect(text).toMatch(/^nsenter -t '?<pid>'? -n ip -batch -$/m);
+  });
 });
+

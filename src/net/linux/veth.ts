@@ -14,7 +14,8 @@ export interface VethPlan {
   /** With prefix: 10.77.0.2/24. */
   address: string;
   gateway: string;
-  pid: number;
+  /** The container's init (a plan shows `<pid>`). */
+  pid: number | string;
 }
 
 export function renderHostBatch(p: VethPlan): string {

@@ -5,7 +5,8 @@ import { signalLinux, statsLinux, stopLinux } from './control.js';
 import { cleanupLinux, findLinuxLeftovers, linuxInstanceNames, pruneLinuxParents } from './cleanup.js';
 import { renderRunConfig } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
-import { cgroupLayout, cgroupSet } from './cgroup.js';
+import { join } from 'node:path';
+import { cgroupLayout, cgroupLimitWrites, cgroupSet } from './cgroup.js';
 import { config } from '../../util/index.js';
 
 /** Linux: namespaces + overlayfs + cgroups, built by one native helper (native/vessel-init.c). */
@@ -16,11 +17,17 @@ export const linuxDriver: Driver = {
   },
   plan(cfg: ContainerConfig): Plan {
     const paths = runPaths(cfg.dir);
-    const set = cgroupSet(cgroupLayout(), config().cgroupParent, `${cfg.name}.${cfg.runId}`);
+    const layout = cgroupLayout();
+    const set = cgroupSet(layout, config().cgroupParent, `${cfg.name}.${cfg.runId}`);
     const conf = renderRunConfig(cfg, paths, set.dirs, { ppid: 0, sync: cfg.network.mode === 'bridge' });
     // show the NUL-separated records one per line, as an operator would want to review them
     const text = conf.toString('utf8').split('\0').slice(0, -1).join('\n') + '\n';
     const commands: string[][] = set.dirs.map((d) => ['mkdir', '-p', d]);
+    // Every limit as the file write createCgroups makes (cgroupLimitWrites: the same data).
+    for (const w of cgroupLimitWrites(layout.version, cfg.limits)) {
+      const dir = set[w.controller] ?? `<no ${w.controller} controller: the start fails>`;
+      commands.push(['write', join(dir, w.file), w.value, ...(w.when ? [`# ${w.when === 'if-present' ? 'only where the kernel has the file' : 'a refusal is not an error'}`] : [])]);
+    }
     commands.push([initBinary(), 'run', paths.initConfig]);
     return { os: 'linux', files: [{ path: paths.initConfig, content: text }], commands };
   },
