@@ -76,8 +76,10 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     },
     async abort() {
       if (!dec) return;
+      // With an error: a gunzip destroyed without one never settles `done`, which the
+      // extraction waits for.
+      dec.output.destroy(new Error('the download stopped'));
       dec.abort();
-      dec.output.destroy();
       await settled;
     },
   };

@@ -6,7 +6,7 @@ import { VesselError, isVesselError } from '../util/index.js';
 import { openLayerFeed, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
 import type { Digest } from '../image/index.js';
 import type { Registry } from './transport.js';
-import { withRetry, type RetryOptions } from './retry.js';
+import { isResumable, withRetry, type RetryOptions } from './retry.js';
 import { endCheck, tooLong } from './verify.js';
 import type { Reporter } from './progress.js';
 
@@ -91,7 +91,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
     await fh?.close().catch(() => undefined);
     await feed.abort();
     // A mismatch or a refused entry is final: those bytes must not seed the next attempt.
-    if (isVesselError(e)) {
+    if (isVesselError(e) && !isResumable(e)) {
       await unlink(part).catch(() => undefined);
       await unlink(final).catch(() => undefined);
     }

@@ -3,7 +3,7 @@ import { VesselError, errorMessage, hasErrno, isVesselError, withLock, config } 
 import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';
-import { isTransient, withRetry, type RetryOptions } from './retry.js';
+import { isResumable, withRetry, type RetryOptions } from './retry.js';
 import { fetchLayer } from './layer-fetch.js';
 import { DigestCheck, readSmall } from './verify.js';
 import { silentReporter, type Reporter } from './progress.js';
@@ -107,9 +107,8 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
       const image = await commitPulledImage({ manifestText: r.manifest.text, configText: r.configText, config: r.config, layers: got.layers, ref: local });
       return finish(image, got.fetched, got.skipped, got.bytes);
     } catch (e) {
-      // Only a network failure is worth resuming; anything else (tampering, a full disk, a
-      // corrupt layer) must leave the store exactly as it was.
-      keep = isVesselError(e) && e.code === 'E_REGISTRY' && isTransient(e.cause);
+      // Only a network failure is worth resuming; anything else must leave the store exactly as it was.
+      keep = isResumable(e);
       if (isNoSpace(e)) {
         throw new VesselError('E_IMAGE', `${imagesDir()}: no space left on device while pulling ${where}; nothing was stored`, { hint: 'free space in the image store (vessel image prune) or move it (APPC_IMAGE_DIR)', cause: e });
       }
