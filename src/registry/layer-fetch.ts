@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VesselError, isVesselError } from '../util/index.js';
-import { openLayerFeed, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
+import { openLayerFeed, waitDrain, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
 import type { Digest } from '../image/index.js';
 import type { Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
@@ -41,7 +41,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
   const final = join(j.dir, hex);
   const part = `${final}.part`;
   const feed = await openLayerFeed(j.dir, `layer-${hex}`, { source: j.what, whiteouts: true });
-  let fh: FileHandle | undefined;
+  let fh: WriteStream | undefined;
   try {
     const hash = createHash('sha256');
     const local = existsSync(final) ? final : part;
@@ -53,8 +53,9 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'skip' });
     } else {
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: have > 0 ? 'resume' : 'download' });
-      fh = await open(part, have > 0 ? 'a' : 'w', 0o644);
-      const out = fh;
+      const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644, highWaterMark: CHUNK });
+      const outFailed = failed(out); // also what close() reports
+      fh = out;
       await withRetry(async () => {
         const src = await j.reg.getBlob(j.name, j.desc.digest, have > 0 ? { offset: have } : undefined);
         try {
@@ -62,9 +63,13 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
             const over = tooLong(j.what, have + c.length, j.desc.size);
             if (over) throw over;
             hash.update(c);
-            // The blob file and the unpacker take the chunk together; the next is read only
-            // when both have it, so the .part file always holds exactly the bytes hashed.
-            await Promise.all([writeAll(out, c), feed.write(c)]);
+            // The blob file and the unpacker take the chunk together; the next is read when
+            // both have room for it. The file is written in order behind the reads, so after a
+            // dropped connection it still ends exactly at the bytes hashed.
+            if (out.errored) throw out.errored;
+            const fed = feed.write(c);
+            if (!out.write(c)) await Promise.all([fed, waitDrain(out, outFailed)]);
+            else await fed;
             have += c.length;
             fetched += c.length;
             j.rep.bytes(c.length);
@@ -75,7 +80,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
         if (bad) throw bad;
       }, j.retry);
-      await fh.close();
+      await closeFile(out);
       fh = undefined;
       await rename(part, final);
     }
@@ -88,7 +93,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
     j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'done' });
     return { staged, fetched };
   } catch (e) {
-    await fh?.close().catch(() => undefined);
+    if (fh) await closeFile(fh).catch(() => undefined);
     await feed.abort();
     // A mismatch or a refused entry is final: those bytes must not seed the next attempt.
     if (isVesselError(e) && !isResumable(e)) {
@@ -120,6 +125,18 @@ async function replay(file: string, n: number, hash: Hash, feed: LayerFeed): Pro
   }
 }
 
-async function writeAll(fh: FileHandle, c: Buffer): Promise<void> {
-  for (let off = 0; off < c.length; ) off += (await fh.write(c, off, c.length - off)).bytesWritten;
+/** Settles when the file stream fails (a full disk): a writer waiting for 'drain' must not hang. */
+function failed(w: WriteStream): Promise<void> {
+  return new Promise((res) => {
+    if (w.errored) return res();
+    w.once('error', () => res());
+  });
+}
+
+/** End the stream and wait until every queued byte is on disk (or the write failed). */
+function closeFile(w: WriteStream): Promise<void> {
+  return new Promise((res, rej) => {
+    if (w.errored) return rej(w.errored);
+    w.end(() => (w.errored ? rej(w.errored) : res()));
+  });
 }
