@@ -24,16 +24,15 @@ export async function readSmall(stream: Readable, max: number): Promise<Buffer> 
 
 /**
  * Passes bytes through while hashing them; fails the stream at its end when the size or the
- * digest is not the expected one, and as soon as it gets more bytes than expected. A pull
- * writes through this into a temporary file, so a tampered blob never gets a final name.
+ * digest is not the expected one, and as soon as it gets more bytes than expected. Small blobs
+ * (configs, uploads) go through this; layers are checked chunk by chunk in layer-fetch.ts with
+ * the same two checks (tooLong, endCheck).
  */
 export class DigestCheck extends Transform {
-  readonly hash: Hash;
-  bytes: number;
-  constructor(readonly expected: Digest, readonly size: number, readonly what: string, resume?: { hash: Hash; bytes: number }) {
+  readonly hash: Hash = createHash('sha256');
+  bytes = 0;
+  constructor(readonly expected: Digest, readonly size: number, readonly what: string) {
     super({ highWaterMark: 1 << 20 });
-    this.hash = resume?.hash ?? createHash('sha256');
-    this.bytes = resume?.bytes ?? 0;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
