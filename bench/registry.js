@@ -7,6 +7,10 @@
 //   node bench/registry.js                     sizes 100 and 190 MiB, 3 runs each (both below the
 //                                              200 MiB single-PUT limit; BENCH_SIZES=300 shows multipart)
 //   BENCH_SIZES=50 BENCH_RUNS=1 BENCH_SERVERS=s3rver,sftp node bench/registry.js
+//   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/registry.js
+//                                              adds a "vessel pull (before)" row from another build
+//                                              (a copy of bin/, dist/ and node_modules of an older
+//                                              commit), so before and after come from one run
 //
 // The servers are the tests' own helpers (test/helpers/registry-servers.ts, bundled here with
 // esbuild) running in a child process: the measured commands run synchronously, and s3rver must
@@ -24,6 +28,7 @@ const bin = join(repo, 'bin', 'vessel.js');
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const sizes = (process.env.BENCH_SIZES ?? '100,190').split(',').map(Number);
 const servers = (process.env.BENCH_SERVERS ?? 's3rver,radosgw,sftp').split(',');
+const before = process.env.BENCH_BEFORE;
 const work = tmpRoot('registry');
 const cleanups = [];
 
@@ -103,10 +108,16 @@ function report(title, rows, mb) {
   const best = Math.min(...rows.filter((r) => !r.vessel && !r.floor).map((r) => r.ms));
   for (const r of rows) {
     const mbps = (mb * 1.048576) / (r.ms / 1000);
-    const ratio = r.vessel && Number.isFinite(best) ? `  ×${(r.ms / best).toFixed(2)} of the best client` : r.floor ? '  (not a client: what a pull adds)' : '';
+    const ratio = Number.isFinite(best) ? `  ×${(r.ms / best).toFixed(2)} of the best client${r.floor ? ' (not a client: what a pull adds)' : ''}` : '';
     console.log(`${r.name.padEnd(24)} ${r.ms.toFixed(0).padStart(7)} ms  ${mbps.toFixed(0).padStart(5)} MB/s  peak RSS ${(r.rss / 1024).toFixed(0).padStart(4)} MiB${ratio}`);
-    if (r.vessel) summary.push({ title, mb, ratio: r.ms / best, rssMiB: r.rss / 1024 });
+    summary.push({ title, name: r.name, mb, ratio: r.ms / best, rssMiB: r.rss / 1024 });
   }
+}
+
+/** vessel pull of this build, and of BENCH_BEFORE's when given, each into a fresh store. */
+function vesselPulls(image, env, dst) {
+  const pull = (name, b) => ({ name, vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, b, 'pull', image], { ...env, VESSEL_ROOT: dst }) });
+  return [pull('vessel pull', bin), ...(before ? [pull('vessel pull (before)', before)] : [])];
 }
 
 /** A pull also unpacks the layer into the store; GNU tar extracting the same blob is that step's floor. */
@@ -139,7 +150,7 @@ function s3Bench(kind, s3, img, mb) {
   ]), mb);
   report(`pull over S3 (${kind})`, rounds([
     // A pull also unpacks the layer into the store: more work than a plain copy.
-    { name: 'vessel pull', vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'pull', `${url}/big${mb}:latest`], { ...venv, VESSEL_ROOT: dst }) },
+    ...vesselPulls(`${url}/big${mb}:latest`, venv, dst),
     { name: 'rclone copyto', before: () => rmSync(out, { force: true }), run: () => measure(['rclone', 'copyto', '--ignore-times', `x:${s3.bucket}/rclone${mb}/blob`, out], rclone) },
     { name: 'aws s3 cp', before: () => rmSync(out, { force: true }), run: () => measure(aws(['s3', 'cp', '--only-show-errors', `s3://${s3.bucket}/aws${mb}/blob`, out]), env) },
     unpackFloor(img),
@@ -166,7 +177,7 @@ function sftpBench(ssh, img, mb) {
     { name: 'sftp put', run: () => measure(sftp(`put ${img.blob} ${join(ssh.dir, `plain${mb}`, 'blob')}\n`)) },
   ]), mb);
   report('pull over sftp (OpenSSH)', rounds([
-    { name: 'vessel pull', vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'pull', `${url}/big${mb}:latest`], { ...venv, VESSEL_ROOT: dst }) },
+    ...vesselPulls(`${url}/big${mb}:latest`, venv, dst),
     { name: 'sftp get', before: () => rmSync(out, { force: true }), run: () => measure(sftp(`get ${join(ssh.dir, `plain${mb}`, 'blob')} ${out}\n`)) },
     unpackFloor(img),
   ]), mb);
@@ -196,10 +207,13 @@ try {
     }
     rmSync(join(work, `img-${mb}`), { recursive: true, force: true });
   }
-  console.log('\n## summary: vessel against the best client (goal ≤ 1.10), peak RSS by image size (goal: flat)');
+  console.log('\n## summary: every row against the best client of its table (vessel\'s goal ≤ 1.10), peak RSS by image size (goal: flat)');
   for (const t of [...new Set(summary.map((s) => s.title))]) {
-    const rows = summary.filter((s) => s.title === t);
-    console.log(`${t.padEnd(32)} ${rows.map((r) => `${r.mb} MB: ×${r.ratio.toFixed(2)}, ${r.rssMiB.toFixed(0)} MiB`).join('   ')}`);
+    console.log(t);
+    for (const n of [...new Set(summary.filter((s) => s.title === t).map((s) => s.name))]) {
+      const rows = summary.filter((s) => s.title === t && s.name === n);
+      console.log(`  ${n.padEnd(30)} ${rows.map((r) => `${r.mb} MB: ×${r.ratio.toFixed(2)}, ${r.rssMiB.toFixed(0).padStart(4)} MiB`).join('   ')}`);
+    }
   }
 } finally {
   for (const c of cleanups.reverse()) await c();

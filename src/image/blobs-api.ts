@@ -8,9 +8,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { VesselError } from '../util/index.js';
-import { allRecords, dropStaging, makeStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
-import { commitLayers, stageLayerFile, type StagedLayer } from './layer.js';
+import { allRecords, dropStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
+import { commitLayers, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';
 import { findImage, toImageRecord } from './list.js';
 import { formatImageRef } from './ref.js';
@@ -72,14 +71,19 @@ export async function tagExisting(configDigest: Digest, ref: ImageRef): Promise<
 export interface PulledLayer {
   desc: Descriptor;
   diffId: Digest;
-  /** The verified blob, or undefined when the store already has the blob and its layer. */
-  file: string | undefined;
+  /**
+   * The layer as unpacked while it was downloaded (openLayerFeed), in the pull directory; or
+   * undefined when the store already has the blob and its layer. A layer the manifest names
+   * twice is staged once: the same object appears at both places.
+   */
+  staged: StagedLayer | undefined;
 }
 
 /**
- * Unpack and commit a pulled image. Config and manifest are kept byte for byte (the image id and
- * manifest digest stay the registry's); layers are unpacked in staging and checked against the
- * config's diff ids; the tag is written last. Any failure leaves the store as it was.
+ * Commit a pulled image whose layers are staged and verified (blob digest and diff id). Config
+ * and manifest are kept byte for byte (the image id and manifest digest stay the registry's);
+ * layers and blobs move into the store by rename, the tag is written last. A failure before
+ * the tag leaves only content-addressed blobs and layers, never a tag naming half an image.
  */
 export async function commitPulledImage(p: {
   manifestText: string;
@@ -87,33 +91,22 @@ export async function commitPulledImage(p: {
   config: OciImageConfig;
   layers: PulledLayer[];
   ref: ImageRef;
-  source: string;
 }): Promise<ImageRecord> {
-  const staging = await makeStaging('pull');
-  try {
-    const staged: StagedLayer[] = [];
-    const sizes: number[] = [];
-    let known: StoredImage[] | undefined;
-    for (const l of p.layers) {
-      if (!l.file) {
-        known ??= await allRecords();
-        const r = known.find((k) => k.layers.includes(l.diffId));
-        sizes.push(r ? (r.layerSizes[r.layers.indexOf(l.diffId)] ?? 0) : 0);
-        continue;
-      }
-      const what = `${p.source}: layer ${l.desc.digest}`;
-      const s = await stageLayerFile(l.file, staging, { source: what, whiteouts: true, keepBlob: false });
-      if (s.diffId !== l.diffId) throw new VesselError('E_ARCHIVE', `${what}: uncompressed digest ${s.diffId} is not the config's diff id ${l.diffId}`);
-      staged.push({ ...s, blob: { mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size }, blobPath: l.file });
-      sizes.push(s.size);
+  const sizes: number[] = [];
+  let known: StoredImage[] | undefined;
+  for (const l of p.layers) {
+    if (l.staged) {
+      sizes.push(l.staged.size);
+      continue;
     }
-    await commitLayers(staged);
-    const rec = await registerImage(
-      { config: p.config, configText: p.configText, manifest: p.manifestText, layerBlobs: p.layers.map((l) => ({ mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size })), layerSizes: sizes },
-      p.ref,
-    );
-    return toImageRecord(rec, p.ref);
-  } finally {
-    await dropStaging(staging);
+    known ??= await allRecords();
+    const r = known.find((k) => k.layers.includes(l.diffId));
+    sizes.push(r ? (r.layerSizes[r.layers.indexOf(l.diffId)] ?? 0) : 0);
   }
+  await commitLayers([...new Set(p.layers.flatMap((l) => (l.staged ? [l.staged] : [])))]);
+  const rec = await registerImage(
+    { config: p.config, configText: p.configText, manifest: p.manifestText, layerBlobs: p.layers.map((l) => ({ mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size })), layerSizes: sizes },
+    p.ref,
+  );
+  return toImageRecord(rec, p.ref);
 }

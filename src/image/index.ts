@@ -29,3 +29,5 @@ export { renderProgress, formatAge, formatBytes } from './progress.js';
 export { assertFormat } from './export.js';
 export { blobPath, localImage, openBlob, commitPulledImage, hasBlob, hasLayer, imagesDir, pullDir, removePullDir, tagExisting } from './blobs-api.js';
 export type { PulledLayer } from './blobs-api.js';
+export { openLayerFeed, type LayerFeed } from './layer-feed.js';
+export { waitDrain } from './streams.js';

@@ -49,7 +49,7 @@ export interface LayerDeletes {
 }
 
 /** Whiteout marker paths (dir/.wh.name) → the paths they delete (dir/name). */
-function deletesOf(r: ExtractResult): LayerDeletes | undefined {
+export function deletesOf(r: ExtractResult): LayerDeletes | undefined {
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return undefined;
   return { whiteouts: r.whiteouts.map((w) => w.replace(/(^|\/)\.wh\.([^/]+)$/, '$1$2')), opaqueDirs: [...r.opaqueDirs] };
 }
@@ -227,7 +227,7 @@ export async function commitLayers(layers: StagedLayer[]): Promise<void> {
  * trusted.overlay.opaque=y. The markers are removed and the overlay forms written by GNU tar from a
  * small generated archive, so device nodes and xattrs go through the same writer as everything else.
  */
-async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
+export async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);

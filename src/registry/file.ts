@@ -30,7 +30,8 @@ export class FileTransport implements Transport {
   async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
     const p = this.path(key);
     if (!(await this.stat(key))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    return createReadStream(p, { start: opts.offset ?? 0, highWaterMark: 1 << 20 });
+    // Small reads: a pull holds a few of these per layer in flight, and memory must stay flat.
+    return createReadStream(p, { start: opts.offset ?? 0, highWaterMark: 64 * 1024 });
   }
 
   async put(key: string, body: Readable, _size?: number): Promise<void> {

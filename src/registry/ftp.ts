@@ -23,6 +23,8 @@ function ftpCode(e: unknown): number | undefined {
  */
 export class FtpTransport implements Transport {
   readonly display: string;
+  /** One control connection, one transfer at a time (see `busy`). */
+  readonly parallel = 1;
   private client: Client | undefined;
   /** The transfer in flight: FTP takes one command at a time, the next waits for it. */
   private busy: Promise<unknown> = Promise.resolve();

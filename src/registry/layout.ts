@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
-import type { FetchedManifest, Registry, Transport } from './transport.js';
+import { PARALLEL_BLOBS, type FetchedManifest, type Registry, type Transport } from './transport.js';
 import { readSmall, sha256Text, uploadStream } from './verify.js';
 
 /**
@@ -34,8 +34,10 @@ interface RefDoc {
 
 export class DumbRegistry implements Registry {
   readonly display: string;
+  readonly parallel: number;
   constructor(readonly transport: Transport) {
     this.display = transport.display;
+    this.parallel = transport.parallel ?? PARALLEL_BLOBS;
   }
 
   async hasBlob(_name: string, digest: Digest, size: number): Promise<boolean> {

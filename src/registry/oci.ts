@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
-import type { FetchedManifest, Registry } from './transport.js';
+import { PARALLEL_BLOBS, type FetchedManifest, type Registry } from './transport.js';
 import { basicAuth, drain, httpFailure, request, skipBytes, type HttpResponse } from './http.js';
 import { readSmall, sha256Text, uploadStream } from './verify.js';
 import { MANIFEST_TYPES } from './pull.js';
@@ -24,6 +24,7 @@ const SIG_MEDIA = 'application/vnd.vessel.signature.v1+json';
  */
 export class OciRegistry implements Registry {
   readonly display: string;
+  readonly parallel = PARALLEL_BLOBS;
   private readonly origin: string;
   private readonly user: string | undefined;
   private readonly password: string | undefined;

@@ -1,14 +1,10 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
 import { VesselError, errorMessage, hasErrno, isVesselError, withLock, config } from '../util/index.js';
-import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer } from '../image/index.js';
+import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';
-import { isTransient, withRetry } from './retry.js';
+import { isResumable, withRetry, type RetryOptions } from './retry.js';
+import { fetchLayer } from './layer-fetch.js';
 import { DigestCheck, readSmall } from './verify.js';
 import { silentReporter, type Reporter } from './progress.js';
 import { loadPublicKey, verifyDigest } from './sign.js';
@@ -55,20 +51,78 @@ function parseManifest(where: string, m: FetchedManifest): Manifest {
   }
 }
 
+interface Context {
+  reg: Registry;
+  name: string;
+  tag: string;
+  where: string;
+  rep: Reporter;
+  retry: (what: string) => RetryOptions;
+}
+
+/** What the registry says the image is: its manifest (the platform's, from an index) and config. */
+interface Resolved {
+  manifest: FetchedManifest;
+  layers: Descriptor[];
+  configDigest: Digest;
+  configText: string;
+  config: OciImageConfig;
+  diffIds: Digest[];
+}
+
 /**
- * `vessel pull URL/NAME:TAG`: the manifest (and signature when asked), then only the blobs the
- * store lacks, each verified against its digest while it streams to a pull directory inside
- * the store; then one commit (unpack in staging, check diff ids, rename, tag last). A failed
- * check or a full disk removes what this pull fetched; a dropped connection keeps the verified
- * blobs and the partial one, so a rerun fetches only what is missing.
+ * `vessel pull URL/NAME:TAG`, in phases: resolve the manifest (and check its signature when
+ * asked), read the config, and unless the store already has the image, fetch the layers the
+ * store lacks — several at once where the registry allows it, each unpacked while it downloads
+ * into a pull directory inside the store — then commit them all, the tag last. A failed check or
+ * a full disk removes what this pull fetched; a dropped connection keeps the verified blobs and
+ * the partial one, so a rerun fetches only what is missing.
  */
 export async function pull(reg: Registry, name: string, tag: string, local: ImageRef, opts: PullOptions = {}): Promise<PullResult> {
   const rep = opts.reporter ?? silentReporter;
   const started = Date.now();
   const where = `${reg.display}/${name}:${tag}`;
-  const pub = opts.verifyKey ? loadPublicKey(opts.verifyKey) : undefined;
-  const retry = (what: string) => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
+  const retry = (what: string): RetryOptions => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
+  const ctx: Context = { reg, name, tag, where, rep, retry };
 
+  const r = await resolve(ctx, opts.verifyKey);
+  const total = r.layers.reduce((a, l) => a + l.size, 0);
+  rep.emit({ event: 'start', op: 'pull', image: `${name}:${tag}`, registry: reg.display, total, blobs: r.layers.length });
+  const finish = (image: ImageRecord, fetched: number, skipped: number, bytes: number): PullResult => {
+    rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: r.manifest.digest, transferred: bytes, skipped, seconds: (Date.now() - started) / 1000 });
+    rep.finish();
+    return { image, digest: r.manifest.digest, fetched, skipped, bytes };
+  };
+  const existing = await tagExisting(r.configDigest, local);
+  if (existing) {
+    rep.bytes(total);
+    return finish(existing, 0, r.layers.length, 0);
+  }
+  const key = r.manifest.digest.slice(7);
+  return withLock(join(config().run, 'locks', `pull-${key.slice(0, 32)}.lock`), async () => {
+    const dir = await pullDir(key);
+    let keep = false;
+    try {
+      const got = await fetchLayers(ctx, r, dir);
+      const image = await commitPulledImage({ manifestText: r.manifest.text, configText: r.configText, config: r.config, layers: got.layers, ref: local });
+      return finish(image, got.fetched, got.skipped, got.bytes);
+    } catch (e) {
+      // Only a network failure is worth resuming; anything else must leave the store exactly as it was.
+      keep = isResumable(e);
+      if (isNoSpace(e)) {
+        throw new VesselError('E_IMAGE', `${imagesDir()}: no space left on device while pulling ${where}; nothing was stored`, { hint: 'free space in the image store (vessel image prune) or move it (APPC_IMAGE_DIR)', cause: e });
+      }
+      throw e;
+    } finally {
+      if (!keep) await removePullDir(dir);
+    }
+  }, { what: `pull of ${name}:${tag}`, timeoutMs: 600_000 });
+}
+
+/** Phase 1: the manifest for this platform (through an index), its signature, and the config. */
+async function resolve(ctx: Context, verifyKey: string | undefined): Promise<Resolved> {
+  const { reg, name, tag, where, retry } = ctx;
+  const pub = verifyKey ? loadPublicKey(verifyKey) : undefined;
   let top = await withRetry(() => reg.getManifest(name, tag), retry(`read ${name}:${tag}`));
   if (!top) throw new VesselError('E_NOT_FOUND', `${where}: no such image`, { hint: `vessel tags ${reg.display}/${name} lists its tags` });
   if (pub) verifyDigest(where, top.digest, await withRetry(() => reg.getSignature(name, top!.digest), retry('read signature')), pub);
@@ -86,77 +140,73 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   if (m.mediaType !== undefined && m.mediaType !== MANIFEST_TYPES.ociManifest && m.mediaType !== MANIFEST_TYPES.dockerManifest) {
     throw new VesselError('E_REGISTRY', `${where}: unsupported manifest type ${m.mediaType}`);
   }
-  const manifest = top;
-  if (!m.config || !Array.isArray(m.layers)) throw new VesselError('E_REGISTRY', `${where}: manifest ${manifest.digest} has no config or layers`);
-  const cfgDesc = m.config;
-  const layers = m.layers;
+  if (!m.config || !Array.isArray(m.layers)) throw new VesselError('E_REGISTRY', `${where}: manifest ${top.digest} has no config or layers`);
+  const c = await readConfig(ctx, m.config);
+  const diffIds = c.config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
+    throw new VesselError('E_REGISTRY', `${where}: config's rootfs.diff_ids do not match the ${m.layers.length} layers of the manifest`);
+  }
+  return { manifest: top, layers: m.layers, configDigest: m.config.digest, configText: c.text, config: c.config, diffIds: diffIds as Digest[] };
+}
 
-  const cfgBuf = await withRetry(async () => {
-    const check = new DigestCheck(cfgDesc.digest, cfgDesc.size, `${where}: config ${cfgDesc.digest}`);
-    return readSmall((await reg.getBlob(name, cfgDesc.digest)).pipe(check), MAX_CONFIG);
-  }, retry(`read config ${cfgDesc.digest}`));
-  const configText = cfgBuf.toString('utf8');
-  let cfg: OciImageConfig;
+/** The config blob, verified and parsed. */
+async function readConfig(ctx: Context, d: Descriptor): Promise<{ text: string; config: OciImageConfig }> {
+  const buf = await withRetry(async () => {
+    const check = new DigestCheck(d.digest, d.size, `${ctx.where}: config ${d.digest}`);
+    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG);
+  }, ctx.retry(`read config ${d.digest}`));
+  const text = buf.toString('utf8');
   try {
-    cfg = JSON.parse(configText) as OciImageConfig;
+    return { text, config: JSON.parse(text) as OciImageConfig };
   } catch (e) {
-    throw new VesselError('E_REGISTRY', `${where}: config ${cfgDesc.digest} is not valid JSON (${errorMessage(e)})`);
+    throw new VesselError('E_REGISTRY', `${ctx.where}: config ${d.digest} is not valid JSON (${errorMessage(e)})`);
   }
-  const diffIds = cfg.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
-    throw new VesselError('E_REGISTRY', `${where}: config's rootfs.diff_ids do not match the ${layers.length} layers of the manifest`);
-  }
+}
 
-  const total = layers.reduce((a, l) => a + l.size, 0);
-  rep.emit({ event: 'start', op: 'pull', image: `${name}:${tag}`, registry: reg.display, total, blobs: layers.length });
-  const existing = await tagExisting(cfgDesc.digest, local);
-  if (existing) {
-    rep.bytes(total);
-    rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: manifest.digest, transferred: 0, skipped: layers.length, seconds: (Date.now() - started) / 1000 });
-    rep.finish();
-    return { image: existing, digest: manifest.digest, fetched: 0, skipped: layers.length, bytes: 0 };
-  }
-
-  const key = manifest.digest.slice(7);
-  return withLock(join(config().run, 'locks', `pull-${key.slice(0, 32)}.lock`), async () => {
-    const dir = await pullDir(key);
-    let keep = false;
-    try {
-      const pulled: PulledLayer[] = [];
-      let fetched = 0;
-      let skipped = 0;
-      let bytes = 0;
-      for (const [i, l] of layers.entries()) {
-        const diffId = diffIds[i] as Digest;
-        if (hasLayer(diffId) && hasBlob(l.digest)) {
-          skipped++;
-          rep.bytes(l.size);
-          rep.emit({ event: 'blob', digest: l.digest, size: l.size, action: 'skip' });
-          pulled.push({ desc: l, diffId, file: undefined });
-          continue;
-        }
-        const r = await download(reg, name, l, dir, `${where}: layer ${l.digest}`, rep, retry(`download layer ${l.digest}`));
-        if (r.fetched > 0) fetched++;
-        else skipped++;
-        bytes += r.fetched;
-        pulled.push({ desc: l, diffId, file: r.file });
-      }
-      const image = await commitPulledImage({ manifestText: manifest.text, configText, config: cfg, layers: pulled, ref: local, source: where });
-      rep.emit({ event: 'done', op: 'pull', image: `${name}:${tag}`, digest: manifest.digest, transferred: bytes, skipped, seconds: (Date.now() - started) / 1000 });
-      rep.finish();
-      return { image, digest: manifest.digest, fetched, skipped, bytes };
-    } catch (e) {
-      // Only a network failure is worth resuming; anything else (tampering, a full disk, a
-      // corrupt layer) must leave the store exactly as it was.
-      keep = isVesselError(e) && e.code === 'E_REGISTRY' && isTransient(e.cause);
-      if (isNoSpace(e)) {
-        throw new VesselError('E_IMAGE', `${imagesDir()}: no space left on device while pulling ${where}; nothing was stored`, { hint: 'free space in the image store (vessel image prune) or move it (APPC_IMAGE_DIR)', cause: e });
-      }
-      throw e;
-    } finally {
-      if (!keep) await removePullDir(dir);
+/**
+ * Phase 2: every layer the store lacks, `reg.parallel` at a time, each downloaded, verified and
+ * unpacked in one pass (layer-fetch.ts). A layer the manifest names twice is fetched once. The
+ * first failure stops the others from starting and is what the pull reports.
+ */
+async function fetchLayers(ctx: Context, r: Resolved, dir: string): Promise<{ layers: PulledLayer[]; fetched: number; skipped: number; bytes: number }> {
+  let fetched = 0;
+  let skipped = 0;
+  let bytes = 0;
+  const jobs = new Map<Digest, { desc: Descriptor; diffId: Digest; staged?: StagedLayer }>();
+  const layers: Array<{ desc: Descriptor; diffId: Digest }> = [];
+  for (const [i, l] of r.layers.entries()) {
+    const diffId = r.diffIds[i]!;
+    layers.push({ desc: l, diffId });
+    if (hasLayer(diffId) && hasBlob(l.digest)) {
+      skipped++;
+      ctx.rep.bytes(l.size);
+      ctx.rep.emit({ event: 'blob', digest: l.digest, size: l.size, action: 'skip' });
+    } else if (!jobs.has(l.digest)) {
+      jobs.set(l.digest, { desc: l, diffId });
     }
-  }, { what: `pull of ${name}:${tag}`, timeoutMs: 600_000 });
+  }
+  const queue = [...jobs.values()];
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (let job = queue.shift(); job && !failed; job = queue.shift()) {
+      const what = `${ctx.where}: layer ${job.desc.digest}`;
+      try {
+        const got = await fetchLayer({ reg: ctx.reg, name: ctx.name, desc: job.desc, diffId: job.diffId, dir, what, rep: ctx.rep, retry: ctx.retry(`download layer ${job.desc.digest}`) });
+        job.staged = got.staged;
+        if (got.fetched > 0) fetched++;
+        else skipped++;
+        bytes += got.fetched;
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const n = Math.max(1, Math.min(ctx.reg.parallel ?? 1, queue.length));
+  const results = await Promise.allSettled(Array.from({ length: n }, worker));
+  const bad = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (bad) throw bad.reason;
+  return { layers: layers.map((l) => ({ ...l, staged: jobs.get(l.desc.digest)?.staged })), fetched, skipped, bytes };
 }
 
 function isNoSpace(e: unknown): boolean {
@@ -165,56 +215,4 @@ function isNoSpace(e: unknown): boolean {
     if (c === (c as { cause?: unknown }).cause) break;
   }
   return false;
-}
-
-/**
- * Fetch one blob into `dir`, verified. A complete earlier download (file named by its hex) is
- * reused; a partial one (.part) is resumed from its size, its bytes re-hashed first.
- */
-async function download(
-  reg: Registry, name: string, d: Descriptor, dir: string, what: string, rep: Reporter,
-  retry: Parameters<typeof withRetry>[1],
-): Promise<{ file: string; fetched: number }> {
-  const final = join(dir, d.digest.slice(7));
-  if (existsSync(final)) {
-    rep.bytes(d.size);
-    rep.emit({ event: 'blob', digest: d.digest, size: d.size, action: 'skip' });
-    return { file: final, fetched: 0 };
-  }
-  const part = `${final}.part`;
-  let fetched = 0;
-  let counted = 0;
-  await withRetry(async () => {
-    let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
-    if (offset > d.size) {
-      await truncate(part, 0);
-      offset = 0;
-    }
-    const hash = createHash('sha256');
-    if (offset > 0) for await (const c of createReadStream(part) as AsyncIterable<Buffer>) hash.update(c);
-    rep.bytes(offset - counted);
-    counted = offset;
-    rep.emit({ event: 'blob', digest: d.digest, size: d.size, action: offset > 0 ? 'resume' : 'download' });
-    const src = await reg.getBlob(name, d.digest, offset > 0 ? { offset } : undefined);
-    const check = new DigestCheck(d.digest, d.size, what, { hash, bytes: offset });
-    const count = new Transform({
-      highWaterMark: 1 << 20,
-      transform(c: Buffer, _e, cb) {
-        fetched += c.length;
-        counted += c.length;
-        rep.bytes(c.length);
-        cb(null, c);
-      },
-    });
-    try {
-      await pipeline(src, check, count, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20 }));
-    } catch (e) {
-      // A mismatch is final: the partial file must not seed the next attempt.
-      if (isVesselError(e)) await unlink(part).catch(() => undefined);
-      throw e;
-    }
-  }, retry);
-  await rename(part, final);
-  rep.emit({ event: 'blob', digest: d.digest, size: d.size, action: 'done' });
-  return { file: final, fetched };
 }

@@ -32,6 +32,15 @@ export function isTransient(e: unknown): boolean {
   return o.cause !== undefined && o.cause !== e ? isTransient(o.cause) : false;
 }
 
+/**
+ * A failure a rerun can continue from: the registry stayed unreachable (withRetry gave up on a
+ * transient error). What was fetched and verified so far is kept for it; after any other
+ * failure (tampering, a full disk, a corrupt layer) nothing is.
+ */
+export function isResumable(e: unknown): boolean {
+  return isVesselError(e) && e.code === 'E_REGISTRY' && isTransient(e.cause);
+}
+
 export interface RetryOptions {
   /** What is being done, for the final message: "upload blob sha256:…". */
   what: string;

@@ -17,6 +17,8 @@ export interface ObjectStat {
 export interface Transport {
   /** The registry URL without credentials, for messages. */
   readonly display: string;
+  /** How many blobs may be read at once (undefined: PARALLEL_BLOBS); 1 where the medium runs one transfer at a time. */
+  readonly parallel?: number;
   stat(key: string): Promise<ObjectStat | undefined>;
   /** The object's bytes from `offset` on; a VesselError E_NOT_FOUND when absent. */
   get(key: string, opts?: { offset?: number }): Promise<Readable>;
@@ -38,6 +40,13 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/**
+ * Blobs a pull fetches at once where the medium allows it: enough to overlap one layer's
+ * round trips and unpacking with another's transfer, few enough that a server is not flooded
+ * (rclone's --transfers is 4 too) and each layer's zstd and tar keep a core's share.
+ */
+export const PARALLEL_BLOBS = 4;
+
 /** A manifest as fetched: its exact bytes (digests are over them) and media type. */
 export interface FetchedManifest {
   text: string;
@@ -52,6 +61,8 @@ export interface FetchedManifest {
  */
 export interface Registry {
   readonly display: string;
+  /** How many blobs a pull fetches at once. */
+  readonly parallel?: number;
   /** True when the blob is there whole (right size). */
   hasBlob(name: string, digest: Digest, size: number): Promise<boolean>;
   getBlob(name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable>;

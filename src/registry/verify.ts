@@ -24,38 +24,43 @@ export async function readSmall(stream: Readable, max: number): Promise<Buffer> 
 
 /**
  * Passes bytes through while hashing them; fails the stream at its end when the size or the
- * digest is not the expected one, and as soon as it gets more bytes than expected. A pull
- * writes through this into a temporary file, so a tampered blob never gets a final name.
+ * digest is not the expected one, and as soon as it gets more bytes than expected. Small blobs
+ * (configs, uploads) go through this; layers are checked chunk by chunk in layer-fetch.ts with
+ * the same two checks (tooLong, endCheck).
  */
 export class DigestCheck extends Transform {
-  readonly hash: Hash;
-  bytes: number;
-  constructor(readonly expected: Digest, readonly size: number, readonly what: string, resume?: { hash: Hash; bytes: number }) {
+  readonly hash: Hash = createHash('sha256');
+  bytes = 0;
+  constructor(readonly expected: Digest, readonly size: number, readonly what: string) {
     super({ highWaterMark: 1 << 20 });
-    this.hash = resume?.hash ?? createHash('sha256');
-    this.bytes = resume?.bytes ?? 0;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.size >= 0 && this.bytes > this.size) {
-      cb(new VesselError('E_REGISTRY', `${this.what}: more than the ${this.size} bytes the manifest declares`, { hint: 'the registry holds different content than the manifest names; nothing was stored' }));
-      return;
-    }
+    const over = tooLong(this.what, this.bytes, this.size);
+    if (over) return cb(over);
     this.hash.update(chunk);
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
-    if (this.size >= 0 && this.bytes !== this.size) {
-      cb(new TruncatedBlob(`${this.what}: got ${this.bytes} of ${this.size} bytes`));
-      return;
-    }
-    const got = `sha256:${this.hash.digest('hex')}`;
-    if (got !== this.expected) {
-      cb(new VesselError('E_REGISTRY', `${this.what}: digest mismatch (content is ${got})`, { hint: 'the registry holds tampered or damaged content; nothing was stored' }));
-      return;
-    }
-    cb();
+    cb(endCheck(this.what, this.hash, this.bytes, this.size, this.expected));
   }
+}
+
+/** More bytes than the manifest declares: final (tampering), as soon as it happens. */
+export function tooLong(what: string, bytes: number, size: number): VesselError | undefined {
+  if (size < 0 || bytes <= size) return undefined;
+  return new VesselError('E_REGISTRY', `${what}: more than the ${size} bytes the manifest declares`, { hint: 'the registry holds different content than the manifest names; nothing was stored' });
+}
+
+/**
+ * The check at a blob's end: too short is a dropped connection (transient, resumed); a digest
+ * that differs is tampering or damage (final). Undefined when the blob is the one named.
+ */
+export function endCheck(what: string, hash: Hash, bytes: number, size: number, expected: Digest): Error | undefined {
+  if (size >= 0 && bytes !== size) return new TruncatedBlob(`${what}: got ${bytes} of ${size} bytes`);
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== expected) return new VesselError('E_REGISTRY', `${what}: digest mismatch (content is ${got})`, { hint: 'the registry holds tampered or damaged content; nothing was stored' });
+  return undefined;
 }
 
 /** A short read: the connection ended early. Transient (retried, resumed), unlike a mismatch. */

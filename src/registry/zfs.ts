@@ -66,6 +66,8 @@ export class ZfsRegistry implements Registry {
     this.display = meta.display;
   }
 
+  get parallel(): number { return this.meta.parallel; }
+
   hasBlob(name: string, d: Digest, size: number) { return this.meta.hasBlob(name, d, size); }
   getBlob(name: string, d: Digest, o?: { offset?: number }) { return this.meta.getBlob(name, d, o); }
   putBlob(name: string, d: Digest, size: number, open: () => import('node:stream').Readable, onBytes?: (n: number) => void) { return this.meta.putBlob(name, d, size, open, onBytes); }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -68,6 +68,50 @@ export async function bigImage(t: TestRoot, name: string, mb: number): Promise<v
     execFileSync('sh', ['-c', `head -c ${mb}M /dev/urandom > "$1/rootfs/data/blob"`, 'sh', dir]);
     execFileSync('tar', ['-C', join(dir, 'rootfs'), '-cf', join(dir, 'big.tar'), '.']);
     const r = await vessel(t, ['image', 'import', join(dir, 'big.tar'), name], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`import ${name}: ${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An OCI archive of `n` layers of `mb` MB of random bytes each (incompressible, gzip-framed),
+ * imported as `name`: long enough transfers to watch several layers move at once and to
+ * interrupt a pull between and inside layers.
+ */
+export async function manyLayerImage(t: TestRoot, name: string, n: number, mb: number): Promise<void> {
+  const dir = mkdtempSync('/tmp/vessel-many-');
+  try {
+    const tars = Array.from({ length: n }, (_, i) => {
+      const d = join(dir, `layer${i}`);
+      mkdirSync(join(d, 'data'), { recursive: true });
+      writeFileSync(join(d, 'data', `layer${i}`), randomBytes(mb << 20));
+      return execFileSync('tar', ['-C', d, '--owner=0', '--group=0', '-cf', '-', 'data'], { maxBuffer: (mb + 4) << 20 });
+    });
+    const layers = tars.map((tar) => gzipSync(tar, { level: 0 }));
+    const config = JSON.stringify({
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      os: 'linux',
+      created: '2024-01-01T00:00:00Z',
+      config: { Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: tars.map((tar) => sha(tar)) },
+    });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: Buffer.byteLength(config) },
+      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(l), size: l.length })),
+    });
+    mkdirSync(join(dir, 'oci', 'blobs', 'sha256'), { recursive: true });
+    for (const b of [...layers, Buffer.from(config), Buffer.from(manifest)]) writeFileSync(join(dir, 'oci', 'blobs', 'sha256', sha(b).slice(7)), b);
+    writeFileSync(join(dir, 'oci', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'oci', 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: Buffer.byteLength(manifest), annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }));
+    const out = join(dir, 'many.tar');
+    execFileSync('tar', ['-C', join(dir, 'oci'), '-cf', out, 'oci-layout', 'index.json', 'blobs']);
+    const r = await vessel(t, ['image', 'import', out, name], { timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`import ${name}: ${r.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -442,6 +442,10 @@ export interface HttpServer extends Server {
   failGets(n: number, bytes: number): void;
   /** Serve this content instead of a file's real bytes (tampering). */
   tamper(path: string, content: Buffer | undefined): void;
+  /** The most blob downloads (GET) that were being sent at the same time. */
+  maxConcurrentGets(): number;
+  /** Kill the server now, mid-transfer: connections cut, nothing listens until restart(). */
+  crash(): void;
 }
 
 /** A strong ETag: every PUT renames a new file into place, so the inode changes with the content. */
@@ -459,6 +463,8 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
   let getFailBytes = 0;
   let crashAfter = -1;
   let rate = 0;
+  let gets = 0;
+  let maxGets = 0;
   const tampered = new Map<string, Buffer>();
   const handler: http.RequestListener = (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -539,6 +545,8 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     const rs = createReadStream(file, { start, highWaterMark: 256 << 10, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
     entry.sent = 0;
     const pace = path.includes('/blobs/') ? rate : 0;
+    const blob = path.includes('/blobs/');
+    if (blob) maxGets = Math.max(maxGets, ++gets);
     void (async () => {
       try {
         for await (const c of rs as AsyncIterable<Buffer>) {
@@ -555,6 +563,7 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
         }
       } catch { /* client gone */ }
       rs.destroy();
+      if (blob) gets--;
       if (cut) setTimeout(() => res.socket?.destroy(), 50);
       else res.end();
     })();
@@ -583,6 +592,8 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     crashOnPut: (skip = 0) => { crashAfter = skip; },
     restart: () => new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', () => r()); }),
     throttleGets: (bps) => { rate = bps; },
+    maxConcurrentGets: () => maxGets,
+    crash: () => void crashNow(),
     async stop() {
       server.closeAllConnections?.();
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));

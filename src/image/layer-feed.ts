@@ -1,0 +1,86 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { detectCompression, decompressor, type Decompressor } from './compression.js';
+import { extractTarStream, type ExtractResult } from './extract.js';
+import { applyWhiteouts, deletesOf, type StagedLayer } from './layer.js';
+import { waitDrain } from './streams.js';
+import type { Descriptor } from './store.js';
+
+/**
+ * A layer unpacked while its blob arrives (registry pulls): the caller writes the compressed
+ * bytes as it receives them, and they go through the decompressor into the one safe extraction
+ * (extractTarStream) in the same pass — no second read of the blob, no buffering beyond the
+ * pipes' own. The caller verifies the blob's digest itself and calls end() only when it matched;
+ * until then the unpacked directory is staging, never part of the store.
+ */
+export interface LayerFeed {
+  /** Bytes of the blob, in order; resolves when the unpacker wants more (back-pressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Every byte written and its digest verified: finish unpacking and give the staged layer. */
+  end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
+  /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
+  abort(): Promise<void>;
+}
+
+/** Compressed formats are told apart by their first bytes: wait for this many before choosing. */
+const MAGIC = 8;
+
+/**
+ * Open a feed unpacking into `staging/<name>` (removed first: a killed earlier attempt may have
+ * left half a tree there, which must not mix with this one).
+ */
+export async function openLayerFeed(staging: string, name: string, opts: { source: string; whiteouts: boolean }): Promise<LayerFeed> {
+  const layerDir = join(staging, name);
+  await rm(layerDir, { recursive: true, force: true });
+  await mkdir(layerDir, { mode: 0o755 });
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let dec: Decompressor | undefined;
+  let extraction: Promise<ExtractResult> | undefined;
+  let failure: unknown;
+  let settled: Promise<unknown> = new Promise(() => undefined);
+
+  const start = (first: Buffer): void => {
+    const d = decompressor(detectCompression(first));
+    dec = d;
+    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done });
+    extraction.catch((e: unknown) => { failure = e; });
+    settled = extraction.then(() => undefined, () => undefined);
+  };
+  const push = async (chunk: Buffer): Promise<void> => {
+    if (failure !== undefined) throw failure;
+    if (!dec!.input.write(chunk)) await waitDrain(dec!.input, settled);
+    if (failure !== undefined) throw failure;
+  };
+  const flushHead = async (): Promise<void> => {
+    const first = Buffer.concat(head);
+    head = [];
+    start(first);
+    await push(first);
+  };
+
+  return {
+    async write(chunk) {
+      if (dec) return push(chunk);
+      head.push(chunk);
+      headBytes += chunk.length;
+      if (headBytes >= MAGIC) await flushHead();
+    },
+    async end(blob, blobPath) {
+      if (!dec) await flushHead();
+      dec!.input.end();
+      const result = await extraction!;
+      if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
+      const deletes = opts.whiteouts ? deletesOf(result) : undefined;
+      return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
+    },
+    async abort() {
+      if (!dec) return;
+      // With an error: a gunzip destroyed without one never settles `done`, which the
+      // extraction waits for.
+      dec.output.destroy(new Error('the download stopped'));
+      dec.abort();
+      await settled;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { rename, stat, truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VesselError, isVesselError } from '../util/index.js';
+import { openLayerFeed, waitDrain, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
+import type { Digest } from '../image/index.js';
+import type { Registry } from './transport.js';
+import { isResumable, withRetry, type RetryOptions } from './retry.js';
+import { endCheck, tooLong } from './verify.js';
+import type { Reporter } from './progress.js';
+
+/**
+ * Bytes read from disk or network at a time: small, so that a pull's memory stays flat whatever
+ * the layer's size (several layers move at once, each with its pipes to zstd and tar).
+ */
+const CHUNK = 64 * 1024;
+
+export interface LayerJob {
+  reg: Registry;
+  name: string;
+  desc: Descriptor;
+  diffId: Digest;
+  /** The pull directory (stable per manifest, inside the store): blobs and unpacked trees. */
+  dir: string;
+  what: string;
+  rep: Reporter;
+  retry: RetryOptions;
+}
+
+/**
+ * One layer in one streamed pass: each chunk is hashed, appended to `<hex>.part` (the blob the
+ * store keeps, and what a rerun resumes from) and fed to the unpacker; at the end the digest is
+ * checked before the blob gets its name, then the unpacked tree's diff id. Bytes a killed earlier
+ * run left (`<hex>.part`, or the whole `<hex>`) are read back from disk through the same
+ * unpacker, so only what is missing crosses the network. A dropped connection resumes from the
+ * bytes already taken, with the same hash and the same unpacker.
+ */
+export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fetched: number }> {
+  const hex = j.desc.digest.slice(7);
+  const final = join(j.dir, hex);
+  const part = `${final}.part`;
+  const feed = await openLayerFeed(j.dir, `layer-${hex}`, { source: j.what, whiteouts: true });
+  let fh: WriteStream | undefined;
+  try {
+    const hash = createHash('sha256');
+    const local = existsSync(final) ? final : part;
+    let have = await resumable(local, j.desc.size);
+    if (have > 0) await replay(local, have, hash, feed);
+    j.rep.bytes(have);
+    let fetched = 0;
+    if (local === final && have === j.desc.size) {
+      j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'skip' });
+    } else {
+      j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: have > 0 ? 'resume' : 'download' });
+      const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644, highWaterMark: CHUNK });
+      const outFailed = failed(out); // also what close() reports
+      fh = out;
+      await withRetry(async () => {
+        const src = await j.reg.getBlob(j.name, j.desc.digest, have > 0 ? { offset: have } : undefined);
+        try {
+          for await (const c of src as AsyncIterable<Buffer>) {
+            const over = tooLong(j.what, have + c.length, j.desc.size);
+            if (over) throw over;
+            hash.update(c);
+            // The blob file and the unpacker take the chunk together; the next is read when
+            // both have room for it. The file is written in order behind the reads, so after a
+            // dropped connection it still ends exactly at the bytes hashed.
+            if (out.errored) throw out.errored;
+            const fed = feed.write(c);
+            if (!out.write(c)) await Promise.all([fed, waitDrain(out, outFailed)]);
+            else await fed;
+            have += c.length;
+            fetched += c.length;
+            j.rep.bytes(c.length);
+          }
+        } finally {
+          src.destroy();
+        }
+        const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
+        if (bad) throw bad;
+      }, j.retry);
+      await closeFile(out);
+      fh = undefined;
+      await rename(part, final);
+    }
+    if (local === final) {
+      const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
+      if (bad) throw bad;
+    }
+    const staged = await feed.end({ mediaType: j.desc.mediaType, digest: j.desc.digest, size: j.desc.size }, final);
+    if (staged.diffId !== j.diffId) throw new VesselError('E_ARCHIVE', `${j.what}: uncompressed digest ${staged.diffId} is not the config's diff id ${j.diffId}`);
+    j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'done' });
+    return { staged, fetched };
+  } catch (e) {
+    if (fh) await closeFile(fh).catch(() => undefined);
+    await feed.abort();
+    // A mismatch or a refused entry is final: those bytes must not seed the next attempt.
+    if (isVesselError(e) && !isResumable(e)) {
+      await unlink(part).catch(() => undefined);
+      await unlink(final).catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+/** How many bytes of an earlier attempt's file can be reused (none when it is too long). */
+async function resumable(file: string, size: number): Promise<number> {
+  const have = (await stat(file).catch(() => undefined))?.size ?? 0;
+  if (have <= size) return have;
+  await truncate(file, 0);
+  return 0;
+}
+
+/** Feed the first `n` bytes of `file` (kept by an earlier attempt) to the hash and the unpacker. */
+async function replay(file: string, n: number, hash: Hash, feed: LayerFeed): Promise<void> {
+  const rs = createReadStream(file, { end: n - 1, highWaterMark: CHUNK });
+  try {
+    for await (const c of rs as AsyncIterable<Buffer>) {
+      hash.update(c);
+      await feed.write(c);
+    }
+  } finally {
+    rs.destroy();
+  }
+}
+
+/** Settles when the file stream fails (a full disk): a writer waiting for 'drain' must not hang. */
+function failed(w: WriteStream): Promise<void> {
+  return new Promise((res) => {
+    if (w.errored) return res();
+    w.once('error', () => res());
+  });
+}
+
+/** End the stream and wait until every queued byte is on disk (or the write failed). */
+function closeFile(w: WriteStream): Promise<void> {
+  return new Promise((res, rej) => {
+    if (w.errored) return rej(w.errored);
+    w.end(() => (w.errored ? rej(w.errored) : res()));
+  });
+}
