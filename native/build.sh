@@ -1,27 +1,39 @@
 #!/bin/sh
-# Builds vessel's native helpers with the system C compiler (cc exists on Debian and in FreeBSD's
-# base): on Linux the container init (vessel-init.c), on FreeBSD the jail exec helper
-# (freebsd/*.c, vessel-jail-exec), each only where it can run.
+# Builds vessel's native helper with the system C compiler (cc exists on Debian and in FreeBSD's
+# base): vessel-init — the containers' monitor, their init, `vessel exec` — from the shared files
+# (native/common) and this OS's (native/linux; on FreeBSD the jail exec helper, native/freebsd).
+# C11, warnings as errors. -Wno-format-truncation: every snprintf into a fixed buffer is meant to
+# cut (bounded paths and messages); gcc's guess of the worst case would fail the build otherwise.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VESSEL_LIBEXEC:-$here/../build}
 mkdir -p "$out"
+CFLAGS_VESSEL="-std=c11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_FORTIFY_SOURCE=2"
+
+# stale when the binary is missing or older than any of its sources
+stale() {
+  bin=$1; shift
+  [ -x "$bin" ] || return 0
+  for f in "$@"; do [ "$f" -nt "$bin" ] && return 0; done
+  return 1
+}
+
 case "$(uname -s)" in
 Linux)
-  src=$here/vessel-init.c
   bin=$out/vessel-init
-  if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-    ${CC:-cc} -O2 -Wall -Wextra -Wno-unused-result -D_FORTIFY_SOURCE=2 -o "$bin.tmp" "$src"
+  srcs="$here/common/*.c $here/linux/*.c"
+  # shellcheck disable=SC2086
+  if stale "$bin" $srcs $here/common/*.h $here/linux/*.h; then
+    # shellcheck disable=SC2086
+    ${CC:-cc} $CFLAGS_VESSEL -D_GNU_SOURCE -o "$bin.tmp" $srcs
     mv "$bin.tmp" "$bin"
   fi
   ;;
 FreeBSD)
   bin=$out/vessel-jail-exec
-  stale=0
-  [ -x "$bin" ] || stale=1
-  for f in "$here"/freebsd/*.c "$here"/freebsd/*.h; do [ "$f" -nt "$bin" ] && stale=1; done
-  if [ "$stale" = 1 ]; then
-    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$bin.tmp" "$here"/freebsd/*.c
+  # shellcheck disable=SC2086
+  if stale "$bin" "$here"/freebsd/*.c "$here"/freebsd/*.h; then
+    ${CC:-cc} $CFLAGS_VESSEL -o "$bin.tmp" "$here"/freebsd/*.c
     mv "$bin.tmp" "$bin"
   fi
   ;;

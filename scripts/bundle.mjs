@@ -9,8 +9,7 @@ const inline = new Set(['commander', 'ini']);
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !inline.has(d)).flatMap((d) => [d, `${d}/*`]);
 
 await build({
-  // vassal-main: what the Emperor's wrapper execs per container start, without commander (emperor).
-  entryPoints: ['src/cli/main.ts', { in: 'src/emperor/vassal-main.ts', out: 'vassal-main' }],
+  entryPoints: ['src/cli/main.ts'],
   bundle: true,
   splitting: true,
   format: 'esm',

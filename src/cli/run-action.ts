@@ -1,8 +1,6 @@
-import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { VesselError, config, containerPaths, writeJsonAtomic } from '../util/index.js';
+import { VesselError, config, serviceSocket } from '../util/index.js';
 import type { ContainerSpec, RunFlags } from '../spec/index.js';
 import type { RunCliOptions } from './run.js';
 
@@ -108,22 +106,21 @@ export async function runCommand(image: string | undefined, command: string[], o
 
 async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
   const { Supervisor } = await import('../supervise/index.js');
-  const sup = new Supervisor(spec, { mode: 'foreground', autoRemove: o.rm ?? false, output: { kind: 'inherit' } });
-  let stopping = false;
+  const sup = new Supervisor(spec, {
+    mode: 'foreground',
+    autoRemove: o.rm ?? false,
+    output: { kind: 'inherit' },
+    // a cluster task stops and cleans up on SIGTERM; an interactive run forwards it (docker's sig-proxy)
+    ...(o.foreground ? { monitor: { signalsStop: true } } : {}),
+  });
+  // The monitor has its own session: signals of our terminal reach us, and we hand them on.
   const onSignal = (sig: NodeJS.Signals) => {
-    // a cluster task stops and cleans up; an interactive run forwards the signal, as docker's sig-proxy does
-    if (o.foreground || stopping) {
-      stopping = true;
-      void sup.stop().catch(() => undefined);
-    } else void sup.signal(sig, 'main').catch(() => undefined);
+    const m = sup.monitorPid;
+    if (m !== undefined) try { process.kill(m, sig); } catch { /* gone */ }
+    else void sup.stop().catch(() => undefined);
   };
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
   for (const s of sigs) process.on(s, onSignal);
-  const winch = () => {
-    const monitor = sup.state.resources.find((r) => r.kind === 'process' && r.detail?.role === 'monitor');
-    if (monitor) try { process.kill(Number(monitor.id), 'SIGWINCH'); } catch { /* gone */ }
-  };
-  process.on('SIGWINCH', winch);
   try {
     await sup.start();
     const st = await sup.wait();
@@ -132,42 +129,26 @@ async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<num
     return st.code;
   } finally {
     for (const s of sigs) process.off(s, onSignal);
-    process.off('SIGWINCH', winch);
   }
 }
 
 /**
- * Detached: a supervisor process of its own (`vessel _supervise NAME`) runs the container and its
- * restart policy; we wait only until it reports the container started (or why it could not).
+ * Detached: prepared here, then the container's native monitor runs it in its own session and
+ * applies its restart policy with docker's back-off; this process ends once the command runs.
+ * Nothing of Node stays behind: at the end of the container's life the monitor asks `vessel up`
+ * (if it runs) or one `vessel _release NAME` to release what TypeScript created.
  */
 async function runDetached(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
   if (spec.tty || spec.interactive) throw new VesselError('E_USAGE', '-d cannot be combined with -t or -i', { hint: 'use vessel exec -t -i NAME sh to get a shell in a detached container' });
-  const paths = containerPaths(config(), spec.name);
-  mkdirSync(paths.dir, { recursive: true });
-  const request = join(paths.dir, 'run-request.json');
-  writeJsonAtomic(request, { spec, autoRemove: o.rm ?? false }, 0o600);
+  const { Supervisor } = await import('../supervise/index.js');
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vessel.js');
-  const logFd = openSync(join(paths.dir, 'supervisor.log'), 'a', 0o640);
-  const { host } = await import('../util/index.js');
-  const child = host().spawn([process.execPath, bin, '_supervise', spec.name], { stdio: ['ignore', 'pipe', logFd], detached: true });
-  closeSync(logFd);
-  const out = child.pipes[1] as Readable | null;
-  const line = await new Promise<string>((res) => {
-    let buf = '';
-    out?.setEncoding('utf8');
-    out?.on('data', (c: string) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) res(buf.slice(0, nl));
-    });
-    child.exited.then(() => res(buf || 'error {"message":"supervisor exited before starting the container"}'));
+  const sup = new Supervisor(spec, {
+    mode: 'detached',
+    detached: true,
+    autoRemove: o.rm ?? false,
+    monitor: { service: serviceSocket(config()), releaseArgv: [process.execPath, bin, '_release', spec.name] },
   });
-  out?.destroy();
-  child.unref();
-  if (line.startsWith('ok')) {
-    process.stdout.write(`${spec.name}\n`);
-    return 0;
-  }
-  const detail = JSON.parse(line.replace(/^error /, '')) as { message: string; hint?: string; exitCode?: number };
-  throw new VesselError('E_RUNTIME', detail.message, { ...(detail.hint ? { hint: detail.hint } : {}), exitCode: detail.exitCode ?? 125 });
+  await sup.start();
+  process.stdout.write(`${spec.name}\n`);
+  return 0;
 }

@@ -1,5 +1,4 @@
-/** uWSGI Emperor integration: the vassal protocol, the stats client, the spec watcher, `vessel up`. */
-export { EmperorChannel, FromEmperor, ToEmperor, decodeCommand, emperorFd, type EmperorCommand } from './protocol.js';
+/** uWSGI Emperor integration: the vassals' decisions (served to their native monitors), the stats client, the spec watcher, `vessel up`. */
 export { fetchStats, parseStats, poke, type EmperorStats, type VassalStats, type BlacklistStats } from './stats.js';
 export {
   renderEmperorIni,
@@ -12,7 +11,7 @@ export {
   type EmperorTuning,
 } from './render.js';
 export { SpecWatcher, specName, renderVessel, nextMtime, RENDERED_MARK, type WatchOptions, type WatchEvent } from './watch.js';
-export { runVassal, EXIT_RESPAWN, type VassalOptions } from './vassal.js';
+export { VassalSession, type VassalSessionOptions } from './vassal.js';
 export { up, upDetached, prepare, cliPath, emperorArgv, runningEmperor, type UpOptions } from './up.js';
 export { mergePs, formatPs, type PsReport, type PsRow, type VassalView } from './ps.js';
 export { renderRcScript, type RcScriptParams } from './service.js';

@@ -55,13 +55,13 @@ export function emperorPaths(cfg: VesselConfig): EmperorPaths {
 }
 
 /**
- * The variables every vassal needs so that `vessel vassal` resolves the same stores as the
- * `vessel up` that rendered the file, whoever starts uWSGI later (rc.d, systemd, by hand).
+ * The variables every vassal needs: where its native monitor finds `vessel up`'s service, and the
+ * stores the service resolves (the same as the `vessel up` that rendered the file).
  */
 export function vassalEnv(
   cfg: VesselConfig,
   tuning: EmperorTuning,
-  runtime: { node: string; cli: string; nofile?: number | undefined },
+  runtime: { service: string; nofile?: number | undefined },
 ): Array<[string, string]> {
   const registry: Array<[string, string]> = cfg.registry === undefined ? [] : [['VESSEL_REGISTRY', cfg.registry]];
   // The host's soft open-files limit: the Emperor runs with a lower one (faster spawns, see
@@ -80,9 +80,8 @@ export function vassalEnv(
     ['VESSEL_VASSALS', cfg.vassalsDir],
     ['VESSEL_LIBEXEC', cfg.libexec],
     ['VESSEL_CGROUP_PARENT', cfg.cgroupParent],
-    // The wrapper execs `$VESSEL_NODE $VESSEL_CLI vassal …`: no reliance on PATH under rc.d.
-    ['VESSEL_NODE', runtime.node],
-    ['VESSEL_CLI', runtime.cli],
+    // The wrapper execs `$VESSEL_LIBEXEC/vessel-init vassal …`, which asks vessel up's service here.
+    ['VESSEL_SERVICE', runtime.service],
     ['VESSEL_HEARTBEAT', String(heartbeatInterval(tuning.requiredHeartbeatSec))],
   ];
 }

@@ -3,10 +3,12 @@ import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gc, listStates } from '../supervise/index.js';
-import { writeFileAtomic, config, type VesselConfig, VesselError, errorMessage, host, type SpawnedProcess, pidAlive, log as rootLog, type Log } from '../util/index.js';
-import { DEFAULT_TUNING, emperorPaths, renderEmperorIni, vassalEnv, type EmperorPaths, type EmperorTuning } from './render.js';
+import { writeFileAtomic, config, serviceSocket, type VesselConfig, VesselError, errorMessage, host, type SpawnedProcess, pidAlive, log as rootLog, type Log } from '../util/index.js';
+import { releaseRun } from '../supervise/index.js';
+import { startService, type Hello, type Service, type Session } from '../service/index.js';
+import { DEFAULT_TUNING, emperorPaths, heartbeatInterval, renderEmperorIni, vassalEnv, type EmperorPaths, type EmperorTuning } from './render.js';
 import { fetchStats, poke } from './stats.js';
-import { EXIT_EVENT } from './vassal.js';
+import { VassalSession } from './vassal.js';
 import { SpecWatcher } from './watch.js';
 
 /**
@@ -79,11 +81,7 @@ export function prepare(cfg: VesselConfig, vassalsDir: string, tuning: EmperorTu
     });
   }
   const template = readFileSync(join(cfg.packageDir, 'emperor', 'emperor.ini'), 'utf8');
-  const env = vassalEnv({ ...cfg, vassalsDir }, tuning, {
-    node: process.execPath,
-    cli: cliPath(cfg),
-    nofile: softNofile(),
-  });
+  const env = vassalEnv({ ...cfg, vassalsDir }, tuning, { service: serviceSocket(cfg), nofile: softNofile() });
   env.push(['VESSEL_UWSGI', uwsgi]);
   writeFileAtomic(paths.ini, renderEmperorIni(template, { ...paths, ...tuning, env }));
   // A socket left by a SIGKILLed Emperor would make the watcher's pokes fail until uWSGI rebinds.
@@ -137,15 +135,14 @@ export function uwsgiLineLevel(line: string): 'debug' | 'info' | 'warn' {
   return 'debug';
 }
 
-/** Relay the Emperor's output (its own lines and the vassals' JSON logs) through our logger. */
-function relay(stream: NodeJS.ReadableStream, log: Log, onVassalExit: () => void): void {
+/** Relay the Emperor's output (its own lines and the monitors' JSON lines) through our logger. */
+function relay(stream: NodeJS.ReadableStream, log: Log): void {
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (line.startsWith('{')) {
       try {
         const rec = JSON.parse(line) as Record<string, unknown> & { level?: number | string; msg?: string };
         const { level, msg, time: _t, ...fields } = rec;
-        if (fields.event === EXIT_EVENT) onVassalExit();
         const lv = typeof level === 'number' ? level : { debug: 20, info: 30, warn: 40, error: 50 }[String(level)] ?? 30;
         const m = String(msg ?? '');
         if (lv >= 50) log.error(fields, m);
@@ -207,6 +204,39 @@ async function sweep(log: Log): Promise<void> {
   }
 }
 
+/**
+ * The service the containers' native monitors ask (src/service/): an Emperor vassal's monitor for
+ * its plan and every decision (emperor/vassal.ts), a detached container's monitor for the release
+ * at the end of its life.
+ */
+async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tuning: EmperorTuning, log: Log): Promise<Service> {
+  const path = serviceSocket(cfg);
+  const slog = log.child({ component: 'service' });
+  // A vassal is exiting to be respawned: poke the Emperor a little later, when it can be reaped
+  // (uWSGI sees the EOF before the exit and would otherwise wait a whole emperor-freq).
+  const onRespawn = (): void => {
+    for (const ms of [20, 60, 150]) setTimeout(() => void poke(paths.stats, 500), ms).unref();
+  };
+  const heartbeatMs = heartbeatInterval(tuning.requiredHeartbeatSec) * 1000;
+  return startService(path, {
+    open(hello: Hello): Session | string {
+      if (hello.kind === 'vassal') return new VassalSession({ pid: hello.pid, file: hello.file, service: path, heartbeatMs, log: slog, onRespawn });
+      // a detached container's monitor: it only ever asks for the release at the end of its life
+      const name = hello.name;
+      return {
+        async handle(req) {
+          if (req.verb === 'release') {
+            await releaseRun(name);
+            return { kind: 'released' };
+          }
+          return req.verb === 'bye' ? { kind: 'ok' } : { kind: 'error', reason: `a detached monitor does not ask for ${req.verb}` };
+        },
+        closed: () => undefined,
+      };
+    },
+  }, slog);
+}
+
 /** Runs until SIGINT/SIGTERM (exit 0) or until uWSGI dies on its own (exit 1). */
 export async function up(opts: UpOptions = {}): Promise<number> {
   const cfg = config();
@@ -221,6 +251,9 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   // Leftovers of a previous run that was killed: gone before anything starts again.
   await sweep(log);
 
+  // The monitors' service first: the Emperor's vassals ask it for their plans from their first breath.
+  const service = await startMonitorService(cfg, paths, tuning, opts.log ?? rootLog());
+
   const watcher = new SpecWatcher({ vassalsDir, emperorDir: cfg.emperorDir, statsSocket: paths.stats, log: opts.log ?? rootLog() });
   await watcher.start();
 
@@ -228,12 +261,8 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   // and the Emperor stops each vassal through the protocol rather than by a signal race.
   const child = host().spawn(emperorArgv(uwsgi, paths.ini, { nofile }), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const emperorLog = (opts.log ?? rootLog()).child({ component: 'emperor' });
-  // A vassal is exiting: poke the Emperor a little later, when the process can be reaped.
-  const onVassalExit = (): void => {
-    for (const ms of [20, 60, 150]) setTimeout(() => void poke(paths.stats, 500), ms).unref();
-  };
-  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog, onVassalExit);
-  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog, onVassalExit);
+  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog);
+  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog);
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -265,6 +294,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   process.off('SIGTERM', onSignal);
   await watcher.close();
   await vassalsGone(10_000);
+  await service.close();
   await sweep(log);
   for (const f of [paths.pidfile, paths.stats, upPidfile(cfg)]) {
     try { unlinkSync(f); } catch { /* uWSGI removed it */ }

@@ -13,13 +13,13 @@ import type { Lease, NetworkRecord } from './types.js';
 
 /**
  * A container's life on a network, as the supervisor drives it:
- *   prepareNetwork  (before start: network on first use, address lease, names, files)
- *   plugNetwork     (init exists: veth into its netns, address, route, DNAT rules)
+ *   prepareNetwork  (before start: network on first use, address lease, names, files, DNAT rules)
+ *   — the container's monitor then makes the veth, address and routes (native/linux/netlink.c)
  *   releaseNetwork  (after stop, or on leftovers: rules, interface, lease, unused auto network)
  */
 export interface NetAttachment {
   network: RuntimeNetwork;
-  /** To be recorded in the container's state before plugNetwork creates them. */
+  /** To be recorded in the container's state before the monitor creates them. */
   resources: Resource[];
   mounts: BindMount[];
 }
@@ -74,18 +74,16 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
   const netName = modeOf(spec, name);
   if (typeof netName !== 'string') return netName;
   await checkHostAddresses(spec.network.publish, name);
-  // plugNetwork's `ip` is often the supervisor's first host command: load the runner meanwhile
+  // `nft` is often the start's first host command: load the runner meanwhile
   warmHost();
   const b = await backend();
   const { net, lease } = await withNetworksLock(async () => {
     let networks = await listNetworks();
     checkPublishedElsewhere(spec.network.publish, name, networks);
     checkHostListeners(spec.network.publish, name, hostListeners());
-    let rulesStale = false;
     // A lease of this name on another network is a leftover of an earlier run (names are unique).
     for (const other of networks.filter((n) => n.name !== netName && n.leases[name])) {
       delete other.leases[name];
-      rulesStale = true;
       if (other.auto && Object.keys(other.leases).length === 0) {
         networks = networks.filter((n) => n !== other);
         await destroyNetworkLocked(other, networks, { applyRules: false });
@@ -98,10 +96,9 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
     if (!net) {
       net = await createNetworkLocked(netName, { auto: true }, networks);
       networks.push(net);
-      rulesStale = false; // creating the network applied them
-    } else if (await b.ensureNetwork(net)) {
-      // The record survived but the bridge did not (a reboot): the table went with it.
-      rulesStale = true;
+    } else {
+      // The record may have survived a bridge that did not (a reboot): made again, idempotent.
+      await b.ensureNetwork(net);
     }
     const ifs = interfaceNames(b, name);
     const lease = addLease(net, {
@@ -114,7 +111,10 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
     });
     saveNetwork(net);
     writeInPlace(hostsPath(net.name), renderHosts(net));
-    if (rulesStale) await b.applyRules(networks);
+    // The rules depend on the lease only, not on the interface the monitor makes later: apply
+    // them now, always — every start re-asserts the whole table (this lease's DNAT included),
+    // which also repairs it after a firewall reload flushed it.
+    await b.applyRules(networks);
     return { net, lease };
   });
   const prefix = net.subnet.split('/')[1];
@@ -138,35 +138,6 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       { kind: 'bind', source: resolvPath(net.name), target: '/etc/resolv.conf', readonly: true },
     ],
   };
-}
-
-export async function plugNetwork(att: NetAttachment, name: string, pid: number): Promise<void> {
-  const rn = att.network;
-  const b = await backend();
-  if (rn.mode === 'host') return;
-  if (rn.mode === 'none') {
-    await b.plugNone(pid);
-    return;
-  }
-  const net = (await listNetworks()).find((n) => n.name === rn.network);
-  const lease = net?.leases[name];
-  if (!net || !lease) {
-    throw new VesselError('E_STATE', `container ${name}: no lease on network ${rn.network} (released while starting?)`);
-  }
-  // The rules depend on the lease only, not on the interface: load them while the veth is made.
-  // Always, not only for published ports: every start re-asserts the whole table, which repairs
-  // it after a firewall reload flushed it (outbound NAT included).
-  const rules = withNetworksLock(async () => {
-    const networks = await listNetworks();
-    const mine = networks.find((n) => n.name === rn.network)?.leases[name];
-    if (!mine) return;
-    mine.pid = pid;
-    saveNetwork(networks.find((n) => n.name === rn.network)!);
-    await b.applyRules(networks);
-  });
-  const [veth, nft] = await Promise.allSettled([b.plug(net, lease, pid), rules]);
-  if (veth.status === 'rejected') throw veth.reason;
-  if (nft.status === 'rejected') throw nft.reason;
 }
 
 export async function releaseNetwork(name: string, resources: Resource[]): Promise<void> {
@@ -259,7 +230,7 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
 }
 
 /**
- * The host commands plugNetwork would run for this container (Linux: the ip batches and the nft
+ * What a start does for this container's network (Linux: the monitor's netlink steps as ip batches, and the nft
  * table with its planned lease), rendered only; empty where the runtime driver plumbs the network
  * itself (FreeBSD shows it in the jail's plan).
  */

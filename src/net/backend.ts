@@ -31,15 +31,13 @@ export interface NetBackend {
   /** Bridge with the gateway address; idempotent. True when it had to be created. */
   ensureNetwork(net: NetworkRecord): Promise<boolean>;
   removeNetwork(net: NetworkRecord): Promise<void>;
-  plug(net: NetworkRecord, lease: Lease, pid: number): Promise<void>;
-  /** Loopback only (`--network none`). */
-  plugNone(pid: number): Promise<void>;
   removeInterface(name: string): Promise<void>;
   /** Make the firewall say exactly what these records say (NAT per network, DNAT per lease). */
   applyRules(networks: NetworkRecord[]): Promise<void>;
   /**
-   * For `vessel plan`: what plug() and applyRules() would run for this lease, rendered and not run
-   * (none where the runtime driver plumbs the network itself and shows that in its own plan).
+   * For `vessel plan`: what the container's monitor does for this lease (as the equivalent `ip`
+   * commands) and what applyRules() runs, rendered and not run (none where the runtime driver
+   * plumbs the network itself and shows that in its own plan).
    */
   planPlug?(net: NetworkRecord, lease: Lease, networks: NetworkRecord[], bridgeExists: boolean): PlumbingPlan;
 }

@@ -13,3 +13,5 @@ export async function driverFor(os: HostOs = hostOs()): Promise<Driver> {
   return mod.freebsdDriver;
 }
 export { signalNumber } from './signals.js';
+export { encodePlan, describePlan, PLAN_VERSION, type PlanRecord } from './plan-records.js';
+export { baseSupervision, exitStatusOf, parseMonitorStatus, readMonitorStatus, type MonitorStatus, type MonitorPhase, type HealthResult } from './monitor-status.js';

@@ -1,4 +1,5 @@
 import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
+import type { PlanRecord } from './plan-records.js';
 
 /**
  * What a runtime driver needs to run one container, fully resolved by supervise/: image layers
@@ -45,6 +46,9 @@ export type RuntimeNetwork =
       /** Container address with prefix, e.g. 10.77.3.5/24. */
       address: string;
       gateway: string;
+      /** IPv6 (dual stack): the container's address with prefix, and the network's gateway. */
+      address6?: string;
+      gateway6?: string;
       /** Host-side and container-side interface names (veth or epair ends). */
       hostIf: string;
       containerIf: string;
@@ -53,6 +57,18 @@ export type RuntimeNetwork =
       hosts: string[];
       dns: string[];
     };
+
+/** A health check, docker's semantics (resolved from the spec, the run flags or the image). */
+export interface HealthCheck {
+  /** The command inside the container (CMD-SHELL is already ['/bin/sh', '-c', …]). */
+  argv: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  /** What an unhealthy container gets: a restart by its restart policy, or nothing but the state. */
+  onUnhealthy: 'restart' | 'none';
+}
 
 export interface ContainerConfig {
   /** Instance name, unique on the host; every resource is named after it. */
@@ -83,6 +99,7 @@ export interface ContainerConfig {
   parent?: string;
   /** Where the container's stdout/stderr go: the caller's terminal or a log file. */
   output: { kind: 'inherit' } | { kind: 'file'; path: string };
+  health?: HealthCheck;
 }
 
 /** Kinds of host resources a container can own. */
@@ -125,6 +142,8 @@ export interface ExitStatus {
 export interface StartedContainer {
   /** Host pid of the container's init (Linux) or of the jexec'd command (FreeBSD). */
   pid: number;
+  /** The native monitor supervising it (its supervisor of record), where there is one. */
+  monitorPid?: number;
   /** Resources actually created (a superset of the plan: e.g. the jid). */
   resources: Resource[];
   /** Settles once every process of the container has exited. */
@@ -164,9 +183,17 @@ export interface Plan {
   commands: string[][];
 }
 
-/** Called between "the container exists" and "its command runs": network plumbing needs the pid. */
+/**
+ * How a start is supervised. On Linux every container runs under its native monitor
+ * (native/common/monitor.c), whose plan leads with SUPERVISION (rendered by supervise/: mode,
+ * restart table, status file); DETACHED lets the monitor outlive the caller (`run -d`).
+ * beforeExec: called between "the container exists" and "its command runs" where the driver
+ * plumbs in TypeScript (FreeBSD).
+ */
 export interface StartHooks {
   beforeExec?(pid: number): Promise<void>;
+  supervision?: readonly PlanRecord[];
+  detached?: boolean;
 }
 
 export interface Driver {
@@ -175,6 +202,10 @@ export interface Driver {
   resources(cfg: ContainerConfig): Resource[];
   /** Pure rendering of start(): files written and argv run. */
   plan(cfg: ContainerConfig): Plan;
+  /** The container's records of the monitor's plan (native/common/plan.h), where a monitor runs it. Pure. */
+  monitorRecords?(cfg: ContainerConfig): PlanRecord[];
+  /** Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its path. */
+  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string;
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */

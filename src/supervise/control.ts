@@ -1,11 +1,12 @@
 import { existsSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VesselError, config, containerPaths } from '../util/index.js';
+import { VesselError, config, containerPaths, pidAlive } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import type { ContainerRef } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
 import { effectiveStatus, isLive, readState } from './state.js';
+import { releaseRun } from './release.js';
 
 export async function mustState(name: string): Promise<ContainerState> {
   const s = await readState(name);
@@ -17,7 +18,7 @@ export function refOf(s: ContainerState): ContainerRef {
   return { name: s.name, ...(s.pid === undefined ? {} : { pid: s.pid }), resources: s.resources };
 }
 
-/** Marker that tells a detached supervisor its container was stopped on purpose: no restart. */
+/** Marker that tells a container's monitor its container is stopped on purpose (no restart), and for how long to wait. */
 export function stopMarker(name: string): string {
   return join(containerPaths(config(), name).dir, 'stop-requested');
 }
@@ -38,17 +39,43 @@ function refuseVassal(s: ContainerState, verb: string): void {
   }
 }
 
-/** Stop a container run by another process (detached supervisor or foreground CLI) and wait for its end. */
+/** Resolves once PID is gone (a monitor ending its container), false after TIMEOUTMS. */
+async function pidGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (pidAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+/**
+ * Stop a container run by another process and wait for its end. Its monitor gets SIGTERM with a
+ * stop marker holding the timeout: it sends the stop signal to every process, SIGKILLs what is
+ * left after the timeout, removes the run's cgroups and exits without restarting; then what
+ * TypeScript created is released here (releaseRun, idempotent with the waiting CLI's).
+ */
 export async function stopContainer(name: string, timeoutSec?: number): Promise<ContainerState> {
   const s = await mustState(name);
   if (!isLive(s)) return s;
   refuseVassal(s, 'stop');
   mkdirSync(containerPaths(config(), name).dir, { recursive: true });
-  writeFileSync(stopMarker(name), `${process.pid}\n`);
-  const driver = await driverFor();
   const t = timeoutSec ?? s.spec.stopTimeout;
+  writeFileSync(stopMarker(name), `${t}\n`);
+  const monitor = s.resources.find((r) => r.kind === 'process' && r.detail?.role === 'monitor');
+  if (monitor && Number(monitor.id) === s.supervisorPid) {
+    try {
+      process.kill(Number(monitor.id), 'SIGTERM');
+    } catch { /* gone meanwhile */ }
+    if (!(await pidGone(Number(monitor.id), t * 1000 + 15_000))) {
+      throw new VesselError('E_RUNTIME', `container ${name}: its monitor (pid ${monitor.id}) did not end after the stop`);
+    }
+    return (await releaseRun(name)) ?? s;
+  }
+  // A driver without a monitor (FreeBSD until its monitor lands): stop through the driver and
+  // wait for the supervising process to record the end.
+  const driver = await driverFor();
   await driver.stop(refOf(s), s.spec.stopSignal, t);
-  // the supervisor records the exit and releases resources; wait for it to finish
   const deadline = Date.now() + 15_000;
   for (;;) {
     const now = await readState(name);
@@ -62,7 +89,8 @@ export async function killContainer(name: string, signal: string): Promise<void>
   const s = await mustState(name);
   if (!isLive(s) || s.status !== 'running') throw new VesselError('E_STATE', `container ${name} is not running (${effectiveStatus(s)})`);
   refuseVassal(s, 'kill');
-  writeFileSync(stopMarker(name), `${process.pid}\n`);
+  // docker's rule: a container killed by hand is not restarted by its policy
+  writeFileSync(stopMarker(name), `${s.spec.stopTimeout}\n`);
   const driver = await driverFor();
   await driver.signal(refOf(s), signal, 'main');
 }

@@ -1,7 +1,11 @@
-/** One container's lifetime, for the CLI, the detached supervisor and the Emperor vassal. */
+/** One container's lifetime: prepared here, run by its native monitor, released here. */
 export type * from './types.js';
 export { Supervisor, type SuperviseOptions } from './supervisor.js';
-export { readState, writeState, listStates, isLive, effectiveStatus, imageUsers } from './state.js';
+export { readState, readRawState, writeState, listStates, isLive, effectiveStatus, imageUsers } from './state.js';
+export { prepareRun, recordStarted, type PrepareOptions, type PreparedRun } from './prepare.js';
+export { releaseRun } from './release.js';
+export { supervisionRecords, type SupervisionFacts, type MonitorMode } from './plan.js';
+export { mergeStatus } from './status.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
 export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv } from './resolve.js';
@@ -9,8 +13,7 @@ export { containerConfig, type ConfigFacts } from './config.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
 export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';
 export { execIn } from './exec.js';
-export { mustState, refOf, killContainer, stopContainer } from './control.js';
+export { mustState, refOf, killContainer, stopContainer, stopMarker } from './control.js';
 export { printLogs } from './logs.js';
-export { superviseDetached } from './detached.js';
 /** A container's exit, as the runtime reports it: the vassal and the CLI read it from supervise. */
 export type { ExitStatus } from '../runtime/index.js';

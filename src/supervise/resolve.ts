@@ -15,8 +15,6 @@ export interface Resolved {
   image: ResolvedImage;
   /** Resources of the network attachment (lease, interfaces, rules), to record before start. */
   netResources: Resource[];
-  /** For bridge networks: plumbing to run once the container's init exists. */
-  plug?: (pid: number) => Promise<void>;
 }
 
 export { commandOf, mergeEnv } from './config.js';
@@ -118,7 +116,7 @@ const networkFileMounts = (): boolean => hostOs() !== 'freebsd';
 
 /**
  * Turn a spec into what a driver runs: the image resolved to layer directories, the final argv,
- * env, user and mounts, and the network leased. Throws (changing nothing but a lease, which the
+ * env, user and mounts, and the network leased (its firewall rules applied). Throws (changing nothing but a lease, which the
  * caller records and releases) when the image is missing or a volume source does not exist.
  */
 export async function resolveSpec(
@@ -130,14 +128,12 @@ export async function resolveSpec(
   const dir = containerPaths(config(), spec.name).dir;
   let network: RuntimeNetwork = spec.network.mode === 'host' ? { mode: 'host' } : { mode: 'none' };
   let netResources: Resource[] = [];
-  let plug: Resolved['plug'];
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
     const att = await net.prepareNetwork(spec, spec.name);
     network = att.network;
     netResources = att.resources;
     if (networkFileMounts()) mounts.push(...att.mounts);
-    plug = (pid: number) => net.plugNetwork(att, spec.name, pid);
   } else if (networkFileMounts()) {
     writeBasicHosts(dir, spec);
     mounts.push(...basicNetworkMounts(dir, spec));
@@ -153,7 +149,7 @@ export async function resolveSpec(
     ephemeral: opts.ephemeral,
     output: opts.output,
   });
-  return { cfg, image, netResources, ...(plug ? { plug } : {}) };
+  return { cfg, image, netResources };
 }
 
 /**

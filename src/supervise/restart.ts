@@ -2,8 +2,10 @@ import type { RestartPolicy } from '../spec/index.js';
 import type { ExitStatus } from '../runtime/index.js';
 
 /**
- * The one restart decision, for every supervisor of a container: the detached one (`run -d`),
- * the Emperor vassal and the native monitor's service. docker's meaning throughout:
+ * The one restart decision, for every supervisor of a container: the Emperor path asks it in
+ * `vessel up`'s service; a detached container's native monitor evaluates the same table, whose
+ * constants supervise/plan.ts renders into its plan (native/common/restart.c; a test compares the
+ * two over one matrix). docker's meaning throughout:
  * - `no`: never; `always`: after every exit; `on-failure`: after a non-zero exit;
  * - `on-failure:N`: at most N restarts in a row after failures — the counter is the number of
  *   consecutive non-zero exits, reset by an exit 0 and by a new spec (reload) or a new `run`;
@@ -31,11 +33,14 @@ export interface RestartDecision {
 }
 
 export const HEALTHY_UPTIME_MS = 10_000;
+/** docker's back-off: the first delay, doubled at each quick death up to the cap. */
+export const BACKOFF_BASE_MS = 100;
+export const BACKOFF_MAX_MS = 60_000;
 
 /** docker's back-off for the n-th consecutive quick death (0 → none). */
 export function restartDelayMs(consecutiveQuickDeaths: number): number {
   if (consecutiveQuickDeaths <= 0) return 0;
-  return Math.min(60_000, 100 * 2 ** (consecutiveQuickDeaths - 1));
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (consecutiveQuickDeaths - 1));
 }
 
 function wanted(policy: RestartPolicy, code: number, failures: number): boolean {

@@ -1,10 +1,18 @@
 import { readdirSync } from 'node:fs';
 import { config, containerPaths, readJsonFile, writeJsonAtomic, pidAlive } from '../util/index.js';
+import { readMonitorStatus } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
+import { mergeStatus } from './status.js';
 
-/** The state file of one container; undefined when no such container exists. */
-export async function readState(name: string): Promise<ContainerState | undefined> {
+/** The state file of one container as TypeScript wrote it; undefined when no such container exists. */
+export async function readRawState(name: string): Promise<ContainerState | undefined> {
   return readJsonFile<ContainerState>(containerPaths(config(), name).state);
+}
+
+/** A container's state now: the state file merged with its monitor's status record (status.ts). */
+export async function readState(name: string): Promise<ContainerState | undefined> {
+  const s = await readRawState(name);
+  return s ? mergeStatus(s, readMonitorStatus(containerPaths(config(), name).status)) : undefined;
 }
 
 /** Written atomically: a reader (ps, gc, another vassal) sees the old or the new state, never half. */
@@ -31,12 +39,12 @@ export async function listStates(): Promise<ContainerState[]> {
 
 /** A container is live while its supervising process is: the container dies with it. */
 export function isLive(s: ContainerState): boolean {
-  return (s.status === 'running' || s.status === 'stopping' || s.status === 'created') && s.supervisorPid !== undefined && pidAlive(s.supervisorPid);
+  return (s.status === 'running' || s.status === 'stopping' || s.status === 'created' || s.status === 'restarting') && s.supervisorPid !== undefined && pidAlive(s.supervisorPid);
 }
 
 /** The status to show: a 'running' state whose supervisor is gone is really dead (SIGKILL, reboot). */
 export function effectiveStatus(s: ContainerState): ContainerState['status'] | 'dead' {
-  if ((s.status === 'running' || s.status === 'stopping' || s.status === 'created') && !isLive(s)) return 'dead';
+  if ((s.status === 'running' || s.status === 'stopping' || s.status === 'created' || s.status === 'restarting') && !isLive(s)) return 'dead';
   return s.status;
 }
 

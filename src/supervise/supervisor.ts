@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { rmSync } from 'node:fs';
-import { VesselError, errorMessage, config, containerPaths, acquireLock, pidAlive, log } from '../util/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { VesselError, errorMessage, config, containerPaths, log } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
-import type { ContainerConfig, ContainerRef, Driver, ExitStatus, Resource, StartedContainer } from '../runtime/index.js';
-import { driverFor } from '../runtime/index.js';
+import type { ContainerConfig, ContainerRef, ExitStatus, StartedContainer } from '../runtime/index.js';
 import type { ContainerState, SupervisorMode } from './types.js';
-import { readState, writeState } from './state.js';
-import { resolveSpec } from './resolve.js';
-import { NO_RESTARTS, type RestartCount } from './restart.js';
-import { releaseResources, removeLeftovers } from './leftovers.js';
+import { prepareRun, recordStarted, type PreparedRun } from './prepare.js';
+import { releaseRun } from './release.js';
+import { supervisionRecords, type SupervisionFacts } from './plan.js';
+import type { RestartCount } from './restart.js';
+import { stopMarker } from './control.js';
 
 export interface SuperviseOptions {
   mode: SupervisorMode;
@@ -16,175 +16,123 @@ export interface SuperviseOptions {
   autoRemove?: boolean;
   /** Default: the container's log file (inherit for a foreground CLI run). */
   output?: ContainerConfig['output'];
-  /** The restart counter to start from; default: the previous run's (an Emperor respawn). */
+  /** The restart counter to start from; default: the previous run's. */
   restartCount?: RestartCount;
+  /** Detached (`run -d`): the monitor outlives this process and applies the restart policy. */
+  detached?: boolean;
+  /** What the monitor is told beyond the mode: the service socket, the release command … */
+  monitor?: Omit<SupervisionFacts, 'mode' | 'statusPath' | 'stopMarker'>;
 }
 
 /**
- * One container's lifetime: leftovers of an earlier run removed, every resource recorded in the
- * state file before it is created, the container started through the host's driver, its death
- * (every process gone) turned into an exit status, and its resources released.
- * One Supervisor runs the container once; restart policies live in the caller (a vassal exits so
- * the Emperor respawns it; a detached supervisor loops, see restart.ts).
+ * One start of a container by this process: prepared in TypeScript (prepare.ts), run by its
+ * native monitor, released when it ends (release.ts). A foreground start waits for the end; a
+ * detached one returns once the command runs and leaves only the monitor behind.
  */
 export class Supervisor extends EventEmitter {
   readonly spec: ContainerSpec;
   private readonly opts: SuperviseOptions;
-  private driver: Driver | undefined;
+  private prepared: PreparedRun | undefined;
   private started: StartedContainer | undefined;
   private exitPromise: Promise<ExitStatus> | undefined;
-  private current: ContainerState;
+  private current: ContainerState | undefined;
   private stopping: Promise<ExitStatus> | undefined;
 
   constructor(spec: ContainerSpec, opts: SuperviseOptions) {
     super();
     this.spec = spec;
     this.opts = opts;
-    const now = new Date().toISOString();
-    this.current = {
-      name: spec.name,
-      spec,
-      status: 'created',
-      mode: opts.mode,
-      supervisorPid: process.pid,
-      runId: '',
-      createdAt: now,
-      restarts: 0,
-      resources: [],
-      autoRemove: opts.autoRemove ?? false,
-    };
   }
 
   get pid(): number | undefined {
     return this.started?.pid;
   }
 
-  get state(): ContainerState {
+  get monitorPid(): number | undefined {
+    return this.started?.monitorPid;
+  }
+
+  get state(): ContainerState | undefined {
     return this.current;
   }
 
-  private save(patch: Partial<ContainerState>): void {
-    this.current = { ...this.current, ...patch };
-    writeState(this.current);
-  }
-
   async start(): Promise<void> {
-    if (this.started) throw new VesselError('E_STATE', `container ${this.spec.name} is already started`);
+    if (this.prepared) throw new VesselError('E_STATE', `container ${this.spec.name} is already started`);
     const name = this.spec.name;
     const paths = containerPaths(config(), name);
-    const lock = await acquireLock(paths.lock, { what: `container ${name}` });
-    let recorded: Resource[] = [];
+    const output = this.opts.output ?? { kind: 'file' as const, path: paths.log };
+    const p = await prepareRun(this.spec, {
+      mode: this.opts.mode,
+      autoRemove: this.opts.autoRemove ?? false,
+      output,
+      supervisorPid: process.pid,
+      ...(this.opts.restartCount ? { restartCount: this.opts.restartCount } : {}),
+    });
+    this.prepared = p;
+    this.current = p.state;
+    const detached = this.opts.detached ?? false;
+    const supervision = supervisionRecords(this.spec, p.cfg, {
+      mode: detached ? 'detached' : 'foreground',
+      statusPath: paths.status,
+      stopMarker: stopMarker(name),
+      ...this.opts.monitor,
+    });
+    log().debug({ container: name, runId: p.cfg.runId }, 'starting');
     try {
-      const prev = await readState(name);
-      if (prev && prev.supervisorPid !== process.pid && prev.supervisorPid !== undefined && prev.status !== 'exited' && prev.status !== 'failed') {
-        if (pidAlive(prev.supervisorPid)) {
-          throw new VesselError('E_EXISTS', `container ${name} is already running (supervised by pid ${prev.supervisorPid})`, {
-            hint: `vessel stop ${name}`,
-          });
-        }
-      }
-      this.driver = await driverFor();
-      log().debug({ container: name }, 'leftover check');
-      await removeLeftovers(name, prev, this.driver, { network: this.spec.network.mode === 'bridge' });
-      log().debug({ container: name }, 'resolving spec');
-      const output = this.opts.output ?? { kind: 'file' as const, path: paths.log };
-      const resolved = await resolveSpec(this.spec, { ephemeral: this.opts.autoRemove ?? false, output });
-      const { cfg } = resolved;
-      // A changed image means the old writable layer belongs to another filesystem: start clean.
-      if (prev?.imageId && prev.imageId !== resolved.image.record.id) {
-        rmSync(paths.upper, { recursive: true, force: true });
-        rmSync(paths.work, { recursive: true, force: true });
-      }
-      recorded = [...resolved.netResources, ...this.driver.resources(cfg)];
-      const ranBefore = prev !== undefined && (prev.lastExit !== undefined || prev.status === 'running' || prev.status === 'stopping');
-      this.save({
-        status: 'created',
-        runId: cfg.runId,
-        imageId: resolved.image.record.id,
-        createdAt: prev?.createdAt ?? this.current.createdAt,
-        restarts: prev ? prev.restarts + (ranBefore ? 1 : 0) : 0,
-        ...(prev?.lastExit ? { lastExit: prev.lastExit } : {}),
-        restartCount: this.opts.restartCount ?? prev?.restartCount ?? NO_RESTARTS,
-        resources: recorded,
-        error: undefined,
-      });
-      const hooks = resolved.plug ? { beforeExec: resolved.plug } : {};
-      log().debug({ container: name, runId: cfg.runId }, 'starting');
-      this.started = await this.driver.start(cfg, hooks);
-      const all = [...recorded];
-      for (const r of this.started.resources) if (!all.some((x) => x.kind === r.kind && x.id === r.id)) all.push(r);
-      this.save({ status: 'running', pid: this.started.pid, startedAt: new Date().toISOString(), resources: all });
-      log().debug({ container: name, pid: this.started.pid }, 'running');
-      this.exitPromise = this.started.exited.then((st) => this.finish(st));
-      this.emit('started', this.started.pid);
+      this.started = await p.driver.start(p.cfg, { supervision, detached });
     } catch (e) {
-      if (recorded.length && this.driver) await releaseResources(this.driver, this.spec.name, recorded).catch(() => undefined);
-      if (this.current.runId) this.save({ status: 'failed', resources: [], error: errorMessage(e), finishedAt: new Date().toISOString() });
-      if (this.opts.autoRemove) this.removeFiles();
+      await releaseRun(name, { exit: { code: 125, oomKilled: false, reason: errorMessage(e) } }).catch(() => undefined);
       throw e;
-    } finally {
-      lock.release();
     }
+    this.current = await recordStarted(p, this.started);
+    log().debug({ container: name, pid: this.started.pid, monitor: this.started.monitorPid }, 'running');
+    if (!detached) this.exitPromise = this.started.exited.then((st) => this.finish(st));
+    this.emit('started', this.started.pid);
   }
 
   private async finish(status: ExitStatus): Promise<ExitStatus> {
-    log().debug({ container: this.spec.name, code: status.code }, 'exited; releasing resources');
-    try {
-      if (this.driver) await releaseResources(this.driver, this.spec.name, this.current.resources);
-    } catch (e) {
-      log().warn({ container: this.spec.name, err: errorMessage(e) }, 'cleanup after exit failed; vessel gc will retry');
-      this.save({ lastExit: { ...status, at: new Date().toISOString() }, status: 'exited', finishedAt: new Date().toISOString() });
-      this.emit('exit', status);
-      return status;
-    }
-    this.save({ status: 'exited', resources: [], lastExit: { ...status, at: new Date().toISOString() }, finishedAt: new Date().toISOString() });
-    if (this.opts.autoRemove) this.removeFiles();
-    this.emit('exit', status);
-    return status;
+    const st = await releaseRun(this.spec.name, { exit: status });
+    if (st) this.current = st;
+    const exit = st?.lastExit ?? { ...status, at: new Date().toISOString() };
+    const { at: _at, ...plain } = exit;
+    this.emit('exit', plain);
+    return plain;
   }
 
-  /** Record the restart decision's counter after an exit (read back by the next run). */
-  recordRestartCount(count: RestartCount): void {
-    if (this.opts.autoRemove) return;
-    this.save({ restartCount: count });
-  }
-
-  /** Milliseconds the container ran (start to exit), for the back-off; 0 before it started. */
-  uptimeMs(): number {
-    const { startedAt, finishedAt } = this.current;
-    if (!startedAt) return 0;
-    return (finishedAt ? Date.parse(finishedAt) : Date.now()) - Date.parse(startedAt);
-  }
-
-  private removeFiles(): void {
-    rmSync(containerPaths(config(), this.spec.name).dir, { recursive: true, force: true });
-  }
-
-  /** Settles when the container has ended and its resources are released. */
+  /** Settles when the container has ended and its resources are released (foreground). */
   wait(): Promise<ExitStatus> {
-    if (!this.exitPromise) return Promise.reject(new VesselError('E_STATE', `container ${this.spec.name} was not started`));
+    if (!this.exitPromise) return Promise.reject(new VesselError('E_STATE', `container ${this.spec.name} was not started in the foreground`));
     return this.exitPromise;
   }
 
   ref(): ContainerRef {
-    return { name: this.spec.name, ...(this.started ? { pid: this.started.pid } : {}), resources: this.current.resources };
+    return { name: this.spec.name, ...(this.started ? { pid: this.started.pid } : {}), resources: this.current?.resources ?? [] };
   }
 
   /** Stop signal to every process, SIGKILL after the timeout; idempotent. */
   stop(timeoutSec?: number): Promise<ExitStatus> {
-    if (!this.exitPromise || !this.driver) return Promise.reject(new VesselError('E_STATE', `container ${this.spec.name} was not started`));
+    if (!this.exitPromise || !this.prepared) return Promise.reject(new VesselError('E_STATE', `container ${this.spec.name} was not started`));
     if (this.stopping) return this.stopping;
-    if (this.current.status === 'running') this.save({ status: 'stopping' });
-    const driver = this.driver;
-    this.stopping = driver
-      .stop(this.ref(), this.spec.stopSignal, timeoutSec ?? this.spec.stopTimeout)
-      .then(() => this.wait());
+    const timeout = timeoutSec ?? this.spec.stopTimeout;
+    const monitor = this.started?.monitorPid;
+    if (monitor !== undefined) {
+      // The monitor stops it: the marker says this SIGTERM is a stop (and its timeout), not a signal to forward.
+      mkdirSync(containerPaths(config(), this.spec.name).dir, { recursive: true });
+      writeFileSync(stopMarker(this.spec.name), `${timeout}\n`);
+      try {
+        process.kill(monitor, 'SIGTERM');
+      } catch { /* already gone */ }
+      this.stopping = this.wait();
+    } else {
+      // A driver without a monitor (FreeBSD until its monitor lands): the driver stops it.
+      this.stopping = this.prepared.driver.stop(this.ref(), this.spec.stopSignal, timeout).then(() => this.wait());
+    }
     return this.stopping;
   }
 
   /** Signal the main command ('main') or every process ('all'). */
   async signal(sig: string, scope: 'main' | 'all' = 'main'): Promise<void> {
-    if (!this.driver || !this.started) throw new VesselError('E_STATE', `container ${this.spec.name} is not running`);
-    await this.driver.signal(this.ref(), sig, scope);
+    if (!this.prepared || !this.started) throw new VesselError('E_STATE', `container ${this.spec.name} is not running`);
+    await this.prepared.driver.signal(this.ref(), sig, scope);
   }
 }

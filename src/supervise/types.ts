@@ -1,10 +1,11 @@
 import type { ContainerSpec } from '../spec/index.js';
-import type { ExitStatus, Resource } from '../runtime/index.js';
+import type { ExitStatus, HealthResult, Resource } from '../runtime/index.js';
 import type { RestartCount } from './restart.js';
 
-export type ContainerStatus = 'created' | 'running' | 'stopping' | 'exited' | 'failed';
+/** `restarting`: a detached container waiting out its back-off before the next run. */
+export type ContainerStatus = 'created' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';
 
-/** Who supervises the container: a foreground CLI, a detached supervisor, or an Emperor vassal. */
+/** Who asked for the container: a foreground CLI, `run -d`, or the Emperor (each run by a native monitor). */
 export type SupervisorMode = 'foreground' | 'detached' | 'vassal';
 
 /**
@@ -17,7 +18,7 @@ export interface ContainerState {
   imageId?: string;
   status: ContainerStatus;
   mode: SupervisorMode;
-  /** Pid of the supervising process (CLI, detached supervisor or vassal). */
+  /** Pid of the container's native monitor (before it exists: the process preparing the start). */
   supervisorPid?: number;
   /** Host pid of the container's init. */
   pid?: number;
@@ -35,4 +36,8 @@ export interface ContainerState {
   autoRemove: boolean;
   /** Last error that kept the container from (re)starting. */
   error?: string;
+  /** docker's health state (its inspect shape), while the container has a health check. */
+  health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: HealthResult[] };
+  /** Why a started container does not run yet (e.g. waiting for a dependency). */
+  waiting?: string;
 }

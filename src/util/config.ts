@@ -134,7 +134,17 @@ export function containerLayout(dir: string) {
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
     scratch: join(dir, 'scratch'),
+    /** The native monitor's plan (written by vessel) and status record (written by the monitor). */
+    plan: join(dir, 'plan'),
+    status: join(dir, 'monitor.status'),
+    /** The monitor's own log lines, for a detached container (its output is in the container log). */
+    monitorLog: join(dir, 'monitor.log'),
   };
+}
+
+/** `vessel up`'s service: the socket where container monitors ask for plans and decisions. */
+export function serviceSocket(cfg: VesselConfig): string {
+  return join(cfg.run, 'vessel.sock');
 }
 
 export function containerPaths(cfg: VesselConfig, name: string) {

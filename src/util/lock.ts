@@ -13,13 +13,23 @@ export interface Lock {
   release(): void;
 }
 
+/**
+ * A process that still runs. A zombie does not: a detached monitor's parent is the host's init
+ * (or a subreaper), which may take its time to reap it, and the process is gone all the same.
+ */
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return hasErrno(e, 'EPERM');
+  }
+  try {
+    // "PID (comm) S …": the state follows the last ')' (comm may hold anything)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return true; // no /proc (FreeBSD): kill(2) said it exists
   }
 }
 

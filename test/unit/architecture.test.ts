@@ -24,7 +24,9 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   },
   doctor: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
   selftest: { doctor: 'value', supervise: 'value', runtime: 'value', image: 'value', spec: 'value', util: 'value' },
-  emperor: { supervise: 'value', spec: 'value', util: 'value' },
+  // Amended: emperor/ serves the monitors' requests through service/'s socket (its types only).
+  emperor: { supervise: 'value', spec: 'value', util: 'value', service: 'value' },
+  service: { util: 'value' },
   cluster: { spec: 'value', util: 'value' },
   supervise: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
   // Amended: a RUN step is a container run, so build starts it through supervise (one start path,

@@ -24,7 +24,7 @@ const cfg = {
 
 function render(overrides: Partial<typeof DEFAULT_TUNING> = {}): string {
   const tuning = { ...DEFAULT_TUNING, ...overrides };
-  const env = vassalEnv(cfg, tuning, { node: '/usr/local/bin/node', cli: '/usr/local/lib/node_modules/vessel/bin/vessel.js' });
+  const env = vassalEnv(cfg, tuning, { service: '/var/run/vessel/vessel.sock' });
   return renderEmperorIni(template, { ...emperorPaths(cfg), ...tuning, env });
 }
 
@@ -52,7 +52,7 @@ describe('emperor.ini rendering', () => {
 
   it('refuses values uWSGI would reinterpret', () => {
     const bad = { ...cfg, root: '/srv/100%/vessel' };
-    const env = vassalEnv(bad, DEFAULT_TUNING, { node: 'node', cli: 'x' });
+    const env = vassalEnv(bad, DEFAULT_TUNING, { service: '/run/x.sock' });
     expect(() => renderEmperorIni(template, { ...emperorPaths(cfg), ...DEFAULT_TUNING, env })).toThrow(/emperor.ini VESSEL_ROOT: .*"%"/);
     expect(() => renderEmperorIni(template, { ...emperorPaths({ ...cfg, emperorDir: '/a\nemperor-wrapper = /tmp/evil' }), ...DEFAULT_TUNING, env: [] })).toThrow(/line break/);
     expect(() => renderEmperorIni(template, { ...emperorPaths({ ...cfg, run: '/' + 'x'.repeat(100) }), ...DEFAULT_TUNING, env: [] })).toThrow(/longer than 103 bytes/);
@@ -76,7 +76,7 @@ describe('emperor.ini rendering', () => {
   it('runs the Emperor with a soft open-files limit of 4096 when the host\'s is higher', () => {
     expect(emperorArgv('uwsgi', '/r/e.ini', { platform: 'freebsd', hasSetpriv: false, nofile: 20000 })).toEqual(['/bin/sh', '-c', 'ulimit -S -n 4096 && exec "$@"', 'sh', 'uwsgi', '--ini', '/r/e.ini']);
     expect(emperorArgv('uwsgi', '/r/e.ini', { platform: 'freebsd', hasSetpriv: false, nofile: 1024 })).toEqual(['uwsgi', '--ini', '/r/e.ini']);
-    const env = vassalEnv(cfg, DEFAULT_TUNING, { node: 'node', cli: 'x', nofile: 20000 });
+    const env = vassalEnv(cfg, DEFAULT_TUNING, { service: '/run/x.sock', nofile: 20000 });
     expect(env).toContainEqual(['VESSEL_NOFILE', '20000']);
   });
 });

@@ -1,35 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// emperor/vassal-wrapper run by the real /bin/sh, with `echo` standing in for node and uwsgi.
+// emperor/vassal-wrapper run by the real /bin/sh, with `echo` standing in for uwsgi and a script
+// that prints its own argv standing in for the native monitor (vessel-init).
 const wrapper = join(__dirname, '..', '..', 'emperor', 'vassal-wrapper');
 const repo = join(__dirname, '..', '..');
+const existsBuilt = (): boolean => existsSync(join(repo, 'build', 'vessel-init'));
+const libexec = mkdtempSync(join(tmpdir(), 'vessel-wrapper-'));
+writeFileSync(join(libexec, 'vessel-init'), '#!/bin/sh\necho "$0 $*"\n');
+chmodSync(join(libexec, 'vessel-init'), 0o755);
 
 function run(args: string[], env: Record<string, string> = {}): string {
   const r = spawnSync('/bin/sh', [wrapper, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VESSEL_NODE: 'echo', VESSEL_UWSGI: 'echo', ...env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VESSEL_UWSGI: 'echo', ...env },
   });
   expect(r.status).toBe(0);
   return r.stdout.trim();
 }
 
 describe('vassal-wrapper', () => {
-  it('a .vessel file → vessel vassal with the CLI from the rendered ini', () => {
-    expect(run(['--config', 'web.vessel'], { VESSEL_CLI: '/opt/vessel/bin/vessel.js' })).toBe('/opt/vessel/bin/vessel.js vassal --config web.vessel');
+  it('a .vessel file → the native monitor of the rendered ini\'s VESSEL_LIBEXEC', () => {
+    expect(run(['--config', 'web.vessel'], { VESSEL_LIBEXEC: libexec })).toBe(`${libexec}/vessel-init vassal --config web.vessel`);
   });
 
   it('uWSGI\'s extra arguments around --config are skipped', () => {
-    expect(run(['--set', 'a=b', '--inherit', 'base.ini', '--config', 'web.vessel', '--include', 'x.ini'], { VESSEL_CLI: '/c' })).toBe('/c vassal --config web.vessel');
+    expect(run(['--set', 'a=b', '--inherit', 'base.ini', '--config', 'web.vessel', '--include', 'x.ini'], { VESSEL_LIBEXEC: libexec })).toBe(`${libexec}/vessel-init vassal --config web.vessel`);
   });
 
-  it('has one entry point for containers: `vessel vassal`, whatever the environment says', () => {
-    expect(run(['--config', 'web.vessel'], { VESSEL_CLI: '/c', VESSEL_VASSAL_MAIN: wrapper })).toBe('/c vassal --config web.vessel');
-  });
-
-  it('without VESSEL_CLI: the CLI of the checkout the wrapper lives in', () => {
-    expect(run(['--config', 'web.vessel'])).toBe(`${repo}/bin/vessel.js vassal --config web.vessel`);
+  it('without VESSEL_LIBEXEC: the build directory of the checkout the wrapper lives in', () => {
+    // the real monitor, asked with no Emperor and no service: it says so and exits non-zero (never 26)
+    const r = spawnSync('/bin/sh', [wrapper, '--config', 'web.vessel'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('VESSEL_SERVICE is not set');
+    expect(existsBuilt()).toBe(true);
   });
 
   it('gives vassals the host\'s open-files limit back (VESSEL_NOFILE)', () => {

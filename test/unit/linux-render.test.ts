@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderExecConfig, renderRunConfig } from '../../src/runtime/linux/initconf.js';
+import { cgroupRecords, containerRecords, renderExecConfig } from '../../src/runtime/linux/initconf.js';
+import { describePlan, encodePlan } from '../../src/runtime/plan-records.js';
 import { effectiveCapabilities, DEFAULT_CAPABILITIES, CAPABILITIES } from '../../src/runtime/linux/capabilities.js';
 import { cgroupSet, type CgroupLayout } from '../../src/runtime/linux/cgroup.js';
 import { parseInitLine } from '../../src/runtime/linux/channel.js';
@@ -43,22 +44,35 @@ const cfg: ContainerConfig = {
   output: { kind: 'file', path: '/var/lib/vessel/containers/web/container.log' },
 };
 
-describe('vessel-init configuration', () => {
-  it('run: layers base first, volumes, limits, capabilities (golden)', () => {
-    const paths = { rootfs: `${cfg.dir}/rootfs`, upper: `${cfg.dir}/upper`, work: `${cfg.dir}/work`, scratch: `${cfg.dir}/scratch` };
-    const out = renderRunConfig(cfg, paths, ['/sys/fs/cgroup/memory/vessel/web.abcd1234', '/sys/fs/cgroup/unified/vessel/web.abcd1234'], { ppid: 4242, sync: false });
-    golden('run-web.conf.txt', show(out));
+const V1: CgroupLayout = { version: 1, v1: { memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', cpu: '/sys/fs/cgroup/cpu,cpuacct', cpuacct: '/sys/fs/cgroup/cpu,cpuacct' }, v2: '/sys/fs/cgroup/unified' };
+const V2: CgroupLayout = { version: 2, v1: {}, v2: '/sys/fs/cgroup' };
+const paths = { rootfs: `${cfg.dir}/rootfs`, upper: `${cfg.dir}/upper`, work: `${cfg.dir}/work`, scratch: `${cfg.dir}/scratch` };
+
+describe('the monitor\'s plan: the container\'s records (native/common/plan.h)', () => {
+  it('cgroups of a v1 hybrid host, layers base first, volumes, limits, capabilities (golden)', () => {
+    golden('plan-web-v1.txt', describePlan(containerRecords(cfg, paths, cgroupRecords(V1, 'vessel', cfg))));
   });
 
-  it('run --rm: a scratch (tmpfs) layer instead of upper/work; host network; sync for network plumbing', () => {
-    const eph = { ...cfg, root: { ...cfg.root, ephemeral: true }, network: { mode: 'host' as const }, tty: true };
-    const paths = { rootfs: '/r', upper: '/u', work: '/w', scratch: '/s' };
-    const text = show(renderRunConfig(eph, paths, [], { ppid: 1, sync: true }));
-    expect(text).toContain('scratch\n/s\n');
-    expect(text).not.toContain('upper\n');
-    expect(text).toContain('net\nhost\n');
-    expect(text).toContain('sync\n1\n');
-    expect(text).toContain('tty\n1\n');
+  it('a v2 host: one directory serves every controller and the events (golden)', () => {
+    golden('plan-web-v2.txt', describePlan(cgroupRecords(V2, 'vessel', cfg)));
+  });
+
+  it('a bridged container: the veth, its addresses (IPv6 too) and gateways, made by the monitor with netlink', () => {
+    const bridged: ContainerConfig = {
+      ...cfg,
+      network: { mode: 'bridge', network: 'front', bridge: 'vsl-front', address: '10.77.0.5/24', gateway: '10.77.0.1', address6: 'fd00:77::5/64', gateway6: 'fd00:77::1', hostIf: 'vslh0123456789', containerIf: 'eth0', publish: [], hosts: [], dns: [] },
+    };
+    golden('plan-web-bridge.txt', describePlan(containerRecords(bridged, paths, [])));
+  });
+
+  it('run --rm: a scratch (tmpfs) layer instead of upper/work; host network; a terminal', () => {
+    const eph = { ...cfg, root: { ...cfg.root, ephemeral: true }, network: { mode: 'host' as const }, tty: true, interactive: true };
+    const text = describePlan(containerRecords(eph, { rootfs: '/r', upper: '/u', work: '/w', scratch: '/s' }, []));
+    expect(text).toContain('\nscratch /s\n');
+    expect(text).not.toContain('\nupper ');
+    expect(text).toContain('\nnet host\n');
+    expect(text).toContain('\ntty 1\n');
+    expect(text).toContain('\ninteractive 1\n');
   });
 
   it('exec: target, cgroups, argv, env (golden)', () => {
@@ -66,10 +80,12 @@ describe('vessel-init configuration', () => {
     golden('exec-web.conf.txt', show(out));
   });
 
-  it('values with spaces, quotes and newlines need no quoting', () => {
+  it('values with spaces, quotes and newlines need no quoting; a NUL is refused', () => {
     const odd = { ...cfg, env: ['A=line1\nline2 "quoted" \'x\''] };
-    const text = renderRunConfig(odd, { rootfs: '/r', upper: '/u', work: '/w', scratch: '/s' }, [], { ppid: 1, sync: false }).toString('utf8');
+    const text = encodePlan(containerRecords(odd, paths, [])).toString('utf8');
+    expect(text.startsWith('plan-version\x001\x00')).toBe(true);
     expect(text).toContain('env\0A=line1\nline2 "quoted" \'x\'\0');
+    expect(() => encodePlan(containerRecords({ ...cfg, env: ['A=\0'] }, paths, []))).toThrow(/NUL/);
   });
 });
 

@@ -130,8 +130,6 @@ describe('leases through prepareNetwork', () => {
     interfaceExists: async () => false,
     ensureNetwork: async (n) => { created.push(`bridge ${n.bridge}`); return true; },
     removeNetwork: async (n) => { created.push(`-bridge ${n.bridge}`); },
-    plug: async () => undefined,
-    plugNone: async () => undefined,
     removeInterface: async () => undefined,
     applyRules: async () => undefined,
   };

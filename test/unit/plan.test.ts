@@ -131,18 +131,19 @@ describe('vessel plan', () => {
     expect(formatPlan(out)).toContain('--serve');
   });
 
-  it('--os linux shows every cgroup limit write and the network\'s ip batches and nft table, as the start runs them', async () => {
+  it('--os linux shows every cgroup limit write, the monitor\'s network steps (as ip batches) and the nft table, as the start runs them', async () => {
     const p = specFile('linnet', `[container]\nimage = app-linux:1\n\n[network]\nname = plannet\npublish[] = 18080:80\n\n[limits]\nmemory = 64M\nmaxproc = 50\ncpu = 50%\n`);
     const text = formatPlan(await planSpec(p, 'linux'));
     const { cgroupLayout, cgroupLimitWrites } = await import('../../src/runtime/linux/cgroup.js');
     for (const w of cgroupLimitWrites(cgroupLayout().version, { memoryBytes: 64 << 20, maxproc: 50, cpuPercent: 50 })) {
       expect(text).toMatch(new RegExp(`^write \\S+/linnet\\.plan/${w.file.replace(/\./g, '\\.')} ${w.value.replace(' ', "' ?")}`, 'm'));
     }
-    expect(text).toContain('==> ip -batch - (host end) <==');
+    expect(text).toContain('==> netlink, by the monitor: host end (as ip -batch) <==');
+    expect(text).toMatch(/^veth vsl\S+ eth0 vsl\S+$/m); // the monitor's own record of it, in the plan file
     expect(text).toMatch(/link add vsl\S+ type veth peer name eth0 netns <pid>/);
     expect(text).toContain('==> nft -f - (the whole vessel table, one transaction) <==');
     expect(text).toMatch(/tcp dport 18080 dnat to <address>:80 comment "vessel:linnet"/);
-    expect(text).toMatch(/^nsenter -t '?<pid>'? -n ip -batch -$/m);
+    expect(text).toMatch(/vessel-init'? monitor \S+\/containers\/linnet\/plan$/m);
   });
 });
 

@@ -18,7 +18,7 @@ export { parseNetstatRoutes, ROUTES_ARGV } from './routes.js';
  *   an automatic network loses its last container, net/ asks that module (bridge.ts); it never
  *   runs ifconfig or pfctl itself.
  *
- * So ensureNetwork, plug, plugNone and applyRules have nothing to do: the bridge and the anchors
+ * So ensureNetwork and applyRules have nothing to do: the bridge and the anchors
  * are the driver's steps, and pf anchors are per name, not one table to re-render.
  */
 export function freebsdBackend(): NetBackend {
@@ -38,8 +38,6 @@ export function freebsdBackend(): NetBackend {
     interfaceExists,
     ensureNetwork: ensureBridge,
     removeNetwork: removeBridge,
-    plug: async () => undefined,
-    plugNone: async () => undefined,
     removeInterface,
     applyRules: async () => undefined,
   };

@@ -1,11 +1,10 @@
-import { run } from '../../util/index.js';
-import { interfaceExists, removeInterface } from './bridge.js';
-
 /**
- * A container's veth pair. The container end is created directly inside the container's network
- * namespace (`peer name eth0 netns PID`), so it never exists on the host under a name that could
- * clash; the host end is named after the container and joins the bridge with hairpin on, so a
- * container can reach its own published port through the host.
+ * A container's veth pair, in `ip`'s words. The container's monitor makes it with netlink calls
+ * (native/linux/netlink.c, the same steps in the same order); these renderings are what `vessel
+ * plan` shows. The container end is created directly inside the container's network namespace
+ * (`peer name eth0 netns PID`), so it never exists on the host under a name that could clash; the
+ * host end is named after the container and joins the bridge with hairpin on, so a container can
+ * reach its own published port through the host.
  */
 export interface VethPlan {
   hostIf: string;
@@ -34,16 +33,4 @@ export function renderContainerBatch(p: VethPlan): string {
     'link set lo up',
     `route add default via ${p.gateway}`,
   ].join('\n') + '\n';
-}
-
-export async function createVeth(p: VethPlan): Promise<void> {
-  // A host end left by a crashed run of the same container would make `link add` fail.
-  if (interfaceExists(p.hostIf)) await removeInterface(p.hostIf);
-  await run(['ip', '-batch', '-'], { input: renderHostBatch(p) });
-  await run(['nsenter', '-t', String(p.pid), '-n', 'ip', '-batch', '-'], { input: renderContainerBatch(p) });
-}
-
-/** Loopback only, for --network none (a fresh netns has lo down). */
-export async function loopbackUp(pid: number): Promise<void> {
-  await run(['nsenter', '-t', String(pid), '-n', 'ip', 'link', 'set', 'lo', 'up']);
 }

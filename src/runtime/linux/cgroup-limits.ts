@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError } from '../../util/index.js';
 import type { Limits } from '../../spec/index.js';
-import type { CgroupLayout, CgroupSet } from './cgroup-layout.js';
+import type { CgroupLayout } from './cgroup-layout.js';
 import { read } from './cgroup-read.js';
 
 export type LimitController = 'memory' | 'pids' | 'cpu';
@@ -25,7 +24,7 @@ const cpuQuotaUs = (percent: number): number => Math.max(1000, Math.round(percen
 
 /**
  * The file writes that set a container's limits, rendered as data (youki's shape: one controller
- * at a time, limits → writes). Pure; createCgroups() runs them, plan() shows them.
+ * at a time, limits → writes). Pure; the native monitor makes them at every run (native/linux/cgroup.c), plan() shows them.
  */
 export function cgroupLimitWrites(version: 1 | 2, limits: Limits): LimitWrite[] {
   const out: LimitWrite[] = [];
@@ -53,20 +52,6 @@ export function cgroupLimitWrites(version: 1 | 2, limits: Limits): LimitWrite[] 
   return out;
 }
 
-const CONTROLLER_MISSING: Record<LimitController, string> = {
-  memory: 'memory limit asked but the memory cgroup controller is not mounted',
-  pids: 'process limit asked but the pids cgroup controller is not mounted',
-  cpu: 'cpu limit asked but the cpu cgroup controller is not mounted',
-};
-
-function write(dir: string, file: string, value: string): void {
-  try {
-    writeFileSync(join(dir, file), value);
-  } catch (e) {
-    throw new VesselError('E_RUNTIME', `cgroup ${join(dir, file)}: cannot write "${value}": ${(e as Error).message}`);
-  }
-}
-
 /** v2 needs controllers enabled top-down in subtree_control before a child can use them. */
 function enableV2Controllers(root: string, parent: string): void {
   const want = ['memory', 'pids', 'cpu'];
@@ -85,20 +70,14 @@ function enableV2Controllers(root: string, parent: string): void {
   }
 }
 
-/** Create the run's directories and write its limits. */
-export function createCgroups(layout: CgroupLayout, parent: string, set: CgroupSet, limits: Limits): void {
-  if (layout.version === 2 && layout.v2) enableV2Controllers(layout.v2, parent);
-  for (const d of set.dirs) mkdirSync(d, { recursive: true });
-  for (const w of cgroupLimitWrites(layout.version, limits)) {
-    const dir = set[w.controller];
-    if (!dir) throw new VesselError('E_UNSUPPORTED', CONTROLLER_MISSING[w.controller]);
-    if (w.when === 'if-present' && !existsSync(join(dir, w.file))) continue;
-    if (w.when === 'best-effort') {
-      if (existsSync(join(dir, w.file))) {
-        try { writeFileSync(join(dir, w.file), w.value); } catch { /* not settable under some parents */ }
-      }
-      continue;
-    }
-    write(dir, w.file, w.value);
+/**
+ * vessel's parent directory in every hierarchy, with v2's controllers enabled down to it
+ * (idempotent): the native monitor creates each run's leaf under it and writes the limits.
+ */
+export function prepareCgroupParents(layout: CgroupLayout, parent: string): void {
+  if (layout.version === 2 && layout.v2) {
+    enableV2Controllers(layout.v2, parent);
+    return;
   }
+  for (const mnt of new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) mkdirSync(join(mnt, parent), { recursive: true });
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 
 /**
- * The status channel of vessel-init (fd 3, a socketpair): it reports "pid N", "ready",
+ * The status channel of `vessel-init exec` (fd 3, a socketpair): it reports "pid N", "ready",
  * "main-exit CODE", "error MSG", "notfound MSG", "cannotrun MSG"; we may answer "go".
  */
 export type InitMessage =

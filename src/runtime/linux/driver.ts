@@ -1,13 +1,13 @@
 import type { ContainerConfig, ContainerRef, Driver, ExecOptions, Plan, Resource, StartHooks, StartedContainer, Stats } from '../types.js';
-import { linuxResources, startLinux } from './start.js';
+import { linuxMonitorRecords, linuxResources, startLinux, writeLinuxPlan } from './start.js';
 import { execLinux } from './exec.js';
 import { signalLinux, statsLinux, stopLinux } from './control.js';
 import { cleanupLinux, findLinuxLeftovers, linuxInstanceNames, pruneLinuxParents } from './cleanup.js';
-import { renderRunConfig } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
 import { join } from 'node:path';
 import { cgroupLayout, cgroupLimitWrites, cgroupSet } from './cgroup.js';
 import { config } from '../../util/index.js';
+import { describePlan, type PlanRecord } from '../plan-records.js';
 
 /** Linux: namespaces + overlayfs + cgroups, built by one native helper (native/vessel-init.c). */
 export const linuxDriver: Driver = {
@@ -19,17 +19,23 @@ export const linuxDriver: Driver = {
     const paths = runPaths(cfg.dir);
     const layout = cgroupLayout();
     const set = cgroupSet(layout, config().cgroupParent, `${cfg.name}.${cfg.runId}`);
-    const conf = renderRunConfig(cfg, paths, set.dirs, { ppid: 0, sync: cfg.network.mode === 'bridge' });
-    // show the NUL-separated records one per line, as an operator would want to review them
-    const text = conf.toString('utf8').split('\0').slice(0, -1).join('\n') + '\n';
+    // the container's records of the monitor's plan, one per line, as an operator reviews them
+    const text = describePlan(linuxMonitorRecords(cfg));
+    // what the monitor then does, as the equivalent commands
     const commands: string[][] = set.dirs.map((d) => ['mkdir', '-p', d]);
     // Every limit as the file write createCgroups makes (cgroupLimitWrites: the same data).
     for (const w of cgroupLimitWrites(layout.version, cfg.limits)) {
       const dir = set[w.controller] ?? `<no ${w.controller} controller: the start fails>`;
       commands.push(['write', join(dir, w.file), w.value, ...(w.when ? [`# ${w.when === 'if-present' ? 'only where the kernel has the file' : 'a refusal is not an error'}`] : [])]);
     }
-    commands.push([initBinary(), 'run', paths.initConfig]);
-    return { os: 'linux', files: [{ path: paths.initConfig, content: text }], commands };
+    commands.push([initBinary(), 'monitor', paths.plan]);
+    return { os: 'linux', files: [{ path: paths.plan, content: text }], commands };
+  },
+  monitorRecords(cfg: ContainerConfig): PlanRecord[] {
+    return linuxMonitorRecords(cfg);
+  },
+  writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string {
+    return writeLinuxPlan(cfg, supervision);
   },
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer> {
     return startLinux(cfg, hooks);

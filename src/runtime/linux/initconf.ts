@@ -1,17 +1,14 @@
 import type { ContainerConfig, ExecOptions } from '../types.js';
+import { encodePlan, type PlanRecord } from '../plan-records.js';
 import { effectiveCapabilities } from './capabilities.js';
+import { cgroupLimitWrites } from './cgroup-limits.js';
+import type { CgroupLayout } from './cgroup-layout.js';
 
 /**
- * Renders the configuration vessel-init reads (native/vessel-init.c): records of a key and a fixed
- * number of fields, each NUL-terminated, so no path or value ever needs quoting. Pure.
+ * The Linux records of the monitor's plan (native/common/plan.h), rendered from a ContainerConfig:
+ * the run's cgroups (directories and limit writes), the bridged network (veth, addresses,
+ * gateways — made by netlink calls in native/linux/netlink.c), the root and the command. Pure.
  */
-type Rec = readonly string[];
-
-function encode(records: Rec[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const r of records) for (const f of r) parts.push(Buffer.from(f + '\0'));
-  return Buffer.concat(parts);
-}
 
 export interface RunPaths {
   rootfs: string;
@@ -20,10 +17,42 @@ export interface RunPaths {
   scratch: string;
 }
 
-export function renderRunConfig(cfg: ContainerConfig, paths: RunPaths, cgroupDirs: string[], opts: { ppid: number; sync: boolean }): Buffer {
-  const r: Rec[] = [['ppid', String(opts.ppid)]];
-  for (const d of cgroupDirs) r.push(['cgroup', d]);
-  r.push(['rootfs', paths.rootfs]);
+type Role = 'memory' | 'pids' | 'cpu' | 'cpuacct' | 'unified';
+
+/**
+ * One directory per hierarchy under vessel's parent: what it serves (v2: everything; v1: the
+ * controllers mounted there, cpu and cpuacct often together; the unified tree for events/kill).
+ */
+export function cgroupRecords(layout: CgroupLayout, parent: string, cfg: Pick<ContainerConfig, 'limits'>): PlanRecord[] {
+  const out: PlanRecord[] = [];
+  if (layout.version === 2 && layout.v2) {
+    out.push(['cgroup-dir', `${layout.v2}/${parent}`, 'memory,pids,cpu,cpuacct,unified']);
+  } else {
+    const byMount = new Map<string, Role[]>();
+    for (const ctrl of ['memory', 'pids', 'cpu', 'cpuacct'] as const) {
+      const mnt = layout.v1[ctrl];
+      if (mnt) byMount.set(mnt, [...(byMount.get(mnt) ?? []), ctrl]);
+    }
+    for (const [mnt, roles] of byMount) out.push(['cgroup-dir', `${mnt}/${parent}`, roles.join(',')]);
+    if (layout.v2) out.push(['cgroup-dir', `${layout.v2}/${parent}`, 'unified']);
+  }
+  for (const w of cgroupLimitWrites(layout.version, cfg.limits)) out.push(['cgroup-write', w.controller, w.file, w.value, w.when ?? 'required']);
+  return out;
+}
+
+function networkRecords(cfg: ContainerConfig): PlanRecord[] {
+  const n = cfg.network;
+  if (n.mode === 'host') return [['net', 'host']];
+  if (n.mode === 'none') return [['net', 'own']];
+  const r: PlanRecord[] = [['net', 'own'], ['veth', n.hostIf, n.containerIf, n.bridge], ['addr', n.address]];
+  if (n.address6) r.push(['addr', n.address6]);
+  r.push(['gateway4', n.gateway]);
+  if (n.gateway6) r.push(['gateway6', n.gateway6]);
+  return r;
+}
+
+export function containerRecords(cfg: ContainerConfig, paths: RunPaths, cgroups: PlanRecord[]): PlanRecord[] {
+  const r: PlanRecord[] = [...cgroups, ['rootfs', paths.rootfs]];
   for (const l of cfg.root.layers) r.push(['lower', l]);
   if (cfg.root.ephemeral) r.push(['scratch', paths.scratch]);
   else r.push(['upper', paths.upper], ['work', paths.work]);
@@ -33,26 +62,26 @@ export function renderRunConfig(cfg: ContainerConfig, paths: RunPaths, cgroupDir
     else r.push(['tmpfs', m.target, m.sizeBytes === undefined ? '' : String(m.sizeBytes), m.mode === undefined ? '' : m.mode.toString(8)]);
   }
   r.push(...common(cfg.env, cfg.argv, cfg.workdir, cfg.user, cfg.tty));
+  if (cfg.interactive) r.push(['interactive', '1']);
   r.push(['wait', cfg.wait]);
-  r.push(['net', cfg.network.mode === 'host' ? 'host' : 'own']);
-  if (opts.sync) r.push(['sync', '1']);
+  r.push(...networkRecords(cfg));
   r.push(['nnp', cfg.security.noNewPrivileges ? '1' : '0']);
   if (cfg.limits.openfiles !== undefined) r.push(['nofile', String(cfg.limits.openfiles)]);
   r.push(...caps(cfg.security.capAdd, cfg.security.capDrop));
-  return encode(r);
+  return r;
 }
 
 export function renderExecConfig(targetPid: number, cgroupDirs: string[], opts: ExecOptions, security: { capAdd: string[]; capDrop: string[]; noNewPrivileges: boolean }): Buffer {
-  const r: Rec[] = [['target', String(targetPid)]];
+  const r: PlanRecord[] = [['target', String(targetPid)]];
   for (const d of cgroupDirs) r.push(['cgroup', d]);
   r.push(...common(opts.env, opts.argv, opts.workdir ?? '/', opts.user ?? '', opts.tty));
   r.push(['nnp', security.noNewPrivileges ? '1' : '0']);
   r.push(...caps(security.capAdd, security.capDrop));
-  return encode(r);
+  return encodePlan(r);
 }
 
-function common(env: string[], argv: string[], workdir: string, user: string, tty: boolean): Rec[] {
-  const r: Rec[] = [];
+function common(env: string[], argv: string[], workdir: string, user: string, tty: boolean): PlanRecord[] {
+  const r: PlanRecord[] = [];
   for (const e of env) r.push(['env', e]);
   for (const a of argv) r.push(['arg', a]);
   r.push(['cwd', workdir || '/']);
@@ -61,7 +90,7 @@ function common(env: string[], argv: string[], workdir: string, user: string, tt
   return r;
 }
 
-function caps(add: string[], drop: string[]): Rec[] {
+function caps(add: string[], drop: string[]): PlanRecord[] {
   const nums = effectiveCapabilities(add, drop);
   return nums.length === 0 ? [['nocaps', '1']] : nums.map((n) => ['cap', String(n)]);
 }

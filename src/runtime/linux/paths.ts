@@ -3,7 +3,7 @@ import { config, containerLayout } from '../../util/index.js';
 
 /** Where the Linux driver keeps a container's layers and mount point (inside its directory). */
 export function runPaths(dir: string) {
-  return { ...containerLayout(dir), initConfig: join(dir, 'init.conf') };
+  return containerLayout(dir);
 }
 
 export function initBinary(): string {

@@ -1,35 +1,69 @@
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { VesselError, host, writeFileAtomic, config } from '../../util/index.js';
 import type { ContainerConfig, ExitStatus, Resource, StartHooks, StartedContainer } from '../types.js';
-import { cgroupLayout, cgroupResources, cgroupSet, createCgroups, oomKills, waitEmpty, killAll, type CgroupSet } from './cgroup.js';
-import { renderRunConfig } from './initconf.js';
+import { encodePlan, type PlanRecord } from '../plan-records.js';
+import { baseSupervision, exitStatusOf, readMonitorStatus } from '../monitor-status.js';
+import { cgroupLayout, cgroupResources, cgroupSet, prepareCgroupParents } from './cgroup.js';
+import { cgroupRecords, containerRecords } from './initconf.js';
 import { initBinary, runPaths } from './paths.js';
-import { onInitMessages } from './channel.js';
-import { signalName, signalNumber } from '../signals.js';
+import { signalNumber } from '../signals.js';
 
-export function cgroupLeaf(cfg: ContainerConfig): string {
+export function cgroupLeaf(cfg: Pick<ContainerConfig, 'name' | 'runId'>): string {
   return `${cfg.name}.${cfg.runId}`;
 }
 
+/** What a start creates on the host, recorded before it: the first run's cgroup directories. */
 export function linuxResources(cfg: ContainerConfig): Resource[] {
-  const set = cgroupSet(cgroupLayout(), config().cgroupParent, cgroupLeaf(cfg));
-  return cgroupResources(set);
+  return cgroupResources(cgroupSet(cgroupLayout(), config().cgroupParent, cgroupLeaf(cfg)));
 }
 
-/** A memory limit as people write it: binary units (vessel's spec parses 64M as 64 MiB). */
-function formatLimit(n: number): string {
-  return n % (1024 * 1024) === 0 ? `${n / 1024 / 1024} MiB` : `${n} bytes`;
+/** The container's records of the monitor's plan. Pure but for the host's cgroup layout. */
+export function linuxMonitorRecords(cfg: ContainerConfig): PlanRecord[] {
+  return containerRecords(cfg, runPaths(cfg.dir), cgroupRecords(cgroupLayout(), config().cgroupParent, cfg));
 }
 
 /**
- * Start a container: cgroups with limits, then one vessel-init process that builds the namespaces
- * and root and becomes the container's init. Resolves once the init reports "ready" (after the
- * optional beforeExec hook ran and the command was released).
+ * The monitor's own log level: a foreground run shares the user's terminal, where the CLI
+ * reports the outcome itself, so only the monitor's errors belong there.
  */
-export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {
-  const layout = cgroupLayout();
-  const set = cgroupSet(layout, config().cgroupParent, cgroupLeaf(cfg));
+function monitorEnv(detached: boolean): Record<string, string> | undefined {
+  const level = process.env.VESSEL_LOG_LEVEL;
+  if (detached || level === 'debug' || level === 'trace') return undefined;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.VESSEL_LOG_LEVEL = 'error';
+  return env;
+}
+
+/** The first line the monitor writes on fd 3: "started NAME PID" or "error MESSAGE (exit N)". */
+function firstReport(pipe: Readable | null, exited: Promise<unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    pipe?.setEncoding('utf8');
+    pipe?.on('data', (c: string) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    pipe?.on('error', () => undefined);
+    void exited.then(() => resolve(buf || 'error the monitor exited before the container started (exit 125)'), () => resolve('error the monitor could not be started (exit 125)'));
+  });
+}
+
+/**
+ * Start a container under its native monitor (native/common/monitor.c): the plan (supervision
+ * records, then the cgroups, network, root and command) is written 0600 — it holds the
+ * container's environment — and `vessel-init monitor PLAN` builds the run and reports on fd 3
+ * once the command is released. Foreground: the returned `exited` settles when the monitor
+ * ends, with the status it recorded. Detached: the monitor has its own session and outlives us.
+ */
+/**
+ * The container's directories and vessel's cgroup parents made, and the monitor's plan written
+ * (0600: it holds the container's environment). Returns the plan's path. A start does this and
+ * spawns the monitor; under the Emperor, vessel up's service does it for a monitor that asks.
+ */
+export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly PlanRecord[]): string {
   const paths = runPaths(cfg.dir);
   mkdirSync(paths.rootfs, { recursive: true });
   if (cfg.root.ephemeral) mkdirSync(paths.scratch, { recursive: true });
@@ -37,105 +71,63 @@ export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): 
     mkdirSync(paths.upper, { recursive: true });
     mkdirSync(paths.work, { recursive: true });
   }
-  createCgroups(layout, config().cgroupParent, set, cfg.limits);
-  const sync = hooks.beforeExec !== undefined;
-  // 0600: the config holds the container's environment, which may carry secrets.
-  writeFileAtomic(paths.initConfig, renderRunConfig(cfg, paths, set.dirs, { ppid: process.pid, sync }), 0o600);
+  prepareCgroupParents(cgroupLayout(), config().cgroupParent);
+  const sup = supervision ?? [...baseSupervision(cfg.name, cfg.runId, paths.status, signalNumber(cfg.stopSignal)), ['mode', 'foreground']];
+  const output: PlanRecord[] = cfg.output.kind === 'file' ? [['log', cfg.output.path]] : [];
+  writeFileAtomic(paths.plan, encodePlan([...sup, ...output, ...linuxMonitorRecords(cfg)]), 0o600);
+  return paths.plan;
+}
 
-  let outFd: number | undefined;
-  if (cfg.output.kind === 'file') outFd = openSync(cfg.output.path, 'a', 0o640);
-  const out = outFd ?? 'inherit';
-  const child = host().spawn([initBinary(), 'run', paths.initConfig], {
-    stdio: [cfg.interactive ? 'inherit' : 'ignore', out, out, 'pipe'],
-    // A session of its own: a terminal's ^C reaches the supervisor only, which forwards it once
-    // (otherwise the init would get it too and the command would see it twice).
+export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {
+  const paths = runPaths(cfg.dir);
+  const detached = hooks.detached ?? false;
+  writeLinuxPlan(cfg, hooks.supervision);
+
+  // Detached: the monitor's own lines go to its log file; foreground: to our stderr.
+  let errFd: number | undefined;
+  if (detached) errFd = openSync(paths.monitorLog, 'a', 0o640);
+  const stdin = cfg.interactive && !detached ? 'inherit' : 'ignore';
+  const env = monitorEnv(detached);
+  const child = host().spawn([initBinary(), 'monitor', paths.plan], {
+    stdio: [stdin, detached ? 'ignore' : 'inherit', errFd ?? 'inherit', 'pipe'],
+    // Its own session: a terminal's ^C reaches the CLI only, which forwards it once.
     detached: true,
+    ...(env ? { env } : {}),
   });
-  if (outFd !== undefined) closeSync(outFd);
-  const channel = child.pipes[3] as Socket | null;
-  if (!channel) throw new VesselError('E_RUNTIME', 'vessel-init: no status channel');
+  if (errFd !== undefined) closeSync(errFd);
+  const report = child.pipes[3] as Readable | null;
+  const line = await firstReport(report, child.exited);
+  report?.destroy();
 
-  let initPid = 0;
-  let setupError: string | undefined;
-  let execError: { code: number; message: string } | undefined;
-  let mainExit: number | undefined;
-
-  // The hook (network plumbing) starts as soon as the init exists, overlapping with the root's
-  // setup; the command is released ("go") once both are done.
-  let hook: Promise<void> | undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    onInitMessages(channel, (m) => {
-      switch (m.kind) {
-        case 'pid':
-          initPid = m.pid;
-          if (hooks.beforeExec) {
-            hook = hooks.beforeExec(initPid);
-            hook.catch(() => undefined); // handled at "ready"
-          }
-          break;
-        case 'ready':
-          if (!hook) { resolve(); break; }
-          hook.then(
-            () => { channel.write('go\n'); resolve(); },
-            (e: unknown) => { child.kill('SIGKILL'); reject(e); },
-          );
-          break;
-        case 'error': setupError = m.message; break;
-        case 'notfound': execError = { code: 127, message: m.message }; break;
-        case 'cannotrun': execError = { code: 126, message: m.message }; break;
-        case 'main-exit': mainExit = m.code; break;
-      }
-    });
-    child.exited.then(() => {
-      reject(new VesselError('E_RUNTIME', `container ${cfg.name}: ${setupError ?? 'init exited before the container was ready'}`));
-    }, reject);
-  });
-
-  const exited: Promise<ExitStatus> = child.exited.then(async ({ code, signal }) => {
-    rmSync(paths.initConfig, { force: true });
-    // init exits when the last process is gone; make sure of it before anyone removes cgroups
-    if (!(await waitEmpty(set, 2000))) await killAll(set);
-    const status = exitStatus(code, signal, mainExit, execError, setupError, oomKills(layout, set) > 0, cfg);
-    channel.destroy();
-    return status;
-  });
-
-  try {
-    await ready;
-  } catch (e) {
-    await exited.catch(() => undefined);
-    throw e;
+  const statusOf = (): ExitStatus => {
+    const st = readMonitorStatus(paths.status);
+    if (!st) return { code: 125, oomKilled: false, reason: 'the monitor left no status record' };
+    return exitStatusOf(st, cfg.limits.memoryBytes);
+  };
+  const m = /^started \S+ (\d+)$/.exec(line);
+  if (!m) {
+    await child.exited.catch(() => undefined);
+    const e = /^error (.*?)(?: \(exit (\d+)\))?$/.exec(line);
+    const st = readMonitorStatus(paths.status);
+    const code = Number(e?.[2] ?? st?.code ?? 125);
+    throw new VesselError('E_RUNTIME', `container ${cfg.name}: ${e?.[1] ?? line}`, { exitCode: code >= 125 && code <= 127 ? code : 125 });
   }
-  const resources: Resource[] = [
-    ...cgroupResources(set),
-    { kind: 'process', id: String(child.pid), detail: { role: 'monitor' } },
-    { kind: 'process', id: String(initPid), detail: { role: 'init' } },
-  ];
-  return { pid: initPid, resources, exited };
+  const initPid = Number(m[1]);
+  let exited: Promise<ExitStatus>;
+  if (detached) {
+    child.unref();
+    exited = new Promise<ExitStatus>(() => undefined); // the monitor reports to the state, not to us
+  } else {
+    exited = child.exited.then(statusOf, statusOf);
+  }
+  return {
+    pid: initPid,
+    monitorPid: child.pid,
+    resources: [
+      ...linuxResources(cfg),
+      { kind: 'process', id: String(child.pid), detail: { role: 'monitor' } },
+      { kind: 'process', id: String(initPid), detail: { role: 'init' } },
+    ],
+    exited,
+  };
 }
-
-function exitStatus(
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  mainExit: number | undefined,
-  execError: { code: number; message: string } | undefined,
-  setupError: string | undefined,
-  oom: boolean,
-  cfg: ContainerConfig,
-): ExitStatus {
-  let c = code ?? (signal ? 128 + signalNumber(signal) : 125);
-  if (mainExit !== undefined && code !== null) c = mainExit;
-  if (execError) return { code: execError.code, oomKilled: false, reason: execError.message };
-  // the command's own process failed before exec (working directory, user, privileges)
-  if (setupError && c === 125) return { code: 125, oomKilled: false, reason: setupError };
-  if (oom && (c === 137 || c === 128 + 9)) {
-    const limit = cfg.limits.memoryBytes;
-    return { code: 137, signal: 'SIGKILL', oomKilled: true, reason: `out of memory${limit ? ` (limit ${formatLimit(limit)})` : ''}` };
-  }
-  if (c > 128 && c < 128 + 65) {
-    const name = signalName(c - 128);
-    return { code: c, signal: name, oomKilled: oom, reason: `killed by ${name}` };
-  }
-  return { code: c, oomKilled: oom, reason: `exited ${c}` };
-}
-

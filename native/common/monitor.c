@@ -1,0 +1,881 @@
+/*
+ * The monitor's state machine (monitor.h says what the monitor is; docs/supervision.md has this
+ * file's table in prose). One poll() loop over a self-pipe for signals, the Emperor's socket, the
+ * service's socket, the init's status channel and the OS's "maybe empty" watch; every event in
+ * every state calls one small function from actions[state][event], and every change of state is
+ * written at once to the status record. Nothing is allocated after the plan is read.
+ */
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emperor.h"
+#include "health.h"
+#include "os.h"
+#include "plan.h"
+#include "restart.h"
+#include "say.h"
+#include "service.h"
+#include "status.h"
+
+#define REPORT_FD 3                 /* detached/foreground: the CLI's pipe for the first start */
+#define PREPARE_TIMEOUT_MS 120000   /* a first prepare may create a network or a ZFS clone */
+#define REQUEST_TIMEOUT_MS 60000
+#define RETRY_WAIT_MS 1000
+#define EMPTY_GRACE_MS 2000
+
+enum event {
+  EV_PLAN, EV_WAIT, EV_IDLE, EV_FAIL,      /* the service's answers to prepare */
+  EV_READY, EV_ENDED,                      /* the run */
+  EV_STOP, EV_RELOAD,                      /* Emperor bytes, SIGTERM/SIGINT, the Emperor gone */
+  EV_UNCHANGED, EV_CHANGED,                /* answers to reload */
+  EV_RESPAWN, EV_STAY, EV_RELEASED,        /* answers to exited / release */
+  EV_STOP_TIMEOUT, EV_BACKOFF_DONE, EV_RETRY,
+  EV_SERVICE_LOST,
+  N_EVENTS,
+};
+
+static const char *const event_names[N_EVENTS] = {
+  "plan", "wait", "idle", "fail", "ready", "ended", "stop", "reload", "unchanged", "changed",
+  "respawn", "stay", "released", "stop-timeout", "backoff-done", "retry", "service-lost",
+};
+
+/* ---------- the monitor's whole state ---------- */
+
+static struct plan P;
+static int have_plan;
+static struct status S;
+static struct run R;
+static int have_run;                 /* R holds a started run not yet finished */
+static struct service SV;
+static int emperor = -1;
+static int report = -1;              /* REPORT_FD until the first start is reported */
+static const char *vassal_file;
+static char vassal_name[256];
+
+static int stop_asked;               /* a stop is under way or done: never restart */
+static int reload_after_stop;        /* the run is stopped to make way for a changed spec */
+static int loyal;                    /* sent 17 and 5 to the Emperor */
+static int announced;                /* sent 1 (spawned) and started heartbeats */
+static int exit_code = -1;           /* >= 0: leave the loop with it */
+static int service_lost;
+static struct restart_count count;
+static long long t_stop, t_backoff, t_loyal, t_heartbeat, t_retry, t_empty;
+static long heartbeat_ms = 10000;
+static const char *ev_arg = "";      /* the event's text (plan path, reason) */
+
+static int stdin_relay;              /* -t -i: our stdin goes to the terminal's master end */
+static int sigpipe_fds[2] = { -1, -1 };
+static volatile sig_atomic_t got_signal[65];
+
+/* Lines for the service: one request is outstanding at a time, the rest wait here. */
+static char outq[8][700];
+static int outq_len;
+
+static struct termios saved_tio;
+static int tio_saved;
+
+/* ---------- clocks, timers ---------- */
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void set_phase(enum phase ph) {
+  S.phase = ph;
+  if (have_plan) status_write(&P, &S);
+}
+
+/* ---------- talking to the CLI, the Emperor and the service ---------- */
+
+static void report_line(const char *fmt, const char *a, long b) {
+  if (report < 0) return;
+  char line[700];
+  int n = snprintf(line, sizeof line, fmt, a, b);
+  if (n > 0) { ssize_t w = write(report, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)); (void)w; }
+  close(report);
+  report = -1;
+}
+
+static void service_flush(void) {
+  if (SV.fd < 0 || SV.pending || outq_len == 0) return;
+  long timeout = !strncmp(outq[0], "prepare", 7) ? PREPARE_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+  if (service_send(&SV, now_ms(), timeout, "%s", outq[0]) < 0) {
+    say(L_ERROR, "cannot send \"%s\" to vessel up: %s", outq[0], strerror(errno));
+    service_close(&SV);
+    service_lost = 1;
+  }
+  memmove(outq[0], outq[1], sizeof outq[0] * (size_t)(outq_len - 1));
+  outq_len--;
+}
+
+static void service_ask(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void service_ask(const char *fmt, ...) {
+  if (SV.fd < 0) return;
+  if (outq_len == (int)(sizeof outq / sizeof outq[0])) { say(L_ERROR, "service queue full"); return; }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(outq[outq_len++], sizeof outq[0], fmt, ap);
+  va_end(ap);
+  service_flush();
+}
+
+static void emperor_announce(void) {
+  if (emperor < 0) return;
+  emperor_send(emperor, TO_EMPEROR_SPAWNED);
+  if (!announced) {
+    emperor_send(emperor, TO_EMPEROR_HEARTBEAT);
+    t_heartbeat = now_ms() + heartbeat_ms;
+    announced = 1;
+  }
+  if (loyal) emperor_send(emperor, TO_EMPEROR_ACCEPTING);
+}
+
+static void leave(int code) {
+  if (exit_code < 0) exit_code = code;
+}
+
+/* ---------- runs ---------- */
+
+static void finish_run(void) {
+  if (!have_run) return;
+  S.oom_kills = os_finish(&P, &R);
+  have_run = 0;
+  S.exited_ms = wall_ms();
+  int st = R.wait_status;
+  S.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125;
+  if (!R.reaped) S.exit_code = 125;
+  /* wait=all: the init's code is the main command's; wait=main the same, read from its report. */
+  if (R.main_code >= 0 && R.reaped && WIFEXITED(st)) S.exit_code = R.main_code;
+  if (R.error_code) S.exit_code = R.error_code;
+  S.main_code = R.main_code;
+  S.stopped = stop_asked;
+  snprintf(S.reason, sizeof S.reason, "%s", R.reason);
+  if (R.chan >= 0) close(R.chan);
+  if (R.watch >= 0) close(R.watch);
+  if (R.master >= 0) close(R.master);
+  R.chan = R.watch = R.master = -1;
+  health_stop(&P, &R);
+  t_stop = t_loyal = t_empty = 0;
+}
+
+static void start_run(void) {
+  memset(&R, 0, sizeof R);
+  R.index = S.run;
+  R.chan = R.watch = R.master = -1;
+  R.main_code = -1;
+  S.init_pid = 0;
+  S.reason[0] = '\0';
+  S.exit_code = 0;
+  S.main_code = -1;
+  S.oom_kills = 0;
+  S.stopped = 0;
+  char err[512] = "";
+  os_name_run(&P, &R);
+  S.cgroup_leaf = R.leaf;
+  set_phase(PH_STARTING); /* the record names the run's resources before they exist */
+  if (os_start(&P, &R, err, sizeof err) < 0) {
+    /* Nothing runs: the same path as a run that died at once, with the reason it gave. */
+    say(L_ERROR, "cannot start: %s", err);
+    snprintf(R.reason, sizeof R.reason, "%s", err);
+    R.error_code = 125;
+    have_run = 1;
+    R.reaped = 1;
+    R.wait_status = 125 << 8;
+    return;
+  }
+  have_run = 1;
+  stdin_relay = P.interactive && R.master >= 0;
+  S.cgroup_leaf = R.leaf;
+  S.init_pid = R.init;
+  status_write(&P, &S);
+}
+
+/* `vessel stop -t N` writes N into the stop marker: it overrides the plan's stop timeout. */
+static void stop_timeout_from_marker(void) {
+  if (!P.stop_marker) return;
+  FILE *f = fopen(P.stop_marker, "re");
+  if (!f) return;
+  double sec;
+  if (fscanf(f, "%lf", &sec) == 1 && sec >= 0 && sec <= 86400) P.stop_timeout_ms = (long)(sec * 1000);
+  fclose(f);
+}
+
+static void begin_stop(void) {
+  stop_asked = 1;
+  if (!have_run) return;
+  stop_timeout_from_marker();
+  set_phase(PH_STOPPING);
+  os_signal(&P, &R, P.stop_signal, 1);
+  t_stop = now_ms() + P.stop_timeout_ms;
+}
+
+/* Detached end of life: TypeScript releases what it created (lease, firewall rules, jail). */
+static void release_ts_side(void) {
+  if (P.service) {
+    char err[256];
+    if (service_connect(&SV, P.service, err, sizeof err) == 0) {
+      service_ask("hello %d monitor %d %s", SERVICE_PROTOCOL, (int)getpid(), P.name);
+      service_ask("release");
+      return; /* the loop waits for "released" */
+    }
+  }
+  if (P.nrelease > 0) {
+    /* No warm service: one short-lived `vessel _release NAME`, detached from us and the terminal. */
+    pid_t pid = fork();
+    if (pid == 0) {
+      setsid();
+      if (fork() != 0) _exit(0);
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+      execv(P.release_argv[0], (char *const *)P.release_argv);
+      _exit(127);
+    }
+    if (pid > 0) waitpid(pid, NULL, 0);
+  }
+  leave(0);
+}
+
+/* ---------- actions: one small function per (state, event) that does something ---------- */
+
+static void a_prepare(void) {
+  set_phase(PH_PREPARING);
+  service_ask("prepare");
+}
+
+static void a_plan(void) {
+  char err[512];
+  if (plan_load(&P, ev_arg, err, sizeof err) < 0) {
+    say(L_ERROR, "%s", err);
+    leave(1);
+    return;
+  }
+  have_plan = 1;
+  if (P.heartbeat_ms) heartbeat_ms = P.heartbeat_ms;
+  if (os_setup(&P, err, sizeof err) < 0) {
+    snprintf(S.reason, sizeof S.reason, "%s", err);
+    say(L_ERROR, "%s", err);
+    service_ask("exited %ld 125 0", S.run);
+    return;
+  }
+  start_run();
+}
+
+static void a_wait(void) {
+  snprintf(S.reason, sizeof S.reason, "%s", ev_arg);
+  set_phase(PH_WAITING);
+  emperor_announce();
+  t_retry = now_ms() + RETRY_WAIT_MS;
+}
+
+static void a_idle(void) {
+  snprintf(S.reason, sizeof S.reason, "%s", ev_arg);
+  if (*ev_arg) say(L_WARN, "idle: %s", ev_arg);
+  S.phase = PH_IDLE;
+  if (have_plan) status_write(&P, &S);
+  emperor_announce();
+}
+
+static void a_fail(void) {
+  say(L_ERROR, "vessel up could not prepare the container: %s", ev_arg);
+  leave(1);
+}
+
+static void a_ready(void) {
+  S.started_ms = wall_ms();
+  set_phase(PH_RUNNING);
+  say(L_INFO, "container started (run %ld, init %d)", S.run, (int)R.init);
+  report_line("started %s %ld\n", P.name, (long)R.init);
+  if (SV.fd >= 0 && P.mode == MODE_EMPEROR) service_ask("started %ld %d", S.run, (int)R.init);
+  emperor_announce();
+  if (P.nhealth > 0) health_start(&P, &R, &S, now_ms());
+  else if (emperor >= 0) t_loyal = now_ms() + P.min_uptime_ms;
+}
+
+/* The run ended after a stop was asked for (stop, reload, Emperor stop, SIGTERM). */
+static void ended_after_stop(void) {
+  set_phase(PH_EXITED);
+  say(L_INFO, "container stopped (%d)", S.exit_code);
+  if (P.mode == MODE_EMPEROR) {
+    if (SV.fd >= 0) service_ask("exited %ld %d 1", S.run, S.exit_code);
+    else leave(reload_after_stop ? 1 : 0);
+    return;
+  }
+  if (P.mode == MODE_FOREGROUND) { leave(S.exit_code); return; }
+  /* detached: `vessel stop` left a marker and releases the rest itself */
+  if (P.stop_marker && access(P.stop_marker, F_OK) == 0) leave(0);
+  else release_ts_side();
+}
+
+/* The run ended on its own. */
+static void ended_by_itself(void) {
+  long uptime = S.started_ms ? (long)(S.exited_ms - S.started_ms) : 0;
+  set_phase(PH_EXITED);
+  if (report >= 0) {
+    /* never got ready: the CLI waiting for the first start hears why */
+    report_line("error %s (exit %ld)\n", S.reason[0] ? S.reason : "the container exited during start-up", S.exit_code);
+  }
+  switch (P.mode) {
+  case MODE_FOREGROUND:
+    leave(S.exit_code);
+    return;
+  case MODE_EMPEROR:
+    say(L_WARN, "container exited %d%s%s", S.exit_code, S.reason[0] ? ": " : "", S.reason);
+    if (SV.fd >= 0) service_ask("exited %ld %d 0", S.run, S.exit_code);
+    else leave(1); /* no service to ask: let the Emperor respawn (its throttle backs off) */
+    return;
+  case MODE_DETACHED:
+    break;
+  }
+  if (P.stop_marker && access(P.stop_marker, F_OK) == 0) { leave(0); return; }
+  struct restart_decision d = decide_restart(&P, S.exit_code, count, uptime);
+  count = d.count;
+  S.failures = count.failures;
+  S.quick_deaths = count.quick_deaths;
+  if (!d.restart) {
+    say(L_INFO, "container exited %d; not restarted by its policy", S.exit_code);
+    status_write(&P, &S);
+    release_ts_side();
+    return;
+  }
+  say(L_INFO, "container exited %d; restarting in %ld ms", S.exit_code, d.delay_ms);
+  set_phase(PH_BACKOFF);
+  t_backoff = now_ms() + d.delay_ms;
+}
+
+static void a_ended(void) {
+  finish_run();
+  if (stop_asked) ended_after_stop();
+  else ended_by_itself();
+}
+
+static void a_stop_run(void) { begin_stop(); }
+
+/* A stop where nothing runs: leave (a detached container releases what it holds first). */
+static void a_stop_idle(void) {
+  stop_asked = 1;
+  t_backoff = t_retry = 0;
+  if (P.mode == MODE_DETACHED && have_plan && S.phase == PH_BACKOFF) { release_ts_side(); return; }
+  leave(0);
+}
+
+static void a_stop_timeout(void) {
+  say(L_WARN, "still running %ld ms after the stop signal: killing", P.stop_timeout_ms);
+  os_kill(&P, &R);
+  t_stop = 0;
+}
+
+static void a_reload(void) { service_ask("reload"); }
+
+static void a_unchanged(void) { emperor_announce(); }
+
+static void a_changed_running(void) {
+  say(L_INFO, "spec changed: restarting the container in place");
+  reload_after_stop = 1;
+  begin_stop();
+}
+
+static void a_changed_idle(void) {
+  say(L_INFO, "spec changed: starting the container");
+  count = (struct restart_count){ 0, 0 };
+  a_prepare();
+}
+
+static void a_respawn(void) {
+  say_event(L_WARN, "vassal-exit", "container died: exiting so the Emperor respawns it");
+  leave(1);
+}
+
+static void a_stay(void) {
+  say(L_INFO, "container finished; not restarted by its policy");
+  S.phase = PH_IDLE;
+  status_write(&P, &S);
+  emperor_announce();
+}
+
+static void a_released(void) {
+  if (reload_after_stop) {
+    reload_after_stop = 0;
+    stop_asked = 0;
+    loyal = 0;
+    S.run++;
+    a_prepare();
+    return;
+  }
+  leave(P.mode == MODE_EMPEROR && !stop_asked ? 1 : 0);
+}
+
+static void a_backoff_done(void) {
+  t_backoff = 0;
+  S.run++;
+  S.restarts++;
+  start_run();
+}
+
+static void a_retry(void) {
+  t_retry = 0;
+  service_ask("prepare");
+}
+
+/* vessel up went away. A running container carries on; what needs a decision leaves instead. */
+static void a_service_lost_running(void) {
+  say(L_WARN, "lost the connection to vessel up: the container keeps running; a later stop or death ends this monitor");
+}
+
+static void a_service_lost_waiting(void) {
+  say(L_ERROR, "lost the connection to vessel up before the container started");
+  leave(1);
+}
+
+static void a_service_lost_ended(void) {
+  /* the answer to "exited" will not come: decide what the Emperor must hear without it */
+  leave(P.mode == MODE_EMPEROR && !stop_asked ? 1 : 0);
+}
+
+typedef void (*action)(void);
+
+/*
+ * The whole behaviour: states (rows) × events (columns). An empty cell is an event that does not
+ * change anything in that state (logged at debug).
+ */
+static const action actions[PH_FAILED + 1][N_EVENTS] = {
+  [PH_PREPARING] = {
+    [EV_PLAN] = a_plan, [EV_WAIT] = a_wait, [EV_IDLE] = a_idle, [EV_FAIL] = a_fail,
+    [EV_STOP] = a_stop_idle, [EV_SERVICE_LOST] = a_service_lost_waiting,
+  },
+  [PH_WAITING] = {
+    [EV_RETRY] = a_retry, [EV_STOP] = a_stop_idle, [EV_RELOAD] = a_reload, [EV_CHANGED] = a_changed_idle,
+    [EV_UNCHANGED] = a_unchanged, [EV_SERVICE_LOST] = a_service_lost_waiting,
+  },
+  [PH_STARTING] = {
+    [EV_READY] = a_ready, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_RELOAD] = a_reload,
+    [EV_UNCHANGED] = a_unchanged, [EV_CHANGED] = a_changed_running, [EV_SERVICE_LOST] = a_service_lost_running,
+  },
+  [PH_RUNNING] = {
+    [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_RELOAD] = a_reload, [EV_UNCHANGED] = a_unchanged,
+    [EV_CHANGED] = a_changed_running, [EV_SERVICE_LOST] = a_service_lost_running,
+  },
+  [PH_STOPPING] = {
+    [EV_ENDED] = a_ended, [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_SERVICE_LOST] = a_service_lost_running,
+  },
+  [PH_EXITED] = {
+    [EV_RESPAWN] = a_respawn, [EV_STAY] = a_stay, [EV_RELEASED] = a_released, [EV_FAIL] = a_fail,
+    [EV_STOP] = a_stop_idle, [EV_SERVICE_LOST] = a_service_lost_ended,
+  },
+  [PH_BACKOFF] = {
+    [EV_BACKOFF_DONE] = a_backoff_done, [EV_STOP] = a_stop_idle,
+  },
+  [PH_IDLE] = {
+    [EV_STOP] = a_stop_idle, [EV_RELOAD] = a_reload, [EV_UNCHANGED] = a_unchanged, [EV_CHANGED] = a_changed_idle,
+    [EV_SERVICE_LOST] = a_service_lost_running,
+  },
+};
+
+static void fire(enum event ev, const char *arg) {
+  ev_arg = arg ? arg : "";
+  action a = actions[S.phase][ev];
+  if (a) a();
+  else say(L_DEBUG, "event %s ignored while %s", event_names[ev], phase_name(S.phase));
+}
+
+/* ---------- inputs ---------- */
+
+static void on_signal(int sig) {
+  if (sig > 0 && sig < 65) got_signal[sig] = 1;
+  int e = errno;
+  char c = (char)sig;
+  ssize_t w = write(sigpipe_fds[1], &c, 1);
+  (void)w;
+  errno = e;
+}
+
+static void install_signals(void) {
+  if (pipe(sigpipe_fds) < 0) { say(L_ERROR, "pipe: %s", strerror(errno)); exit(125); }
+  for (int i = 0; i < 2; i++) {
+    fcntl(sigpipe_fds[i], F_SETFD, FD_CLOEXEC);
+    fcntl(sigpipe_fds[i], F_SETFL, fcntl(sigpipe_fds[i], F_GETFL) | O_NONBLOCK);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
+  for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) sigaction(caught[i], &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static void restore_tty(void) {
+  if (tio_saved) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
+  tio_saved = 0;
+}
+
+static void on_signals(void) {
+  char drain[64];
+  while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
+  for (int sig = 1; sig < 65; sig++) {
+    if (!got_signal[sig]) continue;
+    got_signal[sig] = 0;
+    if (sig == SIGCHLD) {
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (have_run && w == R.init) {
+          R.reaped = 1;
+          R.wait_status = st;
+          t_empty = now_ms() + EMPTY_GRACE_MS;
+        } else health_reaped(&P, &R, &S, w, st, now_ms());
+      }
+      continue;
+    }
+    if (sig == SIGWINCH) {
+      struct winsize ws;
+      if (have_run && R.master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(R.master, TIOCSWINSZ, &ws);
+      continue;
+    }
+    if (sig == SIGHUP && P.mode != MODE_FOREGROUND) continue; /* the terminal that started us went away */
+    if (sig == SIGTERM || sig == SIGINT) {
+      int asked = P.stop_marker && access(P.stop_marker, F_OK) == 0; /* `vessel stop` from elsewhere */
+      if (P.mode == MODE_FOREGROUND && !P.on_signal_stop && !asked && have_run) { os_signal(&P, &R, sig, 0); continue; }
+      fire(EV_STOP, NULL);
+      continue;
+    }
+    /* Anything else is meant for the command: the init forwards it (docker's sig-proxy). */
+    if (have_run) os_signal(&P, &R, sig, 0);
+  }
+}
+
+/* Lines from the init: "ready", "main-exit N", "error MSG", "notfound MSG", "cannotrun MSG". */
+static void on_channel(void) {
+  for (;;) {
+    ssize_t r = read(R.chan, R.chanbuf + R.chanlen, sizeof R.chanbuf - 1 - R.chanlen);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) { close(R.chan); R.chan = -1; return; }
+    R.chanlen += (size_t)r;
+    char *nl;
+    while ((nl = memchr(R.chanbuf, '\n', R.chanlen))) {
+      *nl = '\0';
+      char *line = R.chanbuf;
+      if (!strcmp(line, "ready")) { R.ready = 1; fire(EV_READY, NULL); }
+      else if (!strncmp(line, "main-exit ", 10)) R.main_code = atoi(line + 10);
+      else if (!strncmp(line, "error ", 6)) { snprintf(R.reason, sizeof R.reason, "%s", line + 6); R.error_code = 125; }
+      else if (!strncmp(line, "notfound ", 9)) { snprintf(R.reason, sizeof R.reason, "%s", line + 9); R.error_code = 127; }
+      else if (!strncmp(line, "cannotrun ", 10)) { snprintf(R.reason, sizeof R.reason, "%s", line + 10); R.error_code = 126; }
+      size_t used = (size_t)(nl - R.chanbuf) + 1;
+      memmove(R.chanbuf, nl + 1, R.chanlen - used);
+      R.chanlen -= used;
+    }
+    if (R.chanlen == sizeof R.chanbuf - 1) R.chanlen = 0; /* a runaway line: drop it */
+    if (R.chan < 0) return;
+  }
+}
+
+static void on_emperor(void) {
+  unsigned char buf[64];
+  ssize_t r = read(emperor, buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) {
+    say(L_INFO, "the Emperor closed its socket: stopping");
+    close(emperor);
+    emperor = -1;
+    fire(EV_STOP, NULL);
+    return;
+  }
+  for (ssize_t i = 0; i < r; i++) {
+    enum emperor_command c = emperor_decode(buf[i]);
+    if (c == EMPEROR_STOP) fire(EV_STOP, NULL);
+    else if (c == EMPEROR_RELOAD) fire(EV_RELOAD, NULL);
+  }
+}
+
+/* What the service said, matched with what we asked. */
+static void on_reply(const char *req, char *line) {
+  char *arg = strchr(line, ' ');
+  if (arg) *arg++ = '\0'; else arg = line + strlen(line);
+  int known = 1;
+  if (!strcmp(req, "hello") || !strcmp(req, "started") || !strcmp(req, "bye")) known = !strcmp(line, "ok");
+  else if (!strcmp(req, "prepare")) {
+    if (!strcmp(line, "plan")) fire(EV_PLAN, arg);
+    else if (!strcmp(line, "wait")) fire(EV_WAIT, arg);
+    else if (!strcmp(line, "idle")) fire(EV_IDLE, arg);
+    else if (!strcmp(line, "fail")) fire(EV_FAIL, arg);
+    else known = 0;
+  } else if (!strcmp(req, "exited")) {
+    if (!strcmp(line, "respawn")) fire(EV_RESPAWN, arg);
+    else if (!strcmp(line, "idle")) fire(EV_STAY, arg);
+    else if (!strcmp(line, "released")) fire(EV_RELEASED, arg);
+    else if (!strcmp(line, "fail")) fire(EV_FAIL, arg);
+    else known = 0;
+  } else if (!strcmp(req, "reload")) {
+    if (!strcmp(line, "unchanged")) fire(EV_UNCHANGED, arg);
+    else if (!strcmp(line, "changed")) fire(EV_CHANGED, arg);
+    else known = 0;
+  } else if (!strcmp(req, "release")) {
+    if (!strcmp(line, "released")) leave(0);
+    else known = 0;
+  } else if (!strcmp(req, "health")) {
+    known = !strcmp(line, "ok");
+  }
+  if (!known) {
+    if (!strcmp(line, "error")) say(L_ERROR, "vessel up refused \"%s\": %s", req, arg);
+    else say(L_ERROR, "vessel up answered \"%s\" with something this monitor does not understand: \"%.200s\"", req, line);
+    service_close(&SV);
+    if (P.mode != MODE_EMPEROR && !strcmp(req, "release")) { leave(0); return; }
+    fire(EV_SERVICE_LOST, NULL);
+  }
+}
+
+static void on_service(void) {
+  char line[SERVICE_LINE_MAX + 1];
+  for (;;) {
+    char req[64];
+    snprintf(req, sizeof req, "%s", SV.request);
+    int r = service_read(&SV, line, sizeof line);
+    if (r == 0) return;
+    if (r < 0) {
+      say(L_WARN, "vessel up: %s", line);
+      service_close(&SV);
+      if (P.mode != MODE_EMPEROR) { leave(0); return; } /* a detached release: gc finishes it */
+      fire(EV_SERVICE_LOST, NULL);
+      return;
+    }
+    on_reply(req, line);
+    service_flush();
+    if (SV.fd < 0 || exit_code >= 0) return;
+  }
+}
+
+static void relay(int from, int to, int *open_flag) {
+  char buf[16384];
+  ssize_t r = read(from, buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) { *open_flag = 0; return; }
+  for (ssize_t off = 0; off < r; ) {
+    ssize_t w = write(to, buf + off, (size_t)(r - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    off += w;
+  }
+}
+
+/* ---------- the loop ---------- */
+
+static long long next_deadline(void) {
+  long long d = 0;
+  long long ts[] = { t_stop, t_backoff, t_loyal, announced ? t_heartbeat : 0, t_retry, t_empty, SV.pending ? SV.deadline_ms : 0, health_deadline() };
+  for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) if (ts[i] && (!d || ts[i] < d)) d = ts[i];
+  return d;
+}
+
+static void on_timers(void) {
+  long long now = now_ms();
+  if (t_stop && now >= t_stop) fire(EV_STOP_TIMEOUT, NULL);
+  if (t_backoff && now >= t_backoff) { t_backoff = 0; fire(EV_BACKOFF_DONE, NULL); }
+  if (t_retry && now >= t_retry) { t_retry = 0; fire(EV_RETRY, NULL); }
+  if (t_loyal && now >= t_loyal) {
+    t_loyal = 0;
+    loyal = 1;
+    emperor_send(emperor, TO_EMPEROR_LOYAL);
+    emperor_send(emperor, TO_EMPEROR_ACCEPTING);
+    say(L_INFO, "running for %ld ms: loyal", P.min_uptime_ms);
+  }
+  if (announced && t_heartbeat && now >= t_heartbeat) {
+    if (health_allows_heartbeat(&S)) emperor_send(emperor, TO_EMPEROR_HEARTBEAT);
+    t_heartbeat = now + heartbeat_ms;
+  }
+  if (SV.pending && now >= SV.deadline_ms) {
+    say(L_ERROR, "vessel up did not answer \"%s\" in time", SV.request);
+    service_close(&SV);
+    fire(EV_SERVICE_LOST, NULL);
+  }
+  if (have_run) {
+    int was_loyal_candidate = emperor >= 0 && !loyal && S.phase == PH_RUNNING;
+    enum health_change hc = health_tick(&P, &R, &S, now);
+    if (hc != HEALTH_SAME) status_write(&P, &S);
+    if (hc == HEALTH_BECAME_HEALTHY || hc == HEALTH_BECAME_UNHEALTHY) {
+      if (SV.fd >= 0 && P.mode == MODE_EMPEROR) service_ask("health %ld %s", S.run, S.health);
+      if (hc == HEALTH_BECAME_HEALTHY && was_loyal_candidate) {
+        loyal = 1;
+        emperor_send(emperor, TO_EMPEROR_LOYAL);
+        emperor_send(emperor, TO_EMPEROR_ACCEPTING);
+        say(L_INFO, "healthy: loyal");
+      }
+      if (hc == HEALTH_BECAME_UNHEALTHY && P.health_restart && S.phase == PH_RUNNING) {
+        say(L_WARN, "unhealthy: restarting by its restart policy");
+        os_signal(&P, &R, P.stop_signal, 1);
+        t_stop = now + P.stop_timeout_ms;
+      }
+    }
+  }
+}
+
+static void run_loop(void) {
+  while (exit_code < 0) {
+    struct pollfd pf[8];
+    int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1;
+    i_sig = n; pf[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
+    if (emperor >= 0) { i_emp = n; pf[n++] = (struct pollfd){ .fd = emperor, .events = POLLIN }; }
+    if (SV.fd >= 0) { i_srv = n; pf[n++] = (struct pollfd){ .fd = SV.fd, .events = POLLIN }; }
+    if (have_run && R.chan >= 0) { i_chan = n; pf[n++] = (struct pollfd){ .fd = R.chan, .events = POLLIN }; }
+    if (have_run && R.watch >= 0 && R.reaped) { i_watch = n; pf[n++] = (struct pollfd){ .fd = R.watch, .events = POLLIN }; }
+    if (have_run && R.master >= 0) {
+      i_master = n; pf[n++] = (struct pollfd){ .fd = R.master, .events = POLLIN };
+      if (stdin_relay) { i_stdin = n; pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN }; }
+    }
+    int hfd = health_fd();
+    if (hfd >= 0) { i_health = n; pf[n++] = (struct pollfd){ .fd = hfd, .events = POLLIN }; }
+
+    long long d = next_deadline();
+    int timeout = -1;
+    if (d) { long long left = d - now_ms(); timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left; }
+    if (have_run && R.reaped && R.watch < 0 && timeout < 0) timeout = 20; /* no watch fd: poll for empty */
+    if (have_run && R.reaped && R.watch < 0 && timeout > 20) timeout = 20;
+    int r = poll(pf, (nfds_t)n, timeout);
+    if (r < 0 && errno != EINTR) { say(L_ERROR, "poll: %s", strerror(errno)); leave(125); break; }
+    if (r > 0 && (pf[i_sig].revents & POLLIN)) on_signals();
+    if (exit_code >= 0) break;
+    if (i_emp >= 0 && r > 0 && (pf[i_emp].revents & (POLLIN | POLLHUP | POLLERR)) && emperor >= 0) on_emperor();
+    if (i_srv >= 0 && r > 0 && (pf[i_srv].revents & (POLLIN | POLLHUP | POLLERR)) && SV.fd >= 0) on_service();
+    if (i_chan >= 0 && r > 0 && (pf[i_chan].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.chan >= 0) on_channel();
+    if (i_watch >= 0 && r > 0 && (pf[i_watch].revents & POLLIN) && have_run && R.watch >= 0) os_watch_drain(&R);
+    if (i_health >= 0 && r > 0 && (pf[i_health].revents & (POLLIN | POLLHUP))) health_output();
+    if (i_master >= 0 && r > 0 && (pf[i_master].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0) {
+      int open_flag = 1;
+      relay(R.master, STDOUT_FILENO, &open_flag);
+      if (!open_flag) { close(R.master); R.master = -1; stdin_relay = 0; }
+    }
+    /* stdin at its end: the command keeps its terminal, as with docker -t */
+    if (i_stdin >= 0 && r > 0 && (pf[i_stdin].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0)
+      relay(STDIN_FILENO, R.master, &stdin_relay);
+    if (have_run && R.reaped) {
+      if (os_empty(&P, &R)) fire(EV_ENDED, NULL);
+      else if (t_empty && now_ms() >= t_empty) {
+        say(L_WARN, "processes left after the container's init exited: killing them");
+        os_kill(&P, &R);
+        t_empty = now_ms() + EMPTY_GRACE_MS;
+      }
+    }
+    on_timers();
+  }
+}
+
+/* ---------- entry points ---------- */
+
+void monitor_child_reset(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report };
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);
+}
+
+
+static void common_setup(void) {
+  say_level_from_env();
+  install_signals();
+  SV.fd = -1;
+  memset(&S, 0, sizeof S);
+  S.main_code = -1;
+}
+
+static void make_raw_tty(void) {
+  if (!P.tty || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0) return;
+  tio_saved = 1;
+  struct termios raw = saved_tio;
+  cfmakeraw(&raw);
+  tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+}
+
+int monitor_main(const char *plan_path) {
+  common_setup();
+  char err[512];
+  if (fcntl(REPORT_FD, F_GETFD) >= 0) {
+    report = REPORT_FD;
+    fcntl(report, F_SETFD, FD_CLOEXEC);
+  }
+  if (plan_load(&P, plan_path, err, sizeof err) < 0) {
+    say(L_ERROR, "%s", err);
+    report_line("error %s (exit %ld)\n", err, 125);
+    return 125;
+  }
+  have_plan = 1;
+  say_context("container", P.name ? P.name : "?");
+  if (P.mode == MODE_EMPEROR) {
+    say(L_ERROR, "plan %s is for an Emperor vassal: run it with `vessel-init vassal`", plan_path);
+    return 125;
+  }
+  if (os_setup(&P, err, sizeof err) < 0) {
+    say(L_ERROR, "%s", err);
+    snprintf(S.reason, sizeof S.reason, "%s", err);
+    S.exit_code = 125;
+    set_phase(PH_FAILED);
+    report_line("error %s (exit %ld)\n", err, 125);
+    return 125;
+  }
+  if (P.tty) make_raw_tty();
+  start_run();
+  run_loop();
+  restore_tty();
+  if (report >= 0) report_line("error %s (exit %ld)\n", S.reason[0] ? S.reason : "the monitor ended before the container started", S.exit_code ? S.exit_code : 125);
+  return exit_code < 0 ? 125 : exit_code;
+}
+
+int vassal_main(const char *file) {
+  common_setup();
+  vassal_file = file;
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  snprintf(vassal_name, sizeof vassal_name, "%s", base);
+  char *dot = strstr(vassal_name, ".vessel");
+  if (dot && !dot[7]) *dot = '\0';
+  say_context("container", vassal_name);
+  const char *hb = getenv("VESSEL_HEARTBEAT");
+  if (hb && atol(hb) >= 1) heartbeat_ms = atol(hb) * 1000;
+  emperor = emperor_fd_from_env();
+  P.mode = MODE_EMPEROR;
+  P.name = vassal_name;
+  const char *sock = getenv("VESSEL_SERVICE");
+  char err[512];
+  if (!sock || !*sock) {
+    say(L_ERROR, "VESSEL_SERVICE is not set: this vassal must be run by vessel up's Emperor");
+    return 1;
+  }
+  if (service_connect(&SV, sock, err, sizeof err) < 0) {
+    say(L_ERROR, "%s", err);
+    return 1;
+  }
+  char abs[4096];
+  if (file[0] != '/' && getcwd(abs, sizeof abs - 300)) {
+    size_t l = strlen(abs);
+    snprintf(abs + l, sizeof abs - l, "/%s", file);
+  } else snprintf(abs, sizeof abs, "%s", file);
+  service_ask("hello %d vassal %d %s", SERVICE_PROTOCOL, (int)getpid(), abs);
+  a_prepare();
+  run_loop();
+  if (SV.fd >= 0 && exit_code == 0) service_ask("bye");
+  service_close(&SV);
+  return exit_code < 0 ? 1 : exit_code;
+}

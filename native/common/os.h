@@ -1,0 +1,55 @@
+/*
+ * What the monitor asks of the operating system: one small implementation per OS
+ * (linux/run.c: namespaces, cgroups and a pid-1 init; freebsd/run.c: a jail, a process
+ * descriptor and the reaper). Everything else in the monitor is shared.
+ */
+#ifndef VESSEL_OS_H
+#define VESSEL_OS_H
+
+#include <sys/types.h>
+#include "plan.h"
+
+/* One run of the container: the monitor starts a new one after each restart. */
+struct run {
+  long index;
+  pid_t init;             /* Linux: the container's pid 1; FreeBSD: the command */
+  int chan;               /* lines from the init: ready, main-exit N, error/notfound/cannotrun MSG */
+  int watch;              /* readable when the run may have emptied (Linux: inotify on cgroup.events); -1 */
+  int master;             /* pty master (foreground -t), -1 */
+  int ready, reaped, empty;
+  int wait_status;        /* the init's, once reaped */
+  int main_code;          /* -1 until "main-exit" */
+  int error_code;         /* 125 setup failed, 126 cannot run, 127 not found; 0 none */
+  char leaf[300];         /* cgroup leaf of this run (Linux) */
+  char reason[512];       /* what the init said went wrong */
+  char chanbuf[1024]; size_t chanlen;
+};
+
+/* Once per monitor, before the first run: checks and handles that stay (e.g. the bridge's index). */
+int os_setup(const struct plan *p, char *err, size_t errlen);
+/* Names the run's resources (R->leaf) from the plan and R->index: recorded before they exist. */
+void os_name_run(const struct plan *p, struct run *r);
+/* Creates the run's resources and starts its init; R->init and R->chan are set on success. */
+int os_start(const struct plan *p, struct run *r, char *err, size_t errlen);
+/* SIG to the main command (through the init) or, with ALL, to every process of the run. */
+void os_signal(const struct plan *p, struct run *r, int sig, int all);
+/* SIGKILL to every process of the run. */
+void os_kill(const struct plan *p, struct run *r);
+/* Nonzero once no process of the run is left (after the init was reaped). */
+int os_empty(const struct plan *p, struct run *r);
+/* Drain R->watch after it polled readable. */
+void os_watch_drain(struct run *r);
+/* The run is over: OOM kills counted, the run's directories removed. Returns the OOM kill count. */
+int os_finish(const struct plan *p, struct run *r);
+/*
+ * A process inside the running container (health checks): its namespaces, root and cgroups, ARGV
+ * with the container's environment, stdout+stderr to OUT_FD. Returns its pid, or -1.
+ */
+pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *argv, int out_fd);
+/* Kill a process started by os_spawn_inside and everything it started. */
+void os_kill_inside(const struct plan *p, struct run *r, pid_t pid);
+
+/* Implemented by the monitor: in a child it forked, drop its descriptors and signal handlers. */
+void monitor_child_reset(void);
+
+#endif

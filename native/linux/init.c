@@ -1,0 +1,139 @@
+/*
+ * pid 1 of the container. It builds the root and the network, tells the monitor "ready", starts
+ * the command, then reaps every process. Jail semantics: it exits when no process is left in the
+ * container (wait=all, the default) or when the command exits (wait=main); the kernel kills what
+ * remains of the pid namespace when it exits. Its exit code is the command's. It forwards the
+ * signals it gets to the command (a pid 1 without handlers would ignore them).
+ */
+#include "linux.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int chan_fd = -1;
+
+void chan_say(const char *fmt, ...) {
+  if (chan_fd < 0) return;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+  buf[n++] = '\n';
+  ssize_t w = write(chan_fd, buf, (size_t)n);
+  (void)w;
+}
+
+_Noreturn void die_setup(const char *fmt, ...) {
+  char buf[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  chan_say("error %s", buf);
+  _exit(125);
+}
+
+static volatile sig_atomic_t pending[65];
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
+
+static void on_signal(int sig) {
+  if (sig > 0 && sig < 65) pending[sig] = 1;
+}
+
+static void install_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  /* no SA_RESTART: waitpid must return EINTR so a signal is forwarded at once */
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+}
+
+static int all_digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++) if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+/* /proc is the container's own here: any pid but ours means a process is still running. */
+static int others_alive(void) {
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while ((e = readdir(d))) {
+    if (all_digits(e->d_name) && atoi(e->d_name) != 1) { found = 1; break; }
+  }
+  closedir(d);
+  return found;
+}
+
+static int code_of(int st) {
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return 125;
+}
+
+int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The monitor may have died between the clone and the line above: then its end is closed. */
+  struct pollfd pf = { .fd = chan_fd, .events = 0 };
+  if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR))) _exit(125);
+  int slave = -1;
+  root_setup(p, ptysock, &slave);
+  if (!p->net_host) {
+    if (net_loopback_up() < 0) die_setup("bring up lo: %s", strerror(errno));
+    char err[512];
+    if (p->veth_host && net_plumb(p, host_nl, bridge_index, err, sizeof err) < 0) die_setup("network: %s", err);
+  }
+  if (host_nl >= 0) close(host_nl);
+  struct ids id;
+  user_resolve(p, &id);
+  chan_say("ready");
+
+  install_handlers();
+  pid_t main_pid = fork();
+  if (main_pid < 0) die_setup("fork: %s", strerror(errno));
+  if (main_pid == 0) exec_command(p, slave, &id);
+  if (slave >= 0) close(slave);
+
+  int main_code = -1;
+  for (;;) {
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+      int s = forwarded[i];
+      if (!pending[s]) continue;
+      pending[s] = 0;
+      /* Once the command is gone, a stop signal is meant for whatever still runs. */
+      if (main_code < 0) kill(main_pid, s);
+      else if (s != SIGWINCH) kill(-1, s);
+    }
+    int st;
+    pid_t w = waitpid(-1, &st, 0);
+    if (w == main_pid) {
+      main_code = code_of(st);
+      chan_say("main-exit %d", main_code);
+      if (p->wait_main) return main_code;
+      continue;
+    }
+    if (w > 0 || (w < 0 && errno == EINTR)) continue;
+    if (w < 0 && errno == ECHILD) {
+      /* No children, but `vessel exec` sessions are not our children: wait for them too. */
+      if (!others_alive()) return main_code < 0 ? 125 : main_code;
+      struct timespec ts = { 0, 50 * 1000 * 1000 };
+      nanosleep(&ts, NULL);
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/*
+ * The Linux half of os.h: a run is a fresh set of cgroups and an init cloned straight into new
+ * mount, uts, ipc, pid and (unless --network host) network namespaces. The monitor itself stays
+ * in the host's namespaces, so it can restart the container, write its status record and talk
+ * to vessel up for as long as the container lives. "Every process is gone" is the init's exit
+ * (the kernel empties the pid namespace with it) confirmed by the cgroup: cgroup.events says
+ * populated 0 (watched with inotify), or the listed processes are gone where there is no v2 tree.
+ */
+#include "linux.h"
+#include "../common/say.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HEALTH_CGROUP "vessel-health"
+
+static int host_nl = -1;
+static int bridge_index;
+
+int os_setup(const struct plan *p, char *err, size_t errlen) {
+  if (!p->nargv) { snprintf(err, errlen, "no command to run"); return -1; }
+  if (p->veth_host) {
+    /* opened here, in the host's namespace: the init creates the host end of the veth with it */
+    host_nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (host_nl < 0) { snprintf(err, errlen, "netlink: %s", strerror(errno)); return -1; }
+    bridge_index = (int)if_nametoindex(p->bridge);
+    if (bridge_index <= 0) {
+      snprintf(err, errlen, "network bridge %s does not exist (network removed while the container runs?)", p->bridge);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void os_name_run(const struct plan *p, struct run *r) {
+  /* fresh per run: cgroup v1 releases pids charges seconds after a kill */
+  if (r->index == 0) snprintf(r->leaf, sizeof r->leaf, "%s.%s", p->name, p->run_id);
+  else snprintf(r->leaf, sizeof r->leaf, "%s.%sr%ld", p->name, p->run_id, r->index);
+}
+
+int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
+  if (cgroup_create(p, r->leaf, err, errlen) < 0) { cgroup_remove(p, r->leaf); return -1; }
+  int chan[2], pty[2] = { -1, -1 };
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) { snprintf(err, errlen, "socketpair: %s", strerror(errno)); return -1; }
+  if (p->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0) {
+    snprintf(err, errlen, "socketpair: %s", strerror(errno));
+    close(chan[0]); close(chan[1]);
+    return -1;
+  }
+  long flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD;
+  if (!p->net_host) flags |= CLONE_NEWNET;
+  fflush(NULL);
+  /* fork-like clone (no new stack): the child is pid 1 of its namespace, the monitor stays outside */
+  pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+  if (pid < 0) {
+    snprintf(err, errlen, "clone: %s", strerror(errno));
+    close(chan[0]); close(chan[1]);
+    if (pty[0] >= 0) { close(pty[0]); close(pty[1]); }
+    cgroup_remove(p, r->leaf);
+    return -1;
+  }
+  if (pid == 0) {
+    monitor_child_reset();
+    close(chan[0]);
+    if (pty[0] >= 0) close(pty[0]);
+    chan_fd = chan[1];
+    if (p->log_path) {
+      /* the container's output goes to its log; the monitor's own lines stay on its stderr */
+      int log = open(p->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+      if (log < 0) _exit(125);
+      dup2(log, 1);
+      dup2(log, 2);
+      close(log);
+    }
+    /* wait until the monitor has put us into the run's cgroups: everything we start is counted */
+    char go;
+    ssize_t n;
+    do n = read(chan_fd, &go, 1); while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(125);
+    _exit(container_init((struct plan *)p, host_nl, bridge_index, pty[1]));
+  }
+  close(chan[1]);
+  if (pty[1] >= 0) close(pty[1]);
+  r->init = pid;
+  if (cgroup_join(p, r->leaf, pid, err, errlen) < 0) {
+    kill(pid, SIGKILL);
+    close(chan[0]);
+    if (pty[0] >= 0) close(pty[0]);
+    /* reaped by the loop's SIGCHLD; the caller's failure path removes the cgroups */
+    r->chan = -1;
+    return -1;
+  }
+  if (write(chan[0], "g", 1) != 1) { /* the child died already: its exit tells the story */ }
+  if (pty[0] >= 0) {
+    /* the init allocates the terminal in its own devpts and hands the master over, or dies */
+    r->master = pty_recv_fd(pty[0]);
+    close(pty[0]);
+  }
+  fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
+  r->chan = chan[0];
+  r->watch = cgroup_events_fd(p, r->leaf);
+  return 0;
+}
+
+void os_signal(const struct plan *p, struct run *r, int sig, int all) {
+  if (r->init <= 0 || r->reaped) return;
+  if (!all || sig == SIGKILL) {
+    /* the init forwards it to the command; SIGKILL of the init takes the whole pid namespace */
+    kill(r->init, sig);
+    return;
+  }
+  /* every process but the init, which would forward it to the command a second time */
+  cgroup_signal(p, r->leaf, sig, r->init);
+  /* nothing but the init (the command is gone, or not started yet): it takes the signal itself */
+  kill(r->init, sig);
+}
+
+void os_kill(const struct plan *p, struct run *r) {
+  if (r->init > 0 && !r->reaped) kill(r->init, SIGKILL);
+  cgroup_kill(p, r->leaf, 0);
+}
+
+int os_empty(const struct plan *p, struct run *r) {
+  return r->reaped && !cgroup_populated(p, r->leaf);
+}
+
+void os_watch_drain(struct run *r) {
+  char buf[4096];
+  while (read(r->watch, buf, sizeof buf) > 0) {}
+}
+
+int os_finish(const struct plan *p, struct run *r) {
+  int oom = cgroup_oom_kills(p, r->leaf);
+  if (!r->reaped && r->init > 0) {
+    kill(r->init, SIGKILL);
+    int st;
+    if (waitpid(r->init, &st, 0) == r->init) { r->reaped = 1; r->wait_status = st; }
+  }
+  cgroup_kill(p, r->leaf, 0);
+  cgroup_remove(p, r->leaf);
+  return oom;
+}
+
+pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *argv, int out_fd) {
+  if (r->init <= 0 || r->reaped) return -1;
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  /* the check's own process: into the run's cgroups (a child group to find what it leaves) */
+  monitor_child_reset();
+  chan_fd = -1;
+  if (cgroup_sub_create(p, r->leaf, HEALTH_CGROUP, getpid()) < 0) _exit(126);
+  static const char *kinds[] = { "ipc", "uts", "net", "pid", "mnt" };
+  char path[64];
+  int fds[5];
+  for (int i = 0; i < 5; i++) {
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)r->init, kinds[i]);
+    if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) _exit(126);
+  }
+  snprintf(path, sizeof path, "/proc/%d/root", (int)r->init);
+  int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) _exit(126);
+  for (int i = 0; i < 5; i++) if (setns(fds[i], 0) < 0) _exit(126);
+  if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) _exit(126);
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) dup2(null, 0);
+  dup2(out_fd, 1);
+  dup2(out_fd, 2);
+  static struct plan hp;
+  hp = *p;
+  int n = 0;
+  for (; argv[n] && n < MAX_ITEMS; n++) hp.argv[n] = argv[n];
+  hp.argv[n] = NULL;
+  hp.nargv = n;
+  hp.tty = 0;
+  struct ids id;
+  user_resolve(&hp, &id);
+  /* the pid namespace applies to children only */
+  pid_t cmd = fork();
+  if (cmd < 0) _exit(126);
+  if (cmd == 0) exec_command(&hp, -1, &id);
+  int st;
+  while (waitpid(cmd, &st, 0) < 0 && errno == EINTR) {}
+  _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
+}
+
+void os_kill_inside(const struct plan *p, struct run *r, pid_t pid) {
+  if (pid > 0) kill(pid, SIGKILL);
+  cgroup_sub_kill(p, r->leaf, HEALTH_CGROUP);
+}
