@@ -188,11 +188,7 @@ static void start_run(void) {
   R.chan = R.watch = R.master = -1;
   R.main_code = -1;
   S.init_pid = 0;
-  S.reason[0] = '\0';
-  S.exit_code = 0;
-  S.main_code = -1;
-  S.oom_kills = 0;
-  S.stopped = 0;
+  S.note[0] = '\0';
   char err[512] = "";
   os_name_run(&P, &R);
   S.cgroup_leaf = R.leaf;
@@ -277,7 +273,10 @@ static void a_plan(void) {
   if (P.heartbeat_ms) heartbeat_ms = P.heartbeat_ms;
   if (os_setup(&P, err, sizeof err) < 0) {
     snprintf(S.reason, sizeof S.reason, "%s", err);
+    S.exit_code = 125;
+    S.exited_ms = wall_ms();
     say(L_ERROR, "%s", err);
+    set_phase(PH_EXITED);
     service_ask("exited %ld 125 0", S.run);
     return;
   }
@@ -285,14 +284,14 @@ static void a_plan(void) {
 }
 
 static void a_wait(void) {
-  snprintf(S.reason, sizeof S.reason, "%s", ev_arg);
+  snprintf(S.note, sizeof S.note, "%s", ev_arg);
   set_phase(PH_WAITING);
   emperor_announce();
   t_retry = now_ms() + RETRY_WAIT_MS;
 }
 
 static void a_idle(void) {
-  snprintf(S.reason, sizeof S.reason, "%s", ev_arg);
+  snprintf(S.note, sizeof S.note, "%s", ev_arg);
   if (*ev_arg) say(L_WARN, "idle: %s", ev_arg);
   S.phase = PH_IDLE;
   if (have_plan) status_write(&P, &S);
@@ -572,6 +571,7 @@ static void on_channel(void) {
   for (;;) {
     ssize_t r = read(R.chan, R.chanbuf + R.chanlen, sizeof R.chanbuf - 1 - R.chanlen);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (r <= 0) { close(R.chan); R.chan = -1; return; }
     R.chanlen += (size_t)r;
     char *nl;
@@ -829,7 +829,7 @@ int monitor_main(const char *plan_path) {
   }
   if (os_setup(&P, err, sizeof err) < 0) {
     say(L_ERROR, "%s", err);
-    snprintf(S.reason, sizeof S.reason, "%s", err);
+    snprintf(S.note, sizeof S.note, "%s", err);
     S.exit_code = 125;
     set_phase(PH_FAILED);
     report_line("error %s (exit %ld)\n", err, 125);

@@ -108,6 +108,7 @@ static int record(struct plan *p, struct cursor *c) {
   else if (!strcmp(k, "min-uptime-ms")) return num_field(c, 0, 86400000L, &p->min_uptime_ms);
   else if (!strcmp(k, "heartbeat-ms")) return num_field(c, 100, 3600000L, &p->heartbeat_ms);
   else if (!strcmp(k, "on-signal")) { FIELD(a); p->on_signal_stop = !strcmp(a, "stop"); }
+  else if (!strcmp(k, "parent-pid")) return num_field(c, 1, INT_MAX, &p->parent_pid);
   else if (!strcmp(k, "release-arg")) { FIELD(a); APPEND(p->release_argv, p->nrelease, MAX_RELEASE_ARGS, "release arguments", a); }
   else if (!strcmp(k, "health-arg")) { FIELD(a); APPEND(p->health_argv, p->nhealth, MAX_HEALTH_ARGS, "health-check arguments", a); }
   else if (!strcmp(k, "health")) {

@@ -61,6 +61,7 @@ struct plan {
   long backoff_base_ms, backoff_max_ms, healthy_uptime_ms;
   long min_uptime_ms, heartbeat_ms;
   int on_signal_stop;        /* foreground: SIGTERM/SIGINT stop the container (cluster tasks) */
+  long parent_pid;           /* foreground: the CLI that waits; the monitor dies with it */
   const char *release_argv[MAX_RELEASE_ARGS + 1]; int nrelease;
 
   /* health check (run natively, docker's semantics) */

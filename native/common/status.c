@@ -22,15 +22,16 @@ static void flat(const char *in, char *out, size_t n) {
 
 void status_write(const struct plan *p, const struct status *s) {
   if (!p->status_path) return;
-  char tmp[4200], body[8192], reason[512];
+  char tmp[4200], body[8192], reason[512], note[512];
   if (snprintf(tmp, sizeof tmp, "%s.tmp%d", p->status_path, (int)getpid()) >= (int)sizeof tmp) return;
   flat(s->reason, reason, sizeof reason);
+  flat(s->note, note, sizeof note);
   int n = snprintf(body, sizeof body,
                    "version 1\nrunid %s\nmonitor %d\nphase %s\nrun %ld\ninit %d\nleaf %s\nstarted %lld\nexited %lld\n"
-                   "code %d\nmain %d\noom %d\nstopped %d\nrestarts %ld\nfailures %ld\nquick %ld\nreason %s\n",
+                   "code %d\nmain %d\noom %d\nstopped %d\nrestarts %ld\nfailures %ld\nquick %ld\nreason %s\nnote %s\n",
                    p->run_id ? p->run_id : "", (int)getpid(), phase_name(s->phase), s->run, (int)s->init_pid, s->cgroup_leaf ? s->cgroup_leaf : "",
                    s->started_ms, s->exited_ms, s->exit_code, s->main_code, s->oom_kills, s->stopped, s->restarts,
-                   s->failures, s->quick_deaths, reason);
+                   s->failures, s->quick_deaths, reason, note);
   if (n < 0 || (size_t)n >= sizeof body) return;
   if (s->health) {
     n += snprintf(body + n, sizeof body - (size_t)n, "health %s\nstreak %d\n", s->health, s->health_streak);

@@ -19,7 +19,9 @@ struct status {
   long run;                 /* 0 for the first run of this monitor, +1 per restart */
   pid_t init_pid;           /* the container's init (pid 1 inside), 0 when none */
   const char *cgroup_leaf;  /* this run's leaf directory name */
-  long long started_ms, exited_ms;
+  long long started_ms;
+  /* The last finished run (kept while the next one runs): when, code, what it said. */
+  long long exited_ms;
   int exit_code;            /* the init's: the main command's code, or 128+signal */
   int main_code;            /* the main command's own, -1 when it never ran */
   int oom_kills;
@@ -28,7 +30,8 @@ struct status {
   long failures, quick_deaths;
   const char *health;       /* starting | healthy | unhealthy, NULL without a check */
   int health_streak;
-  char reason[512];         /* waiting for / why failed / what the setup said */
+  char reason[512];         /* the last exit's: what the setup or the exec said went wrong */
+  char note[512];           /* what the container waits for, or why the monitor idles or failed */
   char health_log[5][600];  /* last results, newest last: "START END CODE OUTPUT" */
   int health_logs;
 };

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,11 @@ static int bridge_index;
 
 int os_setup(const struct plan *p, char *err, size_t errlen) {
   if (!p->nargv) { snprintf(err, errlen, "no command to run"); return -1; }
+  if (p->mode == MODE_FOREGROUND && p->parent_pid > 0) {
+    /* a foreground container dies with the CLI that waits for it (SIGKILL included) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != (pid_t)p->parent_pid) { snprintf(err, errlen, "the vessel that started this monitor is gone"); return -1; }
+  }
   if (p->veth_host) {
     /* opened here, in the host's namespace: the init creates the host end of the veth with it */
     host_nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);

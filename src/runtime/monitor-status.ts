@@ -35,7 +35,10 @@ export interface MonitorStatus {
   restarts: number;
   failures: number;
   quickDeaths: number;
+  /** The last exit's own words (setup error, command not found …). */
   reason: string;
+  /** What the container waits for, or why its monitor idles or failed. */
+  note: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: HealthResult[] };
 }
 
@@ -72,6 +75,7 @@ export function parseMonitorStatus(text: string): MonitorStatus | undefined {
     failures: num('failures'),
     quickDeaths: num('quick'),
     reason: kv.get('reason') ?? '',
+    note: kv.get('note') ?? '',
   };
   const started = iso(num('started'));
   const exited = iso(num('exited'));

@@ -39,6 +39,8 @@ export function supervisionRecords(spec: ContainerSpec, cfg: ContainerConfig, f:
   if (f.service !== undefined) r.push(['service', f.service]);
   for (const a of f.releaseArgv ?? []) r.push(['release-arg', a]);
   if (f.signalsStop) r.push(['on-signal', 'stop']);
+  // a foreground container dies with the process that waits for it (this one)
+  if (f.mode === 'foreground') r.push(['parent-pid', String(process.pid)]);
   const h = cfg.health;
   if (h && h.argv.length > 0) {
     for (const a of h.argv) r.push(['health-arg', a]);

@@ -36,7 +36,8 @@ export function mergeStatus(s: ContainerState, m: MonitorStatus | undefined): Co
   // A record of an earlier start of this name says nothing about this one.
   if (!m || m.runId !== s.runId) return s;
   // Released by TypeScript already: the state file has the last word.
-  if ((s.status === 'exited' || s.status === 'failed') && s.resources.length === 0 && (m.phase === 'exited' || m.phase === 'idle' || m.phase === 'failed')) {
+  // (a record still saying "running" is a monitor's that was killed: gc released what it left)
+  if ((s.status === 'exited' || s.status === 'failed') && s.resources.length === 0) {
     return m.phase === 'idle' ? { ...s, supervisorPid: m.monitorPid } : s;
   }
   const out: ContainerState = { ...s, status: STATUS_OF[m.phase], supervisorPid: m.monitorPid, resources: currentResources(s.resources, m) };
@@ -45,13 +46,13 @@ export function mergeStatus(s: ContainerState, m: MonitorStatus | undefined): Co
   if (m.startedAt) out.startedAt = m.startedAt;
   out.restarts = s.restarts + m.restarts;
   if (s.mode === 'detached') out.restartCount = { failures: m.failures, quickDeaths: m.quickDeaths };
-  const ended = m.phase === 'exited' || m.phase === 'idle' || m.phase === 'backoff' || (m.phase === 'failed' && m.exitedAt);
-  if (ended && m.exitedAt) {
+  // the last finished run (a restarted container's previous one while the next runs)
+  if (m.exitedAt) {
     out.lastExit = { ...exitStatusOf(m, s.spec.limits.memoryBytes), at: m.exitedAt };
-    out.finishedAt = m.exitedAt;
+    if (out.status === 'exited' || out.status === 'failed' || out.status === 'restarting') out.finishedAt = m.exitedAt;
   }
-  if (m.phase === 'failed' && m.reason) out.error = m.reason;
-  if (m.phase === 'waiting' && m.reason) out.waiting = m.reason;
+  if (m.phase === 'failed' && (m.note || m.reason)) out.error = m.note || m.reason;
+  if (m.phase === 'waiting' && m.note) out.waiting = m.note;
   if (m.health) out.health = m.health;
   return out;
 }

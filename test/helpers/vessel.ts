@@ -3,6 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mergeStatus } from '../../src/supervise/status.js';
+import { readMonitorStatus } from '../../src/runtime/monitor-status.js';
+import type { ContainerState } from '../../src/supervise/types.js';
 
 /**
  * Shared helpers for integration tests: a private VESSEL_ROOT per test file, the CLI run as a
@@ -184,9 +187,15 @@ export function leftovers(t: TestRoot, name?: string): string[] {
   return found;
 }
 
+/**
+ * A container's state as vessel shows it: its state file merged with its monitor's status record
+ * (the same merge `vessel ps` and `inspect` make: src/supervise/status.ts).
+ */
 export function containerState(t: TestRoot, name: string): Record<string, unknown> | undefined {
   const f = join(t.root, 'containers', name, 'state.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>) : undefined;
+  if (!existsSync(f)) return undefined;
+  const raw = JSON.parse(readFileSync(f, 'utf8')) as ContainerState;
+  return mergeStatus(raw, readMonitorStatus(join(t.root, 'containers', name, 'monitor.status'))) as unknown as Record<string, unknown>;
 }
 
 export function pidAlive(pid: number): boolean {

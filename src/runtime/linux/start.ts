@@ -72,7 +72,7 @@ export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly Plan
     mkdirSync(paths.work, { recursive: true });
   }
   prepareCgroupParents(cgroupLayout(), config().cgroupParent);
-  const sup = supervision ?? [...baseSupervision(cfg.name, cfg.runId, paths.status, signalNumber(cfg.stopSignal)), ['mode', 'foreground']];
+  const sup = supervision ?? [...baseSupervision(cfg.name, cfg.runId, paths.status, signalNumber(cfg.stopSignal)), ['mode', 'foreground'], ['parent-pid', String(process.pid)]];
   const output: PlanRecord[] = cfg.output.kind === 'file' ? [['log', cfg.output.path]] : [];
   writeFileAtomic(paths.plan, encodePlan([...sup, ...output, ...linuxMonitorRecords(cfg)]), 0o600);
   return paths.plan;
