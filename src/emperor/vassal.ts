@@ -3,8 +3,8 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
 import {
-  NO_RESTARTS, decideRestart, prepareRun, readRawState, readState, recordError, releaseRun, removeContainer, stopMarker,
-  supervisionRecords, writeState, type RestartCount,
+  NO_RESTARTS, decideRestart, prepareRun, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer, stopMarker,
+  supervisionRecords, writeState, type PreparedRun, type RestartCount,
 } from '../supervise/index.js';
 import type { Reply, Request, Session } from '../service/index.js';
 import { config, containerPaths, errorMessage, pidAlive, type Log } from '../util/index.js';
@@ -45,6 +45,7 @@ export class VassalSession implements Session {
   private runId: string | undefined;
   /** A changed spec: the next prepare starts the restart counter over. */
   private reloading = false;
+  private prepared: PreparedRun | undefined;
 
   constructor(private readonly o: VassalSessionOptions) {
     this.name = nameOf(o.file);
@@ -57,6 +58,7 @@ export class VassalSession implements Session {
         return this.prepare();
       case 'started':
         this.log.info({ pid: req.initPid, run: req.run }, 'container started');
+        if (this.prepared) await recordStarted(this.prepared, { pid: req.initPid, monitorPid: this.o.pid, resources: [], exited: new Promise(() => undefined) });
         return { kind: 'ok' };
       case 'exited':
         return this.exited(req.stopped);
@@ -108,6 +110,7 @@ export class VassalSession implements Session {
       }));
       await recordError(spec.name, undefined);
       this.spec = spec;
+      this.prepared = p;
       this.lastText = text;
       this.runId = p.cfg.runId;
       this.reloading = false;

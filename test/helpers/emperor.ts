@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmperorStats } from '../../src/emperor/stats.js';
 import type { PsReport } from '../../src/emperor/ps.js';
 import type { ContainerState } from '../../src/supervise/types.js';
+import { mergeStatus } from '../../src/supervise/status.js';
+import { readMonitorStatus } from '../../src/runtime/monitor-status.js';
 import { cgroupParentOf, removeCgroupParents } from './vessel.js';
 
 /**
@@ -177,9 +179,10 @@ export class EmperorWorld {
     return JSON.parse(this.vessel(['ps', '-a', '--json']).stdout) as PsReport;
   }
 
+  /** The container's state as `vessel ps` shows it: the state file merged with its monitor's record. */
   state(name: string): ContainerState | undefined {
     const text = readText(join(this.root, 'containers', name, 'state.json'));
-    return text ? (JSON.parse(text) as ContainerState) : undefined;
+    return text ? mergeStatus(JSON.parse(text) as ContainerState, readMonitorStatus(join(this.root, 'containers', name, 'monitor.status'))) : undefined;
   }
 
   /** Write a spec elsewhere and rename it in: the watcher never sees a half-written file. */
