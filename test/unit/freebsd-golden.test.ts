@@ -100,6 +100,12 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
       f.jails.set('a.b', { jid: 42, path: '/var/lib/vessel/containers/b/rootfs', mounts: [], childrenMax: 0, securelevel: 2, enforceStatfs: 2 });
     },
   },
+  // Finding 11: a child that may have children of its own (children.max = 3) needs its parent's
+  // children.max above that (kern_jail.c: `if (childmax >= ppr->pr_childmax)` → EPERM), not just cur+1.
+  'hierarchical-child-with-children': {
+    cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'], jail: { 'children.max': '3' } }),
+    host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 2, securelevel: 2, enforceStatfs: 2 }); },
+  },
   // Finding 10: a parent at securelevel 3 gets children at 3, not vessel's default 2.
   'hierarchical-securelevel': {
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
