@@ -7,6 +7,7 @@ import tarStream from 'tar-stream';
 import { compress, makeOciArchive, makeTar } from '../helpers/image.js';
 import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
 import { GNU_ONLY_TAR_OPTIONS, xattrOf } from '../helpers/bsdtar.js';
+import { tarForms } from '../../src/image/tar-forms.js';
 
 /**
  * Issue 13 findings 1-4 and item 2: the image data path of FreeBSD — layer unpack, whiteouts,
@@ -168,6 +169,34 @@ describe('FreeBSD image data path with real bsdtar', () => {
     const rec = JSON.parse((await vessel(t, ['image', 'inspect', 'site:1'])).stdout) as { layers: string[] };
     const top = join(t.root, 'images', 'layers', rec.layers[1]!.replace('sha256:', ''));
     expect(readFileSync(join(top, 'opt', 'tool'), 'utf8')).toBe('tool\n');
+  });
+
+  it('every FreeBSD form of tar-forms.ts runs with real bsdtar, each compression and the RUN-step stream included', () => {
+    const f = tarForms('freebsd');
+    const tree = join(work, 'forms-tree');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    writeFileSync(join(tree, 'etc', 'x'), 'x\n');
+    const bsd = (argv: string[], input?: Buffer) => execFileSync('bsdtar', argv.slice(1), { ...(input ? { input } : {}), maxBuffer: 1 << 26 });
+    for (const c of ['none', 'gzip', 'xz', 'zstd'] as const) {
+      const out = join(work, `forms-${c}.tar`);
+      bsd(f.createRootfs(tree, out, c));
+      expect(bsdList(out).some((l) => l.endsWith(' ./etc/x'))).toBe(true);
+    }
+    const layer = join(work, 'forms-layer.tar.gz');
+    bsd(f.createTreeLayer(tree, layer));
+    const stream = bsd(f.streamTree(tree));
+    for (const [i, input] of [readFileSync(layer), stream].entries()) {
+      const dest = mkdtempSync(join(work, `forms-x${i}-`));
+      bsd(f.extract(dest, true), input);
+      bsd(f.extract(mkdtempSync(join(work, `forms-u${i}-`)), false), input);
+      expect(readFileSync(join(dest, 'etc', 'x'), 'utf8')).toBe('x\n');
+    }
+    const copy = mkdtempSync(join(work, 'forms-copy-'));
+    bsd(f.copyIn(copy), bsd(f.copyOut(tree)));
+    expect(readFileSync(join(copy, 'etc', 'x'), 'utf8')).toBe('x\n');
+    const base = join(work, 'forms-base.tar');
+    bsd(f.createBaseLayer(base, tree, ['etc'], tree, ['etc/x']));
+    expect(bsdList(base).length).toBe(3);
   });
 
   it('no tar the FreeBSD path ran carried a GNU-only option', () => {
