@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import tarStream from 'tar-stream';
 import { host, setHostRunner } from '../../src/util/host.js';
@@ -111,15 +110,15 @@ export async function withBsdtar<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * A directory to put first on PATH so that a vessel child process on its FreeBSD path
- * (VESSEL_OS=freebsd) finds bsdtar as `tar`, as on FreeBSD. Made once per test process.
+ * PATH for a vessel child process on its FreeBSD path (VESSEL_OS=freebsd) that finds bsdtar as
+ * `tar`, as on FreeBSD: a `tar` symlink in a directory under `dir` (the test's own root, which
+ * the test removes), first on PATH.
  */
-let bsdtarDir: string | undefined;
-export function bsdtarOnPath(): NodeJS.ProcessEnv {
-  if (bsdtarDir === undefined) {
-    bsdtarDir = mkdtempSync(join(tmpdir(), 'vessel-bsdtar-'));
-    symlinkSync('/usr/bin/bsdtar', join(bsdtarDir, 'tar'));
-    process.once('exit', () => rmSync(bsdtarDir!, { recursive: true, force: true }));
+export function bsdtarOnPath(dir: string): NodeJS.ProcessEnv {
+  const bin = join(dir, 'bsdtar-bin');
+  if (!existsSync(join(bin, 'tar'))) {
+    mkdirSync(bin, { recursive: true });
+    symlinkSync('/usr/bin/bsdtar', join(bin, 'tar'));
   }
-  return { PATH: `${bsdtarDir}:${process.env.PATH ?? ''}` };
+  return { PATH: `${bin}:${process.env.PATH ?? ''}` };
 }
