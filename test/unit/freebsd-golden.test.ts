@@ -106,12 +106,6 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'], jail: { 'children.max': '3' } }),
     host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 2, securelevel: 2, enforceStatfs: 2 }); },
   },
-  // Finding 10 for a top-level jail: its parent is prison0, whose securelevel is kern.securelevel;
-  // a host raised to 3 gets jails at 3 (a 2 would be EPERM), still with enforce_statfs 2.
-  'host-securelevel': {
-    cfg: () => freebsdConfig(root, { name: 'web', network: { mode: 'none' } }),
-    host: (f) => { f.securelevel = 3; },
-  },
   // Finding 10: a parent at securelevel 3 gets children at 3, not vessel's default 2.
   'hierarchical-securelevel': {
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
