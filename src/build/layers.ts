@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type tarStream from 'tar-stream';
 import { host, run, VesselError } from '../util/index.js';
-import { retar, type OutHeader, stageLayerFile, stageLayerStream, type StagedLayer } from '../image/index.js';
+import { retar, tarForms, type OutHeader, stageLayerFile, stageLayerStream, type StagedLayer } from '../image/index.js';
 
 /**
  * The two ways a build step makes a layer: from a directory tree it prepared (COPY, ADD,
@@ -12,7 +12,7 @@ import { retar, type OutHeader, stageLayerFile, stageLayerStream, type StagedLay
  */
 export async function layerFromTree(tree: string, staging: string, source: string): Promise<StagedLayer> {
   const tarFile = join(staging, `tree-${Date.now()}-${Math.random().toString(36).slice(2)}.tar.gz`);
-  await run(['tar', '-c', '-f', tarFile, '--gzip', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', tree, '.']);
+  await run(tarForms().createTreeLayer(tree, tarFile));
   return stageLayerFile(tarFile, staging, { source });
 }
 
@@ -38,10 +38,7 @@ export function upperEntryToOci(h: tarStream.Header): OutHeader | OutHeader[] {
 }
 
 export async function layerFromUpper(upper: string, staging: string, source: string): Promise<StagedLayer> {
-  const child = host().spawn(
-    ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', upper, '.'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = host().spawn(tarForms().streamTree(upper), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const converted = retar(child.pipes[1] as Readable, upperEntryToOci);

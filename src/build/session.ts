@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { paths, commitLayers, canonicalJson, toOciConfig, type Descriptor, type StagedLayer, type StoredImage, type OciImageConfig } from '../image/index.js';
 import type { Digest, ImageConfig } from '../image/index.js';
 import { substitute } from './vesselfile.js';
+import { envPairs } from '../spec/index.js';
 import { cacheKey, lookup, remember, type CachedLayer } from './cache.js';
 import type { BuildOptions } from './build.js';
 
@@ -51,12 +52,7 @@ export class BuildSession {
 
   /** ${VAR} with the build's ARGs and the image's ENV so far. */
   sub(s: string): string {
-    const m = new Map(this.args);
-    for (const e of this.state.config.env ?? []) {
-      const i = e.indexOf('=');
-      m.set(e.slice(0, i), e.slice(i + 1));
-    }
-    return substitute(s, m);
+    return substitute(s, new Map([...this.args, ...envPairs(this.state.config.env)]));
   }
 
   layerDirs(): string[] {

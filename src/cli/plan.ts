@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { describeArgv, errorMessage } from '../util/index.js';
+import { describeArgv, errorMessage, hostOs } from '../util/index.js';
 import type { ContainerConfig, Driver, HostOs, Plan } from '../runtime/index.js';
 import type { PlumbingPlan } from '../net/index.js';
 import { fail } from './main.js';
 
 /**
- * `vessel plan`: spec → ContainerConfig (image from the store when it is there, placeholders
- * otherwise) → the driver's pure plan(). Nothing runs on the host.
+ * `vessel plan`: spec → ContainerConfig (supervise's planSpecConfig: the image must be in the
+ * store, as for a start) → the driver's pure plan(). Nothing runs on the host.
  */
 export interface PlanOutput {
   os: HostOs;
@@ -86,8 +86,9 @@ export function define(program: Command): void {
     .option('--os <os>', 'freebsd or linux (default: this host)')
     .option('--json', 'machine-readable output')
     .action(async (specPath: string, opts: { os?: string; json?: boolean }) => {
-      const os = opts.os ?? (process.platform === 'freebsd' ? 'freebsd' : process.platform === 'linux' ? 'linux' : undefined);
-      if (os !== 'freebsd' && os !== 'linux') fail(`--os ${JSON.stringify(opts.os ?? process.platform)}: expected freebsd or linux`);
+      // Without --os: this host, by the one hostOs() (a plan for another OS works from any host).
+      const os = opts.os ?? hostOs();
+      if (os !== 'freebsd' && os !== 'linux') fail(`--os ${JSON.stringify(os)}: expected freebsd or linux`);
       const plan = await planSpec(specPath, os);
       process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
     });

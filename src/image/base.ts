@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { VesselError, run } from '../util/index.js';
 import { importRootfsTarball, type ImportOptions } from './import-rootfs.js';
 import type { ImageRecord } from './types.js';
+import { tarForms } from './tar-forms.js';
 
 /**
  * `vessel image base NAME [--from DIR]`: a FreeBSD image made offline from a FreeBSD base system
@@ -38,13 +39,9 @@ export function baseAccounts(): Record<string, { text: string; mode: number }> {
 /** The image's configuration: a shell by default, and a PATH that finds /rescue's programs. */
 export const BASE_IMAGE_CONFIG = { Env: ['PATH=/rescue:/bin:/sbin:/usr/bin:/usr/sbin'], Cmd: ['/bin/sh'], WorkingDir: '/' };
 
-/**
- * The tar command that writes the layer: the staged tree, then the base's own files. Only -c, -f
- * and -C, which GNU tar and bsdtar(1) (FreeBSD's tar, libarchive's cmdline.c) share; both store
- * /rescue's hard links as links, so the layer holds one copy of the crunched binary.
- */
+/** The tar command that writes the layer (tar-forms.ts: the same on both OSes). */
 export function baseTarArgv(out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] {
-  return ['tar', '-cf', out, '-C', stage, ...stagedEntries, '-C', from, ...baseEntries];
+  return tarForms().createBaseLayer(out, stage, stagedEntries, from, baseEntries);
 }
 
 export async function buildBaseImage(ref: string, opts: { from?: string; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ImageRecord> {

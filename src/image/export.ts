@@ -10,7 +10,8 @@ import { sha256 } from './commit.js';
 import { decompressor } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
 import { fanOutFile, finished } from './streams.js';
-import { tarCreateArgv, withMergedRoot } from './flatten.js';
+import { withMergedRoot } from './flatten.js';
+import { tarForms } from './tar-forms.js';
 import { renderAciManifest } from './aci.js';
 import type { Progress } from './layer.js';
 
@@ -43,7 +44,7 @@ export async function exportImage(ref: string, out: string, opts: ExportOptions)
       const layerDirs = stored.layers.map((l) => paths.layer(l));
       if (opts.format === 'tar') {
         const comp = opts.compression ?? compressionFromName(out);
-        await withMergedRoot(layerDirs, (dir) => run(tarCreateArgv(dir, tmp, comp)).then(() => undefined));
+        await withMergedRoot(layerDirs, (dir) => run(tarForms().createRootfs(dir, tmp, comp)).then(() => undefined));
       } else {
         const staging = await makeStaging('aci');
         try {
@@ -51,7 +52,7 @@ export async function exportImage(ref: string, out: string, opts: ExportOptions)
           const comp = opts.compression ?? (compressionFromName(out) === 'none' ? 'gzip' : compressionFromName(out));
           // manifest first, then the merged root renamed to rootfs/ (appc image format).
           await withMergedRoot(layerDirs, (dir) =>
-            run(tarCreateArgv(dir, tmp, comp, ['--transform=s,^\\.,rootfs,', '-C', staging, 'manifest'])).then(() => undefined),
+            run(tarForms().createRootfs(dir, tmp, comp, { dir: staging, file: 'manifest' })).then(() => undefined),
           );
         } finally {
           await dropStaging(staging);

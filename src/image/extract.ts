@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { host, type SpawnedProcess, VesselError, errorMessage } from '../util/index.js';
 import { waitDrain } from './streams.js';
+import { tarForms } from './tar-forms.js';
 import { TarHeaderReader } from './tar-headers.js';
 import { EntryChecker, defaultLimits, type ExtractLimits } from './validate.js';
 import type { Digest } from './types.js';
@@ -9,7 +10,7 @@ import type { Digest } from './types.js';
 /**
  * Safe, streamed unpacking of one tar stream into a staging directory. Each chunk is hashed (the
  * layer's diff id) and read by the header reader, whose every entry the EntryChecker judges,
- * *before* the chunk is passed on to GNU tar (the writer): tar never receives the complete header
+ * *before* the chunk is passed on to tar (the writer): tar never receives the complete header
  * of a refused entry. The caller commits the directory only after this resolves, i.e. after every
  * byte was read, every entry accepted and tar exited 0; on any failure it rejects with one
  * E_ARCHIVE line naming the entry, after tar has been killed and has exited, so nothing writes
@@ -34,15 +35,9 @@ export interface ExtractResult {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** The writer's argv: GNU tar on Linux, bsdtar on FreeBSD (tar-forms.ts). */
 export function tarExtractArgv(dest: string, root: boolean): string[] {
-  return [
-    'tar', '-x', '-f', '-', '-C', dest,
-    '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner',
-    // All xattrs (security.capability, user.*) but never overlay's own: an archive must not be
-    // able to set redirects or opaque flags on a lower directory; vessel sets those itself.
-    '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*',
-    '--warning=no-unknown-keyword', '--warning=no-timestamp',
-  ];
+  return tarForms().extract(dest, root);
 }
 
 export async function extractTarStream(tar: Readable, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
@@ -119,7 +114,7 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   if (tarOpen) tarIn.end();
   const { code, signal } = await tarExit;
   if (code !== 0) {
-    const why = tarStderr.trim().split('\n').filter((l) => l && !/^tar: Exiting with failure/.test(l)).slice(-2).join(' | ');
+    const why = tarStderr.trim().split('\n').filter((l) => l && !/^tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
     throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${why || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
   }
   return {

@@ -1,26 +1,33 @@
 import { lstat, mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { host, run, VesselError } from '../util/index.js';
+import { host, hostOs, run, VesselError } from '../util/index.js';
 import { makeStaging, dropStaging, paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
 import type { Digest } from './types.js';
+import { tarForms } from './tar-forms.js';
 
 /**
- * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied), by a
- * read-only overlay of the layer directories. An empty directory is always added at the bottom:
- * overlayfs refuses a lower-only mount with a single lower directory.
+ * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). Linux:
+ * a read-only overlay of the layer directories; an empty directory is always added at the
+ * bottom, as overlayfs refuses a lower-only mount with a single lower directory. FreeBSD has no
+ * overlayfs (and unionfs does not read the layers' deletions): the layers are applied, base
+ * first, onto a scratch copy (flattenInto), which goes away afterwards.
  */
 export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) => Promise<T>): Promise<T> {
   const staging = await makeStaging('flatten');
-  const empty = join(staging, 'empty');
   const merged = await mkdtemp(join(staging, 'merged-'));
-  await mkdir(empty);
-  const lower = [...layerDirs].reverse().concat(empty).join(':');
   let mounted = false;
   try {
-    await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
-    mounted = true;
+    if (hostOs() === 'freebsd') {
+      await flattenInto(layerDirs.map(diffIdOfLayerDir), merged);
+    } else {
+      const empty = join(staging, 'empty');
+      await mkdir(empty);
+      const lower = [...layerDirs].reverse().concat(empty).join(':');
+      await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
+      mounted = true;
+    }
     return await fn(merged);
   } finally {
     if (mounted) await run(['umount', merged], { allowFailure: true });
@@ -29,13 +36,13 @@ export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) =
   }
 }
 
-/** GNU tar options for a root filesystem as data: numeric owners, xattrs but not overlay's. */
-export function tarCreateArgv(dir: string, out: string, compression: 'none' | 'gzip' | 'xz' | 'zstd', extra: string[] = []): string[] {
-  const comp = compression === 'gzip' ? ['--gzip'] : compression === 'xz' ? ['--xz'] : compression === 'zstd' ? ['--zstd'] : [];
-  return [
-    'tar', '-c', '-f', out, ...comp, '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*',
-    '--sort=name', ...extra, '-C', dir, '.',
-  ];
+/** The store keeps a layer at layers/<hex of its diff id> (store.ts paths.layer). */
+function diffIdOfLayerDir(dir: string): Digest {
+  const hex = basename(dir);
+  if (!/^[0-9a-f]{64}$/.test(hex) || paths.layer(`sha256:${hex}`) !== dir) {
+    throw new VesselError('E_IMAGE', `${dir}: not a layer directory of the image store`);
+  }
+  return `sha256:${hex}`;
 }
 
 /**
@@ -61,8 +68,9 @@ async function removeInside(root: string, rel: string, onlyChildren = false): Pr
 /**
  * Apply layers, base first, onto a plain directory: the root filesystem where there is no
  * overlayfs (FreeBSD without a ZFS store; also `image export --format tar` could use it).
- * Deletions come from the layer's recorded whiteouts; contents are copied by GNU tar, which
- * replaces a lower layer's symlink by the upper layer's directory instead of writing through it.
+ * Deletions come from the layer's recorded whiteouts; contents are copied by tar (tar-forms.ts),
+ * which replaces a lower layer's symlink by the upper layer's directory instead of writing
+ * through it (bsdtar refuses to extract through a symlink at all).
  */
 export async function flattenInto(diffIds: Digest[], target: string): Promise<void> {
   await mkdir(target, { recursive: true, mode: 0o755 });
@@ -75,13 +83,14 @@ export async function applyLayer(id: Digest, target: string): Promise<void> {
   for (const d of del.opaqueDirs) await removeInside(target, d, true);
   for (const w of del.whiteouts) await removeInside(target, w);
   await copyTree(paths.layer(id), target);
-  // The overlay whiteout nodes were copied along: they are markers, not files.
+  // Linux: the overlay whiteout nodes were copied along; they are markers, not files.
   for (const w of del.whiteouts) await removeInside(target, w);
 }
 
 async function copyTree(from: string, to: string): Promise<void> {
-  const src = host().spawn(['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*', '-C', from, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const dst = host().spawn(['tar', '-x', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--xattrs-include=*', '-C', to], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const forms = tarForms();
+  const src = host().spawn(forms.copyOut(from), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dst = host().spawn(forms.copyIn(to), { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   for (const c of [src, dst]) (c.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { err += s; });
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);

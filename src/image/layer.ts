@@ -9,6 +9,7 @@ import { host, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
 import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
 import { fanOutFile, finished } from './streams.js';
+import { tarForms } from './tar-forms.js';
 import {
   MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_XZ, MEDIA_LAYER_ZSTD,
   commitPath, paths, type Descriptor,
@@ -223,20 +224,28 @@ export async function commitLayers(layers: StagedLayer[]): Promise<void> {
 
 /**
  * OCI layers mark deletions with files (".wh.NAME", and ".wh..wh..opq" for "hide everything
- * below from lower layers"); overlayfs wants a 0/0 character device NAME and the directory xattr
- * trusted.overlay.opaque=y. The markers are removed and the overlay forms written by GNU tar from a
- * small generated archive, so device nodes and xattrs go through the same writer as everything else.
+ * below from lower layers"). The markers are removed; the layer's record (deletesOf, written
+ * beside it) keeps the deletions either way. On Linux overlayfs also wants them in its own form,
+ * a 0/0 character device NAME and the directory xattr trusted.overlay.opaque=y, written by GNU tar
+ * from a small generated archive so device nodes and xattrs go through the same writer as
+ * everything else. FreeBSD has no such form (tar-forms.ts overlayWhiteouts): the record alone.
  */
 export async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
+  const overlayForm = tarForms().overlayWhiteouts;
+  if (overlayForm === undefined) {
+    for (const w of r.whiteouts) await unlink(join(layerDir, w));
+    for (const d of r.opaqueDirs) {
+      await unlink(join(layerDir, d, '.wh..wh..opq'));
+      if (!(await lstat(join(layerDir, d))).isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${d}/.wh..wh..opq": opaque marker outside a directory`);
+    }
+    return;
+  }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
   }
   const pack = tarStream.pack();
-  const child = host().spawn(
-    ['tar', '-x', '-f', '-', '-C', layerDir, '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--xattrs-include=trusted.overlay.opaque', '--no-overwrite-dir'],
-    { stdio: ['pipe', 'ignore', 'pipe'] },
-  );
+  const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   pack.pipe(child.pipes[0] as NodeJS.WritableStream);

@@ -26,3 +26,24 @@ export function parseEnvFlag(text: string, environ: Record<string, string | unde
   const v = environ[name];
   return v === undefined ? undefined : [name, v];
 }
+
+/** An image's env list (`K=V` strings) as pairs; an entry without a name before `=` is skipped. */
+export function envPairs(list: readonly string[] = []): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const e of list) {
+    const i = e.indexOf('=');
+    if (i > 0) out.push([e.slice(0, i), e.slice(i + 1)]);
+  }
+  return out;
+}
+
+/**
+ * The one env merge (a start, `vessel plan`, `vessel exec`, a build's ENV step): the image's
+ * list, then the pairs given, by key — docker's order, the later value wins, a key keeps the
+ * place it first had.
+ */
+export function mergeEnv(imageEnv: readonly string[] = [], pairs: ReadonlyArray<readonly [string, string]>): string[] {
+  const m = new Map(envPairs(imageEnv));
+  for (const [k, v] of pairs) m.set(k, v);
+  return [...m].map(([k, v]) => `${k}=${v}`);
+}

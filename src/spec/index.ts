@@ -7,6 +7,7 @@ export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
 export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
 export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
+export { envPairs, mergeEnv } from './env.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
 export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';
 export { normalizeSignal, SIGNALS } from './signal.js';

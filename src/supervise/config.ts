@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../spec/index.js';
+import { mergeEnv, type ContainerSpec } from '../spec/index.js';
 import type { ImageConfig } from '../image/index.js';
 import type { ContainerConfig, Mount, RuntimeNetwork } from '../runtime/index.js';
 
@@ -28,16 +28,8 @@ export function commandOf(spec: ContainerSpec, img: ImageConfig): string[] {
   return [...entrypoint, ...cmd];
 }
 
-/** The image's env, then the spec's, merged by key (docker's order: the later value wins). */
-export function mergeEnv(imageEnv: string[] = [], specEnv: Array<[string, string]>): string[] {
-  const m = new Map<string, string>();
-  for (const e of imageEnv) {
-    const i = e.indexOf('=');
-    if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
-  }
-  for (const [k, v] of specEnv) m.set(k, v);
-  return [...m].map(([k, v]) => `${k}=${v}`);
-}
+/** The image's env, then the spec's, merged by key (spec/env.ts: the one merge). */
+export { mergeEnv };
 
 /** The container's hostname: the spec's, else its name cut to what sethostname(2) takes. */
 export function hostnameOf(spec: ContainerSpec): string {

@@ -70,7 +70,7 @@ export class FakeFreeBSD extends Recorder {
   rctl: string[] = [];
   devfs = new Map<number, string[]>();
   anchors = new Map<string, string>();
-  /** pf states as `pfctl -s states -v` prints them: the state line and its id/creatorid. */
+  /** pf states as `pfctl -s states -v`/`-vv` print them: the state line and its id/creatorid. */
   states: Array<{ line: string; id: string }> = [];
   datasets = new Set<string>();
   snapshots = new Set<string>();
@@ -206,8 +206,10 @@ export class FakeFreeBSD extends Recorder {
         const a = args.indexOf('-a');
         if (line === 'pfctl -s info') return this.ok(`Status: ${this.pfEnabled ? 'Enabled' : 'Disabled'} for 0 days 01:02:03           Debug: Urgent\n`);
         if (line === 'pfctl -s nat') return this.ok(this.mainAnchors.map((l) => `${l}\n`).join(''));
-        if (line === 'pfctl -s states -v') {
-          return this.ok(this.states.map((st) => `${st.line}\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n   id: ${st.id.replace('/', ' creatorid: ')}\n`).join(''));
+        if (line === 'pfctl -s states -v' || line === 'pfctl -s states -vv') {
+          // pf_print_state.c: the age line with PF_OPT_VERBOSE (-v), the id line only with PF_OPT_VERBOSE2 (-vv).
+          const id = (st: { id: string }) => (line.endsWith('-vv') ? `   id: ${st.id.replace('/', ' creatorid: ')}\n` : '');
+          return this.ok(this.states.map((st) => `${st.line}\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n${id(st)}`).join(''));
         }
         if (args[0] === '-k' && args[1] === 'id') {
           const before = this.states.length;

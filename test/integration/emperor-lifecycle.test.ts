@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,6 +133,24 @@ describe('vessel up: a spec becomes a supervised container', () => {
     expect(row.lastExit).toMatch(/0/);
     // The daemon container of the test above is idle the same way (restart = no).
     expect(w.state('el-daemon')!.status).toBe('exited');
+  });
+
+  it('restart = on-failure:1: one respawn after a failure, then idle; a changed spec starts the count over (issue 12 item 2)', async () => {
+    const runs = () => (existsSync(join(w.root, 'containers', 'el-flaky', 'container.log')) ? readFileSync(join(w.root, 'containers', 'el-flaky', 'container.log'), 'utf8').split('\n').filter((l) => l === 'run').length : 0);
+    const given = async (want: number) => {
+      await waitFor(`el-flaky to have run ${want} times and stay exited`, () => w.state('el-flaky')?.status === 'exited' && runs() === want, 30_000);
+      await sleep(3000); // longer than the Emperor's throttle: no further respawn comes
+      expect(runs()).toBe(want);
+      expect(w.state('el-flaky')!.status).toBe('exited');
+    };
+    w.drop('el-flaky', serviceSpec(['restart = on-failure:1'], "sh -c 'echo run; exit 3'"));
+    await given(2); // the first run and one restart
+    expect(w.state('el-flaky')!.lastExit?.code).toBe(3);
+    // A new spec is a new count: the reload's start is not a restart (it was, under the Emperor, before).
+    w.drop('el-flaky', serviceSpec(['restart = on-failure:1', 'env[] = V=2'], "sh -c 'echo run; exit 3'"));
+    await given(4);
+    w.remove('el-flaky');
+    await waitFor('el-flaky removed', () => w.state('el-flaky') === undefined);
   });
 
   it('a finished container starts again when its spec changes (same vassal)', async () => {

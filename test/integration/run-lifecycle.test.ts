@@ -69,6 +69,14 @@ describe('exec', () => {
     expect(await exited).toBe(134);
   });
 
+  it('vessel exec ended by SIGTERM exits 143, as a shell reports it (issue 12 item 6)', async () => {
+    const ex = vesselSpawn(t, ['exec', 'ex', 'sh', '-c', 'echo up; sleep 100']);
+    await until(() => ex.output().includes('up'), 15_000, 'the exec\'d command to start');
+    const exited = new Promise<number | null>((r) => ex.on('exit', (code) => r(code)));
+    ex.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+
   it('stop ends it within the timeout, even when the command ignores SIGTERM', async () => {
     const t0 = Date.now();
     expect((await vessel(t, ['stop', '-t', '1', 'ex'])).code).toBe(0);
@@ -108,6 +116,18 @@ describe('detached containers', () => {
     await sleep(500);
     expect(state('phoenix')?.status).toBe('exited');
     await vessel(t, ['rm', 'phoenix']);
+  });
+
+  it('--restart on-failure:2 restarts twice in a row after failures, then gives up (docker\'s meaning, issue 12 item 2)', async () => {
+    expect((await vessel(t, ['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3'])).code).toBe(0);
+    const done = await until(() => {
+      const s = state('flaky');
+      return s && s.status === 'exited' && s.supervisorPid !== undefined && !pidAlive(s.supervisorPid) ? s : undefined;
+    }, 30_000, 'the supervisor to give up');
+    expect(done.lastExit?.code).toBe(3);
+    expect(done.restarts).toBe(2);
+    expect((await vessel(t, ['logs', 'flaky'])).stdout).toBe('run\nrun\nrun\n');
+    await vessel(t, ['rm', 'flaky']);
   });
 
   it('logs -f follows the output', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupsIn, leftovers, rootWithBusybox, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
+import { cgroupParentOf, cgroupsIn, leftovers, rootWithBusybox, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 
 // `vessel doctor` and `vessel selftest` run for real on this Linux host; the selftest is killed
 // with SIGKILL in the middle of a case and `vessel gc` (or the next selftest) must leave nothing.
@@ -17,6 +17,13 @@ afterAll(() => {
   t.dispose();
   expect(left).toEqual([]);
 });
+
+/** The cgroup subtree directories of a state root that exist on this host (any controller). */
+function cgroupSubtrees(root: string): string[] {
+  const base = '/sys/fs/cgroup';
+  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [join(base, cgroupParentOf(root))] : readdirSync(base).map((c) => join(base, c, cgroupParentOf(root)));
+  return dirs.filter((d) => existsSync(d));
+}
 
 const selftestDirs = () => (existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')).filter((d) => d.startsWith('selftest-')) : []);
 
@@ -68,6 +75,8 @@ describe('vessel selftest (real driver contract on this host)', () => {
     expect(text).toContain('vessel doctor: can this Linux host run each feature?');
     expect(selftestDirs()).toEqual([]);
     expect(leftovers(t, 'selftest-resources')).toEqual([]);
+    // not even the empty cgroup subtree of this (private) state root
+    expect(cgroupSubtrees(t.root)).toEqual([]);
   });
 
   it('SIGKILLed in the middle of a case: vessel gc removes its container', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRoot, REPO, vessel, type TestRoot } from '../helpers/vessel.js';
 
@@ -36,5 +36,18 @@ describe('vessel setup', () => {
     const cfg = async (env: NodeJS.ProcessEnv) => (JSON.parse((await vessel(t, ['config', '--json'], { env })).stdout) as { vassals: { value: string } }).vassals.value;
     expect(await cfg({ VESSEL_OS: 'freebsd' })).toBe(join(process.cwd(), 'vassals', 'freebsd'));
     expect(await cfg({})).toBe(join(process.cwd(), 'vassals'));
+  });
+});
+
+describe('vessel plan (CLI)', () => {
+  it('without --os plans for this host (hostOs); an unknown --os is one line', async () => {
+    const spec = join(t.root, 'p.ini');
+    writeFileSync(spec, '[container]\nimage = nothere:1\n');
+    const here = await vessel(t, ['plan', spec]);
+    expect(here.code).toBe(125);
+    expect(here.stderr.split('\n')[0]).toBe(`vessel: ${spec}: [container] image: image "nothere:1" not found`);
+    const other = await vessel(t, ['plan', '--os', 'darwin', spec]);
+    expect(other.code).toBe(125);
+    expect(other.stderr).toBe('vessel: --os "darwin": expected freebsd or linux\n');
   });
 });

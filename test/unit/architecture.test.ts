@@ -59,15 +59,15 @@ function walk(dir: string): string[] {
 }
 
 // `import … from '…'`, `export … from '…'` (including `import type` and multi-line specifier
-// lists) and `import('…')`. Comments are not stripped: a commented-out import is still flagged,
-// which is the safer mistake.
-const IMPORT_RE = /\b(import|export)(\s+type)?\s[^'";]*?from\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+// lists), `import('…')` and side-effect imports (`import '…'`). Comments are not stripped: a
+// commented-out import is still flagged, which is the safer mistake.
+const IMPORT_RE = /\b(import|export)(\s+type)?\s[^'";]*?from\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s+['"]([^'"]+)['"]/g;
 
-function importsOf(path: string): Import[] {
-  const text = readFileSync(path, 'utf8');
+/** The relative imports of one file's text; `path` is where the file lives (absolute). */
+function importsOfText(path: string, text: string): Import[] {
   const out: Import[] = [];
   for (const m of text.matchAll(IMPORT_RE)) {
-    const spec = m[3] ?? m[4];
+    const spec = m[3] ?? m[4] ?? m[5];
     if (spec === undefined || !spec.startsWith('.')) continue;
     out.push({
       file: relative(SRC, path),
@@ -79,9 +79,31 @@ function importsOf(path: string): Import[] {
   return out;
 }
 
+const importsOf = (path: string): Import[] => importsOfText(path, readFileSync(path, 'utf8'));
+
 const folderOf = (p: string): string => p.split(sep)[0]!;
 const ALL = walk(SRC).flatMap(importsOf);
 const where = (i: Import) => `${i.file}:${i.line} -> ${i.target}`;
+
+/** Imports against the direction of the table (or a value import where only types may pass). */
+function wrongWay(imports: Import[]): string[] {
+  return imports.filter((i) => {
+    const from = folderOf(i.file);
+    const to = folderOf(i.target);
+    if (from === to) return false;
+    const edge = LAYERS[from]?.[to];
+    return edge === undefined || (edge === 'type' && !i.typeOnly);
+  }).map(where);
+}
+
+/** Imports that leave their folder other than through the target's index.ts (or a per-OS subfolder's). */
+function pastTheIndex(imports: Import[]): string[] {
+  const publicSurface = (target: string) => {
+    const parts = target.split(sep);
+    return (parts.length === 2 && parts[1] === 'index.js') || (parts.length === 3 && parts[2] === 'index.js');
+  };
+  return imports.filter((i) => folderOf(i.file) !== folderOf(i.target) && !publicSurface(i.target)).map(where);
+}
 
 describe('architecture: the imports of src/ follow DESIGN.md §2', () => {
   it('finds the imports it checks (the scanner itself works)', () => {
@@ -95,22 +117,37 @@ describe('architecture: the imports of src/ follow DESIGN.md §2', () => {
   });
 
   it('imports point only where the table allows', () => {
-    const bad = ALL.filter((i) => {
-      const from = folderOf(i.file);
-      const to = folderOf(i.target);
-      if (from === to) return false;
-      const edge = LAYERS[from]?.[to];
-      return edge === undefined || (edge === 'type' && !i.typeOnly);
-    });
-    expect(bad.map(where)).toEqual([]);
+    expect(wrongWay(ALL)).toEqual([]);
   });
 
   it('an import that leaves its folder names that folder\'s index.ts', () => {
-    const publicSurface = (target: string) => {
-      const parts = target.split(sep);
-      return (parts.length === 2 && parts[1] === 'index.js') || (parts.length === 3 && parts[2] === 'index.js');
-    };
-    const bad = ALL.filter((i) => folderOf(i.file) !== folderOf(i.target) && !publicSurface(i.target));
-    expect(bad.map(where)).toEqual([]);
+    expect(pastTheIndex(ALL)).toEqual([]);
+  });
+
+  it('the checks fail on a wrong-way import, in every import form (they are not vacuous)', () => {
+    const file = join(SRC, 'image', 'example.ts');
+    const text = [
+      "import { readState } from '../supervise/index.js';",
+      "import '../net/index.js';",
+      "export { x } from '../runtime/index.js';",
+      "const m = await import('../build/index.js');",
+      "import type { Limits } from '../spec/index.js';",
+      "import { hostOs } from '../util/os.js';",
+      "import { ok } from '../util/index.js';",
+    ].join('\n');
+    const found = importsOfText(file, text);
+    expect(found).toHaveLength(7);
+    expect(wrongWay(found)).toEqual([
+      'image/example.ts:1 -> supervise/index.js',
+      'image/example.ts:2 -> net/index.js',
+      'image/example.ts:3 -> runtime/index.js',
+      'image/example.ts:4 -> build/index.js',
+      'image/example.ts:5 -> spec/index.js',
+    ]);
+    expect(pastTheIndex(found)).toEqual(['image/example.ts:6 -> util/os.js']);
+    // a types-only edge passes only as `import type`
+    const runtime = join(SRC, 'runtime', 'example.ts');
+    expect(wrongWay(importsOfText(runtime, "import type { Limits } from '../spec/index.js';"))).toEqual([]);
+    expect(wrongWay(importsOfText(runtime, "import { parseSize } from '../spec/index.js';"))).toEqual(['runtime/example.ts:1 -> spec/index.js']);
   });
 });

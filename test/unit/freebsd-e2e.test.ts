@@ -29,12 +29,13 @@ import { importRootfsTarball } from '../../src/image/index.js';
 import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
+import { withBsdtar } from '../helpers/bsdtar.js';
 
 /** Per-test root → /var/lib/vessel; the image's layer digest (tar-version dependent) → <diffid>. */
 const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>');
 
 beforeAll(async () => {
-  // A tiny FreeBSD-looking root filesystem, imported for real (GNU tar) before the model host is installed.
+  // A tiny FreeBSD-looking root filesystem, imported for real before the model host is installed.
   const rootfs = join(root, 'src-rootfs');
   for (const d of ['bin', 'etc', 'www', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
   writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
@@ -42,7 +43,8 @@ beforeAll(async () => {
   const tar = join(root, 'rootfs.tar');
   const r = spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
   expect(r.status).toBe(0);
-  await importRootfsTarball(tar, 'busybox:latest');
+  // Unpacked by the FreeBSD path's own tar form, with real bsdtar (FreeBSD's tar).
+  await withBsdtar(() => importRootfsTarball(tar, 'busybox:latest'));
 });
 
 let restore: (() => void) | undefined;

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -99,6 +100,12 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
       f.jails.set('a', { jid: 41, path: '/var/lib/vessel/containers/a/rootfs', mounts: [], childrenMax: 1, securelevel: 2, enforceStatfs: 2 });
       f.jails.set('a.b', { jid: 42, path: '/var/lib/vessel/containers/b/rootfs', mounts: [], childrenMax: 0, securelevel: 2, enforceStatfs: 2 });
     },
+  },
+  // Finding 11: a child that may have children of its own (children.max = 3) needs its parent's
+  // children.max above that (kern_jail.c: `if (childmax >= ppr->pr_childmax)` → EPERM), not just cur+1.
+  'hierarchical-child-with-children': {
+    cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'], jail: { 'children.max': '3' } }),
+    host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 2, securelevel: 2, enforceStatfs: 2 }); },
   },
   // Finding 10: a parent at securelevel 3 gets children at 3, not vessel's default 2.
   'hierarchical-securelevel': {
@@ -430,6 +437,27 @@ describe('FreeBSD user ids come from the image, read in TypeScript (findings 6, 
     await (await d.start({ ...cfg, wait: 'main' })).exited;
     expect(fake.transcript()).toContain('/usr/local/libexec/vessel/vessel-jail-exec -j zweb -d / -u 80 -g 80 -G 80,20 ');
     rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('the image\'s passwd is read on the host, so never through a symlink or from a special file', () => {
+    install();
+    const layer = join(root, 'hostile-layer');
+    mkdirSync(layer, { recursive: true });
+    symlinkSync('/etc', join(layer, 'etc')); // would read the host's own accounts
+    const viaLink = freebsdConfig(root, { name: 'h1', user: 'www', root: { layers: [layer], ephemeral: true } });
+    expect(() => driver().plan(viaLink)).toThrow('/etc/passwd in the image is reached through a symbolic link; vessel reads it on the host to find the user\'s ids, so it must be a plain file');
+    rmSync(join(layer, 'etc'));
+    mkdirSync(join(layer, 'etc'));
+    symlinkSync('/dev/zero', join(layer, 'etc', 'passwd')); // would never end
+    expect(() => driver().plan({ ...viaLink, name: 'h2' })).toThrow('/etc/passwd in the image is reached through a symbolic link');
+    rmSync(join(layer, 'etc', 'passwd'));
+    execFileSync('mkfifo', [join(layer, 'etc', 'passwd')]); // would block the supervisor
+    expect(() => driver().plan({ ...viaLink, name: 'h3' })).toThrow('/etc/passwd in the image is not a regular file');
+    // numeric ids and root need no account files, so such an image still runs as them
+    const ids = (user: string) => driver().plan({ ...viaLink, name: 'h4', user }).commands.find((c) => c[0]!.endsWith('/vessel-jail-exec') && c.includes('--'))!.slice(5, 11);
+    expect(ids('1000:1000')).toEqual(['-u', '1000', '-g', '1000', '-G', '1000']);
+    expect(ids('')).toEqual(['-u', '0', '-g', '0', '-G', '0']);
+    rmSync(layer, { recursive: true, force: true });
   });
 
   it('a name the image does not define: one line, before anything is created', async () => {

@@ -8,7 +8,7 @@ import { bridgeName, devfsRulesetNumber, epairNames, jailName } from '../../src/
 import { checkJailParam, quote } from '../../src/runtime/freebsd/jailconf.js';
 import { rctlRules } from '../../src/runtime/freebsd/rctl.js';
 import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
-import { parseDefaultRoute, parseStates, pfConfLines, statesOf, subnetOf } from '../../src/runtime/freebsd/pf.js';
+import { STATES_ARGV, parseDefaultRoute, parseStates, pfConfLines, statesOf, subnetOf } from '../../src/runtime/freebsd/pf.js';
 import { jailExecArgv } from '../../src/runtime/freebsd/jail-exec.js';
 import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
 import { killSignalArg } from '../../src/runtime/freebsd/driver.js';
@@ -153,6 +153,13 @@ describe('pf states (finding 16)', () => {
     ]);
     expect(statesOf(out, '10.77.3.5')).toEqual(['6474d3f900000001/2c95c8fa']);
     expect(statesOf(out, '10.77.3.0/24')).toEqual(['6474d3f900000001/2c95c8fa', '6474d3f900000002/2c95c8fa']);
+  });
+
+  it('lists states with -vv: pf_print_state.c prints the id line only under PF_OPT_VERBOSE2 (a second -v, pfctl.c)', () => {
+    expect(STATES_ARGV).toEqual(['pfctl', '-s', 'states', '-vv']);
+    // What one -v prints: the state and its age line, no id — nothing could be killed from it.
+    const oneV = 'all tcp 10.77.3.5:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n';
+    expect(statesOf(oneV, '10.77.3.5')).toEqual([]);
   });
 });
 

@@ -96,7 +96,7 @@ describe('one owner per FreeBSD host object (issue 13 item 3)', () => {
     }
     expect(fake.transcript()).toBe([
       'ifconfig vslabcda', 'ifconfig vslabcda destroy',
-      'pfctl -a vessel-nat/front -F all', 'pfctl -s states -v', 'pfctl -k id -k a1/1',
+      'pfctl -a vessel-nat/front -F all', 'pfctl -s states -vv', 'pfctl -k id -k a1/1',
       'ifconfig vbr1234', 'ifconfig vbr1234 destroy', '',
     ].join('\n'));
     expect([...fake.interfaces]).toEqual(['em0', 'lo0']);

@@ -59,12 +59,22 @@ describe('plan and start agree', () => {
       'entrypoint = /bin/other\n',
       'env[] = GREETING=spec\nenv[] = EXTRA=1\nworkdir = /tmp\nuser = 0:0\n',
     ];
-    for (const [i, extra] of variants.entries()) {
-      const spec = await parseSpecFile(specFile(`agree${i}`, `[container]\nimage = app-linux:1\n${extra}volume[] = ${www}:/www:ro\n\n[network]\nmode = none\n`));
-      const planned = (await planSpecConfig(spec)).cfg;
-      const started = (await resolveSpec(spec, { ephemeral: false, output: { kind: 'inherit' } })).cfg;
-      const pick = (c: typeof planned) => ({ argv: c.argv, env: c.env, workdir: c.workdir, user: c.user, root: c.root, mounts: c.mounts, hostname: c.hostname, network: c.network });
-      expect(pick(planned)).toEqual(pick(started));
+    const saved = process.env.VESSEL_OS;
+    for (const os of ['linux', 'freebsd'] as const) {
+      // VESSEL_OS: the seam that puts the FreeBSD rules (no network file mounts, …) on this host.
+      process.env.VESSEL_OS = os;
+      try {
+        for (const [i, extra] of variants.entries()) {
+          const spec = await parseSpecFile(specFile(`agree${i}`, `[container]\nimage = app-${os}:1\n${extra}volume[] = ${www}:/www:ro\n\n[network]\nmode = none\n`));
+          const planned = (await planSpecConfig(spec)).cfg;
+          const started = (await resolveSpec(spec, { ephemeral: false, output: { kind: 'inherit' } })).cfg;
+          const pick = (c: typeof planned) => ({ argv: c.argv, env: c.env, workdir: c.workdir, user: c.user, root: c.root, mounts: c.mounts, hostname: c.hostname, network: c.network });
+          expect(pick(planned), `${os} ${extra}`).toEqual(pick(started));
+        }
+      } finally {
+        if (saved === undefined) delete process.env.VESSEL_OS;
+        else process.env.VESSEL_OS = saved;
+      }
     }
   });
 

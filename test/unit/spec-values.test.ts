@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatCommand, formatSize, normalizeSignal, parseCpus, parsePercent, parsePublish, parseSize, parseTmpfs,
-  parseVolume, splitCommand, suggest, validateName, normalizeImage, parseCommand,
+  parseVolume, splitCommand, suggest, validateName, normalizeImage, parseCommand, envPairs, mergeEnv,
 } from '../../src/spec/index.js';
+import { mergeEnv as superviseMergeEnv } from '../../src/supervise/index.js';
 
 describe('sizes', () => {
   it.each([
@@ -83,5 +84,15 @@ describe('names, signals, images, suggestions', () => {
     expect(suggest('limts', ['container', 'limits'])).toBe('limits');
     expect(suggest('zzz', ['memory', 'cpu'])).toBeUndefined();
     expect(suggest('CPU', ['cpu'])).toBe('cpu');
+  });
+});
+
+describe('env (one merge for start, plan, exec and a build\'s ENV)', () => {
+  it('merges by key: the later value wins, a key keeps its first place, nameless entries are dropped', () => {
+    expect(mergeEnv(['PATH=/bin', 'A=1', '=x', 'NOVALUE'], [['A', '2'], ['B', 'c=d']])).toEqual(['PATH=/bin', 'A=2', 'B=c=d']);
+    expect(envPairs(['K=V=W', 'E='])).toEqual([['K', 'V=W'], ['E', '']]);
+  });
+  it('supervise uses the same function, not a copy', () => {
+    expect(superviseMergeEnv).toBe(mergeEnv);
   });
 });

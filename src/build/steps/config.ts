@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findImage } from '../../image/index.js';
+import { mergeEnv } from '../../spec/index.js';
 import type { Instruction } from '../vesselfile.js';
 import { layerFromTree } from '../layers.js';
 import { baseHistory, fromStored, kindInImage, type BuildSession, type Where } from '../session.js';
@@ -23,9 +24,8 @@ export async function from(b: BuildSession, step: Step<'FROM'>): Promise<void> {
 }
 
 export function env(b: BuildSession, step: Step<'ENV'>): void {
-  const e = new Map((b.state.config.env ?? []).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
-  for (const [k, v] of step.pairs) e.set(k, b.sub(v));
-  b.configOnly(`ENV ${step.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, { env: [...e].map(([k, v]) => `${k}=${v}`) });
+  const env = mergeEnv(b.state.config.env, step.pairs.map(([k, v]): [string, string] => [k, b.sub(v)]));
+  b.configOnly(`ENV ${step.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, { env });
 }
 
 export function label(b: BuildSession, step: Step<'LABEL'>): void {

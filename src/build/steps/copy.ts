@@ -2,7 +2,7 @@ import { lstatSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { run } from '../../util/index.js';
-import { detectCompression, readHead, stageLayerFile } from '../../image/index.js';
+import { detectCompression, readHead, stageLayerFile, tarForms } from '../../image/index.js';
 import { VesselfileError, type Instruction } from '../vesselfile.js';
 import { digestSources, resolveSources } from '../context.js';
 import { layerFromTree } from '../layers.js';
@@ -58,18 +58,18 @@ export async function copy(b: BuildSession, step: Instruction & { kind: 'COPY' |
         const target = join(tree, dest);
         await mkdir(target, { recursive: true, mode: 0o755 });
         const unpacked = await stageLayerFile(src, b.staging, { source: `${where.file}:${where.line}: ${basename(src)}`, keepBlob: false });
-        await run(['cp', '-a', `${unpacked.layerDir}/.`, `${target}/`]);
+        await run(tarForms().copyContents(unpacked.layerDir, target, true));
         continue;
       }
       if (st.isDirectory()) {
         const target = join(tree, dest);
         await mkdir(target, { recursive: true, mode: 0o755 });
-        await run(['cp', '-a', '--no-preserve=ownership', `${src}/.`, `${target}/`]);
+        await run(tarForms().copyContents(src, target, false));
         await run(['chown', '-R', '-h', owner, target]);
       } else {
         const target = intoDir ? join(tree, dest, basename(src)) : join(tree, dest);
         await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-        await run(['cp', '-a', '--no-preserve=ownership', src, target]);
+        await run(tarForms().copyPath(src, target));
         await run(['chown', '-h', owner, target]);
       }
     }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { VesselError, hasErrno } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
@@ -98,17 +98,42 @@ export function resolveIdentity(user: string, files: ImageFiles): Identity {
   return { uid, gid, groups: all, ...(entry !== undefined && entry.home !== '' ? { home: entry.home } : {}) };
 }
 
-/** Read one file from the first directory that has it. */
+/** passwd and group files are small; a bigger one is not an account database. */
+const MAX_ACCOUNT_FILE = 4 << 20;
+
+/**
+ * Read one file from the first directory that has it. These are the image's files read on the
+ * host, so nothing on the way may be a symlink (it would be resolved against the host's own
+ * tree: `etc -> /etc` would hand vessel the host's accounts) and the file must be a regular one
+ * of sane size (a FIFO or `-> /dev/zero` would hang or exhaust the supervisor).
+ */
 function readFirst(dirs: string[], rel: string): string | undefined {
   for (const d of dirs) {
-    try {
-      return readFileSync(join(d, rel), 'utf8');
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT') || hasErrno(e, 'ENOTDIR')) continue;
-      throw e;
+    // lstat each part: the first missing one means "not in this layer", a symlink is refused.
+    let p = d;
+    let st: Stats | undefined;
+    for (const part of rel.split('/')) {
+      p = join(p, part);
+      try {
+        st = lstatSync(p);
+      } catch (e) {
+        if (hasErrno(e, 'ENOENT') || hasErrno(e, 'ENOTDIR')) { st = undefined; break; }
+        throw e;
+      }
+      if (st.isSymbolicLink()) throw notReadable(rel, 'reached through a symbolic link');
     }
+    if (st === undefined) continue;
+    if (!st.isFile()) throw notReadable(rel, 'not a regular file');
+    if (st.size > MAX_ACCOUNT_FILE) throw notReadable(rel, `larger than ${MAX_ACCOUNT_FILE} bytes`);
+    return readFileSync(p, 'utf8');
   }
   return undefined;
+}
+
+function notReadable(rel: string, why: string): VesselError {
+  return new VesselError('E_IMAGE', `/${rel} in the image is ${why}; vessel reads it on the host to find the user's ids, so it must be a plain file`, {
+    hint: 'fix the image, or set [container] user to a numeric UID[:GID]',
+  });
 }
 
 /** passwd and group of a root: the image layers topmost first, or one directory (a ZFS clone, a running root). */
@@ -130,6 +155,16 @@ export function imageFiles(cfg: ContainerConfig): ImageFiles {
  */
 export function containerIdentity(cfg: ContainerConfig, opts: { rootReady: boolean }): Identity | undefined {
   const user = cfg.user === '' ? 'root' : cfg.user;
-  if (!opts.rootReady && cfg.root.layers.length === 0 && !/^\d+(:\d+)?$/.test(user) && user !== 'root') return undefined;
-  return resolveIdentity(user, imageFiles(cfg));
+  const numeric = /^\d+(:\d+)?$/.test(user);
+  if (!opts.rootReady && cfg.root.layers.length === 0 && !numeric && user !== 'root') return undefined;
+  let files: ImageFiles;
+  try {
+    files = imageFiles(cfg);
+  } catch (e) {
+    // Numeric ids and root need no account files: an image whose files cannot be read (or that
+    // links /etc/passwd elsewhere, as some images do) still runs as them; only a name needs them.
+    if ((!numeric && user !== 'root') || !(e instanceof VesselError) || e.code !== 'E_IMAGE') throw e;
+    files = { where: 'none readable' };
+  }
+  return resolveIdentity(user, files);
 }

@@ -20,11 +20,12 @@ export function ancestors(parent: string): string[] {
  * own children.max must stay strictly below its parent's. kern_jail.c kern_jail_set:
  * `if (childmax >= ppr->pr_childmax) { error = EPERM; … }`; a new jail is refused when any
  * ancestor's pr_childcount has reached its pr_childmax. So, nearest ancestor first, each needs
- * max(children.max, children.cur + 1, what the one below it needs + 1), and the values are set
- * from the top down (raising a child first would put it at or above its parent). Setting the
- * value a jail already has is harmless.
+ * max(children.max, children.cur + 1, what the one below it needs + 1) — for the nearest, the
+ * one below is the new jail itself with its own children.max (`ownChildrenMax`, 0 unless its
+ * spec lets it have children) — and the values are set from the top down (raising a child first
+ * would put it at or above its parent). Setting the value a jail already has is harmless.
  */
-export function raiseChildrenSteps(parent: string): Step[] {
+export function raiseChildrenSteps(parent: string, ownChildrenMax = 0): Step[] {
   const chain = ancestors(parent);
   const v = (i: number) => `children_max_${i}`;
   const read: Step[] = chain.map((jail, i) => ({
@@ -33,7 +34,7 @@ export function raiseChildrenSteps(parent: string): Step[] {
       name: v(i),
       parse: (r, vars) => {
         const [max, cur] = r.stdout.trim().split(/\s+/).map(Number);
-        const below = i === 0 ? 0 : Number(vars[v(i - 1)] ?? '0') + 1;
+        const below = (i === 0 ? ownChildrenMax : Number(vars[v(i - 1)] ?? '0')) + 1;
         return String(Math.max(max ?? 0, (cur ?? 0) + 1, below));
       },
     },

@@ -43,6 +43,11 @@ export function createSecurelevel(input: JailConfInput): string {
   return input.raiseSecurelevelLater === true && !(Number(final) <= 0) ? '0' : final;
 }
 
+/** The jail's own children.max: the spec's (an integer ≥ 0, spec/jail-params.ts), else 0. */
+export function ownChildrenMax(cfg: ContainerConfig): number {
+  return Number(cfg.jail['children.max'] ?? '0');
+}
+
 /** vessel's defaults, as the careful peers use them (docs/freebsd.md). */
 const DEFAULT_SECURELEVEL = 2;
 const DEFAULT_ENFORCE_STATFS = 2;

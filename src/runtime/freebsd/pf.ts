@@ -152,10 +152,12 @@ export function rdrTarget(rules: string): string | undefined {
  * killed too. Not with `pfctl -k HOST -k HOST`: the kernel matches an inbound state on its wire
  * key (pf_killstates_row: `PF_IN` → `key[PF_SK_WIRE]`), which for a redirected connection holds
  * the host's address, not the container's — the states would survive. Instead every state that
- * shows the container's address (either side, either key) in `pfctl -s states -v` is killed by
- * its id (`pfctl -k id -k ID/CREATORID`, pfctl.c pfctl_id_kill_states).
+ * shows the container's address (either side, either key) in `pfctl -s states -vv` is killed by
+ * its id (`pfctl -k id -k ID/CREATORID`, pfctl.c pfctl_id_kill_states). Two -v: pf_print_state.c
+ * prints the `id: … creatorid: …` line only `if (opts & PF_OPT_VERBOSE2)`, which pfctl.c sets for
+ * a second -v; with one -v there is no id to kill by.
  */
-export const STATES_ARGV = ['pfctl', '-s', 'states', '-v'];
+export const STATES_ARGV = ['pfctl', '-s', 'states', '-vv'];
 
 export interface PfState {
   /** `ID/CREATORID`, as `-k id` takes it. */
@@ -163,7 +165,7 @@ export interface PfState {
   addresses: string[];
 }
 
-/** pf_print_state.c output: a state line with `ADDR:PORT` tokens, then `   id: HEX creatorid: HEX`. */
+/** pf_print_state.c output with -vv: a state line with `ADDR:PORT` tokens, then `   id: HEX creatorid: HEX`. */
 export function parseStates(stdout: string): PfState[] {
   const out: PfState[] = [];
   let addresses: string[] = [];

@@ -3,7 +3,7 @@ import { VesselError } from '../../util/index.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
 import { ancestors, createStep, raiseChildrenSteps } from './jail8.js';
-import { createSecurelevel, finalSecurelevel, renderJailConf, type JailNet } from './jailconf.js';
+import { createSecurelevel, finalSecurelevel, ownChildrenMax, renderJailConf, type JailNet } from './jailconf.js';
 import { containerIdentity } from './identity.js';
 import { jailExecArgv, jailSysctlArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
@@ -98,7 +98,7 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
     resources.push(...r.resources);
   }
 
-  if (cfg.parent !== undefined) steps.push(...raiseChildrenSteps(cfg.parent));
+  if (cfg.parent !== undefined) steps.push(...raiseChildrenSteps(cfg.parent, ownChildrenMax(cfg)));
   steps.push(...mountPointSteps(cfg));
   if (vnet) {
     steps.push(...loadRulesetSteps(ruleset));
@@ -187,7 +187,9 @@ export function planPlaceholders(cfg: ContainerConfig): Vars {
     bridge_exists_what: cfg.network.mode === 'bridge' ? `bridge ${cfg.network.bridge}` : 'bridge',
     lo_exists_what: ALIAS_IF,
     ...Object.fromEntries((cfg.parent !== undefined ? ancestors(cfg.parent) : []).map((j, i) => [
-      `children_max_${i}`, i === 0 ? `<max(children.max, children.cur+1) of ${j}>` : `<max(children.max, children.cur+1, children_max_${i - 1}+1) of ${j}>`,
+      `children_max_${i}`, i === 0
+        ? `<max(children.max, children.cur+1${ownChildrenMax(cfg) > 0 ? `, ${ownChildrenMax(cfg) + 1}` : ''}) of ${j}>`
+        : `<max(children.max, children.cur+1, children_max_${i - 1}+1) of ${j}>`,
     ])),
     portacl: `<current rules>,${acl.join(',')}`,
   };

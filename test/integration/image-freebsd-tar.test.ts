@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tarStream from 'tar-stream';
+import { compress, makeOciArchive, makeTar } from '../helpers/image.js';
+import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
+import { GNU_ONLY_TAR_OPTIONS, xattrOf } from '../helpers/bsdtar.js';
+import { tarForms } from '../../src/image/tar-forms.js';
+
+/**
+ * Issue 13 findings 1-4 and item 2: the image data path of FreeBSD — layer unpack, whiteouts,
+ * the layer copy of a flattened root, export as a rootfs tar and as .aci, `image base`, a build's
+ * COPY/ADD layers — run for real with bsdtar, FreeBSD's own tar (Debian's libarchive-tools is the
+ * same program), through the vessel CLI with VESSEL_OS=freebsd (the test seam) and a `tar` on
+ * PATH that logs its argv and execs bsdtar. Every tar the FreeBSD path runs is in that log; none
+ * may carry a GNU-only option, and bsdtar itself refuses one ("Option --sort is not supported").
+ */
+let t: TestRoot;
+let work: string;
+let bin: string;
+const tarLog = () => join(work, 'tar-argv.log');
+
+function env(os: 'freebsd' | 'linux'): NodeJS.ProcessEnv {
+  return os === 'freebsd' ? { VESSEL_OS: 'freebsd', PATH: `${bin}:${process.env.PATH ?? ''}`, TAR_LOG: tarLog() } : {};
+}
+
+/** The argv of every tar the FreeBSD runs issued, one per line (written by the shim). */
+function tarCalls(): string[][] {
+  if (!existsSync(tarLog())) return [];
+  return readFileSync(tarLog(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+}
+
+function bsdList(file: string): string[] {
+  return execFileSync('bsdtar', ['-tvf', file], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+/** A layer entry with xattrs (tar-stream's pax records), as buildah or bsdtar writes them. */
+async function tarWithXattr(): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((res) => { pack.on('data', (c: Buffer) => chunks.push(c)); pack.on('end', () => res()); });
+  pack.entry({ name: 'etc', type: 'directory', mode: 0o755, mtime: new Date(0) });
+  pack.entry({ name: 'etc/noted', mode: 0o644, mtime: new Date(0), pax: { 'SCHILY.xattr.user.note': 'kept' } }, 'x\n');
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  t = makeRoot('freebsd-tar');
+  work = mkdtempSync(join(tmpdir(), 'vessel-freebsd-tar-'));
+  bin = join(work, 'bin');
+  mkdirSync(bin);
+  // The shim: one JSON line per call, then the real bsdtar with the same arguments.
+  writeFileSync(join(bin, 'tar'), `#!/bin/sh
+node -e 'require("fs").appendFileSync(process.env.TAR_LOG, JSON.stringify(process.argv.slice(1)) + "\\n")' -- "$@"
+exec /usr/bin/bsdtar "$@"
+`);
+  chmodSync(join(bin, 'tar'), 0o755);
+
+  const base = await makeTar([
+    { name: 'etc', type: 'directory' },
+    { name: 'etc/a', content: 'a\n' },
+    { name: 'etc/b', content: 'b\n' },
+    { name: 'www', type: 'directory' },
+    { name: 'www/index.html', content: 'old\n' },
+    { name: 'www/keep.html', content: 'keep\n' },
+    { name: 'lib', type: 'directory' },
+    { name: 'lib/x', content: 'lib\n' },
+    { name: 'usr', type: 'directory' },
+    { name: 'usr/bin', type: 'directory' },
+    { name: 'usr/bin/x', type: 'symlink', linkname: '../../lib/x' },
+  ]);
+  const top = await makeTar([
+    { name: 'www', type: 'directory' },
+    { name: 'www/.wh.index.html' },
+    { name: 'etc', type: 'directory' },
+    { name: 'etc/.wh..wh..opq' },
+    { name: 'etc/c', content: 'c\n' },
+  ]);
+  writeFileSync(join(work, 'layered.tar'), await makeOciArchive({ layers: [base, top, await tarWithXattr()], config: { Cmd: ['/bin/sh'] } }));
+});
+
+afterAll(() => {
+  t.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('FreeBSD image data path with real bsdtar', () => {
+  it('imports a layered OCI image: layers unpacked by bsdtar, deletions kept as the record only (no overlay whiteouts)', async () => {
+    const r = await vessel(t, ['image', 'import', join(work, 'layered.tar'), 'layered:1'], { env: env('freebsd') });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rec = JSON.parse((await vessel(t, ['image', 'inspect', 'layered:1'], { env: env('freebsd') })).stdout) as { layers: string[] };
+    const dir = (i: number) => join(t.root, 'images', 'layers', rec.layers[i]!.replace('sha256:', ''));
+    // no markers and no 0/0 character devices: FreeBSD's unionfs and ZFS read neither
+    expect(readdirSync(join(dir(1), 'www'))).toEqual([]);
+    expect(readdirSync(join(dir(1), 'etc'))).toEqual(['c']);
+    expect(JSON.parse(readFileSync(`${dir(1)}.json`, 'utf8'))).toEqual({ whiteouts: ['www/index.html'], opaqueDirs: ['etc'] });
+    expect(readlinkSync(join(dir(0), 'usr', 'bin', 'x'))).toBe('../../lib/x');
+    // a user.* xattr is restored (bsdtar --xattrs; FreeBSD's user namespace)
+    expect(await xattrOf(dir(2), 'etc/noted', 'user.note')).toBe('kept');
+    const extracts = tarCalls().filter((a) => a.includes('-x'));
+    expect(extracts.length).toBe(4); // the OCI layout itself (safe extraction too), then its three layers
+    for (const a of extracts) expect(a).toEqual(['-x', '-f', '-', '-C', expect.any(String), '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--no-fflags']);
+  });
+
+  it('exports the merged root as a tar: the layers applied onto a scratch copy by a bsdtar pipe, deletions honoured', async () => {
+    const out = join(work, 'flat.tar');
+    const r = await vessel(t, ['image', 'export', 'layered:1', out, '--format', 'tar'], { env: env('freebsd') });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const names = bsdList(out).map((l) => l.split(/\s+/).slice(8).join(' '));
+    expect(names).toContain('./www/keep.html');
+    expect(names).not.toContain('./www/index.html');
+    expect(names.filter((n) => n.startsWith('./etc/') && n !== './etc/').sort()).toEqual(['./etc/c', './etc/noted']);
+    expect(names).toContain('./usr/bin/x -> ../../lib/x');
+    // the copy of each layer: one bsdtar -c piped into one bsdtar -x, per layer, then the archive
+    expect(tarCalls().filter((a) => a[0] === '-c' && a[2] === '-').length).toBe(3);
+  });
+
+  it('exports .aci: the manifest first, the root under rootfs/, symlink targets untouched (-s …,S)', async () => {
+    for (const os of ['freebsd', 'linux'] as const) {
+      const out = join(work, `app-${os}.aci`);
+      const r = await vessel(t, ['image', 'export', 'layered:1', out, '--format', 'aci'], { env: env(os) });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const lines = bsdList(out);
+      expect(lines[0]).toMatch(/ manifest$/);
+      expect(lines.some((l) => l.endsWith(' rootfs/www/keep.html'))).toBe(true);
+      // appc's prefix is for member names; a link's `../../lib/x` is relative to the link
+      expect(lines.some((l) => l.endsWith(' rootfs/usr/bin/x -> ../../lib/x'))).toBe(true);
+    }
+  });
+
+  it('image base: the /rescue layer is written and unpacked by bsdtar', async () => {
+    const fake = join(work, 'fakebsd');
+    mkdirSync(join(fake, 'rescue'), { recursive: true });
+    mkdirSync(join(fake, 'etc'));
+    writeFileSync(join(fake, 'rescue', 'rescue'), 'crunched\n', { mode: 0o555 });
+    for (const n of ['sh', 'cat']) linkSync(join(fake, 'rescue', 'rescue'), join(fake, 'rescue', n));
+    writeFileSync(join(fake, 'etc', 'services'), 'http 80/tcp\n');
+    const before = tarCalls().length;
+    const r = await vessel(t, ['image', 'base', 'freebsd:latest', '--from', fake], { env: env('freebsd') });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const calls = tarCalls().slice(before);
+    expect(calls.map((a) => a[0])).toEqual(['-cf', '-x']);
+    const rec = JSON.parse((await vessel(t, ['image', 'inspect', 'freebsd:latest'])).stdout) as { os: string; layers: string[] };
+    expect(rec.os).toBe('freebsd');
+    const layer = join(t.root, 'images', 'layers', rec.layers[0]!.replace('sha256:', ''));
+    expect(lstatSync(join(layer, 'rescue', 'sh')).ino).toBe(lstatSync(join(layer, 'rescue', 'rescue')).ino);
+  });
+
+  it('a build\'s COPY and ADD layers are written and unpacked by bsdtar', async () => {
+    const ctx = join(work, 'ctx');
+    mkdirSync(join(ctx, 'site'), { recursive: true });
+    writeFileSync(join(ctx, 'site', 'index.html'), '<h1>hi</h1>\n');
+    writeFileSync(join(ctx, 'extra.tar.gz'), compress(await makeTar([{ name: 'opt', type: 'directory' }, { name: 'opt/tool', content: 'tool\n' }]), 'gzip'));
+    writeFileSync(join(ctx, 'Vesselfile'), 'FROM scratch\nCOPY site/ /www/\nADD extra.tar.gz /\nCMD ["/bin/sh"]\n');
+    const before = tarCalls().length;
+    const r = await vessel(t, ['build', '-q', '-t', 'site:1', ctx], { env: env('freebsd') });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const calls = tarCalls().slice(before);
+    expect(calls.filter((a) => a[0] === '-c')).toHaveLength(2); // one tree layer per step
+    const rec = JSON.parse((await vessel(t, ['image', 'inspect', 'site:1'])).stdout) as { layers: string[] };
+    const top = join(t.root, 'images', 'layers', rec.layers[1]!.replace('sha256:', ''));
+    expect(readFileSync(join(top, 'opt', 'tool'), 'utf8')).toBe('tool\n');
+  });
+
+  it('every FreeBSD form of tar-forms.ts runs with real bsdtar, each compression and the RUN-step stream included', () => {
+    const f = tarForms('freebsd');
+    const tree = join(work, 'forms-tree');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    writeFileSync(join(tree, 'etc', 'x'), 'x\n');
+    const bsd = (argv: string[], input?: Buffer) => execFileSync('bsdtar', argv.slice(1), { ...(input ? { input } : {}), maxBuffer: 1 << 26 });
+    for (const c of ['none', 'gzip', 'xz', 'zstd'] as const) {
+      const out = join(work, `forms-${c}.tar`);
+      bsd(f.createRootfs(tree, out, c));
+      expect(bsdList(out).some((l) => l.endsWith(' ./etc/x'))).toBe(true);
+    }
+    const layer = join(work, 'forms-layer.tar.gz');
+    bsd(f.createTreeLayer(tree, layer));
+    const stream = bsd(f.streamTree(tree));
+    for (const [i, input] of [readFileSync(layer), stream].entries()) {
+      const dest = mkdtempSync(join(work, `forms-x${i}-`));
+      bsd(f.extract(dest, true), input);
+      bsd(f.extract(mkdtempSync(join(work, `forms-u${i}-`)), false), input);
+      expect(readFileSync(join(dest, 'etc', 'x'), 'utf8')).toBe('x\n');
+    }
+    const copy = mkdtempSync(join(work, 'forms-copy-'));
+    bsd(f.copyIn(copy), bsd(f.copyOut(tree)));
+    expect(readFileSync(join(copy, 'etc', 'x'), 'utf8')).toBe('x\n');
+    const base = join(work, 'forms-base.tar');
+    bsd(f.createBaseLayer(base, tree, ['etc'], tree, ['etc/x']));
+    expect(bsdList(base).length).toBe(3);
+  });
+
+  it('no tar the FreeBSD path ran carried a GNU-only option', () => {
+    const all = tarCalls();
+    expect(all.length).toBeGreaterThan(10);
+    const gnu = all.flatMap((a) => a.filter((x) => GNU_ONLY_TAR_OPTIONS.some((o) => x === o || x.startsWith(`${o}=`))));
+    expect(gnu).toEqual([]);
+  });
+});
