@@ -1,4 +1,4 @@
-import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
+import type { Limits, OnUnhealthy, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
 
 /**
  * What a runtime driver needs to run one container, fully resolved by supervise/: image layers
@@ -54,6 +54,23 @@ export type RuntimeNetwork =
       dns: string[];
     };
 
+/**
+ * A health check, resolved (spec over the image's HEALTHCHECK over docker's defaults) for whatever
+ * runs it — the container's native monitor (issue 14): `argv` runs inside the container as
+ * `vessel exec` would, a run longer than timeoutMs is killed and counts as a failure, `retries`
+ * failures in a row make the container unhealthy; failures within startPeriodMs of the start do
+ * not count.
+ */
+export interface HealthConfig {
+  /** The check's argv (docker's CMD-SHELL is ['/bin/sh', '-c', script]). */
+  argv: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  onUnhealthy: OnUnhealthy;
+}
+
 export interface ContainerConfig {
   /** Instance name, unique on the host; every resource is named after it. */
   name: string;
@@ -81,6 +98,8 @@ export interface ContainerConfig {
   security: SecuritySpec;
   /** Parent container name (FreeBSD hierarchical jails). */
   parent?: string;
+  /** The health check to run, when the spec or the image has one that is not disabled. */
+  health?: HealthConfig;
   /** Where the container's stdout/stderr go: the caller's terminal or a log file. */
   output: { kind: 'inherit' } | { kind: 'file'; path: string };
 }

@@ -6,6 +6,7 @@ export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
 export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv } from './resolve.js';
 export { containerConfig, type ConfigFacts } from './config.js';
+export { resolveHealth, describeHealth } from './health.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
 export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';
 export { execIn } from './exec.js';
