@@ -2,6 +2,7 @@ import { VesselError } from '../util/index.js';
 import { DEFAULTS, formatDuration, healthArgv, healthTestOf, type ContainerSpec, type HealthTest } from '../spec/index.js';
 import type { ImageConfig } from '../image/index.js';
 import type { HealthConfig } from '../runtime/index.js';
+import type { HealthProbe, HealthState } from './types.js';
 
 /**
  * The health check a container runs, docker's way (moby daemon/commit.go merge): the spec's test,
@@ -47,4 +48,34 @@ export function describeHealth(h: HealthConfig): string {
     `retries = ${h.retries}`,
     `on_unhealthy = ${h.onUnhealthy}`,
   ].join('\n') + '\n';
+}
+
+/** docker keeps the last five results (daemon/health.go maxLogEntries) and 4 KiB of each output (maxOutputLen). */
+export const HEALTH_LOG_ENTRIES = 5;
+export const HEALTH_OUTPUT_LIMIT = 4096;
+
+/**
+ * The state after one more check result (moby daemon/health.go handleProbeResult): a success
+ * makes the container healthy and clears the streak; a failure adds to the streak unless the
+ * container is still starting within its start period, and `retries` failures in a row make it
+ * unhealthy. For whatever runs the checks and records their results (issue 14's monitor).
+ */
+export function nextHealth(
+  before: HealthState | undefined,
+  probe: HealthProbe,
+  check: Pick<HealthConfig, 'retries' | 'startPeriodMs'>,
+  startedAt: string,
+): HealthState {
+  const log = [...(before?.log ?? []), { ...probe, output: probe.output.slice(0, HEALTH_OUTPUT_LIMIT) }].slice(-HEALTH_LOG_ENTRIES);
+  const status = before?.status ?? 'starting';
+  if (probe.exitCode === 0) return { status: 'healthy', failingStreak: 0, log };
+  const inStartPeriod = status === 'starting' && Date.parse(probe.start) - Date.parse(startedAt) < check.startPeriodMs;
+  if (inStartPeriod) return { status, failingStreak: before?.failingStreak ?? 0, log };
+  const failingStreak = (before?.failingStreak ?? 0) + 1;
+  return { status: failingStreak >= check.retries ? 'unhealthy' : status, failingStreak, log };
+}
+
+/** How ps shows it, after docker's `Up 3 minutes (healthy)`: `healthy`, `unhealthy`, `health: starting`. */
+export function healthLabel(h: Pick<HealthState, 'status'>): string {
+  return h.status === 'starting' ? 'health: starting' : h.status;
 }

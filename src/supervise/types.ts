@@ -4,6 +4,32 @@ import type { RestartCount } from './restart.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopping' | 'exited' | 'failed';
 
+/** docker's health states: `starting` until the first success (or the first counted failures). */
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One run of the health check, as docker's inspect shows it (State.Health.Log). */
+export interface HealthProbe {
+  /** ISO times the check was started and ended. */
+  start: string;
+  end: string;
+  /** The check's exit code; a check killed at its timeout is -1, as in docker. */
+  exitCode: number;
+  /** The start of its output (stdout and stderr), cut as docker cuts it. */
+  output: string;
+}
+
+/**
+ * The health of a running container (docker's State.Health), written into the state file by
+ * whatever runs the check — the container's monitor (issue 14). `log` keeps the last
+ * HEALTH_LOG_ENTRIES results, oldest first.
+ */
+export interface HealthState {
+  status: HealthStatus;
+  /** Consecutive failed checks (0 after a success). */
+  failingStreak: number;
+  log: HealthProbe[];
+}
+
 /** Who supervises the container: a foreground CLI, a detached supervisor, or an Emperor vassal. */
 export type SupervisorMode = 'foreground' | 'detached' | 'vassal';
 
@@ -35,4 +61,6 @@ export interface ContainerState {
   autoRemove: boolean;
   /** Last error that kept the container from (re)starting. */
   error?: string;
+  /** Health of the current run, when it has a check. */
+  health?: HealthState;
 }
