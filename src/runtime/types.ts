@@ -168,12 +168,30 @@ export interface ExecOptions {
   security?: Pick<SecuritySpec, 'capAdd' | 'capDrop' | 'noNewPrivileges'>;
 }
 
+/**
+ * A container's usage at one moment. Counters are cumulative since its start; `vessel stats`
+ * turns two samples into rates. Each field is present only where the host can tell it.
+ */
 export interface Stats {
   memoryBytes?: number;
   memoryLimitBytes?: number;
   pids?: number;
+  /** The process limit (cgroup pids.max, rctl maxproc rule). */
+  pidsLimit?: number;
+  /** CPU time used by every process of the container. */
   cpuNanos?: number;
+  /** FreeBSD: rctl's pcpu, the kernel's own %CPU of one core (a decaying average, not a counter). */
+  cpuPercent?: number;
   oomKills?: number;
+  /** Bytes through the container's network interfaces (its own stack; loopback not counted). */
+  netRxBytes?: number;
+  netTxBytes?: number;
+  /** Bytes read from and written to block devices (cgroup blkio / io). */
+  blockReadBytes?: number;
+  blockWriteBytes?: number;
+  /** FreeBSD: rctl's readbps / writebps — rates the kernel keeps, not totals. */
+  blockReadBps?: number;
+  blockWriteBps?: number;
 }
 
 /** What a start would do, without doing it: `vessel plan` prints it, transcript tests compare it. */

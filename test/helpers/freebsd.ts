@@ -78,6 +78,10 @@ export class FakeFreeBSD extends Recorder {
   /** Processes per jail name, as `ps -J` lists them. */
   procs = new Map<string, number[]>();
   racct = true;
+  /** racct of a jail as `rctl -u jail:NAME` prints it; a jail not listed gets a small default. */
+  usage = new Map<string, Array<[string, number]>>();
+  /** Byte counters of an interface (`netstat -I IF -b`): received by it, sent by it. */
+  ifBytes = new Map<string, { received: number; sent: number }>();
   /** Jail parameters this kernel lacks (sysctl -d security.jail.param.X fails). */
   missingParams = new Set<string>();
   vimage = true;
@@ -192,7 +196,11 @@ export class FakeFreeBSD extends Recorder {
       case 'rctl':
         if (args[0] === '-a') { this.rctl.push(args[1]!); return this.ok(); }
         if (args[0] === '-r') { this.rctl = this.rctl.filter((r) => !r.startsWith(`${args[1]}:`)); return this.ok(); }
-        if (args[0] === '-u') return this.ok('cputime=2\nmemoryuse=1048576\nmaxproc=3\n');
+        if (args[0] === '-u') {
+          const u = this.usage.get((args[1] ?? '').replace(/^jail:/, ''));
+          // rctl.c show_usage: the kernel's `resource=amount,…` split into one line each
+          return this.ok(u === undefined ? 'cputime=2\nmemoryuse=1048576\nmaxproc=3\n' : u.map(([k, v]) => `${k}=${v}\n`).join(''));
+        }
         return this.ok(this.rctl.filter((r) => args[0] === undefined || r.startsWith(`${args[0]}:`)).map((r) => `${r}\n`).join(''));
       case 'devfs': {
         const n = Number(args[2]);
@@ -242,6 +250,15 @@ export class FakeFreeBSD extends Recorder {
           return this.datasets.has(target) ? this.ok(`${target}\n`) : this.fail('dataset does not exist');
         }
         return this.ok();
+      }
+      case 'netstat': {
+        if (args[0] !== '-I') return this.ok();
+        const b = this.ifBytes.get(args[1] ?? '');
+        // netstat.c: xo_err(EX_DATAERR, "interface %s not found")
+        if (b === undefined || !this.interfaces.has(args[1]!)) return { exitCode: 65, stderr: `netstat: interface ${args[1]} not found\n` };
+        // if.c intpr: one "interface" entry per address; the <Link#N> one has the interface's counters
+        const entry = { name: args[1], flags: '0x8863', mtu: 1500, network: '<Link#5>', address: '02:5d:3a:0b:8c:0a', 'received-packets': 40, 'received-errors': 0, 'dropped-packets': 0, 'received-bytes': b.received, 'sent-packets': 31, 'send-errors': 0, 'sent-bytes': b.sent, collisions: 0 };
+        return this.ok(JSON.stringify({ '__version': '1', statistics: { interface: [entry] } }) + '\n');
       }
       default:
         return this.ok();
