@@ -1,5 +1,6 @@
 import { VesselError } from '../util/index.js';
 import type { HostRoute } from './ipam.js';
+import type { Resource } from '../runtime/index.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -37,6 +38,14 @@ export interface NetBackend {
   removeInterface(name: string): Promise<void>;
   /** Make the firewall say exactly what these records say (NAT per network, DNAT per lease). */
   applyRules(networks: NetworkRecord[]): Promise<void>;
+  /**
+   * Where the rules are per container rather than one table rendered from all records (FreeBSD's
+   * rdr anchors): move published ports between two leases of `net` in one atomic step, the
+   * leases already as they are to be. Without it, applyRules is that step.
+   */
+  switchPublished?(net: NetworkRecord, from: Lease, to: Lease): Promise<void>;
+  /** The resource a lease's published ports are on the host, when the backend names them itself (FreeBSD's rdr anchor). */
+  publishedResource?(net: NetworkRecord, lease: Lease): Resource;
   /**
    * For `vessel plan`: what plug() and applyRules() would run for this lease, rendered and not run
    * (none where the runtime driver plumbs the network itself and shows that in its own plan).

@@ -224,7 +224,9 @@ export class FakeFreeBSD extends Recorder {
         }
         if (a < 0) return this.ok();
         const anchor = args[a + 1]!;
-        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.ok(); }
+        // -n: parse only (pfctl_load_anchors reads the files then too)
+        if (args.includes('-n')) return this.loadAnchors(anchor, input ?? '', false);
+        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.loadAnchors(anchor, input ?? '', true); }
         if (args.includes('-F')) { this.anchors.delete(anchor); return this.ok(); }
         if (args.includes('-s')) return this.ok((this.anchors.get(anchor) ?? '').split('\n').filter((l) => l.startsWith('rdr') || l.startsWith('nat')).map((l) => `${l}\n`).join(''));
         return this.ok();
@@ -263,6 +265,20 @@ export class FakeFreeBSD extends Recorder {
       default:
         return this.ok();
     }
+  }
+
+  /**
+   * pf.conf(5) `load anchor NAME from FILE` lines of a ruleset loaded into ANCHOR: parse.y
+   * loadrule names them ANCHOR/NAME, pfctl_load_anchors reads each file into the same transaction.
+   */
+  private loadAnchors(anchor: string, text: string, commit: boolean): Answer {
+    const loads: Array<[string, string]> = [];
+    for (const m of text.matchAll(/^load anchor "([^"]+)" from "([^"]+)"$/gm)) {
+      if (!existsSync(m[2]!)) return this.fail(`pfctl: cannot open the main config file!: ${m[2]}: No such file or directory`);
+      loads.push([`${anchor}/${m[1]}`, readFileSync(m[2]!, 'utf8')]);
+    }
+    if (commit) for (const [name, rules] of loads) this.anchors.set(name, rules);
+    return this.ok();
   }
 
   /** Every jail below NAME (pr_childcount counts all descendants). */
