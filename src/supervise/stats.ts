@@ -21,24 +21,13 @@ export interface UsageSample {
   stats: Stats;
 }
 
-export interface StatsRow {
-  name: string;
-  /** Percent of one core, as docker's CPU % (200 = two cores busy); absent until two samples exist. */
-  cpuPercent?: number;
-  memoryBytes?: number;
-  /** The container's limit, else the host's memory (docker shows the same). */
-  memoryLimitBytes?: number;
-  memoryPercent?: number;
-  netRxBytes?: number;
-  netTxBytes?: number;
-  blockReadBytes?: number;
-  blockWriteBytes?: number;
-  /** FreeBSD's racct keeps I/O as rates (bytes per second), not totals. */
-  blockReadBps?: number;
-  blockWriteBps?: number;
-  pids?: number;
-  pidsLimit?: number;
-}
+/**
+ * One line of `vessel stats`: the sample's usage with docker's derived columns. `cpuPercent` is
+ * per core (200 = two cores busy) and absent until two samples exist (FreeBSD: racct's own);
+ * `memoryLimitBytes` is the container's limit, else the host's memory (docker shows the same).
+ */
+export type StatsRow = { name: string; memoryPercent?: number } & Pick<Stats,
+  'cpuPercent' | 'memoryBytes' | 'memoryLimitBytes' | 'netRxBytes' | 'netTxBytes' | 'blockReadBytes' | 'blockWriteBytes' | 'blockReadBps' | 'blockWriteBps' | 'pids' | 'pidsLimit'>;
 
 /** One usage sample of a running container; undefined when it is not running (or ended meanwhile). */
 export async function sampleUsage(s: ContainerState, now: () => number = Date.now): Promise<UsageSample | undefined> {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers, rootWithBusybox, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { freePort, netTestsCanRun, waitHttp } from '../helpers/net.js';
+import type { StatsRow } from '../../src/supervise/stats.js';
 
 /**
  * Issue 16: `vessel stats` against real containers — a busy one (a CPU loop, a 16 MiB fsynced
@@ -13,19 +14,7 @@ let t: TestRoot;
 const port = freePort();
 const MiB = 1024 * 1024;
 
-interface Row {
-  name: string;
-  cpuPercent?: number;
-  memoryBytes?: number;
-  memoryLimitBytes?: number;
-  memoryPercent?: number;
-  netRxBytes?: number;
-  netTxBytes?: number;
-  blockReadBytes?: number;
-  blockWriteBytes?: number;
-  pids?: number;
-  pidsLimit?: number;
-}
+type Row = StatsRow;
 
 async function ok(args: string[]): Promise<string> {
   const r = await vessel(t, args);

@@ -5,7 +5,7 @@ import { escapeHelp, escapeLabelValue, formatValue, renderMetrics, type Containe
 import { parseMetricsAddress } from '../../src/emperor/metrics-server.js';
 import { parseStats } from '../../src/emperor/stats.js';
 import { defaultSpec } from '../../src/spec/index.js';
-import type { ContainerState } from '../../src/supervise/types.js';
+import { stateFixture } from '../helpers/state.js';
 
 /**
  * Issue 16: the Prometheus text `vessel up --metrics` serves, rendered by one pure function from
@@ -15,21 +15,7 @@ import type { ContainerState } from '../../src/supervise/types.js';
 const FIXTURES = join(__dirname, '..', 'fixtures', 'emperor');
 const emperor = parseStats(readFileSync(join(FIXTURES, 'stats.json'), 'utf8'));
 
-function state(name: string, patch: Partial<ContainerState>): ContainerState {
-  return {
-    name,
-    spec: defaultSpec(name, 'busybox:latest', 'file'),
-    status: 'running',
-    mode: 'vassal',
-    runId: 'r1',
-    createdAt: '2026-11-28T15:41:00.000Z',
-    startedAt: '2026-11-28T15:41:34.000Z',
-    restarts: 0,
-    resources: [],
-    autoRemove: false,
-    ...patch,
-  };
-}
+const state = stateFixture;
 
 const containers: ContainerSnapshot[] = [
   {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatPs, mergePs } from '../../src/emperor/ps.js';
-import { defaultSpec } from '../../src/spec/index.js';
+import { stateFixture } from '../helpers/state.js';
 import { HEALTH_LOG_ENTRIES, inspectView, nextHealth } from '../../src/supervise/index.js';
 import type { ContainerState, HealthProbe, HealthState } from '../../src/supervise/types.js';
 
@@ -10,23 +10,8 @@ import type { ContainerState, HealthProbe, HealthState } from '../../src/supervi
  */
 const now = Date.parse('2026-11-28T15:45:00.000Z');
 
-function state(name: string, patch: Partial<ContainerState>): ContainerState {
-  return {
-    name,
-    spec: defaultSpec(name, 'busybox:latest', 'file'),
-    status: 'running',
-    mode: 'detached',
-    supervisorPid: process.pid,
-    pid: 4242,
-    runId: 'r1',
-    createdAt: '2026-11-28T15:41:00.000Z',
-    startedAt: '2026-11-28T15:42:00.000Z',
-    restarts: 0,
-    resources: [],
-    autoRemove: false,
-    ...patch,
-  };
-}
+const state = (name: string, patch: Partial<ContainerState>): ContainerState =>
+  stateFixture(name, { mode: 'detached', supervisorPid: process.pid, pid: 4242, startedAt: '2026-11-28T15:42:00.000Z', ...patch });
 
 const probe = (sec: number, exitCode: number, output = ''): HealthProbe => ({
   start: new Date(Date.parse('2026-11-28T15:42:00.000Z') + sec * 1000).toISOString(),
