@@ -31,9 +31,11 @@ export interface SwitchOptions {
  * anchors (runtime/freebsd/pf.ts switchRdr).
  *
  * Under the networks lock the records change first, then the host: a crash in between leaves
- * records that say where the ports belong, and the next apply (any start, stop or `vessel network
- * reload`) makes the host say it too. A host that refuses the step gets the records back as they
- * were. Calling it again after it succeeded changes nothing.
+ * records that say where the ports belong, and the next apply makes the host say it too — on
+ * Linux any start, stop or `vessel network reload` (the table is rendered from every record); on
+ * FreeBSD, whose rdr anchors the jail driver loads per container, calling this again (it renders
+ * both anchors from the records). A host that refuses the step gets the records back as they
+ * were. Calling it again after it succeeded changes nothing on the host's behaviour.
  */
 export async function switchPublished(opts: SwitchOptions): Promise<PortPublish[]> {
   const { network, from, to } = opts;
