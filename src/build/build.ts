@@ -6,6 +6,7 @@ import { dropStaging, makeStaging, readIndex, withStoreLock, findEquivalent, reg
 import type { ImageRecord } from '../image/index.js';
 import { parseVesselfile, VesselfileError, type Instruction } from './vesselfile.js';
 import { BuildSession, ociConfig, type Where } from './session.js';
+import { describeHealthcheck } from './steps/config.js';
 import * as config from './steps/config.js';
 import { copy } from './steps/copy.js';
 import { runStep } from './steps/run.js';
@@ -35,6 +36,7 @@ async function execute(b: BuildSession, step: Instruction, where: Where): Promis
     case 'ENTRYPOINT': return config.entrypoint(b, step);
     case 'EXPOSE': return config.expose(b, step);
     case 'VOLUME': return config.volume(b, step);
+    case 'HEALTHCHECK': return config.healthcheck(b, step);
     case 'WORKDIR': return config.workdir(b, step, where);
     case 'COPY': case 'ADD': return copy(b, step, where);
     case 'RUN': return runStep(b, step, where);
@@ -110,5 +112,6 @@ function describe(step: Instruction): string {
     case 'CMD': case 'ENTRYPOINT': return `${step.kind} ${JSON.stringify(step.argv)}`;
     case 'EXPOSE': return `EXPOSE ${step.ports.join(' ')}`;
     case 'VOLUME': return `VOLUME ${JSON.stringify(step.paths)}`;
+    case 'HEALTHCHECK': return describeHealthcheck(step.check);
   }
 }

@@ -1,5 +1,6 @@
-import { VesselError } from '../util/index.js';
-import { suggest } from '../spec/index.js';
+import { VesselError, errorMessage } from '../util/index.js';
+import { parseDuration, parseInteger, suggest } from '../spec/index.js';
+import type { ImageHealthcheck } from '../image/index.js';
 
 /**
  * The Vesselfile: Dockerfile syntax, one stage. Parsed into instructions that keep their line
@@ -16,12 +17,13 @@ export type Instruction =
   | { kind: 'CMD' | 'ENTRYPOINT'; line: number; argv: string[] }
   | { kind: 'EXPOSE'; line: number; ports: string[] }
   | { kind: 'VOLUME'; line: number; paths: string[] }
-  | { kind: 'LABEL'; line: number; pairs: Array<[string, string]> };
+  | { kind: 'LABEL'; line: number; pairs: Array<[string, string]> }
+  | { kind: 'HEALTHCHECK'; line: number; check: ImageHealthcheck };
 
 export type InstructionKind = Instruction['kind'];
 
-const KINDS = ['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'CMD', 'ENTRYPOINT', 'EXPOSE', 'VOLUME', 'LABEL'] as const;
-const UNSUPPORTED = new Set(['ONBUILD', 'HEALTHCHECK', 'SHELL', 'STOPSIGNAL', 'MAINTAINER']);
+const KINDS = ['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'CMD', 'ENTRYPOINT', 'EXPOSE', 'VOLUME', 'LABEL', 'HEALTHCHECK'] as const;
+const UNSUPPORTED = new Set(['ONBUILD', 'SHELL', 'STOPSIGNAL', 'MAINTAINER']);
 
 export class VesselfileError extends VesselError {
   constructor(file: string, line: number, reason: string, hint?: string) {
@@ -195,10 +197,54 @@ export function parseVesselfile(text: string, file = 'Vesselfile'): Instruction[
       case 'VOLUME':
         out.push({ kind, line, paths: execForm(args) ?? words });
         break;
+      case 'HEALTHCHECK':
+        out.push({ kind, line, check: healthcheck(args, fail) });
+        break;
     }
   }
   if (!out.some((i) => i.kind === 'FROM')) throw new VesselfileError(file, 1, 'no FROM instruction', 'a Vesselfile starts with FROM IMAGE (or FROM scratch)');
   return out;
+}
+
+const HEALTH_OPTIONS: Record<string, keyof Omit<ImageHealthcheck, 'test'>> = {
+  '--interval': 'interval', '--timeout': 'timeout', '--start-period': 'startPeriod', '--retries': 'retries',
+};
+const NS_PER_MS = 1_000_000;
+
+/**
+ * `HEALTHCHECK NONE` or `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N]
+ * CMD …` (Dockerfile reference): the exec form becomes ["CMD", …], the shell form ["CMD-SHELL",
+ * text], durations nanoseconds — the image config as docker's builder writes it (an option left
+ * out is not written: the runtime's default applies).
+ */
+function healthcheck(args: string, fail: (reason: string, hint?: string) => never): ImageHealthcheck {
+  const usage = 'HEALTHCHECK [--interval=30s] [--timeout=30s] [--start-period=0s] [--retries=3] CMD command, or HEALTHCHECK NONE';
+  let rest = args.trim();
+  const check: ImageHealthcheck = { test: [] };
+  for (;;) {
+    const m = /^(--[a-z-]+)(?:=(\S*))?(?:\s+|$)/.exec(rest);
+    if (!m) break;
+    const key = HEALTH_OPTIONS[m[1]!];
+    if (key === undefined) fail(`HEALTHCHECK ${m[1]}: unknown option`, usage);
+    if (m[2] === undefined || m[2] === '') fail(`HEALTHCHECK ${m[1]}: needs a value (${m[1]}=…)`, usage);
+    try {
+      check[key] = key === 'retries' ? parseInteger(m[2], 1) : parseDuration(m[2], key === 'startPeriod' ? 0 : 1) * NS_PER_MS;
+    } catch (e) {
+      fail(`HEALTHCHECK ${m[1]}: ${errorMessage(e)}`, usage);
+    }
+    rest = rest.slice(m[0].length);
+  }
+  const word = /^(\S+)\s*([\s\S]*)$/.exec(rest);
+  const kind = word?.[1]?.toUpperCase();
+  if (kind === 'NONE') {
+    if (word![2] !== '' || rest !== args.trim()) fail('HEALTHCHECK NONE takes no options or arguments', usage);
+    return { test: ['NONE'] };
+  }
+  if (kind !== 'CMD' || word![2] === '') fail('HEALTHCHECK needs CMD command (or NONE)', usage);
+  const ex = execForm(word![2]!);
+  if (ex !== undefined && ex.length === 0) fail('HEALTHCHECK CMD []: the command is empty', usage);
+  check.test = ex ? ['CMD', ...ex] : ['CMD-SHELL', word![2]!.trim()];
+  return check;
 }
 
 /** $VAR, ${VAR}, ${VAR:-default}, ${VAR:+alt}; `\$` stays a literal dollar. */

@@ -20,6 +20,8 @@ export function define(program: Command): void {
         ['libexec', c.libexec, c.sources.libexec ?? ''],
         ['registry', c.registry ?? '', c.sources.registry ?? ''],
         ['cgroup_parent', c.cgroupParent, c.sources.cgroupParent ?? ''],
+        ['metrics', c.metrics ?? '', c.sources.metrics ?? ''],
+        ['metrics_allow_remote', String(c.metricsAllowRemote), c.sources.metricsAllowRemote ?? ''],
       ];
       if (opts.json) {
         process.stdout.write(JSON.stringify(Object.fromEntries(rows.map(([k, v, s]) => [k, { value: v, source: s }])), null, 2) + '\n');

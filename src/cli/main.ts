@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   exec: () => import('./exec.js'),
   logs: () => import('./logs.js'),
   inspect: () => import('./inspect.js'),
+  stats: () => import('./stats.js'),
   gc: () => import('./gc.js'),
   config: () => import('./config.js'),
   images: () => import('./images.js'),

@@ -50,7 +50,10 @@ export async function planSpec(specPath: string, os: HostOs): Promise<PlanOutput
   if (driver === undefined) return { ...out, available: false, note: 'the Linux driver is not available in this build' };
   try {
     const p = driver.plan(cfg);
-    out.plan = { ...p, files: [...p.files, ...plumbing.files], commands: [...p.commands, ...plumbing.commands] };
+    // The check is the monitor's to run (docs/health.md), so no driver step shows it: the plan does.
+    const { describeHealth } = await import('../supervise/index.js');
+    const health = cfg.health === undefined ? [] : [{ path: 'health check (run by the container\'s monitor)', content: describeHealth(cfg.health) }];
+    out.plan = { ...p, files: [...p.files, ...plumbing.files, ...health], commands: [...p.commands, ...plumbing.commands] };
   } catch (e) {
     if (os === 'linux') return { ...out, available: false, note: `the Linux driver cannot plan without a start: ${errorMessage(e)}` };
     throw e;

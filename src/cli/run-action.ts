@@ -26,6 +26,12 @@ function flagsOf(o: RunCliOptions): Partial<RunFlags> {
   set('stopSignal', o.stopSignal);
   set('wait', o.wait);
   set('entrypoint', o.entrypoint);
+  set('healthCmd', o.healthCmd);
+  set('healthInterval', o.healthInterval);
+  set('healthTimeout', o.healthTimeout);
+  set('healthRetries', o.healthRetries);
+  set('healthStartPeriod', o.healthStartPeriod);
+  if (o.healthcheck === false) f.noHealthcheck = true;
   if (o.tty) f.tty = true;
   if (o.interactive) f.interactive = true;
   return f;

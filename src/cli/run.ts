@@ -27,6 +27,13 @@ export interface RunCliOptions {
   entrypoint?: string;
   spec?: string;
   foreground?: boolean;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  /** commander's name for --no-healthcheck: false when it is given. */
+  healthcheck?: boolean;
 }
 
 export function define(program: Command): void {
@@ -57,6 +64,12 @@ export function define(program: Command): void {
     .option('--stop-signal <sig>', 'signal that stops the container')
     .option('--wait <mode>', 'all (jail semantics, default) | main (ends with the main command)')
     .option('--entrypoint <cmd>', 'override the image\'s entrypoint')
+    .option('--health-cmd <cmd>', 'health check: a shell command run inside the container (non-zero: unhealthy)')
+    .option('--health-interval <duration>', 'time between health checks (30s, 1m30s; default 30s)')
+    .option('--health-timeout <duration>', 'a check running longer fails (default 30s)')
+    .option('--health-retries <n>', 'failures in a row that make the container unhealthy (default 3)')
+    .option('--health-start-period <duration>', 'failures in this time after start do not count (default 0s)')
+    .option('--no-healthcheck', 'do not run the image\'s HEALTHCHECK')
     .option('--spec <file>', 'run the container described by a spec file (flags override it)')
     .option('--foreground', 'run the spec file given as IMAGE in the foreground, as a cluster task (Nomad, Slurm)')
     .passThroughOptions()

@@ -6,6 +6,8 @@ interface UpFlags {
   requiredHeartbeat?: string;
   throttle?: string;
   maxThrottle?: string;
+  metrics?: string;
+  metricsAllowRemote?: boolean;
 }
 
 export function define(program: Command): void {
@@ -17,6 +19,8 @@ export function define(program: Command): void {
     .option('--required-heartbeat <s>', 'seconds of vassal silence after which the Emperor kills it (default 30)')
     .option('--throttle <ms>', 'respawn delay added per unloyal death (default 1000)')
     .option('--max-throttle <ms>', 'largest respawn delay (default 60000)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback only; or VESSEL_METRICS)')
+    .option('--metrics-allow-remote', 'allow --metrics on an address other than loopback (or VESSEL_METRICS_ALLOW_REMOTE=1)')
     .action(async (opts: UpFlags) => {
       const { VesselError } = await import('../util/index.js');
       const num = (flag: string, v: string): number => {
@@ -29,6 +33,17 @@ export function define(program: Command): void {
         ...(opts.throttle !== undefined ? { throttleMs: num('--throttle', opts.throttle) } : {}),
         ...(opts.maxThrottle !== undefined ? { maxThrottleMs: num('--max-throttle', opts.maxThrottle) } : {}),
       };
+      const { config } = await import('../util/index.js');
+      const { parseMetricsAddress } = await import('../emperor/index.js');
+      const cfg = config();
+      const address = opts.metrics ?? cfg.metrics;
+      const metrics = address === undefined ? undefined : {
+        address,
+        allowRemote: opts.metricsAllowRemote === true || cfg.metricsAllowRemote,
+        source: opts.metrics !== undefined ? '--metrics' : cfg.sources.metrics ?? 'VESSEL_METRICS',
+      };
+      // a refused address is said before anything starts (and before --detach forks)
+      if (metrics) parseMetricsAddress(metrics.address, metrics.allowRemote, metrics.source);
       if (opts.detach) {
         const { upDetached } = await import('../emperor/index.js');
         const args = process.argv.slice(process.argv.indexOf('up') + 1).filter((a) => a !== '-d' && a !== '--detach');
@@ -39,7 +54,7 @@ export function define(program: Command): void {
       const { initLog } = await import('../util/index.js');
       await initLog({ pretty: process.stderr.isTTY === true });
       const { up } = await import('../emperor/index.js');
-      const code = await up({ ...(opts.vassals !== undefined ? { vassalsDir: opts.vassals } : {}), tuning });
+      const code = await up({ ...(opts.vassals !== undefined ? { vassalsDir: opts.vassals } : {}), tuning, ...(metrics ? { metrics } : {}) });
       process.exit(code);
     });
 }

@@ -15,3 +15,5 @@ export { VassalSession, type VassalSessionOptions } from './vassal.js';
 export { up, upDetached, prepare, cliPath, emperorArgv, runningEmperor, type UpOptions } from './up.js';
 export { mergePs, formatPs, type PsReport, type PsRow, type VassalView } from './ps.js';
 export { renderRcScript, type RcScriptParams } from './service.js';
+export { renderMetrics, type MetricsInput, type ContainerSnapshot } from './metrics.js';
+export { serveMetrics, parseMetricsAddress, collectMetrics, METRICS_CONTENT_TYPE, type MetricsOptions, type MetricsServer } from './metrics-server.js';

@@ -1,5 +1,5 @@
-import type { ContainerState, ContainerStatus, SupervisorMode } from '../supervise/index.js';
-import { effectiveStatus } from '../supervise/index.js';
+import type { ContainerState, ContainerStatus, HealthStatus, SupervisorMode } from '../supervise/index.js';
+import { effectiveStatus, healthLabel } from '../supervise/index.js';
 import type { EmperorStats, VassalStats } from './stats.js';
 import { formatTable } from '../util/index.js';
 
@@ -38,6 +38,8 @@ export interface PsRow {
   lastExit?: string;
   /** Why the spec was rejected or the container could not start. */
   error?: string;
+  /** Health of a running container with a check: docker's status, the failures in a row, the last check's output. */
+  health?: { status: HealthStatus; failingStreak: number; lastOutput?: string };
   vassal?: VassalView;
   /** Respawn delay the Emperor currently imposes (ms), from its blacklist. */
   throttleMs?: number;
@@ -94,6 +96,8 @@ export function mergePs(
       restarts: st.restarts,
       ...(st.lastExit !== undefined ? { lastExit: st.lastExit.reason } : {}),
       ...(st.error !== undefined ? { error: st.error } : {}),
+      // A stopped container's last health is history, not its state (inspect still has it).
+      ...(st.health !== undefined && status === 'running' ? { health: healthRow(st.health) } : {}),
     });
   }
   for (const { name, error } of errors) {
@@ -121,6 +125,11 @@ export function mergePs(
   };
 }
 
+function healthRow(h: NonNullable<ContainerState['health']>): NonNullable<PsRow['health']> {
+  const last = h.log.at(-1);
+  return { status: h.status, failingStreak: h.failingStreak, ...(last !== undefined ? { lastOutput: last.output.trim().split('\n').at(-1) ?? '' } : {}) };
+}
+
 function ago(iso: string | undefined, nowMs: number): string {
   if (iso === undefined) return '-';
   const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
@@ -139,6 +148,8 @@ export function formatPs(report: PsReport, nowMs: number): string {
     let status: string = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
     // Dead, no vassal, on the Emperor's blacklist: it is waiting out its respawn delay.
     if (!v && r.throttleMs !== undefined && r.status !== 'running') status = 'back-off';
+    // docker's `Up 3 minutes (healthy)`
+    if (r.health !== undefined) status += ` (${healthLabel(r.health)})`;
     lines.push([
       r.name,
       r.kind === 'vassal' ? `${status} (uwsgi)` : status,

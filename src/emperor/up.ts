@@ -10,6 +10,7 @@ import { DEFAULT_TUNING, emperorPaths, heartbeatInterval, renderEmperorIni, vass
 import { fetchStats, poke } from './stats.js';
 import { VassalSession } from './vassal.js';
 import { SpecWatcher } from './watch.js';
+import { serveMetrics, type MetricsOptions } from './metrics-server.js';
 
 /**
  * `vessel up`: the main job. State directories, the Emperor's config, the real `uwsgi` Emperor
@@ -25,6 +26,8 @@ export interface UpOptions {
   log?: Log;
   /** Resolves the returned promise's shutdown when aborted (tests, embedding). */
   signal?: AbortSignal;
+  /** Serve Prometheus metrics there (metrics-server.ts). */
+  metrics?: Pick<MetricsOptions, 'address' | 'allowRemote' | 'source'>;
 }
 
 /** The vessel CLI of this package: what the wrapper runs for a .vessel file. */
@@ -245,6 +248,8 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   const tuning: EmperorTuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const uwsgi = opts.uwsgi ?? process.env.VESSEL_UWSGI ?? 'uwsgi';
   const paths = prepare(cfg, vassalsDir, tuning, uwsgi);
+  // Before anything starts: an address that is refused or taken stops `up` with one line.
+  const metrics = opts.metrics === undefined ? undefined : await serveMetrics({ ...opts.metrics, statsSocket: paths.stats, log });
   const nofile = softNofile();
   writeFileAtomic(upPidfile(cfg), `${process.pid}\n`);
 
@@ -293,6 +298,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await watcher.close();
+  await metrics?.close();
   await vassalsGone(10_000);
   await service.close();
   await sweep(log);

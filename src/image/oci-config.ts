@@ -1,5 +1,5 @@
 import { hostOs } from '../util/index.js';
-import type { Digest, ImageConfig } from './types.js';
+import type { Digest, ImageConfig, ImageHealthcheck } from './types.js';
 
 /**
  * The OCI image configuration (image-spec config.md) and its mapping to vessel's ImageConfig.
@@ -20,6 +20,7 @@ export interface OciImageConfig {
     WorkingDir?: string;
     Labels?: Record<string, string>;
     StopSignal?: string;
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
   rootfs: { type: 'layers'; diff_ids: Digest[] };
   history?: Array<{ created?: string; created_by?: string; comment?: string; empty_layer?: boolean }>;
@@ -46,6 +47,17 @@ export function toOciConfig(c: ImageConfig): NonNullable<OciImageConfig['config'
   if (c.workdir !== undefined) out.WorkingDir = c.workdir;
   if (c.labels && Object.keys(c.labels).length) out.Labels = { ...c.labels };
   if (c.stopSignal !== undefined) out.StopSignal = c.stopSignal;
+  if (c.healthcheck !== undefined) {
+    const h = c.healthcheck;
+    // docker's field names and omitempty: a zero duration is not written.
+    out.Healthcheck = {
+      Test: [...h.test],
+      ...(h.interval ? { Interval: h.interval } : {}),
+      ...(h.timeout ? { Timeout: h.timeout } : {}),
+      ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
+      ...(h.retries ? { Retries: h.retries } : {}),
+    };
+  }
   return out;
 }
 
@@ -65,7 +77,35 @@ export function fromOciConfig(o: OciImageConfig['config'] | undefined): ImageCon
   if (typeof o.WorkingDir === 'string' && o.WorkingDir) c.workdir = o.WorkingDir;
   if (o.Labels && typeof o.Labels === 'object') c.labels = { ...o.Labels };
   if (typeof o.StopSignal === 'string' && o.StopSignal) c.stopSignal = o.StopSignal;
+  const health = healthcheckOf(o.Healthcheck);
+  if (health) c.healthcheck = health;
   return c;
+}
+
+/**
+ * A foreign config's Healthcheck, kept only when docker would run it: Test ["NONE"], ["CMD", …]
+ * or ["CMD-SHELL", script]; durations and retries only when they are whole non-negative numbers.
+ * An empty Test is docker's "inherit", which for an image means no check of its own.
+ */
+function healthcheckOf(h: unknown): ImageHealthcheck | undefined {
+  if (!h || typeof h !== 'object') return undefined;
+  const r = h as Record<string, unknown>;
+  const test = r.Test;
+  if (!Array.isArray(test) || !test.every((x): x is string => typeof x === 'string')) return undefined;
+  const [kind, ...rest] = test;
+  const valid = (kind === 'NONE' && rest.length === 0) || (kind === 'CMD' && rest.length > 0) || (kind === 'CMD-SHELL' && rest.length === 1);
+  if (!valid) return undefined;
+  const out: ImageHealthcheck = { test: [...test] };
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+  const interval = num(r.Interval);
+  const timeout = num(r.Timeout);
+  const startPeriod = num(r.StartPeriod);
+  const retries = num(r.Retries);
+  if (interval !== undefined) out.interval = interval;
+  if (timeout !== undefined) out.timeout = timeout;
+  if (startPeriod !== undefined) out.startPeriod = startPeriod;
+  if (retries !== undefined) out.retries = retries;
+  return out;
 }
 
 /** Key-order-stable JSON, so the same config always has the same digest. */

@@ -23,6 +23,21 @@ export interface ImageConfig {
   volumes?: string[];
   labels?: Record<string, string>;
   stopSignal?: string;
+  /** docker's HEALTHCHECK (not in the OCI spec; docker, buildah and podman write it): the default check. */
+  healthcheck?: ImageHealthcheck;
+}
+
+/**
+ * An image's health check as docker records it in the config's `Healthcheck` (moby
+ * api/types/container HealthConfig): durations in nanoseconds, 0 or absent meaning "the default".
+ */
+export interface ImageHealthcheck {
+  /** ["NONE"], ["CMD", argv…] or ["CMD-SHELL", script]. */
+  test: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  retries?: number;
 }
 
 export interface ImageRecord {

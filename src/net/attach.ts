@@ -50,10 +50,13 @@ export function leaseResources(net: NetworkRecord, lease: Lease, b?: NetBackend)
     leaseOnly,
     { kind: 'interface', id: lease.hostIf, detail: { network: net.name, bridge: net.bridge } },
   ];
-  if (lease.publish.length > 0) {
-    out.push({ kind: 'nft', id: ruleComment(lease.container), detail: { network: net.name, table: nftTableName(networksDir()) } });
-  }
+  if (lease.publish.length > 0) out.push(nftResource(net, lease.container));
   return out;
+}
+
+/** A container's DNAT rules in vessel's nft table, as its state records them. */
+export function nftResource(net: NetworkRecord, container: string): Resource {
+  return { kind: 'nft', id: ruleComment(container), detail: { network: net.name, table: nftTableName(networksDir()) } };
 }
 
 /**

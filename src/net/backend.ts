@@ -1,5 +1,6 @@
 import { VesselError } from '../util/index.js';
 import type { HostRoute } from './ipam.js';
+import type { Resource } from '../runtime/index.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -34,6 +35,14 @@ export interface NetBackend {
   removeInterface(name: string): Promise<void>;
   /** Make the firewall say exactly what these records say (NAT per network, DNAT per lease). */
   applyRules(networks: NetworkRecord[]): Promise<void>;
+  /**
+   * Where the rules are per container rather than one table rendered from all records (FreeBSD's
+   * rdr anchors): move published ports between two leases of `net` in one atomic step, the
+   * leases already as they are to be. Without it, applyRules is that step.
+   */
+  switchPublished?(net: NetworkRecord, from: Lease, to: Lease): Promise<void>;
+  /** The resource a lease's published ports are on the host, when the backend names them itself (FreeBSD's rdr anchor). */
+  publishedResource?(net: NetworkRecord, lease: Lease): Resource;
   /**
    * For `vessel plan`: what the container's monitor does for this lease (as the equivalent `ip`
    * commands) and what applyRules() runs, rendered and not run (none where the runtime driver

@@ -7,6 +7,7 @@ export type { NetAttachment } from './attach.js';
 export { createNetwork, removeNetwork, listNetworkInfo, inspectNetwork, reloadNetworks } from './network.js';
 export type { NetworkInfo, NetworkRecord, Lease } from './types.js';
 export { formatPublish } from './publish.js';
+export { switchPublished, type SwitchOptions } from './switch.js';
 export { bridgeName, vethNames, nftTableName, checkNetworkName } from './names.js';
 export { setNetBackend } from './backend.js';
 export type { NetBackend, PlumbingPlan } from './backend.js';

@@ -1,4 +1,4 @@
-import type { Limits, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
+import type { Limits, OnUnhealthy, SecuritySpec, WaitMode, PortPublish } from '../spec/index.js';
 import type { PlanRecord } from './plan-records.js';
 
 /**
@@ -58,16 +58,21 @@ export type RuntimeNetwork =
       dns: string[];
     };
 
-/** A health check, docker's semantics (resolved from the spec, the run flags or the image). */
-export interface HealthCheck {
-  /** The command inside the container (CMD-SHELL is already ['/bin/sh', '-c', …]). */
+/**
+ * A health check, resolved (spec over the image's HEALTHCHECK over docker's defaults) for whatever
+ * runs it — the container's native monitor (issue 14): `argv` runs inside the container as
+ * `vessel exec` would, a run longer than timeoutMs is killed and counts as a failure, `retries`
+ * failures in a row make the container unhealthy; failures within startPeriodMs of the start do
+ * not count.
+ */
+export interface HealthConfig {
+  /** The check's argv (docker's CMD-SHELL is ['/bin/sh', '-c', script]). */
   argv: string[];
   intervalMs: number;
   timeoutMs: number;
   retries: number;
   startPeriodMs: number;
-  /** What an unhealthy container gets: a restart by its restart policy, or nothing but the state. */
-  onUnhealthy: 'restart' | 'none';
+  onUnhealthy: OnUnhealthy;
 }
 
 export interface ContainerConfig {
@@ -97,9 +102,10 @@ export interface ContainerConfig {
   security: SecuritySpec;
   /** Parent container name (FreeBSD hierarchical jails). */
   parent?: string;
+  /** The health check to run, when the spec or the image has one that is not disabled. */
+  health?: HealthConfig;
   /** Where the container's stdout/stderr go: the caller's terminal or a log file. */
   output: { kind: 'inherit' } | { kind: 'file'; path: string };
-  health?: HealthCheck;
 }
 
 /** Kinds of host resources a container can own. */
@@ -168,12 +174,30 @@ export interface ExecOptions {
   security?: Pick<SecuritySpec, 'capAdd' | 'capDrop' | 'noNewPrivileges'>;
 }
 
+/**
+ * A container's usage at one moment. Counters are cumulative since its start; `vessel stats`
+ * turns two samples into rates. Each field is present only where the host can tell it.
+ */
 export interface Stats {
   memoryBytes?: number;
   memoryLimitBytes?: number;
   pids?: number;
+  /** The process limit (cgroup pids.max, rctl maxproc rule). */
+  pidsLimit?: number;
+  /** CPU time used by every process of the container. */
   cpuNanos?: number;
+  /** FreeBSD: rctl's pcpu, the kernel's own %CPU of one core (a decaying average, not a counter). */
+  cpuPercent?: number;
   oomKills?: number;
+  /** Bytes through the container's network interfaces (its own stack; loopback not counted). */
+  netRxBytes?: number;
+  netTxBytes?: number;
+  /** Bytes read from and written to block devices (cgroup blkio / io). */
+  blockReadBytes?: number;
+  blockWriteBytes?: number;
+  /** FreeBSD: rctl's readbps / writebps — rates the kernel keeps, not totals. */
+  blockReadBps?: number;
+  blockWriteBps?: number;
 }
 
 /** What a start would do, without doing it: `vessel plan` prints it, transcript tests compare it. */

@@ -11,7 +11,8 @@ export const DEFAULTS = {
   wait: 'all',
   minUptime: 10,
   noNewPrivileges: true,
-  health: { intervalSec: 30, timeoutSec: 5, retries: 3 },
+  /** docker's (moby daemon/health.go: defaultProbeInterval, defaultProbeTimeout, defaultProbeRetries). */
+  health: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0, onUnhealthy: 'restart' },
 } as const;
 
 export type SpecOrigin = 'file' | 'flags';

@@ -1,4 +1,5 @@
-import type { ContainerSpec, NetworkMode, Volume } from './types.js';
+import type { ContainerSpec, HealthCheck, NetworkMode, Volume } from './types.js';
+import { checkDisabledAlone } from './health.js';
 import { parseCommand, splitCommand } from './command.js';
 import { defaultSpec } from './defaults.js';
 import { parseEnvFlag } from './env.js';
@@ -10,7 +11,7 @@ import { parseNetworkName, resolveNetwork } from './network.js';
 import { checkPublishConflicts, parsePublish } from './publish.js';
 import { parseRestart, parseWait } from './restart.js';
 import { normalizeSignal } from './signal.js';
-import { parseCpus, parseInteger, parsePositiveSize, parseSeconds } from './units.js';
+import { parseCpus, parseDuration, parseInteger, parsePositiveSize, parseSeconds } from './units.js';
 import { checkVolumeTargets, parseTmpfs, parseVolume } from './volume.js';
 
 /**
@@ -60,6 +61,18 @@ export interface RunFlags {
   wait?: string;
   /** --entrypoint: shell words ('' clears the image's entrypoint, as in docker) or an argv. */
   entrypoint?: string | string[];
+  /** --health-cmd: a shell command (docker's CMD-SHELL, run by /bin/sh -c). */
+  healthCmd?: string;
+  /** --health-interval 30s. */
+  healthInterval?: string;
+  /** --health-timeout 30s. */
+  healthTimeout?: string;
+  /** --health-retries N. */
+  healthRetries?: string | number;
+  /** --health-start-period 0s. */
+  healthStartPeriod?: string;
+  /** --no-healthcheck: the image's HEALTHCHECK does not run. */
+  noHealthcheck?: boolean;
   /** Directory relative -v sources resolve against (default process.cwd()). */
   cwd?: string;
   /** Environment bare -e K copies from (default process.env). */
@@ -72,8 +85,35 @@ const FLAG: Record<keyof RunFlags, string> = {
   workdir: '--workdir', user: '--user', hostname: '--hostname', memory: '--memory', pids: '--pids',
   cpus: '--cpus', restart: '--restart', network: '--network', publish: '--publish', tty: '--tty',
   interactive: '--interactive', stopTimeout: '--stop-timeout', stopSignal: '--stop-signal', wait: '--wait',
-  entrypoint: '--entrypoint', cwd: 'cwd', environ: 'environ',
+  entrypoint: '--entrypoint', cwd: 'cwd', environ: 'environ', healthCmd: '--health-cmd',
+  healthInterval: '--health-interval', healthTimeout: '--health-timeout', healthRetries: '--health-retries',
+  healthStartPeriod: '--health-start-period', noHealthcheck: '--no-healthcheck',
 };
+
+const HEALTH_FLAGS = ['healthCmd', 'healthInterval', 'healthTimeout', 'healthRetries', 'healthStartPeriod'] as const;
+
+/** The --health-* flags on top of the spec's [health]: each flag replaces its key, as in docker. */
+function applyHealthFlags(base: HealthCheck | undefined, f: Partial<RunFlags>): HealthCheck | undefined {
+  const given = HEALTH_FLAGS.filter((k) => f[k] !== undefined);
+  if (f.noHealthcheck === true) {
+    // docker: "--no-healthcheck conflicts with --health-* options"
+    if (given.length > 0) at('noHealthcheck', () => invalid(`conflicts with ${given.map((k) => FLAG[k]).join(', ')}`));
+    return { test: { kind: 'none' } };
+  }
+  if (given.length === 0) return base;
+  const h: HealthCheck = { ...base };
+  if (f.healthCmd !== undefined) {
+    if (f.healthCmd.trim() === '') at('healthCmd', () => invalid('is empty'));
+    // The flag replaces whatever the spec file runs (its command, shell or disable).
+    h.test = { kind: 'shell', script: f.healthCmd };
+  }
+  if (f.healthInterval !== undefined) h.intervalMs = at('healthInterval', () => parseDuration(f.healthInterval!, 1));
+  if (f.healthTimeout !== undefined) h.timeoutMs = at('healthTimeout', () => parseDuration(f.healthTimeout!, 1));
+  if (f.healthStartPeriod !== undefined) h.startPeriodMs = at('healthStartPeriod', () => parseDuration(f.healthStartPeriod!));
+  if (f.healthRetries !== undefined) h.retries = at('healthRetries', () => parseInteger(f.healthRetries!, 1));
+  at(given[0]!, () => located('the spec\'s [health]', () => checkDisabledAlone(h)));
+  return h;
+}
 
 function at<T>(flag: keyof RunFlags, fn: () => T): T {
   return located(FLAG[flag], fn);
@@ -115,6 +155,9 @@ function applyFlags(base: ContainerSpec, f: Partial<RunFlags>): ContainerSpec {
   if (f.stopTimeout !== undefined) spec.stopTimeout = at('stopTimeout', () => parseSeconds(f.stopTimeout!));
   if (f.stopSignal !== undefined) spec.stopSignal = at('stopSignal', () => normalizeSignal(f.stopSignal!));
   if (f.wait !== undefined) spec.wait = at('wait', () => parseWait(f.wait!));
+  const health = applyHealthFlags(spec.health, f);
+  if (health === undefined) delete spec.health;
+  else spec.health = health;
   if (f.tty !== undefined) spec.tty = f.tty;
   if (f.interactive !== undefined) spec.interactive = f.interactive;
 

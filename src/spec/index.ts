@@ -4,7 +4,8 @@ export { parseSpecText, parseSpecFile, SPEC_KEYS, type ParseOptions } from './pa
 export { specFromFlags, mergeFlags, type RunFlags } from './flags.js';
 export { renderSpec } from './render.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
-export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
+export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool, parseDuration, formatDuration } from './units.js';
+export { healthArgv, healthTestArray, healthTestOf, parseOnUnhealthy } from './health.js';
 export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
 export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
 export { envPairs, mergeEnv } from './env.js';

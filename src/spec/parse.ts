@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { VesselError, hasErrno } from '../util/index.js';
 import type { ContainerSpec, HealthCheck, NetworkMode, PortPublish } from './types.js';
+import { checkDisabledAlone, parseOnUnhealthy, setHealthTest } from './health.js';
 import { normalizeCapability } from './capabilities.js';
 import { parseCommand } from './command.js';
-import { defaultSpec, DEFAULTS } from './defaults.js';
+import { defaultSpec } from './defaults.js';
 import { parseEnv } from './env.js';
 import { invalid, located } from './fail.js';
 import { parseHostname, parseUser, parseWorkdir } from './identity.js';
@@ -16,7 +17,7 @@ import { checkPublishConflicts, parsePortAcl, parsePublish } from './publish.js'
 import { parseRestart, parseWait } from './restart.js';
 import { normalizeSignal } from './signal.js';
 import { didYouMean } from './suggest.js';
-import { parseBool, parseCpus, parseInteger, parsePositiveSize, parseSeconds } from './units.js';
+import { parseBool, parseCpus, parseDuration, parseInteger, parsePositiveSize, parseSeconds } from './units.js';
 import { parseVolume } from './volume.js';
 
 /** What the parser accumulates before the cross-key checks turn it into a ContainerSpec. */
@@ -27,7 +28,7 @@ interface Draft {
   mode?: NetworkMode;
   publish: PortPublish[];
   aliases: string[];
-  health?: Partial<HealthCheck>;
+  health?: HealthCheck;
   volumeTargets: Set<string>;
 }
 
@@ -39,7 +40,7 @@ interface KeyDef {
   apply(d: Draft, value: string): void;
 }
 
-const health = (d: Draft): Partial<HealthCheck> => (d.health ??= {});
+const health = (d: Draft): HealthCheck => (d.health ??= {});
 
 /** Every section and key a spec may hold, in the order renderSpec writes them. */
 const SECTIONS: Record<string, Record<string, KeyDef>> = {
@@ -97,10 +98,20 @@ const SECTIONS: Record<string, Record<string, KeyDef>> = {
     no_new_privileges: { apply: (d, v) => (d.spec.security.noNewPrivileges = parseBool(v)) },
   },
   health: {
-    command: { shell: true, apply: (d, v) => (health(d).command = parseCommand(v)) },
-    interval: { apply: (d, v) => (health(d).intervalSec = parseSeconds(v, 1)) },
-    timeout: { apply: (d, v) => (health(d).timeoutSec = parseSeconds(v, 1)) },
+    command: { shell: true, apply: (d, v) => setHealthTest(health(d), { kind: 'exec', argv: parseCommand(v) }) },
+    shell: { apply: (d, v) => setHealthTest(health(d), { kind: 'shell', script: v }) },
+    disable: {
+      apply: (d, v) => {
+        // `disable = false` is the default: the image's check (if any) runs.
+        if (parseBool(v)) setHealthTest(health(d), { kind: 'none' });
+        else health(d);
+      },
+    },
+    interval: { apply: (d, v) => (health(d).intervalMs = parseDuration(v, 1)) },
+    timeout: { apply: (d, v) => (health(d).timeoutMs = parseDuration(v, 1)) },
+    start_period: { apply: (d, v) => (health(d).startPeriodMs = parseDuration(v)) },
     retries: { apply: (d, v) => (health(d).retries = parseInteger(v, 1)) },
+    on_unhealthy: { apply: (d, v) => (health(d).onUnhealthy = parseOnUnhealthy(v)) },
   },
 };
 
@@ -184,15 +195,9 @@ export function parseSpecText(text: string, opts: ParseOptions): ContainerSpec {
   });
   if (d.health !== undefined) {
     const h = d.health;
-    if (h.command === undefined) {
-      throw new VesselError('E_SPEC', `${file}:${healthLine ?? 0}: [health] command: missing`, { hint: 'a health check runs a command inside the container; non-zero means unhealthy' });
-    }
-    d.spec.health = {
-      command: h.command,
-      intervalSec: h.intervalSec ?? DEFAULTS.health.intervalSec,
-      timeoutSec: h.timeoutSec ?? DEFAULTS.health.timeoutSec,
-      retries: h.retries ?? DEFAULTS.health.retries,
-    };
+    located(`${file}:${healthLine ?? 0}: [health]`, () => checkDisabledAlone(h));
+    // `[health]` with only `disable = false`: nothing set, the image's check as if no section.
+    if (Object.keys(h).length > 0) d.spec.health = h;
   }
   located(`${file}: [security]`, () => checkCapabilityOverlap(d.spec.security.capAdd, d.spec.security.capDrop));
   d.spec.source = file;

@@ -3,7 +3,7 @@ import { formatCommand } from './command.js';
 import { quoteValue } from './ini.js';
 import { formatPortAcl, formatPublish } from './publish.js';
 import { formatRestart } from './restart.js';
-import { formatSize } from './units.js';
+import { formatDuration, formatSize } from './units.js';
 import { formatVolume } from './volume.js';
 
 /**
@@ -63,11 +63,16 @@ export function renderSpec(spec: ContainerSpec): string {
   kv('no_new_privileges', String(spec.security.noNewPrivileges));
 
   if (spec.health !== undefined) {
+    const h = spec.health;
     out.push('', '[health]');
-    kv('command', formatCommand(spec.health.command));
-    kv('interval', String(spec.health.intervalSec));
-    kv('timeout', String(spec.health.timeoutSec));
-    kv('retries', String(spec.health.retries));
+    if (h.test?.kind === 'exec') kv('command', formatCommand(h.test.argv));
+    if (h.test?.kind === 'shell') q('shell', h.test.script);
+    if (h.test?.kind === 'none') kv('disable', 'true');
+    if (h.intervalMs !== undefined) kv('interval', formatDuration(h.intervalMs));
+    if (h.timeoutMs !== undefined) kv('timeout', formatDuration(h.timeoutMs));
+    if (h.startPeriodMs !== undefined) kv('start_period', formatDuration(h.startPeriodMs));
+    if (h.retries !== undefined) kv('retries', String(h.retries));
+    if (h.onUnhealthy !== undefined) kv('on_unhealthy', h.onUnhealthy);
   }
   return out.join('\n') + '\n';
 }

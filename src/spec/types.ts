@@ -85,12 +85,36 @@ export interface SecuritySpec {
   noNewPrivileges: boolean;
 }
 
-/** [health]: a command run inside the container; non-zero = unhealthy (Nomad service check too). */
+/**
+ * What a health check runs, in docker's three forms (its image config's `Healthcheck.Test`):
+ * `exec` is ["CMD", argv…] (`[health] command`), `shell` is ["CMD-SHELL", script] run by
+ * /bin/sh -c (`[health] shell`, `--health-cmd`), `none` is ["NONE"]: the image's check is off
+ * (`[health] disable = true`, `--no-healthcheck`).
+ */
+export type HealthTest =
+  | { kind: 'exec'; argv: string[] }
+  | { kind: 'shell'; script: string }
+  | { kind: 'none' };
+
+/** What an unhealthy container gets: ended and handled by its restart policy, or only reported. */
+export type OnUnhealthy = 'restart' | 'none';
+
+/**
+ * [health] (docker's semantics, its option names): every field left out comes from the image's
+ * HEALTHCHECK, then docker's defaults (DEFAULTS.health); supervise/health.ts resolves them.
+ * Durations in milliseconds.
+ */
 export interface HealthCheck {
-  command: string[];
-  intervalSec: number;
-  timeoutSec: number;
-  retries: number;
+  test?: HealthTest;
+  /** Between the end of one check and the start of the next. */
+  intervalMs?: number;
+  /** A check running longer is killed and counts as a failure. */
+  timeoutMs?: number;
+  /** Failures during this time after start do not count (a success still makes it healthy). */
+  startPeriodMs?: number;
+  /** Consecutive failures that make the container unhealthy. */
+  retries?: number;
+  onUnhealthy?: OnUnhealthy;
 }
 
 export interface ContainerSpec {

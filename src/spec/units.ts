@@ -81,6 +81,42 @@ export function parseSeconds(text: string | number, min = 0): number {
   return parseInteger(m[1]!, min);
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration as docker's --health-interval takes it (Go's time.ParseDuration: `30s`, `1m30s`,
+ * `500ms`, `1.5h`), or a bare number of seconds (`30`, as the spec's other times are written),
+ * in whole milliseconds ≥ minMs.
+ */
+export function parseDuration(text: string | number, minMs = 0): number {
+  const t = String(text).trim();
+  let ms: number;
+  if (/^\d+(?:\.\d+)?$/.test(t)) ms = Number(t) * 1000;
+  else {
+    const parts = [...t.matchAll(/(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)/gy)];
+    if (t === '' || parts.map((p) => p[0]).join('') !== t) invalid(`${show(t)} is not a duration (use 30s, 1m30s, 500ms, or seconds)`);
+    ms = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
+  }
+  ms = Math.round(ms);
+  if (!Number.isSafeInteger(ms)) invalid(`${show(t)} is too long`);
+  if (ms < minMs) invalid(`${show(t)} must be at least ${formatDuration(minMs)}`);
+  return ms;
+}
+
+/** Milliseconds → the shortest text parseDuration reads back: 90000 → `1m30s`, 1500 → `1s500ms`, 0 → `0s`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [u, n] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    if (rest >= n) {
+      out += `${Math.floor(rest / n)}${u}`;
+      rest %= n;
+    }
+  }
+  return out;
+}
+
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 

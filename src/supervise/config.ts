@@ -1,6 +1,7 @@
 import { mergeEnv, type ContainerSpec } from '../spec/index.js';
 import type { ImageConfig } from '../image/index.js';
 import type { ContainerConfig, Mount, RuntimeNetwork } from '../runtime/index.js';
+import { resolveHealth } from './health.js';
 
 /**
  * What a start knows besides the spec, gathered first (supervise/resolve.ts): by a real start
@@ -37,6 +38,7 @@ export function hostnameOf(spec: ContainerSpec): string {
 }
 
 export function containerConfig(spec: ContainerSpec, f: ConfigFacts): ContainerConfig {
+  const health = resolveHealth(spec, f.image.config);
   return {
     name: spec.name,
     runId: f.runId,
@@ -57,6 +59,7 @@ export function containerConfig(spec: ContainerSpec, f: ConfigFacts): ContainerC
     jail: spec.jail,
     security: spec.security,
     ...(spec.parent === undefined ? {} : { parent: spec.parent }),
+    ...(health === undefined ? {} : { health }),
     output: f.output,
   };
 }

@@ -10,10 +10,13 @@ export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
 export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv } from './resolve.js';
 export { containerConfig, type ConfigFacts } from './config.js';
+export { resolveHealth, describeHealth, nextHealth, healthLabel, HEALTH_LOG_ENTRIES, HEALTH_OUTPUT_LIMIT } from './health.js';
+export { inspectView, type InspectView } from './inspect.js';
+export { sampleUsage, statsTargets, statsRow, formatStats, type UsageSample, type StatsRow } from './stats.js';
 export { recordError, readError, listErrors, removeContainer, gc, type GcReport } from './gc.js';
 export { checkImagePlatform, platformError, LINUX64_PROBE } from './platform.js';
 export { execIn } from './exec.js';
 export { mustState, refOf, killContainer, stopContainer, stopMarker } from './control.js';
 export { printLogs } from './logs.js';
 /** A container's exit, as the runtime reports it: the vassal and the CLI read it from supervise. */
-export type { ExitStatus } from '../runtime/index.js';
+export type { ExitStatus, Stats } from '../runtime/index.js';

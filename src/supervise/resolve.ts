@@ -7,6 +7,7 @@ import type { ResolvedImage } from '../image/index.js';
 import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
 import { commandOf, containerConfig, hostnameOf, type ConfigFacts } from './config.js';
+import { resolveHealth } from './health.js';
 import type { BindMount, ContainerConfig, Mount, RuntimeNetwork, Resource } from '../runtime/index.js';
 import type { NetAttachment } from '../net/index.js';
 
@@ -95,6 +96,7 @@ export async function checkStartable(spec: ContainerSpec): Promise<void> {
     });
   });
   await imageForThisHost(spec, image);
+  resolveHealth(spec, image.record.config);
   volumes(spec);
 }
 
@@ -106,6 +108,8 @@ async function imageOf(spec: ContainerSpec): Promise<ResolvedImage> {
   if (commandOf(spec, image.record.config).length === 0) {
     throw new VesselError('E_SPEC', `${spec.source ?? spec.name}: no command: image ${spec.image} has no CMD and the spec gives none`);
   }
+  // A [health] with nothing to run fails here, before the network is leased (containerConfig resolves it again).
+  resolveHealth(spec, image.record.config);
   return image;
 }
 

@@ -1,9 +1,35 @@
 import type { ContainerSpec } from '../spec/index.js';
-import type { ExitStatus, HealthResult, Resource } from '../runtime/index.js';
+import type { ExitStatus, Resource } from '../runtime/index.js';
 import type { RestartCount } from './restart.js';
 
 /** `restarting`: a detached container waiting out its back-off before the next run. */
 export type ContainerStatus = 'created' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';
+
+/** docker's health states: `starting` until the first success (or the first counted failures). */
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One run of the health check, as docker's inspect shows it (State.Health.Log). */
+export interface HealthProbe {
+  /** ISO times the check was started and ended. */
+  start: string;
+  end: string;
+  /** The check's exit code; a check killed at its timeout is -1, as in docker. */
+  exitCode: number;
+  /** The start of its output (stdout and stderr), cut as docker cuts it. */
+  output: string;
+}
+
+/**
+ * The health of a running container (docker's State.Health), written into the state file by
+ * whatever runs the check — the container's monitor (issue 14). `log` keeps the last
+ * HEALTH_LOG_ENTRIES results, oldest first.
+ */
+export interface HealthState {
+  status: HealthStatus;
+  /** Consecutive failed checks (0 after a success). */
+  failingStreak: number;
+  log: HealthProbe[];
+}
 
 /** Who asked for the container: a foreground CLI, `run -d`, or the Emperor (each run by a native monitor). */
 export type SupervisorMode = 'foreground' | 'detached' | 'vassal';
@@ -36,8 +62,8 @@ export interface ContainerState {
   autoRemove: boolean;
   /** Last error that kept the container from (re)starting. */
   error?: string;
-  /** docker's health state (its inspect shape), while the container has a health check. */
-  health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: HealthResult[] };
+  /** Health of the current run, when it has a check. */
+  health?: HealthState;
   /** Why a started container does not run yet (e.g. waiting for a dependency). */
   waiting?: string;
 }

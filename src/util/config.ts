@@ -36,6 +36,10 @@ export interface VesselConfig {
   packageDir: string;
   /** Name of vessel's cgroup subtree (per controller on v1). */
   cgroupParent: string;
+  /** Where `vessel up` serves Prometheus metrics (VESSEL_METRICS=HOST:PORT); undefined: nowhere. */
+  metrics: string | undefined;
+  /** VESSEL_METRICS_ALLOW_REMOTE: metrics on an address other than loopback. */
+  metricsAllowRemote: boolean;
   /** Where each value came from, for `vessel config`. */
   sources: Record<string, string>;
 }
@@ -101,9 +105,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
     packageDir,
     // One cgroup subtree per state root: `vessel gc` of one root must never touch the containers
     // of another (tests, or two installations side by side).
+    metrics: undefined,
+    metricsAllowRemote: false,
     cgroupParent: env.VESSEL_CGROUP_PARENT || fileVars.VESSEL_CGROUP_PARENT || (rootGiven ? `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}` : 'vessel'),
     sources,
   };
+  // Values, not paths: read as written (pick() resolves paths).
+  const raw = (key: string): { value: string; source: string } | undefined => {
+    if (env[key] !== undefined && env[key] !== '') return { value: env[key]!, source: `env ${key}` };
+    if (fileVars[key] !== undefined && fileVars[key] !== '') return { value: fileVars[key]!, source: `${file} ${key}` };
+    return undefined;
+  };
+  const metrics = raw('VESSEL_METRICS');
+  cfg.metrics = metrics?.value;
+  sources.metrics = metrics?.source ?? 'unset';
+  const remote = raw('VESSEL_METRICS_ALLOW_REMOTE');
+  cfg.metricsAllowRemote = remote !== undefined && /^(1|true|yes|on)$/i.test(remote.value);
+  sources.metricsAllowRemote = remote?.source ?? 'default';
   const reg = env.APPC_REGISTRY_URL || env.VESSEL_REGISTRY || fileVars.APPC_REGISTRY_URL || fileVars.VESSEL_REGISTRY;
   if (reg) {
     cfg.registry = reg;

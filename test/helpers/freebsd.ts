@@ -78,6 +78,10 @@ export class FakeFreeBSD extends Recorder {
   /** Processes per jail name, as `ps -J` lists them. */
   procs = new Map<string, number[]>();
   racct = true;
+  /** racct of a jail as `rctl -u jail:NAME` prints it; a jail not listed gets a small default. */
+  usage = new Map<string, Array<[string, number]>>();
+  /** Byte counters of an interface (`netstat -I IF -b`): received by it, sent by it. */
+  ifBytes = new Map<string, { received: number; sent: number }>();
   /** Jail parameters this kernel lacks (sysctl -d security.jail.param.X fails). */
   missingParams = new Set<string>();
   vimage = true;
@@ -192,7 +196,11 @@ export class FakeFreeBSD extends Recorder {
       case 'rctl':
         if (args[0] === '-a') { this.rctl.push(args[1]!); return this.ok(); }
         if (args[0] === '-r') { this.rctl = this.rctl.filter((r) => !r.startsWith(`${args[1]}:`)); return this.ok(); }
-        if (args[0] === '-u') return this.ok('cputime=2\nmemoryuse=1048576\nmaxproc=3\n');
+        if (args[0] === '-u') {
+          const u = this.usage.get((args[1] ?? '').replace(/^jail:/, ''));
+          // rctl.c show_usage: the kernel's `resource=amount,…` split into one line each
+          return this.ok(u === undefined ? 'cputime=2\nmemoryuse=1048576\nmaxproc=3\n' : u.map(([k, v]) => `${k}=${v}\n`).join(''));
+        }
         return this.ok(this.rctl.filter((r) => args[0] === undefined || r.startsWith(`${args[0]}:`)).map((r) => `${r}\n`).join(''));
       case 'devfs': {
         const n = Number(args[2]);
@@ -218,7 +226,9 @@ export class FakeFreeBSD extends Recorder {
         }
         if (a < 0) return this.ok();
         const anchor = args[a + 1]!;
-        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.ok(); }
+        // -n: parse only (pfctl_load_anchors reads the files then too)
+        if (args.includes('-n')) return this.loadAnchors(anchor, input ?? '', false);
+        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.loadAnchors(anchor, input ?? '', true); }
         if (args.includes('-F')) { this.anchors.delete(anchor); return this.ok(); }
         if (args.includes('-s')) return this.ok((this.anchors.get(anchor) ?? '').split('\n').filter((l) => l.startsWith('rdr') || l.startsWith('nat')).map((l) => `${l}\n`).join(''));
         return this.ok();
@@ -245,9 +255,32 @@ export class FakeFreeBSD extends Recorder {
         }
         return this.ok();
       }
+      case 'netstat': {
+        if (args[0] !== '-I') return this.ok();
+        const b = this.ifBytes.get(args[1] ?? '');
+        // netstat.c: xo_err(EX_DATAERR, "interface %s not found")
+        if (b === undefined || !this.interfaces.has(args[1]!)) return { exitCode: 65, stderr: `netstat: interface ${args[1]} not found\n` };
+        // if.c intpr: one "interface" entry per address; the <Link#N> one has the interface's counters
+        const entry = { name: args[1], flags: '0x8863', mtu: 1500, network: '<Link#5>', address: '02:5d:3a:0b:8c:0a', 'received-packets': 40, 'received-errors': 0, 'dropped-packets': 0, 'received-bytes': b.received, 'sent-packets': 31, 'send-errors': 0, 'sent-bytes': b.sent, collisions: 0 };
+        return this.ok(JSON.stringify({ '__version': '1', statistics: { interface: [entry] } }) + '\n');
+      }
       default:
         return this.ok();
     }
+  }
+
+  /**
+   * pf.conf(5) `load anchor NAME from FILE` lines of a ruleset loaded into ANCHOR: parse.y
+   * loadrule names them ANCHOR/NAME, pfctl_load_anchors reads each file into the same transaction.
+   */
+  private loadAnchors(anchor: string, text: string, commit: boolean): Answer {
+    const loads: Array<[string, string]> = [];
+    for (const m of text.matchAll(/^load anchor "([^"]+)" from "([^"]+)"$/gm)) {
+      if (!existsSync(m[2]!)) return this.fail(`pfctl: cannot open the main config file!: ${m[2]}: No such file or directory`);
+      loads.push([`${anchor}/${m[1]}`, readFileSync(m[2]!, 'utf8')]);
+    }
+    if (commit) for (const [name, rules] of loads) this.anchors.set(name, rules);
+    return this.ok();
   }
 
   /** Every jail below NAME (pr_childcount counts all descendants). */

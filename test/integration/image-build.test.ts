@@ -103,6 +103,22 @@ describe('vessel build', () => {
     await expect(store.resolveImage('bad:1')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 
+  it('HEALTHCHECK is recorded as docker records it, is what a container of the image runs, and NONE turns it off', async () => {
+    const dir = join(root, 'hc');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'Vesselfile'), 'FROM busybox\nHEALTHCHECK --interval=5s --retries=2 CMD wget -qO- http://127.0.0.1/ || exit 1\nCMD ["httpd", "-f"]\n');
+    const rec = await build.buildImage({ context: dir, tag: 'hc:1' });
+    expect(rec.config.healthcheck).toEqual({ test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/ || exit 1'], interval: 5_000_000_000, retries: 2 });
+    writeFileSync(join(dir, 'web.ini'), '[container]\nimage = hc:1\n\n[network]\nmode = none\n\n[health]\ntimeout = 2s\n');
+    const plan = cli(['plan', join(dir, 'web.ini'), '--os', 'linux']);
+    expect(plan.status).toBe(0);
+    expect(plan.stdout).toContain('==> health check (run by the container\'s monitor) <==\nargv = ["/bin/sh","-c","wget -qO- http://127.0.0.1/ || exit 1"]\ninterval = 5s\ntimeout = 2s\nstart_period = 0s\nretries = 2\non_unhealthy = restart\n');
+    writeFileSync(join(dir, 'Vesselfile'), 'FROM hc:1\nHEALTHCHECK NONE\n');
+    expect((await build.buildImage({ context: dir, tag: 'hc:off' })).config.healthcheck).toEqual({ test: ['NONE'] });
+    writeFileSync(join(dir, 'off.ini'), '[container]\nimage = hc:off\n\n[network]\nmode = none\n');
+    expect(cli(['plan', join(dir, 'off.ini'), '--os', 'linux']).stdout).not.toContain('health check');
+  });
+
   it('the CLI builds and tags', () => {
     const r = cli(['build', '-q', '-t', 'web:cli', '-f', join(ctx, 'Vesselfile'), ctx]);
     expect(r.status).toBe(0);

@@ -43,7 +43,15 @@ describe('parseVesselfile', () => {
     ['FROM a\nCOPY --from=x a b\n', /^Vesselfile:2: COPY --from=x: unknown flag$/, undefined],
     ['FROM a\n\nFROM b\n', /^Vesselfile:3: only one FROM/, undefined],
     ['FROM a\nEXPOSE http\n', /^Vesselfile:2: EXPOSE http: expected PORT/, undefined],
-    ['FROM a\nHEALTHCHECK CMD true\n', /^Vesselfile:2: HEALTHCHECK is not supported/, undefined],
+    ['FROM a\nSHELL ["/bin/bash", "-c"]\n', /^Vesselfile:2: SHELL is not supported/, undefined],
+    ['FROM a\nHEALTHCHECK --interval=0s CMD true\n', /^Vesselfile:2: HEALTHCHECK --interval: "0s" must be at least 1ms$/, /HEALTHCHECK \[--interval=30s\]/],
+    ['FROM a\nHEALTHCHECK --retries=x CMD true\n', /^Vesselfile:2: HEALTHCHECK --retries: "x" is not a whole number$/, undefined],
+    ['FROM a\nHEALTHCHECK --start-interval=1s CMD true\n', /^Vesselfile:2: HEALTHCHECK --start-interval: unknown option$/, undefined],
+    ['FROM a\nHEALTHCHECK --interval CMD true\n', /^Vesselfile:2: HEALTHCHECK --interval: needs a value/, undefined],
+    ['FROM a\nHEALTHCHECK true\n', /^Vesselfile:2: HEALTHCHECK needs CMD command \(or NONE\)$/, undefined],
+    ['FROM a\nHEALTHCHECK CMD\n', /^Vesselfile:2: HEALTHCHECK needs CMD command/, undefined],
+    ['FROM a\nHEALTHCHECK CMD []\n', /^Vesselfile:2: HEALTHCHECK CMD \[\]: the command is empty$/, undefined],
+    ['FROM a\nHEALTHCHECK --retries=2 NONE\n', /^Vesselfile:2: HEALTHCHECK NONE takes no options or arguments$/, undefined],
     ['# nothing\n', /^Vesselfile:1: no FROM instruction$/, undefined],
     ['FROM a\nENV A="unterminated\n', /^Vesselfile:2: unterminated " quote$/, undefined],
   ])('%j is refused at its line', (text, msg, hint) => {
@@ -55,6 +63,23 @@ describe('parseVesselfile', () => {
     }
     expect(err).toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(msg) });
     if (hint) expect((err as { hint?: string }).hint).toMatch(hint);
+  });
+});
+
+describe('HEALTHCHECK', () => {
+  // The Dockerfile reference's forms, recorded as docker's builder records them in the image
+  // config: Test ["CMD", …] / ["CMD-SHELL", "…"] / ["NONE"], durations in nanoseconds.
+  it.each([
+    ['HEALTHCHECK CMD wget -qO- http://127.0.0.1/ || exit 1', { test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/ || exit 1'] }],
+    ['HEALTHCHECK CMD ["/bin/check", "--fast"]', { test: ['CMD', '/bin/check', '--fast'] }],
+    ['healthcheck none', { test: ['NONE'] }],
+    ['HEALTHCHECK --interval=5s --timeout=1m30s --start-period=500ms --retries=4 \\\n  CMD true', {
+      test: ['CMD-SHELL', 'true'], interval: 5e9, timeout: 90e9, startPeriod: 500e6, retries: 4,
+    }],
+    ['HEALTHCHECK --start-period=0s CMD true', { test: ['CMD-SHELL', 'true'], startPeriod: 0 }],
+  ])('%s', (line, check) => {
+    const steps = parseVesselfile(`FROM a\n${line}\n`);
+    expect(steps[1]).toEqual({ kind: 'HEALTHCHECK', line: 2, check });
   });
 });
 

@@ -27,7 +27,7 @@ const APP_CONFIG = {
   User: 'app',
 };
 
-async function importImage(ref: string, os: string): Promise<void> {
+async function importImage(ref: string, os: string, extra: Record<string, unknown> = {}): Promise<void> {
   const tree = join(root, `tree-${os}`);
   mkdirSync(join(tree, 'bin'), { recursive: true });
   mkdirSync(join(tree, 'etc'), { recursive: true });
@@ -36,7 +36,7 @@ async function importImage(ref: string, os: string): Promise<void> {
   writeFileSync(join(tree, 'etc', 'group'), 'root:x:0:\napp:x:1000:\n');
   const tar = join(root, `${os}.tar`);
   execFileSync('tar', ['-cf', tar, '-C', tree, '.']);
-  await importRootfsTarball(tar, ref, { os, imageConfig: APP_CONFIG });
+  await importRootfsTarball(tar, ref, { os, imageConfig: { ...APP_CONFIG, ...extra } });
 }
 
 function specFile(name: string, text: string): string {
@@ -49,6 +49,8 @@ beforeAll(async () => {
   mkdirSync(www, { recursive: true });
   await importImage('app-linux:1', 'linux');
   await importImage('app-freebsd:1', 'freebsd');
+  // docker's record of `HEALTHCHECK --timeout=3s CMD wget -qO- http://127.0.0.1/ || exit 1`
+  await importImage('app-health:1', 'freebsd', { Healthcheck: { Test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/ || exit 1'], Timeout: 3_000_000_000 } });
 });
 
 describe('plan and start agree', () => {
@@ -131,6 +133,16 @@ describe('vessel plan', () => {
   it('an image for Linux is refused in a FreeBSD plan, with the linux64 hint, as a start refuses it', async () => {
     const p = specFile('linuxonbsd', `[container]\nimage = app-linux:1\n`);
     await expect(planSpec(p, 'freebsd')).rejects.toThrow(/linux/);
+  });
+
+  it('shows the resolved health check: the image\'s HEALTHCHECK with the spec\'s [health] on top', async () => {
+    const p = specFile('healthy', `[container]\nimage = app-health:1\n\n[network]\nmode = none\n\n[health]\ninterval = 10s\nretries = 2\n`);
+    const text = formatPlan(await planSpec(p, 'freebsd'));
+    const block = text.slice(text.indexOf('==> health check'), text.indexOf('==> commands, in order'));
+    expectGolden('spec', 'health.plan.txt', block);
+    // a [health] with timings and no check anywhere is refused as the start refuses it
+    const bad = specFile('nohealth', `[container]\nimage = app-freebsd:1\n\n[health]\ninterval = 10s\n`);
+    await expect(planSpec(bad, 'freebsd')).rejects.toThrow(/nohealth\.ini: \[health\]: timings are set but there is no check to run: image app-freebsd:1 has no HEALTHCHECK/);
   });
 
   it('--os linux prints the Linux driver\'s plan with the image\'s command', async () => {

@@ -64,6 +64,13 @@ describe('every flag', () => {
     [{ pids: '20' }, (s: ContainerSpec) => s.limits.maxproc, 20],
     [{ volume: ['tmpfs:/t:size=1m'] }, (s: ContainerSpec) => s.volumes, [{ kind: 'tmpfs', target: '/t', sizeBytes: 2 ** 20, mode: 0o1777 }]],
     [{ command: [] }, (s: ContainerSpec) => s.command, undefined],
+    // docker's --health-cmd is CMD-SHELL: the text runs under /bin/sh -c
+    [{ healthCmd: 'wget -qO- http://127.0.0.1/ || exit 1' }, (s: ContainerSpec) => s.health, { test: { kind: 'shell', script: 'wget -qO- http://127.0.0.1/ || exit 1' } }],
+    [{ healthCmd: 'true', healthInterval: '1m30s', healthTimeout: '500ms', healthRetries: '5', healthStartPeriod: '10s' }, (s: ContainerSpec) => s.health,
+      { test: { kind: 'shell', script: 'true' }, intervalMs: 90_000, timeoutMs: 500, retries: 5, startPeriodMs: 10_000 }],
+    [{ healthInterval: '5s' }, (s: ContainerSpec) => s.health, { intervalMs: 5000 }],
+    [{ noHealthcheck: true }, (s: ContainerSpec) => s.health, { test: { kind: 'none' } }],
+    [{ noHealthcheck: false }, (s: ContainerSpec) => s.health, undefined],
   ] as Array<[Partial<RunFlags>, (s: ContainerSpec) => unknown, unknown]>)('%j', (flags, get, want) => {
     expect(get(specFromFlags({ ...base, ...flags }))).toEqual(want);
   });
@@ -91,6 +98,12 @@ describe('every flag', () => {
     [{ stopSignal: 'NOPE' }, '--stop-signal: "NOPE" is not a signal'],
     [{ wait: 'x' }, '--wait: "x" is not all or main'],
     [{ entrypoint: "'x" }, '--entrypoint: "\'x" has an unterminated \' quote'],
+    [{ healthCmd: ' ' }, '--health-cmd: is empty'],
+    [{ healthInterval: '0s' }, '--health-interval: "0s" must be at least 1ms'],
+    [{ healthTimeout: 'soon' }, '--health-timeout: "soon" is not a duration (use 30s, 1m30s, 500ms, or seconds)'],
+    [{ healthRetries: '0' }, '--health-retries: "0" must be at least 1'],
+    [{ healthStartPeriod: '-1s' }, '--health-start-period: "-1s" is not a duration'],
+    [{ noHealthcheck: true, healthCmd: 'true', healthRetries: 2 }, '--no-healthcheck: conflicts with --health-cmd, --health-retries'],
   ] as Array<[Partial<RunFlags>, string]>)('%j → %s', (flags, message) => {
     expect(() => specFromFlags({ ...base, ...flags })).toThrow(message);
   });
@@ -116,6 +129,16 @@ describe('mergeFlags on a spec file', () => {
   it('reports a flag contradicting the file', () => {
     expect(() => mergeFlags(file, { network: 'host' })).toThrow('--network: publishing ports needs a bridge network, not mode host');
     expect(() => mergeFlags(file, { publish: ['80:81'] })).toThrow(/^--publish: .*already taken/);
+  });
+  it('--health-* replace the file\'s [health] key by key; --no-healthcheck replaces it whole', () => {
+    const h = parseSpecText('[container]\nimage = busybox\n[health]\ncommand = true\ninterval = 10s\non_unhealthy = none\n', { file: 'web.ini' });
+    expect(mergeFlags(h, { healthInterval: '2s' }).health).toEqual({ test: { kind: 'exec', argv: ['true'] }, intervalMs: 2000, onUnhealthy: 'none' });
+    expect(mergeFlags(h, { healthCmd: 'exit 0' }).health).toEqual({ test: { kind: 'shell', script: 'exit 0' }, intervalMs: 10_000, onUnhealthy: 'none' });
+    expect(mergeFlags(h, { noHealthcheck: true }).health).toEqual({ test: { kind: 'none' } });
+    expect(h.health?.intervalMs).toBe(10_000);
+    const off = parseSpecText('[container]\nimage = busybox\n[health]\ndisable = true\n', { file: 'web.ini' });
+    expect(() => mergeFlags(off, { healthInterval: '2s' })).toThrow('--health-interval: the spec\'s [health]: disable = true conflicts with interval (a disabled check runs nothing)');
+    expect(mergeFlags(off, { healthCmd: 'true' }).health).toEqual({ test: { kind: 'shell', script: 'true' } });
   });
   it('replaces name, image, command and keeps source', () => {
     const m = mergeFlags(file, { name: 'web2', image: 'alpine', command: ['sh'] });

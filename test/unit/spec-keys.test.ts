@@ -76,8 +76,14 @@ const valid: Valid[] = [
   ['security', 'cap_add[] = CAP_NET_ADMIN\ncap_add[] = sys_time', (s) => s.security.capAdd, ['NET_ADMIN', 'SYS_TIME']],
   ['security', 'cap_drop[] = ALL', (s) => s.security.capDrop, ['ALL']],
   ['security', 'no_new_privileges = false', (s) => s.security.noNewPrivileges, false],
-  ['health', 'command = wget -q -O- http://127.0.0.1/', (s) => s.health, { command: ['wget', '-q', '-O-', 'http://127.0.0.1/'], intervalSec: 30, timeoutSec: 5, retries: 3 }],
-  ['health', 'command = true\ninterval = 5\ntimeout = 2s\nretries = 10', (s) => s.health, { command: ['true'], intervalSec: 5, timeoutSec: 2, retries: 10 }],
+  ['health', 'command = wget -q -O- http://127.0.0.1/', (s) => s.health, { test: { kind: 'exec', argv: ['wget', '-q', '-O-', 'http://127.0.0.1/'] } }],
+  ['health', 'command = true\ninterval = 5\ntimeout = 2s\nretries = 10', (s) => s.health, { test: { kind: 'exec', argv: ['true'] }, intervalMs: 5000, timeoutMs: 2000, retries: 10 }],
+  ['health', 'shell = "wget -qO- http://127.0.0.1/ || exit 1 ; # comment kept"', (s) => s.health, { test: { kind: 'shell', script: 'wget -qO- http://127.0.0.1/ || exit 1 ; # comment kept' } }],
+  ['health', 'disable = true', (s) => s.health, { test: { kind: 'none' } }],
+  ['health', 'disable = false', (s) => s.health, undefined],
+  ['health', 'interval = 1m30s\ntimeout = 500ms\nstart_period = 1.5s', (s) => s.health, { intervalMs: 90_000, timeoutMs: 500, startPeriodMs: 1500 }],
+  ['health', 'start_period = 0', (s) => s.health, { startPeriodMs: 0 }],
+  ['health', 'on_unhealthy = none', (s) => s.health, { onUnhealthy: 'none' }],
   ['jail', 'allow.raw_sockets = 1\nallow.nomount = true\nsecurelevel = -1\nosrelease = 13.2-RELEASE', (s) => s.jail,
     { 'allow.raw_sockets': 'true', 'allow.mount': 'false', securelevel: '-1', osrelease: '13.2-RELEASE' }],
 ];
@@ -140,8 +146,14 @@ const invalid: Invalid[] = [
   ['security', 'cap_drop[] = CAP_FLY', /is not a Linux capability/],
   ['security', 'no_new_privileges = sure', /is not a boolean/],
   ['health', 'command = \'x', /unterminated/],
-  ['health', 'command = true\ninterval = 0', 'must be at least 1'],
-  ['health', 'command = true\ntimeout = x', /is not a number of seconds/],
+  ['health', 'command = true\ninterval = 0', 'must be at least 1ms'],
+  ['health', 'command = true\ntimeout = x', /"x" is not a duration \(use 30s, 1m30s, 500ms, or seconds\)/],
+  ['health', 'command = true\ntimeout = 5 minutes', /is not a duration/],
+  ['health', 'shell = ""', 'is empty'],
+  ['health', 'command = true\nshell = exit 0', 'conflicts with command (a health check runs one test: command, shell, or disable)'],
+  ['health', 'disable = maybe', '"maybe" is not a boolean (use true or false)'],
+  ['health', 'start_period = -1s', /is not a duration/],
+  ['health', 'on_unhealthy = stop', '"stop" is not restart or none'],
   ['health', 'command = true\nretries = 0', 'must be at least 1'],
   ['jail', 'securelevel = 4', '"4" must be at most 3'],
   ['jail', 'allow.mout = 1', 'is not an allowed jail parameter, did you mean allow.mount?'],
@@ -183,8 +195,11 @@ describe('every key, refused with file:line: [section] key: reason', () => {
 });
 
 describe('the [health] and [network] cross-key checks', () => {
-  it('needs a health command', () => {
-    expect(() => parse('health', 'interval = 5')).toThrow('web.ini:4: [health] command: missing');
+  it('timings alone are kept: the command may come from the image (resolved at start)', () => {
+    expect(parse('health', 'interval = 5').health).toEqual({ intervalMs: 5000 });
+  });
+  it('a disabled check takes no timings', () => {
+    expect(() => parse('health', 'disable = true\ninterval = 5s\nretries = 2')).toThrow('web.ini:4: [health]: disable = true conflicts with interval, retries (a disabled check runs nothing)');
   });
   it('a bare [network] section is mode none', () => {
     expect(parse('network', '').network).toEqual({ mode: 'none', publish: [], aliases: [] });

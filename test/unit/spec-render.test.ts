@@ -104,7 +104,25 @@ function genSpec(seed: number): ContainerSpec {
     capDrop: [...CAPABILITIES.slice(10, 12), 'ALL'].filter(() => maybe(0.3)),
     noNewPrivileges: maybe(0.8),
   };
-  if (maybe(0.4)) spec.health = { command: words(1 + Math.floor(r() * 3)), intervalSec: 1 + Math.floor(r() * 60), timeoutSec: 1 + Math.floor(r() * 9), retries: 1 + Math.floor(r() * 5) };
+  if (maybe(0.4)) {
+    const test = pick([
+      { kind: 'exec' as const, argv: words(1 + Math.floor(r() * 3)) },
+      { kind: 'shell' as const, script: pick(['wget -qO- http://127.0.0.1/ || exit 1', 'test -f /a ; echo "ok" # x', ' x\ty\n']) },
+      undefined,
+    ]);
+    if (maybe(0.15)) spec.health = { test: { kind: 'none' } };
+    else {
+      spec.health = {
+        ...(test ? { test } : {}),
+        ...(maybe() ? { intervalMs: pick([1, 500, 1000, 90_000, 3_600_000 + 1]) } : {}),
+        ...(maybe() ? { timeoutMs: pick([1, 2000, 30_000]) } : {}),
+        ...(maybe() ? { startPeriodMs: pick([0, 1500, 60_000]) } : {}),
+        ...(maybe() ? { retries: 1 + Math.floor(r() * 5) } : {}),
+        ...(maybe() ? { onUnhealthy: pick(['restart', 'none'] as const) } : {}),
+      };
+      if (Object.keys(spec.health).length === 0) delete spec.health;
+    }
+  }
   spec.source = `/vassals/${name}.ini`;
   return spec;
 }

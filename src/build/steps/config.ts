@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { findImage } from '../../image/index.js';
+import { findImage, type ImageHealthcheck } from '../../image/index.js';
 import { mergeEnv } from '../../spec/index.js';
 import type { Instruction } from '../vesselfile.js';
 import { layerFromTree } from '../layers.js';
@@ -60,6 +60,17 @@ export function volume(b: BuildSession, step: Step<'VOLUME'>): void {
   const vols = new Set(b.state.config.volumes ?? []);
   for (const v of step.paths) vols.add(b.sub(v));
   b.configOnly(`VOLUME ${JSON.stringify(step.paths)}`, { volumes: [...vols] });
+}
+
+/** The history line of a HEALTHCHECK: the check as the image records it, durations in ns. */
+export function describeHealthcheck(h: ImageHealthcheck): string {
+  const opts = (['interval', 'timeout', 'startPeriod', 'retries'] as const).filter((k) => h[k] !== undefined).map((k) => `${k}=${h[k]}`);
+  return `HEALTHCHECK ${[...opts, JSON.stringify(h.test)].join(' ')}`;
+}
+
+/** HEALTHCHECK: the image's default check (NONE turns an inherited one off). */
+export function healthcheck(b: BuildSession, step: Step<'HEALTHCHECK'>): void {
+  b.configOnly(describeHealthcheck(step.check), { healthcheck: step.check });
 }
 
 export async function workdir(b: BuildSession, step: Step<'WORKDIR'>, where: Where): Promise<void> {

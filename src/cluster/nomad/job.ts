@@ -1,5 +1,5 @@
 import type { ContainerSpec, PortPublish } from '../../spec/index.js';
-import { renderSpec } from '../../spec/index.js';
+import { DEFAULTS, healthArgv, renderSpec } from '../../spec/index.js';
 import type { NodeOs, RenderOptions } from '../backend.js';
 import { checkCommon, nodeSpec, positiveCount, unsupported } from '../expressible.js';
 import {
@@ -20,6 +20,7 @@ import {
  * local/ directory. Pure: the same spec and options give the same JSON, byte for byte.
  */
 
+const MS = SECOND / 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const MIB = 1024 * 1024;
@@ -122,8 +123,13 @@ export function nomadJob(spec: ContainerSpec, opts: RenderOptions): NomadJob {
     ports.length === 0 ? undefined : [{ Mode: 'host', DynamicPorts: ports.map((m) => ({ Label: m.label })) }];
 
   let services: NomadService[] | undefined;
-  if (spec.health !== undefined) {
-    const h = spec.health;
+  const h = spec.health;
+  if (h !== undefined && h.test?.kind !== 'none') {
+    if (h.test === undefined) {
+      throw unsupported('nomad', spec, '[health]', 'the check would come from the image\'s HEALTHCHECK, which the job is rendered without', 'write the check into the spec: [health] command = … (or shell = …)');
+    }
+    const d = DEFAULTS.health;
+    const graceMs = Math.max(h.startPeriodMs ?? d.startPeriodMs, spec.minUptime * 1000, 1000);
     services = [{
       Name: spec.name,
       // Script checks run a command on the node; Nomad's own service provider has none, Consul does.
@@ -135,10 +141,11 @@ export function nomadJob(spec: ContainerSpec, opts: RenderOptions): NomadJob {
         // The container is named after the allocation the way `vessel run --foreground` names it
         // (see instanceName); Nomad's interpolation cannot strip dashes, a shell can.
         Command: '/bin/sh',
-        Args: ['-c', HEALTH_SCRIPT, opts.vesselBin, spec.name.slice(0, 63 - 12 - 1), ...h.command],
-        Interval: h.intervalSec * SECOND,
-        Timeout: h.timeoutSec * SECOND,
-        CheckRestart: { Limit: h.retries, Grace: Math.max(spec.minUptime, 1) * SECOND },
+        Args: ['-c', HEALTH_SCRIPT, opts.vesselBin, spec.name.slice(0, 63 - 12 - 1), ...healthArgv(h.test)],
+        Interval: (h.intervalMs ?? d.intervalMs) * MS,
+        Timeout: (h.timeoutMs ?? d.timeoutMs) * MS,
+        // on_unhealthy = none: Consul reports the check, Nomad restarts nothing.
+        ...((h.onUnhealthy ?? d.onUnhealthy) === 'restart' ? { CheckRestart: { Limit: h.retries ?? d.retries, Grace: graceMs * MS } } : {}),
       }],
     }];
   }

@@ -45,8 +45,8 @@ export function sbatchDirectives(spec: ContainerSpec, opts: RenderOptions): stri
 
 function checkSlurm(spec: ContainerSpec, opts: RenderOptions): void {
   checkCommon('slurm', spec);
-  if (spec.health !== undefined) {
-    // Slurm has no health checks, and the node's `vessel run --foreground` does not run them either.
+  if (spec.health !== undefined && spec.health.test?.kind !== 'none') {
+    // Slurm has no health checks to act on one (`disable = true` asks for none: that it can do).
     throw unsupported('slurm', spec, '[health]', 'Slurm has no health checks to run it with');
   }
   if (opts.count > 1 && spec.network.publish.length > 0) {

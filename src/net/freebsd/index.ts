@@ -1,4 +1,6 @@
-import { bridgeName, epairNames } from '../../runtime/freebsd/index.js';
+import { join } from 'node:path';
+import { bridgeName, epairNames, rdrAnchor, switchRdr } from '../../runtime/freebsd/index.js';
+import { networkDir } from '../store.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeBridge, removeInterface } from './bridge.js';
 import { hostRoutes } from './routes.js';
@@ -19,7 +21,9 @@ export { parseNetstatRoutes, ROUTES_ARGV } from './routes.js';
  *   runs ifconfig or pfctl itself.
  *
  * So ensureNetwork and applyRules have nothing to do: the bridge and the anchors
- * are the driver's steps, and pf anchors are per name, not one table to re-render.
+ * are the driver's steps, and pf anchors are per name, not one table to re-render. Moving
+ * published ports between two running containers is the one change made here, through pf.ts
+ * (switchRdr: both anchors in one pf transaction).
  */
 export function freebsdBackend(): NetBackend {
   return {
@@ -40,5 +44,8 @@ export function freebsdBackend(): NetBackend {
     removeNetwork: removeBridge,
     removeInterface,
     applyRules: async () => undefined,
+    switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.container, address: l.address, publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
+    // as the jail driver records its anchor: with the address whose states go when it is removed
+    publishedResource: (_net, lease) => ({ kind: 'pf-anchor', id: rdrAnchor(lease.container), detail: { address: lease.address } }),
   };
 }

@@ -6,7 +6,7 @@ import { writeFileAtomic, config, host, run, type SpawnOptions, withLock } from 
 import type {
   ContainerConfig, ContainerRef, Driver, ExecOptions, ExitStatus, Plan, Resource, StartedContainer, Stats,
 } from '../types.js';
-import { jailId, removeJail } from './jail8.js';
+import { jailExists, jailId, removeJail } from './jail8.js';
 import { filesIn, resolveIdentity } from './identity.js';
 import { jailExecArgv } from './jail-exec.js';
 import { cleanup, findLeftovers } from './leftovers.js';
@@ -14,7 +14,8 @@ import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
 import { containerFiles } from './names.js';
 import { assumedFacts, probeHost, probes, rulesetProbe } from './probe.js';
 import { jailPids, waitJailEmpty, waitJailEmptyFor } from './ps.js';
-import { removeRules, usage } from './rctl.js';
+import { removeRules } from './rctl.js';
+import { jailUsage } from './usage.js';
 import { mainArgv, planPlaceholders, renderStart } from './render.js';
 import { describeSteps, runSteps } from './steps.js';
 
@@ -178,7 +179,11 @@ export class FreeBSDDriver implements Driver {
 
   async stats(target: ContainerRef): Promise<Stats> {
     const jail = jailOf(target);
-    const s = await usage(jail);
+    // jls(8) -j: racct forgets a removed jail, and a stopped container has no usage to show.
+    if (!(await jailExists(jail))) return {};
+    const hostIf = target.resources.find((r) => r.kind === 'interface' && r.detail?.type === 'epair' && r.detail.peer !== undefined)?.id;
+    const s = await jailUsage(jail, hostIf);
+    // without RACCT (kern.racct.enable=0) rctl -u fails: count the jail's processes instead
     if (s.pids === undefined) s.pids = (await jailPids(jail)).length;
     return s;
   }

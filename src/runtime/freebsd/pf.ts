@@ -1,4 +1,6 @@
-import { VesselError, run } from '../../util/index.js';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { VesselError, run, writeFileAtomic } from '../../util/index.js';
 import type { PortPublish } from '../../spec/index.js';
 import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
 import type { Resource } from '../types.js';
@@ -43,18 +45,76 @@ export function bareAddress(cidr: string): string {
  * connections to the host's address would otherwise be redirected too (hairpin surprises).
  * The label names the anchor, so `pfctl -s states` and `-s labels` say whose a state is.
  */
-export function renderRdr(container: string, address: string, publish: PortPublish[]): string {
-  const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)}); $ext_if is set with pfctl -D`];
+export function renderRdr(container: string, address: string, publish: PortPublish[], extIf?: string): string {
+  // A ruleset loaded through `load anchor` cannot use -D macros (see renderRdrSwitch): the interface is then written out.
+  const ext = extIf ?? '$ext_if';
+  const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)}); ${extIf === undefined ? '$ext_if is set with pfctl -D' : `external interface ${extIf}`}`];
   for (const p of publish) {
     if (p.hostIp !== undefined && isLoopback(p.hostIp)) {
       throw new VesselError('E_SPEC', `[network] publish ${p.hostIp}:${p.hostPort}:${p.containerPort}: pf rdr does not apply to the host's own connections to ${p.hostIp}, so nothing would ever reach the container there`, {
         hint: 'publish without an address (or on the external interface\'s address) and connect to that address; host-originated connections to it also need sysctl net.pf.filter_local=1',
       });
     }
-    const to = p.hostIp ?? '($ext_if)';
-    lines.push(`rdr pass on $ext_if inet proto ${p.protocol} from any to ${to} port ${p.hostPort} -> ${bareAddress(address)} port ${p.containerPort} label "${rdrAnchor(container)}"`);
+    const to = p.hostIp ?? `(${ext})`;
+    lines.push(`rdr pass on ${ext} inet proto ${p.protocol} from any to ${to} port ${p.hostPort} -> ${bareAddress(address)} port ${p.containerPort} label "${rdrAnchor(container)}"`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** One container's side of a switch of published ports: what its rdr anchor holds afterwards. */
+export interface RdrSide {
+  container: string;
+  /** Its address (with or without the prefix). */
+  address: string;
+  publish: PortPublish[];
+}
+
+/**
+ * Published ports moved from one container's rdr anchor to another's in ONE pf transaction —
+ * the atomic step of a zero-downtime reload. pf uses the first rdr rule that matches (pf.conf(5),
+ * TRANSLATION), walking vessel-rdr/* anchor by anchor, so loading the new container's anchor alone
+ * would leave the old one's rule in front until its anchor is flushed, and flushing first would
+ * refuse connections in between. So the parent ruleset is loaded with one `load anchor` line per
+ * side: pfctl.c pfctl_rules loads those files (pfctl_load_anchors) into the transaction it opened
+ * for `-a vessel-rdr` and commits them together (DIOCXCOMMIT). vessel-rdr has no rules of its own
+ * (pf.conf's `rdr-anchor "vessel-rdr/*"` evaluates its children only), so replacing them changes
+ * nothing. The files name the external interface: parse.y parse_config frees every macro, -D ones
+ * included, before pfctl_load_anchors parses them.
+ */
+export function renderRdrSwitch(sides: RdrSide[], dir: string, extIf: string): { files: Array<{ path: string; content: string }>; transaction: string } {
+  const files = sides.map((s) => ({ path: join(dir, `${s.container}.rdr.conf`), content: renderRdr(s.container, s.address, s.publish, extIf) }));
+  const transaction = [
+    `# vessel: published ports moved between ${sides.map((s) => rdrAnchor(s.container)).join(' and ')}, committed together (pfctl(8) -a, pf.conf(5) load anchor)`,
+    ...sides.map((s, i) => `load anchor "${s.container}" from "${files[i]!.path}"`),
+  ].join('\n') + '\n';
+  return { files, transaction };
+}
+
+/** `pfctl -n` parses the transaction and every file it loads (pfctl_load_anchors runs with -n too) before anything changes. */
+export function switchSteps(transaction: string): Step[] {
+  return [
+    { argv: ['pfctl', '-n', '-a', RDR_ANCHOR_PARENT, '-f', '-'], input: transaction },
+    { argv: ['pfctl', '-a', RDR_ANCHOR_PARENT, '-f', '-'], input: transaction },
+  ];
+}
+
+/** The external interface the rdr rules are bound to: VESSEL_EXT_IF, else the default route's (as a start finds it). */
+export async function externalInterface(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.VESSEL_EXT_IF) return env.VESSEL_EXT_IF;
+  const r = await run(DEFAULT_ROUTE_PROBE, { allowFailure: true });
+  return parseDefaultRoute(r.stdout, r.exitCode);
+}
+
+/** Render, check and load the switch; the files exist only while pfctl reads them. */
+export async function switchRdr(sides: RdrSide[], dir: string): Promise<void> {
+  const { files, transaction } = renderRdrSwitch(sides, dir, await externalInterface());
+  mkdirSync(dir, { recursive: true });
+  try {
+    for (const f of files) writeFileAtomic(f.path, f.content);
+    for (const step of switchSteps(transaction)) await run(step.argv, { input: step.input });
+  } finally {
+    for (const f of files) rmSync(f.path, { force: true });
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { VesselError, run } from '../../util/index.js';
 import type { Limits } from '../../spec/index.js';
-import type { Resource, Stats } from '../types.js';
+import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
 /**
@@ -46,30 +46,6 @@ export async function removeRules(jail: string): Promise<void> {
   await run(['rctl', '-r', `jail:${jail}`], { allowFailure: true });
 }
 
-export async function listRules(jail: string): Promise<string[]> {
-  const r = await run(['rctl', `jail:${jail}`], { allowFailure: true });
-  if (r.exitCode !== 0) return [];
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-}
-
-/** `rctl -u jail:NAME` prints resource=value lines. */
-export async function usage(jail: string): Promise<Stats> {
-  const r = await run(['rctl', '-u', `jail:${jail}`], { allowFailure: true });
-  if (r.exitCode !== 0) return {};
-  const u = new Map<string, number>();
-  for (const line of r.stdout.split('\n')) {
-    const m = /^([a-z]+)=(\d+)$/.exec(line.trim());
-    if (m) u.set(m[1]!, Number(m[2]));
-  }
-  const stats: Stats = {};
-  if (u.has('memoryuse')) stats.memoryBytes = u.get('memoryuse')!;
-  if (u.has('maxproc')) stats.pids = u.get('maxproc')!;
-  // cputime is whole seconds in racct.
-  if (u.has('cputime')) stats.cpuNanos = u.get('cputime')! * 1e9;
-  const limit = (await listRules(jail)).map((l) => /:memoryuse:deny=(\d+)/.exec(l)?.[1]).find((x) => x !== undefined);
-  if (limit !== undefined) stats.memoryLimitBytes = Number(limit);
-  return stats;
-}
 
 /** Every rctl rule on the host (rctl(8) without options); the subjects of jail NAME or PARENT.NAME. */
 export async function rctlLeftovers(name: string): Promise<Resource[]> {

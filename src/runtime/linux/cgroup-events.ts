@@ -1,7 +1,6 @@
 import { existsSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Stats } from '../types.js';
 import type { CgroupLayout, CgroupSet } from './cgroup-layout.js';
 import { read } from './cgroup-read.js';
 
@@ -21,26 +20,6 @@ export function oomKills(layout: CgroupLayout, set: CgroupSet): number {
   const text = layout.version === 2 ? read(set.memory, 'memory.events') : read(set.memory, 'memory.oom_control');
   const m = /oom_kill (\d+)/.exec(text ?? '');
   return m ? Number(m[1]) : 0;
-}
-
-export function cgroupStats(layout: CgroupLayout, set: CgroupSet): Stats {
-  const num = (s: string | undefined) => (s === undefined || s.trim() === 'max' ? undefined : Number(s.trim()));
-  const stats: Stats = { oomKills: oomKills(layout, set) };
-  if (layout.version === 2) {
-    stats.memoryBytes = num(read(set.memory, 'memory.current'));
-    stats.memoryLimitBytes = num(read(set.memory, 'memory.max'));
-    stats.pids = num(read(set.pids, 'pids.current'));
-    const usage = /usage_usec (\d+)/.exec(read(set.cpu, 'cpu.stat') ?? '');
-    if (usage) stats.cpuNanos = Number(usage[1]) * 1000;
-  } else {
-    stats.memoryBytes = num(read(set.memory, 'memory.usage_in_bytes'));
-    const lim = num(read(set.memory, 'memory.limit_in_bytes'));
-    // v1 reports "no limit" as a huge page-aligned number
-    if (lim !== undefined && lim < 2 ** 62) stats.memoryLimitBytes = lim;
-    stats.pids = num(read(set.pids, 'pids.current'));
-    stats.cpuNanos = num(read(set.cpuacct, 'cpuacct.usage'));
-  }
-  return stats;
 }
 
 /**

@@ -54,7 +54,8 @@ export function cgroupLimitWrites(version: 1 | 2, limits: Limits): LimitWrite[] 
 
 /** v2 needs controllers enabled top-down in subtree_control before a child can use them. */
 function enableV2Controllers(root: string, parent: string): void {
-  const want = ['memory', 'pids', 'cpu'];
+  // io: no limit is written, but io.stat (block I/O for `vessel stats`) exists only where it is enabled
+  const want = ['memory', 'pids', 'cpu', 'io'];
   const avail = (read(root, 'cgroup.controllers') ?? '').split(/\s+/);
   const ctrls = want.filter((c) => avail.includes(c)).map((c) => `+${c}`).join(' ');
   if (!ctrls) return;

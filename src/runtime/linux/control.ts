@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRef, Resource, Stats } from '../types.js';
 import { cgroupLayout, cgroupPids, cgroupSetFromResources, cgroupStats, killAll } from './cgroup.js';
 import { signalNumber } from '../signals.js';
+import { netnsIo } from './netdev.js';
 
 /** Pids recorded for a run: the monitor (outside the container) and the container's init. */
 export function recordedPid(resources: Resource[], role: 'monitor' | 'init'): number | undefined {
@@ -63,7 +64,16 @@ export async function stopLinux(target: ContainerRef, stopSignal: string, timeou
 }
 
 export function statsLinux(target: ContainerRef): Stats {
-  return cgroupStats(cgroupLayout(), cgroupSetFromResources(cgroupLayout(), target.resources));
+  const set = cgroupSetFromResources(cgroupLayout(), target.resources);
+  const stats = cgroupStats(cgroupLayout(), set);
+  // The init's namespace is the container's — while the pid is still the init's (pids get reused).
+  const init = target.pid ?? recordedPid(target.resources, 'init');
+  const net = init !== undefined && pidInCgroups(init, set.dirs) ? netnsIo(init) : undefined;
+  if (net !== undefined) {
+    stats.netRxBytes = net.rxBytes;
+    stats.netTxBytes = net.txBytes;
+  }
+  return stats;
 }
 
 /** A recorded pid is ours only while it still sits in one of the container's cgroups (pids get reused). */

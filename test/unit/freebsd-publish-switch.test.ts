@@ -1,0 +1,87 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostFailure, setHostRunner } from '../../src/util/host.js';
+import { setNetBackend, switchPublished } from '../../src/net/index.js';
+import { freebsdBackend } from '../../src/net/freebsd/index.js';
+import { readNetwork, saveNetwork, networkDir } from '../../src/net/store.js';
+import type { NetworkRecord } from '../../src/net/types.js';
+import { expectGolden, FakeFreeBSD, normalizeRoot } from '../helpers/freebsd.js';
+
+/**
+ * Issue 16: the published ports of one container moved to another of the same network in ONE pf
+ * transaction (the atomic step of a zero-downtime reload) — golden transcript
+ * test/fixtures/freebsd/publish-switch/, against pfctl(8) (`-a anchor -f -`, `-n`), pf.conf(5)
+ * (`load anchor NAME from FILE`; rdr: the first matching rule wins) and pfctl.c pfctl_rules /
+ * pfctl_load_anchors (the loaded anchors join the parent's transaction and its DIOCXCOMMIT).
+ */
+const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-switch-'));
+process.env.VESSEL_ROOT = root;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let fake: FakeFreeBSD;
+let restore: () => void;
+beforeEach(() => {
+  fake = new FakeFreeBSD();
+  // the old container runs and serves 8080 (its anchor as its start loaded it)
+  fake.anchors.set('vessel-rdr/web', 'rdr pass on $ext_if inet proto tcp from any to ($ext_if) port 8080 -> 10.77.3.5 port 80 label "vessel-rdr/web"\n');
+  restore = setHostRunner(fake);
+  setNetBackend(freebsdBackend());
+  const rec: NetworkRecord = {
+    name: 'front', subnet: '10.77.3.0/24', gateway: '10.77.3.1', bridge: 'vbr2d8d6931', auto: false, created: '2026-11-28T15:41:00.000Z', nextHost: 7,
+    leases: {
+      web: { container: 'web', address: '10.77.3.5', hostIf: 'vsl4b5e57f6a', containerIf: 'vsl4b5e57f6b', publish: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], names: ['web'], leasedAt: '2026-11-28T15:41:00.000Z' },
+      'web-next': { container: 'web-next', address: '10.77.3.6', hostIf: 'vsl0c1d2e3fa', containerIf: 'vsl0c1d2e3fb', publish: [], names: ['web-next'], leasedAt: '2026-11-28T15:42:00.000Z' },
+    },
+  };
+  saveNetwork(rec);
+});
+afterEach(() => {
+  restore();
+  setNetBackend(undefined);
+});
+
+describe('switching published ports on FreeBSD', () => {
+  it('one pfctl load of vessel-rdr whose `load anchor` lines replace both anchors together', async () => {
+    const recorded: unknown[] = [];
+    const moved = await switchPublished({ network: 'front', from: 'web', to: 'web-next', record: (r) => void recorded.push(...r) });
+    expect(moved).toEqual([{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+    // recorded before pfctl ran: the anchor the new container owns now, with the address its states go to
+    expect(recorded).toEqual([{ kind: 'pf-anchor', id: 'vessel-rdr/web-next', detail: { address: '10.77.3.6' } }]);
+    const transcript = normalizeRoot(fake.transcript(), root);
+    expectGolden('publish-switch', 'commands.txt', transcript);
+    // exactly one load (the other pfctl is -n: parse only)
+    expect(fake.calls.filter((c) => c.argv[0] === 'pfctl' && !c.argv.includes('-n'))).toHaveLength(1);
+    // the model host after the commit: the old anchor holds no rule, the new one the redirect
+    expectGolden('publish-switch', 'pf-vessel-rdr_web.conf', fake.anchors.get('vessel-rdr/web')!);
+    expectGolden('publish-switch', 'pf-vessel-rdr_web-next.conf', fake.anchors.get('vessel-rdr/web-next')!);
+    expect(fake.anchors.get('vessel-rdr/web')).not.toMatch(/^rdr/m);
+    expect(fake.anchors.get('vessel-rdr/web-next')).toMatch(/^rdr pass on em0 inet proto tcp from any to \(em0\) port 8080 -> 10\.77\.3\.6 port 80 label "vessel-rdr\/web-next"$/m);
+    // the records say the same, and the rendered files are gone
+    const rec = (await readNetwork('front'))!;
+    expect(rec.leases.web!.publish).toEqual([]);
+    expect(rec.leases['web-next']!.publish).toEqual(moved);
+    expect(readdirSync(join(networkDir('front'), 'pf-switch'))).toEqual([]);
+  });
+
+  it('pf refusing the rules changes nothing: the records go back to the old container', async () => {
+    const real = fake.run.bind(fake);
+    fake.run = async (argv, opts) => {
+      if (argv[0] === 'pfctl' && argv.includes('-n')) throw hostFailure({ argv, exitCode: 1, stdout: '', stderr: 'stdin:2: syntax error\n' });
+      return real(argv, opts);
+    };
+    await expect(switchPublished({ network: 'front', from: 'web', to: 'web-next' })).rejects.toThrow(/^switch 8080:80\/tcp from web to web-next on front: .*syntax error/);
+    const rec = (await readNetwork('front'))!;
+    expect(rec.leases.web!.publish).toHaveLength(1);
+    expect(rec.leases['web-next']!.publish).toEqual([]);
+    expect(fake.anchors.has('vessel-rdr/web-next')).toBe(false);
+  });
+
+  it('bad requests: one line each, nothing changed', async () => {
+    await expect(switchPublished({ network: 'back', from: 'web', to: 'web-next' })).rejects.toThrow('network back: no such network');
+    await expect(switchPublished({ network: 'front', from: 'web', to: 'db' })).rejects.toThrow('switch published ports on front: container db has no lease there');
+    await expect(switchPublished({ network: 'front', from: 'web', to: 'web' })).rejects.toThrow('switch published ports: web is both the old and the new container');
+    expect(fake.calls.filter((c) => c.argv[0] === 'pfctl')).toEqual([]);
+  });
+});
