@@ -38,6 +38,8 @@ export interface PsRow {
   lastExit?: string;
   /** Why the spec was rejected or the container could not start. */
   error?: string;
+  /** Why it has not started yet: an unmet dependency (`waiting for db (healthy; now starting)`). */
+  waiting?: string;
   vassal?: VassalView;
   /** Respawn delay the Emperor currently imposes (ms), from its blacklist. */
   throttleMs?: number;
@@ -94,6 +96,7 @@ export function mergePs(
       restarts: st.restarts,
       ...(st.lastExit !== undefined ? { lastExit: st.lastExit.reason } : {}),
       ...(st.error !== undefined ? { error: st.error } : {}),
+      ...(st.waiting !== undefined && status !== 'running' ? { waiting: st.waiting } : {}),
     });
   }
   for (const { name, error } of errors) {
@@ -139,6 +142,8 @@ export function formatPs(report: PsReport, nowMs: number): string {
     let status: string = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
     // Dead, no vassal, on the Emperor's blacklist: it is waiting out its respawn delay.
     if (!v && r.throttleMs !== undefined && r.status !== 'running') status = 'back-off';
+    // Held back by depends_on: the reason is the status ("waiting for db (healthy; now starting)").
+    if (r.waiting !== undefined && r.status !== 'running' && !v?.stopping) status = r.waiting;
     lines.push([
       r.name,
       r.kind === 'vassal' ? `${status} (uwsgi)` : status,

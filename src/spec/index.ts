@@ -5,7 +5,22 @@ export { specFromFlags, mergeFlags, type RunFlags } from './flags.js';
 export { renderSpec } from './render.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
-export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
+export { parseVolume, parseTmpfs, formatVolume, isVolumeName, validateVolumeName, DEFAULT_TMPFS_MODE } from './volume.js';
+export {
+  parseDependency,
+  formatDependency,
+  checkDependencies,
+  assertDependencies,
+  dependencyNode,
+  dependencyGate,
+  effectiveCondition,
+  stopOrder,
+  startOrder,
+  type DependencyNode,
+  type DependencyStatus,
+  type GateResult,
+  type SetCheckOptions,
+} from './depends.js';
 export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
 export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';

@@ -4,6 +4,7 @@ import type { ContainerSpec, HealthCheck, NetworkMode, PortPublish } from './typ
 import { normalizeCapability } from './capabilities.js';
 import { parseCommand } from './command.js';
 import { defaultSpec, DEFAULTS } from './defaults.js';
+import { checkOwnDependencies, parseDependency } from './depends.js';
 import { parseEnv } from './env.js';
 import { invalid, located } from './fail.js';
 import { parseHostname, parseUser, parseWorkdir } from './identity.js';
@@ -68,6 +69,14 @@ const SECTIONS: Record<string, Record<string, KeyDef>> = {
     tty: { apply: (d, v) => (d.spec.tty = parseBool(v)) },
     interactive: { apply: (d, v) => (d.spec.interactive = parseBool(v)) },
     parent: { apply: (d, v) => (d.spec.parent = validateName(v.trim(), 'parent container name')) },
+    depends_on: {
+      array: true,
+      apply: (d, v) => {
+        const deps = [...(d.spec.dependsOn ?? []), parseDependency(v)];
+        checkOwnDependencies(d.spec.name, deps);
+        d.spec.dependsOn = deps;
+      },
+    },
   },
   network: {
     mode: { apply: (d, v) => (d.mode = parseNetworkMode(v)) },
@@ -101,6 +110,7 @@ const SECTIONS: Record<string, Record<string, KeyDef>> = {
     interval: { apply: (d, v) => (health(d).intervalSec = parseSeconds(v, 1)) },
     timeout: { apply: (d, v) => (health(d).timeoutSec = parseSeconds(v, 1)) },
     retries: { apply: (d, v) => (health(d).retries = parseInteger(v, 1)) },
+    start_period: { apply: (d, v) => (health(d).startPeriodSec = parseSeconds(v, 0)) },
   },
 };
 
@@ -192,6 +202,7 @@ export function parseSpecText(text: string, opts: ParseOptions): ContainerSpec {
       intervalSec: h.intervalSec ?? DEFAULTS.health.intervalSec,
       timeoutSec: h.timeoutSec ?? DEFAULTS.health.timeoutSec,
       retries: h.retries ?? DEFAULTS.health.retries,
+      ...(h.startPeriodSec !== undefined ? { startPeriodSec: h.startPeriodSec } : {}),
     };
   }
   located(`${file}: [security]`, () => checkCapabilityOverlap(d.spec.security.capAdd, d.spec.security.capDrop));

@@ -35,4 +35,7 @@ export interface ContainerState {
   autoRemove: boolean;
   /** Last error that kept the container from (re)starting. */
   error?: string;
+  /** Why it is held back before its start: an unmet dependency, as spec's dependencyGate words it
+   *  (`waiting for db (healthy; now starting)`); cleared when it starts. `vessel ps` shows it. */
+  waiting?: string;
 }
