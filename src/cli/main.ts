@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   build: () => import('./build.js'),
   network: () => import('./network.js'),
   volume: () => import('./volume.js'),
+  compose: () => import('./compose.js'),
   _supervise: () => import('./supervise.js'),
   plan: () => import('./plan.js'),
   setup: () => import('./setup.js'),

@@ -3,6 +3,7 @@ export type * from './types.js';
 export { parseSpecText, parseSpecFile, SPEC_KEYS, type ParseOptions } from './parse.js';
 export { specFromFlags, mergeFlags, type RunFlags } from './flags.js';
 export { renderSpec } from './render.js';
+export { quoteValue } from './ini.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
 export { parseVolume, parseTmpfs, formatVolume, isVolumeName, validateVolumeName, DEFAULT_TMPFS_MODE } from './volume.js';
