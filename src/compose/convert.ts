@@ -95,13 +95,15 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
     note: (t) => notes.push(t),
   };
   const converted = Object.entries(services).map(([service, v]) => convertService(ctx, service, names.get(service)!, v));
+  const lineOf = (f: Finding) => Number(/:(\d+)$/.exec(f.where)?.[1] ?? 0);
+  unsupported.sort((a, b) => lineOf(a) - lineOf(b));
   return { file: src.file, project: src.project, services: converted, unsupported, notes };
 }
 
 /** The one line listing every key left out (a warning, or the error under --strict). */
 export function formatFindings(file: string, findings: readonly Finding[]): string {
   const n = findings.length;
-  return `${file}: ${n} compose key${n === 1 ? '' : 's'} vessel cannot express: ${findings.map((f) => `${f.path} (line ${f.where.slice(f.where.lastIndexOf(':') + 1)}: ${f.reason})`).join('; ')}`;
+  return `${file}: ${n} compose key${n === 1 ? '' : 's'} vessel cannot express: ${findings.map((f) => `${f.path} (${/:(\d+)$/.test(f.where) ? `line ${/:(\d+)$/.exec(f.where)![1]}: ` : ''}${f.reason})`).join('; ')}`;
 }
 
 /**

@@ -77,16 +77,22 @@ export async function loadCompose(path: string, opts: LoadOptions = {}): Promise
 
   const YAML = await import('yaml');
   const lines = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter: lines, merge: true, uniqueKeys: true, prettyErrors: false });
+  const doc = YAML.parseDocument(text, { lineCounter: lines, merge: true, uniqueKeys: true, prettyErrors: true });
   const err = doc.errors[0];
   if (err !== undefined) {
     const pos = err.linePos?.[0];
-    fail(`${file}:${pos?.line ?? 1}: not valid YAML: ${err.message.split('\n')[0]}`);
+    fail(`${file}:${pos?.line ?? 1}: not valid YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
+  type Ranged = { range?: [number, number, number] | null };
+  /** The key's line for a mapping entry (where a person looks for it), the item's for a list entry. */
   const lineOf = (p: Path): number | undefined => {
-    for (let n = p.length; n >= 0; n--) {
-      const node = doc.getIn(p.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+    for (let n = p.length; n > 0; n--) {
+      const parent = doc.getIn(p.slice(0, n - 1), true) as unknown;
+      const last = p[n - 1];
+      let node: Ranged | undefined;
+      if (YAML.isMap(parent)) node = parent.items.find((it) => YAML.isScalar(it.key) && it.key.value === last)?.key as Ranged | undefined;
+      else if (YAML.isSeq(parent) && typeof last === 'number') node = parent.items[last] as Ranged | undefined;
+      if (node?.range) return lines.linePos(node.range[0]).line;
     }
     return undefined;
   };

@@ -62,7 +62,7 @@ function shortSyntax(ctx: VolumeContext, path: Path, text: string): VolumeOut {
   const parts = text.split(':');
   if (parts.length === 1) {
     const name = anonymous(ctx, parts[0]!);
-    return { line: `${name}:${parts[0]}`, named: name };
+    return { line: `${name}:${parts[0]}:rw`, named: name };
   }
   if (parts.length > 3) bad(ctx, path, `${JSON.stringify(text)} is not SOURCE:TARGET[:MODE]`);
   const [source, target] = [parts[0]!, parts[1]!];
@@ -111,8 +111,8 @@ function longSyntax(ctx: VolumeContext, path: Path, m: Record<string, unknown>):
     case 'tmpfs': {
       const t = sub('tmpfs', ['size', 'mode']);
       const size = t.size === undefined ? undefined : asText(ctx, [...path, 'tmpfs', 'size'], t.size);
-      const modeNum = t.mode === undefined ? undefined : t.mode;
-      const octal = typeof modeNum === 'number' ? modeNum.toString(8) : modeNum === undefined ? undefined : asText(ctx, [...path, 'tmpfs', 'mode'], modeNum);
+      // YAML 1.2 reads `mode: 01777` as the number 1777: its digits are the octal mode people meant.
+      const octal = t.mode === undefined ? undefined : asText(ctx, [...path, 'tmpfs', 'mode'], t.mode).replace(/^0o/, '');
       return { line: tmpfsLine(ctx, path, target, size, octal) };
     }
     default:
