@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
-import { delLink, freePort, httpGet, netTestsCanRun, nftTableExists, ownInterfaces, trySh } from '../helpers/net.js';
-import { nftTableName } from '../../src/net/names.js';
+import { freePort, httpGet, netTestsCanRun, removeNetworkLeftovers } from '../helpers/net.js';
 
 /**
  * issue 17: a two-service compose file — web depending on a db-like service with a health check,
@@ -69,14 +68,10 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     }
     if (!t) return;
     await vessel(t, ['gc']);
-    const scope = join(t.root, 'networks');
-    const leftIfs = await ownInterfaces(scope, ['shop_default'], ['shop-db', 'shop-web']);
-    const leftTable = nftTableExists(nftTableName(scope));
-    for (const i of leftIfs) delLink(i);
-    trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
+    const net = await removeNetworkLeftovers(t.root, ['shop_default'], ['shop-db', 'shop-web']);
     const rest = leftovers(t);
     t.dispose();
-    expect({ interfaces: leftIfs, table: leftTable, rest }).toEqual({ interfaces: [], table: false, rest: [] });
+    expect({ ...net, rest }).toEqual({ interfaces: [], table: false, rest: [] });
   });
 
   it('convert writes one spec per service, with the dependency, health check and volume', async () => {
