@@ -66,3 +66,12 @@ describe('vessel compose convert', () => {
     expect(r.stderr.split('\n')[0]).toBe('vessel: no compose file here (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)');
   });
 });
+
+describe('one container of a set, outside vessel up', () => {
+  it('vessel run --spec says plainly that it ignores depends_on', () => {
+    const spec = join(dir, 'web.ini');
+    writeFileSync(spec, '[container]\nimage = nosuch\ncommand = true\ndepends_on[] = db\ndepends_on[] = cache:healthy\n');
+    const r = vessel(['run', '--spec', spec]);
+    expect(r.stderr.split('\n')[0]).toBe(`vessel: ${spec}: depends_on (db, cache:healthy) is ignored by vessel run; only vessel up (and vessel compose up) start a set of specs in order`);
+  });
+});
