@@ -151,14 +151,21 @@ export function define(program: Command): void {
       if (rec.upPid !== undefined && pidAlive(rec.upPid)) {
         // vessel up's shutdown stops every container through the Emperor and sweeps what they left.
         process.kill(rec.upPid, 'SIGTERM');
-        const deadline = Date.now() + Number(o.timeout) * 1000;
+        const upDeadline = Date.now() + Number(o.timeout) * 1000;
         while (pidAlive(rec.upPid)) {
-          if (Date.now() > deadline) throw new VesselError('E_RUNTIME', `${project}: vessel up (pid ${rec.upPid}) did not stop within ${o.timeout} s`);
+          if (Date.now() > upDeadline) throw new VesselError('E_RUNTIME', `${project}: vessel up (pid ${rec.upPid}) did not stop within ${o.timeout} s`);
           await sleep(50);
         }
       }
-      const { readState, removeContainer, volumeUsers } = await import('../supervise/index.js');
+      const { readState, removeContainer, volumeUsers, isLive } = await import('../supervise/index.js');
+      // A vessel up that was SIGKILLed takes its Emperor with it (pdeathsig), whose vassals are
+      // still stopping their containers for a moment: their removal is theirs until they are gone.
+      const deadline = Date.now() + Number(o.timeout) * 1000;
       for (const name of rec.containers) {
+        for (let st = await readState(name); st !== undefined && st.mode === 'vassal' && isLive(st); st = await readState(name)) {
+          if (Date.now() > deadline) throw new VesselError('E_RUNTIME', `${project}: container ${name} is still supervised by pid ${st.supervisorPid}`);
+          await sleep(50);
+        }
         if ((await readState(name)) !== undefined) await removeContainer(name, { force: true });
       }
       const { removeNetwork } = await import('../net/index.js');

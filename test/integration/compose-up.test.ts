@@ -117,4 +117,22 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect((await vessel(t, ['ps', '-a', '--json'])).stdout).toContain('"containers": []');
     expect(existsSync(join(t.root, 'emperor.d')) ? readdirSync(join(t.root, 'emperor.d')) : []).toEqual([]);
   });
+
+  it('a SIGKILLed compose up: down still leaves nothing', async () => {
+    log = '';
+    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+    up.kill('SIGKILL');
+    await until(() => up!.signalCode !== null, 10_000, 'compose up to die');
+    const r = await vessel(t, ['compose', 'down', '-f', join(app, 'compose.yaml'), '--volumes'], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    await until(async () => leftovers(t).length === 0, 30_000, `no process, mount or cgroup left: ${leftovers(t).join(', ')}`);
+    expect(existsSync(join(t.root, 'compose', 'shop'))).toBe(false);
+    expect(readdirSync(join(t.root, 'containers'))).toEqual([]);
+    expect(JSON.parse((await vessel(t, ['volume', 'ls', '--json'])).stdout)).toEqual([]);
+    expect(JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout)).toEqual([]);
+  });
 });
