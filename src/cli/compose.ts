@@ -137,6 +137,7 @@ export function define(program: Command): void {
       const { existsSync, rmSync } = await import('node:fs');
       const { setTimeout: sleep } = await import('node:timers/promises');
       const { readJsonFile, pidAlive, VesselError, errorMessage } = await import('../util/index.js');
+      if (!/^\d+$/.test(o.timeout)) throw new VesselError('E_USAGE', `--timeout ${o.timeout}: expected a whole number of seconds`);
       let project = o.projectName;
       if (project === undefined) {
         const { loadCompose } = await import('../compose/index.js');
