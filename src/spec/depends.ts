@@ -1,5 +1,4 @@
 import type { ContainerSpec, Dependency, DependencyCondition } from './types.js';
-import { VesselError } from '../util/index.js';
 import { invalid, show } from './fail.js';
 import { validateName } from './name.js';
 import { didYouMean } from './suggest.js';
@@ -171,13 +170,6 @@ function orderCycle(comp: string[], edges: (name: string) => string[]): string[]
     seen.add(next);
   }
   return path;
-}
-
-/** Throw the first message of checkDependencies (for callers that accept a set whole or not at all). */
-export function assertDependencies(nodes: readonly DependencyNode[], opts: SetCheckOptions = {}): void {
-  const errors = checkDependencies(nodes, opts);
-  const first = [...errors.keys()].sort()[0];
-  if (first !== undefined) throw new VesselError('E_SPEC', errors.get(first)!);
 }
 
 /** A dependency as whoever runs the set sees it now. */

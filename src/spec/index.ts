@@ -11,7 +11,6 @@ export {
   parseDependency,
   formatDependency,
   checkDependencies,
-  assertDependencies,
   dependencyNode,
   dependencyGate,
   effectiveCondition,
