@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, rootWithBusybox, vessel, type TestRoot } from '../helpers/vessel.js';
+import { leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
 
 // issue 17: named volumes — created on first use by real containers, kept across `rm`,
 // refused for removal while a container (running or stopped) mounts them, removed by `volume rm`.
@@ -13,9 +13,12 @@ beforeAll(async () => {
   t = await rootWithBusybox('volume');
 });
 
-afterAll(() => {
-  expect(leftovers(t)).toEqual([]);
+afterAll(async () => {
+  // a failed test may leave its detached container: stop it before looking for leftovers
+  await vessel(t, ['rm', '-f', 'svc']);
+  const left = leftovers(t);
   t.dispose();
+  expect(left).toEqual([]);
 });
 
 /** One line on stderr, exit 125, as every bad input. */
@@ -56,8 +59,9 @@ describe('named volumes', () => {
     writeFileSync(spec, '[container]\nimage = busybox\ncommand = sh -c \'cat /d/f > /d/seen; exec sleep 1000\'\nvolume[] = data:/d\nrestart = no\n');
     const d = await vessel(t, ['run', '-d', '--spec', spec]);
     expect(d.code).toBe(0);
-    for (let i = 0; i < 100 && !existsSync(join(volumes(), 'data', '_data', 'seen')); i++) await new Promise((res) => setTimeout(res, 50));
-    expect(readFileSync(join(volumes(), 'data', '_data', 'seen'), 'utf8')).toBe('kept\n');
+    // the shell creates `seen` before cat fills it: wait for the content, not the file
+    const seen = join(volumes(), 'data', '_data', 'seen');
+    await until(() => existsSync(seen) && readFileSync(seen, 'utf8') === 'kept\n', 10_000, 'the container to read the volume');
     oneLine(await vessel(t, ['volume', 'rm', 'data']), /^vessel: volume data is in use by container svc$/);
     expect((await vessel(t, ['volume', 'prune'])).stdout).toBe('0 volumes removed\n');
     expect(entries()).toEqual(['data']);

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, type ComposeConversion } from '../../src/compose/index.js';
 import { VesselError } from '../../src/util/errors.js';
 
@@ -83,10 +83,11 @@ describe('compose convert: behaviour', () => {
   });
 });
 
+const scratch = mkdtempSync(join(tmpdir(), 'vessel-compose-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 async function errorOf(yaml: string, file = 'compose.yaml'): Promise<string> {
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'vessel-compose-'));
+  const dir = mkdtempSync(join(scratch, 'vessel-compose-'));
   writeFileSync(join(dir, file), yaml);
   try {
     const c = convertCompose(await loadCompose(join(dir, file), { env: {} }));
