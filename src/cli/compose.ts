@@ -103,6 +103,15 @@ export function define(program: Command): void {
       const { writeJsonAtomic, initLog } = await import('../util/index.js');
       const { writeConversion } = await import('../compose/index.js');
       const conv = await convert(await composeFile(o.file), o);
+      const emperor = await import('../emperor/index.js');
+      const { config, VesselError } = await import('../util/index.js');
+      const running = emperor.runningEmperor(emperor.emperorPaths(config()));
+      if (running !== undefined) {
+        // Checked before anything is written: one Emperor per state root (docs/compose.md).
+        throw new VesselError('E_EXISTS', `an Emperor already runs for ${config().root} (pid ${running})`, {
+          hint: 'convert into its spec directory instead: vessel compose convert -o VASSALS_DIR, or use another VESSEL_ROOT',
+        });
+      }
       await buildImages(conv, o.build === true);
       const p = await projectPaths(conv.project);
       const record: ProjectRecord = {
@@ -114,7 +123,6 @@ export function define(program: Command): void {
       };
       writeJsonAtomic(p.record, record);
       writeConversion(conv, p.vassals, { prune: true });
-      const emperor = await import('../emperor/index.js');
       if (o.detach) {
         const { pid, logFile } = await emperor.upDetached(['--vassals', p.vassals]);
         writeJsonAtomic(p.record, { ...record, upPid: pid });
