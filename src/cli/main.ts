@@ -29,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   build: () => import('./build.js'),
   network: () => import('./network.js'),
   _release: () => import('./release.js'),
+  volume: () => import('./volume.js'),
+  compose: () => import('./compose.js'),
   plan: () => import('./plan.js'),
   setup: () => import('./setup.js'),
   watch: () => import('./watch.js'),

@@ -55,6 +55,10 @@ async function buildSpec(image: string | undefined, command: string[], o: RunCli
     if (!o.foreground && command.length) extra.command = command;
     let s = spec.mergeFlags(base, extra);
     if (o.foreground && !o.name) s = { ...s, name: clusterInstance(s.name) };
+    if (s.dependsOn !== undefined && s.dependsOn.length > 0) {
+      // One container alone has no set to order: say so rather than start it as if they were met.
+      process.stderr.write(`vessel: ${s.source ?? specFile}: depends_on (${s.dependsOn.map(spec.formatDependency).join(', ')}) is ignored by vessel run; only vessel up (and vessel compose up) start a set of specs in order\n`);
+    }
     return s;
   }
   if (!image) throw new VesselError('E_USAGE', 'run: an image is required', { hint: 'vessel run [OPTIONS] IMAGE [COMMAND…]' });

@@ -47,7 +47,7 @@ export function define(program: Command): void {
     .option('-d, --detach', 'run in the background under a vessel supervisor')
     .option('--rm', 'remove the container when it exits (its writable layer lives in memory)')
     .option('--name <name>', 'container name')
-    .option('-v, --volume <SRC:DST[:ro|rw]>', 'bind a host path (repeatable)', collect)
+    .option('-v, --volume <SRC:DST[:ro|rw]>', 'bind a host path, or mount a named volume NAME:DST (repeatable)', collect)
     .option('--tmpfs <DST[:size=…]>', 'mount a tmpfs (repeatable)', collect)
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')

@@ -20,6 +20,11 @@ export function checkCommon(backend: BackendName, spec: ContainerSpec): void {
   if (spec.tty || spec.interactive) {
     throw unsupported(backend, spec, '[container] tty/interactive', `${engine} runs jobs without a terminal or stdin`);
   }
+  if (spec.dependsOn !== undefined && spec.dependsOn.length > 0) {
+    throw unsupported(backend, spec, `[container] depends_on ${spec.dependsOn.map((d) => d.name).join(', ')}`,
+      `${engine} places each submitted spec as a job of its own and cannot hold one back until another job's container is started or healthy`,
+      `submit the dependencies first and remove depends_on, or run the set on one host with vessel up`);
+  }
   if (spec.parent !== undefined) {
     throw unsupported(backend, spec, `parent = ${spec.parent}`,
       `${engine} cannot place a child jail inside a parent that lives on one particular node`);

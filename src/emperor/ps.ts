@@ -40,6 +40,8 @@ export interface PsRow {
   error?: string;
   /** Health of a running container with a check: docker's status, the failures in a row, the last check's output. */
   health?: { status: HealthStatus; failingStreak: number; lastOutput?: string };
+  /** Why it has not started yet: an unmet dependency (`waiting for db (healthy; now starting)`). */
+  waiting?: string;
   vassal?: VassalView;
   /** Respawn delay the Emperor currently imposes (ms), from its blacklist. */
   throttleMs?: number;
@@ -98,6 +100,7 @@ export function mergePs(
       ...(st.error !== undefined ? { error: st.error } : {}),
       // A stopped container's last health is history, not its state (inspect still has it).
       ...(st.health !== undefined && status === 'running' ? { health: healthRow(st.health) } : {}),
+      ...(st.waiting !== undefined && status !== 'running' ? { waiting: st.waiting } : {}),
     });
   }
   for (const { name, error } of errors) {
@@ -148,6 +151,8 @@ export function formatPs(report: PsReport, nowMs: number): string {
     let status: string = v?.stopping ? 'stopping' : (r.status ?? (v ? (v.ready ? 'running' : 'starting') : '-'));
     // Dead, no vassal, on the Emperor's blacklist: it is waiting out its respawn delay.
     if (!v && r.throttleMs !== undefined && r.status !== 'running') status = 'back-off';
+    // Held back by depends_on: the reason is the status ("waiting for db (healthy; now starting)").
+    if (r.waiting !== undefined && r.status !== 'running' && !v?.stopping) status = r.waiting;
     // docker's `Up 3 minutes (healthy)`
     if (r.health !== undefined) status += ` (${healthLabel(r.health)})`;
     lines.push([

@@ -1,16 +1,21 @@
 import { EventEmitter } from 'node:events';
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
+import { checkDependencies, dependencyNode, parseSpecFile, renderSpec, type ContainerSpec, type DependencyNode } from '../spec/index.js';
 import { checkStartable, readState, recordError, removeContainer } from '../supervise/index.js';
-import { pidAlive, writeFileAtomic, errorMessage, hasErrno, log as rootLog, type Log } from '../util/index.js';
+import { VesselError, pidAlive, writeFileAtomic, errorMessage, hasErrno, log as rootLog, type Log } from '../util/index.js';
 import { poke } from './stats.js';
 
 /**
  * `vessel watch`: the user's spec directory (vassals/NAME.ini) → the Emperor's directory
  * (emperor.d/NAME.vessel). Only valid specs reach the Emperor; a bad edit leaves the running
  * container alone and records the error for `vessel ps`.
+ *
+ * The directory is also the set `depends_on` names refer to: a spec whose dependency has no file
+ * here, or that is on a dependency cycle, is rejected like any bad spec (one line naming the files),
+ * and re-checked whenever another spec of the set changes, so fixing or adding `db.ini` lets a
+ * waiting `web.ini` through.
  */
 
 export interface WatchOptions {
@@ -84,6 +89,12 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private closed = false;
   private readonly check: (spec: ContainerSpec) => Promise<void>;
+  /** The last parse of every spec file present: what the set check of depends_on reads. */
+  private readonly graph = new Map<string, DependencyNode>();
+  /** Spec files present that do not parse: known names to the set check, their edges unknown. */
+  private readonly unreadable = new Set<string>();
+  /** The set check's verdict after the last sync, per name. */
+  private setErrors = new Map<string, string>();
 
   constructor(opts: WatchOptions) {
     super();
@@ -169,6 +180,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
         do {
           this.again.delete(name);
           await this.sync(name).catch((e) => this.log.error({ name, err: errorMessage(e) }, 'sync failed'));
+          this.recheckSet(name);
         } while (this.again.has(name));
       } finally {
         this.running.delete(name);
@@ -193,12 +205,17 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
       exists = false;
     }
     if (!exists) {
+      this.graph.delete(name);
+      this.unreadable.delete(name);
       await this.remove(name, target);
       return;
     }
     let text: string;
     try {
-      const spec = await parseSpecFile(file);
+      const spec = await this.parseNode(name, file);
+      await this.loadDependencies(spec);
+      const setError = this.computeSetErrors().get(name);
+      if (setError !== undefined) throw new VesselError('E_SPEC', setError);
       // A spec that could never start (image not in the store, volume source missing) is
       // rejected here, so a running earlier version is not stopped for a start that must fail.
       await this.check(spec);
@@ -227,6 +244,54 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
     this.log.info({ name, file, target }, previous === undefined ? 'spec added' : 'spec changed');
     await this.poke();
     this.emit('event', { kind: 'rendered', name, file, target });
+  }
+
+  /** Parse NAME.ini into the set's graph; one that does not parse stays a known name with unknown edges (and throws). */
+  private async parseNode(name: string, file: string): Promise<ContainerSpec> {
+    try {
+      const spec = await parseSpecFile(file);
+      this.graph.set(name, dependencyNode(spec));
+      this.unreadable.delete(name);
+      return spec;
+    } catch (e) {
+      this.graph.delete(name);
+      this.unreadable.add(name);
+      throw e;
+    }
+  }
+
+  /** Dependencies (and theirs) whose files exist but were not read yet: read now, so the set check sees them. */
+  private async loadDependencies(spec: ContainerSpec): Promise<void> {
+    const queue = (spec.dependsOn ?? []).map((d) => d.name);
+    while (queue.length > 0) {
+      const dep = queue.shift()!;
+      if (this.graph.has(dep) || this.unreadable.has(dep)) continue;
+      const file = join(this.vassalsDir, `${dep}${SPEC_EXT}`);
+      if (!existsSync(file)) continue;
+      // A dependency that does not parse is rejected by its own sync; here it is only a known name.
+      const loaded = await this.parseNode(dep, file).catch(() => undefined);
+      for (const d of loaded?.dependsOn ?? []) queue.push(d.name);
+    }
+  }
+
+  private computeSetErrors(): Map<string, string> {
+    const nodes = [...this.graph.values()];
+    if (!nodes.some((n) => n.dependsOn.length > 0)) return new Map();
+    return checkDependencies(nodes, {
+      known: this.unreadable,
+      missing: (dep) => `no ${dep}${SPEC_EXT} in ${this.vassalsDir}`,
+    });
+  }
+
+  /** After a sync: every other spec whose set verdict changed (a dependency appeared, went, or closed a cycle) is synced again. */
+  private recheckSet(current: string): void {
+    const now = this.computeSetErrors();
+    const before = this.setErrors;
+    this.setErrors = now;
+    if (this.closed) return;
+    for (const n of new Set([...before.keys(), ...now.keys()])) {
+      if (n !== current && before.get(n) !== now.get(n)) void this.schedule(n);
+    }
   }
 
   private async remove(name: string, target: string): Promise<void> {

@@ -3,10 +3,25 @@ export type * from './types.js';
 export { parseSpecText, parseSpecFile, SPEC_KEYS, type ParseOptions } from './parse.js';
 export { specFromFlags, mergeFlags, type RunFlags } from './flags.js';
 export { renderSpec } from './render.js';
+export { quoteValue } from './ini.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool, parseDuration, formatDuration } from './units.js';
 export { healthArgv, healthTestArray, healthTestOf, parseOnUnhealthy } from './health.js';
-export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
+export { parseVolume, parseTmpfs, formatVolume, isVolumeName, validateVolumeName, DEFAULT_TMPFS_MODE } from './volume.js';
+export {
+  parseDependency,
+  formatDependency,
+  checkDependencies,
+  dependencyNode,
+  dependencyGate,
+  effectiveCondition,
+  stopOrder,
+  startOrder,
+  type DependencyNode,
+  type DependencyStatus,
+  type GateResult,
+  type SetCheckOptions,
+} from './depends.js';
 export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
 export { envPairs, mergeEnv } from './env.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';

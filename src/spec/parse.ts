@@ -5,6 +5,7 @@ import { checkDisabledAlone, parseOnUnhealthy, setHealthTest } from './health.js
 import { normalizeCapability } from './capabilities.js';
 import { parseCommand } from './command.js';
 import { defaultSpec } from './defaults.js';
+import { checkOwnDependencies, parseDependency } from './depends.js';
 import { parseEnv } from './env.js';
 import { invalid, located } from './fail.js';
 import { parseHostname, parseUser, parseWorkdir } from './identity.js';
@@ -69,6 +70,14 @@ const SECTIONS: Record<string, Record<string, KeyDef>> = {
     tty: { apply: (d, v) => (d.spec.tty = parseBool(v)) },
     interactive: { apply: (d, v) => (d.spec.interactive = parseBool(v)) },
     parent: { apply: (d, v) => (d.spec.parent = validateName(v.trim(), 'parent container name')) },
+    depends_on: {
+      array: true,
+      apply: (d, v) => {
+        const deps = [...(d.spec.dependsOn ?? []), parseDependency(v)];
+        checkOwnDependencies(d.spec.name, deps);
+        d.spec.dependsOn = deps;
+      },
+    },
   },
   network: {
     mode: { apply: (d, v) => (d.mode = parseNetworkMode(v)) },

@@ -1,5 +1,6 @@
 import type { ContainerSpec } from './types.js';
 import { formatCommand } from './command.js';
+import { formatDependency } from './depends.js';
 import { quoteValue } from './ini.js';
 import { formatPortAcl, formatPublish } from './publish.js';
 import { formatRestart } from './restart.js';
@@ -38,6 +39,7 @@ export function renderSpec(spec: ContainerSpec): string {
   kv('tty', String(spec.tty));
   kv('interactive', String(spec.interactive));
   if (spec.parent !== undefined) q('parent', spec.parent);
+  for (const d of spec.dependsOn ?? []) kv('depends_on[]', formatDependency(d));
 
   out.push('', '[network]');
   kv('mode', spec.network.mode);

@@ -33,7 +33,19 @@ export interface TmpfsVolume {
   mode?: number;
 }
 
-export type Volume = BindVolume | TmpfsVolume;
+/**
+ * A named volume (`data:/var/lib/db`): created on first use under the state root (a ZFS dataset
+ * on a FreeBSD ZFS store) and kept when the container goes; `vessel volume rm` removes it.
+ */
+export interface NamedVolume {
+  kind: 'named';
+  /** The volume's name, [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
+  name: string;
+  target: string;
+  readonly: boolean;
+}
+
+export type Volume = BindVolume | TmpfsVolume | NamedVolume;
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -117,6 +129,19 @@ export interface HealthCheck {
   onUnhealthy?: OnUnhealthy;
 }
 
+/**
+ * What a dependency must be doing before the dependent starts: `started` (running) or `healthy`
+ * (running and its health check passing). Undefined: `healthy` when the dependency has a health
+ * check, else `started` — decided against the dependency's spec, which only the whole set knows.
+ */
+export type DependencyCondition = 'started' | 'healthy';
+
+export interface Dependency {
+  /** The other container's name (its spec file NAME.ini in the same directory). */
+  name: string;
+  condition?: DependencyCondition;
+}
+
 export interface ContainerSpec {
   /** The container's name: the spec file's base name, or --name. [A-Za-z0-9][A-Za-z0-9_.-]*, ≤ 64. */
   name: string;
@@ -148,6 +173,8 @@ export interface ContainerSpec {
   jail: Record<string, string>;
   security: SecuritySpec;
   health?: HealthCheck;
+  /** Containers that must be started (or healthy) before this one, under `vessel up`. */
+  dependsOn?: Dependency[];
   /** Parent container (hierarchical jails: the child is parent.child). */
   parent?: string;
   /** File the spec came from, for error messages; undefined for flags. */

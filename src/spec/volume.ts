@@ -1,12 +1,13 @@
 import { isAbsolute, posix, resolve } from 'node:path';
-import type { BindVolume, TmpfsVolume, Volume } from './types.js';
+import type { BindVolume, NamedVolume, TmpfsVolume, Volume } from './types.js';
 import { invalid, show } from './fail.js';
+import { validateName } from './name.js';
 import { formatSize, parsePositiveSize } from './units.js';
 
 /**
- * Volumes: `SRC:DST[:ro|rw]` (nullfs on FreeBSD, a bind mount on Linux) and
- * `tmpfs:DST[:size=16m][,mode=1777]`. Paths are absolute and normalized; ':' separates fields,
- * so a path cannot contain one (docker has the same limit in -v).
+ * Volumes: `SRC:DST[:ro|rw]` (nullfs on FreeBSD, a bind mount on Linux), `NAME:DST[:ro|rw]` (a
+ * named volume vessel keeps) and `tmpfs:DST[:size=16m][,mode=1777]`. Paths are absolute and
+ * normalized; ':' separates fields, so a path cannot contain one (docker has the same limit in -v).
  */
 export const DEFAULT_TMPFS_MODE = 0o1777;
 
@@ -50,8 +51,21 @@ export function parseTmpfs(text: string, original: string = text): TmpfsVolume {
 }
 
 /**
- * `SRC:DST[:ro|rw]` or `tmpfs:DST[:…]`. A relative SRC is an error unless `cwd` is given
- * (the -v flag, where docker users expect `-v ./site:/www` to mean the current directory).
+ * docker's rule (`docker run -v`, compose's short syntax): a source with no '/' that does not
+ * start with '.' or '~' is a volume's name, anything else a host path.
+ */
+export function isVolumeName(source: string): boolean {
+  return source !== '' && !source.includes('/') && !source.startsWith('.') && !source.startsWith('~');
+}
+
+/** A named volume's name becomes a directory (or a ZFS dataset) under the state root: the container-name rule keeps it safe there. */
+export function validateVolumeName(name: string): string {
+  return validateName(name, 'volume name');
+}
+
+/**
+ * `SRC:DST[:ro|rw]`, `NAME:DST[:ro|rw]` or `tmpfs:DST[:…]`. A relative SRC is an error unless
+ * `cwd` is given (the -v flag, where docker users expect `-v ./site:/www` to mean the current directory).
  */
 export function parseVolume(text: string, opts: { cwd?: string } = {}): Volume {
   if (text.startsWith('tmpfs:')) return parseTmpfs(text.slice('tmpfs:'.length), text);
@@ -60,9 +74,20 @@ export function parseVolume(text: string, opts: { cwd?: string } = {}): Volume {
     invalid(`${show(text)} is not a volume (use SRC:DST, SRC:DST:ro or tmpfs:DST[:size=16m])`);
   }
   let src = parts[0]!;
-  if (src !== '' && !isAbsolute(src) && opts.cwd !== undefined) src = resolve(opts.cwd, src);
   const mode = parts[2] ?? 'rw';
   if (mode !== 'ro' && mode !== 'rw') invalid(`${show(text)}: ${show(mode)} is not ro or rw`);
+  if (isVolumeName(src)) {
+    let name: string;
+    try {
+      name = validateVolumeName(src);
+    } catch {
+      invalid(`${show(text)}: ${show(src)} is not a volume name (1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit)`,
+        'a host path starts with / (or ./ on the command line)');
+    }
+    const named: NamedVolume = { kind: 'named', name, target: containerPath(parts[1]!, text), readonly: mode === 'ro' };
+    return named;
+  }
+  if (src !== '' && !isAbsolute(src) && opts.cwd !== undefined) src = resolve(opts.cwd, src);
   const vol: BindVolume = {
     kind: 'bind',
     source: absolutePath(src, 'host path', text),
@@ -75,6 +100,7 @@ export function parseVolume(text: string, opts: { cwd?: string } = {}): Volume {
 /** The spec form of a volume; parseVolume(formatVolume(v)) deep-equals v. */
 export function formatVolume(v: Volume): string {
   if (v.kind === 'bind') return `${v.source}:${v.target}:${v.readonly ? 'ro' : 'rw'}`;
+  if (v.kind === 'named') return `${v.name}:${v.target}:${v.readonly ? 'ro' : 'rw'}`;
   const opts: string[] = [];
   if (v.sizeBytes !== undefined) opts.push(`size=${formatSize(v.sizeBytes)}`);
   opts.push(`mode=${(v.mode ?? DEFAULT_TMPFS_MODE).toString(8).padStart(4, '0')}`);

@@ -1,14 +1,14 @@
 /** One container's lifetime: prepared here, run by its native monitor, released here. */
 export type * from './types.js';
 export { Supervisor, type SuperviseOptions } from './supervisor.js';
-export { readState, readRawState, writeState, listStates, isLive, effectiveStatus, imageUsers } from './state.js';
+export { readState, readRawState, writeState, listStates, isLive, effectiveStatus, imageUsers, volumeUsers } from './state.js';
 export { prepareRun, recordStarted, type PrepareOptions, type PreparedRun } from './prepare.js';
 export { releaseRun } from './release.js';
 export { supervisionRecords, type SupervisionFacts, type MonitorMode } from './plan.js';
 export { mergeStatus } from './status.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
-export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv } from './resolve.js';
+export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv, zfsVolumeStore } from './resolve.js';
 export { containerConfig, type ConfigFacts } from './config.js';
 export { resolveHealth, describeHealth, nextHealth, healthLabel, HEALTH_LOG_ENTRIES, HEALTH_OUTPUT_LIMIT } from './health.js';
 export { inspectView, type InspectView } from './inspect.js';

@@ -20,16 +20,32 @@ export interface Resolved {
 
 export { commandOf, mergeEnv } from './config.js';
 
-function volumes(spec: ContainerSpec): Mount[] {
-  return spec.volumes.map((v) => {
-    if (v.kind === 'tmpfs') return { kind: 'tmpfs', target: v.target, ...(v.sizeBytes === undefined ? {} : { sizeBytes: v.sizeBytes }), ...(v.mode === undefined ? {} : { mode: v.mode }) };
+/**
+ * The spec's volumes as mounts. A named volume is mounted from its directory in the volume store:
+ * `make` creates a missing one (a start: docker's "created on first use"); otherwise only its path
+ * is named (the watcher's check, a plan), so nothing is created for a spec that does not start.
+ */
+async function volumes(spec: ContainerSpec, make: boolean): Promise<Mount[]> {
+  const out: Mount[] = [];
+  for (const v of spec.volumes) {
+    if (v.kind === 'tmpfs') {
+      out.push({ kind: 'tmpfs', target: v.target, ...(v.sizeBytes === undefined ? {} : { sizeBytes: v.sizeBytes }), ...(v.mode === undefined ? {} : { mode: v.mode }) });
+      continue;
+    }
+    if (v.kind === 'named') {
+      const store = await import('../volume/index.js');
+      const source = make ? (await store.ensureVolume(v.name, zfsVolumeStore())).mountpoint : store.volumeMountpoint(v.name);
+      out.push({ kind: 'bind', source, target: v.target, readonly: v.readonly });
+      continue;
+    }
     if (!existsSync(v.source)) {
       throw new VesselError('E_SPEC', `${spec.source ?? 'volume'}: volume ${v.source}:${v.target}: source ${v.source} does not exist`, {
         hint: 'create the directory first; vessel does not create host paths',
       });
     }
-    return { kind: 'bind', source: v.source, target: v.target, readonly: v.readonly };
-  });
+    out.push({ kind: 'bind', source: v.source, target: v.target, readonly: v.readonly });
+  }
+  return out;
 }
 
 /** /etc/hosts (and for host networking /etc/resolv.conf) for containers without a vessel network. */
@@ -62,6 +78,12 @@ function zfsStore(): string | undefined {
     });
   }
   return ds;
+}
+
+/** On a FreeBSD ZFS store, named volumes are datasets under it (volume/zfs.ts). */
+export function zfsVolumeStore(): { zfsStore?: string } {
+  const ds = zfsStore();
+  return ds === undefined ? {} : { zfsStore: ds };
 }
 
 /** `make`: create the missing layer snapshots (a start); otherwise only name them (a plan). */
@@ -97,7 +119,7 @@ export async function checkStartable(spec: ContainerSpec): Promise<void> {
   });
   await imageForThisHost(spec, image);
   resolveHealth(spec, image.record.config);
-  volumes(spec);
+  await volumes(spec, false);
 }
 
 /** The image of a spec, in the store and built for this host, with a command to run. */
@@ -128,7 +150,7 @@ export async function resolveSpec(
   opts: { ephemeral: boolean; output: ContainerConfig['output']; runId?: string },
 ): Promise<Resolved> {
   const image = await imageOf(spec);
-  const mounts = volumes(spec);
+  const mounts = await volumes(spec, true);
   const dir = containerPaths(config(), spec.name).dir;
   let network: RuntimeNetwork = spec.network.mode === 'host' ? { mode: 'host' } : { mode: 'none' };
   let netResources: Resource[] = [];
@@ -169,7 +191,7 @@ export async function planSpecConfig(spec: ContainerSpec): Promise<{ cfg: Contai
       hint: 'vessel image import FILE NAME, or vessel pull NAME; then plan again',
     });
   });
-  const mounts = volumes(spec);
+  const mounts = await volumes(spec, false);
   const dir = containerPaths(config(), spec.name).dir;
   const { planNetwork } = await import('../net/index.js');
   const att = await planNetwork(spec, spec.name);

@@ -52,3 +52,11 @@ export function effectiveStatus(s: ContainerState): ContainerState['status'] | '
 export async function imageUsers(): Promise<Array<{ name: string; imageId?: string }>> {
   return (await listStates()).map((s) => ({ name: s.name, ...(s.imageId !== undefined ? { imageId: s.imageId } : {}) }));
 }
+
+/** Which container mounts which named volume, for the volume store's rm and prune (volume/types.ts). */
+export async function volumeUsers(): Promise<Array<{ name: string; volumes: string[] }>> {
+  return (await listStates()).map((s) => ({
+    name: s.name,
+    volumes: s.spec.volumes.flatMap((v) => (v.kind === 'named' ? [v.name] : [])),
+  }));
+}

@@ -64,6 +64,7 @@ export interface ContainerState {
   error?: string;
   /** Health of the current run, when it has a check. */
   health?: HealthState;
-  /** Why a started container does not run yet (e.g. waiting for a dependency). */
+  /** Why it is held back before its start: an unmet dependency, as spec's dependencyGate words it
+   *  (`waiting for db (healthy; now starting)`); cleared when it starts. `vessel ps` shows it. */
   waiting?: string;
 }

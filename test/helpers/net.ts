@@ -138,3 +138,19 @@ export async function ownInterfaces(scope: string, networks: string[], container
   const names = [...networks.map((n) => bridgeName(scope, n)), ...containers.map((c) => vethNames(scope, c).host)];
   return vslInterfaces().filter((i) => names.includes(i));
 }
+
+/**
+ * After a test of containers on vessel networks under one state root: what it left of its own
+ * (bridges and host veths of these names, the root's nft table), removed so the host is clean
+ * either way, and returned for the test to assert empty.
+ */
+export async function removeNetworkLeftovers(root: string, networks: string[], containers: string[]): Promise<{ interfaces: string[]; table: boolean }> {
+  const { nftTableName } = await import('../../src/net/names.js');
+  const { join } = await import('node:path');
+  const scope = join(root, 'networks');
+  const interfaces = await ownInterfaces(scope, networks, containers);
+  const table = nftTableExists(nftTableName(scope));
+  for (const i of interfaces) delLink(i);
+  trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
+  return { interfaces, table };
+}

@@ -21,6 +21,7 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   cli: {
     emperor: 'value', cluster: 'value', supervise: 'value', build: 'value', registry: 'value', image: 'value',
     net: 'value', runtime: 'value', spec: 'value', util: 'value', doctor: 'value', selftest: 'value',
+    volume: 'value', compose: 'value',
   },
   doctor: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
   selftest: { doctor: 'value', supervise: 'value', runtime: 'value', image: 'value', spec: 'value', util: 'value' },
@@ -28,7 +29,8 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   emperor: { supervise: 'value', spec: 'value', util: 'value', service: 'value' },
   service: { util: 'value' },
   cluster: { spec: 'value', util: 'value' },
-  supervise: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
+  // Amended: a start mounts named volumes, creating a missing one (docker's "created on first use").
+  supervise: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value', volume: 'value' },
   // Amended: a RUN step is a container run, so build starts it through supervise (one start path,
   // not a second one) and reads the spec's defaults and its "did you mean" helper.
   build: { supervise: 'value', runtime: 'value', image: 'value', spec: 'value', util: 'value' },
@@ -39,6 +41,11 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   net: { runtime: 'value', spec: 'value', util: 'value' },
   runtime: { spec: 'type', util: 'value' },
   spec: { util: 'value' },
+  // Named volumes: a store of their own beside image/ and net/; which container mounts which is
+  // handed in by the caller (VolumeUsers), as for images.
+  volume: { spec: 'value', util: 'value' },
+  // docker compose files → specs: a translator onto the spec's vocabulary; running them is the CLI's.
+  compose: { spec: 'value', util: 'value' },
   util: {},
 };
 

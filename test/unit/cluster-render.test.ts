@@ -117,6 +117,8 @@ describe('cluster render: specs an engine cannot express fail before anything is
     ['hostip.ini', 'slurm', /publish 192\.0\.2\.10:8080:80: the host address is not known before Slurm picks a node/],
     ['hostip.ini', 'nomad', /publish 192\.0\.2\.10:8080:80: the host address is not known before Nomad picks a node/],
     ['tty.ini', 'slurm', /tty\/interactive: Slurm runs jobs without a terminal/],
+    ['depends.ini', 'nomad', /\[container\] depends_on db, cache: Nomad places each submitted spec as a job of its own/],
+    ['depends.ini', 'slurm', /\[container\] depends_on db, cache: Slurm places each submitted spec as a job of its own/],
   ];
   for (const [file, b, re] of cases) {
     it(`${b}: ${file}`, () => {

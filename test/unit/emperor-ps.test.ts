@@ -79,6 +79,16 @@ describe('vessel ps: Emperor stats merged with container state', () => {
     expect(formatPs(report, now)).toMatch(/\(emperor: emperor stats \/run\/x: ENOENT\)\n$/);
   });
 
+  it('a container held back by depends_on shows the gate\'s reason as its status', () => {
+    const waiting = 'waiting for db (healthy; now starting)';
+    const report = mergePs(undefined, [state('web', { status: 'created', waiting }), state('db', { waiting: 'stale' })], [], now);
+    const byName = Object.fromEntries(report.containers.map((c) => [c.name, c]));
+    expect(byName.web).toMatchObject({ status: 'created', waiting });
+    // a running container is past its gate: a leftover reason is not shown
+    expect(byName.db!.waiting).toBeUndefined();
+    expect(formatPs(report, now)).toMatch(/\nweb\s+waiting for db \(healthy; now starting\)\s+busybox:latest/);
+  });
+
   it('prints one aligned line per container', () => {
     const report = mergePs(stats, [state('crashy', { status: 'exited', restarts: 3 })], [], now);
     const lines = formatPs(report, now).trimEnd().split('\n');

@@ -154,6 +154,48 @@ describe('SpecWatcher', () => {
     expect(existsSync(rendered('old'))).toBe(false);
   });
 
+  it('depends_on on a spec that is not in the directory: rejected, never rendered; the spec appearing lets it through', async () => {
+    const dep = (deps: string[], extra = '') => `[container]\nimage = busybox\ncommand = sleep 100\n${deps.map((d) => `depends_on[] = ${d}\n`).join('')}${extra}`;
+    drop('front.ini', dep(['store']));
+    expect(await until('front rejected', () => errorOf('front'))).toBe(
+      `${join(vassals, 'front.ini')}: [container] depends_on: "store": no store.ini in ${vassals}`);
+    expect(existsSync(rendered('front'))).toBe(false);
+    drop('store.ini', dep([], '\n[health]\ncommand = true\n'));
+    await until('store rendered', () => existsSync(rendered('store')));
+    await until('front rendered once store exists', () => existsSync(rendered('front')));
+    expect(errorOf('front')).toBeUndefined();
+    // healthy on a dependency whose spec drops its health check: a set error again
+    drop('front.ini', dep(['store:healthy']));
+    await until('front healthy accepted', () => read(rendered('front'))?.includes('depends_on[] = store:healthy'));
+    drop('store.ini', dep([]));
+    expect(await until('front refused', () => errorOf('front'))).toContain('store:healthy: ' + join(vassals, 'store.ini') + ' has no [health] section');
+    // the file keeps what was last accepted: the running container is left alone
+    expect(read(rendered('front'))).toContain('depends_on[] = store:healthy');
+    rmSync(join(vassals, 'front.ini'));
+    rmSync(join(vassals, 'store.ini'));
+    await until('both gone', () => !existsSync(rendered('front')) && !existsSync(rendered('store')) && errorOf('front') === undefined);
+  });
+
+  it('a dependency cycle: every spec on it is rejected with the files named, nothing rendered; breaking it renders both', async () => {
+    const dep = (d: string) => `[container]\nimage = busybox\ncommand = sleep 100\ndepends_on[] = ${d}\n`;
+    // written together, before the watcher reads either: neither may ever reach the Emperor
+    writeFileSync(join(root, '.cy1'), dep('cyb'));
+    writeFileSync(join(root, '.cy2'), dep('cya'));
+    renameSync(join(root, '.cy1'), join(vassals, 'cya.ini'));
+    renameSync(join(root, '.cy2'), join(vassals, 'cyb.ini'));
+    const cycle = `a dependency cycle: ${join(vassals, 'cya.ini')} → ${join(vassals, 'cyb.ini')} → ${join(vassals, 'cya.ini')}`;
+    expect(await until('cya rejected', () => errorOf('cya'))).toBe(`${join(vassals, 'cya.ini')}: [container] depends_on: ${cycle}`);
+    expect(await until('cyb rejected', () => errorOf('cyb'))).toBe(`${join(vassals, 'cyb.ini')}: [container] depends_on: ${cycle}`);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(existsSync(rendered('cya')) || existsSync(rendered('cyb'))).toBe(false);
+    drop('cyb.ini', '[container]\nimage = busybox\ncommand = sleep 100\n');
+    await until('both rendered', () => existsSync(rendered('cya')) && existsSync(rendered('cyb')));
+    await until('errors cleared', () => errorOf('cya') === undefined && errorOf('cyb') === undefined);
+    rmSync(join(vassals, 'cya.ini'));
+    rmSync(join(vassals, 'cyb.ini'));
+    await until('cycle specs gone', () => !existsSync(rendered('cya')) && !existsSync(rendered('cyb')));
+  });
+
   it('rename to NAME.ini.off, delete, move out → NAME.vessel removed (and the error with it)', async () => {
     renameSync(join(vassals, 'web.ini'), join(vassals, 'web.ini.off'));
     await until('web removed', () => !existsSync(rendered('web')));

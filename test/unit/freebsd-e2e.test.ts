@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +179,34 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
       expect(left.datasets).toEqual([expect.stringMatching(/^zroot\/vessel\/layers\//)]);
       expect(left.mounts).toEqual([expect.stringMatching(new RegExp(`^${root}/images/zfs/[0-9a-f]{32}$`))]);
       expectGolden('e2e-zfs', 'commands.txt', norm(fake.transcript()).replace(/[0-9a-f]{32}/g, '<chainid>'));
+    } finally {
+      delete process.env.VESSEL_ZFS_DATASET;
+    }
+  });
+
+  it('named volume on a ZFS store: a dataset made on first use, nullfs-mounted into the jail, kept after the container until volume rm', async () => {
+    const fake = install();
+    process.env.VESSEL_ZFS_DATASET = 'zroot/vessel';
+    const { removeVolume, listVolumes } = await import('../../src/volume/index.js');
+    try {
+      const text = `${PLAIN}volume[] = site:/www:ro\n`;
+      for (let i = 0; i < 2; i++) {
+        const sup = new Supervisor(spec('volweb.ini', text), { mode: 'foreground' });
+        await sup.start();
+        if (i === 0) {
+          expectGolden('e2e-zfs-volume', 'jail.conf', jailConf('volweb'));
+          expectGolden('e2e-zfs-volume', 'fstab', norm(readFileSync(join(root, 'containers', 'volweb', 'fstab'), 'utf8')));
+        }
+        await sup.stop();
+      }
+      expect(fake.datasets.has('zroot/vessel/volumes/site')).toBe(true);
+      expect(await listVolumes()).toEqual([expect.objectContaining({ name: 'site', driver: 'zfs', dataset: 'zroot/vessel/volumes/site', createdBy: 'first use' })]);
+      await removeVolume('site', async () => []);
+      expect(fake.datasets.has('zroot/vessel/volumes/site')).toBe(false);
+      expect(existsSync(join(root, 'volumes', 'site'))).toBe(false);
+      expectGolden('e2e-zfs-volume', 'commands.txt', norm(fake.transcript()).replace(/[0-9a-f]{32}/g, '<chainid>'));
+      // The later gc cases see every container of this root: this one is not theirs.
+      rmSync(join(root, 'containers', 'volweb'), { recursive: true, force: true });
     } finally {
       delete process.env.VESSEL_ZFS_DATASET;
     }

@@ -53,12 +53,20 @@ describe('splitCommand (shell words, no expansion)', () => {
 describe('volumes and ports', () => {
   it('parses bind and tmpfs volumes', () => {
     expect(parseVolume('/a/../b:/c//d:ro')).toEqual({ kind: 'bind', source: '/b', target: '/c/d', readonly: true });
-    expect(parseVolume('rel:/x', { cwd: '/home/u' })).toEqual({ kind: 'bind', source: '/home/u/rel', target: '/x', readonly: false });
+    expect(parseVolume('./rel:/x', { cwd: '/home/u' })).toEqual({ kind: 'bind', source: '/home/u/rel', target: '/x', readonly: false });
+    expect(parseVolume('a/rel:/x', { cwd: '/home/u' })).toEqual({ kind: 'bind', source: '/home/u/a/rel', target: '/x', readonly: false });
+    // docker's rule: no '/' and not starting with '.' or '~' → a named volume, even with a cwd
+    expect(parseVolume('rel:/x', { cwd: '/home/u' })).toEqual({ kind: 'named', name: 'rel', target: '/x', readonly: false });
+    expect(parseVolume('data:/x:ro')).toEqual({ kind: 'named', name: 'data', target: '/x', readonly: true });
     expect(parseTmpfs('/tmp:size=16m')).toEqual({ kind: 'tmpfs', target: '/tmp', sizeBytes: 16 * 2 ** 20, mode: 0o1777 });
     expect(parseTmpfs('/tmp')).toEqual({ kind: 'tmpfs', target: '/tmp', mode: 0o1777 });
     expect(() => parseVolume('/a:/b:ro:x')).toThrow(/is not a volume/);
     expect(() => parseVolume('/a')).toThrow(/is not a volume/);
-    expect(() => parseVolume('rel:/x')).toThrow(/is not an absolute path/);
+    expect(() => parseVolume('./rel:/x')).toThrow(/is not an absolute path/);
+    expect(() => parseVolume('~/rel:/x')).toThrow(/is not an absolute path/);
+    for (const hostile of ['da ta:/x', 'a\u0000b:/x', 'é:/x', `${'v'.repeat(64)}:/x`, '_v:/x', '-v:/x']) {
+      expect(() => parseVolume(hostile)).toThrow(/is not a volume name/);
+    }
   });
   it('parses published ports', () => {
     expect(parsePublish('8080:80')).toEqual({ hostPort: 8080, containerPort: 80, protocol: 'tcp' });

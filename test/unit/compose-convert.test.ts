@@ -1,0 +1,142 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, type ComposeConversion } from '../../src/compose/index.js';
+import { VesselError } from '../../src/util/errors.js';
+
+/**
+ * The converter against a matrix of compose files (test/fixtures/compose/NAME/compose.yaml), each
+ * compared with NAME/expected.txt: every spec it writes, the keys it leaves out, its notes.
+ * UPDATE_GOLDEN=1 rewrites them; review the diff.
+ */
+const FIX = resolve(__dirname, '..', 'fixtures', 'compose');
+const ENV = { RELEASE_FROM_SHELL: 'x', FROM_SHELL: 'from the environment' };
+
+function render(c: ComposeConversion, dir: string): string {
+  const out: string[] = [`project: ${c.project}`];
+  for (const s of c.services) {
+    out.push(`---- ${s.name}.ini (service ${s.service}${s.network ? `, network ${s.network}` : ''}${s.volumes.length ? `, volumes ${s.volumes.join(' ')}` : ''})`);
+    if (s.build) out.push(`build: ${JSON.stringify(s.build)}`);
+    out.push(s.text.trimEnd());
+  }
+  out.push('---- left out');
+  out.push(c.unsupported.length === 0 ? '(nothing)' : formatFindings(c.file, c.unsupported));
+  out.push('---- notes', ...(c.notes.length === 0 ? ['(none)'] : c.notes));
+  return out.join('\n').split(dir).join('<dir>').split(homedir()).join('<home>') + '\n';
+}
+
+async function convertFixture(name: string, env: Record<string, string> = ENV): Promise<ComposeConversion> {
+  return convertCompose(await loadCompose(join(FIX, name, 'compose.yaml'), { env }));
+}
+
+function golden(name: string, actual: string): void {
+  const path = join(FIX, name, 'expected.txt');
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) writeFileSync(path, actual);
+  expect(actual).toBe(readFileSync(path, 'utf8'));
+}
+
+const FIXTURES = readdirSync(FIX).filter((f) => existsSync(join(FIX, f, 'compose.yaml'))).sort();
+
+describe('compose convert: golden files', () => {
+  it('has the matrix', () => {
+    expect(FIXTURES).toEqual(expect.arrayContaining(['anchors', 'commands', 'networks', 'ports', 'unsupported', 'webapp']));
+  });
+  for (const name of FIXTURES) {
+    it(name, async () => {
+      const c = await convertFixture(name);
+      golden(name, render(c, join(FIX, name)));
+      // What is written is what the spec parser (and so vessel up) accepts.
+      if (name === 'ports') {
+        // The spec's publish syntax for ranges, container-only ports and IPv6 host addresses is the
+        // ports part of issue 17 (another branch); until it is merged, parsePublish refuses them.
+        // The converter emits docker's own short syntax, which that syntax is.
+        expect(() => validateConversion(c)).toThrow(/services\.edge: \[network\] publish: "80"/);
+      } else validateConversion(c);
+    });
+  }
+});
+
+describe('compose convert: behaviour', () => {
+  it('the environment wins over .env; .env over defaults', async () => {
+    const c = await convertFixture('webapp', { ...ENV, DB_NAME: 'fromenv', PROJECT: 'shop' });
+    expect(c.project).toBe('shop');
+    const app = c.services.find((s) => s.service === 'app')!;
+    expect(app.text).toContain('env[] = DATABASE_URL=postgres://app@db:5432/fromenv\n');
+  });
+
+  it('an unset variable is an empty string and a note; :? is an error naming the line', async () => {
+    const unset = new Set<string>();
+    expect(interpolate('a${X}b$Y${Z:-d}${W-e}$$', () => undefined, unset)).toBe('abde$');
+    expect([...unset].sort()).toEqual(['X', 'Y']);
+    expect(interpolate('${A:+set}${B+set}${C:-${D:-deep}}', (n) => ({ A: 'x', B: '' })[n], new Set())).toBe('setsetdeep');
+    expect(() => interpolate('${PW:?give a password}', () => undefined, new Set())).toThrow('required variable PW is missing a value: give a password');
+    expect(() => interpolate('${PW', () => undefined, new Set())).toThrow(/unterminated/);
+    expect(() => interpolate('${1X}', () => undefined, new Set())).toThrow(/does not start with a variable name/);
+  });
+
+  it('reads .env files: comments, export, quotes, interpolation of earlier keys', () => {
+    const entries = parseDotenv('# c\nexport A=1\nB="x ${A} \\"q\\"\\n"\nC=\'$A\'\nD=plain # comment\nE\n', '.env', (n) => (n === 'E' ? 'outer' : undefined), new Set());
+    expect(entries.map((e) => [e.key, e.value])).toEqual([['A', '1'], ['B', 'x 1 "q"\n'], ['C', '$A'], ['D', 'plain'], ['E', 'outer']]);
+    expect(() => parseDotenv('A="open\n', '.env', () => undefined, new Set())).toThrow('.env:1: A: unterminated " quote');
+    expect(() => parseDotenv('not a line\n', '.env', () => undefined, new Set())).toThrow(/\.env:1: "not a line" is not KEY=VALUE/);
+  });
+});
+
+const scratch = mkdtempSync(join(tmpdir(), 'vessel-compose-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function errorOf(yaml: string, file = 'compose.yaml'): Promise<string> {
+  const dir = mkdtempSync(join(scratch, 'vessel-compose-'));
+  writeFileSync(join(dir, file), yaml);
+  try {
+    const c = convertCompose(await loadCompose(join(dir, file), { env: {} }));
+    validateConversion(c);
+  } catch (e) {
+    expect(e).toBeInstanceOf(VesselError);
+    expect((e as Error).message).not.toContain('\n');
+    return (e as Error).message.split(dir).join('<dir>');
+  }
+  throw new Error('expected the compose file to be refused');
+}
+
+describe('compose convert: bad input is one line naming file, line and key', () => {
+  it('malformed YAML, with its line', async () => {
+    expect(await errorOf('services:\n  web:\n    image: busybox\n   bad: [\n')).toMatch(/^<dir>\/compose\.yaml:4: not valid YAML: /);
+    expect(await errorOf('services:\n  web:\n    image: a\n    image: b\n')).toMatch(/^<dir>\/compose\.yaml:4: not valid YAML: Map keys must be unique/);
+  });
+
+  it('a dependency cycle names the services on it', async () => {
+    const y = 'services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n';
+    expect(await errorOf(y)).toBe('<dir>/compose.yaml: services.a: depends_on: a dependency cycle: services.a → services.b → services.a');
+  });
+
+  it('an unknown dependency, an undeclared volume or network', async () => {
+    expect(await errorOf('services:\n  a:\n    image: x\n    depends_on: [nope]\n')).toBe('<dir>/compose.yaml:4: services.a.depends_on[0]: "nope" is not a service of this file');
+    expect(await errorOf('services:\n  a:\n    image: x\n    volumes: [data:/d]\n')).toMatch(/^<dir>\/compose\.yaml:4: services\.a\.volumes\[0\]: service a mounts volume "data", which the top-level volumes: does not declare$/);
+    expect(await errorOf('services:\n  a:\n    image: x\n    networks: [front]\n')).toBe('<dir>/compose.yaml:4: services.a.networks: "front" is not declared in the top-level networks:');
+  });
+
+  it('healthy on a service without a health check', async () => {
+    expect(await errorOf('services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: service_healthy}\n  b:\n    image: x\n'))
+      .toMatch(/^<dir>\/compose\.yaml: services\.a: depends_on: vessel-compose-\w+-b:healthy: services\.b has no \[health\] section, so it can never be healthy$/);
+  });
+
+  it('bad values: ports, durations, restart, sizes, names', async () => {
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: host port 70000 is not in 1..65535');
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toMatch(/ranges of different lengths/);
+    expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 10s, 1m30s, 500ms)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    restart: sometimes\n')).toMatch(/:4: services\.a\.restart: "sometimes" is not a restart policy/);
+    expect(await errorOf('services:\n  a:\n    image: x\n    mem_limit: lots\n')).toMatch(/:4: services\.a\.mem_limit: "lots" is not a size/);
+    expect(await errorOf('services:\n  a:\n    image: x\n    container_name: "bad name"\n')).toMatch(/:2: services\.a: "bad name" is not a valid container name/);
+    expect(await errorOf('services:\n  a:\n    build: .\n    user: "not a user!"\n')).toMatch(/^<dir>\/compose\.yaml: services\.a: \[container\] user: "not a user!" is not a user/);
+    expect(await errorOf('services:\n  a:\n    command: x\n')).toBe('<dir>/compose.yaml:2: services.a: has neither image nor build');
+    expect(await errorOf('services: {}\n')).toMatch(/services: no services to convert/);
+    expect(await errorOf('- a\n- b\n')).toMatch(/a compose file is a mapping with services:/);
+  });
+
+  it('a missing compose file or required env_file', async () => {
+    await expect(loadCompose('/nonexistent/compose.yaml')).rejects.toThrow('/nonexistent/compose.yaml: no such compose file');
+    expect(await errorOf('services:\n  a:\n    image: x\n    env_file: nothere.env\n')).toBe('<dir>/compose.yaml:4: services.a.env_file: <dir>/nothere.env: no such env file');
+  });
+});
