@@ -9,11 +9,15 @@ export function define(program: Command): void {
       const { mustState, refOf } = await import('../supervise/index.js');
       const { effectiveStatus, isLive } = await import('../supervise/index.js');
       const { driverFor } = await import('../runtime/index.js');
+      const { publishedPorts } = await import('../net/index.js');
+      const leases = await publishedPorts();
       const out = [];
       for (const n of names) {
         const s = await mustState(n);
         const stats = isLive(s) ? await (await driverFor()).stats(refOf(s)).catch(() => undefined) : undefined;
-        out.push({ ...s, status: effectiveStatus(s), ...(stats ? { stats } : {}) });
+        // The mappings as published now, host ports chosen at start included (the spec keeps what was asked).
+        const ports = leases.find((l) => l.container === n);
+        out.push({ ...s, status: effectiveStatus(s), ...(ports ? { ports } : {}), ...(stats ? { stats } : {}) });
       }
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     });

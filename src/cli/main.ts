@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   image: () => import('./image.js'),
   build: () => import('./build.js'),
   network: () => import('./network.js'),
+  port: () => import('./port.js'),
   _supervise: () => import('./supervise.js'),
   plan: () => import('./plan.js'),
   setup: () => import('./setup.js'),

@@ -1,5 +1,5 @@
 import { VesselError } from '../util/index.js';
-import type { HostRoute } from './ipam.js';
+import type { HostRoute, HostRoute6 } from './ipam.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -26,6 +26,14 @@ export interface NetBackend {
    */
   plumbedByDriver?: boolean;
   hostRoutes(): Promise<HostRoute[]>;
+  hostRoutes6(): Promise<HostRoute6[]>;
+  /** The host runs IPv6 (not compiled out, not disabled): automatic networks are dual-stack only then. */
+  ipv6Available(): Promise<boolean>;
+  /**
+   * Why a redirect at this host address could never be answered on this host (Linux: `::1` while
+   * br_netfilter hands bridged IPv6 to netfilter), or undefined. Asked before anything is created.
+   */
+  unreachableHostIp?(ip: string): string | undefined;
   /** Async: on FreeBSD the answer is a command (ifconfig NAME). */
   interfaceExists(name: string): Promise<boolean>;
   /** Bridge with the gateway address; idempotent. True when it had to be created. */

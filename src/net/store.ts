@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { config, readJsonFile, writeJsonAtomic, withLock, hasErrno } from '../util/index.js';
+import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { ulaPrefixFrom } from './ipam.js';
 import type { NetworkRecord } from './types.js';
 
 /**
@@ -60,4 +63,17 @@ export function saveNetwork(rec: NetworkRecord): void {
 
 export function deleteNetworkFiles(name: string): void {
   rmSync(networkDir(name), { recursive: true, force: true });
+}
+
+/**
+ * The host's ULA /48 (ipam.ts ulaPrefixFrom), drawn once and kept in <networks>/.ula.json, so every
+ * automatic IPv6 subnet of this host comes from it. Called under withNetworksLock.
+ */
+export async function ulaPrefix(): Promise<Cidr6> {
+  const path = join(networksDir(), '.ula.json');
+  const kept = await readJsonFile<{ prefix: string }>(path);
+  if (kept) return parseCidr6(kept.prefix, path);
+  const drawn = ulaPrefixFrom(randomBytes(5));
+  writeJsonAtomic(path, { prefix: formatCidr6(drawn) });
+  return drawn;
 }

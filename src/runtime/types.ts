@@ -45,6 +45,9 @@ export type RuntimeNetwork =
       /** Container address with prefix, e.g. 10.77.3.5/24. */
       address: string;
       gateway: string;
+      /** Dual-stack networks: IPv6 address with prefix (fd12:3456:789a:1::5/64) and the bridge's IPv6 gateway. */
+      address6?: string;
+      gateway6?: string;
       /** Host-side and container-side interface names (veth or epair ends). */
       hostIf: string;
       containerIf: string;

@@ -6,7 +6,10 @@ export { renderSpec } from './render.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool } from './units.js';
 export { parseVolume, parseTmpfs, formatVolume, DEFAULT_TMPFS_MODE } from './volume.js';
-export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
+export {
+  parsePublish, formatPublish, formatHostIp, parsePortAcl, formatPortAcl, portCount, isDynamicPublish, hostPortSpan, hostFamilies,
+  hostIpsIntersect, publishOverlaps,
+} from './publish.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
 export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';
 export { normalizeSignal, SIGNALS } from './signal.js';

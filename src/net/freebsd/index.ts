@@ -1,9 +1,9 @@
 import { bridgeName, epairNames } from '../../runtime/freebsd/index.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeBridge, removeInterface } from './bridge.js';
-import { hostRoutes } from './routes.js';
+import { hostRoutes, hostRoutes6, ipv6Available } from './routes.js';
 
-export { parseNetstatRoutes, ROUTES_ARGV } from './routes.js';
+export { parseNetstatRoutes, parseNetstatRoutes6, ROUTES_ARGV, ROUTES6_ARGV, INET6_PROBE } from './routes.js';
 
 /**
  * net/ on FreeBSD. One owner per host object (docs/freebsd.md, "Networking"):
@@ -35,6 +35,8 @@ export function freebsdBackend(): NetBackend {
     },
     plumbedByDriver: true,
     hostRoutes,
+    hostRoutes6,
+    ipv6Available,
     interfaceExists,
     ensureNetwork: ensureBridge,
     removeNetwork: removeBridge,

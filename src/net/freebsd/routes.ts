@@ -1,6 +1,7 @@
-import { isIPv4, run } from '../../util/index.js';
+import { isIPv4, isIPv6, run } from '../../util/index.js';
 import { ipToInt } from '../cidr.js';
-import type { HostRoute } from '../ipam.js';
+import { ip6ToBigInt } from '../cidr6.js';
+import type { HostRoute, HostRoute6 } from '../ipam.js';
 
 /**
  * The host's IPv4 routes, from netstat(1) with libxo (`netstat -rn -f inet --libxo json`):
@@ -48,4 +49,43 @@ export function parseNetstatRoutes(json: string): HostRoute[] {
 
 export async function hostRoutes(): Promise<HostRoute[]> {
   return parseNetstatRoutes((await run(ROUTES_ARGV)).stdout);
+}
+
+/** The same for IPv6: `netstat -rn -f inet6 --libxo json` (address-family "Internet6"). */
+export const ROUTES6_ARGV = ['netstat', '-rn', '-f', 'inet6', '--libxo', 'json'];
+
+/**
+ * Pure: netstat's inet6 JSON → routes with a destination. netstat(1) prints link-local and
+ * multicast destinations with a zone (`fe80::%lo0/64`, `ff02::%em0/16`); those are never in a
+ * ULA and are skipped, as are `default` and `::/96`-style special ones that parse to nothing.
+ */
+export function parseNetstatRoutes6(json: string): HostRoute6[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json || '{}');
+  } catch {
+    return [];
+  }
+  const out: HostRoute6[] = [];
+  for (const e of entries(doc)) {
+    if (typeof e.destination !== 'string' || e.destination === 'default' || e.destination.includes('%')) continue;
+    const [addr = '', len] = e.destination.split('/');
+    const prefix = len === undefined ? 128 : Number(len);
+    if (!isIPv6(addr) || !Number.isInteger(prefix) || prefix < 1 || prefix > 128) continue;
+    const mask = ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
+    out.push({ dst: { base: ip6ToBigInt(addr) & mask, prefix }, dev: typeof e['interface-name'] === 'string' ? e['interface-name'] : '?' });
+  }
+  return out;
+}
+
+export async function hostRoutes6(): Promise<HostRoute6[]> {
+  return parseNetstatRoutes6((await run(ROUTES6_ARGV)).stdout);
+}
+
+/** kern.features.inet6 is 1 where the kernel has INET6 (GENERIC does); absent otherwise. */
+export const INET6_PROBE = ['sysctl', '-n', 'kern.features.inet6'];
+
+export async function ipv6Available(): Promise<boolean> {
+  const r = await run(INET6_PROBE, { allowFailure: true });
+  return r.exitCode === 0 && r.stdout.trim() === '1';
 }

@@ -1,19 +1,32 @@
 import { existsSync } from 'node:fs';
 import { run } from '../../util/index.js';
 import type { NetworkRecord } from '../types.js';
-import { enableForwarding, enableRouteLocalnet } from './sysctl.js';
+import { enableForwarding, enableRouteLocalnet, setBridgeIpv6 } from './sysctl.js';
 
 /** A network's bridge: the gateway address lives on it; every member's veth is one of its ports. */
 export function interfaceExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/**
+ * The bridge with its gateway addresses. On a dual-stack network also `local ::1 dev BRIDGE`: the
+ * answer to a connection the host made to [::1]:PORT and vessel redirected to a container comes
+ * back through the bridge, de-NATed to ::1 in prerouting; the kernel's input lookup for a loopback
+ * destination must match the arriving device (rt6_need_strict), so without a ::1 route on the
+ * bridge it is dropped (IP_INNOROUTES). The IPv6 counterpart of route_localnet, and narrower: a
+ * packet that arrives with ::1 in its header is still dropped by ip6_rcv_core before any route
+ * lookup. The route goes with the bridge. `nodad`: the addresses are vessel's to hand out, and a
+ * tentative gateway would delay the first container's traffic by a second.
+ */
 export function renderBridgeBatch(net: NetworkRecord): string {
   const prefix = net.subnet.split('/')[1];
+  const v6 = net.subnet6 !== undefined && net.gateway6 !== undefined;
   return [
     `link add ${net.bridge} type bridge`,
     `addr add ${net.gateway}/${prefix} dev ${net.bridge}`,
+    ...(v6 ? [`addr add ${net.gateway6}/${net.subnet6!.split('/')[1]} dev ${net.bridge} nodad`] : []),
     `link set ${net.bridge} up`,
+    ...(v6 ? [`route add local ::1 dev ${net.bridge} table local`] : []),
   ].join('\n') + '\n';
 }
 
@@ -22,6 +35,7 @@ export async function ensureBridge(net: NetworkRecord): Promise<boolean> {
   const created = !interfaceExists(net.bridge);
   if (created) await run(['ip', '-batch', '-'], { input: renderBridgeBatch(net) });
   enableRouteLocalnet(net.bridge);
+  setBridgeIpv6(net.bridge, net.subnet6 !== undefined);
   enableForwarding();
   return created;
 }
