@@ -89,8 +89,10 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
     checkPublishedElsewhere(spec.network.publish, name, networks);
     checkHostListeners(spec.network.publish, name, listeners);
     const existing = networks.find((n) => n.name === netName);
-    // A network made on first use is dual-stack wherever the host runs IPv6 (network.ts).
-    checkFamilies(spec.network.publish, name, netName, existing ? existing.subnet6 !== undefined : await b.ipv6Available());
+    // A network made on first use is dual-stack wherever the host runs IPv6 (network.ts); asked
+    // only when it matters (on FreeBSD the answer is a command).
+    const dualStack = async () => (existing ? existing.subnet6 !== undefined : (await b.ipv6Missing()) === undefined);
+    if (spec.network.publish.some((p) => p.hostIp?.includes(':'))) checkFamilies(spec.network.publish, name, netName, await dualStack());
     const publish = resolvePublish(spec.network.publish, name, networks, listeners, dynamicPortRange());
     let rulesStale = false;
     // A lease of this name on another network is a leftover of an earlier run (names are unique).
@@ -257,7 +259,9 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
   const b = await backend();
   const net = (await listNetworks()).find((n) => n.name === netName);
   const ifs = interfaceNames(b, name);
-  const dual = net ? net.subnet6 !== undefined : await b.ipv6Available();
+  // A network made on first use is dual-stack where the host runs IPv6; a plan asks no host (that
+  // is a command on FreeBSD) and shows the usual case.
+  const dual = net ? net.subnet6 !== undefined : true;
   return {
     network: {
       mode: 'bridge',

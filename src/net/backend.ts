@@ -27,8 +27,12 @@ export interface NetBackend {
   plumbedByDriver?: boolean;
   hostRoutes(): Promise<HostRoute[]>;
   hostRoutes6(): Promise<HostRoute6[]>;
-  /** The host runs IPv6 (not compiled out, not disabled): automatic networks are dual-stack only then. */
-  ipv6Available(): Promise<boolean>;
+  /**
+   * Why this host's networks cannot be dual-stack (IPv6 compiled out or disabled; on FreeBSD, IPv6
+   * forwarding off, which vessel does not change), or undefined when they can. Automatic networks
+   * are dual-stack only then; asking for IPv6 explicitly fails with this reason.
+   */
+  ipv6Missing(): Promise<{ why: string; hint: string } | undefined>;
   /**
    * Why a redirect at this host address could never be answered on this host (Linux: `::1` while
    * br_netfilter hands bridged IPv6 to netfilter), or undefined. Asked before anything is created.

@@ -1,4 +1,4 @@
-import { VesselError, canonicalIPv6, isIPv6 } from '../util/index.js';
+import { VesselError, bigIntToIPv6, ipv6ToBigInt, isIPv6 } from '../util/index.js';
 
 /**
  * IPv6 arithmetic for address management, the counterpart of cidr.ts: addresses are 128-bit
@@ -14,21 +14,10 @@ const ALL = (1n << 128n) - 1n;
 
 export function ip6ToBigInt(text: string): bigint {
   if (!isIPv6(text)) throw new VesselError('E_NETWORK', `${text}: not an IPv6 address`);
-  const canon = canonicalIPv6(text);
-  // canonicalIPv6 leaves no IPv4 tail for these (the URL parser writes it as hex groups).
-  const [head = '', tail] = canon.split('::');
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  return ipv6ToBigInt(text);
 }
 
-export function bigIntToIp6(n: bigint): string {
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return canonicalIPv6(groups.join(':'));
-}
+export const bigIntToIp6 = bigIntToIPv6;
 
 function maskOf(prefix: number): bigint {
   return prefix === 0 ? 0n : (ALL << BigInt(128 - prefix)) & ALL;

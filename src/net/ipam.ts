@@ -164,13 +164,15 @@ function routeOrNetClash6(candidate: Cidr6, networks: NetworkRecord[], routes: H
  * a vessel network or anything routed on the host.
  */
 export function pickSubnet6(ula: Cidr6, name: string, networks: NetworkRecord[], routes: HostRoute6[]): Cidr6 {
-  const first = createHash('sha256').update(name).digest().readUInt16BE(0);
-  for (let i = 0; i < 65536; i++) {
-    const id = BigInt((first + i) % 65536);
+  // A /48 has 65536 /64s; a smaller prefix (VESSEL_NETWORK_ULA) fewer.
+  const ids = 2 ** (64 - ula.prefix);
+  const first = createHash('sha256').update(name).digest().readUInt16BE(0) % ids;
+  for (let i = 0; i < ids; i++) {
+    const id = BigInt((first + i) % ids);
     const candidate: Cidr6 = { base: ula.base | (id << 64n), prefix: 64 };
     if (routeOrNetClash6(candidate, networks, routes) === undefined) return candidate;
   }
-  throw new VesselError('E_NETWORK', `ULA prefix ${formatCidr6(ula)}: no free /64 left`, { hint: 'remove unused networks (vessel network rm)' });
+  throw new VesselError('E_NETWORK', `IPv6 prefix ${formatCidr6(ula)}: no free /64 left`, { hint: 'remove unused networks (vessel network rm)' });
 }
 
 /**

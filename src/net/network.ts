@@ -33,12 +33,10 @@ async function chooseSubnet6(name: string, opts: CreateOptions, subnet4: ReturnT
     if (opts.subnet6 !== undefined) throw new VesselError('E_USAGE', `--subnet ${opts.subnet6}: an IPv6 subnet contradicts --ipv6=false`);
     return undefined;
   }
-  const available = await b.ipv6Available();
-  if (!available) {
+  const missing = await b.ipv6Missing();
+  if (missing !== undefined) {
     if (opts.subnet6 === undefined && opts.ipv6 === undefined) return undefined;
-    throw new VesselError('E_UNSUPPORTED', `network ${name}: IPv6 is disabled on this host (net.ipv6.conf.*.disable_ipv6 or ipv6.disable=1)`, {
-      hint: 'create it with --ipv6=false, or enable IPv6 on the host',
-    });
+    throw new VesselError('E_UNSUPPORTED', `network ${name}: ${missing.why}`, { hint: missing.hint });
   }
   const routes = await b.hostRoutes6();
   if (opts.subnet6 !== undefined) {

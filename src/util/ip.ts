@@ -22,3 +22,29 @@ export function canonicalIPv6(text: string): string {
   // The WHATWG URL parser prints hosts in RFC 5952 form.
   return new URL(`http://[${text}]/`).hostname.slice(1, -1);
 }
+
+/** An IPv6 address as a 128-bit number (what subnet arithmetic and containment need). */
+export function ipv6ToBigInt(text: string): bigint {
+  const canon = canonicalIPv6(text);
+  // canonicalIPv6 writes an IPv4 tail as two hex groups, so only hex groups and one `::` remain.
+  const [head = '', tail] = canon.split('::');
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+export function bigIntToIPv6(n: bigint): string {
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return canonicalIPv6(groups.join(':'));
+}
+
+/** Whether an IPv6 address lies in ADDR/PREFIX (both canonical or not). */
+export function ipv6InSubnet(address: string, subnet: string): boolean {
+  const [base = '', len = '128'] = subnet.split('/');
+  if (!isIPv6(address) || !isIPv6(base)) return false;
+  const bits = BigInt(128 - Number(len));
+  return ipv6ToBigInt(address) >> bits === ipv6ToBigInt(base) >> bits;
+}

@@ -1,9 +1,9 @@
 import { bridgeName, epairNames } from '../../runtime/freebsd/index.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeBridge, removeInterface } from './bridge.js';
-import { hostRoutes, hostRoutes6, ipv6Available } from './routes.js';
+import { hostRoutes, hostRoutes6, ipv6Missing } from './routes.js';
 
-export { parseNetstatRoutes, parseNetstatRoutes6, ROUTES_ARGV, ROUTES6_ARGV, INET6_PROBE } from './routes.js';
+export { parseNetstatRoutes, parseNetstatRoutes6, ROUTES_ARGV, ROUTES6_ARGV, INET6_FORWARDING_PROBE } from './routes.js';
 
 /**
  * net/ on FreeBSD. One owner per host object (docs/freebsd.md, "Networking"):
@@ -36,7 +36,7 @@ export function freebsdBackend(): NetBackend {
     plumbedByDriver: true,
     hostRoutes,
     hostRoutes6,
-    ipv6Available,
+    ipv6Missing,
     interfaceExists,
     ensureNetwork: ensureBridge,
     removeNetwork: removeBridge,

@@ -82,10 +82,23 @@ export async function hostRoutes6(): Promise<HostRoute6[]> {
   return parseNetstatRoutes6((await run(ROUTES6_ARGV)).stdout);
 }
 
-/** kern.features.inet6 is 1 where the kernel has INET6 (GENERIC does); absent otherwise. */
-export const INET6_PROBE = ['sysctl', '-n', 'kern.features.inet6'];
+/**
+ * Dual-stack networks need the kernel's INET6 and IPv6 routing between the bridge and the
+ * outside: net.inet6.ip6.forwarding (rc.conf ipv6_gateway_enable). vessel checks it as it checks
+ * net.inet.ip.forwarding, and does not set it: with forwarding on, FreeBSD stops taking router
+ * advertisements on the host's own interfaces (unless net.inet6.ip6.rfc6204w3), which is the
+ * admin's choice to make. The oid exists only with INET6 (netinet6/in6_proto.c).
+ */
+export const INET6_FORWARDING_PROBE = ['sysctl', '-n', 'net.inet6.ip6.forwarding'];
 
-export async function ipv6Available(): Promise<boolean> {
-  const r = await run(INET6_PROBE, { allowFailure: true });
-  return r.exitCode === 0 && r.stdout.trim() === '1';
+export async function ipv6Missing(): Promise<{ why: string; hint: string } | undefined> {
+  const r = await run(INET6_FORWARDING_PROBE, { allowFailure: true });
+  if (r.exitCode !== 0) return { why: 'this kernel has no IPv6 (no net.inet6 sysctls: INET6 is not compiled in)', hint: 'create the network with --ipv6=false' };
+  if (r.stdout.trim() !== '1') {
+    return {
+      why: 'IPv6 forwarding is off (net.inet6.ip6.forwarding=0), so a dual-stack network\'s IPv6 would reach neither the outside nor published ports',
+      hint: 'sysrc ipv6_gateway_enable=YES && sysctl net.inet6.ip6.forwarding=1 (and net.inet6.ip6.rfc6204w3=1 where the host itself takes router advertisements), or --ipv6=false',
+    };
+  }
+  return undefined;
 }

@@ -38,7 +38,10 @@ export function linuxBackend(): NetBackend {
     containerIfName: () => 'eth0',
     hostRoutes,
     hostRoutes6,
-    ipv6Available: async () => ipv6Available(),
+    ipv6Missing: async () => (ipv6Available() ? undefined : {
+      why: 'IPv6 is disabled on this host (net.ipv6.conf.all/default.disable_ipv6, or ipv6.disable=1)',
+      hint: 'create the network with --ipv6=false, or enable IPv6 on the host',
+    }),
     unreachableHostIp: (ip) => (ip === '::1' && bridgeNfCallsIp6tables()
       ? 'the host\'s ::1 cannot be redirected to a container while br_netfilter hands bridged IPv6 to netfilter (net.bridge.bridge-nf-call-ip6tables = 1): the kernel drops the answers (docs/networking.md, "IPv6 loopback")'
       : undefined),
