@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { VesselError } from '../util/index.js';
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr, size, subnetsOf, type Cidr } from './cidr.js';
-import { bigIntToIp6, formatCidr6, hostAddress6, hostBits6, ip6ToBigInt, overlaps6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { formatCidr6, hostAddress6, hostBits6, ip6ToBigInt, overlaps6, parseCidr6, type Cidr6 } from './cidr6.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**

@@ -16,7 +16,14 @@ interface RtEntry {
   'interface-name'?: unknown;
 }
 
-function entries(doc: unknown): RtEntry[] {
+/** netstat's JSON text → its route entries; broken or empty text is no routes, not a crash. */
+function entries(json: string): RtEntry[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json || '{}');
+  } catch {
+    return [];
+  }
   const fams = (doc as { statistics?: { 'route-information'?: { 'route-table'?: { 'rt-family'?: unknown } } } })
     ?.statistics?.['route-information']?.['route-table']?.['rt-family'];
   if (!Array.isArray(fams)) return [];
@@ -25,14 +32,8 @@ function entries(doc: unknown): RtEntry[] {
 
 /** Pure: netstat's JSON → routes with a destination (not default, not IPv6, not link-local junk). */
 export function parseNetstatRoutes(json: string): HostRoute[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json || '{}');
-  } catch {
-    return [];
-  }
   const out: HostRoute[] = [];
-  for (const e of entries(doc)) {
+  for (const e of entries(json)) {
     if (typeof e.destination !== 'string' || e.destination === 'default') continue;
     const [addr = '', len] = e.destination.split('/');
     // Classful shorthand (`10.5/16`) from older netstat: the missing octets are zeros.
@@ -60,14 +61,8 @@ export const ROUTES6_ARGV = ['netstat', '-rn', '-f', 'inet6', '--libxo', 'json']
  * ULA and are skipped, as are `default` and `::/96`-style special ones that parse to nothing.
  */
 export function parseNetstatRoutes6(json: string): HostRoute6[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json || '{}');
-  } catch {
-    return [];
-  }
   const out: HostRoute6[] = [];
-  for (const e of entries(doc)) {
+  for (const e of entries(json)) {
     if (typeof e.destination !== 'string' || e.destination === 'default' || e.destination.includes('%')) continue;
     const [addr = '', len] = e.destination.split('/');
     const prefix = len === undefined ? 128 : Number(len);
