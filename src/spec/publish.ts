@@ -38,7 +38,10 @@ function parseHostIp(text: string, original: string): string {
   if (text.startsWith('[')) {
     const inner = text.slice(1, -1);
     if (!text.endsWith(']') || !isIPv6(inner)) invalid(`${show(original)}: ${show(text)} is not an IPv6 address in brackets`);
-    return canonicalIPv6(inner);
+    const ip = canonicalIPv6(inner);
+    // fe80::/10 means something only with its interface, which a mapping cannot name.
+    if (/^fe[89ab][0-9a-f]:/.test(ip)) invalid(`${show(original)}: ${ip} is a link-local address`, 'publish on a global or unique-local address of the host, or on none');
+    return ip;
   }
   if (!isIPv4(text)) invalid(`${show(original)}: ${show(text)} is not an IPv4 address or a bracketed IPv6 address`);
   return text;

@@ -137,6 +137,7 @@ const invalid: Invalid[] = [
   ['network', 'publish[] = ::1:80:80', '"::1:80:80": an IPv6 host address goes in brackets'],
   ['network', 'publish[] = [::1]:80', /is not a port mapping/],
   ['network', 'publish[] = [fe80::1%eth0]:80:80', '"[fe80::1%eth0]" is not an IPv6 address in brackets'],
+  ['network', 'publish[] = [FE80::1]:80:80', '"[FE80::1]:80:80": fe80::1 is a link-local address'],
   ['network', 'publish[] = 256.0.0.1:80:80', '"256.0.0.1" is not an IPv4 address or a bracketed IPv6 address'],
   ['network', 'publish[] = 8000-8010:8000-8010\npublish[] = 127.0.0.1:8005:80', /"127.0.0.1:8005:80\/tcp" takes host port 8005\/tcp already taken by "8000-8010:8000-8010\/tcp"/],
   ['network', 'publish[] = 80:80/sctp', '"sctp" is not tcp or udp'],

@@ -65,6 +65,11 @@ function rdrPort(p: PortPublish): string {
 export function renderRdr(container: string, address: string, publish: PortPublish[], address6?: string): string {
   const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)}); $ext_if is set with pfctl -D`];
   for (const p of publish) {
+    // Only `vessel plan` from a spec sees a host port still to be chosen (net/ resolves it at start).
+    if (p.hostPort === 0 || (p.hostPortEnd !== undefined && p.containerPortEnd === undefined)) {
+      lines.push(`# ${p.hostPort === 0 ? '' : `${p.hostPort}-${p.hostPortEnd}:`}${p.containerPort}/${p.protocol}: its host port is chosen at start`);
+      continue;
+    }
     if (p.hostIp !== undefined && isLoopback(p.hostIp)) {
       throw new VesselError('E_SPEC', `[network] publish ${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort}:${p.containerPort}: pf rdr does not apply to the host's own connections to ${p.hostIp}, so nothing would ever reach the container there`, {
         hint: 'publish without an address (or on the external interface\'s address) and connect to that address; host-originated connections to it also need sysctl net.pf.filter_local=1',
