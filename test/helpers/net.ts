@@ -214,17 +214,25 @@ export function inNetnsArgv(ns: string, argv: string[]): string[] {
 
 /**
  * The end of a networking suite: gc, its containers and networks removed, then whatever of its
- * own is still on the host (interfaces, the table) removed by force, so a failed test leaks nothing;
- * returns what the root still held (processes, mounts), which the suite expects to be nothing.
+ * own is still on the host (interfaces, the table, the suite's own `links`) removed by force, so a
+ * failed test leaks nothing, and the root disposed; returns what the root still held (processes,
+ * mounts) before that, which the suite expects to be nothing.
  */
-export async function tearDownNetworkSuite(t: import('./vessel.js').TestRoot, networks: string[], containers: string[]): Promise<string[]> {
-  const { leftovers, vessel } = await import('./vessel.js');
-  const { nftTableName } = await import('../../src/net/names.js');
-  const scope = `${t.root}/networks`;
-  await vessel(t, ['gc']);
-  for (const c of containers) await vessel(t, ['rm', '-f', c]);
-  for (const n of networks) await vessel(t, ['network', 'rm', n]);
-  for (const i of await ownInterfaces(scope, networks, containers)) delLink(i);
-  trySh(['nft', 'delete', 'table', 'inet', nftTableName(scope)]);
-  return leftovers(t);
+export async function tearDownNetworkSuite(t: import('./vessel.js').TestRoot | undefined, networks: string[], containers: string[], links: string[]): Promise<string[]> {
+  try {
+    if (!t) return [];
+    const { leftovers, vessel } = await import('./vessel.js');
+    const { nftTableName } = await import('../../src/net/names.js');
+    const scope = `${t.root}/networks`;
+    await vessel(t, ['gc']);
+    for (const c of containers) await vessel(t, ['rm', '-f', c]);
+    for (const n of networks) await vessel(t, ['network', 'rm', n]);
+    for (const i of await ownInterfaces(scope, networks, containers)) delLink(i);
+    trySh(['nft', 'delete', 'table', 'inet', nftTableName(scope)]);
+    const left = leftovers(t);
+    t.dispose();
+    return left;
+  } finally {
+    for (const l of links) delLink(l);
+  }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerState, rootWithBusybox, vessel, type TestRoot } from '../helpers/vessel.js';
 import {
-  addHostAddress6, delLink, freePort, freePorts, hostNodeInContainer, httpGet, netTestsCanRun, nftTableExists, ownInterfaces, tearDownNetworkSuite, testHost6, trySh, udpAsk, waitHttp,
+  addHostAddress6, freePort, freePorts, hostNodeInContainer, httpGet, netTestsCanRun, nftTableExists, ownInterfaces, tearDownNetworkSuite, testHost6, trySh, udpAsk, waitHttp,
 } from '../helpers/net.js';
 import { nftTableName } from '../../src/net/names.js';
 
@@ -34,13 +34,7 @@ describe.runIf(canRun)('ports published as docker does', () => {
   });
 
   afterAll(async () => {
-    try {
-      if (!t) return;
-      expect(await tearDownNetworkSuite(t, NETWORKS, CONTAINERS)).toEqual([]);
-      t.dispose();
-    } finally {
-      delLink(addrIf);
-    }
+    expect(await tearDownNetworkSuite(t, NETWORKS, CONTAINERS, [addrIf])).toEqual([]);
   });
 
   it('ranges: the same ports, and shifted ones port for port, over IPv4 and IPv6', async () => {
