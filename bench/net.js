@@ -45,7 +45,7 @@ let portSeq = 20000 + (process.pid % 5000) * 2;
 const floorBridge = `vslbf${process.pid % 100000}`;
 const floorTable = `vsl_bench_${process.pid}`;
 function cleanupAll() {
-  spawnSync(process.execPath, [bin, 'network', 'rm', 'benchnet'], { env, stdio: 'ignore' });
+  spawnSync(process.execPath, [bin, 'network', 'rm', 'benchnet', 'benchnet4'], { env, stdio: 'ignore' });
   spawnSync('nft', ['delete', 'table', 'ip', floorTable], { stdio: 'ignore' });
   spawnSync('ip', ['link', 'del', floorBridge], { stdio: 'ignore' });
   for (const c of cleanups) c();
@@ -100,13 +100,15 @@ const floor = {
 
 // --- vessel ------------------------------------------------------------------------------
 sh([process.execPath, bin, 'network', 'create', 'benchnet']);
+// The same without IPv6 (issue 17): what dual stack costs a start (an address, a route, rules).
+sh([process.execPath, bin, 'network', 'create', 'benchnet4', '--ipv6=false']);
 let n = 0;
-const vesselNamed = {
-  name: 'vessel (existing network)',
+const onNetwork = (name, network) => ({
+  name,
   async launch(port) {
     this.cname = `bn${n++}`;
     const t0 = process.hrtime.bigint();
-    sh([process.execPath, bin, 'run', '-d', '--name', this.cname, '--network', 'benchnet', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    sh([process.execPath, bin, 'run', '-d', '--name', this.cname, '--network', network, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
     return until200(port, t0);
   },
   async stop() {
@@ -114,7 +116,9 @@ const vesselNamed = {
     sh([process.execPath, bin, 'rm', '-f', this.cname]);
     return ms(t0);
   },
-};
+});
+const vesselNamed = onNetwork('vessel (existing network)', 'benchnet');
+const vesselV4 = onNetwork('vessel (existing, --ipv6=false)', 'benchnet4');
 const vesselAuto = {
   name: 'vessel (network on first use)',
   async launch(port) {
@@ -130,7 +134,7 @@ const vesselAuto = {
   },
 };
 
-const candidates = [floor, vesselNamed, vesselAuto];
+const candidates = [floor, vesselNamed, vesselV4, vesselAuto];
 if (have('podman')) {
   try {
     execFileSync('podman', ['import', tarball, 'localhost/vessel-bench-busybox:latest'], { stdio: 'ignore' });

@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   _release: () => import('./release.js'),
   volume: () => import('./volume.js'),
   compose: () => import('./compose.js'),
+  port: () => import('./port.js'),
   plan: () => import('./plan.js'),
   setup: () => import('./setup.js'),
   watch: () => import('./watch.js'),

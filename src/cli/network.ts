@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { formatTable } from '../util/index.js';
+import { VesselError, formatTable } from '../util/index.js';
+
+/** `--ipv6=false` / `--ipv6 no`: the spec's boolean words, one line naming the flag otherwise. */
+function parseIpv6Flag(text: string, parseBool: (v: string) => boolean): boolean {
+  try {
+    return parseBool(text);
+  } catch {
+    throw new VesselError('E_USAGE', `--ipv6 ${JSON.stringify(text)}: expected true or false`);
+  }
+}
 
 /** `vessel network create|ls|inspect|rm`: named networks (src/net). */
 export function define(program: Command): void {
@@ -7,12 +16,15 @@ export function define(program: Command): void {
 
   cmd
     .command('create <name>')
-    .description('create a network; its subnet is taken from the pool unless --subnet is given')
-    .option('--subnet <cidr>', 'IPv4 subnet, e.g. 10.88.0.0/24')
-    .action(async (name: string, opts: { subnet?: string }) => {
-      const { createNetwork } = await import('../net/index.js');
-      const net = await createNetwork(name, opts.subnet === undefined ? {} : { subnet: opts.subnet });
-      process.stdout.write(`${net.name} ${net.subnet} ${net.bridge}\n`);
+    .description('create a network: dual stack (an IPv4 subnet of the pool, an IPv6 /64 of the host\'s ULA prefix) unless told otherwise')
+    .option('--subnet <cidr>', 'IPv4 or IPv6 subnet, e.g. 10.88.0.0/24 or fd00:88::/64 (repeatable: one of each)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--ipv6 [bool]', 'IPv6 on this network: true (default where the host runs IPv6) or false for IPv4 only')
+    .action(async (name: string, opts: { subnet?: string[]; ipv6?: string | boolean }) => {
+      const { createNetwork, splitSubnets } = await import('../net/index.js');
+      const { parseBool } = await import('../spec/index.js');
+      const ipv6 = opts.ipv6 === undefined ? undefined : opts.ipv6 === true ? true : parseIpv6Flag(String(opts.ipv6), parseBool);
+      const net = await createNetwork(name, { ...splitSubnets(opts.subnet ?? []), ...(ipv6 === undefined ? {} : { ipv6 }) });
+      process.stdout.write(`${[net.name, net.subnet, ...(net.subnet6 !== undefined ? [net.subnet6] : []), net.bridge].join(' ')}\n`);
     });
 
   cmd
@@ -28,8 +40,8 @@ export function define(program: Command): void {
         return;
       }
       const rows = [
-        ['NAME', 'SUBNET', 'GATEWAY', 'BRIDGE', 'CONTAINERS', 'CREATED BY'],
-        ...nets.map((n) => [n.name, n.subnet, n.gateway, n.bridge, String(n.containers.length), n.auto ? 'first use' : 'network create']),
+        ['NAME', 'SUBNET', 'IPV6 SUBNET', 'GATEWAY', 'BRIDGE', 'CONTAINERS', 'CREATED BY'],
+        ...nets.map((n) => [n.name, n.subnet, n.subnet6 ?? '-', n.gateway, n.bridge, String(n.containers.length), n.auto ? 'first use' : 'network create']),
       ];
       process.stdout.write(formatTable(rows));
     });

@@ -23,6 +23,13 @@ export function define(program: Command): void {
       }
       const now = Date.now();
       const report = mergePs(stats, await listStates(), listErrors(), now, emperorError);
+      // The host ports each container publishes, as its lease records them (chosen at start).
+      const { publishedPorts, portsSummary } = await import('../net/index.js');
+      const ports = new Map((await publishedPorts()).map((p) => [p.container, p.publish]));
+      for (const row of report.containers) {
+        const pub = ports.get(row.name);
+        if (pub && pub.length > 0) row.ports = portsSummary(pub);
+      }
       if (!opts.all) {
         // docker's ps: what runs (and here also what the Emperor holds and what was rejected)
         report.containers = report.containers.filter((c) => c.kind === 'vassal' || c.vassal !== undefined || c.error !== undefined || c.status === 'running' || c.status === 'stopping' || c.status === 'created');

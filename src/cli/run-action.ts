@@ -67,34 +67,17 @@ async function buildSpec(image: string | undefined, command: string[], o: RunCli
   return spec.specFromFlags({ ...flags, image, command });
 }
 
-/** -P: every port the image exposes ("80/tcp"), each on a host port the kernel says is free now. */
+/**
+ * -P: every port the image exposes ("80/tcp"), each on a free host port that net/ chooses at start
+ * under the networks lock and records in the lease (`vessel port NAME`).
+ */
 async function publishExposed(image: string): Promise<string[]> {
   const { resolveImage } = await import('../image/index.js');
   const exposed = (await resolveImage(image)).record.config.exposedPorts ?? [];
-  const out: string[] = [];
-  for (const e of exposed) {
+  return exposed.map((e) => {
     const [port, proto = 'tcp'] = e.split('/');
-    out.push(`${await freePort(proto === 'udp' ? 'udp' : 'tcp')}:${port}/${proto}`);
-  }
-  return out;
-}
-
-async function freePort(proto: 'tcp' | 'udp'): Promise<number> {
-  if (proto === 'udp') {
-    const { createSocket } = await import('node:dgram');
-    const sock = createSocket('udp4');
-    await new Promise<void>((res, rej) => sock.bind(0, () => res()).once('error', rej));
-    const port = sock.address().port;
-    sock.close();
-    return port;
-  }
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  await new Promise<void>((res, rej) => srv.listen(0, () => res()).once('error', rej));
-  const addr = srv.address();
-  await new Promise<void>((res) => srv.close(() => res()));
-  if (addr === null || typeof addr === 'string') throw new VesselError('E_NETWORK', 'cannot find a free host port');
-  return addr.port;
+    return `${port}/${proto === 'udp' ? 'udp' : 'tcp'}`;
+  });
 }
 
 export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions): Promise<number> {

@@ -58,7 +58,7 @@ export function define(program: Command): void {
     .option('--cpus <cpu>', 'cpu limit: 50% or 0.5 (cores)')
     .option('--restart <policy>', 'always | on-failure[:N] | no (detached containers)')
     .option('--network <net>', 'none | host | NAME')
-    .option('-p, --publish <[IP:]HOST:CONTAINER[/proto]>', 'publish a port (repeatable)', collect)
+    .option('-p, --publish <[IP:][HOST:]CONTAINER[/proto]>', 'publish a port or range (8000-8010:8000-8010); no HOST: a free one; IPv6 as [::1]:8080:80 (repeatable)', collect)
     .option('-P, --publish-all', 'publish every port the image exposes on a free host port')
     .option('--stop-timeout <sec>', 'seconds between the stop signal and SIGKILL')
     .option('--stop-signal <sig>', 'signal that stops the container')

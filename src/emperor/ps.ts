@@ -42,6 +42,8 @@ export interface PsRow {
   health?: { status: HealthStatus; failingStreak: number; lastOutput?: string };
   /** Why it has not started yet: an unmet dependency (`waiting for db (healthy; now starting)`). */
   waiting?: string;
+  /** Published ports with the host ports chosen (net's lease): `8080->80/tcp, [::1]:53->53/udp`. */
+  ports?: string;
   vassal?: VassalView;
   /** Respawn delay the Emperor currently imposes (ms), from its blacklist. */
   throttleMs?: number;
@@ -144,7 +146,7 @@ function ago(iso: string | undefined, nowMs: number): string {
 
 /** The human table of `vessel ps`. */
 export function formatPs(report: PsReport, nowMs: number): string {
-  const head = ['NAME', 'STATUS', 'IMAGE', 'PID', 'VASSAL', 'LOYAL', 'HEARTBEAT', 'THROTTLE', 'STARTED', 'RESTARTS', 'LAST EXIT', 'ERROR'];
+  const head = ['NAME', 'STATUS', 'IMAGE', 'PORTS', 'PID', 'VASSAL', 'LOYAL', 'HEARTBEAT', 'THROTTLE', 'STARTED', 'RESTARTS', 'LAST EXIT', 'ERROR'];
   const lines: string[][] = [head];
   for (const r of report.containers) {
     const v = r.vassal;
@@ -159,6 +161,7 @@ export function formatPs(report: PsReport, nowMs: number): string {
       r.name,
       r.kind === 'vassal' ? `${status} (uwsgi)` : status,
       r.image ?? '-',
+      r.ports ?? '-',
       r.pid !== undefined ? String(r.pid) : '-',
       v ? String(v.pid) : '-',
       v ? (v.loyal ? 'yes' : 'no') : '-',

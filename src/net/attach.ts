@@ -7,7 +7,9 @@ import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace }
 import { addLease } from './ipam.js';
 import { bridgeName, nftTableName, ruleComment, vethNames } from './names.js';
 import { createNetworkLocked, destroyNetworkLocked } from './network.js';
-import { checkHostAddresses, checkHostListeners, checkPublishedElsewhere, hostListeners, validatePublish } from './publish.js';
+import {
+  checkFamilies, checkHostAddresses, checkHostListeners, checkPublishedElsewhere, dynamicPortRange, hostListeners, resolvePublish, validatePublish,
+} from './publish.js';
 import { hostsPath, listNetworks, networksDir, resolvPath, saveNetwork, withNetworksLock } from './store.js';
 import type { Lease, NetworkRecord } from './types.js';
 
@@ -43,7 +45,11 @@ function interfaceNames(b: NetBackend, name: string): { host: string; container:
 }
 
 export function leaseResources(net: NetworkRecord, lease: Lease, b?: NetBackend): Resource[] {
-  const leaseOnly: Resource = { kind: 'lease', id: lease.container, detail: { network: net.name, address: lease.address } };
+  const leaseOnly: Resource = {
+    kind: 'lease',
+    id: lease.container,
+    detail: { network: net.name, address: lease.address, ...(lease.address6 !== undefined ? { address6: lease.address6 } : {}) },
+  };
   // The driver records its own interface and rules (FreeBSD): recording them here too would list them twice.
   if (b?.plumbedByDriver) return [leaseOnly];
   const out: Resource[] = [
@@ -76,14 +82,21 @@ function modeOf(spec: ContainerSpec, name: string): NetAttachment | string {
 export async function prepareNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
   const netName = modeOf(spec, name);
   if (typeof netName !== 'string') return netName;
-  await checkHostAddresses(spec.network.publish, name);
   // `nft` is often the start's first host command: load the runner meanwhile
   warmHost();
   const b = await backend();
+  await checkHostAddresses(spec.network.publish, name, b.unreachableHostIp?.bind(b));
   const { net, lease } = await withNetworksLock(async () => {
     let networks = await listNetworks();
+    const listeners = hostListeners();
     checkPublishedElsewhere(spec.network.publish, name, networks);
-    checkHostListeners(spec.network.publish, name, hostListeners());
+    checkHostListeners(spec.network.publish, name, listeners);
+    const existing = networks.find((n) => n.name === netName);
+    // A network made on first use is dual-stack wherever the host runs IPv6 (network.ts); asked
+    // only when it matters (on FreeBSD the answer is a command).
+    const dualStack = async () => (existing ? existing.subnet6 !== undefined : (await b.ipv6Missing()) === undefined);
+    if (spec.network.publish.some((p) => p.hostIp?.includes(':'))) checkFamilies(spec.network.publish, name, netName, await dualStack());
+    const publish = resolvePublish(spec.network.publish, name, networks, listeners, dynamicPortRange());
     // A lease of this name on another network is a leftover of an earlier run (names are unique).
     for (const other of networks.filter((n) => n.name !== netName && n.leases[name])) {
       delete other.leases[name];
@@ -108,7 +121,7 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       container: name,
       hostIf: ifs.host,
       containerIf: ifs.container,
-      publish: spec.network.publish,
+      publish,
       names: namesOf(spec, name),
       leasedAt: new Date().toISOString(),
     });
@@ -128,11 +141,14 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       bridge: net.bridge,
       address: `${lease.address}/${prefix}`,
       gateway: net.gateway,
+      ...(lease.address6 !== undefined && net.subnet6 !== undefined
+        ? { address6: `${lease.address6}/${net.subnet6.split('/')[1]}`, gateway6: net.gateway6! }
+        : {}),
       hostIf: lease.hostIf,
       containerIf: lease.containerIf,
       publish: lease.publish,
-      // Peers only: the driver that reads these (FreeBSD) writes the container's own line itself.
-      hosts: peerLines(net).filter((l) => !l.startsWith(`${lease.address}\t`)),
+      // Peers only: the driver that reads these (FreeBSD) writes the container's own lines itself.
+      hosts: peerLines(net, name),
       dns: nameservers(readHostResolvConf()),
     },
     resources: leaseResources(net, lease, b),
@@ -194,9 +210,15 @@ export async function findNetworkLeftovers(name: string): Promise<Resource[]> {
 }
 
 /** Every lease, for `vessel gc`: release those whose container is not running. */
-export async function listLeases(): Promise<Array<{ container: string; network: string; address: string; pid?: number }>> {
+export async function listLeases(): Promise<Array<{ container: string; network: string; address: string; address6?: string; pid?: number }>> {
   return (await listNetworks()).flatMap((n) =>
-    Object.values(n.leases).map((l) => ({ container: l.container, network: n.name, address: l.address, ...(l.pid ? { pid: l.pid } : {}) })),
+    Object.values(n.leases).map((l) => ({
+      container: l.container,
+      network: n.name,
+      address: l.address,
+      ...(l.address6 !== undefined ? { address6: l.address6 } : {}),
+      ...(l.pid ? { pid: l.pid } : {}),
+    })),
   );
 }
 
@@ -211,6 +233,9 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
   const b = await backend();
   const net = (await listNetworks()).find((n) => n.name === netName);
   const ifs = interfaceNames(b, name);
+  // A network made on first use is dual-stack where the host runs IPv6; a plan asks no host (that
+  // is a command on FreeBSD) and shows the usual case.
+  const dual = net ? net.subnet6 !== undefined : true;
   return {
     network: {
       mode: 'bridge',
@@ -218,6 +243,7 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
       bridge: net?.bridge ?? b.names?.bridge(netName) ?? bridgeName(networksDir(), netName),
       address: `<address>/${net ? net.subnet.split('/')[1] : '<prefix>'}`,
       gateway: net?.gateway ?? '<gateway>',
+      ...(dual ? { address6: `<address6>/${net?.subnet6?.split('/')[1] ?? '64'}`, gateway6: net?.gateway6 ?? '<gateway6>' } : {}),
       hostIf: ifs.host,
       containerIf: ifs.container,
       publish: spec.network.publish,
@@ -245,10 +271,14 @@ export async function planPlumbing(spec: ContainerSpec, name: string, att: NetAt
   const existing = networks.find((n) => n.name === rn.network);
   const net: NetworkRecord = existing
     ? { ...existing, leases: { ...existing.leases } }
-    : { name: rn.network, subnet: '<subnet>', gateway: rn.gateway, bridge: rn.bridge, auto: true, created: '<now>', nextHost: 0, leases: {} };
+    : {
+        name: rn.network, subnet: '<subnet>', gateway: rn.gateway, bridge: rn.bridge, auto: true, created: '<now>', nextHost: 0, leases: {},
+        ...(rn.gateway6 !== undefined ? { subnet6: '<subnet6>/64', gateway6: rn.gateway6 } : {}),
+      };
   net.leases[name] = {
     container: name,
     address: '<address>',
+    ...(rn.address6 !== undefined ? { address6: '<address6>' } : {}),
     hostIf: rn.hostIf,
     containerIf: rn.containerIf,
     publish: rn.publish,

@@ -1,5 +1,5 @@
 import { VesselError } from '../util/index.js';
-import type { HostRoute } from './ipam.js';
+import type { HostRoute, HostRoute6 } from './ipam.js';
 import type { Resource } from '../runtime/index.js';
 import type { Lease, NetworkRecord } from './types.js';
 
@@ -27,6 +27,18 @@ export interface NetBackend {
    */
   plumbedByDriver?: boolean;
   hostRoutes(): Promise<HostRoute[]>;
+  hostRoutes6(): Promise<HostRoute6[]>;
+  /**
+   * Why this host's networks cannot be dual-stack (IPv6 compiled out or disabled; on FreeBSD, IPv6
+   * forwarding off, which vessel does not change), or undefined when they can. Automatic networks
+   * are dual-stack only then; asking for IPv6 explicitly fails with this reason.
+   */
+  ipv6Missing(): Promise<{ why: string; hint: string } | undefined>;
+  /**
+   * Why a redirect at this host address could never be answered on this host (Linux: `::1` while
+   * br_netfilter hands bridged IPv6 to netfilter), or undefined. Asked before anything is created.
+   */
+  unreachableHostIp?(ip: string): string | undefined;
   /** Async: on FreeBSD the answer is a command (ifconfig NAME). */
   interfaceExists(name: string): Promise<boolean>;
   /** Bridge with the gateway address; idempotent. True when it had to be created. */

@@ -10,14 +10,19 @@ import type { NetworkRecord } from './types.js';
  */
 export function renderHosts(net: NetworkRecord): string {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${net.gateway}\t${net.name}-gateway`];
-  const leases = Object.values(net.leases).sort((a, b) => a.container.localeCompare(b.container));
-  for (const l of leases) lines.push(`${l.address}\t${l.names.join(' ')}`);
-  return lines.join('\n') + '\n';
+  if (net.gateway6 !== undefined) lines.push(`${net.gateway6}\t${net.name}-gateway`);
+  return [...lines, ...peerLines(net)].join('\n') + '\n';
 }
 
-/** Lines of renderHosts() that name containers (RuntimeNetwork.hosts). */
-export function peerLines(net: NetworkRecord): string[] {
-  return renderHosts(net).trimEnd().split('\n').slice(3);
+/**
+ * Lines of renderHosts() that name containers (RuntimeNetwork.hosts), each member under both of
+ * its addresses on a dual-stack network; `except` leaves one container out.
+ */
+export function peerLines(net: NetworkRecord, except?: string): string[] {
+  const leases = Object.values(net.leases)
+    .filter((l) => l.container !== except)
+    .sort((a, b) => a.container.localeCompare(b.container));
+  return leases.flatMap((l) => [l.address, ...(l.address6 !== undefined ? [l.address6] : [])].map((a) => `${a}\t${l.names.join(' ')}`));
 }
 
 /**

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { VesselError } from '../util/index.js';
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr, size, subnetsOf, type Cidr } from './cidr.js';
+import { formatCidr6, hostAddress6, hostBits6, ip6ToBigInt, overlaps6, parseCidr6, type Cidr6 } from './cidr6.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -94,11 +96,18 @@ export function pickAddress(net: NetworkRecord): { address: string; nextHost: nu
   });
 }
 
-/** Record a lease (replacing one of the same container) and advance the cursor. */
-export function addLease(net: NetworkRecord, lease: Omit<Lease, 'address'>): Lease {
+/**
+ * Record a lease (replacing one of the same container) and advance the cursor. On a dual-stack
+ * network the IPv6 address has the IPv4 address's host number (10.77.0.5 ↔ fd…::5): unique
+ * because the IPv4 one is, and a reader of `ip addr` sees at once which two belong together.
+ */
+export function addLease(net: NetworkRecord, lease: Omit<Lease, 'address' | 'address6'>): Lease {
   delete net.leases[lease.container];
   const { address, nextHost } = pickAddress(net);
   const full: Lease = { ...lease, address };
+  if (net.subnet6 !== undefined) {
+    full.address6 = hostAddress6(parseCidr6(net.subnet6), ipToInt(address) - parseCidr(net.subnet).base);
+  }
   net.leases[lease.container] = full;
   net.nextHost = nextHost;
   return full;
@@ -120,3 +129,96 @@ export function parseRoutes(json: string): HostRoute[] {
   }
   return out;
 }
+
+/* ---------------------------------------------------------------- IPv6 */
+
+/** An IPv6 host route as far as overlap goes. */
+export interface HostRoute6 {
+  dst: Cidr6;
+  dev: string;
+}
+
+/**
+ * A random /48 of fd00::/8, as RFC 4193 3.2 asks of a Unique Local prefix ("fd" + a 40-bit
+ * pseudo-random Global ID): one per host (state directory), so two vessel hosts joined by a VPN
+ * or two test roots on one host do not hand out the same addresses.
+ */
+export function ulaPrefixFrom(random: Buffer): Cidr6 {
+  if (random.length < 5) throw new VesselError('E_NETWORK', 'ULA prefix: 5 random bytes needed');
+  const globalId = random.subarray(0, 5).reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
+  return { base: (0xfdn << 120n) | (globalId << 80n), prefix: 48 };
+}
+
+function routeOrNetClash6(candidate: Cidr6, networks: NetworkRecord[], routes: HostRoute6[]): string | undefined {
+  for (const n of networks) {
+    if (n.subnet6 !== undefined && overlaps6(parseCidr6(n.subnet6), candidate)) return `network ${n.name} (${n.subnet6})`;
+  }
+  for (const r of routes) if (overlaps6(r.dst, candidate)) return `${formatCidr6(r.dst)}, routed on this host via ${r.dev}`;
+  return undefined;
+}
+
+/**
+ * The network's /64 of the host's ULA prefix: subnet id = the first 16 bits of a hash of its
+ * name, so a network removed and created again (an automatic one, with its last container) gets
+ * the same subnet and its names keep their addresses; the next free id when that one is taken by
+ * a vessel network or anything routed on the host.
+ */
+export function pickSubnet6(ula: Cidr6, name: string, networks: NetworkRecord[], routes: HostRoute6[]): Cidr6 {
+  // A /48 has 65536 /64s; a smaller prefix (VESSEL_NETWORK_ULA) fewer.
+  const ids = 2 ** (64 - ula.prefix);
+  const first = createHash('sha256').update(name).digest().readUInt16BE(0) % ids;
+  for (let i = 0; i < ids; i++) {
+    const id = BigInt((first + i) % ids);
+    const candidate: Cidr6 = { base: ula.base | (id << 64n), prefix: 64 };
+    if (routeOrNetClash6(candidate, networks, routes) === undefined) return candidate;
+  }
+  throw new VesselError('E_NETWORK', `IPv6 prefix ${formatCidr6(ula)}: no free /64 left`, { hint: 'remove unused networks (vessel network rm)' });
+}
+
+/**
+ * An explicit IPv6 --subnet must overlap no vessel network and no host route, and hold as many
+ * addresses as the IPv4 subnet (a container's IPv6 host number is its IPv4 one).
+ */
+export function checkSubnet6Free(subnet6: Cidr6, subnet4: Cidr, networks: NetworkRecord[], routes: HostRoute6[]): void {
+  const shown = formatCidr6(subnet6);
+  if (hostBits6(subnet6) < 32 - subnet4.prefix) {
+    throw new VesselError('E_USAGE', `--subnet ${shown}: smaller than the IPv4 subnet ${formatCidr(subnet4)} (a container's IPv6 address has its IPv4 host number)`, {
+      hint: `use /${96 + subnet4.prefix} or larger (a /64 is usual)`,
+    });
+  }
+  const clash = routeOrNetClash6(subnet6, networks, routes);
+  if (clash !== undefined) {
+    throw new VesselError('E_NETWORK', `--subnet ${shown}: overlaps ${clash}`, {
+      hint: clash.startsWith('network ') ? 'pick a free range, or omit the IPv6 --subnet to get one automatically' : 'pick a range no interface of the host uses (ip -6 route show table all)',
+    });
+  }
+}
+
+export function gateway6Of(subnet6: Cidr6): string {
+  return hostAddress6(subnet6, 1);
+}
+
+/**
+ * `ip -j -6 route show table all` → routes a subnet must not overlap: every destination but the
+ * default route, multicast and link-local (fe80::/64 is on every interface and never in a ULA).
+ */
+export function parseRoutes6(json: string): HostRoute6[] {
+  const rows = JSON.parse(json || '[]') as Array<{ dst?: string; dev?: string; type?: string }>;
+  const out: HostRoute6[] = [];
+  for (const r of rows) {
+    if (!r.dst || r.dst === 'default' || r.type === 'multicast') continue;
+    const [addr = '', len] = r.dst.split('/');
+    const prefix = len === undefined ? 128 : Number(len);
+    let base: bigint;
+    try {
+      base = ip6ToBigInt(addr);
+    } catch {
+      continue;
+    }
+    if (prefix === 0 || (base >> 118n) === 0x3fan) continue; // ::/0 spelled out; fe80::/10
+    const mask = ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
+    out.push({ dst: { base: base & mask, prefix }, dev: r.dev ?? '?' });
+  }
+  return out;
+}
+

@@ -2,11 +2,12 @@ import { VesselError } from '../util/index.js';
 import { backend } from './backend.js';
 import { formatCidr, parseCidr } from './cidr.js';
 import { readHostResolvConf, renderHosts, renderResolvConf, writeInPlace } from './hosts.js';
-import { checkSubnetFree, gatewayOf, pickSubnet, poolConfig } from './ipam.js';
+import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { checkSubnet6Free, checkSubnetFree, gateway6Of, gatewayOf, pickSubnet, pickSubnet6, poolConfig } from './ipam.js';
 import { bridgeName, checkNetworkName } from './names.js';
 import { formatPublish } from './publish.js';
 import {
-  deleteNetworkFiles, hostsPath, listNetworks, networksDir, readNetwork, resolvPath, saveNetwork, withNetworksLock,
+  deleteNetworkFiles, hostsPath, listNetworks, networksDir, readNetwork, resolvPath, saveNetwork, ulaPrefix, withNetworksLock,
 } from './store.js';
 import type { NetworkInfo, NetworkRecord } from './types.js';
 
@@ -15,10 +16,41 @@ import type { NetworkInfo, NetworkRecord } from './types.js';
  * Functions named *Locked expect the caller to hold withNetworksLock().
  */
 
+/** What `network create` (or a first use) asks for; both subnets are chosen when not given. */
+export interface CreateOptions {
+  /** IPv4 CIDR. */
+  subnet?: string;
+  /** IPv6 CIDR. */
+  subnet6?: string;
+  /** false: IPv4 only. Unset: dual stack wherever the host runs IPv6. */
+  ipv6?: boolean;
+}
+
+/** The IPv6 half of a new network, or undefined for IPv4 only; throws before anything is made. */
+async function chooseSubnet6(name: string, opts: CreateOptions, subnet4: ReturnType<typeof parseCidr>, networks: NetworkRecord[]): Promise<Cidr6 | undefined> {
+  const b = await backend();
+  if (opts.ipv6 === false) {
+    if (opts.subnet6 !== undefined) throw new VesselError('E_USAGE', `--subnet ${opts.subnet6}: an IPv6 subnet contradicts --ipv6=false`);
+    return undefined;
+  }
+  const missing = await b.ipv6Missing();
+  if (missing !== undefined) {
+    if (opts.subnet6 === undefined && opts.ipv6 === undefined) return undefined;
+    throw new VesselError('E_UNSUPPORTED', `network ${name}: ${missing.why}`, { hint: missing.hint });
+  }
+  const routes = await b.hostRoutes6();
+  if (opts.subnet6 !== undefined) {
+    const subnet6 = parseCidr6(opts.subnet6, '--subnet');
+    checkSubnet6Free(subnet6, subnet4, networks, routes);
+    return subnet6;
+  }
+  return pickSubnet6(await ulaPrefix(), name, networks, routes);
+}
+
 /** Create a network (record first, then its bridge, then its NAT rules). */
 export async function createNetworkLocked(
   name: string,
-  opts: { subnet?: string; auto: boolean },
+  opts: CreateOptions & { auto: boolean },
   networks: NetworkRecord[],
 ): Promise<NetworkRecord> {
   checkNetworkName(name);
@@ -35,10 +67,12 @@ export async function createNetworkLocked(
   } else {
     subnet = pickSubnet(poolConfig(), networks, routes);
   }
+  const subnet6 = await chooseSubnet6(name, opts, subnet, networks);
   const rec: NetworkRecord = {
     name,
     subnet: formatCidr(subnet),
     gateway: gatewayOf(subnet),
+    ...(subnet6 ? { subnet6: formatCidr6(subnet6), gateway6: gateway6Of(subnet6) } : {}),
     bridge,
     auto: opts.auto,
     created: new Date().toISOString(),
@@ -59,9 +93,27 @@ export async function createNetworkLocked(
   return rec;
 }
 
-export async function createNetwork(name: string, opts: { subnet?: string } = {}): Promise<NetworkRecord> {
+/** `--subnet` values (at most one per family) → the IPv4 and IPv6 one. */
+export function splitSubnets(subnets: readonly string[]): Pick<CreateOptions, 'subnet' | 'subnet6'> {
+  const out: Pick<CreateOptions, 'subnet' | 'subnet6'> = {};
+  for (const s of subnets) {
+    const key = s.includes(':') ? 'subnet6' : 'subnet';
+    if (out[key] !== undefined) {
+      throw new VesselError('E_USAGE', `--subnet ${s}: a second ${key === 'subnet6' ? 'IPv6' : 'IPv4'} subnet (${out[key]} is given already)`, {
+        hint: 'give at most one IPv4 and one IPv6 subnet',
+      });
+    }
+    if (key === 'subnet6') parseCidr6(s, '--subnet');
+    else parseCidr(s, '--subnet');
+    out[key] = s;
+  }
+  return out;
+}
+
+export async function createNetwork(name: string, opts: CreateOptions = {}): Promise<NetworkRecord> {
   checkNetworkName(name);
   if (opts.subnet !== undefined) parseCidr(opts.subnet, '--subnet');
+  if (opts.subnet6 !== undefined) parseCidr6(opts.subnet6, '--subnet');
   return withNetworksLock(async () => {
     const networks = await listNetworks();
     if (networks.some((n) => n.name === name)) {
@@ -114,12 +166,13 @@ function info(net: NetworkRecord): NetworkInfo {
     name: net.name,
     subnet: net.subnet,
     gateway: net.gateway,
+    ...(net.subnet6 !== undefined ? { subnet6: net.subnet6, gateway6: net.gateway6! } : {}),
     bridge: net.bridge,
     auto: net.auto,
     created: net.created,
     containers: Object.values(net.leases)
       .sort((a, b) => a.container.localeCompare(b.container))
-      .map((l) => ({ name: l.container, address: l.address, publish: l.publish.map(formatPublish) })),
+      .map((l) => ({ name: l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), publish: l.publish.map(formatPublish) })),
     hostsFile: hostsPath(net.name),
     resolvConf: resolvPath(net.name),
   };

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { config, readJsonFile, writeJsonAtomic, withLock, hasErrno } from '../util/index.js';
+import { VesselError, config, readJsonFile, writeJsonAtomic, withLock, hasErrno } from '../util/index.js';
+import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { ulaPrefixFrom } from './ipam.js';
 import type { NetworkRecord } from './types.js';
 
 /**
@@ -60,4 +63,28 @@ export function saveNetwork(rec: NetworkRecord): void {
 
 export function deleteNetworkFiles(name: string): void {
   rmSync(networkDir(name), { recursive: true, force: true });
+}
+
+/**
+ * The host's ULA /48 (ipam.ts ulaPrefixFrom), drawn once and kept in <networks>/.ula.json, so every
+ * automatic IPv6 subnet of this host comes from it. Called under withNetworksLock.
+ */
+export async function ulaPrefix(env: NodeJS.ProcessEnv = process.env): Promise<Cidr6> {
+  // An admin's own prefix (several hosts sharing routes, or a delegated one): VESSEL_NETWORK_ULA.
+  if (env.VESSEL_NETWORK_ULA) return ulaFromEnv(env.VESSEL_NETWORK_ULA);
+  const path = join(networksDir(), '.ula.json');
+  const kept = await readJsonFile<{ prefix: string }>(path);
+  if (kept) return parseCidr6(kept.prefix, path);
+  const drawn = ulaPrefixFrom(randomBytes(5));
+  writeJsonAtomic(path, { prefix: formatCidr6(drawn) });
+  return drawn;
+}
+
+/** VESSEL_NETWORK_ULA: a prefix of /48 to /63, networks being /64s of it. */
+function ulaFromEnv(text: string): Cidr6 {
+  const c = parseCidr6(text, 'VESSEL_NETWORK_ULA');
+  if (c.prefix < 48 || c.prefix > 63) {
+    throw new VesselError('E_CONFIG', `VESSEL_NETWORK_ULA=${text}: expected a /48 to /63, whose /64s become networks`, { hint: 'e.g. fd12:3456:789a::/48' });
+  }
+  return c;
 }

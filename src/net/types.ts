@@ -5,6 +5,8 @@ export interface Lease {
   container: string;
   /** Dotted address without prefix, e.g. 10.77.0.2. */
   address: string;
+  /** IPv6 address without prefix on a dual-stack network: the subnet6 address with the same host number. */
+  address6?: string;
   hostIf: string;
   containerIf: string;
   publish: PortPublish[];
@@ -21,6 +23,9 @@ export interface NetworkRecord {
   /** e.g. 10.77.0.0/24 */
   subnet: string;
   gateway: string;
+  /** IPv6 subnet (a /64 of the host's ULA prefix unless given); absent: IPv4 only (--ipv6=false). */
+  subnet6?: string;
+  gateway6?: string;
   bridge: string;
   /** Created on first use by a container (not by `network create`): removed with its last container. */
   auto: boolean;
@@ -36,10 +41,12 @@ export interface NetworkInfo {
   name: string;
   subnet: string;
   gateway: string;
+  subnet6?: string;
+  gateway6?: string;
   bridge: string;
   auto: boolean;
   created: string;
-  containers: Array<{ name: string; address: string; publish: string[] }>;
+  containers: Array<{ name: string; address: string; address6?: string; publish: string[] }>;
   hostsFile: string;
   resolvConf: string;
 }

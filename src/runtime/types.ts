@@ -46,7 +46,7 @@ export type RuntimeNetwork =
       /** Container address with prefix, e.g. 10.77.3.5/24. */
       address: string;
       gateway: string;
-      /** IPv6 (dual stack): the container's address with prefix, and the network's gateway. */
+      /** Dual-stack networks: IPv6 address with prefix (fd12:3456:789a:1::5/64) and the bridge's IPv6 gateway. */
       address6?: string;
       gateway6?: string;
       /** Host-side and container-side interface names (veth or epair ends). */

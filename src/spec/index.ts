@@ -22,8 +22,11 @@ export {
   type GateResult,
   type SetCheckOptions,
 } from './depends.js';
-export { parsePublish, formatPublish, parsePortAcl, formatPortAcl } from './publish.js';
 export { envPairs, mergeEnv } from './env.js';
+export {
+  parsePublish, formatPublish, formatHostIp, parsePortAcl, formatPortAcl, portCount, isDynamicPublish, hostPortSpan, hostFamilies,
+  hostIpsIntersect, publishOverlaps,
+} from './publish.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
 export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';
 export { normalizeSignal, SIGNALS } from './signal.js';

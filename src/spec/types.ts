@@ -49,11 +49,27 @@ export type Volume = BindVolume | TmpfsVolume | NamedVolume;
 
 export type Protocol = 'tcp' | 'udp';
 
+/**
+ * One `-p` / `publish[]` entry, as docker reads it (go-connections nat.ParsePortSpec):
+ * - `8080:80`: one host port to one container port;
+ * - `8000-8010:9000-9010`: equally long ranges, port for port (hostPortEnd, containerPortEnd);
+ * - `8000-8010:80`: one free port of the host range, chosen at start (hostPortEnd only);
+ * - `80`, `IP::80`, `8000-8010`: a free host port per container port, chosen at start (hostPort 0).
+ * A running container's lease holds the mappings with every host port chosen.
+ */
 export interface PortPublish {
-  /** Host address to bind the redirect to; undefined means every local address. */
+  /**
+   * Host address the redirect answers at (IPv6 without brackets, canonical). Undefined: every
+   * local address of both families; `0.0.0.0`: every IPv4 address; `::`: every IPv6 address.
+   */
   hostIp?: string;
+  /** First host port; 0 = a free port chosen at start. */
   hostPort: number;
+  /** Last host port of a range (inclusive). */
+  hostPortEnd?: number;
   containerPort: number;
+  /** Last container port of a range (inclusive). */
+  containerPortEnd?: number;
   protocol: Protocol;
 }
 

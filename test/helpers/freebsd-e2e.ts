@@ -22,10 +22,21 @@ export class LiveFreeBSD extends FakeFreeBSD {
     { destination: '192.0.2.0/24', gateway: 'link#1', flags: 'U', 'interface-name': 'em0' },
   ];
 
+  /** netstat -f inet6: link-local and multicast with their zones, loopback, a LAN /64 on em0. */
+  routes6 = [
+    { destination: 'default', gateway: 'fe80::1%em0', flags: 'UG', 'interface-name': 'em0' },
+    { destination: '::1', gateway: 'link#3', flags: 'UHS', 'interface-name': 'lo0' },
+    { destination: '2001:db8:1::/64', gateway: 'link#1', flags: 'U', 'interface-name': 'em0' },
+    { destination: 'fe80::%lo0/64', gateway: 'link#3', flags: 'U', 'interface-name': 'lo0' },
+    { destination: 'ff02::%em0/16', gateway: 'link#1', flags: 'U', 'interface-name': 'em0' },
+  ];
+
   override async run(argv: readonly string[], opts: HostOptions = {}): Promise<HostResult> {
     if (argv[0] === 'netstat') {
       this.calls.push({ argv: [...argv] });
-      const doc = { statistics: { 'route-information': { 'route-table': { 'rt-family': [{ 'address-family': 'Internet', 'rt-entry': this.routes }] } } } };
+      const v6 = argv.includes('inet6');
+      const fam = { 'address-family': v6 ? 'Internet6' : 'Internet', 'rt-entry': v6 ? this.routes6 : this.routes };
+      const doc = { statistics: { 'route-information': { 'route-table': { 'rt-family': [fam] } } } };
       return { argv, exitCode: 0, stdout: JSON.stringify(doc) + '\n', stderr: '' };
     }
     const zfs = this.zfsLayers([...argv]);

@@ -89,6 +89,8 @@ export class FakeFreeBSD extends Recorder {
   pfEnabled = true;
   mainAnchors = ['nat-anchor "vessel-nat/*" all', 'rdr-anchor "vessel-rdr/*" all'];
   forwarding = true;
+  /** net.inet6.ip6.forwarding (ipv6_gateway_enable): networks are dual-stack only with it. */
+  forwarding6 = true;
   private nextJid = 1;
   private nextIf = 0;
 
@@ -137,6 +139,7 @@ export class FakeFreeBSD extends Recorder {
         if (line === 'sysctl -n kern.osreldate') return this.ok(`${this.osreldate}\n`);
         if (line === 'sysctl -n kern.securelevel') return this.ok(`${this.securelevel}\n`);
         if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
+        if (line === 'sysctl -n net.inet6.ip6.forwarding') return this.ok(this.forwarding6 ? '1\n' : '0\n');
         return this.ok();
       }
       case 'route':
@@ -428,7 +431,7 @@ export function freebsdConfig(root: string, over: Partial<ContainerConfig> & { n
 }
 
 /** A bridge attachment as net/ would lease it (epair names as the FreeBSD driver derives them). */
-export function bridgeNet(container: string, address: string, publish: PortPublish[] = []): RuntimeNetwork {
+export function bridgeNet(container: string, address: string, publish: PortPublish[] = [], address6?: string): RuntimeNetwork {
   const ep = epairNames(container);
   return {
     mode: 'bridge',
@@ -436,6 +439,8 @@ export function bridgeNet(container: string, address: string, publish: PortPubli
     bridge: bridgeName('front'),
     address,
     gateway: '10.77.3.1',
+    // A dual-stack network: fd00:77:3::/64 with its gateway ::1 (net/ leases the same host number).
+    ...(address6 !== undefined ? { address6, gateway6: 'fd00:77:3::1' } : {}),
     hostIf: ep.host,
     containerIf: ep.jail,
     publish,

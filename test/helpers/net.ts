@@ -99,17 +99,23 @@ export function vslInterfaces(): string[] {
   return existsSync('/sys/class/net') ? readdirSync('/sys/class/net').filter((n) => n.includes('vsl')) : [];
 }
 
+/** vessel's table (`inet` since it speaks IPv6; `ip` before: either counts as left over). */
 export function nftTableExists(table: string): boolean {
-  return trySh(['nft', 'list', 'table', 'ip', table]).ok;
+  return trySh(['nft', 'list', 'table', 'inet', table]).ok || trySh(['nft', 'list', 'table', 'ip', table]).ok;
 }
 
 /** A free TCP/UDP port number in a quiet range (nothing bound on the host). */
 export function freePort(): number {
+  return freePorts(1);
+}
+
+/** The first of `n` consecutive free ports in a quiet range. */
+export function freePorts(n: number): number {
   const bound = sh(['sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6']);
+  const free = (p: number) => !bound.includes(`:${p.toString(16).toUpperCase().padStart(4, '0')} `);
   for (;;) {
     const p = 20000 + Math.floor(Math.random() * 20000);
-    const hex = `:${p.toString(16).toUpperCase().padStart(4, '0')} `;
-    if (!bound.includes(hex)) return p;
+    if (Array.from({ length: n }, (_, i) => p + i).every(free)) return p;
   }
 }
 
@@ -151,6 +157,98 @@ export async function removeNetworkLeftovers(root: string, networks: string[], c
   const interfaces = await ownInterfaces(scope, networks, containers);
   const table = nftTableExists(nftTableName(scope));
   for (const i of interfaces) delLink(i);
-  trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
+  trySh(['nft', 'delete', 'table', 'inet', nftTableName(scope)]);
   return { interfaces, table };
+}
+
+/**
+ * "The host's own IPv6 address" for tests: ADDRESS/128 on a port-less bridge the test creates and
+ * removes, as addDummy does for IPv4 (`nodad`: usable at once). fd00::/8 ULA, never routed out.
+ */
+export function addHostAddress6(name: string, address: string): void {
+  sh(['ip', 'link', 'add', name, 'type', 'bridge']);
+  sh(['ip', 'addr', 'add', `${address}/128`, 'dev', name, 'nodad']);
+  sh(['ip', 'link', 'set', name, 'up']);
+}
+
+/** Names for one suite's own host IPv6 address (addHostAddress6): random per run, `vsl` in the interface. */
+export function testHost6(kind: string): { ifname: string; address: string; tag: string } {
+  const tag = Math.random().toString(16).slice(2, 6);
+  return { ifname: `vsl${kind}${tag}`, address: `fd9${kind.length}:${tag}::10`, tag };
+}
+
+/** br_netfilter hands this network namespace's bridged IPv6 to netfilter (docker and k8s hosts). */
+export function bridgeNfCallsIp6tables(): boolean {
+  return trySh(['cat', '/proc/sys/net/bridge/bridge-nf-call-ip6tables']).out.trim() === '1';
+}
+
+/**
+ * The host's node, runnable inside a busybox container: /usr bind-mounted read-only at /host/usr
+ * and started by its own loader (busybox images have no libc). Returns the -v flags and the argv.
+ */
+export function hostNodeInContainer(script: string): { volumes: string[]; argv: string[] } {
+  const loader = sh(['readlink', '-f', '/lib64/ld-linux-x86-64.so.2']).trim();
+  const libdir = loader.slice(0, loader.lastIndexOf('/'));
+  const node = sh(['readlink', '-f', process.execPath]).trim();
+  if (!loader.startsWith('/usr/') || !node.startsWith('/usr/')) throw new Error(`unexpected layout: ${loader} ${node}`);
+  return { volumes: ['-v', '/usr:/host/usr:ro'], argv: [`/host${loader}`, '--library-path', `/host${libdir}`, `/host${node}`, '-e', script] };
+}
+
+/** A UDP answer to `payload` from HOST:PORT (udp4 or udp6), retried until a deadline. */
+export async function udpAsk(host: string, port: number, payload: string, deadlineMs = 10_000): Promise<string> {
+  const dgram = await import('node:dgram');
+  return new Promise<string>((res, rej) => {
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const timer = setInterval(() => s.send(payload, port, host), 200);
+    const deadline = setTimeout(() => { clearInterval(timer); s.close(); rej(new Error(`no UDP answer from ${host}:${port}`)); }, deadlineMs);
+    s.on('message', (m) => { clearInterval(timer); clearTimeout(deadline); s.close(); res(m.toString()); });
+    s.send(payload, port, host);
+  });
+}
+
+/** Every IPv6 address and route on the host (all tables), one per line, for before/after checks. */
+export function hostIpv6State(): string[] {
+  const addrs = JSON.parse(sh(['ip', '-j', '-6', 'addr'])) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+  const routes = JSON.parse(sh(['ip', '-j', '-6', 'route', 'show', 'table', 'all'])) as Array<{ dst: string; dev?: string; type?: string; table?: string }>;
+  return [
+    ...addrs.flatMap((a) => a.addr_info.map((i) => `addr ${i.local}/${i.prefixlen} ${a.ifname}`)),
+    ...routes.map((r) => `route ${r.type ?? 'unicast'} ${r.dst} ${r.dev ?? ''} ${r.table ?? 'main'}`),
+  ];
+}
+
+/**
+ * argv that runs ARGV inside the named network namespace (/run/netns/NS, `ip netns add`) as if it
+ * were the host: a private mount namespace with a sysfs of that network namespace (so
+ * /sys/class/net shows its interfaces) and the host's cgroup mounts moved back under it.
+ * `ip netns exec` would remount /sys and lose the cgroups that vessel needs.
+ */
+export function inNetnsArgv(ns: string, argv: string[]): string[] {
+  const inner = 'mount -t sysfs sysfs /sys && mount --move "$0" /sys/fs/cgroup && rmdir "$0" && exec "$@"';
+  const outer = `cg=$(mktemp -d /tmp/vsl-cg.XXXXXX) && mount --rbind /sys/fs/cgroup "$cg" && exec nsenter --net=/run/netns/"$0" sh -c '${inner}' "$cg" "$@"`;
+  return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', outer, ns, ...argv];
+}
+
+/**
+ * The end of a networking suite: gc, its containers and networks removed, then whatever of its
+ * own is still on the host (interfaces, the table, the suite's own `links`) removed by force, so a
+ * failed test leaks nothing, and the root disposed; returns what the root still held (processes,
+ * mounts) before that, which the suite expects to be nothing.
+ */
+export async function tearDownNetworkSuite(t: import('./vessel.js').TestRoot | undefined, networks: string[], containers: string[], links: string[]): Promise<string[]> {
+  try {
+    if (!t) return [];
+    const { leftovers, vessel } = await import('./vessel.js');
+    const { nftTableName } = await import('../../src/net/names.js');
+    const scope = `${t.root}/networks`;
+    await vessel(t, ['gc']);
+    for (const c of containers) await vessel(t, ['rm', '-f', c]);
+    for (const n of networks) await vessel(t, ['network', 'rm', n]);
+    for (const i of await ownInterfaces(scope, networks, containers)) delLink(i);
+    trySh(['nft', 'delete', 'table', 'inet', nftTableName(scope)]);
+    const left = leftovers(t);
+    t.dispose();
+    return left;
+  } finally {
+    for (const l of links) delLink(l);
+  }
 }

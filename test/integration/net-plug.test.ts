@@ -81,7 +81,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     delLink(dummy);
     // Whatever a failed test left: our bridges and veths (named from our root), our table.
     for (const i of await own()) delLink(i);
-    if (table) trySh(['nft', 'delete', 'table', 'ip', table]);
+    if (table) trySh(['nft', 'delete', 'table', 'inet', table]);
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -116,7 +116,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
   });
 
   it('network reload brings the rules back after a firewall reload removed them', async () => {
-    sh(['nft', 'delete', 'table', 'ip', table]); // what `nft flush ruleset` would do to us (only to us here)
+    sh(['nft', 'delete', 'table', 'inet', table]); // what `nft flush ruleset` would do to us (only to us here)
     await expect(httpGet(`http://127.0.0.1:${tcpPort}/`, 1000)).rejects.toThrow();
     await net.reloadNetworks();
     expect((await waitHttp(`http://127.0.0.1:${tcpPort}/`)).status).toBe(200);
@@ -148,7 +148,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
   });
 
   it('refuses a port already published, a port a host service holds, a bad port and a clashing subnet, creating nothing', async () => {
-    const snapshot = async () => JSON.stringify([await own(), sh(['nft', 'list', 'table', 'ip', table])]);
+    const snapshot = async () => JSON.stringify([await own(), sh(['nft', 'list', 'table', 'inet', table])]);
     const state = await snapshot();
     const leases = await net.listLeases();
     await expect(net.prepareNetwork(spec('thief', 'front', [{ hostPort: tcpPort, containerPort: 81, protocol: 'tcp' }]), 'thief'))
@@ -185,7 +185,7 @@ describe.runIf(canRun)('networking with real namespaces', () => {
     expect(left.map((r) => `${r.kind}:${r.id}`).sort()).toEqual([`interface:${hostIf}`, 'lease:victim', 'nft:vessel:victim']);
     await net.releaseNetwork('victim', left);
     expect(await net.findNetworkLeftovers('victim')).toEqual([]);
-    expect(sh(['nft', 'list', 'table', 'ip', table])).not.toContain('vessel:victim');
+    expect(sh(['nft', 'list', 'table', 'inet', table])).not.toContain('vessel:victim');
   });
 
   it('after every member stops, no veth, bridge, rule or lease of theirs remains', async () => {

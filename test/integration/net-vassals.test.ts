@@ -37,7 +37,7 @@ describe.runIf(canRun)('the example vassals', () => {
     const leftIfs = await ownInterfaces(scope, ['front'], containers);
     const leftTable = nftTableExists(nftTableName(scope));
     for (const i of leftIfs) delLink(i);
-    trySh(['nft', 'delete', 'table', 'ip', nftTableName(scope)]);
+    trySh(['nft', 'delete', 'table', 'inet', nftTableName(scope)]);
     const rest = leftovers(t);
     t.dispose();
     expect({ interfaces: leftIfs, table: leftTable, rest }).toEqual({ interfaces: [], table: false, rest: [] });

@@ -27,10 +27,17 @@ describe('vessel run -P', () => {
     const r = await vessel(t, ['run', '-d', '--name', 'pub', '-P', 'web:exposed']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const [st] = JSON.parse((await vessel(t, ['inspect', 'pub'])).stdout) as Array<{ spec: { network: { publish: Array<{ hostPort: number; containerPort: number; protocol: string }> } } }>;
-    const pub = st!.spec.network.publish;
+    // The spec asks for 80/tcp on a free host port; the lease holds the one chosen at start.
+    const [st] = JSON.parse((await vessel(t, ['inspect', 'pub'])).stdout) as Array<{
+      spec: { network: { publish: Array<{ hostPort: number; containerPort: number; protocol: string }> } };
+      ports: { publish: Array<{ hostPort: number; containerPort: number; protocol: string }> };
+    }>;
+    expect(st!.spec.network.publish).toEqual([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+    const pub = st!.ports.publish;
     expect(pub).toHaveLength(1);
     expect(pub[0]!.containerPort).toBe(80);
+    expect(pub[0]!.hostPort).toBeGreaterThan(0);
+    expect((await vessel(t, ['port', 'pub', '80'])).stdout).toContain(`80/tcp -> 0.0.0.0:${pub[0]!.hostPort}\n`);
     const body = await until(async () => {
       try {
         const res = await fetch(`http://127.0.0.1:${pub[0]!.hostPort}/index.html`);

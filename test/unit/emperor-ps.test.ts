@@ -92,9 +92,9 @@ describe('vessel ps: Emperor stats merged with container state', () => {
   it('prints one aligned line per container', () => {
     const report = mergePs(stats, [state('crashy', { status: 'exited', restarts: 3 })], [], now);
     const lines = formatPs(report, now).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+IMAGE\s+PID\s+VASSAL\s+LOYAL\s+HEARTBEAT\s+THROTTLE\s+STARTED\s+RESTARTS\s+LAST EXIT\s+ERROR$/);
-    expect(lines[1]).toMatch(/^crashy\s+back-off\s+busybox:latest\s+-\s+-\s+-\s+-\s+3\.0s×3/);
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+IMAGE\s+PORTS\s+PID\s+VASSAL\s+LOYAL\s+HEARTBEAT\s+THROTTLE\s+STARTED\s+RESTARTS\s+LAST EXIT\s+ERROR$/);
+    expect(lines[1]).toMatch(/^crashy\s+back-off\s+busybox:latest\s+-\s+-\s+-\s+-\s+-\s+3\.0s×3/);
     expect(lines[2]).toMatch(/^plain\s+running \(uwsgi\)/);
-    expect(lines[3]).toMatch(/^web\s+running\s+-\s+-\s+\d+\s+yes\s+9s/);
+    expect(lines[3]).toMatch(/^web\s+running\s+-\s+-\s+-\s+\d+\s+yes\s+9s/);
   });
 });

@@ -18,6 +18,9 @@ process.env.VESSEL_OS = 'freebsd';
 delete process.env.VESSEL_EXT_IF;
 delete process.env.VESSEL_NETWORK_POOL;
 delete process.env.VESSEL_NETWORK_PREFIX;
+// Networks are dual-stack (the model host has IPv6 forwarding on): a fixed IPv6 prefix keeps the
+// transcripts the same on every run (otherwise a random one is drawn per state root).
+process.env.VESSEL_NETWORK_ULA = 'fd00:77::/48';
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 import { setHostRunner } from '../../src/util/host.js';
@@ -116,7 +119,9 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     // 10.77.0.0/24 is routed on the host (netstat): the automatic subnet skips it.
     const [net] = await listNetworkInfo();
     expect(net).toMatchObject({ name: 'front', subnet: '10.77.1.0/24', bridge: 'vbr2d8d6931', auto: true });
-    expect(net!.containers).toEqual([{ name: 'web', address: '10.77.1.2', publish: ['8080:80/tcp'] }]);
+    // Dual stack: a /64 of VESSEL_NETWORK_ULA, the IPv6 address with the IPv4 host number.
+    expect(net!.subnet6).toMatch(/^fd00:77:0:[0-9a-f]+::\/64$/);
+    expect(net!.containers).toEqual([{ name: 'web', address: '10.77.1.2', address6: net!.subnet6!.replace('::/64', '::2'), publish: ['8080:80/tcp'] }]);
     // The names net/ leased are the ones the driver created.
     expect([...fake.interfaces].sort()).toEqual(['em0', 'lo0', 'vbr2d8d6931', 'vsl4b5e57f6a']);
     expect([...fake.anchors.keys()].sort()).toEqual(['vessel-nat/front', 'vessel-rdr/web']);

@@ -85,6 +85,29 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
       ]),
     }),
   },
+  // Issue 17: a dual-stack network (ifconfig(8) inet6 … alias, route(8) -inet6, pf.conf(5) inet6
+  // nat/rdr), docker's port forms as a lease holds them: a range port for port (`port 8000:8010 ->
+  // … port 8000:*`), a shifted udp range, one family's wildcard, an IPv6 host address, a host port
+  // chosen at start (already a number here).
+  'vnet-dual-stack': {
+    cfg: () => freebsdConfig(root, {
+      name: 'web',
+      network: bridgeNet('web', '10.77.3.5/24', [
+        { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+        { hostPort: 8000, hostPortEnd: 8010, containerPort: 8000, containerPortEnd: 8010, protocol: 'tcp' },
+        { hostPort: 9000, hostPortEnd: 9002, containerPort: 7000, containerPortEnd: 7002, protocol: 'udp' },
+        { hostIp: '0.0.0.0', hostPort: 8443, containerPort: 443, protocol: 'tcp' },
+        { hostIp: '::', hostPort: 8444, containerPort: 443, protocol: 'tcp' },
+        { hostIp: '2001:db8:1::10', hostPort: 5353, containerPort: 53, protocol: 'udp' },
+        { hostPort: 49731, containerPort: 9090, protocol: 'tcp' },
+      ], 'fd00:77:3::5/64'),
+    }),
+  },
+  // Without VIMAGE: the IPv6 address is an alias on lo1 too (jail(8) ip6.addr "lo1|ADDR/128").
+  'no-vimage-dual-stack': {
+    cfg: () => freebsdConfig(root, { name: 'web', network: bridgeNet('web', '10.77.3.5/24', [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'fd00:77:3::5/64') }),
+    host: (f) => { f.vimage = false; },
+  },
   'no-vimage': {
     cfg: () => freebsdConfig(root, { name: 'web', network: bridgeNet('web', '10.77.3.5/24', [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]) }),
     host: (f) => { f.vimage = false; },

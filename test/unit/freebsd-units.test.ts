@@ -8,7 +8,7 @@ import { bridgeName, devfsRulesetNumber, epairNames, jailName } from '../../src/
 import { checkJailParam, quote } from '../../src/runtime/freebsd/jailconf.js';
 import { rctlRules } from '../../src/runtime/freebsd/rctl.js';
 import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
-import { STATES_ARGV, parseDefaultRoute, parseStates, pfConfLines, statesOf, subnetOf } from '../../src/runtime/freebsd/pf.js';
+import { STATES_ARGV, parseDefaultRoute, parseStates, pfConfLines, rdrTarget6, statesOf, subnet6Of, subnetOf } from '../../src/runtime/freebsd/pf.js';
 import { jailExecArgv } from '../../src/runtime/freebsd/jail-exec.js';
 import { resolveIdentity } from '../../src/runtime/freebsd/identity.js';
 import { killSignalArg } from '../../src/runtime/freebsd/driver.js';
@@ -160,6 +160,20 @@ describe('pf states (finding 16)', () => {
     // What one -v prints: the state and its age line, no id — nothing could be killed from it.
     const oneV = 'all tcp 10.77.3.5:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n';
     expect(statesOf(oneV, '10.77.3.5')).toEqual([]);
+  it('reads IPv6 states too (pf_print_host: ADDR[PORT]) and matches IPv6 addresses and subnets', () => {
+    const out = [
+      'all tcp fd00:77:3::5[80] (2001:db8:1::10[8080]) <- 2001:db8:9::7[50000]       ESTABLISHED:ESTABLISHED',
+      '   [1 + 2]  wscale 7  [3 + 4]  wscale 7',
+      '   id: 6474d3f900000003 creatorid: 2c95c8fa',
+      'all udp 10.77.3.5:53 <- 10.77.3.6:4000       MULTIPLE:SINGLE',
+      '   id: 6474d3f900000004 creatorid: 2c95c8fa',
+    ].join('\n');
+    expect(parseStates(out)[0]).toEqual({ id: '6474d3f900000003/2c95c8fa', addresses: ['fd00:77:3::5', '2001:db8:1::10', '2001:db8:9::7'] });
+    expect(statesOf(out, 'fd00:77:3::5')).toEqual(['6474d3f900000003/2c95c8fa']);
+    expect(statesOf(out, 'fd00:77:3::/64')).toEqual(['6474d3f900000003/2c95c8fa']);
+    expect(statesOf(out, '10.77.3.0/24')).toEqual(['6474d3f900000004/2c95c8fa']);
+    expect(subnet6Of('fd00:77:3::5/64')).toBe('fd00:77:3::/64');
+    expect(rdrTarget6('rdr pass on em0 inet6 proto tcp from any to (em0) port 8080 -> fd00:77:3::5 port 80 label "vessel-rdr/web"')).toBe('fd00:77:3::5');
   });
 });
 

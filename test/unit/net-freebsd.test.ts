@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freebsdBackend, parseNetstatRoutes } from '../../src/net/freebsd/index.js';
+import { freebsdBackend, parseNetstatRoutes, parseNetstatRoutes6 } from '../../src/net/freebsd/index.js';
+import { formatCidr6 } from '../../src/net/cidr6.js';
 import { setHostRunner } from '../../src/util/host.js';
 import { FakeFreeBSD } from '../helpers/freebsd.js';
 import { hostOs } from '../../src/runtime/index.js';
@@ -30,6 +31,23 @@ describe('FreeBSD net backend: routes from netstat --libxo json', () => {
     expect(parseNetstatRoutes(json).map((r) => `${formatCidr(r.dst)} ${r.dev}`)).toEqual([
       '10.77.0.0/24 em1', '127.0.0.1/32 lo0', '10.5.0.0/16 vtnet1',
     ]);
+  });
+  it('netstat -f inet6: IPv6 destinations (host routes as /128), no zones (link-local, multicast), no default', () => {
+    const json = JSON.stringify({ statistics: { 'route-information': { 'route-table': { 'rt-family': [{
+      'address-family': 'Internet6',
+      'rt-entry': [
+        { destination: 'default', gateway: 'fe80::1%em0', flags: 'UG', 'interface-name': 'em0' },
+        { destination: '::1', gateway: 'link#3', flags: 'UHS', 'interface-name': 'lo0' },
+        { destination: '2001:db8:1::/64', gateway: 'link#1', flags: 'U', 'interface-name': 'em0' },
+        { destination: 'fd00:77:0:2d8d::/64', gateway: 'link#5', flags: 'U', 'interface-name': 'vbr2d8d6931' },
+        { destination: 'fe80::%lo0/64', gateway: 'link#3', flags: 'U', 'interface-name': 'lo0' },
+        { destination: 'ff02::%em0/16', gateway: 'link#1', flags: 'U', 'interface-name': 'em0' },
+      ],
+    }] } } } });
+    expect(parseNetstatRoutes6(json).map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual([
+      '::1/128 lo0', '2001:db8:1::/64 em0', 'fd00:77:0:2d8d::/64 vbr2d8d6931',
+    ]);
+    expect(parseNetstatRoutes6('garbage')).toEqual([]);
   });
   it('an empty or broken answer is no routes, not a crash', () => {
     expect(parseNetstatRoutes('')).toEqual([]);

@@ -5,9 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../src/util/config.js';
 import { VesselError } from '../../src/util/errors.js';
 import { formatCidr, intToIp, parseCidr } from '../../src/net/cidr.js';
-import { checkSubnetFree, parseRoutes, pickAddress, pickSubnet, poolConfig } from '../../src/net/ipam.js';
+import { addLease, checkSubnet6Free, checkSubnetFree, parseRoutes, parseRoutes6, pickAddress, pickSubnet, pickSubnet6, poolConfig, ulaPrefixFrom } from '../../src/net/ipam.js';
+import { formatCidr6, parseCidr6 } from '../../src/net/cidr6.js';
 import { bridgeName, checkNetworkName, nftTableName, vethNames } from '../../src/net/names.js';
-import { checkHostAddresses, checkHostListeners, parseProcNet, validatePublish } from '../../src/net/publish.js';
+import { checkFamilies, checkHostAddresses, checkHostListeners, checkPublishedElsewhere, parseProcNet, resolvePublish, validatePublish } from '../../src/net/publish.js';
+import { portLines, portsSummary } from '../../src/net/ports.js';
+import { parsePublish } from '../../src/spec/publish.js';
 import type { NetBackend } from '../../src/net/backend.js';
 import type { NetworkRecord } from '../../src/net/types.js';
 import type { ContainerSpec } from '../../src/spec/types.js';
@@ -90,8 +93,16 @@ describe('names', () => {
 
 describe('published ports', () => {
   it('refuses bad ports', () => {
-    expect(() => validatePublish([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }], 'web')).toThrow('web: publish 0:80/tcp: host port 0 is not within 1-65535');
+    expect(() => validatePublish([{ hostPort: -1, containerPort: 80, protocol: 'tcp' }], 'web')).toThrow('web: publish -1:80/tcp: host port -1 is not within 1-65535');
     expect(() => validatePublish([{ hostPort: 80, containerPort: 70000, protocol: 'tcp' }], 'web')).toThrow(/container port 70000/);
+    expect(() => validatePublish([{ hostPort: 90, hostPortEnd: 80, containerPort: 90, containerPortEnd: 100, protocol: 'tcp' }], 'web')).toThrow(/host range 90-80 is not a range/);
+    expect(() => validatePublish([{ hostPort: 80, hostPortEnd: 81, containerPort: 90, containerPortEnd: 100, protocol: 'tcp' }], 'web')).toThrow(/not equally long/);
+    expect(() => validatePublish([{ hostIp: 'fe80::1%eth0', hostPort: 80, containerPort: 90, protocol: 'tcp' }], 'web')).toThrow(/is not an IP address/);
+    expect(() => validatePublish([parsePublish('8000-8010:8000-8010'), parsePublish('[::1]:8010:80')], 'web')).toThrow(
+      'web: publish [::1]:8010:80/tcp: host port 8010/tcp overlap 8000-8010:8000-8010/tcp',
+    );
+    // different families, or a free port chosen later, do not overlap
+    expect(() => validatePublish([parsePublish('127.0.0.1:80:80'), parsePublish('[::1]:80:80'), parsePublish('80')], 'web')).not.toThrow();
   });
   it('refuses a host address the host does not have', async () => {
     await expect(checkHostAddresses([{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'web')).resolves.toBeUndefined();
@@ -108,14 +119,114 @@ describe('published ports', () => {
       '   2: 0100007F:1F91 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 3 1',
     ].join('\n');
     const l = parseProcNet(tcp, 'tcp');
-    expect(l).toEqual([{ protocol: 'tcp', ip: '127.0.0.1', port: 8080 }, { protocol: 'tcp', ip: undefined, port: 22 }]);
-    const tcp6 = 'head\n   0: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0\n';
-    expect(parseProcNet(tcp6, 'tcp')).toEqual([{ protocol: 'tcp', ip: '127.0.0.1', port: 80 }]);
+    expect(l).toEqual([{ protocol: 'tcp', ip: '127.0.0.1', port: 8080 }, { protocol: 'tcp', ip: '0.0.0.0', port: 22 }]);
+    const tcp6 = [
+      'head',
+      '   0: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0',
+      // ::1 port 53, fd00::2 port 443 (four host-order words), :: port 25
+      '   1: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0',
+      '   2: 000000FD000000000000000002000000:01BB 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0',
+      '   3: 00000000000000000000000000000000:0019 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0',
+    ].join('\n');
+    expect(parseProcNet(tcp6, 'tcp')).toEqual([
+      { protocol: 'tcp', ip: '127.0.0.1', port: 80 },
+      { protocol: 'tcp', ip: '::1', port: 53 },
+      { protocol: 'tcp', ip: 'fd00::2', port: 443 },
+      { protocol: 'tcp', ip: undefined, port: 25 },
+    ]);
+    const l6 = parseProcNet(tcp6, 'tcp');
+    expect(() => checkHostListeners([parsePublish('[::1]:53:53')], 'web', l6)).toThrow('web: port 53/tcp is already in use on the host (a socket is bound to [::1]:53)');
+    expect(() => checkHostListeners([parsePublish('127.0.0.1:53:53')], 'web', l6)).not.toThrow();
+    // an IPv6 wildcard socket takes IPv4 too (unless IPV6_V6ONLY, which /proc does not show)
+    expect(() => checkHostListeners([parsePublish('127.0.0.1:20-30:20-30')], 'web', l6)).toThrow(/port 25\/tcp is already in use .* bound to \*:25/);
+    // an IPv4 wildcard socket leaves IPv6 addresses free
+    expect(() => checkHostListeners([parsePublish('[::1]:22:22')], 'web', l)).not.toThrow();
     expect(() => checkHostListeners([{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'web', l)).toThrow(
       'web: port 8080/tcp is already in use on the host (a socket is bound to 127.0.0.1:8080)',
     );
     expect(() => checkHostListeners([{ hostPort: 8080, containerPort: 80, protocol: 'udp' }], 'web', l)).not.toThrow();
     expect(() => checkHostListeners([{ hostIp: '10.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'web', l)).not.toThrow();
+  });
+});
+
+describe('IPv6 subnets and addresses', () => {
+  const ula = ulaPrefixFrom(Buffer.from([0x12, 0x34, 0x56, 0x78, 0x9a]));
+  it('draws a /48 of fd00::/8 with a 40-bit random Global ID (RFC 4193 3.2)', () => {
+    expect(formatCidr6(ula)).toBe('fd12:3456:789a::/48');
+  });
+  it('gives a network the same /64 every time (a hash of its name), the next one when that is taken', () => {
+    const a = formatCidr6(pickSubnet6(ula, 'front', [], []));
+    expect(a).toMatch(/^fd12:3456:789a:[0-9a-f]{1,4}::\/64$/);
+    expect(formatCidr6(pickSubnet6(ula, 'front', [], []))).toBe(a);
+    const taken = { ...net('other', '10.77.9.0/24'), subnet6: a, gateway6: '' };
+    expect(formatCidr6(pickSubnet6(ula, 'front', [taken], []))).not.toBe(a);
+    // a host route over it (a VPN, another tool's bridge, the host's own /128) moves it too
+    const routes = parseRoutes6(JSON.stringify([{ dst: a.replace('::/64', '::7'), dev: 'wg0', type: 'local' }]));
+    expect(formatCidr6(pickSubnet6(ula, 'front', [], routes))).not.toBe(a);
+  });
+  it('reads ip -j -6 route: not default, multicast or link-local; host routes are /128', () => {
+    const routes = parseRoutes6(JSON.stringify([
+      { dst: 'fd00::/64', dev: 'eth0' }, { dst: 'fe80::/64', dev: 'eth0' }, { dst: 'default', gateway: 'fd00::1', dev: 'eth0' },
+      { type: 'local', dst: 'fd00::2', dev: 'eth0' }, { type: 'multicast', dst: 'ff00::/8', dev: 'eth0' }, { type: 'local', dst: '::1', dev: 'lo' },
+    ]));
+    expect(routes.map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual(['fd00::/64 eth0', 'fd00::2/128 eth0', '::1/128 lo']);
+  });
+  it('refuses an IPv6 --subnet that clashes or is too small for the IPv4 one', () => {
+    const front = { ...net('front', '10.77.5.0/24'), subnet6: 'fd00:5::/64', gateway6: 'fd00:5::1' };
+    expect(() => checkSubnet6Free(parseCidr6('fd00:5::/48'), parseCidr('10.88.0.0/24'), [front], [])).toThrow('--subnet fd00:5::/48: overlaps network front (fd00:5::/64)');
+    expect(() => checkSubnet6Free(parseCidr6('fd00::/56'), parseCidr('10.88.0.0/24'), [], parseRoutes6('[{"dst":"fd00::/64","dev":"eth0"}]'))).toThrow(
+      '--subnet fd00::/56: overlaps fd00::/64, routed on this host via eth0',
+    );
+    expect(() => checkSubnet6Free(parseCidr6('fd00:9::/120'), parseCidr('10.88.0.0/16'), [], [])).toThrow(/smaller than the IPv4 subnet 10.88.0.0\/16/);
+    expect(() => checkSubnet6Free(parseCidr6('fd00:9::/112'), parseCidr('10.88.0.0/16'), [], [])).not.toThrow();
+    expect(() => parseCidr6('fd00::1/64', '--subnet')).toThrow('--subnet fd00::1/64: host bits are set');
+    expect(() => parseCidr6('fd00::/129', '--subnet')).toThrow(/expected an IPv6 CIDR/);
+  });
+  it('leases the IPv6 address with the IPv4 host number', () => {
+    const n = { ...net('front', '10.77.5.0/24'), subnet6: 'fd00:5:0:1::/64', gateway6: 'fd00:5:0:1::1' };
+    n.nextHost = 9;
+    const l = addLease(n, { container: 'web', hostIf: 'h', containerIf: 'eth0', publish: [], names: ['web'], leasedAt: '' });
+    expect([l.address, l.address6]).toEqual(['10.77.5.9', 'fd00:5:0:1::9']);
+  });
+});
+
+describe('host ports chosen at start', () => {
+  const others = [{ ...net('front', '10.77.5.0/24'), leases: { web: { container: 'web', address: '10.77.5.2', hostIf: '', containerIf: '', publish: [parsePublish('8000-8010:8000-8010')], names: [], leasedAt: '' } } }];
+  it('takes a random free port of the ephemeral range per container port, never one in use', () => {
+    let next = 40000;
+    const seq = () => next++;
+    const listeners = parseProcNet('h\n   0: 00000000:9C40 00000000:0000 0A 0 0 0 0 0 0 0\n', 'tcp'); // 40000 is bound
+    const out = resolvePublish([parsePublish('8000-8002'), parsePublish('53/udp')], 'api', others, listeners, [32768, 60999], seq);
+    expect(out.map((p) => `${p.hostPort}->${p.containerPort}/${p.protocol}`)).toEqual(['40001->8000/tcp', '40002->8001/tcp', '40003->8002/tcp', '40004->53/udp']);
+  });
+  it('takes the first free port of a host range (docker HOSTRANGE:CONTAINER), or says there is none', () => {
+    const out = resolvePublish([parsePublish('8009-8012:80')], 'api', others, [], [32768, 60999]);
+    expect(out).toEqual([{ hostPort: 8011, containerPort: 80, protocol: 'tcp' }]);
+    expect(() => resolvePublish([parsePublish('8005-8010:80')], 'api', others, [], [32768, 60999])).toThrow(
+      'api: publish 8005-8010:80/tcp: no free host port in 8005-8010/tcp',
+    );
+    // another address family is free
+    expect(resolvePublish([parsePublish('[::1]:8005-8010:80')], 'api', [{ ...others[0]!, leases: { web: { ...others[0]!.leases.web!, publish: [parsePublish('127.0.0.1:8000-8010:8000-8010')] } } }], [], [1, 2])[0]!.hostPort).toBe(8005);
+  });
+  it('refuses a range overlapping another container\'s', () => {
+    expect(() => checkPublishedElsewhere([parsePublish('8010-8020:8010-8020/tcp')], 'api', others)).toThrow(
+      'api: ports 8010-8020/tcp are already published by container web (8000-8010:8000-8010/tcp)',
+    );
+    expect(() => checkPublishedElsewhere([parsePublish('8010-8020:8010-8020/udp')], 'api', others)).not.toThrow();
+  });
+  it('refuses IPv6 addresses on an IPv4-only network', () => {
+    expect(() => checkFamilies([parsePublish('[::1]:80:80')], 'api', 'v4only', false)).toThrow(
+      'api: publish [::1]:80:80/tcp: network v4only has no IPv6 (--ipv6=false, or IPv6 is off on this host)',
+    );
+    expect(() => checkFamilies([parsePublish('80:80')], 'api', 'v4only', false)).not.toThrow();
+  });
+  it('prints them as docker port and docker ps do', () => {
+    const p = { container: 'web', network: 'front', dualStack: true, publish: [parsePublish('8080:80'), parsePublish('[::1]:9000-9001:53-54/udp')] };
+    expect(portLines(p)).toEqual(['80/tcp -> 0.0.0.0:8080', '80/tcp -> [::]:8080', '53/udp -> [::1]:9000', '54/udp -> [::1]:9001']);
+    expect(portLines(p, '54/udp')).toEqual(['54/udp -> [::1]:9001']);
+    expect(() => portLines(p, '81')).toThrow('container web: no public port 81/tcp published');
+    expect(portLines({ ...p, dualStack: false }, '80')).toEqual(['80/tcp -> 0.0.0.0:8080']);
+    expect(portsSummary(p.publish)).toBe('8080->80/tcp, [::1]:9000-9001->53-54/udp');
   });
 });
 
@@ -127,6 +238,8 @@ describe('leases through prepareNetwork', () => {
   const fake: NetBackend = {
     containerIfName: () => 'eth0',
     hostRoutes: async () => [],
+    hostRoutes6: async () => [],
+    ipv6Missing: async () => undefined,
     interfaceExists: async () => false,
     ensureNetwork: async (n) => { created.push(`bridge ${n.bridge}`); return true; },
     removeNetwork: async (n) => { created.push(`-bridge ${n.bridge}`); },
@@ -153,8 +266,11 @@ describe('leases through prepareNetwork', () => {
     const atts = await Promise.all(names.map((n) => net.prepareNetwork(spec(n), n)));
     const addrs = atts.map((a) => (a.network.mode === 'bridge' ? a.network.address : ''));
     expect(new Set(addrs).size).toBe(20);
+    const addrs6 = atts.map((a) => (a.network.mode === 'bridge' ? a.network.address6 : ''));
+    expect(new Set(addrs6).size).toBe(20);
+    for (const a of addrs6) expect(a).toMatch(/^fd[0-9a-f:]+::[0-9a-f]+\/64$/);
     const hosts = readFileSync(join(root, 'networks', 'front', 'hosts'), 'utf8');
-    for (const n of names) expect(hosts).toMatch(new RegExp(`\\t${n}\\n`));
+    for (const n of names) expect(hosts.match(new RegExp(`\\t${n}\\n`, 'g'))).toHaveLength(2); // both families
     expect(created.filter((c) => c.startsWith('bridge')).length).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 20; i++) await net.releaseNetwork(names[i]!, atts[i]!.resources);
     // The auto network went away with its last member.
@@ -170,6 +286,23 @@ describe('leases through prepareNetwork', () => {
     expect((await net.inspectNetwork('front')).containers.map((c) => c.name)).toEqual(['a']);
     await net.releaseNetwork('a', a.resources);
     expect(await net.findNetworkLeftovers('a')).toEqual([]);
+  });
+
+  it('records the host port chosen for -p 80 in the lease, and --ipv6=false networks stay IPv4', async () => {
+    const a = await net.prepareNetwork(spec('dyn', [parsePublish('80'), parsePublish('127.0.0.1:18000-18001:8000-8001/udp')]), 'dyn');
+    const pub = a.network.mode === 'bridge' ? a.network.publish : [];
+    expect(pub[0]!.hostPort).toBeGreaterThan(0);
+    expect(pub[1]).toEqual(parsePublish('127.0.0.1:18000-18001:8000-8001/udp'));
+    expect((await net.inspectNetwork('front')).containers[0]!.publish[0]).toBe(`${pub[0]!.hostPort}:80/tcp`);
+    await net.releaseNetwork('dyn', a.resources);
+    await net.createNetwork('flat', { ipv6: false });
+    const v4 = (await net.inspectNetwork('flat'));
+    expect(v4.subnet6).toBeUndefined();
+    const f = await net.prepareNetwork({ ...spec('f'), network: { mode: 'bridge', name: 'flat', publish: [], aliases: [] } } as ContainerSpec, 'f');
+    expect(f.network.mode === 'bridge' && f.network.address6).toBe(undefined);
+    await expect(net.prepareNetwork({ ...spec('g'), network: { mode: 'bridge', name: 'flat', publish: [parsePublish('[::1]:9:9')], aliases: [] } } as ContainerSpec, 'g')).rejects.toThrow(/has no IPv6/);
+    await net.releaseNetwork('f', f.resources);
+    await net.removeNetwork('flat');
   });
 
   it('finds the lease of a crashed container and releases it', async () => {

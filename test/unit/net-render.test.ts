@@ -6,6 +6,7 @@ import { renderBridgeBatch } from '../../src/net/linux/bridge.js';
 import { renderContainerBatch, renderHostBatch } from '../../src/net/linux/veth.js';
 import { renderHosts, renderResolvConf } from '../../src/net/hosts.js';
 import type { NetworkRecord } from '../../src/net/types.js';
+import { parsePublish } from '../../src/spec/publish.js';
 
 // Golden files: test/fixtures/net/*. UPDATE_GOLDEN=1 rewrites them (review the diff!).
 const dir = join(import.meta.dirname, '..', 'fixtures', 'net');
@@ -19,49 +20,65 @@ const front: NetworkRecord = {
   name: 'front',
   subnet: '10.77.0.0/24',
   gateway: '10.77.0.1',
+  subnet6: 'fd12:3456:789a:7c1e::/64',
+  gateway6: 'fd12:3456:789a:7c1e::1',
   bridge: 'vsl-4ff3601f',
   auto: true,
   created: '2026-01-01T00:00:00.000Z',
   nextHost: 4,
   leases: {
     web: {
-      container: 'web', address: '10.77.0.2', hostIf: 'vsl0123456789h', containerIf: 'eth0',
-      publish: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+      container: 'web', address: '10.77.0.2', address6: 'fd12:3456:789a:7c1e::2', hostIf: 'vsl0123456789h', containerIf: 'eth0',
+      // every form a lease holds: one port, a same-port range, a shifted range, one family, one address
+      publish: ['8080:80', '8000-8010:8000-8010', '9000-9002:7000-7002/udp', '0.0.0.0:8443:443', '[::]:8444:443', '[fd00::2]:8445:443', '[::1]:8446:443'].map(parsePublish),
       names: ['web', 'www'], leasedAt: '2026-01-01T00:00:00.000Z',
     },
     dns: {
-      container: 'dns', address: '10.77.0.3', hostIf: 'vslabcdefabcdh', containerIf: 'eth0',
+      container: 'dns', address: '10.77.0.3', address6: 'fd12:3456:789a:7c1e::3', hostIf: 'vslabcdefabcdh', containerIf: 'eth0',
       publish: [{ hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53, protocol: 'udp' }],
       names: ['dns'], leasedAt: '2026-01-01T00:00:00.000Z',
     },
   },
 };
+// An IPv4-only network (--ipv6=false) with a container that publishes on every address.
 const back: NetworkRecord = {
   name: 'back', subnet: '10.88.0.0/16', gateway: '10.88.0.1', bridge: 'vsl-1a602203', auto: false,
-  created: '2026-01-01T00:00:00.000Z', nextHost: 2, leases: {},
+  created: '2026-01-01T00:00:00.000Z', nextHost: 3,
+  leases: {
+    db: {
+      container: 'db', address: '10.88.0.2', hostIf: 'vsl9999999999h', containerIf: 'eth0',
+      publish: [parsePublish('5432:5432')], names: ['db'], leasedAt: '2026-01-01T00:00:00.000Z',
+    },
+  },
 };
 
 describe('nft ruleset', () => {
-  it('renders both networks, their NAT and every published port (golden)', () => {
-    golden('ruleset.nft', renderRuleset('vessel', [front, back]));
+  it('renders both networks, their NAT and every published port, both families (golden)', () => {
+    golden('ruleset.nft', renderRuleset('vessel', [front, back], { loopback6: true }));
   });
-  it('with no network left, only removes the table', () => {
-    expect(renderRuleset('vessel', [])).toBe('add table ip vessel\ndelete table ip vessel\n');
+  it('leaves ::1 alone where br_netfilter would drop the answers (golden)', () => {
+    golden('ruleset-br-netfilter.nft', renderRuleset('vessel', [front, back], { loopback6: false }));
+  });
+  it('with no network left, only removes the table (and the IPv4-only table of older vessels)', () => {
+    expect(renderRuleset('vessel', [], { loopback6: true })).toBe('add table ip vessel\ndelete table ip vessel\nadd table inet vessel\ndelete table inet vessel\n');
   });
   it('is accepted by nft itself when nft is installed', async () => {
     const { execFileSync } = await import('node:child_process');
     let nft = true;
     try { execFileSync('nft', ['--version']); } catch { nft = false; }
     if (!nft || process.getuid?.() !== 0) return;
-    execFileSync('nft', ['-c', '-f', '-'], { input: renderRuleset('vessel_unitcheck', [front, back]) });
+    for (const loopback6 of [true, false]) execFileSync('nft', ['-c', '-f', '-'], { input: renderRuleset('vessel_unitcheck', [front, back], { loopback6 }) });
   });
 });
 
 describe('ip batches', () => {
   const plan = { hostIf: 'vsl0123456789h', containerIf: 'eth0', bridge: 'vsl-4ff3601f', address: '10.77.0.2/24', gateway: '10.77.0.1', pid: 4242 };
-  it('bridge (golden)', () => golden('bridge.batch', renderBridgeBatch(front)));
+  const plan6 = { ...plan, address6: 'fd12:3456:789a:7c1e::2/64', gateway6: 'fd12:3456:789a:7c1e::1' };
+  it('bridge, dual stack (golden)', () => golden('bridge.batch', renderBridgeBatch(front)));
+  it('bridge, IPv4 only (golden)', () => golden('bridge-ipv4.batch', renderBridgeBatch(back)));
   it('veth host side (golden)', () => golden('veth-host.batch', renderHostBatch(plan)));
-  it('veth container side (golden)', () => golden('veth-container.batch', renderContainerBatch(plan)));
+  it('veth container side, dual stack (golden)', () => golden('veth-container.batch', renderContainerBatch(plan6)));
+  it('veth container side, IPv4 only (golden)', () => golden('veth-container-ipv4.batch', renderContainerBatch(plan)));
 });
 
 describe('hosts and resolv.conf', () => {

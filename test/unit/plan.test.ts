@@ -164,7 +164,9 @@ describe('vessel plan', () => {
     expect(text).toMatch(/^veth vsl\S+ eth0 vsl\S+$/m); // the monitor's own record of it, in the plan file
     expect(text).toMatch(/link add vsl\S+ type veth peer name eth0 netns <pid>/);
     expect(text).toContain('==> nft -f - (the whole vessel table, one transaction) <==');
-    expect(text).toMatch(/tcp dport 18080 dnat to <address>:80 comment "vessel:linnet"/);
+    expect(text).toMatch(/meta nfproto ipv4 tcp dport 18080 dnat ip to <address>:80 comment "vessel:linnet"/);
+    expect(text).toMatch(/meta nfproto ipv6 tcp dport 18080 dnat ip6 to \[<address6>\]:80 comment "vessel:linnet"/);
+    expect(text).toMatch(/addr add <address6>\/64 dev eth0 nodad/);
     expect(text).toMatch(/vessel-init'? monitor \S+\/containers\/linnet\/plan$/m);
   });
 });

@@ -71,7 +71,9 @@ describe('volumes and ports', () => {
   it('parses published ports', () => {
     expect(parsePublish('8080:80')).toEqual({ hostPort: 8080, containerPort: 80, protocol: 'tcp' });
     expect(parsePublish('10.0.0.1:53:5353/udp')).toEqual({ hostIp: '10.0.0.1', hostPort: 53, containerPort: 5353, protocol: 'udp' });
-    for (const bad of ['80', '80:80:80:80', 'a:80', '1.2.3:80:80', '80:80/', '65536:1', '01.2.3.4:1:1']) expect(() => parsePublish(bad)).toThrow();
+    expect(parsePublish('80')).toEqual({ hostPort: 0, containerPort: 80, protocol: 'tcp' });
+    expect(parsePublish('[::1]:8000-8001:9000-9001/udp')).toEqual({ hostIp: '::1', hostPort: 8000, hostPortEnd: 8001, containerPort: 9000, containerPortEnd: 9001, protocol: 'udp' });
+    for (const bad of ['80:80:80:80', 'a:80', '1.2.3:80:80', '80:80/', '65536:1', '01.2.3.4:1:1', '[::1:80:80', '[::1]80:80', '80-:80', '-80:80', '::1:80:80']) expect(() => parsePublish(bad)).toThrow();
   });
 });
 

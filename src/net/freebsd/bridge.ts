@@ -21,7 +21,7 @@ export async function ensureBridge(_net: NetworkRecord): Promise<boolean> {
 
 /** The network's own plumbing, removed by the module that made it: NAT anchor (and its states), then bridge. */
 export async function removeBridge(net: NetworkRecord): Promise<void> {
-  await removeNetworkPlumbing(net.name, net.bridge, net.subnet);
+  await removeNetworkPlumbing(net.name, net.bridge, net.subnet, net.subnet6);
 }
 
 /** A container's epair, removed by the module that made it. */

@@ -3,9 +3,9 @@ import { bridgeName, epairNames, rdrAnchor, switchRdr } from '../../runtime/free
 import { networkDir } from '../store.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeBridge, removeInterface } from './bridge.js';
-import { hostRoutes } from './routes.js';
+import { hostRoutes, hostRoutes6, ipv6Missing } from './routes.js';
 
-export { parseNetstatRoutes, ROUTES_ARGV } from './routes.js';
+export { parseNetstatRoutes, parseNetstatRoutes6, ROUTES_ARGV, ROUTES6_ARGV, INET6_FORWARDING_PROBE } from './routes.js';
 
 /**
  * net/ on FreeBSD. One owner per host object (docs/freebsd.md, "Networking"):
@@ -39,12 +39,14 @@ export function freebsdBackend(): NetBackend {
     },
     plumbedByDriver: true,
     hostRoutes,
+    hostRoutes6,
+    ipv6Missing,
     interfaceExists,
     ensureNetwork: ensureBridge,
     removeNetwork: removeBridge,
     removeInterface,
     applyRules: async () => undefined,
-    switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.container, address: l.address, publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
+    switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
     // as the jail driver records its anchor: with the address whose states go when it is removed
     publishedResource: (_net, lease) => ({ kind: 'pf-anchor', id: rdrAnchor(lease.container), detail: { address: lease.address } }),
   };

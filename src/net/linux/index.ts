@@ -1,33 +1,63 @@
+import { parseCidr } from '../cidr.js';
 import { nftTableName } from '../names.js';
 import { networksDir } from '../store.js';
 import type { NetBackend } from '../backend.js';
+import type { Lease, NetworkRecord } from '../types.js';
 import { ensureBridge, interfaceExists, removeInterface } from './bridge.js';
 import { applyRuleset, renderRuleset } from './nft.js';
-import { hostRoutes } from './routes.js';
-import { renderContainerBatch, renderHostBatch } from './veth.js';
+import { hostRoutes, hostRoutes6 } from './routes.js';
+import { bridgeNfCallsIp6tables, ipv6Available } from './sysctl.js';
+import { renderContainerBatch, renderHostBatch, type VethPlan } from './veth.js';
 import { renderBridgeBatch } from './bridge.js';
 
 export { renderRuleset } from './nft.js';
 export { renderBridgeBatch } from './bridge.js';
 export { renderHostBatch, renderContainerBatch } from './veth.js';
 
+function vethPlan(net: NetworkRecord, lease: Lease, pid: number | string): VethPlan {
+  const prefix = net.subnet.startsWith('<') ? '<prefix>' : String(parseCidr(net.subnet).prefix);
+  return {
+    hostIf: lease.hostIf,
+    containerIf: lease.containerIf,
+    bridge: net.bridge,
+    address: `${lease.address}/${prefix}`,
+    gateway: net.gateway,
+    ...(lease.address6 !== undefined && net.subnet6 !== undefined && net.gateway6 !== undefined
+      ? { address6: `${lease.address6}/${net.subnet6.split('/')[1]}`, gateway6: net.gateway6 }
+      : {}),
+    pid,
+  };
+}
+
+function ruleset(networks: NetworkRecord[]): string {
+  return renderRuleset(nftTableName(networksDir()), networks, { loopback6: !bridgeNfCallsIp6tables() });
+}
+
 export function linuxBackend(): NetBackend {
   return {
     containerIfName: () => 'eth0',
     hostRoutes,
+    hostRoutes6,
+    ipv6Missing: async () => (ipv6Available() ? undefined : {
+      why: 'IPv6 is disabled on this host (net.ipv6.conf.all/default.disable_ipv6, or ipv6.disable=1)',
+      hint: 'create the network with --ipv6=false, or enable IPv6 on the host',
+    }),
+    unreachableHostIp: (ip) => (ip === '::1' && bridgeNfCallsIp6tables()
+      ? 'the host\'s ::1 cannot be redirected to a container while br_netfilter hands bridged IPv6 to netfilter (net.bridge.bridge-nf-call-ip6tables = 1): the kernel drops the answers (docs/networking.md, "IPv6 loopback")'
+      : undefined),
     interfaceExists: async (name) => interfaceExists(name),
     ensureNetwork: ensureBridge,
     removeNetwork: (net) => removeInterface(net.bridge),
     removeInterface,
-    applyRules: (networks) => applyRuleset(renderRuleset(nftTableName(networksDir()), networks)),
+    applyRules: (networks) => applyRuleset(ruleset(networks)),
     planPlug(net, lease, networks, bridgeExists) {
-      const veth = { hostIf: lease.hostIf, containerIf: lease.containerIf, bridge: net.bridge, address: `${lease.address}/${net.subnet.split('/')[1] ?? '<prefix>'}`, gateway: net.gateway, pid: '<pid>' };
+      const veth = vethPlan(net, lease, '<pid>');
       const files = [
         ...(bridgeExists ? [] : [{ path: `ip -batch - (bridge ${net.bridge}, created on first use)`, content: renderBridgeBatch(net) }]),
         // made by the container's monitor with netlink calls (native/linux/netlink.c); shown as the same steps in ip's words
         { path: 'netlink, by the monitor: host end (as ip -batch)', content: renderHostBatch(veth) },
         { path: 'netlink, by the monitor: container end (as ip -batch)', content: renderContainerBatch(veth) },
-        { path: 'nft -f - (the whole vessel table, one transaction)', content: renderRuleset(nftTableName(networksDir()), networks) },
+        { path: 'nft -f - (the whole vessel table, one transaction)', content: ruleset(networks) },
       ];
       const commands = [
         ...(bridgeExists ? [] : [['ip', '-batch', '-']]),

@@ -13,6 +13,9 @@ export interface VethPlan {
   /** With prefix: 10.77.0.2/24. */
   address: string;
   gateway: string;
+  /** Dual-stack: with prefix, fd12:3456:789a:1::2/64, and the bridge's IPv6 address. */
+  address6?: string;
+  gateway6?: string;
   /** The container's init (a plan shows `<pid>`). */
   pid: number | string;
 }
@@ -26,11 +29,15 @@ export function renderHostBatch(p: VethPlan): string {
   ].join('\n') + '\n';
 }
 
+/** `nodad`: the lease store makes the address unique, and DAD would hold it tentative for a second. */
 export function renderContainerBatch(p: VethPlan): string {
+  const v6 = p.address6 !== undefined && p.gateway6 !== undefined;
   return [
     `addr add ${p.address} dev ${p.containerIf}`,
+    ...(v6 ? [`addr add ${p.address6} dev ${p.containerIf} nodad`] : []),
     `link set ${p.containerIf} up`,
     'link set lo up',
     `route add default via ${p.gateway}`,
+    ...(v6 ? [`route add default via ${p.gateway6}`] : []),
   ].join('\n') + '\n';
 }

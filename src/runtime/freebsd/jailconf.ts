@@ -14,7 +14,7 @@ import type { JailFloor } from './probe.js';
 /** How the container reaches the network, decided from the spec and the kernel (VIMAGE or not). */
 export type JailNet =
   | { kind: 'vnet'; iface?: string }
-  | { kind: 'alias'; iface: string; address: string }
+  | { kind: 'alias'; iface: string; address: string; address6?: string }
   | { kind: 'inherit' }
   | { kind: 'disabled' };
 
@@ -135,8 +135,10 @@ export function jailParams(input: JailConfInput): string[] {
       if (net.iface !== undefined) lines.push(param('vnet.interface', net.iface));
       break;
     case 'alias':
-      // jail(8): "interface|ip-address/netmask" adds the alias before create and removes it after removal.
-      lines.push(param('ip4.addr', `${net.iface}|${net.address}`), param('ip6', 'disable'));
+      // jail(8): "interface|ip-address/netmask" adds the alias before create and removes it after
+      // removal; ip6.addr takes the same form ("A list of IPv6 addresses assigned to the jail").
+      lines.push(param('ip4.addr', `${net.iface}|${net.address}`));
+      lines.push(net.address6 !== undefined ? param('ip6.addr', `${net.iface}|${net.address6}`) : param('ip6', 'disable'));
       break;
     case 'inherit':
       lines.push(param('ip4', 'inherit'), param('ip6', 'inherit'));

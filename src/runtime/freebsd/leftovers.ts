@@ -53,7 +53,7 @@ type Remover = (r: Resource) => Promise<void>;
 function removers(): Partial<Record<ResourceKind, Remover>> {
   const unmount = unmounter();
   return {
-    'pf-anchor': (r) => removeAnchor(r.id, r.detail?.address),
+    'pf-anchor': (r) => removeAnchor(r.id, r.detail?.address, r.detail?.address6),
     portacl: (r) => removePortacl(r.id),
     rctl: (r) => removeRules(r.id.replace(/^jail:/, '')),
     jail: (r) => removeJailIfExists(r.id, r.detail?.conf),

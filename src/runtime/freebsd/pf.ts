@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, run, writeFileAtomic } from '../../util/index.js';
+import { VesselError, bigIntToIPv6, ipv6InSubnet, ipv6ToBigInt, isIPv6, run, writeFileAtomic } from '../../util/index.js';
 import type { PortPublish } from '../../spec/index.js';
 import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
 import type { Resource } from '../types.js';
@@ -36,6 +36,20 @@ export function bareAddress(cidr: string): string {
   return cidr.split('/')[0]!;
 }
 
+/** `8080` or, for a range, pf's `8000:8010` (pf.conf(5) PARAMETERS: ":" range including boundaries). */
+function pfPorts(first: number, last: number | undefined): string {
+  return last === undefined || last === first ? String(first) : `${first}:${last}`;
+}
+
+/**
+ * The redirect target's port: pf.conf(5) TRANSLATION, "rdr ... port 2000:2999 -> ... port 4000:*
+ * redirects port 2000 to 4000, 2001 to 4001, ..., 2999 to 4999" — a range maps port for port with
+ * `:*` (without it every port of the range would go to the one port).
+ */
+function rdrPort(p: PortPublish): string {
+  return p.containerPortEnd === undefined || p.containerPortEnd === p.containerPort ? String(p.containerPort) : `${p.containerPort}:*`;
+}
+
 /**
  * Redirects of one container, on the external interface only. pf.conf(5): "Host name resolution
  * and interface to address translation are done at ruleset load-time. When the address of an
@@ -44,19 +58,33 @@ export function bareAddress(cidr: string): string {
  * expanded once at load. `on $ext_if` keeps the rule off the bridge, where containers' own
  * connections to the host's address would otherwise be redirected too (hairpin surprises).
  * The label names the anchor, so `pfctl -s states` and `-s labels` say whose a state is.
+ *
+ * A mapping without an address is one rule per family the container has (`inet`, `inet6`: the
+ * <af> parameter of pf.conf(5) PARAMETERS, and `($ext_if)` then stands for the interface's
+ * addresses of that family); `0.0.0.0` and `::` are one family's wildcard, any other address its
+ * own family. Only mappings with their host ports chosen reach here (net/ resolves `-p 80`).
  */
-export function renderRdr(container: string, address: string, publish: PortPublish[], extIf?: string): string {
+export function renderRdr(container: string, address: string, publish: PortPublish[], address6?: string, extIf?: string): string {
   // A ruleset loaded through `load anchor` cannot use -D macros (see renderRdrSwitch): the interface is then written out.
   const ext = extIf ?? '$ext_if';
   const lines = [`# vessel: published ports of container ${container} (anchor ${rdrAnchor(container)}); ${extIf === undefined ? '$ext_if is set with pfctl -D' : `external interface ${extIf}`}`];
   for (const p of publish) {
+    // Only `vessel plan` from a spec sees a host port still to be chosen (net/ resolves it at start).
+    if (p.hostPort === 0 || (p.hostPortEnd !== undefined && p.containerPortEnd === undefined)) {
+      lines.push(`# ${p.hostPort === 0 ? '' : `${p.hostPort}-${p.hostPortEnd}:`}${p.containerPort}/${p.protocol}: its host port is chosen at start`);
+      continue;
+    }
     if (p.hostIp !== undefined && isLoopback(p.hostIp)) {
-      throw new VesselError('E_SPEC', `[network] publish ${p.hostIp}:${p.hostPort}:${p.containerPort}: pf rdr does not apply to the host's own connections to ${p.hostIp}, so nothing would ever reach the container there`, {
+      throw new VesselError('E_SPEC', `[network] publish ${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort}:${p.containerPort}: pf rdr does not apply to the host's own connections to ${p.hostIp}, so nothing would ever reach the container there`, {
         hint: 'publish without an address (or on the external interface\'s address) and connect to that address; host-originated connections to it also need sysctl net.pf.filter_local=1',
       });
     }
-    const to = p.hostIp ?? `(${ext})`;
-    lines.push(`rdr pass on ${ext} inet proto ${p.protocol} from any to ${to} port ${p.hostPort} -> ${bareAddress(address)} port ${p.containerPort} label "${rdrAnchor(container)}"`);
+    const hostPorts = pfPorts(p.hostPort, p.hostPortEnd ?? (p.containerPortEnd !== undefined ? p.hostPort + p.containerPortEnd - p.containerPort : undefined));
+    for (const [af, target] of [['inet', address], ['inet6', address6]] as const) {
+      if (target === undefined || !familyMatches(p.hostIp, af)) continue;
+      const to = p.hostIp === undefined || p.hostIp === '0.0.0.0' || p.hostIp === '::' ? `(${ext})` : p.hostIp;
+      lines.push(`rdr pass on ${ext} ${af} proto ${p.protocol} from any to ${to} port ${hostPorts} -> ${bareAddress(target)} port ${rdrPort(p)} label "${rdrAnchor(container)}"`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -64,8 +92,9 @@ export function renderRdr(container: string, address: string, publish: PortPubli
 /** One container's side of a switch of published ports: what its rdr anchor holds afterwards. */
 export interface RdrSide {
   container: string;
-  /** Its address (with or without the prefix). */
+  /** Its address (with or without the prefix), and its IPv6 one on a dual-stack network. */
   address: string;
+  address6?: string;
   publish: PortPublish[];
 }
 
@@ -82,7 +111,7 @@ export interface RdrSide {
  * included, before pfctl_load_anchors parses them.
  */
 export function renderRdrSwitch(sides: RdrSide[], dir: string, extIf: string): { files: Array<{ path: string; content: string }>; transaction: string } {
-  const files = sides.map((s) => ({ path: join(dir, `${s.container}.rdr.conf`), content: renderRdr(s.container, s.address, s.publish, extIf) }));
+  const files = sides.map((s) => ({ path: join(dir, `${s.container}.rdr.conf`), content: renderRdr(s.container, s.address, s.publish, s.address6, extIf) }));
   const transaction = [
     `# vessel: published ports moved between ${sides.map((s) => rdrAnchor(s.container)).join(' and ')}, committed together (pfctl(8) -a, pf.conf(5) load anchor)`,
     ...sides.map((s, i) => `load anchor "${s.container}" from "${files[i]!.path}"`),
@@ -117,6 +146,10 @@ export async function switchRdr(sides: RdrSide[], dir: string): Promise<void> {
   }
 }
 
+function familyMatches(hostIp: string | undefined, af: 'inet' | 'inet6'): boolean {
+  return hostIp === undefined || hostIp.includes(':') === (af === 'inet6');
+}
+
 /**
  * A connection the host makes to 127.0.0.1 goes out and back in on lo0 and never passes the
  * external interface the rdr rules are bound to (`on $ext_if`); pf.conf(5) setups commonly `set
@@ -127,13 +160,30 @@ function isLoopback(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
 }
 
-/** Outbound NAT of one network; $ext_if is given with `pfctl -D` so the text stays the same on every host. */
-export function renderNat(network: string, subnet: string): string {
+/**
+ * Outbound NAT of one network; $ext_if is given with `pfctl -D` so the text stays the same on every
+ * host. A dual-stack network's ULA subnet is not routed beyond the host either, so it is NATed
+ * too (`inet6`). `($ext_if)` of an inet6 rule is the table of the interface's IPv6 addresses,
+ * link-local ones included (pf_if.c pfi_instance_add skips them only for `:network`); the NAT
+ * takes its address from that table (pfr_dynaddr_update), so the external interface needs a
+ * global IPv6 address for IPv6 egress.
+ */
+export function renderNat(network: string, subnet: string, subnet6?: string): string {
   return [
     `# vessel: outbound NAT of network ${network} (anchor ${natAnchor(network)}); $ext_if is set with pfctl -D`,
     `nat on $ext_if inet from ${subnet} to ! ${subnet} -> ($ext_if)`,
+    ...(subnet6 !== undefined ? [`nat on $ext_if inet6 from ${subnet6} to ! ${subnet6} -> ($ext_if)`] : []),
     '',
   ].join('\n');
+}
+
+/** The IPv6 subnet of ADDR/PREFIX (`<…>` placeholders of a plan pass through). */
+export function subnet6Of(cidr: string): string {
+  if (cidr.startsWith('<')) return '<subnet6>';
+  const [addr = '', len = ''] = cidr.split('/');
+  if (!isIPv6(addr) || !/^\d{1,3}$/.test(len) || Number(len) > 128) throw new VesselError('E_NETWORK', `address ${JSON.stringify(cidr)}: expected IPv6/prefix`);
+  const hostBits = BigInt(128 - Number(len));
+  return `${bigIntToIPv6((ipv6ToBigInt(addr) >> hostBits) << hostBits)}/${len}`;
 }
 
 export function loadSteps(anchor: string, text: string, macros: Record<string, string> = {}): Step[] {
@@ -200,9 +250,13 @@ export async function anchorRules(anchor: string): Promise<string> {
   return r.exitCode === 0 ? r.stdout : '';
 }
 
-/** The container address a loaded rdr anchor redirects to (`… -> 10.77.3.5 port 80`). */
+/** The container address a loaded rdr anchor redirects to (`… -> 10.77.3.5 port 80`), and its IPv6 one. */
 export function rdrTarget(rules: string): string | undefined {
   return /->\s*(\d+\.\d+\.\d+\.\d+)/.exec(rules)?.[1];
+}
+
+export function rdrTarget6(rules: string): string | undefined {
+  return /->\s*([0-9a-fA-F]*:[0-9a-fA-F:.]*)\s+port/.exec(rules)?.[1];
 }
 
 /**
@@ -225,14 +279,20 @@ export interface PfState {
   addresses: string[];
 }
 
-/** pf_print_state.c output with -vv: a state line with `ADDR:PORT` tokens, then `   id: HEX creatorid: HEX`. */
+/**
+ * pf_print_state.c output with -vv: a state line with `ADDR:PORT` tokens (IPv6: `ADDR[PORT]`, pf_print_host
+ * puts an IPv6 port in brackets), then `   id: HEX creatorid: HEX`.
+ */
 export function parseStates(stdout: string): PfState[] {
   const out: PfState[] = [];
   let addresses: string[] = [];
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
     if (!/^\s/.test(line)) {
-      addresses = [...line.matchAll(/(\d+\.\d+\.\d+\.\d+):\d+/g)].map((m) => m[1]!);
+      addresses = [
+        ...[...line.matchAll(/(\d+\.\d+\.\d+\.\d+):\d+/g)].map((m) => m[1]!),
+        ...[...line.matchAll(/([0-9a-fA-F]*:[0-9a-fA-F:.]*)\[\d+\]/g)].map((m) => m[1]!).filter(isIPv6),
+      ];
       continue;
     }
     const id = /^\s+id: ([0-9a-f]+) creatorid: ([0-9a-f]+)/.exec(line);
@@ -242,6 +302,8 @@ export function parseStates(stdout: string): PfState[] {
 }
 
 function inSubnet(ip: string, cidr: string): boolean {
+  if (cidr.includes(':')) return ip.includes(':') && ipv6InSubnet(ip, cidr.includes('/') ? cidr : `${cidr}/128`);
+  if (ip.includes(':')) return false;
   if (!cidr.includes('/')) return ip === cidr;
   const [net, len] = cidr.split('/');
   try {
@@ -256,23 +318,31 @@ export function statesOf(stdout: string, target: string): string[] {
   return parseStates(stdout).filter((st) => st.addresses.some((a) => inSubnet(a, target))).map((st) => st.id);
 }
 
-export async function killStates(target: string): Promise<void> {
+/** One listing for every target (an address or subnet of either family). */
+export async function killStates(...targets: string[]): Promise<void> {
   const r = await run(STATES_ARGV, { allowFailure: true });
   if (r.exitCode !== 0) return;
-  for (const id of statesOf(r.stdout, target)) await run(['pfctl', '-k', 'id', '-k', id], { allowFailure: true });
+  const ids = new Set(targets.flatMap((t) => statesOf(r.stdout, t)));
+  for (const id of ids) await run(['pfctl', '-k', 'id', '-k', id], { allowFailure: true });
 }
 
-/** pfctl(8) `-F all` on the anchor only, then its states; absent anchor or disabled pf is not an error here. */
-export async function removeAnchor(anchor: string, stateTarget?: string): Promise<void> {
+/**
+ * pfctl(8) `-F all` on the anchor only, then its states (to an address or subnet of either family);
+ * absent anchor or disabled pf is not an error here.
+ */
+export async function removeAnchor(anchor: string, ...stateTargets: Array<string | undefined>): Promise<void> {
   await run(['pfctl', '-a', anchor, '-F', 'all'], { allowFailure: true });
-  if (stateTarget !== undefined) await killStates(stateTarget);
+  const targets = stateTargets.filter((t): t is string => t !== undefined);
+  if (targets.length > 0) await killStates(...targets);
 }
 
-/** The container's rdr anchor if it still has rules, with the address its states go to. */
+/** The container's rdr anchor if it still has rules, with the addresses its states go to. */
 export async function rdrLeftovers(container: string): Promise<Resource[]> {
   const anchor = rdrAnchor(container);
   const rules = await anchorRules(anchor);
   if (rules.trim() === '') return [];
   const address = rdrTarget(rules);
-  return [{ kind: 'pf-anchor', id: anchor, ...(address !== undefined ? { detail: { address } } : {}) }];
+  const address6 = rdrTarget6(rules);
+  const detail = { ...(address !== undefined ? { address } : {}), ...(address6 !== undefined ? { address6 } : {}) };
+  return [{ kind: 'pf-anchor', id: anchor, ...(Object.keys(detail).length > 0 ? { detail } : {}) }];
 }

@@ -9,7 +9,7 @@ import { jailExecArgv, jailSysctlArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
-import { bareAddress, loadSteps, renderNat, renderRdr, subnetOf } from './pf.js';
+import { bareAddress, loadSteps, renderNat, renderRdr, subnet6Of, subnetOf } from './pf.js';
 import type { HostFacts } from './probe.js';
 import { addRuleSteps, rctlRules } from './rctl.js';
 import type { Step, Vars } from './steps.js';
@@ -53,7 +53,9 @@ function jailNet(cfg: ContainerConfig, facts: HostFacts): JailNet {
     case 'none':
       return facts.vimage ? { kind: 'vnet' } : { kind: 'disabled' };
     case 'bridge':
-      return facts.vimage ? { kind: 'vnet', iface: n.containerIf } : { kind: 'alias', iface: ALIAS_IF, address: `${bareAddress(n.address)}/32` };
+      return facts.vimage
+        ? { kind: 'vnet', iface: n.containerIf }
+        : { kind: 'alias', iface: ALIAS_IF, address: `${bareAddress(n.address)}/32`, ...(n.address6 !== undefined ? { address6: `${bareAddress(n.address6)}/128` } : {}) };
   }
 }
 
@@ -109,20 +111,22 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   if (n.mode === 'bridge') {
     const subnet = subnetOf(n.address);
     const gatewayCidr = `${n.gateway}/${n.address.split('/')[1]}`;
+    const gateway6Cidr = n.address6 !== undefined && n.gateway6 !== undefined ? `${n.gateway6}/${n.address6.split('/')[1]}` : undefined;
     if (net.kind === 'vnet') {
       checkIfName(n.bridge);
       checkIfName(n.hostIf);
       checkIfName(n.containerIf);
-      steps.push(...bridgeSteps(n.network, n.bridge, gatewayCidr));
+      steps.push(...bridgeSteps(n.network, n.bridge, gatewayCidr, gateway6Cidr));
       steps.push(...epairSteps(cfg.name, { host: n.hostIf, jail: n.containerIf }, n.bridge));
       resources.push({ kind: 'interface', id: n.hostIf, detail: { peer: n.containerIf, type: 'epair' } });
     } else {
       steps.push(...loopbackSteps(ALIAS_IF));
     }
-    const nat = renderNat(n.network, subnet);
+    const nat = renderNat(n.network, subnet, n.address6 !== undefined ? subnet6Of(n.address6) : undefined);
     rulesets.push({ path: `pf anchor ${natAnchor(n.network)}`, content: nat });
     steps.push(...loadSteps(natAnchor(n.network), nat, { ext_if: facts.extIf }));
-    rootFiles.push({ path: join(f.rootfs, 'etc', 'hosts'), content: ['127.0.0.1\tlocalhost', '::1\tlocalhost', `${bareAddress(n.address)}\t${cfg.hostname}`, ...n.hosts].join('\n') + '\n' });
+    const own = [n.address, ...(n.address6 !== undefined ? [n.address6] : [])].map((a) => `${bareAddress(a)}\t${cfg.hostname}`);
+    rootFiles.push({ path: join(f.rootfs, 'etc', 'hosts'), content: ['127.0.0.1\tlocalhost', '::1\tlocalhost', ...own, ...n.hosts].join('\n') + '\n' });
     // Without resolvers from the network the image's own resolv.conf stays.
     if (n.dns.length > 0) rootFiles.push({ path: join(f.rootfs, 'etc', 'resolv.conf'), content: n.dns.map((d) => `nameserver ${d}`).join('\n') + '\n' });
   }
@@ -133,8 +137,8 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   resources.push({ kind: 'jail', id: jail, detail: { conf: f.conf } });
 
   if (net.kind === 'vnet') {
-    if (n.mode === 'bridge') steps.push(...insideSteps(jail, n.containerIf, n.address, n.gateway));
-    else steps.push(...insideSteps(jail, undefined, undefined, undefined));
+    if (n.mode === 'bridge') steps.push(...insideSteps(jail, n.containerIf, n.address, n.gateway, n.address6, n.gateway6));
+    else steps.push(...insideSteps(jail));
   }
 
   if (vnetPortacl) {
@@ -159,10 +163,14 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   }
 
   if (n.mode === 'bridge' && n.publish.length > 0) {
-    const rdr = renderRdr(cfg.name, n.address, n.publish);
+    const rdr = renderRdr(cfg.name, n.address, n.publish, n.address6);
     rulesets.push({ path: `pf anchor ${rdrAnchor(cfg.name)}`, content: rdr });
-    // The address is recorded with the anchor: removing it also kills the states to it (pf.ts).
-    resources.push({ kind: 'pf-anchor', id: rdrAnchor(cfg.name), detail: { address: bareAddress(n.address) } });
+    // The addresses are recorded with the anchor: removing it also kills the states to them (pf.ts).
+    resources.push({
+      kind: 'pf-anchor',
+      id: rdrAnchor(cfg.name),
+      detail: { address: bareAddress(n.address), ...(n.address6 !== undefined ? { address6: bareAddress(n.address6) } : {}) },
+    });
     steps.push(...loadSteps(rdrAnchor(cfg.name), rdr, { ext_if: facts.extIf }));
   }
 

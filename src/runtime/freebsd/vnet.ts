@@ -22,14 +22,33 @@ export function epairSteps(container: string, names: { host: string; jail: strin
   ];
 }
 
-/** The network's bridge with its gateway address, created by the first container that needs it. */
-export function bridgeSteps(network: string, bridge: string, gatewayCidr: string): Step[] {
+/**
+ * IPv6 on an interface vessel made, before its address: ifconfig(8) `-ifdisabled` (rc.d's
+ * network.subr sets `ifdisabled` on new interfaces unless ipv6_activate_all_interfaces, and devd
+ * may run it for them), `-accept_rtadv` (a container must not give routes to its peers or the
+ * host with a router advertisement; nd6.c already leaves it off on if_bridge), and `no_dad`
+ * (sbin/ifconfig/af_inet6.c, ND6_IFF_NO_DAD: the address is leased, so unique, and DAD would keep
+ * it tentative for net.inet6.ip6.dad_count seconds).
+ */
+function inet6Flags(ifconfig: string[]): Step {
+  return { argv: [...ifconfig, 'inet6', '-ifdisabled', '-accept_rtadv', 'no_dad'] };
+}
+
+/**
+ * The network's bridge with its gateway address(es), created by the first container that needs it.
+ * ifconfig(8) `alias`: "Establish an additional network address for this interface" — the IPv6
+ * gateway joins the IPv4 one instead of replacing it.
+ */
+export function bridgeSteps(network: string, bridge: string, gatewayCidr: string, gateway6Cidr?: string): Step[] {
   return [
     { argv: ['ifconfig', bridge], probe: true, capture: { name: 'bridge_exists', parse: (r) => (r.exitCode === 0 ? 'yes' : '') } },
     { argv: ['ifconfig', 'bridge', 'create'], unless: 'bridge_exists', capture: { name: 'bridge_new', parse: (r) => r.stdout.trim() } },
     { argv: ['ifconfig', '${bridge_new}', 'name', bridge], unless: 'bridge_exists' },
     { argv: ['ifconfig', bridge, 'description', `vessel network ${network}`], unless: 'bridge_exists' },
     { argv: ['ifconfig', bridge, 'inet', gatewayCidr, 'up'], unless: 'bridge_exists' },
+    ...(gateway6Cidr !== undefined
+      ? [{ ...inet6Flags(['ifconfig', bridge]), unless: 'bridge_exists' }, { argv: ['ifconfig', bridge, 'inet6', gateway6Cidr, 'alias'], unless: 'bridge_exists' }]
+      : []),
   ];
 }
 
@@ -52,11 +71,19 @@ export function checkJailOption(tool: string, stderr: string): void {
   }
 }
 
-/** Configure the jail's end from the host: ifconfig -j / route -j (probed: JAIL_OPTION_PROBES). */
-export function insideSteps(jail: string, jailIf: string | undefined, address: string | undefined, gateway: string | undefined): Step[] {
+/**
+ * Configure the jail's end from the host: ifconfig -j / route -j (probed: JAIL_OPTION_PROBES). A
+ * dual-stack network adds the IPv6 address (`alias`, beside the IPv4 one) and route(8)'s
+ * `-inet6 default` through the bridge's IPv6 address.
+ */
+export function insideSteps(jail: string, jailIf?: string, address?: string, gateway?: string, address6?: string, gateway6?: string): Step[] {
   const steps: Step[] = [{ argv: ['ifconfig', '-j', jail, 'lo0', 'inet', '127.0.0.1/8', 'up'] }];
   if (jailIf !== undefined && address !== undefined) steps.push({ argv: ['ifconfig', '-j', jail, jailIf, 'inet', address, 'up'] });
+  if (jailIf !== undefined && address6 !== undefined) {
+    steps.push(inet6Flags(['ifconfig', '-j', jail, jailIf]), { argv: ['ifconfig', '-j', jail, jailIf, 'inet6', address6, 'alias'] });
+  }
   if (gateway !== undefined) steps.push({ argv: ['route', '-j', jail, 'add', '-inet', 'default', gateway] });
+  if (gateway6 !== undefined) steps.push({ argv: ['route', '-j', jail, 'add', '-inet6', 'default', gateway6] });
   return steps;
 }
 
@@ -101,7 +128,7 @@ export async function removeEpair(name: string): Promise<void> {
  * A network's own resources, for the network layer (`vessel network rm`, an unused automatic
  * network): its NAT anchor and its bridge. Idempotent.
  */
-export async function removeNetworkPlumbing(network: string, bridge: string, subnet?: string): Promise<void> {
-  await removeAnchor(natAnchor(network), subnet);
+export async function removeNetworkPlumbing(network: string, bridge: string, subnet?: string, subnet6?: string): Promise<void> {
+  await removeAnchor(natAnchor(network), subnet, subnet6);
   await removeEpair(bridge);
 }
