@@ -46,13 +46,9 @@ describe('compose convert: golden files', () => {
     it(name, async () => {
       const c = await convertFixture(name);
       golden(name, render(c, join(FIX, name)));
-      // What is written is what the spec parser (and so vessel up) accepts.
-      if (name === 'ports') {
-        // The spec's publish syntax for ranges, container-only ports and IPv6 host addresses is the
-        // ports part of issue 17 (another branch); until it is merged, parsePublish refuses them.
-        // The converter emits docker's own short syntax, which that syntax is.
-        expect(() => validateConversion(c)).toThrow(/services\.edge: \[network\] publish: "80"/);
-      } else validateConversion(c);
+      // What is written is what the spec parser (and so vessel up) accepts: docker's own short
+      // port syntax included (ranges, container-only ports, IPv6 host addresses).
+      validateConversion(c);
     });
   }
 });

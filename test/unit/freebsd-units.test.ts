@@ -160,6 +160,8 @@ describe('pf states (finding 16)', () => {
     // What one -v prints: the state and its age line, no id — nothing could be killed from it.
     const oneV = 'all tcp 10.77.3.5:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED\n   age 00:01:02, expires in 23:59:58, 10:8 pkts, 1000:800 bytes, rule 0\n';
     expect(statesOf(oneV, '10.77.3.5')).toEqual([]);
+  });
+
   it('reads IPv6 states too (pf_print_host: ADDR[PORT]) and matches IPv6 addresses and subnets', () => {
     const out = [
       'all tcp fd00:77:3::5[80] (2001:db8:1::10[8080]) <- 2001:db8:9::7[50000]       ESTABLISHED:ESTABLISHED',

@@ -50,7 +50,7 @@ describe('vessel ps shows health the way docker does', () => {
   it('the table says `running (healthy)`, `running (unhealthy)`, `running (health: starting)`', () => {
     const lines = formatPs(report, now).split('\n');
     const line = (n: string) => lines.find((l) => l.startsWith(`${n} `))!;
-    expect(line('api')).toMatch(/^api\s+running \(healthy\)\s+busybox:latest\s+4242\s/);
+    expect(line('api')).toMatch(/^api\s+running \(healthy\)\s+busybox:latest\s+-\s+4242\s/);
     expect(line('db')).toMatch(/^db\s+running \(unhealthy\)\s/);
     expect(line('new')).toMatch(/^new\s+running \(health: starting\)\s/);
     expect(line('plain')).toMatch(/^plain\s+running\s+busybox/);
