@@ -120,9 +120,17 @@ static void report_line(const char *fmt, const char *a, long b) {
   report = -1;
 }
 
+/* VESSEL_SERVICE_TIMEOUT_MS: a shorter deadline for every request (tests of a silent service). */
+static long request_timeout(const char *request) {
+  const char *env = getenv("VESSEL_SERVICE_TIMEOUT_MS");
+  long t = env ? atol(env) : 0;
+  if (t > 0) return t;
+  return !strncmp(request, "prepare", 7) ? PREPARE_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+}
+
 static void service_flush(void) {
   if (SV.fd < 0 || SV.pending || outq_len == 0) return;
-  long timeout = !strncmp(outq[0], "prepare", 7) ? PREPARE_TIMEOUT_MS : REQUEST_TIMEOUT_MS;
+  long timeout = request_timeout(outq[0]);
   if (service_send(&SV, now_ms(), timeout, "%s", outq[0]) < 0) {
     say(L_ERROR, "cannot send \"%s\" to vessel up: %s", outq[0], strerror(errno));
     service_close(&SV);
@@ -441,11 +449,11 @@ static void a_retry(void) {
 
 /* vessel up went away. A running container carries on; what needs a decision leaves instead. */
 static void a_service_lost_running(void) {
-  say(L_WARN, "lost the connection to vessel up: the container keeps running; a later stop or death ends this monitor");
+  say(L_WARN, "without vessel up the container keeps running; a later stop or death ends this monitor");
 }
 
 static void a_service_lost_waiting(void) {
-  say(L_ERROR, "lost the connection to vessel up before the container started");
+  /* the line that said why was written where the loss was seen: one line per failure */
   leave(1);
 }
 
@@ -655,7 +663,7 @@ static void on_service(void) {
     int r = service_read(&SV, line, sizeof line);
     if (r == 0) return;
     if (r < 0) {
-      say(L_WARN, "vessel up: %s", line);
+      say(P.mode == MODE_EMPEROR ? L_ERROR : L_WARN, "lost vessel up: %s", line);
       service_close(&SV);
       if (P.mode != MODE_EMPEROR) { leave(0); return; } /* a detached release: gc finishes it */
       fire(EV_SERVICE_LOST, NULL);

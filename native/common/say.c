@@ -22,7 +22,8 @@ void say_level_from_env(void) {
   if (!v) return;
   if (!strcmp(v, "debug") || !strcmp(v, "trace")) threshold = L_DEBUG;
   else if (!strcmp(v, "warn")) threshold = L_WARN;
-  else if (!strcmp(v, "error") || !strcmp(v, "fatal") || !strcmp(v, "silent")) threshold = L_ERROR;
+  else if (!strcmp(v, "error")) threshold = L_ERROR;
+  else if (!strcmp(v, "fatal") || !strcmp(v, "silent")) threshold = L_ERROR + 10;
 }
 
 void json_escape(const char *s, char *out, size_t outlen) {

@@ -103,6 +103,27 @@ describe('failures under the Emperor', () => {
     for (const p of again) expect(pidAlive(p)).toBe(true);
   });
 
+  it('SIGKILL of vessel up (the warm service) → its Emperor stops every container cleanly; the next vessel up reconciles and brings them back', async () => {
+    w.drop('ef-net', serviceSpec(['[network]', 'name = efnet']));
+    const pids = [await w.running('ef-svc'), await w.running('ef-net')];
+    up.child.kill('SIGKILL');
+    // setpriv's pdeathsig sends the Emperor SIGTERM: its graceful shutdown stops every vassal,
+    // whose monitors stop their containers through the protocol even with the service gone.
+    await waitFor('every container process gone', () => w.leftoverProcesses().length === 0, 30_000);
+    for (const p of pids) expect(pidAlive(p)).toBe(false);
+    expect(w.leftoverMounts()).toEqual([]);
+    expect(w.leftoverCgroups()).toEqual([]);
+    // What only TypeScript releases (the lease, the nft rules) waits for the next vessel up,
+    // which sweeps before its Emperor starts anything.
+    up = await w.up(upFlags);
+    const again = [await w.running('ef-svc', { not: pids[0]! }), await w.running('ef-net', { not: pids[1]! })];
+    for (const p of again) expect(pidAlive(p)).toBe(true);
+    const leases = JSON.parse(w.vessel(['network', 'ls', '--json']).stdout) as Array<{ name: string; containers?: string[]; leases?: number }>;
+    expect(leases.find((n) => n.name === 'efnet')).toBeDefined();
+    w.remove('ef-net');
+    await waitFor('ef-net removed', async () => !w.vassal(await w.fetchStats(), 'ef-net') && w.state('ef-net') === undefined);
+  });
+
   it('vessel up then SIGTERM → everything stopped, exit 0, nothing left', async () => {
     expect(await w.down(up)).toBe(0);
     expect(w.leftovers()).toEqual({ processes: [], mounts: [], cgroups: [] });

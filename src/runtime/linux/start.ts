@@ -24,15 +24,16 @@ export function linuxMonitorRecords(cfg: ContainerConfig): PlanRecord[] {
 }
 
 /**
- * The monitor's own log level: a foreground run shares the user's terminal, where the CLI
- * reports the outcome itself, so only the monitor's errors belong there.
+ * The monitor's own log level: a foreground run shares the user's terminal, where the CLI reports
+ * the outcome itself (from the first report and the status record), so the monitor says nothing
+ * there unless asked for debug lines.
  */
 function monitorEnv(detached: boolean): Record<string, string> | undefined {
   const level = process.env.VESSEL_LOG_LEVEL;
   if (detached || level === 'debug' || level === 'trace') return undefined;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  env.VESSEL_LOG_LEVEL = 'error';
+  env.VESSEL_LOG_LEVEL = 'silent';
   return env;
 }
 
