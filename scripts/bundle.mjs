@@ -1,25 +1,41 @@
-// Bundles the CLI for start-up speed: one ESM entry plus a chunk per command, so `vessel run`
-// reads a handful of files instead of ~60 modules and commander's CommonJS. Heavy optional
-// dependencies stay external and load from node_modules only when a command needs them.
+// Bundles the CLI for start-up speed into ONE CommonJS file, dist/bundle/cli.cjs, which
+// bin/vessel.js compiles with a V8 code cache per command (dist/bundle/cli.cjs.VERB.cache: the
+// first use of each command writes its own; the one of --help is made here). Node 20 has
+// no compile cache of its own (module.enableCompileCache is Node 22's) and caches nothing for
+// ES modules; measured on `vessel run --rm IMAGE true`: ~20 ms less than ESM chunks, whose
+// loader resolves, reads and compiles a dozen files on every start. Heavy optional dependencies
+// stay external: `import()` of them is kept as is and loads them only when a command needs them.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const inline = new Set(['commander', 'ini']);
+// commander, ini and tar-stream (with its small deps) are on every start path: inlined, they come
+// with the code cache instead of a dozen module resolutions (~8 ms for tar-stream alone, measured).
+const inline = new Set(['commander', 'ini', 'tar-stream']);
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !inline.has(d)).flatMap((d) => [d, `${d}/*`]);
 
+rmSync('dist/bundle', { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli/main.ts'],
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outdir: 'dist/bundle',
-  chunkNames: '[name]-[hash]', // same depth as dist/cli: paths derived from import.meta.url hold
+  // same depth as dist/cli/main.js: paths derived from import.meta.url (the package directory) hold
+  outfile: 'dist/bundle/cli.cjs',
   external,
   sourcemap: true,
   logLevel: 'warning',
-  // commander is CommonJS and requires node builtins: give the ESM bundle a real require()
-  banner: { js: "import { createRequire as __vesselCreateRequire } from 'node:module'; const require = __vesselCreateRequire(import.meta.url);" },
+  define: { 'import.meta.url': '__vesselModuleUrl' },
+  banner: { js: "const __vesselModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+
+// The code cache of --help (every command's definition): the first one, made here.
+const warm = spawnSync(process.execPath, [new URL('../bin/vessel.js', import.meta.url).pathname, '--help'], {
+  env: { ...process.env, VESSEL_WRITE_CODE_CACHE: '1' },
+  stdio: 'ignore',
+});
+if (warm.status !== 0) {
+  console.error(`bundle: the code cache run failed (exit ${warm.status}); vessel starts without it`);
+}

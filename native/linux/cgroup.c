@@ -93,7 +93,12 @@ int cgroup_join_dirs(const char *const *dirs, int n, pid_t pid, char *err, size_
   snprintf(num, sizeof num, "%d", (int)pid);
   for (int i = 0; i < n; i++) {
     snprintf(file, sizeof file, "%s/cgroup.procs", dirs[i]);
-    if (write_text(file, num) < 0) { snprintf(err, errlen, "cannot join cgroup %s: %s", dirs[i], strerror(errno)); return -1; }
+    if (write_text(file, num) < 0) {
+      int e = errno;
+      snprintf(err, errlen, "cannot join cgroup %s: %s", dirs[i], strerror(e));
+      errno = e;
+      return -1;
+    }
   }
   return 0;
 }

@@ -102,6 +102,11 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   if (host_nl >= 0) close(host_nl);
   struct ids id;
   user_resolve(p, &id);
+  /* the monitor's "go": we are in the run's cgroups, so the command and all it starts are counted */
+  char go;
+  ssize_t n;
+  do n = read(chan_fd, &go, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(125); /* the monitor is gone */
   chan_say("ready");
 
   install_handlers();

@@ -90,17 +90,17 @@ int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
       dup2(log, 2);
       close(log);
     }
-    /* wait until the monitor has put us into the run's cgroups: everything we start is counted */
-    char go;
-    ssize_t n;
-    do n = read(chan_fd, &go, 1); while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(125);
+    /* The root and the network are built while the monitor moves us into the run's cgroups (a
+     * first cgroup.procs write waits an RCU grace period, ~10-20 ms): the init waits for its "go"
+     * only before it starts a process, so everything the container runs is counted. */
     _exit(container_init((struct plan *)p, host_nl, bridge_index, pty[1]));
   }
   close(chan[1]);
   if (pty[1] >= 0) close(pty[1]);
   r->init = pid;
-  if (cgroup_join(p, r->leaf, pid, err, errlen) < 0) {
+  /* A child that died in its setup already (its reason is on the channel) cannot be moved: not
+   * this function's failure, the run ends with the child's own words. */
+  if (cgroup_join(p, r->leaf, pid, err, errlen) < 0 && errno != ESRCH) {
     kill(pid, SIGKILL);
     close(chan[0]);
     if (pty[0] >= 0) close(pty[0]);
@@ -116,7 +116,10 @@ int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
   }
   fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
   r->chan = chan[0];
-  r->watch = cgroup_events_fd(p, r->leaf);
+  /* The watch on cgroup.events is made only when the run outlives its init (rare: the kernel
+   * empties the pid namespace with it): closing an inotify instance that holds a mark waits an
+   * SRCU grace period, ~20 ms on every container's end otherwise. */
+  r->watch = -1;
   return 0;
 }
 
@@ -139,7 +142,11 @@ void os_kill(const struct plan *p, struct run *r) {
 }
 
 int os_empty(const struct plan *p, struct run *r) {
-  return r->reaped && !cgroup_populated(p, r->leaf);
+  if (!r->reaped) return 0;
+  if (!cgroup_populated(p, r->leaf)) return 1;
+  /* still populated after the init: now the watch is worth its price */
+  if (r->watch < 0) r->watch = cgroup_events_fd(p, r->leaf);
+  return !cgroup_populated(p, r->leaf);
 }
 
 void os_watch_drain(struct run *r) {

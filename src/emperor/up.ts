@@ -138,20 +138,26 @@ export function uwsgiLineLevel(line: string): 'debug' | 'info' | 'warn' {
   return 'debug';
 }
 
-/** Relay the Emperor's output (its own lines and the monitors' JSON lines) through our logger. */
-function relay(stream: NodeJS.ReadableStream, log: Log): void {
+/**
+ * Relay the Emperor's output through our logger: uWSGI's own lines under `component: emperor`,
+ * the monitors' JSON lines (on the Emperor's stderr) with their own fields, through JSON_LOG.
+ */
+function relay(stream: NodeJS.ReadableStream, log: Log, jsonLog: Log): void {
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (line.startsWith('{')) {
       try {
         const rec = JSON.parse(line) as Record<string, unknown> & { level?: number | string; msg?: string };
-        const { level, msg, time: _t, ...fields } = rec;
+        // The line's own fields (its component) are the truth, not the relay's; its pid is the
+        // monitor's (the relay's own logger has `pid` already).
+        const { level, msg, time: _t, pid, ...rest } = rec;
+        const fields = pid === undefined ? rest : { ...rest, monitorPid: pid };
         const lv = typeof level === 'number' ? level : { debug: 20, info: 30, warn: 40, error: 50 }[String(level)] ?? 30;
         const m = String(msg ?? '');
-        if (lv >= 50) log.error(fields, m);
-        else if (lv >= 40) log.warn(fields, m);
-        else if (lv >= 30) log.info(fields, m);
-        else log.debug(fields, m);
+        if (lv >= 50) jsonLog.error(fields, m);
+        else if (lv >= 40) jsonLog.warn(fields, m);
+        else if (lv >= 30) jsonLog.info(fields, m);
+        else jsonLog.debug(fields, m);
         return;
       } catch {
         /* not ours: plain line */
@@ -266,8 +272,8 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   // and the Emperor stops each vassal through the protocol rather than by a signal race.
   const child = host().spawn(emperorArgv(uwsgi, paths.ini, { nofile }), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const emperorLog = (opts.log ?? rootLog()).child({ component: 'emperor' });
-  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog);
-  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog);
+  relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog, opts.log ?? rootLog());
+  relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog, opts.log ?? rootLog());
 
   let stopping = false;
   const stop = (why: string): void => {
