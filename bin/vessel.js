@@ -28,6 +28,8 @@ if (existsSync(bundle)) {
     // `import()` inside the bundle (ESM-only dependencies) goes to Node's own loader.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  // The bundle's dynamic imports of ESM-only packages (scripts/bundle.mjs says why they come here).
+  globalThis.__vesselImport = (specifier) => import(specifier);
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, new URL('../dist/bundle', import.meta.url).pathname);
   // Written after the command ran, so it holds the functions the command compiled; made again

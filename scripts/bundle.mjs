@@ -7,7 +7,7 @@
 // stay external: `import()` of them is kept as is and loads them only when a command needs them.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // commander, ini and tar-stream (with its small deps) are on every start path: inlined, they come
@@ -30,6 +30,15 @@ await build({
   define: { 'import.meta.url': '__vesselModuleUrl' },
   banner: { js: "const __vesselModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+
+// `import()` in a script compiled from a V8 code cache loses its loader callback in Node 20
+// (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING once the function comes from the cache): the kept
+// dynamic imports of external packages go through bin/vessel.js's own `import()` instead.
+const out = 'dist/bundle/cli.cjs';
+const text = readFileSync(out, 'utf8');
+let n = 0;
+writeFileSync(out, text.replace(/(?<![\w$.])import\((?=["'])/g, () => (n++, '__vesselImport(')));
+if (n === 0) throw new Error('bundle: no dynamic import found to route; the bundle changed shape');
 
 // The code cache of --help (every command's definition): the first one, made here.
 const warm = spawnSync(process.execPath, [new URL('../bin/vessel.js', import.meta.url).pathname, '--help'], {
