@@ -45,6 +45,15 @@ void health_start(const struct plan *p, struct run *r, struct status *s, long lo
   s->health_logs = 0;
 }
 
+void health_resume(const struct plan *p, struct run *r, struct status *s, long long now_ms) {
+  health_stop(p, r);
+  H.active = p->nhealth > 0;
+  if (!H.active) return;
+  H.started_mono = now_ms - p->health_start_period_ms; /* its start period is long over */
+  H.next = now_ms + p->health_interval_ms;
+  H.had_success = s->health && !strcmp(s->health, "healthy");
+}
+
 static void spawn_check(const struct plan *p, struct run *r, long long now_ms) {
   int fds[2];
   if (pipe(fds) < 0) { say(L_WARN, "health check: pipe: %s", strerror(errno)); return; }

@@ -19,6 +19,8 @@
 enum health_change { HEALTH_SAME, HEALTH_CHECKED, HEALTH_BECAME_HEALTHY, HEALTH_BECAME_UNHEALTHY };
 
 void health_start(const struct plan *p, struct run *r, struct status *s, long long now_ms);
+/* Checks again on a run whose state S already holds (after a zero-downtime reload gave up). */
+void health_resume(const struct plan *p, struct run *r, struct status *s, long long now_ms);
 /* Starts a due check, kills one past its timeout, and judges finished ones. */
 enum health_change health_tick(const struct plan *p, struct run *r, struct status *s, long long now_ms);
 /* SIGCHLD for PID: if it is the running check, its result is judged at the next tick. */

@@ -43,7 +43,7 @@ enum event {
   EV_PLAN, EV_WAIT, EV_IDLE, EV_FAIL,      /* the service's answers to prepare */
   EV_READY, EV_ENDED,                      /* the run */
   EV_STOP, EV_RELOAD,                      /* Emperor bytes, SIGTERM/SIGINT, the Emperor gone */
-  EV_UNCHANGED, EV_CHANGED,                /* answers to reload */
+  EV_UNCHANGED, EV_CHANGED, EV_SURGE,      /* answers to reload */
   EV_RESPAWN, EV_STAY, EV_RELEASED,        /* answers to exited / release */
   EV_STOP_TIMEOUT, EV_BACKOFF_DONE, EV_RETRY,
   EV_SERVICE_LOST,
@@ -51,7 +51,7 @@ enum event {
 };
 
 static const char *const event_names[N_EVENTS] = {
-  "plan", "wait", "idle", "fail", "ready", "ended", "stop", "reload", "unchanged", "changed",
+  "plan", "wait", "idle", "fail", "ready", "ended", "stop", "reload", "unchanged", "changed", "surge",
   "respawn", "stay", "released", "stop-timeout", "backoff-done", "retry", "service-lost",
 };
 
@@ -272,6 +272,7 @@ static void a_prepare(void) {
 
 static void a_plan(void) {
   char err[512];
+  plan_free(&P);
   if (plan_load(&P, ev_arg, err, sizeof err) < 0) {
     say(L_ERROR, "%s", err);
     leave(1);
@@ -462,6 +463,228 @@ static void a_service_lost_ended(void) {
   leave(P.mode == MODE_EMPEROR && !stop_asked ? 1 : 0);
 }
 
+/* ---------- a zero-downtime reload: the next run beside the current one ---------- */
+
+/*
+ * When vessel up answers a reload with "surge" (the spec changed, the container publishes ports
+ * and has a health check): the next run is started beside the current one, health-checked, the
+ * published ports are switched to it in one atomic step (vessel up does that: one nft transaction,
+ * one pf load), the current run gets DRAIN_MS for its connections in flight, then its stop signal,
+ * and the next run becomes the current one. A next run that dies, or is not healthy by the
+ * deadline, is stopped and released: the current one never stopped serving. Its own small table,
+ * surge_actions[phase][event], beside the main one; the main state stays "running" throughout.
+ */
+#define DRAIN_MS 1000
+/* what a start may take beyond its health check's own budget (a slow start wants start_period) */
+#define SURGE_START_MS 3000
+
+enum surge_phase { SG_NONE, SG_PREPARING, SG_STARTING, SG_CHECKING, SG_SWITCHING, SG_DRAINING, SG_RETIRING, SG_ABANDONING, N_SG };
+enum surge_event { SE_PLAN, SE_FAIL, SE_READY, SE_ENDED, SE_HEALTHY, SE_UNHEALTHY, SE_DEADLINE, SE_SWITCHED, SE_DRAINED, SE_OLD_ENDED, SE_RETIRED, SE_RELEASED, SE_CANCEL, N_SE };
+static const char *const surge_phase_names[N_SG] = { "none", "preparing", "starting", "checking", "switching", "draining", "retiring", "abandoning" };
+
+static enum surge_phase surge;
+static struct plan NP;
+static struct run NR;
+static int have_next;                /* NR holds a started run */
+static struct status NS;             /* the next run's health, while it is checked */
+static long long t_surge, t_drain, t_next_stop;
+static int stop_after_surge;         /* a stop came during the surge: it follows once the next run is gone */
+static char surge_why[400];
+
+static void surge_record(enum surge_phase ph) {
+  surge = ph;
+  S.next_phase = ph == SG_NONE ? NULL : surge_phase_names[ph];
+  S.next_run_id = NP.run_id;
+  S.next_init = have_next ? NR.init : 0;
+  S.next_leaf = NR.leaf;
+  S.next_health = NS.health;
+  if (have_plan) status_write(&P, &S);
+}
+
+/* Health on the current run again (after a surge that did not happen), its state kept. */
+static void resume_current_health(void) {
+  if (have_run && P.nhealth > 0) health_resume(&P, &R, &S, now_ms());
+}
+
+/* The next run is stopped (or never ran): tell vessel up, which releases what it prepared. */
+static void surge_release(const char *why) {
+  if (why != surge_why) snprintf(surge_why, sizeof surge_why, "%s", why);
+  say(L_WARN, "reload rolled back: %s; the running container goes on", surge_why);
+  if (have_next) {
+    health_stop(&NP, &NR);
+    os_finish(&NP, &NR);
+    if (NR.chan >= 0) close(NR.chan);
+    if (NR.watch >= 0) close(NR.watch);
+    NR.chan = NR.watch = -1;
+    have_next = 0;
+  }
+  surge_record(SG_ABANDONING);
+  service_ask("abandon %ld %s", NR.index, surge_why);
+}
+
+static void se_prepare(void) {
+  surge_why[0] = '\0';
+  memset(&NS, 0, sizeof NS);
+  plan_free(&NP);
+  surge_record(SG_PREPARING);
+  service_ask("prepare-next");
+}
+
+static void se_plan(void) {
+  char err[512];
+  memset(&NR, 0, sizeof NR);
+  NR.index = S.run + 1;
+  NR.chan = NR.watch = NR.master = -1;
+  NR.main_code = -1;
+  if (stop_after_surge) { surge_release("stopped during the reload"); return; }
+  if (plan_load(&NP, ev_arg, err, sizeof err) < 0) { surge_release(err); return; }
+  os_name_run(&NP, &NR);
+  surge_record(SG_STARTING);
+  if (os_start(&NP, &NR, err, sizeof err) < 0) {
+    char why[560];
+    snprintf(why, sizeof why, "the new container did not start: %s", err);
+    have_next = 1; /* whatever os_start left (a cgroup, a killed child) goes with the release */
+    surge_release(why);
+    return;
+  }
+  have_next = 1;
+  /* docker's rules for "never healthy": the start period, then a check per interval, each up to
+   * its timeout, until the retries are spent; a little more for the start itself */
+  long long budget = NP.health_start_period_ms + (NP.health_interval_ms + NP.health_timeout_ms) * (NP.health_retries + 1) + SURGE_START_MS;
+  t_surge = now_ms() + budget;
+  surge_record(SG_STARTING);
+}
+
+static void se_fail(void) {
+  say(L_WARN, "reload: vessel up could not prepare the new container: %s; the running container goes on", ev_arg);
+  surge_record(SG_NONE);
+  emperor_announce();
+  if (stop_after_surge) begin_stop();
+}
+
+static void se_ready(void) {
+  /* the health runner follows the next run now: its first success is the signal to switch */
+  health_stop(&P, &R);
+  health_start(&NP, &NR, &NS, now_ms());
+  surge_record(SG_CHECKING);
+  say(L_INFO, "reload: the new container runs (init %d); waiting until it is healthy", (int)NR.init);
+}
+
+static void se_next_died(void) {
+  char why[600];
+  snprintf(why, sizeof why, "the new container exited %d%s%s before it was healthy", NR.error_code ? NR.error_code : WIFEXITED(NR.wait_status) ? WEXITSTATUS(NR.wait_status) : 128 + WTERMSIG(NR.wait_status),
+           NR.reason[0] ? ": " : "", NR.reason);
+  surge_release(why);
+}
+
+static void se_give_up(void) {
+  /* stopped like any run; its end (SE_ENDED in ABANDONING) releases it */
+  os_signal(&NP, &NR, NP.stop_signal, 1);
+  t_next_stop = now_ms() + NP.stop_timeout_ms;
+  snprintf(surge_why, sizeof surge_why, "%s", ev_arg);
+  health_stop(&NP, &NR);
+  surge_record(SG_ABANDONING);
+}
+
+static void se_abandoned_ended(void) { surge_release(surge_why[0] ? surge_why : "the new container was stopped"); }
+
+static void se_healthy(void) {
+  say(L_INFO, "reload: the new container is healthy; switching the published ports to it");
+  surge_record(SG_SWITCHING);
+  service_ask("switch %ld", NR.index);
+}
+
+static void se_switched(void) {
+  t_drain = now_ms() + DRAIN_MS;
+  surge_record(SG_DRAINING);
+}
+
+static void se_drained(void) {
+  t_drain = 0;
+  os_signal(&P, &R, P.stop_signal, 1);
+  t_stop = now_ms() + P.stop_timeout_ms;
+  surge_record(SG_RETIRING);
+}
+
+static void se_old_ended(void) {
+  long old = S.run;
+  finish_run();
+  service_ask("retired %ld", old);
+}
+
+/* The next run is the current one now: its plan, its run, its health; the old plan freed. */
+static void se_retired(void) {
+  plan_free(&P);
+  P = NP;
+  memset(&NP, 0, sizeof NP);
+  R = NR;
+  have_run = 1;
+  have_next = 0;
+  S.run = R.index;
+  S.init_pid = R.init;
+  S.cgroup_leaf = R.leaf;
+  S.started_ms = wall_ms();
+  S.health = NS.health;
+  S.health_streak = NS.health_streak;
+  S.health_logs = NS.health_logs;
+  memcpy(S.health_log, NS.health_log, sizeof S.health_log);
+  t_stop = 0;
+  surge_record(SG_NONE);
+  S.phase = PH_RUNNING;
+  status_write(&P, &S);
+  say(L_INFO, "reload done: the new container serves (run %ld, init %d)", S.run, (int)R.init);
+  emperor_announce();
+  if (stop_after_surge) begin_stop();
+}
+
+static void se_released(void) {
+  surge_record(SG_NONE);
+  if (stop_after_surge) { begin_stop(); return; }
+  resume_current_health();
+  emperor_announce();
+}
+
+/* A stop (or the Emperor gone) during the surge: the next run goes first, then the stop. */
+static void se_cancel_next(void) {
+  stop_after_surge = 1;
+  if (have_next) {
+    os_kill(&NP, &NR);
+    snprintf(surge_why, sizeof surge_why, "stopped during the reload");
+    surge_record(SG_ABANDONING);
+  }
+}
+
+/* Stopped before the switch was asked for: the next run goes, then the current one. */
+static void se_cancel_after_switch(void) {
+  /* the ports are (being) switched: the next run is the one serving; stop both, old first */
+  stop_after_surge = 1;
+}
+
+typedef void (*surge_action)(void);
+static const surge_action surge_actions[N_SG][N_SE] = {
+  [SG_PREPARING] = { [SE_PLAN] = se_plan, [SE_FAIL] = se_fail, [SE_CANCEL] = se_cancel_next },
+  [SG_STARTING] = { [SE_READY] = se_ready, [SE_ENDED] = se_next_died, [SE_DEADLINE] = se_give_up, [SE_CANCEL] = se_cancel_next },
+  [SG_CHECKING] = { [SE_ENDED] = se_next_died, [SE_HEALTHY] = se_healthy, [SE_UNHEALTHY] = se_give_up, [SE_DEADLINE] = se_give_up, [SE_CANCEL] = se_cancel_next },
+  [SG_SWITCHING] = { [SE_SWITCHED] = se_switched, [SE_FAIL] = se_give_up, [SE_CANCEL] = se_cancel_after_switch },
+  [SG_DRAINING] = { [SE_DRAINED] = se_drained, [SE_CANCEL] = se_cancel_after_switch },
+  [SG_RETIRING] = { [SE_OLD_ENDED] = se_old_ended, [SE_RETIRED] = se_retired, [SE_CANCEL] = se_cancel_after_switch },
+  [SG_ABANDONING] = { [SE_ENDED] = se_abandoned_ended, [SE_RELEASED] = se_released, [SE_CANCEL] = se_cancel_next },
+};
+
+static void surge_fire(enum surge_event ev, const char *arg) {
+  ev_arg = arg ? arg : "";
+  surge_action a = surge_actions[surge][ev];
+  if (a) a();
+  else say(L_DEBUG, "surge event %d ignored while %s", (int)ev, surge_phase_names[surge]);
+}
+
+/* The main table's way in: vessel up answered the reload with "surge". */
+static void a_surge(void) {
+  if (surge != SG_NONE) return;
+  say(L_INFO, "spec changed: starting the new container beside the running one");
+  se_prepare();
+}
+
 typedef void (*action)(void);
 
 /*
@@ -483,7 +706,7 @@ static const action actions[PH_FAILED + 1][N_EVENTS] = {
   },
   [PH_RUNNING] = {
     [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_RELOAD] = a_reload, [EV_UNCHANGED] = a_unchanged,
-    [EV_CHANGED] = a_changed_running, [EV_SERVICE_LOST] = a_service_lost_running,
+    [EV_CHANGED] = a_changed_running, [EV_SURGE] = a_surge, [EV_SERVICE_LOST] = a_service_lost_running,
   },
   [PH_STOPPING] = {
     [EV_ENDED] = a_ended, [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_SERVICE_LOST] = a_service_lost_running,
@@ -502,6 +725,18 @@ static const action actions[PH_FAILED + 1][N_EVENTS] = {
 };
 
 static void fire(enum event ev, const char *arg) {
+  if (ev == EV_STOP && surge != SG_NONE) { surge_fire(SE_CANCEL, NULL); return; }
+  if (ev == EV_ENDED && surge != SG_NONE) {
+    if (surge == SG_SWITCHING || surge == SG_DRAINING || surge == SG_RETIRING) {
+      /* the current run is going (or gone) while the next one takes over: its retirement */
+      if (surge != SG_RETIRING) surge_record(SG_RETIRING);
+      surge_fire(SE_OLD_ENDED, NULL);
+      return;
+    }
+    /* the current run died during the reload: the next one goes, then the death is handled */
+    if (have_next) surge_release("the running container died during the reload");
+    surge_record(SG_NONE);
+  }
   ev_arg = arg ? arg : "";
   action a = actions[S.phase][ev];
   if (a) a();
@@ -553,7 +788,11 @@ static void on_signals(void) {
           R.reaped = 1;
           R.wait_status = st;
           t_empty = now_ms() + EMPTY_GRACE_MS;
-        } else health_reaped(&P, &R, &S, w, st, now_ms());
+        } else if (have_next && w == NR.init) {
+          NR.reaped = 1;
+          NR.wait_status = st;
+        } else if (surge == SG_CHECKING) health_reaped(&NP, &NR, &NS, w, st, now_ms());
+        else health_reaped(&P, &R, &S, w, st, now_ms());
       }
       continue;
     }
@@ -574,29 +813,32 @@ static void on_signals(void) {
   }
 }
 
-/* Lines from the init: "ready", "main-exit N", "error MSG", "notfound MSG", "cannotrun MSG". */
-static void on_channel(void) {
+/* Lines from a run's init: "ready", "main-exit N", "error MSG", "notfound MSG", "cannotrun MSG". */
+static void on_channel(struct run *run, int next) {
   for (;;) {
-    ssize_t r = read(R.chan, R.chanbuf + R.chanlen, sizeof R.chanbuf - 1 - R.chanlen);
+    ssize_t r = read(run->chan, run->chanbuf + run->chanlen, sizeof run->chanbuf - 1 - run->chanlen);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (r <= 0) { close(R.chan); R.chan = -1; return; }
-    R.chanlen += (size_t)r;
+    if (r <= 0) { close(run->chan); run->chan = -1; return; }
+    run->chanlen += (size_t)r;
     char *nl;
-    while ((nl = memchr(R.chanbuf, '\n', R.chanlen))) {
+    while ((nl = memchr(run->chanbuf, '\n', run->chanlen))) {
       *nl = '\0';
-      char *line = R.chanbuf;
-      if (!strcmp(line, "ready")) { R.ready = 1; fire(EV_READY, NULL); }
-      else if (!strncmp(line, "main-exit ", 10)) R.main_code = atoi(line + 10);
-      else if (!strncmp(line, "error ", 6)) { snprintf(R.reason, sizeof R.reason, "%s", line + 6); R.error_code = 125; }
-      else if (!strncmp(line, "notfound ", 9)) { snprintf(R.reason, sizeof R.reason, "%s", line + 9); R.error_code = 127; }
-      else if (!strncmp(line, "cannotrun ", 10)) { snprintf(R.reason, sizeof R.reason, "%s", line + 10); R.error_code = 126; }
-      size_t used = (size_t)(nl - R.chanbuf) + 1;
-      memmove(R.chanbuf, nl + 1, R.chanlen - used);
-      R.chanlen -= used;
+      char *line = run->chanbuf;
+      if (!strcmp(line, "ready")) {
+        run->ready = 1;
+        if (next) surge_fire(SE_READY, NULL); else fire(EV_READY, NULL);
+      }
+      else if (!strncmp(line, "main-exit ", 10)) run->main_code = atoi(line + 10);
+      else if (!strncmp(line, "error ", 6)) { snprintf(run->reason, sizeof run->reason, "%s", line + 6); run->error_code = 125; }
+      else if (!strncmp(line, "notfound ", 9)) { snprintf(run->reason, sizeof run->reason, "%s", line + 9); run->error_code = 127; }
+      else if (!strncmp(line, "cannotrun ", 10)) { snprintf(run->reason, sizeof run->reason, "%s", line + 10); run->error_code = 126; }
+      size_t used = (size_t)(nl - run->chanbuf) + 1;
+      memmove(run->chanbuf, nl + 1, run->chanlen - used);
+      run->chanlen -= used;
     }
-    if (R.chanlen == sizeof R.chanbuf - 1) R.chanlen = 0; /* a runaway line: drop it */
-    if (R.chan < 0) return;
+    if (run->chanlen == sizeof run->chanbuf - 1) run->chanlen = 0; /* a runaway line: drop it */
+    if (run->chan < 0) return;
   }
 }
 
@@ -639,6 +881,21 @@ static void on_reply(const char *req, char *line) {
   } else if (!strcmp(req, "reload")) {
     if (!strcmp(line, "unchanged")) fire(EV_UNCHANGED, arg);
     else if (!strcmp(line, "changed")) fire(EV_CHANGED, arg);
+    else if (!strcmp(line, "surge")) fire(EV_SURGE, arg);
+    else known = 0;
+  } else if (!strcmp(req, "prepare-next")) {
+    if (!strcmp(line, "plan")) surge_fire(SE_PLAN, arg);
+    else if (!strcmp(line, "fail")) surge_fire(SE_FAIL, arg);
+    else known = 0;
+  } else if (!strcmp(req, "switch")) {
+    if (!strcmp(line, "switched")) surge_fire(SE_SWITCHED, arg);
+    else if (!strcmp(line, "fail")) surge_fire(SE_FAIL, arg);
+    else known = 0;
+  } else if (!strcmp(req, "retired")) {
+    if (!strcmp(line, "ok")) surge_fire(SE_RETIRED, arg);
+    else known = 0;
+  } else if (!strcmp(req, "abandon")) {
+    if (!strcmp(line, "released")) surge_fire(SE_RELEASED, arg);
     else known = 0;
   } else if (!strcmp(req, "release")) {
     if (!strcmp(line, "released")) leave(0);
@@ -692,7 +949,8 @@ static void relay(int from, int to, int *open_flag) {
 
 static long long next_deadline(void) {
   long long d = 0;
-  long long ts[] = { t_stop, t_backoff, t_loyal, announced ? t_heartbeat : 0, t_retry, t_empty, SV.pending ? SV.deadline_ms : 0, health_deadline() };
+  long long ts[] = { t_stop, t_backoff, t_loyal, announced ? t_heartbeat : 0, t_retry, t_empty, SV.pending ? SV.deadline_ms : 0, health_deadline(),
+                     t_surge, t_drain, t_next_stop };
   for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) if (ts[i] && (!d || ts[i] < d)) d = ts[i];
   return d;
 }
@@ -718,7 +976,23 @@ static void on_timers(void) {
     service_close(&SV);
     fire(EV_SERVICE_LOST, NULL);
   }
-  if (have_run) {
+  if (t_drain && now >= t_drain) { t_drain = 0; surge_fire(SE_DRAINED, NULL); }
+  if (t_next_stop && now >= t_next_stop) { t_next_stop = 0; if (have_next) os_kill(&NP, &NR); }
+  if (t_surge && now >= t_surge) {
+    t_surge = 0;
+    if (surge == SG_STARTING || surge == SG_CHECKING) {
+      char why[160];
+      snprintf(why, sizeof why, "the new container was not healthy within %lld ms", (long long)(NP.health_start_period_ms + (NP.health_interval_ms + NP.health_timeout_ms) * (NP.health_retries + 1) + SURGE_START_MS));
+      surge_fire(SE_DEADLINE, why);
+    }
+  }
+  if (surge == SG_CHECKING && have_next) {
+    /* the health runner is the next run's while it is checked: its verdict decides the switch */
+    enum health_change hc = health_tick(&NP, &NR, &NS, now);
+    if (hc != HEALTH_SAME) surge_record(surge);
+    if (hc == HEALTH_BECAME_HEALTHY) { t_surge = 0; surge_fire(SE_HEALTHY, NULL); }
+    else if (hc == HEALTH_BECAME_UNHEALTHY) { t_surge = 0; surge_fire(SE_UNHEALTHY, "the new container became unhealthy"); }
+  } else if (have_run) {
     int was_loyal_candidate = emperor >= 0 && !loyal && S.phase == PH_RUNNING;
     enum health_change hc = health_tick(&P, &R, &S, now);
     if (hc != HEALTH_SAME) status_write(&P, &S);
@@ -741,13 +1015,15 @@ static void on_timers(void) {
 
 static void run_loop(void) {
   while (exit_code < 0) {
-    struct pollfd pf[8];
+    struct pollfd pf[10];
     int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1;
     i_sig = n; pf[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
     if (emperor >= 0) { i_emp = n; pf[n++] = (struct pollfd){ .fd = emperor, .events = POLLIN }; }
     if (SV.fd >= 0) { i_srv = n; pf[n++] = (struct pollfd){ .fd = SV.fd, .events = POLLIN }; }
     if (have_run && R.chan >= 0) { i_chan = n; pf[n++] = (struct pollfd){ .fd = R.chan, .events = POLLIN }; }
     if (have_run && R.watch >= 0 && R.reaped) { i_watch = n; pf[n++] = (struct pollfd){ .fd = R.watch, .events = POLLIN }; }
+    int i_nchan = -1;
+    if (have_next && NR.chan >= 0) { i_nchan = n; pf[n++] = (struct pollfd){ .fd = NR.chan, .events = POLLIN }; }
     if (have_run && R.master >= 0) {
       i_master = n; pf[n++] = (struct pollfd){ .fd = R.master, .events = POLLIN };
       if (stdin_relay) { i_stdin = n; pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN }; }
@@ -758,15 +1034,17 @@ static void run_loop(void) {
     long long d = next_deadline();
     int timeout = -1;
     if (d) { long long left = d - now_ms(); timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left; }
-    if (have_run && R.reaped && R.watch < 0 && timeout < 0) timeout = 20; /* no watch fd: poll for empty */
-    if (have_run && R.reaped && R.watch < 0 && timeout > 20) timeout = 20;
+    /* a reaped init whose cgroup has no watch (yet): look again soon */
+    int polling = (have_run && R.reaped && R.watch < 0) || (have_next && NR.reaped);
+    if (polling && (timeout < 0 || timeout > 20)) timeout = 20;
     int r = poll(pf, (nfds_t)n, timeout);
     if (r < 0 && errno != EINTR) { say(L_ERROR, "poll: %s", strerror(errno)); leave(125); break; }
     if (r > 0 && (pf[i_sig].revents & POLLIN)) on_signals();
     if (exit_code >= 0) break;
     if (i_emp >= 0 && r > 0 && (pf[i_emp].revents & (POLLIN | POLLHUP | POLLERR)) && emperor >= 0) on_emperor();
     if (i_srv >= 0 && r > 0 && (pf[i_srv].revents & (POLLIN | POLLHUP | POLLERR)) && SV.fd >= 0) on_service();
-    if (i_chan >= 0 && r > 0 && (pf[i_chan].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.chan >= 0) on_channel();
+    if (i_chan >= 0 && r > 0 && (pf[i_chan].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.chan >= 0) on_channel(&R, 0);
+    if (i_nchan >= 0 && r > 0 && (pf[i_nchan].revents & (POLLIN | POLLHUP | POLLERR)) && have_next && NR.chan >= 0) on_channel(&NR, 1);
     if (i_watch >= 0 && r > 0 && (pf[i_watch].revents & POLLIN) && have_run && R.watch >= 0) os_watch_drain(&R);
     if (i_health >= 0 && r > 0 && (pf[i_health].revents & (POLLIN | POLLHUP))) health_output();
     if (i_master >= 0 && r > 0 && (pf[i_master].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0) {
@@ -785,6 +1063,7 @@ static void run_loop(void) {
         t_empty = now_ms() + EMPTY_GRACE_MS;
       }
     }
+    if (have_next && NR.reaped && os_empty(&NP, &NR)) surge_fire(SE_ENDED, NULL);
     on_timers();
   }
 }

@@ -229,6 +229,14 @@ int plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
   }
   close(fd);
   buf[got] = '\0';
-  /* The buffer lives as long as the process: the plan points into it. */
-  return plan_parse(p, buf, got, err, errlen);
+  /* The buffer lives as long as the plan: it points into it. */
+  int r = plan_parse(p, buf, got, err, errlen);
+  if (r < 0) { free(buf); return -1; }
+  p->buf = buf;
+  return 0;
+}
+
+void plan_free(struct plan *p) {
+  free(p->buf);
+  memset(p, 0, sizeof *p);
 }

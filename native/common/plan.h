@@ -46,6 +46,7 @@ struct cgroup_write { int role; const char *file, *value; enum write_when when; 
 struct addr { const char *cidr; };
 
 struct plan {
+  char *buf;                 /* the buffer the plan points into (plan_load's; freed when replaced) */
   /* supervision (common/monitor.c) */
   const char *name;
   enum mode mode;
@@ -102,6 +103,8 @@ struct plan {
 
 /* Reads and parses PATH into P. Returns 0, or -1 with a one-line reason in ERR. */
 int plan_load(struct plan *p, const char *path, char *err, size_t errlen);
+/* Frees what plan_load allocated; P is empty afterwards. */
+void plan_free(struct plan *p);
 /* Parses an in-memory buffer (BUF must stay alive; it is modified). Same contract. */
 int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen);
 

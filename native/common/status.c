@@ -42,6 +42,11 @@ void status_write(const struct plan *p, const struct status *s) {
     }
     if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
   }
+  if (s->next_phase && (size_t)n < sizeof body) {
+    n += snprintf(body + n, sizeof body - (size_t)n, "next %s %s %d %s %s\n", s->next_phase, s->next_run_id ? s->next_run_id : "-",
+                  (int)s->next_init, s->next_leaf && *s->next_leaf ? s->next_leaf : "-", s->next_health ? s->next_health : "-");
+    if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
+  }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) { say(L_WARN, "status %s: %s", tmp, strerror(errno)); return; }
   ssize_t w = write(fd, body, (size_t)n);

@@ -34,6 +34,12 @@ struct status {
   char note[512];           /* what the container waits for, or why the monitor idles or failed */
   char health_log[5][600];  /* last results, newest last: "START END CODE OUTPUT" */
   int health_logs;
+  /* A zero-downtime reload under way: the next run beside this one (next_phase NULL: none). */
+  const char *next_phase;
+  const char *next_run_id;
+  pid_t next_init;
+  const char *next_leaf;
+  const char *next_health;
 };
 
 const char *phase_name(enum phase ph);

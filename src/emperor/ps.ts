@@ -42,6 +42,8 @@ export interface PsRow {
   health?: { status: HealthStatus; failingStreak: number; lastOutput?: string };
   /** Why it has not started yet: an unmet dependency (`waiting for db (healthy; now starting)`). */
   waiting?: string;
+  /** A zero-downtime reload under way: what its next container is doing. */
+  reloading?: string;
   /** Published ports with the host ports chosen (net's lease): `8080->80/tcp, [::1]:53->53/udp`. */
   ports?: string;
   vassal?: VassalView;
@@ -103,6 +105,7 @@ export function mergePs(
       // A stopped container's last health is history, not its state (inspect still has it).
       ...(st.health !== undefined && status === 'running' ? { health: healthRow(st.health) } : {}),
       ...(st.waiting !== undefined && status !== 'running' ? { waiting: st.waiting } : {}),
+      ...(st.reloading !== undefined && status === 'running' ? { reloading: st.reloading.phase } : {}),
     });
   }
   for (const { name, error } of errors) {
@@ -155,6 +158,7 @@ export function formatPs(report: PsReport, nowMs: number): string {
     if (!v && r.throttleMs !== undefined && r.status !== 'running') status = 'back-off';
     // Held back by depends_on: the reason is the status ("waiting for db (healthy; now starting)").
     if (r.waiting !== undefined && r.status !== 'running' && !v?.stopping) status = r.waiting;
+    if (r.reloading !== undefined) status += ` (reloading: ${r.reloading})`;
     // docker's `Up 3 minutes (healthy)`
     if (r.health !== undefined) status += ` (${healthLabel(r.health)})`;
     lines.push([

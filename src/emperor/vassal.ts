@@ -3,8 +3,8 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
 import {
-  NO_RESTARTS, decideRestart, prepareRun, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer, stopMarker,
-  supervisionRecords, writeState, type PreparedRun, type RestartCount,
+  NO_RESTARTS, abandonNext, decideRestart, prepareNext, prepareRun, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
+  retireCurrent, stopMarker, supervisionRecords, surgeRefusal, switchToNext, writeState, type PreparedRun, type RestartCount,
 } from '../supervise/index.js';
 import type { Reply, Request, Session } from '../service/index.js';
 import { config, containerPaths, errorMessage, pidAlive, type Log } from '../util/index.js';
@@ -46,6 +46,8 @@ export class VassalSession implements Session {
   /** A changed spec: the next prepare starts the restart counter over. */
   private reloading = false;
   private prepared: PreparedRun | undefined;
+  /** The changed spec a zero-downtime reload is bringing in. */
+  private surging: { spec: ContainerSpec; text: string } | undefined;
 
   constructor(private readonly o: VassalSessionOptions) {
     this.name = nameOf(o.file);
@@ -72,7 +74,62 @@ export class VassalSession implements Session {
         return { kind: 'released' };
       case 'bye':
         return { kind: 'ok' };
+      case 'prepare-next':
+        return this.prepareNext();
+      case 'switch':
+        return this.switch();
+      case 'retired':
+        return this.retired();
+      case 'abandon':
+        return this.abandon(req.reason);
     }
+  }
+
+  /** The next container of a zero-downtime reload, beside the running one. */
+  private async prepareNext(): Promise<Reply> {
+    const next = this.surging;
+    if (!next) return { kind: 'fail', reason: 'no reload under way' };
+    try {
+      return { kind: 'plan', path: await prepareNext(next.spec, { service: this.o.service, heartbeatMs: this.o.heartbeatMs }) };
+    } catch (e) {
+      this.surging = undefined;
+      const error = errorMessage(e);
+      this.log.error({ error }, 'reload: the new container could not be prepared; the running one goes on');
+      await recordError(next.spec.name, `reload: ${error}`).catch(() => undefined);
+      return { kind: 'fail', reason: error };
+    }
+  }
+
+  private async switch(): Promise<Reply> {
+    if (!this.spec) return { kind: 'fail', reason: 'no container' };
+    try {
+      await switchToNext(this.spec.name);
+      this.log.info('reload: published ports switched to the new container');
+      return { kind: 'switched' };
+    } catch (e) {
+      return { kind: 'fail', reason: errorMessage(e) };
+    }
+  }
+
+  /** The old container is gone: the new one is the container now. */
+  private async retired(): Promise<Reply> {
+    const next = this.surging;
+    if (!this.spec || !next) return { kind: 'ok' };
+    await retireCurrent(this.spec.name);
+    const st = await readRawState(this.spec.name);
+    this.spec = next.spec;
+    this.lastText = next.text;
+    if (st) this.runId = st.runId;
+    this.surging = undefined;
+    this.log.info('reload done without downtime');
+    return { kind: 'ok' };
+  }
+
+  private async abandon(reason: string): Promise<Reply> {
+    if (this.spec) await abandonNext(this.spec.name, reason);
+    this.surging = undefined;
+    this.log.warn({ reason }, 'reload rolled back: the running container goes on');
+    return { kind: 'released' };
   }
 
   /** The spec on disk, or why it cannot be used (recorded for `vessel ps`). */
@@ -159,7 +216,14 @@ export class VassalSession implements Session {
       this.log.info(typeof next === 'string' ? 'spec rejected: the container is left as it is' : 'spec reloaded unchanged');
       return { kind: 'unchanged' };
     }
-    this.log.info('spec changed');
+    // With ports to keep answering and a health check to tell when the new one is ready: beside.
+    const refusal = this.spec && this.prepared ? await surgeRefusal(this.spec, next.spec) : 'not running';
+    if (refusal === undefined) {
+      this.log.info('spec changed: the new container starts beside the running one (zero-downtime reload)');
+      this.surging = next;
+      return { kind: 'surge' };
+    }
+    this.log.info({ why: refusal }, 'spec changed: stop, then start');
     this.reloading = true;
     return { kind: 'changed' };
   }

@@ -79,7 +79,19 @@ function modeOf(spec: ContainerSpec, name: string): NetAttachment | string {
   return netName;
 }
 
-export async function prepareNetwork(spec: ContainerSpec, name: string): Promise<NetAttachment> {
+export interface PrepareNetworkOptions {
+  /**
+   * A zero-downtime reload's next container: leased under this key beside the running one (whose
+   * lease is `name`'s), named in the hosts file as the container, without published ports — they
+   * move to it in one step (switchPublished), and the lease takes the name when the old one goes
+   * (renameLease).
+   */
+  beside?: string;
+}
+
+export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: PrepareNetworkOptions = {}): Promise<NetAttachment> {
+  const spec: ContainerSpec = opts.beside === undefined ? spec0 : { ...spec0, network: { ...spec0.network, publish: [] } };
+  const name = opts.beside ?? name0;
   const netName = modeOf(spec, name);
   if (typeof netName !== 'string') return netName;
   // `nft` is often the start's first host command: load the runner meanwhile
@@ -122,7 +134,7 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       hostIf: ifs.host,
       containerIf: ifs.container,
       publish,
-      names: namesOf(spec, name),
+      names: namesOf(spec, name0),
       leasedAt: new Date().toISOString(),
     });
     saveNetwork(net);
@@ -157,6 +169,31 @@ export async function prepareNetwork(spec: ContainerSpec, name: string): Promise
       { kind: 'bind', source: resolvPath(net.name), target: '/etc/resolv.conf', readonly: true },
     ],
   };
+}
+
+/**
+ * After a zero-downtime reload: the next container's lease (key FROM) becomes the container's
+ * (key TO), once the old one's lease is released. Records only, but the rules carry the key in
+ * their comments: applied again, in one transaction. Returns the resources the lease now is.
+ */
+export async function renameLease(from: string, to: string): Promise<Resource[]> {
+  const b = await backend();
+  return withNetworksLock(async () => {
+    const networks = await listNetworks();
+    const out: Resource[] = [];
+    for (const net of networks) {
+      const lease = net.leases[from];
+      if (!lease) continue;
+      if (net.leases[to]) throw new VesselError('E_STATE', `network ${net.name}: ${to} still holds a lease; ${from}'s cannot take its name`);
+      delete net.leases[from];
+      net.leases[to] = { ...lease, container: to };
+      saveNetwork(net);
+      writeInPlace(hostsPath(net.name), renderHosts(net));
+      out.push(...leaseResources(net, net.leases[to]!, b));
+    }
+    await b.applyRules(networks);
+    return out;
+  });
 }
 
 export async function releaseNetwork(name: string, resources: Resource[]): Promise<void> {

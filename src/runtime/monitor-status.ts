@@ -40,6 +40,8 @@ export interface MonitorStatus {
   /** What the container waits for, or why its monitor idles or failed. */
   note: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: HealthResult[] };
+  /** A zero-downtime reload under way: the next container beside this one. */
+  next?: { phase: string; runId: string; initPid: number; leaf: string; health?: string };
 }
 
 const PHASES = new Set<MonitorPhase>(['preparing', 'waiting', 'starting', 'running', 'stopping', 'exited', 'backoff', 'idle', 'failed']);
@@ -81,6 +83,10 @@ export function parseMonitorStatus(text: string): MonitorStatus | undefined {
   const exited = iso(num('exited'));
   if (started) st.startedAt = started;
   if (exited) st.exitedAt = exited;
+  const next = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(kv.get('next') ?? '');
+  if (next) {
+    st.next = { phase: next[1]!, runId: next[2]!, initPid: Number(next[3]), leaf: next[4] === '-' ? '' : next[4]!, ...(next[5] !== '-' ? { health: next[5]! } : {}) };
+  }
   const health = kv.get('health');
   if (health === 'starting' || health === 'healthy' || health === 'unhealthy') st.health = { status: health, failingStreak: num('streak'), log: checks };
   return st;

@@ -33,6 +33,11 @@ export interface RootFs {
   zfsDataset?: string;
   /** Writable layer in memory, gone at exit (`--rm`). */
   ephemeral: boolean;
+  /**
+   * Where upper/ and work/ are, when not in the container's own directory: a zero-downtime
+   * reload's next container writes beside the running one (overlayfs refuses a shared upper).
+   */
+  layerDir?: string;
 }
 
 /** Network attachment, resolved by net/ (address leased, interface names chosen). */
@@ -228,8 +233,8 @@ export interface Driver {
   plan(cfg: ContainerConfig): Plan;
   /** The container's records of the monitor's plan (native/common/plan.h), where a monitor runs it. Pure. */
   monitorRecords?(cfg: ContainerConfig): PlanRecord[];
-  /** Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its path. */
-  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string;
+  /** Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its path (PLANPATH, else the container's plan). */
+  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string;
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */

@@ -7,7 +7,11 @@
  *   prepare                                              → plan PATH | wait REASON | idle REASON | fail REASON
  *   started RUN INITPID                                  → ok
  *   exited RUN CODE STOPPED                              → respawn | idle | released | fail REASON
- *   reload                                               → unchanged | changed
+ *   reload                                               → unchanged | changed | surge
+ *   prepare-next                                         → plan PATH | fail REASON     (a zero-downtime reload)
+ *   switch RUN                                           → switched | fail REASON
+ *   retired RUN                                          → ok
+ *   abandon RUN REASON                                   → released
  *   health RUN STATUS                                    → ok
  *   release                                              → released
  *   bye                                                  → ok
@@ -24,6 +28,9 @@ export type Request =
   | { verb: 'exited'; run: number; code: number; stopped: boolean }
   | { verb: 'reload' }
   | { verb: 'health'; run: number; status: 'starting' | 'healthy' | 'unhealthy' }
+  | { verb: 'prepare-next' }
+  | { verb: 'switch' | 'retired'; run: number }
+  | { verb: 'abandon'; run: number; reason: string }
   | { verb: 'release' }
   | { verb: 'bye' };
 
@@ -31,7 +38,7 @@ export type Reply =
   | { kind: 'ok' }
   | { kind: 'plan'; path: string }
   | { kind: 'wait' | 'idle' | 'fail' | 'error'; reason: string }
-  | { kind: 'respawn' | 'released' | 'unchanged' | 'changed' };
+  | { kind: 'respawn' | 'released' | 'unchanged' | 'changed' | 'surge' | 'switched' };
 
 const INT = /^-?\d+$/;
 
@@ -51,7 +58,13 @@ export function parseRequest(line: string): Request | undefined {
     case 'reload':
     case 'release':
     case 'bye':
+    case 'prepare-next':
       return f.length === 1 ? { verb: f[0] } : undefined;
+    case 'switch':
+    case 'retired':
+      return f.length === 2 && INT.test(f[1]!) ? { verb: f[0], run: Number(f[1]) } : undefined;
+    case 'abandon':
+      return f.length >= 2 && INT.test(f[1]!) ? { verb: 'abandon', run: Number(f[1]), reason: f.slice(2).join(' ') } : undefined;
     case 'started':
       return f.length === 3 && INT.test(f[1]!) && INT.test(f[2]!) ? { verb: 'started', run: Number(f[1]), initPid: Number(f[2]) } : undefined;
     case 'exited':

@@ -6,6 +6,7 @@ export { prepareRun, recordStarted, type PrepareOptions, type PreparedRun } from
 export { releaseRun } from './release.js';
 export { supervisionRecords, type SupervisionFacts, type MonitorMode } from './plan.js';
 export { mergeStatus } from './status.js';
+export { surgeRefusal, prepareNext, switchToNext, retireCurrent, abandonNext } from './surge.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
 export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv, zfsVolumeStore } from './resolve.js';

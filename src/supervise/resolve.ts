@@ -147,7 +147,13 @@ const networkFileMounts = (): boolean => hostOs() !== 'freebsd';
  */
 export async function resolveSpec(
   spec: ContainerSpec,
-  opts: { ephemeral: boolean; output: ContainerConfig['output']; runId?: string },
+  opts: {
+    ephemeral: boolean;
+    output: ContainerConfig['output'];
+    runId?: string;
+    /** A zero-downtime reload's next container: its lease key beside the running one, its own layer directory. */
+    beside?: { leaseKey: string; layerDir: string };
+  },
 ): Promise<Resolved> {
   const image = await imageOf(spec);
   const mounts = await volumes(spec, true);
@@ -156,7 +162,7 @@ export async function resolveSpec(
   let netResources: Resource[] = [];
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
-    const att = await net.prepareNetwork(spec, spec.name);
+    const att = await net.prepareNetwork(spec, spec.name, opts.beside ? { beside: opts.beside.leaseKey } : {});
     network = att.network;
     netResources = att.resources;
     if (networkFileMounts()) mounts.push(...att.mounts);
@@ -175,6 +181,7 @@ export async function resolveSpec(
     ephemeral: opts.ephemeral,
     output: opts.output,
   });
+  if (opts.beside) cfg.root.layerDir = opts.beside.layerDir;
   return { cfg, image, netResources };
 }
 

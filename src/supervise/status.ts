@@ -54,5 +54,6 @@ export function mergeStatus(s: ContainerState, m: MonitorStatus | undefined): Co
   if (m.phase === 'failed' && (m.note || m.reason)) out.error = m.note || m.reason;
   if (m.phase === 'waiting' && m.note) out.waiting = m.note;
   if (m.health) out.health = m.health;
+  if (m.next) out.reloading = { phase: m.next.phase, ...(m.next.health ? { health: m.next.health } : {}) };
   return out;
 }

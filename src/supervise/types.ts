@@ -3,6 +3,18 @@ import type { ExitStatus, Resource } from '../runtime/index.js';
 import type { RestartCount } from './restart.js';
 
 /** `restarting`: a detached container waiting out its back-off before the next run. */
+/** The next container of a zero-downtime reload (supervise/surge.ts). */
+export interface NextRun {
+  runId: string;
+  spec: ContainerSpec;
+  imageId: string;
+  /** Its network lease's key until it takes the container's name (`NAME@RUNID`). */
+  leaseKey: string;
+  /** Its upper/ and work/ until they take the container's place. */
+  layerDir: string;
+  resources: Resource[];
+}
+
 export type ContainerStatus = 'created' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';
 
 /** docker's health states: `starting` until the first success (or the first counted failures). */
@@ -64,6 +76,13 @@ export interface ContainerState {
   error?: string;
   /** Health of the current run, when it has a check. */
   health?: HealthState;
+  /**
+   * A zero-downtime reload under way: the next container, prepared beside this one (its own
+   * lease key and layer directory), with every resource it owns recorded before it exists.
+   */
+  next?: NextRun;
+  /** What that reload is doing now (its monitor's word): preparing, starting, checking, switching … */
+  reloading?: { phase: string; health?: string };
   /** Why it is held back before its start: an unmet dependency, as spec's dependencyGate words it
    *  (`waiting for db (healthy; now starting)`); cleared when it starts. `vessel ps` shows it. */
   waiting?: string;

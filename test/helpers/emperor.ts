@@ -228,7 +228,8 @@ export class EmperorWorld {
       const ours =
         cmd.includes(this.root) ||
         environ(pid).VESSEL_ROOT === this.root ||
-        [...this.names].some((n) => cg.includes(`/${n}.`));
+        // in this root's own cgroup subtree: another root may run containers of the same names
+        [...this.names].some((n) => cg.includes(`/${cgroupParentOf(this.root)}/${n}.`));
       if (ours && pidAlive(pid)) out.push({ pid, cmd });
     }
     return out;

@@ -173,7 +173,7 @@ export function addHostAddress6(name: string, address: string): void {
 
 /** Names for one suite's own host IPv6 address (addHostAddress6): random per run, `vsl` in the interface. */
 export function testHost6(kind: string): { ifname: string; address: string; tag: string } {
-  const tag = Math.random().toString(16).slice(2, 6);
+  const tag = (0x1000 + Math.floor(Math.random() * 0xefff)).toString(16); // four hex digits, no leading 0: IPv6 text drops those
   return { ifname: `vsl${kind}${tag}`, address: `fd9${kind.length}:${tag}::10`, tag };
 }
 

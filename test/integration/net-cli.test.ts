@@ -7,7 +7,7 @@ import { bridgeName, nftTableName } from '../../src/net/names.js';
 /** `vessel network create|ls|inspect|rm|reload`: what the commands print and what they do on the host. */
 const canRun = netTestsCanRun();
 const NETWORKS = ['alpha', 'beta', 'gamma', 'flat', 'six'];
-const tag = Math.random().toString(16).slice(2, 6);
+const tag = (0x1000 + Math.floor(Math.random() * 0xefff)).toString(16); // four hex digits, no leading 0: IPv6 text drops those
 // An IPv6 route of the host's own for the clash check: a port-less bridge holding a /64 (as addDummy).
 const routed6 = `fd9e:${tag}:1::/64`;
 const routedIf = `vslc6${tag}`;

@@ -47,7 +47,8 @@ describe.runIf(canRun)('ports published as docker does', () => {
     for (let i = 0; i < 3; i++) {
       for (const host of ['127.0.0.1', `[${host6}]`]) {
         expect(await waitHttp(`http://${host}:${same + i}/`)).toEqual({ status: 200, body: `port ${same + i}\n` });
-        expect(await httpGet(`http://${host}:${shifted + i}/`)).toEqual({ status: 200, body: `port ${8000 + i}\n` });
+        // the httpds start one after the other inside: wait for each, not only the first
+        expect(await waitHttp(`http://${host}:${shifted + i}/`)).toEqual({ status: 200, body: `port ${8000 + i}\n` });
       }
     }
     const port = (await ok(['port', 'ranges'])).trim().split('\n');

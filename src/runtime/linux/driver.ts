@@ -34,8 +34,8 @@ export const linuxDriver: Driver = {
   monitorRecords(cfg: ContainerConfig): PlanRecord[] {
     return linuxMonitorRecords(cfg);
   },
-  writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string {
-    return writeLinuxPlan(cfg, supervision);
+  writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string {
+    return writeLinuxPlan(cfg, supervision, planPath);
   },
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer> {
     return startLinux(cfg, hooks);

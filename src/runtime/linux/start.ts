@@ -20,7 +20,7 @@ export function linuxResources(cfg: ContainerConfig): Resource[] {
 
 /** The container's records of the monitor's plan. Pure but for the host's cgroup layout. */
 export function linuxMonitorRecords(cfg: ContainerConfig): PlanRecord[] {
-  return containerRecords(cfg, runPaths(cfg.dir), cgroupRecords(cgroupLayout(), config().cgroupParent, cfg));
+  return containerRecords(cfg, runPaths(cfg.dir, cfg.root.layerDir), cgroupRecords(cgroupLayout(), config().cgroupParent, cfg));
 }
 
 /**
@@ -64,8 +64,8 @@ function firstReport(pipe: Readable | null, exited: Promise<unknown>): Promise<s
  * (0600: it holds the container's environment). Returns the plan's path. A start does this and
  * spawns the monitor; under the Emperor, vessel up's service does it for a monitor that asks.
  */
-export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly PlanRecord[]): string {
-  const paths = runPaths(cfg.dir);
+export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly PlanRecord[], planPath?: string): string {
+  const paths = runPaths(cfg.dir, cfg.root.layerDir);
   mkdirSync(paths.rootfs, { recursive: true });
   if (cfg.root.ephemeral) mkdirSync(paths.scratch, { recursive: true });
   else {
@@ -75,8 +75,9 @@ export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly Plan
   prepareCgroupParents(cgroupLayout(), config().cgroupParent);
   const sup = supervision ?? [...baseSupervision(cfg.name, cfg.runId, paths.status, signalNumber(cfg.stopSignal)), ['mode', 'foreground'], ['parent-pid', String(process.pid)]];
   const output: PlanRecord[] = cfg.output.kind === 'file' ? [['log', cfg.output.path]] : [];
-  writeFileAtomic(paths.plan, encodePlan([...sup, ...output, ...linuxMonitorRecords(cfg)]), 0o600);
-  return paths.plan;
+  const plan = planPath ?? paths.plan;
+  writeFileAtomic(plan, encodePlan([...sup, ...output, ...linuxMonitorRecords(cfg)]), 0o600);
+  return plan;
 }
 
 export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {

@@ -1,0 +1,173 @@
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VesselError, config, containerPaths, acquireLock } from '../util/index.js';
+import type { ContainerSpec } from '../spec/index.js';
+import { driverFor, type Resource } from '../runtime/index.js';
+import type { ContainerState, NextRun } from './types.js';
+import { readRawState, writeState } from './state.js';
+import { resolveSpec } from './resolve.js';
+import { resolveHealth } from './health.js';
+import { releaseResources } from './leftovers.js';
+import { supervisionRecords } from './plan.js';
+import { stopMarker } from './control.js';
+import { NO_RESTARTS } from './restart.js';
+import { recordError } from './gc.js';
+
+/**
+ * A zero-downtime reload, in TypeScript's part (the monitor's part is native/common/monitor.c,
+ * "surge"): when a running container's spec changes and both publish ports on the same network
+ * and the new one has a health check, the next container is prepared beside the running one
+ * (its own lease key, no published ports, its own writable layer), the published ports move to
+ * it in one atomic step once it is healthy (net's switchPublished: one nft transaction, one pf
+ * load), and when the old one is gone the next one takes the container's name (lease, layer,
+ * state). A next container that never gets healthy is released and the old one never stopped.
+ */
+
+const samePublish = (a: ContainerSpec, b: ContainerSpec): boolean => JSON.stringify(a.network.publish) === JSON.stringify(b.network.publish);
+
+/** Why a reload from CURRENT to NEXT cannot go beside it (stop-then-start instead), or undefined. */
+export async function surgeRefusal(current: ContainerSpec, next: ContainerSpec): Promise<string | undefined> {
+  if (current.network.mode !== 'bridge' || next.network.mode !== 'bridge') return 'not on a vessel network';
+  if (current.network.name !== next.network.name) return 'the network changes';
+  if (current.network.publish.length === 0 || next.network.publish.length === 0) return 'no published ports';
+  // a host port chosen at start cannot be promised to the next one ahead
+  if (!samePublish(current, next) && next.network.publish.some((p) => p.hostPort === 0 || p.hostPort === undefined)) return 'random host ports change';
+  const { resolveImage } = await import('../image/index.js');
+  const image = await resolveImage(next.image).catch(() => undefined);
+  if (!image) return `image ${next.image} is not in the store`;
+  if (!resolveHealth(next, image.record.config ?? {})) return 'the new spec has no health check';
+  return undefined;
+}
+
+function nextPlanPath(name: string): string {
+  return join(containerPaths(config(), name).dir, 'plan.next');
+}
+
+async function withContainer<T>(name: string, fn: (s: ContainerState) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(containerPaths(config(), name).lock, { what: `container ${name}` });
+  try {
+    const s = await readRawState(name);
+    if (!s) throw new VesselError('E_NOT_FOUND', `no such container: ${name}`);
+    return await fn(s);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The next container prepared and recorded beside the running one; returns its plan's path. */
+export async function prepareNext(spec: ContainerSpec, facts: { service: string; heartbeatMs: number }): Promise<string> {
+  return withContainer(spec.name, async (cur) => {
+    if (cur.next) throw new VesselError('E_STATE', `container ${spec.name}: a reload is already under way`);
+    const runId = randomBytes(4).toString('hex');
+    const paths = containerPaths(config(), spec.name);
+    const beside = { leaseKey: `${spec.name}@${runId}`, layerDir: join(paths.dir, `next-${runId}`) };
+    const driver = await driverFor();
+    if (!driver.writePlan) throw new VesselError('E_UNSUPPORTED', `the ${driver.os} driver cannot run containers under a monitor yet`);
+    // Recorded first: the lease (it is what resolve creates), then every run resource.
+    let recorded: Resource[] = [];
+    try {
+      const resolved = await resolveSpec(spec, { ephemeral: false, output: { kind: 'file', path: paths.log }, runId, beside });
+      recorded = [...resolved.netResources, ...driver.resources(resolved.cfg), { kind: 'dir', id: beside.layerDir }];
+      const next: NextRun = { runId, spec, imageId: resolved.image.record.id, leaseKey: beside.leaseKey, layerDir: beside.layerDir, resources: recorded };
+      writeState({ ...cur, next });
+      return driver.writePlan(resolved.cfg, supervisionRecords(spec, resolved.cfg, {
+        mode: 'emperor',
+        statusPath: paths.status,
+        stopMarker: stopMarker(spec.name),
+        service: facts.service,
+        heartbeatMs: facts.heartbeatMs,
+      }), nextPlanPath(spec.name));
+    } catch (e) {
+      await releaseResources(driver, beside.leaseKey, recorded).catch(() => undefined);
+      rmSync(beside.layerDir, { recursive: true, force: true });
+      writeState({ ...cur });
+      throw e;
+    }
+  });
+}
+
+/** The published ports move to the next container: one step on the host. */
+export async function switchToNext(name: string): Promise<void> {
+  const cur = await readRawState(name);
+  const next = cur?.next;
+  if (!cur || !next) throw new VesselError('E_STATE', `container ${name}: no reload under way`);
+  const { switchPublished } = await import('../net/index.js');
+  await switchPublished({
+    network: next.spec.network.name!,
+    from: name,
+    to: next.leaseKey,
+    // the ports the running one has (host ports chosen at start included), or the new spec's own
+    ...(samePublish(cur.spec, next.spec) ? {} : { publish: next.spec.network.publish }),
+    record: async (resources) => {
+      await withContainer(name, async (s) => {
+        if (s.next) writeState({ ...s, next: { ...s.next, resources: [...s.next.resources, ...resources] } });
+      });
+    },
+  });
+}
+
+/**
+ * The old container is gone (its monitor removed its cgroups): what TypeScript created for it is
+ * released, and the next one takes the container's name — its lease, its writable layer, the
+ * state file's run.
+ */
+export async function retireCurrent(name: string): Promise<void> {
+  await withContainer(name, async (cur) => {
+    const next = cur.next;
+    if (!next) throw new VesselError('E_STATE', `container ${name}: no reload under way`);
+    const driver = await driverFor();
+    await releaseResources(driver, name, cur.resources.filter((r) => r.kind !== 'process'));
+    const { renameLease } = await import('../net/index.js');
+    const leased = await renameLease(next.leaseKey, name);
+    const paths = containerPaths(config(), name);
+    // Its writable layer takes the container's place (overlayfs holds the layer by reference,
+    // not by path: renaming a directory in use is safe), so the next start finds it there.
+    rmSync(paths.upper, { recursive: true, force: true });
+    rmSync(paths.work, { recursive: true, force: true });
+    if (existsSync(join(next.layerDir, 'upper'))) renameSync(join(next.layerDir, 'upper'), paths.upper);
+    if (existsSync(join(next.layerDir, 'work'))) renameSync(join(next.layerDir, 'work'), paths.work);
+    rmSync(next.layerDir, { recursive: true, force: true });
+    if (existsSync(nextPlanPath(name))) renameSync(nextPlanPath(name), paths.plan);
+    const kept = next.resources.filter((r) => r.kind !== 'lease' && r.kind !== 'interface' && r.kind !== 'nft' && !(r.kind === 'dir' && r.id === next.layerDir));
+    const now = new Date().toISOString();
+    const { next: _done, error: _rolledBack, ...rest } = cur;
+    writeState({
+      ...rest,
+      spec: next.spec,
+      runId: next.runId,
+      imageId: next.imageId,
+      resources: [...leased, ...kept],
+      restarts: cur.restarts + 1,
+      restartCount: NO_RESTARTS,
+      startedAt: now,
+      status: 'running',
+    });
+  });
+  await recordError(name, undefined);
+}
+
+/** The next container never served: released, and why is shown by `vessel ps`. */
+export async function abandonNext(name: string, reason: string): Promise<void> {
+  await withContainer(name, async (cur) => {
+    const next = cur.next;
+    if (!next) return;
+    await releaseResources(await driverFor(), next.leaseKey, next.resources.filter((r) => r.kind !== 'dir'));
+    rmSync(next.layerDir, { recursive: true, force: true });
+    rmSync(nextPlanPath(name), { force: true });
+    const { next: _gone, ...rest } = cur;
+    // in the state, not the spec-error file: the watcher clears that one when the spec is valid
+    writeState({ ...rest, error: `reload rolled back: ${reason}` });
+  });
+}
+
+/** What an aborted reload left in the container's directory (its monitor was killed mid-way). */
+export function removeStaleNextDirs(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) if (/^next-[0-9a-f]{8}$/.test(e) || e === 'plan.next') rmSync(join(dir, e), { recursive: true, force: true });
+}

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmperorWorld, requireHost, waitFor, type UpProcess } from '../helpers/emperor.js';
+
+/**
+ * Zero-downtime reloads under the real Emperor (issue 16): a published web container with a
+ * health check is edited ten times in a row under load from a real HTTP client (ab, loopback,
+ * bounded in count); not one request may fail. A reload whose new container crashes, or never
+ * gets healthy, leaves the old one serving and says why in `vessel ps`. Counts errors, never time.
+ */
+requireHost();
+const w = new EmperorWorld('emp-reload');
+let up: UpProcess;
+const port = 20000 + (process.pid % 5000) * 2 + 1;
+const url = `http://127.0.0.1:${port}/`;
+
+const v = (n: number): string => String(n).padStart(2, '0');
+
+function webSpec(version: number, command = `sh -c 'mkdir -p /tmp/www && echo v$VERSION > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'`, health = 'wget -q -O /dev/null http://127.0.0.1/'): string {
+  return [
+    '[container]', 'image = busybox:latest', `command = ${command}`, `env[] = VERSION=${v(version)}`, 'min_uptime = 1', 'stop_timeout = 3',
+    '[network]', 'name = reloadnet', `publish[] = 127.0.0.1:${port}:80`,
+    '[health]', `shell = "${health}"`, 'interval = 200ms', 'timeout = 1s', 'retries = 2',
+    '',
+  ].join('\n');
+}
+
+function get(): Promise<{ status: number; body: string }> {
+  return new Promise((res) => {
+    const req = request(url, { agent: false, timeout: 3000 }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => (body += d));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', () => res({ status: 0, body: '' }));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/**
+ * One round of ab: N requests, 4 at a time, socket errors counted rather than fatal (-r). Every
+ * version's page has the same length, so ab's "Length" failures would be real ones too.
+ */
+function abRound(n: number): Promise<{ complete: number; failed: number; non2xx: number; out: string }> {
+  return new Promise((res) => {
+    const ab = spawn('ab', ['-r', '-q', '-n', String(n), '-c', '4', '-s', '5', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    ab.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    ab.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    ab.on('close', () => {
+      const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+      res({ complete: num(/Complete requests:\s+(\d+)/), failed: num(/Failed requests:\s+(\d+)/), non2xx: num(/Non-2xx responses:\s+(\d+)/), out });
+    });
+  });
+}
+
+beforeAll(async () => {
+  w.importBusybox();
+  up = await w.up();
+  w.drop('web', webSpec(0));
+  await waitFor('web serves v00', async () => (await get()).body === 'v00\n', 30_000);
+  await waitFor('web healthy', () => w.state('web')?.health?.status === 'healthy', 30_000);
+});
+
+afterAll(async () => {
+  await w.cleanup();
+});
+
+describe('zero-downtime reload', () => {
+  it('ten reloads in a row under load from ab: zero failed requests, every version served in turn', async () => {
+    let loading = true;
+    const rounds: Array<Awaited<ReturnType<typeof abRound>>> = [];
+    const load = (async () => {
+      while (loading) rounds.push(await abRound(400));
+    })();
+    for (let n = 1; n <= 10; n++) {
+      const before = w.state('web')!.runId;
+      w.drop('web', webSpec(n));
+      await waitFor(`v${v(n)} served`, async () => (await get()).body === `v${v(n)}\n` && w.state('web')?.runId !== before && w.state('web')?.next === undefined, 30_000);
+    }
+    loading = false;
+    await load;
+    const total = rounds.reduce((a, r) => ({ complete: a.complete + r.complete, failed: a.failed + r.failed, non2xx: a.non2xx + r.non2xx }), { complete: 0, failed: 0, non2xx: 0 });
+    expect(total.complete).toBeGreaterThan(0);
+    expect({ failed: total.failed, non2xx: total.non2xx }).toEqual({ failed: 0, non2xx: 0 });
+    // one container left, its predecessors' leases and processes gone
+    expect(w.state('web')!.restarts).toBeGreaterThanOrEqual(10);
+    const net = JSON.parse(w.vessel(['network', 'inspect', 'reloadnet']).stdout) as { containers: Array<{ name: string; publish: string[] }> };
+    expect(net.containers).toEqual([expect.objectContaining({ name: 'web', publish: [`127.0.0.1:${port}:80/tcp`] })]);
+  }, 300_000);
+
+  it('a new container that crashes: the old one keeps serving, vessel ps says why', async () => {
+    const before = w.state('web')!;
+    w.drop('web', webSpec(99, "sh -c 'exit 3'"));
+    await waitFor('the reload rolled back', () => /reload rolled back/.test(w.ps().containers.find((c) => c.name === 'web')?.error ?? ''), 30_000);
+    expect(w.ps().containers.find((c) => c.name === 'web')!.error).toMatch(/the new container exited 3 before it was healthy/);
+    expect(w.state('web')!.runId).toBe(before.runId);
+    expect((await get()).body).toBe('v10\n');
+  }, 60_000);
+
+  it('a new container that never gets healthy: rolled back at the deadline, the old one serving throughout', async () => {
+    const before = w.state('web')!;
+    w.drop('web', webSpec(98, undefined, 'false'));
+    let failures = 0;
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      if ((await get()).body !== 'v10\n') failures++;
+      if (/not healthy within|became unhealthy/.test(w.ps().containers.find((c) => c.name === 'web')?.error ?? '')) break;
+    }
+    expect(w.ps().containers.find((c) => c.name === 'web')!.error).toMatch(/reload rolled back: the new container (was not healthy within \d+ ms|became unhealthy)/);
+    expect(failures).toBe(0);
+    expect(w.state('web')!.runId).toBe(before.runId);
+    expect(w.state('web')!.next).toBeUndefined();
+  }, 90_000);
+
+  it('vessel up then SIGTERM → everything stopped, nothing left', async () => {
+    expect(await w.down(up)).toBe(0);
+    expect(w.leftovers()).toEqual({ processes: [], mounts: [], cgroups: [] });
+  });
+});
