@@ -46,6 +46,7 @@ struct cgroup_write { int role; const char *file, *value; enum write_when when; 
 struct addr { const char *cidr; };
 
 struct plan {
+  const char *path;          /* the file it was read from; NULL when parsed from memory */
   /* supervision (common/monitor.c) */
   const char *name;
   enum mode mode;
@@ -102,6 +103,8 @@ struct plan {
 
 /* Reads and parses PATH into P. Returns 0, or -1 with a one-line reason in ERR. */
 int plan_load(struct plan *p, const char *path, char *err, size_t errlen);
+/* Reads it from FD (from its start, with pread: a descriptor handed over keeps its offset); PATH names it. Same contract. */
+int plan_load_fd(struct plan *p, int fd, const char *path, char *err, size_t errlen);
 /* Parses an in-memory buffer (BUF must stay alive; it is modified). Same contract. */
 int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen);
 
