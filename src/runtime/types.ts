@@ -204,8 +204,11 @@ export interface Driver {
   plan(cfg: ContainerConfig): Plan;
   /** The container's records of the monitor's plan (native/common/plan.h), where a monitor runs it. Pure. */
   monitorRecords?(cfg: ContainerConfig): PlanRecord[];
-  /** Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its path. */
-  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string;
+  /**
+   * Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its
+   * path. FreeBSD creates the jail and its objects here (asynchronously), which release removes.
+   */
+  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[]): string | Promise<string>;
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */
