@@ -826,8 +826,11 @@ void monitor_child_reset(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
-  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report };
+  /* the held directories too: a container's pid 1 (Linux) must hold nothing of the host's tree */
+  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report, stop_dir.fd };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);
+  stop_dir.fd = -1;
+  status_close_dir();
 }
 
 

@@ -29,6 +29,11 @@ int status_dir(const struct plan *p) {
   return dir.fd;
 }
 
+void status_close_dir(void) {
+  if (dir.fd >= 0) close(dir.fd);
+  dir.fd = -1;
+}
+
 void status_write(const struct plan *p, const struct status *s) {
   if (!p->status_path) return;
   char tmp[4200], body[8192], reason[512], note[512];
