@@ -184,11 +184,11 @@ export interface Plan {
 }
 
 /**
- * How a start is supervised. On Linux every container runs under its native monitor
- * (native/common/monitor.c), whose plan leads with SUPERVISION (rendered by supervise/: mode,
- * restart table, status file); DETACHED lets the monitor outlive the caller (`run -d`).
- * beforeExec: called between "the container exists" and "its command runs" where the driver
- * plumbs in TypeScript (FreeBSD).
+ * How a start is supervised. Every container runs under its native monitor
+ * (native/common/monitor.c with native/linux or native/freebsd), whose plan leads with SUPERVISION
+ * (rendered by supervise/: mode, restart table, status file); DETACHED lets the monitor outlive
+ * the caller (`run -d`). beforeExec: called between "the container exists" and "its command runs"
+ * where a driver plumbs in TypeScript (none does today).
  */
 export interface StartHooks {
   beforeExec?(pid: number): Promise<void>;
