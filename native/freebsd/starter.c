@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #define RECHECK_MS 250   /* while watching: a subtree emptied without a SIGCHLD here is still seen */
-#define KEPT 16          /* the children it started that a request may name */
+#define KEPT 16          /* health checks a request may name: the last ones started (one runs at a time) */
 
 static const struct plan *SP;
 static struct plan reloaded;
@@ -43,7 +43,8 @@ static char first_path[4096];
 static int req = -1, note = -1;
 static int sigpipe_fds[2] = { -1, -1 };
 static pid_t watched;
-static pid_t started[KEPT];
+static pid_t command;            /* the run's command: named by requests for as long as it runs */
+static pid_t started[KEPT];      /* the last health checks */
 static int next_kept;
 static char reaper_error[256];
 
@@ -61,6 +62,7 @@ static void reply(const char *text, const int *fds, int nfds) {
 }
 
 static int known(pid_t pid) {
+  if (pid > 0 && pid == command) return 1;
   for (int i = 0; i < KEPT; i++) if (pid > 0 && started[i] == pid) return 1;
   return 0;
 }
@@ -164,7 +166,7 @@ static void do_start(void) {
     reply(text, NULL, 0);
     return;
   }
-  keep(pid);
+  command = pid;
   fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
   char text[64];
   snprintf(text, sizeof text, "started %d", (int)pid);
@@ -282,6 +284,7 @@ static void handle(char *text, int *fds, int nfds) {
  * (a subtree of its own, in its own session) must outlive it.
  */
 static _Noreturn void monitor_gone(void) {
+  if (command > 0) reaper_signal(SIGKILL, command);
   for (int i = 0; i < KEPT; i++) if (started[i] > 0) reaper_signal(SIGKILL, started[i]);
   _exit(0);
 }

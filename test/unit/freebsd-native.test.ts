@@ -325,8 +325,9 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
     expect(st.health).toMatchObject({ status: 'healthy', failingStreak: 0 });
     expect(st.health!.log[0]).toMatchObject({ exitCode: 0, output: '0 ' });
     // each check's background sleep went with its check (its own subtree of the reaper)
-    const left = pidsIn(checks);
-    for (const p of left.slice(0, 2)) await until(`check leftover ${p} to be gone`, () => !alive(p));
+    for (const p of pidsIn(checks).slice(0, 2)) await until(`check leftover ${p} to be gone`, () => !alive(p));
+    // many checks later the command is still the starter's to signal: the stop signal reaches it (143, not 137)
+    await until('twenty checks', () => pidsIn(checks).length >= 20);
     writeFileSync(c.marker, '5\n');
     m.child.kill('SIGTERM');
     expect(await m.exited).toBe(143);
@@ -403,6 +404,8 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
       await until('the second run', () => readFileSync(c.log, 'utf8') === 'first\nsecond\n');
       emperor.write(Buffer.from([0])); // stop
       expect(await m.exited).toBe(0);
+      // its last line may still be on its way to this process's event loop
+      await until('the monitor\'s "bye"', () => heard.includes('bye'));
       expect(heard, m.stderr()).toEqual(['hello N vassal N ' + vassal.replace(/\d+/g, 'N'), 'prepare', 'started N N', 'reload', 'exited N N N', 'prepare', 'started N N', 'exited N N N', 'bye']);
     } finally {
       conn?.destroy();
