@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/procctl.h>
+#include <sys/wait.h> /* idtype_t, P_PID */
 #include <unistd.h>
 
 int reaper_acquire(void) {

@@ -26,6 +26,7 @@
 #include <sys/procdesc.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ASK_TIMEOUT_MS 10000  /* the starter answers at once; longer means it is stuck or gone */

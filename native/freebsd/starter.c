@@ -57,8 +57,10 @@ static void on_sigchld(int sig) {
   errno = e;
 }
 
+static _Noreturn void monitor_gone(void);
+
 static void reply(const char *text, const int *fds, int nfds) {
-  if (msg_send(req, text, fds, nfds) < 0) _exit(0); /* the monitor is gone: nothing left to serve */
+  if (msg_send(req, text, fds, nfds) < 0) monitor_gone();
 }
 
 static int known(pid_t pid) {
