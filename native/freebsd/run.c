@@ -56,9 +56,12 @@ static void init_kids(void) {
 static void lose_starter(void) {
   if (starter_gone) return;
   starter_gone = 1;
-  say(L_ERROR, "the starter (pid %d) is gone: the container can no longer be watched whole, nor restarted", (int)starter);
+  say(L_ERROR, "the starter (pid %d) is gone: the container can no longer be watched whole, nor restarted: stopping it", (int)starter);
   /* what is left of the command cannot be counted any more: it ends now */
   if (command && !command->exited) pdkill(command->pd, SIGKILL);
+  /* and the monitor stops as `vessel stop` would stop it, instead of restarting into failures
+   * (a signal to itself is allowed in capability mode) */
+  raise(SIGTERM);
 }
 
 /* One request to the starter and its answer (text, descriptors). 0, or -1 with REPLY saying why. */

@@ -346,6 +346,19 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
     for (const p of [starter, command, ...pidsIn(pids)]) await until(`pid ${p} to be gone`, () => !alive(p));
   });
 
+  it('a killed starter: the monitor kills the command and stops, rather than restart into failures', async () => {
+    const c = newCase();
+    writePlan(c, { mode: 'detached', spec: { restart: { mode: 'always' } }, cfg: { argv: ['sleep', '60'] } });
+    const m = startMonitor(['monitor', c.plan]);
+    await until('the command to start', () => existsSync(c.status) && status(c).phase === 'running');
+    const command = status(c).initPid;
+    process.kill(starterOf(m.child.pid!), 'SIGKILL');
+    expect(await m.exited).toBe(0);
+    expect(status(c)).toMatchObject({ phase: 'exited', code: 137, stopped: true, restarts: 0 });
+    await until('the command to be gone', () => !alive(command));
+    expect(m.stderr()).toMatch(/the starter \(pid \d+\) is gone/);
+  });
+
   it('not found 127, cannot run 126, no such jail 125: the reason in the status record (and on fd 3 when the jail was never entered)', async () => {
     // As Linux's init, the child says "ready" once in the container: what fails after that (the
     // directory, the exec) is the run's exit; a jail that cannot be entered is a start that failed.
