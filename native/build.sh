@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds vessel's native helper with the system C compiler (cc exists on Debian and in FreeBSD's
-# base): vessel-init — the containers' monitor, their init, `vessel exec` — from the shared files
-# (native/common) and this OS's (native/linux; on FreeBSD the jail exec helper, native/freebsd).
+# base): vessel-init — the containers' monitor, `vessel exec`, Linux's init, FreeBSD's jail exec —
+# from the shared files (native/common) and this OS's (native/linux or native/freebsd).
 # C11, warnings as errors. -Wno-format-truncation: every snprintf into a fixed buffer is meant to
 # cut (bounded paths and messages); gcc's guess of the worst case would fail the build otherwise.
 set -eu
@@ -19,22 +19,16 @@ stale() {
 }
 
 case "$(uname -s)" in
-Linux)
-  bin=$out/vessel-init
-  srcs="$here/common/*.c $here/linux/*.c"
-  # shellcheck disable=SC2086
-  if stale "$bin" $srcs $here/common/*.h $here/linux/*.h; then
-    # shellcheck disable=SC2086
-    ${CC:-cc} $CFLAGS_VESSEL -D_GNU_SOURCE -o "$bin.tmp" $srcs
-    mv "$bin.tmp" "$bin"
-  fi
-  ;;
-FreeBSD)
-  bin=$out/vessel-jail-exec
-  # shellcheck disable=SC2086
-  if stale "$bin" "$here"/freebsd/*.c "$here"/freebsd/*.h; then
-    ${CC:-cc} $CFLAGS_VESSEL -o "$bin.tmp" "$here"/freebsd/*.c
-    mv "$bin.tmp" "$bin"
-  fi
-  ;;
+Linux) os=linux; flags=-D_GNU_SOURCE ;;
+# FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11
+FreeBSD) os=freebsd; flags= ;;
+*) exit 0 ;;
 esac
+bin=$out/vessel-init
+srcs="$here/common/*.c $here/$os/*.c"
+# shellcheck disable=SC2086
+if stale "$bin" $srcs $here/common/*.h $here/$os/*.h; then
+  # shellcheck disable=SC2086
+  ${CC:-cc} $CFLAGS_VESSEL $flags -o "$bin.tmp" $srcs
+  mv "$bin.tmp" "$bin"
+fi

@@ -3,18 +3,17 @@
  *   vessel-init monitor PLAN            a container's monitor (foreground or detached run)
  *   vessel-init vassal --config F       the same, run by the uWSGI Emperor (asks vessel up for the plan)
  *   vessel-init exec CONFIG             a command inside a running container (Linux)
+ *   vessel-init jail-exec -j JAIL …     a command inside a running jail (FreeBSD: `vessel exec`)
  * Started by vessel, not by hand; its configuration is written by vessel's TypeScript side.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "monitor.h"
-#ifdef __linux__
-#include "../linux/linux.h"
-#endif
+#include "os.h"
 
 static int usage(void) {
-  fprintf(stderr, "usage: vessel-init monitor PLAN | vassal --config NAME.vessel | exec CONFIG (started by vessel, not by hand)\n");
+  fprintf(stderr, "usage: vessel-init monitor PLAN | vassal --config NAME.vessel | exec CONFIG (Linux) | jail-exec -j JAIL … (FreeBSD) (started by vessel, not by hand)\n");
   return 125;
 }
 
@@ -28,8 +27,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "vessel-init vassal: --config NAME.vessel is required\n");
     return 125;
   }
-#ifdef __linux__
-  if (!strcmp(argv[1], "exec") && argc == 3) return exec_main(argv[2]);
-#endif
-  return usage();
+  int code = os_verb(argc, argv);
+  return code >= 0 ? code : usage();
 }

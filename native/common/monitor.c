@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at.h"
 #include "emperor.h"
 #include "health.h"
 #include "os.h"
@@ -89,6 +90,9 @@ static int outq_len;
 
 static struct termios saved_tio;
 static int tio_saved;
+
+static struct held_dir stop_dir = HELD_DIR_INIT; /* the stop marker's directory (at.h) */
+static int sandboxed;                /* os_sandbox() was tried: it is done once, for the first run */
 
 /* ---------- clocks, timers ---------- */
 
@@ -218,14 +222,25 @@ static void start_run(void) {
   status_write(&P, &S);
 }
 
+/* `vessel stop` (or `kill`) left its marker: the container is stopped on purpose, never restarted. */
+static int stop_marker_exists(void) {
+  const char *name = P.stop_marker ? held_dir_for(&stop_dir, P.stop_marker) : NULL;
+  return name && faccessat(stop_dir.fd, name, F_OK, 0) == 0;
+}
+
 /* `vessel stop -t N` writes N into the stop marker: it overrides the plan's stop timeout. */
 static void stop_timeout_from_marker(void) {
-  if (!P.stop_marker) return;
-  FILE *f = fopen(P.stop_marker, "re");
-  if (!f) return;
-  double sec;
-  if (fscanf(f, "%lf", &sec) == 1 && sec >= 0 && sec <= 86400) P.stop_timeout_ms = (long)(sec * 1000);
-  fclose(f);
+  const char *name = P.stop_marker ? held_dir_for(&stop_dir, P.stop_marker) : NULL;
+  int fd = name ? openat(stop_dir.fd, name, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0) return;
+  char text[64];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return;
+  text[n] = '\0';
+  char *end = NULL;
+  double sec = strtod(text, &end);
+  if (end != text && sec >= 0 && sec <= 86400) P.stop_timeout_ms = (long)(sec * 1000);
 }
 
 static void begin_stop(void) {
@@ -247,19 +262,8 @@ static void release_ts_side(void) {
       return; /* the loop waits for "released" */
     }
   }
-  if (P.nrelease > 0) {
-    /* No warm service: one short-lived `vessel _release NAME`, detached from us and the terminal. */
-    pid_t pid = fork();
-    if (pid == 0) {
-      setsid();
-      if (fork() != 0) _exit(0);
-      int null = open("/dev/null", O_RDWR);
-      if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-      execv(P.release_argv[0], (char *const *)P.release_argv);
-      _exit(127);
-    }
-    if (pid > 0) waitpid(pid, NULL, 0);
-  }
+  /* No warm service: one short-lived `vessel _release NAME`, detached from us and the terminal. */
+  if (P.nrelease > 0) os_spawn_detached(P.release_argv);
   leave(0);
 }
 
@@ -270,10 +274,33 @@ static void a_prepare(void) {
   service_ask("prepare");
 }
 
+/*
+ * Every descriptor the monitor keeps exists once its first run is about to start: the OS half
+ * limits each to its use and locks the monitor in (os.h, docs/supervision.md). Tried once.
+ */
+static void enter_sandbox(void) {
+  if (sandboxed) return;
+  sandboxed = 1;
+  struct held_fd fds[12];
+  int n = 0;
+  int dirs[2] = { status_dir(&P), P.stop_marker && held_dir_for(&stop_dir, P.stop_marker) ? stop_dir.fd : -1 };
+  for (int i = 0; i < 2; i++) if (dirs[i] >= 0) fds[n++] = (struct held_fd){ dirs[i], HELD_DIR };
+  if (emperor >= 0) fds[n++] = (struct held_fd){ emperor, HELD_STREAM };
+  if (SV.fd >= 0) fds[n++] = (struct held_fd){ SV.fd, HELD_STREAM };
+  if (report >= 0) fds[n++] = (struct held_fd){ report, HELD_WRITE };
+  fds[n++] = (struct held_fd){ sigpipe_fds[0], HELD_READ };
+  fds[n++] = (struct held_fd){ sigpipe_fds[1], HELD_WRITE };
+  fds[n++] = (struct held_fd){ STDIN_FILENO, HELD_READ };
+  fds[n++] = (struct held_fd){ STDOUT_FILENO, HELD_WRITE };
+  fds[n++] = (struct held_fd){ STDERR_FILENO, HELD_WRITE };
+  char err[512] = "";
+  if (os_sandbox(fds, n, err, sizeof err) < 0) say(L_WARN, "the monitor runs without a sandbox: %s", err);
+}
+
 static void a_plan(void) {
   char err[512];
   plan_free(&P);
-  if (plan_load(&P, ev_arg, err, sizeof err) < 0) {
+  if (os_plan_load(&P, ev_arg, err, sizeof err) < 0) {
     say(L_ERROR, "%s", err);
     leave(1);
     return;
@@ -289,6 +316,7 @@ static void a_plan(void) {
     service_ask("exited %ld 125 0", S.run);
     return;
   }
+  enter_sandbox();
   start_run();
 }
 
@@ -334,7 +362,7 @@ static void ended_after_stop(void) {
   }
   if (P.mode == MODE_FOREGROUND) { leave(S.exit_code); return; }
   /* detached: `vessel stop` left a marker and releases the rest itself */
-  if (P.stop_marker && access(P.stop_marker, F_OK) == 0) leave(0);
+  if (stop_marker_exists()) leave(0);
   else release_ts_side();
 }
 
@@ -358,7 +386,7 @@ static void ended_by_itself(void) {
   case MODE_DETACHED:
     break;
   }
-  if (P.stop_marker && access(P.stop_marker, F_OK) == 0) { leave(0); return; }
+  if (stop_marker_exists()) { leave(0); return; }
   struct restart_decision d = decide_restart(&P, S.exit_code, count, uptime);
   count = d.count;
   S.failures = count.failures;
@@ -537,7 +565,7 @@ static void se_plan(void) {
   NR.chan = NR.watch = NR.master = -1;
   NR.main_code = -1;
   if (stop_after_surge) { surge_release("stopped during the reload"); return; }
-  if (plan_load(&NP, ev_arg, err, sizeof err) < 0) { surge_release(err); return; }
+  if (os_plan_load(&NP, ev_arg, err, sizeof err) < 0) { surge_release(err); return; }
   os_name_run(&NP, &NR);
   surge_record(SG_STARTING);
   if (os_start(&NP, &NR, err, sizeof err) < 0) {
@@ -774,6 +802,19 @@ static void restore_tty(void) {
   tio_saved = 0;
 }
 
+/* A process ended (SIGCHLD, or the OS half's report): the run's init, or a health check. */
+static void process_ended(pid_t w, int st) {
+  if (have_run && w == R.init) {
+    R.reaped = 1;
+    R.wait_status = st;
+    t_empty = now_ms() + EMPTY_GRACE_MS;
+  } else if (have_next && w == NR.init) {
+    NR.reaped = 1;
+    NR.wait_status = st;
+  } else if (surge == SG_CHECKING) health_reaped(&NP, &NR, &NS, w, st, now_ms());
+  else health_reaped(&P, &R, &S, w, st, now_ms());
+}
+
 static void on_signals(void) {
   char drain[64];
   while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
@@ -783,17 +824,7 @@ static void on_signals(void) {
     if (sig == SIGCHLD) {
       int st;
       pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (have_run && w == R.init) {
-          R.reaped = 1;
-          R.wait_status = st;
-          t_empty = now_ms() + EMPTY_GRACE_MS;
-        } else if (have_next && w == NR.init) {
-          NR.reaped = 1;
-          NR.wait_status = st;
-        } else if (surge == SG_CHECKING) health_reaped(&NP, &NR, &NS, w, st, now_ms());
-        else health_reaped(&P, &R, &S, w, st, now_ms());
-      }
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0) process_ended(w, st);
       continue;
     }
     if (sig == SIGWINCH) {
@@ -803,7 +834,7 @@ static void on_signals(void) {
     }
     if (sig == SIGHUP && P.mode != MODE_FOREGROUND) continue; /* the terminal that started us went away */
     if (sig == SIGTERM || sig == SIGINT) {
-      int asked = P.stop_marker && access(P.stop_marker, F_OK) == 0; /* `vessel stop` from elsewhere */
+      int asked = stop_marker_exists(); /* `vessel stop` from elsewhere */
       if (P.mode == MODE_FOREGROUND && !P.on_signal_stop && !asked && have_run) { os_signal(&P, &R, sig, 0); continue; }
       fire(EV_STOP, NULL);
       continue;
@@ -1015,8 +1046,8 @@ static void on_timers(void) {
 
 static void run_loop(void) {
   while (exit_code < 0) {
-    struct pollfd pf[10];
-    int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1;
+    struct pollfd pf[11];
+    int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1, i_os = -1;
     i_sig = n; pf[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
     if (emperor >= 0) { i_emp = n; pf[n++] = (struct pollfd){ .fd = emperor, .events = POLLIN }; }
     if (SV.fd >= 0) { i_srv = n; pf[n++] = (struct pollfd){ .fd = SV.fd, .events = POLLIN }; }
@@ -1030,6 +1061,8 @@ static void run_loop(void) {
     }
     int hfd = health_fd();
     if (hfd >= 0) { i_health = n; pf[n++] = (struct pollfd){ .fd = hfd, .events = POLLIN }; }
+    int ofd = os_event_fd();
+    if (ofd >= 0) { i_os = n; pf[n++] = (struct pollfd){ .fd = ofd, .events = POLLIN }; }
 
     long long d = next_deadline();
     int timeout = -1;
@@ -1055,6 +1088,11 @@ static void run_loop(void) {
     /* stdin at its end: the command keeps its terminal, as with docker -t */
     if (i_stdin >= 0 && r > 0 && (pf[i_stdin].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0)
       relay(STDIN_FILENO, R.master, &stdin_relay);
+    if (i_os >= 0 && r > 0 && (pf[i_os].revents & (POLLIN | POLLHUP | POLLERR))) {
+      pid_t w;
+      int st;
+      while (os_next_exit(&P, &R, &w, &st)) process_ended(w, st);
+    }
     if (have_run && R.reaped) {
       if (os_empty(&P, &R)) fire(EV_ENDED, NULL);
       else if (t_empty && now_ms() >= t_empty) {
@@ -1075,8 +1113,11 @@ void monitor_child_reset(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
-  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report };
+  /* the held directories too: a container's pid 1 (Linux) must hold nothing of the host's tree */
+  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report, stop_dir.fd };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);
+  stop_dir.fd = -1;
+  status_close_dir();
 }
 
 
@@ -1123,6 +1164,7 @@ int monitor_main(const char *plan_path) {
     return 125;
   }
   if (P.tty) make_raw_tty();
+  enter_sandbox();
   start_run();
   run_loop();
   restore_tty();

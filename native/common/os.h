@@ -49,6 +49,36 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
 /* Kill a process started by os_spawn_inside and everything it started. */
 void os_kill_inside(const struct plan *p, struct run *r, pid_t pid);
 
+/*
+ * Processes that end without a SIGCHLD to the monitor (FreeBSD: the command and the health checks
+ * run under process descriptors, whose exits come through a kqueue). os_event_fd() is polled for
+ * as long as the monitor lives, -1 where SIGCHLD tells everything (Linux); once it polled
+ * readable, os_next_exit() gives one ended process as waitpid(2) would (1), or 0 when none is left.
+ */
+int os_event_fd(void);
+int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_status);
+
+/*
+ * Capsicum. The monitor holds every descriptor it will use once its first run is about to start;
+ * os_sandbox() then limits each to its use and locks the monitor in (FreeBSD: cap_rights_limit(2)
+ * and cap_enter(2); Linux: nothing — docs/supervision.md says why). A monitor in a sandbox can
+ * open no path and execute nothing, so the three things that need one go through the OS half
+ * (FreeBSD: its privileged starter; elsewhere: done directly, common/direct.c).
+ */
+enum held_use { HELD_DIR, HELD_STREAM, HELD_READ, HELD_WRITE };
+struct held_fd { int fd; enum held_use use; };
+/* 0, or -1 with the reason (the monitor then carries on outside a sandbox, and says so). */
+int os_sandbox(const struct held_fd *fds, int n, char *err, size_t errlen);
+/* A stream socket connected to the unix socket PATH (vessel up's service), or -1 with errno set. */
+int os_dial(const char *path);
+/* ARGV in a session of its own, detached from the monitor: the end-of-life `vessel _release NAME`. */
+void os_spawn_detached(const char *const *argv);
+/* Reads the plan at PATH into P (a new plan from vessel up). Same contract as plan_load(). */
+int os_plan_load(struct plan *p, const char *path, char *err, size_t errlen);
+
+/* The OS half's own verbs (Linux: exec CONFIG; FreeBSD: jail-exec …): their exit code, or -1 when ARGV[1] is none of them. */
+int os_verb(int argc, char **argv);
+
 /* Implemented by the monitor: in a child it forked, drop its descriptors and signal handlers. */
 void monitor_child_reset(void);
 

@@ -209,34 +209,42 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen) 
   return 0;
 }
 
-int plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) { snprintf(err, errlen, "cannot open plan %s: %s", path, strerror(errno)); return -1; }
+int plan_load_fd(struct plan *p, int fd, const char *path, char *err, size_t errlen) {
   struct stat st;
   if (fstat(fd, &st) < 0 || st.st_size > 16 * 1024 * 1024) {
     snprintf(err, errlen, "plan %s: %s", path, st.st_size > 16 * 1024 * 1024 ? "larger than 16 MiB" : strerror(errno));
-    close(fd);
     return -1;
   }
-  char *buf = malloc((size_t)st.st_size + 1);
-  if (!buf) { snprintf(err, errlen, "plan %s: out of memory", path); close(fd); return -1; }
+  size_t pathlen = strlen(path) + 1;
+  char *buf = malloc((size_t)st.st_size + 1 + pathlen);
+  if (!buf) { snprintf(err, errlen, "plan %s: out of memory", path); return -1; }
   size_t got = 0;
   while (got < (size_t)st.st_size) {
-    ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+    ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) { snprintf(err, errlen, "read %s: %s", path, r < 0 ? strerror(errno) : "short read"); close(fd); free(buf); return -1; }
+    if (r <= 0) { snprintf(err, errlen, "read %s: %s", path, r < 0 ? strerror(errno) : "short read"); free(buf); return -1; }
     got += (size_t)r;
   }
-  close(fd);
   buf[got] = '\0';
-  /* The buffer lives as long as the plan: it points into it. */
-  int r = plan_parse(p, buf, got, err, errlen);
-  if (r < 0) { free(buf); return -1; }
+  /* The buffer lives as long as the plan (freed by plan_free): it points into it, its path too
+   * (the caller's may not live as long). */
+  char *own = buf + got + 1;
+  memcpy(own, path, pathlen);
+  if (plan_parse(p, buf, got, err, errlen) < 0) { free(buf); return -1; }
   p->buf = buf;
+  p->path = own;
   return 0;
 }
 
 void plan_free(struct plan *p) {
   free(p->buf);
   memset(p, 0, sizeof *p);
+}
+
+int plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { snprintf(err, errlen, "cannot open plan %s: %s", path, strerror(errno)); return -1; }
+  int r = plan_load_fd(p, fd, path, err, errlen);
+  close(fd);
+  return r;
 }

@@ -47,6 +47,7 @@ struct addr { const char *cidr; };
 
 struct plan {
   char *buf;                 /* the buffer the plan points into (plan_load's; freed when replaced) */
+  const char *path;          /* the file it was read from; NULL when parsed from memory */
   /* supervision (common/monitor.c) */
   const char *name;
   enum mode mode;
@@ -105,6 +106,8 @@ struct plan {
 int plan_load(struct plan *p, const char *path, char *err, size_t errlen);
 /* Frees what plan_load allocated; P is empty afterwards. */
 void plan_free(struct plan *p);
+/* Reads it from FD (from its start, with pread: a descriptor handed over keeps its offset); PATH names it. Same contract. */
+int plan_load_fd(struct plan *p, int fd, const char *path, char *err, size_t errlen);
 /* Parses an in-memory buffer (BUF must stay alive; it is modified). Same contract. */
 int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen);
 

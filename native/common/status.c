@@ -1,5 +1,6 @@
 /* status.h: the record and its atomic write. */
 #include "status.h"
+#include "at.h"
 #include "say.h"
 
 #include <errno.h>
@@ -20,10 +21,25 @@ static void flat(const char *in, char *out, size_t n) {
   out[i] = '\0';
 }
 
+/* The record's directory, held: the record is written through it (at.h says why). */
+static struct held_dir dir = HELD_DIR_INIT;
+
+int status_dir(const struct plan *p) {
+  if (!p->status_path || !held_dir_for(&dir, p->status_path)) return -1;
+  return dir.fd;
+}
+
+void status_close_dir(void) {
+  if (dir.fd >= 0) close(dir.fd);
+  dir.fd = -1;
+}
+
 void status_write(const struct plan *p, const struct status *s) {
   if (!p->status_path) return;
   char tmp[4200], body[8192], reason[512], note[512];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp%d", p->status_path, (int)getpid()) >= (int)sizeof tmp) return;
+  const char *name = held_dir_for(&dir, p->status_path);
+  if (!name) { say(L_WARN, "status %s: %s", p->status_path, strerror(errno)); return; }
+  if (snprintf(tmp, sizeof tmp, "%s.tmp%d", name, (int)getpid()) >= (int)sizeof tmp) return;
   flat(s->reason, reason, sizeof reason);
   flat(s->note, note, sizeof note);
   int n = snprintf(body, sizeof body,
@@ -47,13 +63,13 @@ void status_write(const struct plan *p, const struct status *s) {
                   (int)s->next_init, s->next_leaf && *s->next_leaf ? s->next_leaf : "-", s->next_health ? s->next_health : "-");
     if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) { say(L_WARN, "status %s: %s", tmp, strerror(errno)); return; }
+  int fd = openat(dir.fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) { say(L_WARN, "status %s/%s: %s", dir.path, tmp, strerror(errno)); return; }
   ssize_t w = write(fd, body, (size_t)n);
   int e = errno;
   close(fd);
-  if (w != n || rename(tmp, p->status_path) < 0) {
+  if (w != n || renameat(dir.fd, tmp, dir.fd, name) < 0) {
     say(L_WARN, "status %s: %s", p->status_path, strerror(w != n ? e : errno));
-    unlink(tmp);
+    unlinkat(dir.fd, tmp, 0);
   }
 }

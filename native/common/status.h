@@ -45,5 +45,9 @@ struct status {
 const char *phase_name(enum phase ph);
 /* Writes the record for P's container; errors are logged, never fatal (the container matters more). */
 void status_write(const struct plan *p, const struct status *s);
+/* The held descriptor of the record's directory (opened now if need be), or -1: for os_sandbox(). */
+int status_dir(const struct plan *p);
+/* In a child the monitor forked: the held directory is not the child's to keep. */
+void status_close_dir(void);
 
 #endif

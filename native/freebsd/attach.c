@@ -6,20 +6,17 @@
  * jail_getid(3) does, made here with the system call so the helper needs libc alone.
  */
 /* FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11; glibc
- * (the Linux compile check) needs to be asked for PATH_MAX and setgroups(2). */
+ * (the test build against the double) needs to be asked for them. */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
-#define _POSIX_C_SOURCE 200809L
 #endif
-#include "jail-exec.h"
+#include "freebsd.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* VESSEL_FREEBSD_STUB: the test build on Linux, against test/fixtures/freebsd/native-stub. */
-#if defined(__FreeBSD__) || defined(VESSEL_FREEBSD_STUB)
 #include <sys/param.h>
 #include <sys/jail.h>
 #include <sys/uio.h>
@@ -50,8 +47,3 @@ void attach_jail(const char *jail) {
   /* jail_attach(2): "[EINVAL] The jail specified by jid does not exist." */
   if (jail_attach(jid) != 0) die_errno(EXIT_VESSEL, errno, "jail_attach(2)", jail);
 }
-#else
-void attach_jail(const char *jail) {
-  die_msg(EXIT_VESSEL, "jail_attach(2) exists on FreeBSD only; cannot enter jail", jail);
-}
-#endif

@@ -7,12 +7,11 @@
  * runs what its image names, and an image need not have a shell.
  */
 /* FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11; glibc
- * (the Linux compile check) needs to be asked for PATH_MAX and setgroups(2). */
+ * (the test build against the double) needs to be asked for PATH_MAX. */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
-#define _POSIX_C_SOURCE 200809L
 #endif
-#include "jail-exec.h"
+#include "freebsd.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,17 +11,46 @@
  * initgroups(3) makes it on every release.
  */
 /* FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11; glibc
- * (the Linux compile check) needs to be asked for PATH_MAX and setgroups(2). */
+ * (the test build against the double) needs to be asked for setgroups(2). */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
-#define _POSIX_C_SOURCE 200809L
 #endif
-#include "jail-exec.h"
+#include "freebsd.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+int parse_id(const char *text, unsigned long *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long n = strtoul(text, &end, 10);
+  /* uid_t and gid_t are 32-bit; 4294967295 is the "no id" value (-1) and is refused. */
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n >= 4294967295UL) return -1;
+  *out = n;
+  return 0;
+}
+
+int parse_gid_list(const char *list, gid_t *out, int max) {
+  int n = 0;
+  for (const char *p = list; *p != '\0';) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma == NULL ? strlen(p) : (size_t)(comma - p);
+    char one[16];
+    unsigned long id;
+    if (len == 0 || len >= sizeof one || n == max) return -1;
+    memcpy(one, p, len);
+    one[len] = '\0';
+    if (parse_id(one, &id) < 0) return -1;
+    out[n++] = (gid_t)id;
+    p += len;
+    if (*p == ',') p++;
+  }
+  return n;
+}
 
 void become(const struct identity *id) {
   char what[64];

@@ -8,16 +8,14 @@
  */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
-#define _POSIX_C_SOURCE 200809L
 #endif
-#include "jail-exec.h"
+#include "freebsd.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__FreeBSD__) || defined(VESSEL_FREEBSD_STUB)
 #include <sys/types.h>
 #include <sys/sysctl.h>
 
@@ -35,8 +33,3 @@ void set_sysctl(const char *assignment) {
   /* sysctlbyname(3): oldp NULL (no old value wanted), newp the new value. */
   if (sysctlbyname(name, NULL, NULL, &value, sizeof value) != 0) die_errno(EXIT_VESSEL, errno, "sysctlbyname(3)", assignment);
 }
-#else
-void set_sysctl(const char *assignment) {
-  die_msg(EXIT_VESSEL, "sysctlbyname(3) inside a jail exists on FreeBSD only; cannot set", assignment);
-}
-#endif

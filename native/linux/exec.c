@@ -163,3 +163,8 @@ int exec_main(const char *config) {
   restore_tty();
   return code;
 }
+
+int os_verb(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "exec")) return exec_main(argv[2]);
+  return -1;
+}

@@ -7,6 +7,7 @@
  * populated 0 (watched with inotify), or the listed processes are gone where there is no v2 tree.
  */
 #include "linux.h"
+#include "../common/direct.h"
 #include "../common/say.h"
 
 #include <errno.h>
@@ -212,3 +213,26 @@ void os_kill_inside(const struct plan *p, struct run *r, pid_t pid) {
   if (pid > 0) kill(pid, SIGKILL);
   cgroup_sub_kill(p, r->leaf, HEALTH_CGROUP);
 }
+
+/* SIGCHLD reports every end here: the init and the health checks are the monitor's children. */
+int os_event_fd(void) { return -1; }
+
+int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_status) {
+  (void)p; (void)r; (void)pid; (void)wait_status;
+  return 0;
+}
+
+/*
+ * No sandbox on Linux: a seccomp filter on the monitor would be imposed on every run it clones
+ * (docs/supervision.md, "Why no seccomp filter on the Linux monitor").
+ */
+int os_sandbox(const struct held_fd *fds, int n, char *err, size_t errlen) {
+  (void)fds; (void)n; (void)err; (void)errlen;
+  return 0;
+}
+
+int os_dial(const char *path) { return direct_dial(path); }
+
+void os_spawn_detached(const char *const *argv) { direct_spawn_detached(argv); }
+
+int os_plan_load(struct plan *p, const char *path, char *err, size_t errlen) { return plan_load(p, path, err, errlen); }

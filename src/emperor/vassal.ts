@@ -158,7 +158,7 @@ export class VassalSession implements Session {
         ...(this.reloading ? { restartCount: NO_RESTARTS } : {}),
       });
       if (!p.driver.writePlan) throw new Error(`the ${p.driver.os} driver cannot run containers under a monitor yet`);
-      const plan = p.driver.writePlan(p.cfg, supervisionRecords(spec, p.cfg, {
+      const plan = await p.driver.writePlan(p.cfg, supervisionRecords(spec, p.cfg, {
         mode: 'emperor',
         statusPath: paths.status,
         stopMarker: stopMarker(spec.name),

@@ -213,11 +213,11 @@ export interface Plan {
 }
 
 /**
- * How a start is supervised. On Linux every container runs under its native monitor
- * (native/common/monitor.c), whose plan leads with SUPERVISION (rendered by supervise/: mode,
- * restart table, status file); DETACHED lets the monitor outlive the caller (`run -d`).
- * beforeExec: called between "the container exists" and "its command runs" where the driver
- * plumbs in TypeScript (FreeBSD).
+ * How a start is supervised. Every container runs under its native monitor
+ * (native/common/monitor.c with native/linux or native/freebsd), whose plan leads with SUPERVISION
+ * (rendered by supervise/: mode, restart table, status file); DETACHED lets the monitor outlive
+ * the caller (`run -d`). beforeExec: called between "the container exists" and "its command runs"
+ * where a driver plumbs in TypeScript (none does today).
  */
 export interface StartHooks {
   beforeExec?(pid: number): Promise<void>;
@@ -233,8 +233,12 @@ export interface Driver {
   plan(cfg: ContainerConfig): Plan;
   /** The container's records of the monitor's plan (native/common/plan.h), where a monitor runs it. Pure. */
   monitorRecords?(cfg: ContainerConfig): PlanRecord[];
-  /** Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its path (PLANPATH, else the container's plan). */
-  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string;
+  /**
+   * Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its
+   * path (PLANPATH, else the container's plan). FreeBSD creates the jail and its objects here
+   * (asynchronously), which release removes.
+   */
+  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string | Promise<string>;
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */

@@ -20,6 +20,12 @@ export interface ContractHost {
 export const LINUX_DISCOVERABLE: ResourceKind[] = ['cgroup'];
 
 /**
+ * FreeBSD: every host object TypeScript made outlives a killed supervisor; processes do not (the
+ * monitor's starter kills the container's when the monitor dies).
+ */
+export const FREEBSD_DISCOVERABLE: ResourceKind[] = ['jail-conf', 'dataset', 'mount', 'devfs-ruleset', 'interface', 'jail', 'rctl', 'portacl', 'pf-anchor'];
+
+/**
  * FreeBSD without VIMAGE: no epair and no VNET devfs ruleset exist to be left behind (they are
  * only in the list recorded before start, which assumes a VIMAGE kernel).
  */

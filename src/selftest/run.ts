@@ -5,7 +5,7 @@ import { VesselError, errorMessage, config, containerPaths, hostOs, run, withLoc
 import { defaultSpec } from '../spec/index.js';
 import { driverFor, type ContainerConfig, type Driver, type ResourceKind } from '../runtime/index.js';
 import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
-import { CONTRACT_CASES, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type ContractCase, type ContractHost } from './cases.js';
+import { CONTRACT_CASES, FREEBSD_DISCOVERABLE, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type ContractCase, type ContractHost } from './cases.js';
 
 /** Every container of a selftest is named so: a rerun and `vessel gc` know them by the prefix. */
 export const SELFTEST_PREFIX = 'selftest-';
@@ -130,7 +130,7 @@ async function discoverable(driver: Driver): Promise<ResourceKind[] | undefined>
   if (driver.os === 'linux') return LINUX_DISCOVERABLE;
   // The jail driver's own VIMAGE probe: security.jail.param.vnet exists only in VIMAGE kernels.
   const vnet = await run(['sysctl', '-d', 'security.jail.param.vnet'], { allowFailure: true });
-  return vnet.exitCode === 0 ? undefined : FREEBSD_NO_VIMAGE_DISCOVERABLE;
+  return vnet.exitCode === 0 ? FREEBSD_DISCOVERABLE : FREEBSD_NO_VIMAGE_DISCOVERABLE;
 }
 
 function pickCases(only: string[] | undefined): readonly ContractCase[] {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VesselError, config, containerPaths, acquireLock } from '../util/index.js';
+import { VesselError, config, containerPaths, acquireLock, hostOs } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
 import { driverFor, type Resource } from '../runtime/index.js';
 import type { ContainerState, NextRun } from './types.js';
@@ -28,6 +28,8 @@ const samePublish = (a: ContainerSpec, b: ContainerSpec): boolean => JSON.string
 
 /** Why a reload from CURRENT to NEXT cannot go beside it (stop-then-start instead), or undefined. */
 export async function surgeRefusal(current: ContainerSpec, next: ContainerSpec): Promise<string | undefined> {
+  // FreeBSD: a second jail of the same name cannot exist beside the first (not built yet)
+  if (hostOs() !== 'linux') return 'zero-downtime reloads need Linux for now';
   if (current.network.mode !== 'bridge' || next.network.mode !== 'bridge') return 'not on a vessel network';
   if (current.network.name !== next.network.name) return 'the network changes';
   if (current.network.publish.length === 0 || next.network.publish.length === 0) return 'no published ports';

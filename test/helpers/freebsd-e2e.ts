@@ -1,19 +1,20 @@
 import { PassThrough } from 'node:stream';
-import { FakeFreeBSD } from './freebsd.js';
+import { FakeFreeBSD, isMonitor } from './freebsd.js';
+import { crashModelMonitors, planForTranscript, spawnModelMonitor } from './freebsd-monitor.js';
 import type { HostOptions, HostResult, SpawnedProcess, SpawnOptions } from '../../src/util/host.js';
 
 /**
  * The model FreeBSD host of test/helpers/freebsd.ts, with processes that live until they are
- * killed: a command started with vessel-jail-exec runs until `pkill -j` or `jail -r` ends its jail's processes, and
- * pwait(1) blocks until the pids it waits for are gone. That is what the supervisor needs to be
- * run for real (start, running, stop). `crash()` models a SIGKILLed supervisor: whatever was
- * waiting on the host's processes never hears of them again.
+ * killed: the container's monitor (freebsd-monitor.ts) runs its command until `pkill -j` or
+ * `jail -r` ends the jail's processes, or until vessel stops it (SIGTERM to the monitor). That is
+ * what the supervisor needs to be run for real (start, running, stop). `crash()` models a
+ * SIGKILLed supervisor: the waiting CLI and its monitor are gone, the starter killed the
+ * container's processes, and nothing else of the run is ever cleaned up by them.
  *
  * netstat(1) answers with a LAN route on 10.77.0.0/24, so address management must skip it.
  */
 export class LiveFreeBSD extends FakeFreeBSD {
-  private nextPid = 4000;
-  private waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
+  private nextPid = 90000;
 
   routes = [
     { destination: 'default', gateway: '192.0.2.1', flags: 'UGS', 'interface-name': 'em0' },
@@ -52,21 +53,9 @@ export class LiveFreeBSD extends FakeFreeBSD {
   }
 
   override spawn(argv: readonly string[], opts: SpawnOptions = {}): SpawnedProcess {
-    if ((argv[0] ?? '').endsWith('/vessel-jail-exec')) {
-      this.calls.push({ argv: [...argv] });
-      const jail = argv[argv.indexOf('-j') + 1]!;
-      const pid = this.nextPid++;
-      this.procs.set(jail, [...(this.procs.get(jail) ?? []), pid]);
-      const alive = () => [...this.procs.values()].some((p) => p.includes(pid));
-      const exited = this.until(() => !alive()).then(() => ({ code: null, signal: 'SIGTERM' as NodeJS.Signals }));
-      return { pid, pipes: [], exited, kill: () => undefined, unref: () => undefined };
-    }
-    if (argv[0] === 'pwait') {
-      this.calls.push({ argv: [...argv] });
-      const pids = argv.slice(1).map(Number);
-      const gone = () => !pids.some((p) => [...this.procs.values()].some((l) => l.includes(p)));
-      const exited = this.until(gone).then(() => ({ code: 0, signal: null }));
-      return { pid: this.nextPid++, pipes: [], exited, kill: () => undefined, unref: () => undefined };
+    if (isMonitor(argv)) {
+      this.calls.push({ argv: [...argv], input: planForTranscript(argv[2]!) });
+      return spawnModelMonitor(this.modelHost(), argv[2]!, false);
     }
     if (argv[0] === 'tar') {
       // Copying a layer onto its ZFS dataset (image/flatten.ts copyTree): a pipe that ends at once.
@@ -102,9 +91,9 @@ export class LiveFreeBSD extends FakeFreeBSD {
     return undefined;
   }
 
-  /** The supervisor was SIGKILLed: nothing waits on the jail's processes any more. */
+  /** The supervisor was SIGKILLed: its monitor with it, whose starter killed the container's processes. */
   crash(): void {
-    this.waiters = [];
+    crashModelMonitors(this.modelHost());
   }
 
   /** Nothing vessel made is left on the host: what the model holds beyond its own em0 and lo0. */
@@ -121,14 +110,7 @@ export class LiveFreeBSD extends FakeFreeBSD {
     return Object.fromEntries(Object.entries(out).filter(([, v]) => v.length > 0));
   }
 
-  private until(done: () => boolean): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ done, resolve }));
-  }
-
   private wake(): void {
-    const ready = this.waiters.filter((w) => w.done());
-    this.waiters = this.waiters.filter((w) => !w.done());
-    for (const w of ready) w.resolve();
+    for (const l of [...this.listeners]) l();
   }
 }

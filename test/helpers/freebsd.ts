@@ -2,6 +2,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { Recorder, type HostOptions, type HostResult, type SpawnedProcess, type SpawnOptions } from '../../src/util/host.js';
+import { planForTranscript, spawnModelMonitor, type ModelHost } from './freebsd-monitor.js';
+
+/** `vessel-init monitor PLAN`: the container's monitor (native/freebsd), modelled by freebsd-monitor.ts. */
+export function isMonitor(argv: readonly string[]): boolean {
+  return (argv[0] ?? '').endsWith('/vessel-init') && argv[1] === 'monitor' && argv.length === 3;
+}
 
 /**
  * Test helpers of the FreeBSD driver (which cannot run here): golden files, and a small model
@@ -106,12 +112,21 @@ export class FakeFreeBSD extends Recorder {
   }
 
   override spawn(argv: readonly string[], _opts: SpawnOptions = {}): SpawnedProcess {
-    this.calls.push({ argv: [...argv] });
-    if (argv[0] === 'pwait') {
-      // The waited processes end.
-      for (const [j, pids] of this.procs) this.procs.set(j, pids.filter((p) => !argv.includes(String(p))));
+    if (isMonitor(argv)) {
+      // The container's monitor: its command runs in the jail and exits 0 at once (freebsd-monitor.ts).
+      this.calls.push({ argv: [...argv], input: planForTranscript(argv[2]!) });
+      return spawnModelMonitor(this.modelHost(), argv[2]!, true);
     }
+    this.calls.push({ argv: [...argv] });
     return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined };
+  }
+
+  private pidCounter = 4000;
+  protected listeners: Array<() => void> = [];
+
+  /** What the model monitor needs of this host: the jails' processes, and word of every change. */
+  protected modelHost(): ModelHost {
+    return { procs: this.procs, onChange: (l) => this.listeners.push(l), nextPid: () => this.pidCounter++ };
   }
 
   private ok(stdout = ''): Answer {

@@ -6,7 +6,7 @@ import { setHostRunner } from '../../src/util/host.js';
 import { FreeBSDDriver } from '../../src/runtime/freebsd/index.js';
 import { bridgeNet, FakeFreeBSD, freebsdConfig } from '../helpers/freebsd.js';
 import { driverContract } from './driver-contract.js';
-import { FREEBSD_NO_VIMAGE_DISCOVERABLE } from '../../src/selftest/index.js';
+import { FREEBSD_DISCOVERABLE, FREEBSD_NO_VIMAGE_DISCOVERABLE } from '../../src/selftest/index.js';
 
 // A state root of this file's own, set before anything reads the configuration.
 const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-contract-'));
@@ -34,6 +34,7 @@ const teardown = () => {
 driverContract('freebsd (nullfs root, VNET, publish, limits, volumes, portacl) against a model FreeBSD', () => new FreeBSDDriver({ env: {} }), {
   setup: setup(true),
   teardown,
+  discoverable: FREEBSD_DISCOVERABLE,
   config: () => {
     const name = `web${++n}`;
     return freebsdConfig(root, {

@@ -27,6 +27,7 @@ import { setHostRunner } from '../../src/util/host.js';
 import { parseSpecText } from '../../src/spec/parse.js';
 import { Supervisor } from '../../src/supervise/supervisor.js';
 import { gc } from '../../src/supervise/gc.js';
+import { stopContainer } from '../../src/supervise/control.js';
 import { readState, writeState } from '../../src/supervise/state.js';
 import { importRootfsTarball } from '../../src/image/index.js';
 import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
@@ -35,7 +36,7 @@ import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
 import { withBsdtar } from '../helpers/bsdtar.js';
 
 /** Per-test root → /var/lib/vessel; the image's layer digest (tar-version dependent) → <diffid>. */
-const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>');
+const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>').replace(/^( {2}\| run-id )[0-9a-f]{8}$/gm, '$1<run>');
 
 beforeAll(async () => {
   // A tiny FreeBSD-looking root filesystem, imported for real before the model host is installed.
@@ -110,6 +111,23 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     expect((await readState('plain'))).toMatchObject({ status: 'exited', resources: [] });
     expect(fake.leftovers()).toEqual({});
     expectGolden('e2e-plain', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('run -d: the monitor outlives its CLI (restart table, release command in its plan); vessel stop ends it, then releases the jail', async () => {
+    const fake = install();
+    const sup = new Supervisor(spec('bg.ini', PLAIN), {
+      mode: 'detached',
+      detached: true,
+      monitor: { service: '/var/run/vessel/vessel.sock', releaseArgv: ['/usr/local/bin/node', '/usr/local/lib/vessel/bin/vessel.js', '_release', 'bg'] },
+    });
+    await sup.start();
+    const running = (await readState('bg'))!;
+    expect(running).toMatchObject({ status: 'running', supervisorPid: sup.monitorPid });
+    expect([...fake.jails.keys()]).toEqual(['bg']);
+    const stopped = await stopContainer('bg', 5);
+    expect(stopped).toMatchObject({ status: 'exited', resources: [], lastExit: { code: 143 } });
+    expect(fake.leftovers()).toEqual({});
+    expectGolden('e2e-detached', 'commands.txt', norm(fake.transcript()));
   });
 
   it('network front, published port, limits: lease, bridge, epair, anchors, rctl; all released at stop', async () => {
@@ -251,7 +269,7 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
 
   it('supervisor crashed, no restart: vessel gc removes jail, epair, anchors, rctl, mounts, lease and network', async () => {
     // gc looks at every state file: only this case's container has one, whatever ran before.
-    for (const other of ['plain', 'db', 'app', 'worker', 'zfsweb', 'zfsbad']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
+    for (const other of ['plain', 'bg', 'db', 'app', 'worker', 'zfsweb', 'zfsbad']) rmSync(join(root, 'containers', other), { recursive: true, force: true });
     const fake = install();
     const sup = new Supervisor(spec('web.ini', NETWORKED), { mode: 'foreground' });
     await sup.start();

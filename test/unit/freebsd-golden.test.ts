@@ -44,7 +44,7 @@ function install(prepare?: (f: FakeFreeBSD) => void): FakeFreeBSD {
   return fake;
 }
 
-const driver = () => new FreeBSDDriver({ env: {}, pollMs: 1 });
+const driver = () => new FreeBSDDriver({ env: {} });
 const norm = (s: string) => normalizeRoot(s, root);
 
 const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD) => void }> = {
@@ -232,7 +232,7 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     expectGolden('kill', 'commands.txt', norm(fake.transcript()));
   });
 
-  it('exec: vessel-jail-exec with the running root\'s passwd, not jexec -U (findings 5, 6, 7)', async () => {
+  it('exec: vessel-init jail-exec with the running root\'s passwd, not jexec -U (findings 5, 6, 7)', async () => {
     const fake = install((f) => running(f, [4242]));
     const d = driver();
     const cfg = web();
@@ -242,16 +242,6 @@ describe('FreeBSD golden transcripts: stop, kill, death, leftovers', () => {
     expect(code).toBe(0);
     expectGolden('exec', 'commands.txt', norm(fake.transcript()));
     rmSync(cfg.dir, { recursive: true, force: true });
-  });
-
-  it('death: the container lives while any process of the jail lives (pwait, re-list)', async () => {
-    const fake = install((f) => { f.procs.set('web', [4242, 4243]); });
-    const d = driver();
-    const started = await d.start(web());
-    await started.exited;
-    const t = fake.transcript().split('\n');
-    const fromMain = t.slice(t.findIndex((l) => l.includes('/vessel-jail-exec '))).join('\n');
-    expectGolden('death', 'commands.txt', norm(fromMain));
   });
 
   it('leftovers: everything a SIGKILLed supervisor left is found by name and removed', async () => {
@@ -410,7 +400,7 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     const cfg = freebsdConfig(root, { name: 'acl', user: 'www', network: { mode: 'none' }, security: portacl });
     await (await driver().start({ ...cfg, wait: 'main' })).exited;
     const t = fake.transcript();
-    expect(t).toContain('/usr/local/libexec/vessel/vessel-jail-exec -j acl -s net.inet.ip.portrange.reservedhigh=0\njail -m name=acl securelevel=2\n');
+    expect(t).toContain('/usr/local/libexec/vessel/vessel-init jail-exec -j acl -s net.inet.ip.portrange.reservedhigh=0\njail -m name=acl securelevel=2\n');
     expect(fake.jails.get('acl')?.securelevel).toBe(2);
     rmSync(cfg.dir, { recursive: true, force: true });
     // Under a parent above securelevel 0 it cannot be done: said before anything is created.
@@ -427,12 +417,12 @@ describe('FreeBSD driver: clear errors, nothing created', () => {
     expect(err.hint).toMatch(/13\.3 \/ 14\.0/);
   });
 
-  it('the jail exec helper not built: said before anything is created', async () => {
+  it('vessel-init not built: said before anything is created', async () => {
     const { err } = await startFails(freebsdConfig(root, { name: 'bad' }), (f) => {
       const answer = f.run.bind(f);
       f.run = async (argv, opts) => (argv[0] === 'test' ? (f.calls.push({ argv: [...argv] }), { argv, exitCode: 1, stdout: '', stderr: '' }) : answer(argv, opts));
     });
-    expect(err.message).toBe('/usr/local/libexec/vessel/vessel-jail-exec is missing: vessel starts every command in a jail with it');
+    expect(err.message).toBe('/usr/local/libexec/vessel/vessel-init is missing: vessel runs every container\'s monitor and every command in a jail with it');
     expect(err.hint).toMatch(/native\/build\.sh/);
   });
 
@@ -450,15 +440,16 @@ describe('FreeBSD user ids come from the image, read in TypeScript (findings 6, 
       root: { layers: [], zfsSnapshot: 'zroot/vessel/images/busybox@base', zfsDataset: 'zroot/vessel/containers/zweb', ephemeral: false },
     });
     const d = driver();
-    const main = (cmds: string[][]) => cmds.find((c) => c[0]!.endsWith('/vessel-jail-exec') && c.includes('--'))!;
-    expect(main(d.plan(cfg).commands).slice(5, 11)).toEqual(['-u', '<uid of www>', '-g', '<gid of www>', '-G', '<groups of www>']);
+    const planned = d.plan(cfg).files.find((f) => f.path.endsWith('/plan'))!.content;
+    expect(planned).toContain('\nuid <uid of www>\ngid <gid of www>\ngroups <groups of www>\n');
     // What the clone holds once `zfs clone` ran (the model host does not write files).
     mkdirSync(join(cfg.dir, 'rootfs', 'etc'), { recursive: true });
     writeFileSync(join(cfg.dir, 'rootfs', 'etc', 'passwd'), 'www:*:80:80::/home/www:/bin/sh\n');
     writeFileSync(join(cfg.dir, 'rootfs', 'etc', 'group'), 'www:*:80:\nstaff:*:20:www\n');
     const fake = install();
     await (await d.start({ ...cfg, wait: 'main' })).exited;
-    expect(fake.transcript()).toContain('/usr/local/libexec/vessel/vessel-jail-exec -j zweb -d / -u 80 -g 80 -G 80,20 ');
+    // the plan the monitor read
+    expect(fake.transcript()).toContain('  | jail zweb\n  | uid 80\n  | gid 80\n  | groups 80,20\n');
     rmSync(cfg.dir, { recursive: true, force: true });
   });
 
@@ -477,9 +468,13 @@ describe('FreeBSD user ids come from the image, read in TypeScript (findings 6, 
     execFileSync('mkfifo', [join(layer, 'etc', 'passwd')]); // would block the supervisor
     expect(() => driver().plan({ ...viaLink, name: 'h3' })).toThrow('/etc/passwd in the image is not a regular file');
     // numeric ids and root need no account files, so such an image still runs as them
-    const ids = (user: string) => driver().plan({ ...viaLink, name: 'h4', user }).commands.find((c) => c[0]!.endsWith('/vessel-jail-exec') && c.includes('--'))!.slice(5, 11);
-    expect(ids('1000:1000')).toEqual(['-u', '1000', '-g', '1000', '-G', '1000']);
-    expect(ids('')).toEqual(['-u', '0', '-g', '0', '-G', '0']);
+    // (the monitor's plan carries them: native/freebsd runs the command with exactly these ids)
+    const ids = (user: string) => {
+      const plan = driver().plan({ ...viaLink, name: 'h4', user }).files.find((f) => /^uid \d+$/m.test(f.content))!.content;
+      return ['uid', 'gid', 'groups'].map((k) => new RegExp(`^${k} (\\S+)$`, 'm').exec(plan)?.[1]);
+    };
+    expect(ids('1000:1000')).toEqual(['1000', '1000', '1000']);
+    expect(ids('')).toEqual(['0', '0', '0']);
     rmSync(layer, { recursive: true, force: true });
   });
 

@@ -25,7 +25,7 @@ import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
 import { withBsdtar } from '../helpers/bsdtar.js';
 
-const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>').replace(/\.[0-9a-f]{8}\b/g, '.<run>');
+const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>').replace(/\.[0-9a-f]{8}\b/g, '.<run>').replace(/^( {2}\| run-id )[0-9a-f]{8}$/gm, '$1<run>');
 
 beforeAll(async () => {
   // A FreeBSD-looking root with /rescue's sleep, imported for real (os: freebsd under the seam).

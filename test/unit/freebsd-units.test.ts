@@ -95,18 +95,18 @@ describe('pf', () => {
   });
 });
 
-describe('vessel-jail-exec argv (replaces jexec(8): findings 5, 6, 7, 19)', () => {
+describe('vessel-init jail-exec argv, `vessel exec` (replaces jexec(8): findings 5, 6, 7, 19)', () => {
   const www = resolveIdentity('www', {
     passwd: 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/home/www:/sbin/nologin\n',
     group: 'wheel:*:0:root\nwww:*:80:\nlog:*:90:www,root\n',
     where: 'test',
   });
-  const helper = '/usr/local/libexec/vessel/vessel-jail-exec';
+  const helper = ['/usr/local/libexec/vessel/vessel-init', 'jail-exec'];
 
   it('numeric ids from the image\'s passwd and group, no -U name for getpwnam(3) inside the jail', () => {
     expect(www).toEqual({ uid: 80, gid: 80, groups: [80, 90], home: '/home/www' });
     const argv = jailExecArgv({ jail: 'web', argv: ['sh', '-c', 'echo $A'], env: ['A=1', 'PATH=/bin'], workdir: '/srv', identity: www, user: 'www' });
-    expect(argv).toEqual([helper, '-j', 'web', '-d', '/srv', '-u', '80', '-g', '80', '-G', '80,90', '-e', 'A=1', '-e', 'PATH=/bin', '-e', 'HOME=/home/www', '--', 'sh', '-c', 'echo $A']);
+    expect(argv).toEqual([...helper, '-j', 'web', '-d', '/srv', '-u', '80', '-g', '80', '-G', '80,90', '-e', 'A=1', '-e', 'PATH=/bin', '-e', 'HOME=/home/www', '--', 'sh', '-c', 'echo $A']);
     // The old form: jexec -d (missing before it was added), -U NAME (pwd.db), env -i (login.conf wins).
     expect(argv).not.toContain('/usr/sbin/jexec');
     expect(argv).not.toContain('-U');
@@ -115,7 +115,7 @@ describe('vessel-jail-exec argv (replaces jexec(8): findings 5, 6, 7, 19)', () =
 
   it('PATH is always set: without it execvp(3) searches /usr/bin:/bin only (finding 19)', () => {
     const argv = jailExecArgv({ jail: 'web', argv: ['id'], env: ['A=1'], identity: { uid: 0, gid: 0, groups: [0] }, user: 'root' });
-    expect(argv).toEqual([helper, '-j', 'web', '-d', '/', '-u', '0', '-g', '0', '-G', '0', '-e', 'A=1',
+    expect(argv).toEqual([...helper, '-j', 'web', '-d', '/', '-u', '0', '-g', '0', '-G', '0', '-e', 'A=1',
       '-e', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-e', 'HOME=/', '--', 'id']);
   });
 
@@ -128,10 +128,11 @@ describe('vessel-jail-exec argv (replaces jexec(8): findings 5, 6, 7, 19)', () =
 });
 
 describe('the e2e and unit goldens start the command the same way (finding 19)', () => {
-  it('both give vessel-jail-exec a PATH, whether or not the image had one', () => {
+  it('both give the monitor\'s plan a PATH, whether or not the image had one', () => {
     for (const c of ['plain', 'e2e-plain', 'e2e-network', 'e2e-zfs', 'security']) {
-      const line = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8').split('\n').find((l) => l.includes('/vessel-jail-exec ') && l.includes(' -- '));
-      expect(line, c).toMatch(/^\/usr\/local\/libexec\/vessel\/vessel-jail-exec -j \S+ -d \S+ -u \d+ -g \d+ -G [\d,]+ (-e \S+ )*-e PATH=\S+ /);
+      const t = readFileSync(join(FIXTURES, c, 'commands.txt'), 'utf8');
+      const plan = t.slice(t.indexOf('/vessel-init monitor '));
+      expect(plan, c).toMatch(/\n {2}\| jail \S+\n {2}\| uid \d+\n {2}\| gid \d+\n {2}\| groups [\d,]+\n {2}\| cwd \S+\n {2}\| wait (all|main)\n( {2}\| env \S+\n)* {2}\| env PATH=\S+\n/);
     }
   });
 });

@@ -1,23 +1,24 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { signalName, signalNumber } from '../signals.js';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic, config, host, run, type SpawnOptions, withLock } from '../../util/index.js';
+import { containerLayout, host, run } from '../../util/index.js';
 import type {
-  ContainerConfig, ContainerRef, Driver, ExecOptions, ExitStatus, Plan, Resource, StartedContainer, Stats,
+  ContainerConfig, ContainerRef, Driver, ExecOptions, ExitStatus, Plan, Resource, StartHooks, StartedContainer, Stats,
 } from '../types.js';
+import { describePlan, type PlanRecord } from '../plan-records.js';
+import { initBinary } from '../monitor-spawn.js';
 import { jailExists, jailId, removeJail } from './jail8.js';
-import { filesIn, resolveIdentity } from './identity.js';
+import { containerIdentity, filesIn, resolveIdentity } from './identity.js';
 import { jailExecArgv } from './jail-exec.js';
 import { cleanup, findLeftovers } from './leftovers.js';
-import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
-import { containerFiles } from './names.js';
-import { assumedFacts, probeHost, probes, rulesetProbe } from './probe.js';
-import { jailPids, waitJailEmpty, waitJailEmptyFor } from './ps.js';
+import { freebsdMonitorRecords } from './monitor-plan.js';
+import { assumedFacts, probes, rulesetProbe } from './probe.js';
+import { jailPids, waitJailEmptyFor } from './ps.js';
 import { removeRules } from './rctl.js';
 import { jailUsage } from './usage.js';
-import { mainArgv, planPlaceholders, renderStart } from './render.js';
-import { describeSteps, runSteps } from './steps.js';
+import { planPlaceholders, renderStart } from './render.js';
+import { startFreeBSD, writeFreeBSDPlan } from './start.js';
+import { describeSteps } from './steps.js';
 
 /** `SIGTERM` / `TERM` / `15` → `TERM`, the form kill(1) -s and pkill(1) take (one signal table: runtime/signals). */
 export function killSignalArg(sig: string): string {
@@ -43,23 +44,21 @@ function confOf(target: ContainerRef): string | undefined {
 
 export interface FreeBSDDriverOptions {
   env?: NodeJS.ProcessEnv;
-  /** Polling interval of the liveness fallback (no pwait). */
-  pollMs?: number;
 }
 
 /**
- * The FreeBSD driver: a persistent jail created from a rendered jail.conf, the main command in
- * the foreground with vessel-jail-exec (jail-exec.ts says why not jexec(8)), liveness by the jail's processes, rctl limits, VNET + pf anchors.
- * Verified on Linux by transcripts (test/fixtures/freebsd/), not run in CI.
+ * The FreeBSD driver: a persistent jail created from a rendered jail.conf, rctl limits, VNET + pf
+ * anchors, made in TypeScript (start.ts); the command run in it by the container's native monitor
+ * (native/freebsd: a process descriptor, the reaper of every process of the jail's container,
+ * Capsicum), as on Linux. Verified on Linux by transcripts (test/fixtures/freebsd/) and by the
+ * monitor's C run against a test double of the FreeBSD kernel, not on FreeBSD in CI.
  */
 export class FreeBSDDriver implements Driver {
   readonly os = 'freebsd' as const;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly pollMs: number;
 
   constructor(opts: FreeBSDDriverOptions = {}) {
     this.env = opts.env ?? process.env;
-    this.pollMs = opts.pollMs ?? 500;
   }
 
   /** With a VIMAGE kernel assumed: a superset of what a kernel without it creates. */
@@ -70,67 +69,32 @@ export class FreeBSDDriver implements Driver {
   plan(cfg: ContainerConfig): Plan {
     const p = renderStart(cfg, assumedFacts(this.env));
     const ph = planPlaceholders(cfg);
+    const plan = containerLayout(cfg.dir).plan;
     return {
       os: 'freebsd',
-      files: [...p.files, ...p.rootFiles, ...p.rulesets],
+      // the container's records of the monitor's plan, one per line, as an operator reviews them
+      files: [...p.files, ...p.rootFiles, ...p.rulesets, { path: plan, content: describePlan(this.monitorRecords(cfg)) }],
       commands: [
         ...probes(cfg, this.env).map((x) => x.argv),
         ...rulesetProbe(cfg),
         ...describeSteps(p.rootSteps, ph),
         ...describeSteps(p.steps, ph),
-        p.main,
+        [initBinary(), 'monitor', plan],
       ],
     };
   }
 
-  async start(cfg: ContainerConfig): Promise<StartedContainer> {
-    // Probes first: a missing kernel feature stops the start before anything exists.
-    const facts = await probeHost(cfg, this.env);
-    const p = renderStart(cfg, facts);
-    let output: number | undefined;
-    try {
-      for (const f of p.files) {
-        mkdirSync(dirname(f.path), { recursive: true });
-        writeFileAtomic(f.path, f.content);
-      }
-      const vars = await runSteps(p.rootSteps);
-      const rootfs = containerFiles(cfg.dir).rootfs;
-      assertMountPointsInside(cfg);
-      assertNoSymlinks(rootfs, p.rootFiles.map((f) => f.path.slice(rootfs.length)));
-      for (const f of p.rootFiles) {
-        mkdirSync(dirname(f.path), { recursive: true });
-        writeFileAtomic(f.path, f.content);
-      }
-      // Bridge creation and the host-wide portacl sysctl are read-modify-write: one start at a time.
-      const shared = cfg.network.mode === 'bridge' || cfg.security.portacl.length > 0;
-      if (shared) await withLock(join(config().run, 'locks', 'freebsd-host.lock'), () => runSteps(p.steps, vars), { what: 'FreeBSD host networking' });
-      else await runSteps(p.steps, vars);
+  /** Pure: on a ZFS root not cloned yet, the user's ids are placeholders (the start reads them from the clone). */
+  monitorRecords(cfg: ContainerConfig): PlanRecord[] {
+    return freebsdMonitorRecords(cfg, containerIdentity(cfg, { rootReady: false }));
+  }
 
-      const stdio: SpawnOptions['stdio'] = [cfg.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
-      if (cfg.output.kind === 'file') {
-        output = openSync(cfg.output.path, 'a');
-        stdio[1] = output;
-        stdio[2] = output;
-      }
-      // The root exists now (a ZFS clone too): the user's ids are read from the image it holds.
-      const proc = host().spawn(mainArgv(cfg, { rootReady: true }), { stdio });
-      const exited = (async (): Promise<ExitStatus> => {
-        const status = exitStatus(await proc.exited);
-        if (output !== undefined) closeSync(output);
-        // Jail semantics: the container lives while any process of the jail lives.
-        if (cfg.wait === 'all') await waitJailEmpty(p.jail, { pollMs: this.pollMs });
-        return status;
-      })();
-      // What was recorded before start (planned for a VIMAGE kernel) plus anything this host added.
-      const planned = this.resources(cfg);
-      const seen = new Set(planned.map((r) => `${r.kind} ${r.id}`));
-      const resources = [...planned, ...p.resources.filter((r) => !seen.has(`${r.kind} ${r.id}`))];
-      return { pid: proc.pid, resources, exited };
-    } catch (e) {
-      if (output !== undefined) closeSync(output);
-      await cleanup(p.resources).catch(() => undefined);
-      throw e;
-    }
+  async writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[]): Promise<string> {
+    return (await writeFreeBSDPlan(cfg, supervision, this.env)).plan;
+  }
+
+  async start(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {
+    return startFreeBSD(cfg, hooks, this.env, this.resources(cfg));
   }
 
   async exec(target: ContainerRef, opts: ExecOptions): Promise<number> {

@@ -15,4 +15,3 @@ export const freebsdDriver = new FreeBSDDriver();
 export { PF_INFO_PROBE, PF_NAT_PROBE, FORWARDING_PROBE, checkPfEnabled, checkAnchorsReferenced, checkForwarding } from './pf.js';
 export { JAIL_OPTION_PROBES, checkJailOption } from './vnet.js';
 export { OSRELDATE_PROBE, NULLFS_FILE_OSRELDATE } from './mount.js';
-export { JAIL_EXEC, jailExecPath } from './jail-exec.js';

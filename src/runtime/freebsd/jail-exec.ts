@@ -1,12 +1,13 @@
-import { join } from 'node:path';
-import { config, VesselError } from '../../util/index.js';
+import { VesselError } from '../../util/index.js';
+import { initBinary } from '../monitor-spawn.js';
 import type { Identity } from './identity.js';
 
 /**
- * The argv of vessel's own jail exec helper (native/freebsd/vessel-jail-exec.c), which replaces
- * jexec(8) for the main command and for `vessel exec`:
+ * The argv of vessel's own jail exec helper (native/freebsd/jail-exec.c, a verb of vessel-init),
+ * which replaces jexec(8) for `vessel exec` (the container's own command is started by its
+ * monitor, with the same calls: native/freebsd/starter.c):
  *
- *   vessel-jail-exec -j JAIL -d DIR -u UID -g GID -G GIDS [-e NAME=VALUE]... -- ARGV...
+ *   vessel-init jail-exec -j JAIL -d DIR -u UID -g GID -G GIDS [-e NAME=VALUE]... -- ARGV...
  *
  * Why not jexec: `-d` is absent from jexec(8) as it stood from 2016 (releng/11.3 page, "Dd April
  * 24, 2016": only -l, -u, -U) and "illegal option -- d" ends every start there; `-U NAME` is
@@ -14,12 +15,6 @@ import type { Identity } from './identity.js';
  * setusercontext(LOGIN_SETALL …), which takes PATH, umask and environment from login.conf(5).
  * The helper attaches with jail_attach(2), sets numeric ids and execve(2)s with exactly -e.
  */
-export const JAIL_EXEC = 'vessel-jail-exec';
-
-export function jailExecPath(): string {
-  return join(config().libexec, JAIL_EXEC);
-}
-
 /**
  * The environment the command gets: the spec's, plus PATH and HOME when the spec has none — the
  * same defaults vessel-init gives on Linux, so both drivers run a command from /usr/local/bin.
@@ -54,7 +49,7 @@ export function jailExecArgv(x: JailExecInput): string[] {
   const groups = id ? id.groups.join(',') : `<groups of ${x.user}>`;
   const dir = x.workdir !== undefined && x.workdir !== '' ? x.workdir : '/';
   return [
-    jailExecPath(), '-j', x.jail, '-d', dir, '-u', uid, '-g', gid, '-G', groups,
+    initBinary(), 'jail-exec', '-j', x.jail, '-d', dir, '-u', uid, '-g', gid, '-G', groups,
     ...commandEnv(x.env, id?.home).flatMap((e) => ['-e', e]),
     '--', ...x.argv,
   ];
@@ -62,8 +57,8 @@ export function jailExecArgv(x: JailExecInput): string[] {
 
 /**
  * Set one integer sysctl of the jail's own VNET from inside it (native/freebsd/sysctl.c says why
- * the host cannot): `vessel-jail-exec -j JAIL -s NAME=VALUE`.
+ * the host cannot): `vessel-init jail-exec -j JAIL -s NAME=VALUE`.
  */
 export function jailSysctlArgv(jail: string, name: string, value: number): string[] {
-  return [jailExecPath(), '-j', jail, '-s', `${name}=${value}`];
+  return [initBinary(), 'jail-exec', '-j', jail, '-s', `${name}=${value}`];
 }

@@ -112,8 +112,8 @@ export function jailParams(input: JailConfInput): string[] {
   const lines = [
     param('path', files.rootfs),
     param('host.hostname', cfg.hostname),
-    // The jail outlives a moment without processes (the main command is started with vessel-jail-exec
-    // right after create); vessel ends it with `jail -r` when the container's processes are gone.
+    // The jail outlives moments without processes (the command starts after create, and a restart
+    // runs it again in the same jail); vessel ends it with `jail -r` at the container's release.
     param('persist'),
     param('exec.clean'),
     ...(createSecurelevel(input) !== finalSecurelevel(input)

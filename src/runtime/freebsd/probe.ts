@@ -4,7 +4,7 @@ import { checkPortaclModule, checkReservedHigh, checkVnetPortacl, PORTACL_SYSCTL
 import { checkAnchorsReferenced, checkForwarding, checkPfEnabled, DEFAULT_ROUTE_PROBE, FORWARDING_PROBE, parseDefaultRoute, PF_INFO_PROBE, PF_NAT_PROBE } from './pf.js';
 import { checkRacct, hasLimits, RACCT_PROBE } from './rctl.js';
 import { jailName } from './names.js';
-import { jailExecPath } from './jail-exec.js';
+import { initBinary } from '../monitor-spawn.js';
 import { checkJailOption, JAIL_OPTION_PROBES } from './vnet.js';
 import { checkFileVolumes, isFileVolume, OSRELDATE_PROBE } from './mount.js';
 import { chooseRuleset, rulesetCandidates, showRulesetArgv } from './devfs.js';
@@ -68,11 +68,11 @@ export function probes(cfg: ContainerConfig, env: NodeJS.ProcessEnv = process.en
     },
   });
   list.push({
-    // Every command of the container goes through vessel's helper (jail-exec.ts): built or not?
-    argv: ['test', '-x', jailExecPath()],
+    // The container's monitor and every command in a jail are vessel-init's (native/freebsd): built or not?
+    argv: ['test', '-x', initBinary()],
     check: (r) => {
       if (r.exitCode !== 0) {
-        throw new VesselError('E_UNSUPPORTED', `${jailExecPath()} is missing: vessel starts every command in a jail with it`, {
+        throw new VesselError('E_UNSUPPORTED', `${initBinary()} is missing: vessel runs every container's monitor and every command in a jail with it`, {
           hint: 'build it on this FreeBSD host: sh native/build.sh (npm run build does), or set VESSEL_LIBEXEC to where it is',
         });
       }

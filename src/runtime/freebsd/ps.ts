@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { host, run } from '../../util/index.js';
-import { jailExists } from './jail8.js';
+import { run } from '../../util/index.js';
 
 /**
- * Liveness with jail semantics: the container lives while any process of its jail lives. pwait(1)
- * (kqueue) waits for the pids `ps -J` lists; when they are gone the list is taken again, since a
- * process may have forked in between. Where pwait cannot run, poll instead.
+ * The processes of a jail, for `vessel stats` and the driver's own stop. (A running container's
+ * end is seen by its monitor: native/freebsd, the reaper of its processes.)
  */
 
 export async function jailPids(jail: string): Promise<number[]> {
@@ -13,34 +11,6 @@ export async function jailPids(jail: string): Promise<number[]> {
   const r = await run(['ps', '-o', 'pid=', '-J', jail], { allowFailure: true });
   if (r.exitCode !== 0) return [];
   return r.stdout.split('\n').map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0);
-}
-
-export interface WaitOptions {
-  /** Polling interval when pwait is unavailable. */
-  pollMs?: number;
-  signal?: AbortSignal;
-}
-
-export async function waitJailEmpty(jail: string, opts: WaitOptions = {}): Promise<void> {
-  let pwaitWorks = true;
-  for (;;) {
-    if (opts.signal?.aborted) return;
-    const pids = await jailPids(jail);
-    if (pids.length === 0) return;
-    if (pwaitWorks) {
-      try {
-        const p = host().spawn(['pwait', ...pids.map(String)], { stdio: ['ignore', 'ignore', 'ignore'] });
-        const end = await p.exited;
-        // pwait exits 0 when all are gone (or were already gone); anything else: poll from now on.
-        if (end.code === 0) continue;
-      } catch {
-        /* pwait missing: fall through to polling */
-      }
-      pwaitWorks = false;
-    }
-    if (!(await jailExists(jail))) return;
-    await sleep(opts.pollMs ?? 500);
-  }
 }
 
 /** Poll until the jail has no processes or the time is up; true when it emptied. */

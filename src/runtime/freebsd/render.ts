@@ -4,8 +4,7 @@ import type { ContainerConfig, Resource } from '../types.js';
 import { loadRulesetSteps, renderDevfsRules } from './devfs.js';
 import { ancestors, createStep, raiseChildrenSteps } from './jail8.js';
 import { createSecurelevel, finalSecurelevel, ownChildrenMax, renderJailConf, type JailNet } from './jailconf.js';
-import { containerIdentity } from './identity.js';
-import { jailExecArgv, jailSysctlArgv } from './jail-exec.js';
+import { jailSysctlArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
@@ -17,9 +16,9 @@ import { bridgeSteps, epairSteps, insideSteps, loopbackSteps } from './vnet.js';
 import { cloneStep } from './zfs.js';
 
 /**
- * The whole start of a FreeBSD container, rendered without touching the host: the files, the
- * steps in order, the main command and every resource they create. `start()` runs exactly this;
- * `vessel plan` prints it.
+ * The jail of a FreeBSD container and everything around it, rendered without touching the host:
+ * the files, the steps in order and every resource they create. A start runs exactly this before
+ * the container's monitor runs the command in the jail (start.ts); `vessel plan` prints it.
  */
 export interface RenderedFile {
   path: string;
@@ -35,8 +34,6 @@ export interface StartPlan {
   /** Written into the root once it exists. */
   rootFiles: RenderedFile[];
   steps: Step[];
-  /** The container's main command (spawned, stays in the foreground). */
-  main: string[];
   resources: Resource[];
   /** pf rulesets, for `vessel plan` (they are also the stdin of their pfctl steps). */
   rulesets: RenderedFile[];
@@ -174,16 +171,7 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
     steps.push(...loadSteps(rdrAnchor(cfg.name), rdr, { ext_if: facts.extIf }));
   }
 
-  const main = mainArgv(cfg, { rootReady: false });
-  return { jail, files, rootSteps, rootFiles, steps, main, resources, rulesets };
-}
-
-/**
- * The container's command through vessel-jail-exec. The user's ids come from the image's own
- * passwd; on a ZFS root that file exists once the clone does, so start() renders this again then.
- */
-export function mainArgv(cfg: ContainerConfig, opts: { rootReady: boolean }): string[] {
-  return jailExecArgv({ jail: jailName(cfg), argv: cfg.argv, env: cfg.env, workdir: cfg.workdir, identity: containerIdentity(cfg, opts), user: cfg.user });
+  return { jail, files, rootSteps, rootFiles, steps, resources, rulesets };
 }
 
 /** How `vessel plan` shows values that exist only once commands have run. */

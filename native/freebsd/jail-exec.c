@@ -1,38 +1,28 @@
 /*
- * vessel-jail-exec: the arguments, then attach, identity, exec (jail-exec.h says why).
+ * `vessel-init jail-exec`: one command inside a running jail with exactly the identity and the
+ * environment vessel resolved in TypeScript — `vessel exec` on FreeBSD — and, with -s, one integer
+ * sysctl of the jail's own VNET (sysctl.c). It replaces jexec(8), whose -d is missing from releases
+ * before it was added, whose -U resolves a name with getpwnam(3) inside the jail (that is pwd.db,
+ * which OCI images lack) and then applies login.conf(5) through setusercontext(3).
  *
- *   vessel-jail-exec -j JAIL -d DIR -u UID -g GID [-G GID,GID...] [-e NAME=VALUE]... -- ARGV...
- *   vessel-jail-exec -j JAIL -s NAME=INTEGER     (set one sysctl of the jail's VNET, then exit)
+ *   vessel-init jail-exec -j JAIL -d DIR -u UID -g GID [-G GID,GID...] [-e NAME=VALUE]... -- ARGV...
+ *   vessel-init jail-exec -j JAIL -s NAME=INTEGER
  *
  * Every value is given; nothing is looked up inside the jail. The environment of the command is
  * exactly the -e values, in order; the helper's own environment is not passed on.
  */
-/* FreeBSD's default environment shows POSIX and BSD interfaces even under -std=c11; glibc
- * (the Linux compile check) needs to be asked for PATH_MAX and setgroups(2). */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
-#define _POSIX_C_SOURCE 200809L
 #endif
-#include "jail-exec.h"
+#include "freebsd.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ENV 4096
 
-static const char *progname = "vessel-jail-exec";
-
-_Noreturn void die_errno(int status, int err, const char *what, const char *arg) {
-  fprintf(stderr, "%s: %s%s%s: %s\n", progname, what, arg ? " " : "", arg ? arg : "", strerror(err));
-  exit(status);
-}
-
-_Noreturn void die_msg(int status, const char *message, const char *arg) {
-  fprintf(stderr, "%s: %s%s%s\n", progname, message, arg ? " " : "", arg ? arg : "");
-  exit(status);
-}
+static const char *progname = "vessel-init jail-exec";
 
 static _Noreturn void usage(const char *why, const char *arg) {
   fprintf(stderr, "%s: %s%s%s\nusage: %s -j JAIL -d DIR -u UID -g GID [-G GID,...] [-e NAME=VALUE]... -- COMMAND [ARG]...\n"
@@ -42,31 +32,13 @@ static _Noreturn void usage(const char *why, const char *arg) {
 }
 
 static unsigned long number(const char *flag, const char *text) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long n = strtoul(text, &end, 10);
-  /* uid_t and gid_t are 32-bit; 4294967295 is the "no id" value (-1) and is refused. */
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n >= 4294967295UL) usage(flag, text);
+  unsigned long n;
+  if (parse_id(text, &n) < 0) usage(flag, text);
   return n;
 }
 
-static void parse_groups(struct identity *id, const char *list) {
-  const char *p = list;
-  while (*p != '\0') {
-    const char *comma = strchr(p, ',');
-    size_t len = comma == NULL ? strlen(p) : (size_t)(comma - p);
-    char one[16];
-    if (len == 0 || len >= sizeof one) usage("-G: not a list of numeric group ids:", list);
-    memcpy(one, p, len);
-    one[len] = '\0';
-    if (id->ngroups == MAX_GROUPS) usage("-G: too many groups:", list);
-    id->groups[id->ngroups++] = (gid_t)number("-G", one);
-    p += len;
-    if (*p == ',') p++;
-  }
-}
-
-int main(int argc, char *argv[]) {
+int jail_exec_main(int argc, char *argv[]) {
+  fail_prefix(progname);
   const char *jail = NULL, *dir = NULL, *sysctl = NULL;
   struct identity id = { .ngroups = 0 };
   int have_uid = 0, have_gid = 0, have_groups = 0;
@@ -83,8 +55,12 @@ int main(int argc, char *argv[]) {
     else if (strcmp(a, "-s") == 0) sysctl = v;
     else if (strcmp(a, "-u") == 0) { id.uid = (uid_t)number("-u", v); have_uid = 1; }
     else if (strcmp(a, "-g") == 0) { id.gid = (gid_t)number("-g", v); have_gid = 1; }
-    else if (strcmp(a, "-G") == 0) { parse_groups(&id, v); have_groups = 1; }
-    else if (strcmp(a, "-e") == 0) {
+    else if (strcmp(a, "-G") == 0) {
+      int n = parse_gid_list(v, id.groups + id.ngroups, MAX_GROUPS - id.ngroups);
+      if (n < 0) usage("-G: not a list of numeric group ids (at most 64):", v);
+      id.ngroups += n;
+      have_groups = 1;
+    } else if (strcmp(a, "-e") == 0) {
       if (strchr(v, '=') == NULL || v[0] == '=') usage("-e: not NAME=VALUE:", v);
       if (nenv == MAX_ENV) usage("-e: too many variables at", v);
       env[nenv++] = v;
@@ -100,7 +76,7 @@ int main(int argc, char *argv[]) {
   if (dir == NULL || dir[0] != '/') usage("-d needs an absolute directory:", dir);
   if (!have_uid || !have_gid) usage("-u UID and -g GID are required", NULL);
   if (i >= argc) usage("no command after --", NULL);
-  /* No -G: the primary group alone (see ids.c for why it comes first). */
+  /* No -G: the primary group alone (ids.c says why it comes first). */
   if (!have_groups) id.groups[id.ngroups++] = id.gid;
   env[nenv] = NULL;
 
@@ -108,4 +84,9 @@ int main(int argc, char *argv[]) {
   /* Identity before the directory: the working directory is entered with the user's own rights. */
   become(&id);
   exec_command(dir, argv + i, env);
+}
+
+int os_verb(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "jail-exec")) return jail_exec_main(argc - 1, argv + 1);
+  return -1;
 }

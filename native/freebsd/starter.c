@@ -1,0 +1,338 @@
+/*
+ * The starter: the monitor's privileged half (freebsd.h). Forked by the monitor before it enters
+ * capability mode, so it can still do what the monitor then cannot: jail_attach(2) and execve(2)
+ * (neither is allowed in capability mode: cap_enter(2)), procctl(2), open and connect by path.
+ * It is the reaper of the container's processes (reaper.c) and answers one request at a time:
+ *
+ *   hello               ok | error MSG        (it is the reaper)
+ *   start               started PID + [process descriptor, read end of the run's channel]
+ *   check + [output]    checking PID + [process descriptor]       (the plan's health check)
+ *   kill SIG PID        ok                    (SIG to the subtree of PID, a child it started)
+ *   watch PID           ok; later, as a note: empty PID           (the subtree has no process left)
+ *   plan PATH           plan + [the plan file] | error MSG        (a new plan from vessel up)
+ *   dial                dialed + [socket] | error ERRNO MSG        (vessel up's socket, from the plan)
+ *   release             ok                    (the plan's release command, detached)
+ *
+ * What it runs comes from its own copy of the plan, never from the request: a monitor taken over
+ * can make it start the container's own command again, no other. A new plan must be the file the
+ * first came from and name the same container and jail.
+ */
+#ifndef __FreeBSD__
+#define _DEFAULT_SOURCE 1
+#endif
+#include "freebsd.h"
+#include "../common/direct.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/procdesc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RECHECK_MS 250   /* while watching: a subtree emptied without a SIGCHLD here is still seen */
+#define KEPT 16          /* health checks a request may name: the last ones started (one runs at a time) */
+
+static const struct plan *SP;
+static struct plan reloaded;
+static char first_path[4096];
+static int req = -1, note = -1;
+static int sigpipe_fds[2] = { -1, -1 };
+static pid_t watched;
+static pid_t command;            /* the run's command: named by requests for as long as it runs */
+static pid_t started[KEPT];      /* the last health checks */
+static int next_kept;
+static char reaper_error[256];
+
+static void on_sigchld(int sig) {
+  (void)sig;
+  int e = errno;
+  char c = 1;
+  ssize_t w = write(sigpipe_fds[1], &c, 1);
+  (void)w;
+  errno = e;
+}
+
+static _Noreturn void monitor_gone(void);
+
+static void reply(const char *text, const int *fds, int nfds) {
+  if (msg_send(req, text, fds, nfds) < 0) monitor_gone();
+}
+
+static int known(pid_t pid) {
+  if (pid > 0 && pid == command) return 1;
+  for (int i = 0; i < KEPT; i++) if (pid > 0 && started[i] == pid) return 1;
+  return 0;
+}
+
+static void keep(pid_t pid) {
+  started[next_kept] = pid;
+  next_kept = (next_kept + 1) % KEPT;
+}
+
+/* In a child about to become the container's: the signals the starter ignores must not stay
+ * ignored across execve(2), which keeps SIG_IGN; the starter's descriptors go. */
+static void child_reset(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  close(req);
+  close(note);
+  close(sigpipe_fds[0]);
+  close(sigpipe_fds[1]);
+}
+
+static void identity_of(const struct plan *p, struct identity *id) {
+  memset(id, 0, sizeof *id);
+  id->uid = (uid_t)p->uid;
+  id->gid = (gid_t)p->gid;
+  int n = p->groups && *p->groups ? parse_gid_list(p->groups, id->groups, MAX_GROUPS) : 0;
+  if (n < 0) die_msg(EXIT_VESSEL, "plan: groups is not a list of numeric group ids:", p->groups);
+  id->ngroups = n;
+  /* no groups given: the primary group alone (ids.c says why it comes first) */
+  if (id->ngroups == 0) id->groups[id->ngroups++] = id->gid;
+}
+
+static char *const *environment(const struct plan *p) {
+  static const char *env[MAX_ITEMS + 9];
+  int n = 0;
+  for (; n < p->nenv && n < MAX_ITEMS + 8; n++) env[n] = p->env[n];
+  env[n] = NULL;
+  return (char *const *)env;
+}
+
+/* The command: its output to the container's log, the jail, "ready", identity, directory, execve. */
+static _Noreturn void run_command(int chan) {
+  child_reset();
+  fail_to_channel(chan);
+  if (SP->log_path) {
+    int log = open(SP->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log < 0) die_errno(EXIT_VESSEL, errno, "open the container's log", SP->log_path);
+    dup2(log, STDOUT_FILENO);
+    dup2(log, STDERR_FILENO);
+    close(log);
+  }
+  attach_jail(SP->jail);
+  /* Linux's init says "ready" once the container exists, before the command's own checks. */
+  chan_line("ready");
+  struct identity id;
+  identity_of(SP, &id);
+  become(&id);
+  exec_command(SP->cwd && *SP->cwd ? SP->cwd : "/", (char *const *)SP->argv, environment(SP));
+}
+
+/* A health check: as the command, its stdout and stderr to OUT, nothing on stdin. */
+static _Noreturn void run_check(int out) {
+  child_reset();
+  fail_prefix("vessel-init health check");
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) dup2(null, STDIN_FILENO);
+  dup2(out, STDOUT_FILENO);
+  dup2(out, STDERR_FILENO);
+  attach_jail(SP->jail);
+  struct identity id;
+  identity_of(SP, &id);
+  become(&id);
+  exec_command(SP->cwd && *SP->cwd ? SP->cwd : "/", (char *const *)SP->health_argv, environment(SP));
+}
+
+static void do_start(void) {
+  int chan[2];
+  if (pipe2(chan, O_CLOEXEC) < 0) {
+    char text[300];
+    snprintf(text, sizeof text, "error pipe: %s", strerror(errno));
+    reply(text, NULL, 0);
+    return;
+  }
+  int pd = -1;
+  /* pdfork(2): the process descriptor goes to the monitor; "processes created via pdfork() will
+   * not cause SIGCHLD on termination", and waitpid(2) leaves them to it (kern_exit.c proc_to_reap). */
+  pid_t pid = pdfork(&pd, PD_CLOEXEC);
+  if (pid == 0) {
+    close(chan[0]);
+    run_command(chan[1]);
+  }
+  close(chan[1]);
+  if (pid < 0) {
+    char text[300];
+    snprintf(text, sizeof text, "error pdfork: %s", strerror(errno));
+    close(chan[0]);
+    reply(text, NULL, 0);
+    return;
+  }
+  command = pid;
+  fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
+  char text[64];
+  snprintf(text, sizeof text, "started %d", (int)pid);
+  int fds[2] = { pd, chan[0] };
+  reply(text, fds, 2);
+  close(pd);
+  close(chan[0]);
+}
+
+static void do_check(int out) {
+  if (out < 0 || SP->nhealth == 0) { reply("error no health check to run", NULL, 0); if (out >= 0) close(out); return; }
+  int pd = -1;
+  pid_t pid = pdfork(&pd, PD_CLOEXEC);
+  if (pid == 0) run_check(out);
+  close(out);
+  if (pid < 0) {
+    char text[300];
+    snprintf(text, sizeof text, "error pdfork: %s", strerror(errno));
+    reply(text, NULL, 0);
+    return;
+  }
+  keep(pid);
+  char text[64];
+  snprintf(text, sizeof text, "checking %d", (int)pid);
+  reply(text, &pd, 1);
+  close(pd);
+}
+
+static void do_kill(const char *args) {
+  int sig = 0, pid = 0;
+  if (sscanf(args, "%d %d", &sig, &pid) != 2 || sig <= 0 || sig >= NSIG || !known((pid_t)pid)) {
+    reply("error kill: not a signal and a process the starter started", NULL, 0);
+    return;
+  }
+  if (reaper_signal(sig, (pid_t)pid) < 0) {
+    char text[300];
+    snprintf(text, sizeof text, "error procctl(PROC_REAP_KILL): %s", strerror(errno));
+    reply(text, NULL, 0);
+    return;
+  }
+  reply("ok", NULL, 0);
+}
+
+static void do_plan(const char *path) {
+  char text[700], err[512];
+  if (strcmp(path, first_path) != 0) {
+    snprintf(text, sizeof text, "error a new plan is read from %.600s only", first_path);
+    reply(text, NULL, 0);
+    return;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct plan next;
+  if (fd < 0 || plan_load_fd(&next, fd, path, err, sizeof err) < 0) {
+    snprintf(text, sizeof text, "error %s", fd < 0 ? strerror(errno) : err);
+    if (fd >= 0) close(fd);
+    reply(text, NULL, 0);
+    return;
+  }
+  if (!next.name || !SP->name || strcmp(next.name, SP->name) || !next.jail || !SP->jail || strcmp(next.jail, SP->jail)) {
+    close(fd);
+    reply("error the new plan names another container or jail", NULL, 0);
+    return;
+  }
+  reloaded = next;
+  SP = &reloaded;
+  reply("plan", &fd, 1);
+  close(fd);
+}
+
+static void do_dial(void) {
+  char text[600];
+  int fd = SP->service ? direct_dial(SP->service) : (errno = ENOENT, -1);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(text, sizeof text, "error %d %s", e, strerror(e));
+    reply(text, NULL, 0);
+    return;
+  }
+  reply("dialed", &fd, 1);
+  close(fd);
+}
+
+static void handle(char *text, int *fds, int nfds) {
+  char *arg = strchr(text, ' ');
+  if (arg) *arg++ = '\0'; else arg = text + strlen(text);
+  int out = nfds > 0 ? fds[0] : -1;
+  for (int i = 1; i < nfds; i++) close(fds[i]);
+  if (strcmp(text, "check") && out >= 0) { close(out); out = -1; }
+  if (!strcmp(text, "hello")) {
+    char r[300];
+    snprintf(r, sizeof r, "error %s", reaper_error);
+    reply(reaper_error[0] ? r : "ok", NULL, 0);
+  }
+  else if (!strcmp(text, "start")) do_start();
+  else if (!strcmp(text, "check")) do_check(out);
+  else if (!strcmp(text, "kill")) do_kill(arg);
+  else if (!strcmp(text, "watch")) {
+    int pid = atoi(arg);
+    if (!known((pid_t)pid)) { reply("error watch: not a process the starter started", NULL, 0); return; }
+    watched = (pid_t)pid;
+    reply("ok", NULL, 0);
+  }
+  else if (!strcmp(text, "plan")) do_plan(arg);
+  else if (!strcmp(text, "dial")) do_dial();
+  else if (!strcmp(text, "release")) {
+    if (SP->nrelease > 0) direct_spawn_detached(SP->release_argv);
+    reply("ok", NULL, 0);
+  }
+  else reply("error unknown request", NULL, 0);
+}
+
+/*
+ * The monitor is gone (its end closed: exit or SIGKILL): every process of the container goes too —
+ * the subtrees of what it started, not every descendant: the release command it launched last
+ * (a subtree of its own, in its own session) must outlive it.
+ */
+static _Noreturn void monitor_gone(void) {
+  if (command > 0) reaper_signal(SIGKILL, command);
+  for (int i = 0; i < KEPT; i++) if (started[i] > 0) reaper_signal(SIGKILL, started[i]);
+  _exit(0);
+}
+
+_Noreturn void starter_main(const struct plan *p, int req_fd, int note_fd) {
+  SP = p;
+  req = req_fd;
+  note = note_fd;
+  snprintf(first_path, sizeof first_path, "%s", p->path ? p->path : "");
+  if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) _exit(EXIT_VESSEL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, NULL);
+  /* It ends with the monitor, never by a signal meant for the monitor's terminal or session. */
+  static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGTSTP };
+  sa.sa_handler = SIG_IGN;
+  for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) sigaction(ignored[i], &sa, NULL);
+  if (reaper_acquire() < 0) snprintf(reaper_error, sizeof reaper_error, "procctl(PROC_REAP_ACQUIRE): %s", strerror(errno));
+
+  for (;;) {
+    struct pollfd pf[2] = { { .fd = req, .events = POLLIN }, { .fd = sigpipe_fds[0], .events = POLLIN } };
+    int r = poll(pf, 2, watched ? RECHECK_MS : -1);
+    if (r < 0 && errno != EINTR) monitor_gone();
+    if (r > 0 && (pf[1].revents & POLLIN)) {
+      char drain[64];
+      while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
+    }
+    /* orphans of the container come here (reaper): reaped at once, so they are not counted */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    if (r > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char text[MSG_MAX_TEXT + 1];
+      int fds[MSG_MAX_FDS], nfds = 0;
+      ssize_t n = msg_recv(req, text, sizeof text, fds, &nfds, MSG_MAX_FDS, 0);
+      if (n <= 0) monitor_gone();
+      handle(text, fds, nfds);
+    }
+    if (watched) {
+      int alive = reaper_subtree_alive(watched);
+      if (alive == 0) {
+        char text[64];
+        snprintf(text, sizeof text, "empty %d", (int)watched);
+        watched = 0;
+        if (msg_send(note, text, NULL, 0) < 0) monitor_gone();
+      }
+    }
+  }
+}

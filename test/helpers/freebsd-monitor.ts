@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { describePlan, type PlanRecord } from '../../src/runtime/plan-records.js';
+import type { SpawnedProcess } from '../../src/util/host.js';
+
+/**
+ * The container's monitor (`vessel-init monitor PLAN`) as the model FreeBSD hosts see it from
+ * outside: what the FreeBSD driver spawns and what it then reads. The monitor's C itself runs for
+ * real in test/unit/freebsd-native.test.ts; here only its contract with TypeScript is modelled:
+ *
+ *   - it reads the plan the driver wrote (NUL-separated records, native/common/plan.h);
+ *   - its command runs in the plan's jail (the model host lists it under `ps -J`);
+ *   - its first report on fd 3 is "started NAME PID";
+ *   - its status record (native/common/status.c) says running, then exited with the code;
+ *   - it ends when its command's processes are gone (the driver's own pkill or jail -r), or on
+ *     SIGTERM, after the stop signal to every process of the container (`vessel stop`).
+ *
+ * A monitor has a real pid (a `sleep` standing in for it): vessel signals it with process.kill().
+ * When it is SIGKILLed (crash(): the waiting CLI died, and the monitor with it), its starter kills
+ * the container's processes and nobody writes the status record again.
+ */
+
+/** The records of a plan file, as native/common/plan.c reads them (version record dropped). */
+export function readPlan(path: string): PlanRecord[] {
+  const tokens = readFileSync(path, 'latin1').split('\0').slice(0, -1);
+  if (tokens[0] !== 'plan-version') throw new Error(`${path}: not a plan`);
+  const arity: Record<string, number> = { restart: 2, backoff: 3, health: 5, 'cgroup-dir': 2, 'cgroup-write': 4, veth: 3, bind: 3, tmpfs: 3 };
+  const out: PlanRecord[] = [];
+  for (let i = 2; i < tokens.length;) {
+    const key = tokens[i]!;
+    const n = arity[key] ?? 1;
+    out.push(tokens.slice(i, i + 1 + n));
+    i += 1 + n;
+  }
+  return out;
+}
+
+const one = (plan: PlanRecord[], key: string): string | undefined => plan.find((r) => r[0] === key)?.[1];
+
+export interface ModelHost {
+  procs: Map<string, number[]>;
+  /** Called whenever the model's state changed (a waiting monitor may be done). */
+  onChange(listener: () => void): void;
+  nextPid(): number;
+}
+
+interface Model {
+  name: string;
+  jail: string;
+  command: number;
+  runId: string;
+  status: string;
+  marker: string | undefined;
+  waitAll: boolean;
+  standIn: ChildProcess;
+  crashed: boolean;
+  done: boolean;
+  started: number;
+}
+
+function statusText(m: Model, phase: 'running' | 'exited', code: number, stopped: boolean): string {
+  const exited = phase === 'exited' ? Date.now() : 0;
+  return [
+    'version 1', `runid ${m.runId}`, `monitor ${m.standIn.pid}`, `phase ${phase}`, 'run 0', `init ${m.command}`, 'leaf ',
+    `started ${m.started}`, `exited ${exited}`, `code ${code}`, `main ${phase === 'exited' ? code : -1}`, 'oom 0', `stopped ${stopped ? 1 : 0}`,
+    'restarts 0', 'failures 0', 'quick 0', 'reason ', 'note ', '',
+  ].join('\n');
+}
+
+const live: Model[] = [];
+// a test that fails half-way leaves no stand-in behind
+process.on('exit', () => { for (const m of live) m.standIn.kill('SIGKILL'); });
+
+/** `vessel-init monitor PLAN` on a model host. ENDS_AT_ONCE: the command exits 0 right away (golden starts). */
+export function spawnModelMonitor(host: ModelHost, planPath: string, endsAtOnce: boolean): SpawnedProcess {
+  const plan = readPlan(planPath);
+  const jail = one(plan, 'jail') ?? '';
+  const m: Model = {
+    name: one(plan, 'name') ?? '',
+    jail,
+    command: host.nextPid(),
+    runId: one(plan, 'run-id') ?? '',
+    status: one(plan, 'status') ?? '',
+    marker: one(plan, 'stop-marker'),
+    waitAll: one(plan, 'wait') !== 'main',
+    standIn: spawn('sleep', ['3600'], { stdio: 'ignore' }),
+    crashed: false,
+    done: false,
+    started: Date.now(),
+  };
+  const report = new PassThrough();
+  report.end(`started ${m.name} ${m.command}\n`);
+  if (endsAtOnce) {
+    writeFileSync(m.status, statusText(m, 'exited', 0, false));
+    m.standIn.kill('SIGKILL');
+    // it exits after its report was read, as a process that wrote before exiting
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => setTimeout(() => resolve({ code: 0, signal: null }), 1));
+    return { pid: m.standIn.pid!, pipes: [null, null, null, report], exited, kill: () => undefined, unref: () => undefined };
+  }
+  host.procs.set(jail, [...(host.procs.get(jail) ?? []), m.command]);
+  writeFileSync(m.status, statusText(m, 'running', 0, false));
+  live.push(m);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const end = (code: number, stopped: boolean) => {
+      if (m.done) return;
+      m.done = true;
+      host.procs.set(jail, (host.procs.get(jail) ?? []).filter((p) => p !== m.command));
+      writeFileSync(m.status, statusText(m, 'exited', code, stopped));
+      if (m.standIn.exitCode === null && m.standIn.signalCode === null) m.standIn.kill('SIGKILL');
+      resolve({ code, signal: null });
+    };
+    // The driver's stop (pkill -j, jail -r) ended every process: the monitor sees its command's end.
+    host.onChange(() => {
+      const procs = host.procs.get(jail) ?? [];
+      if (!m.crashed && !procs.includes(m.command) && (!m.waitAll || procs.length === 0)) end(143, false);
+    });
+    m.standIn.on('exit', (_code, signal) => {
+      if (m.crashed || m.done) return;
+      // SIGTERM: a stop — the stop signal to every process of the container, the record, the exit
+      if (signal === 'SIGTERM') {
+        host.procs.set(jail, []);
+        end(143, m.marker !== undefined && existsSync(m.marker));
+      }
+    });
+  });
+  return { pid: m.standIn.pid!, pipes: [null, null, null, report], exited, kill: (s) => m.standIn.kill(s), unref: () => undefined };
+}
+
+/** The CLIs waiting for these monitors were SIGKILLed, so were the monitors: their starters kill the containers' processes. */
+export function crashModelMonitors(host: ModelHost): void {
+  for (const m of live.splice(0)) {
+    if (m.done) continue;
+    m.crashed = true;
+    host.procs.set(m.jail, (host.procs.get(m.jail) ?? []).filter((p) => p !== m.command));
+    m.standIn.kill('SIGKILL');
+  }
+}
+
+/** How the transcript shows the monitor's spawn: its argv, and the plan it read below it. */
+export function planForTranscript(path: string): string {
+  // the pid of the waiting vessel (this test's) differs from run to run
+  return describePlan(readPlan(path)).split('\n').slice(1).join('\n').replace(/^parent-pid \d+$/m, 'parent-pid <pid of the vessel that waits>');
+}
