@@ -48,12 +48,13 @@ enum event {
   EV_RESPAWN, EV_STAY, EV_RELEASED,        /* answers to exited / release */
   EV_STOP_TIMEOUT, EV_BACKOFF_DONE, EV_RETRY,
   EV_SERVICE_LOST,
+  EV_STOP_OK,                              /* vessel up: the containers depending on this one are down */
   N_EVENTS,
 };
 
 static const char *const event_names[N_EVENTS] = {
   "plan", "wait", "idle", "fail", "ready", "ended", "stop", "reload", "unchanged", "changed", "surge",
-  "respawn", "stay", "released", "stop-timeout", "backoff-done", "retry", "service-lost",
+  "respawn", "stay", "released", "stop-timeout", "backoff-done", "retry", "service-lost", "stop-ok",
 };
 
 /* ---------- the monitor's whole state ---------- */
@@ -408,7 +409,23 @@ static void a_ended(void) {
   else ended_by_itself();
 }
 
-static void a_stop_run(void) { begin_stop(); }
+static int stop_cleared; /* vessel up said the containers that depend on this one are down */
+
+/*
+ * Under the Emperor a stop waits for vessel up's word that the containers depending on this one
+ * (depends_on) are down: an Emperor shutdown stops every vassal at once, and a database must not
+ * go before the web service that uses it. Without the service, at once.
+ */
+static void a_stop_run(void) {
+  if (P.mode == MODE_EMPEROR && SV.fd >= 0 && !stop_cleared) {
+    stop_cleared = 1;
+    service_ask("stop");
+    return;
+  }
+  begin_stop();
+}
+
+static void a_stop_ok(void) { begin_stop(); }
 
 /* A stop where nothing runs: leave (a detached container releases what it holds first). */
 static void a_stop_idle(void) {
@@ -478,6 +495,8 @@ static void a_retry(void) {
 
 /* vessel up went away. A running container carries on; what needs a decision leaves instead. */
 static void a_service_lost_running(void) {
+  /* a stop that was waiting for vessel up's word goes on without it */
+  if (stop_cleared && S.phase != PH_STOPPING) { begin_stop(); return; }
   say(L_WARN, "without vessel up the container keeps running; a later stop or death ends this monitor");
 }
 
@@ -725,15 +744,17 @@ static const action actions[PH_FAILED + 1][N_EVENTS] = {
     [EV_STOP] = a_stop_idle, [EV_SERVICE_LOST] = a_service_lost_waiting,
   },
   [PH_WAITING] = {
+    /* a retried prepare is answered like the first */
+    [EV_PLAN] = a_plan, [EV_WAIT] = a_wait, [EV_IDLE] = a_idle, [EV_FAIL] = a_fail,
     [EV_RETRY] = a_retry, [EV_STOP] = a_stop_idle, [EV_RELOAD] = a_reload, [EV_CHANGED] = a_changed_idle,
     [EV_UNCHANGED] = a_unchanged, [EV_SERVICE_LOST] = a_service_lost_waiting,
   },
   [PH_STARTING] = {
-    [EV_READY] = a_ready, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_RELOAD] = a_reload,
+    [EV_READY] = a_ready, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_STOP_OK] = a_stop_ok, [EV_RELOAD] = a_reload,
     [EV_UNCHANGED] = a_unchanged, [EV_CHANGED] = a_changed_running, [EV_SERVICE_LOST] = a_service_lost_running,
   },
   [PH_RUNNING] = {
-    [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_RELOAD] = a_reload, [EV_UNCHANGED] = a_unchanged,
+    [EV_STOP_TIMEOUT] = a_stop_timeout, [EV_ENDED] = a_ended, [EV_STOP] = a_stop_run, [EV_STOP_OK] = a_stop_ok, [EV_RELOAD] = a_reload, [EV_UNCHANGED] = a_unchanged,
     [EV_CHANGED] = a_changed_running, [EV_SURGE] = a_surge, [EV_SERVICE_LOST] = a_service_lost_running,
   },
   [PH_STOPPING] = {
@@ -933,6 +954,9 @@ static void on_reply(const char *req, char *line) {
     else known = 0;
   } else if (!strcmp(req, "health")) {
     known = !strcmp(line, "ok");
+  } else if (!strcmp(req, "stop")) {
+    if (!strcmp(line, "ok")) fire(EV_STOP_OK, arg);
+    else known = 0;
   }
   if (!known) {
     if (!strcmp(line, "error")) say(L_ERROR, "vessel up refused \"%s\": %s", req, arg);

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseSpecFile, renderSpec, type ContainerSpec } from '../spec/index.js';
+import { dependencyGate, parseSpecFile, renderSpec, type ContainerSpec, type DependencyStatus } from '../spec/index.js';
 import {
-  NO_RESTARTS, abandonNext, decideRestart, prepareNext, prepareRun, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
+  NO_RESTARTS, abandonNext, decideRestart, isLive, listStates, prepareNext, prepareRun, readError, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
   retireCurrent, stopMarker, supervisionRecords, surgeRefusal, switchToNext, writeState, type PreparedRun, type RestartCount,
 } from '../supervise/index.js';
 import type { Reply, Request, Session } from '../service/index.js';
@@ -76,6 +76,9 @@ export class VassalSession implements Session {
         return { kind: 'ok' };
       case 'prepare-next':
         return this.prepareNext();
+      case 'stop':
+        await this.dependentsDown();
+        return { kind: 'ok' };
       case 'switch':
         return this.switch();
       case 'retired':
@@ -150,6 +153,14 @@ export class VassalSession implements Session {
     if (typeof loaded === 'string') return { kind: 'idle', reason: loaded };
     const { spec, text } = loaded;
     const paths = containerPaths(config(), spec.name);
+    // depends_on: not before its dependencies are in their condition (the monitor asks again)
+    const deps = new Map<string, DependencyStatus>();
+    for (const d of spec.dependsOn ?? []) deps.set(d.name, await dependencyStatus(d.name, join(dirname(this.o.file), `${d.name}.vessel`)));
+    const gate = dependencyGate(spec, (n) => deps.get(n));
+    if (!gate.ready) {
+      await noteWaiting(spec, this.o.pid, gate.reason);
+      return { kind: 'wait', reason: gate.reason };
+    }
     try {
       const p = await prepareRun(spec, {
         mode: 'vassal',
@@ -233,6 +244,29 @@ export class VassalSession implements Session {
   }
 
   /**
+   * A stop under the Emperor (its shutdown stops every vassal at once): the containers that depend
+   * on this one go first. Bounded by their stop timeouts: a dependent that does not stop in time
+   * is not waited for.
+   */
+  private async dependentsDown(): Promise<void> {
+    const name = this.spec?.name ?? this.name;
+    if (name === undefined) return;
+    let deadline = 0;
+    for (let said = false; ; said = true) {
+      const waiting = (await listStates()).filter((s) => s.name !== name && isLive(s) && (s.spec.dependsOn ?? []).some((d) => d.name === name));
+      if (waiting.length === 0) return;
+      // their own stop timeouts, and a few seconds for their release
+      if (deadline === 0) deadline = Date.now() + Math.max(...waiting.map((s) => s.spec.stopTimeout)) * 1000 + 5000;
+      if (Date.now() > deadline) {
+        this.log.warn({ dependents: waiting.map((s) => s.name) }, 'stop: the containers that depend on this one are still up past their stop timeout; stopping anyway');
+        return;
+      }
+      if (!said) this.log.info({ dependents: waiting.map((s) => s.name) }, 'stop: waiting for the containers that depend on this one');
+      await sleep(100);
+    }
+  }
+
+  /**
    * The monitor is gone. Said bye: it stopped its container and everything is released; if the
    * spec file is gone too, the container was deleted, not merely stopped, so its state goes.
    * Vanished (SIGKILL, the Emperor's curse): its container died with it (pdeathsig); release what
@@ -260,4 +294,39 @@ export class VassalSession implements Session {
     await removeContainer(name, { force: true });
     this.log.info('spec deleted: container removed');
   }
+}
+
+/**
+ * What depends_on's gate needs to know of a dependency (spec/depends.ts): its state, and whether
+ * its spec — the running one, else the file beside this vassal's — has a health check, which
+ * decides the default condition even before it first started.
+ */
+async function dependencyStatus(name: string, file: string): Promise<DependencyStatus> {
+  const st = await readState(name);
+  const checks = (spec: ContainerSpec): boolean => spec.health !== undefined && spec.health.test?.kind !== 'none';
+  if (!st) {
+    const spec = existsSync(file) ? await parseSpecFile(file).catch(() => undefined) : undefined;
+    // no state yet: about to start if the Emperor has its file, refused if the watcher recorded an error
+    const state = spec !== undefined ? 'starting' : existsSync(file) || readError(name) !== undefined ? 'rejected' : 'missing';
+    return { state, hasHealthCheck: spec !== undefined && checks(spec) };
+  }
+  const hasHealthCheck = checks(st.spec);
+  const health = st.health?.status;
+  const live = isLive(st);
+  const state: DependencyStatus['state'] =
+    st.status === 'running' && live ? 'running'
+    : st.waiting !== undefined && live ? 'waiting'
+    : (st.status === 'created' || st.status === 'restarting') && live ? 'starting'
+    : st.status === 'failed' ? 'failed' : 'exited';
+  return { state, hasHealthCheck, ...(health !== undefined ? { health } : {}) };
+}
+
+/** A container held back by its dependencies: `vessel ps` shows why (its state's `waiting`). */
+async function noteWaiting(spec: ContainerSpec, monitorPid: number, reason: string): Promise<void> {
+  const cur = await readRawState(spec.name);
+  if (cur && cur.waiting === reason && cur.supervisorPid === monitorPid) return;
+  const now = new Date().toISOString();
+  writeState(cur
+    ? { ...cur, waiting: reason, supervisorPid: monitorPid, ...(cur.status === 'running' ? {} : { status: 'created' as const }) }
+    : { name: spec.name, spec, status: 'created', mode: 'vassal', supervisorPid: monitorPid, runId: '', createdAt: now, restarts: 0, resources: [], autoRemove: false, waiting: reason });
 }

@@ -14,6 +14,7 @@
  *   abandon RUN REASON                                   → released
  *   health RUN STATUS                                    → ok
  *   release                                              → released
+ *   stop                                                 → ok (once the containers depending on this one are down)
  *   bye                                                  → ok
  */
 export const SERVICE_PROTOCOL = 1;
@@ -29,6 +30,7 @@ export type Request =
   | { verb: 'reload' }
   | { verb: 'health'; run: number; status: 'starting' | 'healthy' | 'unhealthy' }
   | { verb: 'prepare-next' }
+  | { verb: 'stop' }
   | { verb: 'switch' | 'retired'; run: number }
   | { verb: 'abandon'; run: number; reason: string }
   | { verb: 'release' }
@@ -59,6 +61,7 @@ export function parseRequest(line: string): Request | undefined {
     case 'release':
     case 'bye':
     case 'prepare-next':
+    case 'stop':
       return f.length === 1 ? { verb: f[0] } : undefined;
     case 'switch':
     case 'retired':

@@ -415,11 +415,11 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
       expect(seccompOf(m.child.pid!)).toBe('2');
       emperor.write(Buffer.from([1])); // reload
       await until('the second run', () => readFileSync(c.log, 'utf8') === 'first\nsecond\n');
-      emperor.write(Buffer.from([0])); // stop
+      emperor.write(Buffer.from([0])); // stop: it asks vessel up first (depends_on: dependents go down before it)
       expect(await m.exited).toBe(0);
       // its last line may still be on its way to this process's event loop
       await until('the monitor\'s "bye"', () => heard.includes('bye'));
-      expect(heard, m.stderr()).toEqual(['hello N vassal N ' + vassal.replace(/\d+/g, 'N'), 'prepare', 'started N N', 'reload', 'exited N N N', 'prepare', 'started N N', 'exited N N N', 'bye']);
+      expect(heard, m.stderr()).toEqual(['hello N vassal N ' + vassal.replace(/\d+/g, 'N'), 'prepare', 'started N N', 'reload', 'exited N N N', 'prepare', 'started N N', 'stop', 'exited N N N', 'bye']);
     } finally {
       conn?.destroy();
       server.close();
