@@ -218,7 +218,7 @@ async function sweep(log: Log): Promise<void> {
  * its plan and every decision (emperor/vassal.ts), a detached container's monitor for the release
  * at the end of its life.
  */
-async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tuning: EmperorTuning, log: Log): Promise<Service> {
+async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tuning: EmperorTuning, log: Log, shuttingDown: () => boolean): Promise<Service> {
   const path = serviceSocket(cfg);
   const slog = log.child({ component: 'service' });
   // A vassal is exiting to be respawned: poke the Emperor a little later, when it can be reaped
@@ -229,7 +229,7 @@ async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tunin
   const heartbeatMs = heartbeatInterval(tuning.requiredHeartbeatSec) * 1000;
   return startService(path, {
     open(hello: Hello): Session | string {
-      if (hello.kind === 'vassal') return new VassalSession({ pid: hello.pid, file: hello.file, service: path, heartbeatMs, log: slog, onRespawn });
+      if (hello.kind === 'vassal') return new VassalSession({ pid: hello.pid, file: hello.file, service: path, heartbeatMs, log: slog, onRespawn, shuttingDown });
       // a detached container's monitor: it only ever asks for the release at the end of its life
       const name = hello.name;
       return {
@@ -263,7 +263,8 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   await sweep(log);
 
   // The monitors' service first: the Emperor's vassals ask it for their plans from their first breath.
-  const service = await startMonitorService(cfg, paths, tuning, opts.log ?? rootLog());
+  let stopping = false;
+  const service = await startMonitorService(cfg, paths, tuning, opts.log ?? rootLog(), () => stopping);
 
   const watcher = new SpecWatcher({ vassalsDir, emperorDir: cfg.emperorDir, statsSocket: paths.stats, log: opts.log ?? rootLog() });
   await watcher.start();
@@ -275,7 +276,6 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   relay(child.pipes[1] as NodeJS.ReadableStream, emperorLog, opts.log ?? rootLog());
   relay(child.pipes[2] as NodeJS.ReadableStream, emperorLog, opts.log ?? rootLog());
 
-  let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;

@@ -28,6 +28,8 @@ export interface VassalSessionOptions {
   log: Log;
   /** After a respawn decision: wake the Emperor so it reaps and respawns at once. */
   onRespawn(): void;
+  /** vessel up is shutting down: every container is being stopped. */
+  shuttingDown(): boolean;
 }
 
 /** The container's name: NAME of NAME.vessel, known before the spec parses (so a rejection is shown). */
@@ -245,7 +247,7 @@ export class VassalSession implements Session {
 
   /**
    * A stop under the Emperor (its shutdown stops every vassal at once): the containers that depend
-   * on this one go first. Bounded by their stop timeouts: a dependent that does not stop in time
+   * on this one and are being stopped too go first. Bounded by their stop timeouts: a dependent that does not stop in time
    * is not waited for.
    */
   private async dependentsDown(): Promise<void> {
@@ -253,7 +255,7 @@ export class VassalSession implements Session {
     if (name === undefined) return;
     let deadline = 0;
     for (let said = false; ; said = true) {
-      const waiting = (await listStates()).filter((s) => s.name !== name && isLive(s) && (s.spec.dependsOn ?? []).some((d) => d.name === name));
+      const waiting = (await listStates()).filter((s) => s.name !== name && isLive(s) && (s.spec.dependsOn ?? []).some((d) => d.name === name) && this.goingDown(s.name));
       if (waiting.length === 0) return;
       // their own stop timeouts, and a few seconds for their release
       if (deadline === 0) deadline = Date.now() + Math.max(...waiting.map((s) => s.spec.stopTimeout)) * 1000 + 5000;
@@ -264,6 +266,14 @@ export class VassalSession implements Session {
       if (!said) this.log.info({ dependents: waiting.map((s) => s.name) }, 'stop: waiting for the containers that depend on this one');
       await sleep(100);
     }
+  }
+
+  /**
+   * Whether a dependent is being stopped too: everything is in a shutdown; otherwise only when its
+   * spec is gone as well (one spec deleted while its dependents stay is not held up by them).
+   */
+  private goingDown(name: string): boolean {
+    return this.o.shuttingDown() || !existsSync(join(dirname(this.o.file), `${name}.vessel`));
   }
 
   /**
