@@ -1,6 +1,6 @@
 // `vessel run --rm IMAGE true` against the floor (raw unshare into the same root), Node's own
 // start-up, and peers (podman, crun) in the same run. Goals (issue 2): median ≤ 0.5 × podman's,
-// and ≤ node -e 0 + 60 ms.
+// and ≤ node -e 0 + 60 ms. BENCH_BEFORE adds another build's row (before/after from one run).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,16 @@ const candidates = [
   { name: 'vessel run --rm', run: () => timeOnce([process.execPath, bin, 'run', '--rm', 'busybox', 'true'], { env }) },
 ];
 const cleanups = [];
+// BENCH_BEFORE=/path/to/other/bin/vessel.js: the same start by another build, its own root, interleaved
+const before = process.env.BENCH_BEFORE;
+if (before) {
+  const broot = join(root, 'before');
+  mkdirSync(broot);
+  const benv = { ...env, VESSEL_ROOT: broot };
+  execFileSync(process.execPath, [before, 'image', 'import', tarball, 'busybox:latest'], { env: benv, stdio: 'ignore' });
+  candidates.push({ name: 'vessel run --rm (before)', run: () => timeOnce([process.execPath, before, 'run', '--rm', 'busybox', 'true'], { env: benv }) });
+  cleanups.push(() => spawnSync(process.execPath, [before, 'gc'], { env: benv, stdio: 'ignore' }));
+}
 if (have('podman')) {
   try {
     execFileSync('podman', ['import', tarball, 'localhost/vessel-bench-busybox:latest'], { stdio: 'ignore' });

@@ -15,10 +15,6 @@ if (process.getuid() !== 0) {
   process.exit(0);
 }
 const { bin, root, env, tarball } = busyboxWorld('scale');
-const vassals = join(root, 'vassals');
-const staging = join(root, 'staging');
-mkdirSync(vassals, { recursive: true });
-mkdirSync(staging, { recursive: true });
 
 const pssKiB = (pid) => {
   try {
@@ -29,7 +25,6 @@ const pssKiB = (pid) => {
 };
 const cmdline = (pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; } };
 const procs = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-const state = (n) => { try { return JSON.parse(readFileSync(join(root, 'containers', n, 'state.json'), 'utf8')); } catch { return undefined; } };
 const stats = (sock) => new Promise((res) => {
   const s = connect(sock);
   let b = '';
@@ -48,35 +43,58 @@ async function until(what, fn, timeoutMs = 120_000, every = 20) {
 }
 const mib = (kib) => (kib / 1024).toFixed(1);
 
-const rows = [];
-// --- vessel under its Emperor --------------------------------------------------------------
-const logFd = openSync(join(root, 'up.log'), 'w');
-const up = spawn(process.execPath, [bin, 'up', '--vassals', vassals], { env, stdio: ['ignore', logFd, logFd] });
-closeSync(logFd);
-try {
-  await until('the Emperor', () => stats(join(root, 'run', 'emperor.stats')), 30_000, 100);
-  const names = Array.from({ length: N }, (_, i) => `sc-${String(i).padStart(2, '0')}`);
-  for (const n of names) writeFileSync(join(staging, `${n}.ini`), '[container]\nimage = busybox:latest\ncommand = sleep 100000\n');
-  const t0 = performance.now();
-  for (const n of names) renameSync(join(staging, `${n}.ini`), join(vassals, `${n}.ini`));
-  await until(`${N} running`, () => names.every((n) => state(n)?.status === 'running'));
-  const ms = performance.now() - t0;
-  await sleep(2000);
-  let monitors = 0;
-  let inits = 0;
-  for (const n of names) {
-    const s = state(n);
-    monitors += pssKiB(s.supervisorPid);
-    inits += pssKiB(s.pid);
+/** The container's supervision: its init and every process between it and its supervisor of record. */
+const ppid = (pid) => { try { return Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))[1]); } catch { return 0; } };
+function supervisionKiB(s) {
+  let kib = 0;
+  for (let p = s.pid; p > 1; p = ppid(p)) {
+    kib += pssKiB(p);
+    if (p === s.supervisorPid) break;
   }
-  const upKiB = pssKiB(up.pid) + procs().filter((p) => cmdline(p).startsWith('uwsgi') || cmdline(p).includes('setpriv')).reduce((a, p) => a + pssKiB(p), 0);
-  rows.push({ name: `vessel up, ${N} specs dropped at once`, ms, supervisionKiB: monitors + inits, extra: `monitors ${mib(monitors)} + inits ${mib(inits)} MiB; vessel up + uWSGI Emperor ${mib(upKiB)} MiB for all` });
-  for (const n of names) renameSync(join(vassals, `${n}.ini`), join(staging, `${n}.ini`));
-  await until('all stopped', () => names.every((n) => !readdirSync(join(root, 'containers')).includes(n)), 120_000, 100);
-} finally {
-  up.kill('SIGTERM');
-  await new Promise((res) => up.once('exit', res));
+  return kib;
 }
+
+const rows = [];
+// --- vessel under its Emperor (and BENCH_BEFORE=/other/bin/vessel.js: another build, first) ---
+async function vesselUp(label, cli, venv) {
+  const vassalsDir = join(venv.VESSEL_ROOT, 'vassals');
+  const stagingDir = join(venv.VESSEL_ROOT, 'staging');
+  mkdirSync(vassalsDir, { recursive: true });
+  mkdirSync(stagingDir, { recursive: true });
+  const st = (n) => { try { return JSON.parse(readFileSync(join(venv.VESSEL_ROOT, 'containers', n, 'state.json'), 'utf8')); } catch { return undefined; } };
+  const logFd = openSync(join(venv.VESSEL_ROOT, 'up.log'), 'w');
+  const up = spawn(process.execPath, [cli, 'up', '--vassals', vassalsDir], { env: venv, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  try {
+    await until('the Emperor', () => stats(join(venv.VESSEL_ROOT, 'run', 'emperor.stats')), 30_000, 100);
+    const names = Array.from({ length: N }, (_, i) => `sc-${String(i).padStart(2, '0')}`);
+    for (const n of names) writeFileSync(join(stagingDir, `${n}.ini`), '[container]\nimage = busybox:latest\ncommand = sleep 100000\n');
+    const t0 = performance.now();
+    for (const n of names) renameSync(join(stagingDir, `${n}.ini`), join(vassalsDir, `${n}.ini`));
+    await until(`${N} running`, () => names.every((n) => { const s = st(n); return s?.status === 'running' && s.pid; }));
+    const ms = performance.now() - t0;
+    await sleep(2000);
+    let sup = 0;
+    for (const n of names) sup += supervisionKiB(st(n));
+    const upKiB = pssKiB(up.pid) + procs().filter((p) => cmdline(p).startsWith('uwsgi') || cmdline(p).includes('setpriv')).reduce((a, p) => a + pssKiB(p), 0);
+    rows.push({ name: label, ms, supervisionKiB: sup, extra: `${mib(sup / N)} MiB per container; vessel up + uWSGI Emperor ${mib(upKiB)} MiB for all` });
+    for (const n of names) renameSync(join(vassalsDir, `${n}.ini`), join(stagingDir, `${n}.ini`));
+    await until('all stopped', () => names.every((n) => !readdirSync(join(venv.VESSEL_ROOT, 'containers')).includes(n)), 120_000, 100);
+  } finally {
+    up.kill('SIGTERM');
+    await new Promise((res) => up.once('exit', res));
+  }
+}
+const before = process.env.BENCH_BEFORE;
+if (before) {
+  const broot = join(root, 'before');
+  mkdirSync(broot);
+  const benv = { ...env, VESSEL_ROOT: broot };
+  execFileSync(process.execPath, [before, 'image', 'import', tarball, 'busybox:latest'], { env: benv, stdio: 'ignore' });
+  await vesselUp(`vessel up (before), ${N} at once`, before, benv);
+  spawnSync(process.execPath, [before, 'gc'], { env: benv, stdio: 'ignore' });
+}
+await vesselUp(`vessel up, ${N} specs dropped at once`, bin, env);
 
 // --- podman, 8 at a time -----------------------------------------------------------------
 if (have('podman')) {
@@ -109,5 +127,6 @@ for (const r of rows) {
   const ratio = pod && r !== pod ? `  ×${(r.ms / pod.ms).toFixed(2)} of podman (goal ≤ 0.25)` : '';
   console.log(`${r.name.padEnd(40)} ${(r.ms / 1000).toFixed(2).padStart(6)} s  supervision ${mib(r.supervisionKiB).padStart(6)} MiB${ratio}   (${r.extra})`);
 }
-if (pod) console.log(`memory: vessel / podman conmon = ${(rows[0].supervisionKiB / pod.supervisionKiB).toFixed(2)} (goal: ≤ 60 MiB in all)`);
+const now = rows.find((r) => r.name.startsWith('vessel up,'));
+if (pod) console.log(`memory: vessel / podman conmon = ${(now.supervisionKiB / pod.supervisionKiB).toFixed(2)} (goal: ≤ 60 MiB in all)`);
 spawnSync(process.execPath, [bin, 'gc'], { env, stdio: 'ignore' });
