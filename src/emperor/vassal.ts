@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dependencyGate, parseSpecFile, renderSpec, type ContainerSpec, type DependencyStatus } from '../spec/index.js';
 import {
-  NO_RESTARTS, abandonNext, decideRestart, isLive, listStates, prepareNext, prepareRun, readError, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
+  NO_RESTARTS, abandonNext, checkStartable, decideRestart, isLive, listStates, prepareNext, prepareRun, readError, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
   retireCurrent, stopMarker, supervisionRecords, surgeRefusal, switchToNext, writeState, type PreparedRun, type RestartCount,
 } from '../supervise/index.js';
 import type { Reply, Request, Session } from '../service/index.js';
@@ -235,6 +235,16 @@ export class VassalSession implements Session {
       this.log.info('spec changed: the new container starts beside the running one (zero-downtime reload)');
       this.surging = next;
       return { kind: 'surge' };
+    }
+    // The watcher checked it could start, but its image may have gone since: never stop a running
+    // container for a spec that cannot start (the spec is asked again on its next change).
+    if (this.prepared) {
+      const cannot = await checkStartable(next.spec).then(() => undefined, (e: unknown) => errorMessage(e));
+      if (cannot !== undefined) {
+        this.log.warn({ error: cannot }, 'spec changed but cannot start: the running container goes on');
+        if (this.name !== undefined) await recordError(this.name, cannot).catch(() => undefined);
+        return { kind: 'unchanged' };
+      }
     }
     this.log.info({ why: refusal }, 'spec changed: stop, then start');
     this.reloading = true;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { VesselError, warmHost } from '../util/index.js';
+import { VesselError } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
 import { backend, type NetBackend, type PlumbingPlan } from './backend.js';
@@ -24,6 +24,13 @@ export interface NetAttachment {
   /** To be recorded in the container's state before the monitor creates them. */
   resources: Resource[];
   mounts: BindMount[];
+  /**
+   * With overlapRules: the firewall rules of this lease, being applied. The networks lock is held
+   * until they are, so a caller may start the container meanwhile and must await this before
+   * calling it running. Rejected: the rules could not be applied (the lease is recorded; releasing
+   * it cleans up).
+   */
+  rules?: Promise<void>;
 }
 
 function hostFiles(): BindMount[] {
@@ -87,6 +94,8 @@ export interface PrepareNetworkOptions {
    * (renameLease).
    */
   beside?: string;
+  /** Return once the lease is made, its rules still being applied (NetAttachment.rules). */
+  overlapRules?: boolean;
 }
 
 export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: PrepareNetworkOptions = {}): Promise<NetAttachment> {
@@ -94,11 +103,13 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
   const name = opts.beside ?? name0;
   const netName = modeOf(spec, name);
   if (typeof netName !== 'string') return netName;
-  // `nft` is often the start's first host command: load the runner meanwhile
-  warmHost();
   const b = await backend();
   await checkHostAddresses(spec.network.publish, name, b.unreachableHostIp?.bind(b));
-  const { net, lease } = await withNetworksLock(async () => {
+  // The rules are the slowest step (an nft process, ~25 ms); the lease is known before them. The
+  // lock stays held until they are applied, but the caller gets the lease at once.
+  let leased!: (v: { net: NetworkRecord; lease: Lease }) => void;
+  const early = new Promise<{ net: NetworkRecord; lease: Lease }>((res) => (leased = res));
+  const locked = withNetworksLock(async () => {
     let networks = await listNetworks();
     const listeners = hostListeners();
     checkPublishedElsewhere(spec.network.publish, name, networks);
@@ -142,9 +153,14 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
     // The rules depend on the lease only, not on the interface the monitor makes later: apply
     // them now, always — every start re-asserts the whole table (this lease's DNAT included),
     // which also repairs it after a firewall reload flushed it.
+    leased({ net, lease });
     await b.applyRules(networks);
-    return { net, lease };
   });
+  const rules = locked.then(() => undefined);
+  rules.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
+  // a failure before the lease was made rejects here; one after it, through `rules`
+  const { net, lease } = await Promise.race([early, locked.then(() => early)]);
+  if (!opts.overlapRules) await rules;
   const prefix = net.subnet.split('/')[1];
   return {
     network: {
@@ -168,6 +184,7 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
       { kind: 'bind', source: hostsPath(net.name), target: '/etc/hosts', readonly: true },
       { kind: 'bind', source: resolvPath(net.name), target: '/etc/resolv.conf', readonly: true },
     ],
+    ...(opts.overlapRules ? { rules } : {}),
   };
 }
 
@@ -200,10 +217,12 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
   const mine = resources.filter((r) => r.kind === 'lease' || r.kind === 'interface' || r.kind === 'nft');
   if (mine.length === 0) return;
   const b = await backend();
-  for (const r of mine) if (r.kind === 'interface') await b.removeInterface(r.id);
+  // The interface (a host veth, usually on its way out with the container's netns) and the lease
+  // with its rules are independent: both host commands run at once.
+  const interfaces = Promise.all(mine.filter((r) => r.kind === 'interface').map((r) => b.removeInterface(r.id)));
   const releaseLease = mine.some((r) => r.kind === 'lease');
   const touchRules = mine.some((r) => r.kind === 'nft');
-  await withNetworksLock(async () => {
+  const leases = withNetworksLock(async () => {
     let networks = await listNetworks();
     let changed = touchRules;
     if (releaseLease) {
@@ -223,6 +242,8 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
     }
     if (changed) await b.applyRules(networks);
   });
+  const [a, l] = await Promise.allSettled([interfaces, leases]);
+  for (const r of [a, l]) if (r.status === 'rejected') throw r.reason;
 }
 
 /**

@@ -40,7 +40,7 @@ function refuseVassal(s: ContainerState, verb: string): void {
 }
 
 /** Resolves once PID is gone (a monitor ending its container), false after TIMEOUTMS. */
-async function pidGone(pid: number, timeoutMs: number): Promise<boolean> {
+export async function pidGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (pidAlive(pid)) {
     if (Date.now() > deadline) return false;

@@ -27,6 +27,11 @@ export interface PrepareOptions {
   restartCount?: RestartCount;
   /** Recorded as the supervisor until the monitor exists: the process preparing (or the monitor). */
   supervisorPid: number;
+  /**
+   * Return before the network's firewall rules are applied (PreparedRun.rules), so the caller
+   * starts the container meanwhile: the rules are an nft process of their own (~25 ms).
+   */
+  overlapRules?: boolean;
 }
 
 export interface PreparedRun {
@@ -34,6 +39,8 @@ export interface PreparedRun {
   cfg: ContainerConfig;
   driver: Driver;
   state: ContainerState;
+  /** Settled once the firewall rules are applied (at once without overlapRules); await it before calling the container running. */
+  rules: Promise<void>;
 }
 
 export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Promise<PreparedRun> {
@@ -58,7 +65,7 @@ export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Pro
     rmSync(paths.status, { force: true });
     clearStopRequest(name);
     log().debug({ container: name }, 'resolving spec');
-    const resolved = await resolveSpec(spec, { ephemeral: opts.autoRemove ?? false, output: opts.output });
+    const resolved = await resolveSpec(spec, { ephemeral: opts.autoRemove ?? false, output: opts.output, ...(opts.overlapRules ? { overlapRules: true } : {}) });
     const { cfg } = resolved;
     // A changed image means the old writable layer belongs to another filesystem: start clean.
     if (prev?.imageId && prev.imageId !== resolved.image.record.id) {
@@ -84,7 +91,7 @@ export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Pro
       autoRemove: opts.autoRemove ?? false,
     };
     writeState(state);
-    return { spec, cfg, driver, state };
+    return { spec, cfg, driver, state, rules: resolved.rules };
   } catch (e) {
     if (recorded.length && driver) await releaseResources(driver, name, recorded).catch(() => undefined);
     if (state) writeState({ ...state, status: 'failed', resources: [], error: errorMessage(e), finishedAt: new Date().toISOString() });

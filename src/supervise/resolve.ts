@@ -16,6 +16,8 @@ export interface Resolved {
   image: ResolvedImage;
   /** Resources of the network attachment (lease, interfaces, rules), to record before start. */
   netResources: Resource[];
+  /** The attachment's firewall rules being applied (net's NetAttachment.rules); settled when none. */
+  rules: Promise<void>;
 }
 
 export { commandOf, mergeEnv } from './config.js';
@@ -153,6 +155,8 @@ export async function resolveSpec(
     runId?: string;
     /** A zero-downtime reload's next container: its lease key beside the running one, its own layer directory. */
     beside?: { leaseKey: string; layerDir: string };
+    /** Return while the network's rules are being applied (Resolved.rules). */
+    overlapRules?: boolean;
   },
 ): Promise<Resolved> {
   const image = await imageOf(spec);
@@ -160,11 +164,13 @@ export async function resolveSpec(
   const dir = containerPaths(config(), spec.name).dir;
   let network: RuntimeNetwork = spec.network.mode === 'host' ? { mode: 'host' } : { mode: 'none' };
   let netResources: Resource[] = [];
+  let rules = Promise.resolve();
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
-    const att = await net.prepareNetwork(spec, spec.name, opts.beside ? { beside: opts.beside.leaseKey } : {});
+    const att = await net.prepareNetwork(spec, spec.name, { ...(opts.beside ? { beside: opts.beside.leaseKey } : {}), ...(opts.overlapRules ? { overlapRules: true } : {}) });
     network = att.network;
     netResources = att.resources;
+    if (att.rules) rules = att.rules;
     if (networkFileMounts()) mounts.push(...att.mounts);
   } else if (networkFileMounts()) {
     writeBasicHosts(dir, spec);
@@ -182,7 +188,7 @@ export async function resolveSpec(
     output: opts.output,
   });
   if (opts.beside) cfg.root.layerDir = opts.beside.layerDir;
-  return { cfg, image, netResources };
+  return { cfg, image, netResources, rules };
 }
 
 /**

@@ -8,7 +8,7 @@ import { prepareRun, recordStarted, type PreparedRun } from './prepare.js';
 import { releaseRun } from './release.js';
 import { supervisionRecords, type SupervisionFacts } from './plan.js';
 import type { RestartCount } from './restart.js';
-import { stopMarker } from './control.js';
+import { pidGone, stopMarker } from './control.js';
 
 export interface SuperviseOptions {
   mode: SupervisorMode;
@@ -67,6 +67,8 @@ export class Supervisor extends EventEmitter {
       output,
       supervisorPid: process.pid,
       ...(this.opts.restartCount ? { restartCount: this.opts.restartCount } : {}),
+      // the published ports' rules are applied while the monitor starts the container
+      overlapRules: true,
     });
     this.prepared = p;
     this.current = p.state;
@@ -81,6 +83,15 @@ export class Supervisor extends EventEmitter {
     try {
       this.started = await p.driver.start(p.cfg, { supervision, detached });
     } catch (e) {
+      await p.rules.catch(() => undefined);
+      await releaseRun(name, { exit: { code: 125, oomKilled: false, reason: errorMessage(e) } }).catch(() => undefined);
+      throw e;
+    }
+    try {
+      await p.rules;
+    } catch (e) {
+      // without its rules the container is not what was asked for: it goes, with its resources
+      await this.abandonStarted(this.started);
       await releaseRun(name, { exit: { code: 125, oomKilled: false, reason: errorMessage(e) } }).catch(() => undefined);
       throw e;
     }
@@ -88,6 +99,15 @@ export class Supervisor extends EventEmitter {
     log().debug({ container: name, pid: this.started.pid, monitor: this.started.monitorPid }, 'running');
     if (!detached) this.exitPromise = this.started.exited.then((st) => this.finish(st));
     this.emit('started', this.started.pid);
+  }
+
+  /** A container started whose start failed after all: its monitor killed (the container dies with it) and waited for. */
+  private async abandonStarted(started: StartedContainer): Promise<void> {
+    const pid = started.monitorPid ?? started.pid;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch { /* gone already */ }
+    await pidGone(pid, 10_000);
   }
 
   private async finish(status: ExitStatus): Promise<ExitStatus> {

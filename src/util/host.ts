@@ -1,4 +1,5 @@
 import { spawn as nodeSpawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { debugEnabled, log } from './log.js';
 import { VesselError } from './errors.js';
 
@@ -53,34 +54,56 @@ function describe(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-const execaRunner: HostRunner = {
+/**
+ * A command run to its end with its output captured. node:child_process directly: execa cost a
+ * start ~40 ms of ES-module loading on every first host command (measured), for nothing this needs.
+ * Like execa, a given `env` extends the process's own.
+ */
+function runToEnd(argv: readonly string[], opts: HostOptions): Promise<HostResult & { spawnError?: string }> {
+  const [file, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    const child = nodeSpawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d));
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; child.kill('SIGTERM'); }, opts.timeoutMs);
+    let spawnError: string | undefined;
+    const done = (exitCode: number, extra = ''): void => {
+      if (timer) clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + extra;
+      resolve({ argv, exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr, ...(spawnError !== undefined ? { spawnError } : {}) });
+    };
+    // spawn itself failed (ENOENT, EACCES): 'close' follows with no code
+    child.once('error', (e: NodeJS.ErrnoException) => { spawnError = e.code ?? e.message; });
+    // 'close', not 'exit': the output is complete only once the pipes are
+    child.once('close', (code, signal) => {
+      if (spawnError !== undefined) return done(127);
+      if (timedOut) return done(124, `timed out after ${opts.timeoutMs} ms`);
+      done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined); // a command that exits without reading all of it
+      child.stdin?.end(opts.input);
+    }
+  });
+}
+
+const nodeRunner: HostRunner = {
   async run(argv, opts = {}) {
     if (argv.length === 0) throw new VesselError('E_HOST', 'empty host command');
-    // execa is loaded on the first host command only: most `vessel` invocations never need it.
-    const { execa } = await import('execa');
-    const [file, ...args] = argv as [string, ...string[]];
+    const file = argv[0]!;
     if (debugEnabled()) log().debug({ cmd: describe(argv) }, 'host command');
-    const r = await execa(file, args, {
-      input: opts.input,
-      cwd: opts.cwd,
-      env: opts.env,
-      reject: false,
-      stripFinalNewline: false,
-      timeout: opts.timeoutMs,
-      stdin: opts.input === undefined ? 'ignore' : 'pipe',
-    });
-    const result: HostResult = {
-      argv,
-      exitCode: r.exitCode ?? (r.failed ? 127 : 0),
-      stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? ''),
-    };
-    if (r.failed && r.exitCode === undefined) {
-      // spawn itself failed (ENOENT, EACCES): say which program is missing.
-      const code = (r as { code?: string }).code;
+    const { spawnError, ...result } = await runToEnd(argv, opts);
+    if (spawnError !== undefined) {
       if (!opts.allowFailure) {
-        throw new VesselError('E_HOST', `cannot run ${file}: ${code ?? r.shortMessage}`, {
-          hint: code === 'ENOENT' ? `${file} is not installed or not on PATH` : undefined,
+        throw new VesselError('E_HOST', `cannot run ${file}: ${spawnError}`, {
+          hint: spawnError === 'ENOENT' ? `${file} is not installed or not on PATH` : undefined,
         });
       }
       return result;
@@ -123,15 +146,7 @@ export function hostFailure(r: HostResult): VesselError {
   return new VesselError('E_HOST', `${describe(r.argv)} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
 }
 
-let current: HostRunner = execaRunner;
-
-/**
- * Start loading execa now, in the background, when a caller knows host commands will follow
- * (network plumbing, a store operation): its load is the biggest single cost of a first command.
- */
-export function warmHost(): void {
-  if (current === execaRunner) void import('execa').catch(() => undefined);
-}
+let current: HostRunner = nodeRunner;
 
 export function host(): HostRunner {
   return current;
