@@ -4,7 +4,7 @@ import { checkDependencies, parseSpecText, validateName, validateVolumeName, typ
 import type { ComposeSource, Path } from './load.js';
 import { convertService, type ProjectContext } from './service.js';
 import type { ComposeConversion, Finding } from './types.js';
-import { asMap, asText, asBool, bad, dotted } from './values.js';
+import { asMap, asText, asBool, bad, dotted, isMap } from './values.js';
 
 /**
  * A compose file → one vessel spec per service. Pure apart from reading env_files: the result is
@@ -45,6 +45,14 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
   for (const k of Object.keys(src.data)) {
     if (k.startsWith('x-') || TOP_LEVEL.has(k)) continue;
     report([k], k === 'include' ? 'convert each included file on its own' : 'not a compose top-level key vessel knows');
+  }
+  if (src.data.services === undefined) {
+    // Version 1 of the format put services at the top level (node-rdkafka's file still does).
+    const isService = (v: unknown) => isMap(v) && (v.image !== undefined || v.build !== undefined);
+    const legacy = Object.keys(src.data).filter((k) => !k.startsWith('x-') && !TOP_LEVEL.has(k) && isService(src.data[k]));
+    if (legacy.length > 0) {
+      bad(src, [legacy[0]!], `a service outside services: is the version 1 compose format, which docker compose v2 does not read either; move ${legacy.join(', ')} under services:`);
+    }
   }
   const services = asMap(src, ['services'], src.data.services);
   if (Object.keys(services).length === 0) bad(src, ['services'], 'no services to convert');

@@ -261,6 +261,14 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   const text = (k: string) => asText(ctx, [...path, k], svc[k]);
   const out: ConvertedService = { service, name, text: '', volumes: [] };
 
+  if (svc.extends !== undefined) {
+    // The service is only whole with what it extends; converting the rest would be another service.
+    const e = svc.extends;
+    const m = typeof e === 'string' ? { service: e } : asMap(ctx, [...path, 'extends'], e);
+    const base = asText(ctx, [...path, 'extends', 'service'], m.service);
+    const from = m.file === undefined ? 'this file' : asText(ctx, [...path, 'extends', 'file'], m.file);
+    bad(ctx, [...path, 'extends'], `vessel does not merge services: this one takes its settings from service ${base} of ${from}; write them out in this service`);
+  }
   for (const k of Object.keys(svc)) {
     if (k.startsWith('x-') || HANDLED.has(k)) continue;
     ctx.unsupported([...path, k], UNSUPPORTED[k] ?? 'not a compose service key vessel knows');

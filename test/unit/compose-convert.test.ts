@@ -136,3 +136,18 @@ describe('compose convert: bad input is one line naming file, line and key', () 
     expect(await errorOf('services:\n  a:\n    image: x\n    env_file: nothere.env\n')).toBe('<dir>/compose.yaml:4: services.a.env_file: <dir>/nothere.env: no such env file');
   });
 });
+
+// Found by the real compose files of other projects (test/unit/compose-real.test.ts).
+describe('compose convert: what real compose files showed', () => {
+  it('the version 1 format (services at the top level) is named as such (node-rdkafka)', async () => {
+    expect(await errorOf('---\nzookeeper:\n  image: z\nkafka:\n  image: k\n  links: [zookeeper]\n'))
+      .toBe('<dir>/compose.yaml:2: zookeeper: a service outside services: is the version 1 compose format, which docker compose v2 does not read either; move zookeeper, kafka under services:');
+  });
+
+  it('extends is refused in one line naming what it would take (grafana create-plugin)', async () => {
+    expect(await errorOf('services:\n  a:\n    extends:\n      file: base.yaml\n      service: b\n'))
+      .toBe('<dir>/compose.yaml:3: services.a.extends: vessel does not merge services: this one takes its settings from service b of base.yaml; write them out in this service');
+    expect(await errorOf('services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: x\n')).toMatch(/:4: services\.a\.extends: .* from service b of this file;/);
+  });
+
+});
