@@ -390,10 +390,16 @@ function network(
       if (ports.length > 0) ctx.unsupported([...path, 'ports'], `published ports need a bridge network, not network_mode ${mode}`);
       return;
     }
-    if (mode !== 'bridge') {
-      ctx.unsupported([...path, 'network_mode'], `${JSON.stringify(mode)}: vessel joins host, none or a named network`);
+    if (mode === 'bridge') {
+      // docker's default bridge, not the project's network: vessel's default network is its
+      // counterpart. No service-name alias: docker's default bridge resolves no names. Not a
+      // network of the project either (compose down leaves it).
+      set('network', 'name', { text: 'bridge' });
+      for (const p of ports) d.sections.network.push(['publish[]', { text: p }]);
       return;
     }
+    ctx.unsupported([...path, 'network_mode'], `${JSON.stringify(mode)}: vessel joins host, none, bridge or a named network`);
+    return;
   }
   let keys: string[] = ['default'];
   const aliases = [service];

@@ -137,6 +137,15 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   });
 });
 
+async function convertText(yaml: string, env: Record<string, string> = {}): Promise<ComposeConversion> {
+  const dir = mkdtempSync(join(scratch, 'vessel-compose-'));
+  writeFileSync(join(dir, 'compose.yaml'), yaml);
+  const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env, project: 'p' }));
+  validateConversion(c);
+  return c;
+}
+const spec = (c: ComposeConversion, service: string) => c.services.find((s) => s.service === service)?.text ?? '';
+
 // Found by the real compose files of other projects (test/unit/compose-real.test.ts).
 describe('compose convert: what real compose files showed', () => {
   it('the version 1 format (services at the top level) is named as such (node-rdkafka)', async () => {
@@ -150,4 +159,11 @@ describe('compose convert: what real compose files showed', () => {
     expect(await errorOf('services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: x\n')).toMatch(/:4: services\.a\.extends: .* from service b of this file;/);
   });
 
+  it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
+    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
+    expect(spec(c, 'a')).not.toContain('alias');
+    // Not the project's: compose down must not remove vessel's default network.
+    expect(c.services[0]!.network).toBeUndefined();
+  });
 });
