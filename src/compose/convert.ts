@@ -4,7 +4,7 @@ import { checkDependencies, parseSpecText, validateName, validateVolumeName, typ
 import type { ComposeSource, Path } from './load.js';
 import { convertService, type ProjectContext } from './service.js';
 import type { ComposeConversion, Finding } from './types.js';
-import { asMap, asText, asBool, bad, dotted, isMap } from './values.js';
+import { asMap, asText, asTextList, asBool, bad, dotted, isMap } from './values.js';
 
 /**
  * A compose file → one vessel spec per service. Pure apart from reading env_files: the result is
@@ -37,7 +37,21 @@ function resourceName(
   }
 }
 
-export function convertCompose(src: ComposeSource): ComposeConversion {
+export interface ConvertOptions {
+  /** Active profiles (`--profile`); without them COMPOSE_PROFILES (comma-separated); `*` is every profile. */
+  profiles?: readonly string[];
+}
+
+/**
+ * profiles (compose specification): a service with `profiles:` is part of the project only when
+ * one of them is active; the others are left out (a note says which), as `docker compose up` does.
+ */
+function activeProfiles(src: ComposeSource, opts: ConvertOptions): Set<string> {
+  const given = opts.profiles !== undefined && opts.profiles.length > 0 ? opts.profiles : (src.lookup('COMPOSE_PROFILES') ?? '').split(',');
+  return new Set(given.map((p) => p.trim()).filter((p) => p !== ''));
+}
+
+export function convertCompose(src: ComposeSource, opts: ConvertOptions = {}): ComposeConversion {
   const unsupported: Finding[] = [];
   const notes: string[] = src.unset.map((v) => `${src.file}: variable ${v} is not set; an empty string was used`);
   const report = (p: Path, reason: string) => unsupported.push({ path: dotted(p), where: src.where(p), reason });
@@ -54,8 +68,23 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
       bad(src, [legacy[0]!], `a service outside services: is the version 1 compose format, which docker compose v2 does not read either; move ${legacy.join(', ')} under services:`);
     }
   }
-  const services = asMap(src, ['services'], src.data.services);
-  if (Object.keys(services).length === 0) bad(src, ['services'], 'no services to convert');
+  const all = asMap(src, ['services'], src.data.services);
+  if (Object.keys(all).length === 0) bad(src, ['services'], 'no services to convert');
+  const active = activeProfiles(src, opts);
+  const inactive = new Map<string, string[]>();
+  for (const [service, v] of Object.entries(all)) {
+    const m = asMap(src, ['services', service], v);
+    if (m.profiles === undefined) continue;
+    const profiles = asTextList(src, ['services', service, 'profiles'], m.profiles);
+    if (profiles.length === 0 || active.has('*') || profiles.some((p) => active.has(p))) continue;
+    inactive.set(service, profiles);
+    const which = profiles.length === 1 ? `profile ${profiles[0]!}, which is not` : `profiles ${profiles.join(', ')}, none of which is`;
+    notes.push(`${src.where(['services', service, 'profiles'])}: services.${service} is in ${which} active: not converted (--profile ${profiles[0]!} converts it)`);
+  }
+  const services = Object.fromEntries(Object.entries(all).filter(([service]) => !inactive.has(service)));
+  if (Object.keys(services).length === 0) {
+    bad(src, ['services'], `no services to convert: every one is in a profile, and none of ${[...new Set([...inactive.values()].flat())].join(', ')} is active`, 'pass --profile NAME (or set COMPOSE_PROFILES)');
+  }
 
   const volumes = new Map<string, string>();
   for (const [k, v] of Object.entries(asMap(src, ['volumes'], src.data.volumes))) volumes.set(k, resourceName(src, 'volumes', k, v, report));
@@ -87,6 +116,7 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
     lookup: src.lookup,
     where: src.where,
     specName: (s) => names.get(s),
+    inactiveProfiles: (s) => inactive.get(s),
     volumeName: (k) => volumes.get(k),
     networkName: (k) => networks.get(k),
     fileObject: (kind, key, p) => {

@@ -17,8 +17,10 @@ export interface ProjectContext extends Reader {
   file: string;
   dir: string;
   lookup: Lookup;
-  /** Service → its spec's name (undefined: no such service). */
+  /** Service → its spec's name (undefined: no such service, or one left out by its profiles). */
   specName(service: string): string | undefined;
+  /** The profiles of a service left out because none of them is active (undefined: not left out). */
+  inactiveProfiles(service: string): string[] | undefined;
   /** Top-level volume key → vessel volume name. */
   volumeName(key: string): string | undefined;
   /** Top-level network key → vessel network name (`default` always exists). */
@@ -45,7 +47,6 @@ const UNSUPPORTED: Record<string, string> = {
   external_links: 'services already reach each other by service name',
   platform: 'the image in the store decides the platform',
   pull_policy: 'vessel never pulls at start; pull or import the image first',
-  profiles: 'vessel converts every service; leave out the ones you do not want',
   ipc: 'every container has its own IPC namespace',
   pid: 'every container has its own pid namespace',
   userns_mode: 'no user namespaces',
@@ -92,7 +93,7 @@ const HANDLED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'tmpfs', 'networks',
   'network_mode', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'cpus', 'pids_limit', 'user',
   'working_dir', 'hostname', 'container_name', 'stop_grace_period', 'stop_signal', 'tty', 'stdin_open', 'cap_add',
-  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits',
+  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'profiles',
 ]);
 
 function restartOf(ctx: ProjectContext, path: Path, v: unknown): string {
@@ -218,34 +219,47 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
   void d;
 }
 
-/** depends_on: a list (each service_started) or a map with condition. */
-function dependsOn(ctx: ProjectContext, path: Path, v: unknown): string[] {
-  const out: string[] = [];
-  const add = (p: Path, service: string, cond: string) => {
-    const name = ctx.specName(service);
-    if (name === undefined) bad(ctx, p, `${JSON.stringify(service)} is not a service of this file`);
-    out.push(`${name}:${cond}`);
-  };
+/**
+ * A service another one names (depends_on): its spec's name. One left out by its profiles
+ * is an error, as in docker compose, unless the reference is optional (`required: false`).
+ */
+function referenced(ctx: ProjectContext, p: Path, service: string, optional = false): string | undefined {
+  const name = ctx.specName(service);
+  if (name !== undefined) return name;
+  const profiles = ctx.inactiveProfiles(service);
+  if (profiles === undefined) bad(ctx, p, `${JSON.stringify(service)} is not a service of this file`);
+  if (optional) return undefined;
+  return bad(ctx, p, `service ${service} is only in profile ${profiles.join(', ')}, which is not active (--profile ${profiles[0]!} converts it)`);
+}
+
+/** depends_on: a list (each service_started) or a map with condition → service → `NAME:COND`. */
+function dependsOn(ctx: ProjectContext, path: Path, v: unknown, deps: Map<string, string>): void {
   if (isMap(v)) {
     for (const [service, x] of Object.entries(v)) {
       const p = [...path, service];
       const m = asMap(ctx, p, x);
       const cond = m.condition === undefined ? 'service_started' : asText(ctx, [...p, 'condition'], m.condition);
+      const required = m.required === undefined ? true : asBool(ctx, [...p, 'required'], m.required);
+      const name = referenced(ctx, p, service, !required);
+      // `required: false` on a service its profiles leave out: compose goes on without it.
+      if (name === undefined) continue;
       for (const k of Object.keys(m)) {
         if (k === 'restart' || k === 'required') ctx.unsupported([...p, k], 'vessel orders starts only (condition)');
         else if (k !== 'condition') bad(ctx, [...p, k], 'not a key of depends_on');
       }
-      if (cond === 'service_started') add(p, service, 'started');
-      else if (cond === 'service_healthy') add(p, service, 'healthy');
+      if (cond === 'service_started') deps.set(service, `${name}:started`);
+      else if (cond === 'service_healthy') deps.set(service, `${name}:healthy`);
       else if (cond === 'service_completed_successfully') {
         ctx.unsupported([...p, 'condition'], 'service_completed_successfully: vessel waits for a dependency to be started or healthy, not to have exited');
       } else bad(ctx, [...p, 'condition'], `${JSON.stringify(cond)} is not service_started, service_healthy or service_completed_successfully`);
     }
-    return out;
+    return;
   }
   // The short form is service_started (compose), written out so a health check does not change it.
-  asList(ctx, path, v).forEach((x, i) => add([...path, i], asText(ctx, [...path, i], x), 'started'));
-  return out;
+  asList(ctx, path, v).forEach((x, i) => {
+    const service = asText(ctx, [...path, i], x);
+    deps.set(service, `${referenced(ctx, [...path, i], service)!}:started`);
+  });
 }
 
 export function convertService(ctx: ProjectContext, service: string, name: string, v: unknown): ConvertedService {
@@ -333,9 +347,9 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.tty !== undefined && asBool(ctx, [...path, 'tty'], svc.tty)) set('container', 'tty', { text: 'true' });
   if (svc.stdin_open !== undefined && asBool(ctx, [...path, 'stdin_open'], svc.stdin_open)) set('container', 'interactive', { text: 'true' });
   if (svc.read_only !== undefined && asBool(ctx, [...path, 'read_only'], svc.read_only)) ctx.unsupported([...path, 'read_only'], 'vessel has no read-only root');
-  if (svc.depends_on !== undefined) {
-    for (const dep of dependsOn(ctx, [...path, 'depends_on'], svc.depends_on)) d.sections.container.push(['depends_on[]', { text: dep }]);
-  }
+  const deps = new Map<string, string>();
+  if (svc.depends_on !== undefined) dependsOn(ctx, [...path, 'depends_on'], svc.depends_on, deps);
+  for (const dep of deps.values()) d.sections.container.push(['depends_on[]', { text: dep }]);
 
   network(ctx, path, svc, service, d, out, set);
 

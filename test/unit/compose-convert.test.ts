@@ -11,7 +11,8 @@ import { VesselError } from '../../src/util/errors.js';
  * UPDATE_GOLDEN=1 rewrites them; review the diff.
  */
 const FIX = resolve(__dirname, '..', 'fixtures', 'compose');
-const ENV = { RELEASE_FROM_SHELL: 'x', FROM_SHELL: 'from the environment' };
+// COMPOSE_PROFILES: the unsupported fixture's service is in profile debug (left out otherwise).
+const ENV = { RELEASE_FROM_SHELL: 'x', FROM_SHELL: 'from the environment', COMPOSE_PROFILES: 'debug' };
 
 function render(c: ComposeConversion, dir: string): string {
   const out: string[] = [`project: ${c.project}`];
@@ -137,10 +138,10 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   });
 });
 
-async function convertText(yaml: string, env: Record<string, string> = {}): Promise<ComposeConversion> {
+async function convertText(yaml: string, env: Record<string, string> = {}, profiles: string[] = []): Promise<ComposeConversion> {
   const dir = mkdtempSync(join(scratch, 'vessel-compose-'));
   writeFileSync(join(dir, 'compose.yaml'), yaml);
-  const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env, project: 'p' }));
+  const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env, project: 'p' }), { profiles });
   validateConversion(c);
   return c;
 }
@@ -157,6 +158,32 @@ describe('compose convert: what real compose files showed', () => {
     expect(await errorOf('services:\n  a:\n    extends:\n      file: base.yaml\n      service: b\n'))
       .toBe('<dir>/compose.yaml:3: services.a.extends: vessel does not merge services: this one takes its settings from service b of base.yaml; write them out in this service');
     expect(await errorOf('services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: x\n')).toMatch(/:4: services\.a\.extends: .* from service b of this file;/);
+  });
+
+  it('profiles: a service whose profiles are not active is left out with a note (electric-sql)', async () => {
+    const y = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n  tools:\n    image: t\n    profiles: [a, b]\n';
+    let c = await convertText(y);
+    expect(c.services.map((s) => s.service)).toEqual(['app']);
+    expect(c.unsupported).toEqual([]);
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([
+      ':4: services.db is in profile with-db, which is not active: not converted (--profile with-db converts it)',
+      ':9: services.tools is in profiles a, b, none of which is active: not converted (--profile a converts it)',
+    ]);
+    expect((await convertText(y, { COMPOSE_PROFILES: 'b, with-db' })).services.map((s) => s.service)).toEqual(['db', 'app', 'tools']);
+    // --profile wins over COMPOSE_PROFILES, as in docker compose; * is every profile.
+    expect((await convertText(y, { COMPOSE_PROFILES: 'b' }, ['with-db'])).services.map((s) => s.service)).toEqual(['db', 'app']);
+    expect((await convertText(y, {}, ['*'])).services.map((s) => s.service)).toEqual(['db', 'app', 'tools']);
+    expect((await convertText('services:\n  a:\n    image: x\n    profiles: []\n')).services.map((s) => s.service)).toEqual(['a']);
+  });
+
+  it('profiles: depending on a left-out service is an error unless required: false; all left out is an error', async () => {
+    const y = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n    depends_on:\n      - db\n';
+    expect(await errorOf(y)).toBe('<dir>/compose.yaml:8: services.app.depends_on[0]: service db is only in profile with-db, which is not active (--profile with-db converts it)');
+    const optional = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n    depends_on:\n      db: {condition: service_started, required: false}\n';
+    const c = await convertText(optional);
+    expect(spec(c, 'app')).not.toContain('depends_on');
+    expect(c.unsupported).toEqual([]);
+    expect(await errorOf('services:\n  db:\n    image: pg\n    profiles: [with-db]\n')).toBe('<dir>/compose.yaml:1: services: no services to convert: every one is in a profile, and none of with-db is active');
   });
 
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
