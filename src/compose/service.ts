@@ -43,7 +43,6 @@ const UNSUPPORTED: Record<string, string> = {
   devices: 'vessel gives containers a fixed /dev',
   device_cgroup_rules: 'vessel gives containers a fixed /dev',
   sysctls: 'vessel sets no per-container sysctls',
-  links: 'services already reach each other by service name',
   external_links: 'services already reach each other by service name',
   platform: 'the image in the store decides the platform',
   pull_policy: 'vessel never pulls at start; pull or import the image first',
@@ -93,7 +92,7 @@ const HANDLED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'tmpfs', 'networks',
   'network_mode', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'cpus', 'pids_limit', 'user',
   'working_dir', 'hostname', 'container_name', 'stop_grace_period', 'stop_signal', 'tty', 'stdin_open', 'cap_add',
-  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'profiles',
+  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'links', 'profiles',
 ]);
 
 function restartOf(ctx: ProjectContext, path: Path, v: unknown): string {
@@ -220,7 +219,7 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
 }
 
 /**
- * A service another one names (depends_on): its spec's name. One left out by its profiles
+ * A service another one names (depends_on, links): its spec's name. One left out by its profiles
  * is an error, as in docker compose, unless the reference is optional (`required: false`).
  */
 function referenced(ctx: ProjectContext, p: Path, service: string, optional = false): string | undefined {
@@ -259,6 +258,24 @@ function dependsOn(ctx: ProjectContext, path: Path, v: unknown, deps: Map<string
   asList(ctx, path, v).forEach((x, i) => {
     const service = asText(ctx, [...path, i], x);
     deps.set(service, `${referenced(ctx, [...path, i], service)!}:started`);
+  });
+}
+
+/**
+ * links: `SERVICE` or `SERVICE:ALIAS`. Services reach each other by name anyway; what a link adds
+ * is start order (compose starts a linked service first, as for depends_on), kept here as
+ * `NAME:started` unless depends_on already names that service.
+ */
+function links(ctx: ProjectContext, path: Path, v: unknown, deps: Map<string, string>): void {
+  asList(ctx, path, v).forEach((x, i) => {
+    const p = [...path, i];
+    const text = asText(ctx, p, x);
+    const colon = text.indexOf(':');
+    const service = colon < 0 ? text : text.slice(0, colon);
+    const alias = colon < 0 ? service : text.slice(colon + 1);
+    const name = referenced(ctx, p, service)!;
+    if (!deps.has(service)) deps.set(service, `${name}:started`);
+    if (alias !== service) ctx.unsupported(p, `link alias ${JSON.stringify(alias)}: vessel resolves ${service} by its name and its networks: aliases, not by a name only this service sees`);
   });
 }
 
@@ -349,6 +366,7 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.read_only !== undefined && asBool(ctx, [...path, 'read_only'], svc.read_only)) ctx.unsupported([...path, 'read_only'], 'vessel has no read-only root');
   const deps = new Map<string, string>();
   if (svc.depends_on !== undefined) dependsOn(ctx, [...path, 'depends_on'], svc.depends_on, deps);
+  if (svc.links !== undefined) links(ctx, [...path, 'links'], svc.links, deps);
   for (const dep of deps.values()) d.sections.container.push(['depends_on[]', { text: dep }]);
 
   network(ctx, path, svc, service, d, out, set);

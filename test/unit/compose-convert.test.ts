@@ -186,6 +186,13 @@ describe('compose convert: what real compose files showed', () => {
     expect(await errorOf('services:\n  db:\n    image: pg\n    profiles: [with-db]\n')).toBe('<dir>/compose.yaml:1: services: no services to convert: every one is in a profile, and none of with-db is active');
   });
 
+  it('links order the start like depends_on (ipyparallel, jaeger); a link alias is named', async () => {
+    const c = await convertText('services:\n  db:\n    image: pg\n  cache:\n    image: r\n  app:\n    image: app\n    depends_on:\n      db: {condition: service_started}\n    links: [db, "cache:redis"]\n');
+    expect(spec(c, 'app')).toContain('depends_on[] = p-db:started\ndepends_on[] = p-cache:started\n');
+    expect(formatFindings(c.file, c.unsupported).replace(/^.*compose\.yaml/, '')).toBe(': 1 compose key vessel cannot express: services.app.links[1] (line 10: link alias "redis": vessel resolves cache by its name and its networks: aliases, not by a name only this service sees)');
+    expect(await errorOf('services:\n  app:\n    image: app\n    links: [nope]\n')).toBe('<dir>/compose.yaml:4: services.app.links[0]: "nope" is not a service of this file');
+  });
+
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
     expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
