@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { VesselError } from '../util/index.js';
 import { checkDependencies, parseSpecText, validateName, validateVolumeName, type DependencyNode } from '../spec/index.js';
 import type { ComposeSource, Path } from './load.js';
+import { allMounts, serviceMounts } from './mounts.js';
 import { convertService, type ProjectContext } from './service.js';
 import type { ComposeConversion, Finding } from './types.js';
 import { asMap, asText, asTextList, asBool, bad, dotted, isMap } from './values.js';
@@ -131,7 +132,18 @@ export function convertCompose(src: ComposeSource, opts: ConvertOptions = {}): C
     },
     unsupported: report,
     note: (t) => notes.push(t),
+    mountsOf: (service) => {
+      // Read again for volumes_from: what the service leaves out is reported when it is converted.
+      if (mounting.includes(service)) bad(src, ['services', service, 'volumes_from'], `a volumes_from cycle: ${[...mounting, service].map((s) => `services.${s}`).join(' → ')}`);
+      mounting.push(service);
+      try {
+        return allMounts(serviceMounts({ ...ctx, unsupported: () => undefined, note: () => undefined }, service, asMap(src, ['services', service], services[service])));
+      } finally {
+        mounting.pop();
+      }
+    },
   };
+  const mounting: string[] = [];
   const converted = Object.entries(services).map(([service, v]) => convertService(ctx, service, names.get(service)!, v));
   const lineOf = (f: Finding) => Number(/:(\d+)$/.exec(f.where)?.[1] ?? 0);
   unsupported.sort((a, b) => lineOf(a) - lineOf(b));

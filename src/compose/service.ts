@@ -9,7 +9,9 @@ import { convertPort } from './ports.js';
 import { emptyDraft, renderDraft, type SpecDraft, type Value } from './render.js';
 import type { BuildStep, ConvertedService } from './types.js';
 import { asArgv, asBool, asList, asMap, asSeconds, asText, asTextList, bad, isMap, type Reader } from './values.js';
-import { convertTmpfs, convertVolume } from './volumes.js';
+import { allMounts, serviceMounts } from './mounts.js';
+import { dependsOn, links } from './references.js';
+import type { VolumeOut } from './volumes.js';
 
 /** What converting one service needs to know about the whole file. */
 export interface ProjectContext extends Reader {
@@ -25,6 +27,8 @@ export interface ProjectContext extends Reader {
   volumeName(key: string): string | undefined;
   /** Top-level network key → vessel network name (`default` always exists). */
   networkName(key: string): string | undefined;
+  /** Every mount (volume[] line) of a service, for volumes_from: docker copies a container's mount points. */
+  mountsOf(service: string): VolumeOut[];
   /** A file-based secret or config → its absolute host path (undefined after reporting it). */
   fileObject(kind: 'secrets' | 'configs', key: string, path: Path): string | undefined;
   unsupported(path: Path, reason: string): void;
@@ -78,7 +82,6 @@ const UNSUPPORTED: Record<string, string> = {
   attach: 'vessel logs each container to its own file',
   annotations: 'no OCI annotations',
   use_api_socket: 'no docker API socket',
-  volumes_from: 'name the volumes instead',
   post_start: 'no lifecycle hooks',
   pre_stop: 'no lifecycle hooks',
   gpus: 'no GPU passthrough',
@@ -92,7 +95,7 @@ const HANDLED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'tmpfs', 'networks',
   'network_mode', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'cpus', 'pids_limit', 'user',
   'working_dir', 'hostname', 'container_name', 'stop_grace_period', 'stop_signal', 'tty', 'stdin_open', 'cap_add',
-  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'links', 'profiles',
+  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'links', 'profiles', 'volumes_from',
 ]);
 
 function restartOf(ctx: ProjectContext, path: Path, v: unknown): string {
@@ -218,67 +221,6 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
   void d;
 }
 
-/**
- * A service another one names (depends_on, links): its spec's name. One left out by its profiles
- * is an error, as in docker compose, unless the reference is optional (`required: false`).
- */
-function referenced(ctx: ProjectContext, p: Path, service: string, optional = false): string | undefined {
-  const name = ctx.specName(service);
-  if (name !== undefined) return name;
-  const profiles = ctx.inactiveProfiles(service);
-  if (profiles === undefined) bad(ctx, p, `${JSON.stringify(service)} is not a service of this file`);
-  if (optional) return undefined;
-  return bad(ctx, p, `service ${service} is only in profile ${profiles.join(', ')}, which is not active (--profile ${profiles[0]!} converts it)`);
-}
-
-/** depends_on: a list (each service_started) or a map with condition → service → `NAME:COND`. */
-function dependsOn(ctx: ProjectContext, path: Path, v: unknown, deps: Map<string, string>): void {
-  if (isMap(v)) {
-    for (const [service, x] of Object.entries(v)) {
-      const p = [...path, service];
-      const m = asMap(ctx, p, x);
-      const cond = m.condition === undefined ? 'service_started' : asText(ctx, [...p, 'condition'], m.condition);
-      const required = m.required === undefined ? true : asBool(ctx, [...p, 'required'], m.required);
-      const name = referenced(ctx, p, service, !required);
-      // `required: false` on a service its profiles leave out: compose goes on without it.
-      if (name === undefined) continue;
-      for (const k of Object.keys(m)) {
-        if (k === 'restart' || k === 'required') ctx.unsupported([...p, k], 'vessel orders starts only (condition)');
-        else if (k !== 'condition') bad(ctx, [...p, k], 'not a key of depends_on');
-      }
-      if (cond === 'service_started') deps.set(service, `${name}:started`);
-      else if (cond === 'service_healthy') deps.set(service, `${name}:healthy`);
-      else if (cond === 'service_completed_successfully') {
-        ctx.unsupported([...p, 'condition'], 'service_completed_successfully: vessel waits for a dependency to be started or healthy, not to have exited');
-      } else bad(ctx, [...p, 'condition'], `${JSON.stringify(cond)} is not service_started, service_healthy or service_completed_successfully`);
-    }
-    return;
-  }
-  // The short form is service_started (compose), written out so a health check does not change it.
-  asList(ctx, path, v).forEach((x, i) => {
-    const service = asText(ctx, [...path, i], x);
-    deps.set(service, `${referenced(ctx, [...path, i], service)!}:started`);
-  });
-}
-
-/**
- * links: `SERVICE` or `SERVICE:ALIAS`. Services reach each other by name anyway; what a link adds
- * is start order (compose starts a linked service first, as for depends_on), kept here as
- * `NAME:started` unless depends_on already names that service.
- */
-function links(ctx: ProjectContext, path: Path, v: unknown, deps: Map<string, string>): void {
-  asList(ctx, path, v).forEach((x, i) => {
-    const p = [...path, i];
-    const text = asText(ctx, p, x);
-    const colon = text.indexOf(':');
-    const service = colon < 0 ? text : text.slice(0, colon);
-    const alias = colon < 0 ? service : text.slice(colon + 1);
-    const name = referenced(ctx, p, service)!;
-    if (!deps.has(service)) deps.set(service, `${name}:started`);
-    if (alias !== service) ctx.unsupported(p, `link alias ${JSON.stringify(alias)}: vessel resolves ${service} by its name and its networks: aliases, not by a name only this service sees`);
-  });
-}
-
 export function convertService(ctx: ProjectContext, service: string, name: string, v: unknown): ConvertedService {
   const path = ['services', service];
   const svc = asMap(ctx, path, v);
@@ -326,31 +268,10 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.working_dir !== undefined) set('container', 'workdir', { text: text('working_dir') });
   if (svc.user !== undefined) set('container', 'user', { text: text('user') });
 
-  const vctx = { ...ctx, service, where: ctx.where, unsupported: ctx.unsupported, volumeName: ctx.volumeName };
-  asList(ctx, [...path, 'volumes'], svc.volumes).forEach((x, i) => {
-    const r = convertVolume({ ...vctx, project: ctx.project, dir: ctx.dir }, [...path, 'volumes', i], x);
-    if (r === undefined) return;
-    d.sections.container.push(['volume[]', { text: r.line }]);
-    if (r.named !== undefined) out.volumes.push(r.named);
-  });
-  if (svc.tmpfs !== undefined) {
-    asTextList(ctx, [...path, 'tmpfs'], svc.tmpfs).forEach((t, i) => {
-      d.sections.container.push(['volume[]', { text: convertTmpfs({ ...vctx, project: ctx.project, dir: ctx.dir }, [...path, 'tmpfs', i], t) }]);
-    });
-  }
-  for (const kind of ['secrets', 'configs'] as const) {
-    asList(ctx, [...path, kind], svc[kind]).forEach((x, i) => {
-      const p = [...path, kind, i];
-      const m = isMap(x) ? x : { source: x };
-      const source = asText(ctx, [...p, 'source'], m.source);
-      const host = ctx.fileObject(kind, source, p);
-      if (host === undefined) return;
-      // docker compose (without swarm) bind-mounts file secrets read-only at /run/secrets/NAME, configs at /NAME.
-      const dflt = kind === 'secrets' ? `/run/secrets/${source}` : `/${source}`;
-      const target = m.target === undefined ? dflt : asText(ctx, [...p, 'target'], m.target);
-      d.sections.container.push(['volume[]', { text: `${host}:${target.startsWith('/') ? target : `/run/secrets/${target}`}:ro` }]);
-      for (const k of Object.keys(m)) if (!['source', 'target'].includes(k)) ctx.unsupported([...p, k], 'vessel mounts the file as it is');
-    });
+  const mounts = serviceMounts(ctx, service, svc);
+  for (const m of allMounts(mounts)) {
+    d.sections.container.push(['volume[]', { text: m.line }]);
+    if (m.named !== undefined) out.volumes.push(m.named);
   }
 
   set('container', 'restart', { text: svc.restart === undefined ? 'no' : restartOf(ctx, [...path, 'restart'], svc.restart) });
@@ -367,6 +288,8 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   const deps = new Map<string, string>();
   if (svc.depends_on !== undefined) dependsOn(ctx, [...path, 'depends_on'], svc.depends_on, deps);
   if (svc.links !== undefined) links(ctx, [...path, 'links'], svc.links, deps);
+  // Compose starts a service after those it copies volumes from, as for depends_on.
+  for (const from of mounts.from) if (!deps.has(from)) deps.set(from, `${ctx.specName(from)!}:started`);
   for (const dep of deps.values()) d.sections.container.push(['depends_on[]', { text: dep }]);
 
   network(ctx, path, svc, service, d, out, set);

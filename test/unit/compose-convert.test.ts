@@ -193,6 +193,38 @@ describe('compose convert: what real compose files showed', () => {
     expect(await errorOf('services:\n  app:\n    image: app\n    links: [nope]\n')).toBe('<dir>/compose.yaml:4: services.app.links[0]: "nope" is not a service of this file');
   });
 
+  it('volumes_from copies the other service\'s mounts and starts after it (ipyparallel\'s engines and client)', async () => {
+    const y = [
+      'services:',
+      '  controller:',
+      '    image: c',
+      '    volumes: [ipython:/ipython, ./conf:/etc/c:ro, {type: tmpfs, target: /scratch}]',
+      '    secrets: [pw]',
+      '  engines:',
+      '    image: e',
+      '    volumes_from: [controller]',
+      '  client:',
+      '    image: cl',
+      '    volumes: [./own:/etc/c]',
+      '    volumes_from: ["service:engines:ro", "container:elsewhere"]',
+      'volumes:',
+      '  ipython: {}',
+      'secrets:',
+      '  pw: {file: pw.txt}',
+      '',
+    ].join('\n');
+    const c = await convertText(y);
+    const mounts = (service: string) => spec(c, service).split('\n').filter((l) => l.startsWith('volume[]') || l.startsWith('depends_on[]')).map((l) => l.replace(/\/\S*vessel-compose-\w+/, '<dir>'));
+    // Each keeps its mode; tmpfs is not a mount point docker copies.
+    expect(mounts('engines')).toEqual(['volume[] = p_ipython:/ipython:rw', 'volume[] = <dir>/conf:/etc/c:ro', 'volume[] = <dir>/pw.txt:/run/secrets/pw:ro', 'depends_on[] = p-controller:started']);
+    // Transitively, :ro makes every one read-only, and a path the service mounts itself is its own.
+    expect(mounts('client')).toEqual(['volume[] = <dir>/own:/etc/c:rw', 'volume[] = p_ipython:/ipython:ro', 'volume[] = <dir>/pw.txt:/run/secrets/pw:ro', 'depends_on[] = p-engines:started']);
+    expect(c.services.find((s) => s.service === 'client')!.volumes).toEqual(['p_ipython']);
+    expect(formatFindings(c.file, c.unsupported).replace(/^.*compose\.yaml/, '')).toBe(': 1 compose key vessel cannot express: services.client.volumes_from[1] (line 12: "container:elsewhere": vessel copies the mounts of services of this file, not of other containers)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    volumes_from: [b]\n  b:\n    image: x\n    volumes_from: [a]\n')).toBe('<dir>/compose.yaml:7: services.b.volumes_from: a volumes_from cycle: services.b → services.a → services.b');
+    expect(await errorOf('services:\n  a:\n    image: x\n    volumes_from: [nope]\n')).toBe('<dir>/compose.yaml:4: services.a.volumes_from[0]: "nope" is not a service of this file');
+  });
+
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
     expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
