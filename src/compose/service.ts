@@ -216,6 +216,9 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
       for (const rk of Object.keys(r)) if (!['condition', 'max_attempts'].includes(rk)) ctx.unsupported([...p, rk], 'vessel restarts with docker\'s back-off, not a fixed delay or window');
     } else if (k === 'replicas') {
       if (Number(x) !== 1) ctx.unsupported(p, 'one container per spec');
+    } else if (k === 'mode') {
+      // replicated is the default; the number of containers is replicas' business.
+      if (asText(ctx, p, x) !== 'replicated') ctx.unsupported(p, 'one container per spec');
     } else ctx.unsupported(p, 'a swarm setting');
   }
   void d;

@@ -225,6 +225,11 @@ describe('compose convert: what real compose files showed', () => {
     expect(await errorOf('services:\n  a:\n    image: x\n    volumes_from: [nope]\n')).toBe('<dir>/compose.yaml:4: services.a.volumes_from[0]: "nope" is not a service of this file');
   });
 
+  it('deploy.mode replicated is the default, not a left-out key (ipyparallel)', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    deploy:\n      mode: replicated\n      replicas: 1\n  b:\n    image: x\n    deploy:\n      mode: global\n');
+    expect(c.unsupported.map((f) => `${f.path}: ${f.reason}`)).toEqual(['services.b.deploy.mode: one container per spec']);
+  });
+
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
     expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
