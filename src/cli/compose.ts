@@ -9,7 +9,11 @@ interface Common {
   file?: string;
   projectName?: string;
   strict?: boolean;
+  profile?: string[];
 }
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const PROFILE_HELP = 'activate a profile: its services are converted too (repeatable; default COMPOSE_PROFILES; "*" is every profile)';
 
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
@@ -29,7 +33,7 @@ async function convert(file: string, o: Common): Promise<ComposeConversion> {
   const c = await import('../compose/index.js');
   const { VesselError } = await import('../util/index.js');
   const src = await c.loadCompose(file, o.projectName !== undefined ? { project: o.projectName } : {});
-  const conv = c.convertCompose(src);
+  const conv = c.convertCompose(src, { profiles: o.profile ?? [] });
   if (conv.unsupported.length > 0) {
     const line = c.formatFindings(conv.file, conv.unsupported);
     if (o.strict) throw new VesselError('E_UNSUPPORTED', line, { hint: 'without --strict these keys are left out with a warning; docs/compose.md lists what maps to what' });
@@ -81,6 +85,7 @@ export function define(program: Command): void {
     .option('-o, --output <dir>', 'directory to write NAME.ini files into (default: print them)')
     .option('-p, --project-name <name>', 'project name (default: name:, COMPOSE_PROJECT_NAME, or the directory\'s name)')
     .option('--strict', 'refuse the file when it has keys vessel cannot express (default: leave them out with a warning)')
+    .option('--profile <name>', PROFILE_HELP, collect, [])
     .action(async (arg: string | undefined, o: Common & { output?: string }) => {
       const conv = await convert(await composeFile(arg ?? o.file), o);
       if (o.output === undefined) {
@@ -97,6 +102,7 @@ export function define(program: Command): void {
     .option('-f, --file <file>', 'the compose file')
     .option('-p, --project-name <name>', 'project name')
     .option('--strict', 'refuse the file when it has keys vessel cannot express')
+    .option('--profile <name>', PROFILE_HELP, collect, [])
     .option('--build', 'build every service with build: even when its image is in the store')
     .option('-d, --detach', 'run in the background (log in $run/emperor.log)')
     .action(async (o: Common & { build?: boolean; detach?: boolean }) => {

@@ -2,9 +2,10 @@ import { resolve } from 'node:path';
 import { VesselError } from '../util/index.js';
 import { checkDependencies, parseSpecText, validateName, validateVolumeName, type DependencyNode } from '../spec/index.js';
 import type { ComposeSource, Path } from './load.js';
+import { allMounts, serviceMounts } from './mounts.js';
 import { convertService, type ProjectContext } from './service.js';
 import type { ComposeConversion, Finding } from './types.js';
-import { asMap, asText, asBool, bad, dotted } from './values.js';
+import { asMap, asText, asTextList, asBool, bad, dotted, isMap } from './values.js';
 
 /**
  * A compose file → one vessel spec per service. Pure apart from reading env_files: the result is
@@ -37,7 +38,21 @@ function resourceName(
   }
 }
 
-export function convertCompose(src: ComposeSource): ComposeConversion {
+export interface ConvertOptions {
+  /** Active profiles (`--profile`); without them COMPOSE_PROFILES (comma-separated); `*` is every profile. */
+  profiles?: readonly string[];
+}
+
+/**
+ * profiles (compose specification): a service with `profiles:` is part of the project only when
+ * one of them is active; the others are left out (a note says which), as `docker compose up` does.
+ */
+function activeProfiles(src: ComposeSource, opts: ConvertOptions): Set<string> {
+  const given = opts.profiles !== undefined && opts.profiles.length > 0 ? opts.profiles : (src.lookup('COMPOSE_PROFILES') ?? '').split(',');
+  return new Set(given.map((p) => p.trim()).filter((p) => p !== ''));
+}
+
+export function convertCompose(src: ComposeSource, opts: ConvertOptions = {}): ComposeConversion {
   const unsupported: Finding[] = [];
   const notes: string[] = src.unset.map((v) => `${src.file}: variable ${v} is not set; an empty string was used`);
   const report = (p: Path, reason: string) => unsupported.push({ path: dotted(p), where: src.where(p), reason });
@@ -46,8 +61,31 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
     if (k.startsWith('x-') || TOP_LEVEL.has(k)) continue;
     report([k], k === 'include' ? 'convert each included file on its own' : 'not a compose top-level key vessel knows');
   }
-  const services = asMap(src, ['services'], src.data.services);
-  if (Object.keys(services).length === 0) bad(src, ['services'], 'no services to convert');
+  if (src.data.services === undefined) {
+    // Version 1 of the format put services at the top level (node-rdkafka's file still does).
+    const isService = (v: unknown) => isMap(v) && (v.image !== undefined || v.build !== undefined);
+    const legacy = Object.keys(src.data).filter((k) => !k.startsWith('x-') && !TOP_LEVEL.has(k) && isService(src.data[k]));
+    if (legacy.length > 0) {
+      bad(src, [legacy[0]!], `a service outside services: is the version 1 compose format, which docker compose v2 does not read either; move ${legacy.join(', ')} under services:`);
+    }
+  }
+  const all = asMap(src, ['services'], src.data.services);
+  if (Object.keys(all).length === 0) bad(src, ['services'], 'no services to convert');
+  const active = activeProfiles(src, opts);
+  const inactive = new Map<string, string[]>();
+  for (const [service, v] of Object.entries(all)) {
+    const m = asMap(src, ['services', service], v);
+    if (m.profiles === undefined) continue;
+    const profiles = asTextList(src, ['services', service, 'profiles'], m.profiles);
+    if (profiles.length === 0 || active.has('*') || profiles.some((p) => active.has(p))) continue;
+    inactive.set(service, profiles);
+    const which = profiles.length === 1 ? `profile ${profiles[0]!}, which is not` : `profiles ${profiles.join(', ')}, none of which is`;
+    notes.push(`${src.where(['services', service, 'profiles'])}: services.${service} is in ${which} active: not converted (--profile ${profiles[0]!} converts it)`);
+  }
+  const services = Object.fromEntries(Object.entries(all).filter(([service]) => !inactive.has(service)));
+  if (Object.keys(services).length === 0) {
+    bad(src, ['services'], `no services to convert: every one is in a profile, and none of ${[...new Set([...inactive.values()].flat())].join(', ')} is active`, 'pass --profile NAME (or set COMPOSE_PROFILES)');
+  }
 
   const volumes = new Map<string, string>();
   for (const [k, v] of Object.entries(asMap(src, ['volumes'], src.data.volumes))) volumes.set(k, resourceName(src, 'volumes', k, v, report));
@@ -79,6 +117,7 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
     lookup: src.lookup,
     where: src.where,
     specName: (s) => names.get(s),
+    inactiveProfiles: (s) => inactive.get(s),
     volumeName: (k) => volumes.get(k),
     networkName: (k) => networks.get(k),
     fileObject: (kind, key, p) => {
@@ -93,7 +132,18 @@ export function convertCompose(src: ComposeSource): ComposeConversion {
     },
     unsupported: report,
     note: (t) => notes.push(t),
+    mountsOf: (service) => {
+      // Read again for volumes_from: what the service leaves out is reported when it is converted.
+      if (mounting.includes(service)) bad(src, ['services', service, 'volumes_from'], `a volumes_from cycle: ${[...mounting, service].map((s) => `services.${s}`).join(' → ')}`);
+      mounting.push(service);
+      try {
+        return allMounts(serviceMounts({ ...ctx, unsupported: () => undefined, note: () => undefined }, service, asMap(src, ['services', service], services[service])));
+      } finally {
+        mounting.pop();
+      }
+    },
   };
+  const mounting: string[] = [];
   const converted = Object.entries(services).map(([service, v]) => convertService(ctx, service, names.get(service)!, v));
   const lineOf = (f: Finding) => Number(/:(\d+)$/.exec(f.where)?.[1] ?? 0);
   unsupported.sort((a, b) => lineOf(a) - lineOf(b));

@@ -9,7 +9,9 @@ import { convertPort } from './ports.js';
 import { emptyDraft, renderDraft, type SpecDraft, type Value } from './render.js';
 import type { BuildStep, ConvertedService } from './types.js';
 import { asArgv, asBool, asList, asMap, asSeconds, asText, asTextList, bad, isMap, type Reader } from './values.js';
-import { convertTmpfs, convertVolume } from './volumes.js';
+import { allMounts, serviceMounts } from './mounts.js';
+import { dependsOn, links } from './references.js';
+import type { VolumeOut } from './volumes.js';
 
 /** What converting one service needs to know about the whole file. */
 export interface ProjectContext extends Reader {
@@ -17,12 +19,16 @@ export interface ProjectContext extends Reader {
   file: string;
   dir: string;
   lookup: Lookup;
-  /** Service → its spec's name (undefined: no such service). */
+  /** Service → its spec's name (undefined: no such service, or one left out by its profiles). */
   specName(service: string): string | undefined;
+  /** The profiles of a service left out because none of them is active (undefined: not left out). */
+  inactiveProfiles(service: string): string[] | undefined;
   /** Top-level volume key → vessel volume name. */
   volumeName(key: string): string | undefined;
   /** Top-level network key → vessel network name (`default` always exists). */
   networkName(key: string): string | undefined;
+  /** Every mount (volume[] line) of a service, for volumes_from: docker copies a container's mount points. */
+  mountsOf(service: string): VolumeOut[];
   /** A file-based secret or config → its absolute host path (undefined after reporting it). */
   fileObject(kind: 'secrets' | 'configs', key: string, path: Path): string | undefined;
   unsupported(path: Path, reason: string): void;
@@ -41,11 +47,9 @@ const UNSUPPORTED: Record<string, string> = {
   devices: 'vessel gives containers a fixed /dev',
   device_cgroup_rules: 'vessel gives containers a fixed /dev',
   sysctls: 'vessel sets no per-container sysctls',
-  links: 'services already reach each other by service name',
   external_links: 'services already reach each other by service name',
   platform: 'the image in the store decides the platform',
   pull_policy: 'vessel never pulls at start; pull or import the image first',
-  profiles: 'vessel converts every service; leave out the ones you do not want',
   ipc: 'every container has its own IPC namespace',
   pid: 'every container has its own pid namespace',
   userns_mode: 'no user namespaces',
@@ -78,7 +82,6 @@ const UNSUPPORTED: Record<string, string> = {
   attach: 'vessel logs each container to its own file',
   annotations: 'no OCI annotations',
   use_api_socket: 'no docker API socket',
-  volumes_from: 'name the volumes instead',
   post_start: 'no lifecycle hooks',
   pre_stop: 'no lifecycle hooks',
   gpus: 'no GPU passthrough',
@@ -92,7 +95,7 @@ const HANDLED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'tmpfs', 'networks',
   'network_mode', 'depends_on', 'healthcheck', 'restart', 'deploy', 'mem_limit', 'cpus', 'pids_limit', 'user',
   'working_dir', 'hostname', 'container_name', 'stop_grace_period', 'stop_signal', 'tty', 'stdin_open', 'cap_add',
-  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits',
+  'cap_drop', 'security_opt', 'read_only', 'init', 'expose', 'secrets', 'configs', 'ulimits', 'links', 'profiles', 'volumes_from',
 ]);
 
 function restartOf(ctx: ProjectContext, path: Path, v: unknown): string {
@@ -213,39 +216,12 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
       for (const rk of Object.keys(r)) if (!['condition', 'max_attempts'].includes(rk)) ctx.unsupported([...p, rk], 'vessel restarts with docker\'s back-off, not a fixed delay or window');
     } else if (k === 'replicas') {
       if (Number(x) !== 1) ctx.unsupported(p, 'one container per spec');
+    } else if (k === 'mode') {
+      // replicated is the default; the number of containers is replicas' business.
+      if (asText(ctx, p, x) !== 'replicated') ctx.unsupported(p, 'one container per spec');
     } else ctx.unsupported(p, 'a swarm setting');
   }
   void d;
-}
-
-/** depends_on: a list (each service_started) or a map with condition. */
-function dependsOn(ctx: ProjectContext, path: Path, v: unknown): string[] {
-  const out: string[] = [];
-  const add = (p: Path, service: string, cond: string) => {
-    const name = ctx.specName(service);
-    if (name === undefined) bad(ctx, p, `${JSON.stringify(service)} is not a service of this file`);
-    out.push(`${name}:${cond}`);
-  };
-  if (isMap(v)) {
-    for (const [service, x] of Object.entries(v)) {
-      const p = [...path, service];
-      const m = asMap(ctx, p, x);
-      const cond = m.condition === undefined ? 'service_started' : asText(ctx, [...p, 'condition'], m.condition);
-      for (const k of Object.keys(m)) {
-        if (k === 'restart' || k === 'required') ctx.unsupported([...p, k], 'vessel orders starts only (condition)');
-        else if (k !== 'condition') bad(ctx, [...p, k], 'not a key of depends_on');
-      }
-      if (cond === 'service_started') add(p, service, 'started');
-      else if (cond === 'service_healthy') add(p, service, 'healthy');
-      else if (cond === 'service_completed_successfully') {
-        ctx.unsupported([...p, 'condition'], 'service_completed_successfully: vessel waits for a dependency to be started or healthy, not to have exited');
-      } else bad(ctx, [...p, 'condition'], `${JSON.stringify(cond)} is not service_started, service_healthy or service_completed_successfully`);
-    }
-    return out;
-  }
-  // The short form is service_started (compose), written out so a health check does not change it.
-  asList(ctx, path, v).forEach((x, i) => add([...path, i], asText(ctx, [...path, i], x), 'started'));
-  return out;
 }
 
 export function convertService(ctx: ProjectContext, service: string, name: string, v: unknown): ConvertedService {
@@ -261,6 +237,14 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   const text = (k: string) => asText(ctx, [...path, k], svc[k]);
   const out: ConvertedService = { service, name, text: '', volumes: [] };
 
+  if (svc.extends !== undefined) {
+    // The service is only whole with what it extends; converting the rest would be another service.
+    const e = svc.extends;
+    const m = typeof e === 'string' ? { service: e } : asMap(ctx, [...path, 'extends'], e);
+    const base = asText(ctx, [...path, 'extends', 'service'], m.service);
+    const from = m.file === undefined ? 'this file' : asText(ctx, [...path, 'extends', 'file'], m.file);
+    bad(ctx, [...path, 'extends'], `vessel does not merge services: this one takes its settings from service ${base} of ${from}; write them out in this service`);
+  }
   for (const k of Object.keys(svc)) {
     if (k.startsWith('x-') || HANDLED.has(k)) continue;
     ctx.unsupported([...path, k], UNSUPPORTED[k] ?? 'not a compose service key vessel knows');
@@ -287,31 +271,10 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.working_dir !== undefined) set('container', 'workdir', { text: text('working_dir') });
   if (svc.user !== undefined) set('container', 'user', { text: text('user') });
 
-  const vctx = { ...ctx, service, where: ctx.where, unsupported: ctx.unsupported, volumeName: ctx.volumeName };
-  asList(ctx, [...path, 'volumes'], svc.volumes).forEach((x, i) => {
-    const r = convertVolume({ ...vctx, project: ctx.project, dir: ctx.dir }, [...path, 'volumes', i], x);
-    if (r === undefined) return;
-    d.sections.container.push(['volume[]', { text: r.line }]);
-    if (r.named !== undefined) out.volumes.push(r.named);
-  });
-  if (svc.tmpfs !== undefined) {
-    asTextList(ctx, [...path, 'tmpfs'], svc.tmpfs).forEach((t, i) => {
-      d.sections.container.push(['volume[]', { text: convertTmpfs({ ...vctx, project: ctx.project, dir: ctx.dir }, [...path, 'tmpfs', i], t) }]);
-    });
-  }
-  for (const kind of ['secrets', 'configs'] as const) {
-    asList(ctx, [...path, kind], svc[kind]).forEach((x, i) => {
-      const p = [...path, kind, i];
-      const m = isMap(x) ? x : { source: x };
-      const source = asText(ctx, [...p, 'source'], m.source);
-      const host = ctx.fileObject(kind, source, p);
-      if (host === undefined) return;
-      // docker compose (without swarm) bind-mounts file secrets read-only at /run/secrets/NAME, configs at /NAME.
-      const dflt = kind === 'secrets' ? `/run/secrets/${source}` : `/${source}`;
-      const target = m.target === undefined ? dflt : asText(ctx, [...p, 'target'], m.target);
-      d.sections.container.push(['volume[]', { text: `${host}:${target.startsWith('/') ? target : `/run/secrets/${target}`}:ro` }]);
-      for (const k of Object.keys(m)) if (!['source', 'target'].includes(k)) ctx.unsupported([...p, k], 'vessel mounts the file as it is');
-    });
+  const mounts = serviceMounts(ctx, service, svc);
+  for (const m of allMounts(mounts)) {
+    d.sections.container.push(['volume[]', { text: m.line }]);
+    if (m.named !== undefined) out.volumes.push(m.named);
   }
 
   set('container', 'restart', { text: svc.restart === undefined ? 'no' : restartOf(ctx, [...path, 'restart'], svc.restart) });
@@ -325,9 +288,12 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.tty !== undefined && asBool(ctx, [...path, 'tty'], svc.tty)) set('container', 'tty', { text: 'true' });
   if (svc.stdin_open !== undefined && asBool(ctx, [...path, 'stdin_open'], svc.stdin_open)) set('container', 'interactive', { text: 'true' });
   if (svc.read_only !== undefined && asBool(ctx, [...path, 'read_only'], svc.read_only)) ctx.unsupported([...path, 'read_only'], 'vessel has no read-only root');
-  if (svc.depends_on !== undefined) {
-    for (const dep of dependsOn(ctx, [...path, 'depends_on'], svc.depends_on)) d.sections.container.push(['depends_on[]', { text: dep }]);
-  }
+  const deps = new Map<string, string>();
+  if (svc.depends_on !== undefined) dependsOn(ctx, [...path, 'depends_on'], svc.depends_on, deps);
+  if (svc.links !== undefined) links(ctx, [...path, 'links'], svc.links, deps);
+  // Compose starts a service after those it copies volumes from, as for depends_on.
+  for (const from of mounts.from) if (!deps.has(from)) deps.set(from, `${ctx.specName(from)!}:started`);
+  for (const dep of deps.values()) d.sections.container.push(['depends_on[]', { text: dep }]);
 
   network(ctx, path, svc, service, d, out, set);
 
@@ -382,10 +348,16 @@ function network(
       if (ports.length > 0) ctx.unsupported([...path, 'ports'], `published ports need a bridge network, not network_mode ${mode}`);
       return;
     }
-    if (mode !== 'bridge') {
-      ctx.unsupported([...path, 'network_mode'], `${JSON.stringify(mode)}: vessel joins host, none or a named network`);
+    if (mode === 'bridge') {
+      // docker's default bridge, not the project's network: vessel's default network is its
+      // counterpart. No service-name alias: docker's default bridge resolves no names. Not a
+      // network of the project either (compose down leaves it).
+      set('network', 'name', { text: 'bridge' });
+      for (const p of ports) d.sections.network.push(['publish[]', { text: p }]);
       return;
     }
+    ctx.unsupported([...path, 'network_mode'], `${JSON.stringify(mode)}: vessel joins host, none, bridge or a named network`);
+    return;
   }
   let keys: string[] = ['default'];
   const aliases = [service];

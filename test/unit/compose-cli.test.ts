@@ -58,6 +58,18 @@ describe('vessel compose convert', () => {
     expect(existsSync(join(dir, 'root', 'compose'))).toBe(false);
   });
 
+  it('--profile (repeatable) and COMPOSE_PROFILES choose the services of profiles; a note names the others', () => {
+    const file = resolve(__dirname, '..', 'fixtures', 'compose', 'real', 'electric-sql', 'compose.yaml');
+    let r = vessel(['compose', 'convert', file, '-p', 'el']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/^# ---- .*$/gm)).toEqual(['# ---- el-electric.ini']);
+    expect(r.stderr).toBe(`vessel: note: ${file}:10: services.postgres is in profile with-postgres, which is not active: not converted (--profile with-postgres converts it)\n`);
+    r = vessel(['compose', 'convert', file, '-p', 'el', '--profile', 'other', '--profile', 'with-postgres']);
+    expect(r.stdout.match(/^# ---- .*$/gm)).toEqual(['# ---- el-postgres.ini', '# ---- el-electric.ini']);
+    const withEnv = spawnSync(process.execPath, [BIN, 'compose', 'convert', file, '-p', 'el'], { encoding: 'utf8', env: { ...process.env, VESSEL_ROOT: join(dir, 'root'), COMPOSE_PROFILES: 'with-postgres' }, cwd: dir });
+    expect(withEnv.stdout.match(/^# ---- .*$/gm)).toEqual(['# ---- el-postgres.ini', '# ---- el-electric.ini']);
+  });
+
   it('no compose file here: says which names it looked for', () => {
     const empty = mkdtempSync(join(tmpdir(), 'vessel-compose-none-'));
     const r = spawnSync(process.execPath, [BIN, 'compose', 'convert'], { encoding: 'utf8', cwd: empty });

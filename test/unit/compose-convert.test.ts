@@ -11,7 +11,8 @@ import { VesselError } from '../../src/util/errors.js';
  * UPDATE_GOLDEN=1 rewrites them; review the diff.
  */
 const FIX = resolve(__dirname, '..', 'fixtures', 'compose');
-const ENV = { RELEASE_FROM_SHELL: 'x', FROM_SHELL: 'from the environment' };
+// COMPOSE_PROFILES: the unsupported fixture's service is in profile debug (left out otherwise).
+const ENV = { RELEASE_FROM_SHELL: 'x', FROM_SHELL: 'from the environment', COMPOSE_PROFILES: 'debug' };
 
 function render(c: ComposeConversion, dir: string): string {
   const out: string[] = [`project: ${c.project}`];
@@ -134,5 +135,106 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   it('a missing compose file or required env_file', async () => {
     await expect(loadCompose('/nonexistent/compose.yaml')).rejects.toThrow('/nonexistent/compose.yaml: no such compose file');
     expect(await errorOf('services:\n  a:\n    image: x\n    env_file: nothere.env\n')).toBe('<dir>/compose.yaml:4: services.a.env_file: <dir>/nothere.env: no such env file');
+  });
+});
+
+async function convertText(yaml: string, env: Record<string, string> = {}, profiles: string[] = []): Promise<ComposeConversion> {
+  const dir = mkdtempSync(join(scratch, 'vessel-compose-'));
+  writeFileSync(join(dir, 'compose.yaml'), yaml);
+  const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env, project: 'p' }), { profiles });
+  validateConversion(c);
+  return c;
+}
+const spec = (c: ComposeConversion, service: string) => c.services.find((s) => s.service === service)?.text ?? '';
+
+// Found by the real compose files of other projects (test/unit/compose-real.test.ts).
+describe('compose convert: what real compose files showed', () => {
+  it('the version 1 format (services at the top level) is named as such (node-rdkafka)', async () => {
+    expect(await errorOf('---\nzookeeper:\n  image: z\nkafka:\n  image: k\n  links: [zookeeper]\n'))
+      .toBe('<dir>/compose.yaml:2: zookeeper: a service outside services: is the version 1 compose format, which docker compose v2 does not read either; move zookeeper, kafka under services:');
+  });
+
+  it('extends is refused in one line naming what it would take (grafana create-plugin)', async () => {
+    expect(await errorOf('services:\n  a:\n    extends:\n      file: base.yaml\n      service: b\n'))
+      .toBe('<dir>/compose.yaml:3: services.a.extends: vessel does not merge services: this one takes its settings from service b of base.yaml; write them out in this service');
+    expect(await errorOf('services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: x\n')).toMatch(/:4: services\.a\.extends: .* from service b of this file;/);
+  });
+
+  it('profiles: a service whose profiles are not active is left out with a note (electric-sql)', async () => {
+    const y = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n  tools:\n    image: t\n    profiles: [a, b]\n';
+    let c = await convertText(y);
+    expect(c.services.map((s) => s.service)).toEqual(['app']);
+    expect(c.unsupported).toEqual([]);
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([
+      ':4: services.db is in profile with-db, which is not active: not converted (--profile with-db converts it)',
+      ':9: services.tools is in profiles a, b, none of which is active: not converted (--profile a converts it)',
+    ]);
+    expect((await convertText(y, { COMPOSE_PROFILES: 'b, with-db' })).services.map((s) => s.service)).toEqual(['db', 'app', 'tools']);
+    // --profile wins over COMPOSE_PROFILES, as in docker compose; * is every profile.
+    expect((await convertText(y, { COMPOSE_PROFILES: 'b' }, ['with-db'])).services.map((s) => s.service)).toEqual(['db', 'app']);
+    expect((await convertText(y, {}, ['*'])).services.map((s) => s.service)).toEqual(['db', 'app', 'tools']);
+    expect((await convertText('services:\n  a:\n    image: x\n    profiles: []\n')).services.map((s) => s.service)).toEqual(['a']);
+  });
+
+  it('profiles: depending on a left-out service is an error unless required: false; all left out is an error', async () => {
+    const y = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n    depends_on:\n      - db\n';
+    expect(await errorOf(y)).toBe('<dir>/compose.yaml:8: services.app.depends_on[0]: service db is only in profile with-db, which is not active (--profile with-db converts it)');
+    const optional = 'services:\n  db:\n    image: pg\n    profiles: [with-db]\n  app:\n    image: app\n    depends_on:\n      db: {condition: service_started, required: false}\n';
+    const c = await convertText(optional);
+    expect(spec(c, 'app')).not.toContain('depends_on');
+    expect(c.unsupported).toEqual([]);
+    expect(await errorOf('services:\n  db:\n    image: pg\n    profiles: [with-db]\n')).toBe('<dir>/compose.yaml:1: services: no services to convert: every one is in a profile, and none of with-db is active');
+  });
+
+  it('links order the start like depends_on (ipyparallel, jaeger); a link alias is named', async () => {
+    const c = await convertText('services:\n  db:\n    image: pg\n  cache:\n    image: r\n  app:\n    image: app\n    depends_on:\n      db: {condition: service_started}\n    links: [db, "cache:redis"]\n');
+    expect(spec(c, 'app')).toContain('depends_on[] = p-db:started\ndepends_on[] = p-cache:started\n');
+    expect(formatFindings(c.file, c.unsupported).replace(/^.*compose\.yaml/, '')).toBe(': 1 compose key vessel cannot express: services.app.links[1] (line 10: link alias "redis": vessel resolves cache by its name and its networks: aliases, not by a name only this service sees)');
+    expect(await errorOf('services:\n  app:\n    image: app\n    links: [nope]\n')).toBe('<dir>/compose.yaml:4: services.app.links[0]: "nope" is not a service of this file');
+  });
+
+  it('volumes_from copies the other service\'s mounts and starts after it (ipyparallel\'s engines and client)', async () => {
+    const y = [
+      'services:',
+      '  controller:',
+      '    image: c',
+      '    volumes: [ipython:/ipython, ./conf:/etc/c:ro, {type: tmpfs, target: /scratch}]',
+      '    secrets: [pw]',
+      '  engines:',
+      '    image: e',
+      '    volumes_from: [controller]',
+      '  client:',
+      '    image: cl',
+      '    volumes: [./own:/etc/c]',
+      '    volumes_from: ["service:engines:ro", "container:elsewhere"]',
+      'volumes:',
+      '  ipython: {}',
+      'secrets:',
+      '  pw: {file: pw.txt}',
+      '',
+    ].join('\n');
+    const c = await convertText(y);
+    const mounts = (service: string) => spec(c, service).split('\n').filter((l) => l.startsWith('volume[]') || l.startsWith('depends_on[]')).map((l) => l.replace(/\/\S*vessel-compose-\w+/, '<dir>'));
+    // Each keeps its mode; tmpfs is not a mount point docker copies.
+    expect(mounts('engines')).toEqual(['volume[] = p_ipython:/ipython:rw', 'volume[] = <dir>/conf:/etc/c:ro', 'volume[] = <dir>/pw.txt:/run/secrets/pw:ro', 'depends_on[] = p-controller:started']);
+    // Transitively, :ro makes every one read-only, and a path the service mounts itself is its own.
+    expect(mounts('client')).toEqual(['volume[] = <dir>/own:/etc/c:rw', 'volume[] = p_ipython:/ipython:ro', 'volume[] = <dir>/pw.txt:/run/secrets/pw:ro', 'depends_on[] = p-engines:started']);
+    expect(c.services.find((s) => s.service === 'client')!.volumes).toEqual(['p_ipython']);
+    expect(formatFindings(c.file, c.unsupported).replace(/^.*compose\.yaml/, '')).toBe(': 1 compose key vessel cannot express: services.client.volumes_from[1] (line 12: "container:elsewhere": vessel copies the mounts of services of this file, not of other containers)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    volumes_from: [b]\n  b:\n    image: x\n    volumes_from: [a]\n')).toBe('<dir>/compose.yaml:7: services.b.volumes_from: a volumes_from cycle: services.b → services.a → services.b');
+    expect(await errorOf('services:\n  a:\n    image: x\n    volumes_from: [nope]\n')).toBe('<dir>/compose.yaml:4: services.a.volumes_from[0]: "nope" is not a service of this file');
+  });
+
+  it('deploy.mode replicated is the default, not a left-out key (ipyparallel)', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    deploy:\n      mode: replicated\n      replicas: 1\n  b:\n    image: x\n    deploy:\n      mode: global\n');
+    expect(c.unsupported.map((f) => `${f.path}: ${f.reason}`)).toEqual(['services.b.deploy.mode: one container per spec']);
+  });
+
+  it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
+    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
+    expect(spec(c, 'a')).not.toContain('alias');
+    // Not the project's: compose down must not remove vessel's default network.
+    expect(c.services[0]!.network).toBeUndefined();
   });
 });
