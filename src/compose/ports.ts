@@ -36,7 +36,8 @@ function mapping(r: Reader, path: Path, hostIp: string | undefined, host: string
     if (h.to - h.from !== c.to - c.from && c.from !== c.to) bad(r, path, `host ports ${fmt(h)} and container ports ${fmt(c)} are ranges of different lengths`);
     out = `${fmt(h)}:${out}`;
   } else if (hostIp !== undefined) out = `:${out}`;
-  if (hostIp !== undefined && hostIp !== '' && hostIp !== '0.0.0.0') {
+  // an explicit 0.0.0.0 is docker's "every IPv4 address" (IPv4 only), which the spec says the same way
+  if (hostIp !== undefined && hostIp !== '') {
     const ip = hostIp.startsWith('[') ? hostIp : hostIp.includes(':') ? `[${hostIp}]` : hostIp;
     if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$/.test(ip)) bad(r, path, `${JSON.stringify(hostIp)} is not an IP address`);
     out = `${ip}:${out}`;
