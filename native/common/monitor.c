@@ -31,6 +31,7 @@
 #include "plan.h"
 #include "restart.h"
 #include "say.h"
+#include "selfpipe.h"
 #include "service.h"
 #include "status.h"
 
@@ -82,8 +83,6 @@ static long heartbeat_ms = 10000;
 static const char *ev_arg = "";      /* the event's text (plan path, reason) */
 
 static int stdin_relay;              /* -t -i: our stdin goes to the terminal's master end */
-static int sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_signal[65];
 
 /* Lines for the service: one request is outstanding at a time, the rest wait here. */
 static char outq[8][700];
@@ -289,8 +288,8 @@ static void enter_sandbox(void) {
   if (emperor >= 0) fds[n++] = (struct held_fd){ emperor, HELD_STREAM };
   if (SV.fd >= 0) fds[n++] = (struct held_fd){ SV.fd, HELD_STREAM };
   if (report >= 0) fds[n++] = (struct held_fd){ report, HELD_WRITE };
-  fds[n++] = (struct held_fd){ sigpipe_fds[0], HELD_READ };
-  fds[n++] = (struct held_fd){ sigpipe_fds[1], HELD_WRITE };
+  fds[n++] = (struct held_fd){ selfpipe_read_fd(), HELD_READ };
+  fds[n++] = (struct held_fd){ selfpipe_write_fd(), HELD_WRITE };
   fds[n++] = (struct held_fd){ STDIN_FILENO, HELD_READ };
   fds[n++] = (struct held_fd){ STDOUT_FILENO, HELD_WRITE };
   fds[n++] = (struct held_fd){ STDERR_FILENO, HELD_WRITE };
@@ -794,27 +793,10 @@ static void fire(enum event ev, const char *arg) {
 
 /* ---------- inputs ---------- */
 
-static void on_signal(int sig) {
-  if (sig > 0 && sig < 65) got_signal[sig] = 1;
-  int e = errno;
-  char c = (char)sig;
-  ssize_t w = write(sigpipe_fds[1], &c, 1);
-  (void)w;
-  errno = e;
-}
 
 static void install_signals(void) {
-  if (pipe(sigpipe_fds) < 0) { say(L_ERROR, "pipe: %s", strerror(errno)); exit(125); }
-  for (int i = 0; i < 2; i++) {
-    fcntl(sigpipe_fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(sigpipe_fds[i], F_SETFL, fcntl(sigpipe_fds[i], F_GETFL) | O_NONBLOCK);
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
   static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
-  for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) sigaction(caught[i], &sa, NULL);
+  if (selfpipe_install(caught, sizeof caught / sizeof *caught) < 0) { say(L_ERROR, "pipe: %s", strerror(errno)); exit(125); }
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -837,11 +819,9 @@ static void process_ended(pid_t w, int st) {
 }
 
 static void on_signals(void) {
-  char drain[64];
-  while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
+  selfpipe_drain();
   for (int sig = 1; sig < 65; sig++) {
-    if (!got_signal[sig]) continue;
-    got_signal[sig] = 0;
+    if (!selfpipe_take(sig)) continue;
     if (sig == SIGCHLD) {
       int st;
       pid_t w;
@@ -1072,7 +1052,7 @@ static void run_loop(void) {
   while (exit_code < 0) {
     struct pollfd pf[11];
     int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1, i_os = -1;
-    i_sig = n; pf[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
+    i_sig = n; pf[n++] = (struct pollfd){ .fd = selfpipe_read_fd(), .events = POLLIN };
     if (emperor >= 0) { i_emp = n; pf[n++] = (struct pollfd){ .fd = emperor, .events = POLLIN }; }
     if (SV.fd >= 0) { i_srv = n; pf[n++] = (struct pollfd){ .fd = SV.fd, .events = POLLIN }; }
     if (have_run && R.chan >= 0) { i_chan = n; pf[n++] = (struct pollfd){ .fd = R.chan, .events = POLLIN }; }
@@ -1138,7 +1118,7 @@ void monitor_child_reset(void) {
   sa.sa_handler = SIG_DFL;
   for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
   /* the held directories too: a container's pid 1 (Linux) must hold nothing of the host's tree */
-  int fds[] = { sigpipe_fds[0], sigpipe_fds[1], emperor, SV.fd, report, stop_dir.fd };
+  int fds[] = { selfpipe_read_fd(), selfpipe_write_fd(), emperor, SV.fd, report, stop_dir.fd };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);
   stop_dir.fd = -1;
   status_close_dir();

@@ -6,6 +6,7 @@
  * makes them, as youki's libcgroups does one controller at a time.
  */
 #include "linux.h"
+#include "../common/fs.h"
 #include "../common/say.h"
 
 #include <dirent.h>
@@ -50,17 +51,6 @@ static ssize_t read_text(const char *path, char *buf, size_t n) {
   return r;
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-  for (char *s = tmp + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    *s = '/';
-  }
-  return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 static const char *role_name(int role) {
   return role & CG_MEMORY ? "memory" : role & CG_PIDS ? "pids" : role & CG_CPU ? "cpu" : role & CG_CPUACCT ? "cpuacct" : "unified";
@@ -70,7 +60,7 @@ int cgroup_create(const struct plan *p, const char *leaf, char *err, size_t errl
   char path[PATH_MAX], file[PATH_MAX + 64];
   for (int i = 0; i < p->ncgroups; i++) {
     if (snprintf(path, sizeof path, "%s/%s", p->cgroups[i].parent, leaf) >= (int)sizeof path) { snprintf(err, errlen, "cgroup path too long"); return -1; }
-    if (mkdir_p(path) < 0) { snprintf(err, errlen, "cgroup %s: %s", path, strerror(errno)); return -1; }
+    if (mkdir_p(path, 0755) < 0) { snprintf(err, errlen, "cgroup %s: %s", path, strerror(errno)); return -1; }
   }
   for (int i = 0; i < p->nwrites; i++) {
     const struct cgroup_write *w = &p->writes[i];

@@ -6,6 +6,7 @@
  * Its status channel to the CLI is fd 3 ("ready", "pid N", "error …", "notfound …", "cannotrun …").
  */
 #include "linux.h"
+#include "../common/selfpipe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,20 +24,10 @@
 
 #define STATUS_FD 3
 
-static volatile sig_atomic_t pending[65];
-static int sigpipe_fds[2] = { -1, -1 };
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
 static struct termios saved_tio;
 static int tio_saved;
 
-static void on_signal(int sig) {
-  if (sig > 0 && sig < 65) pending[sig] = 1;
-  int e = errno;
-  char c = (char)sig;
-  ssize_t w = write(sigpipe_fds[1], &c, 1);
-  (void)w;
-  errno = e;
-}
 
 static void restore_tty(void) {
   if (tio_saved) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
@@ -68,16 +59,15 @@ static int supervise(pid_t child, int master) {
   for (;;) {
     struct pollfd pf[3];
     int n = 0, im = -1, ii = -1;
-    pf[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
+    pf[n++] = (struct pollfd){ .fd = selfpipe_read_fd(), .events = POLLIN };
     if (master >= 0) { im = n; pf[n++] = (struct pollfd){ .fd = master, .events = POLLIN }; }
     if (stdin_open) { ii = n; pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN }; }
     int r = poll(pf, (nfds_t)n, -1);
     if (r < 0 && errno != EINTR) break;
-    if (r > 0 && (pf[0].revents & POLLIN)) { char tmp[64]; ssize_t rr = read(sigpipe_fds[0], tmp, sizeof tmp); (void)rr; }
+    if (r > 0 && (pf[0].revents & POLLIN)) selfpipe_drain();
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
       int s = forwarded[i];
-      if (!pending[s]) continue;
-      pending[s] = 0;
+      if (!selfpipe_take(s)) continue;
       if (s == SIGWINCH && master >= 0) {
         struct winsize ws;
         if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
@@ -138,17 +128,12 @@ int exec_main(const char *config) {
   if (p.tty && pty_open(&master, &slave) < 0) die_setup("cannot allocate a terminal in the container: %s", strerror(errno));
   struct ids id;
   user_resolve(&p, &id);
-  if (pipe(sigpipe_fds) < 0) die_setup("pipe: %s", strerror(errno));
-  for (int i = 0; i < 2; i++) {
-    fcntl(sigpipe_fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(sigpipe_fds[i], F_SETFL, fcntl(sigpipe_fds[i], F_GETFL) | O_NONBLOCK);
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
-  sigaction(SIGCHLD, &sa, NULL); /* wakes the poll when the command exits */
+  /* SIGCHLD wakes the poll when the command exits; the others are forwarded to it */
+  int caught[sizeof forwarded / sizeof *forwarded + 1];
+  size_t nc = 0;
+  for (; nc < sizeof forwarded / sizeof *forwarded; nc++) caught[nc] = forwarded[nc];
+  caught[nc++] = SIGCHLD;
+  if (selfpipe_install(caught, nc) < 0) die_setup("pipe: %s", strerror(errno));
   chan_say("ready");
   pid_t child = fork(); /* the pid namespace applies to children only */
   if (child < 0) die_setup("fork: %s", strerror(errno));

@@ -3,6 +3,7 @@
  * ids (the image's user), the kept capabilities, no_new_privs, working directory, environment.
  */
 #include "linux.h"
+#include "../common/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,17 +63,6 @@ static void drop_privileges(const struct plan *p, const struct ids *id) {
   if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_setup("no_new_privs: %s", strerror(errno));
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-  for (char *s = tmp + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    *s = '/';
-  }
-  return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 char **command_env(const struct plan *p, const struct ids *id) {
   static char *env[MAX_ITEMS + 8];
@@ -120,7 +110,7 @@ _Noreturn void exec_command(const struct plan *p, int slave, const struct ids *i
   drop_privileges(p, id);
   const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
   if (chdir(cwd) < 0) {
-    if (!(errno == ENOENT && mkdir_p(cwd) == 0 && chdir(cwd) == 0)) die_setup("working directory %s: %s", cwd, strerror(errno));
+    if (!(errno == ENOENT && mkdir_p(cwd, 0755) == 0 && chdir(cwd) == 0)) die_setup("working directory %s: %s", cwd, strerror(errno));
   }
   environ = command_env(p, id); /* execvp searches the container's PATH */
   if (chan_fd >= 0) fcntl(chan_fd, F_SETFD, FD_CLOEXEC);

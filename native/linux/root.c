@@ -6,6 +6,7 @@
  * container's own namespace, so no crash can leave one on the host.
  */
 #include "linux.h"
+#include "../common/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +22,6 @@
 
 #define OLDROOT "/.vessel-oldroot"
 
-/* mkdir -p inside the current root (after pivot_root, symlinks resolve within the container). */
-static int mkdir_p(const char *path, mode_t mode) {
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-  for (char *s = tmp + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST) return -1;
-    *s = '/';
-  }
-  return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 static void parent_dir(const char *path, char *out, size_t n) {
   snprintf(out, n, "%s", path);
