@@ -64,3 +64,18 @@ export function busyboxWorld(tag) {
   execFileSync('tar', ['-C', rootfs, '-xzf', tarball]);
   return { repo, bin, root, env, tarball, rootfs };
 }
+
+/**
+ * BENCH_BEFORE=/path/to/other/bin/vessel.js: another build of vessel (say, the last release) with
+ * its own root beside WORLD's and the same busybox imported, for before/after rows in one run.
+ * Undefined when not asked for; `gc()` removes what it left.
+ */
+export function beforeWorld(world) {
+  const bin = process.env.BENCH_BEFORE;
+  if (!bin) return undefined;
+  const root = join(world.root, 'before');
+  mkdirSync(root);
+  const env = { ...world.env, VESSEL_ROOT: root };
+  execFileSync(process.execPath, [bin, 'image', 'import', world.tarball, 'busybox:latest'], { env, stdio: 'ignore' });
+  return { bin, root, env, gc: () => spawnSync(process.execPath, [bin, 'gc'], { env, stdio: 'ignore' }) };
+}

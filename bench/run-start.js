@@ -4,10 +4,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxWorld, compare, have, printTable, timeOnce } from './lib.js';
+import { beforeWorld, busyboxWorld, compare, have, printTable, timeOnce } from './lib.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
-const { bin, root, env, tarball, rootfs } = busyboxWorld('start');
+const world = busyboxWorld('start');
+const { bin, root, env, tarball, rootfs } = world;
 
 const candidates = [
   { name: 'node -e 0', run: () => timeOnce([process.execPath, '-e', '0']) },
@@ -15,15 +16,10 @@ const candidates = [
   { name: 'vessel run --rm', run: () => timeOnce([process.execPath, bin, 'run', '--rm', 'busybox', 'true'], { env }) },
 ];
 const cleanups = [];
-// BENCH_BEFORE=/path/to/other/bin/vessel.js: the same start by another build, its own root, interleaved
-const before = process.env.BENCH_BEFORE;
+const before = beforeWorld(world);
 if (before) {
-  const broot = join(root, 'before');
-  mkdirSync(broot);
-  const benv = { ...env, VESSEL_ROOT: broot };
-  execFileSync(process.execPath, [before, 'image', 'import', tarball, 'busybox:latest'], { env: benv, stdio: 'ignore' });
-  candidates.push({ name: 'vessel run --rm (before)', run: () => timeOnce([process.execPath, before, 'run', '--rm', 'busybox', 'true'], { env: benv }) });
-  cleanups.push(() => spawnSync(process.execPath, [before, 'gc'], { env: benv, stdio: 'ignore' }));
+  candidates.push({ name: 'vessel run --rm (before)', run: () => timeOnce([process.execPath, before.bin, 'run', '--rm', 'busybox', 'true'], { env: before.env }) });
+  cleanups.push(before.gc);
 }
 if (have('podman')) {
   try {

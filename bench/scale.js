@@ -7,14 +7,15 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, 
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxWorld, have } from './lib.js';
+import { beforeWorld, busyboxWorld, have } from './lib.js';
 
 const N = Number(process.env.BENCH_SCALE ?? 50);
 if (process.getuid() !== 0) {
   console.log('bench/scale.js needs root; skipped');
   process.exit(0);
 }
-const { bin, root, env, tarball } = busyboxWorld('scale');
+const world = busyboxWorld('scale');
+const { bin, root, env, tarball } = world;
 
 const pssKiB = (pid) => {
   try {
@@ -85,14 +86,10 @@ async function vesselUp(label, cli, venv) {
     await new Promise((res) => up.once('exit', res));
   }
 }
-const before = process.env.BENCH_BEFORE;
+const before = beforeWorld(world);
 if (before) {
-  const broot = join(root, 'before');
-  mkdirSync(broot);
-  const benv = { ...env, VESSEL_ROOT: broot };
-  execFileSync(process.execPath, [before, 'image', 'import', tarball, 'busybox:latest'], { env: benv, stdio: 'ignore' });
-  await vesselUp(`vessel up (before), ${N} at once`, before, benv);
-  spawnSync(process.execPath, [before, 'gc'], { env: benv, stdio: 'ignore' });
+  await vesselUp(`vessel up (before), ${N} at once`, before.bin, before.env);
+  before.gc();
 }
 await vesselUp(`vessel up, ${N} specs dropped at once`, bin, env);
 
