@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VesselError, run } from '../util/index.js';
 import { importRootfsTarball, type ImportOptions } from './import-rootfs.js';
+import { baseLayerArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import type { ImageRecord } from './types.js';
 
 /**
@@ -38,15 +39,6 @@ export function baseAccounts(): Record<string, { text: string; mode: number }> {
 /** The image's configuration: a shell by default, and a PATH that finds /rescue's programs. */
 export const BASE_IMAGE_CONFIG = { Env: ['PATH=/rescue:/bin:/sbin:/usr/bin:/usr/sbin'], Cmd: ['/bin/sh'], WorkingDir: '/' };
 
-/**
- * The tar command that writes the layer: the staged tree, then the base's own files. Only -c, -f
- * and -C, which GNU tar and bsdtar(1) (FreeBSD's tar, libarchive's cmdline.c) share; both store
- * /rescue's hard links as links, so the layer holds one copy of the crunched binary.
- */
-export function baseTarArgv(out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] {
-  return ['tar', '-cf', out, '-C', stage, ...stagedEntries, '-C', from, ...baseEntries];
-}
-
 export async function buildBaseImage(ref: string, opts: { from?: string; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ImageRecord> {
   const from = opts.from ?? '/';
   if (!existsSync(join(from, 'rescue', 'sh'))) {
@@ -70,7 +62,8 @@ export async function buildBaseImage(ref: string, opts: { from?: string; onProgr
     const out = join(stage, 'layer.tar');
     // hier(7): /tmp and /var/tmp are world-writable with the sticky bit.
     for (const d of ['tmp', 'var/tmp']) chmodSync(join(tree, d), 0o1777);
-    await run(baseTarArgv(out, tree, ['bin', 'sbin', 'usr', 'etc', 'tmp', 'var', 'dev', 'root'], from, ['rescue', ...copied]));
+    const flavor = hostTarFlavor();
+    await run(programFor(baseLayerArgv(out, tree, ['bin', 'sbin', 'usr', 'etc', 'tmp', 'var', 'dev', 'root'], from, ['rescue', ...copied]), flavor));
     return await importRootfsTarball(out, ref, {
       os: 'freebsd',
       imageConfig: BASE_IMAGE_CONFIG,

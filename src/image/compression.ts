@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { host, VesselError } from '../util/index.js';
+import { decompressArgv } from './tar-forms.js';
 
 /**
  * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really
@@ -43,12 +44,6 @@ export interface Decompressor {
   abort(): void;
 }
 
-const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[]> = {
-  xz: ['xz', '-dc'],
-  zstd: ['zstd', '-dc', '-q'],
-  bzip2: ['bzip2', '-dc'],
-};
-
 export function decompressor(kind: Compression): Decompressor {
   if (kind === 'none') {
     const p = new PassThrough({ highWaterMark: 1 << 20 });
@@ -59,12 +54,13 @@ export function decompressor(kind: Compression): Decompressor {
     const done = new Promise<void>((res, rej) => {
       z.once('end', res);
       z.on('error', (e) => rej(new VesselError('E_ARCHIVE', `gzip: ${e.message}`)));
+      // Destroyed without an error (the unpacker refused an entry): settled all the same.
+      z.once('close', () => rej(new VesselError('E_ARCHIVE', 'gzip: stopped before the end')));
     });
     done.catch(() => undefined);
     return { input: z, output: z, done, abort: () => z.destroy() };
   }
-  const argv = TOOLS[kind];
-  const child = host().spawn(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = host().spawn(decompressArgv(kind), { stdio: ['pipe', 'pipe', 'pipe'] });
   const input = child.pipes[0] as Writable;
   const output = child.pipes[1] as Readable;
   const errStream = child.pipes[2] as Readable;

@@ -10,7 +10,8 @@ import { sha256 } from './commit.js';
 import { decompressor } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
 import { fanOutFile, finished } from './streams.js';
-import { tarCreateArgv, withMergedRoot } from './flatten.js';
+import { withMergedRoot } from './flatten.js';
+import { createArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import { renderAciManifest } from './aci.js';
 import type { Progress } from './layer.js';
 
@@ -41,18 +42,17 @@ export async function exportImage(ref: string, out: string, opts: ExportOptions)
     if (opts.format === 'oci') await writeOciArchive(stored, r ? `${r.name}:${r.tag}` : undefined, r?.tag, tmp, opts);
     else {
       const layerDirs = stored.layers.map((l) => paths.layer(l));
+      const f = hostTarFlavor();
       if (opts.format === 'tar') {
         const comp = opts.compression ?? compressionFromName(out);
-        await withMergedRoot(layerDirs, (dir) => run(tarCreateArgv(dir, tmp, comp)).then(() => undefined));
+        await withMergedRoot(layerDirs, (dir) => run(programFor(createArgv(f, dir, tmp, comp), f)).then(() => undefined), stored.layers);
       } else {
         const staging = await makeStaging('aci');
         try {
           await writeFile(join(staging, 'manifest'), renderAciManifest(stored, r));
           const comp = opts.compression ?? (compressionFromName(out) === 'none' ? 'gzip' : compressionFromName(out));
           // manifest first, then the merged root renamed to rootfs/ (appc image format).
-          await withMergedRoot(layerDirs, (dir) =>
-            run(tarCreateArgv(dir, tmp, comp, ['--transform=s,^\\.,rootfs,', '-C', staging, 'manifest'])).then(() => undefined),
-          );
+          await withMergedRoot(layerDirs, (dir) => run(programFor(createArgv(f, dir, tmp, comp, { aci: { manifestDir: staging } }), f)).then(() => undefined), stored.layers);
         } finally {
           await dropStaging(staging);
         }

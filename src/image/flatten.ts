@@ -4,38 +4,41 @@ import type { Readable, Writable } from 'node:stream';
 import { host, run, VesselError } from '../util/index.js';
 import { makeStaging, dropStaging, paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
+import { copySourceArgv, extractArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import type { Digest } from './types.js';
 
 /**
- * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied), by a
- * read-only overlay of the layer directories. An empty directory is always added at the bottom:
- * overlayfs refuses a lower-only mount with a single lower directory.
+ * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). A
+ * single layer that deletes nothing is its own merged root. Otherwise, on Linux, a read-only
+ * overlay of the layer directories (an empty directory is always added at the bottom: overlayfs
+ * refuses a lower-only mount with a single lower directory); on FreeBSD, which has no overlayfs,
+ * the layers applied onto a staging directory (flattenInto).
  */
-export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) => Promise<T>, diffIds?: Digest[]): Promise<T> {
+  if (layerDirs.length === 1 && diffIds?.length === 1) {
+    const d = await readLayerDeletes(diffIds[0]!);
+    if (d.whiteouts.length === 0 && d.opaqueDirs.length === 0) return fn(layerDirs[0]!);
+  }
   const staging = await makeStaging('flatten');
-  const empty = join(staging, 'empty');
   const merged = await mkdtemp(join(staging, 'merged-'));
-  await mkdir(empty);
-  const lower = [...layerDirs].reverse().concat(empty).join(':');
   let mounted = false;
   try {
-    await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
-    mounted = true;
+    if (hostTarFlavor() === 'bsd') {
+      if (!diffIds) throw new VesselError('E_UNSUPPORTED', 'a merged root without overlayfs needs the layers\' diff ids');
+      await flattenInto(diffIds, merged);
+    } else {
+      const empty = join(staging, 'empty');
+      await mkdir(empty);
+      const lower = [...layerDirs].reverse().concat(empty).join(':');
+      await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
+      mounted = true;
+    }
     return await fn(merged);
   } finally {
     if (mounted) await run(['umount', merged], { allowFailure: true });
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await dropStaging(staging);
   }
-}
-
-/** GNU tar options for a root filesystem as data: numeric owners, xattrs but not overlay's. */
-export function tarCreateArgv(dir: string, out: string, compression: 'none' | 'gzip' | 'xz' | 'zstd', extra: string[] = []): string[] {
-  const comp = compression === 'gzip' ? ['--gzip'] : compression === 'xz' ? ['--xz'] : compression === 'zstd' ? ['--zstd'] : [];
-  return [
-    'tar', '-c', '-f', out, ...comp, '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*',
-    '--sort=name', ...extra, '-C', dir, '.',
-  ];
 }
 
 /**
@@ -80,8 +83,9 @@ export async function applyLayer(id: Digest, target: string): Promise<void> {
 }
 
 async function copyTree(from: string, to: string): Promise<void> {
-  const src = host().spawn(['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*', '-C', from, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const dst = host().spawn(['tar', '-x', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--xattrs-include=*', '-C', to], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const f = hostTarFlavor();
+  const src = host().spawn(programFor(copySourceArgv(f, from), f), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dst = host().spawn(programFor(extractArgv(f, to, { root: true }), f), { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   for (const c of [src, dst]) (c.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { err += s; });
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);

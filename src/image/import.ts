@@ -12,6 +12,7 @@ import { importRootfsTarball } from './import-rootfs.js';
 import { importOciArchive } from './oci-import.js';
 import { importAci } from './aci.js';
 import { retar } from './retar.js';
+import { hostTarFlavor, isoToTarArgv, programFor } from './tar-forms.js';
 import type { ImageRecord } from './types.js';
 import type { ExtractLimits } from './validate.js';
 
@@ -106,7 +107,8 @@ export async function importIso(file: string, ref: string, opts: { onProgress?: 
   const total = await fileSize(file);
   const staging = await makeStaging('iso');
   try {
-    const child = host().spawn(['bsdtar', '-c', '-f', '-', '--format', 'pax', '--numeric-owner', `@${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const flavor = hostTarFlavor();
+    const child = host().spawn(programFor(isoToTarArgv(flavor, file), flavor), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 4096) stderr += s; });
     const upstream = child.exited.then(({ code }) => {

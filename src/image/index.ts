@@ -13,7 +13,7 @@ export { exportImage, type ExportFormat, type ExportOptions } from './export.js'
 export { pruneImages, tagImage, type PruneResult } from './prune.js';
 export { withMergedRoot, flattenInto, applyLayer } from './flatten.js';
 export { planZfsLayers, ensureZfsLayers, chainIds, type ZfsLayerPlan } from './zfs.js';
-export { buildBaseImage, baseTarArgv, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';
+export { buildBaseImage, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';
 export { dropStaging, makeStaging, paths, readIndex, withStoreLock, storeDir } from './store.js';
 export type { Descriptor, StoredImage } from './store.js';
 export { commitLayers, stageLayerFile, stageLayerStream } from './layer.js';

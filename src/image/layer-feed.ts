@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCompression, decompressor, type Decompressor } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { applyWhiteouts, deletesOf, type StagedLayer } from './layer.js';
+import { finishStaged, type StagedLayer } from './layer.js';
 import { waitDrain } from './streams.js';
 import type { Descriptor } from './store.js';
 
@@ -40,10 +40,14 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
+  let verified: Descriptor | undefined;
   const start = (first: Buffer): void => {
-    const d = decompressor(detectCompression(first));
+    const kind = detectCompression(first);
+    const d = decompressor(kind);
     dec = d;
-    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done });
+    // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
+    const knownDiffId = kind === 'none' ? { knownDiffId: () => verified!.digest } : {};
+    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done, externalLinks: opts.whiteouts, ...knownDiffId });
     extraction.catch((e: unknown) => { failure = e; });
     settled = extraction.then(() => undefined, () => undefined);
   };
@@ -67,12 +71,11 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
       if (headBytes >= MAGIC) await flushHead();
     },
     async end(blob, blobPath) {
+      verified = blob;
       if (!dec) await flushHead();
       dec!.input.end();
       const result = await extraction!;
-      if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
-      const deletes = opts.whiteouts ? deletesOf(result) : undefined;
-      return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
+      return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },
     async abort() {
       if (!dec) return;
