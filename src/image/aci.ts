@@ -1,4 +1,4 @@
-import tarStream from 'tar-stream';
+import type tarStream from 'tar-stream';
 import { VesselError, errorMessage } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { fanOutFile } from './streams.js';

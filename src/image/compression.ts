@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { host, VesselError } from '../util/index.js';
+import { host, VesselError, type SpawnedProcess } from '../util/index.js';
 import { decompressArgv } from './tar-forms.js';
 
 /**
@@ -62,6 +62,13 @@ export function decompressor(kind: Compression): Decompressor {
   }
   const child = host().spawn(decompressArgv(kind), { stdio: ['pipe', 'pipe', 'pipe'] });
   const input = child.pipes[0] as Writable;
+  // The tool may exit (corrupt data) while we are still writing: EPIPE is reported by `done`.
+  input.on('error', () => undefined);
+  return { input, ...toolOutput(kind, child) };
+}
+
+/** stdout and the outcome of a decompressing tool, its complaint (if any) as the error. */
+function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
   const output = child.pipes[1] as Readable;
   const errStream = child.pipes[2] as Readable;
   let stderr = '';
@@ -69,15 +76,28 @@ export function decompressor(kind: Compression): Decompressor {
   errStream.on('data', (s: string) => {
     if (stderr.length < 4096) stderr += s;
   });
-  // The tool may exit (corrupt data) while we are still writing: EPIPE is reported by `done`.
-  input.on('error', () => undefined);
   const done = child.exited.then(({ code, signal }) => {
     if (code === 0) return;
     const why = stderr.trim().split('\n').pop() || (signal ? `killed by ${signal}` : `exit ${code}`);
-    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(stdin\): /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
+    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
   });
   done.catch(() => undefined);
-  return { input, output, done, abort: () => child.kill('SIGKILL') };
+  return { output, done, abort: () => child.kill('SIGKILL') };
+}
+
+/**
+ * A compressed file decompressed by its tool reading the file itself (as its stdin): the
+ * compressed bytes never pass through JavaScript, and the tool runs beside the unpacking.
+ * The caller must start reading `output` before it awaits anything: Node discards the unread
+ * output of a child that has exited (child_process's flushStdio resumes it), and a small layer's
+ * decompressor exits within a millisecond.
+ */
+export async function decompressFile(kind: Exclude<Compression, 'none'>, file: string): Promise<Omit<Decompressor, 'input'>> {
+  const fh = await open(file, 'r');
+  const tool = toolOutput(kind, host().spawn(decompressArgv(kind), { stdio: [fh.fd, 'pipe', 'pipe'] }));
+  // The child has its own copy of the descriptor; not awaited, for the reason above.
+  void fh.close().catch(() => undefined);
+  return tool;
 }
 
 /** File-name suffixes vessel prints for each compression (export names, messages). */

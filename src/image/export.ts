@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import tarStream from 'tar-stream';
 import { run, tempNameFor, VesselError } from '../util/index.js';
 import { MEDIA_CONFIG, MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_XZ, MEDIA_MANIFEST, dropStaging, makeStaging, paths, type Descriptor } from './store.js';
 import { findImage } from './list.js';
@@ -11,6 +10,7 @@ import { decompressor } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
 import { fanOutFile, finished } from './streams.js';
 import { withMergedRoot } from './flatten.js';
+import { tarStreamLib } from './retar.js';
 import { createArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import { renderAciManifest } from './aci.js';
 import type { Progress } from './layer.js';
@@ -125,7 +125,7 @@ async function writeOciArchive(
     ];
     const total = blobs.reduce((a, b) => a + b.size, 0);
     let done = 0;
-    const pack = tarStream.pack();
+    const pack = tarStreamLib().pack();
     const file = createWriteStream(out, { mode: 0o644 });
     const written = finished(file);
     pack.pipe(file);

@@ -14,8 +14,11 @@ import type { Descriptor } from './store.js';
  * until then the unpacked directory is staging, never part of the store.
  */
 export interface LayerFeed {
-  /** Bytes of the blob, in order; resolves when the unpacker wants more (back-pressure). */
-  write(chunk: Buffer): Promise<void>;
+  /**
+   * Bytes of the blob, in order. Undefined when the unpacker wants more at once, else a promise
+   * that resolves when it does (back-pressure); throws or rejects once the unpacking failed.
+   */
+  write(chunk: Buffer): Promise<void> | undefined;
   /** Every byte written and its digest verified: finish unpacking and give the staged layer. */
   end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
   /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
@@ -51,24 +54,26 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     extraction.catch((e: unknown) => { failure = e; });
     settled = extraction.then(() => undefined, () => undefined);
   };
-  const push = async (chunk: Buffer): Promise<void> => {
+  const push = (chunk: Buffer): Promise<void> | undefined => {
     if (failure !== undefined) throw failure;
-    if (!dec!.input.write(chunk)) await waitDrain(dec!.input, settled);
-    if (failure !== undefined) throw failure;
+    if (dec!.input.write(chunk)) return undefined;
+    return waitDrain(dec!.input, settled).then(() => {
+      if (failure !== undefined) throw failure;
+    });
   };
-  const flushHead = async (): Promise<void> => {
+  const flushHead = (): Promise<void> | undefined => {
     const first = Buffer.concat(head);
     head = [];
     start(first);
-    await push(first);
+    return push(first);
   };
 
   return {
-    async write(chunk) {
+    write(chunk) {
       if (dec) return push(chunk);
       head.push(chunk);
       headBytes += chunk.length;
-      if (headBytes >= MAGIC) await flushHead();
+      return headBytes >= MAGIC ? flushHead() : undefined;
     },
     async end(blob, blobPath) {
       verified = blob;

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { host, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
-import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
+import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { fanOutFile, finished } from './streams.js';
+import { finished, readFileThrough } from './streams.js';
+import { tarStreamLib } from './retar.js';
 import { hostTarFlavor, overlayWhiteoutArgv } from './tar-forms.js';
 import {
   MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_XZ, MEDIA_LAYER_ZSTD,
@@ -132,34 +133,22 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
     }
     blobDigest = result.diffId;
   } else {
-    const blobHash = createHash('sha256');
-    const dec = decompressor(kind);
-    let stopped = false;
-    let stopNow!: () => void;
-    const stopPromise = new Promise<void>((res) => { stopNow = res; });
-    const pump = fanOutFile(
-      file,
-      [dec.input],
-      (chunk) => {
-        if (keepBlob) blobHash.update(chunk);
-        count(chunk);
-      },
-      { promise: Promise.race([stopPromise, dec.done.catch(() => undefined)]), stopped: () => stopped },
-    );
-    pump.catch(() => undefined);
+    // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
+    // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
+    // file, from the page cache, beside it: the bar follows that read.
+    const dec = await decompressFile(kind, file);
+    const blobHash = readFileThrough(file, count, keepBlob);
+    blobHash.catch(() => undefined);
     try {
-      result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: Promise.all([pump, dec.done]).then(() => undefined) });
+      result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
     } catch (e) {
-      stopped = true;
-      stopNow();
       dec.abort();
-      await pump.catch(() => undefined);
       await dec.done.catch(() => undefined);
+      await blobHash.catch(() => undefined);
       await blobCopy.catch(() => undefined);
       throw e;
     }
-    await pump;
-    blobDigest = `sha256:${blobHash.digest('hex')}`;
+    blobDigest = (await blobHash) ?? `sha256:${'0'.repeat(64)}`;
   }
   await blobCopy;
   const after = await stat(file);
@@ -273,9 +262,7 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
   }
-  // Loaded here, not at start-up: most imports have no whiteouts.
-  const { default: tarStream } = await import('tar-stream');
-  const pack = tarStream.pack();
+  const pack = tarStreamLib().pack();
   const child = host().spawn(overlayWhiteoutArgv(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });

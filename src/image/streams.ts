@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 
 interface Drainable {
@@ -55,4 +57,26 @@ export function finished(w: Writable): Promise<void> {
     if (w.errored) return rej(w.errored);
     w.once('close', () => (w.errored ? rej(w.errored) : res()));
   });
+}
+
+/**
+ * Read a file once through one reused buffer (no garbage per chunk), calling `onChunk` with each
+ * piece (valid only during the call); with `hash`, its sha256 digest.
+ */
+export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void, hash: boolean): Promise<`sha256:${string}` | undefined> {
+  const h = hash ? createHash('sha256') : undefined;
+  const fh = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      h?.update(chunk);
+      onChunk(chunk);
+    }
+  } finally {
+    await fh.close();
+  }
+  return h ? `sha256:${h.digest('hex')}` : undefined;
 }
