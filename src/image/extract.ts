@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { host, type SpawnedProcess, VesselError, errorMessage } from '../util/index.js';
 import { waitDrain } from './streams.js';
-import { TarHeaderReader, printableName } from './tar-headers.js';
+import { TarHeaderReader, printableName, printableText } from './tar-headers.js';
 import { extractArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import { EntryChecker, defaultLimits, type ExternalLink, type ExtractLimits } from './validate.js';
 import type { Digest } from './types.js';
@@ -47,11 +47,6 @@ export interface ExtractResult {
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
-/** Control characters of tar's own complaints (they quote entry names) shown escaped. */
-function escapeText(s: string): string {
-  return printableName(Buffer.from(s, 'utf8').toString('latin1')).replace(/\\x22/g, '"');
-}
 
 export async function extractTarStream(tar: Readable, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
   // Read only on the success path; on an early failure nobody awaits it.
@@ -149,7 +144,7 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   const { code, signal } = await tarExit;
   if (code !== 0) {
     const why = tarStderr.trim().split('\n').filter((l) => l && !/^tar: Exiting with failure/.test(l)).slice(-2).join(' | ');
-    throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${escapeText(why) || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
+    throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${printableText(why) || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
   }
   return {
     diffId: hash ? `sha256:${hash.digest('hex')}` : opts.knownDiffId!(),

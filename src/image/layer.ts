@@ -137,7 +137,7 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
     // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
     // file, from the page cache, beside it: the bar follows that read.
     const dec = await decompressFile(kind, file);
-    const blobHash = readFileThrough(file, count, keepBlob);
+    const blobHash = readFileThrough(file, count);
     blobHash.catch(() => undefined);
     try {
       result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
@@ -148,7 +148,7 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
       await blobCopy.catch(() => undefined);
       throw e;
     }
-    blobDigest = (await blobHash) ?? `sha256:${'0'.repeat(64)}`;
+    blobDigest = await blobHash;
   }
   await blobCopy;
   const after = await stat(file);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { Digest } from './types.js';
 import type { Writable } from 'node:stream';
 
 interface Drainable {
@@ -60,11 +61,11 @@ export function finished(w: Writable): Promise<void> {
 }
 
 /**
- * Read a file once through one reused buffer (no garbage per chunk), calling `onChunk` with each
- * piece (valid only during the call); with `hash`, its sha256 digest.
+ * The sha256 digest of a file, read once through one reused buffer (no garbage per chunk);
+ * `onChunk` sees each piece (valid only during the call).
  */
-export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void, hash: boolean): Promise<`sha256:${string}` | undefined> {
-  const h = hash ? createHash('sha256') : undefined;
+export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void): Promise<Digest> {
+  const h = createHash('sha256');
   const fh = await open(file, 'r');
   const buf = Buffer.allocUnsafe(1 << 20);
   try {
@@ -72,11 +73,11 @@ export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => 
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
-      h?.update(chunk);
+      h.update(chunk);
       onChunk(chunk);
     }
   } finally {
     await fh.close();
   }
-  return h ? `sha256:${h.digest('hex')}` : undefined;
+  return `sha256:${h.digest('hex')}`;
 }
