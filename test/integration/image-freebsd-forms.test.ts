@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeOciArchive, makeTar } from '../helpers/image.js';
+import { makeOciArchive, makeTar, motdTree } from '../helpers/image.js';
 
 /**
  * The image steps of the FreeBSD path, run for real: VESSEL_OS=freebsd makes vessel use the
@@ -95,10 +95,7 @@ describe('FreeBSD forms with real bsdtar', () => {
   });
 
   it('ISO 9660 through bsdtar', async () => {
-    const tree = join(root, 'isotree');
-    mkdirSync(join(tree, 'etc'), { recursive: true });
-    writeFileSync(join(tree, 'etc', 'motd'), 'from an iso\n');
-    symlinkSync('motd', join(tree, 'etc', 'issue'));
+    const tree = motdTree(join(root, 'isotree'), 'from an iso\n');
     const iso = join(files, 'x.iso');
     sh('genisoimage', ['-quiet', '-R', '-o', iso, tree]);
     process.env.VESSEL_OS = 'freebsd';
@@ -106,6 +103,22 @@ describe('FreeBSD forms with real bsdtar', () => {
     const layer = (await store.resolveImage(rec.id)).layerDirs[0]!;
     expect(readFileSync(join(layer, 'etc', 'motd'), 'utf8')).toBe('from an iso\n');
     expect(lstatSync(join(layer, 'etc', 'issue')).isSymbolicLink()).toBe(true);
+  });
+
+  it.each([['linux (GNU tar)', undefined], ['freebsd (bsdtar)', 'freebsd']])('appc export on %s: members renamed rootfs/, symlink targets untouched', async (_what, os) => {
+    const f = join(files, 'links.tar');
+    writeFileSync(f, await makeTar([
+      { name: 'usr', type: 'directory' }, { name: 'usr/lib', type: 'directory' }, { name: 'usr/lib/x.so', content: 'x' },
+      { name: 'lib', type: 'symlink', linkname: '../usr/lib' }, { name: 'dot', type: 'symlink', linkname: './usr' },
+    ]));
+    if (os) process.env.VESSEL_OS = os;
+    await store.importRootfsTarball(f, `aci-links:${os ?? 'linux'}`);
+    const aci = join(files, `links-${os ?? 'linux'}.aci`);
+    await store.exportImage(`aci-links:${os ?? 'linux'}`, aci, { format: 'aci' });
+    const listing = sh('bsdtar', ['-tvf', aci]);
+    expect(listing).toMatch(/ rootfs\/lib -> \.\.\/usr\/lib\n/);
+    expect(listing).toMatch(/ rootfs\/dot -> \.\/usr\n/);
+    expect(listing).toMatch(/ rootfs\/usr\/lib\/x\.so\n/);
   });
 
   it('nothing is left in the store\'s tmp/', () => {

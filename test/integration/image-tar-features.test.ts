@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashTree, makeOciArchive } from '../helpers/image.js';
+import { hashTree, makeOciArchive, motdTree } from '../helpers/image.js';
 import { makeRoot, vessel } from '../helpers/vessel.js';
 
 /**
@@ -119,10 +119,7 @@ describe('GNU long names and links, pax, busybox and Python archives', () => {
   }
 
   it('busybox tar archives import', async () => {
-    const small = join(root, 'bbtree');
-    mkdirSync(join(small, 'etc'), { recursive: true });
-    writeFileSync(join(small, 'etc', 'motd'), 'busybox\n');
-    symlinkSync('motd', join(small, 'etc', 'issue'));
+    const small = motdTree(join(root, 'bbtree'), 'busybox\n');
     const f = join(files, 'busybox-made.tar');
     sh('busybox', ['tar', '-c', '-f', f, '-C', small, 'etc']);
     const rec = await store.importRootfsTarball(f, 'bb-made:1');
