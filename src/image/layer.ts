@@ -9,6 +9,7 @@ import { decompressFile, detectCompression, readHead, type Compression } from '.
 import { extractTarStream, type ExtractResult } from './extract.js';
 import { finished, readFileThrough } from './streams.js';
 import { tarStreamLib } from './retar.js';
+import { printableText } from './tar-headers.js';
 import { hostTarFlavor, overlayWhiteoutArgv } from './tar-forms.js';
 import {
   MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_XZ, MEDIA_LAYER_ZSTD,
@@ -278,7 +279,7 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
     const marker = join(layerDir, d, '.wh..wh..opq');
     await unlink(marker);
     const st = await lstat(join(layerDir, d));
-    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${d}/.wh..wh..opq": opaque marker outside a directory`);
+    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
     pack.entry({ name: d || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
   }
   pack.finalize();

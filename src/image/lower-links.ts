@@ -4,6 +4,7 @@ import { run, VesselError } from '../util/index.js';
 import { readLayerDeletes, type LayerDeletes, type StagedLayer } from './layer.js';
 import { paths } from './store.js';
 import { copyFileArgv, hostTarFlavor } from './tar-forms.js';
+import { printableText } from './tar-headers.js';
 import type { Digest } from './types.js';
 
 /**
@@ -43,7 +44,7 @@ export async function linkLowerFiles(stack: LayerInStack[], source: string): Pro
     done.add(s);
     const copies = new Map<string, string>();
     for (const l of s.links) {
-      const where = `${source}: layer ${s.blob.digest}: entry "${l.name}"`;
+      const where = `${source}: layer ${s.blob.digest}: entry "${printableText(l.name)}"`;
       const placeholder = join(s.layerDir, l.name);
       const st = await lstat(placeholder).catch(() => undefined);
       // Replaced later in the same layer by something else: nothing to fill in.
@@ -55,9 +56,9 @@ export async function linkLowerFiles(stack: LayerInStack[], source: string): Pro
         continue;
       }
       const from = await findBelow(stack, i, l.target);
-      if (from === undefined) throw new VesselError('E_ARCHIVE', `${where}: hardlink target "${l.target}" is in no layer below`);
+      if (from === undefined) throw new VesselError('E_ARCHIVE', `${where}: hardlink target "${printableText(l.target)}" is in no layer below`);
       const kind = await lstat(from);
-      if (!kind.isFile() && !kind.isSymbolicLink()) throw new VesselError('E_ARCHIVE', `${where}: hardlink target "${l.target}" is not a regular file in the layer below`);
+      if (!kind.isFile() && !kind.isSymbolicLink()) throw new VesselError('E_ARCHIVE', `${where}: hardlink target "${printableText(l.target)}" is not a regular file in the layer below`);
       await run(copyFileArgv(hostTarFlavor(), from, placeholder));
       copies.set(l.target, placeholder);
     }
