@@ -3,6 +3,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { host, VesselError, type SpawnedProcess } from '../util/index.js';
 import { decompressArgv } from './tar-forms.js';
+import { stderrOf } from './streams.js';
 
 /**
  * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really
@@ -70,15 +71,10 @@ export function decompressor(kind: Compression): Decompressor {
 /** stdout and the outcome of a decompressing tool, its complaint (if any) as the error. */
 function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
   const output = child.pipes[1] as Readable;
-  const errStream = child.pipes[2] as Readable;
-  let stderr = '';
-  errStream.setEncoding('utf8');
-  errStream.on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
+  const stderr = stderrOf(child);
   const done = child.exited.then(({ code, signal }) => {
     if (code === 0) return;
-    const why = stderr.trim().split('\n').pop() || (signal ? `killed by ${signal}` : `exit ${code}`);
+    const why = stderr.last(1) || (signal ? `killed by ${signal}` : `exit ${code}`);
     throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
   });
   done.catch(() => undefined);

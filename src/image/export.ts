@@ -1,14 +1,14 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, tempNameFor, VesselError } from '../util/index.js';
+import { tempNameFor, VesselError } from '../util/index.js';
 import { MEDIA_CONFIG, MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_XZ, MEDIA_MANIFEST, dropStaging, makeStaging, paths, type Descriptor } from './store.js';
 import { findImage } from './list.js';
 import { canonicalJson } from './oci-config.js';
 import { sha256 } from './commit.js';
 import { decompressor } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
-import { fanOutFile, finished } from './streams.js';
+import { fanOutFile, finished, runTool } from './streams.js';
 import { withMergedRoot } from './flatten.js';
 import { tarStreamLib } from './retar.js';
 import { createArgv, hostTarFlavor, programFor } from './tar-forms.js';
@@ -45,14 +45,14 @@ export async function exportImage(ref: string, out: string, opts: ExportOptions)
       const f = hostTarFlavor();
       if (opts.format === 'tar') {
         const comp = opts.compression ?? compressionFromName(out);
-        await withMergedRoot(layerDirs, (dir) => run(programFor(createArgv(f, dir, tmp, comp), f)).then(() => undefined), stored.layers);
+        await withMergedRoot(layerDirs, (dir) => runTool(programFor(createArgv(f, dir, tmp, comp), f), `exporting ${ref}`), stored.layers);
       } else {
         const staging = await makeStaging('aci');
         try {
           await writeFile(join(staging, 'manifest'), renderAciManifest(stored, r));
           const comp = opts.compression ?? (compressionFromName(out) === 'none' ? 'gzip' : compressionFromName(out));
           // manifest first, then the merged root renamed to rootfs/ (appc image format).
-          await withMergedRoot(layerDirs, (dir) => run(programFor(createArgv(f, dir, tmp, comp, { aci: { manifestDir: staging } }), f)).then(() => undefined), stored.layers);
+          await withMergedRoot(layerDirs, (dir) => runTool(programFor(createArgv(f, dir, tmp, comp, { aci: { manifestDir: staging } }), f), `exporting ${ref}`), stored.layers);
         } finally {
           await dropStaging(staging);
         }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { host, type SpawnedProcess, VesselError, errorMessage } from '../util/index.js';
-import { waitDrain } from './streams.js';
+import { stderrOf, waitDrain } from './streams.js';
 import { TarHeaderReader, printableName, printableText } from './tar-headers.js';
 import { extractArgv, hostTarFlavor, programFor } from './tar-forms.js';
 import { EntryChecker, defaultLimits, type ExternalLink, type ExtractLimits } from './validate.js';
@@ -69,11 +69,7 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   const flavor = hostTarFlavor();
   const child: SpawnedProcess = host().spawn(programFor(extractArgv(flavor, dest, { root }), flavor), { stdio: ['pipe', 'ignore', 'pipe'] });
   const tarIn = child.pipes[0] as Writable;
-  let tarStderr = '';
-  (child.pipes[2] as Readable).setEncoding('utf8');
-  (child.pipes[2] as Readable).on('data', (s: string) => {
-    if (tarStderr.length < 8192) tarStderr += s;
-  });
+  const tarStderr = stderrOf(child);
   let tarOpen = true;
   // tar stops reading at its end-of-archive blocks and may exit before we stop writing.
   tarIn.on('error', () => { tarOpen = false; });
@@ -143,7 +139,7 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   if (tarOpen) tarIn.end();
   const { code, signal } = await tarExit;
   if (code !== 0) {
-    const why = tarStderr.trim().split('\n').filter((l) => l && !/^tar: Exiting with failure/.test(l)).slice(-2).join(' | ');
+    const why = tarStderr.last(3).split(' | ').filter((l) => !/^tar: Exiting with failure/.test(l)).slice(-2).join(' | ');
     throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${printableText(why) || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
   }
   return {

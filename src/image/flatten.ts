@@ -1,10 +1,11 @@
 import { lstat, mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { host, run, VesselError } from '../util/index.js';
+import { host, VesselError } from '../util/index.js';
 import { makeStaging, dropStaging, paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
 import { copySourceArgv, extractArgv, hostTarFlavor, programFor } from './tar-forms.js';
+import { runTool, stderrOf } from './streams.js';
 import type { Digest } from './types.js';
 
 /**
@@ -30,12 +31,12 @@ export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) =
       const empty = join(staging, 'empty');
       await mkdir(empty);
       const lower = [...layerDirs].reverse().concat(empty).join(':');
-      await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
+      await runTool(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged], `mounting the merged root ${merged}`);
       mounted = true;
     }
     return await fn(merged);
   } finally {
-    if (mounted) await run(['umount', merged], { allowFailure: true });
+    if (mounted) await runTool(['umount', merged], `unmounting ${merged}`, { allowFailure: true });
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await dropStaging(staging);
   }
@@ -86,9 +87,8 @@ async function copyTree(from: string, to: string): Promise<void> {
   const f = hostTarFlavor();
   const src = host().spawn(programFor(copySourceArgv(f, from), f), { stdio: ['ignore', 'pipe', 'pipe'] });
   const dst = host().spawn(programFor(extractArgv(f, to, { root: true }), f), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  for (const c of [src, dst]) (c.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const errs = [stderrOf(src), stderrOf(dst)];
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);
   const [a, b] = await Promise.all([src.exited, dst.exited]);
-  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${err.trim().split('\n').slice(-2).join(' | ')}`);
+  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
 }

@@ -13,6 +13,8 @@ import { importOciArchive } from './oci-import.js';
 import { importAci } from './aci.js';
 import { retar } from './retar.js';
 import { hostTarFlavor, isoToTarArgv, programFor } from './tar-forms.js';
+import { stderrOf } from './streams.js';
+import { printableText } from './tar-headers.js';
 import type { ImageRecord } from './types.js';
 import type { ExtractLimits } from './validate.js';
 
@@ -109,10 +111,9 @@ export async function importIso(file: string, ref: string, opts: { onProgress?: 
   try {
     const flavor = hostTarFlavor();
     const child = host().spawn(programFor(isoToTarArgv(flavor, file), flavor), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 4096) stderr += s; });
+    const stderr = stderrOf(child);
     const upstream = child.exited.then(({ code }) => {
-      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
+      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${printableText(stderr.last(1)) || `exit ${code}`}`);
       return fixed.done;
     });
     upstream.catch(() => undefined);

@@ -7,7 +7,7 @@ import { createGzip } from 'node:zlib';
 import { host, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
 import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { finished, readFileThrough } from './streams.js';
+import { finished, readFileThrough, stderrOf } from './streams.js';
 import { tarStreamLib } from './retar.js';
 import { printableText } from './tar-headers.js';
 import { hostTarFlavor, overlayWhiteoutArgv } from './tar-forms.js';
@@ -265,8 +265,7 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   }
   const pack = tarStreamLib().pack();
   const child = host().spawn(overlayWhiteoutArgv(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const stderr = stderrOf(child);
   pack.pipe(child.pipes[0] as NodeJS.WritableStream);
   for (const w of r.whiteouts) {
     const slash = w.lastIndexOf('/');
@@ -284,5 +283,5 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   }
   pack.finalize();
   const { code } = await child.exited;
-  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
 }

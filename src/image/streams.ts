@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Digest } from './types.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { host, VesselError, type SpawnedProcess } from '../util/index.js';
 
 interface Drainable {
   once(ev: 'drain', fn: () => void): unknown;
@@ -80,4 +81,30 @@ export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => 
     await fh.close();
   }
   return `sha256:${h.digest('hex')}`;
+}
+
+/**
+ * What a child writes on stderr, kept as it runs (its last 8 KiB): `last(n)` is its last n
+ * lines joined for one line of error.
+ */
+export function stderrOf(child: SpawnedProcess): { last: (n?: number) => string } {
+  let text = '';
+  const err = child.pipes[2] as Readable | null | undefined;
+  err?.setEncoding('utf8');
+  err?.on('data', (s: string) => {
+    text = (text + s).slice(-8192);
+  });
+  return { last: (n = 2) => text.trim().split('\n').filter(Boolean).slice(-n).join(' | ') };
+}
+
+/**
+ * Run a tool to its end through util/host's spawn rather than run(): run() loads execa, whose
+ * start-up (75 ms here) would be a fifth of a small image's whole export. A failure is one line:
+ * `what`, then the tool's last words.
+ */
+export async function runTool(argv: readonly string[], what: string, opts: { allowFailure?: boolean } = {}): Promise<void> {
+  const child = host().spawn(argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const err = stderrOf(child);
+  const { code, signal } = await child.exited;
+  if (code !== 0 && !opts.allowFailure) throw new VesselError('E_HOST', `${what}: ${err.last() || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
 }
