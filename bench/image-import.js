@@ -1,6 +1,14 @@
 // Image import/export throughput against GNU tar --zstd (the floor), in the same run, and peak
 // RSS of the vessel process at two image sizes (it should not grow with the image).
 // Needs root (device nodes in the busybox base), zstd, GNU tar, /usr/bin/time, a built dist/.
+//
+//   node bench/image-import.js                 rootfs of ~72 and ~227 MB (BENCH_SIZES=50,200: MB of
+//                                              files copied from BENCH_SOURCE), 3 runs each
+//   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/image-import.js
+//                                              adds "(before)" rows from another build (a copy of
+//                                              bin/, dist/ and node_modules of an older commit),
+//                                              so before and after come from one run
+// Goals (issue 15): import ≥ 0.7× the throughput of `tar --zstd -x`, export ≥ 0.8× `tar --zstd -c`.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +20,9 @@ const vessel = join(repo, 'bin/vessel.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIZES_MB = (process.env.BENCH_SIZES ?? '50,200').split(',').map(Number);
 const SOURCE = process.env.BENCH_SOURCE ?? '/usr/lib/x86_64-linux-gnu';
+const BEFORE = process.env.BENCH_BEFORE;
+/** The builds measured: this one, and BENCH_BEFORE's when given. */
+const builds = [['', vessel], ...(BEFORE ? [[' (before)', BEFORE]] : [])];
 
 /** Run argv under /usr/bin/time: wall ms and the peak RSS (MiB) of the command's own process. */
 function measure(argv, env = process.env) {
@@ -56,43 +67,45 @@ for (const mb of SIZES_MB) {
   const dir = tmpRoot(`image-${mb}`);
   try {
     const { tree, archive, raw } = makeRootfs(dir, mb);
-    const results = { 'tar --zstd -x': [], 'vessel image import': [], 'tar --zstd -c': [], 'vessel image export --format tar': [], 'vessel image export --format oci': [] };
-    const rss = { import: [], exportTar: [], exportOci: [] };
+    const results = { 'tar --zstd -x': [], 'tar --zstd -c': [] };
+    const rss = {};
+    const add = (name, r) => {
+      (results[name] ??= []).push(r.ms);
+      (rss[name] ??= []).push(r.rssMiB);
+    };
     for (let i = 0; i < RUNS; i++) {
       const out = join(dir, `x${i}`);
       mkdirSync(out);
       results['tar --zstd -x'].push(measure(['tar', '--zstd', '-xf', archive, '-C', out, '--numeric-owner']).ms);
       rmSync(out, { recursive: true, force: true });
-
-      const root = join(dir, `root${i}`);
-      const env = { ...process.env, VESSEL_ROOT: root };
-      const imp = measure(['node', vessel, 'image', 'import', archive, `bench:${i}`], env);
-      results['vessel image import'].push(imp.ms);
-      rss.import.push(imp.rssMiB);
-
       results['tar --zstd -c'].push(measure(['tar', '--zstd', '-cf', join(dir, 'floor.tar.zst'), '--numeric-owner', '-C', tree, '.']).ms);
-      const expTar = measure(['node', vessel, 'image', 'export', `bench:${i}`, join(dir, 'export.tar.zst'), '--format', 'tar'], env);
-      results['vessel image export --format tar'].push(expTar.ms);
-      rss.exportTar.push(expTar.rssMiB);
-      const expOci = measure(['node', vessel, 'image', 'export', `bench:${i}`, join(dir, 'export.oci.tar'), '--format', 'oci'], env);
-      results['vessel image export --format oci'].push(expOci.ms);
-      rss.exportOci.push(expOci.rssMiB);
-      rmSync(root, { recursive: true, force: true });
+      // Each build in turn, each into a fresh store, interleaved with the floors.
+      for (const [tag, bin] of builds) {
+        const root = join(dir, `root${i}${tag ? '-before' : ''}`);
+        const env = { ...process.env, VESSEL_ROOT: root };
+        add(`vessel image import${tag}`, measure(['node', bin, 'image', 'import', archive, `bench:${i}`], env));
+        add(`vessel image export --format tar${tag}`, measure(['node', bin, 'image', 'export', `bench:${i}`, join(dir, 'export.tar.zst'), '--format', 'tar'], env));
+        add(`vessel image export --format oci${tag}`, measure(['node', bin, 'image', 'export', `bench:${i}`, join(dir, 'export.oci.tar'), '--format', 'oci'], env));
+        rmSync(root, { recursive: true, force: true });
+      }
     }
     const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
     console.log(`\n## rootfs of ${(raw / 1e6).toFixed(0)} MB uncompressed (${(statSync(archive).size / 1e6).toFixed(0)} MB .tar.zst), median of ${RUNS}`);
     const line = (name, ms, floor) => {
       const mbps = raw / 1e6 / (ms / 1000);
       const ratio = floor ? `  ${(m[floor] / ms).toFixed(2)}× the throughput of ${floor}` : '';
-      console.log(`${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms  ${mbps.toFixed(0).padStart(5)} MB/s${ratio}`);
+      console.log(`${name.padEnd(43)} ${ms.toFixed(0).padStart(6)} ms  ${mbps.toFixed(0).padStart(5)} MB/s${ratio}`);
     };
     line('tar --zstd -x', m['tar --zstd -x']);
-    line('vessel image import', m['vessel image import'], 'tar --zstd -x');
+    for (const [tag] of builds) line(`vessel image import${tag}`, m[`vessel image import${tag}`], 'tar --zstd -x');
     line('tar --zstd -c', m['tar --zstd -c']);
-    line('vessel image export --format tar', m['vessel image export --format tar'], 'tar --zstd -c');
-    line('vessel image export --format oci', m['vessel image export --format oci'], 'tar --zstd -c');
-    console.log(`peak RSS of the vessel process: import ${median(rss.import).toFixed(0)} MiB, export tar ${median(rss.exportTar).toFixed(0)} MiB, export oci ${median(rss.exportOci).toFixed(0)} MiB`);
-    rows.push({ raw, rss: median(rss.import) });
+    for (const [tag] of builds) line(`vessel image export --format tar${tag}`, m[`vessel image export --format tar${tag}`], 'tar --zstd -c');
+    for (const [tag] of builds) line(`vessel image export --format oci${tag}`, m[`vessel image export --format oci${tag}`], 'tar --zstd -c');
+    for (const [tag] of builds) {
+      const r = (n) => median(rss[`vessel image ${n}${tag}`]).toFixed(0);
+      console.log(`peak RSS of the vessel process${tag}: import ${r('import')} MiB, export tar ${r('export --format tar')} MiB, export oci ${r('export --format oci')} MiB`);
+    }
+    rows.push({ raw, rss: median(rss['vessel image import']) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,13 +2,15 @@
 // against the usual clients moving the same bytes: `rclone copyto` and `aws s3 cp` for S3,
 // the `sftp` command (batch mode, the same key) for sftp. Two image sizes, so that vessel's peak
 // RSS (from /usr/bin/time) shows whether memory stays flat as images grow.
-// Goal (issue 7): vessel ≤ 1.1 × the best client, flat RSS. Measures; never asserts.
+// Goal (issues 7 and 15): vessel ≤ 1.1 × the best client; a pull's peak RSS flat and ≤ 80 MiB.
+// Measures; never asserts.
 //
 //   node bench/registry.js                     sizes 100 and 190 MiB, 3 runs each (both below the
 //                                              200 MiB single-PUT limit; BENCH_SIZES=300 shows multipart)
 //   BENCH_SIZES=50 BENCH_RUNS=1 BENCH_SERVERS=s3rver,sftp node bench/registry.js
 //   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/registry.js
-//                                              adds a "vessel pull (before)" row from another build
+//                                              adds "vessel publish (before)" and "vessel pull (before)"
+//                                              rows from another build
 //                                              (a copy of bin/, dist/ and node_modules of an older
 //                                              commit), so before and after come from one run
 //
@@ -114,6 +116,12 @@ function report(title, rows, mb) {
   }
 }
 
+/** vessel publish of this build, and of BENCH_BEFORE's when given, each to a registry emptied first. */
+function vesselPublishes(image, url, env, empty) {
+  const publish = (name, b) => ({ name, vessel: true, before: empty, run: () => measure([process.execPath, b, 'publish', image, url], env) });
+  return [publish('vessel publish', bin), ...(before ? [publish('vessel publish (before)', before)] : [])];
+}
+
 /** vessel pull of this build, and of BENCH_BEFORE's when given, each into a fresh store. */
 function vesselPulls(image, env, dst) {
   const pull = (name, b) => ({ name, vessel: true, before: () => rmSync(dst, { recursive: true, force: true }), run: () => measure([process.execPath, b, 'pull', image], { ...env, VESSEL_ROOT: dst }) });
@@ -144,7 +152,7 @@ function s3Bench(kind, s3, img, mb) {
   const dst = join(work, 'dst');
   const out = join(work, 'out.blob');
   report(`publish over S3 (${kind})`, rounds([
-    { name: 'vessel publish', vessel: true, before: () => clear(`vessel${mb}`), run: () => measure([process.execPath, bin, 'publish', `big${mb}`, url], venv) },
+    ...vesselPublishes(`big${mb}`, url, venv, () => clear(`vessel${mb}`)),
     { name: 'rclone copyto', run: () => measure(['rclone', 'copyto', '--ignore-times', img.blob, `x:${s3.bucket}/rclone${mb}/blob`], rclone) },
     { name: 'aws s3 cp', run: () => measure(aws(['s3', 'cp', '--only-show-errors', img.blob, `s3://${s3.bucket}/aws${mb}/blob`]), env) },
   ]), mb);
@@ -173,7 +181,7 @@ function sftpBench(ssh, img, mb) {
   const dst = join(work, 'dst');
   const out = join(work, 'out.blob');
   report('publish over sftp (OpenSSH)', rounds([
-    { name: 'vessel publish', vessel: true, before: () => rmSync(base, { recursive: true, force: true }), run: () => measure([process.execPath, bin, 'publish', `big${mb}`, url], venv) },
+    ...vesselPublishes(`big${mb}`, url, venv, () => rmSync(base, { recursive: true, force: true })),
     { name: 'sftp put', run: () => measure(sftp(`put ${img.blob} ${join(ssh.dir, `plain${mb}`, 'blob')}\n`)) },
   ]), mb);
   report('pull over sftp (OpenSSH)', rounds([

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type tarStream from 'tar-stream';
-import { host, run, VesselError } from '../util/index.js';
+import { host, run, stderrOf, VesselError } from '../util/index.js';
 import { retar, tarForms, type OutHeader, stageLayerFile, stageLayerStream, type StagedLayer } from '../image/index.js';
 
 /**
@@ -39,11 +39,10 @@ export function upperEntryToOci(h: tarStream.Header): OutHeader | OutHeader[] {
 
 export async function layerFromUpper(upper: string, staging: string, source: string): Promise<StagedLayer> {
   const child = host().spawn(tarForms().streamTree(upper), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const stderr = stderrOf(child);
   const converted = retar(child.pipes[1] as Readable, upperEntryToOci);
   const upstream = child.exited.then(({ code }) => {
-    if (code !== 0) throw new VesselError('E_HOST', `tar of ${upper} failed: ${stderr.trim().split('\n').pop() ?? code}`);
+    if (code !== 0) throw new VesselError('E_HOST', `tar of ${upper} failed: ${stderr.last(1) || `exit ${code}`}`);
     return converted.done;
   });
   upstream.catch(() => undefined);

@@ -1,9 +1,10 @@
-import tarStream from 'tar-stream';
+import type tarStream from 'tar-stream';
 import { VesselError, errorMessage } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { fanOutFile } from './streams.js';
 import { retar } from './retar.js';
 import { commitLayers, fileSize, stageLayerStream, type Progress, type StagedLayer } from './layer.js';
+import { layerStack, linkLowerFiles } from './lower-links.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock, type StoredImage } from './store.js';
 import { findEquivalent, registerImage, setTag } from './commit.js';
 import { findImage, toImageRecord } from './list.js';
@@ -215,7 +216,7 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
   try {
     let layer: StagedLayer;
     try {
-      layer = await stageLayerStream(stream.layerTar, staging, { source: file, whiteouts: false, upstream: stream.upstream });
+      layer = await stageLayerStream(stream.layerTar, staging, { source: file, whiteouts: false, lowerLinks: true, upstream: stream.upstream });
     } catch (e) {
       await stream.abort();
       if (e instanceof VesselError) throw e;
@@ -229,6 +230,10 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
       throw new VesselError('E_USAGE', `${file}: appc name "${m.name}" is not a vessel image name`, { hint: 'give one: vessel image import FILE NAME[:TAG]' });
     }
     const lower = await aciDependencies(file, m);
+    if (layer.links?.length) {
+      const below = lower.flatMap((l) => l.layers.map((diffId) => ({ diffId, staged: undefined })));
+      await linkLowerFiles(await layerStack([...below, { diffId: layer.diffId, staged: layer }]), file);
+    }
     await commitLayers([layer]);
     return await registerAci(file, m, name, layer, lower);
   } finally {

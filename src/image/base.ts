@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VesselError, run } from '../util/index.js';
 import { importRootfsTarball, type ImportOptions } from './import-rootfs.js';
-import type { ImageRecord } from './types.js';
 import { tarForms } from './tar-forms.js';
+import type { ImageRecord } from './types.js';
 
 /**
  * `vessel image base NAME [--from DIR]`: a FreeBSD image made offline from a FreeBSD base system
@@ -39,11 +39,6 @@ export function baseAccounts(): Record<string, { text: string; mode: number }> {
 /** The image's configuration: a shell by default, and a PATH that finds /rescue's programs. */
 export const BASE_IMAGE_CONFIG = { Env: ['PATH=/rescue:/bin:/sbin:/usr/bin:/usr/sbin'], Cmd: ['/bin/sh'], WorkingDir: '/' };
 
-/** The tar command that writes the layer (tar-forms.ts: the same on both OSes). */
-export function baseTarArgv(out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] {
-  return tarForms().createBaseLayer(out, stage, stagedEntries, from, baseEntries);
-}
-
 export async function buildBaseImage(ref: string, opts: { from?: string; onProgress?: ImportOptions['onProgress'] } = {}): Promise<ImageRecord> {
   const from = opts.from ?? '/';
   if (!existsSync(join(from, 'rescue', 'sh'))) {
@@ -67,7 +62,7 @@ export async function buildBaseImage(ref: string, opts: { from?: string; onProgr
     const out = join(stage, 'layer.tar');
     // hier(7): /tmp and /var/tmp are world-writable with the sticky bit.
     for (const d of ['tmp', 'var/tmp']) chmodSync(join(tree, d), 0o1777);
-    await run(baseTarArgv(out, tree, ['bin', 'sbin', 'usr', 'etc', 'tmp', 'var', 'dev', 'root'], from, ['rescue', ...copied]));
+    await run(tarForms().createBaseLayer(out, tree, ['bin', 'sbin', 'usr', 'etc', 'tmp', 'var', 'dev', 'root'], from, ['rescue', ...copied]));
     return await importRootfsTarball(out, ref, {
       os: 'freebsd',
       imageConfig: BASE_IMAGE_CONFIG,

@@ -1,7 +1,8 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { host, VesselError } from '../util/index.js';
+import { host, stderrOf, VesselError, type SpawnedProcess } from '../util/index.js';
+import { tarForms } from './tar-forms.js';
 
 /**
  * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really
@@ -43,12 +44,6 @@ export interface Decompressor {
   abort(): void;
 }
 
-const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[]> = {
-  xz: ['xz', '-dc'],
-  zstd: ['zstd', '-dc', '-q'],
-  bzip2: ['bzip2', '-dc'],
-};
-
 export function decompressor(kind: Compression): Decompressor {
   if (kind === 'none') {
     const p = new PassThrough({ highWaterMark: 1 << 20 });
@@ -59,29 +54,45 @@ export function decompressor(kind: Compression): Decompressor {
     const done = new Promise<void>((res, rej) => {
       z.once('end', res);
       z.on('error', (e) => rej(new VesselError('E_ARCHIVE', `gzip: ${e.message}`)));
+      // Destroyed without an error (the unpacker refused an entry): settled all the same.
+      z.once('close', () => rej(new VesselError('E_ARCHIVE', 'gzip: stopped before the end')));
     });
     done.catch(() => undefined);
     return { input: z, output: z, done, abort: () => z.destroy() };
   }
-  const argv = TOOLS[kind];
-  const child = host().spawn(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = host().spawn(tarForms().decompress(kind), { stdio: ['pipe', 'pipe', 'pipe'] });
   const input = child.pipes[0] as Writable;
-  const output = child.pipes[1] as Readable;
-  const errStream = child.pipes[2] as Readable;
-  let stderr = '';
-  errStream.setEncoding('utf8');
-  errStream.on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
   // The tool may exit (corrupt data) while we are still writing: EPIPE is reported by `done`.
   input.on('error', () => undefined);
+  return { input, ...toolOutput(kind, child) };
+}
+
+/** stdout and the outcome of a decompressing tool, its complaint (if any) as the error. */
+function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
+  const output = child.pipes[1] as Readable;
+  const stderr = stderrOf(child);
   const done = child.exited.then(({ code, signal }) => {
     if (code === 0) return;
-    const why = stderr.trim().split('\n').pop() || (signal ? `killed by ${signal}` : `exit ${code}`);
-    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(stdin\): /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
+    const why = stderr.last(1) || (signal ? `killed by ${signal}` : `exit ${code}`);
+    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
   });
   done.catch(() => undefined);
-  return { input, output, done, abort: () => child.kill('SIGKILL') };
+  return { output, done, abort: () => child.kill('SIGKILL') };
+}
+
+/**
+ * A compressed file decompressed by its tool reading the file itself (as its stdin): the
+ * compressed bytes never pass through JavaScript, and the tool runs beside the unpacking.
+ * The caller must start reading `output` before it awaits anything: Node discards the unread
+ * output of a child that has exited (child_process's flushStdio resumes it), and a small layer's
+ * decompressor exits within a millisecond.
+ */
+export async function decompressFile(kind: Exclude<Compression, 'none'>, file: string): Promise<Omit<Decompressor, 'input'>> {
+  const fh = await open(file, 'r');
+  const tool = toolOutput(kind, host().spawn(tarForms().decompress(kind), { stdio: [fh.fd, 'pipe', 'pipe'] }));
+  // The child has its own copy of the descriptor; not awaited, for the reason above.
+  void fh.close().catch(() => undefined);
+  return tool;
 }
 
 /** File-name suffixes vessel prints for each compression (export names, messages). */

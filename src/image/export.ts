@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import tarStream from 'tar-stream';
 import { run, tempNameFor, VesselError } from '../util/index.js';
 import { MEDIA_CONFIG, MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_XZ, MEDIA_MANIFEST, dropStaging, makeStaging, paths, type Descriptor } from './store.js';
 import { findImage } from './list.js';
@@ -11,6 +10,7 @@ import { decompressor } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
 import { fanOutFile, finished } from './streams.js';
 import { withMergedRoot } from './flatten.js';
+import { tarStreamLib } from './retar.js';
 import { tarForms } from './tar-forms.js';
 import { renderAciManifest } from './aci.js';
 import type { Progress } from './layer.js';
@@ -41,19 +41,17 @@ export async function exportImage(ref: string, out: string, opts: ExportOptions)
   try {
     if (opts.format === 'oci') await writeOciArchive(stored, r ? `${r.name}:${r.tag}` : undefined, r?.tag, tmp, opts);
     else {
-      const layerDirs = stored.layers.map((l) => paths.layer(l));
+      const forms = tarForms();
       if (opts.format === 'tar') {
         const comp = opts.compression ?? compressionFromName(out);
-        await withMergedRoot(layerDirs, (dir) => run(tarForms().createRootfs(dir, tmp, comp)).then(() => undefined));
+        await withMergedRoot(stored.layers, (dir) => run(forms.createRootfs(dir, tmp, comp)));
       } else {
         const staging = await makeStaging('aci');
         try {
           await writeFile(join(staging, 'manifest'), renderAciManifest(stored, r));
           const comp = opts.compression ?? (compressionFromName(out) === 'none' ? 'gzip' : compressionFromName(out));
           // manifest first, then the merged root renamed to rootfs/ (appc image format).
-          await withMergedRoot(layerDirs, (dir) =>
-            run(tarForms().createRootfs(dir, tmp, comp, { dir: staging, file: 'manifest' })).then(() => undefined),
-          );
+          await withMergedRoot(stored.layers, (dir) => run(forms.createRootfs(dir, tmp, comp, { dir: staging, file: 'manifest' })));
         } finally {
           await dropStaging(staging);
         }
@@ -126,7 +124,7 @@ async function writeOciArchive(
     ];
     const total = blobs.reduce((a, b) => a + b.size, 0);
     let done = 0;
-    const pack = tarStream.pack();
+    const pack = tarStreamLib().pack();
     const file = createWriteStream(out, { mode: 0o644 });
     const written = finished(file);
     pack.pipe(file);

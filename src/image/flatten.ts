@@ -1,30 +1,34 @@
 import { lstat, mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { host, hostOs, run, VesselError } from '../util/index.js';
+import { host, hostOs, run, stderrOf, VesselError } from '../util/index.js';
 import { makeStaging, dropStaging, paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
-import type { Digest } from './types.js';
 import { tarForms } from './tar-forms.js';
+import type { Digest } from './types.js';
 
 /**
- * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). Linux:
- * a read-only overlay of the layer directories; an empty directory is always added at the
- * bottom, as overlayfs refuses a lower-only mount with a single lower directory. FreeBSD has no
- * overlayfs (and unionfs does not read the layers' deletions): the layers are applied, base
- * first, onto a scratch copy (flattenInto), which goes away afterwards.
+ * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). A
+ * single layer that deletes nothing is its own merged root. Otherwise, on Linux, a read-only
+ * overlay of the layer directories (an empty directory is always added at the bottom: overlayfs
+ * refuses a lower-only mount with a single lower directory); on FreeBSD, which has no overlayfs,
+ * the layers applied onto a staging directory (flattenInto).
  */
-export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withMergedRoot<T>(diffIds: Digest[], fn: (dir: string) => Promise<T>): Promise<T> {
+  if (diffIds.length === 1) {
+    const d = await readLayerDeletes(diffIds[0]!);
+    if (d.whiteouts.length === 0 && d.opaqueDirs.length === 0) return fn(paths.layer(diffIds[0]!));
+  }
   const staging = await makeStaging('flatten');
   const merged = await mkdtemp(join(staging, 'merged-'));
   let mounted = false;
   try {
     if (hostOs() === 'freebsd') {
-      await flattenInto(layerDirs.map(diffIdOfLayerDir), merged);
+      await flattenInto(diffIds, merged);
     } else {
       const empty = join(staging, 'empty');
       await mkdir(empty);
-      const lower = [...layerDirs].reverse().concat(empty).join(':');
+      const lower = diffIds.map((id) => paths.layer(id)).reverse().concat(empty).join(':');
       await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
       mounted = true;
     }
@@ -34,15 +38,6 @@ export async function withMergedRoot<T>(layerDirs: string[], fn: (dir: string) =
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await dropStaging(staging);
   }
-}
-
-/** The store keeps a layer at layers/<hex of its diff id> (store.ts paths.layer). */
-function diffIdOfLayerDir(dir: string): Digest {
-  const hex = basename(dir);
-  if (!/^[0-9a-f]{64}$/.test(hex) || paths.layer(`sha256:${hex}`) !== dir) {
-    throw new VesselError('E_IMAGE', `${dir}: not a layer directory of the image store`);
-  }
-  return `sha256:${hex}`;
 }
 
 /**
@@ -91,9 +86,8 @@ async function copyTree(from: string, to: string): Promise<void> {
   const forms = tarForms();
   const src = host().spawn(forms.copyOut(from), { stdio: ['ignore', 'pipe', 'pipe'] });
   const dst = host().spawn(forms.copyIn(to), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  for (const c of [src, dst]) (c.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const errs = [stderrOf(src), stderrOf(dst)];
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);
   const [a, b] = await Promise.all([src.exited, dst.exited]);
-  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${err.trim().split('\n').slice(-2).join(' | ')}`);
+  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
 }

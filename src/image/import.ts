@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { basename } from 'node:path';
-import { host, VesselError } from '../util/index.js';
+import { host, stderrOf, VesselError } from '../util/index.js';
 import { detectCompression, decompressor, readHead } from './compression.js';
 import { commitLayers, fileSize, stageLayerStream, type Progress } from './layer.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock } from './store.js';
@@ -12,6 +12,8 @@ import { importRootfsTarball } from './import-rootfs.js';
 import { importOciArchive } from './oci-import.js';
 import { importAci } from './aci.js';
 import { retar } from './retar.js';
+import { tarForms } from './tar-forms.js';
+import { printableText } from './tar-headers.js';
 import type { ImageRecord } from './types.js';
 import type { ExtractLimits } from './validate.js';
 
@@ -106,11 +108,10 @@ export async function importIso(file: string, ref: string, opts: { onProgress?: 
   const total = await fileSize(file);
   const staging = await makeStaging('iso');
   try {
-    const child = host().spawn(['bsdtar', '-c', '-f', '-', '--format', 'pax', '--numeric-owner', `@${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 4096) stderr += s; });
+    const child = host().spawn(tarForms().isoToTar(file), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr = stderrOf(child);
     const upstream = child.exited.then(({ code }) => {
-      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
+      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${printableText(stderr.last(1)) || `exit ${code}`}`);
       return fixed.done;
     });
     upstream.catch(() => undefined);

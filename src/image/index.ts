@@ -14,7 +14,7 @@ export { pruneImages, tagImage, type PruneResult } from './prune.js';
 export { withMergedRoot, flattenInto, applyLayer } from './flatten.js';
 export { planZfsLayers, ensureZfsLayers, chainIds, type ZfsLayerPlan } from './zfs.js';
 export { tarForms, type TarForms, type TarCompression } from './tar-forms.js';
-export { buildBaseImage, baseTarArgv, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';
+export { buildBaseImage, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';
 export { dropStaging, makeStaging, paths, readIndex, withStoreLock, storeDir } from './store.js';
 export type { Descriptor, StoredImage } from './store.js';
 export { commitLayers, stageLayerFile, stageLayerStream } from './layer.js';

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCompression, decompressor, type Decompressor } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { applyWhiteouts, deletesOf, type StagedLayer } from './layer.js';
+import { finishStaged, type StagedLayer } from './layer.js';
 import { waitDrain } from './streams.js';
 import type { Descriptor } from './store.js';
 
@@ -14,8 +14,11 @@ import type { Descriptor } from './store.js';
  * until then the unpacked directory is staging, never part of the store.
  */
 export interface LayerFeed {
-  /** Bytes of the blob, in order; resolves when the unpacker wants more (back-pressure). */
-  write(chunk: Buffer): Promise<void>;
+  /**
+   * Bytes of the blob, in order. Undefined when the unpacker wants more at once, else a promise
+   * that resolves when it does (back-pressure); throws or rejects once the unpacking failed.
+   */
+  write(chunk: Buffer): Promise<void> | undefined;
   /** Every byte written and its digest verified: finish unpacking and give the staged layer. */
   end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
   /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
@@ -40,39 +43,44 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
+  let verified: Descriptor | undefined;
   const start = (first: Buffer): void => {
-    const d = decompressor(detectCompression(first));
+    const kind = detectCompression(first);
+    const d = decompressor(kind);
     dec = d;
-    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done });
+    // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
+    const knownDiffId = kind === 'none' ? { knownDiffId: () => verified!.digest } : {};
+    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done, externalLinks: opts.whiteouts, ...knownDiffId });
     extraction.catch((e: unknown) => { failure = e; });
     settled = extraction.then(() => undefined, () => undefined);
   };
-  const push = async (chunk: Buffer): Promise<void> => {
+  const push = (chunk: Buffer): Promise<void> | undefined => {
     if (failure !== undefined) throw failure;
-    if (!dec!.input.write(chunk)) await waitDrain(dec!.input, settled);
-    if (failure !== undefined) throw failure;
+    if (dec!.input.write(chunk)) return undefined;
+    return waitDrain(dec!.input, settled).then(() => {
+      if (failure !== undefined) throw failure;
+    });
   };
-  const flushHead = async (): Promise<void> => {
+  const flushHead = (): Promise<void> | undefined => {
     const first = Buffer.concat(head);
     head = [];
     start(first);
-    await push(first);
+    return push(first);
   };
 
   return {
-    async write(chunk) {
+    write(chunk) {
       if (dec) return push(chunk);
       head.push(chunk);
       headBytes += chunk.length;
-      if (headBytes >= MAGIC) await flushHead();
+      return headBytes >= MAGIC ? flushHead() : undefined;
     },
     async end(blob, blobPath) {
+      verified = blob;
       if (!dec) await flushHead();
       dec!.input.end();
       const result = await extraction!;
-      if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
-      const deletes = opts.whiteouts ? deletesOf(result) : undefined;
-      return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
+      return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },
     async abort() {
       if (!dec) return;

@@ -1,21 +1,22 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import tarStream from 'tar-stream';
-import { host, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
-import { detectCompression, decompressor, readHead, type Compression } from './compression.js';
+import { host, stderrOf, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
+import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { fanOutFile, finished } from './streams.js';
+import { finished, readFileThrough } from './streams.js';
+import { tarStreamLib } from './retar.js';
+import { printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
 import {
   MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_XZ, MEDIA_LAYER_ZSTD,
   commitPath, paths, type Descriptor,
 } from './store.js';
 import type { Digest } from './types.js';
-import type { ExtractLimits } from './validate.js';
+import type { ExternalLink, ExtractLimits } from './validate.js';
 
 export interface Progress {
   /** Bytes of the input read so far. */
@@ -42,6 +43,8 @@ export interface StagedLayer {
   layerDir: string;
   /** Paths this layer deletes from the layers below (OCI whiteouts), and directories it makes opaque. */
   deletes?: LayerDeletes;
+  /** Hard links to lower layers' files, unpacked as placeholders until linkLowerFiles() fills them in. */
+  links?: ExternalLink[];
 }
 
 export interface LayerDeletes {
@@ -66,8 +69,13 @@ export interface StageOptions {
   source?: string;
   limits?: Partial<ExtractLimits>;
   onProgress?: (p: Progress) => void;
-  /** Turn OCI whiteout files into overlay whiteouts (char 0/0, opaque xattr). */
+  /**
+   * An OCI layer (a diff over the layers below): whiteout files are recorded as deletions (and on
+   * Linux turned into overlay whiteouts), hard links to lower layers' files become placeholders.
+   */
   whiteouts?: boolean;
+  /** Hard links to files of lower layers become placeholders (default: as `whiteouts`; appc dependencies). */
+  lowerLinks?: boolean;
   /** Keep the input's bytes as the layer blob (false: only unpack, e.g. an outer archive). */
   keepBlob?: boolean;
 }
@@ -105,45 +113,62 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   // file must not change meanwhile (checked below by size and mtime).
   const blobCopy = keepBlob ? copyFile(file, blobPath) : Promise.resolve();
   blobCopy.catch(() => undefined);
-  const blobHash = createHash('sha256');
-  const dec = decompressor(kind);
-  let stopped = false;
-  let stopNow!: () => void;
-  const stopPromise = new Promise<void>((res) => { stopNow = res; });
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false };
   let done = 0;
-  const pump = fanOutFile(
-    file,
-    [dec.input],
-    (chunk) => {
-      if (keepBlob) blobHash.update(chunk);
-      done += chunk.length;
-      opts.onProgress?.({ done, total });
-    },
-    { promise: Promise.race([stopPromise, dec.done.catch(() => undefined)]), stopped: () => stopped },
-  );
-  pump.catch(() => undefined);
+  const count = (chunk: Buffer) => {
+    done += chunk.length;
+    opts.onProgress?.({ done, total });
+  };
   let result: ExtractResult;
-  try {
-    result = await extractTarStream(dec.output, layerDir, { source, limits: opts.limits ?? {}, upstream: Promise.all([pump, dec.done]).then(() => undefined) });
-  } catch (e) {
-    stopped = true;
-    stopNow();
-    dec.abort();
-    await pump.catch(() => undefined);
-    await dec.done.catch(() => undefined);
-    await blobCopy.catch(() => undefined);
-    throw e;
+  let blobDigest: Digest;
+  if (kind === 'none') {
+    // A plain tar is its own diff id: one read, one hash, straight into the unpacker.
+    const rs = createReadStream(file, { highWaterMark: 1 << 20 });
+    rs.on('data', (c) => count(c as Buffer));
+    try {
+      result = await extractTarStream(rs, layerDir, extractOpts);
+    } catch (e) {
+      rs.destroy();
+      await blobCopy.catch(() => undefined);
+      throw e;
+    }
+    blobDigest = result.diffId;
+  } else {
+    // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
+    // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
+    // file, from the page cache, beside it: the bar follows that read.
+    const dec = await decompressFile(kind, file);
+    const blobHash = readFileThrough(file, count);
+    blobHash.catch(() => undefined);
+    try {
+      result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
+    } catch (e) {
+      dec.abort();
+      await dec.done.catch(() => undefined);
+      await blobHash.catch(() => undefined);
+      await blobCopy.catch(() => undefined);
+      throw e;
+    }
+    blobDigest = await blobHash;
   }
-  await pump;
   await blobCopy;
   const after = await stat(file);
   if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || done !== after.size) {
     throw new VesselError('E_ARCHIVE', `${source}: the file changed while it was being imported`);
   }
-  if (opts.whiteouts) await applyWhiteouts(layerDir, result, source);
-  const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: `sha256:${blobHash.digest('hex')}`, size: done };
-  const deletes = opts.whiteouts ? deletesOf(result) : undefined;
-  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
+  const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: blobDigest, size: done };
+  return finishStaged(result, { blob, blobPath, layerDir, source, whiteouts: opts.whiteouts ?? false });
+}
+
+/**
+ * A layer whose stream was read to its end and judged whole: whiteouts put in the OS's form, and
+ * the staged layer described (shared by file imports, in-process streams and pulls).
+ */
+export async function finishStaged(result: ExtractResult, l: { blob: Descriptor; blobPath: string; layerDir: string; source: string; whiteouts: boolean }): Promise<StagedLayer> {
+  if (l.whiteouts) await applyWhiteouts(l.layerDir, result, l.source);
+  const deletes = l.whiteouts ? deletesOf(result) : undefined;
+  const links = result.externalLinks.length ? result.externalLinks : undefined;
+  return { blob: l.blob, diffId: result.diffId, size: result.bytes, blobPath: l.blobPath, layerDir: l.layerDir, ...(deletes ? { deletes } : {}), ...(links ? { links } : {}) };
 }
 
 /**
@@ -196,7 +221,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   for (const c of gzChunks.splice(0)) blobOut.write(c);
   let result: ExtractResult;
   try {
-    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, ...(opts.upstream ? { upstream: opts.upstream } : {}) });
+    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false, ...(opts.upstream ? { upstream: opts.upstream } : {}) });
   } catch (e) {
     tar.destroy();
     gz.destroy();
@@ -206,10 +231,8 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   await gzDone;
   blobOut.end();
   await finished(blobOut);
-  if (opts.whiteouts) await applyWhiteouts(layerDir, result, opts.source);
   const blob: Descriptor = { mediaType: MEDIA_LAYER_GZIP, digest: `sha256:${blobHash.digest('hex')}`, size };
-  const deletes = opts.whiteouts ? deletesOf(result) : undefined;
-  return { blob, diffId: result.diffId, size: result.bytes, blobPath, layerDir, ...(deletes ? { deletes } : {}) };
+  return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts ?? false });
 }
 
 /** Move staged layers and their blobs into the store (content-addressed, so idempotent). */
@@ -234,20 +257,21 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
   const overlayForm = tarForms().overlayWhiteouts;
   if (overlayForm === undefined) {
+    // FreeBSD has no overlayfs: the markers go, the deletions recorded beside the layer
+    // (deletesOf) are applied when layers are stacked (flattenInto, the ZFS chain).
     for (const w of r.whiteouts) await unlink(join(layerDir, w));
     for (const d of r.opaqueDirs) {
       await unlink(join(layerDir, d, '.wh..wh..opq'));
-      if (!(await lstat(join(layerDir, d))).isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${d}/.wh..wh..opq": opaque marker outside a directory`);
+      if (!(await lstat(join(layerDir, d))).isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
     }
     return;
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
   }
-  const pack = tarStream.pack();
+  const pack = tarStreamLib().pack();
   const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  (child.pipes[2] as Readable).setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const stderr = stderrOf(child);
   pack.pipe(child.pipes[0] as NodeJS.WritableStream);
   for (const w of r.whiteouts) {
     const slash = w.lastIndexOf('/');
@@ -260,10 +284,10 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
     const marker = join(layerDir, d, '.wh..wh..opq');
     await unlink(marker);
     const st = await lstat(join(layerDir, d));
-    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${d}/.wh..wh..opq": opaque marker outside a directory`);
+    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
     pack.entry({ name: d || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
   }
   pack.finalize();
   const { code } = await child.exited;
-  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
 }

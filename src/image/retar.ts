@@ -1,5 +1,16 @@
 import type { Readable } from 'node:stream';
-import tarStream from 'tar-stream';
+import { createRequire } from 'node:module';
+import type tarStream from 'tar-stream';
+
+/**
+ * tar-stream, loaded on first use: most commands never rewrite a tar stream, and loading it costs
+ * a rootfs import a noticeable part of its start-up.
+ */
+let lib: typeof tarStream | undefined;
+export function tarStreamLib(): typeof tarStream {
+  lib ??= createRequire(import.meta.url)('tar-stream') as typeof tarStream;
+  return lib;
+}
 
 /**
  * Rewrite a tar stream entry by entry (rename, fix headers, drop entries), streaming: the ACI
@@ -17,8 +28,8 @@ export function retar(
     data.resume();
   },
 ): { output: Readable; done: Promise<void> } {
-  const outer = tarStream.extract();
-  const pack = tarStream.pack();
+  const outer = tarStreamLib().extract();
+  const pack = tarStreamLib().pack();
   outer.on('entry', (h, stream, next) => {
     stream.on('error', () => undefined);
     const result = map(h);

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Digest } from './types.js';
 import type { Writable } from 'node:stream';
 
 interface Drainable {
@@ -55,4 +58,26 @@ export function finished(w: Writable): Promise<void> {
     if (w.errored) return rej(w.errored);
     w.once('close', () => (w.errored ? rej(w.errored) : res()));
   });
+}
+
+/**
+ * The sha256 digest of a file, read once through one reused buffer (no garbage per chunk);
+ * `onChunk` sees each piece (valid only during the call).
+ */
+export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void): Promise<Digest> {
+  const h = createHash('sha256');
+  const fh = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      h.update(chunk);
+      onChunk(chunk);
+    }
+  } finally {
+    await fh.close();
+  }
+  return `sha256:${h.digest('hex')}`;
 }

@@ -1,37 +1,47 @@
+import { platform } from 'node:os';
 import { hostOs, type OsName } from '../util/index.js';
 
 /**
- * Every tar and cp command of vessel's image data path, per OS, as pure argv builders: GNU tar
- * and GNU cp on Linux, FreeBSD's base tools on FreeBSD. No other file builds a tar or cp argv
- * (test/unit/tar-forms.test.ts checks that, and runs every FreeBSD form with real bsdtar).
+ * Every tar, cp and decompressor command of vessel's image data path (image/ and build/), per OS,
+ * as pure argv builders: GNU tar and GNU cp on Linux, FreeBSD's base tools on FreeBSD. No other
+ * file builds a tar or cp argv (test/unit/tar-forms.test.ts checks that, checks every FreeBSD
+ * form against bsdtar's and cp's option tables, and runs them with real bsdtar).
  *
- * FreeBSD's tar is bsdtar (libarchive). Its long options are the table `tar_longopts` in
- * contrib/libarchive/tar/cmdline.c: `--numeric-owner`, `--same-owner`, `--no-same-owner`,
- * `--same-permissions`, `--xattrs`, `--no-fflags`, `--gzip`, `--xz`, `--zstd` are there;
- * GNU's `--xattrs-include`, `--xattrs-exclude`, `--warning`, `--sort`, `--no-overwrite-dir`
- * and `--transform` are not, and bsdtar stops with "Option --… is not supported" on them.
- * FreeBSD has no `trusted.*` extended-attribute namespace (extattr(2): user and system only), so
- * overlayfs's own attributes cannot exist there to be excluded.
+ * FreeBSD's tar is bsdtar (libarchive). Its options are `short_options` and the long-option
+ * table `tar_longopts` in contrib/libarchive/tar/cmdline.c: `--numeric-owner`, `--same-owner`,
+ * `--no-same-owner`, `-p`, `--no-fflags`, `--no-xattrs`, `--zstd`, `--options`, `-s` are there;
+ * GNU's `--xattrs-include`, `--xattrs-exclude`, `--warning`, `--sort`, `--no-overwrite-dir` and
+ * `--transform` are not, and bsdtar stops with "Option --… is not supported" on them.
+ *
+ * Every FreeBSD form names its program "tar", as FreeBSD runs it. Off FreeBSD (the VESSEL_OS=
+ * freebsd test seam, which puts vessel on its FreeBSD path on Linux) the same program is installed
+ * as "bsdtar" (Debian's libarchive-tools), and tarForms() names it so: the FreeBSD forms then run
+ * for real, with the program FreeBSD has, instead of failing under GNU tar.
  */
 export type TarCompression = 'none' | 'gzip' | 'xz' | 'zstd';
+
+/** What a decompressor form can undo (bzip2 only comes in, in .aci and rootfs tarballs). */
+export type Decompressible = Exclude<TarCompression, 'none'> | 'bzip2';
 
 export interface TarForms {
   os: OsName;
   /**
-   * Unpack one layer from stdin into `dest`. The entries were judged by the EntryChecker before
-   * tar sees them; tar only writes.
+   * Unpack one tar stream from stdin into `dest`. The entries were judged by the EntryChecker
+   * before tar sees them; tar only writes (its own guards are a second line).
    */
   extract(dest: string, root: boolean): string[];
   /**
-   * A root filesystem `dir` as the archive `out` (image export). With `aci`, the tree goes under
-   * rootfs/ and `aci.dir`/`aci.file` (the appc manifest) comes first.
+   * A root filesystem `dir` as the archive `out` ("-": stdout), compressed as asked (image
+   * export). With `aci`, the tree is named rootfs/ and `aci.dir`/`aci.file` (the appc manifest)
+   * comes first: the rename applies to member names and hard-link targets, never to symlink
+   * targets (their `../lib/x` is relative to where the link is).
    */
   createRootfs(dir: string, out: string, compression: TarCompression, aci?: { dir: string; file: string }): string[];
   /** A build tree as a gzip-compressed layer file. */
   createTreeLayer(tree: string, out: string): string[];
-  /** A RUN step's upper directory as a tar stream on stdout. */
+  /** A RUN step's upper directory as a tar stream on stdout (its overlay deletion markers included). */
   streamTree(dir: string): string[];
-  /** Copy a layer onto a directory that holds the layers below it: the two ends of a pipe. */
+  /** Copy a layer onto a directory that holds the layers below it (flatten, ZFS chain): the two ends of a pipe. */
   copyOut(from: string): string[];
   copyIn(to: string): string[];
   /**
@@ -42,91 +52,138 @@ export interface TarForms {
    * flatten.ts applies (ZFS clone roots, export).
    */
   overlayWhiteouts: ((layerDir: string) => string[]) | undefined;
-  /**
-   * `cp` of a directory's contents into the build tree: an ADDed archive's unpacked layer keeps
-   * its owners; a COPY source does not (its owner is set after by chown).
-   */
-  copyContents(fromDir: string, toDir: string, keepOwners: boolean): string[];
-  /** `cp` of one COPY source file (its owner set after by chown). */
-  copyPath(from: string, to: string): string[];
+  /** An ISO 9660 image as a pax stream on stdout: libarchive reads ISO 9660 (bsdtar on both OSes). */
+  isoToTar(iso: string): string[];
   /**
    * `vessel image base`: the staged tree's entries, then the base system's own. Only -c, -f and
    * -C, which both tars share; both store /rescue's hard links as links.
    */
   createBaseLayer(out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[];
+  /**
+   * `cp` of a directory's contents into the build tree: an ADDed archive's unpacked layer keeps
+   * its owners; a COPY source does not (its owner is set after by chown).
+   */
+  copyContents(fromDir: string, toDir: string, keepOwners: boolean): string[];
+  /**
+   * `cp` of one path with its mode and times: a COPY source file (owner set after by chown), or,
+   * keeping owners, the file a hard link into a lower layer names (image/lower-links.ts).
+   */
+  copyPath(from: string, to: string, keepOwners: boolean): string[];
+  /** A decompressor from stdin to stdout (the same tools in FreeBSD's base and on Linux). */
+  decompress(kind: Decompressible): string[];
 }
 
-const baseLayer = (out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] =>
-  ['tar', '-cf', out, '-C', stage, ...stagedEntries, '-C', from, ...baseEntries];
+const baseLayer = (tar: string) => (out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] =>
+  [tar, '-cf', out, '-C', stage, ...stagedEntries, '-C', from, ...baseEntries];
 
-const COMPRESSION_FLAG: Record<TarCompression, string[]> = { none: [], gzip: ['--gzip'], xz: ['--xz'], zstd: ['--zstd'] };
+const isoToTar = (bsdtar: string) => (iso: string): string[] => [bsdtar, '-c', '-f', '-', '--format', 'pax', '--numeric-owner', `@${iso}`];
+
+const DECOMPRESS: Record<Decompressible, string[]> = { gzip: ['gzip', '-dc'], xz: ['xz', '-dc'], zstd: ['zstd', '-dc', '-q'], bzip2: ['bzip2', '-dc'] };
+const decompress = (kind: Decompressible): string[] => [...DECOMPRESS[kind]];
 
 /**
- * appc's rootfs/ prefix for every member name and hard-link target, never a symlink's target
- * (its `../lib/x` is relative to where the link is). GNU tar: transform scope flag `S` ("do not
- * apply to symbolic link targets"); bsdtar: `S` clears the rule's symlink flag (subst.c).
+ * appc's rootfs/ prefix for every member name and hard-link target, never a symlink's target.
+ * GNU tar: transform scope flag `S` ("do not apply to symbolic link targets"); bsdtar: `S` clears
+ * the rule's symlink flag (subst.c).
  */
 const ROOTFS_PREFIX = ',^\\.,rootfs,S';
 
+/**
+ * zstd runs on every core: on a machine with cores to spare an export is then faster than
+ * `tar --zstd -c`, whose zstd runs on one. GNU: -I, which GNU tar splits into words itself.
+ */
+const GNU_COMPRESSION: Record<TarCompression, string[]> = { none: [], gzip: ['-z'], xz: ['-J'], zstd: ['-I', 'zstd -T0 -q'] };
+
+/** All xattrs (security.capability, user.*) but never overlay's own, which only vessel sets. */
+const GNU_XATTRS = ['--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*'];
+
+const GNU_EXTRACT = (dest: string, root: boolean): string[] => [
+  'tar', '-x', '-f', '-', '-C', dest,
+  '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner',
+  // An archive must not be able to set redirects or opaque flags on a lower directory.
+  ...GNU_XATTRS,
+  '--warning=no-unknown-keyword', '--warning=no-timestamp',
+];
+
 const GNU: TarForms = {
   os: 'linux',
-  extract: (dest, root) => [
-    'tar', '-x', '-f', '-', '-C', dest,
-    '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner',
-    // All xattrs (security.capability, user.*) but never overlay's own: an archive must not be
-    // able to set redirects or opaque flags on a lower directory; vessel sets those itself.
-    '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*',
-    '--warning=no-unknown-keyword', '--warning=no-timestamp',
-  ],
+  extract: GNU_EXTRACT,
   createRootfs: (dir, out, compression, aci) => [
-    'tar', '-c', '-f', out, ...COMPRESSION_FLAG[compression],
-    '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*', '--sort=name',
+    'tar', '-c', '-f', out, '--numeric-owner', ...GNU_COMPRESSION[compression], ...GNU_XATTRS, '--sort=name',
     ...(aci ? [`--transform=s${ROOTFS_PREFIX}`, '-C', aci.dir, aci.file] : []),
     '-C', dir, '.',
   ],
-  createTreeLayer: (tree, out) => ['tar', '-c', '-f', out, '--gzip', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', tree, '.'],
+  createTreeLayer: (tree, out) => ['tar', '-c', '-f', out, ...GNU_COMPRESSION.gzip, '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', tree, '.'],
   streamTree: (dir) => ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', dir, '.'],
-  copyOut: (from) => ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.overlay.*', '-C', from, '.'],
-  copyIn: (to) => ['tar', '-x', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--xattrs-include=*', '-C', to],
+  copyOut: (from) => ['tar', '-c', '-f', '-', '--numeric-owner', ...GNU_XATTRS, '-C', from, '.'],
+  copyIn: (to) => GNU_EXTRACT(to, true),
   overlayWhiteouts: (layerDir) => [
     'tar', '-x', '-f', '-', '-C', layerDir, '--numeric-owner', '--same-permissions', '--same-owner',
     '--xattrs', '--xattrs-include=trusted.overlay.opaque', '--no-overwrite-dir',
   ],
+  // Linux here cannot mount ISO 9660; libarchive's bsdtar reads it.
+  isoToTar: isoToTar('bsdtar'),
+  createBaseLayer: baseLayer('tar'),
   copyContents: (fromDir, toDir, keepOwners) => ['cp', '-a', ...(keepOwners ? [] : ['--no-preserve=ownership']), `${fromDir}/.`, `${toDir}/`],
-  copyPath: (from, to) => ['cp', '-a', '--no-preserve=ownership', from, to],
-  createBaseLayer: baseLayer,
+  // -a also keeps xattrs (file capabilities).
+  copyPath: (from, to, keepOwners) => ['cp', '-a', ...(keepOwners ? [] : ['--no-preserve=ownership']), '--', from, to],
+  decompress,
 };
 
 /**
- * bsdtar and FreeBSD's cp(1). Extraction adds `--no-fflags`: bsdtar run as root restores file
- * flags by default (bsdtar(1): "--fflags … the default behavior … if tar is run in x mode as
- * root"), and an image must not be able to leave schg/sunlnk files in the store that no `image
- * rm` could delete — GNU tar never restores BSD file flags either. bsdtar has no `--sort`: entry
- * order is the directory's, so an export or a build layer on FreeBSD is not byte-reproducible.
- * cp(1) on FreeBSD: `-a` is `-RpP`; there is no `--no-preserve` (the caller's chown sets the owner).
+ * bsdtar and FreeBSD's cp(1), `tar` being the program's name (see the top).
+ *
+ * Extraction: -p and --same-owner (what bsdtar assumes for root anyway: bsdtar.c), then
+ * --no-fflags and --no-xattrs, in that order because bsdtar applies options in order and -p turns
+ * both on (bsdtar.c `case 'p'`: ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS). No file flags:
+ * an archive's schg/sunlnk would leave files in the store that no `image rm` could delete (at
+ * securelevel > 0 not even root) — GNU tar never restores BSD file flags either. No extattrs:
+ * FreeBSD's "system" namespace holds ACLs' and MAC labels' data, which an image must not set, and a
+ * Linux image's security.* / trusted.* names have no FreeBSD namespace (bsdtar would fail on them).
+ * bsdtar refuses ".." and does not write through symlinks by default (SECURE_NODOTDOT, _SYMLINKS).
+ * Since nothing in the store carries extattrs, the create forms leave bsdtar's default (read them).
+ *
+ * bsdtar has no `--sort`: entry order is the directory's, so an export or a build layer on FreeBSD
+ * is not byte-reproducible. zstd: libarchive's own filter, option "threads" (0 = one per CPU).
+ * `-s` must precede the first operand: bsdtar's option parser stops there (cmdline.c).
+ *
+ * cp(1) (bin/cp/cp.c getopt "HLPRafilNnprsvx", no long options): `-a` is -R -p -P — -P so that a
+ * symlink source is copied as the link, not followed (without -R/-P cp.c uses FTS_COMFOLLOW) — and
+ * there is no `--no-preserve` (the caller's chown sets the owner).
  */
-const BSD: TarForms = {
-  os: 'freebsd',
-  extract: (dest, root) => [
-    'tar', '-x', '-f', '-', '-C', dest,
-    '--numeric-owner', '--same-permissions', root ? '--same-owner' : '--no-same-owner', '--xattrs', '--no-fflags',
-  ],
-  createRootfs: (dir, out, compression, aci) => [
-    'tar', '-c', '-f', out, ...COMPRESSION_FLAG[compression], '--numeric-owner', '--xattrs',
-    // -s must precede the first operand: bsdtar's option parser stops there (cmdline.c).
-    ...(aci ? ['-s', ROOTFS_PREFIX, '-C', aci.dir, aci.file] : []),
-    '-C', dir, '.',
-  ],
-  createTreeLayer: (tree, out) => ['tar', '-c', '-f', out, '--gzip', '--numeric-owner', '--xattrs', '-C', tree, '.'],
-  streamTree: (dir) => ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '-C', dir, '.'],
-  copyOut: (from) => ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '-C', from, '.'],
-  copyIn: (to) => ['tar', '-x', '-f', '-', '--numeric-owner', '--same-permissions', '--same-owner', '--xattrs', '--no-fflags', '-C', to],
-  overlayWhiteouts: undefined,
-  copyContents: (fromDir, toDir) => ['cp', '-a', `${fromDir}/.`, `${toDir}/`],
-  copyPath: (from, to) => ['cp', '-a', from, to],
-  createBaseLayer: baseLayer,
-};
+function bsdForms(tar: string): TarForms {
+  const extract = (dest: string, root: boolean): string[] =>
+    [tar, '-x', '-f', '-', '-C', dest, '--numeric-owner', '-p', root ? '--same-owner' : '--no-same-owner', '--no-fflags', '--no-xattrs'];
+  const compression: Record<TarCompression, string[]> = { none: [], gzip: ['-z'], xz: ['-J'], zstd: ['--zstd', '--options', 'zstd:threads=0'] };
+  return {
+    os: 'freebsd',
+    extract,
+    createRootfs: (dir, out, comp, aci) => [
+      tar, '-c', '-f', out, '--numeric-owner', ...compression[comp],
+      ...(aci ? ['-s', ROOTFS_PREFIX, '-C', aci.dir, aci.file] : []),
+      '-C', dir, '.',
+    ],
+    createTreeLayer: (tree, out) => [tar, '-c', '-f', out, ...compression.gzip, '--numeric-owner', '-C', tree, '.'],
+    streamTree: (dir) => [tar, '-c', '-f', '-', '--numeric-owner', '-C', dir, '.'],
+    copyOut: (from) => [tar, '-c', '-f', '-', '--numeric-owner', '-C', from, '.'],
+    copyIn: (to) => extract(to, true),
+    overlayWhiteouts: undefined,
+    isoToTar: isoToTar(tar),
+    createBaseLayer: baseLayer(tar),
+    copyContents: (fromDir, toDir) => ['cp', '-a', `${fromDir}/.`, `${toDir}/`],
+    copyPath: (from, to) => ['cp', '-a', '--', from, to],
+    decompress,
+  };
+}
 
-export function tarForms(os: OsName = hostOs()): TarForms {
-  return os === 'freebsd' ? BSD : GNU;
+const BSD_ON_FREEBSD = bsdForms('tar');
+const BSD_ELSEWHERE = bsdForms('bsdtar');
+
+/**
+ * The forms for `os` (default: the OS vessel runs containers for, VESSEL_OS included), as run on
+ * the platform `runsOn` (default: this machine's): FreeBSD's forms off FreeBSD name bsdtar.
+ */
+export function tarForms(os: OsName = hostOs(), runsOn: string = platform()): TarForms {
+  if (os === 'linux') return GNU;
+  return runsOn === 'freebsd' ? BSD_ON_FREEBSD : BSD_ELSEWHERE;
 }

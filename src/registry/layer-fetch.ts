@@ -9,6 +9,7 @@ import type { Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
 import { endCheck, tooLong } from './verify.js';
 import type { Reporter } from './progress.js';
+import { received } from './garbage.js';
 
 /**
  * Bytes read from disk or network at a time: small, so that a pull's memory stays flat whatever
@@ -53,32 +54,57 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'skip' });
     } else {
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: have > 0 ? 'resume' : 'download' });
-      const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644, highWaterMark: CHUNK });
+      // Room for a transport's largest piece (sftp: 255 KiB) and some: a write stream that is
+      // "full" after every chunk would pause the download at every chunk.
+      const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644, highWaterMark: 1 << 20 });
       const outFailed = failed(out); // also what close() reports
       fh = out;
       await withRetry(async () => {
         const src = await j.reg.getBlob(j.name, j.desc.digest, have > 0 ? { offset: have } : undefined);
-        try {
-          for await (const c of src as AsyncIterable<Buffer>) {
-            const over = tooLong(j.what, have + c.length, j.desc.size);
-            if (over) throw over;
-            hash.update(c);
-            // The blob file and the unpacker take the chunk together; the next is read when
-            // both have room for it. The file is written in order behind the reads, so after a
-            // dropped connection it still ends exactly at the bytes hashed.
-            if (out.errored) throw out.errored;
-            const fed = feed.write(c);
-            if (!out.write(c)) await Promise.all([fed, waitDrain(out, outFailed)]);
-            else await fed;
-            have += c.length;
-            fetched += c.length;
-            j.rep.bytes(c.length);
-          }
-        } finally {
-          src.destroy();
-        }
-        const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
-        if (bad) throw bad;
+        await new Promise<void>((resolve, reject) => {
+          let settled = false;
+          const fail = (e: unknown) => {
+            if (settled) return;
+            settled = true;
+            src.destroy();
+            reject(e);
+          };
+          // 'data' events, not an async iterator: that one concatenates whatever is buffered
+          // into a new Buffer at every step (a copy of each byte, and garbage).
+          src.on('data', (c: Buffer) => {
+            if (settled) return;
+            try {
+              const over = tooLong(j.what, have + c.length, j.desc.size);
+              if (over) throw over;
+              if (out.errored) throw out.errored;
+              hash.update(c);
+              // The blob file and the unpacker take the chunk together; the next is read when
+              // both have room for it. The file is written in order behind the reads, so after
+              // a dropped connection it still ends exactly at the bytes hashed.
+              const fed = feed.write(c);
+              const full = !out.write(c);
+              have += c.length;
+              fetched += c.length;
+              j.rep.bytes(c.length);
+              received(c.length);
+              if (fed || full) {
+                src.pause();
+                Promise.all([fed, full ? waitDrain(out, outFailed) : undefined]).then(() => { if (!settled) src.resume(); }, fail);
+              }
+            } catch (e) {
+              fail(e);
+            }
+          });
+          src.once('end', () => {
+            if (settled) return;
+            settled = true;
+            const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
+            if (bad) reject(bad);
+            else resolve();
+          });
+          src.once('error', fail);
+          src.once('close', () => fail(Object.assign(new Error('the connection closed before the end of the blob'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+        });
       }, j.retry);
       await closeFile(out);
       fh = undefined;

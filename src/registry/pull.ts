@@ -104,7 +104,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     let keep = false;
     try {
       const got = await fetchLayers(ctx, r, dir);
-      const image = await commitPulledImage({ manifestText: r.manifest.text, configText: r.configText, config: r.config, layers: got.layers, ref: local });
+      const image = await commitPulledImage({ manifestText: r.manifest.text, configText: r.configText, config: r.config, layers: got.layers, ref: local, source: where });
       return finish(image, got.fetched, got.skipped, got.bytes);
     } catch (e) {
       // Only a network failure is worth resuming; anything else must leave the store exactly as it was.

@@ -1,10 +1,20 @@
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { S3Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { VesselError, errorMessage } from '../util/index.js';
 import type { RegistryUrl } from './url.js';
 import type { ObjectStat, Transport } from './transport.js';
 
 type S3Url = Extract<RegistryUrl, { scheme: 's3' }>;
+
+/**
+ * The SDK through require(), not import(): a CommonJS package imported from ES modules is first
+ * scanned for its export names (cjs-module-lexer over the SDK's whole bundle) — a third of its
+ * load time, paid at the start of every pull and publish.
+ */
+const load = createRequire(import.meta.url);
+const { S3Client: Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand } = load('@aws-sdk/client-s3') as typeof Sdk;
 
 /** lib-storage buffers queueSize parts: 4 × 8 MiB bounds a multipart upload's memory (awscli's part size too). */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -58,7 +68,7 @@ export class S3Transport implements Transport {
     // The SDK warns on stderr, once per process, that future releases will need Node 22; vessel
     // supports Node 20 and pins the SDK. The SDK's own switch turns it off; a user's setting wins.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client(s3ClientConfig(u));
+    this.client = new Client(s3ClientConfig(u));
     this.bucket = u.bucket;
     this.prefix = u.prefix ? `${u.prefix.replace(/\/+$/, '')}/` : '';
   }
@@ -121,7 +131,7 @@ export class S3Transport implements Transport {
       return;
     }
     // lib-storage is loaded only for the rare blob above the threshold (start-up time).
-    const { Upload } = await import('@aws-sdk/lib-storage');
+    const { Upload } = load('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage');
     // Multipart for large blobs, one PutObject for small ones; the object appears only when the
     // upload completes, and a failed one is aborted, so no half blob is ever visible.
     const up = new Upload({

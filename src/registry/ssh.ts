@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +62,8 @@ function privateKey(t: SshTarget): { key: Buffer; file: string } {
 }
 
 export async function sshConnect(t: SshTarget): Promise<Client> {
-  const { Client } = await import('ssh2');
+  // require(), not import(): no export-name scan of a CommonJS package at every connection's start.
+  const { Client } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
   const { key } = privateKey(t);
   const pinned = t.params.hostkey;
   let known: Buffer[] = [];

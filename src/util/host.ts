@@ -55,9 +55,9 @@ function describe(argv: readonly string[]): string {
 }
 
 /**
- * A command run to its end with its output captured. node:child_process directly: execa cost a
- * start ~40 ms of ES-module loading on every first host command (measured), for nothing this needs.
- * Like execa, a given `env` extends the process's own.
+ * A command run to its end with its output captured. node:child_process directly: the process
+ * library vessel used before cost a start ~40 ms of ES-module loading on every first host command
+ * (measured), for nothing this needs. A given `env` extends the process's own.
  */
 function runToEnd(argv: readonly string[], opts: HostOptions): Promise<HostResult & { spawnError?: string }> {
   const [file, ...args] = argv as [string, ...string[]];
@@ -115,7 +115,7 @@ const nodeRunner: HostRunner = {
     if (argv.length === 0) throw new VesselError('E_HOST', 'empty host command');
     if (debugEnabled()) log().debug({ cmd: describe(argv) }, 'host spawn');
     const [file, ...args] = argv as [string, ...string[]];
-    // node:child_process, not execa: this is the hot path of `vessel run` and needs raw fds.
+    // node:child_process directly: this is the hot path of `vessel run` and needs raw fds.
     const child = nodeSpawn(file, args, {
       cwd: opts.cwd,
       env: opts.env,
@@ -140,6 +140,21 @@ const nodeRunner: HostRunner = {
     };
   },
 };
+
+/**
+ * What a spawned child writes on stderr, kept as it runs (its last 8 KiB): `last(n)` is its last
+ * n lines joined for one line of error. For children whose stdio is wired to streams (spawn), where
+ * run() cannot be used; run() keeps the whole of its command's output itself.
+ */
+export function stderrOf(child: SpawnedProcess): { last: (n?: number) => string } {
+  let text = '';
+  const err = child.pipes[2] as NodeJS.ReadableStream | null | undefined;
+  err?.setEncoding('utf8');
+  err?.on('data', (s: string) => {
+    text = (text + s).slice(-8192);
+  });
+  return { last: (n = 2) => text.trim().split('\n').filter(Boolean).slice(-n).join(' | ') };
+}
 
 export function hostFailure(r: HostResult): VesselError {
   const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');

@@ -1,8 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import tarStream from 'tar-stream';
-import { host, setHostRunner } from '../../src/util/host.js';
 
 /**
  * bsdtar's command line as FreeBSD's source has it: contrib/libarchive/tar/cmdline.c
@@ -92,33 +89,4 @@ export async function xattrOf(dir: string, file: string, name: string): Promise<
   extract.end(archive);
   await done;
   return value;
-}
-
-/**
- * Run `fn` with every `tar` the code under test spawns handed to the real bsdtar — what `tar` is
- * on FreeBSD — for tests that put vessel on its FreeBSD path (VESSEL_OS=freebsd) on this machine.
- */
-export async function withBsdtar<T>(fn: () => Promise<T>): Promise<T> {
-  const real = host();
-  const swap = (argv: readonly string[]): readonly string[] => (argv[0] === 'tar' ? ['bsdtar', ...argv.slice(1)] : argv);
-  const restore = setHostRunner({ run: (argv, opts) => real.run(swap(argv), opts), spawn: (argv, opts) => real.spawn(swap(argv), opts) });
-  try {
-    return await fn();
-  } finally {
-    restore();
-  }
-}
-
-/**
- * PATH for a vessel child process on its FreeBSD path (VESSEL_OS=freebsd) that finds bsdtar as
- * `tar`, as on FreeBSD: a `tar` symlink in a directory under `dir` (the test's own root, which
- * the test removes), first on PATH.
- */
-export function bsdtarOnPath(dir: string): NodeJS.ProcessEnv {
-  const bin = join(dir, 'bsdtar-bin');
-  if (!existsSync(join(bin, 'tar'))) {
-    mkdirSync(bin, { recursive: true });
-    symlinkSync('/usr/bin/bsdtar', join(bin, 'tar'));
-  }
-  return { PATH: `${bin}:${process.env.PATH ?? ''}` };
 }

@@ -57,9 +57,11 @@ export class LiveFreeBSD extends FakeFreeBSD {
       this.calls.push({ argv: [...argv], input: planForTranscript(argv[2]!) });
       return spawnModelMonitor(this.modelHost(), argv[2]!, false);
     }
-    if (argv[0] === 'tar') {
+    if (argv[0] === 'tar' || argv[0] === 'bsdtar') {
       // Copying a layer onto its ZFS dataset (image/flatten.ts copyTree): a pipe that ends at once.
-      this.calls.push({ argv: [...argv] });
+      // FreeBSD's tar is bsdtar; off FreeBSD the image code runs it under that name (tar-forms.ts
+      // programFor), so the transcript shows what FreeBSD runs: `tar`.
+      this.calls.push({ argv: ['tar', ...argv.slice(1)] });
       const pipes = [new PassThrough(), new PassThrough(), new PassThrough()];
       pipes[1]!.end();
       pipes[2]!.end();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import tarStream from 'tar-stream';
@@ -110,4 +110,12 @@ export async function makeOciArchive(spec: OciArchiveSpec): Promise<Buffer> {
   pack.finalize();
   await done;
   return Buffer.concat(chunks);
+}
+
+/** A small tree as files are found in images: etc/motd (`text`) and etc/issue, a relative symlink to it. */
+export function motdTree(dir: string, text: string): string {
+  mkdirSync(join(dir, 'etc'), { recursive: true });
+  writeFileSync(join(dir, 'etc', 'motd'), text);
+  symlinkSync('motd', join(dir, 'etc', 'issue'));
+  return dir;
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseTarArgv } from '../../src/image/base.js';
+import { tarForms } from '../../src/image/tar-forms.js';
 import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
 
 // `vessel image base`: a FreeBSD image built offline from a FreeBSD base system, here a fake
@@ -75,9 +75,10 @@ describe('vessel image base', () => {
     const stage = join(t.root, 'bsdtar-stage');
     mkdirSync(join(stage, 'etc'), { recursive: true });
     writeFileSync(join(stage, 'etc', 'group'), 'wheel:*:0:\n');
-    const argv = baseTarArgv(out, stage, ['etc'], base, ['rescue']);
-    expect(argv[0]).toBe('tar');
-    execFileSync('bsdtar', argv.slice(1));
+    // The FreeBSD form as run off FreeBSD: its program is bsdtar (tar-forms.ts).
+    const argv = tarForms('freebsd', 'linux').createBaseLayer(out, stage, ['etc'], base, ['rescue']);
+    expect(argv[0]).toBe('bsdtar');
+    execFileSync(argv[0]!, argv.slice(1));
     const listing = execFileSync('bsdtar', ['-tvf', out], { encoding: 'utf8' });
     expect(listing).toMatch(/etc\/group/);
     expect(listing.split('\n').filter((l) => / link to rescue\/(rescue|sh|cat|nc|sleep|date|hostname|mkdir)$/.test(l))).toHaveLength(7);

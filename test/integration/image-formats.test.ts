@@ -75,7 +75,7 @@ describe('OCI archives', () => {
     expect(existsSync(join(top, 'www/.wh.index.html'))).toBe(false);
     expect(existsSync(join(top, 'etc/.wh..wh..opq'))).toBe(false);
     // Whiteouts honoured by a real overlay of the layers.
-    await store.withMergedRoot(r.layerDirs, async (dir) => {
+    await store.withMergedRoot(r.record.layers, async (dir) => {
       expect(existsSync(join(dir, 'www/index.html'))).toBe(false);
       expect(readdirSync(join(dir, 'etc'))).toEqual(['motd']);
       expect(readFileSync(join(dir, 'app.txt'), 'utf8')).toBe('top layer\n');
@@ -222,7 +222,7 @@ describe('flattened root (no overlayfs: the FreeBSD fallback)', () => {
     const r = await store.resolveImage('app:v1');
     const flat = join(files, 'flat-app');
     await store.flattenInto(r.record.layers, flat);
-    const merged = await store.withMergedRoot(r.layerDirs, async (dir) => treeListing(dir));
+    const merged = await store.withMergedRoot(r.record.layers, async (dir) => treeListing(dir));
     const mine = treeListing(flat);
     mine.delete('');
     merged.delete('');

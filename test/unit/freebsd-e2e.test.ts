@@ -33,7 +33,6 @@ import { importRootfsTarball } from '../../src/image/index.js';
 import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
-import { withBsdtar } from '../helpers/bsdtar.js';
 
 /** Per-test root → /var/lib/vessel; the image's layer digest (tar-version dependent) → <diffid>. */
 const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>').replace(/^( {2}\| run-id )[0-9a-f]{8}$/gm, '$1<run>');
@@ -47,8 +46,8 @@ beforeAll(async () => {
   const tar = join(root, 'rootfs.tar');
   const r = spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
   expect(r.status).toBe(0);
-  // Unpacked by the FreeBSD path's own tar form, with real bsdtar (FreeBSD's tar).
-  await withBsdtar(() => importRootfsTarball(tar, 'busybox:latest'));
+  // Unpacked by the FreeBSD path's own tar form, with real bsdtar (FreeBSD's tar: tar-forms.ts).
+  await importRootfsTarball(tar, 'busybox:latest');
 });
 
 let restore: (() => void) | undefined;

@@ -5,37 +5,47 @@ import { tarForms, type TarForms } from '../../src/image/tar-forms.js';
 import { GNU_ONLY_TAR_OPTIONS, bsdtarRefuses } from '../helpers/bsdtar.js';
 
 /**
- * Issue 13 findings 1-4, item 2: one pure module holds every tar and cp argv of the image data
- * path per OS, and nothing GNU-only reaches the FreeBSD side. Checked here against bsdtar's own
- * option table (FreeBSD's contrib/libarchive/tar/cmdline.c, test/helpers/bsdtar.ts) and
- * cp.c's getopt string; test/integration/image-freebsd-tar.test.ts runs the same forms with real
- * bsdtar through the CLI.
+ * Issue 13 findings 1-4, item 2, and issue 15's FreeBSD forms: one pure module holds every tar,
+ * cp and decompressor argv of the image data path (image/ and build/) per OS, and nothing
+ * GNU-only reaches the FreeBSD side. Checked here against bsdtar's own option table (FreeBSD's
+ * contrib/libarchive/tar/cmdline.c, test/helpers/bsdtar.ts) and cp.c's getopt string;
+ * test/integration/image-freebsd-tar.test.ts runs the same forms with real bsdtar through the CLI.
  */
 const SRC = resolve(__dirname, '..', '..', 'src');
 
-/** Every argv a TarForms can produce, with representative arguments. */
-function everyForm(f: TarForms): Array<[string, string[]]> {
+/** The forms as FreeBSD runs them (program "tar"), and as Linux does. */
+const BSD = tarForms('freebsd', 'freebsd');
+const GNU = tarForms('linux', 'linux');
+
+/** Every tar argv a TarForms can produce, with representative arguments. */
+function everyTarForm(f: TarForms): Array<[string, string[]]> {
   return [
     ['extract (root)', f.extract('/d', true)],
     ['extract (user)', f.extract('/d', false)],
     ...(['none', 'gzip', 'xz', 'zstd'] as const).map((c): [string, string[]] => [`createRootfs ${c}`, f.createRootfs('/r', '/o.tar', c)]),
+    ['createRootfs to stdout', f.createRootfs('/r', '-', 'none')],
     ['createRootfs aci', f.createRootfs('/r', '/o.aci', 'gzip', { dir: '/s', file: 'manifest' })],
     ['createTreeLayer', f.createTreeLayer('/t', '/o.tar.gz')],
     ['streamTree', f.streamTree('/u')],
     ['copyOut', f.copyOut('/l')],
     ['copyIn', f.copyIn('/z')],
+    ['isoToTar', f.isoToTar('/media/disc.iso')],
     ['createBaseLayer', f.createBaseLayer('/o.tar', '/s', ['etc'], '/', ['rescue'])],
     ...(f.overlayWhiteouts ? [['overlayWhiteouts', f.overlayWhiteouts('/l')] as [string, string[]]] : []),
   ];
 }
 
-/** FreeBSD cp(1): bin/cp/cp.c `getopt(argc, argv, "HLPRafilNnprsvx")`, no long options. */
+function everyCpForm(f: TarForms): string[][] {
+  return [f.copyContents('/a', '/b', true), f.copyContents('/a', '/b', false), f.copyPath('/a', '/b', true), f.copyPath('/a', '/b', false)];
+}
+
+/** FreeBSD cp(1): bin/cp/cp.c `getopt(argc, argv, "HLPRafilNnprsvx")`, no long options; `--` ends them. */
 const FREEBSD_CP_OPTIONS = 'HLPRafilNnprsvx';
 
 function cpRefuses(argv: string[]): string[] {
   const out: string[] = [];
   for (const a of argv.slice(1)) {
-    if (!a.startsWith('-')) break;
+    if (a === '--' || !a.startsWith('-')) break;
     if (a.startsWith('--')) out.push(`cp: illegal option ${a}`);
     else for (const c of a.slice(1)) if (!FREEBSD_CP_OPTIONS.includes(c)) out.push(`cp: illegal option -- ${c}`);
   }
@@ -43,7 +53,7 @@ function cpRefuses(argv: string[]): string[] {
 }
 
 describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
-  for (const [what, argv] of everyForm(tarForms('freebsd'))) {
+  for (const [what, argv] of everyTarForm(BSD)) {
     it(`${what}: every option is in bsdtar's table`, () => {
       expect(argv[0]).toBe('tar');
       expect(bsdtarRefuses(argv)).toEqual([]);
@@ -52,40 +62,70 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
   }
 
   it('the check itself catches the GNU forms the FreeBSD path used to run (findings 1-3)', () => {
-    const gnu = tarForms('linux');
-    expect(bsdtarRefuses(gnu.extract('/d', true))).toEqual([
+    expect(bsdtarRefuses(GNU.extract('/d', true))).toEqual([
       'Option --xattrs-include is not supported', 'Option --xattrs-exclude is not supported',
       'Option --warning is not supported', 'Option --warning is not supported',
     ]);
-    expect(bsdtarRefuses(gnu.createRootfs('/r', '/o', 'none'))).toContain('Option --sort is not supported');
-    expect(bsdtarRefuses(gnu.createRootfs('/r', '/o', 'none', { dir: '/s', file: 'manifest' }))).toContain('Option --transform is not supported');
-    expect(bsdtarRefuses(gnu.overlayWhiteouts!('/l'))).toContain('Option --no-overwrite-dir is not supported');
+    expect(bsdtarRefuses(GNU.createRootfs('/r', '/o', 'none'))).toContain('Option --sort is not supported');
+    expect(bsdtarRefuses(GNU.createRootfs('/r', '/o', 'none', { dir: '/s', file: 'manifest' }))).toContain('Option --transform is not supported');
+    expect(bsdtarRefuses(GNU.overlayWhiteouts!('/l'))).toContain('Option --no-overwrite-dir is not supported');
   });
 
   it('FreeBSD writes no overlay whiteouts (finding 4): unionfs and ZFS do not read them; the layer record is applied instead', () => {
-    expect(tarForms('freebsd').overlayWhiteouts).toBeUndefined();
-    expect(tarForms('linux').overlayWhiteouts).toBeDefined();
+    expect(BSD.overlayWhiteouts).toBeUndefined();
+    expect(GNU.overlayWhiteouts).toBeDefined();
   });
 
-  it('an extract on FreeBSD never restores file flags (bsdtar does as root by default): no schg files in the store', () => {
-    expect(tarForms('freebsd').extract('/d', true)).toContain('--no-fflags');
-    expect(tarForms('freebsd').copyIn('/z')).toContain('--no-fflags');
+  it('extraction on FreeBSD: -p and --same-owner first, then file flags and extattrs switched off (bsdtar applies options in order; -p turns both on)', () => {
+    const a = BSD.extract('/d', true);
+    expect(a).toEqual(['tar', '-x', '-f', '-', '-C', '/d', '--numeric-owner', '-p', '--same-owner', '--no-fflags', '--no-xattrs']);
+    expect(a.indexOf('--no-fflags')).toBeGreaterThan(a.indexOf('-p'));
+    expect(a.indexOf('--no-xattrs')).toBeGreaterThan(a.indexOf('-p'));
+    expect(BSD.extract('/d', false)).toContain('--no-same-owner');
+    // The layer copy onto a ZFS clone / flattened root is the same unpacking.
+    expect(BSD.copyIn('/z')).toEqual(BSD.extract('/z', true));
   });
 
-  it('cp forms on FreeBSD take only cp.c\'s options (no GNU --no-preserve)', () => {
-    const f = tarForms('freebsd');
-    for (const argv of [f.copyContents('/a', '/b', true), f.copyContents('/a', '/b', false), f.copyPath('/a', '/b')]) expect(cpRefuses(argv)).toEqual([]);
-    expect(cpRefuses(tarForms('linux').copyPath('/a', '/b'))).toEqual(['cp: illegal option --no-preserve=ownership']);
+  it('cp forms on FreeBSD take only cp.c\'s options (no GNU --no-preserve); -a is -RpP, so a symlink source is copied as the link', () => {
+    for (const argv of everyCpForm(BSD)) expect(cpRefuses(argv)).toEqual([]);
+    expect(BSD.copyPath('/a', '/b', true)).toEqual(['cp', '-a', '--', '/a', '/b']);
+    expect(GNU.copyPath('/a', '/b', true)).toEqual(['cp', '-a', '--', '/a', '/b']);
+    expect(cpRefuses(GNU.copyPath('/a', '/b', false))).toEqual(['cp: illegal option --no-preserve=ownership']);
   });
 
-  it('.aci export: the rootfs/ prefix is not applied to symlink targets (flag S, GNU and bsdtar)', () => {
-    expect(tarForms('linux').createRootfs('/r', '/o', 'gzip', { dir: '/s', file: 'manifest' })).toContain('--transform=s,^\\.,rootfs,S');
-    const bsd = tarForms('freebsd').createRootfs('/r', '/o', 'gzip', { dir: '/s', file: 'manifest' });
-    expect(bsd.slice(bsd.indexOf('-s'), bsd.indexOf('-s') + 2)).toEqual(['-s', ',^\\.,rootfs,S']);
+  it('.aci export: the rootfs/ prefix is not applied to symlink targets (flag S, GNU and bsdtar), and -s comes before the first operand', () => {
+    expect(GNU.createRootfs('/r', '/o', 'gzip', { dir: '/s', file: 'manifest' })).toContain('--transform=s,^\\.,rootfs,S');
+    expect(BSD.createRootfs('/m', '/o', 'none', { dir: '/s', file: 'manifest' })).toEqual(
+      ['tar', '-c', '-f', '/o', '--numeric-owner', '-s', ',^\\.,rootfs,S', '-C', '/s', 'manifest', '-C', '/m', '.'],
+    );
+  });
+
+  it('zstd exports compress on every core: GNU through zstd -T0, bsdtar through libarchive\'s threads option', () => {
+    expect(GNU.createRootfs('/r', '/o', 'zstd')).toEqual(expect.arrayContaining(['-I', 'zstd -T0 -q']));
+    expect(BSD.createRootfs('/r', '/o', 'zstd')).toEqual(expect.arrayContaining(['--zstd', '--options', 'zstd:threads=0']));
+  });
+
+  it('every tar and cp line of the FreeBSD golden transcripts (test/fixtures/freebsd) is one bsdtar and cp accept', () => {
+    const fixtures = resolve(__dirname, '..', 'fixtures', 'freebsd');
+    const lines = readdirSync(fixtures).flatMap((d) => {
+      const f = join(fixtures, d, 'commands.txt');
+      try {
+        return readFileSync(f, 'utf8').split('\n').filter((l) => /^(tar|cp) /.test(l)).map((l) => [`${d}: ${l}`, l.split(' ')] as const);
+      } catch {
+        return [];
+      }
+    });
+    expect(lines.length).toBeGreaterThan(0);
+    for (const [where, argv] of lines) expect([where, argv[0] === 'tar' ? bsdtarRefuses(argv) : cpRefuses(argv)]).toEqual([where, []]);
+  });
+
+  it('decompressors are the same tools on both (FreeBSD\'s base has gzip, xz, zstd, bzip2)', () => {
+    for (const k of ['gzip', 'xz', 'zstd', 'bzip2'] as const) expect(BSD.decompress(k)).toEqual(GNU.decompress(k));
+    expect(GNU.decompress('zstd')).toEqual(['zstd', '-dc', '-q']);
   });
 });
 
-describe('tar forms: one module', () => {
+describe('tar forms: one module, and the program that runs them', () => {
   function walk(dir: string): string[] {
     return readdirSync(dir).flatMap((f) => {
       const p = join(dir, f);
@@ -94,7 +134,7 @@ describe('tar forms: one module', () => {
   }
 
   it('no other file of src/ builds a tar or cp argv', () => {
-    const argvLiteral = /\[\s*'(tar|gtar|cp)'\s*,/;
+    const argvLiteral = /\[\s*'(tar|bsdtar|gtar|cp)'\s*,/;
     const elsewhere = walk(SRC)
       .filter((p) => relative(SRC, p) !== join('image', 'tar-forms.ts'))
       .filter((p) => argvLiteral.test(readFileSync(p, 'utf8')))
@@ -102,11 +142,22 @@ describe('tar forms: one module', () => {
     expect(elsewhere).toEqual([]);
   });
 
+  it('the FreeBSD forms run as bsdtar off FreeBSD (the VESSEL_OS seam, the tests), as tar on FreeBSD; GNU tar and cp keep their names', () => {
+    const off = tarForms('freebsd', 'linux');
+    for (const [what, argv] of everyTarForm(off)) expect([what, argv[0]]).toEqual([what, 'bsdtar']);
+    expect(everyTarForm(off).map(([, a]) => a.slice(1))).toEqual(everyTarForm(BSD).map(([, a]) => a.slice(1)));
+    expect(off.copyPath('/a', '/b', true)[0]).toBe('cp');
+    expect(GNU.extract('/d', true)[0]).toBe('tar');
+    // Linux reads ISO 9660 through libarchive too.
+    expect(GNU.isoToTar('/x.iso')[0]).toBe('bsdtar');
+  });
+
   it('hostOs() picks the form: VESSEL_OS=freebsd gives bsdtar\'s', () => {
     const saved = process.env.VESSEL_OS;
     process.env.VESSEL_OS = 'freebsd';
     try {
       expect(tarForms().os).toBe('freebsd');
+      expect(tarForms().extract('/d', true)).toContain('--no-fflags');
     } finally {
       if (saved === undefined) delete process.env.VESSEL_OS;
       else process.env.VESSEL_OS = saved;

@@ -69,7 +69,7 @@ export async function copy(b: BuildSession, step: Instruction & { kind: 'COPY' |
       } else {
         const target = intoDir ? join(tree, dest, basename(src)) : join(tree, dest);
         await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-        await run(tarForms().copyPath(src, target));
+        await run(tarForms().copyPath(src, target, false));
         await run(['chown', '-h', owner, target]);
       }
     }
