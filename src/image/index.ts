@@ -12,6 +12,7 @@ export { importAci } from './aci.js';
 export { exportImage, type ExportFormat, type ExportOptions } from './export.js';
 export { pruneImages, tagImage, type PruneResult } from './prune.js';
 export { withMergedRoot, flattenInto, applyLayer } from './flatten.js';
+export { unionLowerDirs } from './flat.js';
 export { planZfsLayers, ensureZfsLayers, chainIds, type ZfsLayerPlan } from './zfs.js';
 export { tarForms, type TarForms, type TarCompression } from './tar-forms.js';
 export { buildBaseImage, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';

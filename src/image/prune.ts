@@ -5,6 +5,7 @@ import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, storeDir, withSt
 import { findImage } from './list.js';
 import type { Digest } from './types.js';
 import { imageIdOf, type ImageUsers } from './users.js';
+import { keptFlatNames } from './flat.js';
 
 export interface PruneResult {
   images: Digest[];
@@ -53,6 +54,7 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
     }
     const keepBlobs = new Set<string>(idx.manifests.map((d) => d.digest));
     const keepLayers = new Set<string>();
+    const keepChains: Digest[][] = [];
     for (const r of await allRecords()) {
       if (!keep.has(r.id)) {
         await rm(paths.record(r.id), { force: true });
@@ -63,6 +65,7 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
       keepBlobs.add(r.manifest.digest);
       for (const b of r.layerBlobs) keepBlobs.add(b.digest);
       for (const l of r.layers) keepLayers.add(l);
+      keepChains.push(r.layers);
     }
     if (live.length) {
       result.skipped = `an import is in progress (${live.join(', ')})`;
@@ -81,6 +84,15 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
       await rm(join(layerDir, n), { recursive: true, force: true });
       if (!n.endsWith('.json')) result.layers++;
     }
+    // flattened chains (flat.ts) of images that went
+    const keepFlat = keptFlatNames(keepChains);
+    const flatDir = join(storeDir(), 'flat');
+    for (const n of await list(flatDir)) {
+      if (keepFlat.has(n)) continue;
+      await rm(join(flatDir, n), { recursive: true, force: true });
+      result.layers++;
+    }
+    await rmdir(flatDir).catch(() => undefined);
     return result;
   });
 }

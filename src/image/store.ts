@@ -71,6 +71,8 @@ export function isDigest(s: string): s is Digest {
 export const paths = {
   blob: (d: Digest) => join(storeDir(), 'blobs', 'sha256', hexOf(d)),
   layer: (diffId: Digest) => join(storeDir(), 'layers', hexOf(diffId)),
+  /** A layer chain applied into one directory (flat.ts), named by its top ChainID. */
+  flat: (chainId: Digest) => join(storeDir(), 'flat', hexOf(chainId)),
   record: (id: Digest) => join(storeDir(), 'records', `${hexOf(id)}.json`),
   index: () => join(storeDir(), 'index.json'),
   layout: () => join(storeDir(), 'oci-layout'),

@@ -100,6 +100,17 @@ async function zfsRoot(name: string, image: ResolvedImage, make: boolean): Promi
   return { zfsSnapshot: snapshot, zfsDataset: `${ds}/containers/${name}` };
 }
 
+/**
+ * The layer directories a root is stacked from. FreeBSD without a ZFS store stacks them with
+ * nullfs and unionfs, which read no OCI deletions: a chain with deletions is flattened once
+ * (image/flat.ts). `make`: false only names it (a plan).
+ */
+async function rootLayers(image: ResolvedImage, zfs: ConfigFacts['zfs'], make: boolean): Promise<string[]> {
+  if (hostOs() !== 'freebsd' || zfs !== undefined) return image.layerDirs;
+  const { unionLowerDirs } = await import('../image/index.js');
+  return unionLowerDirs(image.record.layers, { make });
+}
+
 /** An image built for another OS is refused before anything is created, naming the spec's key. */
 async function imageForThisHost(spec: ContainerSpec, image: ResolvedImage): Promise<void> {
   await checkImagePlatform(image.record).catch((e: unknown) => {
@@ -177,8 +188,9 @@ export async function resolveSpec(
     mounts.push(...basicNetworkMounts(dir, spec));
   }
   const zfs = await zfsRoot(spec.name, image, true);
+  const layerDirs = await rootLayers(image, zfs, true);
   const cfg = containerConfig(spec, {
-    image: image.record.config === undefined ? { layerDirs: image.layerDirs, config: {} } : { layerDirs: image.layerDirs, config: image.record.config },
+    image: image.record.config === undefined ? { layerDirs, config: {} } : { layerDirs, config: image.record.config },
     ...(zfs ? { zfs } : {}),
     network,
     mounts,
@@ -211,7 +223,7 @@ export async function planSpecConfig(spec: ContainerSpec): Promise<{ cfg: Contai
   if (networkFileMounts()) mounts.push(...(spec.network.mode === 'bridge' ? att.mounts : basicNetworkMounts(dir, spec)));
   const zfs = await zfsRoot(spec.name, image, false);
   const cfg = containerConfig(spec, {
-    image: { layerDirs: image.layerDirs, config: image.record.config },
+    image: { layerDirs: await rootLayers(image, zfs, false), config: image.record.config },
     ...(zfs ? { zfs } : {}),
     network: att.network,
     mounts,

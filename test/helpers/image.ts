@@ -68,6 +68,8 @@ export interface OciArchiveSpec {
   config?: Record<string, unknown>;
   /** index.json annotations of the one manifest. */
   annotations?: Record<string, string>;
+  /** The config's os (default linux). */
+  os?: string;
   /** Damage on purpose (corpus tests). */
   tamper?: { manifestText?: string; layerBlob?: Buffer; diffId?: string };
 }
@@ -87,7 +89,7 @@ export async function makeOciArchive(spec: OciArchiveSpec): Promise<Buffer> {
     return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.length };
   });
   const config = Buffer.from(JSON.stringify({
-    created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', config: spec.config ?? {},
+    created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: spec.os ?? 'linux', config: spec.config ?? {},
     rootfs: { type: 'layers', diff_ids: spec.layers.map((t, i) => (i === 0 && spec.tamper?.diffId) || sha(t)) },
   }));
   const configDigest = put(config);

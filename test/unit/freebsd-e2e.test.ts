@@ -26,10 +26,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 import { setHostRunner } from '../../src/util/host.js';
 import { parseSpecText } from '../../src/spec/parse.js';
 import { Supervisor } from '../../src/supervise/supervisor.js';
-import { gc } from '../../src/supervise/gc.js';
+import { gc, removeContainer } from '../../src/supervise/gc.js';
 import { stopContainer } from '../../src/supervise/control.js';
 import { readState, writeState } from '../../src/supervise/state.js';
-import { importRootfsTarball } from '../../src/image/index.js';
+import { importImage, importRootfsTarball } from '../../src/image/index.js';
+import { makeOciArchive, makeTar } from '../helpers/image.js';
 import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
@@ -110,6 +111,25 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     expect((await readState('plain'))).toMatchObject({ status: 'exited', resources: [] });
     expect(fake.leftovers()).toEqual({});
     expectGolden('e2e-plain', 'commands.txt', norm(fake.transcript()));
+  });
+
+  it('nullfs store, an image whose upper layer deletes files: the chain flattened once into one read-only nullfs lower (unionfs reads no whiteouts)', async () => {
+    const base = await makeTar([{ name: 'www', type: 'directory' }, { name: 'www/index.html', content: 'old\n' }, { name: 'www/keep.html', content: 'keep\n' }]);
+    const top = await makeTar([{ name: 'www', type: 'directory' }, { name: 'www/.wh.index.html' }]);
+    const file = join(root, 'layered.tar');
+    writeFileSync(file, await makeOciArchive({ layers: [base, top], config: { Cmd: ['/bin/sh'] }, os: 'freebsd' }));
+    await importImage(file, 'layered:1'); // for real (bsdtar), before the model host is installed
+    const fake = install();
+    const text = PLAIN.replace('busybox:latest', 'layered:1');
+    for (let i = 0; i < 2; i++) {
+      const sup = new Supervisor(spec('flatweb.ini', text), { mode: 'foreground' });
+      await sup.start();
+      await sup.stop();
+    }
+    expect(fake.leftovers()).toEqual({});
+    // made at the first start only: the second mounts the same directory
+    expectGolden('e2e-flat', 'commands.txt', norm(fake.transcript()).replace(/flat\/[0-9a-f]{64}/g, 'flat/<chainid>').replace(/tmp\/flat-\d+-[0-9a-f]{12}/g, 'tmp/flat-<staging>'));
+    await removeContainer('flatweb'); // the gc case below sees only its own containers
   });
 
   it('run -d: the monitor outlives its CLI (restart table, release command in its plan); vessel stop ends it, then releases the jail', async () => {

@@ -1,0 +1,87 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * Issue 13 finding 4 on a FreeBSD host without a ZFS store: the root is the layers stacked with
+ * nullfs and unionfs, and unionfs reads no OCI deletions, so a file a higher layer deleted would
+ * show through. A chain with deletions is flattened once into one directory (image/flat.ts) by
+ * the FreeBSD tar forms — run here for real with bsdtar (VESSEL_OS=freebsd, the test seam) — and
+ * `image prune` removes it with the last image of that chain.
+ */
+const root = mkdtempSync(join(tmpdir(), 'vessel-freebsd-flat-'));
+process.env.VESSEL_ROOT = root;
+process.env.VESSEL_OS = 'freebsd';
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+import { makeOciArchive, makeTar } from '../helpers/image.js';
+import { importImage, pruneImages, removeImage, resolveImage, unionLowerDirs } from '../../src/image/index.js';
+
+const noUsers = async () => [];
+
+describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once', () => {
+  it('deleted and opaque paths are gone from the one directory; made once, shared, named before it exists', async () => {
+    const base = await makeTar([
+      { name: 'etc', type: 'directory' },
+      { name: 'etc/a', content: 'a\n' },
+      { name: 'etc/b', content: 'b\n' },
+      { name: 'www', type: 'directory' },
+      { name: 'www/index.html', content: 'old\n' },
+      { name: 'www/keep.html', content: 'keep\n' },
+      { name: 'lib', type: 'directory' },
+      { name: 'lib/x', content: 'lib\n' },
+      { name: 'usr', type: 'directory' },
+      { name: 'usr/x', type: 'symlink', linkname: '../lib/x' },
+    ]);
+    const top = await makeTar([
+      { name: 'www', type: 'directory' },
+      { name: 'www/.wh.index.html' },
+      { name: 'etc', type: 'directory' },
+      { name: 'etc/.wh..wh..opq' },
+      { name: 'etc/c', content: 'c\n' },
+    ]);
+    const file = join(root, 'layered.tar');
+    writeFileSync(file, await makeOciArchive({ layers: [base, top], config: { Cmd: ['/bin/sh'] } }));
+    await importImage(file, 'layered:1');
+    const img = await resolveImage('layered:1');
+
+    // a plan names it without making it
+    const [planned] = await unionLowerDirs(img.record.layers, { make: false });
+    expect(planned).toMatch(new RegExp(`^${root}/images/flat/[0-9a-f]{64}$`));
+    expect(existsSync(planned!)).toBe(false);
+
+    const [flat] = await unionLowerDirs(img.record.layers, { make: true });
+    expect(flat).toBe(planned);
+    expect(readdirSync(join(flat!, 'www'))).toEqual(['keep.html']);
+    expect(readdirSync(join(flat!, 'etc'))).toEqual(['c']);
+    expect(readFileSync(join(flat!, 'usr', 'x'), 'utf8')).toBe('lib\n');
+    const made = statSync(flat!).ctimeMs;
+
+    // the next start finds it: not copied again, nothing left in staging
+    expect(await unionLowerDirs(img.record.layers, { make: true })).toEqual([flat]);
+    expect(statSync(flat!).ctimeMs).toBe(made);
+    expect(existsSync(join(root, 'images', 'tmp'))).toBe(false);
+  });
+
+  it('a chain that deletes nothing stacks its layers as they are', async () => {
+    const one = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/a', content: 'a\n' }]);
+    const two = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/b', content: 'b\n' }]);
+    const file = join(root, 'plain.tar');
+    writeFileSync(file, await makeOciArchive({ layers: [one, two], config: { Cmd: ['/bin/sh'] } }));
+    await importImage(file, 'plain:1');
+    const img = await resolveImage('plain:1');
+    expect(await unionLowerDirs(img.record.layers, { make: true })).toEqual(img.layerDirs);
+  });
+
+  it('image prune removes a flattened chain with the last image that has it', async () => {
+    const img = await resolveImage('layered:1');
+    const [flat] = await unionLowerDirs(img.record.layers, { make: false });
+    await pruneImages(noUsers);
+    expect(existsSync(flat!)).toBe(true); // still tagged
+    await removeImage('layered:1', { users: noUsers });
+    await pruneImages(noUsers);
+    expect(existsSync(flat!)).toBe(false);
+    expect(existsSync(join(root, 'images', 'flat'))).toBe(false);
+  });
+});
