@@ -121,3 +121,33 @@ export function motdTree(dir: string, text: string): string {
   symlinkSync('motd', join(dir, 'etc', 'issue'));
   return dir;
 }
+
+/**
+ * A base layer and an upper layer that deletes: www/index.html by a whiteout, etc/ by an opaque
+ * marker (etc/c replaces etc/a and etc/b). The base has relative symlinks (usr/bin/x → ../../lib/x,
+ * dot → ./usr) that a deletion or a copy must never follow out of the tree.
+ */
+export async function deletingLayers(): Promise<{ base: Buffer; top: Buffer }> {
+  const base = await makeTar([
+    { name: 'etc', type: 'directory' },
+    { name: 'etc/a', content: 'a\n' },
+    { name: 'etc/b', content: 'b\n' },
+    { name: 'www', type: 'directory' },
+    { name: 'www/index.html', content: 'old\n' },
+    { name: 'www/keep.html', content: 'keep\n' },
+    { name: 'lib', type: 'directory' },
+    { name: 'lib/x', content: 'lib\n' },
+    { name: 'usr', type: 'directory' },
+    { name: 'usr/bin', type: 'directory' },
+    { name: 'usr/bin/x', type: 'symlink', linkname: '../../lib/x' },
+    { name: 'dot', type: 'symlink', linkname: './usr' },
+  ]);
+  const top = await makeTar([
+    { name: 'www', type: 'directory' },
+    { name: 'www/.wh.index.html' },
+    { name: 'etc', type: 'directory' },
+    { name: 'etc/.wh..wh..opq' },
+    { name: 'etc/c', content: 'c\n' },
+  ]);
+  return { base, top };
+}

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tarStream from 'tar-stream';
-import { compress, makeOciArchive, makeTar, motdTree } from '../helpers/image.js';
+import { compress, deletingLayers, makeOciArchive, makeTar, motdTree } from '../helpers/image.js';
 import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
 import { GNU_ONLY_TAR_OPTIONS, xattrOf } from '../helpers/bsdtar.js';
 import { tarForms } from '../../src/image/tar-forms.js';
@@ -62,27 +62,7 @@ exec /usr/bin/bsdtar "$@"
 `);
   chmodSync(join(bin, 'bsdtar'), 0o755);
 
-  const base = await makeTar([
-    { name: 'etc', type: 'directory' },
-    { name: 'etc/a', content: 'a\n' },
-    { name: 'etc/b', content: 'b\n' },
-    { name: 'www', type: 'directory' },
-    { name: 'www/index.html', content: 'old\n' },
-    { name: 'www/keep.html', content: 'keep\n' },
-    { name: 'lib', type: 'directory' },
-    { name: 'lib/x', content: 'lib\n' },
-    { name: 'usr', type: 'directory' },
-    { name: 'usr/bin', type: 'directory' },
-    { name: 'usr/bin/x', type: 'symlink', linkname: '../../lib/x' },
-    { name: 'dot', type: 'symlink', linkname: './usr' },
-  ]);
-  const top = await makeTar([
-    { name: 'www', type: 'directory' },
-    { name: 'www/.wh.index.html' },
-    { name: 'etc', type: 'directory' },
-    { name: 'etc/.wh..wh..opq' },
-    { name: 'etc/c', content: 'c\n' },
-  ]);
+  const { base, top } = await deletingLayers();
   writeFileSync(join(work, 'layered.tar'), await makeOciArchive({ layers: [base, top, await tarWithXattr()], config: { Cmd: ['/bin/sh'] } }));
 });
 
