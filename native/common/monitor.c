@@ -176,6 +176,7 @@ static void finish_run(void) {
   if (!have_run) return;
   S.oom_kills = os_finish(&P, &R);
   have_run = 0;
+  S.relay_pid = 0;
   S.exited_ms = wall_ms();
   int st = R.wait_status;
   S.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125;
@@ -351,6 +352,7 @@ static void a_ready(void) {
     return;
   }
   S.started_ms = wall_ms();
+  S.relay_pid = R.relay;
   set_phase(PH_RUNNING);
   say(L_INFO, "container started (run %ld, init %d)", S.run, (int)R.init);
   report_line("started %s %ld\n", P.name, (long)R.init);
@@ -687,6 +689,7 @@ static void se_retired(void) {
   have_next = 0;
   S.run = R.index;
   S.init_pid = R.init;
+  S.relay_pid = R.relay;
   S.cgroup_leaf = R.leaf;
   S.started_ms = wall_ms();
   S.health = NS.health;
@@ -826,7 +829,8 @@ static void restore_tty(void) {
 
 /* A process ended (SIGCHLD, or the OS half's report): a run's relay or init, or a health check. */
 static void process_ended(pid_t w, int st) {
-  if ((have_run && os_ports_ended(&R, w, st)) || (have_next && os_ports_ended(&NR, w, st))) return;
+  if (have_run && os_ports_ended(&R, w, st)) { S.relay_pid = 0; status_write(&P, &S); return; }
+  if (have_next && os_ports_ended(&NR, w, st)) return;
   if (have_run && w == R.init) {
     R.reaped = 1;
     R.wait_status = st;
