@@ -9,10 +9,13 @@
  */
 #include "relay.h"
 
+#define PAGE 4096            /* RELAY_BUF is a multiple of it: each buffer is whole pages */
+
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,7 +23,7 @@ struct half {                /* one direction: read from one socket, written to 
   size_t off, len;
   int eof;                   /* its source said end of stream */
   int shut;                  /* ... and that was passed on (shutdown) */
-  char buf[RELAY_BUF];
+  char *buf;                 /* RELAY_BUF bytes */
 };
 
 struct conn {
@@ -31,14 +34,23 @@ struct conn {
   struct half up, down;      /* client -> container, container -> client */
 };
 
-struct tcp_table { int max, count; struct conn *c; };
+/*
+ * The connections' bookkeeping is one small array the loop walks; their buffers are one large
+ * allocation apart from it, page-aligned, whose pages are touched only by connections that carry
+ * data and handed back to the kernel when they end (a burst of clients leaves no memory behind).
+ */
+struct tcp_table { int max, count; struct conn *c; char *bufs; };
 
 struct tcp_table *tcp_table_new(int max) {
   struct tcp_table *t = calloc(1, sizeof *t);
   if (!t) return NULL;
-  /* one allocation for the whole table; its pages are touched only by connections that use them */
   t->c = calloc((size_t)max, sizeof *t->c);
-  if (!t->c) { free(t); return NULL; }
+  t->bufs = aligned_alloc(PAGE, (size_t)max * 2 * RELAY_BUF);
+  if (!t->c || !t->bufs) { free(t->c); free(t->bufs); free(t); return NULL; }
+  for (int i = 0; i < max; i++) {
+    t->c[i].up.buf = t->bufs + (size_t)i * 2 * RELAY_BUF;
+    t->c[i].down.buf = t->c[i].up.buf + RELAY_BUF;
+  }
   t->max = max;
   return t;
 }
@@ -54,11 +66,13 @@ static void finish(struct tcp_table *t, struct conn *c, int reset) {
   else { close(c->client); close(c->upstream); }
   c->used = 0;
   t->count--;
+  madvise(c->up.buf, 2 * RELAY_BUF, MADV_DONTNEED);
 }
 
 void tcp_table_free(struct tcp_table *t) {
   if (!t) return;
   for (int i = 0; i < t->max; i++) if (t->c[i].used) finish(t, &t->c[i], 1);
+  free(t->bufs);
   free(t->c);
   free(t);
 }
@@ -140,7 +154,7 @@ int tcp_pollfds(struct tcp_table *t, struct pollfd *pf) {
 static int pump(int from, int to, struct half *h) {
   for (int round = 0; round < 8; round++) {
     if (h->len == 0 && !h->eof) {
-      ssize_t r = recv(from, h->buf, sizeof h->buf, 0);
+      ssize_t r = recv(from, h->buf, RELAY_BUF, 0);
       if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
       if (r == 0) h->eof = 1;
       h->off = 0;
