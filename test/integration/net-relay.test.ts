@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerState, leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
@@ -24,7 +25,7 @@ if (canRun && !relayed && process.env.CI === 'true') {
 }
 let t: TestRoot;
 const NETWORKS = ['relaynet'];
-const CONTAINERS = ['rweb', 'rudp', 'rexplicit', 'rrestart', 'rvictim'];
+const CONTAINERS = ['rweb', 'rudp', 'rexplicit', 'rrestart', 'rheld', 'rvictim'];
 
 async function ok(args: string[]): Promise<string> {
   const r = await vessel(t, args);
@@ -110,6 +111,22 @@ describe.runIf(relayed)('published ports at [::1] through the relay (br_netfilte
     expect(running(first.relayPid!)).toBe(false);
     expect(await httpGet(`http://[::1]:${port}/`)).toEqual({ status: 200, body: 'hello from vessel\n' });
     await ok(['rm', '-f', 'rrestart']);
+  });
+
+  it('a [::1] port the relay cannot bind (held by a connected socket, which no check before the start counts as a service): the start fails with one line, nothing is left', async () => {
+    const port = freePort();
+    const holder = createSocket('udp6');
+    await new Promise<void>((res) => holder.bind(port, '::1', () => res()));
+    await new Promise<void>((res) => holder.connect(9, '::1', () => res()));
+    try {
+      const r = await vessel(t, ['run', '-d', '--name', 'rheld', '--network', 'relaynet', '-p', `${port}:53/udp`, 'busybox', 'sleep', '3600']);
+      expect(r.stderr.trim().split('\n')).toEqual([`vessel: container rheld: relay [::1]:${port}/udp: bind: Address already in use`]);
+      expect(r.code).toBe(125);
+    } finally {
+      holder.close();
+      await vessel(t, ['rm', '-f', 'rheld']);
+    }
+    expect(leftovers(t, 'rheld').filter((l) => l.includes('rheld'))).toEqual([]); // rweb still runs
   });
 
   it('vessel rm -f: no relay process, nothing bound at the port, nothing left', async () => {
