@@ -104,6 +104,9 @@ static void drop_privileges(pid_t monitor) {
 
 _Noreturn static void relay_child(const struct plan *p, int report, pid_t monitor) {
   monitor_child_reset();
+  /* a session of its own: a terminal's ^C, ^\ or hang-up is the foreground container's business
+   * (the monitor forwards it), never a reason for the relay to go */
+  setsid();
   keep_only_report(report);
   prctl(PR_SET_NAME, "vessel-relay", 0, 0, 0);
   int n = 0;
