@@ -176,6 +176,7 @@ static void finish_run(void) {
   if (!have_run) return;
   S.oom_kills = os_finish(&P, &R);
   have_run = 0;
+  S.relay_pid = 0;
   S.exited_ms = wall_ms();
   int st = R.wait_status;
   S.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125;
@@ -341,7 +342,17 @@ static void a_fail(void) {
 }
 
 static void a_ready(void) {
+  char err[512] = "";
+  if (os_ports_start(&P, &R, err, sizeof err) < 0) {
+    /* a port the plan publishes cannot be served: a failed start, ended with the reason */
+    say(L_ERROR, "cannot start: %s", err);
+    snprintf(R.reason, sizeof R.reason, "%s", err);
+    R.error_code = 125;
+    os_kill(&P, &R);
+    return;
+  }
   S.started_ms = wall_ms();
+  S.relay_pid = R.relay;
   set_phase(PH_RUNNING);
   say(L_INFO, "container started (run %ld, init %d)", S.run, (int)R.init);
   report_line("started %s %ld\n", P.name, (long)R.init);
@@ -635,12 +646,22 @@ static void se_give_up(void) {
 static void se_abandoned_ended(void) { surge_release(surge_why[0] ? surge_why : "the new container was stopped"); }
 
 static void se_healthy(void) {
+  /* its relay binds beside the current one's (SO_REUSEPORT) before the ports are switched */
+  char err[512] = "", why[600];
+  if (os_ports_start(&NP, &NR, err, sizeof err) < 0) {
+    snprintf(why, sizeof why, "the new container's published ports cannot be served: %s", err);
+    ev_arg = why;
+    se_give_up();
+    return;
+  }
   say(L_INFO, "reload: the new container is healthy; switching the published ports to it");
   surge_record(SG_SWITCHING);
   service_ask("switch %ld", NR.index);
 }
 
 static void se_switched(void) {
+  /* the current run's relay takes no new client from now on: they go to the next run's */
+  os_ports_drain(&R);
   t_drain = now_ms() + DRAIN_MS;
   surge_record(SG_DRAINING);
 }
@@ -668,6 +689,7 @@ static void se_retired(void) {
   have_next = 0;
   S.run = R.index;
   S.init_pid = R.init;
+  S.relay_pid = R.relay;
   S.cgroup_leaf = R.leaf;
   S.started_ms = wall_ms();
   S.health = NS.health;
@@ -805,8 +827,10 @@ static void restore_tty(void) {
   tio_saved = 0;
 }
 
-/* A process ended (SIGCHLD, or the OS half's report): the run's init, or a health check. */
+/* A process ended (SIGCHLD, or the OS half's report): a run's relay or init, or a health check. */
 static void process_ended(pid_t w, int st) {
+  if (have_run && os_ports_ended(&R, w, st)) { S.relay_pid = 0; status_write(&P, &S); return; }
+  if (have_next && os_ports_ended(&NR, w, st)) return;
   if (have_run && w == R.init) {
     R.reaped = 1;
     R.wait_status = st;

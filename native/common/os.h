@@ -16,6 +16,7 @@ struct run {
   int chan;               /* lines from the init: ready, main-exit N, error/notfound/cannotrun MSG */
   int watch;              /* readable when the run may have emptied (Linux: inotify on cgroup.events); -1 */
   int master;             /* pty master (foreground -t), -1 */
+  pid_t relay;            /* Linux: this run's relay of published ports (linux/relay-proc.c), 0 when none */
   int ready, reaped, empty;
   int wait_status;        /* the init's, once reaped */
   int main_code;          /* -1 until "main-exit" */
@@ -48,6 +49,18 @@ int os_finish(const struct plan *p, struct run *r);
 pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *argv, int out_fd);
 /* Kill a process started by os_spawn_inside and everything it started. */
 void os_kill_inside(const struct plan *p, struct run *r, pid_t pid);
+
+/*
+ * The published ports the kernel cannot answer and the host serves in userland (the plan's relay
+ * records; Linux with br_netfilter: [::1], native/linux/relay.c). Started once the run is ready
+ * (a reload's next run: once it is healthy, before the ports are switched to it) and listening
+ * when this returns; ended by os_finish() with the run. 0, or -1 with the reason.
+ */
+int os_ports_start(const struct plan *p, struct run *r, char *err, size_t errlen);
+/* The ports were switched away from R (a reload): it takes no new client and finishes its own. */
+void os_ports_drain(struct run *r);
+/* A process ended: nonzero when it was R's relay (then forgotten; its end logged unless expected). */
+int os_ports_ended(struct run *r, pid_t pid, int wait_status);
 
 /*
  * Processes that end without a SIGCHLD to the monitor (FreeBSD: the command and the health checks

@@ -1,6 +1,7 @@
 /* Parsing of the plan (plan.h says the format and why it has no quoting). */
 #include "plan.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -76,6 +77,32 @@ static int roles_of(struct cursor *c, const char *text, int *out) {
     if ((n) >= (max)) return fail(c, "plan: too many %s (at most %d)", what, (int)(max)); \
     (arr)[(n)++] = (val); } while (0)
 
+static int ipv6_field(struct cursor *c, const char **out) {
+  struct in6_addr a;
+  FIELD(*out);
+  if (inet_pton(AF_INET6, *out, &a) != 1) return fail(c, "plan: %s: \"%s\" is not an IPv6 address", c->key, *out);
+  return 0;
+}
+
+/* relay tcp|udp LISTEN PORT TARGET TARGET_PORT COUNT: both port ranges stay within 1-65535. */
+static int relay_record(struct plan *p, struct cursor *c) {
+  const char *proto;
+  long port, tport, count;
+  FIELD(proto);
+  if (strcmp(proto, "tcp") && strcmp(proto, "udp")) return fail(c, "plan: relay: unknown protocol \"%s\"", proto);
+  if (p->nrelays >= MAX_RELAYS) return fail(c, "plan: too many relays (at most %d)", MAX_RELAYS);
+  struct relay *r = &p->relays[p->nrelays];
+  if (ipv6_field(c, &r->listen) < 0 || num_field(c, 1, 65535, &port) < 0) return -1;
+  if (ipv6_field(c, &r->target) < 0 || num_field(c, 1, 65535, &tport) < 0 || num_field(c, 1, 65535, &count) < 0) return -1;
+  if (port + count - 1 > 65535 || tport + count - 1 > 65535) return fail(c, "plan: relay: %ld ports from %ld or %ld pass 65535", count, port, tport);
+  r->udp = !strcmp(proto, "udp");
+  r->port = (int)port;
+  r->target_port = (int)tport;
+  r->count = (int)count;
+  p->nrelays++;
+  return 0;
+}
+
 static int record(struct plan *p, struct cursor *c) {
   const char *k = c->key, *a, *b, *d;
   if (!strcmp(k, "name")) FIELD(p->name);
@@ -138,6 +165,7 @@ static int record(struct plan *p, struct cursor *c) {
   else if (!strcmp(k, "cgroup")) { FIELD(a); APPEND(p->join_dirs, p->njoin, 16, "cgroups to join", a); }
   else if (!strcmp(k, "veth")) { FIELD(p->veth_host); FIELD(p->veth_peer); FIELD(p->bridge); }
   else if (!strcmp(k, "addr")) { FIELD(a); if (p->naddrs >= MAX_ADDRS) return fail(c, "plan: too many addresses"); p->addrs[p->naddrs++].cidr = a; }
+  else if (!strcmp(k, "relay")) return relay_record(p, c);
   else if (!strcmp(k, "gateway4")) FIELD(p->gateway4);
   else if (!strcmp(k, "gateway6")) FIELD(p->gateway6);
   else if (!strcmp(k, "rootfs")) FIELD(p->rootfs);

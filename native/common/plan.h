@@ -24,6 +24,7 @@
 #define MAX_CAPS 64
 #define MAX_RELEASE_ARGS 16
 #define MAX_HEALTH_ARGS 64
+#define MAX_RELAYS 64
 
 enum mode { MODE_FOREGROUND, MODE_DETACHED, MODE_EMPEROR };
 enum restart_mode { RESTART_NO, RESTART_ALWAYS, RESTART_ON_FAILURE };
@@ -44,6 +45,12 @@ struct tmpfs { const char *dst, *size, *mode; };
 struct cgroup_dir { const char *parent; int roles; };
 struct cgroup_write { int role; const char *file, *value; enum write_when when; };
 struct addr { const char *cidr; };
+/*
+ * A published port served from the host in userland (Linux with br_netfilter: [::1], which the
+ * kernel cannot redirect; linux/relay.c): COUNT ports from PORT at LISTEN, each to the same offset
+ * from TARGET_PORT at TARGET (the container's address). IPv6 addresses, checked when parsed.
+ */
+struct relay { int udp; const char *listen; int port; const char *target; int target_port; int count; };
 
 struct plan {
   char *buf;                 /* the buffer the plan points into (plan_load's; freed when replaced) */
@@ -81,6 +88,7 @@ struct plan {
   const char *veth_host, *veth_peer, *bridge;
   struct addr addrs[MAX_ADDRS]; int naddrs;
   const char *gateway4, *gateway6;
+  struct relay relays[MAX_RELAYS]; int nrelays;
 
   /* the container's root and command (linux/root.c, linux/init.c) */
   const char *rootfs, *upper, *work, *scratch;

@@ -58,6 +58,8 @@ void status_write(const struct plan *p, const struct status *s) {
     }
     if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
   }
+  if (s->relay_pid > 0 && (size_t)n < sizeof body) n += snprintf(body + n, sizeof body - (size_t)n, "relay %d\n", (int)s->relay_pid);
+  if ((size_t)n >= sizeof body) n = (int)sizeof body - 1;
   if (s->next_phase && (size_t)n < sizeof body) {
     n += snprintf(body + n, sizeof body - (size_t)n, "next %s %s %d %s %s\n", s->next_phase, s->next_run_id ? s->next_run_id : "-",
                   (int)s->next_init, s->next_leaf && *s->next_leaf ? s->next_leaf : "-", s->next_health ? s->next_health : "-");

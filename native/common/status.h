@@ -18,6 +18,7 @@ struct status {
   enum phase phase;
   long run;                 /* 0 for the first run of this monitor, +1 per restart */
   pid_t init_pid;           /* the container's init (pid 1 inside), 0 when none */
+  pid_t relay_pid;          /* the run's relay of published ports (Linux), 0 when none */
   const char *cgroup_leaf;  /* this run's leaf directory name */
   long long started_ms;
   /* The last finished run (kept while the next one runs): when, code, what it said. */

@@ -258,6 +258,22 @@ void os_kill_inside(const struct plan *p, struct run *r, pid_t pid) {
   }
 }
 
+/* pf's rdr answers every published port it is given (a mapping on ::1 is refused before the jail
+ * starts, src/runtime/freebsd/pf.ts): nothing is relayed here, and a plan that asks is refused. */
+int os_ports_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
+  (void)r;
+  if (p->nrelays == 0) return 0;
+  snprintf(err, errlen, "plan: relay records are for Linux (this monitor relays nothing)");
+  return -1;
+}
+
+void os_ports_drain(struct run *r) { (void)r; }
+
+int os_ports_ended(struct run *r, pid_t pid, int wait_status) {
+  (void)r; (void)pid; (void)wait_status;
+  return 0;
+}
+
 int os_event_fd(void) { return kq; }
 
 int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_status) {

@@ -3,8 +3,9 @@
  * run: clone into new namespaces, signals, the end), init.c (pid 1 inside), root.c (the root
  * filesystem), netlink.c (the veth and addresses), user.c (the image's passwd), privs.c
  * (capabilities, no_new_privs, limits, the command's exec), pty.c (terminals), exec.c (`vessel
- * exec`). Why native at all: a start done by a chain of mount/ip processes costs ~200 ms, one
- * process making the syscalls ~10 ms; and a container's pid 1 must reap orphans, which Node cannot.
+ * exec`), relay*.c (published ports the kernel cannot answer, served in userland: relay.h).
+ * Why native at all: a start done by a chain of mount/ip processes costs ~200 ms, one process
+ * making the syscalls ~10 ms; and a container's pid 1 must reap orphans, which Node cannot.
  */
 #ifndef VESSEL_LINUX_H
 #define VESSEL_LINUX_H
@@ -56,6 +57,9 @@ int pty_recv_fd(int sock);
 
 /* init.c: pid 1 of the container; returns its exit code. */
 int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock);
+
+/* relay-proc.c: the run's relay of published ports (os_ports_start) is killed and reaped. */
+void relay_stop(struct run *r);
 
 /* exec.c: `vessel-init exec CONFIG`. */
 int exec_main(const char *config);

@@ -156,6 +156,7 @@ void os_watch_drain(struct run *r) {
 }
 
 int os_finish(const struct plan *p, struct run *r) {
+  relay_stop(r); /* its ports end with the run */
   int oom = cgroup_oom_kills(p, r->leaf);
   if (!r->reaped && r->init > 0) {
     kill(r->init, SIGKILL);

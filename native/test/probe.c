@@ -42,6 +42,10 @@ static int plan_verb(const char *file) {
          p.name ? p.name : "", (int)p.mode, (int)p.restart, p.max_retries, p.stop_signal, p.stop_timeout_ms, p.backoff_base_ms, p.backoff_max_ms,
          p.healthy_uptime_ms, p.ncgroups, p.nwrites, p.nlowers, p.nargv, p.nenv, p.ncaps, p.nhealth);
   for (int i = 0; i < p.nargv; i++) printf(" arg=%s", p.argv[i]);
+  for (int i = 0; i < p.nrelays; i++) {
+    const struct relay *r = &p.relays[i];
+    printf(" relay=%s:[%s]:%d>[%s]:%dx%d", r->udp ? "udp" : "tcp", r->listen, r->port, r->target, r->target_port, r->count);
+  }
   printf("\n");
   return 0;
 }
@@ -72,6 +76,7 @@ static int status_verb(const char *file) {
   s.phase = PH_RUNNING;
   s.run = 2;
   s.init_pid = 42;
+  s.relay_pid = 43;
   s.cgroup_leaf = "t.abcdr2";
   s.exit_code = 137;
   s.main_code = -1;

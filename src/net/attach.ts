@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { VesselError } from '../util/index.js';
-import type { ContainerSpec } from '../spec/index.js';
+import type { ContainerSpec, PortPublish } from '../spec/index.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
 import { backend, type NetBackend, type PlumbingPlan } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
@@ -94,6 +94,12 @@ export interface PrepareNetworkOptions {
    * (renameLease).
    */
   beside?: string;
+  /**
+   * With `beside`: the ports that move to it at the switch, for which its monitor relays what the
+   * kernel cannot answer (NetBackend.relays) once it is healthy; default: what the running
+   * container's lease publishes.
+   */
+  besidePublish?: PortPublish[];
   /** Return once the lease is made, its rules still being applied (NetAttachment.rules). */
   overlapRules?: boolean;
 }
@@ -104,11 +110,11 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
   const netName = modeOf(spec, name);
   if (typeof netName !== 'string') return netName;
   const b = await backend();
-  await checkHostAddresses(spec.network.publish, name, b.unreachableHostIp?.bind(b));
+  await checkHostAddresses(spec.network.publish, name);
   // The rules are the slowest step (an nft process, ~25 ms); the lease is known before them. The
   // lock stays held until they are applied, but the caller gets the lease at once.
-  let leased!: (v: { net: NetworkRecord; lease: Lease }) => void;
-  const early = new Promise<{ net: NetworkRecord; lease: Lease }>((res) => (leased = res));
+  let leased!: (v: { net: NetworkRecord; lease: Lease; relayed: PortPublish[] }) => void;
+  const early = new Promise<{ net: NetworkRecord; lease: Lease; relayed: PortPublish[] }>((res) => (leased = res));
   const locked = withNetworksLock(async () => {
     let networks = await listNetworks();
     const listeners = hostListeners();
@@ -153,15 +159,17 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
     // The rules depend on the lease only, not on the interface the monitor makes later: apply
     // them now, always — every start re-asserts the whole table (this lease's DNAT included),
     // which also repairs it after a firewall reload flushed it.
-    leased({ net, lease });
+    const relayed = opts.beside === undefined ? lease.publish : opts.besidePublish ?? net.leases[name0]?.publish ?? [];
+    leased({ net, lease, relayed });
     await b.applyRules(networks);
   });
   const rules = locked.then(() => undefined);
   rules.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
   // a failure before the lease was made rejects here; one after it, through `rules`
-  const { net, lease } = await Promise.race([early, locked.then(() => early)]);
+  const { net, lease, relayed } = await Promise.race([early, locked.then(() => early)]);
   if (!opts.overlapRules) await rules;
   const prefix = net.subnet.split('/')[1];
+  const relays = b.relays?.(relayed, lease.address6) ?? [];
   return {
     network: {
       mode: 'bridge',
@@ -175,6 +183,7 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
       hostIf: lease.hostIf,
       containerIf: lease.containerIf,
       publish: lease.publish,
+      ...(relays.length > 0 ? { relays } : {}),
       // Peers only: the driver that reads these (FreeBSD) writes the container's own lines itself.
       hosts: peerLines(net, name),
       dns: nameservers(readHostResolvConf()),
@@ -294,6 +303,7 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
   // A network made on first use is dual-stack where the host runs IPv6; a plan asks no host (that
   // is a command on FreeBSD) and shows the usual case.
   const dual = net ? net.subnet6 !== undefined : true;
+  const relays = b.relays?.(spec.network.publish, dual ? '<address6>' : undefined) ?? [];
   return {
     network: {
       mode: 'bridge',
@@ -305,6 +315,7 @@ export async function planNetwork(spec: ContainerSpec, name: string): Promise<Ne
       hostIf: ifs.host,
       containerIf: ifs.container,
       publish: spec.network.publish,
+      ...(relays.length > 0 ? { relays } : {}),
       hosts: net ? peerLines(net) : [],
       dns: nameservers(readHostResolvConf()),
     },

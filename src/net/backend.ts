@@ -1,6 +1,7 @@
 import { VesselError } from '../util/index.js';
 import type { HostRoute, HostRoute6 } from './ipam.js';
-import type { Resource } from '../runtime/index.js';
+import type { PortRelay, Resource } from '../runtime/index.js';
+import type { PortPublish } from '../spec/index.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -35,10 +36,11 @@ export interface NetBackend {
    */
   ipv6Missing(): Promise<{ why: string; hint: string } | undefined>;
   /**
-   * Why a redirect at this host address could never be answered on this host (Linux: `::1` while
-   * br_netfilter hands bridged IPv6 to netfilter), or undefined. Asked before anything is created.
+   * The published ports of a lease (its container at `address6`) that the kernel cannot answer on
+   * this host and the container's monitor relays in userland (Linux with br_netfilter: the host's
+   * ::1, linux/relay.ts); none elsewhere.
    */
-  unreachableHostIp?(ip: string): string | undefined;
+  relays?(publish: readonly PortPublish[], address6: string | undefined): PortRelay[];
   /** Async: on FreeBSD the answer is a command (ifconfig NAME). */
   interfaceExists(name: string): Promise<boolean>;
   /** Bridge with the gateway address; idempotent. True when it had to be created. */

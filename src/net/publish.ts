@@ -239,14 +239,11 @@ function isLocalAddress(ip: string): Promise<boolean> {
 
 /**
  * A redirect bound to an address the host does not have would never match (`fib daddr type
- * local`): say so instead of publishing a port nobody can reach. `unreachable` is the backend's
- * word on addresses it has but cannot redirect from (NetBackend.unreachableHostIp).
+ * local`): say so instead of publishing a port nobody can reach.
  */
-export async function checkHostAddresses(list: PortPublish[], container: string, unreachable?: (ip: string) => string | undefined): Promise<void> {
+export async function checkHostAddresses(list: PortPublish[], container: string): Promise<void> {
   for (const p of list) {
     if (p.hostIp === undefined || p.hostIp === '0.0.0.0' || p.hostIp === '::') continue;
-    const why = unreachable?.(p.hostIp);
-    if (why !== undefined) throw new VesselError('E_UNSUPPORTED', `${container}: publish ${formatPublish(p)}: ${why}`, { hint: 'publish on another address, or without one' });
     if (!(await isLocalAddress(p.hostIp))) {
       throw new VesselError('E_SPEC', `${container}: publish ${formatPublish(p)}: ${p.hostIp} is not an address of this host`, {
         hint: 'use one of the host\'s addresses (ip addr), 127.0.0.1, ::1, or no address for all of them',

@@ -40,6 +40,8 @@ export interface MonitorStatus {
   /** What the container waits for, or why its monitor idles or failed. */
   note: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: HealthResult[] };
+  /** The run's relay of published ports the kernel cannot answer (Linux with br_netfilter: [::1]). */
+  relayPid?: number;
   /** A zero-downtime reload under way: the next container beside this one. */
   next?: { phase: string; runId: string; initPid: number; leaf: string; health?: string };
 }
@@ -83,6 +85,7 @@ export function parseMonitorStatus(text: string): MonitorStatus | undefined {
   const exited = iso(num('exited'));
   if (started) st.startedAt = started;
   if (exited) st.exitedAt = exited;
+  if (num('relay') > 0) st.relayPid = num('relay');
   const next = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(kv.get('next') ?? '');
   if (next) {
     st.next = { phase: next[1]!, runId: next[2]!, initPid: Number(next[3]), leaf: next[4] === '-' ? '' : next[4]!, ...(next[5] !== '-' ? { health: next[5]! } : {}) };

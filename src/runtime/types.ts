@@ -40,6 +40,21 @@ export interface RootFs {
   layerDir?: string;
 }
 
+/**
+ * A published port the host serves in userland because the kernel cannot answer it (Linux with
+ * br_netfilter: the host's [::1], docs/networking.md "IPv6 loopback"), run by the container's
+ * monitor for each run: `count` ports from `port` at `listen`, each to the same offset from
+ * `targetPort` at `target` (the container's address, without prefix).
+ */
+export interface PortRelay {
+  protocol: 'tcp' | 'udp';
+  listen: string;
+  port: number;
+  target: string;
+  targetPort: number;
+  count: number;
+}
+
 /** Network attachment, resolved by net/ (address leased, interface names chosen). */
 export type RuntimeNetwork =
   | { mode: 'none' }
@@ -58,6 +73,8 @@ export type RuntimeNetwork =
       hostIf: string;
       containerIf: string;
       publish: PortPublish[];
+      /** Published ports the monitor relays in userland (net's backend decides; none on most hosts). */
+      relays?: PortRelay[];
       /** /etc/hosts lines for the container (peers on its network). */
       hosts: string[];
       dns: string[];

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VesselError, errorMessage, config, containerPaths } from '../util/index.js';
-import type { ContainerSpec } from '../spec/index.js';
+import type { ContainerSpec, PortPublish } from '../spec/index.js';
 import type { ResolvedImage } from '../image/index.js';
 import { hostOs } from '../runtime/index.js';
 import { checkImagePlatform } from './platform.js';
@@ -164,8 +164,11 @@ export async function resolveSpec(
     ephemeral: boolean;
     output: ContainerConfig['output'];
     runId?: string;
-    /** A zero-downtime reload's next container: its lease key beside the running one, its own layer directory. */
-    beside?: { leaseKey: string; layerDir: string };
+    /**
+     * A zero-downtime reload's next container: its lease key beside the running one, its own layer
+     * directory, and the ports that move to it (default: the running container's).
+     */
+    beside?: { leaseKey: string; layerDir: string; publish?: PortPublish[] };
     /** Return while the network's rules are being applied (Resolved.rules). */
     overlapRules?: boolean;
   },
@@ -178,7 +181,10 @@ export async function resolveSpec(
   let rules = Promise.resolve();
   if (spec.network.mode === 'bridge') {
     const net = await import('../net/index.js');
-    const att = await net.prepareNetwork(spec, spec.name, { ...(opts.beside ? { beside: opts.beside.leaseKey } : {}), ...(opts.overlapRules ? { overlapRules: true } : {}) });
+    const att = await net.prepareNetwork(spec, spec.name, {
+      ...(opts.beside ? { beside: opts.beside.leaseKey, ...(opts.beside.publish ? { besidePublish: opts.beside.publish } : {}) } : {}),
+      ...(opts.overlapRules ? { overlapRules: true } : {}),
+    });
     network = att.network;
     netResources = att.resources;
     if (att.rules) rules = att.rules;

@@ -63,7 +63,13 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
     if (cur.next) throw new VesselError('E_STATE', `container ${spec.name}: a reload is already under way`);
     const runId = randomBytes(4).toString('hex');
     const paths = containerPaths(config(), spec.name);
-    const beside = { leaseKey: `${spec.name}@${runId}`, layerDir: join(paths.dir, `next-${runId}`) };
+    // the ports it takes over at the switch: the running one's (host ports chosen at start
+    // included), or its own spec's (switchToNext moves exactly these)
+    const beside = {
+      leaseKey: `${spec.name}@${runId}`,
+      layerDir: join(paths.dir, `next-${runId}`),
+      ...(samePublish(cur.spec, spec) ? {} : { publish: spec.network.publish }),
+    };
     const driver = await driverFor();
     if (!driver.writePlan) throw new VesselError('E_UNSUPPORTED', `the ${driver.os} driver cannot run containers under a monitor yet`);
     // Recorded first: the lease (it is what resolve creates), then every run resource.

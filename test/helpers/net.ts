@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -111,7 +111,9 @@ export function freePort(): number {
 
 /** The first of `n` consecutive free ports in a quiet range. */
 export function freePorts(n: number): number {
-  const bound = sh(['sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6']);
+  // read directly: after a load test the host holds tens of thousands of TIME_WAIT sockets, more
+  // text than a child process's output buffer takes (the [::1] relay's are the host's own)
+  const bound = ['tcp', 'tcp6', 'udp', 'udp6'].map((f) => readFileSync(`/proc/net/${f}`, 'utf8')).join('');
   const free = (p: number) => !bound.includes(`:${p.toString(16).toUpperCase().padStart(4, '0')} `);
   for (;;) {
     const p = 20000 + Math.floor(Math.random() * 20000);

@@ -8,6 +8,8 @@ import { cgroupSet, type CgroupLayout } from '../../src/runtime/linux/cgroup.js'
 import { parseInitLine } from '../../src/runtime/linux/channel.js';
 import { commandOf, mergeEnv } from '../../src/supervise/resolve.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
+import { loopbackRelays } from '../../src/net/linux/relay.js';
+import { parsePublish } from '../../src/spec/publish.js';
 import type { ContainerSpec } from '../../src/spec/types.js';
 
 const golden = (name: string, text: string) => {
@@ -57,10 +59,14 @@ describe('the monitor\'s plan: the container\'s records (native/common/plan.h)',
     golden('plan-web-v2.txt', describePlan(cgroupRecords(V2, 'vessel', cfg)));
   });
 
-  it('a bridged container: the veth, its addresses (IPv6 too) and gateways, made by the monitor with netlink', () => {
+  it('a bridged container: the veth, its addresses (IPv6 too) and gateways, made by the monitor with netlink; the ports it relays at [::1] (br_netfilter)', () => {
+    const publish = ['8080:80', '127.0.0.1:5353:53/udp', '[::1]:9000-9002:7000-7002/udp', '[fd00::2]:8445:443'].map(parsePublish);
     const bridged: ContainerConfig = {
       ...cfg,
-      network: { mode: 'bridge', network: 'front', bridge: 'vsl-front', address: '10.77.0.5/24', gateway: '10.77.0.1', address6: 'fd00:77::5/64', gateway6: 'fd00:77::1', hostIf: 'vslh0123456789', containerIf: 'eth0', publish: [], hosts: [], dns: [] },
+      network: {
+        mode: 'bridge', network: 'front', bridge: 'vsl-front', address: '10.77.0.5/24', gateway: '10.77.0.1', address6: 'fd00:77::5/64', gateway6: 'fd00:77::1', hostIf: 'vslh0123456789', containerIf: 'eth0',
+        publish, relays: loopbackRelays(publish, 'fd00:77::5'), hosts: [], dns: [],
+      },
     };
     golden('plan-web-bridge.txt', describePlan(containerRecords(bridged, paths, [])));
   });

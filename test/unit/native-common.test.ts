@@ -11,6 +11,8 @@ import { encodePlan } from '../../src/runtime/plan-records.js';
 import { parseMonitorStatus } from '../../src/runtime/monitor-status.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import type { ContainerSpec, RestartPolicy } from '../../src/spec/types.js';
+import { parsePublish } from '../../src/spec/publish.js';
+import { loopbackRelays } from '../../src/net/linux/relay.js';
 
 /**
  * The monitor's OS-independent C (native/common: plan parser, restart table, status record, log
@@ -75,6 +77,22 @@ describe('native/common under ASan/UBSan', () => {
     expect(run(['plan', join(out, 'absent')]).stdout).toMatch(/^error cannot open plan .*absent: No such file or directory\n$/);
   });
 
+  it('reads the relays TypeScript renders (br_netfilter hosts: [::1]) and refuses a relay it cannot bind in one line', () => {
+    const publish = ['8080:80', '[::1]:9000-9002:7000-7002/udp', '127.0.0.1:53:53/udp'].map(parsePublish);
+    const bridged: ContainerConfig = {
+      ...cfg,
+      network: { mode: 'bridge', network: 'n', bridge: 'vsl-n', address: '10.77.0.5/24', gateway: '10.77.0.1', address6: 'fd00:77::5/64', gateway6: 'fd00:77::1', hostIf: 'vslh', containerIf: 'eth0', publish, relays: loopbackRelays(publish, 'fd00:77::5'), hosts: [], dns: [] },
+    };
+    const r = run(['plan', planFile('relays', encodePlan(containerRecords(bridged, { rootfs: '/r', upper: '/u', work: '/w', scratch: '/s' }, [])))]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/ relay=tcp:\[::1\]:8080>\[fd00:77::5\]:80x1 relay=udp:\[::1\]:9000>\[fd00:77::5\]:7000x3\n$/);
+    const text = (t: string) => Buffer.from(t.replace(/\|/g, '\0'));
+    expect(run(['plan', planFile('rp', text('plan-version|1|relay|sctp|::1|80|::2|80|1|'))]).stdout).toBe('error plan: relay: unknown protocol "sctp"\n');
+    expect(run(['plan', planFile('ra', text('plan-version|1|relay|tcp|127.0.0.1|80|::2|80|1|'))]).stdout).toBe('error plan: relay: "127.0.0.1" is not an IPv6 address\n');
+    expect(run(['plan', planFile('rr', text('plan-version|1|relay|udp|::1|65000|::2|80|600|'))]).stdout).toBe('error plan: relay: 600 ports from 65000 or 80 pass 65535\n');
+    expect(run(['plan', planFile('rt', text('plan-version|1|relay|udp|::1|65000|::2|'))]).stdout).toBe('error plan: record relay is truncated\n');
+  });
+
   it('every prefix of a real plan is parsed or refused, never a crash (ASan/UBSan watch)', () => {
     const full = encodePlan([...supervisionRecords(spec, cfg, { mode: 'foreground', statusPath: '/s', stopMarker: '/m' }), ...containerRecords(cfg, { rootfs: '/r', upper: '/u', work: '/w', scratch: '/s' }, [])]);
     for (let n = 0; n < full.length; n += 7) {
@@ -110,7 +128,7 @@ describe('native/common under ASan/UBSan', () => {
     const f = join(out, 'monitor.status');
     expect(run(['status', f]).code).toBe(0);
     const st = parseMonitorStatus(readFileSync(f, 'utf8'))!;
-    expect(st).toMatchObject({ runId: 'abcd', phase: 'running', run: 2, initPid: 42, leaf: 't.abcdr2', code: 137, reason: 'line one line two', note: 'waiting for db' });
+    expect(st).toMatchObject({ runId: 'abcd', phase: 'running', run: 2, initPid: 42, relayPid: 43, leaf: 't.abcdr2', code: 137, reason: 'line one line two', note: 'waiting for db' });
     expect(st.health).toEqual({ status: 'healthy', failingStreak: 0, log: [{ start: new Date(1000).toISOString(), end: new Date(2000).toISOString(), exitCode: 0, output: 'ok' }] });
   });
 

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderRuleset } from '../../src/net/linux/nft.js';
+import { loopbackRelays } from '../../src/net/linux/relay.js';
 import { renderBridgeBatch } from '../../src/net/linux/bridge.js';
 import { renderContainerBatch, renderHostBatch } from '../../src/net/linux/veth.js';
 import { renderHosts, renderResolvConf } from '../../src/net/hosts.js';
@@ -68,6 +69,23 @@ describe('nft ruleset', () => {
     try { execFileSync('nft', ['--version']); } catch { nft = false; }
     if (!nft || process.getuid?.() !== 0) return;
     for (const loopback6 of [true, false]) execFileSync('nft', ['-c', '-f', '-'], { input: renderRuleset('vessel_unitcheck', [front, back], { loopback6 }) });
+  });
+});
+
+describe('the [::1] relays (br_netfilter hosts; the monitor runs them, native/linux/relay.h)', () => {
+  it('every mapping that covers ::1 — no address, [::], [::1] — and none that does not; ranges as one relay each, shifted ones too', () => {
+    const web = front.leases.web!;
+    expect(loopbackRelays(web.publish, web.address6)).toEqual([
+      { protocol: 'tcp', listen: '::1', port: 8080, target: 'fd12:3456:789a:7c1e::2', targetPort: 80, count: 1 },
+      { protocol: 'tcp', listen: '::1', port: 8000, target: 'fd12:3456:789a:7c1e::2', targetPort: 8000, count: 11 },
+      { protocol: 'udp', listen: '::1', port: 9000, target: 'fd12:3456:789a:7c1e::2', targetPort: 7000, count: 3 },
+      { protocol: 'tcp', listen: '::1', port: 8444, target: 'fd12:3456:789a:7c1e::2', targetPort: 443, count: 1 },
+      { protocol: 'tcp', listen: '::1', port: 8446, target: 'fd12:3456:789a:7c1e::2', targetPort: 443, count: 1 },
+    ]);
+    // 127.0.0.1 only; an IPv4-only network; a host port still to be chosen (vessel plan)
+    expect(loopbackRelays(front.leases.dns!.publish, front.leases.dns!.address6)).toEqual([]);
+    expect(loopbackRelays(back.leases.db!.publish, undefined)).toEqual([]);
+    expect(loopbackRelays([parsePublish('80'), parsePublish('8000-8010:80')], 'fd00::5')).toEqual([]);
   });
 });
 

@@ -167,6 +167,10 @@ describe('vessel plan', () => {
     expect(text).toMatch(/meta nfproto ipv4 tcp dport 18080 dnat ip to <address>:80 comment "vessel:linnet"/);
     expect(text).toMatch(/meta nfproto ipv6 tcp dport 18080 dnat ip6 to \[<address6>\]:80 comment "vessel:linnet"/);
     expect(text).toMatch(/addr add <address6>\/64 dev eth0 nodad/);
+    // where br_netfilter hands bridged IPv6 to netfilter, the monitor relays ::1 (net/linux/relay.ts)
+    const { bridgeNfCallsIp6tables } = await import('../../src/net/linux/sysctl.js');
+    if (bridgeNfCallsIp6tables()) expect(text).toMatch(/^relay tcp ::1 18080 <address6> 80 1$/m);
+    else expect(text).not.toMatch(/^relay /m);
     expect(text).toMatch(/vessel-init'? monitor \S+\/containers\/linnet\/plan$/m);
   });
 });

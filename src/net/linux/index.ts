@@ -5,6 +5,7 @@ import type { NetBackend } from '../backend.js';
 import type { Lease, NetworkRecord } from '../types.js';
 import { ensureBridge, interfaceExists, removeInterface } from './bridge.js';
 import { applyRuleset, renderRuleset } from './nft.js';
+import { loopbackRelays } from './relay.js';
 import { hostRoutes, hostRoutes6 } from './routes.js';
 import { bridgeNfCallsIp6tables, ipv6Available } from './sysctl.js';
 import { renderContainerBatch, renderHostBatch, type VethPlan } from './veth.js';
@@ -12,6 +13,7 @@ import { renderBridgeBatch } from './bridge.js';
 
 export { renderRuleset } from './nft.js';
 export { renderBridgeBatch } from './bridge.js';
+export { loopbackRelays } from './relay.js';
 export { renderHostBatch, renderContainerBatch } from './veth.js';
 
 function vethPlan(net: NetworkRecord, lease: Lease, pid: number | string): VethPlan {
@@ -42,9 +44,7 @@ export function linuxBackend(): NetBackend {
       why: 'IPv6 is disabled on this host (net.ipv6.conf.all/default.disable_ipv6, or ipv6.disable=1)',
       hint: 'create the network with --ipv6=false, or enable IPv6 on the host',
     }),
-    unreachableHostIp: (ip) => (ip === '::1' && bridgeNfCallsIp6tables()
-      ? 'the host\'s ::1 cannot be redirected to a container while br_netfilter hands bridged IPv6 to netfilter (net.bridge.bridge-nf-call-ip6tables = 1): the kernel drops the answers (docs/networking.md, "IPv6 loopback")'
-      : undefined),
+    relays: (publish, address6) => (bridgeNfCallsIp6tables() ? loopbackRelays(publish, address6) : []),
     interfaceExists: async (name) => interfaceExists(name),
     ensureNetwork: ensureBridge,
     removeNetwork: (net) => removeInterface(net.bridge),

@@ -18,8 +18,8 @@ import type { Lease, NetworkRecord } from '../types.js';
 export interface RulesetOptions {
   /**
    * Redirects from the host's ::1 can be answered (no br_netfilter for IPv6: linux/sysctl.ts
-   * bridgeNfCallsIp6tables). When not, ::1 is left alone, so a client gets a refusal at once and
-   * falls back to 127.0.0.1 instead of waiting for an answer the kernel would drop.
+   * bridgeNfCallsIp6tables). When not, ::1 is left alone: each container's monitor relays its
+   * ports there in userland (relay.ts), and a redirect would take the packets from its sockets.
    */
   loopback6: boolean;
 }
@@ -75,7 +75,7 @@ export function renderRuleset(table: string, networks: NetworkRecord[], opts: Ru
   const publish: string[] = [];
   const post: string[] = [];
   const anyV6 = nets.some((n) => n.subnet6 !== undefined);
-  if (anyV6 && !opts.loopback6) publish.push('ip6 daddr ::1 return comment "vessel: br_netfilter drops answers to ::1 (docs/networking.md)"');
+  if (anyV6 && !opts.loopback6) publish.push('ip6 daddr ::1 return comment "vessel: ::1 is relayed in userland, br_netfilter drops answers to it (docs/networking.md)"');
   for (const net of nets) {
     const c = networkRuleComment(net.name);
     // Published ports reached at 127.0.0.1: after DNAT in output the packet leaves through the

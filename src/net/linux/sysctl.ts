@@ -49,7 +49,8 @@ export function ipv6Available(): boolean {
  * br_netfilter passes bridged IPv6 through netfilter (docker and Kubernetes hosts load it).
  * Then a bridge's frames are de-NATed at the bridge, before ip6_rcv_core, which drops any packet
  * with a loopback address that did not arrive on a loopback device (RFC 4291 2.5.3): the answer
- * to a connection redirected from ::1 never arrives (docs/networking.md, "IPv6 loopback").
+ * to a connection redirected from ::1 never arrives (docs/networking.md, "IPv6 loopback"), so
+ * the table leaves ::1 alone (nft.ts) and the containers' monitors relay it (relay.ts).
  */
 export function bridgeNfCallsIp6tables(): boolean {
   return readSysctl(['net', 'bridge', 'bridge-nf-call-ip6tables']) === '1';

@@ -7,7 +7,8 @@ import type { CgroupLayout } from './cgroup-layout.js';
 /**
  * The Linux records of the monitor's plan (native/common/plan.h), rendered from a ContainerConfig:
  * the run's cgroups (directories and limit writes), the bridged network (veth, addresses,
- * gateways — made by netlink calls in native/linux/netlink.c), the root and the command. Pure.
+ * gateways — made by netlink calls in native/linux/netlink.c — and the published ports relayed in
+ * userland, native/linux/relay.h), the root and the command. Pure.
  */
 
 export interface RunPaths {
@@ -48,6 +49,8 @@ function networkRecords(cfg: ContainerConfig): PlanRecord[] {
   if (n.address6) r.push(['addr', n.address6]);
   r.push(['gateway4', n.gateway]);
   if (n.gateway6) r.push(['gateway6', n.gateway6]);
+  // served by the monitor's relay for each run, once the run is ready (native/linux/relay.h)
+  for (const x of n.relays ?? []) r.push(['relay', x.protocol, x.listen, String(x.port), x.target, String(x.targetPort), String(x.count)]);
   return r;
 }
 
