@@ -143,13 +143,16 @@ int cgroup_populated(const struct plan *p, const char *leaf) {
 }
 
 static pid_t spared;
+static int signalled;
 static void signal_one(pid_t pid, int sig) {
-  if (pid > 1 && pid != spared) kill(pid, sig);
+  if (pid > 1 && pid != spared && kill(pid, sig) == 0) signalled++;
 }
 
-void cgroup_signal(const struct plan *p, const char *leaf, int sig, pid_t except) {
+int cgroup_signal(const struct plan *p, const char *leaf, int sig, pid_t except) {
   spared = except;
+  signalled = 0;
   for_each_pid(p, leaf, signal_one, sig);
+  return signalled;
 }
 
 static void kill_subtree(const char *dir) {

@@ -53,12 +53,16 @@ static void on_signal(int sig) {
   if (sig > 0 && sig < 65) pending[sig] = 1;
 }
 
-static void install_handlers(void) {
+/*
+ * `restart`: during set-up, interrupted calls (mounts, netlink, reads) resume as if nothing came;
+ * once the command runs, none: waitpid must return EINTR so a signal is forwarded at once.
+ */
+static void install_handlers(int restart) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  sa.sa_flags = restart ? SA_RESTART : 0;
   sigemptyset(&sa.sa_mask);
-  /* no SA_RESTART: waitpid must return EINTR so a signal is forwarded at once */
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
 }
 
@@ -89,6 +93,10 @@ static int code_of(int st) {
 
 int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* From the first moment: a pid namespace's init drops a signal it has no handler for, so a stop
+   * sent while the root is still being built would be lost, and the command would then run until
+   * the stop timeout's SIGKILL. Caught here, it is forwarded once the command exists. */
+  install_handlers(1);
   /* The monitor may have died between the clone and the line above: then its end is closed. */
   struct pollfd pf = { .fd = chan_fd, .events = 0 };
   if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR))) _exit(125);
@@ -109,10 +117,17 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   if (n != 1) _exit(125); /* the monitor is gone */
   chan_say("ready");
 
-  install_handlers();
+  /* Blocked across the fork: a signal for the command between its fork and its exec stays
+   * pending until exec_command() sets the defaults back (and then acts as the command's own). */
+  sigset_t fwd, old;
+  sigemptyset(&fwd);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaddset(&fwd, forwarded[i]);
+  sigprocmask(SIG_BLOCK, &fwd, &old);
+  install_handlers(0);
   pid_t main_pid = fork();
   if (main_pid < 0) die_setup("fork: %s", strerror(errno));
   if (main_pid == 0) exec_command(p, slave, &id);
+  sigprocmask(SIG_SETMASK, &old, NULL);
   if (slave >= 0) close(slave);
 
   int main_code = -1;

@@ -132,8 +132,9 @@ void os_signal(const struct plan *p, struct run *r, int sig, int all) {
     return;
   }
   /* every process but the init, which would forward it to the command a second time */
-  cgroup_signal(p, r->leaf, sig, r->init);
-  /* nothing but the init (the command is gone, or not started yet): it takes the signal itself */
+  if (cgroup_signal(p, r->leaf, sig, r->init) > 0) return;
+  /* nothing but the init (the command is gone, or not started yet): it takes the signal itself,
+   * and forwards it to the command once that exists (init.c) */
   kill(r->init, sig);
 }
 
