@@ -5,7 +5,8 @@
  *   connect ADDR PORT     connect, send one line, read one: "connect ADDR PORT ok REPLY" or
  *                         "connect ADDR PORT error ENAME" (ETIMEDOUT after 5 s)
  *   listen ADDR PORT      (on the host) "listening PORT" (the port bound, for 0), accept one
- *                         connection within 60 s, answer it, "accepted PEER LINE", exit 0
+ *                         connection within 60 s, answer it, "accepted PEER LINE", exit 0;
+ *                         given a pipe on stdin, it gives up when the pipe's writer is gone
  *   serve PORT            (in the container) "serving PORT", then answer every connection on
  *                         0.0.0.0:PORT with "selftest HOSTNAME LINE" until killed
  */
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -144,7 +146,17 @@ static void listen_once(const char *addr, const char *port) {
   int fd = bound(addr, port, &p);
   if (fd < 0) { report("listen %s %s error %s", addr, port, errno_name(errno)); _exit(1); }
   report("listening %d", p);
-  if (wait_fd(fd, POLLIN, ACCEPT_MS) < 0) { report("listen timeout"); _exit(1); }
+  /*
+   * A pipe on stdin is the caller's (vessel selftest): its end (EOF, the caller died, even by
+   * SIGKILL) ends the wait, so a killed selftest leaves no listener behind.
+   */
+  struct stat st;
+  int watch_stdin = fstat(0, &st) == 0 && S_ISFIFO(st.st_mode);
+  struct pollfd pf[2] = { { fd, POLLIN, 0 }, { 0, POLLIN, 0 } };
+  int r;
+  while ((r = poll(pf, watch_stdin ? 2 : 1, ACCEPT_MS)) < 0 && errno == EINTR) {}
+  if (r == 0) { report("listen timeout"); _exit(1); }
+  if (r < 0 || !(pf[0].revents & POLLIN)) { report("listen ended: the caller is gone"); _exit(1); }
   struct sockaddr_in peer;
   socklen_t l = sizeof peer;
   int c = accept(fd, (struct sockaddr *)&peer, &l);
