@@ -1,5 +1,5 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { host, run, type SpawnedProcess } from '../../util/index.js';
 import type { ContainerConfig, HostOs, RuntimeNetwork } from '../../runtime/index.js';
 import { ContractFailure, check, type CaseNeeds, type ContractCase } from '../contract.js';
@@ -28,6 +28,7 @@ const bridgeNeeds = (os: HostOs): string[] => (os === 'linux' ? ['nftables'] : [
 /** The host's probe listening on ADDR (any free port), reporting to OUT; resolves with the port once it listens. */
 async function hostListener(argv: string[], out: string): Promise<{ port: number; proc: SpawnedProcess }> {
   rmSync(out, { force: true });
+  mkdirSync(dirname(out), { recursive: true });
   // stdin a pipe we hold: the listener gives up when this process is gone (even SIGKILLed)
   const proc = host().spawn(argv, { stdio: ['pipe', 'ignore', 'inherit'] });
   try {
