@@ -6,7 +6,7 @@
  *                         "connect ADDR PORT error ENAME" (ETIMEDOUT after 5 s)
  *   listen ADDR PORT      (on the host) "listening PORT" (the port bound, for 0), accept one
  *                         connection within 60 s, answer it, "accepted PEER LINE", exit 0;
- *                         given a pipe on stdin, it gives up when the pipe's writer is gone
+ *                         given a pipe or socket on stdin, it gives up when its writer is gone
  *   serve PORT            (in the container) "serving PORT", then answer every connection on
  *                         0.0.0.0:PORT with "selftest HOSTNAME LINE" until killed
  */
@@ -147,11 +147,12 @@ static void listen_once(const char *addr, const char *port) {
   if (fd < 0) { report("listen %s %s error %s", addr, port, errno_name(errno)); _exit(1); }
   report("listening %d", p);
   /*
-   * A pipe on stdin is the caller's (vessel selftest): its end (EOF, the caller died, even by
-   * SIGKILL) ends the wait, so a killed selftest leaves no listener behind.
+   * A pipe or socket pair (Node's 'pipe') on stdin is the caller's, vessel selftest: its end
+   * (EOF: the caller died, even by SIGKILL) ends the wait, so a killed selftest leaves no
+   * listener behind.
    */
   struct stat st;
-  int watch_stdin = fstat(0, &st) == 0 && S_ISFIFO(st.st_mode);
+  int watch_stdin = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
   struct pollfd pf[2] = { { fd, POLLIN, 0 }, { 0, POLLIN, 0 } };
   int r;
   while ((r = poll(pf, watch_stdin ? 2 : 1, ACCEPT_MS)) < 0 && errno == EINTR) {}

@@ -8,6 +8,7 @@ import { driverContract } from '../unit/driver-contract.js';
 import { LINUX_DISCOVERABLE, selftestNetwork } from '../../src/selftest/index.js';
 import { runDoctor } from '../../src/doctor/index.js';
 import { busyboxTarball, leftovers, removeCgroupParents } from '../helpers/vessel.js';
+import { removeNetworkLeftovers } from '../helpers/net.js';
 
 // The same driver contract the FreeBSD driver passes against its model, here against the real
 // Linux kernel: namespaces, overlayfs, cgroups, a bridged network through net/ (nftables), with
@@ -23,11 +24,14 @@ beforeAll(() => {
   execFileSync('tar', ['-C', layer, '-xzf', busyboxTarball()]);
 });
 
-afterAll(() => {
+afterAll(async () => {
   const left = leftovers({ root, env: {}, dispose: () => undefined });
+  // the network cases' bridge, veths and nft table go with their last lease
+  const net = await removeNetworkLeftovers(root, ['selftest'], Array.from({ length: n }, (_, i) => `contract${i + 1}`));
   removeCgroupParents(root);
   rmSync(root, { recursive: true, force: true });
   if (left.length) throw new Error(`leftovers: ${left.join(', ')}`);
+  if (net.interfaces.length || net.table) throw new Error(`network leftovers: ${[...net.interfaces, ...(net.table ? ['nft table'] : [])].join(', ')}`);
 });
 
 let n = 0;

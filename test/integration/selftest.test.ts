@@ -4,6 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupParentOf, cgroupsIn, leftovers, rootWithBusybox, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { CONTRACT_CASES } from '../../src/selftest/index.js';
+import { ownInterfaces, nftTableExists, removeNetworkLeftovers } from '../helpers/net.js';
+import { nftTableName } from '../../src/net/names.js';
 
 // `vessel doctor` and `vessel selftest` run for real on this Linux host; the selftest is killed
 // with SIGKILL in the middle of a case and `vessel gc` (or the next selftest) must leave nothing.
@@ -13,10 +15,20 @@ beforeAll(async () => {
   t = await rootWithBusybox('selftest');
 });
 
-afterAll(() => {
-  const left = CONTRACT_CASES.flatMap((c) => leftovers(t, `selftest-${c.id}`));
+const names = CONTRACT_CASES.map((c) => `selftest-${c.id}`);
+
+/** The selftest network's bridge and the cases' veths of this root, and its nft table, that exist now. */
+async function networkLeft(): Promise<string[]> {
+  const scope = join(t.root, 'networks');
+  return [...(await ownInterfaces(scope, ['selftest'], names)), ...(nftTableExists(nftTableName(scope)) ? ['nft table'] : [])];
+}
+
+afterAll(async () => {
+  const left = names.flatMap((n) => leftovers(t, n));
+  const net = await removeNetworkLeftovers(t.root, ['selftest'], names);
   t.dispose();
   expect(left).toEqual([]);
+  expect(net).toEqual({ interfaces: [], table: false });
 });
 
 /** The cgroup subtree directories of a state root that exist on this host (any controller). */
@@ -79,8 +91,9 @@ describe('vessel selftest (real driver contract on this host)', () => {
     expect(text).toContain('vessel doctor: can this Linux host run each feature?');
     expect(selftestDirs()).toEqual([]);
     expect(leftovers(t, 'selftest-resources')).toEqual([]);
-    // not even the empty cgroup subtree of this (private) state root
+    // not even the empty cgroup subtree of this (private) state root, nor the network cases' bridge or rules
     expect(cgroupSubtrees(t.root)).toEqual([]);
+    expect(await networkLeft()).toEqual([]);
   });
 
   it('SIGKILLed in the middle of a case: vessel gc removes its container', async () => {
@@ -97,6 +110,38 @@ describe('vessel selftest (real driver contract on this host)', () => {
     expect(gc.stdout).toContain('removed selftest-resources');
     expect(leftovers(t, 'selftest-resources')).toEqual([]);
     expect(cgroupsIn(t, 'selftest-resources')).toEqual([]);
+    expect(selftestDirs()).toEqual([]);
+  });
+
+  it('SIGKILLed while a published port\'s container runs: vessel gc releases its lease, and the network goes with it', async () => {
+    const child = vesselSpawn(t, ['selftest', '--case', 'publish'], { env: { VESSEL_SELFTEST_HOLD: 'publish' } });
+    await until(() => child.output().includes('holds selftest-publish'), 30_000, 'the selftest to hold');
+    expect(await networkLeft()).not.toEqual([]);
+    expect(existsSync(join(t.root, 'networks', 'selftest', 'network.json'))).toBe(true);
+    const gone = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+    const gc = await vessel(t, ['gc']);
+    expect(gc.code).toBe(0);
+    expect(gc.stdout).toContain('cleaned selftest-publish');
+    expect(leftovers(t, 'selftest-publish')).toEqual([]);
+    expect(await networkLeft()).toEqual([]);
+    expect(existsSync(join(t.root, 'networks', 'selftest', 'network.json'))).toBe(false);
+    expect(selftestDirs()).toEqual([]);
+  });
+
+  it('SIGKILLed in the network case: no probe, lease, bridge or rule of it is left', async () => {
+    const child = vesselSpawn(t, ['selftest', '--case', 'network'], { env: { VESSEL_SELFTEST_HOLD: 'network' } });
+    await until(() => child.output().includes('holds selftest-network'), 30_000, 'the selftest to hold');
+    const gone = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+    // the host's probe has answered the container, or reads EOF on its stdin (selftest-probe.test.ts)
+    await until(() => leftovers(t).every((l) => !l.includes('vessel-probe')), 10_000, 'the host listener to end');
+    const gc = await vessel(t, ['gc']);
+    expect(gc.code).toBe(0);
+    expect(leftovers(t, 'selftest-network')).toEqual([]);
+    expect(await networkLeft()).toEqual([]);
     expect(selftestDirs()).toEqual([]);
   });
 
