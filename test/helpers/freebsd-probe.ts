@@ -160,7 +160,7 @@ function orphan(r: Run): void {
     r.say('released');
     r.world.processes.exit(child, 0);
   };
-  child.handlers.set(FREEBSD_SIGNALS.USR2!, () => (orphaned ? release() : (pending = true)));
+  child.handlers.set(FREEBSD_SIGNALS.USR2, () => (orphaned ? release() : (pending = true)));
   void r.proc.wait().then(() => {
     if (child.ended) return;
     orphaned = true;

@@ -10,12 +10,12 @@
  */
 
 /** sys/sys/signal.h: FreeBSD's numbers of the signals vessel and its probe use (USR1/USR2 differ from Linux). */
-export const FREEBSD_SIGNALS: Readonly<Record<string, number>> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, ALRM: 14, TERM: 15, USR1: 30, USR2: 31 };
+export const FREEBSD_SIGNALS = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, ALRM: 14, TERM: 15, USR1: 30, USR2: 31 } as const;
 
 /** `TERM`, `SIGTERM`, `15` → 15; undefined for a signal the model does not know. */
 export function signalNumber(name: string): number | undefined {
   if (/^\d+$/.test(name)) return Number(name);
-  return FREEBSD_SIGNALS[name.replace(/^SIG/, '')];
+  return (FREEBSD_SIGNALS as Readonly<Record<string, number>>)[name.replace(/^SIG/, '')];
 }
 
 export function signalLabel(n: number): string {

@@ -134,7 +134,7 @@ export class FakeFreeBSD extends Recorder {
     this.calls.push({ argv: [...argv] });
     const modelled = this.jailExec(argv) ?? this.hostProbe(argv);
     if (modelled !== undefined) return modelled;
-    return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined };
+    return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined, unref: () => undefined };
   }
 
   private pidCounter = 4000;

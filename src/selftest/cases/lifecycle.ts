@@ -10,6 +10,7 @@ import { expectExit, expectLine, expectNoLine, logOf, waitForLine, withProbe, wi
 
 /** The stop timeout of the case whose command ignores the stop signal. */
 const SHORT_TIMEOUT_S = 1;
+const ENDED_WITH_MAIN = 'the container ended when its main command exited, with a child of it still running (wait = all)';
 
 export const LIFECYCLE_CASES: readonly ContractCase[] = [
   {
@@ -69,10 +70,9 @@ export const LIFECYCLE_CASES: readonly ContractCase[] = [
       await withRunning(h, cfg, async (r) => {
         // "orphaned": the child saw its parent (the main command) gone
         await waitForLine(log, /^orphaned$/, 'the main command to exit with its child left running (wait = all)', r.started.exited).catch((e: unknown) => {
-          if (r.ended()) throw new ContractFailure('the container ended when its main command exited, with a child of it still running (wait = all)');
-          throw e;
+          throw r.ended() ? new ContractFailure(ENDED_WITH_MAIN) : e;
         });
-        check(!r.ended(), 'the container ended when its main command exited, with a child of it still running (wait = all)');
+        check(!r.ended(), ENDED_WITH_MAIN);
         await h.driver.signal(r.ref, 'SIGUSR2', 'all');
         expectExit(await r.exit(), { code: 7 }, 'the main command\'s exit');
         expectLine(log, 'released', 'the child ran until it was told to end');

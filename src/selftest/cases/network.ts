@@ -47,6 +47,7 @@ export const NETWORK_CASES: readonly ContractCase[] = [
     title: 'on a bridged network the container has the address leased to it and reaches a listener on the host at the gateway address',
     needs: (os): CaseNeeds => ({ checks: bridgeNeeds(os) }),
     network: { publish: [] },
+    // the probe's steps are set once the host listens (its port is known then): run() below
     configure: (base, h) => ({ ...withProbe(base, h, [['addrs'], ['exit', '0']]), user: 'root' }),
     async run(h, cfg0) {
       const n = bridged(cfg0);
