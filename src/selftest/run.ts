@@ -5,7 +5,7 @@ import { VesselError, errorMessage, config, containerPaths, hostOs, run, withLoc
 import { defaultSpec } from '../spec/index.js';
 import type { DoctorReport } from '../doctor/index.js';
 import { driverFor, type ContainerConfig, type Driver, type Resource, type ResourceKind } from '../runtime/index.js';
-import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
+import { checkImagePlatform, isLive, listStates, networkFileMounts, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
 import { prepareNetwork, releaseNetwork } from '../net/index.js';
 import { FREEBSD_DISCOVERABLE, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type CaseNetwork, type ContractCase, type ContractHost } from './contract.js';
 import { CONTRACT_CASES } from './cases.js';
@@ -161,8 +161,8 @@ export function selftestNetwork(driver: Driver, image = 'selftest'): CaseNetwork
     async attach(name, publish) {
       const spec = { ...defaultSpec(name, image, 'flags'), network: { mode: 'bridge' as const, name: SELFTEST_NETWORK, publish, aliases: [] } };
       const att = await prepareNetwork(spec, name);
-      // FreeBSD's jail driver writes /etc/hosts and resolv.conf into the root itself (supervise/resolve.ts)
-      return { network: att.network, mounts: driver.os === 'freebsd' ? [] : att.mounts, resources: att.resources };
+      // where the OS bind-mounts the network's files, as a start does (FreeBSD's driver writes them into the root)
+      return { network: att.network, mounts: networkFileMounts() ? att.mounts : [], resources: att.resources };
     },
     release: (name, resources) => releaseNetwork(name, resources),
     async publishAddress() {

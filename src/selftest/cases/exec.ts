@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../../runtime/index.js';
 import { check, type CaseNeeds, type ContractCase, type ContractHost } from '../contract.js';
-import { PROBE_MOUNT, expectLine, logOf, probeArgv, reportLines, waitForLine, withProbe, withRunning, within, type CaseRun, type Step } from '../probe.js';
+import { PROBE_MOUNT, logOf, probeArgv, reportLines, waitForLine, withProbe, withRunning, within, type CaseRun, type Step } from '../probe.js';
 
 /**
  * `vessel exec` into a running container: the new process is in the container's namespaces or
@@ -34,8 +34,7 @@ async function execProbe(h: ContractHost, cfg: ContainerConfig, steps: (mainPid:
     const mainPid = line.split(' ')[2]!;
     const code = await within(h.driver.exec(r.ref, { argv: probeArgv(PROBE_MOUNT, steps(mainPid), `${OUT}/exec.txt`), env: EXEC_ENV, workdir: '/tmp', user: 'root', tty: false, interactive: false }), 'vessel exec');
     fn(reportLines(join(outDir(cfg), 'exec.txt')), code, mainPid);
-    expectLine(logOf(cfg), 'sleeping', 'the main command still runs after the exec');
-    check(!r.ended(), 'the container ended during the exec');
+    check(!r.ended(), 'the container ended during the exec (its main command sleeps until stopped)');
   });
 }
 
