@@ -12,11 +12,15 @@ import { isProbe, runProbe, type ProbeIdentity, type ProbeWorld } from './freebs
  * real in test/unit/freebsd-native.test.ts; here only its contract with TypeScript is modelled:
  *
  *   - it reads the plan the driver wrote (NUL-separated records, native/common/plan.h);
- *   - its command runs in the plan's jail (the model host lists it under `ps -J`);
+ *   - its command runs in the plan's jail (the model host lists it under `ps -J`): vessel-probe
+ *     runs its steps (freebsd-probe.ts) with the plan's ids, directory and environment; any
+ *     other command is a stand-in that TERM and KILL end (freebsd-procs.ts);
+ *   - it ends when its command has (wait = main: killing the rest of the jail) or when every
+ *     process of the jail has (wait = all), with the command's code;
  *   - its first report on fd 3 is "started NAME PID";
  *   - its status record (native/common/status.c) says running, then exited with the code;
- *   - it ends when its command's processes are gone (the driver's own pkill or jail -r), or on
- *     SIGTERM, after the stop signal to every process of the container (`vessel stop`).
+ *   - on SIGTERM (`vessel stop`) it sends the plan's stop signal to every process of the jail,
+ *     then SIGKILL to what is left.
  *
  * A monitor has a real pid (a `sleep` standing in for it): vessel signals it with process.kill().
  * When it is SIGKILLed (crash(): the waiting CLI died, and the monitor with it), its starter kills

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { Recorder, type HostOptions, type HostResult, type SpawnedProcess, type SpawnOptions } from '../../src/util/host.js';
@@ -164,27 +162,15 @@ export class FakeFreeBSD extends Recorder {
         return { path: j.path, hostname: /\thost\.hostname = "([^"]*)";/.exec(conf)?.[1] ?? name };
       },
       mounts: () => this.mounts,
+      // a tmpfs's files are kept at its mount point, a directory of the container's (removed with it)
       tmpfs: (path) => {
-        const dir = join(this.tmpfsRoot(), createHash('sha256').update(path).digest('hex').slice(0, 16));
-        mkdirSync(dir, { recursive: true });
-        return dir;
+        mkdirSync(path, { recursive: true });
+        return path;
       },
       rctl: () => this.rctl,
       racct: () => this.racct,
       hostname: this.hostname,
     };
-  }
-
-  private tmpfsDirs: string | undefined;
-
-  /** Where the model keeps its tmpfs mounts' files (removed when the process exits). */
-  private tmpfsRoot(): string {
-    if (this.tmpfsDirs === undefined) {
-      const dir = mkdtempSync(join(tmpdir(), 'vessel-model-tmpfs-'));
-      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-      this.tmpfsDirs = dir;
-    }
-    return this.tmpfsDirs;
   }
 
   /** pf as pfctl left it, for the host's own connections to a published port. */
