@@ -11,7 +11,8 @@ import { PROBE_MOUNT, logOf, probeArgv, reportLines, waitForLine, withProbe, wit
  * container's limits. Its report goes to a read-write volume: exec's output is the caller's.
  */
 
-const MARK = '/tmp/selftest-main';
+/** In the container's own root (not a volume): only a process in that root sees it. */
+const MARK = '/selftest-main';
 const OUT = '/selftest-out';
 const EXEC_ENV = ['PATH=/bin:/usr/bin', 'HOME=/', 'SELFTEST_EXEC=yes'];
 const MAXPROC = 8;
@@ -32,7 +33,7 @@ async function execProbe(h: ContractHost, cfg: ContainerConfig, steps: (mainPid:
   await withRunning(h, cfg, async (r: CaseRun) => {
     const line = await waitForLine(logOf(cfg), new RegExp(`^pidfile ${MARK} \\d+$`), 'the main command', r.started.exited);
     const mainPid = line.split(' ')[2]!;
-    const code = await within(h.driver.exec(r.ref, { argv: probeArgv(PROBE_MOUNT, steps(mainPid), `${OUT}/exec.txt`), env: EXEC_ENV, workdir: '/tmp', user: 'root', tty: false, interactive: false }), 'vessel exec');
+    const code = await within(h.driver.exec(r.ref, { argv: probeArgv(PROBE_MOUNT, steps(mainPid), `${OUT}/exec.txt`), env: EXEC_ENV, workdir: PROBE_MOUNT, user: 'root', tty: false, interactive: false }), 'vessel exec');
     fn(reportLines(join(outDir(cfg), 'exec.txt')), code, mainPid);
     check(!r.ended(), 'the container ended during the exec (its main command sleeps until stopped)');
   });
@@ -53,7 +54,7 @@ export const EXEC_CASES: readonly ContractCase[] = [
         has(lines, `signal0 ${pid} ok`, 'the main command\'s process, seen from the exec');
         has(lines, `hostname ${cfg.hostname}`, 'the container\'s hostname');
         has(lines, 'uid 0', 'the exec\'s user');
-        has(lines, 'cwd /tmp', 'the exec\'s working directory');
+        has(lines, `cwd ${PROBE_MOUNT}`, 'the exec\'s working directory');
         const env = lines.filter((l) => l.startsWith('env ')).map((l) => l.slice(4));
         check(JSON.stringify(env) === JSON.stringify(EXEC_ENV), `the exec's environment is [${env.join(' | ')}], not exactly [${EXEC_ENV.join(' | ')}]`);
       });

@@ -1,6 +1,6 @@
 import { imageFiles, parseGroup, parsePasswd, resolveIdentity, type ContainerConfig, type Identity } from '../../runtime/index.js';
 import { check, type ContractCase } from '../contract.js';
-import { expectExit, reportLines, logOf, withProbe, withRunning } from '../probe.js';
+import { PROBE_MOUNT, expectExit, reportLines, logOf, withProbe, withRunning } from '../probe.js';
 
 /**
  * The command runs as the spec says: the user's numeric ids from the image's own /etc/passwd
@@ -8,7 +8,8 @@ import { expectExit, reportLines, logOf, withProbe, withRunning } from '../probe
  * given — nothing added (no default applies to what the spec gives), nothing from the host.
  */
 
-const WORKDIR = '/tmp';
+/** A directory every case container has, whatever its image: the probe's own mount. */
+const WORKDIR = PROBE_MOUNT;
 /**
  * PATH, HOME and HOSTNAME are given: each driver adds a default for the ones a spec lacks (Linux's
  * vessel-init all three, FreeBSD's plan PATH and HOME), and the spec's own must win.
