@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds vessel's native helper with the system C compiler (cc exists on Debian and in FreeBSD's
 # base): vessel-init — the containers' monitor, `vessel exec`, Linux's init, FreeBSD's jail exec —
-# from the shared files (native/common) and this OS's (native/linux or native/freebsd).
+# from the shared files (native/common) and this OS's (native/linux or native/freebsd); and
+# vessel-probe (native/probe), `vessel selftest`'s probe.
 # C11, warnings as errors. -Wno-format-truncation: every snprintf into a fixed buffer is meant to
 # cut (bounded paths and messages); gcc's guess of the worst case would fail the build otherwise.
 set -eu
@@ -31,4 +32,15 @@ if stale "$bin" $srcs $here/common/*.h $here/$os/*.h; then
   # shellcheck disable=SC2086
   ${CC:-cc} $CFLAGS_VESSEL $flags -o "$bin.tmp" $srcs
   mv "$bin.tmp" "$bin"
+fi
+
+# vessel-probe: what `vessel selftest` runs inside each case's container and on the host. Static,
+# so it runs in any image (busybox, FreeBSD's /rescue) from a read-only mount of this directory.
+probe=$out/probe/vessel-probe
+# shellcheck disable=SC2086
+if stale "$probe" $here/probe/*.c $here/probe/*.h; then
+  mkdir -p "$out/probe"
+  # shellcheck disable=SC2086
+  ${CC:-cc} $CFLAGS_VESSEL $flags -static -o "$probe.tmp" $here/probe/*.c
+  mv "$probe.tmp" "$probe"
 fi

@@ -30,20 +30,23 @@ export function define(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const image = opts.image ?? (os === 'freebsd' ? 'freebsd:latest' : 'busybox:latest');
+      // doctor first: a case whose feature this host lacks is SKIP with doctor's reason
+      const doctor = await runDoctor();
       const r = await sel.runSelftest({
         image,
+        doctor,
         ...(opts.case ? { only: opts.case } : {}),
         onResult: (c) => { if (!opts.json) process.stdout.write(sel.renderCaseLine(c)); },
       });
-      const doctor = await runDoctor();
       const pkg = JSON.parse(readFileSync(join(config().packageDir, 'package.json'), 'utf8')) as { version: string };
       const text = sel.renderSelftestReport(r, doctor, { version: pkg.version, date: new Date().toISOString(), node: process.version });
       const file = opts.report ?? join(config().root, 'selftest', 'report.txt');
       mkdirSync(dirname(file), { recursive: true });
       writeFileAtomic(file, text);
-      const failed = r.results.filter((c) => !c.ok).length;
+      const count = (s: string) => r.results.filter((c) => c.status === s).length;
+      const failed = count('fail');
       if (opts.json) process.stdout.write(JSON.stringify({ ...r, report: file }, null, 2) + '\n');
-      else process.stdout.write(`${r.results.length - failed} passed, ${failed} failed; report: ${file}\nattach the report to a bug report (README, "FreeBSD")\n`);
+      else process.stdout.write(`${count('pass')} passed, ${failed} failed, ${count('skip')} skipped; report: ${file}\nattach the report to a bug report (README, "FreeBSD")\n`);
       if (failed > 0) process.exitCode = 1;
     });
 }

@@ -1,4 +1,5 @@
 import { run, type HostResult } from '../util/index.js';
+import { NULLFS_FILE_OSRELDATE, OSRELDATE_PROBE } from '../runtime/freebsd/index.js';
 import { nodeCheck, uwsgiCheck } from './common.js';
 import type { Check } from './types.js';
 
@@ -34,6 +35,18 @@ async function racct(): Promise<Check> {
   if (r.exitCode !== 0) return { ...base, status: 'missing', detail: 'the kernel has no RACCT (kern.racct.enable does not exist)', fix: 'a kernel with `options RACCT` and `options RCTL` (GENERIC has both)' };
   if (out(r) !== '1') return { ...base, status: 'missing', detail: 'kern.racct.enable=0', fix: 'add kern.racct.enable=1 to /boot/loader.conf and reboot (it is a boot-time tunable)' };
   return { ...base, status: 'ok', detail: 'kern.racct.enable=1' };
+}
+
+async function nullfsFile(): Promise<Check> {
+  // The same probe a start with a file volume makes (runtime/freebsd/mount.ts): nullfs mounts a
+  // file on a file from 13.2 (D37478); before, the kernel answers ENOTDIR and jail -c aborts.
+  const r = await ask(OSRELDATE_PROBE);
+  const base = { id: 'nullfs-file', feature: 'single-file volumes (nullfs file mounts)' };
+  const rel = Number(out(r));
+  if (r.exitCode !== 0 || !Number.isInteger(rel)) return { ...base, status: 'missing', detail: 'kern.osreldate could not be read', fix: 'sysctl kern.osreldate must answer' };
+  return rel >= NULLFS_FILE_OSRELDATE
+    ? { ...base, status: 'ok', detail: `kern.osreldate ${rel} (13.2 or later)` }
+    : { ...base, status: 'missing', detail: `kern.osreldate ${rel}: nullfs mounts files from 13.2 (${NULLFS_FILE_OSRELDATE})`, fix: 'mount the directory that holds the file, or upgrade to 13.2 or later' };
 }
 
 async function pf(): Promise<Check[]> {
@@ -137,6 +150,7 @@ export async function freebsdChecks(env: NodeJS.ProcessEnv, nodeVersion: string)
     ...(await pf()),
     await filterLocal(),
     await portacl(),
+    await nullfsFile(),
     await devfsRulesets(),
     await zfs(env),
     await linux64(),

@@ -1,143 +1,23 @@
-import { host, setHostRunner } from '../util/index.js';
-import type { ContainerConfig, Driver, Resource, ResourceKind } from '../runtime/index.js';
+import type { ContractCase } from './contract.js';
+import { RECOVERY_CASES } from './cases/recovery.js';
+import { LIFECYCLE_CASES } from './cases/lifecycle.js';
+import { IDENTITY_CASES } from './cases/identity.js';
+import { VOLUME_CASES } from './cases/volumes.js';
+import { LIMIT_CASES } from './cases/limits.js';
+import { NETWORK_CASES } from './cases/network.js';
+import { EXEC_CASES } from './cases/exec.js';
 
 /**
- * The driver contract: what the supervisor relies on from a driver, whatever the OS. One list,
- * run by three callers — the unit test against the model FreeBSD host, the integration test
- * against the real Linux kernel, and `vessel selftest` against the live host a user has — so a
- * user's report and CI mean the same thing by "pass".
+ * Every case of the driver contract, one feature each, in the order a report lists them: the
+ * records first (a host that cannot clean up fails there, before anything else runs), then the
+ * features a user of the host relies on.
  */
-export interface ContractHost {
-  driver: Driver;
-  /** Resource kinds findLeftovers() must find on this host (default: every kind resources() lists). */
-  discoverable?: ResourceKind[];
-  stopSignal?: string;
-  /** Called once a case's container runs (selftest: the SIGKILL test holds the run here). */
-  afterStart?: (cfg: ContainerConfig) => Promise<void>;
-}
-
-/** Linux: only cgroups outlive a killed supervisor (processes die with it, mounts with the namespace). */
-export const LINUX_DISCOVERABLE: ResourceKind[] = ['cgroup'];
-
-/**
- * FreeBSD: every host object TypeScript made outlives a killed supervisor; processes do not (the
- * monitor's starter kills the container's when the monitor dies).
- */
-export const FREEBSD_DISCOVERABLE: ResourceKind[] = ['jail-conf', 'dataset', 'mount', 'devfs-ruleset', 'interface', 'jail', 'rctl', 'portacl', 'pf-anchor'];
-
-/**
- * FreeBSD without VIMAGE: no epair and no VNET devfs ruleset exist to be left behind (they are
- * only in the list recorded before start, which assumes a VIMAGE kernel).
- */
-export const FREEBSD_NO_VIMAGE_DISCOVERABLE: ResourceKind[] = ['jail-conf', 'dataset', 'mount', 'jail', 'rctl', 'portacl', 'pf-anchor'];
-
-export interface ContractCase {
-  /** Short id; `vessel selftest` names the case's container selftest-<id>. */
-  id: string;
-  /** The feature a user reads in the report. */
-  feature: string;
-  title: string;
-  /** Throws ContractFailure (or whatever the driver threw) when the host breaks the contract. */
-  run(h: ContractHost, cfg: ContainerConfig): Promise<void>;
-}
-
-export class ContractFailure extends Error {
-  override name = 'ContractFailure';
-}
-
-function check(ok: boolean, message: string): void {
-  if (!ok) throw new ContractFailure(message);
-}
-
-/** Run fn, counting every host command (run or spawn) it issues, whatever the current runner. */
-export function countHostCommands<T>(fn: () => T): { result: T; count: number } {
-  const inner = host();
-  let count = 0;
-  const restore = setHostRunner({
-    run: (argv, opts) => { count++; return inner.run(argv, opts); },
-    spawn: (argv, opts) => { count++; return inner.spawn(argv, opts); },
-  });
-  try {
-    return { result: fn(), count };
-  } finally {
-    restore();
-  }
-}
-
-const key = (r: Resource): string => `${r.kind} ${r.id}`;
-
-function wanted(h: ContractHost, rs: Resource[]): Resource[] {
-  return rs.filter((r) => h.discoverable === undefined || h.discoverable.includes(r.kind));
-}
-
-/** Structural equality of plain data (plans are JSON-shaped). */
-function sameData(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 export const CONTRACT_CASES: readonly ContractCase[] = [
-  {
-    id: 'resources',
-    feature: 'start and stop; every host object recorded before it is created',
-    title: 'resources() runs nothing and lists, before start, every resource start() creates',
-    async run(h, cfg) {
-      const { result: planned, count } = countHostCommands(() => h.driver.resources(cfg));
-      check(count === 0, `resources() ran ${count} host commands`);
-      check(planned.length > 0, 'resources() listed nothing');
-      const started = await h.driver.start(cfg);
-      try {
-        await h.afterStart?.(cfg);
-        const created = new Set(started.resources.map(key));
-        for (const r of planned) check(created.has(key(r)), `${key(r)} listed by resources() but not by start()`);
-      } finally {
-        await h.driver.stop({ name: cfg.name, pid: started.pid, resources: started.resources }, h.stopSignal ?? 'SIGTERM', 5);
-        await started.exited;
-        await h.driver.cleanup(started.resources);
-      }
-    },
-  },
-  {
-    id: 'plan',
-    feature: 'vessel plan (dry run)',
-    title: 'plan() is pure: the same input gives the same output and runs no host command',
-    async run(h, cfg) {
-      const a = countHostCommands(() => h.driver.plan(cfg));
-      const b = countHostCommands(() => h.driver.plan(structuredClone(cfg)));
-      check(a.count + b.count === 0, `plan() ran ${a.count + b.count} host commands`);
-      check(sameData(a.result, b.result), 'plan() gave two different answers for the same config');
-      check(a.result.commands.length > 0, 'plan() lists no command');
-    },
-  },
-  {
-    id: 'cleanup',
-    feature: 'cleanup is idempotent',
-    title: 'cleanup() of resources that do not exist succeeds, and again',
-    async run(h, cfg) {
-      const planned = h.driver.resources(cfg);
-      await h.driver.cleanup(planned);
-      await h.driver.cleanup(planned);
-      const left = wanted(h, await h.driver.findLeftovers(cfg.name));
-      check(left.length === 0, `findLeftovers() still finds ${left.map(key).join(', ')}`);
-    },
-  },
-  {
-    id: 'leftovers',
-    feature: 'recovery after a killed supervisor (vessel gc)',
-    title: 'findLeftovers() finds what a start left when its supervisor was killed; nothing once cleaned',
-    async run(h, cfg) {
-      const started = await h.driver.start(cfg);
-      await h.afterStart?.(cfg);
-      // The supervisor "dies" here: no stop, no cleanup. A new one only knows the name.
-      const left = await h.driver.findLeftovers(cfg.name);
-      const found = new Set(left.map(key));
-      try {
-        for (const r of wanted(h, started.resources)) check(found.has(key(r)), `leftover ${key(r)} not found`);
-      } finally {
-        await h.driver.cleanup([...left, ...started.resources.filter((r) => !found.has(key(r)))]);
-        await started.exited;
-      }
-      const after = wanted(h, await h.driver.findLeftovers(cfg.name));
-      check(after.length === 0, `after cleanup findLeftovers() still finds ${after.map(key).join(', ')}`);
-    },
-  },
+  ...RECOVERY_CASES,
+  ...LIFECYCLE_CASES,
+  ...IDENTITY_CASES,
+  ...VOLUME_CASES,
+  ...LIMIT_CASES,
+  ...NETWORK_CASES,
+  ...EXEC_CASES,
 ];

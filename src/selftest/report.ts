@@ -1,7 +1,15 @@
 import { release, arch } from 'node:os';
 import type { DoctorReport } from '../doctor/index.js';
 import { renderDoctor } from '../doctor/index.js';
-import type { SelftestRun } from './run.js';
+import type { CaseResult, SelftestRun } from './run.js';
+
+const LABEL = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' } as const;
+
+/** One case as the report and the live output show it: PASS/FAIL/SKIP, the feature, the container; why, when not PASS. */
+export function renderCaseLine(c: Pick<CaseResult, 'status' | 'feature' | 'container' | 'reason'>): string {
+  const why = c.status === 'pass' ? '' : `\n      ${c.reason ?? ''}`;
+  return `${LABEL[c.status]}  ${c.feature}  [${c.container}]${why}\n`;
+}
 
 /** Everything a bug report needs from one selftest: host, versions, each case, the doctor screen. Pure. */
 export function renderSelftestReport(r: SelftestRun, doctor: DoctorReport, meta: { version: string; date: string; node: string; kernel?: string }): string {
@@ -13,15 +21,11 @@ export function renderSelftestReport(r: SelftestRun, doctor: DoctorReport, meta:
   ];
   if (r.swept.length) lines.push(`removed leftovers of an earlier selftest: ${r.swept.join(', ')}`, '');
   for (const c of r.results) {
-    lines.push(`${c.ok ? 'PASS' : 'FAIL'}  ${c.feature}  [${c.container}]`);
-    if (!c.ok) lines.push(`      ${c.title}`, `      ${c.error ?? ''}`);
+    lines.push(`${LABEL[c.status]}  ${c.feature}  [${c.container}]`);
+    if (c.status === 'fail') lines.push(`      ${c.title}`);
+    if (c.status !== 'pass') lines.push(`      ${c.reason ?? ''}`);
   }
-  const failed = r.results.filter((c) => !c.ok).length;
-  lines.push('', `${r.results.length - failed} passed, ${failed} failed`, '', renderDoctor(doctor).trimEnd());
+  const count = (s: CaseResult['status']) => r.results.filter((c) => c.status === s).length;
+  lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`, '', renderDoctor(doctor).trimEnd());
   return lines.join('\n') + '\n';
-}
-
-/** One line per case, as it ends. */
-export function renderCaseLine(c: { ok: boolean; feature: string; container: string; error?: string }): string {
-  return `${c.ok ? 'PASS' : 'FAIL'}  ${c.feature}  [${c.container}]${c.ok ? '' : `\n      ${c.error ?? ''}`}\n`;
 }

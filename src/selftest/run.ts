@@ -3,20 +3,30 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VesselError, errorMessage, config, containerPaths, hostOs, run, withLock } from '../util/index.js';
 import { defaultSpec } from '../spec/index.js';
-import { driverFor, type ContainerConfig, type Driver, type ResourceKind } from '../runtime/index.js';
-import { checkImagePlatform, isLive, listStates, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
-import { CONTRACT_CASES, FREEBSD_DISCOVERABLE, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type ContractCase, type ContractHost } from './cases.js';
+import type { DoctorReport } from '../doctor/index.js';
+import { driverFor, type ContainerConfig, type Driver, type Resource, type ResourceKind } from '../runtime/index.js';
+import { checkImagePlatform, isLive, listStates, networkFileMounts, readState, releaseResources, writeState, type ContainerState } from '../supervise/index.js';
+import { prepareNetwork, releaseNetwork } from '../net/index.js';
+import { FREEBSD_DISCOVERABLE, FREEBSD_NO_VIMAGE_DISCOVERABLE, LINUX_DISCOVERABLE, type CaseNetwork, type ContractCase, type ContractHost } from './contract.js';
+import { CONTRACT_CASES } from './cases.js';
+import { runCase, type CaseStatus } from './harness.js';
+import { PROBE_BINARY } from './probe.js';
 
 /** Every container of a selftest is named so: a rerun and `vessel gc` know them by the prefix. */
 export const SELFTEST_PREFIX = 'selftest-';
+/** The network the network cases lease on (made on first use, removed with its last lease). */
+export const SELFTEST_NETWORK = 'selftest';
 
 export interface CaseResult {
   id: string;
   container: string;
   feature: string;
   title: string;
+  status: CaseStatus;
+  /** PASS or SKIP: nothing is wrong with this host. */
   ok: boolean;
-  error?: string;
+  /** FAIL: what broke; SKIP: why this host cannot run it. */
+  reason?: string;
 }
 
 export interface SelftestOptions {
@@ -24,6 +34,8 @@ export interface SelftestOptions {
   image: string;
   /** Cases to run (default: all), by id. */
   only?: string[];
+  /** This host's features (`vessel doctor`): a case the host cannot run is SKIP with doctor's reason. */
+  doctor?: DoctorReport;
   /** Called as each case ends, for live output. */
   onResult?: (r: CaseResult) => void;
 }
@@ -36,9 +48,14 @@ export interface SelftestRun {
   swept: string[];
 }
 
-/** Command every case runs: lasts until stopped; `sleep` is in busybox and in FreeBSD's /rescue. */
+/** Command of the cases that run the image's own program: lasts until stopped; `sleep` is in busybox and in FreeBSD's /rescue. */
 const COMMAND = ['sleep', '300'];
 const PATH = 'PATH=/bin:/usr/bin:/sbin:/usr/sbin:/rescue';
+
+/** The directory vessel-probe is built into (native/build.sh), beside vessel-init. */
+export function probeDir(): string {
+  return join(config().libexec, 'probe');
+}
 
 function caseConfig(name: string, layers: string[]): ContainerConfig {
   const dir = containerPaths(config(), name).dir;
@@ -67,12 +84,13 @@ function caseConfig(name: string, layers: string[]): ContainerConfig {
 }
 
 /**
- * The state file of a case's container, written before the case creates anything: it names the
- * container, lists the resources the driver will create, and names this process as supervisor, so
- * a SIGKILLed selftest is a dead container `vessel gc` cleans and removes (autoRemove).
+ * The state file of a case's container, written before the case creates anything (and again once
+ * its network is leased): it names the container, lists the resources the driver will create,
+ * and names this process as supervisor, so a SIGKILLed selftest is a dead container `vessel gc`
+ * cleans and removes (autoRemove).
  */
-function recordCase(driver: Driver, cfg: ContainerConfig, image: string): ContainerState {
-  const spec = { ...defaultSpec(cfg.name, image, 'flags'), command: COMMAND };
+function recordCase(driver: Driver, cfg: ContainerConfig, image: string, extra: Resource[]): void {
+  const spec = { ...defaultSpec(cfg.name, image, 'flags'), command: cfg.argv };
   const state: ContainerState = {
     name: cfg.name,
     spec,
@@ -82,14 +100,16 @@ function recordCase(driver: Driver, cfg: ContainerConfig, image: string): Contai
     runId: cfg.runId,
     createdAt: new Date().toISOString(),
     restarts: 0,
-    resources: driver.resources(cfg),
+    resources: [...extra, ...driver.resources(cfg)],
     autoRemove: true,
   };
   writeState(state);
-  return state;
 }
 
-/** Remove one case container: what its state recorded and what the host still has, then its directory. */
+/**
+ * Remove one case container: what its state recorded (its network lease included, recorded
+ * before it was made) and what the host still has, then its directory.
+ */
 async function dropCase(driver: Driver, name: string): Promise<void> {
   const recorded = (await readState(name))?.resources ?? [];
   const found = await driver.findLeftovers(name);
@@ -106,6 +126,8 @@ function holdFor(id: string, env: NodeJS.ProcessEnv): ContractHost['afterStart']
   if (env.VESSEL_SELFTEST_HOLD !== id) return undefined;
   return (cfg) => {
     process.stderr.write(`vessel: selftest holds ${cfg.name} (VESSEL_SELFTEST_HOLD)\n`);
+    // a timer keeps the process alive when the case's container has already ended
+    setInterval(() => undefined, 1 << 30);
     return new Promise<void>(() => undefined);
   };
 }
@@ -133,6 +155,24 @@ async function discoverable(driver: Driver): Promise<ResourceKind[] | undefined>
   return vnet.exitCode === 0 ? FREEBSD_DISCOVERABLE : FREEBSD_NO_VIMAGE_DISCOVERABLE;
 }
 
+/** The network cases' network: a lease on SELFTEST_NETWORK through net/, as a start makes one. */
+export function selftestNetwork(driver: Driver, image = 'selftest'): CaseNetwork {
+  return {
+    async attach(name, publish) {
+      const spec = { ...defaultSpec(name, image, 'flags'), network: { mode: 'bridge' as const, name: SELFTEST_NETWORK, publish, aliases: [] } };
+      const att = await prepareNetwork(spec, name);
+      // where the OS bind-mounts the network's files, as a start does (FreeBSD's driver writes them into the root)
+      return { network: att.network, mounts: networkFileMounts() ? att.mounts : [], resources: att.resources };
+    },
+    release: (name, resources) => releaseNetwork(name, resources),
+    async publishAddress() {
+      if (driver.os === 'linux') return '127.0.0.1';
+      const { externalAddress } = await import('../runtime/freebsd/index.js');
+      return externalAddress();
+    },
+  };
+}
+
 function pickCases(only: string[] | undefined): readonly ContractCase[] {
   if (only === undefined || only.length === 0) return CONTRACT_CASES;
   const ids = CONTRACT_CASES.map((c) => c.id);
@@ -154,6 +194,11 @@ export async function interruptCleanup(): Promise<void> {
 /** Run the driver contract against this host, one named container per case; leaves nothing behind. */
 export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
   const cases = pickCases(opts.only);
+  const probe = join(probeDir(), PROBE_BINARY);
+  // asked of the host as the driver asks for vessel-init (`test -x`): the same on every OS and model
+  if ((await run(['test', '-x', probe], { allowFailure: true })).exitCode !== 0) {
+    throw new VesselError('E_NOT_FOUND', `selftest: ${probe} is not built`, { hint: 'npm run build (native/build.sh builds vessel-probe beside vessel-init)' });
+  }
   const { resolveImage } = await import('../image/index.js');
   const image = await resolveImage(opts.image).catch((e: unknown) => {
     throw new VesselError('E_NOT_FOUND', `selftest image ${opts.image}: ${errorMessage(e)}`, {
@@ -168,27 +213,29 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestRun> {
 
 async function runCases(driver: Driver, cases: readonly ContractCase[], opts: SelftestOptions, layers: string[], imageId: string): Promise<SelftestRun> {
   const swept = await sweep(driver);
-  const host: ContractHost = { driver, discoverable: await discoverable(driver) };
+  const host: ContractHost = {
+    driver,
+    probeDir: probeDir(),
+    network: selftestNetwork(driver, opts.image),
+    record: (cfg, extra) => recordCase(driver, cfg, opts.image, extra),
+    ...(opts.doctor ? { doctor: opts.doctor } : {}),
+  };
+  const disc = await discoverable(driver);
+  if (disc) host.discoverable = disc;
   const results: CaseResult[] = [];
   for (const c of cases) {
     const name = `${SELFTEST_PREFIX}${c.id}`;
-    const cfg = caseConfig(name, layers);
     current = { driver, name };
-    recordCase(driver, cfg, opts.image);
-    const r: CaseResult = { id: c.id, container: name, feature: c.feature, title: c.title, ok: true };
-    try {
-      const hold = holdFor(c.id, process.env);
-      await c.run(hold ? { ...host, afterStart: hold } : host, cfg);
-    } catch (e) {
-      r.ok = false;
-      r.error = errorMessage(e);
-    }
+    const hold = holdFor(c.id, process.env);
+    const outcome = await runCase(hold ? { ...host, afterStart: hold } : host, c, caseConfig(name, layers));
+    const r: CaseResult = { id: c.id, container: name, feature: c.feature, title: c.title, status: outcome.status, ok: outcome.status !== 'fail', ...(outcome.reason ? { reason: outcome.reason } : {}) };
     try {
       await dropCase(driver, name);
     } catch (e) {
       // A case that passes but cannot be cleaned up fails: leaving the host dirty breaks the contract.
+      r.status = 'fail';
       r.ok = false;
-      r.error = `${r.error ? `${r.error}; ` : ''}cleanup: ${errorMessage(e)}`;
+      r.reason = `${r.reason && outcome.status === 'fail' ? `${r.reason}; ` : ''}cleanup: ${errorMessage(e)}`;
     }
     current = undefined;
     results.push(r);

@@ -9,7 +9,7 @@ export { mergeStatus } from './status.js';
 export { surgeRefusal, prepareNext, switchToNext, retireCurrent, abandonNext } from './surge.js';
 export { removeLeftovers, releaseResources } from './leftovers.js';
 export { decideRestart, restartDelayMs, HEALTHY_UPTIME_MS, NO_RESTARTS, type RestartCount, type RestartDecision } from './restart.js';
-export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv, zfsVolumeStore } from './resolve.js';
+export { resolveSpec, planSpecConfig, checkStartable, commandOf, mergeEnv, zfsVolumeStore, networkFileMounts } from './resolve.js';
 export { containerConfig, type ConfigFacts } from './config.js';
 export { resolveHealth, describeHealth, nextHealth, healthLabel, HEALTH_LOG_ENTRIES, HEALTH_OUTPUT_LIMIT } from './health.js';
 export { inspectView, type InspectView } from './inspect.js';

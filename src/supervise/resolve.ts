@@ -151,7 +151,7 @@ async function imageOf(spec: ContainerSpec): Promise<ResolvedImage> {
 // FreeBSD: the jail driver writes a bridged jail's /etc/hosts and /etc/resolv.conf into its root
 // from the RuntimeNetwork, and other jails keep the image's; its fstab volumes are directories
 // (file nullfs mounts are FreeBSD 14+ only). So no network file mounts there.
-const networkFileMounts = (): boolean => hostOs() !== 'freebsd';
+export const networkFileMounts = (): boolean => hostOs() !== 'freebsd';
 
 /**
  * Turn a spec into what a driver runs: the image resolved to layer directories, the final argv,

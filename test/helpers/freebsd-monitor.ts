@@ -3,6 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describePlan, type PlanRecord } from '../../src/runtime/plan-records.js';
 import type { SpawnedProcess } from '../../src/util/host.js';
+import { FREEBSD_SIGNALS, type ModelProcess, type ModelProcesses } from './freebsd-procs.js';
+import { isProbe, runProbe, type ProbeIdentity, type ProbeWorld } from './freebsd-probe.js';
 
 /**
  * The container's monitor (`vessel-init monitor PLAN`) as the model FreeBSD hosts see it from
@@ -10,11 +12,15 @@ import type { SpawnedProcess } from '../../src/util/host.js';
  * real in test/unit/freebsd-native.test.ts; here only its contract with TypeScript is modelled:
  *
  *   - it reads the plan the driver wrote (NUL-separated records, native/common/plan.h);
- *   - its command runs in the plan's jail (the model host lists it under `ps -J`);
+ *   - its command runs in the plan's jail (the model host lists it under `ps -J`): vessel-probe
+ *     runs its steps (freebsd-probe.ts) with the plan's ids, directory and environment; any
+ *     other command is a stand-in that TERM and KILL end (freebsd-procs.ts);
+ *   - it ends when its command has (wait = main: killing the rest of the jail) or when every
+ *     process of the jail has (wait = all), with the command's code;
  *   - its first report on fd 3 is "started NAME PID";
  *   - its status record (native/common/status.c) says running, then exited with the code;
- *   - it ends when its command's processes are gone (the driver's own pkill or jail -r), or on
- *     SIGTERM, after the stop signal to every process of the container (`vessel stop`).
+ *   - on SIGTERM (`vessel stop`) it sends the plan's stop signal to every process of the jail,
+ *     then SIGKILL to what is left.
  *
  * A monitor has a real pid (a `sleep` standing in for it): vessel signals it with process.kill().
  * When it is SIGKILLed (crash(): the waiting CLI died, and the monitor with it), its starter kills
@@ -43,6 +49,8 @@ export interface ModelHost {
   /** Called whenever the model's state changed (a waiting monitor may be done). */
   onChange(listener: () => void): void;
   nextPid(): number;
+  processes: ModelProcesses;
+  world: ProbeWorld;
 }
 
 interface Model {
@@ -72,6 +80,34 @@ const live: Model[] = [];
 // a test that fails half-way leaves no stand-in behind
 process.on('exit', () => { for (const m of live) m.standIn.kill('SIGKILL'); });
 
+/** The command's identity as the starter sets it: the plan's numeric ids, directory and exact environment. */
+export function planIdentity(plan: PlanRecord[]): ProbeIdentity {
+  const num = (k: string) => Number(one(plan, k) ?? 0);
+  return {
+    uid: num('uid'),
+    gid: num('gid'),
+    groups: (one(plan, 'groups') ?? '').split(',').filter(Boolean).map(Number),
+    cwd: one(plan, 'cwd') ?? '/',
+    env: plan.filter((r) => r[0] === 'env').map((r) => r[1]!),
+  };
+}
+
+/**
+ * The command the monitor starts in the jail: vessel-probe runs its steps (freebsd-probe.ts);
+ * anything else is a stand-in that lives until TERM or KILL ends it, as the model always had it.
+ */
+function startCommand(host: ModelHost, plan: PlanRecord[], jail: string): ModelProcess {
+  const argv = plan.filter((r) => r[0] === 'arg').map((r) => r[1]!);
+  const main = host.processes.spawn(jail);
+  if (isProbe(argv)) {
+    // after the monitor's own wait is set up: it must see the end of a probe that ends at once
+    queueMicrotask(() => runProbe(host.world, main, jail, planIdentity(plan), argv, one(plan, 'log')));
+  } else {
+    for (const n of Object.values(FREEBSD_SIGNALS)) if (n !== FREEBSD_SIGNALS.TERM && n !== FREEBSD_SIGNALS.KILL) main.handlers.set(n, 'ignore');
+  }
+  return main;
+}
+
 /** `vessel-init monitor PLAN` on a model host. ENDS_AT_ONCE: the command exits 0 right away (golden starts). */
 export function spawnModelMonitor(host: ModelHost, planPath: string, endsAtOnce: boolean): SpawnedProcess {
   const plan = readPlan(planPath);
@@ -79,7 +115,7 @@ export function spawnModelMonitor(host: ModelHost, planPath: string, endsAtOnce:
   const m: Model = {
     name: one(plan, 'name') ?? '',
     jail,
-    command: host.nextPid(),
+    command: endsAtOnce ? host.nextPid() : 0,
     runId: one(plan, 'run-id') ?? '',
     status: one(plan, 'status') ?? '',
     marker: one(plan, 'stop-marker'),
@@ -90,41 +126,56 @@ export function spawnModelMonitor(host: ModelHost, planPath: string, endsAtOnce:
     started: Date.now(),
   };
   const report = new PassThrough();
-  report.end(`started ${m.name} ${m.command}\n`);
   if (endsAtOnce) {
+    report.end(`started ${m.name} ${m.command}\n`);
     writeFileSync(m.status, statusText(m, 'exited', 0, false));
     m.standIn.kill('SIGKILL');
     // it exits after its report was read, as a process that wrote before exiting
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => setTimeout(() => resolve({ code: 0, signal: null }), 1));
     return { pid: m.standIn.pid!, pipes: [null, null, null, report], exited, kill: () => undefined, unref: () => undefined };
   }
-  host.procs.set(jail, [...(host.procs.get(jail) ?? []), m.command]);
+  const main = startCommand(host, plan, jail);
+  m.command = main.pid;
+  report.end(`started ${m.name} ${m.command}\n`);
   writeFileSync(m.status, statusText(m, 'running', 0, false));
   live.push(m);
+  const stopSignal = Number(one(plan, 'stop-signal') ?? FREEBSD_SIGNALS.TERM);
+  let mainCode: number | undefined;
+  let viaStop = false;
+  // a monitor exits after its report was read, as a process that wrote before exiting
+  const reported = new Promise((r) => setTimeout(r, 1));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    const end = (code: number, stopped: boolean) => {
-      if (m.done) return;
+    const end = () => {
+      if (m.done || m.crashed || mainCode === undefined) return;
       m.done = true;
-      host.procs.set(jail, (host.procs.get(jail) ?? []).filter((p) => p !== m.command));
-      writeFileSync(m.status, statusText(m, 'exited', code, stopped));
+      const code = mainCode;
+      writeFileSync(m.status, statusText(m, 'exited', code, viaStop && m.marker !== undefined && existsSync(m.marker)));
       if (m.standIn.exitCode === null && m.standIn.signalCode === null) m.standIn.kill('SIGKILL');
-      resolve({ code, signal: null });
+      void reported.then(() => resolve({ code, signal: null }));
     };
-    // The driver's stop (pkill -j, jail -r) ended every process: the monitor sees its command's end.
-    host.onChange(() => {
-      const procs = host.procs.get(jail) ?? [];
-      if (!m.crashed && !procs.includes(m.command) && (!m.waitAll || procs.length === 0)) end(143, false);
+    // wait = all: the container lives while any process of the jail does
+    const check = () => { if ((host.procs.get(jail) ?? []).length === 0) end(); };
+    void main.wait().then((code) => {
+      mainCode = code;
+      if (m.crashed) return;
+      // wait = main: the rest of the jail goes with the main command
+      if (!m.waitAll) host.processes.killJail(jail);
+      if (!m.waitAll) end();
+      else check();
     });
+    host.onChange(check);
     m.standIn.on('exit', (_code, signal) => {
       if (m.crashed || m.done) return;
-      // SIGTERM: a stop — the stop signal to every process of the container, the record, the exit
+      // SIGTERM: a stop — the stop signal to every process of the container, SIGKILL for what is left
       if (signal === 'SIGTERM') {
+        viaStop = true;
+        host.processes.signalJail(jail, stopSignal);
+        host.processes.killJail(jail);
         host.procs.set(jail, []);
-        end(143, m.marker !== undefined && existsSync(m.marker));
       }
     });
   });
-  return { pid: m.standIn.pid!, pipes: [null, null, null, report], exited, kill: (s) => m.standIn.kill(s), unref: () => undefined };
+  return { pid: m.standIn.pid!, pipes: [null, null, null, report], exited, kill: (sig) => m.standIn.kill(sig), unref: () => undefined };
 }
 
 /** The CLIs waiting for these monitors were SIGKILLed, so were the monitors: their starters kill the containers' processes. */
@@ -132,7 +183,7 @@ export function crashModelMonitors(host: ModelHost): void {
   for (const m of live.splice(0)) {
     if (m.done) continue;
     m.crashed = true;
-    host.procs.set(m.jail, (host.procs.get(m.jail) ?? []).filter((p) => p !== m.command));
+    host.processes.killJail(m.jail);
     m.standIn.kill('SIGKILL');
   }
 }

@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { Recorder, type HostOptions, type HostResult, type SpawnedProcess, type SpawnOptions } from '../../src/util/host.js';
 import { planForTranscript, spawnModelMonitor, type ModelHost } from './freebsd-monitor.js';
+import { ModelProcesses, signalNumber } from './freebsd-procs.js';
+import { ModelNetwork } from './freebsd-net.js';
+import { hostProbeOutput, isProbe, parseProbeArgv, runProbe, type ModelMount, type ProbeIdentity, type ProbeWorld } from './freebsd-probe.js';
 
 /** `vessel-init monitor PLAN`: the container's monitor (native/freebsd), modelled by freebsd-monitor.ts. */
 export function isMonitor(argv: readonly string[]): boolean {
@@ -71,7 +74,8 @@ export class FakeFreeBSD extends Recorder {
   osreldate = 1402000;
   /** kern.securelevel: prison0's securelevel. */
   securelevel = -1;
-  mounts: Array<{ source: string; path: string; fstype: string }> = [];
+  /** Mounts in mount order; opts as mount(8) -o or the fstab line gave them. */
+  mounts: ModelMount[] = [];
   interfaces = new Set<string>(['em0', 'lo0']);
   rctl: string[] = [];
   devfs = new Map<number, string[]>();
@@ -97,6 +101,14 @@ export class FakeFreeBSD extends Recorder {
   forwarding = true;
   /** net.inet6.ip6.forwarding (ipv6_gateway_enable): networks are dual-stack only with it. */
   forwarding6 = true;
+  /** net.pf.filter_local: pf translates the host's own connections (to the external address). */
+  filterLocal = true;
+  /** em0's IPv4 address (`ifconfig em0 inet`); the default route's interface is em0. */
+  extAddress = '192.0.2.10';
+  /** The host's hostname, as its own probe says it. */
+  hostname = 'freebsd-host';
+  /** The network as ifconfig/route/pfctl left it (freebsd-net.ts): what a probe can reach. */
+  readonly net = new ModelNetwork();
   private nextJid = 1;
   private nextIf = 0;
 
@@ -118,15 +130,93 @@ export class FakeFreeBSD extends Recorder {
       return spawnModelMonitor(this.modelHost(), argv[2]!, true);
     }
     this.calls.push({ argv: [...argv] });
-    return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined };
+    const modelled = this.jailExec(argv) ?? this.hostProbe(argv);
+    if (modelled !== undefined) return modelled;
+    return { pid: 100000 + this.calls.length, pipes: [], exited: Promise.resolve({ code: 0, signal: null }), kill: () => undefined, unref: () => undefined };
   }
 
   private pidCounter = 4000;
   protected listeners: Array<() => void> = [];
+  /** The processes the model started (freebsd-procs.ts): their jails, signal dispositions, ends. */
+  readonly processes = new ModelProcesses(this.procs, () => this.changed(), () => this.pidCounter++);
+
+  /** Something changed that a waiting monitor may care about. */
+  protected changed(): void {
+    for (const l of [...this.listeners]) l();
+  }
 
   /** What the model monitor needs of this host: the jails' processes, and word of every change. */
   protected modelHost(): ModelHost {
-    return { procs: this.procs, onChange: (l) => this.listeners.push(l), nextPid: () => this.pidCounter++ };
+    return { procs: this.procs, onChange: (l) => this.listeners.push(l), nextPid: () => this.pidCounter++, processes: this.processes, world: this.probeWorld() };
+  }
+
+  /** What vessel-probe sees of this host (freebsd-probe.ts). */
+  probeWorld(): ProbeWorld {
+    return {
+      processes: this.processes,
+      net: this.net,
+      jail: (name) => {
+        const j = this.jails.get(name);
+        if (j === undefined) return undefined;
+        const conf = j.conf !== undefined && existsSync(j.conf) ? readFileSync(j.conf, 'utf8') : '';
+        return { path: j.path, hostname: /\thost\.hostname = "([^"]*)";/.exec(conf)?.[1] ?? name };
+      },
+      mounts: () => this.mounts,
+      // a tmpfs's files are kept at its mount point, a directory of the container's (removed with it)
+      tmpfs: (path) => {
+        mkdirSync(path, { recursive: true });
+        return path;
+      },
+      rctl: () => this.rctl,
+      racct: () => this.racct,
+      hostname: this.hostname,
+    };
+  }
+
+  /** pf as pfctl left it, for the host's own connections to a published port. */
+  protected pfState(): Parameters<ModelNetwork['redirect']>[2] {
+    return { enabled: this.pfEnabled, mainAnchors: this.mainAnchors, anchors: this.anchors, filterLocal: this.filterLocal, extAddress: this.extAddress };
+  }
+
+  /**
+   * `vessel-init jail-exec -j JAIL -d DIR -u UID -g GID -G GIDS [-e K=V]… -- ARGV` (jail-exec.ts)
+   * running vessel-probe: the probe in the jail with exactly those ids, directory and environment.
+   * Undefined for any other command.
+   */
+  protected jailExec(argv: readonly string[]): SpawnedProcess | undefined {
+    const dash = argv.indexOf('--');
+    if (argv[1] !== 'jail-exec' || dash < 0 || !isProbe(argv.slice(dash + 1))) return undefined;
+    const flag = (f: string) => { const i = argv.indexOf(f); return i >= 0 && i < dash ? argv[i + 1] : undefined; };
+    const id: ProbeIdentity = {
+      uid: Number(flag('-u') ?? 0),
+      gid: Number(flag('-g') ?? 0),
+      groups: (flag('-G') ?? '').split(',').filter(Boolean).map(Number),
+      cwd: flag('-d') ?? '/',
+      env: argv.slice(0, dash).flatMap((a, i) => (a === '-e' ? [argv[i + 1]!] : [])),
+    };
+    const jail = flag('-j') ?? '';
+    if (!this.jails.has(jail)) return { pid: 0, pipes: [], exited: Promise.resolve({ code: 125, signal: null }), kill: () => undefined, unref: () => undefined };
+    const p = this.processes.spawn(jail);
+    runProbe(this.probeWorld(), p, jail, id, argv.slice(dash + 1), undefined);
+    return { pid: p.pid, pipes: [], exited: p.wait().then((code) => ({ code, signal: null })), kill: (sig) => { this.processes.signal(p.pid, signalNumber(String(sig ?? 'TERM')) ?? 15); }, unref: () => undefined };
+  }
+
+  /** The host's own vessel-probe: `listen` (spawned, until a connection or a kill) or `connect` (run). */
+  protected hostProbe(argv: readonly string[]): SpawnedProcess | undefined {
+    if (!isProbe(argv)) return undefined;
+    const { out, steps } = parseProbeArgv(argv);
+    const [verb, address, port] = steps[0] ?? [];
+    if (verb !== 'listen' || out === undefined) throw new Error(`the model spawns the host's probe only to listen with -o, not ${argv.join(' ')}`);
+    let done!: (r: { code: number | null; signal: NodeJS.Signals | null }) => void;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => (done = res));
+    const l = this.net.listen(address!, Number(port), out, () => done({ code: 0, signal: null }));
+    return {
+      pid: 0,
+      pipes: [],
+      exited,
+      kill: (sig) => { this.net.listeners.delete(l.port); done({ code: null, signal: typeof sig === 'string' ? sig : 'SIGTERM' }); },
+      unref: () => undefined,
+    };
   }
 
   private ok(stdout = ''): Answer {
@@ -140,6 +230,7 @@ export class FakeFreeBSD extends Recorder {
   private answer(argv: string[], input?: string): Answer {
     const [cmd, ...args] = argv;
     const line = argv.join(' ');
+    if (isProbe(argv)) return this.ok(hostProbeOutput(this.probeWorld(), this.pfState(), argv));
     switch (cmd) {
       case 'sysctl': {
         if (line === 'sysctl -n kern.racct.enable') return this.ok(this.racct ? '1\n' : '0\n');
@@ -155,10 +246,12 @@ export class FakeFreeBSD extends Recorder {
         if (line === 'sysctl -n kern.securelevel') return this.ok(`${this.securelevel}\n`);
         if (line === 'sysctl -n net.inet.ip.forwarding') return this.ok(this.forwarding ? '1\n' : '0\n');
         if (line === 'sysctl -n net.inet6.ip6.forwarding') return this.ok(this.forwarding6 ? '1\n' : '0\n');
+        if (line === 'sysctl -n net.pf.filter_local') return this.ok(this.filterLocal ? '1\n' : '0\n');
         return this.ok();
       }
       case 'route':
         if (line === 'route -j') return this.getoptJ('route');
+        if (args[0] === '-j' && args[1] !== undefined) this.net.jailRoute(args[1], args.slice(2));
         if (args[0] === '-n') return this.ok('   route to: default\ndestination: default\n    gateway: 192.0.2.1\n  interface: em0\n');
         return this.ok();
       case 'jls': {
@@ -194,13 +287,19 @@ export class FakeFreeBSD extends Recorder {
       case 'pkill': {
         const jid = Number(args[2]);
         const name = [...this.jails].find(([, j]) => j.jid === jid)?.[0];
-        if (name === undefined || (this.procs.get(name) ?? []).length === 0) return this.fail();
-        if (args[0] === '-KILL' || args[0] === '-TERM') this.procs.set(name, []);
+        const sig = signalNumber((args[0] ?? '').slice(1));
+        // pkill(1) exits 1 when no process matched
+        if (name === undefined || sig === undefined || !this.processes.signalJail(name, sig)) return this.fail();
         return this.ok();
+      }
+      case 'kill': {
+        // kill(1) -s NAME PID (the driver's signal to the main command)
+        const sig = signalNumber(args[1] ?? '');
+        return sig !== undefined && this.processes.signal(Number(args[2]), sig) ? this.ok() : this.fail(`kill: ${args[2]}: No such process`);
       }
       case 'mount':
         if (args[0] === '-p') return this.ok(this.mounts.map((m) => `${m.source}\t${m.path}\t${m.fstype}\trw\t0 0\n`).join(''));
-        this.mounts.push({ source: args[args.length - 2] ?? '', path: args[args.length - 1] ?? '', fstype: args[args.indexOf('-t') + 1] ?? '' });
+        this.mounts.push({ source: args[args.length - 2] ?? '', path: args[args.length - 1] ?? '', fstype: args[args.indexOf('-t') + 1] ?? '', ...(args.includes('-o') ? { opts: args[args.indexOf('-o') + 1]! } : {}) });
         return this.ok();
       case 'umount': {
         const p = args[args.length - 1];
@@ -338,7 +437,7 @@ export class FakeFreeBSD extends Recorder {
         for (const l of readFileSync(fstab, 'utf8').split('\n')) {
           const f = l.split('\t');
           if (l.startsWith('#') || f.length < 3) continue;
-          this.mounts.push({ source: f[0]!, path: f[1]!, fstype: f[2]! });
+          this.mounts.push({ source: f[0]!, path: f[1]!, fstype: f[2]!, ...(f[3] !== undefined ? { opts: f[3] } : {}) });
           mounts.push(f[1]!);
         }
       }
@@ -373,6 +472,9 @@ export class FakeFreeBSD extends Recorder {
       const i = this.mounts.map((x) => x.path).lastIndexOf(m);
       if (i >= 0 && args[0] !== '-R') this.mounts.splice(i, 1);
     }
+    // jail(8) -r: every process of the jail is killed, then the jail goes
+    this.processes.killJail(name);
+    this.net.jailRemoved(name);
     this.jails.delete(name);
     this.procs.delete(name);
     return this.ok(`${name}: removed\n`);
@@ -386,10 +488,16 @@ export class FakeFreeBSD extends Recorder {
   private ifconfig(args: string[]): Answer {
     if (args.length === 1 && args[0] === '-j') return this.getoptJ('ifconfig');
     if (args[0] === '-l') return this.ok([...this.interfaces].join(' ') + '\n');
-    if (args[0] === '-j') return this.ok();
+    if (args[0] === '-j') {
+      if (args[1] !== undefined) this.net.jailIfconfig(args[1], args.slice(2));
+      return this.ok();
+    }
+    // ifconfig(8) IF inet: that family's addresses only; em0 is the external interface
+    if (args[0] === 'em0' && args[1] === 'inet' && args.length === 2) return this.ok(`em0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500\n\tinet ${this.extAddress} netmask 0xffffff00 broadcast 192.0.2.255\n`);
     if (args[0] === 'epair' && args[1] === 'create') {
       const n = this.nextIf++;
       this.interfaces.add(`epair${n}a`).add(`epair${n}b`);
+      this.net.paired(`epair${n}a`, `epair${n}b`);
       return this.ok(`epair${n}a\n`);
     }
     if (args[0] === 'bridge' && args[1] === 'create') {
@@ -403,9 +511,12 @@ export class FakeFreeBSD extends Recorder {
     if (args[1] === 'name') {
       this.interfaces.delete(name);
       this.interfaces.add(args[2]!);
+      this.net.renamed(name, args[2]!);
       return this.ok(`${args[2]}\n`);
     }
+    this.net.hostIfconfig(args);
     if (args[1] === 'destroy') {
+      this.net.destroyed(name);
       this.interfaces.delete(name);
       // epair(4): destroying one end destroys its peer.
       const peer = name.replace(/a$/, 'b');

@@ -24,7 +24,8 @@ const LAYERS: Record<string, Record<string, Edge>> = {
     volume: 'value', compose: 'value',
   },
   doctor: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
-  selftest: { doctor: 'value', supervise: 'value', runtime: 'value', image: 'value', spec: 'value', util: 'value' },
+  // Amended: the network cases lease their address through net/, as a start does.
+  selftest: { doctor: 'value', supervise: 'value', runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
   // Amended: emperor/ serves the monitors' requests through service/'s socket (its types only).
   emperor: { supervise: 'value', spec: 'value', util: 'value', service: 'value' },
   service: { util: 'value' },

@@ -28,6 +28,7 @@ function readyHost(first: Array<[string, Partial<HostResult>]> = []): Recorder {
     .respond('sysctl -n net.inet.ip.forwarding', { stdout: '1\n' })
     .respond('sysctl -n net.pf.filter_local', { stdout: '1\n' })
     .respond('kldstat -q -m mac_portacl', { exitCode: 0 })
+    .respond('sysctl -n kern.osreldate', { stdout: '1402000\n' })
     .respond('devfs rule showsets', { stdout: '1\n2\n3\n4\n4711\n' })
     .respond('zfs list -H -o name zroot/vessel', { stdout: 'zroot/vessel\n' })
     .respond('kldstat -q -m linux64', { exitCode: 1 })
@@ -42,6 +43,7 @@ function freshHost(): Recorder {
     .respond('pfctl -s info', { exitCode: 1, stderr: 'pfctl: /dev/pf: No such file or directory\n' })
     .respond('sysctl -n net.pf.filter_local', { exitCode: 1, stderr: 'sysctl: unknown oid \'net.pf.filter_local\'\n' })
     .respond('kldstat -q -m mac_portacl', { exitCode: 1 })
+    .respond('sysctl -n kern.osreldate', { stdout: '1401000\n' })
     .respond('devfs rule showsets', { stdout: '1\n2\n3\n4\n' })
     .respond('zpool list -H -o name', { stdout: 'zroot\n' })
     .respond('kldstat -q -m linux64', { exitCode: 0 })
@@ -72,12 +74,23 @@ describe('vessel doctor on FreeBSD (recorded hosts)', () => {
     const host = freshHost();
     const r = await doctorOn(host, {});
     const status = Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
-    expect(status).toMatchObject({ racct: 'missing', pf: 'missing', 'mac-portacl': 'missing', uwsgi: 'missing', 'jail-params': 'ok', 'pf-filter-local': 'warn', zfs: 'info', vimage: 'ok', node: 'ok' });
+    expect(status).toMatchObject({ racct: 'missing', pf: 'missing', 'mac-portacl': 'missing', uwsgi: 'missing', 'jail-params': 'ok', 'pf-filter-local': 'warn', zfs: 'info', vimage: 'ok', node: 'ok', 'nullfs-file': 'ok' });
     // pf not loaded: no anchor or forwarding probe follows (they would only repeat the failure)
     expect(host.calls.some((c) => c.argv.join(' ') === 'pfctl -s nat')).toBe(false);
     expect(r.checks.find((c) => c.id === 'racct')?.fix).toContain('kern.racct.enable=1 to /boot/loader.conf');
     expectGolden('doctor-fresh', 'commands.txt', host.transcript());
     expectGolden('doctor-fresh', 'screen.txt', renderDoctor(r));
+  });
+
+  it('a 13.1 host: single-file volumes missing (nullfs mounts files from 13.2), with the fix', async () => {
+    const r = await doctorOn(readyHost([['sysctl -n kern.osreldate', { stdout: '1301000\n' }]]), {});
+    expect(r.checks.find((c) => c.id === 'nullfs-file')).toEqual({
+      id: 'nullfs-file',
+      feature: 'single-file volumes (nullfs file mounts)',
+      status: 'missing',
+      detail: 'kern.osreldate 1301000: nullfs mounts files from 13.2 (1302000)',
+      fix: 'mount the directory that holds the file, or upgrade to 13.2 or later',
+    });
   });
 
   it('pf enabled without vessel\'s anchor points: missing, with the pf.conf lines as the fix', async () => {

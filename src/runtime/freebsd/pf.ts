@@ -134,6 +134,19 @@ export async function externalInterface(env: NodeJS.ProcessEnv = process.env): P
   return parseDefaultRoute(r.stdout, r.exitCode);
 }
 
+/**
+ * The external interface's first IPv4 address (`ifconfig IF inet` lists that family only, one
+ * "inet ADDR netmask …" line per address): where the host itself connects to a published port,
+ * which pf redirects with net.pf.filter_local=1 (`vessel selftest`'s publish case).
+ */
+export async function externalAddress(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const ext = await externalInterface(env);
+  const r = await run(['ifconfig', ext, 'inet']);
+  const m = /^\s*inet (\d+\.\d+\.\d+\.\d+) /m.exec(r.stdout);
+  if (!m) throw new VesselError('E_NETWORK', `the external interface ${ext} has no IPv4 address (ifconfig ${ext} inet)`, { hint: 'set VESSEL_EXT_IF to the interface published ports answer on' });
+  return m[1]!;
+}
+
 /** Render, check and load the switch; the files exist only while pfctl reads them. */
 export async function switchRdr(sides: RdrSide[], dir: string): Promise<void> {
   const { files, transaction } = renderRdrSwitch(sides, dir, await externalInterface());
