@@ -48,6 +48,20 @@ export const LIFECYCLE_CASES: readonly ContractCase[] = [
     },
   },
   {
+    id: 'stop-early',
+    feature: 'stop: the stop signal reaches the command',
+    title: 'a stop sent the moment start() returns reaches the command (143), not the stop timeout\'s SIGKILL',
+    // start() may return while the container's init is still finishing its set-up: a stop then
+    // must wait for the command, not be lost (it was, on Linux, half of the time)
+    configure: (base, h) => withProbe(base, h, [['sleep']]),
+    async run(h, cfg) {
+      await withRunning(h, cfg, async (r) => {
+        await within(h.driver.stop(r.ref, 'SIGTERM', 30), 'stop');
+        expectExit(await r.exit(), { code: 143, signal: 'SIGTERM' }, 'a command stopped at once');
+      });
+    },
+  },
+  {
     id: 'stop-timeout',
     feature: 'stop: SIGKILL after the timeout',
     title: `a command that ignores SIGTERM is killed with SIGKILL after the stop timeout (${SHORT_TIMEOUT_S} s)`,
