@@ -170,8 +170,8 @@ export interface ExitStatus {
 export interface StartedContainer {
   /** Host pid of the container's init (Linux) or of the jexec'd command (FreeBSD). */
   pid: number;
-  /** The native monitor supervising it (its supervisor of record), where there is one. */
-  monitorPid?: number;
+  /** The native monitor supervising it: its supervisor of record. */
+  monitorPid: number;
   /** Resources actually created (a superset of the plan: e.g. the jid). */
   resources: Resource[];
   /** Settles once every process of the container has exited. */

@@ -72,17 +72,10 @@ export async function stopContainer(name: string, timeoutSec?: number): Promise<
     }
     return (await releaseRun(name)) ?? s;
   }
-  // A driver without a monitor (FreeBSD until its monitor lands): stop through the driver and
-  // wait for the supervising process to record the end.
-  const driver = await driverFor();
-  await driver.stop(refOf(s), s.spec.stopSignal, t);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const now = await readState(name);
-    if (!now || !isLive(now) || now.status === 'exited' || now.status === 'failed') return now ?? s;
-    if (Date.now() > deadline) throw new VesselError('E_RUNTIME', `container ${name}: supervisor pid ${now.supervisorPid} did not finish after the stop`);
-    await sleep(25);
-  }
+  // No monitor yet: another process is still preparing the start (it is the supervisor of record
+  // until the monitor runs). Said at once rather than waited for; the marker stays, so the monitor
+  // that comes does not restart what it runs.
+  throw new VesselError('E_STATE', `container ${name} is still being started (by pid ${s.supervisorPid})`, { hint: `vessel stop ${name} again once it runs` });
 }
 
 export async function killContainer(name: string, signal: string): Promise<void> {

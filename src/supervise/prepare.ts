@@ -113,7 +113,7 @@ export async function recordStarted(p: PreparedRun, started: StartedContainer): 
     const next: ContainerState = {
       ...now,
       ...(now.status === 'created' ? { status: 'running' as const, startedAt: new Date().toISOString() } : {}),
-      supervisorPid: started.monitorPid ?? now.supervisorPid,
+      supervisorPid: started.monitorPid,
       pid: started.pid,
       resources: now.status === 'created' ? all : now.resources,
     };

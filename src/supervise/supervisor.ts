@@ -103,7 +103,7 @@ export class Supervisor extends EventEmitter {
 
   /** A container started whose start failed after all: its monitor killed (the container dies with it) and waited for. */
   private async abandonStarted(started: StartedContainer): Promise<void> {
-    const pid = started.monitorPid ?? started.pid;
+    const pid = started.monitorPid;
     try {
       process.kill(pid, 'SIGKILL');
     } catch { /* gone already */ }
@@ -134,19 +134,13 @@ export class Supervisor extends EventEmitter {
     if (!this.exitPromise || !this.prepared) return Promise.reject(new VesselError('E_STATE', `container ${this.spec.name} was not started`));
     if (this.stopping) return this.stopping;
     const timeout = timeoutSec ?? this.spec.stopTimeout;
-    const monitor = this.started?.monitorPid;
-    if (monitor !== undefined) {
-      // The monitor stops it: the marker says this SIGTERM is a stop (and its timeout), not a signal to forward.
-      mkdirSync(containerPaths(config(), this.spec.name).dir, { recursive: true });
-      writeFileSync(stopMarker(this.spec.name), `${timeout}\n`);
-      try {
-        process.kill(monitor, 'SIGTERM');
-      } catch { /* already gone */ }
-      this.stopping = this.wait();
-    } else {
-      // A driver without a monitor (FreeBSD until its monitor lands): the driver stops it.
-      this.stopping = this.prepared.driver.stop(this.ref(), this.spec.stopSignal, timeout).then(() => this.wait());
-    }
+    // The monitor stops it: the marker says this SIGTERM is a stop (and its timeout), not a signal to forward.
+    mkdirSync(containerPaths(config(), this.spec.name).dir, { recursive: true });
+    writeFileSync(stopMarker(this.spec.name), `${timeout}\n`);
+    try {
+      process.kill(this.started!.monitorPid, 'SIGTERM');
+    } catch { /* already gone */ }
+    this.stopping = this.wait();
     return this.stopping;
   }
 
