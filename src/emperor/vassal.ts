@@ -62,7 +62,7 @@ export class VassalSession implements Session {
         return this.prepare();
       case 'started':
         this.log.info({ pid: req.initPid, run: req.run }, 'container started');
-        if (this.prepared) await recordStarted(this.prepared, { pid: req.initPid, monitorPid: this.o.pid, resources: [], exited: new Promise(() => undefined) });
+        if (this.prepared) await recordStarted(this.prepared, { pid: req.initPid, monitorPid: this.o.pid, resources: [] });
         return { kind: 'ok' };
       case 'exited':
         return this.exited(req.stopped);
@@ -170,7 +170,6 @@ export class VassalSession implements Session {
         supervisorPid: this.o.pid,
         ...(this.reloading ? { restartCount: NO_RESTARTS } : {}),
       });
-      if (!p.driver.writePlan) throw new Error(`the ${p.driver.os} driver cannot run containers under a monitor yet`);
       const plan = await p.driver.writePlan(p.cfg, supervisionRecords(spec, p.cfg, {
         mode: 'emperor',
         statusPath: paths.status,

@@ -248,14 +248,14 @@ export interface Driver {
   resources(cfg: ContainerConfig): Resource[];
   /** Pure rendering of start(): files written and argv run. */
   plan(cfg: ContainerConfig): Plan;
-  /** The container's records of the monitor's plan (native/common/plan.h), where a monitor runs it. Pure. */
-  monitorRecords?(cfg: ContainerConfig): PlanRecord[];
+  /** The container's records of the monitor's plan (native/common/plan.h). Pure. */
+  monitorRecords(cfg: ContainerConfig): PlanRecord[];
   /**
    * Writes the monitor's whole plan (SUPERVISION first) and what it needs on disk; returns its
    * path (PLANPATH, else the container's plan). FreeBSD creates the jail and its objects here
    * (asynchronously), which release removes.
    */
-  writePlan?(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string | Promise<string>;
+  writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): string | Promise<string>;
   start(cfg: ContainerConfig, hooks?: StartHooks): Promise<StartedContainer>;
   exec(target: ContainerRef, opts: ExecOptions): Promise<number>;
   /** Signal the main command only, or every process of the container. */

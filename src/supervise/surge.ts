@@ -71,7 +71,6 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
       ...(samePublish(cur.spec, spec) ? {} : { publish: spec.network.publish }),
     };
     const driver = await driverFor();
-    if (!driver.writePlan) throw new VesselError('E_UNSUPPORTED', `the ${driver.os} driver cannot run containers under a monitor yet`);
     // Recorded first: the lease (it is what resolve creates), then every run resource.
     let recorded: Resource[] = [];
     try {
@@ -79,7 +78,7 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
       recorded = [...resolved.netResources, ...driver.resources(resolved.cfg), { kind: 'dir', id: beside.layerDir }];
       const next: NextRun = { runId, spec, imageId: resolved.image.record.id, leaseKey: beside.leaseKey, layerDir: beside.layerDir, resources: recorded };
       writeState({ ...cur, next });
-      return driver.writePlan(resolved.cfg, supervisionRecords(spec, resolved.cfg, {
+      return await driver.writePlan(resolved.cfg, supervisionRecords(spec, resolved.cfg, {
         mode: 'emperor',
         statusPath: paths.status,
         stopMarker: stopMarker(spec.name),
