@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { VesselError } from '../util/index.js';
-import { checkDependencies, parseSpecText, validateName, validateVolumeName, type DependencyNode } from '../spec/index.js';
+import { checkDependencies, dependencyNode, parseSpecText, validateName, validateVolumeName, type DependencyNode } from '../spec/index.js';
 import type { ComposeSource, Path } from './load.js';
 import { allMounts, serviceMounts } from './mounts.js';
 import { convertService, type ProjectContext } from './service.js';
@@ -171,7 +171,7 @@ export function validateConversion(c: ComposeConversion): void {
       if (!(e instanceof VesselError)) throw e;
       throw new VesselError(e.code, `${c.file}: ${e.message.replace(new RegExp(`^${label.replace(/\./g, '\\.')}:\\d+: `), `${label}: `)}`, e.hint === undefined ? {} : { hint: e.hint });
     }
-    nodes.push({ name: s.name, file: label, dependsOn: spec.dependsOn ?? [], hasHealthCheck: spec.health !== undefined });
+    nodes.push({ ...dependencyNode(spec), file: label });
   }
   const errors = checkDependencies(nodes);
   const first = [...errors.keys()].sort()[0];

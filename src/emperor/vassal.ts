@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dependencyGate, parseSpecFile, renderSpec, type ContainerSpec, type DependencyStatus } from '../spec/index.js';
+import { dependencyGate, hasHealthCheck, parseSpecFile, renderSpec, type ContainerSpec, type DependencyStatus } from '../spec/index.js';
 import {
   NO_RESTARTS, abandonNext, checkStartable, decideRestart, isLive, listStates, prepareNext, prepareRun, readError, readRawState, readState, recordError, recordStarted, releaseRun, removeContainer,
   retireCurrent, stopMarker, supervisionRecords, surgeRefusal, switchToNext, writeState, type PreparedRun, type RestartCount,
@@ -322,14 +322,13 @@ export class VassalSession implements Session {
  */
 async function dependencyStatus(name: string, file: string): Promise<DependencyStatus> {
   const st = await readState(name);
-  const checks = (spec: ContainerSpec): boolean => spec.health !== undefined && spec.health.test?.kind !== 'none';
   if (!st) {
     const spec = existsSync(file) ? await parseSpecFile(file).catch(() => undefined) : undefined;
     // no state yet: about to start if the Emperor has its file, refused if the watcher recorded an error
     const state = spec !== undefined ? 'starting' : existsSync(file) || readError(name) !== undefined ? 'rejected' : 'missing';
-    return { state, hasHealthCheck: spec !== undefined && checks(spec) };
+    return { state, hasHealthCheck: spec !== undefined && hasHealthCheck(spec) };
   }
-  const hasHealthCheck = checks(st.spec);
+  const checked = hasHealthCheck(st.spec);
   const health = st.health?.status;
   const live = isLive(st);
   const state: DependencyStatus['state'] =
@@ -337,7 +336,7 @@ async function dependencyStatus(name: string, file: string): Promise<DependencyS
     : st.waiting !== undefined && live ? 'waiting'
     : (st.status === 'created' || st.status === 'restarting') && live ? 'starting'
     : st.status === 'failed' ? 'failed' : 'exited';
-  return { state, hasHealthCheck, ...(health !== undefined ? { health } : {}) };
+  return { state, hasHealthCheck: checked, ...(health !== undefined ? { health } : {}) };
 }
 
 /** A container held back by its dependencies: `vessel ps` shows why (its state's `waiting`). */

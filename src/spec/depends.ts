@@ -2,6 +2,7 @@ import type { ContainerSpec, Dependency, DependencyCondition } from './types.js'
 import { invalid, show } from './fail.js';
 import { validateName } from './name.js';
 import { didYouMean } from './suggest.js';
+import { hasHealthCheck } from './health.js';
 
 /**
  * Dependencies between specs: `depends_on[] = db`, `db:started`, `db:healthy`.
@@ -59,7 +60,7 @@ export interface DependencyNode {
 }
 
 export function dependencyNode(spec: ContainerSpec): DependencyNode {
-  return { name: spec.name, file: spec.source ?? spec.name, dependsOn: spec.dependsOn ?? [], hasHealthCheck: spec.health !== undefined };
+  return { name: spec.name, file: spec.source ?? spec.name, dependsOn: spec.dependsOn ?? [], hasHealthCheck: hasHealthCheck(spec) };
 }
 
 export interface SetCheckOptions {
@@ -88,7 +89,7 @@ export function checkDependencies(nodes: readonly DependencyNode[], opts: SetChe
         break;
       }
       if (d.condition === 'healthy' && !dep.hasHealthCheck) {
-        errors.set(n.name, `${n.file}: [container] depends_on: ${formatDependency(d)}: ${dep.file} has no [health] section, so it can never be healthy`);
+        errors.set(n.name, `${n.file}: [container] depends_on: ${formatDependency(d)}: ${dep.file} has no health check ([health] missing or disabled), so it can never be healthy`);
         break;
       }
     }

@@ -66,3 +66,12 @@ export function healthTestOf(test: readonly string[]): HealthTest | undefined {
 export function healthArgv(t: Exclude<HealthTest, { kind: 'none' }>): string[] {
   return t.kind === 'shell' ? ['/bin/sh', '-c', t.script] : [...t.argv];
 }
+
+/**
+ * Whether a spec asks for health checks: a [health] section not disabled (`disable = true` is the
+ * test NONE). Its test may still come from the image. What decides depends_on's default condition,
+ * the set check of `:healthy`, and the run-time gate alike.
+ */
+export function hasHealthCheck(spec: { health?: { test?: HealthTest } }): boolean {
+  return spec.health !== undefined && spec.health.test?.kind !== 'none';
+}

@@ -6,7 +6,7 @@ export { renderSpec } from './render.js';
 export { quoteValue } from './ini.js';
 export { DEFAULTS, defaultSpec } from './defaults.js';
 export { parseSize, parsePositiveSize, formatSize, parsePercent, parseCpus, parseInteger, parseSeconds, parseBool, parseDuration, formatDuration } from './units.js';
-export { healthArgv, healthTestArray, healthTestOf, parseOnUnhealthy } from './health.js';
+export { hasHealthCheck, healthArgv, healthTestArray, healthTestOf, parseOnUnhealthy } from './health.js';
 export { parseVolume, parseTmpfs, formatVolume, isVolumeName, validateVolumeName, DEFAULT_TMPFS_MODE } from './volume.js';
 export {
   parseDependency,

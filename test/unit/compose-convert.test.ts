@@ -116,7 +116,7 @@ describe('compose convert: bad input is one line naming file, line and key', () 
 
   it('healthy on a service without a health check', async () => {
     expect(await errorOf('services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: service_healthy}\n  b:\n    image: x\n'))
-      .toMatch(/^<dir>\/compose\.yaml: services\.a: depends_on: vessel-compose-\w+-b:healthy: services\.b has no \[health\] section, so it can never be healthy$/);
+      .toMatch(/^<dir>\/compose\.yaml: services\.a: depends_on: vessel-compose-\w+-b:healthy: services\.b has no health check \(\[health\] missing or disabled\), so it can never be healthy$/);
   });
 
   it('bad values: ports, durations, restart, sizes, names', async () => {

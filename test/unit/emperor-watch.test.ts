@@ -168,7 +168,7 @@ describe('SpecWatcher', () => {
     drop('front.ini', dep(['store:healthy']));
     await until('front healthy accepted', () => read(rendered('front'))?.includes('depends_on[] = store:healthy'));
     drop('store.ini', dep([]));
-    expect(await until('front refused', () => errorOf('front'))).toContain('store:healthy: ' + join(vassals, 'store.ini') + ' has no [health] section');
+    expect(await until('front refused', () => errorOf('front'))).toContain('store:healthy: ' + join(vassals, 'store.ini') + ' has no health check');
     // the file keeps what was last accepted: the running container is left alone
     expect(read(rendered('front'))).toContain('depends_on[] = store:healthy');
     rmSync(join(vassals, 'front.ini'));

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   checkDependencies,
   dependencyGate,
+  dependencyNode,
+  hasHealthCheck,
   parseSpecText,
   renderSpec,
   startOrder,
@@ -73,8 +75,16 @@ describe('the set check (checkDependencies)', () => {
 
   it('healthy on a spec without a health check can never be met', () => {
     const errs = checkDependencies([node('web', ['db:healthy']), node('db')]);
-    expect(errs.get('web')).toBe('/v/web.ini: [container] depends_on: db:healthy: /v/db.ini has no [health] section, so it can never be healthy');
+    expect(errs.get('web')).toBe('/v/web.ini: [container] depends_on: db:healthy: /v/db.ini has no health check ([health] missing or disabled), so it can never be healthy');
     expect(checkDependencies([node('web', ['db:healthy']), node('db', [], true)])).toEqual(new Map());
+  });
+
+  it('a [health] section with disable = true is no health check (the set check and the gate agree)', () => {
+    const db = parseSpecText('[container]\nimage = busybox\n\n[health]\ndisable = true\n', { file: '/v/db.ini', name: 'db' });
+    const web = parseSpecText('[container]\nimage = busybox\ndepends_on[] = db:healthy\n', { file: '/v/web.ini', name: 'web' });
+    expect(dependencyNode(db).hasHealthCheck).toBe(false);
+    expect(hasHealthCheck(db)).toBe(false);
+    expect(checkDependencies([dependencyNode(web), dependencyNode(db)]).get('web')).toMatch(/db:healthy: \/v\/db\.ini has no health check/);
   });
 });
 
