@@ -100,6 +100,19 @@ export function expectLine(path: string, line: string | RegExp, what: string): s
   return found;
 }
 
+/** The process limit of the maxproc cases, and the fork probe's steps: many more forks than it allows. */
+export const MAXPROC = 8;
+const FORKS = 32;
+export const FORK_STEPS: Step[] = [['fork', String(FORKS)], ['exit', '0']];
+
+/** The fork probe's report at PATH: fewer than MAXPROC processes forked, then a fork refused with EAGAIN. */
+export function expectForkLimit(path: string, what: string): void {
+  const line = expectLine(path, new RegExp(`^fork \\d+ of ${FORKS}$`), `${what}: the fork probe`);
+  const forked = Number(/^fork (\d+)/.exec(line)?.[1]);
+  check(forked < MAXPROC, `${what}: ${forked} processes forked under maxproc = ${MAXPROC}`);
+  expectLine(path, 'fork error EAGAIN', `${what}: a fork over maxproc = ${MAXPROC}`);
+}
+
 export function expectNoLine(path: string, re: RegExp, what: string): void {
   const found = reportLines(path).find((l) => re.test(l));
   check(found === undefined, `${what}: the report says "${found ?? ''}"`);

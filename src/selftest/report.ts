@@ -21,9 +21,9 @@ export function renderSelftestReport(r: SelftestRun, doctor: DoctorReport, meta:
   ];
   if (r.swept.length) lines.push(`removed leftovers of an earlier selftest: ${r.swept.join(', ')}`, '');
   for (const c of r.results) {
-    lines.push(`${LABEL[c.status]}  ${c.feature}  [${c.container}]`);
-    if (c.status === 'fail') lines.push(`      ${c.title}`);
-    if (c.status !== 'pass') lines.push(`      ${c.reason ?? ''}`);
+    // the live line, with the case's title under a failure (what was tried)
+    const [head, ...why] = renderCaseLine(c).trimEnd().split('\n');
+    lines.push(head!, ...(c.status === 'fail' ? [`      ${c.title}`] : []), ...why);
   }
   const count = (s: CaseResult['status']) => r.results.filter((c) => c.status === s).length;
   lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`, '', renderDoctor(doctor).trimEnd());

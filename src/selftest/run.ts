@@ -228,18 +228,18 @@ async function runCases(driver: Driver, cases: readonly ContractCase[], opts: Se
     current = { driver, name };
     const hold = holdFor(c.id, process.env);
     const outcome = await runCase(hold ? { ...host, afterStart: hold } : host, c, caseConfig(name, layers));
-    const r: CaseResult = { id: c.id, container: name, feature: c.feature, title: c.title, status: outcome.status, ok: outcome.status !== 'fail', ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    const r: Omit<CaseResult, 'ok'> = { id: c.id, container: name, feature: c.feature, title: c.title, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     try {
       await dropCase(driver, name);
     } catch (e) {
       // A case that passes but cannot be cleaned up fails: leaving the host dirty breaks the contract.
       r.status = 'fail';
-      r.ok = false;
       r.reason = `${r.reason && outcome.status === 'fail' ? `${r.reason}; ` : ''}cleanup: ${errorMessage(e)}`;
     }
     current = undefined;
-    results.push(r);
-    opts.onResult?.(r);
+    const done: CaseResult = { ...r, ok: r.status !== 'fail' }; // the report's summary of the status, made once
+    results.push(done);
+    opts.onResult?.(done);
   }
   // A private state root's own cgroup subtree, empty now, goes too (the default root keeps
   // `vessel`, as `vessel gc` does): a selftest leaves nothing it made.

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerConfig } from '../../runtime/index.js';
 import { check, type CaseNeeds, type ContractCase, type ContractHost } from '../contract.js';
-import { PROBE_MOUNT, logOf, probeArgv, reportLines, waitForLine, withProbe, withRunning, within, type CaseRun, type Step } from '../probe.js';
+import { FORK_STEPS, MAXPROC, PROBE_MOUNT, expectForkLimit, logOf, probeArgv, reportLines, waitForLine, withProbe, withRunning, within, type CaseRun, type Step } from '../probe.js';
 
 /**
  * `vessel exec` into a running container: the new process is in the container's namespaces or
@@ -15,8 +15,6 @@ import { PROBE_MOUNT, logOf, probeArgv, reportLines, waitForLine, withProbe, wit
 const MARK = '/selftest-main';
 const OUT = '/selftest-out';
 const EXEC_ENV = ['PATH=/bin:/usr/bin', 'HOME=/', 'SELFTEST_EXEC=yes'];
-const MAXPROC = 8;
-const FORKS = 32;
 
 const outDir = (cfg: ContainerConfig): string => join(cfg.dir, 'selftest-exec');
 
@@ -67,12 +65,9 @@ export const EXEC_CASES: readonly ContractCase[] = [
     needs: (os): CaseNeeds => ({ checks: [os === 'linux' ? 'cgroups' : 'racct'] }),
     configure: (base, h) => ({ ...configure(base, h), limits: { maxproc: MAXPROC } }),
     async run(h, cfg) {
-      await execProbe(h, cfg, () => [['fork', String(FORKS)], ['exit', '0']], (lines, code) => {
+      await execProbe(h, cfg, () => FORK_STEPS, (_lines, code) => {
         check(code === 0, `the exec's exit code is ${code}, not 0`);
-        const line = lines.find((l) => new RegExp(`^fork \\d+ of ${FORKS}$`).test(l)) ?? '';
-        const forked = Number(/^fork (\d+)/.exec(line)?.[1] ?? NaN);
-        check(forked < MAXPROC, `the exec forked ${Number.isNaN(forked) ? 'an unknown number of' : forked} processes under maxproc = ${MAXPROC} (it reported [${lines.join(' | ')}])`);
-        has(lines, 'fork error EAGAIN', `a fork over maxproc = ${MAXPROC} from the exec`);
+        expectForkLimit(join(outDir(cfg), 'exec.txt'), 'the exec');
       });
     },
   },

@@ -1,6 +1,6 @@
 import type { HostOs } from '../../runtime/index.js';
 import { check, type CaseNeeds, type ContractCase } from '../contract.js';
-import { expectExit, expectLine, logOf, withProbe, withRunning } from '../probe.js';
+import { FORK_STEPS, MAXPROC, expectExit, expectForkLimit, expectLine, logOf, withProbe, withRunning } from '../probe.js';
 
 /**
  * Resource limits, each as the OS enforces it: Linux's memory cgroup OOM-kills a container over
@@ -14,8 +14,6 @@ const MEMORY_MIB = 32;
 const VMEMORY_MIB = 64;
 /** Well over either limit: the probe touches every page, so the memory is resident. */
 const ALLOC_MIB = 256;
-const MAXPROC = 8;
-const FORKS = 32;
 
 /** Where a limit comes from: `vessel doctor`'s check of the host's limits. */
 const limitsCheck = (os: HostOs): string => (os === 'linux' ? 'cgroups' : 'racct');
@@ -62,15 +60,11 @@ export const LIMIT_CASES: readonly ContractCase[] = [
     feature: 'process-count limit',
     title: `under maxproc = ${MAXPROC} a fork beyond it fails with EAGAIN`,
     needs: (os): CaseNeeds => ({ checks: [limitsCheck(os)] }),
-    configure: (base, h) => ({ ...withProbe(base, h, [['fork', String(FORKS)], ['exit', '0']]), limits: { maxproc: MAXPROC } }),
+    configure: (base, h) => ({ ...withProbe(base, h, FORK_STEPS), limits: { maxproc: MAXPROC } }),
     async run(h, cfg) {
-      const log = logOf(cfg);
       await withRunning(h, cfg, async (r) => {
         expectExit(await r.exit(), { code: 0 }, 'the fork probe');
-        const line = expectLine(log, new RegExp(`^fork \\d+ of ${FORKS}$`), 'the fork probe');
-        const forked = Number(/^fork (\d+)/.exec(line)?.[1]);
-        check(forked < MAXPROC, `${forked} processes forked under maxproc = ${MAXPROC}`);
-        expectLine(log, 'fork error EAGAIN', `the fork over maxproc = ${MAXPROC}`);
+        expectForkLimit(logOf(cfg), 'the command');
       });
     },
   },
