@@ -14,6 +14,9 @@
 #define OUTPUT_MAX 4096 /* docker keeps 4 KiB of a check's output */
 
 static struct {
+  const struct plan *p;    /* the run the checks are bound to (health.h) */
+  struct run *r;
+  struct status *s;
   int active;              /* the container has a check */
   long long next;          /* when the next check starts */
   long long deadline;      /* when the running one is killed */
@@ -22,6 +25,7 @@ static struct {
   pid_t pid;               /* the running check, 0 none */
   int out;                 /* its output pipe */
   int done, status, timed_out, had_success;
+  int reaped;              /* its pid was waited for: no longer ours to signal (it may be reused) */
   char output[OUTPUT_MAX + 1];
   size_t outlen;
 } H = { .out = -1 };
@@ -32,9 +36,15 @@ static long long wall(void) {
   return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static void bind(const struct plan *p, struct run *r, struct status *s) {
+  H.p = p;
+  H.r = r;
+  H.s = s;
+}
+
 void health_start(const struct plan *p, struct run *r, struct status *s, long long now_ms) {
-  (void)r;
-  health_stop(p, r);
+  health_stop();
+  bind(p, r, s);
   H.active = p->nhealth > 0;
   if (!H.active) return;
   H.started_mono = now_ms;
@@ -46,7 +56,8 @@ void health_start(const struct plan *p, struct run *r, struct status *s, long lo
 }
 
 void health_resume(const struct plan *p, struct run *r, struct status *s, long long now_ms) {
-  health_stop(p, r);
+  health_stop();
+  bind(p, r, s);
   H.active = p->nhealth > 0;
   if (!H.active) return;
   H.started_mono = now_ms - p->health_start_period_ms; /* its start period is long over */
@@ -54,16 +65,23 @@ void health_resume(const struct plan *p, struct run *r, struct status *s, long l
   H.had_success = s->health && !strcmp(s->health, "healthy");
 }
 
-static void spawn_check(const struct plan *p, struct run *r, long long now_ms) {
+void health_rebind(const struct plan *p, struct run *r, struct status *s) {
+  if (H.active) bind(p, r, s);
+}
+
+int health_runs_on(const struct run *r) { return H.active && H.r == r; }
+
+static void spawn_check(long long now_ms) {
+  const struct plan *p = H.p;
   int fds[2];
   if (pipe(fds) < 0) { say(L_WARN, "health check: pipe: %s", strerror(errno)); return; }
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   H.outlen = 0;
   H.output[0] = '\0';
-  H.done = H.timed_out = 0;
+  H.done = H.timed_out = H.reaped = 0;
   H.check_start = wall();
-  H.pid = os_spawn_inside(p, r, p->health_argv, fds[1]);
+  H.pid = os_spawn_inside(p, H.r, p->health_argv, fds[1]);
   close(fds[1]);
   if (H.pid <= 0) {
     close(fds[0]);
@@ -71,7 +89,7 @@ static void spawn_check(const struct plan *p, struct run *r, long long now_ms) {
     /* could not even enter the container: a failed check */
     H.done = 1;
     H.status = 126 << 8;
-    snprintf(H.output, sizeof H.output, "cannot start the health check in the container");
+    H.outlen = (size_t)snprintf(H.output, sizeof H.output, "cannot start the health check in the container");
     return;
   }
   H.out = fds[0];
@@ -96,9 +114,10 @@ void health_output(void) {
   }
 }
 
-void health_reaped(const struct plan *p, struct run *r, struct status *s, pid_t pid, int wait_status, long long now_ms) {
-  (void)p; (void)r; (void)s; (void)now_ms;
+void health_reaped(pid_t pid, int wait_status) {
   if (!H.active || pid != H.pid || pid == 0) return;
+  H.reaped = 1;
+  if (H.timed_out) return; /* given up already: judged as a timeout */
   H.done = 1;
   H.status = wait_status;
 }
@@ -116,26 +135,32 @@ static void log_result(struct status *s, int code) {
   slot[o] = '\0';
 }
 
-enum health_change health_tick(const struct plan *p, struct run *r, struct status *s, long long now_ms) {
+enum health_change health_tick(long long now_ms) {
   if (!H.active) return HEALTH_SAME;
+  const struct plan *p = H.p;
+  struct status *s = H.s;
   if (H.pid && !H.done && now_ms >= H.deadline) {
-    os_kill_inside(p, r, H.pid);
+    /* given up: judged now, not when (or whether) its exit is reported */
     H.timed_out = 1;
+    H.done = 1;
   }
   if (!H.pid && !H.done) {
-    if (now_ms >= H.next) spawn_check(p, r, now_ms);
+    if (now_ms >= H.next) spawn_check(now_ms);
     if (!H.done) return HEALTH_SAME;
   }
   if (!H.done) return HEALTH_SAME;
   /* judge the finished check; whatever it left running goes with it */
   health_output();
-  if (H.pid) os_kill_inside(p, r, H.pid);
+  if (H.pid) os_kill_inside(p, H.r, H.pid, H.reaped);
   if (H.out >= 0) { close(H.out); H.out = -1; }
   H.pid = 0;
   H.done = 0;
   H.next = now_ms + p->health_interval_ms;
   int code = H.timed_out ? -1 : WIFEXITED(H.status) ? WEXITSTATUS(H.status) : 128 + (WIFSIGNALED(H.status) ? WTERMSIG(H.status) : 0);
-  if (H.timed_out) snprintf(H.output, sizeof H.output, "Health check exceeded timeout (%ldms)", p->health_timeout_ms);
+  if (H.timed_out) {
+    int n = snprintf(H.output, sizeof H.output, "Health check exceeded timeout (%ldms)", p->health_timeout_ms);
+    H.outlen = n > 0 && (size_t)n < sizeof H.output ? (size_t)n : 0;
+  }
   log_result(s, code);
   const char *before = s->health;
   if (code == 0) {
@@ -169,8 +194,8 @@ int health_allows_heartbeat(const struct status *s) {
   return !s->health || strcmp(s->health, "unhealthy") != 0;
 }
 
-void health_stop(const struct plan *p, struct run *r) {
-  if (H.pid) os_kill_inside(p, r, H.pid);
+void health_stop(void) {
+  if (H.pid && H.p) os_kill_inside(H.p, H.r, H.pid, H.reaped);
   if (H.out >= 0) close(H.out);
   H.out = -1;
   H.pid = 0;

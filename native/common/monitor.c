@@ -68,7 +68,6 @@ static int have_run;                 /* R holds a started run not yet finished *
 static struct service SV;
 static int emperor = -1;
 static int report = -1;              /* REPORT_FD until the first start is reported */
-static const char *vassal_file;
 static char vassal_name[256];
 
 static int stop_asked;               /* a stop is under way or done: never restart */
@@ -76,7 +75,7 @@ static int reload_after_stop;        /* the run is stopped to make way for a cha
 static int loyal;                    /* sent 17 and 5 to the Emperor */
 static int announced;                /* sent 1 (spawned) and started heartbeats */
 static int exit_code = -1;           /* >= 0: leave the loop with it */
-static int service_lost;
+static int service_lost;             /* a send to vessel up failed: handled in the loop, as a lost service */
 static struct restart_count count;
 static long long t_stop, t_backoff, t_loyal, t_heartbeat, t_retry, t_empty;
 static long heartbeat_ms = 10000;
@@ -138,7 +137,9 @@ static void service_flush(void) {
   if (service_send(&SV, now_ms(), timeout, "%s", outq[0]) < 0) {
     say(L_ERROR, "cannot send \"%s\" to vessel up: %s", outq[0], strerror(errno));
     service_close(&SV);
-    service_lost = 1;
+    outq_len = 0; /* nothing queued will be answered */
+    service_lost = 1; /* fired from the loop: actions call this */
+    return;
   }
   memmove(outq[0], outq[1], sizeof outq[0] * (size_t)(outq_len - 1));
   outq_len--;
@@ -191,7 +192,7 @@ static void finish_run(void) {
   if (R.watch >= 0) close(R.watch);
   if (R.master >= 0) close(R.master);
   R.chan = R.watch = R.master = -1;
-  health_stop(&P, &R);
+  if (health_runs_on(&R)) health_stop();
   t_stop = t_loyal = t_empty = 0;
 }
 
@@ -550,6 +551,8 @@ static char surge_why[400];
 
 static void surge_record(enum surge_phase ph) {
   surge = ph;
+  /* a reload over: none of its timers may fire into the next one */
+  if (ph == SG_NONE) t_surge = t_drain = t_next_stop = 0;
   S.next_phase = ph == SG_NONE ? NULL : surge_phase_names[ph];
   S.next_run_id = NP.run_id;
   S.next_init = have_next ? NR.init : 0;
@@ -568,7 +571,7 @@ static void surge_release(const char *why) {
   if (why != surge_why) snprintf(surge_why, sizeof surge_why, "%s", why);
   say(L_WARN, "reload rolled back: %s; the running container goes on", surge_why);
   if (have_next) {
-    health_stop(&NP, &NR);
+    if (health_runs_on(&NR)) health_stop();
     os_finish(&NP, &NR);
     if (NR.chan >= 0) close(NR.chan);
     if (NR.watch >= 0) close(NR.watch);
@@ -616,12 +619,11 @@ static void se_fail(void) {
   say(L_WARN, "reload: vessel up could not prepare the new container: %s; the running container goes on", ev_arg);
   surge_record(SG_NONE);
   emperor_announce();
-  if (stop_after_surge) begin_stop();
+  if (stop_after_surge) { stop_after_surge = 0; begin_stop(); }
 }
 
 static void se_ready(void) {
   /* the health runner follows the next run now: its first success is the signal to switch */
-  health_stop(&P, &R);
   health_start(&NP, &NR, &NS, now_ms());
   surge_record(SG_CHECKING);
   say(L_INFO, "reload: the new container runs (init %d); waiting until it is healthy", (int)NR.init);
@@ -639,7 +641,7 @@ static void se_give_up(void) {
   os_signal(&NP, &NR, NP.stop_signal, 1);
   t_next_stop = now_ms() + NP.stop_timeout_ms;
   snprintf(surge_why, sizeof surge_why, "%s", ev_arg);
-  health_stop(&NP, &NR);
+  if (health_runs_on(&NR)) health_stop();
   surge_record(SG_ABANDONING);
 }
 
@@ -696,18 +698,20 @@ static void se_retired(void) {
   S.health_streak = NS.health_streak;
   S.health_logs = NS.health_logs;
   memcpy(S.health_log, NS.health_log, sizeof S.health_log);
+  /* its checks go on, now against the current run's records (NP/NR/NS are reused) */
+  health_rebind(&P, &R, &S);
   t_stop = 0;
   surge_record(SG_NONE);
   S.phase = PH_RUNNING;
   status_write(&P, &S);
   say(L_INFO, "reload done: the new container serves (run %ld, init %d)", S.run, (int)R.init);
   emperor_announce();
-  if (stop_after_surge) begin_stop();
+  if (stop_after_surge) { stop_after_surge = 0; begin_stop(); }
 }
 
 static void se_released(void) {
   surge_record(SG_NONE);
-  if (stop_after_surge) { begin_stop(); return; }
+  if (stop_after_surge) { stop_after_surge = 0; begin_stop(); return; }
   resume_current_health();
   emperor_announce();
 }
@@ -838,8 +842,7 @@ static void process_ended(pid_t w, int st) {
   } else if (have_next && w == NR.init) {
     NR.reaped = 1;
     NR.wait_status = st;
-  } else if (surge == SG_CHECKING) health_reaped(&NP, &NR, &NS, w, st, now_ms());
-  else health_reaped(&P, &R, &S, w, st, now_ms());
+  } else health_reaped(w, st);
 }
 
 static void on_signals(void) {
@@ -1045,15 +1048,16 @@ static void on_timers(void) {
       surge_fire(SE_DEADLINE, why);
     }
   }
-  if (surge == SG_CHECKING && have_next) {
-    /* the health runner is the next run's while it is checked: its verdict decides the switch */
-    enum health_change hc = health_tick(&NP, &NR, &NS, now);
+  if (have_next && health_runs_on(&NR)) {
+    /* the health runner is the next run's from its start until it becomes the current one: while
+     * it is checked its verdict decides the switch; after, its checks only go on */
+    enum health_change hc = health_tick(now);
     if (hc != HEALTH_SAME) surge_record(surge);
-    if (hc == HEALTH_BECAME_HEALTHY) { t_surge = 0; surge_fire(SE_HEALTHY, NULL); }
-    else if (hc == HEALTH_BECAME_UNHEALTHY) { t_surge = 0; surge_fire(SE_UNHEALTHY, "the new container became unhealthy"); }
-  } else if (have_run) {
+    if (surge == SG_CHECKING && hc == HEALTH_BECAME_HEALTHY) { t_surge = 0; surge_fire(SE_HEALTHY, NULL); }
+    else if (surge == SG_CHECKING && hc == HEALTH_BECAME_UNHEALTHY) { t_surge = 0; surge_fire(SE_UNHEALTHY, "the new container became unhealthy"); }
+  } else if (have_run && health_runs_on(&R)) {
     int was_loyal_candidate = emperor >= 0 && !loyal && S.phase == PH_RUNNING;
-    enum health_change hc = health_tick(&P, &R, &S, now);
+    enum health_change hc = health_tick(now);
     if (hc != HEALTH_SAME) status_write(&P, &S);
     if (hc == HEALTH_BECAME_HEALTHY || hc == HEALTH_BECAME_UNHEALTHY) {
       if (SV.fd >= 0 && P.mode == MODE_EMPEROR) service_ask("health %ld %s", S.run, S.health);
@@ -1130,6 +1134,12 @@ static void run_loop(void) {
       }
     }
     if (have_next && NR.reaped && os_empty(&NP, &NR)) surge_fire(SE_ENDED, NULL);
+    if (service_lost && exit_code < 0) {
+      service_lost = 0;
+      /* as when its socket closes (on_service): a detached release leaves it to gc */
+      if (P.mode != MODE_EMPEROR) leave(0);
+      else fire(EV_SERVICE_LOST, NULL);
+    }
     on_timers();
   }
 }
@@ -1202,7 +1212,6 @@ int monitor_main(const char *plan_path) {
 
 int vassal_main(const char *file) {
   common_setup();
-  vassal_file = file;
   const char *base = strrchr(file, '/');
   base = base ? base + 1 : file;
   snprintf(vassal_name, sizeof vassal_name, "%s", base);

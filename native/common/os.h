@@ -47,8 +47,12 @@ int os_finish(const struct plan *p, struct run *r);
  * with the container's environment, stdout+stderr to OUT_FD. Returns its pid, or -1.
  */
 pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *argv, int out_fd);
-/* Kill a process started by os_spawn_inside and everything it started. */
-void os_kill_inside(const struct plan *p, struct run *r, pid_t pid);
+/*
+ * Kill a process started by os_spawn_inside and everything it started. REAPED: its pid was waited
+ * for already, so it may name another process now: only what it started is killed (FreeBSD's
+ * process descriptor keeps the pid reserved until released here, so it is safe there either way).
+ */
+void os_kill_inside(const struct plan *p, struct run *r, pid_t pid, int reaped);
 
 /*
  * The published ports the kernel cannot answer and the host serves in userland (the plan's relay

@@ -221,10 +221,11 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen) 
   const char *first = next(&c);
   long version;
   c.key = "plan-version";
-  if (!first || strcmp(first, "plan-version") || num_field(&c, 1, 1000, &version) < 0) {
-    if (!*err) snprintf(err, errlen, "plan: does not start with plan-version");
+  if (!first || strcmp(first, "plan-version")) {
+    snprintf(err, errlen, "plan: does not start with plan-version");
     return -1;
   }
+  if (num_field(&c, 1, 1000, &version) < 0) return -1; /* it said why */
   if (version != PLAN_VERSION) return fail(&c, "plan: version %ld, this monitor reads %d (rebuild: npm run build)", version, PLAN_VERSION);
   while (c.p < c.end) {
     c.key = next(&c);
@@ -239,10 +240,8 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *err, size_t errlen) 
 
 int plan_load_fd(struct plan *p, int fd, const char *path, char *err, size_t errlen) {
   struct stat st;
-  if (fstat(fd, &st) < 0 || st.st_size > 16 * 1024 * 1024) {
-    snprintf(err, errlen, "plan %s: %s", path, st.st_size > 16 * 1024 * 1024 ? "larger than 16 MiB" : strerror(errno));
-    return -1;
-  }
+  if (fstat(fd, &st) < 0) { snprintf(err, errlen, "plan %s: %s", path, strerror(errno)); return -1; }
+  if (st.st_size > 16 * 1024 * 1024) { snprintf(err, errlen, "plan %s: larger than 16 MiB", path); return -1; }
   size_t pathlen = strlen(path) + 1;
   char *buf = malloc((size_t)st.st_size + 1 + pathlen);
   if (!buf) { snprintf(err, errlen, "plan %s: out of memory", path); return -1; }

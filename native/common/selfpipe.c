@@ -29,6 +29,9 @@ int selfpipe_install(const int *sigs, size_t n) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
+  /* the byte wakes poll() whatever the flags; every other call resumes, as if nothing came (an
+   * interrupted waitpid or write would otherwise lose its result) */
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < n; i++) sigaction(sigs[i], &sa, NULL);
   return 0;

@@ -58,6 +58,12 @@ ssize_t msg_recv(int sock, char *text, size_t len, int *fds, int *nfds, int maxf
       else close(fd);
     }
   }
-  if (r > 0 && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) { errno = EMSGSIZE; return -1; }
+  if (r > 0 && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    /* a cut message is refused whole: the descriptors that came with it are not the caller's */
+    for (int i = 0; fds && nfds && i < *nfds; i++) close(fds[i]);
+    if (nfds) *nfds = 0;
+    errno = EMSGSIZE;
+    return -1;
+  }
   return r;
 }

@@ -64,15 +64,15 @@ static void lose_starter(void) {
   raise(SIGTERM);
 }
 
-/* One request to the starter and its answer (text, descriptors). 0, or -1 with REPLY saying why. */
-static int ask(const char *text, const int *fds, int nfds, char *reply, size_t len, int *rfds, int *nr) {
+/* One request to the starter and its answer (text, at most MAXR descriptors into RFDS). 0, or -1 with REPLY saying why. */
+static int ask(const char *text, const int *fds, int nfds, char *reply, size_t len, int *rfds, int *nr, int maxr) {
   if (nr) *nr = 0;
   if (starter_gone || req < 0) { snprintf(reply, len, "the starter is gone"); errno = EPIPE; return -1; }
   if (msg_send(req, text, fds, nfds) < 0) { lose_starter(); snprintf(reply, len, "the starter is gone"); return -1; }
   struct pollfd pf = { .fd = req, .events = POLLIN };
   int r;
   do r = poll(&pf, 1, ASK_TIMEOUT_MS); while (r < 0 && errno == EINTR);
-  ssize_t n = r > 0 ? msg_recv(req, reply, len, rfds, nr, MSG_MAX_FDS, 0) : -1;
+  ssize_t n = r > 0 ? msg_recv(req, reply, len, rfds, nr, rfds ? maxr : 0, 0) : -1;
   if (n <= 0) { lose_starter(); snprintf(reply, len, "the starter is gone"); errno = EPIPE; return -1; }
   if (!strncmp(reply, "error", 5)) {
     memmove(reply, reply + (reply[5] ? 6 : 5), strlen(reply + (reply[5] ? 6 : 5)) + 1);
@@ -112,7 +112,7 @@ static void release(struct child *c) {
 static void signal_subtree(int sig, pid_t pid) {
   char text[64], reply[600];
   snprintf(text, sizeof text, "kill %d %d", sig, (int)pid);
-  if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL) < 0) say(L_WARN, "signal %d to the processes of %d: %s", sig, (int)pid, reply);
+  if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) say(L_WARN, "signal %d to the processes of %d: %s", sig, (int)pid, reply);
 }
 
 int os_setup(const struct plan *p, char *err, size_t errlen) {
@@ -155,7 +155,7 @@ int os_setup(const struct plan *p, char *err, size_t errlen) {
   EV_SET(&ev, (uintptr_t)note, EVFILT_READ, EV_ADD, 0, 0, NULL);
   if (kevent(kq, &ev, 1, NULL, 0, NULL) < 0) { snprintf(err, errlen, "kevent(2): %s", strerror(errno)); return -1; }
   char reply[600];
-  if (ask("hello", NULL, 0, reply, sizeof reply, NULL, NULL) < 0) { snprintf(err, errlen, "the starter: %s", reply); return -1; }
+  if (ask("hello", NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) { snprintf(err, errlen, "the starter: %s", reply); return -1; }
   return 0;
 }
 
@@ -166,9 +166,12 @@ void os_name_run(const struct plan *p, struct run *r) {
 
 int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
   (void)p;
+  /* one run at a time: the command's state is this file's, not R's (TypeScript refuses a
+   * zero-downtime reload on FreeBSD, which would start a second one beside it) */
+  if (command) { snprintf(err, errlen, "a run of this container is still going: FreeBSD runs one at a time"); return -1; }
   char reply[600];
   int fds[MSG_MAX_FDS], n = 0;
-  if (ask("start", NULL, 0, reply, sizeof reply, fds, &n) < 0) { snprintf(err, errlen, "start: %s", reply); return -1; }
+  if (ask("start", NULL, 0, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { snprintf(err, errlen, "start: %s", reply); return -1; }
   int pid = 0;
   if (n != 2 || sscanf(reply, "started %d", &pid) != 1 || pid <= 0) {
     for (int i = 0; i < n; i++) close(fds[i]);
@@ -235,7 +238,7 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
   if (r->reaped) return -1;
   char reply[600];
   int fds[MSG_MAX_FDS], n = 0, pid = 0;
-  if (ask("check", &out_fd, 1, reply, sizeof reply, fds, &n) < 0) { say(L_WARN, "health check: %s", reply); return -1; }
+  if (ask("check", &out_fd, 1, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { say(L_WARN, "health check: %s", reply); return -1; }
   if (n != 1 || sscanf(reply, "checking %d", &pid) != 1 || pid <= 0) {
     for (int i = 0; i < n; i++) close(fds[i]);
     return -1;
@@ -244,9 +247,10 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
   return (pid_t)pid;
 }
 
-void os_kill_inside(const struct plan *p, struct run *r, pid_t pid) {
+void os_kill_inside(const struct plan *p, struct run *r, pid_t pid, int reaped) {
   (void)p;
   (void)r;
+  (void)reaped; /* the descriptor holds the pid until release() */
   for (int i = 0; i < MAX_CHILDREN; i++) {
     struct child *c = &kids[i];
     if (c->pd < 0 || c->command || c->pid != pid) continue;
@@ -313,7 +317,7 @@ int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_stat
     if (p->wait_main) signal_subtree(SIGKILL, c->pid);
     char text[64], reply[600];
     snprintf(text, sizeof text, "watch %d", (int)c->pid);
-    if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL) < 0) break;
+    if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) break;
     awaiting_empty = 1;
     /* one step per call: the loop reads the run's channel (its last lines) before the end */
     return 0;
@@ -353,7 +357,7 @@ int os_dial(const char *path) {
   /* connect(2) by path is not allowed in capability mode: the starter dials the plan's socket */
   char reply[600];
   int fd = -1, n = 0;
-  if (ask("dial", NULL, 0, reply, sizeof reply, &fd, &n) < 0 || n != 1) {
+  if (ask("dial", NULL, 0, reply, sizeof reply, &fd, &n, 1) < 0 || n != 1) {
     int e = atoi(reply);
     errno = e > 0 ? e : EPIPE;
     return -1;
@@ -366,7 +370,7 @@ void os_spawn_detached(const char *const *argv) {
   if (!in_sandbox) { direct_spawn_detached(argv); return; }
   /* execve(2) is not allowed in capability mode: the starter launches the plan's release command */
   char reply[600];
-  if (ask("release", NULL, 0, reply, sizeof reply, NULL, NULL) < 0) say(L_WARN, "release: %s", reply);
+  if (ask("release", NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) say(L_WARN, "release: %s", reply);
 }
 
 int os_plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
@@ -375,7 +379,7 @@ int os_plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
   char text[MSG_MAX_TEXT + 1], reply[700];
   int fd = -1, n = 0;
   if (snprintf(text, sizeof text, "plan %s", path) >= (int)sizeof text) { snprintf(err, errlen, "plan path too long: %s", path); return -1; }
-  if (ask(text, NULL, 0, reply, sizeof reply, &fd, &n) < 0 || n != 1) { snprintf(err, errlen, "plan %s: %s", path, reply); return -1; }
+  if (ask(text, NULL, 0, reply, sizeof reply, &fd, &n, 1) < 0 || n != 1) { snprintf(err, errlen, "plan %s: %s", path, reply); return -1; }
   limit(fd, FD_FILE);
   int r = plan_load_fd(p, fd, path, err, errlen);
   close(fd);

@@ -229,9 +229,11 @@ static void do_plan(const char *path) {
   }
   if (!next.name || !SP->name || strcmp(next.name, SP->name) || !next.jail || !SP->jail || strcmp(next.jail, SP->jail)) {
     close(fd);
+    plan_free(&next);
     reply("error the new plan names another container or jail", NULL, 0);
     return;
   }
+  if (SP == &reloaded) plan_free(&reloaded); /* the plan of the reload before (the first is the caller's) */
   reloaded = next;
   SP = &reloaded;
   reply("plan", &fd, 1);

@@ -113,19 +113,27 @@ int cgroup_events_fd(const struct plan *p, const char *leaf) {
   return fd;
 }
 
-/* Every pid listed in the run's directories (a pid in two hierarchies counts once per listing). */
+/*
+ * Every pid of the run, each once: listed from one directory. Every process of a run joins all of
+ * its directories, so one listing is whole — a v1 controller's (on a hybrid host the unified tree
+ * holds the health checks in a child group, which a v1 directory lists with the rest), else the
+ * one v2 directory. Listing every hierarchy would signal each process once per hierarchy, and a
+ * second SIGTERM is "quit now" to many programs.
+ */
 static int for_each_pid(const struct plan *p, const char *leaf, void (*fn)(pid_t, int), int arg) {
   char path[PATH_MAX], file[PATH_MAX + 32], buf[65536];
+  int pick = -1;
+  for (int i = 0; i < p->ncgroups && pick < 0; i++) if (p->cgroups[i].roles != CG_UNIFIED) pick = i;
+  if (pick < 0) pick = 0;
+  if (p->ncgroups == 0) return 0;
+  snprintf(path, sizeof path, "%s/%s", p->cgroups[pick].parent, leaf);
+  snprintf(file, sizeof file, "%s/cgroup.procs", path);
+  if (read_text(file, buf, sizeof buf) <= 0) return 0;
   int found = 0;
-  for (int i = 0; i < p->ncgroups; i++) {
-    snprintf(path, sizeof path, "%s/%s", p->cgroups[i].parent, leaf);
-    snprintf(file, sizeof file, "%s/cgroup.procs", path);
-    if (read_text(file, buf, sizeof buf) <= 0) continue;
-    for (char *save = buf, *t; (t = strsep(&save, "\n")); ) {
-      if (!*t) continue;
-      found++;
-      if (fn) fn((pid_t)atoi(t), arg);
-    }
+  for (char *save = buf, *t; (t = strsep(&save, "\n")); ) {
+    if (!*t) continue;
+    found++;
+    if (fn) fn((pid_t)atoi(t), arg);
   }
   return found;
 }

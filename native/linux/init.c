@@ -54,16 +54,18 @@ static void on_signal(int sig) {
 }
 
 /*
- * `restart`: during set-up, interrupted calls (mounts, netlink, reads) resume as if nothing came;
- * once the command runs, none: waitpid must return EINTR so a signal is forwarded at once.
+ * Handlers for the forwarded signals and SIGCHLD (so a child's end wakes the wait below).
+ * SA_RESTART: during set-up, interrupted calls (mounts, netlink, reads) resume as if nothing came;
+ * the wait for children is ppoll(), which a signal ends whatever the flags.
  */
-static void install_handlers(int restart) {
+static void install_handlers(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
-  sa.sa_flags = restart ? SA_RESTART : 0;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  sigaction(SIGCHLD, &sa, NULL);
 }
 
 static int all_digits(const char *s) {
@@ -96,7 +98,7 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   /* From the first moment: a pid namespace's init drops a signal it has no handler for, so a stop
    * sent while the root is still being built would be lost, and the command would then run until
    * the stop timeout's SIGKILL. Caught here, it is forwarded once the command exists. */
-  install_handlers(1);
+  install_handlers();
   /* The monitor may have died between the clone and the line above: then its end is closed. */
   struct pollfd pf = { .fd = chan_fd, .events = 0 };
   if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR))) _exit(125);
@@ -117,17 +119,18 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   if (n != 1) _exit(125); /* the monitor is gone */
   chan_say("ready");
 
-  /* Blocked across the fork: a signal for the command between its fork and its exec stays
-   * pending until exec_command() sets the defaults back (and then acts as the command's own). */
-  sigset_t fwd, old;
+  /* Blocked from here on: across the fork, a signal for the command between its fork and its exec
+   * stays pending until exec_command() sets the defaults back (and then acts as the command's
+   * own); in the init, signals are taken only inside ppoll() below, so none can come between a
+   * look at what is pending and the wait (and be held there until some child changes state). */
+  sigset_t fwd, open_mask;
   sigemptyset(&fwd);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaddset(&fwd, forwarded[i]);
-  sigprocmask(SIG_BLOCK, &fwd, &old);
-  install_handlers(0);
+  sigaddset(&fwd, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &fwd, &open_mask);
   pid_t main_pid = fork();
   if (main_pid < 0) die_setup("fork: %s", strerror(errno));
   if (main_pid == 0) exec_command(p, slave, &id);
-  sigprocmask(SIG_SETMASK, &old, NULL);
   if (slave >= 0) close(slave);
 
   int main_code = -1;
@@ -141,19 +144,21 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
       else if (s != SIGWINCH) kill(-1, s);
     }
     int st;
-    pid_t w = waitpid(-1, &st, 0);
-    if (w == main_pid) {
+    pid_t w;
+    while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (w != main_pid) continue;
       main_code = code_of(st);
       chan_say("main-exit %d", main_code);
       if (p->wait_main) return main_code;
-      continue;
     }
-    if (w > 0 || (w < 0 && errno == EINTR)) continue;
+    const struct timespec *limit = NULL;
+    static const struct timespec again = { 0, 50 * 1000 * 1000 };
     if (w < 0 && errno == ECHILD) {
       /* No children, but `vessel exec` sessions are not our children: wait for them too. */
       if (!others_alive()) return main_code < 0 ? 125 : main_code;
-      struct timespec ts = { 0, 50 * 1000 * 1000 };
-      nanosleep(&ts, NULL);
+      limit = &again;
     }
+    /* signals open only while waiting: a handler runs, ppoll returns, the loop looks again */
+    ppoll(NULL, 0, limit, &open_mask);
   }
 }

@@ -27,7 +27,7 @@ int cgroup_join_dirs(const char *const *dirs, int n, pid_t pid, char *err, size_
 int cgroup_events_fd(const struct plan *p, const char *leaf);
 int cgroup_populated(const struct plan *p, const char *leaf);
 void cgroup_kill(const struct plan *p, const char *leaf, pid_t except);
-/* SIG to every process of the run but EXCEPT; how many it reached (one per hierarchy listing it) */
+/* SIG to every process of the run but EXCEPT, each once; how many it reached */
 int cgroup_signal(const struct plan *p, const char *leaf, int sig, pid_t except);
 int cgroup_oom_kills(const struct plan *p, const char *leaf);
 void cgroup_remove(const struct plan *p, const char *leaf);

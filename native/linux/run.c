@@ -211,8 +211,8 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
   _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
 }
 
-void os_kill_inside(const struct plan *p, struct run *r, pid_t pid) {
-  if (pid > 0) kill(pid, SIGKILL);
+void os_kill_inside(const struct plan *p, struct run *r, pid_t pid, int reaped) {
+  if (pid > 0 && !reaped) kill(pid, SIGKILL);
   cgroup_sub_kill(p, r->leaf, HEALTH_CGROUP);
 }
 

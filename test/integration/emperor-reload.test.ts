@@ -90,6 +90,9 @@ describe('zero-downtime reload', () => {
     expect(w.state('web')!.restarts).toBeGreaterThanOrEqual(10);
     const net = JSON.parse(w.vessel(['network', 'inspect', 'reloadnet']).stdout) as { containers: Array<{ name: string; publish: string[] }> };
     expect(net.containers).toEqual([expect.objectContaining({ name: 'web', publish: [`127.0.0.1:${port}:80/tcp`] })]);
+    // the container that took over is still health-checked (the checks moved with it, not stopped)
+    const after = new Date().toISOString();
+    await waitFor('a health check of the new container after the reload', () => (w.state('web')?.health?.log ?? []).some((c) => c.start > after), 30_000);
   }, 300_000);
 
   it('a new container that crashes: the old one keeps serving, vessel ps says why', async () => {

@@ -333,6 +333,22 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
     expect(await m.exited).toBe(143);
   });
 
+  it('a check that hangs is given up at its timeout and counted a failure, and the checks go on (a given-up check\'s exit is not waited for)', async () => {
+    const c = newCase();
+    writePlan(c, {
+      spec: { health: { command: ['/bin/sh', '-c', 'sleep 60'], intervalSec: 0.1, timeoutSec: 0.2, retries: 2 } },
+      cfg: { argv: ['sleep', '60'] },
+    });
+    const m = startMonitor(['monitor', c.plan]);
+    await until('three timed-out checks', () => (status(c).health?.log.length ?? 0) >= 3);
+    const st = status(c);
+    expect(st.health!.status).toBe('unhealthy');
+    expect(st.health!.log[0]).toMatchObject({ exitCode: -1, output: expect.stringMatching(/^Health check exceeded timeout/) });
+    writeFileSync(c.marker, '5\n');
+    m.child.kill('SIGTERM');
+    expect(await m.exited).toBe(143);
+  });
+
   it('a SIGKILLed monitor takes the container with it: its starter sees the end of their socket, kills every process and exits', async () => {
     const c = newCase();
     const pids = join(c.dir, 'pids');
