@@ -28,7 +28,8 @@ esac
 bin=$out/vessel-init
 srcs="$here/common/*.c $here/$os/*.c"
 # shellcheck disable=SC2086
-if stale "$bin" $srcs $here/common/*.h $here/$os/*.h; then
+# build.sh itself too: a change of flags rebuilds
+if stale "$bin" "$here/build.sh" $srcs $here/common/*.h $here/$os/*.h; then
   # shellcheck disable=SC2086
   ${CC:-cc} $CFLAGS_VESSEL $flags -o "$bin.tmp" $srcs
   mv "$bin.tmp" "$bin"
@@ -38,7 +39,7 @@ fi
 # so it runs in any image (busybox, FreeBSD's /rescue) from a read-only mount of this directory.
 probe=$out/probe/vessel-probe
 # shellcheck disable=SC2086
-if stale "$probe" $here/probe/*.c $here/probe/*.h; then
+if stale "$probe" "$here/build.sh" $here/probe/*.c $here/probe/*.h; then
   mkdir -p "$out/probe"
   # shellcheck disable=SC2086
   ${CC:-cc} $CFLAGS_VESSEL $flags -static -o "$probe.tmp" $here/probe/*.c

@@ -1,6 +1,7 @@
 /* health.h: the runner and docker's state rules. */
 #include "health.h"
 #include "say.h"
+#include "waitcode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +157,7 @@ enum health_change health_tick(long long now_ms) {
   H.pid = 0;
   H.done = 0;
   H.next = now_ms + p->health_interval_ms;
-  int code = H.timed_out ? -1 : WIFEXITED(H.status) ? WEXITSTATUS(H.status) : 128 + (WIFSIGNALED(H.status) ? WTERMSIG(H.status) : 0);
+  int code = H.timed_out ? -1 : wait_code(H.status);
   if (H.timed_out) {
     int n = snprintf(H.output, sizeof H.output, "Health check exceeded timeout (%ldms)", p->health_timeout_ms);
     H.outlen = n > 0 && (size_t)n < sizeof H.output ? (size_t)n : 0;

@@ -3,7 +3,7 @@
  * file's table in prose). One poll() loop over a self-pipe for signals, the Emperor's socket, the
  * service's socket, the init's status channel and the OS's "maybe empty" watch; every event in
  * every state calls one small function from actions[state][event], and every change of state is
- * written at once to the status record. Nothing is allocated after the plan is read.
+ * written at once to the status record. Nothing is allocated but the plans (the first, a reload's).
  */
 #include "monitor.h"
 
@@ -34,6 +34,7 @@
 #include "selfpipe.h"
 #include "service.h"
 #include "status.h"
+#include "waitcode.h"
 
 #define REPORT_FD 3                 /* detached/foreground: the CLI's pipe for the first start */
 #define PREPARE_TIMEOUT_MS 120000   /* a first prepare may create a network or a ZFS clone */
@@ -180,7 +181,7 @@ static void finish_run(void) {
   S.relay_pid = 0;
   S.exited_ms = wall_ms();
   int st = R.wait_status;
-  S.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125;
+  S.exit_code = wait_code(st);
   if (!R.reaped) S.exit_code = 125;
   /* wait=all: the init's code is the main command's; wait=main the same, read from its report. */
   if (R.main_code >= 0 && R.reaped && WIFEXITED(st)) S.exit_code = R.main_code;
@@ -631,7 +632,7 @@ static void se_ready(void) {
 
 static void se_next_died(void) {
   char why[600];
-  snprintf(why, sizeof why, "the new container exited %d%s%s before it was healthy", NR.error_code ? NR.error_code : WIFEXITED(NR.wait_status) ? WEXITSTATUS(NR.wait_status) : 128 + WTERMSIG(NR.wait_status),
+  snprintf(why, sizeof why, "the new container exited %d%s%s before it was healthy", NR.error_code ? NR.error_code : wait_code(NR.wait_status),
            NR.reason[0] ? ": " : "", NR.reason);
   surge_release(why);
 }
@@ -1147,10 +1148,7 @@ static void run_loop(void) {
 /* ---------- entry points ---------- */
 
 void monitor_child_reset(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+  signals_default();
   /* the held directories too: a container's pid 1 (Linux) must hold nothing of the host's tree */
   int fds[] = { selfpipe_read_fd(), selfpipe_write_fd(), emperor, SV.fd, report, stop_dir.fd };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);

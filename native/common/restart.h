@@ -1,7 +1,7 @@
 /*
  * The restart decision of a detached container, the same table as src/supervise/restart.ts
  * (decideRestart): docker's meaning, its constants rendered into the plan by TypeScript, so the
- * rule lives in one place and this file only evaluates it. test/unit/native-restart.test.ts runs
+ * rule lives in one place and this file only evaluates it. test/unit/native-common.test.ts runs
  * both over one matrix and compares.
  */
 #ifndef VESSEL_RESTART_H

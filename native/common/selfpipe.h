@@ -17,5 +17,11 @@ int selfpipe_write_fd(void);
 void selfpipe_drain(void);
 /* 1 when SIG came since the last take of it, else 0. */
 int selfpipe_take(int sig);
+/*
+ * In a child about to become something else (a container's init, a command): every signal back
+ * to its default and none blocked — handlers are meaningless there, and an execve(2) would keep
+ * an ignored signal ignored and a blocked one blocked.
+ */
+void signals_default(void);
 
 #endif

@@ -11,6 +11,7 @@
 #define _DEFAULT_SOURCE 1
 #endif
 #include "freebsd.h"
+#include "../common/waitcode.h"
 #include "../common/direct.h"
 #include "../common/say.h"
 
@@ -324,7 +325,7 @@ int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_stat
   }
   /* the command's subtree is empty (or can no longer be watched): the run's "init" has ended */
   awaiting_empty = 0;
-  r->main_code = WIFEXITED(command->status) ? WEXITSTATUS(command->status) : WIFSIGNALED(command->status) ? 128 + WTERMSIG(command->status) : 125;
+  r->main_code = wait_code(command->status);
   *pid = command->pid;
   *wait_status = command->status;
   return 1;

@@ -21,6 +21,7 @@
 #define _DEFAULT_SOURCE 1
 #endif
 #include "freebsd.h"
+#include "../common/selfpipe.h"
 #include "../common/direct.h"
 
 #include <errno.h>
@@ -77,13 +78,7 @@ static void keep(pid_t pid) {
 /* In a child about to become the container's: the signals the starter ignores must not stay
  * ignored across execve(2), which keeps SIG_IGN; the starter's descriptors go. */
 static void child_reset(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  signals_default();
   close(req);
   close(note);
   close(sigpipe_fds[0]);

@@ -7,6 +7,7 @@
  */
 #include "linux.h"
 #include "../common/selfpipe.h"
+#include "../common/waitcode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +93,7 @@ static int supervise(pid_t child, int master) {
     fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
     for (;;) { ssize_t got = read(master, buf, sizeof buf); if (got <= 0) break; write_all(STDOUT_FILENO, buf, got); }
   }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125;
+  return wait_code(st);
 }
 
 int exec_main(const char *config) {

@@ -6,6 +6,7 @@
  * signals it gets to the command (a pid 1 without handlers would ignore them).
  */
 #include "linux.h"
+#include "../common/waitcode.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,12 +88,6 @@ static int others_alive(void) {
   return found;
 }
 
-static int code_of(int st) {
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return 125;
-}
-
 int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* From the first moment: a pid namespace's init drops a signal it has no handler for, so a stop
@@ -147,7 +142,7 @@ int container_init(struct plan *p, int host_nl, int bridge_index, int ptysock) {
     pid_t w;
     while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
       if (w != main_pid) continue;
-      main_code = code_of(st);
+      main_code = wait_code(st);
       chan_say("main-exit %d", main_code);
       if (p->wait_main) return main_code;
     }

@@ -4,6 +4,7 @@
  */
 #include "linux.h"
 #include "../common/fs.h"
+#include "../common/selfpipe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,18 +82,8 @@ char **command_env(const struct plan *p, const struct ids *id) {
   return env;
 }
 
-static void reset_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < 65; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 _Noreturn void exec_command(const struct plan *p, int slave, const struct ids *id) {
-  reset_signals();
+  signals_default();
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if (slave >= 0) {
     setsid();

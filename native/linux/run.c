@@ -7,6 +7,7 @@
  * populated 0 (watched with inotify), or the listed processes are gone where there is no v2 tree.
  */
 #include "linux.h"
+#include "../common/waitcode.h"
 #include "../common/direct.h"
 #include "../common/say.h"
 
@@ -208,7 +209,7 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
   if (cmd == 0) exec_command(&hp, -1, &id);
   int st;
   while (waitpid(cmd, &st, 0) < 0 && errno == EINTR) {}
-  _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
+  _exit(wait_code(st));
 }
 
 void os_kill_inside(const struct plan *p, struct run *r, pid_t pid, int reaped) {

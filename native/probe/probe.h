@@ -7,7 +7,7 @@
  *
  *   vessel-probe [-o FILE] STEP [-- STEP]...
  *
- * The steps (steps.c lists them) are small on purpose: the model FreeBSD host of the tests
+ * The steps (one file per concern: process.c, files.c, identity.c, memory.c, net.c) are small on purpose: the model FreeBSD host of the tests
  * answers the same vocabulary (test/helpers/freebsd-probe.ts), so the contract means the same on
  * a model, on Linux and on a user's FreeBSD.
  */
