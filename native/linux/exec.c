@@ -106,25 +106,9 @@ int exec_main(const char *config) {
   if (plan_load(&p, config, err, sizeof err) < 0) die_setup("%s", err);
   if (p.target <= 0) die_setup("exec: no target container");
   if (p.nargv == 0) die_setup("exec: no command");
-  char path[64];
-  static const char *kinds[] = { "ipc", "uts", "net", "pid", "mnt" };
-  int fds[5];
-  for (int i = 0; i < 5; i++) {
-    snprintf(path, sizeof path, "/proc/%ld/ns/%s", p.target, kinds[i]);
-    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) die_setup("container init %ld: %s: %s", p.target, kinds[i], strerror(errno));
-  }
-  snprintf(path, sizeof path, "/proc/%ld/root", p.target);
-  int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) die_setup("container root: %s", strerror(errno));
+  /* the cgroups first: from inside the container's mount namespace the host's tree is gone */
   if (cgroup_join_dirs(p.join_dirs, p.njoin, getpid(), err, sizeof err) < 0) die_setup("%s", err);
-  for (int i = 0; i < 5; i++) {
-    /* joining our own namespace (host network) is harmless */
-    if (setns(fds[i], 0) < 0) die_setup("setns %s: %s", kinds[i], strerror(errno));
-    close(fds[i]);
-  }
-  if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) die_setup("enter container root: %s", strerror(errno));
-  close(rootfd);
+  if (enter_container((pid_t)p.target, err, sizeof err) < 0) die_setup("%s", err);
   int master = -1, slave = -1;
   if (p.tty && pty_open(&master, &slave) < 0) die_setup("cannot allocate a terminal in the container: %s", strerror(errno));
   struct ids id;

@@ -65,4 +65,7 @@ void relay_stop(struct run *r);
 /* exec.c: `vessel-init exec CONFIG`. */
 int exec_main(const char *config);
 
+/* Into the namespaces and root of the container whose init is INIT (enter.c). 0, or -1 with ERR. */
+int enter_container(pid_t init, char *err, size_t errlen);
+
 #endif

@@ -178,18 +178,8 @@ pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *ar
   monitor_child_reset();
   chan_fd = -1;
   if (cgroup_sub_create(p, r->leaf, HEALTH_CGROUP, getpid()) < 0) _exit(126);
-  static const char *kinds[] = { "ipc", "uts", "net", "pid", "mnt" };
-  char path[64];
-  int fds[5];
-  for (int i = 0; i < 5; i++) {
-    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)r->init, kinds[i]);
-    if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) _exit(126);
-  }
-  snprintf(path, sizeof path, "/proc/%d/root", (int)r->init);
-  int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) _exit(126);
-  for (int i = 0; i < 5; i++) if (setns(fds[i], 0) < 0) _exit(126);
-  if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) _exit(126);
+  char err[256];
+  if (enter_container(r->init, err, sizeof err) < 0) _exit(126);
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null >= 0) dup2(null, 0);
   dup2(out_fd, 1);
