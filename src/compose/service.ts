@@ -8,7 +8,7 @@ import type { Lookup } from './interpolate.js';
 import { convertPort } from './ports.js';
 import { emptyDraft, renderDraft, type SpecDraft, type Value } from './render.js';
 import type { BuildStep, ConvertedService } from './types.js';
-import { asArgv, asBool, asList, asMap, asSeconds, asText, asTextList, bad, isMap, type Reader } from './values.js';
+import { asArgv, asBool, asDuration, asList, asMap, asText, asTextList, bad, isMap, type Reader } from './values.js';
 import { allMounts, serviceMounts } from './mounts.js';
 import { dependsOn, links } from './references.js';
 import type { VolumeOut } from './volumes.js';
@@ -280,8 +280,12 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   set('container', 'restart', { text: svc.restart === undefined ? 'no' : restartOf(ctx, [...path, 'restart'], svc.restart) });
   if (svc.deploy !== undefined) deploy(ctx, [...path, 'deploy'], svc.deploy, d, set);
   if (svc.stop_grace_period !== undefined) {
-    const { seconds, rounded } = asSeconds(ctx, [...path, 'stop_grace_period'], svc.stop_grace_period);
-    if (rounded) ctx.note(`${ctx.where([...path, 'stop_grace_period'])}: services.${service}.stop_grace_period taken as ${seconds}s`);
+    const p = [...path, 'stop_grace_period'];
+    const { ms, rounded } = asDuration(ctx, p, svc.stop_grace_period);
+    const seconds = Math.ceil(ms / 1000);
+    if (rounded || seconds * 1000 !== ms) {
+      ctx.note(`${ctx.where(p)}: services.${service}.stop_grace_period: ${text('stop_grace_period')} taken as ${seconds}s (stop_timeout counts whole seconds)`);
+    }
     set('container', 'stop_timeout', { text: String(seconds) });
   }
   if (svc.stop_signal !== undefined) set('container', 'stop_signal', { text: text('stop_signal') });

@@ -87,7 +87,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     const db = readFileSync(join(out, 'shop-db.ini'), 'utf8');
     expect(db).toContain('volume[] = shop_dbdata:/data:rw\n');
     expect(db).toContain('env[] = GREETING=hello from db\n');
-    expect(db).toContain('[health]\ncommand = wget -q -O /dev/null http://127.0.0.1:5000/\ninterval = 1\ntimeout = 2\nretries = 3\n');
+    expect(db).toContain('[health]\ncommand = wget -q -O /dev/null http://127.0.0.1:5000/\ninterval = 1s\ntimeout = 2s\nretries = 3\n');
   });
 
   it('compose up runs both under the Emperor: the web page answers with what db serves', async () => {

@@ -122,7 +122,7 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   it('bad values: ports, durations, restart, sizes, names', async () => {
     expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: host port 70000 is not in 1..65535');
     expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toMatch(/ranges of different lengths/);
-    expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 10s, 1m30s, 500ms)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
     expect(await errorOf('services:\n  a:\n    image: x\n    restart: sometimes\n')).toMatch(/:4: services\.a\.restart: "sometimes" is not a restart policy/);
     expect(await errorOf('services:\n  a:\n    image: x\n    mem_limit: lots\n')).toMatch(/:4: services\.a\.mem_limit: "lots" is not a size/);
     expect(await errorOf('services:\n  a:\n    image: x\n    container_name: "bad name"\n')).toMatch(/:2: services\.a: "bad name" is not a valid container name/);
@@ -236,5 +236,28 @@ describe('compose convert: what real compose files showed', () => {
     expect(spec(c, 'a')).not.toContain('alias');
     // Not the project's: compose down must not remove vessel's default network.
     expect(c.services[0]!.network).toBeUndefined();
+  });
+});
+
+describe('compose convert: durations', () => {
+  it('health durations are the spec\'s own, to the millisecond; 0 is docker\'s "not set"; sub-millisecond Go units round up with a note', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: 1m1500ms\n      timeout: 250us\n      start_period: 0s\n');
+    expect(spec(c, 'a')).toContain('[health]\ncommand = true\ninterval = 1m1s500ms\ntimeout = 1ms\n');
+    expect(spec(c, 'a')).not.toContain('start_period');
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([':7: services.a.healthcheck.timeout: 250us taken as 1ms (vessel\'s health timers count milliseconds)']);
+    const exact = await convertText('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      timeout: 500ms\n      start_period: 2\n');
+    expect(spec(exact, 'a')).toContain('timeout = 500ms\nstart_period = 2s\n');
+    expect(exact.notes).toEqual([]);
+  });
+
+  it('stop_grace_period becomes whole seconds (stop_timeout), rounded up with a note only when that changes it', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    stop_grace_period: 1500ms\n  b:\n    image: x\n    stop_grace_period: 1m\n');
+    expect(spec(c, 'a')).toContain('stop_timeout = 2\n');
+    expect(spec(c, 'b')).toContain('stop_timeout = 60\n');
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([':4: services.a.stop_grace_period: 1500ms taken as 2s (stop_timeout counts whole seconds)']);
+  });
+
+  it('a bad duration is named as written, even around a sub-millisecond term', async () => {
+    expect(await errorOf('services:\n  a:\n    image: x\n    stop_grace_period: 1us2\n')).toBe('<dir>/compose.yaml:4: services.a.stop_grace_period: "1us2" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
   });
 });
