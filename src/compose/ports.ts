@@ -67,25 +67,27 @@ function shortSyntax(r: Reader, path: Path, text: string): string {
   return bad(r, path, `${JSON.stringify(t)} is not a port mapping ([IP:][HOST:]CONTAINER[/udp]; an IPv6 address goes in brackets)`);
 }
 
-export interface PortOut {
-  publish: string;
-  /** Long-syntax keys vessel has no use for. */
-  ignored: string[];
+export interface PortContext extends Reader {
+  unsupported(path: Path, reason: string): void;
 }
 
-export function convertPort(r: Reader, path: Path, v: unknown): PortOut {
-  if (typeof v === 'number') return { publish: shortSyntax(r, path, String(v)), ignored: [] };
-  if (!isMap(v)) return { publish: shortSyntax(r, path, asText(r, path, v)), ignored: [] };
-  const m = asMap(r, path, v);
-  if (m.target === undefined) bad(r, [...path, 'target'], 'missing (the container port)');
-  const ignored = Object.keys(m).filter((k) => !['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k));
-  for (const k of ignored) bad(r, [...path, k], 'not a key of a port mapping');
+const NOT_EXPRESSED: Record<string, string> = {
+  name: 'vessel does not name published ports',
+  app_protocol: 'vessel publishes tcp and udp ports; it keeps no application protocol',
+};
+
+export function convertPort(ctx: PortContext, path: Path, v: unknown): string {
+  if (typeof v === 'number') return shortSyntax(ctx, path, String(v));
+  if (!isMap(v)) return shortSyntax(ctx, path, asText(ctx, path, v));
+  const m = asMap(ctx, path, v);
+  if (m.target === undefined) bad(ctx, [...path, 'target'], 'missing (the container port)');
+  for (const k of Object.keys(m)) {
+    if (NOT_EXPRESSED[k] !== undefined) ctx.unsupported([...path, k], NOT_EXPRESSED[k]);
+    else if (!['target', 'published', 'host_ip', 'protocol', 'mode'].includes(k)) bad(ctx, [...path, k], 'not a key of a port mapping');
+  }
   // mode: ingress is swarm's routing mesh; on one host it means what host does.
-  const published = m.published === undefined ? undefined : asText(r, [...path, 'published'], m.published);
-  const hostIp = m.host_ip === undefined ? undefined : asText(r, [...path, 'host_ip'], m.host_ip);
-  const protocol = m.protocol === undefined ? 'tcp' : asText(r, [...path, 'protocol'], m.protocol);
-  return {
-    publish: mapping(r, path, hostIp, published, asText(r, [...path, 'target'], m.target), protocol),
-    ignored: ['name', 'app_protocol'].filter((k) => m[k] !== undefined),
-  };
+  const published = m.published === undefined ? undefined : asText(ctx, [...path, 'published'], m.published);
+  const hostIp = m.host_ip === undefined ? undefined : asText(ctx, [...path, 'host_ip'], m.host_ip);
+  const protocol = m.protocol === undefined ? 'tcp' : asText(ctx, [...path, 'protocol'], m.protocol);
+  return mapping(ctx, path, hostIp, published, asText(ctx, [...path, 'target'], m.target), protocol);
 }

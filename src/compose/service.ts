@@ -343,7 +343,7 @@ function network(
   set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void,
 ): void {
   const ports: string[] = [];
-  asList(ctx, [...path, 'ports'], svc.ports).forEach((x, i) => ports.push(convertPort(ctx, [...path, 'ports', i], x).publish));
+  asList(ctx, [...path, 'ports'], svc.ports).forEach((x, i) => ports.push(convertPort(ctx, [...path, 'ports', i], x)));
   if (svc.network_mode !== undefined) {
     const mode = asText(ctx, [...path, 'network_mode'], svc.network_mode);
     if (svc.networks !== undefined) bad(ctx, [...path, 'network_mode'], 'network_mode and networks cannot both be set');

@@ -261,3 +261,14 @@ describe('compose convert: durations', () => {
     expect(await errorOf('services:\n  a:\n    image: x\n    stop_grace_period: 1us2\n')).toBe('<dir>/compose.yaml:4: services.a.stop_grace_period: "1us2" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
   });
 });
+
+describe('compose convert: ports', () => {
+  it('a long-syntax port\'s name and app_protocol are left-out keys (the warning, and --strict\'s error), the mapping kept', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    ports:\n      - name: web\n        target: 80\n        published: 8080\n        app_protocol: http\n');
+    expect(spec(c, 'a')).toContain('publish[] = 8080:80');
+    expect(c.unsupported.map((f) => `${f.path}: ${f.reason}`)).toEqual([
+      'services.a.ports[0].name: vessel does not name published ports',
+      'services.a.ports[0].app_protocol: vessel publishes tcp and udp ports; it keeps no application protocol',
+    ]);
+  });
+});
