@@ -82,7 +82,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect(readdirSync(out).sort()).toEqual(['shop-db.ini', 'shop-web.ini']);
     const web = readFileSync(join(out, 'shop-web.ini'), 'utf8');
     expect(web).toContain('depends_on[] = shop-db:healthy\n');
-    expect(web).toContain(`publish[] = 127.0.0.1:${port}:80\n`);
+    expect(web).toContain(`publish[] = 127.0.0.1:${port}:80/tcp\n`);
     expect(web).toContain('alias[] = web\n');
     const db = readFileSync(join(out, 'shop-db.ini'), 'utf8');
     expect(db).toContain('volume[] = shop_dbdata:/data:rw\n');

@@ -120,8 +120,8 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   });
 
   it('bad values: ports, durations, restart, sizes, names', async () => {
-    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: host port 70000 is not in 1..65535');
-    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toMatch(/ranges of different lengths/);
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: "70000:80": port 70000 is not in 1..65535');
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: "8000-8002:80-81": 3 host ports (8000-8002) for 2 container ports (80-81)');
     expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
     expect(await errorOf('services:\n  a:\n    image: x\n    restart: sometimes\n')).toMatch(/:4: services\.a\.restart: "sometimes" is not a restart policy/);
     expect(await errorOf('services:\n  a:\n    image: x\n    mem_limit: lots\n')).toMatch(/:4: services\.a\.mem_limit: "lots" is not a size/);
@@ -232,7 +232,7 @@ describe('compose convert: what real compose files showed', () => {
 
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
-    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
+    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559/tcp\n');
     expect(spec(c, 'a')).not.toContain('alias');
     // Not the project's: compose down must not remove vessel's default network.
     expect(c.services[0]!.network).toBeUndefined();
@@ -265,10 +265,23 @@ describe('compose convert: durations', () => {
 describe('compose convert: ports', () => {
   it('a long-syntax port\'s name and app_protocol are left-out keys (the warning, and --strict\'s error), the mapping kept', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    ports:\n      - name: web\n        target: 80\n        published: 8080\n        app_protocol: http\n');
-    expect(spec(c, 'a')).toContain('publish[] = 8080:80');
+    expect(spec(c, 'a')).toContain('publish[] = 8080:80/tcp\n');
     expect(c.unsupported.map((f) => `${f.path}: ${f.reason}`)).toEqual([
       'services.a.ports[0].name: vessel does not name published ports',
       'services.a.ports[0].app_protocol: vessel publishes tcp and udp ports; it keeps no application protocol',
     ]);
+  });
+
+  it('both syntaxes go through the spec\'s parser: addresses, ranges and protocols checked as vessel run checks them, the compose line named', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    ports:\n      - target: 53\n        host_ip: "::1"\n        published: "5353"\n        protocol: udp\n      - "[::1]:8443:443"\n');
+    expect(spec(c, 'a')).toContain('publish[] = [::1]:5353:53/udp\npublish[] = [::1]:8443:443/tcp\n');
+    const ports = (entry: string) => errorOf(`services:\n  a:\n    image: x\n    ports:\n      - ${entry}\n`);
+    expect(await ports('"999.1.1.1:80:80"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "999.1.1.1:80:80": "999.1.1.1" is not an IPv4 address or a bracketed IPv6 address');
+    expect(await ports('{target: 80, host_ip: 999.1.1.1}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "999.1.1.1::80/tcp": "999.1.1.1" is not an IPv4 address or a bracketed IPv6 address');
+    expect(await ports('"::1:8080:80"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "::1:8080:80": an IPv6 host address goes in brackets');
+    expect(await ports('"80/sctp"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "80/sctp": "sctp" is not tcp or udp');
+    expect(await ports('{target: 80, protocol: sctp}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "80/sctp": "sctp" is not tcp or udp');
+    expect(await ports('{target: 80, published: "127.0.0.1:8080"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0].published: "127.0.0.1:8080" is not a port or a range of ports');
+    expect(await ports('{target: "8000-8010", published: "9000-9001"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "9000-9001:8000-8010/tcp": 2 host ports (9000-9001) for 11 container ports (8000-8010)');
   });
 });
