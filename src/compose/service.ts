@@ -12,6 +12,7 @@ import { asArgv, asBool, asDuration, asList, asMap, asText, asTextList, bad, isM
 import { allMounts, serviceMounts } from './mounts.js';
 import { dependsOn, links } from './references.js';
 import type { VolumeOut } from './volumes.js';
+import { CONVERTED_MARK } from './write.js';
 
 /** What converting one service needs to know about the whole file. */
 export interface ProjectContext extends Reader {
@@ -250,7 +251,7 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
     ctx.unsupported([...path, k], UNSUPPORTED[k] ?? 'not a compose service key vessel knows');
   }
 
-  d.comments.push(`converted by vessel compose from ${ctx.file}, service ${service}`);
+  d.comments.push(`${CONVERTED_MARK}${ctx.file}, service ${service}`);
   let image = svc.image === undefined ? undefined : text('image');
   if (svc.build !== undefined) {
     image ??= `${ctx.project}-${service}:latest`;

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, type ComposeConversion } from '../../src/compose/index.js';
+import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, writeConversion, type ComposeConversion } from '../../src/compose/index.js';
 import { VesselError } from '../../src/util/errors.js';
 
 /**
@@ -283,5 +283,16 @@ describe('compose convert: ports', () => {
     expect(await ports('{target: 80, protocol: sctp}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "80/sctp": "sctp" is not tcp or udp');
     expect(await ports('{target: 80, published: "127.0.0.1:8080"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0].published: "127.0.0.1:8080" is not a port or a range of ports');
     expect(await ports('{target: "8000-8010", published: "9000-9001"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "9000-9001:8000-8010/tcp": 2 host ports (9000-9001) for 11 container ports (8000-8010)');
+  });
+});
+
+describe('compose convert: writing', () => {
+  it('prune removes the specs an earlier conversion wrote (recognised by the mark every spec starts with), never a spec written by hand', async () => {
+    const out = mkdtempSync(join(scratch, 'vassals-'));
+    writeConversion(await convertText('services:\n  a:\n    image: x\n  b:\n    image: x\n'), out);
+    writeFileSync(join(out, 'mine.ini'), '# converted by hand\n[container]\nimage = x\n');
+    expect(readdirSync(out).sort()).toEqual(['mine.ini', 'p-a.ini', 'p-b.ini']);
+    writeConversion(await convertText('services:\n  a:\n    image: x\n'), out, { prune: true });
+    expect(readdirSync(out).sort()).toEqual(['mine.ini', 'p-a.ini']);
   });
 });
