@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatSize, parseCpus, parseSize } from '../spec/index.js';
+import { formatSize, parseCpus, parseInteger, parseSize } from '../spec/index.js';
+import { errorMessage } from '../util/index.js';
 import { parseDotenv } from './dotenv.js';
 import { convertHealth } from './health.js';
 import type { Path } from './load.js';
@@ -115,6 +116,19 @@ function size(ctx: ProjectContext, path: Path, v: unknown): string {
   }
 }
 
+/**
+ * pids_limit and deploy.resources.limits.pids → `[limits] maxproc`. A whole number; 0 or less
+ * (compose writes -1) is docker's "no limit", which is no maxproc line.
+ */
+function maxproc(ctx: ProjectContext, path: Path, v: unknown): Value | undefined {
+  try {
+    const n = parseInteger(asText(ctx, path, v), Number.MIN_SAFE_INTEGER);
+    return n > 0 ? { text: String(n) } : undefined;
+  } catch (e) {
+    return bad(ctx, path, errorMessage(e));
+  }
+}
+
 function cpus(ctx: ProjectContext, path: Path, v: unknown): string {
   try {
     return `${parseCpus(asText(ctx, path, v))}%`;
@@ -185,7 +199,7 @@ function build(ctx: ProjectContext, path: Path, v: unknown, image: string): Buil
 }
 
 /** deploy: resources.limits and restart_policy; the rest is swarm's. */
-function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void): void {
+function deploy(ctx: ProjectContext, path: Path, v: unknown, set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void): void {
   const m = asMap(ctx, path, v);
   for (const [k, x] of Object.entries(m)) {
     const p = [...path, k];
@@ -201,8 +215,8 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
           if (lk === 'memory') set('limits', 'memory', { text: size(ctx, lp, lx) });
           else if (lk === 'cpus') set('limits', 'cpu', { text: cpus(ctx, lp, lx) });
           else if (lk === 'pids') {
-            const n = Number(asText(ctx, lp, lx));
-            if (n > 0) set('limits', 'maxproc', { text: String(n) });
+            const n = maxproc(ctx, lp, lx);
+            if (n !== undefined) set('limits', 'maxproc', n);
           } else ctx.unsupported(lp, 'not a vessel limit');
         }
       }
@@ -222,7 +236,6 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
       if (asText(ctx, p, x) !== 'replicated') ctx.unsupported(p, 'one container per spec');
     } else ctx.unsupported(p, 'a swarm setting');
   }
-  void d;
 }
 
 export function convertService(ctx: ProjectContext, service: string, name: string, v: unknown): ConvertedService {
@@ -279,7 +292,7 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   }
 
   set('container', 'restart', { text: svc.restart === undefined ? 'no' : restartOf(ctx, [...path, 'restart'], svc.restart) });
-  if (svc.deploy !== undefined) deploy(ctx, [...path, 'deploy'], svc.deploy, d, set);
+  if (svc.deploy !== undefined) deploy(ctx, [...path, 'deploy'], svc.deploy, set);
   if (svc.stop_grace_period !== undefined) {
     const p = [...path, 'stop_grace_period'];
     const { ms, rounded } = asDuration(ctx, p, svc.stop_grace_period);
@@ -305,9 +318,8 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.mem_limit !== undefined) set('limits', 'memory', { text: size(ctx, [...path, 'mem_limit'], svc.mem_limit) });
   if (svc.cpus !== undefined) set('limits', 'cpu', { text: cpus(ctx, [...path, 'cpus'], svc.cpus) });
   if (svc.pids_limit !== undefined) {
-    const n = Number(text('pids_limit'));
-    if (!Number.isInteger(n)) bad(ctx, [...path, 'pids_limit'], 'expected a whole number');
-    if (n > 0) set('limits', 'maxproc', { text: String(n) });
+    const n = maxproc(ctx, [...path, 'pids_limit'], svc.pids_limit);
+    if (n !== undefined) set('limits', 'maxproc', n);
   }
   if (svc.ulimits !== undefined) {
     for (const [k, x] of Object.entries(asMap(ctx, [...path, 'ulimits'], svc.ulimits))) {

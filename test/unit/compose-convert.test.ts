@@ -296,3 +296,14 @@ describe('compose convert: writing', () => {
     expect(readdirSync(out).sort()).toEqual(['mine.ini', 'p-a.ini']);
   });
 });
+
+describe('compose convert: limits', () => {
+  it('pids_limit and deploy.resources.limits.pids: the same whole-number check; 0 and -1 are no limit', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    pids_limit: 50\n  b:\n    image: x\n    deploy: {resources: {limits: {pids: 60}}}\n  c:\n    image: x\n    pids_limit: -1\n    deploy: {resources: {limits: {pids: 0}}}\n');
+    expect(spec(c, 'a')).toContain('[limits]\nmaxproc = 50\n');
+    expect(spec(c, 'b')).toContain('[limits]\nmaxproc = 60\n');
+    expect(spec(c, 'c')).not.toContain('maxproc');
+    expect(await errorOf('services:\n  a:\n    image: x\n    pids_limit: 1.5\n')).toBe('<dir>/compose.yaml:4: services.a.pids_limit: "1.5" is not a whole number');
+    expect(await errorOf('services:\n  a:\n    image: x\n    deploy:\n      resources:\n        limits:\n          pids: lots\n')).toBe('<dir>/compose.yaml:7: services.a.deploy.resources.limits.pids: "lots" is not a whole number');
+  });
+});
