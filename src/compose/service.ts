@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatSize, parseCpus, parseInteger, parseSize } from '../spec/index.js';
 import { errorMessage } from '../util/index.js';
 import { parseDotenv } from './dotenv.js';
 import { convertHealth } from './health.js';
-import type { Path } from './load.js';
+import { readText, type Path } from './load.js';
 import type { Lookup } from './interpolate.js';
 import { convertPort } from './ports.js';
 import { emptyDraft, renderDraft, type SpecDraft, type Value } from './render.js';
@@ -165,18 +164,21 @@ function envFiles(ctx: ProjectContext, path: Path, v: unknown, into: Map<string,
     const m = isMap(x) ? x : { path: x };
     const file = resolve(ctx.dir, asText(ctx, [...p, 'path'], m.path));
     const required = m.required === undefined ? true : asBool(ctx, [...p, 'required'], m.required);
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      if (!required) return;
-      return bad(ctx, p, `${file}: no such env file`);
-    }
-    try {
-      for (const e of parseDotenv(text, file, ctx.lookup, new Set())) into.set(e.key, e.value);
+      text = readText(file, 'an env file');
     } catch (e) {
-      bad(ctx, p, (e as Error).message);
+      return bad(ctx, p, errorMessage(e));
     }
+    // required: false skips a file that is not there, not one that cannot be read.
+    if (text === undefined) return required ? bad(ctx, p, `${file}: no such env file`) : undefined;
+    const unset = new Set<string>();
+    try {
+      for (const e of parseDotenv(text, file, ctx.lookup, unset)) into.set(e.key, e.value);
+    } catch (e) {
+      bad(ctx, p, errorMessage(e));
+    }
+    for (const name of [...unset].sort()) ctx.note(`${file}: variable ${name} is not set; an empty string was used`);
   });
 }
 

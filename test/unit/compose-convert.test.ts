@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -305,5 +305,39 @@ describe('compose convert: limits', () => {
     expect(spec(c, 'c')).not.toContain('maxproc');
     expect(await errorOf('services:\n  a:\n    image: x\n    pids_limit: 1.5\n')).toBe('<dir>/compose.yaml:4: services.a.pids_limit: "1.5" is not a whole number');
     expect(await errorOf('services:\n  a:\n    image: x\n    deploy:\n      resources:\n        limits:\n          pids: lots\n')).toBe('<dir>/compose.yaml:7: services.a.deploy.resources.limits.pids: "lots" is not a whole number');
+  });
+});
+
+describe('compose convert: env files', () => {
+  it('a variable an env_file uses but nobody sets is a note, as in .env (once for a file several services read)', async () => {
+    const dir = mkdtempSync(join(scratch, 'envfile-'));
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    env_file: app.env\n  b:\n    image: x\n    env_file: [app.env]\n');
+    writeFileSync(join(dir, 'app.env'), 'URL=http://${HOST}:${PORT:-80}/\nSET=${GIVEN}\n');
+    const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env: { GIVEN: 'yes' }, project: 'p' }));
+    expect(spec(c, 'a')).toContain('env[] = URL=http://:80/\nenv[] = SET=yes\n');
+    expect(c.notes).toEqual([`${dir}/app.env: variable HOST is not set; an empty string was used`]);
+  });
+
+  it('an env_file that cannot be read says why (not "no such env file"), even with required: false', async () => {
+    const dir = mkdtempSync(join(scratch, 'envfile-'));
+    mkdirSync(join(dir, 'dir.env'));
+    symlinkSync('loop.env', join(dir, 'loop.env'));
+    const refused = async (entry: string) => {
+      writeFileSync(join(dir, 'compose.yaml'), `services:\n  a:\n    image: x\n    env_file:\n      - ${entry}\n`);
+      const e = await loadCompose(join(dir, 'compose.yaml'), { env: {} }).then((s) => convertCompose(s)).then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(VesselError);
+      return (e as Error).message.split(dir).join('<dir>');
+    };
+    expect(await refused('dir.env')).toBe('<dir>/compose.yaml:5: services.a.env_file[0]: <dir>/dir.env: is a directory, not an env file');
+    expect(await refused('{path: loop.env, required: false}')).toBe("<dir>/compose.yaml:5: services.a.env_file[0]: <dir>/loop.env: cannot read: ELOOP: too many symbolic links encountered, open '<dir>/loop.env'");
+    // Not there at all, and not required: skipped, as docker compose does.
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    env_file:\n      - {path: none.env, required: false}\n');
+    expect(convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env: {} })).services).toHaveLength(1);
+  });
+
+  it('a malformed env file is a VesselError naming its line', () => {
+    expect(() => parseDotenv('A="open\n', 'x.env', () => undefined, new Set())).toThrow(VesselError);
+    expect(() => parseDotenv('\nA=${B', 'x.env', () => undefined, new Set())).toThrow(VesselError);
+    expect(() => parseDotenv('\nA=${B', 'x.env', () => undefined, new Set())).toThrow(/^x\.env:2: A: "\$\{B": unterminated/);
   });
 });
