@@ -75,6 +75,15 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect({ ...net, rest }).toEqual({ interfaces: [], table: false, rest: [] });
   });
 
+  /** `vessel compose up` in the foreground once more (its output in `log`), until the web page answers. */
+  async function upAgain(): Promise<void> {
+    log = '';
+    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+  }
+
   it('convert writes one spec per service, with the dependency, health check and volume', async () => {
     const out = join(t.root, 'converted');
     const r = await vessel(t, ['compose', 'convert', join(app, 'compose.yaml'), '-o', out]);
@@ -120,11 +129,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
   });
 
   it('a SIGKILLed compose up: down still leaves nothing', async () => {
-    log = '';
-    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+    await upAgain();
     up.kill('SIGKILL');
     await until(() => up!.signalCode !== null, 10_000, 'compose up to die');
     const r = await vessel(t, ['compose', 'down', '-f', join(app, 'compose.yaml'), '--volumes'], { timeoutMs: 120_000 });
@@ -138,11 +143,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
   });
 
   it('down -v while another container still uses a volume: the rest goes, one line says which volume and why, the exit is non-zero; down again finishes once it is free', async () => {
-    log = '';
-    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+    await upAgain();
     // Not part of the project: a container that mounts its volume (stopped, it still holds it).
     const other = await vessel(t, ['run', '--name', 'shop-other', '--network', 'none', '-v', 'shop_dbdata:/d', 'busybox:latest', 'true']);
     expect(other.stderr).toBe('');
