@@ -150,7 +150,7 @@ export function define(program: Command): void {
     .action(async (o: Common & { volumes?: boolean; timeout: string }) => {
       const { existsSync, rmSync } = await import('node:fs');
       const { setTimeout: sleep } = await import('node:timers/promises');
-      const { readJsonFile, pidAlive, VesselError, errorMessage } = await import('../util/index.js');
+      const { readJsonFile, writeJsonAtomic, pidAlive, config, VesselError, errorMessage } = await import('../util/index.js');
       if (!/^\d+$/.test(o.timeout)) throw new VesselError('E_USAGE', `--timeout ${o.timeout}: expected a whole number of seconds`);
       let project = o.projectName;
       if (project === undefined) {
@@ -173,30 +173,41 @@ export function define(program: Command): void {
         }
       }
       const { readState, removeContainer, volumeUsers, isLive } = await import('../supervise/index.js');
+      // Each step runs whatever the ones before it met: each failure is one line, the record keeps
+      // only what is left (so `compose down` again retries just that), and the exit is non-zero.
+      const left: ProjectRecord = { project: rec.project, file: rec.file, containers: [], networks: [], volumes: o.volumes ? [] : rec.volumes };
+      const failures: Array<{ what: string; error: unknown }> = [];
+      const attempt = async (kind: 'containers' | 'networks' | 'volumes', name: string, step: () => Promise<unknown>) => {
+        try {
+          await step();
+        } catch (e) {
+          const what = `${kind.slice(0, -1)} ${name}`;
+          process.stderr.write(`vessel: ${project}: ${what}: ${errorMessage(e)}\n`);
+          failures.push({ what, error: e });
+          left[kind].push(name);
+        }
+      };
       // A vessel up that was SIGKILLed takes its Emperor with it (pdeathsig), whose vassals are
       // still stopping their containers for a moment: their removal is theirs until they are gone.
       const deadline = Date.now() + Number(o.timeout) * 1000;
       for (const name of rec.containers) {
-        for (let st = await readState(name); st !== undefined && st.mode === 'vassal' && isLive(st); st = await readState(name)) {
-          if (Date.now() > deadline) throw new VesselError('E_RUNTIME', `${project}: container ${name} is still supervised by pid ${st.supervisorPid}`);
-          await sleep(50);
-        }
-        if ((await readState(name)) !== undefined) await removeContainer(name, { force: true });
+        await attempt('containers', name, async () => {
+          for (let st = await readState(name); st !== undefined && st.mode === 'vassal' && isLive(st); st = await readState(name)) {
+            if (Date.now() > deadline) throw new VesselError('E_RUNTIME', `still supervised by pid ${st.supervisorPid} after ${o.timeout} s`);
+            await sleep(50);
+          }
+          if ((await readState(name)) !== undefined) await removeContainer(name, { force: true });
+        });
       }
       const { removeNetwork } = await import('../net/index.js');
       for (const n of rec.networks) {
-        await removeNetwork(n).catch((e: unknown) => {
-          if (!(e instanceof VesselError && e.code === 'E_NOT_FOUND')) process.stderr.write(`vessel: network ${n}: ${errorMessage(e)}\n`);
-        });
-      }
-      if (o.volumes) {
-        const { removeVolume } = await import('../volume/index.js');
-        for (const v of rec.volumes) await removeVolume(v, volumeUsers, { force: true });
+        await attempt('networks', n, () => removeNetwork(n).catch((e: unknown) => {
+          if (!(e instanceof VesselError && e.code === 'E_NOT_FOUND')) throw e;
+        }));
       }
       // The Emperor's copies of the specs, rendered from this project's directory: a later
       // `vessel up` would remove them as orphans, but down leaves nothing behind.
       const { RENDERED_MARK } = await import('../emperor/index.js');
-      const { config } = await import('../util/index.js');
       const { join } = await import('node:path');
       const { readFileSync } = await import('node:fs');
       for (const name of rec.containers) {
@@ -204,6 +215,20 @@ export function define(program: Command): void {
         let first = '';
         try { first = readFileSync(target, 'utf8').split('\n', 1)[0] ?? ''; } catch { continue; }
         if (first === `${RENDERED_MARK}${join(p.vassals, `${name}.ini`)}`) rmSync(target, { force: true });
+      }
+      rmSync(p.vassals, { recursive: true, force: true });
+      // Last: a volume another container still mounts is the likeliest failure, and it must not
+      // keep the rest of the project from going.
+      if (o.volumes) {
+        const { removeVolume } = await import('../volume/index.js');
+        for (const v of rec.volumes) await attempt('volumes', v, () => removeVolume(v, volumeUsers, { force: true }));
+      }
+      if (failures.length > 0) {
+        writeJsonAtomic(p.record, left);
+        const first = failures[0]!.error;
+        throw new VesselError(first instanceof VesselError ? first.code : 'E_RUNTIME', `${project}: down removed the rest but not ${failures.map((f) => f.what).join(', ')} (the reason${failures.length === 1 ? '' : 's'} above)`, {
+          hint: `vessel compose down${o.volumes ? ' -v' : ''} -p ${project} again removes what is left once that is fixed`,
+        });
       }
       if (existsSync(p.dir)) rmSync(p.dir, { recursive: true, force: true });
       process.stdout.write(`${project}: down\n`);

@@ -131,7 +131,10 @@ export function convertCompose(src: ComposeSource, opts: ConvertOptions = {}): C
       return resolve(src.dir, asText(src, [kind, key, 'file'], m.file));
     },
     unsupported: report,
-    note: (t) => notes.push(t),
+    // An env_file several services read gives its note once.
+    note: (t) => {
+      if (!notes.includes(t)) notes.push(t);
+    },
     mountsOf: (service) => {
       // Read again for volumes_from: what the service leaves out is reported when it is converted.
       if (mounting.includes(service)) bad(src, ['services', service, 'volumes_from'], `a volumes_from cycle: ${[...mounting, service].map((s) => `services.${s}`).join(' → ')}`);

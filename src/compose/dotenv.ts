@@ -1,3 +1,4 @@
+import { VesselError } from '../util/index.js';
 import { interpolate, type Lookup } from './interpolate.js';
 
 /**
@@ -24,7 +25,7 @@ export function parseDotenv(text: string, file: string, outer: Lookup, unset: Se
     const body = t.startsWith('export ') ? t.slice(7).trimStart() : t;
     const eq = body.indexOf('=');
     const key = (eq < 0 ? body : body.slice(0, eq)).trim();
-    if (!/^[^\s=#]+$/.test(key)) throw new Error(`${file}:${line}: ${JSON.stringify(t)} is not KEY=VALUE`);
+    if (!/^[^\s=#]+$/.test(key)) throw new VesselError('E_SPEC', `${file}:${line}: ${JSON.stringify(t)} is not KEY=VALUE`);
     if (eq < 0) {
       const v = outer(key);
       if (v !== undefined) out.push({ key, value: v, line });
@@ -34,7 +35,7 @@ export function parseDotenv(text: string, file: string, outer: Lookup, unset: Se
     let value: string;
     if (rawValue.startsWith("'")) {
       const end = rawValue.indexOf("'", 1);
-      if (end < 0) throw new Error(`${file}:${line}: ${key}: unterminated ' quote`);
+      if (end < 0) throw new VesselError('E_SPEC', `${file}:${line}: ${key}: unterminated ' quote`);
       value = rawValue.slice(1, end);
     } else if (rawValue.startsWith('"')) {
       let v = '';
@@ -45,7 +46,7 @@ export function parseDotenv(text: string, file: string, outer: Lookup, unset: Se
           v += n === 'n' ? '\n' : n === 't' ? '\t' : n === 'r' ? '\r' : n === '"' || n === '\\' || n === '$' ? (n === '$' ? '$$' : n) : `\\${n}`;
         } else v += rawValue[j];
       }
-      if (j >= rawValue.length) throw new Error(`${file}:${line}: ${key}: unterminated " quote`);
+      if (j >= rawValue.length) throw new VesselError('E_SPEC', `${file}:${line}: ${key}: unterminated " quote`);
       value = interpolateLine(v, lookup, unset, file, line, key);
     } else {
       const hash = rawValue.search(/\s#/);
@@ -61,6 +62,6 @@ function interpolateLine(v: string, lookup: Lookup, unset: Set<string>, file: st
   try {
     return interpolate(v, lookup, unset);
   } catch (e) {
-    throw new Error(`${file}:${line}: ${key}: ${(e as Error).message}`);
+    throw new VesselError('E_SPEC', `${file}:${line}: ${key}: ${(e as Error).message}`);
   }
 }

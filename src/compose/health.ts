@@ -1,11 +1,14 @@
+import { formatDuration } from '../spec/index.js';
 import type { Path } from './load.js';
 import type { Value } from './render.js';
-import { asMap, asSeconds, asText, asBool, bad, type Reader } from './values.js';
+import { asMap, asDuration, asText, asBool, bad, type Reader } from './values.js';
 
 /**
  * `healthcheck:` → `[health]`. test: `["CMD", argv…]` runs argv; `["CMD-SHELL", "…"]` and a plain
  * string run through /bin/sh -c (docker's rule); `["NONE"]` or `disable: true` means no check.
- * interval, timeout and start_period are compose durations, rounded up to whole seconds.
+ * interval, timeout and start_period are compose durations, written as the spec's own durations
+ * (milliseconds, formatDuration); 0 is docker's "not set" (the image's value, else the default), so
+ * it is left out.
  */
 export interface HealthContext extends Reader {
   unsupported(path: Path, reason: string): void;
@@ -29,12 +32,13 @@ export function convertHealth(ctx: HealthContext, path: Path, v: unknown): Array
   } else argv = ['/bin/sh', '-c', asText(ctx, [...path, 'test'], h.test)];
   if (argv.length === 0) bad(ctx, [...path, 'test'], 'the command is empty');
   const out: Array<[string, Value]> = [['command', { argv }]];
-  for (const [key, spec, min] of [['interval', 'interval', 1], ['timeout', 'timeout', 1], ['start_period', 'start_period', 0]] as const) {
+  for (const key of ['interval', 'timeout', 'start_period'] as const) {
     if (h[key] === undefined) continue;
-    const { seconds, rounded } = asSeconds(ctx, [...path, key], h[key]);
-    const s = Math.max(seconds, min);
-    if (rounded || s !== seconds) ctx.note(`${ctx.where([...path, key])}: ${path.join('.')}.${key}: ${asText(ctx, [...path, key], h[key])} taken as ${s}s (vessel counts whole seconds)`);
-    out.push([spec, { text: String(s) }]);
+    const p = [...path, key];
+    const { ms, rounded } = asDuration(ctx, p, h[key]);
+    if (ms === 0) continue;
+    if (rounded) ctx.note(`${ctx.where(p)}: ${path.join('.')}.${key}: ${asText(ctx, p, h[key])} taken as ${formatDuration(ms)} (vessel's health timers count milliseconds)`);
+    out.push([key, { text: formatDuration(ms) }]);
   }
   if (h.retries !== undefined) out.push(['retries', { text: asText(ctx, [...path, 'retries'], h.retries) }]);
   for (const k of Object.keys(h)) {

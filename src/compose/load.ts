@@ -40,12 +40,13 @@ function fail(message: string, hint?: string): never {
   throw new VesselError('E_SPEC', message, hint === undefined ? {} : { hint });
 }
 
-function readText(path: string, what: string): string | undefined {
+/** A file the compose file names, or undefined when there is none; `what` is said with its article ("a .env file"). */
+export function readText(path: string, what: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
     if (hasErrno(e, 'ENOENT')) return undefined;
-    if (hasErrno(e, 'EISDIR')) fail(`${path}: is a directory, not a ${what}`);
+    if (hasErrno(e, 'EISDIR')) fail(`${path}: is a directory, not ${what}`);
     throw new VesselError('E_SPEC', `${path}: cannot read: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -58,13 +59,13 @@ export function normalizeProject(name: string): string {
 export async function loadCompose(path: string, opts: LoadOptions = {}): Promise<ComposeSource> {
   const file = resolve(path);
   const dir = dirname(file);
-  const text = readText(file, 'compose file');
+  const text = readText(file, 'a compose file');
   if (text === undefined) fail(`${file}: no such compose file`);
   const env = opts.env ?? process.env;
   const unset = new Set<string>();
 
   const dotenvPath = join(dir, '.env');
-  const dotenvText = readText(dotenvPath, '.env file');
+  const dotenvText = readText(dotenvPath, 'a .env file');
   const dotenv = new Map<string, string>();
   if (dotenvText !== undefined) {
     try {

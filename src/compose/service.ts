@@ -1,17 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatSize, parseCpus, parseSize } from '../spec/index.js';
+import { formatSize, parseCpus, parseInteger, parseSize } from '../spec/index.js';
+import { errorMessage } from '../util/index.js';
 import { parseDotenv } from './dotenv.js';
 import { convertHealth } from './health.js';
-import type { Path } from './load.js';
+import { readText, type Path } from './load.js';
 import type { Lookup } from './interpolate.js';
 import { convertPort } from './ports.js';
 import { emptyDraft, renderDraft, type SpecDraft, type Value } from './render.js';
 import type { BuildStep, ConvertedService } from './types.js';
-import { asArgv, asBool, asList, asMap, asSeconds, asText, asTextList, bad, isMap, type Reader } from './values.js';
+import { asArgv, asBool, asDuration, asList, asMap, asText, asTextList, bad, isMap, type Reader } from './values.js';
 import { allMounts, serviceMounts } from './mounts.js';
 import { dependsOn, links } from './references.js';
 import type { VolumeOut } from './volumes.js';
+import { CONVERTED_MARK } from './write.js';
 
 /** What converting one service needs to know about the whole file. */
 export interface ProjectContext extends Reader {
@@ -114,6 +115,19 @@ function size(ctx: ProjectContext, path: Path, v: unknown): string {
   }
 }
 
+/**
+ * pids_limit and deploy.resources.limits.pids → `[limits] maxproc`. A whole number; 0 or less
+ * (compose writes -1) is docker's "no limit", which is no maxproc line.
+ */
+function maxproc(ctx: ProjectContext, path: Path, v: unknown): Value | undefined {
+  try {
+    const n = parseInteger(asText(ctx, path, v), Number.MIN_SAFE_INTEGER);
+    return n > 0 ? { text: String(n) } : undefined;
+  } catch (e) {
+    return bad(ctx, path, errorMessage(e));
+  }
+}
+
 function cpus(ctx: ProjectContext, path: Path, v: unknown): string {
   try {
     return `${parseCpus(asText(ctx, path, v))}%`;
@@ -150,18 +164,21 @@ function envFiles(ctx: ProjectContext, path: Path, v: unknown, into: Map<string,
     const m = isMap(x) ? x : { path: x };
     const file = resolve(ctx.dir, asText(ctx, [...p, 'path'], m.path));
     const required = m.required === undefined ? true : asBool(ctx, [...p, 'required'], m.required);
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      if (!required) return;
-      return bad(ctx, p, `${file}: no such env file`);
-    }
-    try {
-      for (const e of parseDotenv(text, file, ctx.lookup, new Set())) into.set(e.key, e.value);
+      text = readText(file, 'an env file');
     } catch (e) {
-      bad(ctx, p, (e as Error).message);
+      return bad(ctx, p, errorMessage(e));
     }
+    // required: false skips a file that is not there, not one that cannot be read.
+    if (text === undefined) return required ? bad(ctx, p, `${file}: no such env file`) : undefined;
+    const unset = new Set<string>();
+    try {
+      for (const e of parseDotenv(text, file, ctx.lookup, unset)) into.set(e.key, e.value);
+    } catch (e) {
+      bad(ctx, p, errorMessage(e));
+    }
+    for (const name of [...unset].sort()) ctx.note(`${file}: variable ${name} is not set; an empty string was used`);
   });
 }
 
@@ -184,7 +201,7 @@ function build(ctx: ProjectContext, path: Path, v: unknown, image: string): Buil
 }
 
 /** deploy: resources.limits and restart_policy; the rest is swarm's. */
-function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void): void {
+function deploy(ctx: ProjectContext, path: Path, v: unknown, set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void): void {
   const m = asMap(ctx, path, v);
   for (const [k, x] of Object.entries(m)) {
     const p = [...path, k];
@@ -200,8 +217,8 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
           if (lk === 'memory') set('limits', 'memory', { text: size(ctx, lp, lx) });
           else if (lk === 'cpus') set('limits', 'cpu', { text: cpus(ctx, lp, lx) });
           else if (lk === 'pids') {
-            const n = Number(asText(ctx, lp, lx));
-            if (n > 0) set('limits', 'maxproc', { text: String(n) });
+            const n = maxproc(ctx, lp, lx);
+            if (n !== undefined) set('limits', 'maxproc', n);
           } else ctx.unsupported(lp, 'not a vessel limit');
         }
       }
@@ -221,7 +238,6 @@ function deploy(ctx: ProjectContext, path: Path, v: unknown, d: SpecDraft, set: 
       if (asText(ctx, p, x) !== 'replicated') ctx.unsupported(p, 'one container per spec');
     } else ctx.unsupported(p, 'a swarm setting');
   }
-  void d;
 }
 
 export function convertService(ctx: ProjectContext, service: string, name: string, v: unknown): ConvertedService {
@@ -250,7 +266,7 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
     ctx.unsupported([...path, k], UNSUPPORTED[k] ?? 'not a compose service key vessel knows');
   }
 
-  d.comments.push(`converted by vessel compose from ${ctx.file}, service ${service}`);
+  d.comments.push(`${CONVERTED_MARK}${ctx.file}, service ${service}`);
   let image = svc.image === undefined ? undefined : text('image');
   if (svc.build !== undefined) {
     image ??= `${ctx.project}-${service}:latest`;
@@ -278,10 +294,14 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   }
 
   set('container', 'restart', { text: svc.restart === undefined ? 'no' : restartOf(ctx, [...path, 'restart'], svc.restart) });
-  if (svc.deploy !== undefined) deploy(ctx, [...path, 'deploy'], svc.deploy, d, set);
+  if (svc.deploy !== undefined) deploy(ctx, [...path, 'deploy'], svc.deploy, set);
   if (svc.stop_grace_period !== undefined) {
-    const { seconds, rounded } = asSeconds(ctx, [...path, 'stop_grace_period'], svc.stop_grace_period);
-    if (rounded) ctx.note(`${ctx.where([...path, 'stop_grace_period'])}: services.${service}.stop_grace_period taken as ${seconds}s`);
+    const p = [...path, 'stop_grace_period'];
+    const { ms, rounded } = asDuration(ctx, p, svc.stop_grace_period);
+    const seconds = Math.ceil(ms / 1000);
+    if (rounded || seconds * 1000 !== ms) {
+      ctx.note(`${ctx.where(p)}: services.${service}.stop_grace_period: ${text('stop_grace_period')} taken as ${seconds}s (stop_timeout counts whole seconds)`);
+    }
     set('container', 'stop_timeout', { text: String(seconds) });
   }
   if (svc.stop_signal !== undefined) set('container', 'stop_signal', { text: text('stop_signal') });
@@ -300,9 +320,8 @@ export function convertService(ctx: ProjectContext, service: string, name: strin
   if (svc.mem_limit !== undefined) set('limits', 'memory', { text: size(ctx, [...path, 'mem_limit'], svc.mem_limit) });
   if (svc.cpus !== undefined) set('limits', 'cpu', { text: cpus(ctx, [...path, 'cpus'], svc.cpus) });
   if (svc.pids_limit !== undefined) {
-    const n = Number(text('pids_limit'));
-    if (!Number.isInteger(n)) bad(ctx, [...path, 'pids_limit'], 'expected a whole number');
-    if (n > 0) set('limits', 'maxproc', { text: String(n) });
+    const n = maxproc(ctx, [...path, 'pids_limit'], svc.pids_limit);
+    if (n !== undefined) set('limits', 'maxproc', n);
   }
   if (svc.ulimits !== undefined) {
     for (const [k, x] of Object.entries(asMap(ctx, [...path, 'ulimits'], svc.ulimits))) {
@@ -339,7 +358,7 @@ function network(
   set: (section: keyof SpecDraft['sections'], k: string, val: Value) => void,
 ): void {
   const ports: string[] = [];
-  asList(ctx, [...path, 'ports'], svc.ports).forEach((x, i) => ports.push(convertPort(ctx, [...path, 'ports', i], x).publish));
+  asList(ctx, [...path, 'ports'], svc.ports).forEach((x, i) => ports.push(convertPort(ctx, [...path, 'ports', i], x)));
   if (svc.network_mode !== undefined) {
     const mode = asText(ctx, [...path, 'network_mode'], svc.network_mode);
     if (svc.networks !== undefined) bad(ctx, [...path, 'network_mode'], 'network_mode and networks cannot both be set');

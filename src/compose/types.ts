@@ -38,6 +38,6 @@ export interface ComposeConversion {
   services: ConvertedService[];
   /** What vessel cannot express, in file order. */
   unsupported: Finding[];
-  /** Approximations worth a word (a duration rounded up to whole seconds, unset variables). */
+  /** Approximations worth a word (stop_grace_period rounded up to whole seconds, unset variables). */
   notes: string[];
 }

@@ -1,5 +1,5 @@
-import { VesselError } from '../util/index.js';
-import { splitCommand } from '../spec/index.js';
+import { VesselError, errorMessage } from '../util/index.js';
+import { parseDuration, splitCommand } from '../spec/index.js';
 import type { Path } from './load.js';
 
 /**
@@ -67,23 +67,28 @@ export function asArgv(r: Reader, path: Path, v: unknown): string[] {
   }
 }
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+/** Go's time.ParseDuration (compose's) units below a millisecond: the compose spec lists `us`. */
+const SUB_MS = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs)/g;
 
 /**
- * A compose duration (`1m30s`, `10s`, `500ms`, `2h`, or a number of seconds) in whole seconds,
- * rounded up — vessel's timers count seconds. `rounded` is true when that changed the value.
+ * A compose duration (`1m30s`, `10s`, `500ms`, `2h`, or a number of seconds) read by the spec's own
+ * parser (parseDuration), in milliseconds as the spec counts them. Sub-millisecond terms, which
+ * only Go writes, are added up here and the total rounded up to a whole millisecond: `rounded` is
+ * true when that changed the value.
  */
-export function asSeconds(r: Reader, path: Path, v: unknown): { seconds: number; rounded: boolean } {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return { seconds: Math.ceil(v), rounded: !Number.isInteger(v) };
-  const t = asText(r, path, v).trim();
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let ns = 0;
-  let consumed = 0;
-  for (let m = re.exec(t); m !== null; m = re.exec(t)) {
-    ns += Number(m[1]) * UNIT_NS[m[2]!]!;
-    consumed = re.lastIndex;
+export function asDuration(r: Reader, path: Path, v: unknown): { ms: number; rounded: boolean } {
+  const given = typeof v === 'number' ? String(v) : asText(r, path, v).trim();
+  let subMs = 0;
+  const text = given.replace(SUB_MS, (_, n: string, unit: string) => {
+    subMs += Number(n) / (unit === 'ns' ? 1e6 : 1e3);
+    return '0ms';
+  });
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (e) {
+    return bad(r, path, errorMessage(e).split(JSON.stringify(text)).join(JSON.stringify(given)));
   }
-  if (t === '' || consumed !== t.length) bad(r, path, `${JSON.stringify(t)} is not a duration (use 10s, 1m30s, 500ms)`);
-  const seconds = Math.ceil(ns / 1e9);
-  return { seconds, rounded: seconds * 1e9 !== ns };
+  const exact = ms + subMs;
+  return { ms: Math.ceil(exact), rounded: Math.ceil(exact) !== exact };
 }

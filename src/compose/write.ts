@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { hasErrno, writeFileAtomic } from '../util/index.js';
 import type { ComposeConversion } from './types.js';
 
-/** First line of every spec vessel compose writes: marks the file as a conversion's. */
-const MARK = '# converted by vessel compose from ';
+/** The first comment of every spec vessel compose writes (service.ts): marks the file as a conversion's. */
+export const CONVERTED_MARK = 'converted by vessel compose from ';
 
 /**
  * Write one NAME.ini per service into `dir` (each atomically: the watcher of a running `vessel up`
@@ -30,7 +30,7 @@ export function writeConversion(c: ComposeConversion, dir: string, opts: { prune
       } catch (e) {
         if (!hasErrno(e, 'ENOENT')) throw e;
       }
-      if (first.startsWith(MARK)) unlinkSync(join(dir, f));
+      if (first.startsWith(`# ${CONVERTED_MARK}`)) unlinkSync(join(dir, f));
     }
   }
   return written;

@@ -10,7 +10,8 @@ import { freePort, httpGet, netTestsCanRun, removeNetworkLeftovers } from '../he
  * a named volume, a published port, services finding each other by service name — converted and
  * run by `vessel compose up` under the real uWSGI Emperor; the page answers over HTTP, and
  * `vessel compose down -v` leaves no process, mount, cgroup, interface, nft table, network, volume,
- * container state or converted spec behind.
+ * container state or converted spec behind — and when a volume is still another container's, it
+ * removes all the rest, says so in one line and exits non-zero.
  *
  * The health check is converted ([health]) and db:healthy is in web's spec, but until the
  * health-check runner and the dependency gate are wired into the warm `vessel up` service
@@ -74,6 +75,15 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect({ ...net, rest }).toEqual({ interfaces: [], table: false, rest: [] });
   });
 
+  /** `vessel compose up` in the foreground once more (its output in `log`), until the web page answers. */
+  async function upAgain(): Promise<void> {
+    log = '';
+    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+  }
+
   it('convert writes one spec per service, with the dependency, health check and volume', async () => {
     const out = join(t.root, 'converted');
     const r = await vessel(t, ['compose', 'convert', join(app, 'compose.yaml'), '-o', out]);
@@ -82,12 +92,12 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect(readdirSync(out).sort()).toEqual(['shop-db.ini', 'shop-web.ini']);
     const web = readFileSync(join(out, 'shop-web.ini'), 'utf8');
     expect(web).toContain('depends_on[] = shop-db:healthy\n');
-    expect(web).toContain(`publish[] = 127.0.0.1:${port}:80\n`);
+    expect(web).toContain(`publish[] = 127.0.0.1:${port}:80/tcp\n`);
     expect(web).toContain('alias[] = web\n');
     const db = readFileSync(join(out, 'shop-db.ini'), 'utf8');
     expect(db).toContain('volume[] = shop_dbdata:/data:rw\n');
     expect(db).toContain('env[] = GREETING=hello from db\n');
-    expect(db).toContain('[health]\ncommand = wget -q -O /dev/null http://127.0.0.1:5000/\ninterval = 1\ntimeout = 2\nretries = 3\n');
+    expect(db).toContain('[health]\ncommand = wget -q -O /dev/null http://127.0.0.1:5000/\ninterval = 1s\ntimeout = 2s\nretries = 3\n');
   });
 
   it('compose up runs both under the Emperor: the web page answers with what db serves', async () => {
@@ -119,11 +129,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
   });
 
   it('a SIGKILLed compose up: down still leaves nothing', async () => {
-    log = '';
-    up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+    await upAgain();
     up.kill('SIGKILL');
     await until(() => up!.signalCode !== null, 10_000, 'compose up to die');
     const r = await vessel(t, ['compose', 'down', '-f', join(app, 'compose.yaml'), '--volumes'], { timeoutMs: 120_000 });
@@ -134,5 +140,37 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect(readdirSync(join(t.root, 'containers'))).toEqual([]);
     expect(JSON.parse((await vessel(t, ['volume', 'ls', '--json'])).stdout)).toEqual([]);
     expect(JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout)).toEqual([]);
+  });
+
+  it('down -v while another container still uses a volume: the rest goes, one line says which volume and why, the exit is non-zero; down again finishes once it is free', async () => {
+    await upAgain();
+    // Not part of the project: a container that mounts its volume (stopped, it still holds it).
+    const other = await vessel(t, ['run', '--name', 'shop-other', '--network', 'none', '-v', 'shop_dbdata:/d', 'busybox:latest', 'true']);
+    expect(other.stderr).toBe('');
+    expect(other.code).toBe(0);
+    const r = await vessel(t, ['compose', 'down', '-f', join(app, 'compose.yaml'), '-v'], { timeoutMs: 120_000 });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe([
+      'vessel: shop: volume shop_dbdata: volume shop_dbdata is in use by container shop-other',
+      'vessel: shop: down removed the rest but not volume shop_dbdata (the reason above)',
+      '  hint: vessel compose down -v -p shop again removes what is left once that is fixed',
+      '',
+    ].join('\n'));
+    expect(r.code).toBe(125);
+    await until(() => up!.exitCode !== null, 10_000, 'compose up to exit');
+    // Everything else is gone: containers, network, the Emperor's copies, the converted specs.
+    expect(readdirSync(join(t.root, 'containers'))).toEqual(['shop-other']);
+    expect(JSON.parse((await vessel(t, ['network', 'ls', '--json'])).stdout)).toEqual([]);
+    expect(existsSync(join(t.root, 'emperor.d')) ? readdirSync(join(t.root, 'emperor.d')) : []).toEqual([]);
+    expect(readdirSync(join(t.root, 'compose', 'shop'))).toEqual(['project.json']);
+    expect(JSON.parse(readFileSync(join(t.root, 'compose', 'shop', 'project.json'), 'utf8'))).toMatchObject({ containers: [], networks: [], volumes: ['shop_dbdata'] });
+    expect(JSON.parse((await vessel(t, ['volume', 'ls', '--json'])).stdout)).toMatchObject([{ name: 'shop_dbdata', usedBy: ['shop-other'] }]);
+
+    expect((await vessel(t, ['rm', 'shop-other'])).code).toBe(0);
+    const again = await vessel(t, ['compose', 'down', '-p', 'shop', '-v'], { timeoutMs: 120_000 });
+    expect(again).toMatchObject({ code: 0, stdout: 'shop: down\n', stderr: '' });
+    expect(existsSync(join(t.root, 'compose', 'shop'))).toBe(false);
+    expect(JSON.parse((await vessel(t, ['volume', 'ls', '--json'])).stdout)).toEqual([]);
+    expect(readdirSync(join(t.root, 'containers'))).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, type ComposeConversion } from '../../src/compose/index.js';
+import { convertCompose, formatFindings, interpolate, loadCompose, parseDotenv, validateConversion, writeConversion, type ComposeConversion } from '../../src/compose/index.js';
 import { VesselError } from '../../src/util/errors.js';
 
 /**
@@ -120,9 +120,9 @@ describe('compose convert: bad input is one line naming file, line and key', () 
   });
 
   it('bad values: ports, durations, restart, sizes, names', async () => {
-    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: host port 70000 is not in 1..65535');
-    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toMatch(/ranges of different lengths/);
-    expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 10s, 1m30s, 500ms)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["70000:80"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: "70000:80": port 70000 is not in 1..65535');
+    expect(await errorOf('services:\n  a:\n    image: x\n    ports: ["8000-8002:80-81"]\n')).toBe('<dir>/compose.yaml:4: services.a.ports[0]: "8000-8002:80-81": 3 host ports (8000-8002) for 2 container ports (80-81)');
+    expect(await errorOf('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n')).toBe('<dir>/compose.yaml:6: services.a.healthcheck.interval: "soon" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
     expect(await errorOf('services:\n  a:\n    image: x\n    restart: sometimes\n')).toMatch(/:4: services\.a\.restart: "sometimes" is not a restart policy/);
     expect(await errorOf('services:\n  a:\n    image: x\n    mem_limit: lots\n')).toMatch(/:4: services\.a\.mem_limit: "lots" is not a size/);
     expect(await errorOf('services:\n  a:\n    image: x\n    container_name: "bad name"\n')).toMatch(/:2: services\.a: "bad name" is not a valid container name/);
@@ -232,9 +232,112 @@ describe('compose convert: what real compose files showed', () => {
 
   it('network_mode: bridge is docker\'s default bridge: vessel\'s default network, no service alias (crowdsec)', async () => {
     const c = await convertText('services:\n  a:\n    image: x\n    network_mode: bridge\n    ports: ["127.0.0.1:4510-4559:4510-4559"]\n');
-    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559\n');
+    expect(spec(c, 'a')).toContain('[network]\nname = bridge\npublish[] = 127.0.0.1:4510-4559:4510-4559/tcp\n');
     expect(spec(c, 'a')).not.toContain('alias');
     // Not the project's: compose down must not remove vessel's default network.
     expect(c.services[0]!.network).toBeUndefined();
+  });
+});
+
+describe('compose convert: durations', () => {
+  it('health durations are the spec\'s own, to the millisecond; 0 is docker\'s "not set"; sub-millisecond Go units round up with a note', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: 1m1500ms\n      timeout: 250us\n      start_period: 0s\n');
+    expect(spec(c, 'a')).toContain('[health]\ncommand = true\ninterval = 1m1s500ms\ntimeout = 1ms\n');
+    expect(spec(c, 'a')).not.toContain('start_period');
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([':7: services.a.healthcheck.timeout: 250us taken as 1ms (vessel\'s health timers count milliseconds)']);
+    const exact = await convertText('services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      timeout: 500ms\n      start_period: 2\n');
+    expect(spec(exact, 'a')).toContain('timeout = 500ms\nstart_period = 2s\n');
+    expect(exact.notes).toEqual([]);
+  });
+
+  it('stop_grace_period becomes whole seconds (stop_timeout), rounded up with a note only when that changes it', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    stop_grace_period: 1500ms\n  b:\n    image: x\n    stop_grace_period: 1m\n');
+    expect(spec(c, 'a')).toContain('stop_timeout = 2\n');
+    expect(spec(c, 'b')).toContain('stop_timeout = 60\n');
+    expect(c.notes.map((n) => n.replace(/^.*compose\.yaml/, ''))).toEqual([':4: services.a.stop_grace_period: 1500ms taken as 2s (stop_timeout counts whole seconds)']);
+  });
+
+  it('a bad duration is named as written, even around a sub-millisecond term', async () => {
+    expect(await errorOf('services:\n  a:\n    image: x\n    stop_grace_period: 1us2\n')).toBe('<dir>/compose.yaml:4: services.a.stop_grace_period: "1us2" is not a duration (use 30s, 1m30s, 500ms, or seconds)');
+  });
+});
+
+describe('compose convert: ports', () => {
+  it('a long-syntax port\'s name and app_protocol are left-out keys (the warning, and --strict\'s error), the mapping kept', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    ports:\n      - name: web\n        target: 80\n        published: 8080\n        app_protocol: http\n');
+    expect(spec(c, 'a')).toContain('publish[] = 8080:80/tcp\n');
+    expect(c.unsupported.map((f) => `${f.path}: ${f.reason}`)).toEqual([
+      'services.a.ports[0].name: vessel does not name published ports',
+      'services.a.ports[0].app_protocol: vessel publishes tcp and udp ports; it keeps no application protocol',
+    ]);
+  });
+
+  it('both syntaxes go through the spec\'s parser: addresses, ranges and protocols checked as vessel run checks them, the compose line named', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    ports:\n      - target: 53\n        host_ip: "::1"\n        published: "5353"\n        protocol: udp\n      - "[::1]:8443:443"\n');
+    expect(spec(c, 'a')).toContain('publish[] = [::1]:5353:53/udp\npublish[] = [::1]:8443:443/tcp\n');
+    const ports = (entry: string) => errorOf(`services:\n  a:\n    image: x\n    ports:\n      - ${entry}\n`);
+    expect(await ports('"999.1.1.1:80:80"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "999.1.1.1:80:80": "999.1.1.1" is not an IPv4 address or a bracketed IPv6 address');
+    expect(await ports('{target: 80, host_ip: 999.1.1.1}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "999.1.1.1::80/tcp": "999.1.1.1" is not an IPv4 address or a bracketed IPv6 address');
+    expect(await ports('"::1:8080:80"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "::1:8080:80": an IPv6 host address goes in brackets');
+    expect(await ports('"80/sctp"')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "80/sctp": "sctp" is not tcp or udp');
+    expect(await ports('{target: 80, protocol: sctp}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "80/sctp": "sctp" is not tcp or udp');
+    expect(await ports('{target: 80, published: "127.0.0.1:8080"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0].published: "127.0.0.1:8080" is not a port or a range of ports');
+    expect(await ports('{target: "8000-8010", published: "9000-9001"}')).toBe('<dir>/compose.yaml:5: services.a.ports[0]: "9000-9001:8000-8010/tcp": 2 host ports (9000-9001) for 11 container ports (8000-8010)');
+  });
+});
+
+describe('compose convert: writing', () => {
+  it('prune removes the specs an earlier conversion wrote (recognised by the mark every spec starts with), never a spec written by hand', async () => {
+    const out = mkdtempSync(join(scratch, 'vassals-'));
+    writeConversion(await convertText('services:\n  a:\n    image: x\n  b:\n    image: x\n'), out);
+    writeFileSync(join(out, 'mine.ini'), '# converted by hand\n[container]\nimage = x\n');
+    expect(readdirSync(out).sort()).toEqual(['mine.ini', 'p-a.ini', 'p-b.ini']);
+    writeConversion(await convertText('services:\n  a:\n    image: x\n'), out, { prune: true });
+    expect(readdirSync(out).sort()).toEqual(['mine.ini', 'p-a.ini']);
+  });
+});
+
+describe('compose convert: limits', () => {
+  it('pids_limit and deploy.resources.limits.pids: the same whole-number check; 0 and -1 are no limit', async () => {
+    const c = await convertText('services:\n  a:\n    image: x\n    pids_limit: 50\n  b:\n    image: x\n    deploy: {resources: {limits: {pids: 60}}}\n  c:\n    image: x\n    pids_limit: -1\n    deploy: {resources: {limits: {pids: 0}}}\n');
+    expect(spec(c, 'a')).toContain('[limits]\nmaxproc = 50\n');
+    expect(spec(c, 'b')).toContain('[limits]\nmaxproc = 60\n');
+    expect(spec(c, 'c')).not.toContain('maxproc');
+    expect(await errorOf('services:\n  a:\n    image: x\n    pids_limit: 1.5\n')).toBe('<dir>/compose.yaml:4: services.a.pids_limit: "1.5" is not a whole number');
+    expect(await errorOf('services:\n  a:\n    image: x\n    deploy:\n      resources:\n        limits:\n          pids: lots\n')).toBe('<dir>/compose.yaml:7: services.a.deploy.resources.limits.pids: "lots" is not a whole number');
+  });
+});
+
+describe('compose convert: env files', () => {
+  it('a variable an env_file uses but nobody sets is a note, as in .env (once for a file several services read)', async () => {
+    const dir = mkdtempSync(join(scratch, 'envfile-'));
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    env_file: app.env\n  b:\n    image: x\n    env_file: [app.env]\n');
+    writeFileSync(join(dir, 'app.env'), 'URL=http://${HOST}:${PORT:-80}/\nSET=${GIVEN}\n');
+    const c = convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env: { GIVEN: 'yes' }, project: 'p' }));
+    expect(spec(c, 'a')).toContain('env[] = URL=http://:80/\nenv[] = SET=yes\n');
+    expect(c.notes).toEqual([`${dir}/app.env: variable HOST is not set; an empty string was used`]);
+  });
+
+  it('an env_file that cannot be read says why (not "no such env file"), even with required: false', async () => {
+    const dir = mkdtempSync(join(scratch, 'envfile-'));
+    mkdirSync(join(dir, 'dir.env'));
+    symlinkSync('loop.env', join(dir, 'loop.env'));
+    const refused = async (entry: string) => {
+      writeFileSync(join(dir, 'compose.yaml'), `services:\n  a:\n    image: x\n    env_file:\n      - ${entry}\n`);
+      const e = await loadCompose(join(dir, 'compose.yaml'), { env: {} }).then((s) => convertCompose(s)).then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(VesselError);
+      return (e as Error).message.split(dir).join('<dir>');
+    };
+    expect(await refused('dir.env')).toBe('<dir>/compose.yaml:5: services.a.env_file[0]: <dir>/dir.env: is a directory, not an env file');
+    expect(await refused('{path: loop.env, required: false}')).toBe("<dir>/compose.yaml:5: services.a.env_file[0]: <dir>/loop.env: cannot read: ELOOP: too many symbolic links encountered, open '<dir>/loop.env'");
+    // Not there at all, and not required: skipped, as docker compose does.
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: x\n    env_file:\n      - {path: none.env, required: false}\n');
+    expect(convertCompose(await loadCompose(join(dir, 'compose.yaml'), { env: {} })).services).toHaveLength(1);
+  });
+
+  it('a malformed env file is a VesselError naming its line', () => {
+    expect(() => parseDotenv('A="open\n', 'x.env', () => undefined, new Set())).toThrow(VesselError);
+    expect(() => parseDotenv('\nA=${B', 'x.env', () => undefined, new Set())).toThrow(VesselError);
+    expect(() => parseDotenv('\nA=${B', 'x.env', () => undefined, new Set())).toThrow(/^x\.env:2: A: "\$\{B": unterminated/);
   });
 });
