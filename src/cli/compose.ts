@@ -207,14 +207,14 @@ export function define(program: Command): void {
       }
       // The Emperor's copies of the specs, rendered from this project's directory: a later
       // `vessel up` would remove them as orphans, but down leaves nothing behind.
-      const { RENDERED_MARK } = await import('../emperor/index.js');
+      const { renderedFrom } = await import('../emperor/index.js');
       const { join } = await import('node:path');
       const { readFileSync } = await import('node:fs');
       for (const name of rec.containers) {
         const target = join(config().emperorDir, `${name}.vessel`);
-        let first = '';
-        try { first = readFileSync(target, 'utf8').split('\n', 1)[0] ?? ''; } catch { continue; }
-        if (first === `${RENDERED_MARK}${join(p.vassals, `${name}.ini`)}`) rmSync(target, { force: true });
+        let content = '';
+        try { content = readFileSync(target, 'utf8'); } catch { continue; }
+        if (renderedFrom(content, p.vassals, name)) rmSync(target, { force: true });
       }
       rmSync(p.vassals, { recursive: true, force: true });
       // Last: a volume another container still mounts is the likeliest failure, and it must not

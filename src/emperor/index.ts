@@ -10,7 +10,7 @@ export {
   type EmperorPaths,
   type EmperorTuning,
 } from './render.js';
-export { SpecWatcher, specName, renderVessel, nextMtime, RENDERED_MARK, type WatchOptions, type WatchEvent } from './watch.js';
+export { SpecWatcher, specName, renderVessel, nextMtime, RENDERED_MARK, renderedFrom, type WatchOptions, type WatchEvent } from './watch.js';
 export { VassalSession, type VassalSessionOptions } from './vassal.js';
 export { up, upDetached, prepare, cliPath, emperorArgv, runningEmperor, type UpOptions } from './up.js';
 export { mergePs, formatPs, type PsReport, type PsRow, type VassalView } from './ps.js';

@@ -42,6 +42,11 @@ interface WatcherEvents {
 /** First line of every rendered file: marks it as ours and names its source. */
 export const RENDERED_MARK = '; rendered by vessel watch from ';
 
+/** Whether CONTENT (an Emperor file) was rendered from NAME's spec in the spec directory DIR. */
+export function renderedFrom(content: string, dir: string, name: string): boolean {
+  return content.split('\n', 1)[0] === `${RENDERED_MARK}${join(dir, `${name}${SPEC_EXT}`)}`;
+}
+
 const SPEC_EXT = '.ini';
 const RECHECK_MS = 250;
 
@@ -368,7 +373,7 @@ export class SpecWatcher extends EventEmitter<WatcherEvents> {
   }
 
   private isOurs(name: string, content: string): boolean {
-    return content.split('\n', 1)[0] === `${RENDERED_MARK}${join(this.vassalsDir, `${name}${SPEC_EXT}`)}`;
+    return renderedFrom(content, this.vassalsDir, name);
   }
 
   private async poke(): Promise<void> {
