@@ -1,8 +1,7 @@
-import { VesselError } from '../util/index.js';
+import { VesselError, formatCidr6, parseCidr6, type Cidr6 } from '../util/index.js';
 import { backend } from './backend.js';
 import { formatCidr, parseCidr } from './cidr.js';
 import { readHostResolvConf, renderHosts, renderResolvConf, writeInPlace } from './hosts.js';
-import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
 import { checkSubnet6Free, checkSubnetFree, gateway6Of, gatewayOf, pickSubnet, pickSubnet6, poolConfig } from './ipam.js';
 import { bridgeName, checkNetworkName } from './names.js';
 import { formatPublish } from './publish.js';

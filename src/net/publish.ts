@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { VesselError, hostOs, isIPv4, isIPv6 } from '../util/index.js';
+import { VesselError, bigIntToIPv6, hostOs, isIPv4, isIPv6 } from '../util/index.js';
 import {
   formatHostIp, formatPublish, hostPortSpan, isDynamicPublish, portCount, publishOverlaps, type PortPublish,
 } from '../spec/index.js';
@@ -79,12 +79,8 @@ function hexToIpv4(hex: string): string {
 
 /** /proc/net/tcp6 prints an in6_addr as four host-order (little-endian) u32 words. */
 function hexToIpv6(hex: string): string {
-  const groups: string[] = [];
-  for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8).match(/../g)!.reverse().join('');
-    groups.push(word.slice(0, 4), word.slice(4));
-  }
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+  const words = hex.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(''));
+  return bigIntToIPv6(BigInt(`0x${words.join('')}`));
 }
 
 /**

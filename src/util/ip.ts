@@ -85,15 +85,59 @@ export function canonicalIPv6(text: string): string {
   return bigIntToIPv6(ipv6ToBigInt(text));
 }
 
-/** Whether an IPv6 address lies in ADDR/PREFIX (both canonical or not). */
+/** An IPv6 prefix: its first address (host bits clear) as a 128-bit number, and its length 0-128. */
+export interface Cidr6 {
+  base: bigint;
+  prefix: number;
+}
+
+const ALL6 = (1n << 128n) - 1n;
+
+/** The netmask of a prefix length as a 128-bit number. */
+export function ipv6Mask(prefix: number): bigint {
+  return prefix === 0 ? 0n : (ALL6 << BigInt(128 - prefix)) & ALL6;
+}
+
+/** ADDR/N (N decimal, 0-128), or a bare ADDR as /128 where `bare` allows it: the address as written and N. */
+function splitCidr6(text: string, bare: boolean): { address: bigint; prefix: number } | undefined {
+  const m = /^([^/]*)(?:\/(\d{1,3}))?$/.exec(text);
+  if (!m || (m[2] === undefined && !bare)) return undefined;
+  const address = parseIPv6(m[1]!);
+  const prefix = m[2] === undefined ? 128 : Number(m[2]);
+  return address === undefined || prefix > 128 ? undefined : { address, prefix };
+}
+
+/**
+ * The network ADDR/N lies in (host bits cleared): a container's address with its prefix, a
+ * route's destination (`bare`: routing tables print host routes without /128). undefined when
+ * the text is not that; callers say what it should have been.
+ */
+export function networkOf6(text: string, opts: { bare?: boolean } = {}): Cidr6 | undefined {
+  const c = splitCidr6(text, opts.bare === true);
+  return c === undefined ? undefined : { base: c.address & ipv6Mask(c.prefix), prefix: c.prefix };
+}
+
+/** Parse ADDR/N exactly as a subnet is given: `what` names the flag or key in the error; host bits must be zero. */
+export function parseCidr6(text: string, what = 'subnet'): Cidr6 {
+  const c = splitCidr6(text, false);
+  if (c === undefined) throw new VesselError('E_USAGE', `${what} ${JSON.stringify(text)}: expected an IPv6 CIDR such as fd00:1:2:3::/64`);
+  const base = c.address & ipv6Mask(c.prefix);
+  if (base !== c.address) {
+    throw new VesselError('E_USAGE', `${what} ${text}: host bits are set`, { hint: `did you mean ${formatCidr6({ base, prefix: c.prefix })}?` });
+  }
+  return { base, prefix: c.prefix };
+}
+
+export function formatCidr6(c: Cidr6): string {
+  return `${bigIntToIPv6(c.base)}/${c.prefix}`;
+}
+
+/** Whether an IPv6 address lies in SUBNET (ADDR/PREFIX, or a bare ADDR: that one address). */
 export function ipv6InSubnet(address: string, subnet: string): boolean {
-  const m = /^([^/]*)(?:\/(\d{1,3}))?$/.exec(subnet);
-  const base = m?.[1] === undefined ? undefined : parseIPv6(m[1]);
-  const prefix = m?.[2] === undefined ? 128 : Number(m[2]);
-  if (base === undefined || prefix > 128) {
+  const net = networkOf6(subnet, { bare: true });
+  if (net === undefined) {
     throw new VesselError('E_NETWORK', `IPv6 subnet ${JSON.stringify(subnet)}: expected ADDRESS or ADDRESS/PREFIX with a prefix of 0-128`);
   }
   const addr = parseIPv6(address);
-  const bits = BigInt(128 - prefix);
-  return addr !== undefined && addr >> bits === base >> bits;
+  return addr !== undefined && (addr & ipv6Mask(net.prefix)) === net.base;
 }

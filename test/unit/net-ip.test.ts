@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { bigIntToIPv6, canonicalIPv6, ipv6InSubnet, ipv6ToBigInt, isIPv6 } from '../../src/util/ip.js';
+import { bigIntToIPv6, canonicalIPv6, formatCidr6, ipv6InSubnet, ipv6Mask, ipv6ToBigInt, isIPv6, networkOf6, parseCidr6 } from '../../src/util/ip.js';
 
 /** What node:net and the WHATWG URL parser (RFC 5952 hosts) say: the references util/ip.ts is held to. */
 const nodeSaysIPv6 = (t: string) => !t.includes('%') && isIP(t) === 6;
@@ -51,6 +51,19 @@ describe('util/ip: IPv6 text without node:net', () => {
     for (const bad of ['fd00::/', 'fd00::/abc', 'fd00::/200', 'fd00::/-1', 'x/64', 'fd00::/64/1']) {
       expect(() => ipv6InSubnet('fd00::5', bad)).toThrow(`IPv6 subnet ${JSON.stringify(bad)}: expected ADDRESS or ADDRESS/PREFIX with a prefix of 0-128`);
     }
+  });
+  it('IPv6 CIDRs: one parser, mask and spelling (strict for a given subnet, masking for an address with its prefix)', () => {
+    expect(formatCidr6(parseCidr6('FD00:0:0:1::/64'))).toBe('fd00:0:0:1::/64');
+    expect(() => parseCidr6('fd00::1/64', '--subnet')).toThrow('--subnet fd00::1/64: host bits are set');
+    expect(() => parseCidr6('fd00::', 'VESSEL_NETWORK_ULA')).toThrow('VESSEL_NETWORK_ULA "fd00::": expected an IPv6 CIDR such as fd00:1:2:3::/64');
+    expect(networkOf6('fd00:77:3::5/64')).toEqual({ base: ipv6ToBigInt('fd00:77:3::'), prefix: 64 });
+    expect(networkOf6('fd00:77:3::5/0')).toEqual({ base: 0n, prefix: 0 });
+    expect(networkOf6('fd00::5')).toBeUndefined();
+    expect(networkOf6('fd00::5', { bare: true })).toEqual({ base: ipv6ToBigInt('fd00::5'), prefix: 128 });
+    for (const bad of ['fd00::/', 'fd00::/abc', 'fd00::/129', 'fd00::/1e2', '/64', 'fd00::%em0/64']) expect([bad, networkOf6(bad, { bare: true })]).toEqual([bad, undefined]);
+    expect(ipv6Mask(0)).toBe(0n);
+    expect(bigIntToIPv6(ipv6Mask(64))).toBe('ffff:ffff:ffff:ffff::');
+    expect(ipv6Mask(128)).toBe((1n << 128n) - 1n);
   });
   it('does not load node:net (util/ is on every command\'s start path)', async () => {
     const r = await build({ entryPoints: [join(__dirname, '../../src/util/ip.ts')], bundle: true, platform: 'node', write: false, metafile: true, logLevel: 'silent' });

@@ -6,7 +6,7 @@ import { config } from '../../src/util/config.js';
 import { VesselError } from '../../src/util/errors.js';
 import { formatCidr, intToIp, parseCidr } from '../../src/net/cidr.js';
 import { addLease, checkSubnet6Free, checkSubnetFree, parseRoutes, parseRoutes6, pickAddress, pickSubnet, pickSubnet6, poolConfig, ulaPrefixFrom } from '../../src/net/ipam.js';
-import { formatCidr6, parseCidr6 } from '../../src/net/cidr6.js';
+import { formatCidr6, parseCidr6 } from '../../src/util/ip.js';
 import { bridgeName, checkNetworkName, nftTableName, vethNames } from '../../src/net/names.js';
 import { checkFamilies, checkHostAddresses, checkHostListeners, checkPublishedElsewhere, parseProcNet, resolvePublish, validatePublish } from '../../src/net/publish.js';
 import { portLines, portsSummary } from '../../src/net/ports.js';
@@ -170,6 +170,12 @@ describe('IPv6 subnets and addresses', () => {
       { type: 'local', dst: 'fd00::2', dev: 'eth0' }, { type: 'multicast', dst: 'ff00::/8', dev: 'eth0' }, { type: 'local', dst: '::1', dev: 'lo' },
     ]));
     expect(routes.map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual(['fd00::/64 eth0', 'fd00::2/128 eth0', '::1/128 lo']);
+  });
+  it('a route it cannot read is skipped, not a crash (a prefix of `abc` was a RangeError)', () => {
+    const routes = parseRoutes6(JSON.stringify([
+      { dst: 'fd00:1::/abc', dev: 'a' }, { dst: 'fd00:2::/129', dev: 'b' }, { dst: 'fd00:3::/', dev: 'c' }, { dst: 'fe80::1%eth0', dev: 'd' }, { dst: 'fd00:4::9/64', dev: 'e' },
+    ]));
+    expect(routes.map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual(['fd00:4::/64 e']);
   });
   it('refuses an IPv6 --subnet that clashes or is too small for the IPv4 one', () => {
     const front = { ...net('front', '10.77.5.0/24'), subnet6: 'fd00:5::/64', gateway6: 'fd00:5::1' };
