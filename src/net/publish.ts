@@ -134,6 +134,14 @@ function asPublish(l: Listener): PortPublish {
   return { ...(l.ip !== undefined ? { hostIp: l.ip } : {}), hostPort: l.port, containerPort: l.port, protocol: l.protocol };
 }
 
+/**
+ * The sockets not on ports `held` already redirects: those are behind the redirect rather than in
+ * its way (a [::1] relay of the container holding them, or a socket the redirect already wins over).
+ */
+export function listenersBesides(listeners: Listener[], held: PortPublish[]): Listener[] {
+  return listeners.filter((l) => !held.some((p) => publishOverlaps(p, asPublish(l))));
+}
+
 export function checkHostListeners(list: PortPublish[], container: string, listeners: Listener[]): void {
   for (const p of list) {
     if (isDynamicPublish(p)) continue;
