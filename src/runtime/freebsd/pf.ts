@@ -36,6 +36,19 @@ export function bareAddress(cidr: string): string {
   return cidr.split('/')[0]!;
 }
 
+/**
+ * A container's rdr anchor as its state records it, whoever loads its rules (the jail's start, or
+ * net/'s switch of published ports): with the addresses of both families whose states go when it
+ * is removed (removeAnchor: flushing an anchor keeps its states).
+ */
+export function rdrResource(container: string, address: string, address6?: string): Resource {
+  return {
+    kind: 'pf-anchor',
+    id: rdrAnchor(container),
+    detail: { address: bareAddress(address), ...(address6 !== undefined ? { address6: bareAddress(address6) } : {}) },
+  };
+}
+
 /** `8080` or, for a range, pf's `8000:8010` (pf.conf(5) PARAMETERS: ":" range including boundaries). */
 function pfPorts(first: number, last: number | undefined): string {
   return last === undefined || last === first ? String(first) : `${first}:${last}`;
