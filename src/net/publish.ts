@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { VesselError, bigIntToIPv6, hostOs, isIPv4, isIPv6 } from '../util/index.js';
 import {
-  formatHostIp, formatPublish, hostPortSpan, isDynamicPublish, portCount, publishOverlaps, type PortPublish,
+  checkPublishConflicts, formatHostIp, formatPublish, hostPortSpan, isDynamicPublish, portCount, publishOverlaps, type PortPublish,
 } from '../spec/index.js';
 import type { NetworkRecord } from './types.js';
 
@@ -23,9 +23,13 @@ function portsText(span: [number, number], protocol: string): string {
   return span[0] === span[1] ? `port ${span[0]}/${protocol}` : `ports ${span[0]}-${span[1]}/${protocol}`;
 }
 
-/** Defence in depth: src/spec parses `-p`, but a spec can come from code (tests, the Emperor). */
+/**
+ * Defence in depth: src/spec parses `-p`, but a spec can come from code (tests, the Emperor). The
+ * numbers are checked here on the objects (the spec checks them on its text); two mappings of the
+ * same host ports by the spec's own check.
+ */
 export function validatePublish(list: PortPublish[], container: string): void {
-  for (const [i, p] of list.entries()) {
+  for (const p of list) {
     const what = `${container}: publish ${formatPublish(p)}`;
     if (p.hostPort !== 0 && !isPort(p.hostPort)) throw new VesselError('E_SPEC', `${what}: host port ${p.hostPort} is not within 1-65535`);
     if (!isPort(p.containerPort)) throw new VesselError('E_SPEC', `${what}: container port ${p.containerPort} is not within 1-65535`);
@@ -38,8 +42,12 @@ export function validatePublish(list: PortPublish[], container: string): void {
     }
     if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw new VesselError('E_SPEC', `${what}: protocol must be tcp or udp`);
     if (p.hostIp !== undefined && !isIPv4(p.hostIp) && !isIPv6(p.hostIp)) throw new VesselError('E_SPEC', `${what}: ${p.hostIp} is not an IP address`);
-    const q = isDynamicPublish(p) ? undefined : list.slice(0, i).find((o) => !isDynamicPublish(o) && publishOverlaps(o, p));
-    if (q) throw new VesselError('E_SPEC', `${what}: host ${portsText(hostPortSpan(p)!, p.protocol)} overlap ${formatPublish(q)}`);
+  }
+  try {
+    checkPublishConflicts(list);
+  } catch (e) {
+    if (!(e instanceof VesselError)) throw e;
+    throw new VesselError(e.code, `${container}: publish ${e.message}`, e.hint === undefined ? {} : { hint: e.hint });
   }
 }
 

@@ -99,7 +99,7 @@ describe('published ports', () => {
     expect(() => validatePublish([{ hostPort: 80, hostPortEnd: 81, containerPort: 90, containerPortEnd: 100, protocol: 'tcp' }], 'web')).toThrow(/not equally long/);
     expect(() => validatePublish([{ hostIp: 'fe80::1%eth0', hostPort: 80, containerPort: 90, protocol: 'tcp' }], 'web')).toThrow(/is not an IP address/);
     expect(() => validatePublish([parsePublish('8000-8010:8000-8010'), parsePublish('[::1]:8010:80')], 'web')).toThrow(
-      'web: publish [::1]:8010:80/tcp: host port 8010/tcp overlap 8000-8010:8000-8010/tcp',
+      'web: publish "[::1]:8010:80/tcp" takes host port 8010/tcp already taken by "8000-8010:8000-8010/tcp"',
     );
     // different families, or a free port chosen later, do not overlap
     expect(() => validatePublish([parsePublish('127.0.0.1:80:80'), parsePublish('[::1]:80:80'), parsePublish('80')], 'web')).not.toThrow();
