@@ -228,12 +228,12 @@ export function resolvePublish(
 
 /**
  * A mapping only of IPv6 addresses on an IPv4-only network could never reach the container
- * (NAT does not translate between families).
+ * (NAT does not translate between families). `dualStack` is asked only when there is one (for a
+ * network still to be made, the answer is the host's, a command on FreeBSD).
  */
-export function checkFamilies(list: PortPublish[], container: string, network: string, dualStack: boolean): void {
-  if (dualStack) return;
+export async function checkFamilies(list: PortPublish[], container: string, network: string, dualStack: () => Promise<boolean>): Promise<void> {
   const v6only = list.find((p) => p.hostIp !== undefined && p.hostIp.includes(':'));
-  if (v6only) {
+  if (v6only && !(await dualStack())) {
     throw new VesselError('E_SPEC', `${container}: publish ${formatPublish(v6only)}: network ${network} has no IPv6 (--ipv6=false, or IPv6 is off on this host)`, {
       hint: 'publish on an IPv4 address (or none), or use a dual-stack network',
     });

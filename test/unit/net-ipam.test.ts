@@ -220,11 +220,15 @@ describe('host ports chosen at start', () => {
     );
     expect(() => checkPublishedElsewhere([parsePublish('8010-8020:8010-8020/udp')], 'api', others)).not.toThrow();
   });
-  it('refuses IPv6 addresses on an IPv4-only network', () => {
-    expect(() => checkFamilies([parsePublish('[::1]:80:80')], 'api', 'v4only', false)).toThrow(
+  it('refuses IPv6 addresses on an IPv4-only network', async () => {
+    let asked = 0;
+    const v4only = async () => (asked++, false);
+    await expect(checkFamilies([parsePublish('[::1]:80:80')], 'api', 'v4only', v4only)).rejects.toThrow(
       'api: publish [::1]:80:80/tcp: network v4only has no IPv6 (--ipv6=false, or IPv6 is off on this host)',
     );
-    expect(() => checkFamilies([parsePublish('80:80')], 'api', 'v4only', false)).not.toThrow();
+    await expect(checkFamilies([parsePublish('80:80')], 'api', 'v4only', v4only)).resolves.toBeUndefined();
+    // the network's families are asked only for a mapping that needs IPv6
+    expect(asked).toBe(1);
   });
   it('prints them as docker port and docker ps do', () => {
     const p = { container: 'web', network: 'front', dualStack: true, publish: [parsePublish('8080:80'), parsePublish('[::1]:9000-9001:53-54/udp')] };
