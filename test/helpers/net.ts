@@ -179,10 +179,8 @@ export function testHost6(kind: string): { ifname: string; address: string; tag:
   return { ifname: `vsl${kind}${tag}`, address: `fd9${kind.length}:${tag}::10`, tag };
 }
 
-/** br_netfilter hands this network namespace's bridged IPv6 to netfilter (docker and k8s hosts). */
-export function bridgeNfCallsIp6tables(): boolean {
-  return trySh(['cat', '/proc/sys/net/bridge/bridge-nf-call-ip6tables']).out.trim() === '1';
-}
+/** br_netfilter hands this network namespace's bridged IPv6 to netfilter (docker and k8s hosts): the tests ask what vessel asks. */
+export { bridgeNfCallsIp6tables } from '../../src/net/linux/sysctl.js';
 
 /**
  * The host's node, runnable inside a busybox container: /usr bind-mounted read-only at /host/usr
