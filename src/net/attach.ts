@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { VesselError } from '../util/index.js';
-import type { ContainerSpec, PortPublish } from '../spec/index.js';
+import { isDynamicPublish, type ContainerSpec, type PortPublish } from '../spec/index.js';
 import type { BindMount, Resource, RuntimeNetwork } from '../runtime/index.js';
 import { backend, type NetBackend, type PlumbingPlan } from './backend.js';
 import { nameservers, peerLines, readHostResolvConf, renderHosts, writeInPlace } from './hosts.js';
@@ -117,15 +117,18 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
   const early = new Promise<{ net: NetworkRecord; lease: Lease; relayed: PortPublish[] }>((res) => (leased = res));
   const locked = withNetworksLock(async () => {
     let networks = await listNetworks();
-    const listeners = hostListeners();
-    checkPublishedElsewhere(spec.network.publish, name, networks);
-    checkHostListeners(spec.network.publish, name, listeners);
+    const wanted = spec.network.publish;
+    // Host sockets, and the range free host ports come from, only when there is a port to check or choose.
+    const listeners = wanted.length > 0 ? hostListeners() : [];
+    checkPublishedElsewhere(wanted, name, networks);
+    checkHostListeners(wanted, name, listeners);
     const existing = networks.find((n) => n.name === netName);
-    // A network made on first use is dual-stack wherever the host runs IPv6 (network.ts); asked
-    // only when it matters (on FreeBSD the answer is a command).
-    const dualStack = async () => (existing ? existing.subnet6 !== undefined : (await b.ipv6Missing()) === undefined);
-    if (spec.network.publish.some((p) => p.hostIp?.includes(':'))) checkFamilies(spec.network.publish, name, netName, await dualStack());
-    const publish = resolvePublish(spec.network.publish, name, networks, listeners, dynamicPortRange());
+    // A network made on first use is dual-stack wherever the host runs IPv6 (network.ts): the
+    // host is asked once, and only when it matters (on FreeBSD the answer is a command).
+    let missing: ReturnType<NetBackend['ipv6Missing']> | undefined;
+    const ipv6Missing = () => (missing ??= b.ipv6Missing());
+    await checkFamilies(wanted, name, netName, async () => (existing ? existing.subnet6 !== undefined : (await ipv6Missing()) === undefined));
+    const publish = wanted.some(isDynamicPublish) ? resolvePublish(wanted, name, networks, listeners, dynamicPortRange()) : wanted;
     // A lease of this name on another network is a leftover of an earlier run (names are unique).
     for (const other of networks.filter((n) => n.name !== netName && n.leases[name])) {
       delete other.leases[name];
@@ -139,7 +142,7 @@ export async function prepareNetwork(spec0: ContainerSpec, name0: string, opts: 
     }
     let net = networks.find((n) => n.name === netName);
     if (!net) {
-      net = await createNetworkLocked(netName, { auto: true }, networks);
+      net = await createNetworkLocked(netName, { auto: true, ipv6Missing }, networks);
       networks.push(net);
     } else {
       // The record may have survived a bridge that did not (a reboot): made again, idempotent.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { VesselError } from '../util/index.js';
+import { VesselError, formatCidr6, networkOf6, parseCidr6, type Cidr6 } from '../util/index.js';
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr, size, subnetsOf, type Cidr } from './cidr.js';
-import { formatCidr6, hostAddress6, hostBits6, ip6ToBigInt, overlaps6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { hostAddress6, hostBits6, overlaps6 } from './cidr6.js';
 import type { Lease, NetworkRecord } from './types.js';
 
 /**
@@ -207,17 +207,9 @@ export function parseRoutes6(json: string): HostRoute6[] {
   const out: HostRoute6[] = [];
   for (const r of rows) {
     if (!r.dst || r.dst === 'default' || r.type === 'multicast') continue;
-    const [addr = '', len] = r.dst.split('/');
-    const prefix = len === undefined ? 128 : Number(len);
-    let base: bigint;
-    try {
-      base = ip6ToBigInt(addr);
-    } catch {
-      continue;
-    }
-    if (prefix === 0 || (base >> 118n) === 0x3fan) continue; // ::/0 spelled out; fe80::/10
-    const mask = ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
-    out.push({ dst: { base: base & mask, prefix }, dev: r.dev ?? '?' });
+    const dst = networkOf6(r.dst, { bare: true });
+    if (dst === undefined || dst.prefix === 0 || (dst.base >> 118n) === 0x3fan) continue; // junk; ::/0 spelled out; fe80::/10
+    out.push({ dst, dev: r.dev ?? '?' });
   }
   return out;
 }

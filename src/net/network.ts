@@ -1,8 +1,7 @@
-import { VesselError } from '../util/index.js';
-import { backend } from './backend.js';
+import { VesselError, formatCidr6, parseCidr6, type Cidr6 } from '../util/index.js';
+import { backend, type NetBackend } from './backend.js';
 import { formatCidr, parseCidr } from './cidr.js';
 import { readHostResolvConf, renderHosts, renderResolvConf, writeInPlace } from './hosts.js';
-import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
 import { checkSubnet6Free, checkSubnetFree, gateway6Of, gatewayOf, pickSubnet, pickSubnet6, poolConfig } from './ipam.js';
 import { bridgeName, checkNetworkName } from './names.js';
 import { formatPublish } from './publish.js';
@@ -26,14 +25,20 @@ export interface CreateOptions {
   ipv6?: boolean;
 }
 
+interface CreateLockedOptions extends CreateOptions {
+  auto: boolean;
+  /** The host's answer, when the caller asked it already (a first use, attach.ts): asked once per start. */
+  ipv6Missing?: NetBackend['ipv6Missing'];
+}
+
 /** The IPv6 half of a new network, or undefined for IPv4 only; throws before anything is made. */
-async function chooseSubnet6(name: string, opts: CreateOptions, subnet4: ReturnType<typeof parseCidr>, networks: NetworkRecord[]): Promise<Cidr6 | undefined> {
+async function chooseSubnet6(name: string, opts: CreateLockedOptions, subnet4: ReturnType<typeof parseCidr>, networks: NetworkRecord[]): Promise<Cidr6 | undefined> {
   const b = await backend();
   if (opts.ipv6 === false) {
     if (opts.subnet6 !== undefined) throw new VesselError('E_USAGE', `--subnet ${opts.subnet6}: an IPv6 subnet contradicts --ipv6=false`);
     return undefined;
   }
-  const missing = await b.ipv6Missing();
+  const missing = await (opts.ipv6Missing ? opts.ipv6Missing() : b.ipv6Missing());
   if (missing !== undefined) {
     if (opts.subnet6 === undefined && opts.ipv6 === undefined) return undefined;
     throw new VesselError('E_UNSUPPORTED', `network ${name}: ${missing.why}`, { hint: missing.hint });
@@ -50,7 +55,7 @@ async function chooseSubnet6(name: string, opts: CreateOptions, subnet4: ReturnT
 /** Create a network (record first, then its bridge, then its NAT rules). */
 export async function createNetworkLocked(
   name: string,
-  opts: CreateOptions & { auto: boolean },
+  opts: CreateLockedOptions,
   networks: NetworkRecord[],
 ): Promise<NetworkRecord> {
   checkNetworkName(name);

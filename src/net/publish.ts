@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { VesselError, hostOs, isIPv4, isIPv6 } from '../util/index.js';
+import { VesselError, bigIntToIPv6, hostOs, isIPv4, isIPv6 } from '../util/index.js';
 import {
-  formatHostIp, formatPublish, hostPortSpan, isDynamicPublish, portCount, publishOverlaps, type PortPublish,
+  checkPublishConflicts, formatHostIp, formatPublish, hostPortSpan, isDynamicPublish, portCount, publishOverlaps, type PortPublish,
 } from '../spec/index.js';
 import type { NetworkRecord } from './types.js';
 
@@ -23,9 +23,13 @@ function portsText(span: [number, number], protocol: string): string {
   return span[0] === span[1] ? `port ${span[0]}/${protocol}` : `ports ${span[0]}-${span[1]}/${protocol}`;
 }
 
-/** Defence in depth: src/spec parses `-p`, but a spec can come from code (tests, the Emperor). */
+/**
+ * Defence in depth: src/spec parses `-p`, but a spec can come from code (tests, the Emperor). The
+ * numbers are checked here on the objects (the spec checks them on its text); two mappings of the
+ * same host ports by the spec's own check.
+ */
 export function validatePublish(list: PortPublish[], container: string): void {
-  for (const [i, p] of list.entries()) {
+  for (const p of list) {
     const what = `${container}: publish ${formatPublish(p)}`;
     if (p.hostPort !== 0 && !isPort(p.hostPort)) throw new VesselError('E_SPEC', `${what}: host port ${p.hostPort} is not within 1-65535`);
     if (!isPort(p.containerPort)) throw new VesselError('E_SPEC', `${what}: container port ${p.containerPort} is not within 1-65535`);
@@ -38,8 +42,12 @@ export function validatePublish(list: PortPublish[], container: string): void {
     }
     if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw new VesselError('E_SPEC', `${what}: protocol must be tcp or udp`);
     if (p.hostIp !== undefined && !isIPv4(p.hostIp) && !isIPv6(p.hostIp)) throw new VesselError('E_SPEC', `${what}: ${p.hostIp} is not an IP address`);
-    const q = isDynamicPublish(p) ? undefined : list.slice(0, i).find((o) => !isDynamicPublish(o) && publishOverlaps(o, p));
-    if (q) throw new VesselError('E_SPEC', `${what}: host ${portsText(hostPortSpan(p)!, p.protocol)} overlap ${formatPublish(q)}`);
+  }
+  try {
+    checkPublishConflicts(list);
+  } catch (e) {
+    if (!(e instanceof VesselError)) throw e;
+    throw new VesselError(e.code, `${container}: publish ${e.message}`, e.hint === undefined ? {} : { hint: e.hint });
   }
 }
 
@@ -79,12 +87,8 @@ function hexToIpv4(hex: string): string {
 
 /** /proc/net/tcp6 prints an in6_addr as four host-order (little-endian) u32 words. */
 function hexToIpv6(hex: string): string {
-  const groups: string[] = [];
-  for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8).match(/../g)!.reverse().join('');
-    groups.push(word.slice(0, 4), word.slice(4));
-  }
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+  const words = hex.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(''));
+  return bigIntToIPv6(BigInt(`0x${words.join('')}`));
 }
 
 /**
@@ -136,6 +140,14 @@ export function hostListeners(): Listener[] {
 
 function asPublish(l: Listener): PortPublish {
   return { ...(l.ip !== undefined ? { hostIp: l.ip } : {}), hostPort: l.port, containerPort: l.port, protocol: l.protocol };
+}
+
+/**
+ * The sockets not on ports `held` already redirects: those are behind the redirect rather than in
+ * its way (a [::1] relay of the container holding them, or a socket the redirect already wins over).
+ */
+export function listenersBesides(listeners: Listener[], held: PortPublish[]): Listener[] {
+  return listeners.filter((l) => !held.some((p) => publishOverlaps(p, asPublish(l))));
 }
 
 export function checkHostListeners(list: PortPublish[], container: string, listeners: Listener[]): void {
@@ -216,12 +228,12 @@ export function resolvePublish(
 
 /**
  * A mapping only of IPv6 addresses on an IPv4-only network could never reach the container
- * (NAT does not translate between families).
+ * (NAT does not translate between families). `dualStack` is asked only when there is one (for a
+ * network still to be made, the answer is the host's, a command on FreeBSD).
  */
-export function checkFamilies(list: PortPublish[], container: string, network: string, dualStack: boolean): void {
-  if (dualStack) return;
+export async function checkFamilies(list: PortPublish[], container: string, network: string, dualStack: () => Promise<boolean>): Promise<void> {
   const v6only = list.find((p) => p.hostIp !== undefined && p.hostIp.includes(':'));
-  if (v6only) {
+  if (v6only && !(await dualStack())) {
     throw new VesselError('E_SPEC', `${container}: publish ${formatPublish(v6only)}: network ${network} has no IPv6 (--ipv6=false, or IPv6 is off on this host)`, {
       hint: 'publish on an IPv4 address (or none), or use a dual-stack network',
     });

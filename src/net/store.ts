@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, config, readJsonFile, writeJsonAtomic, withLock, hasErrno } from '../util/index.js';
-import { formatCidr6, parseCidr6, type Cidr6 } from './cidr6.js';
+import { VesselError, config, readJsonFile, writeJsonAtomic, withLock, hasErrno, formatCidr6, parseCidr6, type Cidr6 } from '../util/index.js';
 import { ulaPrefixFrom } from './ipam.js';
 import type { NetworkRecord } from './types.js';
 

@@ -1,9 +1,11 @@
 import { VesselError } from '../util/index.js';
-import type { PortPublish } from '../spec/index.js';
-import type { Resource } from '../runtime/index.js';
+import { isDynamicPublish, type PortPublish } from '../spec/index.js';
+import type { PortRelay, Resource } from '../runtime/index.js';
 import { nftResource } from './attach.js';
 import { backend } from './backend.js';
-import { checkPublishedElsewhere, formatPublish, validatePublish } from './publish.js';
+import {
+  checkHostListeners, checkPublishedElsewhere, formatPublish, hostListeners, listenersBesides, validatePublish, type Listener,
+} from './publish.js';
 import { listNetworks, saveNetwork, withNetworksLock } from './store.js';
 import type { NetworkRecord } from './types.js';
 
@@ -13,13 +15,20 @@ export interface SwitchOptions {
   from: string;
   /** The container of the same network that gets them. */
   to: string;
-  /** What `to` publishes afterwards (its own spec's list); default: exactly what `from` publishes. */
+  /**
+   * What `to` publishes afterwards (its own spec's list); default: exactly what `from` publishes.
+   * Every host port given: one chosen at start (`-p 80`, `8000-8010:80`) cannot be switched to.
+   */
   publish?: PortPublish[];
   /**
    * Called with the host resources `to` will own, before the host changes: the caller records
    * them in `to`'s state (the rule of every resource: recorded before it is created).
    */
   record?: (resources: Resource[]) => Promise<void> | void;
+}
+
+function relaysTo(r: PortRelay, l: Listener): boolean {
+  return r.protocol === l.protocol && r.listen === l.ip && l.port >= r.port && l.port < r.port + r.count;
 }
 
 /**
@@ -53,9 +62,24 @@ export async function switchPublished(opts: SwitchOptions): Promise<PortPublish[
     const before = { from: a!.publish, to: z!.publish };
     const moving = opts.publish ?? (a!.publish.length > 0 ? a!.publish : z!.publish);
     validatePublish(moving, to);
-    // Free of every other container's ports (the two being switched do not count).
+    // The records and the rules hold chosen host ports only: such a mapping would be recorded as
+    // is and rendered as nothing (nft.ts comments it out), a port silently unpublished.
+    const unchosen = moving.filter(isDynamicPublish);
+    if (unchosen.length > 0) {
+      throw new VesselError('E_USAGE', `switch published ports on ${network} to ${to}: ${unchosen.map(formatPublish).join(', ')} ${unchosen.length === 1 ? 'has' : 'have'} no host port yet (it is chosen at a start, not at a switch)`, {
+        hint: 'give the host port (HOST:CONTAINER); a reload to host ports chosen at start is a stop-then-start',
+      });
+    }
+    // Free of every other container's ports (the two being switched do not count) and of host
+    // sockets on the ports it newly takes.
     const others = networks.map((n): NetworkRecord => n !== net ? n : { ...n, leases: Object.fromEntries(Object.entries(n.leases).filter(([k]) => k !== from && k !== to)) });
     checkPublishedElsewhere(moving, to, others);
+    const listeners = listenersBesides(hostListeners(), [...before.from, ...before.to]);
+    if (listeners.length > 0) {
+      // The next container's own [::1] relays are bound beside, before the switch (docs/networking.md).
+      const relays = b.relays?.(moving, z!.address6) ?? [];
+      checkHostListeners(moving, to, listeners.filter((l) => !relays.some((r) => relaysTo(r, l))));
+    }
     const resources = moving.length === 0 ? [] : [b.publishedResource?.(net, z!) ?? nftResource(net, to)];
     await opts.record?.(resources);
 

@@ -25,7 +25,7 @@ export {
 export { envPairs, mergeEnv } from './env.js';
 export {
   parsePublish, formatPublish, formatHostIp, parsePortAcl, formatPortAcl, portCount, isDynamicPublish, hostPortSpan, hostFamilies,
-  hostIpsIntersect, publishOverlaps,
+  hostIpsIntersect, publishOverlaps, checkPublishConflicts,
 } from './publish.js';
 export { splitCommand, parseCommand, formatCommand, quoteWord } from './command.js';
 export { validateName, nameFromFile, generateName, NAME_RE } from './name.js';

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VesselError, config, containerPaths, acquireLock, hostOs } from '../util/index.js';
-import type { ContainerSpec } from '../spec/index.js';
+import { isDynamicPublish, type ContainerSpec } from '../spec/index.js';
 import { driverFor, type Resource } from '../runtime/index.js';
 import type { ContainerState, NextRun } from './types.js';
 import { readRawState, writeState } from './state.js';
@@ -33,8 +33,8 @@ export async function surgeRefusal(current: ContainerSpec, next: ContainerSpec):
   if (current.network.mode !== 'bridge' || next.network.mode !== 'bridge') return 'not on a vessel network';
   if (current.network.name !== next.network.name) return 'the network changes';
   if (current.network.publish.length === 0 || next.network.publish.length === 0) return 'no published ports';
-  // a host port chosen at start cannot be promised to the next one ahead
-  if (!samePublish(current, next) && next.network.publish.some((p) => p.hostPort === 0 || p.hostPort === undefined)) return 'random host ports change';
+  // a host port chosen at start (`-p 80`, `8000-8010:80`) cannot be promised to the next one ahead
+  if (!samePublish(current, next) && next.network.publish.some(isDynamicPublish)) return 'host ports chosen at start change';
   const { resolveImage } = await import('../image/index.js');
   const image = await resolveImage(next.image).catch(() => undefined);
   if (!image) return `image ${next.image} is not in the store`;

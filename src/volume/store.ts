@@ -25,18 +25,31 @@ export function volumePaths(name: string): { dir: string; data: string; record: 
   return { dir, data: join(dir, '_data'), record: join(dir, 'volume.json') };
 }
 
-/** The spec's rule (spec/volume.ts), so a name `volume create` accepts is one a spec can mount. */
-function checkName(name: string): string {
-  return validateVolumeName(name);
-}
-
 function withVolumesLock<T>(fn: () => Promise<T>): Promise<T> {
   return withLock(join(config().run, 'locks', 'volumes.lock'), fn, { what: 'the volume store', timeoutMs: 60_000 });
 }
 
+/**
+ * NAME's record, or undefined when it has none. A record that does not parse, or that is not
+ * NAME's, is an error naming the file: skipped, its volume would vanish from ls, prune and rm
+ * while its data stays (a record's name is what a removal deletes).
+ */
+async function readRecord(name: string): Promise<VolumeRecord | undefined> {
+  const path = volumePaths(name).record;
+  const rec = await readJsonFile<Partial<VolumeRecord> | null>(path);
+  if (rec === undefined) return undefined;
+  if (typeof rec !== 'object' || rec === null || rec.name !== name || (rec.driver !== 'local' && rec.driver !== 'zfs')) {
+    throw new VesselError('E_STATE', `${path}: not the record of volume ${name} (expected {"name": "${name}", "driver": "local"|"zfs", …})`, {
+      hint: 'repair or remove the file by hand; vessel lists, prunes and removes only volumes whose record it can read',
+    });
+  }
+  return rec as VolumeRecord;
+}
+
 export async function readVolume(name: string): Promise<VolumeRecord | undefined> {
-  checkName(name);
-  return readJsonFile<VolumeRecord>(volumePaths(name).record);
+  // The spec's rule, so a name `volume create` accepts is one a spec can mount.
+  validateVolumeName(name);
+  return readRecord(name);
 }
 
 export async function listVolumes(): Promise<VolumeRecord[]> {
@@ -50,7 +63,7 @@ export async function listVolumes(): Promise<VolumeRecord[]> {
   const out: VolumeRecord[] = [];
   for (const e of entries.sort()) {
     if (!NAME_RE.test(e)) continue;
-    const rec = await readJsonFile<VolumeRecord>(volumePaths(e).record).catch(() => undefined);
+    const rec = await readRecord(e);
     if (rec) out.push(rec);
   }
   return out;
@@ -87,10 +100,10 @@ async function ensureDataset(rec: VolumeRecord, mountpoint: string): Promise<voi
  * error either). Returns its record and the directory a container mounts.
  */
 export async function ensureVolume(name: string, opts: CreateOptions = {}): Promise<{ record: VolumeRecord; mountpoint: string; created: boolean }> {
-  checkName(name);
+  validateVolumeName(name);
   return withVolumesLock(async () => {
     const p = volumePaths(name);
-    const existing = await readJsonFile<VolumeRecord>(p.record);
+    const existing = await readRecord(name);
     if (existing) {
       // A dataset recorded but never created (a crash between the two) is created now.
       await ensureDataset(existing, p.data);
@@ -122,26 +135,29 @@ export async function ensureVolume(name: string, opts: CreateOptions = {}): Prom
 
 /** Where a volume's data would be mounted from, without creating anything (`vessel plan`). */
 export function volumeMountpoint(name: string): string {
-  return volumePaths(checkName(name)).data;
+  return volumePaths(validateVolumeName(name)).data;
 }
 
-async function usersOf(name: string, users: VolumeUsers): Promise<string[]> {
-  return (await users()).filter((u) => u.volumes.includes(name)).map((u) => u.name).sort();
+type Users = Awaited<ReturnType<VolumeUsers>>;
+
+/** The containers that mount NAME, of the users the caller handed in (asked once per command). */
+function usersOf(name: string, all: Users): string[] {
+  return all.filter((u) => u.volumes.includes(name)).map((u) => u.name).sort();
+}
+
+function info(rec: VolumeRecord, all: Users): VolumeInfo {
+  return { ...rec, mountpoint: volumePaths(rec.name).data, usedBy: usersOf(rec.name, all) };
 }
 
 export async function inspectVolume(name: string, users: VolumeUsers): Promise<VolumeInfo> {
   const rec = await readVolume(name);
   if (!rec) throw new VesselError('E_NOT_FOUND', `no such volume: ${name}`, { hint: 'vessel volume ls lists volumes' });
-  return { ...rec, mountpoint: volumePaths(name).data, usedBy: await usersOf(name, users) };
+  return info(rec, await users());
 }
 
 export async function listVolumeInfo(users: VolumeUsers): Promise<VolumeInfo[]> {
   const all = await users();
-  return (await listVolumes()).map((rec) => ({
-    ...rec,
-    mountpoint: volumePaths(rec.name).data,
-    usedBy: all.filter((u) => u.volumes.includes(rec.name)).map((u) => u.name).sort(),
-  }));
+  return (await listVolumes()).map((rec) => info(rec, all));
 }
 
 async function removeUnlocked(rec: VolumeRecord): Promise<void> {
@@ -162,14 +178,14 @@ async function removeUnlocked(rec: VolumeRecord): Promise<void> {
  * container first, as with docker). `force`: a volume that does not exist is not an error.
  */
 export async function removeVolume(name: string, users: VolumeUsers, opts: { force?: boolean } = {}): Promise<boolean> {
-  checkName(name);
+  validateVolumeName(name);
   return withVolumesLock(async () => {
-    const rec = await readJsonFile<VolumeRecord>(volumePaths(name).record);
+    const rec = await readRecord(name);
     if (!rec) {
       if (opts.force) return false;
       throw new VesselError('E_NOT_FOUND', `no such volume: ${name}`, { hint: 'vessel volume ls lists volumes' });
     }
-    const used = await usersOf(name, users);
+    const used = usersOf(name, await users());
     if (used.length > 0) {
       throw new VesselError('E_IN_USE', `volume ${name} is in use by container${used.length === 1 ? '' : 's'} ${used.join(', ')}`, {
         hint: `remove ${used.length === 1 ? 'it' : 'them'} first (vessel rm ${used.join(' ')}); the volume's data stays until then`,
@@ -187,7 +203,7 @@ export async function pruneVolumes(users: VolumeUsers): Promise<string[]> {
     const all = await users();
     const removed: string[] = [];
     for (const rec of await listVolumes()) {
-      if (all.some((u) => u.volumes.includes(rec.name))) continue;
+      if (usersOf(rec.name, all).length > 0) continue;
       await removeUnlocked(rec);
       removed.push(rec.name);
     }

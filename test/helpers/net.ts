@@ -8,13 +8,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * the host's own on a dummy interface, HTTP from the host and from inside a namespace.
  */
 
-/** Root and the tools, or fail under CI (a missing service must fail there, not skip). */
-export function netTestsCanRun(): boolean {
-  const ok = process.getuid?.() === 0 && ['ip', 'nft', 'nsenter', 'unshare', 'busybox'].every((t) => {
+/** Root and these commands, or fail under CI (a missing service must fail there, not skip): `needs` says which packages. */
+export function rootWithTools(tools: string[], needs: string): boolean {
+  const ok = process.getuid?.() === 0 && tools.every((t) => {
     try { execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }); return true; } catch { return false; }
   });
-  if (!ok && process.env.CI === 'true') throw new Error('networking tests need root, iproute2, nftables, util-linux and busybox-static');
+  if (!ok && process.env.CI === 'true') throw new Error(`${needs}: not root, or one of ${tools.join(', ')} is missing`);
   return ok;
+}
+
+export function netTestsCanRun(): boolean {
+  return rootWithTools(['ip', 'nft', 'nsenter', 'unshare', 'busybox'], 'networking tests need root, iproute2, nftables, util-linux and busybox-static');
 }
 
 export function sh(argv: string[], input?: string): string {
@@ -179,10 +183,8 @@ export function testHost6(kind: string): { ifname: string; address: string; tag:
   return { ifname: `vsl${kind}${tag}`, address: `fd9${kind.length}:${tag}::10`, tag };
 }
 
-/** br_netfilter hands this network namespace's bridged IPv6 to netfilter (docker and k8s hosts). */
-export function bridgeNfCallsIp6tables(): boolean {
-  return trySh(['cat', '/proc/sys/net/bridge/bridge-nf-call-ip6tables']).out.trim() === '1';
-}
+/** br_netfilter hands this network namespace's bridged IPv6 to netfilter (docker and k8s hosts): the tests ask what vessel asks. */
+export { bridgeNfCallsIp6tables } from '../../src/net/linux/sysctl.js';
 
 /**
  * The host's node, runnable inside a busybox container: /usr bind-mounted read-only at /host/usr

@@ -6,6 +6,8 @@ import { hostFailure, setHostRunner } from '../../src/util/host.js';
 import { setNetBackend, switchPublished } from '../../src/net/index.js';
 import { freebsdBackend } from '../../src/net/freebsd/index.js';
 import { readNetwork, saveNetwork, networkDir } from '../../src/net/store.js';
+import { FreeBSDDriver } from '../../src/runtime/freebsd/driver.js';
+import type { Resource } from '../../src/runtime/types.js';
 import type { NetworkRecord } from '../../src/net/types.js';
 import { expectGolden, FakeFreeBSD, normalizeRoot } from '../helpers/freebsd.js';
 
@@ -76,6 +78,35 @@ describe('switching published ports on FreeBSD', () => {
     expect(rec.leases.web!.publish).toHaveLength(1);
     expect(rec.leases['web-next']!.publish).toEqual([]);
     expect(fake.anchors.has('vessel-rdr/web-next')).toBe(false);
+  });
+
+  it('dual stack: the new owner\'s anchor is recorded with both addresses, so its removal kills its IPv6 states too', async () => {
+    // golden test/fixtures/freebsd/publish-switch-dual-stack/: pfctl.c `-F all` on an anchor keeps
+    // its states (they are cleared only `if (!*anchorname)`), so removeAnchor kills them by id
+    // (`-k id`, pfctl_id_kill_states) for every address recorded with the anchor; pf_print_state.c
+    // prints an IPv6 state's ports in brackets (pf_print_host).
+    const rec = (await readNetwork('front'))!;
+    rec.subnet6 = 'fd00:77:3::/64';
+    rec.gateway6 = 'fd00:77:3::1';
+    rec.leases.web!.address6 = 'fd00:77:3::5';
+    rec.leases['web-next']!.address6 = 'fd00:77:3::6';
+    saveNetwork(rec);
+    const recorded: Resource[] = [];
+    await switchPublished({ network: 'front', from: 'web', to: 'web-next', record: (r) => void recorded.push(...r) });
+    expect(recorded).toEqual([{ kind: 'pf-anchor', id: 'vessel-rdr/web-next', detail: { address: '10.77.3.6', address6: 'fd00:77:3::6' } }]);
+    expectGolden('publish-switch-dual-stack', 'pf-vessel-rdr_web-next.conf', fake.anchors.get('vessel-rdr/web-next')!);
+    // clients served by the new container over both families, and the admin's own ssh session
+    fake.states = [
+      { line: 'all tcp 10.77.3.6:80 (192.0.2.10:8080) <- 198.51.100.7:50000       ESTABLISHED:ESTABLISHED', id: '6474d3f900000001/2c95c8fa' },
+      { line: 'all tcp fd00:77:3::6[80] (2001:db8:1::10[8080]) <- 2001:db8:9::7[50000]       ESTABLISHED:ESTABLISHED', id: '6474d3f900000002/2c95c8fa' },
+      { line: 'all tcp 2001:db8:1::10[22] <- 2001:db8:9::7[50001]       ESTABLISHED:ESTABLISHED', id: '6474d3f900000003/2c95c8fa' },
+    ];
+    fake.calls.splice(0);
+    // the new container goes: what its state recorded is removed
+    await new FreeBSDDriver({ env: {} }).cleanup(recorded);
+    expectGolden('publish-switch-dual-stack', 'commands.txt', normalizeRoot(fake.transcript(), root));
+    expect(fake.anchors.has('vessel-rdr/web-next')).toBe(false);
+    expect(fake.states.map((st) => st.id)).toEqual(['6474d3f900000003/2c95c8fa']);
   });
 
   it('bad requests: one line each, nothing changed', async () => {

@@ -176,6 +176,10 @@ describe('pf states (finding 16)', () => {
     expect(statesOf(out, 'fd00:77:3::/64')).toEqual(['6474d3f900000003/2c95c8fa']);
     expect(statesOf(out, '10.77.3.0/24')).toEqual(['6474d3f900000004/2c95c8fa']);
     expect(subnet6Of('fd00:77:3::5/64')).toBe('fd00:77:3::/64');
+    expect(() => subnet6Of('fd00:77:3::5/')).toThrow('address "fd00:77:3::5/": expected IPv6/prefix');
+    // a damaged recorded target matches nothing (no throw: the anchor is removed anyway), never everything
+    expect(statesOf(out, 'fd00:77:3::/')).toEqual([]);
+    expect(statesOf(out, 'fd00:77:3::/abc')).toEqual([]);
     expect(rdrTarget6('rdr pass on em0 inet6 proto tcp from any to (em0) port 8080 -> fd00:77:3::5 port 80 label "vessel-rdr/web"')).toBe('fd00:77:3::5');
   });
 });

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freebsdBackend, parseNetstatRoutes, parseNetstatRoutes6 } from '../../src/net/freebsd/index.js';
-import { formatCidr6 } from '../../src/net/cidr6.js';
+import { formatCidr6 } from '../../src/util/ip.js';
 import { setHostRunner } from '../../src/util/host.js';
 import { FakeFreeBSD } from '../helpers/freebsd.js';
 import { hostOs } from '../../src/runtime/index.js';

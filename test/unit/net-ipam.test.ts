@@ -6,7 +6,7 @@ import { config } from '../../src/util/config.js';
 import { VesselError } from '../../src/util/errors.js';
 import { formatCidr, intToIp, parseCidr } from '../../src/net/cidr.js';
 import { addLease, checkSubnet6Free, checkSubnetFree, parseRoutes, parseRoutes6, pickAddress, pickSubnet, pickSubnet6, poolConfig, ulaPrefixFrom } from '../../src/net/ipam.js';
-import { formatCidr6, parseCidr6 } from '../../src/net/cidr6.js';
+import { formatCidr6, parseCidr6 } from '../../src/util/ip.js';
 import { bridgeName, checkNetworkName, nftTableName, vethNames } from '../../src/net/names.js';
 import { checkFamilies, checkHostAddresses, checkHostListeners, checkPublishedElsewhere, parseProcNet, resolvePublish, validatePublish } from '../../src/net/publish.js';
 import { portLines, portsSummary } from '../../src/net/ports.js';
@@ -99,7 +99,7 @@ describe('published ports', () => {
     expect(() => validatePublish([{ hostPort: 80, hostPortEnd: 81, containerPort: 90, containerPortEnd: 100, protocol: 'tcp' }], 'web')).toThrow(/not equally long/);
     expect(() => validatePublish([{ hostIp: 'fe80::1%eth0', hostPort: 80, containerPort: 90, protocol: 'tcp' }], 'web')).toThrow(/is not an IP address/);
     expect(() => validatePublish([parsePublish('8000-8010:8000-8010'), parsePublish('[::1]:8010:80')], 'web')).toThrow(
-      'web: publish [::1]:8010:80/tcp: host port 8010/tcp overlap 8000-8010:8000-8010/tcp',
+      'web: publish "[::1]:8010:80/tcp" takes host port 8010/tcp already taken by "8000-8010:8000-8010/tcp"',
     );
     // different families, or a free port chosen later, do not overlap
     expect(() => validatePublish([parsePublish('127.0.0.1:80:80'), parsePublish('[::1]:80:80'), parsePublish('80')], 'web')).not.toThrow();
@@ -171,6 +171,12 @@ describe('IPv6 subnets and addresses', () => {
     ]));
     expect(routes.map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual(['fd00::/64 eth0', 'fd00::2/128 eth0', '::1/128 lo']);
   });
+  it('a route it cannot read is skipped, not a crash (a prefix of `abc` was a RangeError)', () => {
+    const routes = parseRoutes6(JSON.stringify([
+      { dst: 'fd00:1::/abc', dev: 'a' }, { dst: 'fd00:2::/129', dev: 'b' }, { dst: 'fd00:3::/', dev: 'c' }, { dst: 'fe80::1%eth0', dev: 'd' }, { dst: 'fd00:4::9/64', dev: 'e' },
+    ]));
+    expect(routes.map((r) => `${formatCidr6(r.dst)} ${r.dev}`)).toEqual(['fd00:4::/64 e']);
+  });
   it('refuses an IPv6 --subnet that clashes or is too small for the IPv4 one', () => {
     const front = { ...net('front', '10.77.5.0/24'), subnet6: 'fd00:5::/64', gateway6: 'fd00:5::1' };
     expect(() => checkSubnet6Free(parseCidr6('fd00:5::/48'), parseCidr('10.88.0.0/24'), [front], [])).toThrow('--subnet fd00:5::/48: overlaps network front (fd00:5::/64)');
@@ -214,11 +220,15 @@ describe('host ports chosen at start', () => {
     );
     expect(() => checkPublishedElsewhere([parsePublish('8010-8020:8010-8020/udp')], 'api', others)).not.toThrow();
   });
-  it('refuses IPv6 addresses on an IPv4-only network', () => {
-    expect(() => checkFamilies([parsePublish('[::1]:80:80')], 'api', 'v4only', false)).toThrow(
+  it('refuses IPv6 addresses on an IPv4-only network', async () => {
+    let asked = 0;
+    const v4only = async () => (asked++, false);
+    await expect(checkFamilies([parsePublish('[::1]:80:80')], 'api', 'v4only', v4only)).rejects.toThrow(
       'api: publish [::1]:80:80/tcp: network v4only has no IPv6 (--ipv6=false, or IPv6 is off on this host)',
     );
-    expect(() => checkFamilies([parsePublish('80:80')], 'api', 'v4only', false)).not.toThrow();
+    await expect(checkFamilies([parsePublish('80:80')], 'api', 'v4only', v4only)).resolves.toBeUndefined();
+    // the network's families are asked only for a mapping that needs IPv6
+    expect(asked).toBe(1);
   });
   it('prints them as docker port and docker ps do', () => {
     const p = { container: 'web', network: 'front', dualStack: true, publish: [parsePublish('8080:80'), parsePublish('[::1]:9000-9001:53-54/udp')] };

@@ -8,6 +8,7 @@ import { renderContainerBatch, renderHostBatch } from '../../src/net/linux/veth.
 import { renderHosts, renderResolvConf } from '../../src/net/hosts.js';
 import type { NetworkRecord } from '../../src/net/types.js';
 import { parsePublish } from '../../src/spec/publish.js';
+import { rootWithTools } from '../helpers/net.js';
 
 // Golden files: test/fixtures/net/*. UPDATE_GOLDEN=1 rewrites them (review the diff!).
 const dir = join(import.meta.dirname, '..', 'fixtures', 'net');
@@ -63,11 +64,11 @@ describe('nft ruleset', () => {
   it('with no network left, only removes the table (and the IPv4-only table of older vessels)', () => {
     expect(renderRuleset('vessel', [], { loopback6: true })).toBe('add table ip vessel\ndelete table ip vessel\nadd table inet vessel\ndelete table inet vessel\n');
   });
-  it('is accepted by nft itself when nft is installed', async () => {
+  // The one check of the `table inet` / `dport map` syntax against nft itself: under CI it fails
+  // without root and nft (as every networking test does), elsewhere it shows as skipped.
+  it('is accepted by nft itself (nft -c, as root)', async (ctx) => {
+    if (!rootWithTools(['nft'], 'the nft syntax check needs root and nftables')) return ctx.skip();
     const { execFileSync } = await import('node:child_process');
-    let nft = true;
-    try { execFileSync('nft', ['--version']); } catch { nft = false; }
-    if (!nft || process.getuid?.() !== 0) return;
     for (const loopback6 of [true, false]) execFileSync('nft', ['-c', '-f', '-'], { input: renderRuleset('vessel_unitcheck', [front, back], { loopback6 }) });
   });
 });

@@ -11,7 +11,7 @@ process.env.VESSEL_ROOT = root;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 import { Recorder, setHostRunner } from '../../src/util/host.js';
-import { ensureVolume, listVolumes, pruneVolumes, removeVolume } from '../../src/volume/index.js';
+import { ensureVolume, inspectVolume, listVolumeInfo, listVolumes, pruneVolumes, removeVolume } from '../../src/volume/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 
 const vols = join(root, 'volumes');
@@ -52,6 +52,26 @@ describe('the volume store', () => {
     await expect(removeVolume('db', users, { force: true })).rejects.toThrow(/in use/);
     expect(await pruneVolumes(users)).toEqual([]);
     expect(await pruneVolumes(none)).toEqual(['db']);
+  });
+
+  it('a corrupt record is an error naming its file, for ls, inspect, rm and prune — never a volume quietly gone from them', async () => {
+    await ensureVolume('cache');
+    await ensureVolume('broken');
+    const record = join(vols, 'broken', 'volume.json');
+    writeFileSync(record, '{"name": "broken", "driv');
+    const notJson = `${record}: not valid JSON`;
+    await expect(listVolumes()).rejects.toThrow(notJson);
+    await expect(listVolumeInfo(none)).rejects.toThrow(notJson);
+    await expect(inspectVolume('broken', none)).rejects.toThrow(notJson);
+    await expect(removeVolume('broken', none)).rejects.toThrow(notJson);
+    // prune reads every record before it removes anything: the unused `cache` stays too
+    await expect(pruneVolumes(none)).rejects.toThrow(notJson);
+    expect(readdirSync(vols).sort()).toEqual(['broken', 'cache']);
+    // valid JSON that is another volume's record (a removal deletes by the record's name)
+    writeFileSync(record, JSON.stringify({ name: 'cache', driver: 'local', createdAt: '', createdBy: 'first use' }));
+    await expect(listVolumes()).rejects.toThrow(`${record}: not the record of volume broken (expected {"name": "broken", "driver": "local"|"zfs", …})`);
+    rmSync(join(vols, 'broken'), { recursive: true });
+    expect(await pruneVolumes(none)).toEqual(['cache']);
   });
 
   it('on a FreeBSD ZFS store: a dataset per volume, recorded before it is created (golden transcript)', async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { bridgeName, epairNames, rdrAnchor, switchRdr } from '../../runtime/freebsd/index.js';
+import { bridgeName, epairNames, rdrResource, switchRdr } from '../../runtime/freebsd/index.js';
 import { networkDir } from '../store.js';
 import type { NetBackend } from '../backend.js';
 import { ensureBridge, interfaceExists, removeBridge, removeInterface } from './bridge.js';
@@ -47,7 +47,7 @@ export function freebsdBackend(): NetBackend {
     removeInterface,
     applyRules: async () => undefined,
     switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
-    // as the jail driver records its anchor: with the address whose states go when it is removed
-    publishedResource: (_net, lease) => ({ kind: 'pf-anchor', id: rdrAnchor(lease.container), detail: { address: lease.address } }),
+    // as the jail driver records its anchor (one helper): with the addresses whose states go when it is removed
+    publishedResource: (_net, lease) => rdrResource(lease.container, lease.address, lease.address6),
   };
 }

@@ -1,6 +1,5 @@
-import { isIPv4, isIPv6, run } from '../../util/index.js';
+import { isIPv4, networkOf6, run } from '../../util/index.js';
 import { ipToInt } from '../cidr.js';
-import { ip6ToBigInt } from '../cidr6.js';
 import type { HostRoute, HostRoute6 } from '../ipam.js';
 
 /**
@@ -64,11 +63,9 @@ export function parseNetstatRoutes6(json: string): HostRoute6[] {
   const out: HostRoute6[] = [];
   for (const e of entries(json)) {
     if (typeof e.destination !== 'string' || e.destination === 'default' || e.destination.includes('%')) continue;
-    const [addr = '', len] = e.destination.split('/');
-    const prefix = len === undefined ? 128 : Number(len);
-    if (!isIPv6(addr) || !Number.isInteger(prefix) || prefix < 1 || prefix > 128) continue;
-    const mask = ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
-    out.push({ dst: { base: ip6ToBigInt(addr) & mask, prefix }, dev: typeof e['interface-name'] === 'string' ? e['interface-name'] : '?' });
+    const dst = networkOf6(e.destination, { bare: true });
+    if (dst === undefined || dst.prefix === 0) continue;
+    out.push({ dst, dev: typeof e['interface-name'] === 'string' ? e['interface-name'] : '?' });
   }
   return out;
 }

@@ -44,7 +44,11 @@ export function linuxBackend(): NetBackend {
       why: 'IPv6 is disabled on this host (net.ipv6.conf.all/default.disable_ipv6, or ipv6.disable=1)',
       hint: 'create the network with --ipv6=false, or enable IPv6 on the host',
     }),
-    relays: (publish, address6) => (bridgeNfCallsIp6tables() ? loopbackRelays(publish, address6) : []),
+    // the sysctl is read only when some mapping would be relayed (a dual-stack lease publishing on ::1)
+    relays: (publish, address6) => {
+      const relays = loopbackRelays(publish, address6);
+      return relays.length > 0 && bridgeNfCallsIp6tables() ? relays : [];
+    },
     interfaceExists: async (name) => interfaceExists(name),
     ensureNetwork: ensureBridge,
     removeNetwork: (net) => removeInterface(net.bridge),

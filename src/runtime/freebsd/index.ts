@@ -2,7 +2,7 @@
 export { FreeBSDDriver, type FreeBSDDriverOptions, killSignalArg } from './driver.js';
 export { renderStart, type StartPlan } from './render.js';
 export { epairNames, bridgeName, jailName, rdrAnchor, natAnchor, devfsRulesetNumber } from './names.js';
-export { pfConfLines, renderNat, renderRdr, renderRdrSwitch, switchRdr, externalAddress, type RdrSide } from './pf.js';
+export { pfConfLines, renderNat, renderRdr, renderRdrSwitch, switchRdr, externalAddress, rdrResource, type RdrSide } from './pf.js';
 export { bridgeSteps, interfaceExists, removeEpair, removeNetworkPlumbing } from './vnet.js';
 export { runSteps, describeSteps, type Step } from './steps.js';
 

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { VesselError, bigIntToIPv6, ipv6InSubnet, ipv6ToBigInt, isIPv6, run, writeFileAtomic } from '../../util/index.js';
+import { VesselError, formatCidr6, ipv6InSubnet, isIPv6, networkOf6, run, writeFileAtomic } from '../../util/index.js';
 import type { PortPublish } from '../../spec/index.js';
 import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
 import type { Resource } from '../types.js';
@@ -34,6 +34,19 @@ export function subnetOf(cidr: string): string {
 
 export function bareAddress(cidr: string): string {
   return cidr.split('/')[0]!;
+}
+
+/**
+ * A container's rdr anchor as its state records it, whoever loads its rules (the jail's start, or
+ * net/'s switch of published ports): with the addresses of both families whose states go when it
+ * is removed (removeAnchor: flushing an anchor keeps its states).
+ */
+export function rdrResource(container: string, address: string, address6?: string): Resource {
+  return {
+    kind: 'pf-anchor',
+    id: rdrAnchor(container),
+    detail: { address: bareAddress(address), ...(address6 !== undefined ? { address6: bareAddress(address6) } : {}) },
+  };
 }
 
 /** `8080` or, for a range, pf's `8000:8010` (pf.conf(5) PARAMETERS: ":" range including boundaries). */
@@ -193,10 +206,9 @@ export function renderNat(network: string, subnet: string, subnet6?: string): st
 /** The IPv6 subnet of ADDR/PREFIX (`<…>` placeholders of a plan pass through). */
 export function subnet6Of(cidr: string): string {
   if (cidr.startsWith('<')) return '<subnet6>';
-  const [addr = '', len = ''] = cidr.split('/');
-  if (!isIPv6(addr) || !/^\d{1,3}$/.test(len) || Number(len) > 128) throw new VesselError('E_NETWORK', `address ${JSON.stringify(cidr)}: expected IPv6/prefix`);
-  const hostBits = BigInt(128 - Number(len));
-  return `${bigIntToIPv6((ipv6ToBigInt(addr) >> hostBits) << hostBits)}/${len}`;
+  const net = networkOf6(cidr);
+  if (net === undefined) throw new VesselError('E_NETWORK', `address ${JSON.stringify(cidr)}: expected IPv6/prefix`);
+  return formatCidr6(net);
 }
 
 export function loadSteps(anchor: string, text: string, macros: Record<string, string> = {}): Step[] {
@@ -314,12 +326,13 @@ export function parseStates(stdout: string): PfState[] {
   return out;
 }
 
+/** A target that does not parse (a damaged record) matches no state: the anchor goes anyway. */
 function inSubnet(ip: string, cidr: string): boolean {
-  if (cidr.includes(':')) return ip.includes(':') && ipv6InSubnet(ip, cidr.includes('/') ? cidr : `${cidr}/128`);
-  if (ip.includes(':')) return false;
-  if (!cidr.includes('/')) return ip === cidr;
-  const [net, len] = cidr.split('/');
   try {
+    if (cidr.includes(':')) return ipv6InSubnet(ip, cidr);
+    if (ip.includes(':')) return false;
+    if (!cidr.includes('/')) return ip === cidr;
+    const [net, len] = cidr.split('/');
     return subnetOf(`${ip}/${len}`) === `${net}/${len}`;
   } catch {
     return false;

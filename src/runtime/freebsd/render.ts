@@ -8,7 +8,7 @@ import { jailSysctlArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
 import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
-import { bareAddress, loadSteps, renderNat, renderRdr, subnet6Of, subnetOf } from './pf.js';
+import { bareAddress, loadSteps, rdrResource, renderNat, renderRdr, subnet6Of, subnetOf } from './pf.js';
 import type { HostFacts } from './probe.js';
 import { addRuleSteps, rctlRules } from './rctl.js';
 import type { Step, Vars } from './steps.js';
@@ -162,12 +162,7 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   if (n.mode === 'bridge' && n.publish.length > 0) {
     const rdr = renderRdr(cfg.name, n.address, n.publish, n.address6);
     rulesets.push({ path: `pf anchor ${rdrAnchor(cfg.name)}`, content: rdr });
-    // The addresses are recorded with the anchor: removing it also kills the states to them (pf.ts).
-    resources.push({
-      kind: 'pf-anchor',
-      id: rdrAnchor(cfg.name),
-      detail: { address: bareAddress(n.address), ...(n.address6 !== undefined ? { address6: bareAddress(n.address6) } : {}) },
-    });
+    resources.push(rdrResource(cfg.name, n.address, n.address6));
     steps.push(...loadSteps(rdrAnchor(cfg.name), rdr, { ext_if: facts.extIf }));
   }
 
