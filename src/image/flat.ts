@@ -12,30 +12,36 @@ import type { Digest } from './types.js';
  * a ZFS store stacks the layers with nullfs and unionfs, and unionfs knows nothing of whiteouts,
  * so a file a higher layer deleted would show through. When no layer above the first deletes
  * anything, the layers stack as they are. Otherwise the chain is applied once, deletions
- * honoured (flattenInto), into one directory named after its top ChainID — made in staging and
- * renamed into place under the store lock, shared by every container of every image with that
- * chain, removed by `image prune` with the last image that has it (as a ZFS store keeps one
- * snapshot per chain). `make`: false only names it (a plan).
+ * honoured (flattenInto), into one directory named after its top ChainID, shared by every
+ * container of every image with that chain, removed by `image prune` with the last image that
+ * has it (as a ZFS store keeps one snapshot per chain). `make`: false only names it (a plan).
+ *
+ * The copy is made in staging WITHOUT the store lock: a whole image copied under it would hold
+ * every import, pull and prune for as long (and fail them after the lock's timeout). The live
+ * staging directory already keeps prune off the layers being read. The lock is taken only for
+ * the check-and-rename; a start that lost the race to another drops its copy.
  */
 export async function unionLowerDirs(diffIds: Digest[], opts: { make: boolean }): Promise<string[]> {
   const dirs = diffIds.map((d) => paths.layer(d));
+  if (diffIds.length < 2) return dirs; // only a layer above the first deletes anything
+  const flat = paths.flat(chainIds(diffIds).at(-1)!);
+  // made by an earlier start (only chains with deletions are flattened): no layer record read
+  if (existsSync(flat)) return [flat];
   if (!(await deletesAbove(diffIds))) return dirs;
-  const top = chainIds(diffIds).at(-1)!;
-  const flat = paths.flat(top);
-  if (!opts.make || existsSync(flat)) return [flat];
-  await withStoreLock(async () => {
-    if (existsSync(flat)) return; // made meanwhile by another start
-    const staging = await makeStaging('flat');
-    try {
-      const tree = join(staging, 'root');
-      await flattenInto(diffIds, tree);
-      // one rename: a start never sees half a tree, a crash leaves only staging (prune's to remove)
+  if (!opts.make) return [flat];
+  const staging = await makeStaging('flat');
+  try {
+    const tree = join(staging, 'root');
+    await flattenInto(diffIds, tree);
+    // one rename: a start never sees half a tree, a crash leaves only staging (prune's to remove)
+    await withStoreLock(async () => {
+      if (existsSync(flat)) return; // made meanwhile by another start: this copy is dropped below
       await mkdir(dirname(flat), { recursive: true });
       await rename(tree, flat);
-    } finally {
-      await dropStaging(staging);
-    }
-  });
+    });
+  } finally {
+    await dropStaging(staging);
+  }
   return [flat];
 }
 

@@ -16,7 +16,7 @@ process.env.VESSEL_OS = 'freebsd';
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 import { deletingLayers, makeOciArchive, makeTar } from '../helpers/image.js';
-import { importImage, pruneImages, removeImage, resolveImage, unionLowerDirs } from '../../src/image/index.js';
+import { importImage, pruneImages, removeImage, resolveImage, unionLowerDirs, withStoreLock } from '../../src/image/index.js';
 
 const noUsers = async () => [];
 
@@ -54,6 +54,37 @@ describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once',
     await importImage(file, 'plain:1');
     const img = await resolveImage('plain:1');
     expect(await unionLowerDirs(img.record.layers, { make: true })).toEqual(img.layerDirs);
+  });
+
+  it('the copy is made outside the store lock; starts racing for one chain share one directory', async () => {
+    const { base, top } = await deletingLayers();
+    const third = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/d', content: 'd\n' }]);
+    const file = join(root, 'racing.tar');
+    writeFileSync(file, await makeOciArchive({ layers: [base, top, third], config: { Cmd: ['/bin/sh'] } }));
+    await importImage(file, 'racing:1');
+    const img = await resolveImage('racing:1');
+    const tmp = join(root, 'images', 'tmp');
+    const copies = () => (existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('flat-')) : []);
+    const copied = () => copies().every((n) => existsSync(join(tmp, n, 'root', 'etc', 'd')));
+
+    // the store lock held by someone else (an import, a prune) does not stop the copies: both
+    // starts' trees are complete while it is held; they only wait for it to rename
+    let starts: Promise<string[][]> | undefined;
+    await withStoreLock(async () => {
+      starts = Promise.all([unionLowerDirs(img.record.layers, { make: true }), unionLowerDirs(img.record.layers, { make: true })]);
+      for (let i = 0; i < 400; i++) {
+        if (copies().length === 2 && copied()) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(copies()).toHaveLength(2);
+      expect(copied()).toBe(true);
+    });
+    const [[a], [b]] = await starts!;
+    expect(a).toBe(b);
+    expect(readdirSync(join(a!, 'etc')).sort()).toEqual(['c', 'd']);
+    expect(readdirSync(join(a!, 'www'))).toEqual(['keep.html']);
+    expect(existsSync(tmp)).toBe(false); // the loser's copy dropped
+    await removeImage('racing:1', { users: noUsers });
   });
 
   it('image prune removes a flattened chain with the last image that has it', async () => {
