@@ -54,6 +54,14 @@ function describe(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/** After a timeout's SIGTERM, a command still running is killed (the process library's default). */
+const KILL_AFTER_MS = 5_000;
+/**
+ * After the command exits, how long its pipes may stay open: a grandchild it left behind (a
+ * daemon it started, a `sleep &`) holds them, and 'close' would wait for that process instead.
+ */
+const PIPES_AFTER_EXIT_MS = 500;
+
 /**
  * A command run to its end with its output captured. node:child_process directly: the process
  * library vessel used before cost a start ~40 ms of ES-module loading on every first host command
@@ -72,21 +80,36 @@ function runToEnd(argv: readonly string[], opts: HostOptions): Promise<HostResul
     child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr?.on('data', (d: Buffer) => err.push(d));
     let timedOut = false;
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; child.kill('SIGTERM'); }, opts.timeoutMs);
+    let killer: NodeJS.Timeout | undefined;
+    let pipesGrace: NodeJS.Timeout | undefined;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    }, opts.timeoutMs);
     let spawnError: string | undefined;
-    const done = (exitCode: number, extra = ''): void => {
-      if (timer) clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8') + extra;
+    let settled = false;
+    const done = (exitCode: number, extra?: string): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of [timer, killer, pipesGrace]) if (t) clearTimeout(t);
+      // pipes a grandchild still holds would keep this process alive
+      for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+      const text = Buffer.concat(err).toString('utf8');
+      const stderr = extra === undefined ? text : text === '' || text.endsWith('\n') ? text + extra : `${text}\n${extra}`;
       resolve({ argv, exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr, ...(spawnError !== undefined ? { spawnError } : {}) });
     };
-    // spawn itself failed (ENOENT, EACCES): 'close' follows with no code
-    child.once('error', (e: NodeJS.ErrnoException) => { spawnError = e.code ?? e.message; });
-    // 'close', not 'exit': the output is complete only once the pipes are
-    child.once('close', (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (spawnError !== undefined) return done(127);
       if (timedOut) return done(124, `timed out after ${opts.timeoutMs} ms`);
       done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
+    };
+    // spawn itself failed (ENOENT, EACCES): 'close' follows with no code
+    child.once('error', (e: NodeJS.ErrnoException) => { spawnError = e.code ?? e.message; });
+    // 'close', not 'exit': the output is complete only once the pipes are — unless something
+    // else holds them, then what was read by a short while after the exit
+    child.once('close', finish);
+    child.once('exit', (code, signal) => { pipesGrace = setTimeout(() => finish(code, signal), PIPES_AFTER_EXIT_MS); });
     if (opts.input !== undefined) {
       child.stdin?.on('error', () => undefined); // a command that exits without reading all of it
       child.stdin?.end(opts.input);
