@@ -71,8 +71,9 @@ export function decompressor(kind: Compression): Decompressor {
 function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
   const output = child.pipes[1] as Readable;
   const stderr = stderrOf(child);
-  const done = child.exited.then(({ code, signal }) => {
+  const done = child.exited.then(async ({ code, signal }) => {
     if (code === 0) return;
+    await stderr.done();
     const why = stderr.last(1) || (signal ? `killed by ${signal}` : `exit ${code}`);
     throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
   });

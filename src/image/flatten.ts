@@ -89,5 +89,7 @@ async function copyTree(from: string, to: string): Promise<void> {
   const errs = [stderrOf(src), stderrOf(dst)];
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);
   const [a, b] = await Promise.all([src.exited, dst.exited]);
-  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
+  if (a.code === 0 && b.code === 0) return;
+  await Promise.all(errs.map((e) => e.done()));
+  throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
 }

@@ -289,5 +289,7 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   }
   pack.finalize();
   const { code } = await child.exited;
-  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
+  if (code === 0) return;
+  await stderr.done();
+  throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
 }

@@ -164,23 +164,56 @@ const nodeRunner: HostRunner = {
   },
 };
 
+/** The last `n` non-empty lines of a command's output. */
+function lastLines(text: string, n: number): string[] {
+  return text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-n);
+}
+
+/** What a spawned child wrote on stderr (see stderrOf). */
+export interface StderrTail {
+  /** Its last n non-empty lines. */
+  lines(n?: number): string[];
+  /** Its last n lines joined for one line of error. */
+  last(n?: number): string;
+  /**
+   * Settles once all of it was read. A child's 'exit' can come before its last words are read:
+   * a message built right after `await child.exited` awaits this first. Bounded: a grandchild
+   * holding the pipe open does not keep it waiting.
+   */
+  done(): Promise<void>;
+}
+
 /**
- * What a spawned child writes on stderr, kept as it runs (its last 8 KiB): `last(n)` is its last
- * n lines joined for one line of error. For children whose stdio is wired to streams (spawn), where
- * run() cannot be used; run() keeps the whole of its command's output itself.
+ * What a spawned child writes on stderr, kept as it runs (its last 8 KiB). For children whose
+ * stdio is wired to streams (spawn), where run() cannot be used; run() keeps the whole of its
+ * command's output itself.
  */
-export function stderrOf(child: SpawnedProcess): { last: (n?: number) => string } {
+export function stderrOf(child: SpawnedProcess): StderrTail {
   let text = '';
   const err = child.pipes[2] as NodeJS.ReadableStream | null | undefined;
   err?.setEncoding('utf8');
   err?.on('data', (s: string) => {
     text = (text + s).slice(-8192);
   });
-  return { last: (n = 2) => text.trim().split('\n').filter(Boolean).slice(-n).join(' | ') };
+  const ended = new Promise<void>((res) => {
+    if (!err) return res();
+    err.once('end', res);
+    err.once('close', res);
+    err.once('error', () => res());
+  });
+  const lines = (n = 2) => lastLines(text, n);
+  return {
+    lines,
+    last: (n = 2) => lines(n).join(' | '),
+    done: () => new Promise<void>((res) => {
+      const t = setTimeout(res, PIPES_AFTER_EXIT_MS);
+      void ended.then(() => { clearTimeout(t); res(); });
+    }),
+  };
 }
 
 export function hostFailure(r: HostResult): VesselError {
-  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+  const detail = lastLines(r.stderr.trim() || r.stdout, 3).join(' | ');
   return new VesselError('E_HOST', `${describe(r.argv)} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/util/host.js';
+import { host, run, stderrOf } from '../../src/util/host.js';
 
 /**
  * util/host run(): a command that outlives its timeout is stopped for good, and run() settles
@@ -39,6 +39,34 @@ describe('host run(): timeouts and pipes', () => {
       expect(r.stderr).toBe('timed out after 200 ms');
     } finally {
       if (grandchild > 0) process.kill(grandchild, 'SIGKILL');
+    }
+  });
+});
+
+describe('stderrOf(): the words a spawned tool says before it exits', () => {
+  it('done() waits for what is still in flight after the exit; lines(n) and last(n) are its last lines', async () => {
+    // the reason arrives after the process the caller awaited has exited (a child of it writes it)
+    const child = host().spawn(['sh', '-c', '(sleep 0.2; printf "first\\n\\nsecond  \\nthe reason\\n" >&2) & exit 1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err = stderrOf(child);
+    expect((await child.exited).code).toBe(1);
+    await err.done();
+    expect(err.lines(4)).toEqual(['first', 'second', 'the reason']);
+    expect(err.lines(1)).toEqual(['the reason']);
+    expect(err.last()).toBe('second | the reason');
+  });
+
+  it('done() settles even while a grandchild keeps the pipe open', async () => {
+    const child = host().spawn(['sh', '-c', 'sleep 60 & echo $! >&2; exit 1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err = stderrOf(child);
+    await child.exited;
+    await err.done();
+    const grandchild = Number(err.last(1));
+    try {
+      expect(grandchild).toBeGreaterThan(0);
+      expect(() => process.kill(grandchild, 0)).not.toThrow();
+    } finally {
+      if (grandchild > 0) process.kill(grandchild, 'SIGKILL');
+      (child.pipes[2] as NodeJS.ReadableStream & { destroy(): void }).destroy();
     }
   });
 });
