@@ -138,11 +138,13 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
     // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
     // file, from the page cache, beside it: the bar follows that read.
     const dec = await decompressFile(kind, file);
-    const blobHash = readFileThrough(file, count);
+    const stopHash = new AbortController();
+    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal });
     blobHash.catch(() => undefined);
     try {
       result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
     } catch (e) {
+      stopHash.abort();
       dec.abort();
       await dec.done.catch(() => undefined);
       await blobHash.catch(() => undefined);

@@ -62,19 +62,22 @@ export function finished(w: Writable): Promise<void> {
 
 /**
  * The sha256 digest of a file, read once through one reused buffer (no garbage per chunk);
- * `onChunk` sees each piece (valid only during the call).
+ * `onChunk` sees each piece (valid only during the call). `signal` stops the read between
+ * pieces (it rejects with the signal's reason): a caller whose other reader of the file failed
+ * does not wait for the rest of a multi-GB file to be hashed for nothing.
  */
-export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void): Promise<Digest> {
+export async function readFileThrough(file: string, opts: { onChunk?: (chunk: Buffer) => void; signal?: AbortSignal } = {}): Promise<Digest> {
   const h = createHash('sha256');
   const fh = await open(file, 'r');
   const buf = Buffer.allocUnsafe(1 << 20);
   try {
     for (;;) {
+      opts.signal?.throwIfAborted();
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
       h.update(chunk);
-      onChunk(chunk);
+      opts.onChunk?.(chunk);
     }
   } finally {
     await fh.close();
