@@ -6,9 +6,9 @@ import { MEDIA_CONFIG, MEDIA_LAYER_BZIP2, MEDIA_LAYER_GZIP, MEDIA_LAYER_XZ, MEDI
 import { findImage } from './list.js';
 import { canonicalJson } from './oci-config.js';
 import { sha256 } from './commit.js';
-import { decompressor } from './compression.js';
+import { decompressFile } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
-import { fanOutFile, finished } from './streams.js';
+import { finished } from './streams.js';
 import { withMergedRoot } from './flatten.js';
 import { tarStreamLib } from './retar.js';
 import { tarForms } from './tar-forms.js';
@@ -69,15 +69,14 @@ async function exportableLayer(d: Descriptor, staging: string): Promise<{ desc: 
   const path = paths.blob(d.digest);
   if (d.mediaType !== MEDIA_LAYER_XZ && d.mediaType !== MEDIA_LAYER_BZIP2) return { desc: d, path };
   const out = join(staging, d.digest.slice(7) + '.gz');
-  const dec = decompressor(d.mediaType === MEDIA_LAYER_XZ ? 'xz' : 'bzip2');
   const { createGzip } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
   const gz = createGzip({ level: 6 });
   const h = createHash('sha256');
   const w = createWriteStream(out);
   gz.on('data', (c: Buffer) => h.update(c));
+  const dec = await decompressFile(d.mediaType === MEDIA_LAYER_XZ ? 'xz' : 'bzip2', path);
   dec.output.pipe(gz).pipe(w);
-  await fanOutFile(path, [dec.input], () => undefined, { promise: new Promise(() => undefined), stopped: () => false });
   await dec.done;
   await finished(w);
   const size = (await stat(out)).size;

@@ -20,7 +20,7 @@ export { dropStaging, makeStaging, paths, readIndex, withStoreLock, storeDir } f
 export type { Descriptor, StoredImage } from './store.js';
 export { commitLayers, stageLayerFile, stageLayerStream } from './layer.js';
 export type { StagedLayer } from './layer.js';
-export { findEquivalent, registerImage, setTag } from './commit.js';
+export { findEquivalent, registerImage, setTag, sha256 } from './commit.js';
 export { toImageRecord } from './list.js';
 export { canonicalJson, hostArchitecture, hostOs, toOciConfig } from './oci-config.js';
 export type { OciImageConfig } from './oci-config.js';

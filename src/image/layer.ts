@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -80,6 +80,11 @@ export interface StageOptions {
   keepBlob?: boolean;
 }
 
+/** Whether hard links to files of lower layers may be unpacked (as placeholders): decided here only. */
+export function lowerLinksAllowed(opts: Pick<StageOptions, 'whiteouts' | 'lowerLinks'>): boolean {
+  return opts.lowerLinks ?? opts.whiteouts ?? false;
+}
+
 let counter = 0;
 
 export async function fileSize(file: string): Promise<number> {
@@ -113,7 +118,7 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   // file must not change meanwhile (checked below by size and mtime).
   const blobCopy = keepBlob ? copyFile(file, blobPath) : Promise.resolve();
   blobCopy.catch(() => undefined);
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false };
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
   let done = 0;
   const count = (chunk: Buffer) => {
     done += chunk.length;
@@ -223,7 +228,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   for (const c of gzChunks.splice(0)) blobOut.write(c);
   let result: ExtractResult;
   try {
-    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false, ...(opts.upstream ? { upstream: opts.upstream } : {}) });
+    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.upstream ? { upstream: opts.upstream } : {}) });
   } catch (e) {
     tar.destroy();
     gz.destroy();
@@ -258,19 +263,20 @@ export async function commitLayers(layers: StagedLayer[]): Promise<void> {
 export async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
   const overlayForm = tarForms().overlayWhiteouts;
-  if (overlayForm === undefined) {
-    // FreeBSD has no overlayfs: the markers go, the deletions recorded beside the layer
-    // (deletesOf) are applied when layers are stacked (flattenInto, the ZFS chain).
-    for (const w of r.whiteouts) await unlink(join(layerDir, w));
-    for (const d of r.opaqueDirs) {
-      await unlink(join(layerDir, d, '.wh..wh..opq'));
-      if (!(await lstat(join(layerDir, d))).isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
-    }
-    return;
-  }
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+  if (overlayForm !== undefined && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
   }
+  // The markers go on every OS; the deletions recorded beside the layer (deletesOf) stay.
+  for (const w of r.whiteouts) await unlink(join(layerDir, w));
+  const opaque: Array<{ dir: string; st: Stats }> = [];
+  for (const dir of r.opaqueDirs) {
+    await unlink(join(layerDir, dir, '.wh..wh..opq'));
+    const st = await lstat(join(layerDir, dir));
+    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(dir)}/.wh..wh..opq": opaque marker outside a directory`);
+    opaque.push({ dir, st });
+  }
+  // FreeBSD has no overlayfs: the record alone, applied when layers are stacked (flattenInto, the ZFS chain).
+  if (overlayForm === undefined) return;
   const pack = tarStreamLib().pack();
   const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
   const stderr = stderrOf(child);
@@ -279,15 +285,10 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
     const slash = w.lastIndexOf('/');
     const dir = slash < 0 ? '' : w.slice(0, slash);
     const name = w.slice(slash + 1).slice('.wh.'.length);
-    await unlink(join(layerDir, w));
     pack.entry({ name: dir ? `${dir}/${name}` : name, type: 'character-device', mode: 0o000, uid: 0, gid: 0, devmajor: 0, devminor: 0, mtime: new Date(0) });
   }
-  for (const d of r.opaqueDirs) {
-    const marker = join(layerDir, d, '.wh..wh..opq');
-    await unlink(marker);
-    const st = await lstat(join(layerDir, d));
-    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
-    pack.entry({ name: d || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
+  for (const { dir, st } of opaque) {
+    pack.entry({ name: dir || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
   }
   pack.finalize();
   const { code } = await child.exited;
