@@ -9,7 +9,7 @@ import { sha256 } from './commit.js';
 import { decompressFile } from './compression.js';
 import { CONTAINERD_NAME } from './oci-import.js';
 import { finished } from './streams.js';
-import { withMergedRoot } from './flatten.js';
+import { withMergedRoot } from './flat.js';
 import { tarStreamLib } from './retar.js';
 import { tarForms } from './tar-forms.js';
 import { renderAciManifest } from './aci.js';

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { hostOs, run } from '../util/index.js';
 import { dropStaging, makeStaging, paths, withStoreLock } from './store.js';
 import { readLayerDeletes } from './layer.js';
 import { flattenInto } from './flatten.js';
@@ -51,6 +52,43 @@ async function deletesAbove(diffIds: Digest[]): Promise<boolean> {
     if (del.whiteouts.length > 0 || del.opaqueDirs.length > 0) return true;
   }
   return false;
+}
+
+/**
+ * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). A
+ * single layer that deletes nothing is its own merged root. Otherwise, on Linux, a read-only
+ * overlay of the layer directories (an empty directory is always added at the bottom: overlayfs
+ * refuses a lower-only mount with a single lower directory); on FreeBSD, which has no overlayfs,
+ * the chain's flattened directory a start uses (unionLowerDirs: made once, shared) when the chain
+ * deletes anything, else the layers applied onto a staging directory (flattenInto). The staging
+ * directory lives while `fn` runs either way: prune keeps layers and flattened chains meanwhile.
+ */
+export async function withMergedRoot<T>(diffIds: Digest[], fn: (dir: string) => Promise<T>): Promise<T> {
+  if (diffIds.length === 1) {
+    const d = await readLayerDeletes(diffIds[0]!);
+    if (d.whiteouts.length === 0 && d.opaqueDirs.length === 0) return fn(paths.layer(diffIds[0]!));
+  }
+  const staging = await makeStaging('flatten');
+  const merged = join(staging, 'merged');
+  let mounted = false;
+  try {
+    if (hostOs() === 'freebsd') {
+      const [one, ...more] = await unionLowerDirs(diffIds, { make: true });
+      if (one !== undefined && more.length === 0) return await fn(one);
+      await flattenInto(diffIds, merged);
+    } else {
+      const empty = join(staging, 'empty');
+      await mkdir(empty);
+      await mkdir(merged);
+      const lower = diffIds.map((id) => paths.layer(id)).reverse().concat(empty).join(':');
+      await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
+      mounted = true;
+    }
+    return await fn(merged);
+  } finally {
+    if (mounted) await run(['umount', merged], { allowFailure: true });
+    await dropStaging(staging);
+  }
 }
 
 /** The flattened chains `image prune` keeps: the top ChainID of every image that stays. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ process.env.VESSEL_OS = 'freebsd';
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 import { deletingLayers, makeOciArchive, makeTar } from '../helpers/image.js';
-import { importImage, pruneImages, removeImage, resolveImage, unionLowerDirs, withStoreLock } from '../../src/image/index.js';
+import { exportImage, importImage, pruneImages, removeImage, resolveImage, unionLowerDirs, withStoreLock } from '../../src/image/index.js';
 
 const noUsers = async () => [];
 
@@ -44,6 +45,25 @@ describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once',
     expect(await unionLowerDirs(img.record.layers, { make: true })).toEqual([flat]);
     expect(statSync(flat!).ctimeMs).toBe(made);
     expect(existsSync(join(root, 'images', 'tmp'))).toBe(false);
+  });
+
+  it('an export reads the chain\'s flattened directory instead of copying every layer again', async () => {
+    const img = await resolveImage('layered:1');
+    const [flat] = await unionLowerDirs(img.record.layers, { make: false });
+    // a file only the flattened directory has: seen in the export only if the export read it
+    writeFileSync(join(flat!, 'only-in-flat'), 'x\n');
+    try {
+      const out = join(root, 'layered-export.tar');
+      await exportImage('layered:1', out, { format: 'tar' });
+      const names = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).split('\n').map((n) => n.replace(/^\.\//, '')).filter(Boolean);
+      expect(names).toContain('only-in-flat');
+      expect(names).toContain('www/keep.html');
+      expect(names).not.toContain('www/index.html');
+      expect(names).not.toContain('etc/a');
+      expect(existsSync(join(root, 'images', 'tmp'))).toBe(false);
+    } finally {
+      rmSync(join(flat!, 'only-in-flat'));
+    }
   });
 
   it('a chain that deletes nothing stacks its layers as they are', async () => {
