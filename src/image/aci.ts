@@ -3,7 +3,7 @@ import { VesselError, errorMessage } from '../util/index.js';
 import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
 import { retar } from './retar.js';
 import { commitLayers, fileSize, stageLayerStream, type Progress, type StagedLayer } from './layer.js';
-import { layerStack, linkLowerFiles } from './lower-links.js';
+import { linkLowerFiles } from './lower-links.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock, type StoredImage } from './store.js';
 import { findEquivalent, registerImage, setTag } from './commit.js';
 import { findImage, toImageRecord } from './list.js';
@@ -218,10 +218,8 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
       throw new VesselError('E_USAGE', `${file}: appc name "${m.name}" is not a vessel image name`, { hint: 'give one: vessel image import FILE NAME[:TAG]' });
     }
     const lower = await aciDependencies(file, m);
-    if (layer.links?.length) {
-      const below = lower.flatMap((l) => l.layers.map((diffId) => ({ diffId, staged: undefined })));
-      await linkLowerFiles(await layerStack([...below, { diffId: layer.diffId, staged: layer }]), file);
-    }
+    const below = lower.flatMap((l) => l.layers.map((diffId) => ({ diffId, staged: undefined })));
+    await linkLowerFiles([...below, { diffId: layer.diffId, staged: layer }], file);
     await commitLayers([layer]);
     return await registerAci(file, m, name, layer, lower);
   } finally {

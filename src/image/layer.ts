@@ -100,8 +100,11 @@ export async function fileSize(file: string): Promise<number> {
 
 /**
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
- * kept as the layer blob, its tar unpacked beside it. Read once, streamed. Nothing reaches the
- * store until commitLayers(), which the caller runs only when every layer of the image staged.
+ * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). A plain tar is
+ * read once by JavaScript (unpacked and hashed) and copied by the kernel; a compressed one is read
+ * by its decompressing tool and once by JavaScript, which hashes it and writes the blob copy on
+ * the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
+ * layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
   const total = await fileSize(file);
@@ -113,10 +116,11 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
   const before = await stat(file);
-  // The blob is a copy made by the kernel (copy_file_range), beside the one read through the
-  // pipeline: it costs no JavaScript time. Its digest is the one hashed from the stream; the
-  // file must not change meanwhile (checked below by size and mtime).
-  const blobCopy = keepBlob ? copyFile(file, blobPath) : Promise.resolve();
+  // A plain tar's blob is a copy made by the kernel (copy_file_range, a reflink where the
+  // filesystem has them), beside the one read through the pipeline: it costs no JavaScript time.
+  // Its digest is the one hashed from the stream; the file must not change meanwhile (checked
+  // below by size and mtime).
+  const blobCopy = keepBlob && kind === 'none' ? copyFile(file, blobPath) : Promise.resolve();
   blobCopy.catch(() => undefined);
   const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
   let done = 0;
@@ -141,10 +145,11 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   } else {
     // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
     // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
-    // file, from the page cache, beside it: the bar follows that read.
+    // file, from the page cache, beside it, which also writes the blob copy (so a refused layer
+    // stops copying too): the bar follows that read.
     const dec = await decompressFile(kind, file);
     const stopHash = new AbortController();
-    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal });
+    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal, ...(keepBlob ? { copyTo: blobPath } : {}) });
     blobHash.catch(() => undefined);
     try {
       result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
@@ -153,7 +158,6 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
       dec.abort();
       await dec.done.catch(() => undefined);
       await blobHash.catch(() => undefined);
-      await blobCopy.catch(() => undefined);
       throw e;
     }
     blobDigest = await blobHash;

@@ -5,7 +5,7 @@ import { VesselError, errorMessage } from '../util/index.js';
 import { MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_ZSTD, dropStaging, isDigest, makeStaging, paths, readIndex, readRecord, withStoreLock, type Descriptor } from './store.js';
 import { commitLayers, stageLayerFile, type Progress, type StagedLayer } from './layer.js';
 import { registerImage, setTag, sha256 } from './commit.js';
-import { layerStack, linkLowerFiles } from './lower-links.js';
+import { linkLowerFiles } from './lower-links.js';
 import { hostArchitecture, hostOs, type OciImageConfig } from './oci-config.js';
 import { formatImageRef, parseImageRef } from './ref.js';
 import { toImageRecord } from './list.js';
@@ -119,7 +119,7 @@ export async function importOciArchive(file: string, ref: string | undefined, op
       if (s.diffId !== diffIds[i]) throw bad(what, `uncompressed digest ${s.diffId} is not the config's diff id ${diffIds[i]}`);
       staged.push({ ...s, blob: { mediaType: l.mediaType, digest: l.digest, size: l.size } });
     }
-    await linkLowerFiles(await layerStack(staged.map((s) => ({ diffId: s.diffId, staged: s }))), file);
+    await linkLowerFiles(staged.map((s) => ({ diffId: s.diffId, staged: s })), file);
     await commitLayers(staged);
     const rec = await registerImage(
       { config: cfg.value, configText: cfg.text, manifest: manifest.text, layerBlobs: staged.map((s) => s.blob), layerSizes: staged.map((s) => s.size) },

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,13 @@ describe('readFileThrough: one read of a file, hashed', () => {
     const digest = await readFileThrough(file, { onChunk: (c) => { seen += c.length; } });
     expect(digest).toBe(`sha256:${createHash('sha256').update(data).digest('hex')}`);
     expect(seen).toBe(data.length);
+  });
+
+  it('writes the copy it is asked for on the way (the kept blob of a compressed layer)', async () => {
+    const copy = join(dir, 'copy');
+    const digest = await readFileThrough(file, { copyTo: copy });
+    expect(readFileSync(copy).equals(data)).toBe(true);
+    expect(digest).toBe(`sha256:${createHash('sha256').update(data).digest('hex')}`);
   });
 
   it('stops at the next piece once its signal is aborted (the other reader of the file failed)', async () => {
