@@ -10,9 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-// commander, ini and tar-stream (with its small deps) are on every start path: inlined, they come
-// with the code cache instead of a dozen module resolutions (~8 ms for tar-stream alone, measured).
-const inline = new Set(['commander', 'ini', 'tar-stream']);
+// commander and ini are on every start path: inlined, they come with the code cache instead of
+// module resolutions on every start. The rest load only in the commands that use them, through
+// import() or createRequire() inside a function (esbuild cannot see into the latter): tar-stream
+// (~10 ms, measured) in those that rewrite a tar stream (image/retar.ts), the AWS SDK and ssh2 in
+// pulls and publishes over s3:// and sftp:// (registry/open.ts). Inlining one of them would make
+// its initialisation part of every start, `vessel run` included: a static import runs at load.
+const inline = new Set(['commander', 'ini']);
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !inline.has(d)).flatMap((d) => [d, `${d}/*`]);
 
 rmSync('dist/bundle', { recursive: true, force: true });

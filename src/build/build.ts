@@ -6,7 +6,6 @@ import { dropStaging, makeStaging, readIndex, withStoreLock, findEquivalent, reg
 import type { ImageRecord } from '../image/index.js';
 import { parseVesselfile, VesselfileError, type Instruction } from './vesselfile.js';
 import { BuildSession, ociConfig, type Where } from './session.js';
-import { describeHealthcheck } from './steps/config.js';
 import * as config from './steps/config.js';
 import { copy } from './steps/copy.js';
 import { runStep } from './steps/run.js';
@@ -112,6 +111,6 @@ function describe(step: Instruction): string {
     case 'CMD': case 'ENTRYPOINT': return `${step.kind} ${JSON.stringify(step.argv)}`;
     case 'EXPOSE': return `EXPOSE ${step.ports.join(' ')}`;
     case 'VOLUME': return `VOLUME ${JSON.stringify(step.paths)}`;
-    case 'HEALTHCHECK': return describeHealthcheck(step.check);
+    case 'HEALTHCHECK': return config.describeHealthcheck(step.check);
   }
 }

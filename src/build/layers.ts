@@ -41,8 +41,11 @@ export async function layerFromUpper(upper: string, staging: string, source: str
   const child = host().spawn(tarForms().streamTree(upper), { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = stderrOf(child);
   const converted = retar(child.pipes[1] as Readable, upperEntryToOci);
-  const upstream = child.exited.then(({ code }) => {
-    if (code !== 0) throw new VesselError('E_HOST', `tar of ${upper} failed: ${stderr.last(1) || `exit ${code}`}`);
+  const upstream = child.exited.then(async ({ code }) => {
+    if (code !== 0) {
+      await stderr.done();
+      throw new VesselError('E_HOST', `tar of ${upper} failed: ${stderr.last(1) || `exit ${code}`}`);
+    }
     return converted.done;
   });
   upstream.catch(() => undefined);

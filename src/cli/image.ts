@@ -131,7 +131,7 @@ export function define(program: Command): void {
       const { imageUsers } = await import('../supervise/index.js');
       const r = await pruneImages(imageUsers);
       for (const id of r.images) process.stdout.write(`Deleted: ${id}\n`);
-      process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)\n`);
+      process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)${r.flattened ? `, ${r.flattened} flattened chain(s)` : ''}\n`);
       if (r.skipped) process.stderr.write(`vessel: blobs and layers kept: ${r.skipped}\n`);
     });
 }

@@ -1,10 +1,9 @@
 import type tarStream from 'tar-stream';
 import { VesselError, errorMessage } from '../util/index.js';
-import { detectCompression, decompressor, readHead } from './compression.js';
-import { fanOutFile } from './streams.js';
+import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
 import { retar } from './retar.js';
 import { commitLayers, fileSize, stageLayerStream, type Progress, type StagedLayer } from './layer.js';
-import { layerStack, linkLowerFiles } from './lower-links.js';
+import { linkLowerFiles } from './lower-links.js';
 import { dropStaging, makeStaging, readIndex, withStoreLock, type StoredImage } from './store.js';
 import { findEquivalent, registerImage, setTag } from './commit.js';
 import { findImage, toImageRecord } from './list.js';
@@ -97,17 +96,8 @@ function stripRootfs(name: string): string | undefined {
 }
 
 /** The archive decompressed and re-written as a plain layer tar of rootfs/, with `manifest` caught on the way. */
-function aciLayerStream(file: string, total: number, compression: Parameters<typeof decompressor>[0], onProgress: ((p: Progress) => void) | undefined) {
-  const dec = decompressor(compression);
-  let stopped = false;
-  let stopNow!: () => void;
-  const stop = new Promise<void>((res) => { stopNow = res; });
-  let done = 0;
-  const pump = fanOutFile(file, [dec.input], (c) => { done += c.length; onProgress?.({ done, total }); }, {
-    promise: Promise.race([stop, dec.done.catch(() => undefined)]),
-    stopped: () => stopped,
-  });
-  pump.catch(() => undefined);
+async function aciLayerStream(file: string, total: number, compression: Compression, onProgress: ((p: Progress) => void) | undefined) {
+  const dec = await decompressFile(compression, file, onProgress ? { onProgress: (done) => onProgress({ done, total }) } : {});
 
   const manifest = { text: '', tooBig: false };
   const { output, done: outerDone } = retar(
@@ -136,13 +126,11 @@ function aciLayerStream(file: string, total: number, compression: Parameters<typ
   return {
     layerTar: output,
     manifest,
-    upstream: Promise.all([pump, dec.done, outerDone]).then(() => undefined),
+    upstream: Promise.all([dec.done, outerDone]).then(() => undefined),
     /** Stop reading the file and decompressing (the layer was refused). */
     abort: async () => {
-      stopped = true;
-      stopNow();
       dec.abort();
-      await pump.catch(() => undefined);
+      await dec.done.catch(() => undefined);
     },
   };
 }
@@ -211,7 +199,7 @@ async function registerAci(file: string, m: AciManifest, name: ImageRef, layer: 
  */
 export async function importAci(file: string, ref: string | undefined, opts: { onProgress?: (p: Progress) => void } = {}): Promise<ImageRecord> {
   const wanted = ref === undefined ? undefined : parseImageRef(ref);
-  const stream = aciLayerStream(file, await fileSize(file), detectCompression(await readHead(file, 8)), opts.onProgress);
+  const stream = await aciLayerStream(file, await fileSize(file), detectCompression(await readHead(file, 8)), opts.onProgress);
   const staging = await makeStaging('aci');
   try {
     let layer: StagedLayer;
@@ -230,10 +218,8 @@ export async function importAci(file: string, ref: string | undefined, opts: { o
       throw new VesselError('E_USAGE', `${file}: appc name "${m.name}" is not a vessel image name`, { hint: 'give one: vessel image import FILE NAME[:TAG]' });
     }
     const lower = await aciDependencies(file, m);
-    if (layer.links?.length) {
-      const below = lower.flatMap((l) => l.layers.map((diffId) => ({ diffId, staged: undefined })));
-      await linkLowerFiles(await layerStack([...below, { diffId: layer.diffId, staged: layer }]), file);
-    }
+    const below = lower.flatMap((l) => l.layers.map((diffId) => ({ diffId, staged: undefined })));
+    await linkLowerFiles([...below, { diffId: layer.diffId, staged: layer }], file);
     await commitLayers([layer]);
     return await registerAci(file, m, name, layer, lower);
   } finally {

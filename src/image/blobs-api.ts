@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { allRecords, dropStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
 import { commitLayers, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';
-import { layerStack, linkLowerFiles } from './lower-links.js';
+import { linkLowerFiles } from './lower-links.js';
 import { findImage, toImageRecord } from './list.js';
 import { formatImageRef } from './ref.js';
 import type { OciImageConfig } from './oci-config.js';
@@ -106,7 +106,7 @@ export async function commitPulledImage(p: {
     const r = known.find((k) => k.layers.includes(l.diffId));
     sizes.push(r ? (r.layerSizes[r.layers.indexOf(l.diffId)] ?? 0) : 0);
   }
-  await linkLowerFiles(await layerStack(p.layers), p.source);
+  await linkLowerFiles(p.layers, p.source);
   await commitLayers([...new Set(p.layers.flatMap((l) => (l.staged ? [l.staged] : [])))]);
   const rec = await registerImage(
     { config: p.config, configText: p.configText, manifest: p.manifestText, layerBlobs: p.layers.map((l) => ({ mediaType: l.desc.mediaType, digest: l.desc.digest, size: l.desc.size })), layerSizes: sizes },

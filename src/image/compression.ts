@@ -3,6 +3,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { host, stderrOf, VesselError, type SpawnedProcess } from '../util/index.js';
 import { tarForms } from './tar-forms.js';
+import { fanOutFile } from './streams.js';
 
 /**
  * Compression of archives and layer blobs, recognised by magic bytes (a .tar.gz that is really
@@ -71,8 +72,9 @@ export function decompressor(kind: Compression): Decompressor {
 function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
   const output = child.pipes[1] as Readable;
   const stderr = stderrOf(child);
-  const done = child.exited.then(({ code, signal }) => {
+  const done = child.exited.then(async ({ code, signal }) => {
     if (code === 0) return;
+    await stderr.done();
     const why = stderr.last(1) || (signal ? `killed by ${signal}` : `exit ${code}`);
     throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
   });
@@ -81,18 +83,44 @@ function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): 
 }
 
 /**
- * A compressed file decompressed by its tool reading the file itself (as its stdin): the
- * compressed bytes never pass through JavaScript, and the tool runs beside the unpacking.
+ * A file decompressed: the one way vessel decompresses a file. By default its tool reads the
+ * file itself (as its stdin): the compressed bytes never pass through JavaScript, and the tool
+ * runs beside the unpacking. With `onProgress` (or a plain file), JavaScript reads the file into
+ * the decompressor instead, honouring its back-pressure, so progress follows what it consumed.
  * The caller must start reading `output` before it awaits anything: Node discards the unread
  * output of a child that has exited (child_process's flushStdio resumes it), and a small layer's
  * decompressor exits within a millisecond.
  */
-export async function decompressFile(kind: Exclude<Compression, 'none'>, file: string): Promise<Omit<Decompressor, 'input'>> {
+export async function decompressFile(kind: Compression, file: string, opts: { onProgress?: (done: number) => void } = {}): Promise<Omit<Decompressor, 'input'>> {
+  if (kind === 'none' || opts.onProgress !== undefined) return pumpFile(kind, file, opts.onProgress ?? (() => undefined));
   const fh = await open(file, 'r');
   const tool = toolOutput(kind, host().spawn(tarForms().decompress(kind), { stdio: [fh.fd, 'pipe', 'pipe'] }));
   // The child has its own copy of the descriptor; not awaited, for the reason above.
   void fh.close().catch(() => undefined);
   return tool;
+}
+
+function pumpFile(kind: Compression, file: string, onProgress: (done: number) => void): Omit<Decompressor, 'input'> {
+  const dec = decompressor(kind);
+  let stopped = false;
+  let stopNow!: () => void;
+  const stop = new Promise<void>((res) => { stopNow = res; });
+  let read = 0;
+  const pump = fanOutFile(file, [dec.input], (c) => onProgress((read += c.length)), {
+    promise: Promise.race([stop, dec.done.catch(() => undefined)]),
+    stopped: () => stopped,
+  });
+  const done = Promise.all([pump, dec.done]).then(() => undefined);
+  done.catch(() => undefined);
+  return {
+    output: dec.output,
+    done,
+    abort: () => {
+      stopped = true;
+      stopNow();
+      dec.abort();
+    },
+  };
 }
 
 /** File-name suffixes vessel prints for each compression (export names, messages). */

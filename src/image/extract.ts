@@ -139,7 +139,8 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
   const { code, signal } = await tarExit;
   if (code !== 0) {
     // The last words that say why, not GNU tar's "Exiting with failure" or bsdtar's "Error exit delayed".
-    const why = tarStderr.last(4).split(' | ').filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
+    await tarStderr.done();
+    const why = tarStderr.lines(4).filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
     throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${printableText(why) || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
   }
   return {

@@ -1,44 +1,11 @@
-import { lstat, mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { host, hostOs, run, stderrOf, VesselError } from '../util/index.js';
-import { makeStaging, dropStaging, paths } from './store.js';
+import { host, stderrOf, VesselError } from '../util/index.js';
+import { paths } from './store.js';
 import { readLayerDeletes } from './layer.js';
 import { tarForms } from './tar-forms.js';
 import type { Digest } from './types.js';
-
-/**
- * Give `fn` one directory showing the image's merged root filesystem (whiteouts applied). A
- * single layer that deletes nothing is its own merged root. Otherwise, on Linux, a read-only
- * overlay of the layer directories (an empty directory is always added at the bottom: overlayfs
- * refuses a lower-only mount with a single lower directory); on FreeBSD, which has no overlayfs,
- * the layers applied onto a staging directory (flattenInto).
- */
-export async function withMergedRoot<T>(diffIds: Digest[], fn: (dir: string) => Promise<T>): Promise<T> {
-  if (diffIds.length === 1) {
-    const d = await readLayerDeletes(diffIds[0]!);
-    if (d.whiteouts.length === 0 && d.opaqueDirs.length === 0) return fn(paths.layer(diffIds[0]!));
-  }
-  const staging = await makeStaging('flatten');
-  const merged = await mkdtemp(join(staging, 'merged-'));
-  let mounted = false;
-  try {
-    if (hostOs() === 'freebsd') {
-      await flattenInto(diffIds, merged);
-    } else {
-      const empty = join(staging, 'empty');
-      await mkdir(empty);
-      const lower = diffIds.map((id) => paths.layer(id)).reverse().concat(empty).join(':');
-      await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged]);
-      mounted = true;
-    }
-    return await fn(merged);
-  } finally {
-    if (mounted) await run(['umount', merged], { allowFailure: true });
-    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
-    await dropStaging(staging);
-  }
-}
 
 /**
  * Remove `rel` under `root`, but only if every directory on the way is a real directory: a
@@ -89,5 +56,7 @@ async function copyTree(from: string, to: string): Promise<void> {
   const errs = [stderrOf(src), stderrOf(dst)];
   (src.pipes[1] as Readable).pipe(dst.pipes[0] as Writable);
   const [a, b] = await Promise.all([src.exited, dst.exited]);
-  if (a.code !== 0 || b.code !== 0) throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
+  if (a.code === 0 && b.code === 0) return;
+  await Promise.all(errs.map((e) => e.done()));
+  throw new VesselError('E_HOST', `copying layer ${from}: ${errs.map((e) => e.last()).filter(Boolean).join(' | ')}`);
 }

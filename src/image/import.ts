@@ -110,8 +110,11 @@ export async function importIso(file: string, ref: string, opts: { onProgress?: 
   try {
     const child = host().spawn(tarForms().isoToTar(file), { stdio: ['ignore', 'pipe', 'pipe'] });
     const stderr = stderrOf(child);
-    const upstream = child.exited.then(({ code }) => {
-      if (code !== 0) throw new VesselError('E_ARCHIVE', `bsdtar: ${printableText(stderr.last(1)) || `exit ${code}`}`);
+    const upstream = child.exited.then(async ({ code }) => {
+      if (code !== 0) {
+        await stderr.done();
+        throw new VesselError('E_ARCHIVE', `bsdtar: ${printableText(stderr.last(1)) || `exit ${code}`}`);
+      }
       return fixed.done;
     });
     upstream.catch(() => undefined);

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCompression, decompressor, type Decompressor } from './compression.js';
 import { extractTarStream, type ExtractResult } from './extract.js';
-import { finishStaged, type StagedLayer } from './layer.js';
+import { finishStaged, lowerLinksAllowed, type StagedLayer } from './layer.js';
 import { waitDrain } from './streams.js';
 import type { Descriptor } from './store.js';
 
@@ -50,7 +50,7 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     dec = d;
     // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
     const knownDiffId = kind === 'none' ? { knownDiffId: () => verified!.digest } : {};
-    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done, externalLinks: opts.whiteouts, ...knownDiffId });
+    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done, externalLinks: lowerLinksAllowed(opts), ...knownDiffId });
     extraction.catch((e: unknown) => { failure = e; });
     settled = extraction.then(() => undefined, () => undefined);
   };

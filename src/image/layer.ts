@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -80,6 +80,11 @@ export interface StageOptions {
   keepBlob?: boolean;
 }
 
+/** Whether hard links to files of lower layers may be unpacked (as placeholders): decided here only. */
+export function lowerLinksAllowed(opts: Pick<StageOptions, 'whiteouts' | 'lowerLinks'>): boolean {
+  return opts.lowerLinks ?? opts.whiteouts ?? false;
+}
+
 let counter = 0;
 
 export async function fileSize(file: string): Promise<number> {
@@ -95,8 +100,11 @@ export async function fileSize(file: string): Promise<number> {
 
 /**
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
- * kept as the layer blob, its tar unpacked beside it. Read once, streamed. Nothing reaches the
- * store until commitLayers(), which the caller runs only when every layer of the image staged.
+ * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). A plain tar is
+ * read once by JavaScript (unpacked and hashed) and copied by the kernel; a compressed one is read
+ * by its decompressing tool and once by JavaScript, which hashes it and writes the blob copy on
+ * the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
+ * layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
   const total = await fileSize(file);
@@ -108,12 +116,13 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
   const before = await stat(file);
-  // The blob is a copy made by the kernel (copy_file_range), beside the one read through the
-  // pipeline: it costs no JavaScript time. Its digest is the one hashed from the stream; the
-  // file must not change meanwhile (checked below by size and mtime).
-  const blobCopy = keepBlob ? copyFile(file, blobPath) : Promise.resolve();
+  // A plain tar's blob is a copy made by the kernel (copy_file_range, a reflink where the
+  // filesystem has them), beside the one read through the pipeline: it costs no JavaScript time.
+  // Its digest is the one hashed from the stream; the file must not change meanwhile (checked
+  // below by size and mtime).
+  const blobCopy = keepBlob && kind === 'none' ? copyFile(file, blobPath) : Promise.resolve();
   blobCopy.catch(() => undefined);
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false };
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
   let done = 0;
   const count = (chunk: Buffer) => {
     done += chunk.length;
@@ -136,17 +145,19 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   } else {
     // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
     // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
-    // file, from the page cache, beside it: the bar follows that read.
+    // file, from the page cache, beside it, which also writes the blob copy (so a refused layer
+    // stops copying too): the bar follows that read.
     const dec = await decompressFile(kind, file);
-    const blobHash = readFileThrough(file, count);
+    const stopHash = new AbortController();
+    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal, ...(keepBlob ? { copyTo: blobPath } : {}) });
     blobHash.catch(() => undefined);
     try {
       result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
     } catch (e) {
+      stopHash.abort();
       dec.abort();
       await dec.done.catch(() => undefined);
       await blobHash.catch(() => undefined);
-      await blobCopy.catch(() => undefined);
       throw e;
     }
     blobDigest = await blobHash;
@@ -221,7 +232,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   for (const c of gzChunks.splice(0)) blobOut.write(c);
   let result: ExtractResult;
   try {
-    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: opts.lowerLinks ?? opts.whiteouts ?? false, ...(opts.upstream ? { upstream: opts.upstream } : {}) });
+    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.upstream ? { upstream: opts.upstream } : {}) });
   } catch (e) {
     tar.destroy();
     gz.destroy();
@@ -256,19 +267,20 @@ export async function commitLayers(layers: StagedLayer[]): Promise<void> {
 export async function applyWhiteouts(layerDir: string, r: ExtractResult, source: string): Promise<void> {
   if (r.whiteouts.length === 0 && r.opaqueDirs.length === 0) return;
   const overlayForm = tarForms().overlayWhiteouts;
-  if (overlayForm === undefined) {
-    // FreeBSD has no overlayfs: the markers go, the deletions recorded beside the layer
-    // (deletesOf) are applied when layers are stacked (flattenInto, the ZFS chain).
-    for (const w of r.whiteouts) await unlink(join(layerDir, w));
-    for (const d of r.opaqueDirs) {
-      await unlink(join(layerDir, d, '.wh..wh..opq'));
-      if (!(await lstat(join(layerDir, d))).isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
-    }
-    return;
-  }
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+  if (overlayForm !== undefined && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new VesselError('E_UNSUPPORTED', `${source}: layer has whiteouts; unpacking them for overlayfs needs root`);
   }
+  // The markers go on every OS; the deletions recorded beside the layer (deletesOf) stay.
+  for (const w of r.whiteouts) await unlink(join(layerDir, w));
+  const opaque: Array<{ dir: string; st: Stats }> = [];
+  for (const dir of r.opaqueDirs) {
+    await unlink(join(layerDir, dir, '.wh..wh..opq'));
+    const st = await lstat(join(layerDir, dir));
+    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(dir)}/.wh..wh..opq": opaque marker outside a directory`);
+    opaque.push({ dir, st });
+  }
+  // FreeBSD has no overlayfs: the record alone, applied when layers are stacked (flattenInto, the ZFS chain).
+  if (overlayForm === undefined) return;
   const pack = tarStreamLib().pack();
   const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
   const stderr = stderrOf(child);
@@ -277,17 +289,14 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
     const slash = w.lastIndexOf('/');
     const dir = slash < 0 ? '' : w.slice(0, slash);
     const name = w.slice(slash + 1).slice('.wh.'.length);
-    await unlink(join(layerDir, w));
     pack.entry({ name: dir ? `${dir}/${name}` : name, type: 'character-device', mode: 0o000, uid: 0, gid: 0, devmajor: 0, devminor: 0, mtime: new Date(0) });
   }
-  for (const d of r.opaqueDirs) {
-    const marker = join(layerDir, d, '.wh..wh..opq');
-    await unlink(marker);
-    const st = await lstat(join(layerDir, d));
-    if (!st.isDirectory()) throw new VesselError('E_ARCHIVE', `${source}: entry "${printableText(d)}/.wh..wh..opq": opaque marker outside a directory`);
-    pack.entry({ name: d || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
+  for (const { dir, st } of opaque) {
+    pack.entry({ name: dir || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });
   }
   pack.finalize();
   const { code } = await child.exited;
-  if (code !== 0) throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
+  if (code === 0) return;
+  await stderr.done();
+  throw new VesselError('E_ARCHIVE', `${source}: writing overlay whiteouts failed: ${printableText(stderr.last())}`);
 }

@@ -17,7 +17,7 @@ import type { Digest } from './types.js';
  * mode, times (and on Linux xattrs), made by the host's cp. Several links to the same lower file
  * within one layer become hard links of one copy.
  */
-export interface LayerInStack {
+interface LayerInStack {
   /** The layer's directory: staged, or already in the store. */
   dir: string;
   deletes: LayerDeletes;
@@ -26,7 +26,7 @@ export interface LayerInStack {
 }
 
 /** The stack of an image's layers, base first: staged ones as they are, the others from the store. */
-export async function layerStack(layers: Array<{ diffId: Digest; staged: StagedLayer | undefined }>): Promise<LayerInStack[]> {
+async function layerStack(layers: ImageLayers): Promise<LayerInStack[]> {
   const out: LayerInStack[] = [];
   for (const l of layers) {
     if (l.staged) out.push({ dir: l.staged.layerDir, deletes: l.staged.deletes ?? { whiteouts: [], opaqueDirs: [] }, staged: l.staged });
@@ -35,8 +35,16 @@ export async function layerStack(layers: Array<{ diffId: Digest; staged: StagedL
   return out;
 }
 
-/** Fill in every staged layer's placeholders from the layers below it. `source` names the image. */
-export async function linkLowerFiles(stack: LayerInStack[], source: string): Promise<void> {
+/** An image's layers, base first: staged ones, and those already in the store. */
+export type ImageLayers = Array<{ diffId: Digest; staged: StagedLayer | undefined }>;
+
+/**
+ * Fill in every staged layer's placeholders from the layers below it. `source` names the image.
+ * Most images have none: then no stored layer's deletions record is read.
+ */
+export async function linkLowerFiles(layers: ImageLayers, source: string): Promise<void> {
+  if (!layers.some((l) => l.staged?.links?.length)) return;
+  const stack = await layerStack(layers);
   const done = new Set<StagedLayer>();
   for (const [i, layer] of stack.entries()) {
     const s = layer.staged;

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VesselError, errorMessage } from '../util/index.js';
 import { MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_LAYER_ZSTD, dropStaging, isDigest, makeStaging, paths, readIndex, readRecord, withStoreLock, type Descriptor } from './store.js';
 import { commitLayers, stageLayerFile, type Progress, type StagedLayer } from './layer.js';
-import { registerImage, setTag } from './commit.js';
-import { layerStack, linkLowerFiles } from './lower-links.js';
+import { registerImage, setTag, sha256 } from './commit.js';
+import { linkLowerFiles } from './lower-links.js';
 import { hostArchitecture, hostOs, type OciImageConfig } from './oci-config.js';
 import { formatImageRef, parseImageRef } from './ref.js';
 import { toImageRecord } from './list.js';
@@ -65,7 +64,7 @@ export async function importOciArchive(file: string, ref: string | undefined, op
       if (st.size > MAX_JSON) throw bad(what, `larger than ${MAX_JSON} bytes`);
       const buf = await readFile(p);
       if (digest) {
-        const got = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+        const got = sha256(buf);
         if (got !== digest) throw bad(what, `digest mismatch (content is ${got})`);
       }
       const text = buf.toString('utf8');
@@ -120,7 +119,7 @@ export async function importOciArchive(file: string, ref: string | undefined, op
       if (s.diffId !== diffIds[i]) throw bad(what, `uncompressed digest ${s.diffId} is not the config's diff id ${diffIds[i]}`);
       staged.push({ ...s, blob: { mediaType: l.mediaType, digest: l.digest, size: l.size } });
     }
-    await linkLowerFiles(await layerStack(staged.map((s) => ({ diffId: s.diffId, staged: s }))), file);
+    await linkLowerFiles(staged.map((s) => ({ diffId: s.diffId, staged: s })), file);
     await commitLayers(staged);
     const rec = await registerImage(
       { config: cfg.value, configText: cfg.text, manifest: manifest.text, layerBlobs: staged.map((s) => s.blob), layerSizes: staged.map((s) => s.size) },
@@ -130,13 +129,6 @@ export async function importOciArchive(file: string, ref: string | undefined, op
   } finally {
     await dropStaging(staging);
   }
-}
-
-/** Hash a file without reading it into memory. */
-export async function sha256File(p: string): Promise<Digest> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(p) as AsyncIterable<Buffer>) h.update(c);
-  return `sha256:${h.digest('hex')}`;
 }
 
 function pickManifest(list: Descriptor[], wanted: ImageRef | undefined): Descriptor | undefined {

@@ -10,7 +10,10 @@ import { keptFlatNames } from './flat.js';
 export interface PruneResult {
   images: Digest[];
   blobs: number;
+  /** Unpacked layer directories removed. */
   layers: number;
+  /** Flattened layer chains removed (FreeBSD without ZFS: flat.ts). */
+  flattened: number;
   /** Set when an import was running: blobs and layers were left alone. */
   skipped?: string;
 }
@@ -32,7 +35,7 @@ async function list(dir: string): Promise<string[]> {
  */
 export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
   return withStoreLock(async () => {
-    const result: PruneResult = { images: [], blobs: 0, layers: 0 };
+    const result: PruneResult = { images: [], blobs: 0, layers: 0, flattened: 0 };
     const live: string[] = [];
     for (const n of await list(paths.tmp())) {
       // Only staging directories (KIND-PID-RANDOM) are judged by their owner's pid; anything else
@@ -90,7 +93,7 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
     for (const n of await list(flatDir)) {
       if (keepFlat.has(n)) continue;
       await rm(join(flatDir, n), { recursive: true, force: true });
-      result.layers++;
+      result.flattened++;
     }
     await rmdir(flatDir).catch(() => undefined);
     return result;

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import type tarStream from 'tar-stream';
 
 /**
- * tar-stream, loaded on first use: most commands never rewrite a tar stream, and loading it costs
- * a rootfs import a noticeable part of its start-up.
+ * tar-stream, loaded on first use (from node_modules, also by the bundle: scripts/bundle.mjs keeps
+ * it external): only commands that rewrite or write a tar stream (ACI, ISO and layered imports
+ * with whiteouts, export, build) pay its ~10 ms; a static import would load it on every start.
  */
 let lib: typeof tarStream | undefined;
 export function tarStreamLib(): typeof tarStream {

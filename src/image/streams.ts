@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Digest } from './types.js';
 import type { Writable } from 'node:stream';
 
@@ -62,22 +62,33 @@ export function finished(w: Writable): Promise<void> {
 
 /**
  * The sha256 digest of a file, read once through one reused buffer (no garbage per chunk);
- * `onChunk` sees each piece (valid only during the call).
+ * `onChunk` sees each piece (valid only during the call); `copyTo` names a new file written with
+ * the same bytes on the way. `signal` stops the read between pieces (it rejects with the
+ * signal's reason): a caller whose other reader of the file failed does not wait for the rest of
+ * a multi-GB file to be hashed (and copied) for nothing.
  */
-export async function readFileThrough(file: string, onChunk: (chunk: Buffer) => void): Promise<Digest> {
+export async function readFileThrough(
+  file: string,
+  opts: { onChunk?: (chunk: Buffer) => void; signal?: AbortSignal; copyTo?: string } = {},
+): Promise<Digest> {
   const h = createHash('sha256');
   const fh = await open(file, 'r');
+  let out: FileHandle | undefined;
   const buf = Buffer.allocUnsafe(1 << 20);
   try {
+    if (opts.copyTo !== undefined) out = await open(opts.copyTo, 'wx', 0o644);
     for (;;) {
+      opts.signal?.throwIfAborted();
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
       h.update(chunk);
-      onChunk(chunk);
+      opts.onChunk?.(chunk);
+      if (out) for (let off = 0; off < chunk.length;) off += (await out.write(chunk, off)).bytesWritten;
     }
   } finally {
     await fh.close();
+    await out?.close();
   }
   return `sha256:${h.digest('hex')}`;
 }

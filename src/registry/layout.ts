@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
-import type { Digest } from '../image/index.js';
+import { sha256, type Digest } from '../image/index.js';
 import { PARALLEL_BLOBS, type FetchedManifest, type Registry, type Transport } from './transport.js';
-import { readSmall, sha256Text, uploadStream } from './verify.js';
+import { readSmall, uploadStream } from './verify.js';
 
 /**
  * The one registry layout for dumb stores:
@@ -71,7 +71,7 @@ export class DumbRegistry implements Registry {
     }
     const text = await this.readText(keys.blob(ref.digest));
     if (text === undefined) throw new VesselError('E_REGISTRY', `${this.display}: ${name}:${tagOrDigest}: manifest ${ref.digest} is missing`);
-    const got = sha256Text(text);
+    const got = sha256(text);
     if (got !== ref.digest) {
       throw new VesselError('E_REGISTRY', `${this.display}: ${name}:${tagOrDigest}: manifest ${ref.digest} does not match its digest (content is ${got})`, {
         hint: 'the registry was altered or damaged; nothing was pulled',

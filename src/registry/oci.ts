@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
-import type { Digest } from '../image/index.js';
+import { sha256, type Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
 import { PARALLEL_BLOBS, type FetchedManifest, type Registry } from './transport.js';
 import { basicAuth, drain, httpFailure, request, skipBytes, type HttpResponse } from './http.js';
-import { readSmall, sha256Text, uploadStream } from './verify.js';
+import { readSmall, uploadStream } from './verify.js';
 import { MANIFEST_TYPES } from './pull.js';
 
 type OciUrl = Extract<RegistryUrl, { scheme: 'oci' }>;
@@ -193,7 +193,7 @@ export class OciRegistry implements Registry {
     }
     if (r.status !== 200) throw httpFailure(this.display, `GET manifest ${name}:${ref}`, r.status, await drain(r));
     const buf = await readSmall(r.body, MAX_MANIFEST);
-    const digest = sha256Text(buf);
+    const digest = sha256(buf);
     if (ref.startsWith('sha256:') && digest !== ref) {
       throw new VesselError('E_REGISTRY', `${this.display}/${name}: manifest ${ref} does not match its digest (content is ${digest})`);
     }
@@ -226,8 +226,8 @@ export class OciRegistry implements Registry {
   async putSignature(name: string, digest: Digest, doc: string): Promise<void> {
     const cfg = Buffer.from('{}');
     const sig = Buffer.from(doc);
-    const cfgDigest = sha256Text(cfg);
-    const sigDigest = sha256Text(sig);
+    const cfgDigest = sha256(cfg);
+    const sigDigest = sha256(sig);
     for (const [d, b] of [[cfgDigest, cfg], [sigDigest, sig]] as const) {
       if (!(await this.hasBlob(name, d, b.length))) await this.putBlob(name, d, b.length, () => Readable.from([b]));
     }
@@ -237,7 +237,7 @@ export class OciRegistry implements Registry {
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: cfg.length },
       layers: [{ mediaType: SIG_MEDIA, digest: sigDigest, size: sig.length }],
     });
-    await this.putManifest(name, sigTag(digest), { text, digest: sha256Text(text), mediaType: MANIFEST_TYPES.ociManifest });
+    await this.putManifest(name, sigTag(digest), { text, digest: sha256(text), mediaType: MANIFEST_TYPES.ociManifest });
   }
 
   async getSignature(name: string, digest: Digest): Promise<string | undefined> {
@@ -246,7 +246,7 @@ export class OciRegistry implements Registry {
     const layer = (JSON.parse(m.text) as { layers?: Array<{ mediaType: string; digest: Digest; size: number }> }).layers?.find((l) => l.mediaType === SIG_MEDIA);
     if (!layer) return undefined;
     const buf = await readSmall(await this.getBlob(name, layer.digest), 64 * 1024);
-    if (sha256Text(buf) !== layer.digest) throw new VesselError('E_REGISTRY', `${this.display}/${name}: signature blob ${layer.digest} does not match its digest`);
+    if (sha256(buf) !== layer.digest) throw new VesselError('E_REGISTRY', `${this.display}/${name}: signature blob ${layer.digest} does not match its digest`);
     return buf.toString('utf8');
   }
 

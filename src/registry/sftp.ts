@@ -111,27 +111,31 @@ class ParallelWriter extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    if (this.error) return cb(this.error);
-    for (let off = 0; off < chunk.length; off += PIECE) {
-      const len = Math.min(PIECE, chunk.length - off);
-      const pos = this.pos;
-      this.pos += len;
-      this.inflight++;
-      this.sftp.write(this.handle, chunk, off, len, pos, (e) => {
-        this.inflight--;
-        if (e && !this.error) this.error = e;
-        const w = this.waiting;
-        this.waiting = undefined;
-        w?.();
-      });
-    }
-    const next = () => {
+    let off = 0;
+    // DEPTH is checked before each piece: a chunk larger than one piece (a 1 MiB read) would
+    // otherwise put all its pieces in flight at once, past DEPTH.
+    const send = () => {
       if (this.error) return cb(this.error);
-      if (this.inflight < DEPTH) return cb();
-      this.waiting = next;
+      while (off < chunk.length && this.inflight < DEPTH) {
+        const len = Math.min(PIECE, chunk.length - off);
+        this.inflight++;
+        this.sftp.write(this.handle, chunk, off, len, this.pos, this.acknowledged);
+        this.pos += len;
+        off += len;
+      }
+      if (off === chunk.length && this.inflight < DEPTH) return cb();
+      this.waiting = send;
     };
-    next();
+    send();
   }
+
+  private readonly acknowledged = (e: Error | null | undefined): void => {
+    this.inflight--;
+    if (e && !this.error) this.error = e;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  };
 
   override _final(cb: (e?: Error | null) => void): void {
     const check = () => {

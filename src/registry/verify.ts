@@ -3,10 +3,6 @@ import { Transform, pipeline, type Readable, type TransformCallback } from 'node
 import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 
-export function sha256Text(data: string | Uint8Array): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
 /** Read a small object (manifest, config, ref) whole, refusing more than `max` bytes. */
 export async function readSmall(stream: Readable, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

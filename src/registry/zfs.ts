@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Client } from 'ssh2';
 import { run, host, VesselError } from '../util/index.js';
-import type { Digest } from '../image/index.js';
+import { chainIds as ociChainIds, type Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
 import type { FetchedManifest, Registry } from './transport.js';
 import { DumbRegistry, keys } from './layout.js';
@@ -26,13 +25,7 @@ interface Exec {
 
 /** ChainID as OCI defines it: the identity of a layer together with everything below it. */
 export function chainIds(diffIds: Digest[]): string[] {
-  const out: string[] = [];
-  let prev = '';
-  for (const d of diffIds) {
-    prev = prev ? `sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}` : d;
-    out.push(prev);
-  }
-  return out.map((c) => c.slice(7));
+  return ociChainIds(diffIds).map((c) => c.slice('sha256:'.length));
 }
 
 /**

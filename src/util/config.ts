@@ -69,27 +69,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
     if (!existsSync(file)) throw new VesselError('E_CONFIG', `VESSEL_CONFIG=${file}: no such file`);
     fileVars = readConfigFile(file);
   }
-  const pick = (key: string, names: string[], fallback: () => string): string => {
-    for (const n of names) {
-      const v = env[n];
-      if (v !== undefined && v !== '') {
-        sources[key] = `env ${n}`;
-        return resolve(v);
+  /** The first of `names` set (the environment before the file); where it came from goes to sources[key]. */
+  const lookup = (key: string, names: string[], unset: string): string | undefined => {
+    for (const [vars, from] of [[env, 'env'], [fileVars, file]] as const) {
+      for (const n of names) {
+        const v = vars[n];
+        if (v !== undefined && v !== '') {
+          sources[key] = `${from} ${n}`;
+          return v;
+        }
       }
     }
-    for (const n of names) {
-      const v = fileVars[n];
-      if (v !== undefined && v !== '') {
-        sources[key] = `${file} ${n}`;
-        return resolve(v);
-      }
-    }
-    sources[key] = 'default';
-    return fallback();
+    sources[key] = unset;
+    return undefined;
+  };
+  /** A setting with a default; paths are resolved unless `resolve: false` (values read as written). */
+  const pick = (key: string, names: string[], fallback: () => string, opts: { resolve?: boolean } = {}): string => {
+    const v = lookup(key, names, 'default');
+    if (v === undefined) return fallback();
+    return opts.resolve === false ? v : resolve(v);
   };
   const root = pick('root', ['VESSEL_ROOT'], () => '/var/lib/vessel');
   const rootGiven = sources.root !== 'default';
-  const cfg: VesselConfig = {
+  return {
     root,
     images: pick('images', ['APPC_IMAGE_DIR', 'VESSEL_IMAGE_DIR'], () => join(root, 'images')),
     containers: pick('containers', ['APPC_CONTAINER_DIR', 'VESSEL_CONTAINER_DIR'], () => join(root, 'containers')),
@@ -101,34 +103,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VesselConfig {
     // so `npm start` on FreeBSD runs vassals/freebsd/; the watcher never descends into it on Linux.
     vassalsDir: pick('vassalsDir', ['VESSEL_VASSALS'], () => resolve(exampleOs() === 'freebsd' ? 'vassals/freebsd' : 'vassals')),
     libexec: pick('libexec', ['VESSEL_LIBEXEC'], () => join(packageDir, 'build')),
-    registry: undefined,
+    registry: lookup('registry', ['APPC_REGISTRY_URL', 'VESSEL_REGISTRY'], 'unset'),
     packageDir,
+    metrics: lookup('metrics', ['VESSEL_METRICS'], 'unset'),
+    metricsAllowRemote: /^(1|true|yes|on)$/i.test(pick('metricsAllowRemote', ['VESSEL_METRICS_ALLOW_REMOTE'], () => '', { resolve: false })),
     // One cgroup subtree per state root: `vessel gc` of one root must never touch the containers
     // of another (tests, or two installations side by side).
-    metrics: undefined,
-    metricsAllowRemote: false,
-    cgroupParent: env.VESSEL_CGROUP_PARENT || fileVars.VESSEL_CGROUP_PARENT || (rootGiven ? `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}` : 'vessel'),
+    cgroupParent: pick('cgroupParent', ['VESSEL_CGROUP_PARENT'], () => (rootGiven ? `vessel-${createHash('sha256').update(root).digest('hex').slice(0, 8)}` : 'vessel'), { resolve: false }),
     sources,
   };
-  // Values, not paths: read as written (pick() resolves paths).
-  const raw = (key: string): { value: string; source: string } | undefined => {
-    if (env[key] !== undefined && env[key] !== '') return { value: env[key]!, source: `env ${key}` };
-    if (fileVars[key] !== undefined && fileVars[key] !== '') return { value: fileVars[key]!, source: `${file} ${key}` };
-    return undefined;
-  };
-  const metrics = raw('VESSEL_METRICS');
-  cfg.metrics = metrics?.value;
-  sources.metrics = metrics?.source ?? 'unset';
-  const remote = raw('VESSEL_METRICS_ALLOW_REMOTE');
-  cfg.metricsAllowRemote = remote !== undefined && /^(1|true|yes|on)$/i.test(remote.value);
-  sources.metricsAllowRemote = remote?.source ?? 'default';
-  const reg = env.APPC_REGISTRY_URL || env.VESSEL_REGISTRY || fileVars.APPC_REGISTRY_URL || fileVars.VESSEL_REGISTRY;
-  if (reg) {
-    cfg.registry = reg;
-    sources.registry = env.APPC_REGISTRY_URL ? 'env APPC_REGISTRY_URL' : env.VESSEL_REGISTRY ? 'env VESSEL_REGISTRY' : file;
-  } else sources.registry = 'unset';
-  sources.cgroupParent = env.VESSEL_CGROUP_PARENT ? 'env VESSEL_CGROUP_PARENT' : 'default';
-  return cfg;
 }
 
 let cached: VesselConfig | undefined;

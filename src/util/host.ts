@@ -54,6 +54,14 @@ function describe(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/** After a timeout's SIGTERM, a command still running is killed (the process library's default). */
+const KILL_AFTER_MS = 5_000;
+/**
+ * After the command exits, how long its pipes may stay open: a grandchild it left behind (a
+ * daemon it started, a `sleep &`) holds them, and 'close' would wait for that process instead.
+ */
+const PIPES_AFTER_EXIT_MS = 500;
+
 /**
  * A command run to its end with its output captured. node:child_process directly: the process
  * library vessel used before cost a start ~40 ms of ES-module loading on every first host command
@@ -72,21 +80,36 @@ function runToEnd(argv: readonly string[], opts: HostOptions): Promise<HostResul
     child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr?.on('data', (d: Buffer) => err.push(d));
     let timedOut = false;
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; child.kill('SIGTERM'); }, opts.timeoutMs);
+    let killer: NodeJS.Timeout | undefined;
+    let pipesGrace: NodeJS.Timeout | undefined;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    }, opts.timeoutMs);
     let spawnError: string | undefined;
-    const done = (exitCode: number, extra = ''): void => {
-      if (timer) clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8') + extra;
+    let settled = false;
+    const done = (exitCode: number, extra?: string): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of [timer, killer, pipesGrace]) if (t) clearTimeout(t);
+      // pipes a grandchild still holds would keep this process alive
+      for (const s of [child.stdin, child.stdout, child.stderr]) s?.destroy();
+      const text = Buffer.concat(err).toString('utf8');
+      const stderr = extra === undefined ? text : text === '' || text.endsWith('\n') ? text + extra : `${text}\n${extra}`;
       resolve({ argv, exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr, ...(spawnError !== undefined ? { spawnError } : {}) });
     };
-    // spawn itself failed (ENOENT, EACCES): 'close' follows with no code
-    child.once('error', (e: NodeJS.ErrnoException) => { spawnError = e.code ?? e.message; });
-    // 'close', not 'exit': the output is complete only once the pipes are
-    child.once('close', (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (spawnError !== undefined) return done(127);
       if (timedOut) return done(124, `timed out after ${opts.timeoutMs} ms`);
       done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
+    };
+    // spawn itself failed (ENOENT, EACCES): 'close' follows with no code
+    child.once('error', (e: NodeJS.ErrnoException) => { spawnError = e.code ?? e.message; });
+    // 'close', not 'exit': the output is complete only once the pipes are — unless something
+    // else holds them, then what was read by a short while after the exit
+    child.once('close', finish);
+    child.once('exit', (code, signal) => { pipesGrace = setTimeout(() => finish(code, signal), PIPES_AFTER_EXIT_MS); });
     if (opts.input !== undefined) {
       child.stdin?.on('error', () => undefined); // a command that exits without reading all of it
       child.stdin?.end(opts.input);
@@ -141,23 +164,56 @@ const nodeRunner: HostRunner = {
   },
 };
 
+/** The last `n` non-empty lines of a command's output. */
+function lastLines(text: string, n: number): string[] {
+  return text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-n);
+}
+
+/** What a spawned child wrote on stderr (see stderrOf). */
+export interface StderrTail {
+  /** Its last n non-empty lines. */
+  lines(n?: number): string[];
+  /** Its last n lines joined for one line of error. */
+  last(n?: number): string;
+  /**
+   * Settles once all of it was read. A child's 'exit' can come before its last words are read:
+   * a message built right after `await child.exited` awaits this first. Bounded: a grandchild
+   * holding the pipe open does not keep it waiting.
+   */
+  done(): Promise<void>;
+}
+
 /**
- * What a spawned child writes on stderr, kept as it runs (its last 8 KiB): `last(n)` is its last
- * n lines joined for one line of error. For children whose stdio is wired to streams (spawn), where
- * run() cannot be used; run() keeps the whole of its command's output itself.
+ * What a spawned child writes on stderr, kept as it runs (its last 8 KiB). For children whose
+ * stdio is wired to streams (spawn), where run() cannot be used; run() keeps the whole of its
+ * command's output itself.
  */
-export function stderrOf(child: SpawnedProcess): { last: (n?: number) => string } {
+export function stderrOf(child: SpawnedProcess): StderrTail {
   let text = '';
   const err = child.pipes[2] as NodeJS.ReadableStream | null | undefined;
   err?.setEncoding('utf8');
   err?.on('data', (s: string) => {
     text = (text + s).slice(-8192);
   });
-  return { last: (n = 2) => text.trim().split('\n').filter(Boolean).slice(-n).join(' | ') };
+  const ended = new Promise<void>((res) => {
+    if (!err) return res();
+    err.once('end', res);
+    err.once('close', res);
+    err.once('error', () => res());
+  });
+  const lines = (n = 2) => lastLines(text, n);
+  return {
+    lines,
+    last: (n = 2) => lines(n).join(' | '),
+    done: () => new Promise<void>((res) => {
+      const t = setTimeout(res, PIPES_AFTER_EXIT_MS);
+      void ended.then(() => { clearTimeout(t); res(); });
+    }),
+  };
 }
 
 export function hostFailure(r: HostResult): VesselError {
-  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+  const detail = lastLines(r.stderr.trim() || r.stdout, 3).join(' | ');
   return new VesselError('E_HOST', `${describe(r.argv)} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
 }
 

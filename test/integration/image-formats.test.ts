@@ -120,6 +120,27 @@ describe('OCI archives', () => {
     expect(rec.layers).toEqual((await store.resolveImage('app:v1')).record.layers);
     expect((await store.resolveImage('copied:1')).record.config.cmd).toEqual(appConfig.Cmd);
   });
+
+  it('an xz layer (no OCI media type) is exported re-encoded as gzip, skopeo reads it', async () => {
+    // content of its own: an image equal to one in the store would be that one, blob and all
+    const tar = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/xz-only', content: 'kept as xz\n' }]);
+    writeFileSync(join(files, 'xz-only.tar.xz'), compress(tar, 'xz'));
+    const rec = await store.importImage(join(files, 'xz-only.tar.xz'), 'bbxz:1');
+    const out = join(files, 'bbxz.oci.tar');
+    await store.exportImage('bbxz:1', out, { format: 'oci' });
+    const layout = join(files, 'bbxz-layout');
+    mkdirSync(layout);
+    sh('tar', ['-xf', out, '-C', layout]);
+    const blob = (d: string) => readFileSync(join(layout, 'blobs', 'sha256', d.slice(7)));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString('utf8')) as { layers: Array<{ mediaType: string; digest: string; size: number }> };
+    const [layer] = manifest.layers;
+    expect(layer!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    expect(`sha256:${createHash('sha256').update(blob(layer!.digest)).digest('hex')}`).toBe(layer!.digest);
+    expect(blob(layer!.digest).length).toBe(layer!.size);
+    expect(`sha256:${createHash('sha256').update(gunzipSync(blob(layer!.digest))).digest('hex')}`).toBe(rec.layers[0]);
+    expect(JSON.parse(sh('skopeo', ['inspect', `oci-archive:${out}`])).Layers).toEqual([layer!.digest]);
+  });
 });
 
 describe('flat tarballs', () => {
@@ -166,6 +187,17 @@ describe('appc .aci', () => {
     expect(ids.size).toBe(1);
     // Named by its manifest when no name is given.
     expect((await store.importImage(out, undefined)).tag).toBe('v1');
+  });
+
+  it('with a progress bar, every byte of the ACI is counted (read through JavaScript, not by the tool)', async () => {
+    for (const kind of ['gz', 'xz'] as const) {
+      const f = join(files, `app-${kind}.aci`);
+      const seen: number[] = [];
+      const rec = await store.importImage(f, `aci:${kind}-bar`, { onProgress: (p) => seen.push(p.done) });
+      expect(seen.at(-1)).toBe(statSync(f).size);
+      const r = await store.resolveImage(rec.id);
+      expect(readFileSync(join(r.layerDirs[0]!, 'app.txt'), 'utf8')).toBe('top layer\n');
+    }
   });
 
   it('stacks an ACI on its dependencies from the store', async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ process.env.VESSEL_OS = 'freebsd';
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 import { deletingLayers, makeOciArchive, makeTar } from '../helpers/image.js';
-import { importImage, pruneImages, removeImage, resolveImage, unionLowerDirs } from '../../src/image/index.js';
+import { exportImage, importImage, pruneImages, removeImage, resolveImage, unionLowerDirs, withStoreLock } from '../../src/image/index.js';
 
 const noUsers = async () => [];
 
@@ -46,6 +47,25 @@ describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once',
     expect(existsSync(join(root, 'images', 'tmp'))).toBe(false);
   });
 
+  it('an export reads the chain\'s flattened directory instead of copying every layer again', async () => {
+    const img = await resolveImage('layered:1');
+    const [flat] = await unionLowerDirs(img.record.layers, { make: false });
+    // a file only the flattened directory has: seen in the export only if the export read it
+    writeFileSync(join(flat!, 'only-in-flat'), 'x\n');
+    try {
+      const out = join(root, 'layered-export.tar');
+      await exportImage('layered:1', out, { format: 'tar' });
+      const names = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).split('\n').map((n) => n.replace(/^\.\//, '')).filter(Boolean);
+      expect(names).toContain('only-in-flat');
+      expect(names).toContain('www/keep.html');
+      expect(names).not.toContain('www/index.html');
+      expect(names).not.toContain('etc/a');
+      expect(existsSync(join(root, 'images', 'tmp'))).toBe(false);
+    } finally {
+      rmSync(join(flat!, 'only-in-flat'));
+    }
+  });
+
   it('a chain that deletes nothing stacks its layers as they are', async () => {
     const one = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/a', content: 'a\n' }]);
     const two = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/b', content: 'b\n' }]);
@@ -56,13 +76,46 @@ describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once',
     expect(await unionLowerDirs(img.record.layers, { make: true })).toEqual(img.layerDirs);
   });
 
+  it('the copy is made outside the store lock; starts racing for one chain share one directory', async () => {
+    const { base, top } = await deletingLayers();
+    const third = await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/d', content: 'd\n' }]);
+    const file = join(root, 'racing.tar');
+    writeFileSync(file, await makeOciArchive({ layers: [base, top, third], config: { Cmd: ['/bin/sh'] } }));
+    await importImage(file, 'racing:1');
+    const img = await resolveImage('racing:1');
+    const tmp = join(root, 'images', 'tmp');
+    const copies = () => (existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('flat-')) : []);
+    const copied = () => copies().every((n) => existsSync(join(tmp, n, 'root', 'etc', 'd')));
+
+    // the store lock held by someone else (an import, a prune) does not stop the copies: both
+    // starts' trees are complete while it is held; they only wait for it to rename
+    let starts: Promise<string[][]> | undefined;
+    await withStoreLock(async () => {
+      starts = Promise.all([unionLowerDirs(img.record.layers, { make: true }), unionLowerDirs(img.record.layers, { make: true })]);
+      for (let i = 0; i < 400; i++) {
+        if (copies().length === 2 && copied()) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(copies()).toHaveLength(2);
+      expect(copied()).toBe(true);
+    });
+    const [[a], [b]] = await starts!;
+    expect(a).toBe(b);
+    expect(readdirSync(join(a!, 'etc')).sort()).toEqual(['c', 'd']);
+    expect(readdirSync(join(a!, 'www'))).toEqual(['keep.html']);
+    expect(existsSync(tmp)).toBe(false); // the loser's copy dropped
+    await removeImage('racing:1', { users: noUsers });
+  });
+
   it('image prune removes a flattened chain with the last image that has it', async () => {
     const img = await resolveImage('layered:1');
     const [flat] = await unionLowerDirs(img.record.layers, { make: false });
-    await pruneImages(noUsers);
+    // racing:1 went in the test before: its own top layer and its flattened chain
+    expect(await pruneImages(noUsers)).toMatchObject({ layers: 1, flattened: 1 });
     expect(existsSync(flat!)).toBe(true); // still tagged
     await removeImage('layered:1', { users: noUsers });
-    await pruneImages(noUsers);
+    // flattened chains are counted apart from layers
+    expect(await pruneImages(noUsers)).toMatchObject({ layers: 2, flattened: 1 });
     expect(existsSync(flat!)).toBe(false);
     expect(existsSync(join(root, 'images', 'flat'))).toBe(false);
   });

@@ -83,6 +83,52 @@ describe('TarHeaderReader', () => {
     expect(() => withReader(good.subarray(0, 300), 512)).toThrow(/Unexpected end of data/);
   });
 
+  /** Feed `data` in `chunk`-byte pieces through a reader with `judge`; what it handed on, in order. */
+  function gate(data: Buffer, chunk: number, judge: ConstructorParameters<typeof TarHeaderReader>[0]): { passed: Buffer; reader: TarHeaderReader } {
+    const passed: Buffer[] = [];
+    const reader = new TarHeaderReader(judge);
+    for (let i = 0; i < data.length; i += chunk) reader.write(data.subarray(i, i + chunk), (b) => passed.push(Buffer.from(b)));
+    return { passed: Buffer.concat(passed), reader };
+  }
+
+  it('a refused entry is never handed on, even when its header block is split across chunks', async () => {
+    // "a" (header + one data block), then the refused entry's header at byte 1024
+    const data = await makeTar([{ name: 'a', content: 'data' }, { name: 'evil', content: 'x' }, { name: 'after', content: 'y' }]);
+    const refused = 1024;
+    expect(data.toString('latin1', refused, refused + 4)).toBe('evil');
+    for (const chunk of [1, 7, 100, 511, 513, refused + 100, refused + 511, 65536]) {
+      const { passed, reader } = gate(data, chunk, (h) => (h.name === 'evil' ? { refuse: 'refused by the test' } : undefined));
+      expect([chunk, passed.length <= refused]).toEqual([chunk, true]);
+      expect([chunk, passed.equals(data.subarray(0, passed.length))]).toEqual([chunk, true]);
+      expect(reader.stopped).toBe(true);
+      // nothing after the refusal either
+      let more = 0;
+      reader.write(data, (b) => { more += b.length; });
+      expect(more).toBe(0);
+    }
+  });
+
+  it('a placeholder is an empty regular file\'s header: valid checksum, type 0, no link name; the framing kept', async () => {
+    const data = await makeTar([{ name: 'lower', type: 'directory' }, { name: 'lower/link', type: 'link', linkname: 'usr/bin/target' }, { name: 'next', content: 'n' }]);
+    for (const chunk of [1, 100, 512, 700, 65536]) {
+      const { passed, reader } = gate(data, chunk, (h) => (h.type === 'link' ? 'placeholder' : undefined));
+      reader.end();
+      expect(passed.length).toBe(data.length);
+      const h = passed.subarray(512, 1024);
+      expect(h.toString('latin1', 0, 10)).toBe('lower/link');
+      expect(String.fromCharCode(h[156]!)).toBe('0');
+      expect(h.subarray(157, 257).every((b) => b === 0)).toBe(true);
+      let sum = 0;
+      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+      expect(parseInt(h.toString('latin1', 148, 155), 8)).toBe(sum);
+      // everything else as it came
+      expect(passed.subarray(0, 512).equals(data.subarray(0, 512))).toBe(true);
+      expect(passed.subarray(1024).equals(data.subarray(1024))).toBe(true);
+      // and a full parser reads it as that file (tar-stream checks the checksum)
+      expect(await withTarStream(passed)).toEqual(['directory lower  ', 'file lower/link  0', 'file next  1']);
+    }
+  });
+
   it('cleans up', () => {
     rmSync(dir, { recursive: true, force: true });
   });
