@@ -1,7 +1,7 @@
 // Shared helpers for vessel's benchmarks: time whole commands, print medians and ratios.
 // Benchmarks measure; they never assert (these machines are shared and noisy).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,4 +78,31 @@ export function beforeWorld(world) {
   const env = { ...world.env, VESSEL_ROOT: root };
   execFileSync(process.execPath, [bin, 'image', 'import', world.tarball, 'busybox:latest'], { env, stdio: 'ignore' });
   return { bin, root, env, gc: () => spawnSync(process.execPath, [bin, 'gc'], { env, stdio: 'ignore' }) };
+}
+
+/**
+ * The `vessel` command as users run it with a warm `vessel up` (the native front end, build/vessel,
+ * handing run/stop/rm to vessel up: docs/supervision.md): `vessel up` started on WORLD's root with
+ * an empty vassals directory. `stop()` ends it (its Emperor has no vassals to stop).
+ */
+export async function warmWorld(world) {
+  const vassals = join(world.root, 'vassals');
+  mkdirSync(vassals, { recursive: true });
+  const up = spawn(process.execPath, [world.bin, 'up', '--vassals', vassals], { env: world.env, stdio: 'ignore' });
+  const sock = join(world.root, 'run', 'vessel.sock');
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(sock)) {
+    if (Date.now() > deadline || up.exitCode !== null) throw new Error('vessel up did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const front = join(world.repo, 'build', 'vessel');
+  return {
+    front,
+    stop: () =>
+      new Promise((resolve) => {
+        if (up.exitCode !== null) return resolve();
+        up.once('exit', () => resolve());
+        up.kill('SIGTERM');
+      }),
+  };
 }

@@ -8,10 +8,11 @@ import { existsSync, mkdirSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxWorld, have, median } from './lib.js';
+import { busyboxWorld, have, median, warmWorld } from './lib.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 10);
-const { bin, root, env, tarball, rootfs } = busyboxWorld('net');
+const world = busyboxWorld('net');
+const { bin, root, env, tarball, rootfs } = world;
 
 function sh(argv, input) {
   const r = spawnSync(argv[0], argv.slice(1), { input, env, encoding: 'utf8' });
@@ -103,38 +104,43 @@ sh([process.execPath, bin, 'network', 'create', 'benchnet']);
 // The same without IPv6 (issue 17): what dual stack costs a start (an address, a route, rules).
 sh([process.execPath, bin, 'network', 'create', 'benchnet4', '--ipv6=false']);
 let n = 0;
-const onNetwork = (name, network) => ({
+// `vessel` as users run it with a warm vessel up: the native front end hands run/rm to it
+const warm = await warmWorld(world);
+const nodeCli = [process.execPath, bin];
+const onNetwork = (name, network, cli = [warm.front]) => ({
   name,
   async launch(port) {
     this.cname = `bn${n++}`;
     const t0 = process.hrtime.bigint();
-    sh([process.execPath, bin, 'run', '-d', '--name', this.cname, '--network', network, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    sh([...cli, 'run', '-d', '--name', this.cname, '--network', network, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
     return until200(port, t0);
   },
   async stop() {
     const t0 = process.hrtime.bigint();
-    sh([process.execPath, bin, 'rm', '-f', this.cname]);
+    sh([...cli, 'rm', '-f', this.cname]);
     return ms(t0);
   },
 });
 const vesselNamed = onNetwork('vessel (existing network)', 'benchnet');
 const vesselV4 = onNetwork('vessel (existing, --ipv6=false)', 'benchnet4');
+// the same without vessel up: the Node CLI prepares in its own process
+const vesselNode = onNetwork('vessel node CLI (existing network)', 'benchnet', nodeCli);
 const vesselAuto = {
   name: 'vessel (network on first use)',
   async launch(port) {
     this.cname = `ba${n++}`;
     const t0 = process.hrtime.bigint();
-    sh([process.execPath, bin, 'run', '-d', '--name', this.cname, '--network', `auto${n}`, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    sh([warm.front, 'run', '-d', '--name', this.cname, '--network', `auto${n}`, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
     return until200(port, t0);
   },
   async stop() {
     const t0 = process.hrtime.bigint();
-    sh([process.execPath, bin, 'rm', '-f', this.cname]);
+    sh([warm.front, 'rm', '-f', this.cname]);
     return ms(t0);
   },
 };
 
-const candidates = [floor, vesselNamed, vesselV4, vesselAuto];
+const candidates = [floor, vesselNamed, vesselV4, vesselAuto, vesselNode];
 if (have('podman')) {
   try {
     execFileSync('podman', ['import', tarball, 'localhost/vessel-bench-busybox:latest'], { stdio: 'ignore' });
@@ -188,7 +194,10 @@ try {
   if (times.get('podman run -p')) {
     const r = (k) => median(times.get(vesselNamed.name)[k]) / median(times.get('podman run -p')[k]);
     console.log(`\nvessel / podman: first 200 ${r('up').toFixed(2)} (goal ≤ 0.4), stop+remove ${r('down').toFixed(2)} (goal ≤ 0.2)`);
+    const rn = (k) => median(times.get(vesselNode.name)[k]) / median(times.get('podman run -p')[k]);
+    console.log(`without vessel up (node CLI): first 200 ${rn('up').toFixed(2)}, stop+remove ${rn('down').toFixed(2)}`);
   }
 } finally {
+  await warm.stop();
   cleanupAll();
 }

@@ -45,3 +45,24 @@ if stale "$probe" "$here/build.sh" $here/probe/*.c $here/probe/*.h; then
   ${CC:-cc} $CFLAGS_VESSEL $flags -static -o "$probe.tmp" $here/probe/*.c
   mv "$probe.tmp" "$probe"
 fi
+
+# vessel: the native front end of the `vessel` command (native/front/main.c says what it does).
+# It runs this package's Node CLI when vessel up does not serve a command: the node and
+# bin/vessel.js it runs are the ones seen here, written into front-paths.h (rewritten only when
+# they change, so the binary is rebuilt only then).
+node_bin=$(command -v node || true)
+cli_js=$(cd "$here/.." && pwd)/bin/vessel.js
+if [ -n "$node_bin" ]; then
+  quote() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+  paths=$(printf '/* written by native/build.sh */\n#define VESSEL_NODE "%s"\n#define VESSEL_CLI "%s"\n' "$(quote "$node_bin")" "$(quote "$cli_js")")
+  if [ ! -f "$out/front-paths.h" ] || [ "$(cat "$out/front-paths.h")" != "$paths" ]; then
+    printf '%s\n' "$paths" > "$out/front-paths.h"
+  fi
+  front=$out/vessel
+  # shellcheck disable=SC2086
+  if stale "$front" "$here/build.sh" "$out/front-paths.h" $here/front/*.c $here/front/*.h; then
+    # shellcheck disable=SC2086
+    ${CC:-cc} $CFLAGS_VESSEL $flags -I"$out" -o "$front.tmp" $here/front/*.c
+    mv "$front.tmp" "$front"
+  fi
+fi

@@ -172,6 +172,44 @@ static void leave(int code) {
   if (exit_code < 0) exit_code = code;
 }
 
+/*
+ * A foreground run handed off by vessel up (src/supervise/handoff.ts): the native front end exec'd
+ * this monitor in the user's terminal, so nobody waits for it. It tells vessel up when its
+ * container runs and asks it for the release at the end, as a detached monitor does.
+ */
+static int handed_off(void) {
+  return P.mode == MODE_FOREGROUND && P.service && P.parent_pid == 0;
+}
+
+/* The code this monitor ends with once its container is released: the container's, in the foreground. */
+static int final_code(void) {
+  return P.mode == MODE_FOREGROUND ? S.exit_code : 0;
+}
+
+/*
+ * vessel up is gone (its socket closed, a send failed) outside the Emperor. A handed-off run goes
+ * on (its end is released by `vessel _release`); a release that was asked for is left to gc.
+ */
+static void service_gone_outside_emperor(void) {
+  if (handed_off() && S.phase != PH_EXITED) {
+    say(L_WARN, "lost vessel up: the container keeps running; its end is released without it");
+    return;
+  }
+  leave(final_code());
+}
+
+/* Connects and says who we are; -1 (and a warning) when vessel up is not there. */
+static int service_open_monitor(void) {
+  if (SV.fd >= 0) return 0;
+  char err[256];
+  if (!P.service || service_connect(&SV, P.service, err, sizeof err) < 0) {
+    if (P.service) say(L_WARN, "%s", err);
+    return -1;
+  }
+  service_ask("hello %d monitor %d %s", SERVICE_PROTOCOL, (int)getpid(), P.name);
+  return 0;
+}
+
 /* ---------- runs ---------- */
 
 static void finish_run(void) {
@@ -257,17 +295,13 @@ static void begin_stop(void) {
 
 /* Detached end of life: TypeScript releases what it created (lease, firewall rules, jail). */
 static void release_ts_side(void) {
-  if (P.service) {
-    char err[256];
-    if (service_connect(&SV, P.service, err, sizeof err) == 0) {
-      service_ask("hello %d monitor %d %s", SERVICE_PROTOCOL, (int)getpid(), P.name);
-      service_ask("release");
-      return; /* the loop waits for "released" */
-    }
+  if (service_open_monitor() == 0) {
+    service_ask("release");
+    return; /* the loop waits for "released" */
   }
   /* No warm service: one short-lived `vessel _release NAME`, detached from us and the terminal. */
   if (P.nrelease > 0) os_spawn_detached(P.release_argv);
-  leave(0);
+  leave(final_code());
 }
 
 /* ---------- actions: one small function per (state, event) that does something ---------- */
@@ -358,7 +392,7 @@ static void a_ready(void) {
   set_phase(PH_RUNNING);
   say(L_INFO, "container started (run %ld, init %d)", S.run, (int)R.init);
   report_line("started %s %ld\n", P.name, (long)R.init);
-  if (SV.fd >= 0 && P.mode == MODE_EMPEROR) service_ask("started %ld %d", S.run, (int)R.init);
+  if (SV.fd >= 0 && (P.mode == MODE_EMPEROR || handed_off())) service_ask("started %ld %d", S.run, (int)R.init);
   emperor_announce();
   if (P.nhealth > 0) health_start(&P, &R, &S, now_ms());
   else if (emperor >= 0) t_loyal = now_ms() + P.min_uptime_ms;
@@ -373,8 +407,8 @@ static void ended_after_stop(void) {
     else leave(reload_after_stop ? 1 : 0);
     return;
   }
-  if (P.mode == MODE_FOREGROUND) { leave(S.exit_code); return; }
-  /* detached: `vessel stop` left a marker and releases the rest itself */
+  if (P.mode == MODE_FOREGROUND && !handed_off()) { leave(S.exit_code); return; }
+  /* detached or handed off: `vessel stop` left a marker and releases the rest itself */
   if (stop_marker_exists()) leave(0);
   else release_ts_side();
 }
@@ -389,7 +423,8 @@ static void ended_by_itself(void) {
   }
   switch (P.mode) {
   case MODE_FOREGROUND:
-    leave(S.exit_code);
+    if (handed_off()) release_ts_side();
+    else leave(S.exit_code);
     return;
   case MODE_EMPEROR:
     say(L_WARN, "container exited %d%s%s", S.exit_code, S.reason[0] ? ": " : "", S.reason);
@@ -958,8 +993,11 @@ static void on_reply(const char *req, char *line) {
     if (!strcmp(line, "released")) surge_fire(SE_RELEASED, arg);
     else known = 0;
   } else if (!strcmp(req, "release")) {
-    if (!strcmp(line, "released")) leave(0);
-    else known = 0;
+    if (!strcmp(line, "released")) {
+      /* a handed-off run's user hears why it ended, as from the CLI that used to wait */
+      if (P.mode == MODE_FOREGROUND && *arg) dprintf(STDERR_FILENO, "vessel: %s\n", arg);
+      leave(final_code());
+    } else known = 0;
   } else if (!strcmp(req, "health")) {
     known = !strcmp(line, "ok");
   } else if (!strcmp(req, "stop")) {
@@ -970,7 +1008,7 @@ static void on_reply(const char *req, char *line) {
     if (!strcmp(line, "error")) say(L_ERROR, "vessel up refused \"%s\": %s", req, arg);
     else say(L_ERROR, "vessel up answered \"%s\" with something this monitor does not understand: \"%.200s\"", req, line);
     service_close(&SV);
-    if (P.mode != MODE_EMPEROR && !strcmp(req, "release")) { leave(0); return; }
+    if (P.mode != MODE_EMPEROR) { service_gone_outside_emperor(); return; }
     fire(EV_SERVICE_LOST, NULL);
   }
 }
@@ -985,7 +1023,7 @@ static void on_service(void) {
     if (r < 0) {
       say(P.mode == MODE_EMPEROR ? L_ERROR : L_WARN, "lost vessel up: %s", line);
       service_close(&SV);
-      if (P.mode != MODE_EMPEROR) { leave(0); return; } /* a detached release: gc finishes it */
+      if (P.mode != MODE_EMPEROR) { service_gone_outside_emperor(); return; }
       fire(EV_SERVICE_LOST, NULL);
       return;
     }
@@ -1137,8 +1175,8 @@ static void run_loop(void) {
     if (have_next && NR.reaped && os_empty(&NP, &NR)) surge_fire(SE_ENDED, NULL);
     if (service_lost && exit_code < 0) {
       service_lost = 0;
-      /* as when its socket closes (on_service): a detached release leaves it to gc */
-      if (P.mode != MODE_EMPEROR) leave(0);
+      /* as when its socket closes (on_service) */
+      if (P.mode != MODE_EMPEROR) service_gone_outside_emperor();
       else fire(EV_SERVICE_LOST, NULL);
     }
     on_timers();
@@ -1174,12 +1212,16 @@ static void make_raw_tty(void) {
 }
 
 int monitor_main(const char *plan_path) {
-  common_setup();
-  char err[512];
+  /*
+   * Before anything opens a descriptor: fd 3 is the CLI's report pipe only if it was open when we
+   * were exec'd (a front end that execs this monitor passes none, and the self-pipe would be 3).
+   */
   if (fcntl(REPORT_FD, F_GETFD) >= 0) {
     report = REPORT_FD;
     fcntl(report, F_SETFD, FD_CLOEXEC);
   }
+  common_setup();
+  char err[512];
   if (plan_load(&P, plan_path, err, sizeof err) < 0) {
     say(L_ERROR, "%s", err);
     report_line("error %s (exit %ld)\n", err, 125);
@@ -1198,6 +1240,13 @@ int monitor_main(const char *plan_path) {
     set_phase(PH_FAILED);
     report_line("error %s (exit %ld)\n", err, 125);
     return 125;
+  }
+  /* handed off: vessel up hears of the start and is asked for the release (held in the sandbox) */
+  if (handed_off()) service_open_monitor();
+  /* docker's rule: without -i the container's stdin is empty, whoever exec'd this monitor */
+  if (P.mode == MODE_FOREGROUND && !P.interactive && !P.tty) {
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0 && null != STDIN_FILENO) { dup2(null, STDIN_FILENO); close(null); }
   }
   if (P.tty) make_raw_tty();
   enter_sandbox();

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VesselError, errorMessage, isVesselError } from '../util/index.js';
+import type { CliIo } from './io.js';
 
 /**
  * The `vessel` program. Each command lives in its own file exporting `define(program)`, which
@@ -48,15 +49,16 @@ export function fail(message: string, hint?: string): never {
   throw new VesselError('E_USAGE', message, hint === undefined ? {} : { hint });
 }
 
-function report(e: unknown): number {
+/** A failed command's lines (to IO's stderr, default ours) and its exit code. */
+function report(e: unknown, io: Pick<CliIo, 'err' | 'env'> = { err: (s) => void process.stderr.write(s), env: process.env }): number {
   if (isVesselError(e)) {
-    process.stderr.write(`vessel: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
-    if (process.env.VESSEL_LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n');
+    io.err(`vessel: ${e.message}\n`);
+    if (e.hint) io.err(`  hint: ${e.hint}\n`);
+    if (io.env.VESSEL_LOG_LEVEL === 'debug' && e.stack) io.err(e.stack + '\n');
     return e.exitCode;
   }
-  process.stderr.write(`vessel: internal error: ${errorMessage(e)}\n`);
-  if (e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  io.err(`vessel: internal error: ${errorMessage(e)}\n`);
+  if (e instanceof Error && e.stack) io.err(e.stack + '\n');
   return 125;
 }
 

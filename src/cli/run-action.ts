@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { VesselError, config, serviceSocket } from '../util/index.js';
 import type { ContainerSpec, RunFlags } from '../spec/index.js';
 import type { RunCliOptions } from './run.js';
+import { processIo, type CliIo } from './io.js';
 
 function flagsOf(o: RunCliOptions): Partial<RunFlags> {
   const f: Partial<RunFlags> = {};
@@ -38,31 +39,31 @@ function flagsOf(o: RunCliOptions): Partial<RunFlags> {
 }
 
 /** Instance name of a cluster task: one per allocation/job, so a rescheduled task finds its own leftovers. */
-function clusterInstance(name: string): string {
-  const alloc = process.env.NOMAD_ALLOC_ID;
-  const job = process.env.SLURM_JOB_ID;
+function clusterInstance(name: string, env: CliIo['env']): string {
+  const alloc = env.NOMAD_ALLOC_ID;
+  const job = env.SLURM_JOB_ID;
   const suffix = alloc ? alloc.replace(/-/g, '').slice(0, 12) : job ? job : undefined;
   return suffix ? `${name.slice(0, 63 - suffix.length - 1)}-${suffix}` : name;
 }
 
-async function buildSpec(image: string | undefined, command: string[], o: RunCliOptions): Promise<ContainerSpec> {
+async function buildSpec(image: string | undefined, command: string[], o: RunCliOptions, io: CliIo): Promise<ContainerSpec> {
   const spec = await import('../spec/index.js');
   const specFile = o.spec ?? (o.foreground ? image : undefined);
   if (o.foreground && !specFile) throw new VesselError('E_USAGE', 'run --foreground: a spec file is required', { hint: 'vessel run --foreground web.ini' });
   if (specFile) {
-    const base = await spec.parseSpecFile(resolve(specFile));
-    const extra = flagsOf(o);
+    const base = await spec.parseSpecFile(resolve(io.cwd, specFile));
+    const extra = { ...flagsOf(o), cwd: io.cwd, environ: io.env };
     if (!o.foreground && command.length) extra.command = command;
     let s = spec.mergeFlags(base, extra);
-    if (o.foreground && !o.name) s = { ...s, name: clusterInstance(s.name) };
+    if (o.foreground && !o.name) s = { ...s, name: clusterInstance(s.name, io.env) };
     if (s.dependsOn !== undefined && s.dependsOn.length > 0) {
       // One container alone has no set to order: say so rather than start it as if they were met.
-      process.stderr.write(`vessel: ${s.source ?? specFile}: depends_on (${s.dependsOn.map(spec.formatDependency).join(', ')}) is ignored by vessel run; only vessel up (and vessel compose up) start a set of specs in order\n`);
+      io.err(`vessel: ${s.source ?? specFile}: depends_on (${s.dependsOn.map(spec.formatDependency).join(', ')}) is ignored by vessel run; only vessel up (and vessel compose up) start a set of specs in order\n`);
     }
     return s;
   }
   if (!image) throw new VesselError('E_USAGE', 'run: an image is required', { hint: 'vessel run [OPTIONS] IMAGE [COMMAND…]' });
-  const flags = flagsOf(o);
+  const flags = { ...flagsOf(o), cwd: io.cwd, environ: io.env };
   if (o.publishAll) flags.publish = [...(flags.publish ?? []), ...(await publishExposed(image))];
   return spec.specFromFlags({ ...flags, image, command });
 }
@@ -80,11 +81,12 @@ async function publishExposed(image: string): Promise<string[]> {
   });
 }
 
-export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions): Promise<number> {
+/** The spec `vessel run` asks for, once its name is known to be free. */
+export async function runSpec(image: string | undefined, command: string[], o: RunCliOptions, io: CliIo): Promise<ContainerSpec> {
   // Load what the start will need while the spec is parsed: chunk loads overlap instead of queueing.
   const preload = Promise.all([import('../supervise/index.js'), import('../runtime/index.js').then((r) => r.driverFor())]);
   preload.catch(() => undefined);
-  const spec = await buildSpec(image, command, o);
+  const spec = await buildSpec(image, command, o, io);
   await preload;
   const { readState, isLive } = await import('../supervise/index.js');
   const prev = await readState(spec.name);
@@ -93,7 +95,12 @@ export async function runCommand(image: string | undefined, command: string[], o
     // a cluster task re-run by its engine, or a restart of our own: reuse the name
     if (!o.foreground) throw new VesselError('E_EXISTS', `container name ${spec.name} is already in use by a stopped container`, { hint: `vessel rm ${spec.name}` });
   }
-  if (o.detach) return runDetached(spec, o);
+  return spec;
+}
+
+export async function runCommand(image: string | undefined, command: string[], o: RunCliOptions, io: CliIo = processIo()): Promise<number> {
+  const spec = await runSpec(image, command, o, io);
+  if (o.detach) return runDetached(spec, o, io);
   return runForeground(spec, o);
 }
 
@@ -131,17 +138,21 @@ async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<num
  * Nothing of Node stays behind: at the end of the container's life the monitor asks `vessel up`
  * (if it runs) or one `vessel _release NAME` to release what TypeScript created.
  */
-async function runDetached(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
+export async function runDetached(spec: ContainerSpec, o: RunCliOptions, io: CliIo): Promise<number> {
   if (spec.tty || spec.interactive) throw new VesselError('E_USAGE', '-d cannot be combined with -t or -i', { hint: 'use vessel exec -t -i NAME sh to get a shell in a detached container' });
   const { Supervisor } = await import('../supervise/index.js');
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vessel.js');
   const sup = new Supervisor(spec, {
     mode: 'detached',
     detached: true,
     autoRemove: o.rm ?? false,
-    monitor: { service: serviceSocket(config()), releaseArgv: [process.execPath, bin, '_release', spec.name] },
+    monitor: { service: serviceSocket(config()), releaseArgv: releaseArgv(spec.name) },
   });
   await sup.start();
-  process.stdout.write(`${spec.name}\n`);
+  io.out(`${spec.name}\n`);
   return 0;
+}
+
+/** What a monitor runs at its end to release what TypeScript created when vessel up is not there. */
+export function releaseArgv(name: string): string[] {
+  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vessel.js'), '_release', name];
 }

@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gc, listStates } from '../supervise/index.js';
 import { writeFileAtomic, config, serviceSocket, type VesselConfig, VesselError, errorMessage, host, type SpawnedProcess, pidAlive, log as rootLog, type Log } from '../util/index.js';
-import { releaseRun } from '../supervise/index.js';
-import { startService, type Hello, type Service, type Session } from '../service/index.js';
+import { handoffStarted, releaseMonitored } from '../supervise/index.js';
+import { startService, type CliHandler, type Hello, type Service, type Session } from '../service/index.js';
 import { DEFAULT_TUNING, emperorPaths, heartbeatInterval, renderEmperorIni, vassalEnv, type EmperorPaths, type EmperorTuning } from './render.js';
 import { fetchStats, poke } from './stats.js';
 import { VassalSession } from './vassal.js';
@@ -28,6 +28,8 @@ export interface UpOptions {
   signal?: AbortSignal;
   /** Serve Prometheus metrics there (metrics-server.ts). */
   metrics?: Pick<MetricsOptions, 'address' | 'allowRemote' | 'source'>;
+  /** Serve the native front end's commands (cli/serve.ts: the CLI is not emperor/'s to import). */
+  cli?: CliHandler;
 }
 
 /** The vessel CLI of this package: what the wrapper runs for a .vessel file. */
@@ -218,7 +220,7 @@ async function sweep(log: Log): Promise<void> {
  * its plan and every decision (emperor/vassal.ts), a detached container's monitor for the release
  * at the end of its life.
  */
-async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tuning: EmperorTuning, log: Log, shuttingDown: () => boolean): Promise<Service> {
+async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tuning: EmperorTuning, log: Log, shuttingDown: () => boolean, cli?: CliHandler): Promise<Service> {
   const path = serviceSocket(cfg);
   const slog = log.child({ component: 'service' });
   // A vassal is exiting to be respawned: poke the Emperor a little later, when it can be reaped
@@ -228,17 +230,23 @@ async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tunin
   };
   const heartbeatMs = heartbeatInterval(tuning.requiredHeartbeatSec) * 1000;
   return startService(path, {
-    open(hello: Hello): Session | string {
+    ...(cli ? { cli: (req) => (shuttingDown() ? Promise.resolve({ kind: 'node' as const }) : cli(req)) } : {}),
+    open(hello: Exclude<Hello, { kind: 'cli' }>): Session | string {
       if (hello.kind === 'vassal') return new VassalSession({ pid: hello.pid, file: hello.file, service: path, heartbeatMs, log: slog, onRespawn, shuttingDown });
-      // a detached container's monitor: it only ever asks for the release at the end of its life
-      const name = hello.name;
+      // a detached container's monitor asks for the release at the end of its life; a handed-off
+      // foreground one (supervise/handoff.ts) also says when its container runs
+      const { name, pid } = hello;
       return {
         async handle(req) {
           if (req.verb === 'release') {
-            await releaseRun(name);
-            return { kind: 'released' };
+            const say = await releaseMonitored(name, pid);
+            return { kind: 'released', ...(say ? { say } : {}) };
           }
-          return req.verb === 'bye' ? { kind: 'ok' } : { kind: 'error', reason: `a detached monitor does not ask for ${req.verb}` };
+          if (req.verb === 'started') {
+            await handoffStarted(name, pid, req.initPid);
+            return { kind: 'ok' };
+          }
+          return req.verb === 'bye' ? { kind: 'ok' } : { kind: 'error', reason: `a detached or foreground monitor does not ask for ${req.verb}` };
         },
         closed: () => undefined,
       };
@@ -264,7 +272,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
 
   // The monitors' service first: the Emperor's vassals ask it for their plans from their first breath.
   let stopping = false;
-  const service = await startMonitorService(cfg, paths, tuning, opts.log ?? rootLog(), () => stopping);
+  const service = await startMonitorService(cfg, paths, tuning, opts.log ?? rootLog(), () => stopping, opts.cli);
 
   const watcher = new SpecWatcher({ vassalsDir, emperorDir: cfg.emperorDir, statsSocket: paths.stats, log: opts.log ?? rootLog() });
   await watcher.start();

@@ -236,16 +236,21 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
   const touchRules = mine.some((r) => r.kind === 'nft');
   const leases = withNetworksLock(async () => {
     let networks = await listNetworks();
-    let changed = touchRules;
+    // The rules are rendered from the leases: they change only if this lease's ports are still in
+    // them (not withdrawn at the stop), or a network goes. Recorded rules without a lease are a
+    // crash's leftover: applied again, which repairs them.
+    let changed = touchRules && !networks.some((n) => n.leases[name]);
     if (releaseLease) {
       for (const net of networks) {
-        if (!net.leases[name]) continue;
+        const lease = net.leases[name];
+        if (!lease) continue;
         delete net.leases[name];
-        changed = true;
+        if (lease.publish.length > 0 && lease.withdrawn !== 'applied') changed = true;
         if (net.auto && Object.keys(net.leases).length === 0) {
           networks = networks.filter((n) => n !== net);
           // The rules are applied once, below, for every network released here.
           await destroyNetworkLocked(net, networks, { applyRules: false });
+          changed = true;
           continue;
         }
         saveNetwork(net);
@@ -256,6 +261,33 @@ export async function releaseNetwork(name: string, resources: Resource[]): Promi
   });
   const [a, l] = await Promise.allSettled([interfaces, leases]);
   for (const r of [a, l]) if (r.status === 'rejected') throw r.reason;
+}
+
+/**
+ * A container being stopped: its published ports stop being forwarded now, while it shuts down,
+ * rather than after it is gone — new connections are refused instead of reaching a process on its
+ * way out, and the release that follows has no rules left to change (releaseNetwork), so a stop
+ * does not wait for nft twice. Recorded before and after the rules are applied, so a crash in
+ * between leaves a lease the release still applies for. A container without published ports, or
+ * a backend whose rules are not the leases' (FreeBSD's driver owns its anchors), has nothing to do.
+ */
+export async function withdrawPublished(name: string): Promise<void> {
+  const b = await backend();
+  if (b.plumbedByDriver) return;
+  await withNetworksLock(async () => {
+    const networks = await listNetworks();
+    const mine = networks.filter((n) => (n.leases[name]?.publish.length ?? 0) > 0 && n.leases[name]!.withdrawn === undefined);
+    if (mine.length === 0) return;
+    for (const n of mine) {
+      n.leases[name]!.withdrawn = 'pending';
+      saveNetwork(n);
+    }
+    await b.applyRules(networks);
+    for (const n of mine) {
+      n.leases[name]!.withdrawn = 'applied';
+      saveNetwork(n);
+    }
+  });
 }
 
 /**

@@ -15,6 +15,12 @@ export interface Lease {
   /** Host pid of the container's init once plugged; informative (pids are reused). */
   pid?: number;
   leasedAt: string;
+  /**
+   * The container is being stopped and its published ports are no longer forwarded (attach.ts
+   * withdrawPublished): 'pending' while the rules are applied without them, 'applied' once they
+   * are. Only 'applied' lets the release skip the rules (they already lack this lease's).
+   */
+  withdrawn?: 'pending' | 'applied';
 }
 
 /** A named network, as stored in <networks>/<name>/network.json. */

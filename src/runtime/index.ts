@@ -21,3 +21,4 @@ export { signalNumber } from './signals.js';
 export { parsePasswd, parseGroup, resolveIdentity, imageFiles, type Identity } from './freebsd/identity.js';
 export { encodePlan, describePlan, PLAN_VERSION, type PlanRecord } from './plan-records.js';
 export { baseSupervision, exitStatusOf, parseMonitorStatus, readMonitorStatus, type MonitorStatus, type MonitorPhase, type HealthResult } from './monitor-status.js';
+export { initBinary } from './monitor-spawn.js';

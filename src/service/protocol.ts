@@ -4,6 +4,7 @@
  * message; the monitor sends one request at a time and waits for one reply line. Pure.
  *
  *   hello 1 vassal PID FILE | hello 1 monitor PID NAME   → ok | error REASON
+ *   hello 1 cli PID                                      (the front end: cli.ts has the rest)
  *   prepare                                              → plan PATH | wait REASON | idle REASON | fail REASON
  *   started RUN INITPID                                  → ok
  *   exited RUN CODE STOPPED                              → respawn | idle | released | fail REASON
@@ -21,7 +22,7 @@ export const SERVICE_PROTOCOL = 1;
 /** Longer lines are garbage, on both sides. */
 export const LINE_MAX = 4096;
 
-export type Hello = { kind: 'vassal'; pid: number; file: string } | { kind: 'monitor'; pid: number; name: string };
+export type Hello = { kind: 'vassal'; pid: number; file: string } | { kind: 'monitor'; pid: number; name: string } | { kind: 'cli'; pid: number };
 
 export type Request =
   | { verb: 'prepare' }
@@ -40,12 +41,16 @@ export type Reply =
   | { kind: 'ok' }
   | { kind: 'plan'; path: string }
   | { kind: 'wait' | 'idle' | 'fail' | 'error'; reason: string }
-  | { kind: 'respawn' | 'released' | 'unchanged' | 'changed' | 'surge' | 'switched' };
+  | { kind: 'respawn' | 'unchanged' | 'changed' | 'surge' | 'switched' }
+  /** SAY: a line a foreground monitor prints for its user (why a run ended: OOM, a command that could not start). */
+  | { kind: 'released'; say?: string };
 
 const INT = /^-?\d+$/;
 
 /** A hello, or why it is refused (a monitor of another protocol version, a malformed line). */
 export function parseHello(line: string): Hello | string {
+  const cli = /^hello (\d+) cli (\d+)$/.exec(line);
+  if (cli) return Number(cli[1]) === SERVICE_PROTOCOL ? { kind: 'cli', pid: Number(cli[2]) } : `protocol ${cli[1]} is not ${SERVICE_PROTOCOL}: rebuild vessel (npm run build)`;
   const m = /^hello (\d+) (vassal|monitor) (\d+) (.+)$/.exec(line);
   if (!m) return `expected "hello ${SERVICE_PROTOCOL} vassal|monitor PID ARG", got ${JSON.stringify(line.slice(0, 80))}`;
   if (Number(m[1]) !== SERVICE_PROTOCOL) return `protocol ${m[1]} is not ${SERVICE_PROTOCOL}: rebuild vessel (npm run build) so the monitor and vessel up match`;
@@ -89,6 +94,8 @@ export function formatReply(r: Reply): string {
   switch (r.kind) {
     case 'plan':
       return `plan ${flat(r.path)}`;
+    case 'released':
+      return r.say ? `released ${flat(r.say)}` : 'released';
     case 'wait':
     case 'idle':
     case 'fail':

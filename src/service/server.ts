@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { VesselError, errorMessage, type Log } from '../util/index.js';
 import { LINE_MAX, formatReply, parseHello, parseRequest, type Hello, type Reply, type Request } from './protocol.js';
+import { formatOutcome, parseCliLine, type CliHandler, type CliOutcome, type CliRequest } from './cli.js';
 
 /**
  * `vessel up`'s service socket: root-only (the socket is 0600 in vessel's run directory), one
@@ -18,7 +19,9 @@ export interface Session {
 
 export interface ServiceHandler {
   /** A session for this monitor, or the reason it is refused. */
-  open(hello: Hello): Session | string;
+  open(hello: Exclude<Hello, { kind: 'cli' }>): Session | string;
+  /** The native front end's requests (cli.ts); without it they are refused and it runs the Node CLI. */
+  cli?: CliHandler;
 }
 
 export interface Service {
@@ -29,6 +32,7 @@ export interface Service {
 function serve(sock: Socket, handler: ServiceHandler, log: Log): void {
   let buf = '';
   let session: Session | undefined;
+  let cli: (CliRequest & { foreign: boolean }) | undefined;
   let bye = false;
   let queue = Promise.resolve();
   const send = (line: string): void => {
@@ -38,10 +42,50 @@ function serve(sock: Socket, handler: ServiceHandler, log: Log): void {
     send(formatReply({ kind: 'error', reason: why }));
     sock.end();
   };
+  const onCliLine = async (req: CliRequest & { foreign: boolean }, line: string): Promise<void> => {
+    const l = parseCliLine(line);
+    switch (l.kind) {
+      case 'bad':
+        return refuse(l.why);
+      case 'foreign':
+        req.foreign = true;
+        return;
+      case 'cwd':
+        req.cwd = l.text;
+        return;
+      case 'arg':
+        req.args.push(l.text);
+        return;
+      case 'env': {
+        const eq = l.text.indexOf('=');
+        if (eq > 0) req.env[l.text.slice(0, eq)] = l.text.slice(eq + 1);
+        return;
+      }
+      case 'go': {
+        let outcome: CliOutcome;
+        try {
+          const { foreign: _f, ...plain } = req;
+          outcome = req.foreign ? { kind: 'node' } : await handler.cli!(plain);
+        } catch (e) {
+          log.error({ err: errorMessage(e) }, 'CLI request failed');
+          outcome = { kind: 'done', stdout: '', stderr: `vessel: internal error in vessel up: ${errorMessage(e)}\n`, code: 125 };
+        }
+        if (!sock.destroyed) sock.end(formatOutcome(outcome));
+        return;
+      }
+    }
+  };
   const onLine = async (line: string): Promise<void> => {
+    if (cli) return onCliLine(cli, line);
     if (!session) {
       const hello = parseHello(line);
       if (typeof hello === 'string') return refuse(hello);
+      if (hello.kind === 'cli') {
+        if (!handler.cli) return refuse('this vessel up does not serve the CLI');
+        // no reply: the front end sends its whole request at once, then reads the outcome
+        cli = { pid: hello.pid, cwd: '/', env: {}, args: [], foreign: false };
+        return;
+      }
       const s = handler.open(hello);
       if (typeof s === 'string') return refuse(s);
       session = s;

@@ -1,7 +1,7 @@
 import { existsSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VesselError, config, containerPaths, pidAlive } from '../util/index.js';
+import { VesselError, config, containerPaths, pidAlive, log, errorMessage } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import type { ContainerRef } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
@@ -44,7 +44,8 @@ export async function pidGone(pid: number, timeoutMs: number): Promise<boolean> 
   const deadline = Date.now() + timeoutMs;
   while (pidAlive(pid)) {
     if (Date.now() > deadline) return false;
-    await sleep(10);
+    // a stop is mostly this wait: a short step costs a kill(2) each, a long one is latency
+    await sleep(2);
   }
   return true;
 }
@@ -67,9 +68,14 @@ export async function stopContainer(name: string, timeoutSec?: number): Promise<
     try {
       process.kill(Number(monitor.id), 'SIGTERM');
     } catch { /* gone meanwhile */ }
-    if (!(await pidGone(Number(monitor.id), t * 1000 + 15_000))) {
-      throw new VesselError('E_RUNTIME', `container ${name}: its monitor (pid ${monitor.id}) did not end after the stop`);
-    }
+    // its published ports stop taking connections while it shuts down (net/attach.ts says why);
+    // a failure there only means the release applies the rules instead
+    const withdrawn = s.resources.some((r) => r.kind === 'nft')
+      ? import('../net/index.js').then((n) => n.withdrawPublished(name)).catch((e: unknown) => log().warn({ container: name, err: errorMessage(e) }, 'cannot withdraw published ports before the release'))
+      : Promise.resolve();
+    const gone = await pidGone(Number(monitor.id), t * 1000 + 15_000);
+    await withdrawn;
+    if (!gone) throw new VesselError('E_RUNTIME', `container ${name}: its monitor (pid ${monitor.id}) did not end after the stop`);
     return (await releaseRun(name)) ?? s;
   }
   // No monitor yet: another process is still preparing the start (it is the supervisor of record

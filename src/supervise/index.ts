@@ -4,6 +4,7 @@ export { Supervisor, type SuperviseOptions } from './supervisor.js';
 export { readState, readRawState, writeState, listStates, isLive, effectiveStatus, imageUsers, volumeUsers } from './state.js';
 export { prepareRun, recordStarted, type PrepareOptions, type PreparedRun } from './prepare.js';
 export { releaseRun } from './release.js';
+export { prepareHandoff, handoffStarted, releaseMonitored, exitNote, type HandoffOptions } from './handoff.js';
 export { supervisionRecords, type SupervisionFacts, type MonitorMode } from './plan.js';
 export { mergeStatus } from './status.js';
 export { surgeRefusal, prepareNext, switchToNext, retireCurrent, abandonNext } from './surge.js';

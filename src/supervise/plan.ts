@@ -23,6 +23,11 @@ export interface SupervisionFacts {
   signalsStop?: boolean;
   /** Between two heartbeats to the Emperor. */
   heartbeatMs?: number;
+  /**
+   * Foreground: the process the monitor dies with (default: this one, which waits for it); 0 when
+   * nobody waits because the monitor IS the caller (the native front end execs it: handoff.ts).
+   */
+  parentPid?: number;
 }
 
 export function supervisionRecords(spec: ContainerSpec, cfg: ContainerConfig, f: SupervisionFacts): PlanRecord[] {
@@ -39,8 +44,8 @@ export function supervisionRecords(spec: ContainerSpec, cfg: ContainerConfig, f:
   if (f.service !== undefined) r.push(['service', f.service]);
   for (const a of f.releaseArgv ?? []) r.push(['release-arg', a]);
   if (f.signalsStop) r.push(['on-signal', 'stop']);
-  // a foreground container dies with the process that waits for it (this one)
-  if (f.mode === 'foreground') r.push(['parent-pid', String(process.pid)]);
+  // a foreground container dies with the process that waits for it (this one, unless handed off)
+  if (f.mode === 'foreground' && f.parentPid !== 0) r.push(['parent-pid', String(f.parentPid ?? process.pid)]);
   const h = cfg.health;
   if (h && h.argv.length > 0) {
     for (const a of h.argv) r.push(['health-arg', a]);

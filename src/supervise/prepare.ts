@@ -103,7 +103,7 @@ export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Pro
 }
 
 /** The monitor runs the container: it is the supervisor of record from now on. */
-export async function recordStarted(p: PreparedRun, started: Pick<StartedContainer, 'pid' | 'monitorPid' | 'resources'>): Promise<ContainerState> {
+export async function recordStarted(p: Pick<PreparedRun, 'spec' | 'state'>, started: Pick<StartedContainer, 'pid' | 'monitorPid' | 'resources'>): Promise<ContainerState> {
   const lock = await acquireLock(containerPaths(config(), p.spec.name).lock, { what: `container ${p.spec.name}` });
   try {
     const now = (await readRawState(p.spec.name)) ?? p.state;

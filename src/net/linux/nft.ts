@@ -92,7 +92,8 @@ export function renderRuleset(table: string, networks: NetworkRecord[], opts: Ru
     post.push(`ip saddr ${net.subnet} oifname != "${net.bridge}" masquerade comment "${c}"`);
     if (net.subnet6 !== undefined) post.push(`ip6 saddr ${net.subnet6} oifname != "${net.bridge}" masquerade comment "${c}"`);
     const leases = Object.values(net.leases).sort((a, b) => a.container.localeCompare(b.container));
-    for (const l of leases) publish.push(...publishRules(l));
+    // a container being stopped takes no new connections (its established ones keep their conntrack entry)
+    for (const l of leases) if (l.withdrawn === undefined) publish.push(...publishRules(l));
   }
   const chain = (name: string, head: string[], rules: string[]) =>
     [`\tchain ${name} {`, ...head.map((h) => `\t\t${h}`), ...rules.map((r) => `\t\t${r}`), '\t}'];

@@ -1,0 +1,95 @@
+import { Command, CommanderError } from 'commander';
+import type { CliOutcome, CliRequest } from '../service/index.js';
+import { config, serviceSocket } from '../util/index.js';
+import { capturedIo, type CliIo } from './io.js';
+import { report } from './main.js';
+import type { RunCliOptions } from './run.js';
+
+/**
+ * `vessel up` serving the native front end (native/front/, service/cli.ts): `vessel run`, `stop`
+ * and `rm` decided here, in the warm process, with the same command definitions and code as the
+ * Node CLI, so a start or a stop boots no Node at all. A detached run is started from here (its
+ * monitor outlives nobody's CLI); a foreground run is prepared here and its monitor exec'd by the
+ * front end in the user's terminal (supervise/handoff.ts). Anything else — another command, a
+ * caller with another configuration, a cluster task — is answered `node`: the front end runs the
+ * Node CLI, which does it as it always did. Nothing is done before that answer.
+ */
+
+const NODE: CliOutcome = { kind: 'node' };
+
+/** The settings that choose vessel's state: the caller must have this process's, or it is not ours to serve. */
+function configKeys(env: Record<string, string | undefined>): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || v === '' || k === 'VESSEL_LOG_LEVEL') continue;
+    if (k.startsWith('VESSEL_') || k.startsWith('APPC_')) m.set(k, v);
+  }
+  return m;
+}
+
+export function sameConfig(req: Pick<CliRequest, 'env' | 'cwd'>, ours: Record<string, string | undefined> = process.env, cwd = process.cwd()): boolean {
+  const a = configKeys(req.env);
+  const b = configKeys(ours);
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  // a relative value resolves against the working directory: the caller's must be ours then
+  return [...a.values()].every((v) => v.startsWith('/')) || req.cwd === cwd;
+}
+
+export async function serveCli(req: CliRequest): Promise<CliOutcome> {
+  if (!sameConfig(req)) return NODE;
+  const verb = req.args.find((a) => !a.startsWith('-'));
+  if (verb !== 'run' && verb !== 'stop' && verb !== 'rm') return NODE;
+  const io = capturedIo(req.cwd, req.env);
+  const done = (code: number): CliOutcome => ({ kind: 'done', stdout: io.stdout(), stderr: io.stderr(), code });
+  const program = new Command('vessel')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s) });
+  // the literal imports keep each command's chunk of its own (cli/main.ts says why)
+  const mod = verb === 'run' ? await import('./run.js') : verb === 'stop' ? await import('./stop.js') : await import('./rm.js');
+  mod.define(program);
+  let outcome: CliOutcome | undefined;
+  const command = program.commands.find((c) => c.name() === verb)!;
+  if (verb === 'run') {
+    command.action(async (image: string | undefined, args: string[], o: RunCliOptions) => {
+      outcome = await serveRun(image, args, o, io, req);
+    });
+  } else if (verb === 'stop') {
+    const { stopAction } = await import('./stop.js');
+    command.action((names: string[], o: { time?: string }) => stopAction(names, o, io));
+  } else {
+    const { rmAction } = await import('./rm.js');
+    command.action((names: string[], o: { force?: boolean }) => rmAction(names, o, io));
+  }
+  try {
+    await program.parseAsync(req.args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return done(e.exitCode === 0 ? 0 : 125);
+    return done(report(e, io));
+  }
+  return outcome ?? done(0);
+}
+
+/**
+ * `vessel run` for the front end. A cluster task (--foreground) reads its scheduler's variables
+ * and is the Node CLI's. Detached: started here. Foreground: prepared here, run by the monitor the
+ * front end becomes.
+ */
+async function serveRun(image: string | undefined, args: string[], o: RunCliOptions, io: CliIo & { stderr(): string; stdout(): string }, req: CliRequest): Promise<CliOutcome> {
+  if (o.foreground) return NODE;
+  const { runSpec, runDetached, releaseArgv } = await import('./run-action.js');
+  const spec = await runSpec(image, args, o, io);
+  if (o.detach) {
+    const code = await runDetached(spec, o, io);
+    return { kind: 'done', stdout: io.stdout(), stderr: io.stderr(), code };
+  }
+  const { prepareHandoff } = await import('../supervise/index.js');
+  const { initBinary } = await import('../runtime/index.js');
+  const plan = await prepareHandoff(spec, { pid: req.pid, autoRemove: o.rm ?? false, service: serviceSocket(config()), releaseArgv: releaseArgv(spec.name) });
+  // As the waiting CLI runs it (runtime/monitor-spawn.ts): the user's terminal hears the
+  // container, not the monitor, unless debug lines are asked for.
+  const level = req.env.VESSEL_LOG_LEVEL;
+  const env: Record<string, string> = level === 'debug' || level === 'trace' ? {} : { VESSEL_LOG_LEVEL: 'silent' };
+  return { kind: 'exec', stderr: io.stderr(), argv: [initBinary(), 'monitor', plan], env };
+}
