@@ -409,7 +409,7 @@ static void ended_after_stop(void) {
   }
   if (P.mode == MODE_FOREGROUND && !handed_off()) { leave(S.exit_code); return; }
   /* detached or handed off: `vessel stop` left a marker and releases the rest itself */
-  if (stop_marker_exists()) leave(0);
+  if (stop_marker_exists()) leave(final_code());
   else release_ts_side();
 }
 

@@ -86,6 +86,8 @@ describe('exec', () => {
     expect((await vessel(t, ['rm', 'ex'])).code).toBe(0);
 
     await vessel(t, ['run', '-d', '--name', 'stubborn', 'busybox', 'sh', '-c', "trap '' TERM; while :; do sleep 1; done"]);
+    // run -d returns once the command runs, maybe before its trap: a SIGTERM then ends it at once
+    await until(async () => (await vessel(t, ['exec', 'stubborn', 'ps'])).stdout.includes('sleep 1'), 15_000, 'the trap in place');
     const t1 = Date.now();
     expect((await vessel(t, ['stop', '-t', '2', 'stubborn'])).code).toBe(0);
     const took = Date.now() - t1;

@@ -21,7 +21,7 @@ const LAYERS: Record<string, Record<string, Edge>> = {
   cli: {
     emperor: 'value', cluster: 'value', supervise: 'value', build: 'value', registry: 'value', image: 'value',
     net: 'value', runtime: 'value', spec: 'value', util: 'value', doctor: 'value', selftest: 'value',
-    volume: 'value', compose: 'value',
+    volume: 'value', compose: 'value', service: 'value',
   },
   doctor: { runtime: 'value', net: 'value', image: 'value', spec: 'value', util: 'value' },
   // Amended: the network cases lease their address through net/, as a start does.

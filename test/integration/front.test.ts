@@ -1,0 +1,139 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmperorWorld, pidAlive, repo, requireHost, waitFor, type UpProcess } from '../helpers/emperor.js';
+
+/**
+ * The `vessel` command's native front end (native/front/) with a real `vessel up` (cli/serve.ts):
+ * run, stop and rm served by the warm process, a foreground run's monitor exec'd in the caller's
+ * place (supervise/handoff.ts), everything else and every other configuration by the Node CLI.
+ * Killed at the worst moments, it leaves nothing that `vessel gc` does not remove.
+ */
+requireHost();
+const front = join(repo, 'build', 'vessel');
+const w = new EmperorWorld('front');
+let up: UpProcess;
+
+beforeAll(async () => {
+  if (!existsSync(front)) throw new Error(`${front} is missing: npm run build makes it`);
+  w.importBusybox();
+  up = await w.up();
+}, 120_000);
+
+afterAll(async () => {
+  await w.cleanup();
+  expect(w.leftovers()).toEqual({ processes: [], mounts: [], cgroups: [] });
+}, 180_000);
+
+function vessel(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(front, args, { env: { ...w.env, ...opts.env }, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function spawnFront(args: string[]): ChildProcess & { exit: Promise<number | null> } {
+  const c = spawn(front, args, { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exit = new Promise<number | null>((res) => c.once('exit', (code, sig) => res(code ?? (sig ? 128 : null))));
+  return Object.assign(c, { exit });
+}
+
+type State = { status: string; mode?: string; pid?: number; supervisorPid?: number; resources: unknown[]; lastExit?: { code: number } };
+const state = (name: string) => w.state(name) as unknown as State | undefined;
+
+describe('served by vessel up', () => {
+  it('a foreground run: output, exit code, the reason a command could not start', () => {
+    w.names.add('fg1');
+    expect(vessel(['run', '--rm', 'busybox', 'echo', 'hi there'])).toMatchObject({ code: 0, stdout: 'hi there\n' });
+    expect(vessel(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).toMatchObject({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    const missing = vessel(['run', '--rm', '--name', 'fg1', 'busybox', 'nosuchcmd']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^vessel: fg1: .*nosuchcmd/m);
+    // --rm: nothing of it is left
+    expect(existsSync(join(w.root, 'containers', 'fg1'))).toBe(false);
+  });
+
+  it('stdin: -i hands it to the container; without -i the container reads nothing', () => {
+    expect(vessel(['run', '--rm', '-i', 'busybox', 'cat'], { input: 'piped\n' })).toMatchObject({ code: 0, stdout: 'piped\n' });
+    expect(vessel(['run', '--rm', 'busybox', 'cat'], { input: 'not for you\n' })).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('the front end becomes the foreground container\'s monitor: supervisor of record, stopped by vessel stop', async () => {
+    w.names.add('fg2');
+    const c = spawnFront(['run', '--name', 'fg2', 'busybox', 'sleep', '300']);
+    const s = await waitFor('fg2 running', () => (state('fg2')?.status === 'running' ? state('fg2') : undefined));
+    expect(s.supervisorPid).toBe(c.pid);
+    expect(s.mode).toBe('foreground');
+    expect(pidAlive(s.pid!)).toBe(true);
+    expect(vessel(['stop', '-t', '5', 'fg2'])).toMatchObject({ code: 0, stdout: 'fg2\n' });
+    expect(await c.exit).toBe(143);
+    expect(state('fg2')).toMatchObject({ status: 'exited', resources: [] });
+    expect(vessel(['rm', 'fg2'])).toMatchObject({ code: 0, stdout: 'fg2\n' });
+  });
+
+  it('run -d, stop and rm: started by vessel up, its monitor nobody\'s child', async () => {
+    w.names.add('bg1');
+    expect(vessel(['run', '-d', '--name', 'bg1', 'busybox', 'sleep', '300'])).toMatchObject({ code: 0, stdout: 'bg1\n' });
+    const s = state('bg1')!;
+    expect(s).toMatchObject({ status: 'running', mode: 'detached' });
+    expect(vessel(['run', '-d', '--name', 'bg1', 'busybox', 'true'])).toMatchObject({ code: 125 });
+    expect(vessel(['rm', 'bg1']).stderr).toMatch(/^vessel: container bg1 is running/m);
+    expect(vessel(['rm', '-f', 'bg1'])).toMatchObject({ code: 0, stdout: 'bg1\n' });
+    expect(pidAlive(s.supervisorPid!)).toBe(false);
+    expect(existsSync(join(w.root, 'containers', 'bg1'))).toBe(false);
+  });
+
+  it('bad flags and missing arguments: the CLI\'s own one-line errors and 125, nothing started', () => {
+    const bogus = vessel(['run', '--bogus', 'busybox']);
+    expect(bogus.code).toBe(125);
+    expect(bogus.stderr).toMatch(/^vessel: unknown option '--bogus'/m);
+    expect(vessel(['run']).stderr).toMatch(/^vessel: run: an image is required/m);
+    expect(vessel(['run', '--rm', 'no-such-image', 'true']).code).toBe(125);
+    expect(vessel(['stop', 'nobody'])).toMatchObject({ code: expect.any(Number) });
+    expect(vessel(['stop', 'nobody']).stderr).toMatch(/^vessel: no such container: nobody/m);
+  });
+
+  it('other commands, other configurations and bytes that are not UTF-8 go to the Node CLI', () => {
+    expect(vessel(['images']).stdout).toMatch(/busybox/);
+    // another setting: not vessel up's to serve, still done
+    expect(vessel(['run', '--rm', 'busybox', 'echo', 'via node'], { env: { VESSEL_REGISTRY: 'file:///nowhere' } })).toMatchObject({ code: 0, stdout: 'via node\n' });
+    // An argument that is not UTF-8 (through sh: Node would send it as UTF-8) is the Node CLI's,
+    // which reads it as Node does: the same bytes as without the front end.
+    const raw = (env: NodeJS.ProcessEnv) => spawnSync('sh', ['-c', `"$0" run --rm busybox printf %s "$(printf 'a\\377b')"`, front], { env: { ...w.env, ...env } });
+    const served = raw({});
+    expect(served.status).toBe(0);
+    expect(Buffer.from(served.stdout).equals(Buffer.from(raw({ VESSEL_FRONT: 'node' }).stdout))).toBe(true);
+  });
+});
+
+describe('killed at the worst moment', () => {
+  it('the front end (now the monitor) SIGKILLed mid-run: the container dies with it, gc removes the rest', async () => {
+    w.names.add('k1');
+    const c = spawnFront(['run', '--name', 'k1', 'busybox', 'sleep', '300']);
+    const s = await waitFor('k1 running', () => (state('k1')?.status === 'running' ? state('k1') : undefined));
+    process.kill(c.pid!, 'SIGKILL');
+    await c.exit;
+    await waitFor('k1\'s init gone', () => !pidAlive(s.pid!));
+    expect(spawnSync(process.execPath, [join(repo, 'bin', 'vessel.js'), 'gc'], { env: w.env }).status).toBe(0);
+    expect(w.leftoverCgroups().filter((d) => d.includes('/k1.'))).toEqual([]);
+    expect(w.leftoverMounts().filter((l) => l.includes('/k1/'))).toEqual([]);
+    expect(vessel(['rm', 'k1']).code).toBe(0);
+  });
+
+  it('vessel up SIGKILLed while a handed-off run runs: it goes on, and its end is released without vessel up', async () => {
+    w.names.add('k2');
+    const c = spawnFront(['run', '--name', 'k2', 'busybox', 'sh', '-c', 'sleep 3; exit 5']);
+    await waitFor('k2 running', () => state('k2')?.status === 'running');
+    up.child.kill('SIGKILL');
+    await up.exited;
+    expect(await c.exit).toBe(5);
+    // `vessel _release k2`, run by the monitor, finishes in its own time
+    await waitFor('k2 released', () => state('k2')?.status === 'exited' && state('k2')!.resources.length === 0, 20_000);
+    expect(w.leftoverCgroups().filter((d) => d.includes('/k2.'))).toEqual([]);
+    expect(w.leftoverMounts().filter((l) => l.includes('/k2/'))).toEqual([]);
+    // without vessel up the front end runs the Node CLI
+    expect(vessel(['rm', 'k2'])).toMatchObject({ code: 0, stdout: 'k2\n' });
+    expect(vessel(['run', '--rm', 'busybox', 'echo', 'still works'])).toMatchObject({ code: 0, stdout: 'still works\n' });
+    // the Emperor of the killed vessel up: stopped for the cleanup's sake
+    for (const { pid, cmd } of w.leftoverProcesses()) if (cmd.includes('uwsgi')) process.kill(pid, 'SIGKILL');
+  }, 60_000);
+});
