@@ -30,7 +30,10 @@ async function removeInside(root: string, rel: string, onlyChildren = false): Pr
   const parts = partsOf(rel);
   if (onlyChildren) {
     const dir = await dirInside(root, parts);
-    if (dir !== undefined) for (const n of await readdir(dir)) await rm(join(dir, n), { recursive: true, force: true });
+    if (dir === undefined) return;
+    // names as bytes: one that is not UTF-8 would come back from a text readdir as another name
+    const prefix = Buffer.from(`${dir}/`);
+    for (const n of await readdir(dir, { encoding: 'buffer' })) await rm(Buffer.concat([prefix, n]), { recursive: true, force: true });
     return;
   }
   const parent = parts.length ? await dirInside(root, parts.slice(0, -1)) : undefined;
