@@ -17,8 +17,12 @@ import { printableName, utf8Name } from '../image/index.js';
  *     the new entry of a replaced path is in the layer too, and "whiteout files MUST only apply
  *     to resources in lower/parent layers";
  *   - a directory made again — every lower entry under it gone or in this layer anew, and
- *     something in it — gets the opaque marker `.wh..wh..opq` instead of a whiteout per entry
- *     (an overlay upper directory made over a deleted one is opaque the same way);
+ *     something new or made again in it (not only an entry of another kind in a gone one's
+ *     place) — gets the opaque marker `.wh..wh..opq` instead of a whiteout per entry, as the
+ *     spec's own "deleted and recreated" example has it and overlay-based builders write it.
+ *     (The spec says implementations SHOULD write explicit whiteouts and MUST read both; this is
+ *     the one place vessel writes the opaque form by choice: the same root, fewer markers.)
+ *     A directory only emptied keeps a whiteout per entry;
  *   - what was changed or added is in the layer with every directory above it (as an overlay
  *     upper directory holds them), so that unpacking it never makes a directory up with other
  *     metadata than the step's root has.
