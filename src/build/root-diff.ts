@@ -77,6 +77,9 @@ function* ancestors(p: string): Generator<string> {
 }
 const isUnder = (p: string, dir: string): boolean => dir === '' ? p !== '' : p.startsWith(`${dir}/`);
 
+/** An empty path or component, a `.` or `..` component, a NUL byte. */
+const NOT_PLAIN = /^$|^\/|\/$|\/\/|\0|(^|\/)\.\.?(\/|$)/;
+
 /**
  * A listing must be a tree of plain names: a component that is empty, `.`, `..` or holds a NUL
  * could name something outside the root, and a path whose directory is not listed is not a walk
@@ -84,8 +87,7 @@ const isUnder = (p: string, dir: string): boolean => dir === '' ? p !== '' : p.s
  */
 function checkListing(l: RootListing, which: string): void {
   for (const p of l.keys()) {
-    const bad = p === '' || p.split('/').some((c) => c === '' || c === '.' || c === '..' || c.includes('\0'));
-    if (bad) throw new VesselError('E_STATE', `${which} listing: path "${printableName(p)}" is not a plain relative path`);
+    if (NOT_PLAIN.test(p)) throw new VesselError('E_STATE', `${which} listing: path "${printableName(p)}" is not a plain relative path`);
     const parent = parentOf(p);
     if (parent !== '' && l.get(parent)?.kind !== 'dir') {
       throw new VesselError('E_STATE', `${which} listing: "${printableName(p)}" is listed but its directory is not`);
