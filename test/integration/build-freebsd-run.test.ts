@@ -22,8 +22,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
  * file and a file by a directory, a directory deleted and made again, names with spaces,
  * newlines and bytes that are not UTF-8 (one deleted: its directory goes opaque); and no whiteout
  * lands outside the root. The argv of both builds is golden (test/fixtures/freebsd/
- * build-run-deletions*/commands.txt). What the model cannot show: overlayfs keeps its deletions
- * as 0/0 devices in the upper directory, which tar could read, where unionfs's are invisible; so
+ * build-run-deletions/ and build-run-deletions-zfs/). What the model cannot show: overlayfs keeps
+ * its deletions as 0/0 devices in the upper directory, which tar could read, where unionfs's are invisible; so
  * the test asserts that the upper directory is never read, rather than that reading it fails.
  */
 const tmp = mkdtempSync(join(tmpdir(), 'vessel-build-freebsd-'));
