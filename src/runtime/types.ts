@@ -234,10 +234,12 @@ export interface Plan {
  * (native/common/monitor.c with native/linux or native/freebsd), whose plan leads with SUPERVISION
  * (rendered by supervise/: mode, restart table, status file); DETACHED lets the monitor outlive
  * the caller (`run -d`). beforeExec: called between "the container exists" and "its command runs"
- * where a driver plumbs in TypeScript (none does today).
+ * by a driver that makes the container in TypeScript (FreeBSD: the jail and its root, before the
+ * monitor starts the command; a build's RUN step lists the root there). Linux's monitor makes the
+ * container and runs the command at once: that driver refuses the hook rather than skip it.
  */
 export interface StartHooks {
-  beforeExec?(pid: number): Promise<void>;
+  beforeExec?(): Promise<void>;
   supervision?: readonly PlanRecord[];
   detached?: boolean;
 }

@@ -132,6 +132,22 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     await removeContainer('flatweb'); // the gc case below sees only its own containers
   });
 
+  it('beforeExec (a build\'s RUN step lists its root there): after jail -c, before the monitor; when it fails, nothing is left', async () => {
+    const fake = install();
+    let seen: string[] = [];
+    const sup = new Supervisor(spec('hooked.ini', PLAIN), { mode: 'foreground', beforeExec: async () => { seen = fake.calls.map((c) => c.argv[0]!.split('/').pop()!); } });
+    await sup.start();
+    expect(seen).toContain('jail');
+    expect(seen).not.toContain('vessel-init');
+    expect(fake.calls.some((c) => c.argv[1] === 'monitor')).toBe(true);
+    await sup.stop();
+    const failing = new Supervisor(spec('hooked.ini', PLAIN), { mode: 'foreground', beforeExec: async () => { throw new Error('listing failed'); } });
+    await expect(failing.start()).rejects.toThrow('listing failed');
+    expect(fake.leftovers()).toEqual({});
+    expect(await readState('hooked')).toMatchObject({ resources: [] });
+    await removeContainer('hooked');
+  });
+
   it('run -d: the monitor outlives its CLI (restart table, release command in its plan); vessel stop ends it, then releases the jail', async () => {
     const fake = install();
     const sup = new Supervisor(spec('bg.ini', PLAIN), {

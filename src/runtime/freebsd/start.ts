@@ -80,6 +80,8 @@ export async function startFreeBSD(cfg: ContainerConfig, hooks: StartHooks, env:
   const layout = containerLayout(cfg.dir);
   const { plan, jail } = await writeFreeBSDPlan(cfg, hooks.supervision, env);
   try {
+    // the jail and its root exist; the command does not run yet
+    if (hooks.beforeExec) await hooks.beforeExec();
     const m = await spawnMonitor({ binary: initBinary(), plan, status: layout.status, monitorLog: layout.monitorLog, detached: hooks.detached ?? false, cfg });
     return {
       pid: m.initPid,
@@ -92,7 +94,7 @@ export async function startFreeBSD(cfg: ContainerConfig, hooks: StartHooks, env:
       exited: m.exited,
     };
   } catch (e) {
-    // the monitor could not run the command: the jail and its objects go again
+    // the monitor could not run the command (or the hook failed): the jail and its objects go again
     await cleanup(jail.resources).catch(() => undefined);
     throw e;
   }
