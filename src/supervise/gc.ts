@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { VesselError, errorMessage, hasErrno, config, containerPaths, acquireLock, writeFileAtomic } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import { isLive, listStates, readState, writeState } from './state.js';
-import { removeLeftovers } from './leftovers.js';
+import { releaseResources, removeLeftovers } from './leftovers.js';
 import { stopContainer } from './control.js';
+import { removeStaleNextDirs } from './surge.js';
 
 function errorFile(name: string): string {
   return join(config().root, 'errors', `${name}.txt`);
@@ -78,12 +79,16 @@ export async function gc(): Promise<GcReport> {
   for (const s of states) {
     if (isLive(s)) continue;
     try {
-      const leftovers = s.resources.length > 0 || (await driver.findLeftovers(s.name)).length > 0;
+      const leftovers = s.resources.length > 0 || s.next !== undefined || (await driver.findLeftovers(s.name)).length > 0;
       if (leftovers || s.status === 'running' || s.status === 'stopping' || s.status === 'created') {
         await removeLeftovers(s.name, s, driver, { network: true });
+        // a zero-downtime reload cut short (its monitor or vessel up SIGKILLed): the next run's too
+        if (s.next) await releaseResources(driver, s.next.leaseKey, s.next.resources.filter((r) => r.kind !== 'dir'));
+        removeStaleNextDirs(containerPaths(config(), s.name).dir);
+        const { next: _gone, ...rest } = s;
         if (s.status !== 'exited' && s.status !== 'failed') {
-          writeState({ ...s, status: 'exited', resources: [], finishedAt: new Date().toISOString(), lastExit: { code: 137, signal: 'SIGKILL', oomKilled: false, reason: 'supervisor died; container killed with it', at: new Date().toISOString() } });
-        } else writeState({ ...s, resources: [] });
+          writeState({ ...rest, status: 'exited', resources: [], finishedAt: new Date().toISOString(), lastExit: { code: 137, signal: 'SIGKILL', oomKilled: false, reason: 'supervisor died; container killed with it', at: new Date().toISOString() } });
+        } else writeState({ ...rest, resources: [] });
         report.cleaned.push(s.name);
       }
       if (s.autoRemove) {
