@@ -21,14 +21,14 @@ import type { ContainerConfig } from '../types.js';
  * (usr.sbin/jail/jaillex.l) reads `@` inside an unquoted name. ZFS uses `@` for snapshots
  * (zfsconcepts(7)), so the clone takes `.RUNID`, which a dataset name may have.
  */
-export function runTag(cfg: Pick<ContainerConfig, 'beside' | 'runId'>): string | undefined {
+export function runTag(cfg: Partial<Pick<ContainerConfig, 'beside' | 'runId'>>): string | undefined {
   if (cfg.beside !== true) return undefined;
-  if (!/^[0-9a-f]{8}$/.test(cfg.runId)) throw new VesselError('E_RUNTIME', `run id ${JSON.stringify(cfg.runId)}: a run beside another needs 8 hex digits to name its jail`);
+  if (cfg.runId === undefined || !/^[0-9a-f]{8}$/.test(cfg.runId)) throw new VesselError('E_RUNTIME', `run id ${JSON.stringify(cfg.runId)}: a run beside another needs 8 hex digits to name its jail`);
   return cfg.runId;
 }
 
 /** `NAME` or, for a run beside the running one, `NAME@RUNID`: its epair's and rdr anchor's owner (net/'s lease key). */
-export function instanceName(cfg: Pick<ContainerConfig, 'name' | 'beside' | 'runId'>): string {
+export function instanceName(cfg: Pick<ContainerConfig, 'name'> & Partial<Pick<ContainerConfig, 'beside' | 'runId'>>): string {
   const tag = runTag(cfg);
   return tag === undefined ? cfg.name : `${cfg.name}@${tag}`;
 }
@@ -45,7 +45,7 @@ export function runDir(cfg: Pick<ContainerConfig, 'dir' | 'root' | 'beside'>): s
 }
 
 /** The ZFS clone the run's root is: the container's dataset, or `DATASET.RUNID` beside it. */
-export function runDataset(cfg: Pick<ContainerConfig, 'root' | 'beside' | 'runId'>): string | undefined {
+export function runDataset(cfg: Pick<ContainerConfig, 'root'> & Partial<Pick<ContainerConfig, 'beside' | 'runId'>>): string | undefined {
   const ds = cfg.root.zfsDataset;
   const tag = runTag(cfg);
   return ds === undefined || tag === undefined ? ds : `${ds}.${tag}`;
@@ -79,8 +79,31 @@ export function devfsRulesetNumber(name: string): number {
 export const RDR_ANCHOR_PARENT = 'vessel-rdr';
 export const NAT_ANCHOR_PARENT = 'vessel-nat';
 
-export function rdrAnchor(name: string): string {
-  return `${RDR_ANCHOR_PARENT}/${name}`;
+/**
+ * pf's own limits on names: sys/netpfil/pf/pf_ruleset.c pf_find_or_create_kruleset refuses an
+ * anchor path component of PF_ANCHOR_NAME_SIZE (64) characters or more, and pfctl's parse.y a
+ * label of PF_RULE_LABEL_SIZE (64) or more ("rule label too long (max 63 chars)"). A container
+ * name has up to 63 characters, a run's `NAME@RUNID` 72.
+ */
+const PF_NAME_MAX = 63;
+
+/** TEXT, or when longer than MAX its start and a digest of the whole (`~hash`): distinct texts stay distinct. */
+function fitted(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 9)}~${nameHash(text)}`;
+}
+
+/** The rdr anchor's own name below vessel-rdr: its owner (a container, or a run's `NAME@RUNID`), within pf's limit. */
+export function rdrAnchorName(owner: string): string {
+  return fitted(owner, PF_NAME_MAX);
+}
+
+export function rdrAnchor(owner: string): string {
+  return `${RDR_ANCHOR_PARENT}/${rdrAnchorName(owner)}`;
+}
+
+/** The label of the owner's rdr rules (which anchor a state came from), within pf's limit. */
+export function rdrLabel(owner: string): string {
+  return fitted(rdrAnchor(owner), PF_NAME_MAX);
 }
 
 export function natAnchor(network: string): string {
@@ -92,7 +115,7 @@ export function natAnchor(network: string): string {
  * so a container name with a dot is refused here rather than silently changed (two names could
  * collide). A child of `web` is the jail `web.child`.
  */
-export function jailName(cfg: Pick<ContainerConfig, 'name' | 'parent' | 'beside' | 'runId'>): string {
+export function jailName(cfg: Pick<ContainerConfig, 'name'> & Partial<Pick<ContainerConfig, 'parent' | 'beside' | 'runId'>>): string {
   if (cfg.name.includes('.')) {
     throw new VesselError('E_SPEC', `container ${JSON.stringify(cfg.name)}: a FreeBSD jail name cannot contain "."`, {
       hint: 'jail(8) uses "." to separate a parent jail from its child; rename the container (e.g. "_" or "-" instead of ".")',
