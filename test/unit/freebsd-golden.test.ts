@@ -502,7 +502,7 @@ describe('FreeBSD devfs rulesets are global and unowned (findings 12, 18)', () =
     expect(fake.calls.some((c) => c.argv.join(' ') === `devfs rule -s ${theirs} delset`)).toBe(false);
 
     const left = await driver().findLeftovers('web');
-    expect(left.filter((r) => r.kind === 'devfs-ruleset')).toEqual([{ kind: 'devfs-ruleset', id: String(ours), detail: { file: join(cfg.dir, 'devfs.rules') } }]);
+    expect(left.filter((r) => r.kind === 'devfs-ruleset')).toEqual([{ kind: 'devfs-ruleset', id: join(cfg.dir, 'devfs.rules'), detail: { ruleset: String(ours) } }]);
     rmSync(cfg.dir, { recursive: true, force: true });
   });
 

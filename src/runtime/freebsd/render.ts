@@ -108,9 +108,10 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   steps.push(...mountPointSteps(cfg));
   if (vnet) {
     steps.push(...loadRulesetSteps(ruleset));
-    // The number is a guess until the start chose a free one; the file it is written into first is
-    // the record the ruleset is deleted by (devfs.ts: never a number derived from the name alone).
-    resources.push({ kind: 'devfs-ruleset', id: String(ruleset), detail: { file: f.devfsRules } });
+    // Named by its record: the number is the start's choice among free ones (a plan's is a guess),
+    // written into devfs.rules before its first rule, and the ruleset is deleted by the number that
+    // file names (devfs.ts: never a number derived from the name alone).
+    resources.push({ kind: 'devfs-ruleset', id: f.devfsRules, detail: { ruleset: String(ruleset) } });
   }
 
   const n = cfg.network;

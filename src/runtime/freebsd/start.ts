@@ -8,7 +8,7 @@ import { containerIdentity } from './identity.js';
 import { cleanup } from './leftovers.js';
 import { freebsdMonitorRecords } from './monitor-plan.js';
 import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
-import { runFiles } from './names.js';
+import { runDir, runFiles } from './names.js';
 import { probeHost } from './probe.js';
 import { renderStart, type StartPlan } from './render.js';
 import { runSteps } from './steps.js';
@@ -66,7 +66,8 @@ export async function writeFreeBSDPlan(
   cfg: ContainerConfig, supervision: readonly PlanRecord[] | undefined, env: NodeJS.ProcessEnv, planPath?: string,
 ): Promise<{ plan: string; jail: StartPlan }> {
   const p = await createJail(cfg, env);
-  const layout = containerLayout(cfg.dir);
+  // a run beside the running one has its own plan and status record in its own directory
+  const layout = containerLayout(runDir(cfg));
   // a reload's next run: its own plan beside the running one's (the monitor's starter reads it from there)
   const plan = planPath ?? layout.plan;
   try {
@@ -81,7 +82,7 @@ export async function writeFreeBSDPlan(
 }
 
 export async function startFreeBSD(cfg: ContainerConfig, hooks: StartHooks, env: NodeJS.ProcessEnv, planned: Resource[]): Promise<StartedContainer> {
-  const layout = containerLayout(cfg.dir);
+  const layout = containerLayout(runDir(cfg));
   const { plan, jail } = await writeFreeBSDPlan(cfg, hooks.supervision, env);
   try {
     const m = await spawnMonitor({ binary: initBinary(), plan, status: layout.status, monitorLog: layout.monitorLog, detached: hooks.detached ?? false, cfg });
