@@ -243,6 +243,65 @@ describe('FreeBSD zero-downtime reload: a second jail beside the first (model ho
     await noRecordsLeft();
   });
 
+  it('two reloads in a row: a run beside a run beside — the second retires the first one\'s NAME@RUNID jail and directory', async () => {
+    const fake = install();
+    const s = await runningThenChanged(fake);
+    const runs: string[] = [];
+    for (const version of [2, 3]) {
+      if (version === 3) {
+        writeFileSync(file, spec(3));
+        expect(await ask(s, { verb: 'reload' })).toEqual({ kind: 'surge' });
+      }
+      expect((await ask(s, { verb: 'prepare-next' })).kind).toBe('plan');
+      const run = await nextRun();
+      runs.push(run);
+      expect([...fake.jails.keys()]).toEqual([version === 2 ? 'web' : `web@${runs[0]}`, `web@${run}`]);
+      mkdirSync(join(root, 'containers', 'web', `next-${run}`, 'upper'), { recursive: true });
+      writeFileSync(join(root, 'containers', 'web', `next-${run}`, 'upper', `written-by-v${version}`), '');
+      expect(await ask(s, { verb: 'switch', run: version - 1 })).toEqual({ kind: 'switched' });
+      // the running run's own anchor was emptied in the same pf load (a lease that took the
+      // container's name keeps its run's anchor, net/ Lease.run), not a `vessel-rdr/web` made up
+      const serving = version === 2 ? 'web' : `web@${runs[0]}`;
+      expect(rdrLines(fake.anchors.get(`vessel-rdr/${serving}`))).toEqual([]);
+      expect(rdrLines(fake.anchors.get(`vessel-rdr/web@${run}`))).toHaveLength(2);
+      if (version === 3) expect(fake.anchors.has('vessel-rdr/web')).toBe(false);
+      expect(await ask(s, { verb: 'retired', run: version - 2 })).toEqual({ kind: 'ok' });
+      expect([...fake.jails.keys()]).toEqual([`web@${run}`]);
+    }
+    const dir = join(root, 'containers', 'web');
+    // the first reload's run is gone with its directory; the second's serves, its layer the container's
+    expect(readdirSync(dir).filter((e) => e.startsWith('next-'))).toEqual([`next-${runs[1]}`]);
+    expect(readdirSync(join(dir, 'upper'))).toEqual(['written-by-v3']);
+    expect([...fake.anchors.keys()].sort()).toEqual(['vessel-nat/front', `vessel-rdr/web@${runs[1]}`]);
+    expect(fake.devfs.size).toBe(1);
+    expect(fake.portacl).toBe('uid:80:tcp:80');
+    expect((await readRawState('web'))).toMatchObject({ runId: runs[1], spec: { env: [['VERSION', '3']] } });
+    expect(await ask(s, { verb: 'exited', run: 2, code: 0, stopped: true })).toEqual({ kind: 'released' });
+    nothingLeft(fake);
+    await noRecordsLeft();
+  });
+
+  it('ZFS store: the next run\'s root is its own clone DATASET.RUNID beside the running one\'s; each destroyed with its run', async () => {
+    const fake = install();
+    process.env.VESSEL_ZFS_DATASET = 'zroot/vessel';
+    try {
+      const s = await runningThenChanged(fake);
+      expect((await ask(s, { verb: 'prepare-next' })).kind).toBe('plan');
+      const run = await nextRun();
+      const containers = () => [...fake.datasets].filter((d) => d.includes('/containers/')).sort();
+      expect(containers()).toEqual(['zroot/vessel/containers/web', `zroot/vessel/containers/web.${run}`]);
+      expect(fake.mounts.find((m) => m.source === `zroot/vessel/containers/web.${run}`)?.path).toBe(join(root, 'containers', 'web', `next-${run}`, 'rootfs'));
+      expect(await ask(s, { verb: 'switch', run: 1 })).toEqual({ kind: 'switched' });
+      expect(await ask(s, { verb: 'retired', run: 0 })).toEqual({ kind: 'ok' });
+      expect(containers()).toEqual([`zroot/vessel/containers/web.${run}`]);
+      expect(await ask(s, { verb: 'exited', run: 1, code: 0, stopped: true })).toEqual({ kind: 'released' });
+      expect(containers()).toEqual([]);
+      await noRecordsLeft();
+    } finally {
+      delete process.env.VESSEL_ZFS_DATASET;
+    }
+  });
+
   it('SIGKILL of vessel up and the monitor right after the new jail was created: vessel gc removes both runs\' objects', async () => {
     const fake = install();
     const s = await runningThenChanged(fake);
