@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { VesselError, errorMessage, hasErrno, config, containerPaths, acquireLock, writeFileAtomic } from '../util/index.js';
 import { driverFor } from '../runtime/index.js';
 import { isLive, listStates, readState, writeState } from './state.js';
-import { releaseResources, removeLeftovers } from './leftovers.js';
+import { removeLeftovers } from './leftovers.js';
 import { stopContainer } from './control.js';
-import { removeStaleNextDirs } from './surge.js';
+import { removeReloadLeftovers } from './surge.js';
 
 function errorFile(name: string): string {
   return join(config().root, 'errors', `${name}.txt`);
@@ -51,7 +51,10 @@ export async function removeContainer(name: string, opts: { force?: boolean } = 
   }
   const lock = await acquireLock(containerPaths(config(), name).lock, { what: `container ${name}` });
   try {
-    await removeLeftovers(name, await readState(name), await driverFor(), { network: true });
+    const st = await readState(name);
+    const driver = await driverFor();
+    await removeLeftovers(name, st, driver, { network: true });
+    await removeReloadLeftovers(name, st, driver);
     rmSync(containerPaths(config(), name).dir, { recursive: true, force: true });
     await recordError(name, undefined);
   } finally {
@@ -83,8 +86,7 @@ export async function gc(): Promise<GcReport> {
       if (leftovers || s.status === 'running' || s.status === 'stopping' || s.status === 'created') {
         await removeLeftovers(s.name, s, driver, { network: true });
         // a zero-downtime reload cut short (its monitor or vessel up SIGKILLed): the next run's too
-        if (s.next) await releaseResources(driver, s.next.leaseKey, s.next.resources.filter((r) => r.kind !== 'dir'));
-        removeStaleNextDirs(containerPaths(config(), s.name).dir);
+        await removeReloadLeftovers(s.name, s, driver);
         const { next: _gone, ...rest } = s;
         if (s.status !== 'exited' && s.status !== 'failed') {
           writeState({ ...rest, status: 'exited', resources: [], finishedAt: new Date().toISOString(), lastExit: { code: 137, signal: 'SIGKILL', oomKilled: false, reason: 'supervisor died; container killed with it', at: new Date().toISOString() } });

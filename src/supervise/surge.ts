@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BESIDE_DIR_RE, VesselError, besideDir, config, containerPaths, acquireLock, hostOs } from '../util/index.js';
 import { isDynamicPublish, type ContainerSpec } from '../spec/index.js';
-import { driverFor, type Resource } from '../runtime/index.js';
+import { driverFor, type Driver, type Resource } from '../runtime/index.js';
 import type { ContainerState, NextRun } from './types.js';
 import { readRawState, writeState } from './state.js';
 import { resolveSpec } from './resolve.js';
@@ -187,8 +187,18 @@ export async function abandonNext(name: string, reason: string): Promise<void> {
   });
 }
 
+/**
+ * A reload cut short (its monitor or vessel up killed mid-way): the next run its state records is
+ * released under its own lease key, then what is left of it in the container's directory. Called
+ * once the container's own leftovers are gone (nothing is mounted under its directory any more).
+ */
+export async function removeReloadLeftovers(name: string, prev: ContainerState | undefined, driver: Driver): Promise<void> {
+  if (prev?.next) await releaseResources(driver, prev.next.leaseKey, prev.next.resources.filter((r) => r.kind !== 'dir'));
+  removeStaleNextDirs(containerPaths(config(), name).dir);
+}
+
 /** What an aborted reload left in the container's directory (its monitor was killed mid-way). */
-export function removeStaleNextDirs(dir: string): void {
+function removeStaleNextDirs(dir: string): void {
   let entries: string[] = [];
   try {
     entries = readdirSync(dir);

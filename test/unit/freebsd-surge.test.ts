@@ -29,7 +29,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 import { setHostRunner, type HostOptions, type HostResult } from '../../src/util/host.js';
 import { config, log } from '../../src/util/index.js';
 import { VassalSession } from '../../src/emperor/vassal.js';
-import { gc } from '../../src/supervise/gc.js';
+import { gc, removeContainer } from '../../src/supervise/gc.js';
 import { readRawState } from '../../src/supervise/state.js';
 import { listLeases, listNetworkInfo } from '../../src/net/index.js';
 import { epairNames } from '../../src/runtime/freebsd/names.js';
@@ -317,6 +317,20 @@ describe('FreeBSD zero-downtime reload: a second jail beside the first (model ho
     nothingLeft(fake);
     await noRecordsLeft();
     expectGolden('e2e-surge-kill-gc', 'commands.txt', norm(fake.transcript(), run));
+  });
+
+  it('SIGKILL mid-reload, then `vessel rm`: both runs\' objects and the reload\'s lease go with the container', async () => {
+    const fake = install();
+    const s = await runningThenChanged(fake);
+    fake.freezeAfter = (argv) => argv[0] === 'rctl' && argv[1] === '-a' && (argv[2] ?? '').startsWith('jail:web@');
+    void ask(s, { verb: 'prepare-next' });
+    await fake.frozen;
+    await sigkilled(fake);
+    await removeContainer('web', { force: true });
+    nothingLeft(fake);
+    expect(await listLeases()).toEqual([]);
+    expect(await listNetworkInfo()).toEqual([]);
+    expect(existsSync(join(root, 'containers', 'web'))).toBe(false);
   });
 
   it('SIGKILL after the ports were switched: the next start of the name removes the orphaned run first', async () => {
