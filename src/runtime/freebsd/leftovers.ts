@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { BESIDE_DIR_RE, config, containerPaths, errorMessage, VesselError } from '../../util/index.js';
+import { dirname } from 'node:path';
+import { BESIDE_DIR_RE, besideDir, config, containerPaths, errorMessage, VesselError } from '../../util/index.js';
 import type { Resource, ResourceKind } from '../types.js';
 import { removeRuleset, rulesetLeftovers } from './devfs.js';
 import { jailLeftovers, removeJailIfExists } from './jail8.js';
@@ -56,7 +56,7 @@ interface Run {
 
 export async function findLeftovers(name: string): Promise<Resource[]> {
   const dir = containerDir(name);
-  const runs: Run[] = besideDirTags(dir).map((tag) => ({ instance: `${name}@${tag}`, dir: join(dir, `next-${tag}`) }));
+  const runs: Run[] = besideDirTags(dir).map((tag) => ({ instance: `${name}@${tag}`, dir: besideDir(dir, tag) }));
   const own: Run[] = [{ instance: name, dir }, ...runs];
   // one run after another: a transcript (and a reader of it) sees them in order
   const each = async (find: (r: Run) => Promise<Resource[]>, of: Run[] = own): Promise<Resource[]> => {
@@ -80,7 +80,7 @@ export async function findLeftovers(name: string): Promise<Resource[]> {
   const orphans: Run[] = found
     .map((j) => splitInstance(j.id.slice(j.id.lastIndexOf('.') + 1)).tag)
     .filter((t): t is string => t !== undefined && !runs.some((r) => r.instance === `${name}@${t}`))
-    .map((t) => ({ instance: `${name}@${t}`, dir: join(dir, `next-${t}`) }));
+    .map((t) => ({ instance: `${name}@${t}`, dir: besideDir(dir, t) }));
   return [
     ...before,
     ...found,
