@@ -46,6 +46,9 @@ describe('names', () => {
     expect(jailName({ name: 'worker', parent: 'a.b' })).toBe('a.b.worker');
     expect(() => jailName({ name: 'web.1' })).toThrow(/cannot contain "\."/);
     expect(() => jailName({ name: 'w', parent: 'a..b' })).toThrow(/not a jail name/);
+    // with its parents' names and a reload's @RUNID, below MAXHOSTNAMELEN (kern_jail.c ENAMETOOLONG)
+    const deep = Array.from({ length: 4 }, () => 'p'.repeat(60)).join('.');
+    expect(() => jailName({ name: 'w'.repeat(60), parent: deep, beside: true, runId: '0a1b2c3d' })).toThrow(/has 313 characters; jail\(2\) takes 255/);
   });
 
   it('a run beside the running one (a zero-downtime reload): NAME@RUNID for its jail, epair and anchor, NAME.RUNID for its clone, its own directory', () => {

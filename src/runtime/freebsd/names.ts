@@ -128,8 +128,18 @@ export function jailName(cfg: Pick<ContainerConfig, 'name'> & Partial<Pick<Conta
       hint: 'name the parent container (or its full jail path a.b for a grandchild)',
     });
   }
-  return `${cfg.parent}.${own}`;
+  const full = `${cfg.parent}.${own}`;
+  // kern_jail.c kern_jail_set: `if (pnamelen + namelen + 1 > sizeof(pr->pr_name))` → ENAMETOOLONG (MAXHOSTNAMELEN, 256)
+  if (full.length >= JAIL_NAME_SIZE) {
+    throw new VesselError('E_SPEC', `container ${JSON.stringify(cfg.name)}: the jail name ${full.slice(0, 40)}… has ${full.length} characters; jail(2) takes ${JAIL_NAME_SIZE - 1} with its parents'`, {
+      hint: 'use shorter container names for the parents and the child',
+    });
+  }
+  return full;
 }
+
+/** sys/jail.h: a prison's name, its parents' included, fits MAXHOSTNAMELEN with the NUL. */
+const JAIL_NAME_SIZE = 256;
 
 /** Is JAIL (a name jls(8) lists) one of container NAME's: `NAME`, `NAME@RUNID`, or either below a parent. */
 export function isJailOf(jail: string, name: string): boolean {
