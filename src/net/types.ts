@@ -15,6 +15,12 @@ export interface Lease {
   /** Host pid of the container's init once plugged; informative (pids are reused). */
   pid?: number;
   leasedAt: string;
+  /**
+   * The key it was leased under when it took the container's name later (a zero-downtime reload's
+   * next run, renameLease): host objects a backend names after the lease when it creates them
+   * (FreeBSD's rdr anchor `vessel-rdr/NAME@RUNID`) keep that name for the run's life.
+   */
+  run?: string;
 }
 
 /** A named network, as stored in <networks>/<name>/network.json. */
