@@ -734,6 +734,7 @@ static void se_retired(void) {
   S.health_streak = NS.health_streak;
   S.health_logs = NS.health_logs;
   memcpy(S.health_log, NS.health_log, sizeof S.health_log);
+  os_promote(&P, &R);
   /* its checks go on, now against the current run's records (NP/NR/NS are reused) */
   health_rebind(&P, &R, &S);
   t_stop = 0;

@@ -32,6 +32,12 @@ int os_setup(const struct plan *p, char *err, size_t errlen);
 void os_name_run(const struct plan *p, struct run *r);
 /* Creates the run's resources and starts its init; R->init and R->chan are set on success. */
 int os_start(const struct plan *p, struct run *r, char *err, size_t errlen);
+/*
+ * A zero-downtime reload is done: R (with plan P) holds what was the next run, started beside the
+ * old one, which is over. Where the OS half keeps per-run state of its own (FreeBSD's starter: the
+ * next run's plan and command), the next run becomes the current one there too.
+ */
+void os_promote(const struct plan *p, struct run *r);
 /* SIG to the main command (through the init) or, with ALL, to every process of the run. */
 void os_signal(const struct plan *p, struct run *r, int sig, int all);
 /* SIGKILL to every process of the run. */

@@ -6,6 +6,11 @@
  * wait=all the run is over once the starter, the reaper of its processes, says the command's
  * subtree has no process left (reaper.c); with wait=main the rest is killed first. The command's
  * descriptor stays open until then, so its pid, the subtree's name, cannot be reused meanwhile.
+ *
+ * Two runs at once during a zero-downtime reload: the current one and the next one, each the
+ * command of its own plan in a jail of its own (the starter reads the next plan from plan.next).
+ * A run's command is found by its pid (R->init); the starter is told which plan to start and,
+ * once the reload is done, that the next run is the current one (os_promote).
  */
 #ifndef __FreeBSD__
 #define _DEFAULT_SOURCE 1
@@ -36,8 +41,10 @@
 struct child {
   int pd;        /* process descriptor, -1: free slot */
   pid_t pid;
-  int command;   /* the run's command (else a health check) */
+  int command;   /* a run's command (else a health check) */
+  int wait_main; /* its plan's wait=main */
   int exited, status;
+  int awaiting;  /* a command's exit is in: the starter says when its subtree is empty */
   int dropped;   /* a check given up (killed): closed as soon as its exit arrives */
 };
 
@@ -45,8 +52,7 @@ static struct child kids[MAX_CHILDREN];
 static int kq = -1, req = -1, note = -1;
 static pid_t starter;
 static int starter_gone, in_sandbox, kids_ready;
-static struct child *command;    /* the run's, until os_finish() */
-static int awaiting_empty;       /* its exit is in: the starter says when its subtree is empty */
+static const struct plan *next_plan; /* the plan the starter read as a reload's next run's */
 
 static void init_kids(void) {
   if (kids_ready) return;
@@ -54,12 +60,19 @@ static void init_kids(void) {
   kids_ready = 1;
 }
 
+/* The command of run R (its init), until os_finish(). */
+static struct child *command_of(const struct run *r) {
+  init_kids();
+  for (int i = 0; i < MAX_CHILDREN; i++) if (kids[i].pd >= 0 && kids[i].command && r->init > 0 && kids[i].pid == r->init) return &kids[i];
+  return NULL;
+}
+
 static void lose_starter(void) {
   if (starter_gone) return;
   starter_gone = 1;
   say(L_ERROR, "the starter (pid %d) is gone: the container can no longer be watched whole, nor restarted: stopping it", (int)starter);
-  /* what is left of the command cannot be counted any more: it ends now */
-  if (command && !command->exited) pdkill(command->pd, SIGKILL);
+  /* what is left of the commands cannot be counted any more: they end now */
+  for (int i = 0; i < MAX_CHILDREN; i++) if (kids[i].pd >= 0 && kids[i].command && !kids[i].exited) pdkill(kids[i].pd, SIGKILL);
   /* and the monitor stops as `vessel stop` would stop it, instead of restarting into failures
    * (a signal to itself is allowed in capability mode) */
   raise(SIGTERM);
@@ -89,11 +102,11 @@ static void limit(int fd, enum fd_kind kind) {
   if (in_sandbox && limit_fd(fd, kind) < 0) say(L_WARN, "cap_rights_limit(2) on descriptor %d: %s", fd, strerror(errno));
 }
 
-static struct child *adopt(int pd, pid_t pid, int is_command) {
+static struct child *adopt(int pd, pid_t pid, int is_command, int wait_main) {
   init_kids();
   for (int i = 0; i < MAX_CHILDREN; i++) {
     if (kids[i].pd >= 0) continue;
-    kids[i] = (struct child){ .pd = pd, .pid = pid, .command = is_command };
+    kids[i] = (struct child){ .pd = pd, .pid = pid, .command = is_command, .wait_main = wait_main };
     limit(pd, FD_PROCDESC);
     struct kevent ev;
     EV_SET(&ev, (uintptr_t)pd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT, 0, &kids[i]);
@@ -107,7 +120,6 @@ static struct child *adopt(int pd, pid_t pid, int is_command) {
 static void release(struct child *c) {
   if (c->pd >= 0) close(c->pd);
   c->pd = -1;
-  if (c == command) command = NULL;
 }
 
 static void signal_subtree(int sig, pid_t pid) {
@@ -166,28 +178,25 @@ void os_name_run(const struct plan *p, struct run *r) {
 }
 
 int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
-  (void)p;
-  /* one run at a time: the command's state is this file's, not R's (TypeScript refuses a
-   * zero-downtime reload on FreeBSD, which would start a second one beside it) */
-  if (command) { snprintf(err, errlen, "a run of this container is still going: FreeBSD runs one at a time"); return -1; }
+  if (command_of(r)) { snprintf(err, errlen, "this run's command is still going"); return -1; }
   char reply[600];
   int fds[MSG_MAX_FDS], n = 0;
-  if (ask("start", NULL, 0, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { snprintf(err, errlen, "start: %s", reply); return -1; }
+  /* a reload's next run: the starter starts the command of the plan it read from plan.next */
+  const char *what = p == next_plan ? "start next" : "start";
+  if (ask(what, NULL, 0, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { snprintf(err, errlen, "start: %s", reply); return -1; }
   int pid = 0;
   if (n != 2 || sscanf(reply, "started %d", &pid) != 1 || pid <= 0) {
     for (int i = 0; i < n; i++) close(fds[i]);
     snprintf(err, errlen, "start: the starter answered \"%.200s\"", reply);
     return -1;
   }
-  command = adopt(fds[0], (pid_t)pid, 1);
-  if (!command) {
+  if (!adopt(fds[0], (pid_t)pid, 1, p->wait_main)) {
     close(fds[1]);
     pdkill(fds[0], SIGKILL);
     close(fds[0]);
     snprintf(err, errlen, "start: too many processes to watch");
     return -1;
   }
-  awaiting_empty = 0;
   limit(fds[1], FD_READ);
   r->init = (pid_t)pid;
   r->chan = fds[1];
@@ -196,8 +205,18 @@ int os_start(const struct plan *p, struct run *r, char *err, size_t errlen) {
   return 0;
 }
 
+/* The reload is done: R holds what was the next run, and the starter's next plan is its current one. */
+void os_promote(const struct plan *p, struct run *r) {
+  (void)p;
+  (void)r;
+  next_plan = NULL;
+  char reply[600];
+  if (ask("promote", NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) say(L_WARN, "promote: %s", reply);
+}
+
 void os_signal(const struct plan *p, struct run *r, int sig, int all) {
   (void)p;
+  struct child *command = command_of(r);
   if (r->reaped || !command) return;
   if (!all && !command->exited) {
     pdkill(command->pd, sig);
@@ -210,6 +229,7 @@ void os_signal(const struct plan *p, struct run *r, int sig, int all) {
 
 void os_kill(const struct plan *p, struct run *r) {
   (void)p;
+  struct child *command = command_of(r);
   if (!command || r->reaped) return;
   if (!command->exited) pdkill(command->pd, SIGKILL);
   signal_subtree(SIGKILL, command->pid);
@@ -224,27 +244,27 @@ void os_watch_drain(struct run *r) { (void)r; }
 
 int os_finish(const struct plan *p, struct run *r) {
   (void)p;
-  (void)r;
+  struct child *command = command_of(r);
   if (command) {
     if (!starter_gone) signal_subtree(SIGKILL, command->pid);
     release(command);
   }
-  awaiting_empty = 0;
   return 0; /* rctl(8) memoryuse:deny refuses allocations; it kills nothing */
 }
 
 pid_t os_spawn_inside(const struct plan *p, struct run *r, const char *const *argv, int out_fd) {
   (void)p;
-  (void)argv; /* the starter runs its own plan's check (starter.c says why) */
-  if (r->reaped) return -1;
-  char reply[600];
+  (void)argv; /* the starter runs its own copy of the run's plan's check (starter.c says why) */
+  if (r->reaped || r->init <= 0) return -1;
+  char text[64], reply[600];
   int fds[MSG_MAX_FDS], n = 0, pid = 0;
-  if (ask("check", &out_fd, 1, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { say(L_WARN, "health check: %s", reply); return -1; }
+  snprintf(text, sizeof text, "check %d", (int)r->init); /* the run, named by its command */
+  if (ask(text, &out_fd, 1, reply, sizeof reply, fds, &n, (int)(sizeof fds / sizeof *fds)) < 0) { say(L_WARN, "health check: %s", reply); return -1; }
   if (n != 1 || sscanf(reply, "checking %d", &pid) != 1 || pid <= 0) {
     for (int i = 0; i < n; i++) close(fds[i]);
     return -1;
   }
-  if (!adopt(fds[0], (pid_t)pid, 0)) { pdkill(fds[0], SIGKILL); close(fds[0]); return -1; }
+  if (!adopt(fds[0], (pid_t)pid, 0, 0)) { pdkill(fds[0], SIGKILL); close(fds[0]); return -1; }
   return (pid_t)pid;
 }
 
@@ -281,10 +301,26 @@ int os_ports_ended(struct run *r, pid_t pid, int wait_status) {
 
 int os_event_fd(void) { return kq; }
 
+/* A command awaiting its subtree's end whose pid is WHICH (any, when 0). */
+static struct child *awaiting(int which) {
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    struct child *c = &kids[i];
+    if (c->pd >= 0 && c->command && c->exited && c->awaiting && (which == 0 || c->pid == which)) return c;
+  }
+  return NULL;
+}
+
+/*
+ * One ended process as waitpid(2) would give it. A run's command has ended once its subtree is
+ * empty too: then it is given, and R's main code set when it is R's (a reload's next run's end is
+ * its init's, matched by the monitor against NR.init).
+ */
 int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_status) {
+  (void)p;
   struct timespec now = { 0, 0 };
   struct kevent ev;
-  for (;;) {
+  struct child *done = NULL;
+  while (!done) {
     int n = kevent(kq, NULL, 0, &ev, 1, &now);
     if (n <= 0) return 0;
     if (ev.filter == EVFILT_READ && (int)ev.ident == note) {
@@ -295,11 +331,11 @@ int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_stat
         struct kevent del;
         EV_SET(&del, (uintptr_t)note, EVFILT_READ, EV_DELETE, 0, 0, NULL);
         kevent(kq, &del, 1, NULL, 0, NULL);
-        if (command && command->exited && awaiting_empty) break;
+        done = awaiting(0);
         continue;
       }
       int which = 0;
-      if (got > 0 && sscanf(text, "empty %d", &which) == 1 && command && command->pid == which && awaiting_empty) break;
+      if (got > 0 && sscanf(text, "empty %d", &which) == 1 && which > 0) done = awaiting(which);
       continue;
     }
     if (ev.filter != EVFILT_PROCDESC || !(ev.fflags & NOTE_EXIT)) continue;
@@ -313,21 +349,21 @@ int os_next_exit(const struct plan *p, struct run *r, pid_t *pid, int *wait_stat
       *wait_status = c->status;
       return 1;
     }
-    if (starter_gone) break;
-    /* wait=main: the command's end is the container's; what it left is killed first */
-    if (p->wait_main) signal_subtree(SIGKILL, c->pid);
+    if (starter_gone) { done = c; break; }
+    /* wait=main: the command's end is the run's; what it left is killed first */
+    if (c->wait_main) signal_subtree(SIGKILL, c->pid);
     char text[64], reply[600];
     snprintf(text, sizeof text, "watch %d", (int)c->pid);
-    if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) break;
-    awaiting_empty = 1;
+    if (ask(text, NULL, 0, reply, sizeof reply, NULL, NULL, 0) < 0) { done = c; break; }
+    c->awaiting = 1;
     /* one step per call: the loop reads the run's channel (its last lines) before the end */
     return 0;
   }
   /* the command's subtree is empty (or can no longer be watched): the run's "init" has ended */
-  awaiting_empty = 0;
-  r->main_code = wait_code(command->status);
-  *pid = command->pid;
-  *wait_status = command->status;
+  done->awaiting = 0;
+  if (done->pid == r->init) r->main_code = wait_code(done->status);
+  *pid = done->pid;
+  *wait_status = done->status;
   return 1;
 }
 
@@ -384,5 +420,8 @@ int os_plan_load(struct plan *p, const char *path, char *err, size_t errlen) {
   limit(fd, FD_FILE);
   int r = plan_load_fd(p, fd, path, err, errlen);
   close(fd);
+  /* read as a reload's next run's (plan.next): its start is "start next" */
+  if (r == 0 && !strcmp(reply, "plan next")) next_plan = p;
+  else if (r == 0 && p == next_plan) next_plan = NULL;
   return r;
 }

@@ -24,8 +24,8 @@ export interface Where {
   line: number;
 }
 
-/** Bumped when what a step produces for the same inputs changes. */
-const CACHE_VERSION = 'vessel-build-2';
+/** Bumped when what a step produces for the same inputs changes (3: FreeBSD RUN layers hold the step's deletions). */
+const CACHE_VERSION = 'vessel-build-3';
 
 const stateKey = (s: ImageState) => cacheKey([canonicalJson({ layers: s.layers, config: s.config, os: s.os, arch: s.architecture })]);
 

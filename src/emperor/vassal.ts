@@ -295,6 +295,8 @@ export class VassalSession implements Session {
     void (async () => {
       if (!graceful) {
         for (let i = 0; i < 200 && pidAlive(this.o.pid); i++) await sleep(10);
+        // a reload's next run died with the monitor too (its starter killed every run it started)
+        if (this.spec && this.surging) await abandonNext(this.spec.name, 'the monitor died during the reload').catch(() => undefined);
         if (this.spec && this.runId) await releaseRun(this.spec.name, { runId: this.runId }).catch(() => undefined);
       }
       const name = this.spec?.name ?? this.name;

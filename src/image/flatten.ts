@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -7,24 +8,43 @@ import { readLayerDeletes } from './layer.js';
 import { tarForms } from './tar-forms.js';
 import type { Digest } from './types.js';
 
+const partsOf = (rel: string) => rel.split('/').filter((p) => p && p !== '.');
+
 /**
- * Remove `rel` under `root`, but only if every directory on the way is a real directory: a
- * symlink made by a lower layer must never lead a deletion out of the tree (overlayfs resolves
- * such paths inside the mount; a plain directory tree would follow the link to the host).
+ * `parts` joined under `root`, but only if every one of them is a real directory: a symlink
+ * made by a lower layer must never lead a deletion out of the tree (overlayfs resolves such
+ * paths inside the mount; a plain directory tree would follow the link to the host).
  */
-async function removeInside(root: string, rel: string, onlyChildren = false): Promise<void> {
-  const parts = rel.split('/').filter((p) => p && p !== '.');
+async function dirInside(root: string, parts: string[]): Promise<string | undefined> {
   let p = root;
-  for (const c of onlyChildren ? parts : parts.slice(0, -1)) {
+  for (const c of parts) {
     p = join(p, c);
     const st = await lstat(p).catch(() => undefined);
-    if (!st || !st.isDirectory()) return;
+    if (!st || !st.isDirectory()) return undefined;
   }
+  return p;
+}
+
+/** Remove `rel` under `root` (or, onlyChildren, what is in it), never through a symlink. */
+async function removeInside(root: string, rel: string, onlyChildren = false): Promise<void> {
+  const parts = partsOf(rel);
   if (onlyChildren) {
-    for (const n of await readdir(p)) await rm(join(p, n), { recursive: true, force: true });
-  } else if (parts.length) {
-    await rm(join(root, ...parts), { recursive: true, force: true });
+    const dir = await dirInside(root, parts);
+    if (dir === undefined) return;
+    // names as bytes: one that is not UTF-8 would come back from a text readdir as another name
+    const prefix = Buffer.from(`${dir}/`);
+    for (const n of await readdir(dir, { encoding: 'buffer' })) await rm(Buffer.concat([prefix, n]), { recursive: true, force: true });
+    return;
   }
+  const parent = parts.length ? await dirInside(root, parts.slice(0, -1)) : undefined;
+  if (parent !== undefined) await rm(join(parent, parts.at(-1)!), { recursive: true, force: true });
+}
+
+/** What a layer directory holds at `rel` (found as removeInside walks): undefined when nothing. */
+async function entryInside(root: string, rel: string): Promise<Stats | undefined> {
+  const parts = partsOf(rel);
+  const parent = parts.length ? await dirInside(root, parts.slice(0, -1)) : undefined;
+  return parent === undefined ? undefined : lstat(join(parent, parts.at(-1)!)).catch(() => undefined);
 }
 
 /**
@@ -42,11 +62,17 @@ export async function flattenInto(diffIds: Digest[], target: string): Promise<vo
 /** Apply one layer onto a directory holding the layers below it (flattened copy, ZFS clone). */
 export async function applyLayer(id: Digest, target: string): Promise<void> {
   const del = await readLayerDeletes(id);
+  const layer = paths.layer(id);
   for (const d of del.opaqueDirs) await removeInside(target, d, true);
   for (const w of del.whiteouts) await removeInside(target, w);
-  await copyTree(paths.layer(id), target);
-  // Linux: the overlay whiteout nodes were copied along; they are markers, not files.
-  for (const w of del.whiteouts) await removeInside(target, w);
+  await copyTree(layer, target);
+  // Linux: the overlay whiteout nodes (0/0 character devices) were copied along; they are
+  // markers, not files. Anything else the layer holds at a whited-out path is the layer's own new
+  // entry (a directory replaced by a file, OCI: whiteouts apply to the layers below only) and stays.
+  for (const w of del.whiteouts) {
+    const own = await entryInside(layer, w);
+    if (own?.isCharacterDevice() && own.rdev === 0) await removeInside(target, w);
+  }
 }
 
 async function copyTree(from: string, to: string): Promise<void> {

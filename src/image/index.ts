@@ -26,6 +26,8 @@ export { canonicalJson, hostArchitecture, hostOs, toOciConfig } from './oci-conf
 export type { OciImageConfig } from './oci-config.js';
 export { detectCompression, readHead } from './compression.js';
 export { retar } from './retar.js';
+export { emptyFileEntry } from './tar-entry.js';
+export { printableName, utf8Name } from './tar-headers.js';
 export type { OutHeader } from './retar.js';
 export { renderProgress, formatAge, formatBytes } from './progress.js';
 export { assertFormat } from './export.js';

@@ -281,15 +281,25 @@ export async function applyWhiteouts(layerDir: string, r: ExtractResult, source:
   }
   // FreeBSD has no overlayfs: the record alone, applied when layers are stacked (flattenInto, the ZFS chain).
   if (overlayForm === undefined) return;
-  const pack = tarStreamLib().pack();
-  const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
-  const stderr = stderrOf(child);
-  pack.pipe(child.pipes[0] as NodeJS.WritableStream);
+  const devices: string[] = [];
   for (const w of r.whiteouts) {
     const slash = w.lastIndexOf('/');
     const dir = slash < 0 ? '' : w.slice(0, slash);
     const name = w.slice(slash + 1).slice('.wh.'.length);
-    pack.entry({ name: dir ? `${dir}/${name}` : name, type: 'character-device', mode: 0o000, uid: 0, gid: 0, devmajor: 0, devminor: 0, mtime: new Date(0) });
+    const path = dir ? `${dir}/${name}` : name;
+    // The layer's own entry of that name (a directory replaced by a file or the reverse: OCI
+    // whiteouts hide the layers below only) stays: overlayfs shows an upper non-directory over
+    // anything, and an upper directory over a lower one only once it is opaque.
+    const own = await lstat(join(layerDir, path)).catch(() => undefined);
+    if (own === undefined) devices.push(path);
+    else if (own.isDirectory() && !opaque.some((o) => o.dir === path)) opaque.push({ dir: path, st: own });
+  }
+  const pack = tarStreamLib().pack();
+  const child = host().spawn(overlayForm(layerDir), { stdio: ['pipe', 'ignore', 'pipe'] });
+  const stderr = stderrOf(child);
+  pack.pipe(child.pipes[0] as NodeJS.WritableStream);
+  for (const path of devices) {
+    pack.entry({ name: path, type: 'character-device', mode: 0o000, uid: 0, gid: 0, devmajor: 0, devminor: 0, mtime: new Date(0) });
   }
   for (const { dir, st } of opaque) {
     pack.entry({ name: dir || '.', type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } });

@@ -41,6 +41,13 @@ export interface TarForms {
   createTreeLayer(tree: string, out: string): string[];
   /** A RUN step's upper directory as a tar stream on stdout (its overlay deletion markers included). */
   streamTree(dir: string): string[];
+  /**
+   * FreeBSD: the paths named in the file `list` (NUL-separated, relative to `dir`), each alone
+   * (no recursion), as a tar stream on stdout — a RUN step's changes read from its live root
+   * (build/root-diff.ts; unionfs hides its whiteouts from tar, a ZFS clone has no upper
+   * directory). Linux: none — a RUN step's layer is its overlay upper directory (streamTree).
+   */
+  streamPaths: ((dir: string, list: string) => string[]) | undefined;
   /** Copy a layer onto a directory that holds the layers below it (flatten, ZFS chain): the two ends of a pipe. */
   copyOut(from: string): string[];
   copyIn(to: string): string[];
@@ -115,6 +122,7 @@ const GNU: TarForms = {
   ],
   createTreeLayer: (tree, out) => ['tar', '-c', '-f', out, ...GNU_COMPRESSION.gzip, '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', tree, '.'],
   streamTree: (dir) => ['tar', '-c', '-f', '-', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', dir, '.'],
+  streamPaths: undefined,
   copyOut: (from) => ['tar', '-c', '-f', '-', '--numeric-owner', ...GNU_XATTRS, '-C', from, '.'],
   copyIn: (to) => GNU_EXTRACT(to, true),
   overlayWhiteouts: (layerDir) => [
@@ -165,6 +173,11 @@ function bsdForms(tar: string): TarForms {
     ],
     createTreeLayer: (tree, out) => [tar, '-c', '-f', out, ...compression.gzip, '--numeric-owner', '-C', tree, '.'],
     streamTree: (dir) => [tar, '-c', '-f', '-', '--numeric-owner', '-C', dir, '.'],
+    // bsdtar(1): -T reads the names to archive from a file, --null makes them NUL-terminated (so
+    // any byte but NUL and '/' can be in a name) and turns off the list's "-C" lines (write.c
+    // archive_names_from_file: `!bsdtar->option_null && strcmp(line, "-C") == 0`), -n archives a
+    // named directory without what is in it; -C is where the relative names are looked up.
+    streamPaths: (dir, list) => [tar, '-c', '-f', '-', '--numeric-owner', '-n', '--null', '-T', list, '-C', dir],
     copyOut: (from) => [tar, '-c', '-f', '-', '--numeric-owner', '-C', from, '.'],
     copyIn: (to) => extract(to, true),
     overlayWhiteouts: undefined,

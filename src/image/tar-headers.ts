@@ -58,7 +58,7 @@ function checksumOk(h: Buffer): boolean {
   }
 }
 
-function writeChecksum(h: Buffer): void {
+export function writeChecksum(h: Buffer): void {
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += h[i]!;

@@ -215,7 +215,7 @@ export async function renameLease(from: string, to: string): Promise<Resource[]>
       if (!lease) continue;
       if (net.leases[to]) throw new VesselError('E_STATE', `network ${net.name}: ${to} still holds a lease; ${from}'s cannot take its name`);
       delete net.leases[from];
-      net.leases[to] = { ...lease, container: to };
+      net.leases[to] = { ...lease, container: to, run: lease.run ?? from };
       saveNetwork(net);
       writeInPlace(hostsPath(net.name), renderHosts(net));
       out.push(...leaseResources(net, net.leases[to]!, b));

@@ -21,6 +21,12 @@ export interface Lease {
    * are. Only 'applied' lets the release skip the rules (they already lack this lease's).
    */
   withdrawn?: 'pending' | 'applied';
+  /**
+   * The key it was leased under when it took the container's name later (a zero-downtime reload's
+   * next run, renameLease): host objects a backend names after the lease when it creates them
+   * (FreeBSD's rdr anchor `vessel-rdr/NAME@RUNID`) keep that name for the run's life.
+   */
+  run?: string;
 }
 
 /** A named network, as stored in <networks>/<name>/network.json. */

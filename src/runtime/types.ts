@@ -35,7 +35,8 @@ export interface RootFs {
   ephemeral: boolean;
   /**
    * Where upper/ and work/ are, when not in the container's own directory: a zero-downtime
-   * reload's next container writes beside the running one (overlayfs refuses a shared upper).
+   * reload's next container writes beside the running one (overlayfs refuses a shared upper). On
+   * FreeBSD the run's jail.conf, fstab and root are there too (util besideDir).
    */
   layerDir?: string;
 }
@@ -102,6 +103,13 @@ export interface ContainerConfig {
   name: string;
   /** Unique per start, so every run gets fresh cgroups. */
   runId: string;
+  /**
+   * This run starts beside a running one of the same container (a zero-downtime reload's next run,
+   * supervise/surge.ts; root.layerDir is then its own directory). Where the OS names host objects
+   * after the container alone (FreeBSD: the jail, its ZFS clone, its files), this run's names carry
+   * its run id too, so that both runs exist at once (docs/freebsd.md, "Two runs beside each other").
+   */
+  beside?: true;
   /** Per-container directory: state, upper layer, rootfs mount point, log. */
   dir: string;
   root: RootFs;
@@ -234,10 +242,12 @@ export interface Plan {
  * (native/common/monitor.c with native/linux or native/freebsd), whose plan leads with SUPERVISION
  * (rendered by supervise/: mode, restart table, status file); DETACHED lets the monitor outlive
  * the caller (`run -d`). beforeExec: called between "the container exists" and "its command runs"
- * where a driver plumbs in TypeScript (none does today).
+ * by a driver that makes the container in TypeScript (FreeBSD: the jail and its root, before the
+ * monitor starts the command; a build's RUN step lists the root there). Linux's monitor makes the
+ * container and runs the command at once: that driver refuses the hook rather than skip it.
  */
 export interface StartHooks {
-  beforeExec?(pid: number): Promise<void>;
+  beforeExec?(): Promise<void>;
   supervision?: readonly PlanRecord[];
   detached?: boolean;
 }

@@ -5,6 +5,7 @@ import { driverFor } from '../runtime/index.js';
 import { isLive, listStates, readState, writeState } from './state.js';
 import { removeLeftovers } from './leftovers.js';
 import { stopContainer } from './control.js';
+import { removeReloadLeftovers } from './surge.js';
 
 function errorFile(name: string): string {
   return join(config().root, 'errors', `${name}.txt`);
@@ -50,7 +51,10 @@ export async function removeContainer(name: string, opts: { force?: boolean } = 
   }
   const lock = await acquireLock(containerPaths(config(), name).lock, { what: `container ${name}` });
   try {
-    await removeLeftovers(name, await readState(name), await driverFor(), { network: true });
+    const st = await readState(name);
+    const driver = await driverFor();
+    await removeLeftovers(name, st, driver, { network: true });
+    await removeReloadLeftovers(name, st, driver);
     rmSync(containerPaths(config(), name).dir, { recursive: true, force: true });
     await recordError(name, undefined);
   } finally {
@@ -78,12 +82,15 @@ export async function gc(): Promise<GcReport> {
   for (const s of states) {
     if (isLive(s)) continue;
     try {
-      const leftovers = s.resources.length > 0 || (await driver.findLeftovers(s.name)).length > 0;
+      const leftovers = s.resources.length > 0 || s.next !== undefined || (await driver.findLeftovers(s.name)).length > 0;
       if (leftovers || s.status === 'running' || s.status === 'stopping' || s.status === 'created') {
         await removeLeftovers(s.name, s, driver, { network: true });
+        // a zero-downtime reload cut short (its monitor or vessel up SIGKILLed): the next run's too
+        await removeReloadLeftovers(s.name, s, driver);
+        const { next: _gone, ...rest } = s;
         if (s.status !== 'exited' && s.status !== 'failed') {
-          writeState({ ...s, status: 'exited', resources: [], finishedAt: new Date().toISOString(), lastExit: { code: 137, signal: 'SIGKILL', oomKilled: false, reason: 'supervisor died; container killed with it', at: new Date().toISOString() } });
-        } else writeState({ ...s, resources: [] });
+          writeState({ ...rest, status: 'exited', resources: [], finishedAt: new Date().toISOString(), lastExit: { code: 137, signal: 'SIGKILL', oomKilled: false, reason: 'supervisor died; container killed with it', at: new Date().toISOString() } });
+        } else writeState({ ...rest, resources: [] });
         report.cleaned.push(s.name);
       }
       if (s.autoRemove) {

@@ -35,8 +35,17 @@ export async function removeLeftovers(name: string, prev: ContainerState | undef
     const mod = await import('../net/index.js');
     net = await mod.findNetworkLeftovers(name);
   }
+  // One entry per object: a resource may be there more than once (FreeBSD stacks a nullfs and
+  // unionfs mounts on one root), so what the host shows beyond the record is added, as often.
   const all = [...recorded];
-  for (const r of [...found, ...net]) if (!all.some((x) => x.kind === r.kind && x.id === r.id)) all.push(r);
+  const key = (r: Resource) => `${r.kind}\0${r.id}`;
+  const seen = new Map<string, number>();
+  for (const r of recorded) seen.set(key(r), (seen.get(key(r)) ?? 0) + 1);
+  for (const r of [...found, ...net]) {
+    const left = seen.get(key(r)) ?? 0;
+    if (left > 0) seen.set(key(r), left - 1);
+    else all.push(r);
+  }
   if (all.length === 0) return;
   log().info({ container: name, resources: all.length }, 'removing leftovers of an earlier run');
   const { rt, net: netRes } = split(driver, all);

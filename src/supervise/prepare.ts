@@ -8,7 +8,7 @@ import { resolveSpec } from './resolve.js';
 import { NO_RESTARTS, type RestartCount } from './restart.js';
 import { releaseResources, removeLeftovers } from './leftovers.js';
 import { clearStopRequest } from './control.js';
-import { removeStaleNextDirs } from './surge.js';
+import { removeReloadLeftovers } from './surge.js';
 
 /**
  * Everything TypeScript does before a container's native monitor runs it: the name locked, the
@@ -58,9 +58,8 @@ export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Pro
     driver = await driverFor();
     log().debug({ container: name }, 'leftover check');
     await removeLeftovers(name, prev, driver, { network: spec.network.mode === 'bridge' });
-    // a reload whose monitor died half-way: the next container's lease and layer
-    if (prev?.next) await releaseResources(driver, prev.next.leaseKey, prev.next.resources.filter((r) => r.kind !== 'dir'));
-    removeStaleNextDirs(paths.dir);
+    // a reload whose monitor died half-way: the next container's lease, layer (FreeBSD: jail)
+    await removeReloadLeftovers(name, prev, driver);
     // an earlier monitor's record must not be read as this run's, nor an earlier stop as this one's
     rmSync(paths.status, { force: true });
     clearStopRequest(name);

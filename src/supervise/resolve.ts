@@ -205,7 +205,10 @@ export async function resolveSpec(
     ephemeral: opts.ephemeral,
     output: opts.output,
   });
-  if (opts.beside) cfg.root.layerDir = opts.beside.layerDir;
+  if (opts.beside) {
+    cfg.root.layerDir = opts.beside.layerDir;
+    cfg.beside = true;
+  }
   return { cfg, image, netResources, rules };
 }
 

@@ -22,6 +22,17 @@ export interface SuperviseOptions {
   detached?: boolean;
   /** What the monitor is told beyond the mode: the service socket, the release command … */
   monitor?: Omit<SupervisionFacts, 'mode' | 'statusPath' | 'stopMarker'>;
+  /**
+   * Once the container exists and before its command runs (a driver that makes it in TypeScript:
+   * FreeBSD; Linux refuses it). A build's RUN step lists the root here.
+   */
+  beforeExec?: () => Promise<void>;
+  /**
+   * Foreground: once the command has ended, before what the container holds (its root, its
+   * jail) is released. A build's RUN step reads the root here. Its failure is its own to report
+   * (logged here): the release happens all the same.
+   */
+  beforeRelease?: (status: ExitStatus) => Promise<void>;
 }
 
 /**
@@ -81,7 +92,7 @@ export class Supervisor extends EventEmitter {
     });
     log().debug({ container: name, runId: p.cfg.runId }, 'starting');
     try {
-      this.started = await p.driver.start(p.cfg, { supervision, detached });
+      this.started = await p.driver.start(p.cfg, { supervision, detached, ...(this.opts.beforeExec ? { beforeExec: this.opts.beforeExec } : {}) });
     } catch (e) {
       await p.rules.catch(() => undefined);
       await releaseRun(name, { exit: { code: 125, oomKilled: false, reason: errorMessage(e) } }).catch(() => undefined);
@@ -111,6 +122,9 @@ export class Supervisor extends EventEmitter {
   }
 
   private async finish(status: ExitStatus): Promise<ExitStatus> {
+    if (this.opts.beforeRelease) {
+      await this.opts.beforeRelease(status).catch((e: unknown) => log().warn({ container: this.spec.name, err: errorMessage(e) }, 'before release'));
+    }
     const st = await releaseRun(this.spec.name, { exit: status });
     if (st) this.current = st;
     const exit = st?.lastExit ?? { ...status, at: new Date().toISOString() };

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VesselError, config, containerPaths, acquireLock, hostOs } from '../util/index.js';
+import { BESIDE_DIR_RE, VesselError, besideDir, config, containerPaths, acquireLock, hostOs } from '../util/index.js';
 import { isDynamicPublish, type ContainerSpec } from '../spec/index.js';
-import { driverFor, type Resource } from '../runtime/index.js';
+import { driverFor, type Driver, type Resource } from '../runtime/index.js';
 import type { ContainerState, NextRun } from './types.js';
 import { readRawState, writeState } from './state.js';
 import { resolveSpec } from './resolve.js';
@@ -22,14 +22,19 @@ import { recordError } from './gc.js';
  * it in one atomic step once it is healthy (net's switchPublished: one nft transaction, one pf
  * load), and when the old one is gone the next one takes the container's name (lease, layer,
  * state). A next container that never gets healthy is released and the old one never stopped.
+ *
+ * On FreeBSD the next run is a second jail with names of its own (runtime/freebsd/names.ts:
+ * `NAME@RUNID`, its files and root in `NAME/next-RUNID/`); it keeps them for its whole life, so
+ * only the lease and the writable layer take the container's place when the old one is gone.
  */
 
 const samePublish = (a: ContainerSpec, b: ContainerSpec): boolean => JSON.stringify(a.network.publish) === JSON.stringify(b.network.publish);
 
 /** Why a reload from CURRENT to NEXT cannot go beside it (stop-then-start instead), or undefined. */
 export async function surgeRefusal(current: ContainerSpec, next: ContainerSpec): Promise<string | undefined> {
-  // FreeBSD: a second jail of the same name cannot exist beside the first (not built yet)
-  if (hostOs() !== 'linux') return 'zero-downtime reloads need Linux for now';
+  // FreeBSD: a jail's children live inside it (`PARENT.CHILD`) and `jail -r` of the old one removes
+  // them, so a parent jail cannot be replaced beside itself
+  if (hostOs() === 'freebsd' && [current, next].some((s) => Number(s.jail['children.max'] ?? '0') > 0)) return 'a parent jail (children.max > 0) takes its child jails with it';
   if (current.network.mode !== 'bridge' || next.network.mode !== 'bridge') return 'not on a vessel network';
   if (current.network.name !== next.network.name) return 'the network changes';
   if (current.network.publish.length === 0 || next.network.publish.length === 0) return 'no published ports';
@@ -67,7 +72,7 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
     // included), or its own spec's (switchToNext moves exactly these)
     const beside = {
       leaseKey: `${spec.name}@${runId}`,
-      layerDir: join(paths.dir, `next-${runId}`),
+      layerDir: besideDir(paths.dir, runId),
       ...(samePublish(cur.spec, spec) ? {} : { publish: spec.network.publish }),
     };
     const driver = await driverFor();
@@ -75,8 +80,13 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
     let recorded: Resource[] = [];
     try {
       const resolved = await resolveSpec(spec, { ephemeral: false, output: { kind: 'file', path: paths.log }, runId, beside });
-      recorded = [...resolved.netResources, ...driver.resources(resolved.cfg), { kind: 'dir', id: beside.layerDir }];
-      const next: NextRun = { runId, spec, imageId: resolved.image.record.id, leaseKey: beside.leaseKey, layerDir: beside.layerDir, resources: recorded };
+      const own = driver.resources(resolved.cfg);
+      // where the runtime keeps its own objects there (FreeBSD), the directory is its resource
+      const keeps = own.some((r) => r.kind === 'dir' && r.id === beside.layerDir);
+      recorded = [...resolved.netResources, ...own, ...(keeps ? [] : [{ kind: 'dir' as const, id: beside.layerDir }])];
+      const next: NextRun = {
+        runId, spec, imageId: resolved.image.record.id, leaseKey: beside.leaseKey, layerDir: beside.layerDir, ...(keeps ? { keepsLayerDir: true as const } : {}), resources: recorded,
+      };
       writeState({ ...cur, next });
       return await driver.writePlan(resolved.cfg, supervisionRecords(spec, resolved.cfg, {
         mode: 'emperor',
@@ -86,9 +96,12 @@ export async function prepareNext(spec: ContainerSpec, facts: { service: string;
         heartbeatMs: facts.heartbeatMs,
       }), nextPlanPath(spec.name));
     } catch (e) {
-      await releaseResources(driver, beside.leaseKey, recorded).catch(() => undefined);
-      rmSync(beside.layerDir, { recursive: true, force: true });
-      writeState({ ...cur });
+      // Its directory goes only once everything in it is released: on FreeBSD a volume may still be
+      // nullfs-mounted there, and removing through it would reach the host's files. If the release
+      // fails the record stays, for `vessel gc` or the next start.
+      const released = await releaseResources(driver, beside.leaseKey, recorded.filter((r) => r.kind !== 'dir')).then(() => true, () => false);
+      if (released) rmSync(beside.layerDir, { recursive: true, force: true });
+      writeState(released ? { ...cur } : { ...cur, next: { runId, spec, imageId: '', leaseKey: beside.leaseKey, layerDir: beside.layerDir, resources: recorded } });
       throw e;
     }
   });
@@ -115,9 +128,10 @@ export async function switchToNext(name: string): Promise<void> {
 }
 
 /**
- * The old container is gone (its monitor removed its cgroups): what TypeScript created for it is
- * released, and the next one takes the container's name — its lease, its writable layer, the
- * state file's run.
+ * The old container is gone (its monitor removed its cgroups; on FreeBSD the old jail's command):
+ * what TypeScript created for it is released, and the next one takes the container's name — its
+ * lease, its writable layer, the state file's run. On FreeBSD its jail, files and root stay where
+ * they are, under its own names (keepsLayerDir).
  */
 export async function retireCurrent(name: string): Promise<void> {
   await withContainer(name, async (cur) => {
@@ -128,15 +142,20 @@ export async function retireCurrent(name: string): Promise<void> {
     const { renameLease } = await import('../net/index.js');
     const leased = await renameLease(next.leaseKey, name);
     const paths = containerPaths(config(), name);
-    // Its writable layer takes the container's place (overlayfs holds the layer by reference,
-    // not by path: renaming a directory in use is safe), so the next start finds it there.
-    rmSync(paths.upper, { recursive: true, force: true });
-    rmSync(paths.work, { recursive: true, force: true });
-    if (existsSync(join(next.layerDir, 'upper'))) renameSync(join(next.layerDir, 'upper'), paths.upper);
-    if (existsSync(join(next.layerDir, 'work'))) renameSync(join(next.layerDir, 'work'), paths.work);
-    rmSync(next.layerDir, { recursive: true, force: true });
+    // Its writable layer takes the container's place (overlayfs, and FreeBSD's unionfs, hold the
+    // layer by reference, not by path: renaming a directory in use is safe), so the next start
+    // finds it there. Not a directory something is mounted on (a memory-backed upper): that stays.
+    const mountedOn = new Set(next.resources.filter((r) => r.kind === 'mount').map((r) => r.id));
+    for (const [from, to] of [[join(next.layerDir, 'upper'), paths.upper], [join(next.layerDir, 'work'), paths.work]] as const) {
+      rmSync(to, { recursive: true, force: true });
+      if (existsSync(from) && !mountedOn.has(from)) renameSync(from, to);
+    }
+    if (!next.keepsLayerDir) rmSync(next.layerDir, { recursive: true, force: true });
     if (existsSync(nextPlanPath(name))) renameSync(nextPlanPath(name), paths.plan);
-    const kept = next.resources.filter((r) => r.kind !== 'lease' && r.kind !== 'interface' && r.kind !== 'nft' && !(r.kind === 'dir' && r.id === next.layerDir));
+    // what the renamed lease now is replaces the next one's records of those kinds (Linux: the
+    // lease, its veth and nft rules; FreeBSD: the lease alone, its epair and anchor are the run's)
+    const replaced = new Set(leased.map((r) => r.kind));
+    const kept = next.resources.filter((r) => !replaced.has(r.kind) && !(r.kind === 'dir' && r.id === next.layerDir && !next.keepsLayerDir));
     const now = new Date().toISOString();
     const { next: _done, error: _rolledBack, ...rest } = cur;
     writeState({
@@ -168,13 +187,23 @@ export async function abandonNext(name: string, reason: string): Promise<void> {
   });
 }
 
+/**
+ * A reload cut short (its monitor or vessel up killed mid-way): the next run its state records is
+ * released under its own lease key, then what is left of it in the container's directory. Called
+ * once the container's own leftovers are gone (nothing is mounted under its directory any more).
+ */
+export async function removeReloadLeftovers(name: string, prev: ContainerState | undefined, driver: Driver): Promise<void> {
+  if (prev?.next) await releaseResources(driver, prev.next.leaseKey, prev.next.resources.filter((r) => r.kind !== 'dir'));
+  removeStaleNextDirs(containerPaths(config(), name).dir);
+}
+
 /** What an aborted reload left in the container's directory (its monitor was killed mid-way). */
-export function removeStaleNextDirs(dir: string): void {
+function removeStaleNextDirs(dir: string): void {
   let entries: string[] = [];
   try {
     entries = readdirSync(dir);
   } catch {
     return;
   }
-  for (const e of entries) if (/^next-[0-9a-f]{8}$/.test(e) || e === 'plan.next') rmSync(join(dir, e), { recursive: true, force: true });
+  for (const e of entries) if (BESIDE_DIR_RE.test(e) || e === 'plan.next') rmSync(join(dir, e), { recursive: true, force: true });
 }

@@ -12,6 +12,11 @@ export interface NextRun {
   leaseKey: string;
   /** Its upper/ and work/ until they take the container's place. */
   layerDir: string;
+  /**
+   * The runtime keeps the run's own objects in layerDir for the run's whole life, and removes it
+   * with them (FreeBSD: the jail's files and root, names.ts): it is not consumed at the switch.
+   */
+  keepsLayerDir?: true;
   resources: Resource[];
 }
 

@@ -143,6 +143,18 @@ export function containerLayout(dir: string) {
   };
 }
 
+/**
+ * A run started beside the running one of the same container (a zero-downtime reload's next run,
+ * supervise/surge.ts) keeps what it writes here, not in the container's own directory: on Linux
+ * its writable layer until the switch, on FreeBSD its jail's files and root for its whole life.
+ */
+export function besideDir(dir: string, runId: string): string {
+  return join(dir, `next-${runId}`);
+}
+
+/** A directory besideDir() named: its run id. */
+export const BESIDE_DIR_RE = /^next-([0-9a-f]{8})$/;
+
 /** `vessel up`'s service: the socket where container monitors ask for plans and decisions. */
 export function serviceSocket(cfg: VesselConfig): string {
   return join(cfg.run, 'vessel.sock');

@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { importRootfsTarball } from '../../src/image/index.js';
 import { FakeFreeBSD, isMonitor } from './freebsd.js';
 import { crashModelMonitors, planForTranscript, spawnModelMonitor } from './freebsd-monitor.js';
 import type { HostOptions, HostResult, SpawnedProcess, SpawnOptions } from '../../src/util/host.js';
@@ -115,4 +119,20 @@ export class LiveFreeBSD extends FakeFreeBSD {
   private wake(): void {
     for (const l of [...this.listeners]) l();
   }
+}
+
+/**
+ * A tiny FreeBSD-looking root filesystem (root and www in its passwd, a page in /www), imported for
+ * real as busybox:latest under the state root ROOT — before the model host is installed: it is
+ * unpacked by the FreeBSD path's own tar form, with real bsdtar (FreeBSD's tar: tar-forms.ts).
+ */
+export async function importModelImage(root: string): Promise<void> {
+  const rootfs = join(root, 'src-rootfs');
+  for (const d of ['bin', 'etc', 'www', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
+  writeFileSync(join(rootfs, 'www', 'index.html'), 'hello\n');
+  const tar = join(root, 'rootfs.tar');
+  const r = spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
+  if (r.status !== 0) throw new Error(`tar: ${r.stderr?.toString() ?? ''}`);
+  await importRootfsTarball(tar, 'busybox:latest');
 }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describePlan, type PlanRecord } from '../../src/runtime/plan-records.js';
 import type { SpawnedProcess } from '../../src/util/host.js';
-import { FREEBSD_SIGNALS, type ModelProcess, type ModelProcesses } from './freebsd-procs.js';
+import { FREEBSD_SIGNALS, signalNumber, type ModelProcess, type ModelProcesses } from './freebsd-procs.js';
 import { isProbe, runProbe, type ProbeIdentity, type ProbeWorld } from './freebsd-probe.js';
 
 /**
@@ -192,4 +192,34 @@ export function crashModelMonitors(host: ModelHost): void {
 export function planForTranscript(path: string): string {
   // the pid of the waiting vessel (this test's) differs from run to run
   return describePlan(readPlan(path)).split('\n').slice(1).join('\n').replace(/^parent-pid \d+$/m, 'parent-pid <pid of the vessel that waits>');
+}
+
+/**
+ * `vessel-init monitor PLAN` whose command runs for real, in ROOT (chroot(8) standing in for
+ * jail_attach(2)), with the plan's numeric ids, directory and exact environment: a build's RUN
+ * step on a model host whose roots are real (freebsd-build.ts). It reports and records its
+ * status as the monitor does, and ends with the command's code.
+ */
+export function spawnChrootMonitor(planPath: string, root: string): SpawnedProcess {
+  const plan = readPlan(planPath);
+  const id = planIdentity(plan);
+  const env = Object.fromEntries(id.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const argv = plan.filter((r) => r[0] === 'arg').map((r) => r[1]!);
+  // the starter's chdir(2) into the working directory, then execve(2) of the command
+  const child = spawn('chroot', [`--userspec=${id.uid}:${id.gid}`, root, '/bin/sh', '-c', 'cd "$0" && exec "$@"', id.cwd, ...argv], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const m: Model = {
+    name: one(plan, 'name') ?? '', jail: one(plan, 'jail') ?? '', command: child.pid ?? 0, runId: one(plan, 'run-id') ?? '',
+    status: one(plan, 'status') ?? '', marker: one(plan, 'stop-marker'), waitAll: false, standIn: child, crashed: false, done: false, started: Date.now(),
+  };
+  const report = new PassThrough();
+  report.end(`started ${m.name} ${m.command}\n`);
+  writeFileSync(m.status, statusText(m, 'running', 0, false));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const c = code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0);
+      writeFileSync(m.status, statusText(m, 'exited', c, false));
+      setTimeout(() => resolve({ code: c, signal: null }), 1);
+    });
+  });
+  return { pid: child.pid!, pipes: [null, null, null, report], exited, kill: (sig) => child.kill(sig), unref: () => undefined };
 }

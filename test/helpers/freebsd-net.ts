@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
  * probe's connection succeeds only where FreeBSD would route it:
  *
  *   - an epair(4) is a pair: `ifconfig epair create` prints epairNa, whose peer is epairNb, and
- *     renaming an end (`name`) keeps the pair;
+ *     renaming an end (`name`, also in the creating command) keeps the pair;
  *   - a jail reaches a host address ADDR when one of its interfaces is an epair end whose peer is
  *     up and a member (`addm`) of a bridge that has ADDR (`ifconfig BRIDGE inet ADDR/N`);
  *   - the host reaches a port a jail publishes through pf's rdr (pf.conf(5) TRANSLATION): pf

@@ -345,7 +345,14 @@ export class FakeFreeBSD extends Recorder {
         const anchor = args[a + 1]!;
         // -n: parse only (pfctl_load_anchors reads the files then too)
         if (args.includes('-n')) return this.loadAnchors(anchor, input ?? '', false);
-        if (args.includes('-f')) { this.anchors.set(anchor, input ?? ''); return this.loadAnchors(anchor, input ?? '', true); }
+        if (args.includes('-f')) {
+          // a ruleset of `load anchor` lines only (the switch of published ports) leaves its own anchor without rules
+          const text = input ?? '';
+          const own = text.split('\n').some((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('load anchor '));
+          if (own || !/^load anchor /m.test(text)) this.anchors.set(anchor, text);
+          else this.anchors.delete(anchor);
+          return this.loadAnchors(anchor, text, true);
+        }
         if (args.includes('-F')) { this.anchors.delete(anchor); return this.ok(); }
         if (args.includes('-s')) return this.ok((this.anchors.get(anchor) ?? '').split('\n').filter((l) => l.startsWith('rdr') || l.startsWith('nat')).map((l) => `${l}\n`).join(''));
         return this.ok();
@@ -498,12 +505,20 @@ export class FakeFreeBSD extends Recorder {
       const n = this.nextIf++;
       this.interfaces.add(`epair${n}a`).add(`epair${n}b`);
       this.net.paired(`epair${n}a`, `epair${n}b`);
+      // ifconfig.c: the arguments after `create` apply to the new interface (`name` renames it)
+      if (args[2] === 'name' && args[3] !== undefined) {
+        this.interfaces.delete(`epair${n}a`);
+        this.interfaces.add(args[3]);
+        this.net.renamed(`epair${n}a`, args[3]);
+        return this.ok(`epair${n}a\n${args[3]}\n`);
+      }
       return this.ok(`epair${n}a\n`);
     }
     if (args[0] === 'bridge' && args[1] === 'create') {
       const n = this.nextIf++;
-      this.interfaces.add(`bridge${n}`);
-      return this.ok(`bridge${n}\n`);
+      const named = args[2] === 'name' ? args[3] : undefined;
+      this.interfaces.add(named ?? `bridge${n}`);
+      return this.ok(named !== undefined ? `bridge${n}\n${named}\n` : `bridge${n}\n`);
     }
     const name = args[0]!;
     if (/^lo\d+$/.test(name) && args[1] === 'create') { this.interfaces.add(name); return this.ok(); }
@@ -516,11 +531,12 @@ export class FakeFreeBSD extends Recorder {
     }
     this.net.hostIfconfig(args);
     if (args[1] === 'destroy') {
+      // epair(4): destroying one end destroys its peer, whatever it is called now (an end a test
+      // added by hand, without `epair create`, pairs by name: NAMEa with NAMEb).
+      const peer = this.net.peers.get(name) ?? (name.endsWith('a') ? name.replace(/a$/, 'b') : undefined);
       this.net.destroyed(name);
       this.interfaces.delete(name);
-      // epair(4): destroying one end destroys its peer.
-      const peer = name.replace(/a$/, 'b');
-      if (peer !== name) this.interfaces.delete(peer);
+      if (peer !== undefined) this.interfaces.delete(peer);
       return this.ok();
     }
     return this.ok();

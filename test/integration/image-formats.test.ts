@@ -83,6 +83,35 @@ describe('OCI archives', () => {
     });
   });
 
+  it('a whiteout and a new entry of the same name in one layer (a directory replaced by a file and the reverse): the new entry shows, the lower one does not', async () => {
+    const middle = await makeTar([
+      { name: 'repl', type: 'directory' },
+      { name: 'repl/d', type: 'directory' }, { name: 'repl/d/a', content: 'a\n' },
+      { name: 'repl/f', content: 'was a file\n' },
+      { name: 'repl/r', type: 'directory' }, { name: 'repl/r/old', content: 'old\n' },
+    ]);
+    // markers first, as a FreeBSD RUN layer (build/layers.ts) and docker write them
+    const top = await makeTar([
+      { name: 'repl/.wh.d' }, { name: 'repl/.wh.f' }, { name: 'repl/.wh.r' },
+      { name: 'repl', type: 'directory' },
+      { name: 'repl/d', content: 'now a file\n' },
+      { name: 'repl/f', type: 'directory' }, { name: 'repl/f/inner', content: 'inner\n' },
+      { name: 'repl/r', type: 'directory' }, { name: 'repl/r/new', content: 'new\n' },
+    ]);
+    writeFileSync(join(files, 'replace.oci.tar'), await makeOciArchive({ layers: [readFileSync(join(files, 'busybox.tar')), middle, top], config: { Cmd: ['/bin/sh'] } }));
+    await store.importImage(join(files, 'replace.oci.tar'), 'replace:1');
+    const r = await store.resolveImage('replace:1');
+    // no whiteout node over the layer's own entries; a directory in a whited-out one's place is opaque
+    expect(lstatSync(join(r.layerDirs[2]!, 'repl/d')).isFile()).toBe(true);
+    expect(execFileSync('python3', ['-c', 'import os, sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())', join(r.layerDirs[2]!, 'repl/r')], { encoding: 'utf8' }).trim()).toBe('y');
+    await store.withMergedRoot(r.record.layers, async (dir) => {
+      expect(readFileSync(join(dir, 'repl/d'), 'utf8')).toBe('now a file\n');
+      expect(readdirSync(join(dir, 'repl/f'))).toEqual(['inner']);
+      expect(readdirSync(join(dir, 'repl/r'))).toEqual(['new']);
+    });
+    await store.removeImage('replace:1', { users });
+  });
+
   it('exports an oci-archive that skopeo inspects and umoci unpacks', async () => {
     const out = join(files, 'app-export.oci.tar');
     await store.exportImage('app:v1', out, { format: 'oci' });

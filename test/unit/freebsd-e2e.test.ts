@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -29,27 +29,16 @@ import { Supervisor } from '../../src/supervise/supervisor.js';
 import { gc, removeContainer } from '../../src/supervise/gc.js';
 import { stopContainer } from '../../src/supervise/control.js';
 import { readState, writeState } from '../../src/supervise/state.js';
-import { importImage, importRootfsTarball } from '../../src/image/index.js';
+import { importImage } from '../../src/image/index.js';
 import { makeOciArchive, makeTar } from '../helpers/image.js';
 import { createNetwork, listLeases, listNetworkInfo, removeNetwork } from '../../src/net/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
-import { LiveFreeBSD } from '../helpers/freebsd-e2e.js';
+import { LiveFreeBSD, importModelImage } from '../helpers/freebsd-e2e.js';
 
 /** Per-test root → /var/lib/vessel; the image's layer digest (tar-version dependent) → <diffid>. */
 const norm = (s: string) => normalizeRoot(s, root).replace(/layers\/[0-9a-f]{64}/g, 'layers/<diffid>').replace(/^( {2}\| run-id )[0-9a-f]{8}$/gm, '$1<run>');
 
-beforeAll(async () => {
-  // A tiny FreeBSD-looking root filesystem, imported for real before the model host is installed.
-  const rootfs = join(root, 'src-rootfs');
-  for (const d of ['bin', 'etc', 'www', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
-  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:*:0:0::/root:/bin/sh\nwww:*:80:80::/nonexistent:/sbin/nologin\n');
-  writeFileSync(join(rootfs, 'www', 'index.html'), 'hello\n');
-  const tar = join(root, 'rootfs.tar');
-  const r = spawnSync('tar', ['-C', rootfs, '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
-  expect(r.status).toBe(0);
-  // Unpacked by the FreeBSD path's own tar form, with real bsdtar (FreeBSD's tar: tar-forms.ts).
-  await importRootfsTarball(tar, 'busybox:latest');
-});
+beforeAll(() => importModelImage(root));
 
 let restore: (() => void) | undefined;
 afterEach(() => {
@@ -130,6 +119,22 @@ describe('FreeBSD end to end: spec → Supervisor → jail driver + net backend 
     // made at the first start only: the second mounts the same directory
     expectGolden('e2e-flat', 'commands.txt', norm(fake.transcript()).replace(/flat\/[0-9a-f]{64}/g, 'flat/<chainid>').replace(/tmp\/flat-\d+-[0-9a-f]{12}/g, 'tmp/flat-<staging>'));
     await removeContainer('flatweb'); // the gc case below sees only its own containers
+  });
+
+  it('beforeExec (a build\'s RUN step lists its root there): after jail -c, before the monitor; when it fails, nothing is left', async () => {
+    const fake = install();
+    let seen: string[] = [];
+    const sup = new Supervisor(spec('hooked.ini', PLAIN), { mode: 'foreground', beforeExec: async () => { seen = fake.calls.map((c) => c.argv[0]!.split('/').pop()!); } });
+    await sup.start();
+    expect(seen).toContain('jail');
+    expect(seen).not.toContain('vessel-init');
+    expect(fake.calls.some((c) => c.argv[1] === 'monitor')).toBe(true);
+    await sup.stop();
+    const failing = new Supervisor(spec('hooked.ini', PLAIN), { mode: 'foreground', beforeExec: async () => { throw new Error('listing failed'); } });
+    await expect(failing.start()).rejects.toThrow('listing failed');
+    expect(fake.leftovers()).toEqual({});
+    expect(await readState('hooked')).toMatchObject({ resources: [] });
+    await removeContainer('hooked');
   });
 
   it('run -d: the monitor outlives its CLI (restart table, release command in its plan); vessel stop ends it, then releases the jail', async () => {

@@ -130,6 +130,20 @@ const CASES: Record<string, { cfg: () => ContainerConfig; host?: (f: FakeFreeBSD
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'], jail: { 'children.max': '3' } }),
     host: (f) => { f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 2, securelevel: 2, enforceStatfs: 2 }); },
   },
+  // A zero-downtime reload of a child (issue 16): its next run is the sibling jail web.worker@RUNID
+  // beside web.worker, so the parent needs room for one more child (kern_jail.c: pr_childcount
+  // against pr_childmax) — children.max raised to children.cur + 1 — and the run's files and root
+  // are in worker/next-RUNID/.
+  'hierarchical-beside': {
+    cfg: () => freebsdConfig(root, {
+      name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'], runId: '0a1b2c3d', beside: true,
+      root: { layers: [join(root, 'images', 'layers', 'busybox')], ephemeral: false, layerDir: join(root, 'containers', 'worker', 'next-0a1b2c3d') },
+    }),
+    host: (f) => {
+      f.jails.set('web', { jid: 41, path: '/var/lib/vessel/containers/web/rootfs', mounts: [], childrenMax: 1, securelevel: 2, enforceStatfs: 2 });
+      f.jails.set('web.worker', { jid: 42, path: '/var/lib/vessel/containers/worker/rootfs', mounts: [], childrenMax: 0, securelevel: 2, enforceStatfs: 2 });
+    },
+  },
   // Finding 10: a parent at securelevel 3 gets children at 3, not vessel's default 2.
   'hierarchical-securelevel': {
     cfg: () => freebsdConfig(root, { name: 'worker', parent: 'web', argv: ['/bin/sleep', '3600'] }),
@@ -502,7 +516,7 @@ describe('FreeBSD devfs rulesets are global and unowned (findings 12, 18)', () =
     expect(fake.calls.some((c) => c.argv.join(' ') === `devfs rule -s ${theirs} delset`)).toBe(false);
 
     const left = await driver().findLeftovers('web');
-    expect(left.filter((r) => r.kind === 'devfs-ruleset')).toEqual([{ kind: 'devfs-ruleset', id: String(ours) }]);
+    expect(left.filter((r) => r.kind === 'devfs-ruleset')).toEqual([{ kind: 'devfs-ruleset', id: join(cfg.dir, 'devfs.rules'), detail: { ruleset: String(ours) } }]);
     rmSync(cfg.dir, { recursive: true, force: true });
   });
 

@@ -113,12 +113,54 @@ interface Case {
   status: string;
   log: string;
   marker: string;
+  /** Under the Emperor: vessel up's socket, and the vassal file the Emperor names. */
+  sock: string;
+  vassal: string;
 }
 
 function newCase(): Case {
   const dir = mkdtempSync(join(out, 'c-'));
   chmodSync(dir, 0o755);
-  return { dir, plan: join(dir, 'plan'), status: join(dir, 'monitor.status'), log: join(dir, 'container.log'), marker: join(dir, 'stop-requested') };
+  return {
+    dir, plan: join(dir, 'plan'), status: join(dir, 'monitor.status'), log: join(dir, 'container.log'), marker: join(dir, 'stop-requested'),
+    sock: join(dir, 'vessel.sock'), vassal: join(dir, 'web.vessel'),
+  };
+}
+
+/**
+ * vessel up's service as the monitor sees it (src/service/protocol.ts): ANSWER says what to reply to
+ * a request (its verb, its line); undefined is the usual answer — the case's plan to `prepare`,
+ * `released` to `exited` and `abandon`, `ok` to the rest. HEARD: every request, numbers as N.
+ */
+async function fakeService(c: Case, answer: (verb: string, line: string) => string | undefined): Promise<{ heard: string[]; close: () => void }> {
+  const heard: string[] = [];
+  let conn: Socket | undefined;
+  const server: Server = createServer((s) => {
+    conn = s;
+    s.on('error', () => undefined); // the monitor closes after "bye": a late answer may find it gone
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        heard.push(line.replace(/\d+/g, 'N'));
+        const verb = line.split(' ')[0]!;
+        const usual = verb === 'prepare' ? `plan ${c.plan}` : verb === 'exited' || verb === 'abandon' ? 'released' : 'ok';
+        s.write(`${answer(verb, line) ?? usual}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(c.sock, resolve));
+  writeFileSync(c.vassal, '');
+  return { heard, close: () => { conn?.destroy(); server.close(); } };
+}
+
+/** `vessel-init vassal --config NAME.vessel` as the Emperor runs it; fd 4 is the Emperor's end of their socket pair (UWSGI_EMPEROR_FD). */
+function startVassal(c: Case, env: Record<string, string> = {}): Running & { emperor: NodeJS.WritableStream } {
+  const m = startMonitor(['vassal', '--config', c.vassal], { VESSEL_SERVICE: c.sock, UWSGI_EMPEROR_FD: '4', ...env }, ['pipe']);
+  return { ...m, emperor: m.child.stdio[4] as NodeJS.WritableStream };
 }
 
 interface PlanInput {
@@ -128,6 +170,8 @@ interface PlanInput {
   user?: { uid: number; gid: number; groups: number[] };
   releaseArgv?: string[];
   service?: string;
+  /** Where it is written (default: the case's plan); a reload's next run's is plan.next beside it. */
+  path?: string;
 }
 
 /** The plan exactly as a start writes it: supervise/plan.ts, the output, runtime/freebsd/monitor-plan.ts. */
@@ -146,7 +190,7 @@ function writePlan(c: Case, p: PlanInput): void {
     ...outputRecords(cfg),
     ...freebsdMonitorRecords(cfg, p.user ?? { uid: 0, gid: 0, groups: [0] }),
   ];
-  writeFileSync(c.plan, encodePlan(records), { mode: 0o600 });
+  writeFileSync(p.path ?? c.plan, encodePlan(records), { mode: 0o600 });
 }
 
 interface Running {
@@ -396,50 +440,182 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
 
   it('under the Emperor: a changed spec is a new plan, read by the starter (the monitor in capability mode cannot open it) and run in place', async () => {
     const c = newCase();
-    const sock = join(c.dir, 'vessel.sock');
-    const vassal = join(c.dir, 'web.vessel');
-    writeFileSync(vassal, '');
-    const plan = (word: string) => writePlan(c, { mode: 'emperor', service: sock, cfg: { argv: ['sh', '-c', `echo ${word}; exec sleep 60`] } });
-    const heard: string[] = [];
-    let conn: Socket | undefined;
-    const server: Server = createServer((s) => {
-      conn = s;
-      s.on('error', () => undefined); // the monitor closes after "bye": a late answer may find it gone
-      let buf = '';
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        buf += d;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          heard.push(line.replace(/\d+/g, 'N'));
-          const verb = line.split(' ')[0];
-          if (verb === 'prepare') s.write(`plan ${c.plan}\n`);
-          else if (verb === 'reload') { plan('second'); s.write('changed\n'); }
-          else if (verb === 'exited') s.write('released\n');
-          else s.write('ok\n');
-        }
-      });
+    const plan = (word: string) => writePlan(c, { mode: 'emperor', service: c.sock, cfg: { argv: ['sh', '-c', `echo ${word}; exec sleep 60`] } });
+    const svc = await fakeService(c, (verb) => {
+      if (verb === 'reload') { plan('second'); return 'changed'; }
+      return undefined;
     });
-    await new Promise<void>((resolve) => server.listen(sock, resolve));
     try {
       plan('first');
-      // fd 4: the Emperor's end of a socket pair (uWSGI passes its number in UWSGI_EMPEROR_FD)
-      const m = startMonitor(['vassal', '--config', vassal], { VESSEL_SERVICE: sock, UWSGI_EMPEROR_FD: '4' }, ['pipe']);
-      const emperor = m.child.stdio[4] as NodeJS.WritableStream;
+      const m = startVassal(c);
       await until('the first run', () => existsSync(c.log) && readFileSync(c.log, 'utf8') === 'first\n');
       expect(seccompOf(m.child.pid!)).toBe('2');
-      emperor.write(Buffer.from([1])); // reload
+      m.emperor.write(Buffer.from([1])); // reload
       await until('the second run', () => readFileSync(c.log, 'utf8') === 'first\nsecond\n');
-      emperor.write(Buffer.from([0])); // stop: it asks vessel up first (depends_on: dependents go down before it)
+      m.emperor.write(Buffer.from([0])); // stop: it asks vessel up first (depends_on: dependents go down before it)
       expect(await m.exited).toBe(0);
       // its last line may still be on its way to this process's event loop
-      await until('the monitor\'s "bye"', () => heard.includes('bye'));
-      expect(heard, m.stderr()).toEqual(['hello N vassal N ' + vassal.replace(/\d+/g, 'N'), 'prepare', 'started N N', 'reload', 'exited N N N', 'prepare', 'started N N', 'stop', 'exited N N N', 'bye']);
+      await until('the monitor\'s "bye"', () => svc.heard.includes('bye'));
+      expect(svc.heard, m.stderr()).toEqual([`hello N vassal N ${c.vassal.replace(/\d+/g, 'N')}`, 'prepare', 'started N N', 'reload', 'exited N N N', 'prepare', 'started N N', 'stop', 'exited N N N', 'bye']);
     } finally {
-      conn?.destroy();
-      server.close();
+      svc.close();
     }
+  });
+
+  describe('a zero-downtime reload under the Emperor: the next run in a jail of its own beside the running one', () => {
+    /** The running container (jail web) and a changed spec whose next run is RUN (jail web@RUN), health-checked. */
+    function surgeCase(next: { argv: string[]; runId?: string; beside?: boolean; health?: string[] }) {
+      const c = newCase();
+      const nextPlan = join(c.dir, 'plan.next');
+      const jails = join(c.dir, 'jails');
+      writePlan(c, { mode: 'emperor', service: c.sock, cfg: { argv: ['sh', '-c', 'echo first; exec sleep 60'] } });
+      const writeNext = (argv = next.argv, runId = next.runId ?? '0a1b2c3d') => writePlan(c, {
+        mode: 'emperor', service: c.sock, path: nextPlan,
+        spec: { health: { command: next.health ?? ['/bin/sh', '-c', 'echo ok'], intervalSec: 0.1, timeoutSec: 2, retries: 1 } },
+        cfg: { argv, runId, ...(next.beside === false ? {} : { beside: true as const }) },
+      });
+      return { c, nextPlan, jails, writeNext };
+    }
+
+    /** vessel up answering a reload with "surge" (ON_RELOAD writes the next plan), plan.next to prepare-next, "switched" to switch. */
+    const surging = (s: ReturnType<typeof surgeCase>, onReload: () => void = () => s.writeNext()) => fakeService(s.c, (verb) => {
+      if (verb === 'reload') { onReload(); return 'surge'; }
+      if (verb === 'prepare-next') return `plan ${s.nextPlan}`;
+      if (verb === 'switch') return 'switched';
+      return undefined;
+    });
+
+    /** The vassal's monitor, once its first run runs; that run's command. */
+    async function firstRun(s: ReturnType<typeof surgeCase>, env: Record<string, string> = {}) {
+      const m = startVassal(s.c, env);
+      await until('the first run', () => existsSync(s.c.log) && readFileSync(s.c.log, 'utf8') === 'first\n');
+      return { m, first: status(s.c).initPid };
+    }
+
+    /** Which jail each attach went into: pid → jid (the double's VESSEL_STUB_JAIL_LOG). */
+    const attaches = (file: string) => new Map(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => { const [jid, pid] = l.split(' ').map(Number); return [pid!, jid!] as const; }) : []);
+
+    it('healthy: started in jail web@RUN from plan.next (read by the starter), checked there, switched; the old run then stopped and the new one is the container', async () => {
+      const s = surgeCase({ argv: ['sh', '-c', 'echo second; exec sleep 60'] });
+      const svc = await surging(s);
+      try {
+        const { m, first } = await firstRun(s, { VESSEL_STUB_JAIL_LOG: s.jails });
+        m.emperor.write(Buffer.from([1])); // reload → surge
+        await until('the reload to be done', () => svc.heard.some((h) => h.startsWith('retired')) && status(s.c).initPid !== first && status(s.c).next === undefined, 20_000);
+        const st = status(s.c);
+        expect(readFileSync(s.c.log, 'utf8')).toBe('first\nsecond\n');
+        // the old command was stopped (after the switch), the new one runs in the next run's jail
+        await until('the old command to be gone', () => !alive(first));
+        expect(alive(st.initPid)).toBe(true);
+        const jid = attaches(s.jails);
+        expect(jid.get(first)).toBe(7);
+        expect(jid.get(st.initPid)).toBe(8);
+        // every other attach is a health check of the next run: in its jail, never in the old one
+        const checks = [...jid].filter(([pid]) => pid !== first && pid !== st.initPid);
+        expect(checks.length).toBeGreaterThan(0);
+        expect(checks.every(([, j]) => j === 8)).toBe(true);
+        expect(st.health).toMatchObject({ status: 'healthy' });
+        // the monitor stays in capability mode throughout: the starter read plan.next
+        expect(seccompOf(m.child.pid!)).toBe('2');
+        // checks go on against the new run, now the current one (the starter's promoted plan)
+        const before = attaches(s.jails).size;
+        await until('more checks of the new run', () => attaches(s.jails).size > before + 2);
+        expect([...attaches(s.jails).values()].filter((j) => j === 7)).toEqual([7]);
+        m.emperor.write(Buffer.from([0]));
+        expect(await m.exited).toBe(0);
+        await until('the new command to be gone', () => !alive(st.initPid));
+        await until('the monitor\'s "bye"', () => svc.heard.includes('bye'));
+        expect(svc.heard.filter((h) => !h.startsWith('health')), m.stderr()).toEqual([
+          `hello N vassal N ${s.c.vassal.replace(/\d+/g, 'N')}`, 'prepare', 'started N N', 'reload', 'prepare-next', 'switch N', 'retired N', 'stop', 'exited N N N', 'bye',
+        ]);
+      } finally {
+        svc.close();
+      }
+    });
+
+    it('rollback: the next run dies before it is healthy — abandoned with the reason, the old run untouched; a later reload\'s next plan is read again and switched to', async () => {
+      const s = surgeCase({ argv: ['sh', '-c', 'echo second; exit 3'] });
+      let reloads = 0;
+      const svc = await surging(s, () => (reloads++ === 0 ? s.writeNext() : s.writeNext(['sh', '-c', 'echo third; exec sleep 60'], '4e5f6a7b')));
+      try {
+        const { m, first } = await firstRun(s, { VESSEL_STUB_JAIL_LOG: s.jails });
+        m.emperor.write(Buffer.from([1]));
+        await until('the rollback', () => svc.heard.some((h) => h.startsWith('abandon')), 20_000);
+        expect(svc.heard.find((h) => h.startsWith('abandon'))).toBe('abandon N the new container exited N before it was healthy');
+        await until('the reload to be over', () => status(s.c).next === undefined);
+        expect(alive(first)).toBe(true);
+        expect(status(s.c)).toMatchObject({ phase: 'running', initPid: first });
+        // its command went into jail web@RUN
+        expect([...attaches(s.jails).values()].sort()).toEqual([7, 8]);
+        // a second reload: the starter reads plan.next again (a healthy one now, another run) and it switches
+        m.emperor.write(Buffer.from([1]));
+        await until('the second reload to be done', () => svc.heard.some((h) => h.startsWith('retired')) && status(s.c).next === undefined, 20_000);
+        await until('the old command to be gone', () => !alive(first));
+        expect(readFileSync(s.c.log, 'utf8')).toBe('first\nsecond\nthird\n');
+        expect(status(s.c)).toMatchObject({ phase: 'running', health: { status: 'healthy' } });
+        const third = status(s.c).initPid;
+        expect(attaches(s.jails).get(third)).toBe(8);
+        m.emperor.write(Buffer.from([0]));
+        expect(await m.exited).toBe(0);
+        await until('the new command to be gone', () => !alive(third));
+      } finally {
+        svc.close();
+      }
+    });
+
+    it('never healthy: the next run is stopped in its jail (its stop signal to its subtree) and abandoned; the old run goes on', async () => {
+      const s = surgeCase({ argv: ['sh', '-c', 'echo second; sleep 60 & exec sleep 60'], health: ['/bin/sh', '-c', 'exit 1'] });
+      const svc = await surging(s);
+      try {
+        const { m, first } = await firstRun(s, { VESSEL_STUB_JAIL_LOG: s.jails });
+        m.emperor.write(Buffer.from([1]));
+        await until('the next run', () => (status(s.c).next?.initPid ?? 0) > 0);
+        const next = status(s.c).next!.initPid;
+        await until('the rollback', () => svc.heard.some((h) => h.startsWith('abandon')), 20_000);
+        expect(svc.heard.find((h) => h.startsWith('abandon'))).toBe('abandon N the new container became unhealthy');
+        expect(alive(next)).toBe(false);
+        expect(alive(first)).toBe(true);
+        expect(attaches(s.jails).get(next)).toBe(8);
+        m.emperor.write(Buffer.from([0]));
+        expect(await m.exited).toBe(0);
+      } finally {
+        svc.close();
+      }
+    });
+
+    it('a SIGKILLed monitor mid-reload: its starter kills both runs\' processes (the jails and their objects are left to vessel gc)', async () => {
+      const s = surgeCase({ argv: ['sh', '-c', 'exec sleep 60'], health: ['/bin/sh', '-c', 'sleep 60'] });
+      const svc = await surging(s, () => s.writeNext(['sh', '-c', `sleep 60 & echo $! > ${join(s.c.dir, 'next-bg')}; exec sleep 60`]));
+      try {
+        const { m, first } = await firstRun(s);
+        m.emperor.write(Buffer.from([1]));
+        await until('the next run and its background process', () => (status(s.c).next?.initPid ?? 0) > 0 && pidsIn(join(s.c.dir, 'next-bg')).length === 1);
+        const next = status(s.c).next!.initPid;
+        const starter = starterOf(m.child.pid!);
+        m.child.kill('SIGKILL');
+        await m.exited;
+        for (const p of [starter, first, next, ...pidsIn(join(s.c.dir, 'next-bg'))]) await until(`pid ${p} to be gone`, () => !alive(p));
+      } finally {
+        svc.close();
+      }
+    });
+
+    it('a next plan without a jail of its own (the running one\'s) is refused by the starter: abandoned, the old run goes on', async () => {
+      const s = surgeCase({ argv: ['sh', '-c', 'echo second; exec sleep 60'], beside: false });
+      const svc = await surging(s);
+      try {
+        const { m, first } = await firstRun(s);
+        m.emperor.write(Buffer.from([1]));
+        await until('the rollback', () => svc.heard.some((h) => h.startsWith('abandon')), 20_000);
+        expect(svc.heard.find((h) => h.startsWith('abandon'))).toMatch(/^abandon N plan .*plan\.next: the next plan names another container, or not a jail of its own$/);
+        expect(readFileSync(s.c.log, 'utf8')).toBe('first\n');
+        expect(alive(first)).toBe(true);
+        m.emperor.write(Buffer.from([0]));
+        expect(await m.exited).toBe(0);
+      } finally {
+        svc.close();
+      }
+    });
   });
 });
 

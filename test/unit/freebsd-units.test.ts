@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Recorder, setHostRunner } from '../../src/util/host.js';
 import { config } from '../../src/util/config.js';
-import { bridgeName, devfsRulesetNumber, epairNames, jailName } from '../../src/runtime/freebsd/names.js';
+import {
+  bridgeName, devfsRulesetNumber, epairNames, instanceName, isJailOf, jailName, rdrAnchor, rdrAnchorName, rdrLabel, runDataset, runDir, splitInstance,
+} from '../../src/runtime/freebsd/names.js';
 import { checkJailParam, quote } from '../../src/runtime/freebsd/jailconf.js';
 import { rctlRules } from '../../src/runtime/freebsd/rctl.js';
 import { mergeRules, withoutRules } from '../../src/runtime/freebsd/mac.js';
@@ -44,6 +46,41 @@ describe('names', () => {
     expect(jailName({ name: 'worker', parent: 'a.b' })).toBe('a.b.worker');
     expect(() => jailName({ name: 'web.1' })).toThrow(/cannot contain "\."/);
     expect(() => jailName({ name: 'w', parent: 'a..b' })).toThrow(/not a jail name/);
+    // with its parents' names and a reload's @RUNID, below MAXHOSTNAMELEN (kern_jail.c ENAMETOOLONG)
+    const deep = Array.from({ length: 4 }, () => 'p'.repeat(60)).join('.');
+    expect(() => jailName({ name: 'w'.repeat(60), parent: deep, beside: true, runId: '0a1b2c3d' })).toThrow(/has 313 characters; jail\(2\) takes 255/);
+  });
+
+  it('a run beside the running one (a zero-downtime reload): NAME@RUNID for its jail, epair and anchor, NAME.RUNID for its clone, its own directory', () => {
+    const layerDir = join(root, 'containers', 'web', 'next-0a1b2c3d');
+    const cfg = freebsdConfig(root, { name: 'web', runId: '0a1b2c3d', beside: true, root: { layers: [], ephemeral: false, layerDir, zfsDataset: 'zroot/vessel/containers/web' } });
+    expect(jailName(cfg)).toBe('web@0a1b2c3d');
+    expect(jailName({ ...cfg, parent: 'app' })).toBe('app.web@0a1b2c3d');
+    expect(instanceName(cfg)).toBe('web@0a1b2c3d');
+    expect(runDataset(cfg)).toBe('zroot/vessel/containers/web.0a1b2c3d');
+    expect(runDir(cfg)).toBe(layerDir);
+    // the running one keeps its names
+    const { beside: _b, ...running } = cfg;
+    expect([jailName(running), instanceName(running), runDataset(running), runDir(running)]).toEqual(['web', 'web', 'zroot/vessel/containers/web', cfg.dir]);
+    // a run's jail is the container's, another container's never is (neither @ nor . is in a name)
+    expect(['web', 'web@0a1b2c3d', 'app.web', 'app.web@0a1b2c3d'].map((j) => isJailOf(j, 'web'))).toEqual([true, true, true, true]);
+    expect(['web2', 'webx@0a1b2c3d', 'web.x', 'x'].map((j) => isJailOf(j, 'web'))).toEqual([false, false, false, false]);
+    expect(splitInstance('web@0a1b2c3d')).toEqual({ name: 'web', tag: '0a1b2c3d' });
+    expect(splitInstance('web')).toEqual({ name: 'web' });
+    // a jail name that is a number is a jid (kern_jail.c): the run id is always 8 hex digits, never alone
+    expect(() => jailName({ ...cfg, runId: 'plan' })).toThrow(/8 hex digits/);
+  });
+
+  it('pf names stay within pf\'s limits (an anchor component and a label below 64 characters), distinct per run', () => {
+    const long = 'x'.repeat(63);
+    for (const owner of ['web', long, `${long}@0a1b2c3d`]) {
+      expect(rdrAnchorName(owner).length).toBeLessThanOrEqual(63);
+      expect(rdrLabel(owner).length).toBeLessThanOrEqual(63);
+    }
+    expect(rdrAnchorName(`${long}@0a1b2c3d`)).not.toBe(rdrAnchorName(`${long}@0a1b2c3e`));
+    expect(rdrLabel(`${long}@0a1b2c3d`)).not.toBe(rdrLabel(`${long}@0a1b2c3e`));
+    // short names as they always were
+    expect([rdrAnchor('web'), rdrLabel('web'), rdrAnchor('web@0a1b2c3d')]).toEqual(['vessel-rdr/web', 'vessel-rdr/web', 'vessel-rdr/web@0a1b2c3d']);
   });
 });
 

@@ -122,4 +122,17 @@ describe('surgeRefusal: a reload to host ports chosen at start is stop-then-star
     expect(await surgeRefusal(spec('8000-8010:80'), spec('8000-8010:80'))).toBe('image busybox:latest is not in the store');
     expect(await surgeRefusal(spec('8080:80'), spec('8081:80'))).toBe('image busybox:latest is not in the store');
   });
+  it('FreeBSD: a reload goes beside the running jail (a jail of its own, runtime/freebsd/names.ts), but not a parent jail\'s', async () => {
+    const was = process.env.VESSEL_OS;
+    process.env.VESSEL_OS = 'freebsd';
+    try {
+      expect(await surgeRefusal(spec('8080:80'), spec('8080:80'))).toBe('image busybox:latest is not in the store');
+      const parent = { ...spec('8080:80'), jail: { 'children.max': '2' } };
+      expect(await surgeRefusal(spec('8080:80'), parent)).toBe('a parent jail (children.max > 0) takes its child jails with it');
+      expect(await surgeRefusal(parent, spec('8080:80'))).toBe('a parent jail (children.max > 0) takes its child jails with it');
+    } finally {
+      if (was === undefined) delete process.env.VESSEL_OS;
+      else process.env.VESSEL_OS = was;
+    }
+  });
 });

@@ -32,6 +32,7 @@ function everyTarForm(f: TarForms): Array<[string, string[]]> {
     ['isoToTar', f.isoToTar('/media/disc.iso')],
     ['createBaseLayer', f.createBaseLayer('/o.tar', '/s', ['etc'], '/', ['rescue'])],
     ...(f.overlayWhiteouts ? [['overlayWhiteouts', f.overlayWhiteouts('/l')] as [string, string[]]] : []),
+    ...(f.streamPaths ? [['streamPaths', f.streamPaths('/rootfs', '/staging/run-paths-1')] as [string, string[]]] : []),
   ];
 }
 
@@ -89,6 +90,11 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
     expect(BSD.createRootfs('/m', '/o', 'none', { dir: '/s', file: 'manifest' })).toEqual(
       ['tar', '-c', '-f', '/o', '--numeric-owner', '-s', ',^\\.,rootfs,S', '-C', '/s', 'manifest', '-C', '/m', '.'],
     );
+  });
+
+  it('a RUN step\'s changes on FreeBSD: the listed paths only (-n), names NUL-separated with the list\'s "-C" lines off (--null), looked up in the root (-C); Linux reads its overlay upper directory instead', () => {
+    expect(BSD.streamPaths!('/rootfs', '/staging/list')).toEqual(['tar', '-c', '-f', '-', '--numeric-owner', '-n', '--null', '-T', '/staging/list', '-C', '/rootfs']);
+    expect(GNU.streamPaths).toBeUndefined();
   });
 
   it('zstd exports compress on every core: GNU through zstd -T0, bsdtar through libarchive\'s threads option', () => {

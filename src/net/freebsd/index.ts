@@ -46,8 +46,9 @@ export function freebsdBackend(): NetBackend {
     removeNetwork: removeBridge,
     removeInterface,
     applyRules: async () => undefined,
-    switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
+    // a lease that took the container's name at a reload's end keeps its run's anchor (Lease.run)
+    switchPublished: (net, from, to) => switchRdr([from, to].map((l) => ({ container: l.run ?? l.container, address: l.address, ...(l.address6 !== undefined ? { address6: l.address6 } : {}), publish: l.publish })), join(networkDir(net.name), 'pf-switch')),
     // as the jail driver records its anchor (one helper): with the addresses whose states go when it is removed
-    publishedResource: (_net, lease) => rdrResource(lease.container, lease.address, lease.address6),
+    publishedResource: (_net, lease) => rdrResource(lease.run ?? lease.container, lease.address, lease.address6),
   };
 }

@@ -94,8 +94,20 @@ export async function deleteRuleset(ruleset: number): Promise<void> {
   await run(['devfs', 'rule', '-s', String(ruleset), 'delset'], { allowFailure: true });
 }
 
-/** The ruleset the container's devfs.rules records, if it still has rules (never a derived number). */
+/**
+ * A recorded ruleset, removed. Its resource is named by its record, the run's devfs.rules (render.ts):
+ * the number a start records before it chose a free one is a guess — two runs of one container
+ * beside each other (a zero-downtime reload) guess the same number and hold different ones — so the
+ * number the file names is deleted, and none without the file. A resource named by a number was
+ * recorded by an older vessel: that number.
+ */
+export async function removeRuleset(r: Resource): Promise<void> {
+  const n = r.id.startsWith('/') ? recordedRuleset(r.id) : Number(r.id);
+  if (n !== undefined && Number.isInteger(n)) await deleteRuleset(n);
+}
+
+/** The ruleset a run's devfs.rules records, if it still has rules (never a derived number). */
 export async function rulesetLeftovers(file: string): Promise<Resource[]> {
   const n = recordedRuleset(file);
-  return n !== undefined && (await rulesetExists(n)) ? [{ kind: 'devfs-ruleset', id: String(n) }] : [];
+  return n !== undefined && (await rulesetExists(n)) ? [{ kind: 'devfs-ruleset', id: file, detail: { ruleset: String(n) } }] : [];
 }

@@ -89,8 +89,8 @@ export class FreeBSDDriver implements Driver {
     return freebsdMonitorRecords(cfg, containerIdentity(cfg, { rootReady: false }));
   }
 
-  async writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[]): Promise<string> {
-    return (await writeFreeBSDPlan(cfg, supervision, this.env)).plan;
+  async writePlan(cfg: ContainerConfig, supervision: readonly PlanRecord[], planPath?: string): Promise<string> {
+    return (await writeFreeBSDPlan(cfg, supervision, this.env, planPath)).plan;
   }
 
   async start(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {

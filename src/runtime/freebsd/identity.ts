@@ -2,7 +2,7 @@ import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { VesselError, hasErrno } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
-import { containerFiles } from './names.js';
+import { runFiles } from './names.js';
 
 /**
  * The container's user as numbers, read from the image's own /etc/passwd and /etc/group here in
@@ -145,7 +145,7 @@ export function filesIn(dirs: string[], where: string): ImageFiles {
 
 export function imageFiles(cfg: ContainerConfig): ImageFiles {
   if (cfg.root.layers.length > 0) return filesIn([...cfg.root.layers].reverse(), 'image layers');
-  const rootfs = containerFiles(cfg.dir).rootfs;
+  const rootfs = runFiles(cfg).rootfs;
   return filesIn([rootfs], rootfs);
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { run } from '../../util/index.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
+import { isJailOf } from './names.js';
 
 /** jail(8) and jls(8): create from the rendered jail.conf, modify, remove, look up. */
 
@@ -101,11 +102,15 @@ export async function listJails(): Promise<JailInfo[]> {
   return r.exitCode === 0 ? parseJls(r.stdout) : [];
 }
 
-/** Jails named NAME or PARENT.NAME whose root is the container's (dying ones too). */
-export async function jailLeftovers(name: string, dir: string, rootfs: string, conf: string): Promise<Resource[]> {
+/**
+ * Jails of container NAME (`NAME`, a run's `NAME@RUNID`, or either below a parent, names.ts
+ * isJailOf) whose root is in the container's directory (dying ones too). CONF: the jail.conf of the
+ * run whose root it is (JAIL's path → its run directory's), for `jail -r`.
+ */
+export async function jailLeftovers(name: string, dir: string, confOf: (path: string) => string): Promise<Resource[]> {
   return (await listJails())
-    .filter((j) => (j.name === name || j.name.endsWith(`.${name}`)) && (j.path === rootfs || j.path.startsWith(dir + '/')))
-    .map((j): Resource => ({ kind: 'jail', id: j.name, detail: { conf, ...(j.state ? { state: j.state } : {}) } }));
+    .filter((j) => isJailOf(j.name, name) && j.path.startsWith(dir + '/'))
+    .map((j): Resource => ({ kind: 'jail', id: j.name, detail: { conf: confOf(j.path), ...(j.state ? { state: j.state } : {}) } }));
 }
 
 export async function removeJailIfExists(jail: string, conf: string | undefined): Promise<void> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VesselError, config, fillTemplate } from '../../util/index.js';
 import type { ContainerConfig } from '../types.js';
-import { containerFiles, jailName } from './names.js';
+import { jailName, runFiles, runTag } from './names.js';
 import type { JailFloor } from './probe.js';
 
 /**
@@ -105,7 +105,7 @@ function param(key: string, value?: string): string {
 /** The parameters vessel itself sets, in the order they appear. */
 export function jailParams(input: JailConfInput): string[] {
   const { cfg, net } = input;
-  const files = containerFiles(cfg.dir);
+  const files = runFiles(cfg);
   const spec = cfg.jail;
   for (const [k, v] of Object.entries(spec)) checkJailParam(k, v);
   const own = (k: string, dflt: string): string => spec[k] ?? dflt;
@@ -161,7 +161,8 @@ function jailTemplate(): string {
 
 export function renderJailConf(input: JailConfInput): string {
   const fill: Record<string, string> = {
-    container: input.cfg.name,
+    // a run beside the running one (a zero-downtime reload) says so: two jails of one container
+    container: runTag(input.cfg) === undefined ? input.cfg.name : `${input.cfg.name} (run ${runTag(input.cfg)}, started beside the running one)`,
     jail: jailName(input.cfg),
     params: jailParams(input).join('\n'),
   };

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { VesselError, run } from '../../util/index.js';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { BESIDE_DIR_RE, VesselError, run } from '../../util/index.js';
 import type { ContainerConfig, Resource } from '../types.js';
 import { containerIdentity } from './identity.js';
 
@@ -94,16 +95,38 @@ export function checkVnetPortacl(floorSecurelevel: number, of: string): void {
 /** Rules the container's portacl.rules recorded that are still in the host's list. */
 export async function portaclLeftovers(file: string): Promise<Resource[]> {
   if (!existsSync(file)) return [];
-  const ours = splitRules(readFileSync(file, 'utf8').replace(/\n/g, ','));
+  const ours = rulesIn(file);
   const current = splitRules((await readRules()) ?? '');
   const present = ours.filter((r) => current.includes(r));
   return present.length > 0 ? [{ kind: 'portacl', id: present.join(','), detail: { file } }] : [];
 }
 
-/** Take exactly these rules out again; every other rule of the admin stays. */
-export async function removePortacl(rules: string): Promise<void> {
+function rulesIn(file: string): string[] {
+  return existsSync(file) ? splitRules(readFileSync(file, 'utf8').replace(/\n/g, ',')) : [];
+}
+
+/**
+ * The rules the container's other run records (RECORD is one run's portacl.rules): two runs of one
+ * container beside each other (a zero-downtime reload) add the same host-wide rules, and the one
+ * that goes first must leave the other's.
+ */
+function otherRunsRules(record: string): Set<string> {
+  const runDir = dirname(record);
+  const containerDir = BESIDE_DIR_RE.test(basename(runDir)) ? dirname(runDir) : runDir;
+  let beside: string[] = [];
+  try {
+    beside = readdirSync(containerDir).filter((d) => BESIDE_DIR_RE.test(d)).map((d) => join(containerDir, d));
+  } catch {
+    return new Set();
+  }
+  return new Set([containerDir, ...beside].map((d) => join(d, 'portacl.rules')).filter((f) => f !== record).flatMap(rulesIn));
+}
+
+/** Take exactly these rules out again (but those another run of the container still records); every other rule of the admin stays. */
+export async function removePortacl(rules: string, record?: string): Promise<void> {
   const current = await readRules();
   if (current === undefined) return;
-  const next = withoutRules(current, splitRules(rules));
+  const kept = record !== undefined ? otherRunsRules(record) : new Set<string>();
+  const next = withoutRules(current, splitRules(rules).filter((r) => !kept.has(r)));
   if (next !== splitRules(current).join(',')) await writeRules(next);
 }

@@ -2,7 +2,7 @@ import { lstatSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { VesselError, hasErrno, run } from '../../util/index.js';
 import type { ContainerConfig, Mount, Resource } from '../types.js';
-import { containerFiles } from './names.js';
+import { runFiles } from './names.js';
 import type { Step } from './steps.js';
 
 /**
@@ -31,7 +31,7 @@ export function fstabOptions(m: Mount): { source: string; fstype: string; option
 }
 
 export function renderFstab(cfg: ContainerConfig): string {
-  const { rootfs } = containerFiles(cfg.dir);
+  const { rootfs } = runFiles(cfg);
   const lines = [`# vessel: volumes of container ${cfg.name}. fstab(5); jail(8) mounts them (mount.fstab) at create, unmounts them at remove.`];
   for (const m of cfg.mounts) {
     const o = fstabOptions(m);
@@ -42,7 +42,7 @@ export function renderFstab(cfg: ContainerConfig): string {
 
 /** The mounts jail -c makes (volumes in fstab order, then devfs on /dev), as resources. */
 export function jailMountResources(cfg: ContainerConfig): Resource[] {
-  const { rootfs } = containerFiles(cfg.dir);
+  const { rootfs } = runFiles(cfg);
   return [
     ...cfg.mounts.map((m): Resource => ({ kind: 'mount', id: hostTarget(rootfs, m.target), detail: { fstype: fstabOptions(m).fstype, by: 'jail' } })),
     { kind: 'mount', id: join(rootfs, 'dev'), detail: { fstype: 'devfs', by: 'jail' } },
@@ -55,7 +55,7 @@ export function jailMountResources(cfg: ContainerConfig): Resource[] {
  * whiteouts are not interpreted by unionfs — see docs/freebsd.md for why ZFS clones are preferred.
  */
 export function nullfsRoot(cfg: ContainerConfig): { steps: Step[]; resources: Resource[] } {
-  const { rootfs, upper } = containerFiles(cfg.dir);
+  const { rootfs, upper } = runFiles(cfg);
   const layers = cfg.root.layers;
   if (layers.length === 0) throw new VesselError('E_RUNTIME', `container ${cfg.name}: the image has no layers`);
   const steps: Step[] = [{ argv: ['mkdir', '-p', rootfs, upper] }];
@@ -110,7 +110,7 @@ export function checkFileVolumes(cfg: ContainerConfig, stdout: string): void {
  * and `jail -c` abort (mount.fstab fails).
  */
 export function mountPointSteps(cfg: ContainerConfig): Step[] {
-  const { rootfs } = containerFiles(cfg.dir);
+  const { rootfs } = runFiles(cfg);
   const files = cfg.mounts.filter(isFileVolume).map((m) => hostTarget(rootfs, m.target));
   const dirs = cfg.mounts.filter((m) => !isFileVolume(m)).map((m) => hostTarget(rootfs, m.target));
   const parents = [...new Set(files.map((f) => dirname(f)))].filter((d) => !dirs.includes(d));
@@ -142,7 +142,7 @@ export function assertNoSymlinks(rootfs: string, paths: string[]): void {
 }
 
 export function assertMountPointsInside(cfg: ContainerConfig): void {
-  assertNoSymlinks(containerFiles(cfg.dir).rootfs, [...cfg.mounts.map((x) => x.target), '/dev']);
+  assertNoSymlinks(runFiles(cfg).rootfs, [...cfg.mounts.map((x) => x.target), '/dev']);
 }
 
 /** `mount -p` (fstab format): the mount points, in mount order, with \040-style escapes decoded. */
@@ -168,15 +168,22 @@ export async function mountLeftovers(dir: string): Promise<Resource[]> {
 
 /**
  * Unmounts what is still mounted, reading `mount -p` once per cleanup: after the jail is gone
- * (jail -r unmounts its own fstab and devfs), so those are skipped rather than failing.
+ * (jail -r unmounts its own fstab and devfs), so those are skipped rather than failing. `forget`:
+ * a jail was removed since (a cleanup of two runs removes a jail after it unmounted the other
+ * run's root), so the list is read again before the next unmount.
  */
-export function unmounter(): (path: string) => Promise<void> {
+export function unmounter(): { unmount: (path: string) => Promise<void>; forget: () => void } {
   let mounted: string[] | undefined;
-  return async (path) => {
-    mounted ??= await mountedPaths();
-    const i = mounted.lastIndexOf(path);
-    if (i < 0) return;
-    await unmount(path);
-    mounted.splice(i, 1);
+  return {
+    unmount: async (path) => {
+      mounted ??= await mountedPaths();
+      const i = mounted.lastIndexOf(path);
+      if (i < 0) return;
+      await unmount(path);
+      mounted.splice(i, 1);
+    },
+    forget: () => {
+      mounted = undefined;
+    },
   };
 }

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VesselError, formatCidr6, ipv6InSubnet, isIPv6, networkOf6, run, writeFileAtomic } from '../../util/index.js';
 import type { PortPublish } from '../../spec/index.js';
-import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor } from './names.js';
+import { NAT_ANCHOR_PARENT, RDR_ANCHOR_PARENT, natAnchor, rdrAnchor, rdrAnchorName, rdrLabel } from './names.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
 
@@ -96,7 +96,7 @@ export function renderRdr(container: string, address: string, publish: PortPubli
     for (const [af, target] of [['inet', address], ['inet6', address6]] as const) {
       if (target === undefined || !familyMatches(p.hostIp, af)) continue;
       const to = p.hostIp === undefined || p.hostIp === '0.0.0.0' || p.hostIp === '::' ? `(${ext})` : p.hostIp;
-      lines.push(`rdr pass on ${ext} ${af} proto ${p.protocol} from any to ${to} port ${hostPorts} -> ${bareAddress(target)} port ${rdrPort(p)} label "${rdrAnchor(container)}"`);
+      lines.push(`rdr pass on ${ext} ${af} proto ${p.protocol} from any to ${to} port ${hostPorts} -> ${bareAddress(target)} port ${rdrPort(p)} label "${rdrLabel(container)}"`);
     }
   }
   return lines.join('\n') + '\n';
@@ -124,10 +124,10 @@ export interface RdrSide {
  * included, before pfctl_load_anchors parses them.
  */
 export function renderRdrSwitch(sides: RdrSide[], dir: string, extIf: string): { files: Array<{ path: string; content: string }>; transaction: string } {
-  const files = sides.map((s) => ({ path: join(dir, `${s.container}.rdr.conf`), content: renderRdr(s.container, s.address, s.publish, s.address6, extIf) }));
+  const files = sides.map((s) => ({ path: join(dir, `${rdrAnchorName(s.container)}.rdr.conf`), content: renderRdr(s.container, s.address, s.publish, s.address6, extIf) }));
   const transaction = [
     `# vessel: published ports moved between ${sides.map((s) => rdrAnchor(s.container)).join(' and ')}, committed together (pfctl(8) -a, pf.conf(5) load anchor)`,
-    ...sides.map((s, i) => `load anchor "${s.container}" from "${files[i]!.path}"`),
+    ...sides.map((s, i) => `load anchor "${rdrAnchorName(s.container)}" from "${files[i]!.path}"`),
   ].join('\n') + '\n';
   return { files, transaction };
 }

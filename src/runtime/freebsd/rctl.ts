@@ -2,6 +2,7 @@ import { VesselError, run } from '../../util/index.js';
 import type { Limits } from '../../spec/index.js';
 import type { Resource } from '../types.js';
 import type { Step } from './steps.js';
+import { isJailOf } from './names.js';
 
 /**
  * rctl(8) rules, `subject:subject-id:resource:action=amount`, for the jail subject. Amounts are
@@ -47,14 +48,14 @@ export async function removeRules(jail: string): Promise<void> {
 }
 
 
-/** Every rctl rule on the host (rctl(8) without options); the subjects of jail NAME or PARENT.NAME. */
+/** Every rctl rule on the host (rctl(8) without options); the subjects of container NAME's jails (names.ts isJailOf). */
 export async function rctlLeftovers(name: string): Promise<Resource[]> {
   const r = await run(['rctl'], { allowFailure: true });
   if (r.exitCode !== 0) return [];
   const subjects = new Set<string>();
   for (const line of r.stdout.split('\n')) {
     const m = /^jail:([^:]+):/.exec(line.trim());
-    if (m && (m[1] === name || m[1]!.endsWith(`.${name}`))) subjects.add(`jail:${m[1]}`);
+    if (m && isJailOf(m[1]!, name)) subjects.add(`jail:${m[1]}`);
   }
   return [...subjects].map((id): Resource => ({ kind: 'rctl', id }));
 }

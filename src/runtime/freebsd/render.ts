@@ -7,7 +7,7 @@ import { createSecurelevel, finalSecurelevel, ownChildrenMax, renderJailConf, ty
 import { jailSysctlArgv } from './jail-exec.js';
 import { PORTACL_SYSCTL, RESERVEDHIGH, mergeRules, portaclRules } from './mac.js';
 import { jailMountResources, mountPointSteps, nullfsRoot, renderFstab } from './mount.js';
-import { containerFiles, devfsRulesetNumber, epairNames, jailName, natAnchor, rdrAnchor } from './names.js';
+import { devfsRulesetNumber, epairNames, instanceName, jailName, natAnchor, rdrAnchor, runDataset, runDir, runFiles, runTag } from './names.js';
 import { bareAddress, loadSteps, rdrResource, renderNat, renderRdr, subnet6Of, subnetOf } from './pf.js';
 import type { HostFacts } from './probe.js';
 import { addRuleSteps, rctlRules } from './rctl.js';
@@ -63,7 +63,9 @@ function checkIfName(name: string): void {
 
 export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const jail = jailName(cfg);
-  const f = containerFiles(cfg.dir);
+  const f = runFiles(cfg);
+  // `NAME`, or `NAME@RUNID` for a run beside the running one (names.ts)
+  const instance = instanceName(cfg);
   const net = jailNet(cfg, facts);
   const vnet = net.kind === 'vnet';
   // A VNET container's own ruleset, chosen free at start (devfs.ts); a plan shows the first candidate.
@@ -75,6 +77,10 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const steps: Step[] = [];
   const resources: Resource[] = [];
 
+  // A run beside the running one lives in its own directory, created first and removed last (with
+  // nothing mounted under it any more: leftovers.ts removeRunDir).
+  if (runTag(cfg) !== undefined) resources.push({ kind: 'dir', id: runDir(cfg), detail: { run: cfg.runId } });
+
   // Files first: jail.conf names everything else, and a crash right after leaves them to find.
   const acl = portaclRules(cfg);
   // mac_portacl in a VNET jail: its own reservedhigh is set to 0 first (mac.ts), at securelevel 0.
@@ -82,15 +88,16 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   const confInput = { cfg, net, devfsRuleset: ruleset, raiseSecurelevelLater: vnetPortacl, ...(facts.floor !== undefined ? { floor: facts.floor } : {}) };
   files.push({ path: f.conf, content: renderJailConf(confInput) });
   if (cfg.mounts.length > 0) files.push({ path: f.fstab, content: renderFstab(cfg) });
-  if (vnet) files.push({ path: f.devfsRules, content: renderDevfsRules(cfg.name, ruleset) });
+  if (vnet) files.push({ path: f.devfsRules, content: renderDevfsRules(instance, ruleset) });
   if (acl.length > 0) files.push({ path: f.portacl, content: acl.join('\n') + '\n' });
   resources.push({ kind: 'jail-conf', id: f.conf, detail: { files: files.map((x) => x.path).join(',') } });
 
   // Root filesystem.
+  const dataset = runDataset(cfg);
   if (cfg.root.zfsSnapshot !== undefined) {
-    if (cfg.root.zfsDataset === undefined) throw new VesselError('E_RUNTIME', `container ${cfg.name}: a ZFS root needs the dataset to clone into`);
-    rootSteps.push(cloneStep(cfg.root.zfsSnapshot, cfg.root.zfsDataset, f.rootfs));
-    resources.push({ kind: 'dataset', id: cfg.root.zfsDataset, detail: { origin: cfg.root.zfsSnapshot } });
+    if (dataset === undefined) throw new VesselError('E_RUNTIME', `container ${cfg.name}: a ZFS root needs the dataset to clone into`);
+    rootSteps.push(cloneStep(cfg.root.zfsSnapshot, dataset, f.rootfs));
+    resources.push({ kind: 'dataset', id: dataset, detail: { origin: cfg.root.zfsSnapshot } });
   } else {
     const r = nullfsRoot(cfg);
     rootSteps.push(...r.steps);
@@ -101,7 +108,10 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   steps.push(...mountPointSteps(cfg));
   if (vnet) {
     steps.push(...loadRulesetSteps(ruleset));
-    resources.push({ kind: 'devfs-ruleset', id: String(ruleset) });
+    // Named by its record: the number is the start's choice among free ones (a plan's is a guess),
+    // written into devfs.rules before its first rule, and the ruleset is deleted by the number that
+    // file names (devfs.ts: never a number derived from the name alone).
+    resources.push({ kind: 'devfs-ruleset', id: f.devfsRules, detail: { ruleset: String(ruleset) } });
   }
 
   const n = cfg.network;
@@ -160,10 +170,10 @@ export function renderStart(cfg: ContainerConfig, facts: HostFacts): StartPlan {
   }
 
   if (n.mode === 'bridge' && n.publish.length > 0) {
-    const rdr = renderRdr(cfg.name, n.address, n.publish, n.address6);
-    rulesets.push({ path: `pf anchor ${rdrAnchor(cfg.name)}`, content: rdr });
-    resources.push(rdrResource(cfg.name, n.address, n.address6));
-    steps.push(...loadSteps(rdrAnchor(cfg.name), rdr, { ext_if: facts.extIf }));
+    const rdr = renderRdr(instance, n.address, n.publish, n.address6);
+    rulesets.push({ path: `pf anchor ${rdrAnchor(instance)}`, content: rdr });
+    resources.push(rdrResource(instance, n.address, n.address6));
+    steps.push(...loadSteps(rdrAnchor(instance), rdr, { ext_if: facts.extIf }));
   }
 
   return { jail, files, rootSteps, rootFiles, steps, resources, rulesets };
@@ -174,7 +184,6 @@ export function planPlaceholders(cfg: ContainerConfig): Vars {
   const acl = cfg.security.portacl.length > 0 ? portaclRules(cfg) : [];
   return {
     epair: 'epair<N>',
-    bridge_new: 'bridge<N>',
     bridge_exists_what: cfg.network.mode === 'bridge' ? `bridge ${cfg.network.bridge}` : 'bridge',
     lo_exists_what: ALIAS_IF,
     ...Object.fromEntries((cfg.parent !== undefined ? ancestors(cfg.parent) : []).map((j, i) => [

@@ -8,7 +8,7 @@ import { containerIdentity } from './identity.js';
 import { cleanup } from './leftovers.js';
 import { freebsdMonitorRecords } from './monitor-plan.js';
 import { assertMountPointsInside, assertNoSymlinks } from './mount.js';
-import { containerFiles } from './names.js';
+import { runDir, runFiles } from './names.js';
 import { probeHost } from './probe.js';
 import { renderStart, type StartPlan } from './render.js';
 import { runSteps } from './steps.js';
@@ -33,7 +33,7 @@ export async function createJail(cfg: ContainerConfig, env: NodeJS.ProcessEnv): 
       writeFileAtomic(f.path, f.content);
     }
     const vars = await runSteps(p.rootSteps);
-    const rootfs = containerFiles(cfg.dir).rootfs;
+    const rootfs = runFiles(cfg).rootfs;
     assertMountPointsInside(cfg);
     assertNoSymlinks(rootfs, p.rootFiles.map((f) => f.path.slice(rootfs.length)));
     for (const f of p.rootFiles) {
@@ -62,24 +62,31 @@ function createdResources(planned: Resource[], p: StartPlan): Resource[] {
  * SUPERVISION, the container's output, then its records. Returns the plan's path. A start does
  * this and spawns the monitor; under the Emperor, vessel up's service does it for a monitor that asks.
  */
-export async function writeFreeBSDPlan(cfg: ContainerConfig, supervision: readonly PlanRecord[] | undefined, env: NodeJS.ProcessEnv): Promise<{ plan: string; jail: StartPlan }> {
+export async function writeFreeBSDPlan(
+  cfg: ContainerConfig, supervision: readonly PlanRecord[] | undefined, env: NodeJS.ProcessEnv, planPath?: string,
+): Promise<{ plan: string; jail: StartPlan }> {
   const p = await createJail(cfg, env);
-  const layout = containerLayout(cfg.dir);
+  // a run beside the running one has its own plan and status record in its own directory
+  const layout = containerLayout(runDir(cfg));
+  // a reload's next run: its own plan beside the running one's (the monitor's starter reads it from there)
+  const plan = planPath ?? layout.plan;
   try {
     // The root exists now (a ZFS clone too): the user's ids are read from the image it holds.
     const records = freebsdMonitorRecords(cfg, containerIdentity(cfg, { rootReady: true }));
-    writeFileAtomic(layout.plan, encodePlan([...(supervision ?? foregroundSupervision(cfg, layout.status)), ...outputRecords(cfg), ...records]), 0o600);
+    writeFileAtomic(plan, encodePlan([...(supervision ?? foregroundSupervision(cfg, layout.status)), ...outputRecords(cfg), ...records]), 0o600);
   } catch (e) {
     await cleanup(p.resources).catch(() => undefined);
     throw e;
   }
-  return { plan: layout.plan, jail: p };
+  return { plan, jail: p };
 }
 
 export async function startFreeBSD(cfg: ContainerConfig, hooks: StartHooks, env: NodeJS.ProcessEnv, planned: Resource[]): Promise<StartedContainer> {
-  const layout = containerLayout(cfg.dir);
+  const layout = containerLayout(runDir(cfg));
   const { plan, jail } = await writeFreeBSDPlan(cfg, hooks.supervision, env);
   try {
+    // the jail and its root exist; the command does not run yet
+    if (hooks.beforeExec) await hooks.beforeExec();
     const m = await spawnMonitor({ binary: initBinary(), plan, status: layout.status, monitorLog: layout.monitorLog, detached: hooks.detached ?? false, cfg });
     return {
       pid: m.initPid,
@@ -92,7 +99,7 @@ export async function startFreeBSD(cfg: ContainerConfig, hooks: StartHooks, env:
       exited: m.exited,
     };
   } catch (e) {
-    // the monitor could not run the command: the jail and its objects go again
+    // the monitor could not run the command (or the hook failed): the jail and its objects go again
     await cleanup(jail.resources).catch(() => undefined);
     throw e;
   }

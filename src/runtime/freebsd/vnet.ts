@@ -5,16 +5,18 @@ import { removeAnchor } from './pf.js';
 import type { Step } from './steps.js';
 
 /**
- * VNET networking (epair(4), if_bridge(4), ifconfig(8), route(8)). The epair is renamed the moment
- * it exists, to the short name recorded before creation, so a crash can never leave an
- * anonymous `epairNa` behind and the wrong epair is never destroyed.
+ * VNET networking (epair(4), if_bridge(4), ifconfig(8), route(8)). The epair's host end gets the
+ * short name recorded before creation in the same ifconfig(8) process that creates it, so a
+ * SIGKILL of vessel can never leave an anonymous `epairNa` behind, and the wrong epair is never
+ * destroyed: destroying the named end destroys its peer (epair(4)), whatever the peer is called.
  */
 
 export function epairSteps(container: string, names: { host: string; jail: string }, bridge: string): Step[] {
   return [
-    // ifconfig prints the new interface, "epairNa"; its peer is "epairNb".
-    { argv: ['ifconfig', 'epair', 'create'], capture: { name: 'epair', parse: (r) => r.stdout.trim().replace(/a$/, '') } },
-    { argv: ['ifconfig', '${epair}a', 'name', names.host] },
+    // sbin/ifconfig/ifconfig.c ifconfig(): after `create` the clone callback runs first "so the new
+    // device is created and can be used for any remaining arguments" — `name` renames the new
+    // epairNa; ifclone.c ifclonecreate prints that name first ("epairNa"), whose peer is epairNb.
+    { argv: ['ifconfig', 'epair', 'create', 'name', names.host], capture: { name: 'epair', parse: (r) => (r.stdout.trim().split('\n')[0] ?? '').replace(/a$/, '') } },
     { argv: ['ifconfig', '${epair}b', 'name', names.jail] },
     { argv: ['ifconfig', names.host, 'description', `vessel:${container}`] },
     { argv: ['ifconfig', bridge, 'addm', names.host] },
@@ -42,8 +44,8 @@ function inet6Flags(ifconfig: string[]): Step {
 export function bridgeSteps(network: string, bridge: string, gatewayCidr: string, gateway6Cidr?: string): Step[] {
   return [
     { argv: ['ifconfig', bridge], probe: true, capture: { name: 'bridge_exists', parse: (r) => (r.exitCode === 0 ? 'yes' : '') } },
-    { argv: ['ifconfig', 'bridge', 'create'], unless: 'bridge_exists', capture: { name: 'bridge_new', parse: (r) => r.stdout.trim() } },
-    { argv: ['ifconfig', '${bridge_new}', 'name', bridge], unless: 'bridge_exists' },
+    // named in the creating ifconfig(8) process, as the epair (epairSteps): never an anonymous bridgeN
+    { argv: ['ifconfig', 'bridge', 'create', 'name', bridge], unless: 'bridge_exists' },
     { argv: ['ifconfig', bridge, 'description', `vessel network ${network}`], unless: 'bridge_exists' },
     { argv: ['ifconfig', bridge, 'inet', gatewayCidr, 'up'], unless: 'bridge_exists' },
     ...(gateway6Cidr !== undefined

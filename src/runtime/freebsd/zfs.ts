@@ -22,11 +22,16 @@ export async function destroyDataset(dataset: string): Promise<void> {
   await run(['zfs', 'destroy', '-f', '-r', dataset]);
 }
 
-/** Every dataset named POOL/…/vessel/containers/NAME on any pool. */
+/** Every dataset named POOL/…/vessel/containers/NAME, or a run's NAME.RUNID (names.ts runDataset), on any pool. */
 export async function containerDatasets(name: string): Promise<string[]> {
   const r = await run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem'], { allowFailure: true });
   if (r.exitCode !== 0) return [];
-  return r.stdout.split('\n').map((l) => l.trim()).filter((d) => d.endsWith(`/vessel/containers/${name}`));
+  const mine = (d: string): boolean => {
+    const under = '/vessel/containers/';
+    const own = d.slice(d.lastIndexOf(under) + under.length);
+    return d.includes(under) && (own === name || (own.startsWith(`${name}.`) && /^[0-9a-f]{8}$/.test(own.slice(name.length + 1))));
+  };
+  return r.stdout.split('\n').map((l) => l.trim()).filter(mine);
 }
 
 export async function datasetLeftovers(name: string): Promise<Resource[]> {

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { writeFileAtomic, config } from '../../util/index.js';
+import { writeFileAtomic, config, VesselError } from '../../util/index.js';
 import type { ContainerConfig, Resource, StartHooks, StartedContainer } from '../types.js';
 import { encodePlan, type PlanRecord } from '../plan-records.js';
 import { foregroundSupervision, outputRecords, spawnMonitor } from '../monitor-spawn.js';
@@ -51,6 +51,8 @@ export function writeLinuxPlan(cfg: ContainerConfig, supervision?: readonly Plan
 export async function startLinux(cfg: ContainerConfig, hooks: StartHooks = {}): Promise<StartedContainer> {
   const paths = runPaths(cfg.dir);
   const detached = hooks.detached ?? false;
+  // the monitor makes the container and runs its command in one go: there is no moment between
+  if (hooks.beforeExec) throw new VesselError('E_UNSUPPORTED', `container ${cfg.name}: the Linux driver has no step between making the container and running its command`);
   writeLinuxPlan(cfg, hooks.supervision);
   const m = await spawnMonitor({ binary: initBinary(), plan: paths.plan, status: paths.status, monitorLog: paths.monitorLog, detached, cfg });
   return {

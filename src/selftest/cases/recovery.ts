@@ -1,7 +1,11 @@
-import type { Resource } from '../../runtime/index.js';
+import { besideDir } from '../../util/index.js';
+import type { ContainerConfig, Resource, StartedContainer } from '../../runtime/index.js';
 import { check, countHostCommands, type ContractCase, type ContractHost } from '../contract.js';
 
-/** The cases about records and recovery: resources listed first, plans pure, cleanup idempotent, leftovers found. */
+/**
+ * The cases about records and recovery: resources listed first, plans pure, cleanup idempotent,
+ * leftovers found, and two runs of one container beside each other (a zero-downtime reload).
+ */
 
 const key = (r: Resource): string => `${r.kind} ${r.id}`;
 
@@ -12,6 +16,18 @@ function wanted(h: ContractHost, rs: Resource[]): Resource[] {
 /** Structural equality of plain data (plans are JSON-shaped). */
 function sameData(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The next run of a zero-downtime reload (supervise/surge.ts): its run id, its own directory. */
+function besideRun(cfg: ContainerConfig): ContainerConfig {
+  const runId = 'b0e51de0'; // "beside", in the 8 hex digits a run id is
+  return { ...cfg, runId, beside: true, root: { ...cfg.root, layerDir: besideDir(cfg.dir, runId) } };
+}
+
+async function stopAndClean(h: ContractHost, cfg: ContainerConfig, started: StartedContainer): Promise<void> {
+  await h.driver.stop({ name: cfg.name, pid: started.pid, resources: started.resources }, h.stopSignal ?? 'SIGTERM', 5);
+  await started.exited;
+  await h.driver.cleanup(started.resources);
 }
 
 export const RECOVERY_CASES: readonly ContractCase[] = [
@@ -77,6 +93,43 @@ export const RECOVERY_CASES: readonly ContractCase[] = [
       }
       const after = wanted(h, await h.driver.findLeftovers(cfg.name));
       check(after.length === 0, `after cleanup findLeftovers() still finds ${after.map(key).join(', ')}`);
+    },
+  },
+  {
+    id: 'beside',
+    feature: 'zero-downtime reload: a second run beside the running one',
+    title: 'a run beside the running one has host objects of its own: both run, the sweep finds both, removing it leaves the first whole',
+    async run(h, cfg) {
+      let next = besideRun(cfg);
+      const first = await h.driver.start(cfg);
+      let second: StartedContainer | undefined;
+      // its own lease beside the running one's, without the published ports (they move at the switch)
+      const lease = `${cfg.name}@${next.runId}`;
+      const attached = cfg.network.mode === 'bridge' && h.network !== undefined ? await h.network.attach(lease, []) : undefined;
+      try {
+        await h.afterStart?.(cfg);
+        if (attached !== undefined) next = { ...next, network: attached.network };
+        // recorded before it exists, with the running one's (vessel up records it as the state's next run)
+        h.record?.(cfg, [...(attached?.resources ?? []), ...h.driver.resources(next)]);
+        second = await h.driver.start(next);
+        const found = new Set((await h.driver.findLeftovers(cfg.name)).map(key));
+        for (const r of wanted(h, [...first.resources, ...second.resources])) check(found.has(key(r)), `leftover ${key(r)} not found by the container's name`);
+        // a reload rolled back: the run beside goes, the running one keeps every object it has (a
+        // host-wide one both hold, as FreeBSD's portacl rules, included)
+        await stopAndClean(h, next, second);
+        const taken = second;
+        second = undefined;
+        const mine = new Set(first.resources.map(key));
+        const after = new Set((await h.driver.findLeftovers(cfg.name)).map(key));
+        for (const r of wanted(h, first.resources)) check(after.has(key(r)), `removing the run beside took ${key(r)} of the running one`);
+        for (const r of wanted(h, taken.resources)) check(mine.has(key(r)) || !after.has(key(r)), `${key(r)} of the run beside was left`);
+      } finally {
+        if (second !== undefined) await stopAndClean(h, next, second);
+        await stopAndClean(h, cfg, first);
+        if (attached !== undefined) await h.network?.release(lease, attached.resources);
+      }
+      const left = wanted(h, await h.driver.findLeftovers(cfg.name));
+      check(left.length === 0, `after both runs findLeftovers() still finds ${left.map(key).join(', ')}`);
     },
   },
 ];
