@@ -8,14 +8,14 @@ import { existsSync, mkdirSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyboxWorld, have, median, warmWorld } from './lib.js';
+import { beforeWorld, busyboxWorld, have, median, warmWorld } from './lib.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 10);
 const world = busyboxWorld('net');
 const { bin, root, env, tarball, rootfs } = world;
 
-function sh(argv, input) {
-  const r = spawnSync(argv[0], argv.slice(1), { input, env, encoding: 'utf8' });
+function sh(argv, input, shEnv = env) {
+  const r = spawnSync(argv[0], argv.slice(1), { input, env: shEnv, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -107,17 +107,17 @@ let n = 0;
 // `vessel` as users run it with a warm vessel up: the native front end hands run/rm to it
 const warm = await warmWorld(world);
 const nodeCli = [process.execPath, bin];
-const onNetwork = (name, network, cli = [warm.front]) => ({
+const onNetwork = (name, network, cli = [warm.front], cliEnv = env) => ({
   name,
   async launch(port) {
     this.cname = `bn${n++}`;
     const t0 = process.hrtime.bigint();
-    sh([...cli, 'run', '-d', '--name', this.cname, '--network', network, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    sh([...cli, 'run', '-d', '--name', this.cname, '--network', network, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'], undefined, cliEnv);
     return until200(port, t0);
   },
   async stop() {
     const t0 = process.hrtime.bigint();
-    sh([...cli, 'rm', '-f', this.cname]);
+    sh([...cli, 'rm', '-f', this.cname], undefined, cliEnv);
     return ms(t0);
   },
 });
@@ -141,6 +141,16 @@ const vesselAuto = {
 };
 
 const candidates = [floor, vesselNamed, vesselV4, vesselAuto, vesselNode];
+// BENCH_BEFORE: another build (its own root and network), for before/after rows in one run
+const before = beforeWorld(world);
+if (before) {
+  sh([process.execPath, before.bin, 'network', 'create', 'benchnet'], undefined, before.env);
+  candidates.push(onNetwork('vessel (before)', 'benchnet', [process.execPath, before.bin], before.env));
+  cleanups.push(() => {
+    spawnSync(process.execPath, [before.bin, 'network', 'rm', 'benchnet'], { env: before.env, stdio: 'ignore' });
+    before.gc();
+  });
+}
 if (have('podman')) {
   try {
     execFileSync('podman', ['import', tarball, 'localhost/vessel-bench-busybox:latest'], { stdio: 'ignore' });
