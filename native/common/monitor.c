@@ -31,6 +31,7 @@
 #include "plan.h"
 #include "restart.h"
 #include "say.h"
+#include "termrelay.h"
 #include "selfpipe.h"
 #include "service.h"
 #include "status.h"
@@ -82,7 +83,8 @@ static long long t_stop, t_backoff, t_loyal, t_heartbeat, t_retry, t_empty;
 static long heartbeat_ms = 10000;
 static const char *ev_arg = "";      /* the event's text (plan path, reason) */
 
-static int stdin_relay;              /* -t -i: our stdin goes to the terminal's master end */
+static struct term_relay TR = { .master = -1, .in_fd = -1, .out_fd = -1 }; /* a -t run's terminal (termrelay.h) */
+static int out_fd = STDOUT_FILENO;   /* our stdout, or a non-blocking copy of it (-t: termrelay.h says why) */
 
 /* Lines for the service: one request is outstanding at a time, the rest wait here. */
 static char outq[8][700];
@@ -229,7 +231,7 @@ static void finish_run(void) {
   snprintf(S.reason, sizeof S.reason, "%s", R.reason);
   if (R.chan >= 0) close(R.chan);
   if (R.watch >= 0) close(R.watch);
-  if (R.master >= 0) close(R.master);
+  if (R.master >= 0) { term_relay_end(&TR); close(R.master); }
   R.chan = R.watch = R.master = -1;
   if (health_runs_on(&R)) health_stop();
   t_stop = t_loyal = t_empty = 0;
@@ -257,7 +259,7 @@ static void start_run(void) {
     return;
   }
   have_run = 1;
-  stdin_relay = P.interactive && R.master >= 0;
+  term_relay_begin(&TR, R.master, P.interactive && R.master >= 0, out_fd);
   S.cgroup_leaf = R.leaf;
   S.init_pid = R.init;
   status_write(&P, &S);
@@ -330,6 +332,7 @@ static void enter_sandbox(void) {
   fds[n++] = (struct held_fd){ STDIN_FILENO, HELD_READ };
   fds[n++] = (struct held_fd){ STDOUT_FILENO, HELD_WRITE };
   fds[n++] = (struct held_fd){ STDERR_FILENO, HELD_WRITE };
+  if (out_fd != STDOUT_FILENO) fds[n++] = (struct held_fd){ out_fd, HELD_WRITE };
   char err[512] = "";
   if (os_sandbox(fds, n, err, sizeof err) < 0) say(L_WARN, "the monitor runs without a sandbox: %s", err);
 }
@@ -1034,19 +1037,6 @@ static void on_service(void) {
   }
 }
 
-static void relay(int from, int to, int *open_flag) {
-  char buf[16384];
-  ssize_t r = read(from, buf, sizeof buf);
-  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  if (r <= 0) { *open_flag = 0; return; }
-  for (ssize_t off = 0; off < r; ) {
-    ssize_t w = write(to, buf + off, (size_t)(r - off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    off += w;
-  }
-}
-
 /* ---------- the loop ---------- */
 
 static long long next_deadline(void) {
@@ -1118,8 +1108,8 @@ static void on_timers(void) {
 
 static void run_loop(void) {
   while (exit_code < 0) {
-    struct pollfd pf[11];
-    int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_master = -1, i_stdin = -1, i_health = -1, i_os = -1;
+    struct pollfd pf[12];
+    int n = 0, i_sig, i_emp = -1, i_srv = -1, i_chan = -1, i_watch = -1, i_health = -1, i_os = -1;
     i_sig = n; pf[n++] = (struct pollfd){ .fd = selfpipe_read_fd(), .events = POLLIN };
     if (emperor >= 0) { i_emp = n; pf[n++] = (struct pollfd){ .fd = emperor, .events = POLLIN }; }
     if (SV.fd >= 0) { i_srv = n; pf[n++] = (struct pollfd){ .fd = SV.fd, .events = POLLIN }; }
@@ -1127,10 +1117,7 @@ static void run_loop(void) {
     if (have_run && R.watch >= 0 && R.reaped) { i_watch = n; pf[n++] = (struct pollfd){ .fd = R.watch, .events = POLLIN }; }
     int i_nchan = -1;
     if (have_next && NR.chan >= 0) { i_nchan = n; pf[n++] = (struct pollfd){ .fd = NR.chan, .events = POLLIN }; }
-    if (have_run && R.master >= 0) {
-      i_master = n; pf[n++] = (struct pollfd){ .fd = R.master, .events = POLLIN };
-      if (stdin_relay) { i_stdin = n; pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN }; }
-    }
+    if (have_run && R.master >= 0) n += term_relay_poll(&TR, pf + n, n);
     int hfd = health_fd();
     if (hfd >= 0) { i_health = n; pf[n++] = (struct pollfd){ .fd = hfd, .events = POLLIN }; }
     int ofd = os_event_fd();
@@ -1152,14 +1139,11 @@ static void run_loop(void) {
     if (i_nchan >= 0 && r > 0 && (pf[i_nchan].revents & (POLLIN | POLLHUP | POLLERR)) && have_next && NR.chan >= 0) on_channel(&NR, 1);
     if (i_watch >= 0 && r > 0 && (pf[i_watch].revents & POLLIN) && have_run && R.watch >= 0) os_watch_drain(&R);
     if (i_health >= 0 && r > 0 && (pf[i_health].revents & (POLLIN | POLLHUP))) health_output();
-    if (i_master >= 0 && r > 0 && (pf[i_master].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0) {
-      int open_flag = 1;
-      relay(R.master, STDOUT_FILENO, &open_flag);
-      if (!open_flag) { close(R.master); R.master = -1; stdin_relay = 0; }
+    if (r > 0 && have_run && R.master >= 0 && term_relay_events(&TR, pf) < 0) {
+      term_relay_end(&TR);
+      close(R.master);
+      R.master = -1;
     }
-    /* stdin at its end: the command keeps its terminal, as with docker -t */
-    if (i_stdin >= 0 && r > 0 && (pf[i_stdin].revents & (POLLIN | POLLHUP | POLLERR)) && have_run && R.master >= 0)
-      relay(STDIN_FILENO, R.master, &stdin_relay);
     if (i_os >= 0 && r > 0 && (pf[i_os].revents & (POLLIN | POLLHUP | POLLERR))) {
       pid_t w;
       int st;
@@ -1189,7 +1173,7 @@ static void run_loop(void) {
 void monitor_child_reset(void) {
   signals_default();
   /* the held directories too: a container's pid 1 (Linux) must hold nothing of the host's tree */
-  int fds[] = { selfpipe_read_fd(), selfpipe_write_fd(), emperor, SV.fd, report, stop_dir.fd };
+  int fds[] = { selfpipe_read_fd(), selfpipe_write_fd(), emperor, SV.fd, report, stop_dir.fd, out_fd != STDOUT_FILENO ? out_fd : -1 };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) if (fds[i] >= 0) close(fds[i]);
   stop_dir.fd = -1;
   status_close_dir();
@@ -1249,7 +1233,11 @@ int monitor_main(const char *plan_path) {
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0 && null != STDIN_FILENO) { dup2(null, STDIN_FILENO); close(null); }
   }
-  if (P.tty) make_raw_tty();
+  if (P.tty) {
+    make_raw_tty();
+    int copy = os_nonblocking_copy(STDOUT_FILENO);
+    if (copy >= 0) out_fd = copy;
+  }
   enter_sandbox();
   start_run();
   run_loop();

@@ -94,6 +94,12 @@ struct held_fd { int fd; enum held_use use; };
 int os_sandbox(const struct held_fd *fds, int n, char *err, size_t errlen);
 /* A stream socket connected to the unix socket PATH (vessel up's service), or -1 with errno set. */
 int os_dial(const char *path);
+/*
+ * A second, non-blocking open of FD's terminal or pipe (a new open file description, so the
+ * O_NONBLOCK the monitor's terminal relay needs is not the user's shell's too), or -1 when there
+ * is none to make (a regular file never blocks; a socket cannot be reopened): termrelay.h.
+ */
+int os_nonblocking_copy(int fd);
 /* ARGV in a session of its own, detached from the monitor: the end-of-life `vessel _release NAME`. */
 void os_spawn_detached(const char *const *argv);
 /* Reads the plan at PATH into P (a new plan from vessel up). Same contract as plan_load(). */

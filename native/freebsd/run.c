@@ -403,6 +403,17 @@ int os_dial(const char *path) {
   return fd;
 }
 
+/*
+ * A terminal opened again by its name (ttyname(3)): a new open file description, so O_NONBLOCK
+ * is ours alone. A pipe has no name to open without fdescfs(5), which vessel does not assume
+ * (without it /dev/fd/N only dups the descriptor, sharing its flags): -1, writes to it may block.
+ */
+int os_nonblocking_copy(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  const char *name = flags < 0 || !isatty(fd) ? NULL : ttyname(fd);
+  return name ? open(name, (flags & O_ACCMODE) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1;
+}
+
 void os_spawn_detached(const char *const *argv) {
   if (!in_sandbox) { direct_spawn_detached(argv); return; }
   /* execve(2) is not allowed in capability mode: the starter launches the plan's release command */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -225,6 +226,16 @@ int os_sandbox(const struct held_fd *fds, int n, char *err, size_t errlen) {
 }
 
 int os_dial(const char *path) { return direct_dial(path); }
+
+/* /proc/self/fd/N opens the same terminal or pipe anew (proc(5)); a regular file is not reopened (its offset and O_APPEND would not follow). */
+int os_nonblocking_copy(int fd) {
+  struct stat st;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fstat(fd, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) return -1;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  return open(path, (flags & O_ACCMODE) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
 
 void os_spawn_detached(const char *const *argv) { direct_spawn_detached(argv); }
 

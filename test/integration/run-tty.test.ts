@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { BIN, leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
+import { execFileSync, spawn } from 'node:child_process';
+import { BIN, containerState, leftovers, rootWithBusybox, until, vessel, type TestRoot } from '../helpers/vessel.js';
 
 // issue 2, "Must show": `-t -i` gives a real terminal; an interactive sh works, driven through tmux.
 let t: TestRoot;
@@ -49,5 +49,45 @@ describe('vessel run -t -i', () => {
     await until(() => screen().includes('EXITED=3'), 10_000, 'exit status');
     expect(screen()).toMatch(/^1$/m);
     expect((await vessel(t, ['rm', '-f', 'bg'])).code).toBe(0);
+  });
+});
+
+/**
+ * The monitor relays a -t container's terminal in its own loop (native/common/termrelay.c): a side
+ * that does not drain must not stall it, or the stop timeout, health checks and heartbeats stall
+ * with it. Before the relay had buffers the second stop failed: the monitor sat in write(2) to a
+ * full socket. (Linux's pty takes input the container never reads without blocking the writer —
+ * the first case held before too; it is here because nothing promises that elsewhere.)
+ */
+describe('a terminal nobody drains cannot stall the monitor', () => {
+  const running = (name: string) => until(() => (containerState(t, name) as { status?: string } | undefined)?.status === 'running', 15_000, `${name} running`);
+
+  it('input the container never reads (-t -i, 2 MiB into its terminal)', async () => {
+    const c = spawn(process.execPath, [BIN, 'run', '-t', '-i', '--name', 'deaf', 'busybox', 'sleep', '300'], { env: t.env, stdio: ['pipe', 'ignore', 'ignore'] });
+    const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+    await running('deaf');
+    c.stdin!.on('error', () => undefined);
+    c.stdin!.write(Buffer.alloc(2 << 20, 0x61));
+    await new Promise((r) => setTimeout(r, 500)); // the terminal's input queue is full by now
+    const stop = await vessel(t, ['stop', '-t', '1', 'deaf']);
+    expect(stop).toMatchObject({ code: 0, stderr: '' });
+    expect(await exited).not.toBe(125);
+    c.stdin!.destroy();
+    expect((await vessel(t, ['rm', 'deaf'])).code).toBe(0);
+  });
+
+  it('output nobody reads (-t, a pipe left full)', async () => {
+    const c = spawn(process.execPath, [BIN, 'run', '-t', '--name', 'chatty', 'busybox', 'sh', '-c', 'while :; do echo 0123456789abcdefghijklmnopqrstuvwxyz; done'], { env: t.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+    let got = 0;
+    c.stdout!.once('data', (d: Buffer) => { got += d.length; c.stdout!.pause(); });
+    await running('chatty');
+    await until(() => got > 0, 15_000, 'first output');
+    await new Promise((r) => setTimeout(r, 500)); // the pipe is full by now
+    const stop = await vessel(t, ['stop', '-t', '1', 'chatty']);
+    expect(stop).toMatchObject({ code: 0, stderr: '' });
+    c.stdout!.resume();
+    expect(await exited).not.toBe(125);
+    expect((await vessel(t, ['rm', 'chatty'])).code).toBe(0);
   });
 });
