@@ -153,7 +153,7 @@ async function resolve(ctx: Context, verifyKey: string | undefined): Promise<Res
 async function readConfig(ctx: Context, d: Descriptor): Promise<{ text: string; config: OciImageConfig }> {
   const buf = await withRetry(async () => {
     const check = new DigestCheck(d.digest, d.size, `${ctx.where}: config ${d.digest}`);
-    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG);
+    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG, `${ctx.where}: config ${d.digest}`);
   }, ctx.retry(`read config ${d.digest}`));
   const text = buf.toString('utf8');
   try {
