@@ -5,16 +5,16 @@ import { randomBytes } from 'node:crypto';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { VesselError } from '../util/index.js';
 import { sshConnect, type SshTarget } from './ssh.js';
-import type { ObjectStat, Transport } from './transport.js';
+import type { ChunkSink, ObjectStat, Transport } from './transport.js';
 
 /**
  * ssh2's own streams keep one request in flight, so every SFTP round trip stalls the transfer.
- * These keep DEPTH requests in flight, as OpenSSH's client does, each at most PIECE bytes: the
+ * Reads and writes here keep DEPTH requests in flight, as OpenSSH's client does, each at most PIECE bytes: the
  * most OpenSSH's sftp-server answers in one packet (its SFTP_MAX_READ_LENGTH, 256 KiB less the
  * packet's own overhead), and the most ssh2 sends in one request — a larger one ssh2 splits into
  * pieces it sends one after the other, waiting for each (measured here: 100 MB in 0.2 s with
  * 255 KiB requests, 0.6 s with 1 MiB ones). DEPTH × PIECE (2 MiB) is also the ssh channel window
- * ssh2 keeps open, and what a transfer holds in memory.
+ * ssh2 keeps open; a download holds twice that in memory (readPieces).
  */
 const PIECE = 255 * 1024;
 const DEPTH = 8;
@@ -29,74 +29,81 @@ function closeFile(sftp: SFTPWrapper, h: Handle): Promise<void> {
   return new Promise((res, rej) => sftp.close(h, (e) => (e ? rej(e) : res())));
 }
 
-/** A file's bytes from `start` to `size`, read with several requests in flight, delivered in order. */
-class ParallelReader extends Readable {
-  private next: number;
-  private pushed: number;
-  private inflight = 0;
-  private readonly ready = new Map<number, Buffer>();
-  private failed = false;
+/** One request's worth of a file: read into its own buffer (a short read asks again for the rest). */
+interface Piece {
+  pos: number;
+  len: number;
+  filled: number;
+  buf: Buffer;
+}
 
-  constructor(private readonly sftp: SFTPWrapper, private readonly handle: Handle, start: number, private readonly size: number) {
-    super({ highWaterMark: PIECE * 4 });
-    this.next = start;
-    this.pushed = start;
-  }
-
-  override _read(): void {
-    this.fill();
-  }
-
-  /**
-   * Requests up to DEPTH pieces (counting those received out of order and not pushed yet), as
-   * long as less than DEPTH pieces wait for the consumer: the transfer runs ahead of a consumer
-   * that pauses now and then (tar, the disk), and memory stays bounded when it is slower.
-   */
-  private fill(): void {
-    while (!this.failed && this.readableLength < DEPTH * PIECE && this.inflight + this.ready.size < DEPTH && this.next < this.size) {
-      const pos = this.next;
-      const len = Math.min(PIECE, this.size - pos);
-      this.next += len;
-      this.request(pos, len);
-    }
-    if (this.next >= this.size && this.inflight === 0 && this.pushed >= this.size) this.finish();
-  }
-
-  private request(pos: number, len: number): void {
-    this.inflight++;
-    this.sftp.read(this.handle, Buffer.allocUnsafe(len), 0, len, pos, (e, n, buf) => {
-      this.inflight--;
-      if (this.failed) return;
-      if (e) return this.fail(e);
-      if (n === 0) return this.fail(Object.assign(new Error(`file ended at ${pos} of ${this.size} bytes`), { code: 'ETRUNCATED' }));
-      this.ready.set(pos, buf.subarray(0, n));
-      // A short read: ask for the rest of this chunk, keyed where it continues.
-      if (n < len) this.request(pos + n, len - n);
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    for (let b = this.ready.get(this.pushed); b; b = this.ready.get(this.pushed)) {
-      this.ready.delete(this.pushed);
-      this.pushed += b.length;
-      this.push(b);
-    }
-    if (this.pushed >= this.size && this.inflight === 0) this.finish();
-    else this.fill();
-  }
-
-  private finish(): void {
-    if (this.failed) return;
-    this.failed = true; // no more requests
-    closeFile(this.sftp, this.handle).then(() => this.push(null), (e: Error) => this.destroy(e));
-  }
-
-  private fail(e: Error): void {
-    this.failed = true;
-    this.sftp.close(this.handle, () => undefined);
-    this.destroy(e);
-  }
+/**
+ * A file's bytes from `start` to `size`, lent to a sink in order, with DEPTH read requests in
+ * flight as long as there are free buffers. There are twice as many buffers as requests, so
+ * while the sink pauses (tar, the disk) the requests keep going until DEPTH pieces wait for it,
+ * and when it resumes it finds them ready while the next DEPTH are on their way: the transfer
+ * never stops for a round trip. (Refilling only once the consumer had drained its buffer made a
+ * 100 MB pull wait ~1 s in all.) A buffer is reused as soon as the sink returns: no allocation
+ * per piece.
+ */
+function readPieces(sftp: SFTPWrapper, handle: Handle, start: number, size: number, sink: ChunkSink): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const free: Buffer[] = [];
+    for (let i = 0; i < 2 * DEPTH && i * PIECE < size - start; i++) free.push(Buffer.allocUnsafe(PIECE));
+    const ready = new Map<number, Piece>();
+    let next = start;
+    let delivered = start;
+    let inflight = 0;
+    let waiting = false;
+    let done = false;
+    const finish = (e?: unknown): void => {
+      if (done) return;
+      done = true;
+      sftp.close(handle, (ce) => (e !== undefined ? reject(e) : ce ? reject(ce) : resolve()));
+    };
+    const ask = (p: Piece): void => {
+      inflight++;
+      sftp.read(handle, p.buf, p.filled, p.len - p.filled, p.pos + p.filled, (e, n) => {
+        inflight--;
+        if (done) return;
+        if (e) return finish(e);
+        if (n === 0) return finish(Object.assign(new Error(`file ended at ${p.pos + p.filled} of ${size} bytes`), { code: 'ETRUNCATED' }));
+        p.filled += n;
+        if (p.filled < p.len) return ask(p);
+        ready.set(p.pos, p);
+        pump();
+      });
+    };
+    const pump = (): void => {
+      while (!done && !waiting) {
+        const p = ready.get(delivered);
+        if (!p) break;
+        ready.delete(delivered);
+        let wait: Promise<void> | undefined;
+        try {
+          wait = sink(p.buf.subarray(0, p.len));
+        } catch (e) {
+          return finish(e);
+        }
+        delivered += p.len;
+        free.push(p.buf);
+        if (wait) {
+          waiting = true;
+          wait.then(() => {
+            waiting = false;
+            pump();
+          }, finish);
+        }
+      }
+      while (!done && inflight < DEPTH && free.length > 0 && next < size) {
+        const len = Math.min(PIECE, size - next);
+        ask({ pos: next, len, filled: 0, buf: free.pop()! });
+        next += len;
+      }
+      if (!done && delivered >= size && !waiting) finish();
+    };
+    pump();
+  });
 }
 
 /** Writes chunks at their offsets, in pieces, several requests in flight; finishes when all are acknowledged. */
@@ -195,12 +202,40 @@ export class SftpTransport implements Transport {
     );
   }
 
+  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+    const st = await this.stat(key);
+    if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+    const { sftp } = await this.session();
+    const h = await openFile(sftp, this.path(key), 'r');
+    return readPieces(sftp, h, opts.offset ?? 0, st.size, sink);
+  }
+
   async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
     const st = await this.stat(key);
     if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
     const { sftp } = await this.session();
     const h = await openFile(sftp, this.path(key), 'r');
-    return new ParallelReader(sftp, h, opts.offset ?? 0, st.size);
+    let resume: (() => void) | undefined;
+    const wake = (): void => {
+      const r = resume;
+      resume = undefined;
+      r?.();
+    };
+    const out = new Readable({
+      highWaterMark: PIECE * 4,
+      read: wake,
+      destroy(e, cb) {
+        wake(); // the reader went away: the next piece stops the transfer (and closes the file)
+        cb(e);
+      },
+    });
+    readPieces(sftp, h, opts.offset ?? 0, st.size, (c) => {
+      if (out.destroyed) throw new Error('the reader went away');
+      // The stream's reader keeps what it is given: its own copy of the lent piece.
+      if (out.push(Buffer.from(c))) return undefined;
+      return new Promise<void>((r) => { resume = r; });
+    }).then(() => out.push(null), (e: unknown) => out.destroy(e as Error));
+    return out;
   }
 
   private async mkdirs(dir: string, sftp: SFTPWrapper): Promise<void> {
