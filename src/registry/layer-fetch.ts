@@ -21,7 +21,10 @@ export interface LayerJob {
   reg: Registry;
   name: string;
   desc: Descriptor;
-  diffId: Digest;
+  /** The config's diff id for this layer: checked at the layer's end (the config may still be on its way). */
+  diffId: Promise<Digest>;
+  /** Stops the download between chunks (another layer of the pull failed). */
+  signal?: AbortSignal;
   /** The pull directory (stable per manifest, inside the store): blobs and unpacked trees. */
   dir: string;
   what: string;
@@ -60,6 +63,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       const fd = openSync(part, have > 0 ? 'a' : 'w', 0o644);
       fh = fd;
       const take = (c: Buffer): Promise<void> | undefined => {
+        j.signal?.throwIfAborted();
         const over = tooLong(j.what, have + c.length, j.desc.size);
         if (over) throw over;
         hash.update(c);
@@ -85,7 +89,8 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       if (bad) throw bad;
     }
     const staged = await feed.end({ mediaType: j.desc.mediaType, digest: j.desc.digest, size: j.desc.size }, final);
-    if (staged.diffId !== j.diffId) throw new VesselError('E_ARCHIVE', `${j.what}: uncompressed digest ${staged.diffId} is not the config's diff id ${j.diffId}`);
+    const diffId = await j.diffId;
+    if (staged.diffId !== diffId) throw new VesselError('E_ARCHIVE', `${j.what}: uncompressed digest ${staged.diffId} is not the config's diff id ${diffId}`);
     j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'done' });
     return { staged, fetched };
   } catch (e) {
