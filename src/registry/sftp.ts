@@ -56,10 +56,19 @@ function readPieces(sftp: SFTPWrapper, handle: Handle, start: number, size: numb
     let inflight = 0;
     let waiting = false;
     let done = false;
+    // A channel that dies answers nothing more (neither the reads in flight nor the close): the
+    // transfer fails at once, with an error retries know as a dropped connection.
+    const lost = (): void => finish(Object.assign(new Error('the ssh connection closed'), { code: 'ERR_SSH_CHANNEL_CLOSED' }));
+    sftp.once('close', lost);
     const finish = (e?: unknown): void => {
       if (done) return;
       done = true;
-      sftp.close(handle, (ce) => (e !== undefined ? reject(e) : ce ? reject(ce) : resolve()));
+      sftp.removeListener('close', lost);
+      // Not waited for: on a dead channel its answer never comes, and a read handle's close
+      // has nothing to report that the reads did not.
+      sftp.close(handle, () => undefined);
+      if (e !== undefined) reject(e);
+      else resolve();
     };
     const ask = (p: Piece): void => {
       inflight++;
