@@ -238,8 +238,8 @@ class Conn {
     this.headBytes += b.length;
     const all = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head);
     const end = all.indexOf('\r\n\r\n', Math.max(0, prev - 3));
+    if (end > MAX_HEAD || (end < 0 && this.headBytes > MAX_HEAD)) throw wireError(`response head larger than ${MAX_HEAD} bytes`, 'EPROTO');
     if (end < 0) {
-      if (this.headBytes > MAX_HEAD) throw wireError(`response head larger than ${MAX_HEAD} bytes`, 'EPROTO');
       this.head = [all];
       return undefined;
     }
