@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxTarball, makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
+import { busyboxTarball, makeRoot, processesMentioning, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree } from '../helpers/image.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
 import { events, images } from '../helpers/registry-cases.js';
@@ -129,6 +130,8 @@ describe.each(['s3', 'sftp'])('%s: an interrupted pull', (name) => {
     }
     await exited;
     expect(await idOf(dst)).toBeUndefined();
+    // OpenSSH's client goes with the pull that ran it (its stdin closed with the killed process).
+    if (name === 'sftp') await until(() => processesMentioning(`-p ${t.proxy.port} `).length === 0, 15_000, 'the ssh client to exit');
     const before = t.proxy.down();
     const mark = t.proxy.requests.length;
     const r = await vessel(dst, ['pull', '--json', image(t)], { env: t.env, timeoutMs: 120_000 });
@@ -190,6 +193,58 @@ describe.each(['s3', 'sftp'])('%s: a tampered layer', (name) => {
     } finally {
       await t.tamper(victim, undefined);
     }
+  });
+});
+
+describe('sftp: keys and host keys, through OpenSSH\'s client', () => {
+  const pull = (dst: TestRoot, env: Record<string, string>, url = image(targets.sftp!)) => vessel(dst, ['pull', url], { env: { ...targets.sftp!.env, ...env }, timeoutMs: 120_000 });
+
+  it('a key with a passphrase: VESSEL_SSH_PASSPHRASE opens it; a wrong one is an authentication failure, never printed', async () => {
+    const key = join(ssh.dir, 'locked');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-f', key]);
+    appendFileSync(join(ssh.dir, 'authorized_keys'), readFileSync(`${key}.pub`));
+    const ok = makeRoot('registry-pull-faults-passphrase');
+    cleanups.push(() => ok.dispose());
+    const r = await pull(ok, { VESSEL_SSH_KEY: key, VESSEL_SSH_PASSPHRASE: 'open sesame' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await idOf(ok)).toBe(await idOf(src));
+    const bad = makeRoot('registry-pull-faults-passphrase-bad');
+    cleanups.push(() => bad.dispose());
+    const w = await pull(bad, { VESSEL_SSH_KEY: key, VESSEL_SSH_PASSPHRASE: 'not it', VESSEL_LOG_LEVEL: 'debug' });
+    expect(w.code).toBe(125);
+    expect(w.stderr).toMatch(/ssh authentication failed for user "root"/);
+    expect(w.stdout + w.stderr).not.toContain('not it');
+  });
+
+  it('a key others can read, and a file that is no key: one clear line each', async () => {
+    const open = join(ssh.dir, 'open-key');
+    copyFileSync(ssh.key, open);
+    chmodSync(open, 0o644);
+    const dst = makeRoot('registry-pull-faults-keyfile');
+    cleanups.push(() => dst.dispose());
+    const r = await pull(dst, { VESSEL_SSH_KEY: open });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/ssh authentication failed for user "root": ssh could not use the key \(bad permissions\)/);
+    expect(r.stderr).toMatch(/chmod 600/);
+    const junk = join(ssh.dir, 'junk-key');
+    writeFileSync(junk, 'PuTTY-User-Key-File-3: ssh-ed25519\nnot really\n', { mode: 0o600 });
+    const j = await pull(dst, { VESSEL_SSH_KEY: junk });
+    expect(j.code).toBe(125);
+    // OpenSSH names it "invalid format" or "error in libcrypto", as its version has it.
+    expect(j.stderr).toMatch(/ssh could not use the key \((invalid format|error in libcrypto)\)/);
+    expect(j.stderr).toMatch(/OpenSSH or PEM format/);
+  });
+
+  it('hashed known_hosts entries are honoured (no pin in the URL)', async () => {
+    const kh = join(ssh.dir, 'known_hosts_hashed');
+    const line = readFileSync(ssh.knownHosts, 'utf8').replace(/^\[127\.0\.0\.1\]:\d+/, `[127.0.0.1]:${targets.sftp!.proxy.port}`);
+    writeFileSync(kh, line);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', kh]);
+    expect(readFileSync(kh, 'utf8')).toMatch(/^\|1\|/);
+    const dst = makeRoot('registry-pull-faults-hashed');
+    cleanups.push(() => dst.dispose());
+    const r = await pull(dst, { VESSEL_KNOWN_HOSTS: kh }, `${targets.sftp!.pull}/many:latest`);
+    expect(r.code, r.stderr).toBe(0);
   });
 });
 
