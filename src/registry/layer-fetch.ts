@@ -62,7 +62,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       // bytes hashed. A disk that cannot keep up pauses the download as a slow stream would.
       const fd = openSync(part, have > 0 ? 'a' : 'w', 0o644);
       fh = fd;
-      const take = (c: Buffer): Promise<void> | undefined => {
+      const take = (c: Buffer, owned?: boolean): Promise<void> | undefined => {
         j.signal?.throwIfAborted();
         const over = tooLong(j.what, have + c.length, j.desc.size);
         if (over) throw over;
@@ -72,8 +72,8 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         fetched += c.length;
         j.rep.bytes(c.length);
         received(c.length);
-        // The unpacker keeps what it is given until tar has read it: its own copy of the lent chunk.
-        return feed.write(Buffer.from(c));
+        // The unpacker keeps what it is given until tar has read it: its own copy of a lent chunk.
+        return feed.write(owned ? c : Buffer.from(c));
       };
       await withRetry(async () => {
         await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
