@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxTarball, makeRoot, processesMentioning, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree } from '../helpers/image.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
-import { events, images } from '../helpers/registry-cases.js';
+import { events, images, runCleanups } from '../helpers/registry-cases.js';
 import { awsCli, startRadosgw, startS3rver, startSshd, startTcpProxy, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
 
 /**
@@ -87,15 +87,7 @@ beforeAll(async () => {
   }
 }, 300_000);
 
-afterAll(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error('cleanup:', e);
-    }
-  }
-}, 60_000);
+afterAll(() => runCleanups(cleanups), 60_000);
 
 /** The image through the proxy: URL/many:latest (the sftp host key pinned as the query). */
 function image(t: Target): string {
@@ -113,21 +105,34 @@ function layersOf(): Array<{ digest: string; size: number }> {
 const idOf = async (t: TestRoot) => (await images(t)).find((i) => i.name === 'many')?.id;
 const storeOf = (t: TestRoot) => join(t.root, 'images');
 
+const total = LAYERS * (MB << 20);
+
+/**
+ * A pull through the target's proxy, slowed so that it is still running when a third of the
+ * image has arrived; then `interrupt` runs (kill the pull, or the server) and the pace is lifted.
+ */
+async function pullTillAThird(t: Target, tag: string, env: Record<string, string>, interrupt: (pull: ChildProcess) => void) {
+  const dst = makeRoot(`registry-pull-faults-${tag}`);
+  cleanups.push(() => dst.dispose());
+  t.proxy.throttle(6 << 20);
+  const child = vesselSpawn(dst, ['pull', '--json', image(t)], { env: { ...t.env, ...env } });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  try {
+    await until(() => events(child.output()).some((e) => e.event === 'progress' && (e.done as number) > total / 3), 90_000, 'a third of the image');
+    interrupt(child);
+  } catch (e) {
+    child.kill('SIGKILL'); // never left running by a failed test
+    throw e;
+  } finally {
+    t.proxy.throttle(0);
+  }
+  return { dst, child, exited };
+}
+
 describe.each(['s3', 'sftp'])('%s: an interrupted pull', (name) => {
   it('SIGKILL mid-pull: no image visible; the rerun fetches only the missing bytes', async () => {
     const t = targets[name]!;
-    const total = LAYERS * (MB << 20);
-    const dst = makeRoot(`registry-pull-faults-kill-${name}`);
-    cleanups.push(() => dst.dispose());
-    t.proxy.throttle(6 << 20);
-    const child = vesselSpawn(dst, ['pull', '--json', image(t)], { env: t.env });
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      await until(() => events(child.output()).some((e) => e.event === 'progress' && (e.done as number) > total / 3), 90_000, 'a third of the image');
-    } finally {
-      child.kill('SIGKILL');
-      t.proxy.throttle(0);
-    }
+    const { dst, exited } = await pullTillAThird(t, `kill-${name}`, {}, (pull) => pull.kill('SIGKILL'));
     await exited;
     expect(await idOf(dst)).toBeUndefined();
     // OpenSSH's client goes with the pull that ran it (its stdin closed with the killed process).
@@ -147,18 +152,7 @@ describe.each(['s3', 'sftp'])('%s: an interrupted pull', (name) => {
 
   it('the server killed mid-pull: clear error, no image visible; once it is back, the rerun fetches only what is missing', async () => {
     const t = targets[name]!;
-    const total = LAYERS * (MB << 20);
-    const dst = makeRoot(`registry-pull-faults-crash-${name}`);
-    cleanups.push(() => dst.dispose());
-    t.proxy.throttle(6 << 20);
-    const child = vesselSpawn(dst, ['pull', '--json', image(t)], { env: { ...t.env, VESSEL_REGISTRY_ATTEMPTS: '2' } });
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    try {
-      await until(() => events(child.output()).some((e) => e.event === 'progress' && (e.done as number) > total / 3), 90_000, 'a third of the image');
-      t.proxy.crash();
-    } finally {
-      t.proxy.throttle(0);
-    }
+    const { dst, child, exited } = await pullTillAThird(t, `crash-${name}`, { VESSEL_REGISTRY_ATTEMPTS: '2' }, () => t.proxy.crash());
     expect(await exited).toBe(125);
     expect(child.output()).toMatch(/gave up after 2 attempts/);
     expect(await idOf(dst)).toBeUndefined();
