@@ -171,7 +171,10 @@ export class S3Transport implements Transport {
         return new VesselError('E_REGISTRY', `${this.display}: bucket "${this.bucket}" is in region ${region}, not ${this.plan?.region}`, { hint: `add ?region=${region} to the URL or set AWS_REGION` });
       }
     }
-    return this.fail(what, { name: code || undefined, $metadata: { httpStatusCode: r.status }, message: body.slice(0, 200) }) as Error;
+    const known = this.fail(what, { name: code || undefined, $metadata: { httpStatusCode: r.status } });
+    if (known instanceof Error) return known;
+    const message = /<Message>([^<]{1,200})<\/Message>/.exec(body)?.[1];
+    return new VesselError('E_REGISTRY', `${this.display}: ${what}: ${code || `HTTP ${r.status}`}${message ? ` (${message})` : ''}`);
   }
 
   async stat(key: string): Promise<ObjectStat | undefined> {

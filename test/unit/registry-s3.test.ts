@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseRegistryUrl } from '../../src/registry/url.js';
-import { s3ClientConfig } from '../../src/registry/s3.js';
+import { S3Transport, s3ClientConfig } from '../../src/registry/s3.js';
+import { isTransient } from '../../src/registry/retry.js';
+import http from 'node:http';
 import { parseAwsIni, readAwsFiles, resolveS3, s3Target, type S3Url } from '../../src/registry/s3-config.js';
 import { s3Path, signV4 } from '../../src/registry/s3-sign.js';
 
@@ -209,5 +211,66 @@ describe('where a request goes and how it is signed: the same as the SDK', () =>
     const u = url('s3://vessel');
     expect(plan(u)).toEqual({ error: 'no-region' });
     await expect(sdkRequest(u, KEY)).rejects.toThrow(/Region is missing/);
+  });
+});
+
+describe('what an S3 server answers, as vessel says it', () => {
+  /** A server that answers every request with the next scripted reply, recording x-amz-date. */
+  async function scripted(replies: Array<{ status: number; headers?: Record<string, string>; body?: string }>) {
+    const dates: string[] = [];
+    const srv = http.createServer((req, res) => {
+      dates.push(String(req.headers['x-amz-date']));
+      const r = replies.shift() ?? { status: 500 };
+      res.writeHead(r.status, { 'content-type': 'application/xml', ...r.headers }).end(req.method === 'HEAD' ? undefined : r.body ?? '');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    env({ ...S3RVER, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
+    const t = new S3Transport(url('s3://vessel/p'));
+    return { t, dates, close: async () => { await t.close(); srv.close(); } };
+  }
+  const xml = (code: string, message = '') => `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+
+  it.each([
+    [403, xml('SignatureDoesNotMatch'), {}, /access denied \(SignatureDoesNotMatch\)/],
+    [404, xml('NoSuchBucket'), {}, /bucket "vessel" does not exist/],
+    [404, xml('NoSuchKey'), {}, /k: no such object/],
+    [301, xml('PermanentRedirect'), { 'x-amz-bucket-region': 'eu-central-1' }, /bucket "vessel" is in region eu-central-1, not us-east-1/],
+    [400, xml('InvalidArgument', 'Invalid version id specified'), {}, /GET k: InvalidArgument \(Invalid version id specified\)/],
+  ] as Array<[number, string, Record<string, string>, RegExp]>)('GET answered %i: one line', async (status, body, headers, want) => {
+    const s = await scripted([{ status, body, headers }]);
+    try {
+      const e = await s.t.get('k').then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error).message).toMatch(want);
+      expect(isTransient(e)).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('5xx and SlowDown are transient (retried by the pull); a HEAD 404 is "absent"', async () => {
+    const s = await scripted([{ status: 503, body: xml('SlowDown') }, { status: 500 }, { status: 404 }]);
+    try {
+      for (let i = 0; i < 2; i++) expect(isTransient(await s.t.get('k').then(() => undefined, (x: unknown) => x))).toBe(true);
+      expect(await s.t.stat('k')).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('RequestTimeTooSkewed: the clock is corrected from the server\'s Date and the request sent once more', async () => {
+    const server = new Date(Date.now() + 3 * 3600_000);
+    const s = await scripted([{ status: 403, headers: { date: server.toUTCString() }, body: xml('RequestTimeTooSkewed') }, { status: 200, body: 'ok' }]);
+    try {
+      const body = await s.t.get('k');
+      let text = '';
+      for await (const c of body) text += String(c);
+      expect(text).toBe('ok');
+      const second = Date.parse(s.dates[1]!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      expect(Math.abs(second - server.getTime())).toBeLessThan(5_000);
+    } finally {
+      await s.close();
+    }
   });
 });
