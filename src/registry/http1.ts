@@ -198,9 +198,16 @@ class Conn {
     });
   }
 
-  /** The exchange is over without its body read: reusable only when nothing is left to read. */
+  /**
+   * The exchange is over without its body wanted. A short rest (an error page) is read and
+   * dropped so that the connection can be kept; a long or unknown one closes it.
+   */
   discardBody(): void {
     if (this.ended) return this.finish();
+    if (this.mode?.kind === 'length' && this.mode.left <= 65536) {
+      this.pump(() => undefined).catch(() => undefined);
+      return;
+    }
     this.keepAlive = false;
     this.finish();
   }

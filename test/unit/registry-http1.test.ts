@@ -118,6 +118,17 @@ describe('framing', () => {
     c.close();
   });
 
+  it('a short body nobody wants (an error page) is read and dropped: the connection is kept', async () => {
+    const s = await rawServer((sock, head) => sock.write(head.includes('/missing') ? 'HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const c = new HttpClient();
+    const r = await c.request(s.origin, 'GET', '/missing', {});
+    expect(r.status).toBe(404);
+    r.discard();
+    expect((await body(c, s.origin)).data.toString()).toBe('ok');
+    expect(s.connections()).toBe(1);
+    c.close();
+  });
+
   it('repeated headers are joined; names are lower case', async () => {
     const s = await rawServer((sock) => sock.write('HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 0\r\n\r\n'));
     const c = new HttpClient();
