@@ -186,7 +186,8 @@ export async function openSftpChannel(t: SshTarget, onBytes: (b: Buffer) => void
     try {
       code = (await child.exited).code;
     } catch (e) {
-      return onEnd(new VesselError('E_REGISTRY', `${t.display}: cannot run ssh (OpenSSH's client): ${(e as Error).message}`, { hint: 'install openssh-client' }));
+      // The spawn failed (no ssh on PATH): host's message names the program and the reason.
+      return onEnd(new VesselError('E_REGISTRY', `${t.display}: ${(e as Error).message}`, { hint: 'sftp:// needs OpenSSH\'s client: install openssh-client' }));
     }
     await said.done();
     onEnd(sshFailure(t, user, code, said.lines(20).join('\n'), spoke));
