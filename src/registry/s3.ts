@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type * as Sdk from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { VesselError, errorMessage, isVesselError } from '../util/index.js';
+import { VesselError, errorMessage } from '../util/index.js';
 import { pumpStream, type ChunkSink, type ObjectStat, type Transport } from './transport.js';
 import { HttpClient, originOf, type Response } from './http1.js';
 import { TransientError } from './retry.js';
@@ -213,8 +213,9 @@ export class S3Transport implements Transport {
       return r;
     }
     if (r.status === 404) {
-      const e = await this.answerError(`GET ${key}`, r);
-      if (isVesselError(e) && /does not exist/.test(e.message)) throw e;
+      // The missing bucket is said so; anything else missing is the object (E_NOT_FOUND: absent).
+      const code = errorCode((await r.read(64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8'));
+      if (code === 'NoSuchBucket') throw this.fail(`GET ${key}`, { name: code });
       throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
     }
     throw await this.answerError(`GET ${key}`, r);

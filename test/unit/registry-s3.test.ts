@@ -233,8 +233,8 @@ describe('what an S3 server answers, as vessel says it', () => {
 
   it.each([
     [403, xml('SignatureDoesNotMatch'), {}, /access denied \(SignatureDoesNotMatch\)/],
-    [404, xml('NoSuchBucket'), {}, /bucket "vessel" does not exist/],
-    [404, xml('NoSuchKey'), {}, /k: no such object/],
+    [404, xml('NoSuchBucket', 'The specified bucket does not exist'), {}, /bucket "vessel" does not exist/],
+    [404, xml('NoSuchKey', 'The specified key does not exist.'), {}, /k: no such object/],
     [301, xml('PermanentRedirect'), { 'x-amz-bucket-region': 'eu-central-1' }, /bucket "vessel" is in region eu-central-1, not us-east-1/],
     [400, xml('InvalidArgument', 'Invalid version id specified'), {}, /GET k: InvalidArgument \(Invalid version id specified\)/],
   ] as Array<[number, string, Record<string, string>, RegExp]>)('GET answered %i: one line', async (status, body, headers, want) => {
