@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { VesselError } from '../util/index.js';
 import type { Auth } from './url.js';
 import { TransientError } from './retry.js';
-import type { ObjectStat, Transport } from './transport.js';
+import type { ChunkSink, ObjectStat, Transport } from './transport.js';
+import { HttpClient, originOf, type Response } from './http1.js';
 
 export interface HttpResponse {
   status: number;
@@ -67,38 +68,70 @@ export function httpFailure(display: string, what: string, status: number, text 
   return new VesselError('E_REGISTRY', `${display}: ${what}: HTTP ${status}${text ? ` ${text.trim().slice(0, 200)}` : ''}`);
 }
 
+/** A sink that drops the first `n` bytes it is lent (a server that ignored our Range header). */
+function skipLent(n: number, sink: ChunkSink): ChunkSink {
+  let left = n;
+  return (c) => {
+    if (left >= c.length) {
+      left -= c.length;
+      return undefined;
+    }
+    const rest = left > 0 ? c.subarray(left) : c;
+    left = 0;
+    return sink(rest);
+  };
+}
+
 /**
  * A static web server as a registry: GET (with Range, so pulls resume) always; PUT where the
  * server accepts it (WebDAV, an upload endpoint). No listing: tags come from the tag index
- * the layout keeps beside the refs.
+ * the layout keeps beside the refs. Reads go through the small client of the pull path
+ * (http1.ts); writes, which have bodies, through node:http.
  */
 export class HttpTransport implements Transport {
+  private readonly client = new HttpClient();
+
   constructor(readonly base: string, readonly auth: Auth, readonly display: string) {}
 
   private url(key: string): string {
     return `${this.base}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
+  private send(method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}): Promise<Response> {
+    const u = new URL(this.url(key));
+    return this.client.request(originOf(u), method, u.pathname, { ...basicAuth(this.auth), ...headers });
+  }
+
   async stat(key: string): Promise<ObjectStat | undefined> {
-    const r = await request(this.url(key), 'HEAD', basicAuth(this.auth));
-    r.body.resume();
+    const r = await this.send('HEAD', key);
+    r.discard();
     if (r.status === 404 || r.status === 410) return undefined;
     if (r.status !== 200) throw httpFailure(this.display, `HEAD ${key}`, r.status);
     const len = Number(r.headers['content-length']);
     return { size: Number.isFinite(len) ? len : -1 };
   }
 
-  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
-    const offset = opts.offset ?? 0;
-    const headers = { ...basicAuth(this.auth), ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
-    const r = await request(this.url(key), 'GET', headers);
-    if (r.status === 404) {
-      r.body.resume();
+  /** The object from `offset`: its answer, and how many leading bytes of it to drop. */
+  private async open(key: string, offset: number): Promise<{ r: Response; skip: number }> {
+    const r = await this.send('GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {});
+    if (r.status === 404 || r.status === 410) {
+      r.discard();
       throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
     }
-    if (r.status === 206) return r.body;
-    if (r.status === 200) return offset > 0 ? r.body.pipe(skipBytes(offset)) : r.body;
-    throw httpFailure(this.display, `GET ${key}`, r.status, await drain(r));
+    if (r.status === 206) return { r, skip: 0 };
+    if (r.status === 200) return { r, skip: offset };
+    const text = (await r.read(4096).catch(() => Buffer.alloc(0))).toString('utf8');
+    throw httpFailure(this.display, `GET ${key}`, r.status, text);
+  }
+
+  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+    const { r, skip } = await this.open(key, opts.offset ?? 0);
+    return skip > 0 ? r.stream().pipe(skipBytes(skip)) : r.stream();
+  }
+
+  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+    const { r, skip } = await this.open(key, opts.offset ?? 0);
+    return r.pump(skip > 0 ? skipLent(skip, sink) : sink);
   }
 
   async put(key: string, body: Readable, size?: number): Promise<void> {
@@ -144,5 +177,7 @@ export class HttpTransport implements Transport {
     throw httpFailure(this.display, `PUT ${key}`, r.status, text);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.client.close();
+  }
 }

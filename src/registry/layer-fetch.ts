@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, writeSync } from 'node:fs';
 import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VesselError, isVesselError } from '../util/index.js';
-import { openLayerFeed, waitDrain, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
+import { openLayerFeed, type Descriptor, type LayerFeed, type StagedLayer } from '../image/index.js';
 import type { Digest } from '../image/index.js';
 import type { Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
@@ -21,7 +21,10 @@ export interface LayerJob {
   reg: Registry;
   name: string;
   desc: Descriptor;
-  diffId: Digest;
+  /** The config's diff id for this layer: checked at the layer's end (the config may still be on its way). */
+  diffId: Promise<Digest>;
+  /** Stops the download between chunks (another layer of the pull failed). */
+  signal?: AbortSignal;
   /** The pull directory (stable per manifest, inside the store): blobs and unpacked trees. */
   dir: string;
   what: string;
@@ -42,7 +45,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
   const final = join(j.dir, hex);
   const part = `${final}.part`;
   const feed = await openLayerFeed(j.dir, `layer-${hex}`, { source: j.what, whiteouts: true });
-  let fh: WriteStream | undefined;
+  let fh: number | undefined;
   try {
     const hash = createHash('sha256');
     const local = existsSync(final) ? final : part;
@@ -54,59 +57,30 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'skip' });
     } else {
       j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: have > 0 ? 'resume' : 'download' });
-      // Room for a transport's largest piece (sftp: 255 KiB) and some: a write stream that is
-      // "full" after every chunk would pause the download at every chunk.
-      const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o644, highWaterMark: 1 << 20 });
-      const outFailed = failed(out); // also what close() reports
-      fh = out;
+      // Written synchronously, from the lent chunk, before the next one is read: no buffer per
+      // chunk waits for the disk, and after a dropped connection the file ends exactly at the
+      // bytes hashed. A disk that cannot keep up pauses the download as a slow stream would.
+      const fd = openSync(part, have > 0 ? 'a' : 'w', 0o644);
+      fh = fd;
+      const take = (c: Buffer, owned?: boolean): Promise<void> | undefined => {
+        j.signal?.throwIfAborted();
+        const over = tooLong(j.what, have + c.length, j.desc.size);
+        if (over) throw over;
+        hash.update(c);
+        for (let off = 0; off < c.length;) off += writeSync(fd, c, off);
+        have += c.length;
+        fetched += c.length;
+        j.rep.bytes(c.length);
+        received(c.length);
+        // The unpacker keeps what it is given until tar has read it: its own copy of a lent chunk.
+        return feed.write(owned ? c : Buffer.from(c));
+      };
       await withRetry(async () => {
-        const src = await j.reg.getBlob(j.name, j.desc.digest, have > 0 ? { offset: have } : undefined);
-        await new Promise<void>((resolve, reject) => {
-          let settled = false;
-          const fail = (e: unknown) => {
-            if (settled) return;
-            settled = true;
-            src.destroy();
-            reject(e);
-          };
-          // 'data' events, not an async iterator: that one concatenates whatever is buffered
-          // into a new Buffer at every step (a copy of each byte, and garbage).
-          src.on('data', (c: Buffer) => {
-            if (settled) return;
-            try {
-              const over = tooLong(j.what, have + c.length, j.desc.size);
-              if (over) throw over;
-              if (out.errored) throw out.errored;
-              hash.update(c);
-              // The blob file and the unpacker take the chunk together; the next is read when
-              // both have room for it. The file is written in order behind the reads, so after
-              // a dropped connection it still ends exactly at the bytes hashed.
-              const fed = feed.write(c);
-              const full = !out.write(c);
-              have += c.length;
-              fetched += c.length;
-              j.rep.bytes(c.length);
-              received(c.length);
-              if (fed || full) {
-                src.pause();
-                Promise.all([fed, full ? waitDrain(out, outFailed) : undefined]).then(() => { if (!settled) src.resume(); }, fail);
-              }
-            } catch (e) {
-              fail(e);
-            }
-          });
-          src.once('end', () => {
-            if (settled) return;
-            settled = true;
-            const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
-            if (bad) reject(bad);
-            else resolve();
-          });
-          src.once('error', fail);
-          src.once('close', () => fail(Object.assign(new Error('the connection closed before the end of the blob'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
-        });
+        await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
+        const bad = endCheck(j.what, hash, have, j.desc.size, j.desc.digest);
+        if (bad) throw bad;
       }, j.retry);
-      await closeFile(out);
+      closeSync(fd);
       fh = undefined;
       await rename(part, final);
     }
@@ -115,11 +89,12 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       if (bad) throw bad;
     }
     const staged = await feed.end({ mediaType: j.desc.mediaType, digest: j.desc.digest, size: j.desc.size }, final);
-    if (staged.diffId !== j.diffId) throw new VesselError('E_ARCHIVE', `${j.what}: uncompressed digest ${staged.diffId} is not the config's diff id ${j.diffId}`);
+    const diffId = await j.diffId;
+    if (staged.diffId !== diffId) throw new VesselError('E_ARCHIVE', `${j.what}: uncompressed digest ${staged.diffId} is not the config's diff id ${diffId}`);
     j.rep.emit({ event: 'blob', digest: j.desc.digest, size: j.desc.size, action: 'done' });
     return { staged, fetched };
   } catch (e) {
-    if (fh) await closeFile(fh).catch(() => undefined);
+    if (fh !== undefined) closeSync(fh);
     await feed.abort();
     // A mismatch or a refused entry is final: those bytes must not seed the next attempt.
     if (isVesselError(e) && !isResumable(e)) {
@@ -149,20 +124,4 @@ async function replay(file: string, n: number, hash: Hash, feed: LayerFeed): Pro
   } finally {
     rs.destroy();
   }
-}
-
-/** Settles when the file stream fails (a full disk): a writer waiting for 'drain' must not hang. */
-function failed(w: WriteStream): Promise<void> {
-  return new Promise((res) => {
-    if (w.errored) return res();
-    w.once('error', () => res());
-  });
-}
-
-/** End the stream and wait until every queued byte is on disk (or the write failed). */
-function closeFile(w: WriteStream): Promise<void> {
-  return new Promise((res, rej) => {
-    if (w.errored) return rej(w.errored);
-    w.end(() => (w.errored ? rej(w.errored) : res()));
-  });
 }

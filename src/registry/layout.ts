@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { VesselError } from '../util/index.js';
+import { VesselError, isVesselError } from '../util/index.js';
 import { sha256, type Digest } from '../image/index.js';
-import { PARALLEL_BLOBS, type FetchedManifest, type Registry, type Transport } from './transport.js';
+import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type Registry, type Transport } from './transport.js';
 import { readSmall, uploadStream } from './verify.js';
 
 /**
@@ -47,6 +47,12 @@ export class DumbRegistry implements Registry {
 
   getBlob(_name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable> {
     return this.transport.get(keys.blob(digest), opts);
+  }
+
+  async pumpBlob(_name: string, digest: Digest, sink: ChunkSink, opts?: { offset?: number }): Promise<void> {
+    const t = this.transport;
+    if (t.pump) return t.pump(keys.blob(digest), sink, opts);
+    return pumpStream(await t.get(keys.blob(digest), opts), sink);
   }
 
   async putBlob(_name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void> {
@@ -158,11 +164,19 @@ export class DumbRegistry implements Registry {
     return this.transport.close();
   }
 
+  /**
+   * A small object whole, or undefined when it is absent: one GET (a HEAD first would cost every
+   * pull three more round trips before its first layer byte); readSmall refuses what is too large.
+   */
   private async readText(key: string): Promise<string | undefined> {
-    const st = await this.transport.stat(key);
-    if (!st) return undefined;
-    if (st.size > MAX_SMALL) throw new VesselError('E_REGISTRY', `${this.display}: ${key} is larger than ${MAX_SMALL} bytes`);
-    return (await readSmall(await this.transport.get(key), MAX_SMALL)).toString('utf8');
+    let body: Readable;
+    try {
+      body = await this.transport.get(key);
+    } catch (e) {
+      if (isVesselError(e) && e.code === 'E_NOT_FOUND') return undefined;
+      throw e;
+    }
+    return (await readSmall(body, MAX_SMALL, `${this.display}: ${key}`)).toString('utf8');
   }
 
   private putText(key: string, text: string): Promise<void> {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
 import { sha256, type Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
-import { PARALLEL_BLOBS, type FetchedManifest, type Registry } from './transport.js';
+import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type Registry } from './transport.js';
 import { basicAuth, drain, httpFailure, request, skipBytes, type HttpResponse } from './http.js';
 import { readSmall, uploadStream } from './verify.js';
 import { MANIFEST_TYPES } from './pull.js';
@@ -132,6 +132,10 @@ export class OciRegistry implements Registry {
     const text = await drain(r);
     if (r.status === 404) throw new VesselError('E_REGISTRY', `${this.display}/${name}: blob ${digest} is missing`);
     throw httpFailure(this.display, `GET blob ${digest}`, r.status, text);
+  }
+
+  async pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+    return pumpStream(await this.getBlob(name, digest, opts), sink);
   }
 
   /** Start an upload session; returns its location. */

@@ -60,12 +60,16 @@ interface Context {
   retry: (what: string) => RetryOptions;
 }
 
-/** What the registry says the image is: its manifest (the platform's, from an index) and config. */
+/** What the registry says the image is: its manifest (the platform's, from an index). */
 interface Resolved {
   manifest: FetchedManifest;
   layers: Descriptor[];
-  configDigest: Digest;
-  configText: string;
+  config: Descriptor;
+}
+
+/** The image's config, verified, parsed and checked against the manifest's layers. */
+interface Config {
+  text: string;
   config: OciImageConfig;
   diffIds: Digest[];
 }
@@ -86,6 +90,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   const ctx: Context = { reg, name, tag, where, rep, retry };
 
   const r = await resolve(ctx, opts.verifyKey);
+  const configDigest = r.config.digest;
   const total = r.layers.reduce((a, l) => a + l.size, 0);
   rep.emit({ event: 'start', op: 'pull', image: `${name}:${tag}`, registry: reg.display, total, blobs: r.layers.length });
   const finish = (image: ImageRecord, fetched: number, skipped: number, bytes: number): PullResult => {
@@ -93,7 +98,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     rep.finish();
     return { image, digest: r.manifest.digest, fetched, skipped, bytes };
   };
-  const existing = await tagExisting(r.configDigest, local);
+  const existing = await tagExisting(configDigest, local);
   if (existing) {
     rep.bytes(total);
     return finish(existing, 0, r.layers.length, 0);
@@ -103,8 +108,12 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     const dir = await pullDir(key);
     let keep = false;
     try {
-      const got = await fetchLayers(ctx, r, dir);
-      const image = await commitPulledImage({ manifestText: r.manifest.text, configText: r.configText, config: r.config, layers: got.layers, ref: local, source: where });
+      // The config is read while the layers download: a layer needs its diff id only at its end.
+      const cfg = readConfig(ctx, r);
+      cfg.catch(() => undefined);
+      const got = await fetchLayers(ctx, r, dir, cfg);
+      const c = await cfg;
+      const image = await commitPulledImage({ manifestText: r.manifest.text, configText: c.text, config: c.config, layers: got.layers, ref: local, source: where });
       return finish(image, got.fetched, got.skipped, got.bytes);
     } catch (e) {
       // Only a network failure is worth resuming; anything else must leave the store exactly as it was.
@@ -141,72 +150,80 @@ async function resolve(ctx: Context, verifyKey: string | undefined): Promise<Res
     throw new VesselError('E_REGISTRY', `${where}: unsupported manifest type ${m.mediaType}`);
   }
   if (!m.config || !Array.isArray(m.layers)) throw new VesselError('E_REGISTRY', `${where}: manifest ${top.digest} has no config or layers`);
-  const c = await readConfig(ctx, m.config);
-  const diffIds = c.config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new VesselError('E_REGISTRY', `${where}: config's rootfs.diff_ids do not match the ${m.layers.length} layers of the manifest`);
-  }
-  return { manifest: top, layers: m.layers, configDigest: m.config.digest, configText: c.text, config: c.config, diffIds: diffIds as Digest[] };
+  return { manifest: top, layers: m.layers, config: m.config };
 }
 
-/** The config blob, verified and parsed. */
-async function readConfig(ctx: Context, d: Descriptor): Promise<{ text: string; config: OciImageConfig }> {
+/** The config blob, verified, parsed, and with one diff id per layer of the manifest. */
+async function readConfig(ctx: Context, r: Resolved): Promise<Config> {
+  const d = r.config;
   const buf = await withRetry(async () => {
     const check = new DigestCheck(d.digest, d.size, `${ctx.where}: config ${d.digest}`);
-    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG);
+    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG, `${ctx.where}: config ${d.digest}`);
   }, ctx.retry(`read config ${d.digest}`));
   const text = buf.toString('utf8');
+  let config: OciImageConfig;
   try {
-    return { text, config: JSON.parse(text) as OciImageConfig };
+    config = JSON.parse(text) as OciImageConfig;
   } catch (e) {
     throw new VesselError('E_REGISTRY', `${ctx.where}: config ${d.digest} is not valid JSON (${errorMessage(e)})`);
   }
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== r.layers.length) {
+    throw new VesselError('E_REGISTRY', `${ctx.where}: config's rootfs.diff_ids do not match the ${r.layers.length} layers of the manifest`);
+  }
+  return { text, config, diffIds: diffIds as Digest[] };
 }
 
 /**
  * Phase 2: every layer the store lacks, `reg.parallel` at a time, each downloaded, verified and
- * unpacked in one pass (layer-fetch.ts). A layer the manifest names twice is fetched once. The
- * first failure stops the others from starting and is what the pull reports.
+ * unpacked in one pass (layer-fetch.ts). A layer whose blob the store lacks starts at once, before
+ * the config has arrived; one whose blob is here waits for the config's diff id to know whether
+ * its unpacked tree is here too. A layer the manifest names twice is fetched once. The first
+ * failure (a layer's, or the config's) stops the others where they are and is what the pull
+ * reports, once every download has let go of the pull directory.
  */
-async function fetchLayers(ctx: Context, r: Resolved, dir: string): Promise<{ layers: PulledLayer[]; fetched: number; skipped: number; bytes: number }> {
+async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<Config>): Promise<{ layers: PulledLayer[]; fetched: number; skipped: number; bytes: number }> {
   let fetched = 0;
   let skipped = 0;
   let bytes = 0;
-  const jobs = new Map<Digest, { desc: Descriptor; diffId: Digest; staged?: StagedLayer }>();
-  const layers: Array<{ desc: Descriptor; diffId: Digest }> = [];
+  const stop = new AbortController();
+  cfg.catch((e: unknown) => stop.abort(e));
+  const jobs = new Map<Digest, { desc: Descriptor; diffId: Promise<Digest>; staged?: StagedLayer }>();
+  const layers: Array<{ desc: Descriptor; diffId: Promise<Digest> }> = [];
   for (const [i, l] of r.layers.entries()) {
-    const diffId = r.diffIds[i]!;
+    const diffId = cfg.then((c) => c.diffIds[i]!);
+    diffId.catch(() => undefined);
     layers.push({ desc: l, diffId });
-    if (hasLayer(diffId) && hasBlob(l.digest)) {
-      skipped++;
-      ctx.rep.bytes(l.size);
-      ctx.rep.emit({ event: 'blob', digest: l.digest, size: l.size, action: 'skip' });
-    } else if (!jobs.has(l.digest)) {
-      jobs.set(l.digest, { desc: l, diffId });
-    }
+    if (!jobs.has(l.digest)) jobs.set(l.digest, { desc: l, diffId });
   }
   const queue = [...jobs.values()];
-  let failed = false;
   const worker = async (): Promise<void> => {
-    for (let job = queue.shift(); job && !failed; job = queue.shift()) {
-      const what = `${ctx.where}: layer ${job.desc.digest}`;
+    for (let job = queue.shift(); job && !stop.signal.aborted; job = queue.shift()) {
       try {
-        const got = await fetchLayer({ reg: ctx.reg, name: ctx.name, desc: job.desc, diffId: job.diffId, dir, what, rep: ctx.rep, retry: ctx.retry(`download layer ${job.desc.digest}`) });
+        if (hasBlob(job.desc.digest) && hasLayer(await job.diffId)) {
+          skipped++;
+          ctx.rep.bytes(job.desc.size);
+          ctx.rep.emit({ event: 'blob', digest: job.desc.digest, size: job.desc.size, action: 'skip' });
+          continue;
+        }
+        const what = `${ctx.where}: layer ${job.desc.digest}`;
+        const got = await fetchLayer({ reg: ctx.reg, name: ctx.name, desc: job.desc, diffId: job.diffId, dir, what, rep: ctx.rep, retry: ctx.retry(`download layer ${job.desc.digest}`), signal: stop.signal });
         job.staged = got.staged;
         if (got.fetched > 0) fetched++;
         else skipped++;
         bytes += got.fetched;
       } catch (e) {
-        failed = true;
+        if (!stop.signal.aborted) stop.abort(e);
         throw e;
       }
     }
   };
   const n = Math.max(1, Math.min(ctx.reg.parallel ?? 1, queue.length));
-  const results = await Promise.allSettled(Array.from({ length: n }, worker));
-  const bad = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (bad) throw bad.reason;
-  return { layers: layers.map((l) => ({ ...l, staged: jobs.get(l.desc.digest)?.staged })), fetched, skipped, bytes };
+  await Promise.allSettled(Array.from({ length: n }, worker));
+  // The first failure, not what the others said when it stopped them.
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const c = await cfg;
+  return { layers: r.layers.map((desc, i) => ({ desc, diffId: c.diffIds[i]!, staged: jobs.get(desc.digest)?.staged })), fetched, skipped, bytes };
 }
 
 function isNoSpace(e: unknown): boolean {

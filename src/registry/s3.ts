@@ -3,18 +3,21 @@ import type { Readable } from 'node:stream';
 import type * as Sdk from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { VesselError, errorMessage } from '../util/index.js';
-import type { RegistryUrl } from './url.js';
-import type { ObjectStat, Transport } from './transport.js';
-
-type S3Url = Extract<RegistryUrl, { scheme: 's3' }>;
+import { pumpStream, type ChunkSink, type ObjectStat, type Transport } from './transport.js';
+import { HttpClient, originOf, type Response } from './http1.js';
+import { TransientError } from './retry.js';
+import { readAwsFiles, resolveS3, s3Target, type S3Plan, type S3Url } from './s3-config.js';
+import { signV4, type AwsCredentials } from './s3-sign.js';
 
 /**
  * The SDK through require(), not import(): a CommonJS package imported from ES modules is first
  * scanned for its export names (cjs-module-lexer over the SDK's whole bundle) — a third of its
- * load time, paid at the start of every pull and publish.
+ * load time. And only when a request needs it: pulls (HEAD and GET) go through the small signed
+ * client below, so a pull never loads it unless its configuration is one s3-config.ts leaves to
+ * the SDK; publish, tags and deletes use it.
  */
 const load = createRequire(import.meta.url);
-const { S3Client: Client, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand, PutObjectCommand } = load('@aws-sdk/client-s3') as typeof Sdk;
+const sdk = (): typeof Sdk => load('@aws-sdk/client-s3') as typeof Sdk;
 
 /** lib-storage buffers queueSize parts: 4 × 8 MiB bounds a multipart upload's memory (awscli's part size too). */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -57,20 +60,44 @@ interface AwsError {
   $metadata?: { httpStatusCode?: number };
 }
 
+/** The S3 error code of an error response's XML body (<Error><Code>…</Code>). */
+function errorCode(body: string): string {
+  return /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] ?? '';
+}
+
 export class S3Transport implements Transport {
   readonly display: string;
-  private readonly client: S3Client;
+  private readonly cfg: S3ClientConfig;
+  private sdkClient: S3Client | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
+  /** The small client's plan; undefined: the SDK does every request (s3-config.ts says when). */
+  private readonly plan: S3Plan | undefined;
+  private readonly noRegion: boolean;
+  private readonly http = new HttpClient();
+  private chain: (() => Promise<AwsCredentials>) | undefined;
+  /** Server time minus ours, learned from a RequestTimeTooSkewed answer (as the SDK corrects its clock). */
+  private skewMs = 0;
 
   constructor(u: S3Url) {
     this.display = u.display;
-    // The SDK warns on stderr, once per process, that future releases will need Node 22; vessel
-    // supports Node 20 and pins the SDK. The SDK's own switch turns it off; a user's setting wins.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new Client(s3ClientConfig(u));
+    this.cfg = s3ClientConfig(u);
     this.bucket = u.bucket;
     this.prefix = u.prefix ? `${u.prefix.replace(/\/+$/, '')}/` : '';
+    const r = resolveS3(u, { ...(this.cfg.endpoint ? { endpoint: String(this.cfg.endpoint) } : {}), ...(typeof this.cfg.region === 'string' ? { region: this.cfg.region } : {}), forcePathStyle: this.cfg.forcePathStyle === true }, process.env, readAwsFiles());
+    this.plan = 'plan' in r ? r.plan : undefined;
+    this.noRegion = 'error' in r;
+  }
+
+  /** The SDK's client, made on first use. */
+  private get client(): S3Client {
+    if (!this.sdkClient) {
+      // The SDK warns on stderr, once per process, that future releases will need Node 22; vessel
+      // supports Node 20 and pins the SDK. The SDK's own switch turns it off; a user's setting wins.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      this.sdkClient = new (sdk().S3Client)(this.cfg);
+    }
+    return this.sdkClient;
   }
 
   private key(k: string): string {
@@ -94,9 +121,74 @@ export class S3Transport implements Transport {
     return e;
   }
 
-  async stat(key: string): Promise<ObjectStat | undefined> {
+  /** Credentials for a signed request: the plan's plain keys, or the SDK's provider chain's. */
+  private async credentials(): Promise<AwsCredentials> {
+    if (this.plan?.credentials) return this.plan.credentials;
+    if (!this.chain) {
+      const { defaultProvider } = load('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
+      const provider = defaultProvider();
+      this.chain = async () => {
+        const c = await provider();
+        return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };
+      };
+    }
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return await this.chain();
+    } catch (e) {
+      throw this.fail('credentials', e);
+    }
+  }
+
+  private noRegionError(): VesselError {
+    return new VesselError('E_REGISTRY', `${this.display}: no AWS region configured`, { hint: 'set AWS_REGION or add ?region=… to the URL' });
+  }
+
+  /** One signed request of the small client; a clock the server finds skewed is corrected once. */
+  private async send(plan: S3Plan, method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}): Promise<Response> {
+    const t = s3Target(plan);
+    const path = t.pathOf(this.key(key));
+    const origin = originOf(t.url);
+    const host = t.url.host;
+    for (let attempt = 0; ; attempt++) {
+      const creds = await this.credentials();
+      const signed = signV4({ method, host, path, headers, region: plan.region, date: new Date(Date.now() + this.skewMs) }, creds);
+      const r = await this.http.request(origin, method, path, { ...headers, ...signed });
+      if (r.status !== 403 || attempt > 0 || method === 'HEAD' || !r.headers.date) return r;
+      const body = (await r.read(64 * 1024)).toString('utf8');
+      if (errorCode(body) !== 'RequestTimeTooSkewed') return Object.assign(r, { errorBody: body });
+      this.skewMs = Date.parse(r.headers.date) - Date.now();
+    }
+  }
+
+  /** A failed answer of the small client as the error the SDK path gives for the same answer. */
+  private async answerError(what: string, r: Response & { errorBody?: string }): Promise<Error> {
+    const body = r.errorBody ?? (r.status >= 300 ? (await r.read(64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8') : '');
+    const code = errorCode(body);
+    if (r.status >= 500 || r.status === 429 || code === 'SlowDown') return new TransientError(`${this.display}: ${what}: ${code || `HTTP ${r.status}`}`);
+    if (r.status === 301 || r.status === 307 || code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed') {
+      const region = r.headers['x-amz-bucket-region'];
+      if (region) {
+        return new VesselError('E_REGISTRY', `${this.display}: bucket "${this.bucket}" is in region ${region}, not ${this.plan?.region}`, { hint: `add ?region=${region} to the URL or set AWS_REGION` });
+      }
+    }
+    const known = this.fail(what, { name: code || undefined, $metadata: { httpStatusCode: r.status } });
+    if (known instanceof Error) return known;
+    const message = /<Message>([^<]{1,200})<\/Message>/.exec(body)?.[1];
+    return new VesselError('E_REGISTRY', `${this.display}: ${what}: ${code || `HTTP ${r.status}`}${message ? ` (${message})` : ''}`);
+  }
+
+  async stat(key: string): Promise<ObjectStat | undefined> {
+    if (this.noRegion) throw this.noRegionError();
+    if (this.plan) {
+      const r = await this.send(this.plan, 'HEAD', key);
+      r.discard();
+      if (r.status === 404) return undefined;
+      if (r.status !== 200) throw await this.answerError(`HEAD ${key}`, r);
+      const len = Number(r.headers['content-length']);
+      return { size: Number.isFinite(len) ? len : 0 };
+    }
+    try {
+      const r = await this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.key(key) }));
       return { size: r.ContentLength ?? 0 };
     } catch (e) {
       const a = e as AwsError;
@@ -109,9 +201,37 @@ export class S3Transport implements Transport {
     }
   }
 
+  /** A GET of the small client whose answer is the object (from `offset`): 200, or 206 to a Range. */
+  private async open(plan: S3Plan, key: string, offset: number): Promise<Response> {
+    const r = await this.send(plan, 'GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {});
+    if (r.status === 200 || r.status === 206) {
+      // S3 honours Range; a 200 to one would hand us the object from its start.
+      if (offset > 0 && r.status !== 206) {
+        r.discard();
+        throw new VesselError('E_REGISTRY', `${this.display}: ${key}: the server ignored the Range of a resumed download`);
+      }
+      return r;
+    }
+    if (r.status === 404) {
+      // The missing bucket is said so; anything else missing is the object (E_NOT_FOUND: absent).
+      const code = errorCode((await r.read(64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8'));
+      if (code === 'NoSuchBucket') throw this.fail(`GET ${key}`, { name: code });
+      throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+    }
+    throw await this.answerError(`GET ${key}`, r);
+  }
+
+  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+    if (this.noRegion) throw this.noRegionError();
+    if (!this.plan) return pumpStream(await this.get(key, opts), sink);
+    return (await this.open(this.plan, key, opts.offset ?? 0)).pump(sink);
+  }
+
   async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+    if (this.noRegion) throw this.noRegionError();
+    if (this.plan) return (await this.open(this.plan, key, opts.offset ?? 0)).stream();
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), ...(opts.offset ? { Range: `bytes=${opts.offset}-` } : {}) }));
+      const r = await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.key(key), ...(opts.offset ? { Range: `bytes=${opts.offset}-` } : {}) }));
       return r.Body as Readable;
     } catch (e) {
       const a = e as AwsError;
@@ -123,7 +243,7 @@ export class S3Transport implements Transport {
   async put(key: string, body: Readable, size?: number): Promise<void> {
     if (size !== undefined && size <= multipartThreshold()) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentLength: size, ContentType: 'application/octet-stream' }));
+        await this.client.send(new (sdk().PutObjectCommand)({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentLength: size, ContentType: 'application/octet-stream' }));
       } catch (e) {
         body.destroy();
         throw this.fail(`PUT ${key}`, e);
@@ -154,7 +274,7 @@ export class S3Transport implements Transport {
     do {
       let r;
       try {
-        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ...(token ? { ContinuationToken: token } : {}) }));
+        r = await this.client.send(new (sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: this.key(prefix), ...(token ? { ContinuationToken: token } : {}) }));
       } catch (e) {
         throw this.fail(`LIST ${prefix}`, e);
       }
@@ -165,10 +285,11 @@ export class S3Transport implements Transport {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    await this.client.send(new (sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: this.key(key) }));
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    this.http.close();
+    this.sdkClient?.destroy();
   }
 }

@@ -2,101 +2,104 @@ import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import type { Client, SFTPWrapper } from 'ssh2';
 import { VesselError } from '../util/index.js';
-import { sshConnect, type SshTarget } from './ssh.js';
-import type { ObjectStat, Transport } from './transport.js';
+import type { SshTarget } from './ssh.js';
+import { openSftpChannel, type SshChannel } from './openssh.js';
+import { FX, SftpError, SftpWire, type Handle } from './sftp-wire.js';
+import type { ChunkSink, ObjectStat, Transport } from './transport.js';
 
 /**
- * ssh2's own streams keep one request in flight, so every SFTP round trip stalls the transfer.
- * These keep DEPTH requests in flight, as OpenSSH's client does, each at most PIECE bytes: the
- * most OpenSSH's sftp-server answers in one packet (its SFTP_MAX_READ_LENGTH, 256 KiB less the
- * packet's own overhead), and the most ssh2 sends in one request — a larger one ssh2 splits into
- * pieces it sends one after the other, waiting for each (measured here: 100 MB in 0.2 s with
- * 255 KiB requests, 0.6 s with 1 MiB ones). DEPTH × PIECE (2 MiB) is also the ssh channel window
- * ssh2 keeps open, and what a transfer holds in memory.
+ * Reads and writes keep DEPTH requests in flight, as OpenSSH's client does, each at most PIECE
+ * bytes: the most OpenSSH's sftp-server answers in one packet (its SFTP_MAX_READ_LENGTH, 256 KiB
+ * less the packet's own overhead; a server that answers less is asked again for the rest).
+ * DEPTH × PIECE (2 MiB) is what ssh's channel window lets through at once; a download holds twice
+ * that in memory (readPieces).
  */
 const PIECE = 255 * 1024;
 const DEPTH = 8;
 
-type Handle = Buffer;
 
-function openFile(sftp: SFTPWrapper, path: string, flags: 'r' | 'w', mode?: number): Promise<Handle> {
-  return new Promise((res, rej) => sftp.open(path, flags, mode === undefined ? {} : { mode }, (e, h) => (e ? rej(e) : res(h))));
+/** One request's worth of a file: read into its own buffer (a short read asks again for the rest). */
+interface Piece {
+  pos: number;
+  len: number;
+  filled: number;
+  buf: Buffer;
 }
 
-function closeFile(sftp: SFTPWrapper, h: Handle): Promise<void> {
-  return new Promise((res, rej) => sftp.close(h, (e) => (e ? rej(e) : res())));
-}
-
-/** A file's bytes from `start` to `size`, read with several requests in flight, delivered in order. */
-class ParallelReader extends Readable {
-  private next: number;
-  private pushed: number;
-  private inflight = 0;
-  private readonly ready = new Map<number, Buffer>();
-  private failed = false;
-
-  constructor(private readonly sftp: SFTPWrapper, private readonly handle: Handle, start: number, private readonly size: number) {
-    super({ highWaterMark: PIECE * 4 });
-    this.next = start;
-    this.pushed = start;
-  }
-
-  override _read(): void {
-    this.fill();
-  }
-
-  /**
-   * Requests up to DEPTH pieces (counting those received out of order and not pushed yet), as
-   * long as less than DEPTH pieces wait for the consumer: the transfer runs ahead of a consumer
-   * that pauses now and then (tar, the disk), and memory stays bounded when it is slower.
-   */
-  private fill(): void {
-    while (!this.failed && this.readableLength < DEPTH * PIECE && this.inflight + this.ready.size < DEPTH && this.next < this.size) {
-      const pos = this.next;
-      const len = Math.min(PIECE, this.size - pos);
-      this.next += len;
-      this.request(pos, len);
-    }
-    if (this.next >= this.size && this.inflight === 0 && this.pushed >= this.size) this.finish();
-  }
-
-  private request(pos: number, len: number): void {
-    this.inflight++;
-    this.sftp.read(this.handle, Buffer.allocUnsafe(len), 0, len, pos, (e, n, buf) => {
-      this.inflight--;
-      if (this.failed) return;
-      if (e) return this.fail(e);
-      if (n === 0) return this.fail(Object.assign(new Error(`file ended at ${pos} of ${this.size} bytes`), { code: 'ETRUNCATED' }));
-      this.ready.set(pos, buf.subarray(0, n));
-      // A short read: ask for the rest of this chunk, keyed where it continues.
-      if (n < len) this.request(pos + n, len - n);
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    for (let b = this.ready.get(this.pushed); b; b = this.ready.get(this.pushed)) {
-      this.ready.delete(this.pushed);
-      this.pushed += b.length;
-      this.push(b);
-    }
-    if (this.pushed >= this.size && this.inflight === 0) this.finish();
-    else this.fill();
-  }
-
-  private finish(): void {
-    if (this.failed) return;
-    this.failed = true; // no more requests
-    closeFile(this.sftp, this.handle).then(() => this.push(null), (e: Error) => this.destroy(e));
-  }
-
-  private fail(e: Error): void {
-    this.failed = true;
-    this.sftp.close(this.handle, () => undefined);
-    this.destroy(e);
-  }
+/**
+ * A file's bytes from `start` to `size`, lent to a sink in order, with DEPTH read requests in
+ * flight as long as there are free buffers. There are twice as many buffers as requests, so
+ * while the sink pauses (tar, the disk) the requests keep going until DEPTH pieces wait for it,
+ * and when it resumes it finds them ready while the next DEPTH are on their way: the transfer
+ * never stops for a round trip. (Refilling only once the consumer had drained its buffer made a
+ * 100 MB pull wait ~1 s in all.) A buffer is reused as soon as the sink returns: no allocation
+ * per piece.
+ */
+function readPieces(sftp: SftpWire, handle: Handle, start: number, size: number, sink: ChunkSink): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const free: Buffer[] = [];
+    for (let i = 0; i < 2 * DEPTH && i * PIECE < size - start; i++) free.push(Buffer.allocUnsafe(PIECE));
+    const ready = new Map<number, Piece>();
+    let next = start;
+    let delivered = start;
+    let inflight = 0;
+    let waiting = false;
+    let done = false;
+    const finish = (e?: unknown): void => {
+      if (done) return;
+      done = true;
+      // Not waited for: a read handle's close has nothing to report that the reads did not (and
+      // a session that died rejects every request, this one and the reads in flight, at once).
+      sftp.closeHandle(handle).catch(() => undefined);
+      if (e !== undefined) reject(e);
+      else resolve();
+    };
+    const ask = (p: Piece): void => {
+      inflight++;
+      sftp.read(handle, p.buf, p.filled, p.len - p.filled, p.pos + p.filled).then((n) => {
+        inflight--;
+        if (done) return;
+        if (n === 0) return finish(Object.assign(new Error(`file ended at ${p.pos + p.filled} of ${size} bytes`), { code: 'ETRUNCATED' }));
+        p.filled += n;
+        if (p.filled < p.len) return ask(p);
+        ready.set(p.pos, p);
+        pump();
+      }, (e: unknown) => {
+        inflight--;
+        finish(e);
+      });
+    };
+    const pump = (): void => {
+      while (!done && !waiting) {
+        const p = ready.get(delivered);
+        if (!p) break;
+        ready.delete(delivered);
+        let wait: Promise<void> | undefined;
+        try {
+          wait = sink(p.buf.subarray(0, p.len));
+        } catch (e) {
+          return finish(e);
+        }
+        delivered += p.len;
+        free.push(p.buf);
+        if (wait) {
+          waiting = true;
+          wait.then(() => {
+            waiting = false;
+            pump();
+          }, finish);
+        }
+      }
+      while (!done && inflight < DEPTH && free.length > 0 && next < size) {
+        const len = Math.min(PIECE, size - next);
+        ask({ pos: next, len, filled: 0, buf: free.pop()! });
+        next += len;
+      }
+      if (!done && delivered >= size && !waiting) finish();
+    };
+    pump();
+  });
 }
 
 /** Writes chunks at their offsets, in pieces, several requests in flight; finishes when all are acknowledged. */
@@ -106,7 +109,7 @@ class ParallelWriter extends Writable {
   private waiting: (() => void) | undefined;
   private error: Error | undefined;
 
-  constructor(private readonly sftp: SFTPWrapper, private readonly handle: Handle) {
+  constructor(private readonly sftp: SftpWire, private readonly handle: Handle) {
     super({ highWaterMark: PIECE });
   }
 
@@ -119,7 +122,7 @@ class ParallelWriter extends Writable {
       while (off < chunk.length && this.inflight < DEPTH) {
         const len = Math.min(PIECE, chunk.length - off);
         this.inflight++;
-        this.sftp.write(this.handle, chunk, off, len, this.pos, this.acknowledged);
+        this.sftp.write(this.handle, chunk.subarray(off, off + len), this.pos).then(() => this.acknowledged(undefined), this.acknowledged);
         this.pos += len;
         off += len;
       }
@@ -129,9 +132,9 @@ class ParallelWriter extends Writable {
     send();
   }
 
-  private readonly acknowledged = (e: Error | null | undefined): void => {
+  private readonly acknowledged = (e: unknown): void => {
     this.inflight--;
-    if (e && !this.error) this.error = e;
+    if (e && !this.error) this.error = e as Error;
     const w = this.waiting;
     this.waiting = undefined;
     w?.();
@@ -146,39 +149,42 @@ class ParallelWriter extends Writable {
     check();
   }
 }
-const NO_SUCH_FILE = 2;
-
 function sftpCode(e: unknown): number | undefined {
-  const c = (e as { code?: unknown }).code;
-  return typeof c === 'number' ? c : undefined;
+  return e instanceof SftpError ? e.code : undefined;
 }
 
 /**
- * A registry in a directory on an ssh server. One connection, opened on first use and reopened
- * after it drops (so retries reconnect). Puts go to a hidden temporary and are renamed with
- * OpenSSH's posix-rename, which replaces atomically (plain SFTP rename refuses to overwrite).
+ * A registry in a directory on an ssh server. One session (OpenSSH's client, openssh.ts), opened
+ * on first use and again after it drops (so retries reconnect). Puts go to a hidden temporary and
+ * are renamed with OpenSSH's posix-rename, which replaces atomically (plain SFTP rename refuses to
+ * overwrite).
  */
 export class SftpTransport implements Transport {
   readonly display: string;
-  private conn: Promise<{ client: Client; sftp: SFTPWrapper }> | undefined;
+  private conn: Promise<{ wire: SftpWire; channel: SshChannel }> | undefined;
 
   constructor(readonly target: SshTarget, readonly root: string) {
     this.display = target.display;
   }
 
-  private session(): Promise<{ client: Client; sftp: SFTPWrapper }> {
-    this.conn ??= (async () => {
-      const client = await sshConnect(this.target);
-      const sftp = await new Promise<SFTPWrapper>((res, rej) => client.sftp((e, s) => (e ? rej(e) : res(s))));
-      client.once('close', () => {
-        this.conn = undefined;
+  private session(): Promise<{ wire: SftpWire; channel: SshChannel }> {
+    if (this.conn) return this.conn;
+    let channel: SshChannel | undefined;
+    const wire = new SftpWire((parts) => channel?.send(parts));
+    const conn: Promise<{ wire: SftpWire; channel: SshChannel }> = (async () => {
+      channel = await openSftpChannel(this.target, (b) => wire.receive(b), (e) => {
+        wire.close(e);
+        if (this.conn === conn) this.conn = undefined;
       });
-      return { client, sftp };
+      await wire.init();
+      return { wire, channel };
     })();
-    this.conn.catch(() => {
-      this.conn = undefined;
+    this.conn = conn;
+    conn.catch(() => {
+      if (this.conn === conn) this.conn = undefined;
+      channel?.close();
     });
-    return this.conn;
+    return conn;
   }
 
   private path(key: string): string {
@@ -186,69 +192,98 @@ export class SftpTransport implements Transport {
   }
 
   async stat(key: string): Promise<ObjectStat | undefined> {
-    const { sftp } = await this.session();
-    return new Promise((res, rej) =>
-      sftp.stat(this.path(key), (e, st) => {
-        if (e) return sftpCode(e) === NO_SUCH_FILE ? res(undefined) : rej(e);
-        res(st.isFile() ? { size: st.size } : undefined);
-      }),
-    );
+    const { wire } = await this.session();
+    try {
+      const st = await wire.stat(this.path(key));
+      return st.isFile() ? { size: st.size ?? 0 } : undefined;
+    } catch (e) {
+      if (sftpCode(e) === FX.NO_SUCH_FILE) return undefined;
+      throw e;
+    }
+  }
+
+  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+    const st = await this.stat(key);
+    if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+    const { wire } = await this.session();
+    const h = await wire.open(this.path(key), 'r');
+    return readPieces(wire, h, opts.offset ?? 0, st.size, sink);
   }
 
   async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
     const st = await this.stat(key);
     if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    const { sftp } = await this.session();
-    const h = await openFile(sftp, this.path(key), 'r');
-    return new ParallelReader(sftp, h, opts.offset ?? 0, st.size);
+    const { wire } = await this.session();
+    const h = await wire.open(this.path(key), 'r');
+    let resume: (() => void) | undefined;
+    const wake = (): void => {
+      const r = resume;
+      resume = undefined;
+      r?.();
+    };
+    const out = new Readable({
+      highWaterMark: PIECE * 4,
+      read: wake,
+      destroy(e, cb) {
+        wake(); // the reader went away: the next piece stops the transfer (and closes the file)
+        cb(e);
+      },
+    });
+    readPieces(wire, h, opts.offset ?? 0, st.size, (c) => {
+      if (out.destroyed) throw new Error('the reader went away');
+      // The stream's reader keeps what it is given: its own copy of the lent piece.
+      if (out.push(Buffer.from(c))) return undefined;
+      return new Promise<void>((r) => { resume = r; });
+    }).then(() => out.push(null), (e: unknown) => out.destroy(e as Error));
+    return out;
   }
 
-  private async mkdirs(dir: string, sftp: SFTPWrapper): Promise<void> {
+  private async mkdirs(dir: string, wire: SftpWire): Promise<void> {
     const parts = dir.split('/').filter(Boolean);
     let cur = dir.startsWith('/') ? '' : '.';
     for (const p of parts) {
       cur = `${cur}/${p}`;
-      await new Promise<void>((res, rej) =>
-        sftp.mkdir(cur, (e) => {
-          if (!e) return res();
-          // Exists already (SFTP reports it as a generic failure): check it is a directory.
-          sftp.stat(cur, (e2, st) => (!e2 && st.isDirectory() ? res() : rej(e)));
-        }),
-      );
+      try {
+        await wire.mkdir(cur);
+      } catch (e) {
+        // Exists already (SFTP reports it as a generic failure): check it is a directory.
+        const st = await wire.stat(cur).catch(() => undefined);
+        if (!st?.isDirectory()) throw e;
+      }
     }
   }
 
   async put(key: string, body: Readable, _size?: number): Promise<void> {
-    const { sftp } = await this.session();
+    const { wire } = await this.session();
     const target = this.path(key);
-    await this.mkdirs(posix.dirname(target), sftp);
+    await this.mkdirs(posix.dirname(target), wire);
     const tmp = posix.join(posix.dirname(target), `.${posix.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const h = await openFile(sftp, tmp, 'w', 0o644);
+      const h = await wire.open(tmp, 'w', 0o644);
       try {
-        await pipeline(body, new ParallelWriter(sftp, h));
+        await pipeline(body, new ParallelWriter(wire, h));
       } finally {
-        await closeFile(sftp, h).catch(() => undefined);
+        await wire.closeHandle(h).catch(() => undefined);
       }
-      await new Promise<void>((res, rej) => sftp.ext_openssh_rename(tmp, target, (e) => (e ? rej(e) : res())));
+      await wire.posixRename(tmp, target);
     } catch (e) {
-      await new Promise<void>((res) => sftp.unlink(tmp, () => res())).catch(() => undefined);
-      const code = sftpCode(e);
-      if (code === 3) throw new VesselError('E_REGISTRY', `${this.display}: ${key}: permission denied`);
+      await wire.remove(tmp).catch(() => undefined);
+      if (sftpCode(e) === FX.PERMISSION_DENIED) throw new VesselError('E_REGISTRY', `${this.display}: ${key}: permission denied`);
       throw e;
     }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const { sftp } = await this.session();
+    const { wire } = await this.session();
     const out: string[] = [];
     const walk = async (rel: string): Promise<void> => {
-      const entries = await new Promise<Array<{ filename: string; attrs: { isDirectory(): boolean; isFile(): boolean } }>>((res, rej) =>
-        sftp.readdir(this.path(rel), (e, list) => {
-          if (e) return sftpCode(e) === NO_SUCH_FILE ? res([]) : rej(e);
-          res(list as never);
-        }),
-      );
+      let entries: Awaited<ReturnType<SftpWire['readdir']>>;
+      try {
+        entries = await wire.readdir(this.path(rel));
+      } catch (e) {
+        if (sftpCode(e) === FX.NO_SUCH_FILE) return;
+        throw e;
+      }
       for (const e of entries) {
         if (e.filename.startsWith('.')) continue;
         const k = rel ? `${rel}/${e.filename}` : e.filename;
@@ -261,14 +296,16 @@ export class SftpTransport implements Transport {
   }
 
   async delete(key: string): Promise<void> {
-    const { sftp } = await this.session();
-    await new Promise<void>((res, rej) => sftp.unlink(this.path(key), (e) => (e && sftpCode(e) !== NO_SUCH_FILE ? rej(e) : res())));
+    const { wire } = await this.session();
+    await wire.remove(this.path(key)).catch((e: unknown) => {
+      if (sftpCode(e) !== FX.NO_SUCH_FILE) throw e;
+    });
   }
 
   async close(): Promise<void> {
     if (!this.conn) return;
     const c = await this.conn.catch(() => undefined);
     this.conn = undefined;
-    c?.client.end();
+    c?.channel.close();
   }
 }

@@ -52,7 +52,8 @@ export function knownHostKeys(text: string, host: string, port: number): Buffer[
   return out;
 }
 
-function privateKey(t: SshTarget): { key: Buffer; file: string } {
+/** The private key file: ?key=, VESSEL_SSH_KEY, or the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
+export function privateKey(t: SshTarget): { key: Buffer; file: string } {
   const given = t.params.key ?? process.env.VESSEL_SSH_KEY;
   const candidates = given ? [given] : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n));
   for (const f of candidates) {
@@ -61,32 +62,63 @@ function privateKey(t: SshTarget): { key: Buffer; file: string } {
   throw new VesselError('E_REGISTRY', `${t.display}: no ssh private key${given ? ` at ${given}` : ' in ~/.ssh'}`, { hint: 'give one with ?key=/path/to/key in the URL or VESSEL_SSH_KEY' });
 }
 
+export function sshUser(t: SshTarget): string {
+  return t.auth.user ?? userInfo().username;
+}
+
+/**
+ * How the server's host key is checked: a fingerprint pinned in the URL, or the keys known_hosts
+ * lists for host:port. With neither, nothing is trusted: the connection is refused before it is made.
+ */
+export interface HostKeyRule {
+  pinned: string | undefined;
+  known: Buffer[];
+}
+
+export function hostKeyRule(t: SshTarget): HostKeyRule {
+  const pinned = t.params.hostkey;
+  if (pinned) return { pinned, known: [] };
+  const file = t.params.known_hosts ?? process.env.VESSEL_KNOWN_HOSTS ?? join(homedir(), '.ssh', 'known_hosts');
+  const known = existsSync(file) ? knownHostKeys(readFileSync(file, 'utf8'), t.host, t.port) : [];
+  if (known.length === 0) {
+    throw new VesselError('E_REGISTRY', `${t.display}: host key of ${t.host}:${t.port} is not known (${file})`, {
+      hint: `pin it: ssh-keyscan -p ${t.port} ${t.host} >> ${file}, or add ?hostkey=SHA256:… to the URL`,
+    });
+  }
+  return { pinned: undefined, known };
+}
+
+/** The fingerprints a rule accepts (SHA256:…). */
+export function acceptedFingerprints(rule: HostKeyRule): string[] {
+  return rule.pinned !== undefined ? [rule.pinned] : rule.known.map(fingerprint);
+}
+
+export function hostKeyRefused(t: SshTarget, fp: string): VesselError {
+  return new VesselError('E_REGISTRY', `${t.display}: host key of ${t.host}:${t.port} (${fp}) does not match the pinned key; refusing to connect`, { hint: 'if the server was really re-keyed, update known_hosts or ?hostkey=' });
+}
+
+export function authFailed(t: SshTarget, user: string): VesselError {
+  return new VesselError('E_REGISTRY', `${t.display}: ssh authentication failed for user "${user}"`, { hint: 'check the user and that the key is in the server\'s authorized_keys' });
+}
+
+/** An ssh2 connection (zfs+ssh runs its zfs commands over it; sftp:// uses OpenSSH, openssh.ts). */
 export async function sshConnect(t: SshTarget): Promise<Client> {
   // require(), not import(): no export-name scan of a CommonJS package at every connection's start.
   const { Client } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
   const { key } = privateKey(t);
-  const pinned = t.params.hostkey;
-  let known: Buffer[] = [];
-  if (!pinned) {
-    const file = t.params.known_hosts ?? process.env.VESSEL_KNOWN_HOSTS ?? join(homedir(), '.ssh', 'known_hosts');
-    if (existsSync(file)) known = knownHostKeys(readFileSync(file, 'utf8'), t.host, t.port);
-    if (known.length === 0) {
-      throw new VesselError('E_REGISTRY', `${t.display}: host key of ${t.host}:${t.port} is not known (${file})`, {
-        hint: `pin it: ssh-keyscan -p ${t.port} ${t.host} >> ${file}, or add ?hostkey=SHA256:… to the URL`,
-      });
-    }
-  }
+  const accepted = acceptedFingerprints(hostKeyRule(t));
   let rejectedKey: Buffer | undefined;
+  const user = sshUser(t);
   const cfg: ConnectConfig = {
     host: t.host,
     port: t.port,
-    username: t.auth.user ?? userInfo().username,
+    username: user,
     privateKey: key,
     ...(process.env.VESSEL_SSH_PASSPHRASE ? { passphrase: process.env.VESSEL_SSH_PASSPHRASE } : {}),
     readyTimeout: 20_000,
     keepaliveInterval: 10_000,
     hostVerifier: (k: Buffer) => {
-      const ok = pinned ? fingerprint(k) === pinned : known.some((x) => x.equals(k));
+      const ok = accepted.includes(fingerprint(k));
       if (!ok) rejectedKey = k;
       return ok;
     },
@@ -95,13 +127,9 @@ export async function sshConnect(t: SshTarget): Promise<Client> {
   return new Promise((res, rej) => {
     c.once('ready', () => res(c));
     c.once('error', (e: Error & { level?: string }) => {
-      if (rejectedKey) {
-        rej(new VesselError('E_REGISTRY', `${t.display}: host key of ${t.host}:${t.port} (${fingerprint(rejectedKey)}) does not match the pinned key; refusing to connect`, { hint: 'if the server was really re-keyed, update known_hosts or ?hostkey=' }));
-      } else if (e.level === 'client-authentication') {
-        rej(new VesselError('E_REGISTRY', `${t.display}: ssh authentication failed for user "${cfg.username}"`, { hint: 'check the user and that the key is in the server\'s authorized_keys' }));
-      } else {
-        rej(e);
-      }
+      if (rejectedKey) rej(hostKeyRefused(t, fingerprint(rejectedKey)));
+      else if (e.level === 'client-authentication') rej(authFailed(t, user));
+      else rej(e);
     });
     try {
       c.connect(cfg);

@@ -14,6 +14,48 @@ export interface ObjectStat {
   size: number;
 }
 
+/**
+ * Takes an object's bytes in order. The chunk is lent: valid only during the call (a transport
+ * may read the next bytes into the same memory) — unless `owned`, when the sink may keep it (a
+ * stream's chunks are the reader's). A returned promise pauses the transfer until it settles; a
+ * rejection stops it with that reason.
+ */
+export type ChunkSink = (chunk: Buffer, owned?: boolean) => Promise<void> | undefined;
+
+/** A stream's chunks into a sink, honouring its back-pressure: for media whose reads are streams. */
+export function pumpStream(src: Readable, sink: ChunkSink): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      src.destroy();
+      reject(e);
+    };
+    // 'data' events, not an async iterator: that one concatenates whatever is buffered into a
+    // new Buffer at every step (a copy of each byte, and garbage).
+    src.on('data', (c: Buffer) => {
+      if (settled) return;
+      try {
+        const wait = sink(c, true);
+        if (wait) {
+          src.pause();
+          wait.then(() => { if (!settled) src.resume(); }, fail);
+        }
+      } catch (e) {
+        fail(e);
+      }
+    });
+    src.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    src.once('error', fail);
+    src.once('close', () => fail(Object.assign(new Error('the connection closed before the end of the object'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+  });
+}
+
 export interface Transport {
   /** The registry URL without credentials, for messages. */
   readonly display: string;
@@ -22,6 +64,11 @@ export interface Transport {
   stat(key: string): Promise<ObjectStat | undefined>;
   /** The object's bytes from `offset` on; a VesselError E_NOT_FOUND when absent. */
   get(key: string, opts?: { offset?: number }): Promise<Readable>;
+  /**
+   * The same bytes lent to `sink` chunk by chunk, with no stream in between and no buffer per
+   * chunk (layer downloads); resolves at the object's end. Where absent, get() is pumped.
+   */
+  pump?(key: string, sink: ChunkSink, opts?: { offset?: number }): Promise<void>;
   /** Store the stream under `key`; `size` when known lets transports pick single or multipart. */
   put(key: string, body: Readable, size?: number): Promise<void>;
   /** Every key under `prefix` (recursively), relative to the registry root. Undefined: cannot list. */
@@ -66,6 +113,8 @@ export interface Registry {
   /** True when the blob is there whole (right size). */
   hasBlob(name: string, digest: Digest, size: number): Promise<boolean>;
   getBlob(name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable>;
+  /** The blob's bytes lent to `sink` (Transport.pump); resolves at its end. */
+  pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts?: { offset?: number }): Promise<void>;
   /** Upload a blob; `open` is called again for each retry, so it must give a fresh stream. */
   putBlob(name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void>;
   /** The manifest `tag` of `name` points at, or undefined when there is no such tag. */

@@ -3,15 +3,15 @@ import { Transform, pipeline, type Readable, type TransformCallback } from 'node
 import { VesselError } from '../util/index.js';
 import type { Digest } from '../image/index.js';
 
-/** Read a small object (manifest, config, ref) whole, refusing more than `max` bytes. */
-export async function readSmall(stream: Readable, max: number): Promise<Buffer> {
+/** Read a small object (manifest, config, ref) whole, refusing more than `max` bytes; `what` names it. */
+export async function readSmall(stream: Readable, max: number, what = 'object'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream as AsyncIterable<Buffer>) {
     n += c.length;
     if (n > max) {
       stream.destroy();
-      throw new VesselError('E_REGISTRY', `object larger than ${max} bytes`);
+      throw new VesselError('E_REGISTRY', `${what} is larger than ${max} bytes`);
     }
     chunks.push(c);
   }

@@ -1,4 +1,5 @@
 import { spawn as nodeSpawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { debugEnabled, log } from './log.js';
 import { VesselError } from './errors.js';
@@ -29,8 +30,8 @@ export interface HostOptions {
 export interface SpawnOptions {
   cwd?: string;
   env?: Record<string, string>;
-  /** Per fd 0,1,2,(3…): inherit, ignore, a pipe, or an already open fd. */
-  stdio?: Array<'inherit' | 'ignore' | 'pipe' | number>;
+  /** Per fd 0,1,2,(3…): inherit, ignore, a pipe, an already open fd, or a socket's (the child gets a copy). */
+  stdio?: Array<'inherit' | 'ignore' | 'pipe' | number | Socket>;
   detached?: boolean;
 }
 

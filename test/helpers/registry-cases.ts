@@ -13,6 +13,17 @@ export async function images(t: TestRoot): Promise<ImageRow[]> {
   return JSON.parse(r.stdout) as ImageRow[];
 }
 
+/** A test file's cleanups, last first; one that fails is reported and the others still run. */
+export async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error('cleanup:', e);
+    }
+  }
+}
+
 export function events(stdout: string): Array<Record<string, unknown>> {
   return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }

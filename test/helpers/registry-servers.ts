@@ -602,6 +602,89 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
   };
 }
 
+// ---------------------------------------------------------------- a TCP proxy with fault hooks
+
+export interface TcpProxy {
+  port: number;
+  /** Bytes the server sent to clients through the proxy so far. */
+  down(): number;
+  /** Request heads seen on plain-text HTTP connections (GET/HEAD: no bodies): method, path, Range. */
+  requests: Array<{ method: string; path: string; range?: string }>;
+  /** Pace what the server sends to this many bytes per second (0: full speed). */
+  throttle(bytesPerSecond: number): void;
+  /** The server "dies": every connection cut, nothing listens until restore(). */
+  crash(): void;
+  /** Listen again on the same port. */
+  restore(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a real server (radosgw, s3rver, sshd), for faults those
+ * servers have no hooks for: a transfer slowed so that a pull can be killed in its middle, every
+ * connection cut at once, and a count of the bytes a rerun fetched. On plain HTTP it also notes
+ * each request's Range header.
+ */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const requests: TcpProxy['requests'] = [];
+  const live = new Set<import('node:net').Socket>();
+  let down = 0;
+  let rate = 0;
+  const server = netServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    live.add(client);
+    live.add(upstream);
+    let head = '';
+    client.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      for (let end = head.indexOf('\r\n\r\n'); end >= 0; end = head.indexOf('\r\n\r\n')) {
+        const lines = head.slice(0, end).split('\r\n');
+        head = head.slice(end + 4);
+        const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(lines[0] ?? '');
+        if (!m) break;
+        const range = lines.find((l) => /^range:/i.test(l))?.replace(/^range:\s*/i, '');
+        requests.push({ method: m[1]!, path: decodeURIComponent(m[2]!), ...(range ? { range } : {}) });
+      }
+      if (head.length > 65536) head = '';
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      down += d.length;
+      client.write(d);
+      if (rate > 0) {
+        upstream.pause();
+        setTimeout(() => upstream.resume(), (d.length / rate) * 1000);
+      }
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      live.delete(client);
+      live.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', close);
+      s.on('close', close);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port, requests,
+    down: () => down,
+    throttle: (bps) => { rate = bps; },
+    crash: () => {
+      server.close();
+      for (const s of live) s.destroy();
+    },
+    restore: () => new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', () => r()); }),
+    async stop() {
+      for (const s of live) s.destroy();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 // ---------------------------------------------------------------- zfs-fuse
 
 export interface ZfsServer extends Server {

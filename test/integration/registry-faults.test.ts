@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BIN, makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree } from '../helpers/image.js';
 import { bigImage, importTestImages } from '../helpers/registry-images.js';
-import { events, images } from '../helpers/registry-cases.js';
+import { events, images, runCleanups } from '../helpers/registry-cases.js';
 import { execAsync, startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
 
 /**
@@ -29,15 +29,7 @@ beforeAll(async () => {
   await bigImage(src, 'big:latest', BIG_MB);
 }, 240_000);
 
-afterAll(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error('cleanup:', e);
-    }
-  }
-}, 60_000);
+afterAll(() => runCleanups(cleanups), 60_000);
 
 /** A fresh root with busybox in its store (so "unchanged" means something). */
 async function dstWithBusybox(tag: string): Promise<TestRoot> {

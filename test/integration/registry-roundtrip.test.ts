@@ -183,6 +183,15 @@ describe('zfs:// (zfs-fuse pools)', () => {
     expect(top?.[1]).toMatch(new RegExp(`^${regPool}/images/layers/[0-9a-f]{32}@vessel$`));
   });
 
+  it('zfs+ssh:// round trip through sshd: zfs commands over ssh2, files over OpenSSH\'s sftp', async () => {
+    const ssh = await startSshd();
+    cleanups.push(() => ssh.stop());
+    execFileSync('zfs', ['create', `${regPool}/remote`]);
+    await roundTrip(src, cleanups, `zfs+ssh://root@127.0.0.1:${ssh.port}/${regPool}/remote`, { VESSEL_SSH_KEY: ssh.key, VESSEL_KNOWN_HOSTS: ssh.knownHosts });
+    const list = execFileSync('zfs', ['list', '-H', '-o', 'name', '-r', `${regPool}/remote/layers`], { encoding: 'utf8' });
+    expect(list.trim().split('\n')).toHaveLength(3);
+  });
+
   it('pull --into-zfs receives the layers as send streams, the top one with its parent as origin', async () => {
     const dst = makeRoot('registry-zfs-recv');
     cleanups.push(() => dst.dispose());

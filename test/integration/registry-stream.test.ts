@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree, makeTar } from '../helpers/image.js';
 import { importTestImages, manyLayerImage } from '../helpers/registry-images.js';
-import { events, images } from '../helpers/registry-cases.js';
+import { events, images, runCleanups } from '../helpers/registry-cases.js';
 import { startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
 
 /**
@@ -29,15 +29,7 @@ beforeAll(async () => {
   await manyLayerImage(src, 'many:latest', LAYERS, MB);
 }, 240_000);
 
-afterAll(async () => {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error('cleanup:', e);
-    }
-  }
-}, 60_000);
+afterAll(() => runCleanups(cleanups), 60_000);
 
 const storeOf = (t: TestRoot) => join(t.root, 'images');
 
