@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { host, stderrOf, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
-import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
-import { extractTarStream, type ExtractResult } from './extract.js';
+import { detectCompression, readHead, type Compression } from './compression.js';
+import { extractTarFile, extractTarStream, type ExtractResult } from './extract.js';
 import { finished, readFileThrough } from './streams.js';
 import { tarStreamLib } from './retar.js';
 import { printableText } from './tar-headers.js';
@@ -101,9 +101,9 @@ export async function fileSize(file: string): Promise<number> {
 /**
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
  * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). A plain tar is
- * read once by JavaScript (unpacked and hashed) and copied by the kernel; a compressed one is read
- * by its decompressing tool and once by JavaScript, which hashes it and writes the blob copy on
- * the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
+ * read once by the native gate (hashed, judged, unpacked) and copied by the kernel; a compressed
+ * one is read by its decompressing tool for the gate, and once by JavaScript, which hashes it and
+ * writes the blob copy on the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
  * layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
@@ -131,32 +131,31 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   let result: ExtractResult;
   let blobDigest: Digest;
   if (kind === 'none') {
-    // A plain tar is its own diff id: one read, one hash, straight into the unpacker.
-    const rs = createReadStream(file, { highWaterMark: 1 << 20 });
-    rs.on('data', (c) => count(c as Buffer));
+    // A plain tar is its own diff id: the gate reads the file, hashes it, and feeds tar.
+    const onRead = (read: number) => {
+      done = read;
+      opts.onProgress?.({ done, total });
+    };
     try {
-      result = await extractTarStream(rs, layerDir, extractOpts);
+      result = await extractTarFile(file, kind, layerDir, { ...extractOpts, onRead });
     } catch (e) {
-      rs.destroy();
       await blobCopy.catch(() => undefined);
       throw e;
     }
     blobDigest = result.diffId;
+    onRead(result.streamBytes);
   } else {
-    // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
-    // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
-    // file, from the page cache, beside it, which also writes the blob copy (so a refused layer
-    // stops copying too): the bar follows that read.
-    const dec = await decompressFile(kind, file);
+    // The gate's decompressor reads the file; the gate hashes the plain tar for the diff id and
+    // feeds tar, none of it through JavaScript. The blob's own digest is hashed from a second
+    // read of the file, from the page cache, beside it, which also writes the blob copy (so a
+    // refused layer stops copying too): the bar follows that read.
     const stopHash = new AbortController();
     const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal, ...(keepBlob ? { copyTo: blobPath } : {}) });
     blobHash.catch(() => undefined);
     try {
-      result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
+      result = await extractTarFile(file, kind, layerDir, extractOpts);
     } catch (e) {
       stopHash.abort();
-      dec.abort();
-      await dec.done.catch(() => undefined);
       await blobHash.catch(() => undefined);
       throw e;
     }
