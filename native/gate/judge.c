@@ -96,8 +96,8 @@ int judge_progress(uint64_t bytes) {
   return judge_flush();
 }
 
-long judge_verdicts(char *v, size_t n) {
-  if (judge_flush() != 0) return -1;
+long judge_read(char *v, size_t n) {
   ssize_t k = read(fd, v, n);
+  if (k < 0 && (errno == EINTR || errno == EAGAIN)) return -2;
   return k > 0 ? (long)k : -1;
 }

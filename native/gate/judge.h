@@ -42,9 +42,9 @@ int judge_flush(void);
 /* Say how far the stream has been read (sent at once). */
 int judge_progress(uint64_t bytes);
 /*
- * Read verdicts into OUT (after flushing), at most N: as many as have come, at least one. The
- * count, or -1: the judge is gone (or a signal came).
+ * Read the verdicts that have come into OUT, at most N (the socket is readable: this does not
+ * block). The count; -1: the judge is gone; -2: interrupted.
  */
-long judge_verdicts(char *out, size_t n);
+long judge_read(char *out, size_t n);
 
 #endif

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,41 +65,20 @@ struct gate {
   int tar_in;
   struct child unpacker, decompressor;
   uint8_t *buf;
+  /* Stream offsets: of buf[0], forwarded up to, read in all, last said in a progress line. */
   uint64_t base, fwd, total, said;
   size_t len, max_read;
+  /* Headers the judge has not answered yet, oldest first (a ring of stream offsets). */
   uint64_t *pending;
-  size_t npending;
+  size_t head, count;
   char *verdicts;
 };
 
-/* Forward stream bytes [g->fwd, to) to the unpacker. -1: stop (a signal, or it failed). */
-static int forward(struct gate *g, uint64_t to) {
-  while (g->fwd < to) {
-    if (g->tar_in < 0) {
-      g->fwd = to;
-      break;
-    }
-    ssize_t n = write(g->tar_in, g->buf + (g->fwd - g->base), (size_t)(to - g->fwd));
-    if (n > 0) {
-      g->fwd += (uint64_t)n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR && !stop_signal) continue;
-    if (n < 0 && errno == EPIPE) {
-      /*
-       * The unpacker stopped reading: at the end-of-archive blocks it may exit before the stream
-       * ends (the rest is still hashed and judged). If it failed, there is no point going on.
-       */
-      close(g->tar_in);
-      g->tar_in = -1;
-      child_wait(&g->unpacker);
-      if (WIFEXITED(g->unpacker.status) && WEXITSTATUS(g->unpacker.status) == 0) continue;
-      return -1;
-    }
-    if (n < 0 && !stop_signal) judge_fail("write to the unpacker: %s", strerror(errno));
-    return -1;
-  }
-  return 0;
+enum outcome { RAN_OUT, STOPPED };
+
+/* How far the unpacker may be fed now: up to the oldest unanswered header, or the walk's hold. */
+static uint64_t limit(const struct gate *g) {
+  return g->count ? g->pending[g->head] : walk_hold(&g->walk);
 }
 
 /* Keep stream bytes from g->fwd on; make room for one more read. */
@@ -110,60 +90,115 @@ static void compact(struct gate *g) {
   g->base = g->fwd;
 }
 
-enum outcome { RAN_OUT, STOPPED };
+/* Hand the unpacker what it may have and its pipe takes now. -1: stop. */
+static int forward(struct gate *g) {
+  uint64_t to = limit(g);
+  if (g->tar_in < 0) {
+    if (g->fwd < to) g->fwd = to;
+    return 0;
+  }
+  if (g->fwd >= to) return 0;
+  ssize_t n = write(g->tar_in, g->buf + (g->fwd - g->base), (size_t)(to - g->fwd));
+  if (n > 0) {
+    g->fwd += (uint64_t)n;
+    return 0;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return stop_signal ? -1 : 0;
+  if (n < 0 && errno == EPIPE) {
+    /*
+     * The unpacker stopped reading: at the end-of-archive blocks it may exit before the stream
+     * ends (the rest is still hashed and judged). If it failed, there is no point going on.
+     */
+    close(g->tar_in);
+    g->tar_in = -1;
+    child_wait(&g->unpacker);
+    return WIFEXITED(g->unpacker.status) && WEXITSTATUS(g->unpacker.status) == 0 ? 0 : -1;
+  }
+  judge_fail("write to the unpacker: %s", strerror(errno));
+  return -1;
+}
+
+/* Verdicts that have come, applied oldest first. -1: stop (a refusal, or the judge is gone). */
+static int hear(struct gate *g) {
+  long got = judge_read(g->verdicts, g->count);
+  if (got < 0) return stop_signal || got == -1 ? -1 : 0;
+  for (long i = 0; i < got; i++) {
+    if (g->verdicts[i] == 'p') tar_make_placeholder(g->buf + (g->pending[g->head] - g->base));
+    /* A refusal: nothing of the entry, or after it, reaches the unpacker. */
+    else if (g->verdicts[i] != 'a') return -1;
+    g->head = (g->head + 1) % MAX_PENDING;
+    g->count--;
+  }
+  return 0;
+}
+
+/* Read more of the stream: hash it, walk it, ask about every entry found. -1: stop; 1: its end. */
+static int take(struct gate *g) {
+  size_t room = BUF_CAP - g->len;
+  if (room > g->max_read) room = g->max_read;
+  ssize_t n = read(g->in, g->buf + g->len, room);
+  if (n < 0) {
+    if (errno == EINTR || errno == EAGAIN) return stop_signal ? -1 : 0;
+    judge_fail("read: %s", strerror(errno));
+    return -1;
+  }
+  if (n == 0) return 1;
+  if (g->hash) sha256_update(&g->sha, g->buf + g->len, (size_t)n);
+  g->len += (size_t)n;
+  g->total += (uint64_t)n;
+  if (g->total - g->said >= PROGRESS_EVERY) {
+    if (judge_progress(g->total) != 0) return -1;
+    g->said = g->total;
+  }
+  struct walk_entry e;
+  enum walk_result r;
+  while ((r = walk_next(&g->walk, g->buf, g->base, g->base + g->len, &e)) == WALK_ENTRY) {
+    if (judge_entry(&e) != 0) return -1;
+    g->pending[(g->head + g->count) % MAX_PENDING] = e.at;
+    g->count++;
+  }
+  if (r == WALK_BAD) {
+    judge_bad(g->walk.error_name, g->walk.error_name_len, g->walk.error, 0);
+    return -1;
+  }
+  /* The questions go at once: the answers are wanted before the unpacker reaches the headers. */
+  return judge_flush() == 0 ? 0 : -1;
+}
 
 /*
- * Read, hash, walk, ask, forward, until the stream ends (RAN_OUT) or the gate must stop
- * (STOPPED: a refusal, a bad stream, a failed unpacker, a signal; the reason is already sent).
+ * Read, hash, walk, ask, forward — all at once, as each side allows (poll): the stream is read
+ * ahead while the judge answers, so the unpacker and the decompressor never wait on a round
+ * trip to vessel. Until the stream ends (RAN_OUT) or the gate must stop (STOPPED: a refusal, a
+ * bad stream, a failed unpacker, a signal; the reason is already sent).
  */
 static enum outcome pump(struct gate *g) {
+  int eof = 0;
   for (;;) {
+    if (stop_signal) return STOPPED;
+    if (forward(g) != 0) return STOPPED;
+    if (eof && g->count == 0 && g->fwd >= limit(g)) return RAN_OUT;
     compact(g);
-    size_t room = BUF_CAP - g->len;
-    if (room > g->max_read) room = g->max_read;
-    if (room == 0) {
+    struct pollfd p[3];
+    nfds_t n = 0;
+    int in = -1, out = -1, ctl = -1;
+    if (!eof && g->len < BUF_CAP) p[in = (int)n++] = (struct pollfd){ .fd = g->in, .events = POLLIN };
+    if (g->tar_in >= 0 && g->fwd < limit(g)) p[out = (int)n++] = (struct pollfd){ .fd = g->tar_in, .events = POLLOUT };
+    if (g->count) p[ctl = (int)n++] = (struct pollfd){ .fd = 3, .events = POLLIN };
+    if (n == 0) {
       judge_fail("a header group larger than the buffer");
       return STOPPED;
     }
-    ssize_t n = read(g->in, g->buf + g->len, room);
-    if (n < 0) {
-      if (errno == EINTR && !stop_signal) continue;
-      if (!stop_signal) judge_fail("read: %s", strerror(errno));
+    if (poll(p, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      judge_fail("poll: %s", strerror(errno));
       return STOPPED;
     }
-    if (n == 0) return RAN_OUT;
-    if (g->hash) sha256_update(&g->sha, g->buf + g->len, (size_t)n);
-    g->len += (size_t)n;
-    g->total += (uint64_t)n;
-    if (g->total - g->said >= PROGRESS_EVERY) {
-      if (judge_progress(g->total) != 0) return STOPPED;
-      g->said = g->total;
-    }
-
-    struct walk_entry e;
-    enum walk_result r;
-    while ((r = walk_next(&g->walk, g->buf, g->base, g->base + g->len, &e)) == WALK_ENTRY) {
-      if (judge_entry(&e) != 0) return STOPPED;
-      g->pending[g->npending++] = e.at;
-    }
-    if (r == WALK_BAD) {
-      /* What was walked before the bad header may go; the unpacker dies unheard anyway. */
-      judge_bad(g->walk.error_name, g->walk.error_name_len, g->walk.error, 0);
-      return STOPPED;
-    }
-    if (forward(g, g->npending ? g->pending[0] : walk_hold(&g->walk)) != 0) return STOPPED;
-    /* Each verdict as it comes: a refusal stops the gate at once, whatever follows it. */
-    for (size_t done = 0; done < g->npending;) {
-      long got = judge_verdicts(g->verdicts, g->npending - done);
-      if (got < 0) return STOPPED;
-      for (long i = 0; i < got; i++, done++) {
-        if (g->verdicts[i] == 'p') tar_make_placeholder(g->buf + (g->pending[done] - g->base));
-        else if (g->verdicts[i] != 'a') return STOPPED;
-      }
-    }
-    if (g->npending) {
-      g->npending = 0;
-      if (forward(g, walk_hold(&g->walk)) != 0) return STOPPED;
+    if (ctl >= 0 && p[ctl].revents && hear(g) != 0) return STOPPED;
+    if (out >= 0 && p[out].revents && forward(g) != 0) return STOPPED;
+    if (in >= 0 && p[in].revents) {
+      int r = take(g);
+      if (r < 0) return STOPPED;
+      if (r > 0) eof = 1;
     }
   }
 }
@@ -250,6 +285,8 @@ int main(int argc, char **argv) {
   }
   close(tar_pipe[0]);
   g.tar_in = tar_pipe[1];
+  /* Never block on the unpacker: poll says when its pipe takes more. */
+  (void)fcntl(g.tar_in, F_SETFL, fcntl(g.tar_in, F_GETFL) | O_NONBLOCK);
 
   outcome = pump(&g);
   read_all = outcome == RAN_OUT;
@@ -258,8 +295,6 @@ int main(int argc, char **argv) {
     if (why) {
       judge_bad(g.walk.error_name, g.walk.error_name_len, why, 1);
       read_all = 1;
-      outcome = STOPPED;
-    } else if (forward(&g, g.base + g.len) != 0) {
       outcome = STOPPED;
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { constants, copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -116,11 +116,12 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
   const before = await stat(file);
-  // A plain tar's blob is a copy made by the kernel (copy_file_range, a reflink where the
-  // filesystem has them), beside the one read through the pipeline: it costs no JavaScript time.
-  // Its digest is the one hashed from the stream; the file must not change meanwhile (checked
-  // below by size and mtime).
-  const blobCopy = keepBlob && kind === 'none' ? copyFile(file, blobPath) : Promise.resolve();
+  // The blob is a copy made by the kernel (a reflink where the filesystem has them, else
+  // copy_file_range), beside the reads of the pipeline: it costs no JavaScript time (a copy
+  // written from JavaScript cost a compressed import a tenth more: bench/image-import.js). Its
+  // digest is hashed from the stream; the file must not change meanwhile (checked below by size
+  // and mtime).
+  const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
   blobCopy.catch(() => undefined);
   const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
   let done = 0;
@@ -147,16 +148,15 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   } else {
     // The gate's decompressor reads the file; the gate hashes the plain tar for the diff id and
     // feeds tar, none of it through JavaScript. The blob's own digest is hashed from a second
-    // read of the file, from the page cache, beside it, which also writes the blob copy (so a
-    // refused layer stops copying too): the bar follows that read.
+    // read of the file, from the page cache, beside it: the bar follows that read.
     const stopHash = new AbortController();
-    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal, ...(keepBlob ? { copyTo: blobPath } : {}) });
+    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal });
     blobHash.catch(() => undefined);
     try {
       result = await extractTarFile(file, kind, layerDir, extractOpts);
     } catch (e) {
       stopHash.abort();
-      await blobHash.catch(() => undefined);
+      await Promise.all([blobHash.catch(() => undefined), blobCopy.catch(() => undefined)]);
       throw e;
     }
     blobDigest = await blobHash;

@@ -75,6 +75,8 @@ interface Seen {
 
 interface Run {
   entries: Seen[];
+  /** What the gate said of its progress (bytes read). */
+  read: number[];
   passed: Buffer;
   report: Awaited<import('../../src/image/gate.js').Gate['report']>;
 }
@@ -87,6 +89,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
   const sink = join(out, `passed-${Math.random().toString(36).slice(2)}`);
   writeFileSync(sink, '');
   const entries: Seen[] = [];
+  const read: number[] = [];
   let input: number | 'pipe' = 'pipe';
   let fd: number | undefined;
   if (opts.decompress) {
@@ -101,6 +104,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     unpack: opts.unpack ?? ['sh', '-c', 'cat > "$0"', sink],
     hash: true,
     ...(opts.maxRead ? { maxRead: opts.maxRead } : {}),
+    onRead: (n) => read.push(n),
     judge: (e) => {
       entries.push({ line: `${e.type} ${e.name} ${e.linkname ?? ''} ${e.type === 'file' ? e.size : ''}`, sparse: e.sparseProblem, realSize: e.realSize });
       const v = opts.verdict?.(e.name, e.type) ?? 'a';
@@ -117,7 +121,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     }
   }
   const report = await g.report;
-  return { entries, passed: readFileSync(sink), report };
+  return { entries, read, passed: readFileSync(sink), report };
 }
 
 /** What tar-stream (a full parser) sees: the reference for the gate's walk. */
@@ -219,6 +223,15 @@ describe('the gate hands on nothing the judge has not accepted', () => {
       // the diff id is the stream as it came, not as rewritten
       expect(r.report.diffId).toBe(`sha256:${sha256(data)}`);
     }
+  });
+
+  it('Solaris\' X header is read as a pax header; progress is reported every 8 MiB read', async () => {
+    const data = Buffer.concat([pax([['path', 'from-x']], 'X'), ustar({ name: 'short', size: 20 << 20 }), Buffer.alloc(20 << 20), END]);
+    const r = await runGate(data);
+    expect(r.entries.map((e) => e.line)).toEqual([`file from-x  ${20 << 20}`]);
+    expect(r.read.length).toBe(2);
+    expect(r.read[0]).toBeGreaterThanOrEqual(8 << 20);
+    expect(r.read[1]).toBeGreaterThanOrEqual(16 << 20);
   });
 
   it('names are passed as bytes: control characters, quotes, spaces and bytes that are not UTF-8 arrive intact', async () => {
