@@ -1,8 +1,19 @@
 /**
- * Entry names as vessel shows them. Names are byte strings (latin1: one char per byte), as tar
+ * The checksum of tar header blocks vessel writes itself (tar-entry.ts's whiteout markers), and
+ * entry names as vessel shows them. Names are byte strings (latin1: one char per byte), as tar
  * stores them and as the tar gate (gate.ts) reports them: nothing is lost to UTF-8 decoding, and
  * "/" and "." compare as the bytes the unpacker sees. printableName() shows them.
  */
+const BLOCK = 512;
+
+/** A header block's checksum field, written for its bytes as they are (the ustar rule). */
+export function writeChecksum(h: Buffer): void {
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const hex = (c: number) => `\\x${c.toString(16).padStart(2, '0')}`;
 
