@@ -15,11 +15,13 @@ void sparse_start(struct sparse *s, uint64_t realsize) {
 }
 
 void sparse_region(struct sparse *s, uint64_t offset, uint64_t numbytes) {
-  if (offset > TAR_MAX_NUMBER || numbytes > TAR_MAX_NUMBER - offset || offset + numbytes > s->realsize)
-    return bad(s, "a region ends beyond the file's size");
+  if (offset > TAR_MAX_NUMBER || numbytes > TAR_MAX_NUMBER - offset || offset + numbytes > s->realsize) {
+    bad(s, "a region ends beyond the file's size");
+    return;
+  }
   s->regions++;
   if (numbytes == 0) return;
-  if (s->last_partial) return bad(s, "a region with data follows one that does not fill whole blocks");
+  if (s->last_partial) { bad(s, "a region with data follows one that does not fill whole blocks"); return; }
   s->last_partial = numbytes % TAR_BLOCK != 0;
   s->sum += numbytes;
 }
@@ -29,13 +31,13 @@ void sparse_old_slots(struct sparse *s, const uint8_t *slots, int n, int extende
     const uint8_t *slot = slots + 24 * i;
     /* GNU tar stops at an empty numbytes field, libarchive at an empty offset field. */
     if (slot[0] == 0 || slot[12] == 0) {
-      if (slot[0] != slot[12]) return bad(s, "a map entry with an empty field");
-      if (extended) return bad(s, "an unfilled map continued in an extension block");
+      if (slot[0] != slot[12]) { bad(s, "a map entry with an empty field"); return; }
+      if (extended) { bad(s, "an unfilled map continued in an extension block"); return; }
       return;
     }
     uint64_t offset, numbytes;
     const char *why;
-    if (tar_number(slot, 12, &offset, &why) != 0 || tar_number(slot + 12, 12, &numbytes, &why) != 0) return bad(s, "a map entry is not a number");
+    if (tar_number(slot, 12, &offset, &why) != 0 || tar_number(slot + 12, 12, &numbytes, &why) != 0) { bad(s, "a map entry is not a number"); return; }
     sparse_region(s, offset, numbytes);
   }
 }
@@ -44,11 +46,11 @@ void sparse_pax_map(struct sparse *s, struct span map) {
   size_t i = 0;
   uint64_t pair[2];
   int k = 0;
-  if (map.len == 0) return bad(s, "GNU.sparse.map is empty");
+  if (map.len == 0) { bad(s, "GNU.sparse.map is empty"); return; }
   while (i <= map.len) {
     size_t j = i;
     while (j < map.len && map.p[j] != ',') j++;
-    if (span_decimal((struct span){ map.p + i, j - i, 1 }, &pair[k]) != 0) return bad(s, "GNU.sparse.map holds something other than numbers");
+    if (span_decimal((struct span){ map.p + i, j - i, 1 }, &pair[k]) != 0) { bad(s, "GNU.sparse.map holds something other than numbers"); return; }
     if (++k == 2) {
       sparse_region(s, pair[0], pair[1]);
       k = 0;
@@ -68,8 +70,8 @@ void sparse_pax_pairs(struct sparse *s, const uint8_t *pax, size_t len, uint64_t
     uint64_t v;
     int is_offset = span_is(r.key, "GNU.sparse.offset");
     if (!is_offset && !span_is(r.key, "GNU.sparse.numbytes")) continue;
-    if (span_decimal(r.value, &v) != 0) return bad(s, "a map record is not a number");
-    if (is_offset == have_offset) return bad(s, "GNU.sparse.offset and GNU.sparse.numbytes do not alternate");
+    if (span_decimal(r.value, &v) != 0) { bad(s, "a map record is not a number"); return; }
+    if (is_offset == have_offset) { bad(s, "GNU.sparse.offset and GNU.sparse.numbytes do not alternate"); return; }
     if (is_offset) {
       offset = v;
       have_offset = 1;
@@ -79,7 +81,7 @@ void sparse_pax_pairs(struct sparse *s, const uint8_t *pax, size_t len, uint64_t
       pairs++;
     }
   }
-  if (have_offset) return bad(s, "a GNU.sparse.offset without its numbytes");
+  if (have_offset) { bad(s, "a GNU.sparse.offset without its numbytes"); return; }
   /* GNU tar sizes the map by GNU.sparse.numblocks and refuses records beyond it. */
   if (have_numblocks && numblocks != pairs) bad(s, "GNU.sparse.numblocks does not match the map");
 }
