@@ -301,9 +301,13 @@ int main(int argc, char **argv) {
 
 done:
   if (outcome == STOPPED) {
-    /* Nothing more reaches staging: the unpacker goes first, then whatever feeds the gate. */
+    /*
+     * Nothing more reaches staging: the unpacker goes first, then whatever feeds the gate —
+     * unless the stream has ended: its decompressor is exiting then, and how it exits (its
+     * complaint about a truncated input) is what explains a short stream.
+     */
     child_kill(&g.unpacker);
-    child_kill(&g.decompressor);
+    if (!read_all) child_kill(&g.decompressor);
   }
   if (g.tar_in >= 0) close(g.tar_in);
   child_wait(&g.unpacker);
