@@ -108,6 +108,8 @@ function extraction(input: number | 'pipe', kind: Compression, dest: string, opt
       if (upstream !== undefined) throw fail(`truncated or corrupt: ${errorMessage(upstream)}${where}`);
       if (r.bad) throw notTar(r.bad);
     }
+    // Stopped from here (stop(): a pull abandoned): the gate killed tar itself.
+    if (!r.readAll && r.unpacker === `signal:${constants.signals.SIGKILL}`) throw fail(`stopped before the end of the stream${where}`);
     if (r.unpacker !== 'ok') {
       // The last words that say why, not GNU tar's "Exiting with failure" or bsdtar's "Error exit delayed".
       await r.unpackerSaid.done();

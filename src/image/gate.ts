@@ -182,7 +182,7 @@ export function startGate(opts: GateOptions): Gate {
       const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
       throw new VesselError('E_HOST', `vessel-tar-gate stopped without its report (${why})${unpackerSaid.last(1) ? `: ${unpackerSaid.last(1)}` : ''}`);
     }
-    return { ...r, unpackerSaid, ...(decompressorSaid ? { decompressorSaid } : { decompressorSaid: undefined }) };
+    return { ...r, unpackerSaid, decompressorSaid };
   })();
   report.catch(() => undefined);
   return { stdin, report, stop: () => child.kill('SIGTERM') };
