@@ -203,6 +203,15 @@ static enum outcome pump(struct gate *g) {
   }
 }
 
+static void release(struct gate *g, char **decompress, char **unpack) {
+  walk_free(&g->walk);
+  free(g->buf);
+  free(g->pending);
+  free(g->verdicts);
+  free(decompress);
+  free(unpack);
+}
+
 int main(int argc, char **argv) {
   struct gate g;
   memset(&g, 0, sizeof g);
@@ -249,20 +258,16 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
 
+  walk_init(&g.walk);
   g.buf = malloc(BUF_CAP);
   g.pending = malloc(MAX_PENDING * sizeof *g.pending);
   g.verdicts = malloc(MAX_PENDING);
   if (!g.buf || !g.pending || !g.verdicts) {
     judge_fail("out of memory");
     judge_end(0, "-", 0, "-", "-");
-    free(g.buf);
-    free(g.pending);
-    free(g.verdicts);
-    free(decompress);
-    free(unpack);
+    release(&g, decompress, unpack);
     return 0;
   }
-  walk_init(&g.walk);
   if (g.hash) sha256_init(&g.sha);
 
   enum outcome outcome = STOPPED;
@@ -323,11 +328,6 @@ done:
   child_outcome(&g.unpacker, unpacker, sizeof unpacker);
   child_outcome(&g.decompressor, decompressor, sizeof decompressor);
   judge_end(read_all, hex, g.total, unpacker, decompressor);
-  walk_free(&g.walk);
-  free(g.buf);
-  free(g.pending);
-  free(g.verdicts);
-  free(decompress);
-  free(unpack);
+  release(&g, decompress, unpack);
   return 0;
 }
