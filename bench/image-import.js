@@ -9,8 +9,14 @@
 //                                              bin/, dist/ and node_modules of an older commit),
 //                                              so before and after come from one run
 // Goals (issue 15): import ≥ 0.7× the throughput of `tar --zstd -x`, export ≥ 0.8× `tar --zstd -c`.
+// "Where the time goes" times the import's parts alone in the same run: zstd decompressing, tar
+// unpacking a plain tar, one more pipe hop (what vessel-tar-gate adds besides hashing), SHA-256 of
+// the plain tar (openssl, which uses the CPU's SHA extensions as the gate does), and gzip(1)
+// against Node's zlib (why gzip layers are decompressed in Node and zstd/xz ones by their tools).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, tmpRoot } from './lib.js';
@@ -62,6 +68,38 @@ function makeRootfs(dir, mb) {
   return { tree, archive, raw };
 }
 
+/** Wall ms of a shell command (its output to /dev/null unless it says otherwise). */
+function shMs(cmd) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** The parts of an import, each alone, `runs` times (interleaved): name → wall ms. */
+async function parts(dir, archive, runs) {
+  const plain = join(dir, 'rootfs.tar');
+  const gz = join(dir, 'rootfs.tar.gz');
+  spawnSync('sh', ['-c', `zstd -dc -q '${archive}' > '${plain}' && gzip -6 -c '${plain}' > '${gz}'`]);
+  const out = join(dir, 'parts');
+  const fresh = () => { rmSync(out, { recursive: true, force: true }); mkdirSync(out); return out; };
+  const times = {};
+  const add = (k, ms) => (times[k] ??= []).push(ms);
+  for (let i = 0; i < runs; i++) {
+    add('zstd -dc (decompress alone)', shMs(`zstd -dc -q < '${archive}' > /dev/null`));
+    add('tar -x of the plain tar (unpack alone)', shMs(`tar -x -f '${plain}' -C '${fresh()}'`));
+    add('zstd -dc | tar -x', shMs(`zstd -dc -q < '${archive}' | tar -x -f - -C '${fresh()}'`));
+    add('zstd -dc | cat | tar -x (one hop more)', shMs(`zstd -dc -q < '${archive}' | cat | tar -x -f - -C '${fresh()}'`));
+    add('sha256 of the plain tar (openssl)', shMs(`openssl dgst -sha256 '${plain}'`));
+    add('gzip -dc of the .tar.gz', shMs(`gzip -dc < '${gz}' > /dev/null`));
+    const t0 = process.hrtime.bigint();
+    await pipeline(createReadStream(gz, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 17 }), createWriteStream('/dev/null'));
+    add("Node's zlib gunzip of the .tar.gz", Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  rmSync(out, { recursive: true, force: true });
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
 const rows = [];
 for (const mb of SIZES_MB) {
   const dir = tmpRoot(`image-${mb}`);
@@ -105,6 +143,8 @@ for (const mb of SIZES_MB) {
       const r = (n) => median(rss[`vessel image ${n}${tag}`]).toFixed(0);
       console.log(`peak RSS of the vessel process${tag}: import ${r('import')} MiB, export tar ${r('export --format tar')} MiB, export oci ${r('export --format oci')} MiB`);
     }
+    console.log(`where the time goes (each part alone, median of ${RUNS}):`);
+    for (const [name, ms] of Object.entries(await parts(dir, archive, RUNS))) line(`  ${name}`, ms, 'tar --zstd -x');
     rows.push({ raw, rss: median(rss['vessel image import']) });
   } finally {
     rmSync(dir, { recursive: true, force: true });

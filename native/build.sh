@@ -2,7 +2,8 @@
 # Builds vessel's native helper with the system C compiler (cc exists on Debian and in FreeBSD's
 # base): vessel-init — the containers' monitor, `vessel exec`, Linux's init, FreeBSD's jail exec —
 # from the shared files (native/common) and this OS's (native/linux or native/freebsd); and
-# vessel-probe (native/probe), `vessel selftest`'s probe.
+# vessel-probe (native/probe), `vessel selftest`'s probe; and vessel-tar-gate (native/gate), the
+# tar stream's way into the image store (src/image/gate.ts).
 # C11, warnings as errors. -Wno-format-truncation: every snprintf into a fixed buffer is meant to
 # cut (bounded paths and messages); gcc's guess of the worst case would fail the build otherwise.
 set -eu
@@ -44,6 +45,15 @@ if stale "$probe" "$here/build.sh" $here/probe/*.c $here/probe/*.h; then
   # shellcheck disable=SC2086
   ${CC:-cc} $CFLAGS_VESSEL $flags -static -o "$probe.tmp" $here/probe/*.c
   mv "$probe.tmp" "$probe"
+fi
+
+# vessel-tar-gate: hashes, walks and forwards every tar stream an import or pull unpacks.
+gate=$out/vessel-tar-gate
+# shellcheck disable=SC2086
+if stale "$gate" "$here/build.sh" $here/gate/*.c $here/gate/*.h; then
+  # shellcheck disable=SC2086
+  ${CC:-cc} $CFLAGS_VESSEL $flags -o "$gate.tmp" $here/gate/*.c
+  mv "$gate.tmp" "$gate"
 fi
 
 # vessel: the native front end of the `vessel` command (native/front/main.c says what it does).

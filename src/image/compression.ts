@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { host, stderrOf, VesselError, type SpawnedProcess } from '../util/index.js';
+import { host, stderrOf, VesselError, type SpawnedProcess, type StderrTail } from '../util/index.js';
 import { tarForms } from './tar-forms.js';
 import { fanOutFile } from './streams.js';
 
@@ -68,6 +68,15 @@ export function decompressor(kind: Compression): Decompressor {
   return { input, ...toolOutput(kind, child) };
 }
 
+/**
+ * A decompressing tool's failure in one line, "zstd: <what it said>" (without the tool's own
+ * "(stdin): " prefixes), or the fallback (how it ended) when it said nothing.
+ */
+export function toolComplaint(kind: Exclude<Compression, 'none'>, said: StderrTail, fallback: string): VesselError {
+  const why = said.last(1) || fallback;
+  return new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
+}
+
 /** stdout and the outcome of a decompressing tool, its complaint (if any) as the error. */
 function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): Omit<Decompressor, 'input'> {
   const output = child.pipes[1] as Readable;
@@ -75,8 +84,7 @@ function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): 
   const done = child.exited.then(async ({ code, signal }) => {
     if (code === 0) return;
     await stderr.done();
-    const why = stderr.last(1) || (signal ? `killed by ${signal}` : `exit ${code}`);
-    throw new VesselError('E_ARCHIVE', `${kind}: ${why.replace(/^\S+: \(?stdin\)?: /, '').replace(/^zstd: \/\*stdin\*\\: /, '')}`);
+    throw toolComplaint(kind, stderr, signal ? `killed by ${signal}` : `exit ${code}`);
   });
   done.catch(() => undefined);
   return { output, done, abort: () => child.kill('SIGKILL') };

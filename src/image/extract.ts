@@ -1,21 +1,25 @@
-import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { host, stderrOf, type SpawnedProcess, VesselError, errorMessage } from '../util/index.js';
+import { VesselError, errorMessage } from '../util/index.js';
+import { decompressor, toolComplaint, type Compression } from './compression.js';
+import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
 import { waitDrain } from './streams.js';
-import { TarHeaderReader, printableName, printableText } from './tar-headers.js';
+import { printableName, printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
 import { EntryChecker, defaultLimits, type ExternalLink, type ExtractLimits } from './validate.js';
 import type { Digest } from './types.js';
 
 /**
- * Safe, streamed unpacking of one tar stream into a staging directory, in one pass: each chunk
- * is hashed (the layer's diff id) and read by the header reader, whose every entry the
- * EntryChecker judges *before* the chunk is handed to the host's tar (the writer): tar never
- * receives the header of a refused entry. No data byte is copied or buffered on the way — the
- * chunks tar gets are the ones read. The caller commits the directory only after this resolves,
- * i.e. after every byte was read, every entry accepted and tar exited 0; on any failure it
- * rejects with one E_ARCHIVE line naming the entry (escaped: never raw bytes), after tar has
- * been killed and has exited, so nothing writes into staging any more.
+ * Safe, streamed unpacking of one tar stream into a staging directory, in one pass, through the
+ * native gate (gate.ts): it hashes the stream (the layer's diff id) and walks its headers, and
+ * the EntryChecker judges every entry *before* the gate hands its bytes to the host's tar (the
+ * writer): tar never receives the header of a refused entry, nor anything after it. The bytes
+ * themselves never pass through JavaScript when the stream is a file or a native decompressor's
+ * output. The caller commits the directory only after this resolves, i.e. after every byte was
+ * read, every entry accepted and tar exited 0; on any failure it rejects with one E_ARCHIVE line
+ * naming the entry (escaped: never raw bytes), after tar has exited, so nothing writes into
+ * staging any more.
  */
 export interface ExtractOptions {
   /** What the user knows the stream as (file name, blob digest), for messages. */
@@ -34,10 +38,14 @@ export interface ExtractOptions {
    * checks): asked once the stream has ended.
    */
   knownDiffId?: () => Digest;
+  /** Bytes of the tar stream read so far, now and then (a progress bar's). */
+  onRead?: (bytes: number) => void;
 }
 
 export interface ExtractResult {
   diffId: Digest;
+  /** Bytes of the tar stream. */
+  streamBytes: number;
   entries: number;
   /** Bytes of file content. */
   bytes: number;
@@ -48,62 +56,103 @@ export interface ExtractResult {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
+/**
+ * Where a compressed stream is decompressed: zstd, xz and bzip2 by their tools, which the gate
+ * starts on its own input (Node 20 has none of them); gzip by Node's zlib, which is twice as fast
+ * as gzip(1) (bench/image-import.js measures both) and hands its output to the gate.
+ */
+function nativeDecompression(kind: Compression): kind is 'zstd' | 'xz' | 'bzip2' {
+  return kind === 'zstd' || kind === 'xz' || kind === 'bzip2';
+}
+
+/** How a child of the gate ended, in words ("exit 2", "killed by SIGKILL"). */
+function outcomeText(o: ChildOutcome): string {
+  const [what, n] = o.split(':');
+  if (what === 'signal') {
+    const name = Object.entries(constants.signals).find(([, v]) => v === Number(n))?.[0];
+    return `killed by ${name ?? `signal ${n}`}`;
+  }
+  return what === 'exit' ? `exit ${n}` : o;
+}
+
+/** One extraction: the gate, its judge, and the messages its report turns into. */
+function extraction(input: number | 'pipe', kind: Compression, dest: string, opts: ExtractOptions): { gate: Gate; result: (readError?: unknown) => Promise<ExtractResult> } {
+  const root = isRoot();
+  const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root, externalLinks: opts.externalLinks ?? false });
+  const forms = tarForms();
+  const gate = startGate({
+    input,
+    ...(nativeDecompression(kind) ? { decompress: { kind, argv: forms.decompress(kind) } } : {}),
+    unpack: forms.extract(dest, root),
+    hash: opts.knownDiffId === undefined,
+    judge: (entry) => checker.check(entry),
+    ...(opts.onRead ? { onRead: opts.onRead } : {}),
+  });
+  const result = async (readError?: unknown): Promise<ExtractResult> => {
+    const r: GateReport = await gate.report;
+    const where = r.lastEntry === undefined ? '' : ` (after entry "${printableName(r.lastEntry)}")`;
+    const fail = (msg: string) => new VesselError('E_ARCHIVE', `${opts.source}: ${msg}`);
+    const notTar = (bad: NonNullable<GateReport['bad']>) =>
+      fail(`not a valid tar stream: ${bad.name === undefined ? '' : `entry "${printableName(bad.name)}": `}${bad.why}${where}`);
+    if (r.refused) throw fail(`entry "${printableName(r.refused.name)}": ${r.refused.why}`);
+    if (r.bad && !r.bad.atEnd) throw notTar(r.bad);
+    if (r.fail !== undefined) throw fail(`truncated or corrupt: ${printableText(r.fail)}${where}`);
+    if (r.readAll) {
+      // What stopped the stream short explains a short stream best: the producer's failure.
+      let upstream: unknown = opts.upstream ? await opts.upstream.then(() => undefined, (e: unknown) => e ?? new Error('failed')) : undefined;
+      upstream ??= readError;
+      if (upstream === undefined && r.decompressor !== 'ok' && r.decompressor !== '-' && nativeDecompression(kind)) {
+        await r.decompressorSaid?.done();
+        upstream = r.decompressorSaid ? toolComplaint(kind, r.decompressorSaid, outcomeText(r.decompressor)) : new Error(outcomeText(r.decompressor));
+      }
+      if (upstream !== undefined) throw fail(`truncated or corrupt: ${errorMessage(upstream)}${where}`);
+      if (r.bad) throw notTar(r.bad);
+    }
+    // Stopped from here (stop(): a pull abandoned): the gate killed tar itself.
+    if (!r.readAll && r.unpacker === `signal:${constants.signals.SIGKILL}`) throw fail(`stopped before the end of the stream${where}`);
+    if (r.unpacker !== 'ok') {
+      // The last words that say why, not GNU tar's "Exiting with failure" or bsdtar's "Error exit delayed".
+      await r.unpackerSaid.done();
+      const why = r.unpackerSaid.lines(4).filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
+      throw fail(`tar could not unpack it: ${printableText(why) || outcomeText(r.unpacker)}`);
+    }
+    return {
+      diffId: r.diffId ?? opts.knownDiffId!(),
+      streamBytes: r.bytes,
+      entries: checker.entries,
+      bytes: checker.bytes,
+      whiteouts: checker.whiteouts,
+      opaqueDirs: checker.opaqueDirs,
+      externalLinks: checker.externalLinks,
+    };
+  };
+  return { gate, result };
+}
+
+/**
+ * Unpack a tar stream produced in this process (a decompressor's output, a rewritten archive):
+ * its chunks are written into the gate as they come, honouring its back-pressure.
+ */
 export async function extractTarStream(tar: Readable, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
   // Read only on the success path; on an early failure nobody awaits it.
   opts.upstream?.catch(() => undefined);
-  const root = isRoot();
-  const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root, externalLinks: opts.externalLinks ?? false });
-  const hash = opts.knownDiffId ? undefined : createHash('sha256');
-  let lastEntry: string | undefined;
-  let rejection: VesselError | undefined;
-
-  // The judge: every header, checked as it streams past.
-  const reader = new TarHeaderReader((header) => {
-    lastEntry = header.name;
-    const v = checker.check(header);
-    if (v !== undefined && typeof v === 'object') rejection = new VesselError('E_ARCHIVE', `${opts.source}: entry "${printableName(header.name)}": ${v.refuse}`);
-    return v;
-  });
-
-  // The writer: GNU tar on Linux, bsdtar on FreeBSD (tar-forms.ts).
-  const child: SpawnedProcess = host().spawn(tarForms().extract(dest, root), { stdio: ['pipe', 'ignore', 'pipe'] });
-  const tarIn = child.pipes[0] as Writable;
-  const tarStderr = stderrOf(child);
-  let tarOpen = true;
-  // tar stops reading at its end-of-archive blocks and may exit before we stop writing.
-  tarIn.on('error', () => { tarOpen = false; });
-  const tarExit = child.exited;
-  void tarExit.then(() => { tarOpen = false; }, () => { tarOpen = false; });
-
+  const { gate, result } = extraction('pipe', 'none', dest, opts);
+  const stdin = gate.stdin!;
+  const exited = gate.report.then(() => undefined, () => undefined);
   let readError: unknown;
-  let validatorError: unknown;
-  await new Promise<void>((resolve) => {
+  const pumped = new Promise<void>((resolve) => {
     let settled = false;
-    let blocked = false;
     const done = () => {
       if (settled) return;
       settled = true;
       tar.removeListener('data', onData);
+      stdin.end();
       resolve();
     };
-    const pass = (b: Buffer) => {
-      if (tarOpen && !tarIn.write(b)) blocked = true;
-    };
     const onData = (chunk: Buffer) => {
-      if (settled) return;
-      hash?.update(chunk);
-      try {
-        reader.write(chunk, pass);
-      } catch (e) {
-        validatorError = e;
-        return done();
-      }
-      if (rejection) return done();
-      if (blocked) {
-        blocked = false;
-        tar.pause();
-        void waitDrain(tarIn, tarExit).then(() => { if (!settled) tar.resume(); });
-      }
+      if (stdin.write(chunk)) return;
+      tar.pause();
+      void waitDrain(stdin, exited).then(() => { if (!settled) tar.resume(); });
     };
     tar.on('data', onData);
     tar.once('end', done);
@@ -112,43 +161,73 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
       if (!settled && !tar.readableEnded) readError ??= new Error('the stream stopped early');
       done();
     });
+    // The gate stopped before the stream ended (a refusal): stop its producer too (a
+    // decompressor blocked on a full pipe would never exit).
+    void exited.then(() => {
+      if (settled) return;
+      done();
+      tar.destroy();
+    });
   });
-
-  const where = () => (lastEntry === undefined ? '' : ` (after entry "${printableName(lastEntry)}")`);
-  const fail = async (e: VesselError): Promise<never> => {
-    child.kill('SIGKILL');
-    // Stops the producer too (a decompressor blocked on a full pipe would never exit).
-    tar.destroy();
-    await tarExit.catch(() => undefined);
-    throw e;
-  };
-  if (rejection) return fail(rejection);
-  const notTar = (e: unknown) => new VesselError('E_ARCHIVE', `${opts.source}: not a valid tar stream: ${errorMessage(e)}${where()}`);
-  if (validatorError !== undefined) return fail(notTar(validatorError));
-  const upstreamError = opts.upstream ? await opts.upstream.then(() => undefined, (e: unknown) => e) : undefined;
-  if (upstreamError !== undefined || readError !== undefined) {
-    const why = errorMessage(upstreamError ?? readError);
-    return fail(new VesselError('E_ARCHIVE', `${opts.source}: truncated or corrupt: ${why}${where()}`));
-  }
   try {
-    reader.end();
+    return await result(await pumped.then(() => readError));
   } catch (e) {
-    return fail(notTar(e));
+    tar.destroy();
+    throw e;
   }
-  if (tarOpen) tarIn.end();
-  const { code, signal } = await tarExit;
-  if (code !== 0) {
-    // The last words that say why, not GNU tar's "Exiting with failure" or bsdtar's "Error exit delayed".
-    await tarStderr.done();
-    const why = tarStderr.lines(4).filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
-    throw new VesselError('E_ARCHIVE', `${opts.source}: tar could not unpack it: ${printableText(why) || (signal ? `killed by ${signal}` : `exit ${code}`)}`);
+}
+
+/**
+ * Unpack a tar file, plain or compressed: the gate reads it itself (a native decompressor reads
+ * it for the gate), so no byte of it passes through JavaScript; gzip goes through zlib
+ * (nativeDecompression says why).
+ */
+export async function extractTarFile(file: string, kind: Compression, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
+  if (kind !== 'none' && !nativeDecompression(kind)) {
+    const { createReadStream } = await import('node:fs');
+    const dec = decompressor(kind);
+    const rs = createReadStream(file, { highWaterMark: 1 << 20 });
+    rs.on('error', (e) => dec.input.destroy(e));
+    rs.pipe(dec.input);
+    try {
+      return await extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
+    } finally {
+      rs.destroy();
+    }
   }
-  return {
-    diffId: hash ? `sha256:${hash.digest('hex')}` : opts.knownDiffId!(),
-    entries: checker.entries,
-    bytes: checker.bytes,
-    whiteouts: checker.whiteouts,
-    opaqueDirs: checker.opaqueDirs,
-    externalLinks: checker.externalLinks,
-  };
+  const fh = await open(file, 'r');
+  let started: ReturnType<typeof extraction>;
+  try {
+    started = extraction(fh.fd, kind, dest, opts);
+  } finally {
+    // The gate (and its decompressor) have their own copy of the descriptor once started.
+    await fh.close();
+  }
+  return started.result();
+}
+
+/**
+ * Unpack a (possibly compressed) stream written in as it arrives (registry pulls): compressed
+ * bytes go into the gate's native decompressor (zstd, xz, bzip2) or through zlib (gzip) — never
+ * buffered beyond the pipes. `input` takes the bytes; end it when they are all written.
+ */
+export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): { input: Writable; result: Promise<ExtractResult>; abort(): void } {
+  if (kind !== 'none' && !nativeDecompression(kind)) {
+    const dec = decompressor(kind);
+    const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
+    result.catch(() => undefined);
+    return {
+      input: dec.input,
+      result,
+      abort: () => {
+        // With an error: a gunzip destroyed without one never settles `done`.
+        dec.output.destroy(new Error('the download stopped'));
+        dec.abort();
+      },
+    };
+  }
+  const { gate, result } = extraction('pipe', kind, dest, opts);
+  const settled = result();
+  settled.catch(() => undefined);
+  return { input: gate.stdin!, result: settled, abort: () => gate.stop() };
 }

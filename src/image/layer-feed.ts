@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { detectCompression, decompressor, type Decompressor } from './compression.js';
-import { extractTarStream, type ExtractResult } from './extract.js';
+import { detectCompression } from './compression.js';
+import { extractTarFeed } from './extract.js';
 import { finishStaged, lowerLinksAllowed, type StagedLayer } from './layer.js';
 import { waitDrain } from './streams.js';
 import type { Descriptor } from './store.js';
@@ -9,9 +9,10 @@ import type { Descriptor } from './store.js';
 /**
  * A layer unpacked while its blob arrives (registry pulls): the caller writes the compressed
  * bytes as it receives them, and they go through the decompressor into the one safe extraction
- * (extractTarStream) in the same pass — no second read of the blob, no buffering beyond the
- * pipes' own. The caller verifies the blob's digest itself and calls end() only when it matched;
- * until then the unpacked directory is staging, never part of the store.
+ * (extractTarFeed: the native gate and its judge) in the same pass — no second read of the blob,
+ * no buffering beyond the pipes' own. The caller verifies the blob's digest itself and calls
+ * end() only when it matched; until then the unpacked directory is staging, never part of the
+ * store.
  */
 export interface LayerFeed {
   /**
@@ -38,26 +39,23 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   await mkdir(layerDir, { mode: 0o755 });
   let head: Buffer[] = [];
   let headBytes = 0;
-  let dec: Decompressor | undefined;
-  let extraction: Promise<ExtractResult> | undefined;
+  let feed: ReturnType<typeof extractTarFeed> | undefined;
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
   let verified: Descriptor | undefined;
   const start = (first: Buffer): void => {
     const kind = detectCompression(first);
-    const d = decompressor(kind);
-    dec = d;
     // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
     const knownDiffId = kind === 'none' ? { knownDiffId: () => verified!.digest } : {};
-    extraction = extractTarStream(d.output, layerDir, { source: opts.source, upstream: d.done, externalLinks: lowerLinksAllowed(opts), ...knownDiffId });
-    extraction.catch((e: unknown) => { failure = e; });
-    settled = extraction.then(() => undefined, () => undefined);
+    feed = extractTarFeed(kind, layerDir, { source: opts.source, externalLinks: lowerLinksAllowed(opts), ...knownDiffId });
+    feed.result.catch((e: unknown) => { failure = e; });
+    settled = feed.result.then(() => undefined, () => undefined);
   };
   const push = (chunk: Buffer): Promise<void> | undefined => {
     if (failure !== undefined) throw failure;
-    if (dec!.input.write(chunk)) return undefined;
-    return waitDrain(dec!.input, settled).then(() => {
+    if (feed!.input.write(chunk)) return undefined;
+    return waitDrain(feed!.input, settled).then(() => {
       if (failure !== undefined) throw failure;
     });
   };
@@ -70,24 +68,21 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
 
   return {
     write(chunk) {
-      if (dec) return push(chunk);
+      if (feed) return push(chunk);
       head.push(chunk);
       headBytes += chunk.length;
       return headBytes >= MAGIC ? flushHead() : undefined;
     },
     async end(blob, blobPath) {
       verified = blob;
-      if (!dec) await flushHead();
-      dec!.input.end();
-      const result = await extraction!;
+      if (!feed) await flushHead();
+      feed!.input.end();
+      const result = await feed!.result;
       return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },
     async abort() {
-      if (!dec) return;
-      // With an error: a gunzip destroyed without one never settles `done`, which the
-      // extraction waits for.
-      dec.output.destroy(new Error('the download stopped'));
-      dec.abort();
+      if (!feed) return;
+      feed.abort();
       await settled;
     },
   };

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { constants, copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { host, stderrOf, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
-import { decompressFile, detectCompression, readHead, type Compression } from './compression.js';
-import { extractTarStream, type ExtractResult } from './extract.js';
+import { detectCompression, readHead, type Compression } from './compression.js';
+import { extractTarFile, extractTarStream, type ExtractResult } from './extract.js';
 import { finished, readFileThrough } from './streams.js';
 import { tarStreamLib } from './retar.js';
 import { printableText } from './tar-headers.js';
@@ -101,9 +101,9 @@ export async function fileSize(file: string): Promise<number> {
 /**
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
  * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). A plain tar is
- * read once by JavaScript (unpacked and hashed) and copied by the kernel; a compressed one is read
- * by its decompressing tool and once by JavaScript, which hashes it and writes the blob copy on
- * the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
+ * read once by the native gate (hashed, judged, unpacked) and copied by the kernel; a compressed
+ * one is read by its decompressing tool for the gate, and once by JavaScript, which hashes it and
+ * writes the blob copy on the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
  * layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
@@ -116,11 +116,12 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
   const before = await stat(file);
-  // A plain tar's blob is a copy made by the kernel (copy_file_range, a reflink where the
-  // filesystem has them), beside the one read through the pipeline: it costs no JavaScript time.
-  // Its digest is the one hashed from the stream; the file must not change meanwhile (checked
-  // below by size and mtime).
-  const blobCopy = keepBlob && kind === 'none' ? copyFile(file, blobPath) : Promise.resolve();
+  // The blob is a copy made by the kernel (a reflink where the filesystem has them, else
+  // copy_file_range), beside the reads of the pipeline: it costs no JavaScript time (a copy
+  // written from JavaScript cost a compressed import a tenth more: bench/image-import.js). Its
+  // digest is hashed from the stream; the file must not change meanwhile (checked below by size
+  // and mtime).
+  const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
   blobCopy.catch(() => undefined);
   const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
   let done = 0;
@@ -131,33 +132,31 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   let result: ExtractResult;
   let blobDigest: Digest;
   if (kind === 'none') {
-    // A plain tar is its own diff id: one read, one hash, straight into the unpacker.
-    const rs = createReadStream(file, { highWaterMark: 1 << 20 });
-    rs.on('data', (c) => count(c as Buffer));
+    // A plain tar is its own diff id: the gate reads the file, hashes it, and feeds tar.
+    const onRead = (read: number) => {
+      done = read;
+      opts.onProgress?.({ done, total });
+    };
     try {
-      result = await extractTarStream(rs, layerDir, extractOpts);
+      result = await extractTarFile(file, kind, layerDir, { ...extractOpts, onRead });
     } catch (e) {
-      rs.destroy();
       await blobCopy.catch(() => undefined);
       throw e;
     }
     blobDigest = result.diffId;
+    onRead(result.streamBytes);
   } else {
-    // The tool reads the file; JavaScript sees only the plain tar it writes (judged, hashed for
-    // the diff id, handed to tar). The blob's own digest is hashed from a second read of the
-    // file, from the page cache, beside it, which also writes the blob copy (so a refused layer
-    // stops copying too): the bar follows that read.
-    const dec = await decompressFile(kind, file);
+    // The gate's decompressor reads the file; the gate hashes the plain tar for the diff id and
+    // feeds tar, none of it through JavaScript. The blob's own digest is hashed from a second
+    // read of the file, from the page cache, beside it: the bar follows that read.
     const stopHash = new AbortController();
-    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal, ...(keepBlob ? { copyTo: blobPath } : {}) });
+    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal });
     blobHash.catch(() => undefined);
     try {
-      result = await extractTarStream(dec.output, layerDir, { ...extractOpts, upstream: dec.done });
+      result = await extractTarFile(file, kind, layerDir, extractOpts);
     } catch (e) {
       stopHash.abort();
-      dec.abort();
-      await dec.done.catch(() => undefined);
-      await blobHash.catch(() => undefined);
+      await Promise.all([blobHash.catch(() => undefined), blobCopy.catch(() => undefined)]);
       throw e;
     }
     blobDigest = await blobHash;

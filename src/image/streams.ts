@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Digest } from './types.js';
 import type { Writable } from 'node:stream';
 
@@ -61,34 +61,36 @@ export function finished(w: Writable): Promise<void> {
 }
 
 /**
- * The sha256 digest of a file, read once through one reused buffer (no garbage per chunk);
- * `onChunk` sees each piece (valid only during the call); `copyTo` names a new file written with
- * the same bytes on the way. `signal` stops the read between pieces (it rejects with the
+ * The sha256 digest of a file, read once through two reused buffers (no garbage per chunk): the
+ * next piece is read while this one is hashed, which takes a fifth off a large file's time (a
+ * layer blob is hashed beside its unpacking: bench/image-import.js). `onChunk` sees each piece
+ * (valid only during the call). `signal` stops the read between pieces (it rejects with the
  * signal's reason): a caller whose other reader of the file failed does not wait for the rest of
- * a multi-GB file to be hashed (and copied) for nothing.
+ * a multi-GB file to be hashed for nothing.
  */
-export async function readFileThrough(
-  file: string,
-  opts: { onChunk?: (chunk: Buffer) => void; signal?: AbortSignal; copyTo?: string } = {},
-): Promise<Digest> {
+export async function readFileThrough(file: string, opts: { onChunk?: (chunk: Buffer) => void; signal?: AbortSignal } = {}): Promise<Digest> {
   const h = createHash('sha256');
   const fh = await open(file, 'r');
-  let out: FileHandle | undefined;
-  const buf = Buffer.allocUnsafe(1 << 20);
+  const bufs = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
+  let next: Promise<{ bytesRead: number }> | undefined;
   try {
-    if (opts.copyTo !== undefined) out = await open(opts.copyTo, 'wx', 0o644);
+    let i = 0;
+    next = fh.read(bufs[0]!, 0, bufs[0]!.length, null);
     for (;;) {
       opts.signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const { bytesRead } = await next;
+      next = undefined;
       if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
+      const chunk = bufs[i]!.subarray(0, bytesRead);
+      i ^= 1;
+      next = fh.read(bufs[i]!, 0, bufs[i]!.length, null);
       h.update(chunk);
       opts.onChunk?.(chunk);
-      if (out) for (let off = 0; off < chunk.length;) off += (await out.write(chunk, off)).bytesWritten;
     }
   } finally {
+    // The handle is closed once no read into the buffers is in flight.
+    await next?.catch(() => undefined);
     await fh.close();
-    await out?.close();
   }
   return `sha256:${h.digest('hex')}`;
 }

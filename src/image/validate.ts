@@ -1,4 +1,4 @@
-import { printableName, utf8Name } from './tar-headers.js';
+import { printableName, printableText, utf8Name } from './tar-headers.js';
 
 /**
  * The judge of every tar stream vessel unpacks: each entry header is checked before the layer
@@ -39,6 +39,8 @@ export interface EntryHeader {
   size?: number | undefined;
   /** What a file unpacks to (a sparse file's apparent size); the data size when absent. */
   realSize?: number | undefined;
+  /** A sparse file whose map tar programs would not read alike (native/gate/sparse.h): why. */
+  sparseProblem?: string | undefined;
 }
 
 /** The judge's answer: accept (undefined), unpack an empty placeholder instead, or refuse. */
@@ -112,6 +114,7 @@ export class EntryChecker {
     }
     const type = h.type ?? 'unknown';
     if (!ALLOWED_TYPES.has(type)) return `unsupported entry type ${type}`;
+    if (h.sparseProblem !== undefined) return `sparse map: ${printableText(h.sparseProblem)}`;
     const parts = splitMemberPath(h.name);
     if (typeof parts === 'string') return parts;
     const through = this.throughSymlink(parts);

@@ -187,11 +187,12 @@ export interface StderrTail {
 /**
  * What a spawned child writes on stderr, kept as it runs (its last 8 KiB). For children whose
  * stdio is wired to streams (spawn), where run() cannot be used; run() keeps the whole of its
- * command's output itself.
+ * command's output itself. `fd`: another pipe that carries complaints (a grandchild's stderr
+ * the child wired there).
  */
-export function stderrOf(child: SpawnedProcess): StderrTail {
+export function stderrOf(child: SpawnedProcess, fd = 2): StderrTail {
   let text = '';
-  const err = child.pipes[2] as NodeJS.ReadableStream | null | undefined;
+  const err = child.pipes[fd] as NodeJS.ReadableStream | null | undefined;
   err?.setEncoding('utf8');
   err?.on('data', (s: string) => {
     text = (text + s).slice(-8192);

@@ -52,6 +52,44 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A ustar header block with a valid checksum (fields the tests vary; the rest zero): for archives
+ * no tar program writes, which the tar gate must stop.
+ */
+export function ustar(h: { name: string; type?: string; size?: number; linkname?: string; prefix?: string; magic?: 'ustar' | 'gnu' }): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(h.name, 0, 100, 'latin1');
+  b.write('0000644\0', 100);
+  b.write('0000000\0', 108);
+  b.write('0000000\0', 116);
+  b.write(`${(h.size ?? 0).toString(8).padStart(11, '0')}\0`, 124);
+  b.write('00000000000\0', 136);
+  b.write(h.type ?? '0', 156, 'latin1');
+  if (h.linkname) b.write(h.linkname, 157, 100, 'latin1');
+  if (h.magic === 'gnu') b.write('ustar  \0', 257, 'latin1');
+  else b.write('ustar\x0000', 257, 'latin1');
+  if (h.prefix) b.write(h.prefix, 345, 155, 'latin1');
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const c of b) sum += c;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
+
+export const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+export const END = Buffer.alloc(1024);
+
+/** A pax 'x' (or 'g') header and its records. */
+export function pax(records: Array<[string, string]>, type = 'x'): Buffer {
+  const body = Buffer.concat(records.map(([k, v]) => {
+    const rest = ` ${k}=${v}\n`;
+    let len = rest.length + 1;
+    while (String(len).length + rest.length !== len) len++;
+    return Buffer.from(`${len}${rest}`, 'latin1');
+  }));
+  return Buffer.concat([ustar({ name: 'PaxHeader', type, size: body.length }), pad(body)]);
+}
+
 /** Compress with the system tools, as users' archives are made. */
 export function compress(data: Buffer, kind: 'gzip' | 'xz' | 'zstd' | 'bzip2'): Buffer {
   const argv: Record<string, string[]> = { gzip: ['gzip', '-c'], xz: ['xz', '-c'], zstd: ['zstd', '-c', '-q'], bzip2: ['bzip2', '-c'] };

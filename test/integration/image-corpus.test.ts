@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
-import { compress, hashTree, makeOciArchive, makeTar, type TarEntry } from '../helpers/image.js';
+import { END, compress, hashTree, makeOciArchive, makeTar, pad, pax, ustar, type TarEntry } from '../helpers/image.js';
 
 /**
  * The malicious-archive corpus: every archive must be refused with one E_ARCHIVE line naming
@@ -90,6 +90,17 @@ const cases: Array<[string, () => Promise<{ name: string; data: Buffer }>, RegEx
     data: compress(await makeTar([{ name: 'manifest', content: '{"acKind": "ImageManifest",' }, { name: 'rootfs', type: 'directory' }]), 'gzip'),
   }), /badjson\.aci: manifest: not valid JSON/],
   ['garbage', async () => ({ name: 'garbage.tar', data: Buffer.from('not an archive\n'.repeat(200)) }), /garbage\.tar: not a valid tar stream/],
+  // GNU tar and bsdtar read no data after a symlink: the "data" below is a header they would
+  // unpack (a symlink out of the image, then a file through it) without it ever being judged.
+  ['a header hidden in a symlink\'s data', async () => ({
+    name: 'hidden.tar',
+    data: Buffer.concat([ustar({ name: 'sl', type: '2', linkname: 'x', size: 1024 }), ustar({ name: 'esc', type: '2', linkname: ups }), ustar({ name: 'esc/evil', size: 0 }), ustar({ name: 'ok' }), END]),
+  }), /hidden\.tar: not a valid tar stream: entry "sl": a symlink with 1024 bytes of data \(tar programs disagree on what follows it\)/],
+  // GNU tar reads each region of a sparse file padded to a block, bsdtar back to back.
+  ['a sparse map tar programs frame differently', async () => ({
+    name: 'sparse.tar.zst',
+    data: compress(Buffer.concat([pax([['GNU.sparse.size', '10000'], ['GNU.sparse.map', '0,100,4096,412'], ['GNU.sparse.name', 'sp']]), ustar({ name: 'GNUSparseFile.0/sp', size: 512 }), pad(Buffer.alloc(512, 0x41)), END]), 'zstd'),
+  }), /sparse\.tar\.zst: entry "sp": sparse map: a region with data follows one that does not fill whole blocks/],
 ];
 
 describe('malicious-archive corpus', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -183,4 +183,54 @@ describe('CLI', () => {
     expect(rm2.stdout).toMatch(/Untagged: clitest:1/);
     expect(cli(['image', 'inspect', 'clitest:1']).status).toBe(125);
   });
+});
+
+describe('an import killed mid-stream', () => {
+  /** The pids of a process's children (its threads' children lists). */
+  const childrenOf = (pid: number): number[] => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      return [];
+    }
+  };
+  const alive = (pid: number) => {
+    try {
+      // a zombie has exited: only its parent's wait is missing
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('SIGKILL: the gate, its zstd and its tar die with vessel; nothing is visible; prune removes the staging', async () => {
+    // 300 000 one-block entries (under the entry limit): tar takes seconds to unpack them.
+    const one = (await makeTar([{ name: 'tiny', content: '' }])).subarray(0, 512);
+    const big = Buffer.alloc(512 * 300_000 + 1024);
+    for (let i = 0; i < 300_000; i++) one.copy(big, i * 512);
+    const f = join(files, 'slow.tar.zst');
+    writeFileSync(f, compress(big, 'zstd'));
+    const before = hashTree(join(images, 'index.json'));
+    const child = spawn('node', [join(repo, 'bin/vessel.js'), 'image', 'import', f, 'killed:1'], { env: { ...process.env, VESSEL_ROOT: root }, stdio: 'ignore' });
+    const exited = new Promise((res) => child.once('exit', res));
+    // the gate (a child of vessel) and its two children, once they run
+    let family: number[] = [];
+    for (let i = 0; i < 400 && family.length < 3; i++) {
+      const gate = childrenOf(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'vessel-tar-gate');
+      family = gate === undefined ? [] : [gate, ...childrenOf(gate)];
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(family.map((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim()).sort()).toEqual(['tar', 'vessel-tar-gate', 'zstd']);
+    await new Promise((res) => setTimeout(res, 200));
+    child.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 100 && family.some(alive); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(family.filter(alive)).toEqual([]);
+    expect(hashTree(join(images, 'index.json'))).toBe(before);
+    expect(readdirSync(join(images, 'tmp')).some((n) => n.startsWith('import-'))).toBe(true);
+    const pruned = spawnSync('node', [join(repo, 'bin/vessel.js'), 'image', 'prune'], { env: { ...process.env, VESSEL_ROOT: root }, encoding: 'utf8' });
+    expect(pruned.status, pruned.stderr).toBe(0);
+    expect(existsSync(join(images, 'tmp'))).toBe(false);
+    rmSync(f);
+  }, 120_000);
 });

@@ -1,0 +1,333 @@
+/*
+ * vessel-tar-gate: the one path a tar stream takes into the image store (src/image/gate.ts runs
+ * it). It reads the stream — from its stdin, or from a decompressor it starts on its stdin —
+ * hashes every byte (the layer's diff id), walks the headers (walk.c), asks the TypeScript judge
+ * about each entry (judge.h: the whole safety policy stays there), and forwards the bytes to the
+ * unpacker only up to the first entry not yet accepted: the unpacker never receives the header
+ * of a refused entry, nor anything after it. Data is never copied beyond one buffer; the bytes
+ * never pass through JavaScript.
+ *
+ *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--decompress N ARGV…] --unpack N ARGV…
+ *
+ * fd 0: the stream (or the compressed stream, read by the decompressor itself); fd 2: the
+ * unpacker's stderr (and the gate's own usage errors); fd 3: the judge's socket; fd 4: the
+ * decompressor's stderr. Exit 0 after the "end" line, whatever the stream held; 125 on a usage
+ * error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "judge.h"
+#include "sha256.h"
+#include "spawn.h"
+#include "tarhdr.h"
+#include "walk.h"
+
+#define BUF_CAP (4u << 20)
+#define READ_MAX (1u << 20)
+/* At most one verdict per header block of a full buffer is outstanding. */
+#define MAX_PENDING (BUF_CAP / TAR_BLOCK + 1)
+/* How often the judge hears how far the stream has been read (its progress bar). */
+#define PROGRESS_EVERY (8u << 20)
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
+
+static int usage(const char *why) {
+  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
+  return 125;
+}
+
+/* "--flag N arg1 … argN" at argv[*i]: a copy of the N words, NULL-terminated. */
+static char **argv_list(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) return NULL;
+  char *end;
+  long n = strtol(argv[*i + 1], &end, 10);
+  if (*end || n < 1 || n > argc - *i - 2) return NULL;
+  char **list = calloc((size_t)n + 1, sizeof *list);
+  if (!list) return NULL;
+  memcpy(list, argv + *i + 2, (size_t)n * sizeof *list);
+  *i += 2 + (int)n;
+  return list;
+}
+
+struct gate {
+  struct walk walk;
+  struct sha256 sha;
+  int hash;
+  int in;
+  int tar_in;
+  struct child unpacker, decompressor;
+  uint8_t *buf;
+  /* Stream offsets: of buf[0], forwarded up to, read in all, last said in a progress line. */
+  uint64_t base, fwd, total, said;
+  size_t len, max_read;
+  /* Headers the judge has not answered yet, oldest first (a ring of stream offsets). */
+  uint64_t *pending;
+  size_t head, count;
+  char *verdicts;
+};
+
+enum outcome { RAN_OUT, STOPPED };
+
+/* How far the unpacker may be fed now: up to the oldest unanswered header, or the walk's hold. */
+static uint64_t limit(const struct gate *g) {
+  return g->count ? g->pending[g->head] : walk_hold(&g->walk);
+}
+
+/* Keep stream bytes from g->fwd on; make room for one more read. */
+static void compact(struct gate *g) {
+  size_t drop = (size_t)(g->fwd - g->base);
+  if (drop == 0 || BUF_CAP - g->len >= g->max_read) return;
+  memmove(g->buf, g->buf + drop, g->len - drop);
+  g->len -= drop;
+  g->base = g->fwd;
+}
+
+/* Hand the unpacker what it may have and its pipe takes now. -1: stop. */
+static int forward(struct gate *g) {
+  uint64_t to = limit(g);
+  if (g->tar_in < 0) {
+    if (g->fwd < to) g->fwd = to;
+    return 0;
+  }
+  if (g->fwd >= to) return 0;
+  ssize_t n = write(g->tar_in, g->buf + (g->fwd - g->base), (size_t)(to - g->fwd));
+  if (n > 0) {
+    g->fwd += (uint64_t)n;
+    return 0;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return stop_signal ? -1 : 0;
+  if (n < 0 && errno == EPIPE) {
+    /*
+     * The unpacker stopped reading: at the end-of-archive blocks it may exit before the stream
+     * ends (the rest is still hashed and judged). If it failed, there is no point going on.
+     */
+    close(g->tar_in);
+    g->tar_in = -1;
+    child_wait(&g->unpacker);
+    return WIFEXITED(g->unpacker.status) && WEXITSTATUS(g->unpacker.status) == 0 ? 0 : -1;
+  }
+  judge_fail("write to the unpacker: %s", strerror(errno));
+  return -1;
+}
+
+/* Verdicts that have come, applied oldest first. -1: stop (a refusal, or the judge is gone). */
+static int hear(struct gate *g) {
+  long got = judge_read(g->verdicts, g->count);
+  if (got < 0) return stop_signal || got == -1 ? -1 : 0;
+  for (long i = 0; i < got; i++) {
+    if (g->verdicts[i] == 'p') tar_make_placeholder(g->buf + (g->pending[g->head] - g->base));
+    /* A refusal: nothing of the entry, or after it, reaches the unpacker. */
+    else if (g->verdicts[i] != 'a') return -1;
+    g->head = (g->head + 1) % MAX_PENDING;
+    g->count--;
+  }
+  return 0;
+}
+
+/* Read more of the stream: hash it, walk it, ask about every entry found. -1: stop; 1: its end. */
+static int take(struct gate *g) {
+  size_t room = BUF_CAP - g->len;
+  if (room > g->max_read) room = g->max_read;
+  ssize_t n = read(g->in, g->buf + g->len, room);
+  if (n < 0) {
+    if (errno == EINTR || errno == EAGAIN) return stop_signal ? -1 : 0;
+    judge_fail("read: %s", strerror(errno));
+    return -1;
+  }
+  if (n == 0) return 1;
+  if (g->hash) sha256_update(&g->sha, g->buf + g->len, (size_t)n);
+  g->len += (size_t)n;
+  g->total += (uint64_t)n;
+  if (g->total - g->said >= PROGRESS_EVERY) {
+    if (judge_progress(g->total) != 0) return -1;
+    g->said = g->total;
+  }
+  struct walk_entry e;
+  enum walk_result r;
+  while ((r = walk_next(&g->walk, g->buf, g->base, g->base + g->len, &e)) == WALK_ENTRY) {
+    if (judge_entry(&e) != 0) return -1;
+    g->pending[(g->head + g->count) % MAX_PENDING] = e.at;
+    g->count++;
+  }
+  if (r == WALK_BAD) {
+    judge_bad(g->walk.error_name, g->walk.error_name_len, g->walk.error, 0);
+    return -1;
+  }
+  /* The questions go at once: the answers are wanted before the unpacker reaches the headers. */
+  return judge_flush() == 0 ? 0 : -1;
+}
+
+/*
+ * Read, hash, walk, ask, forward — all at once, as each side allows (poll): the stream is read
+ * ahead while the judge answers, so the unpacker and the decompressor never wait on a round
+ * trip to vessel. Until the stream ends (RAN_OUT) or the gate must stop (STOPPED: a refusal, a
+ * bad stream, a failed unpacker, a signal; the reason is already sent).
+ */
+static enum outcome pump(struct gate *g) {
+  int eof = 0;
+  for (;;) {
+    if (stop_signal) return STOPPED;
+    if (forward(g) != 0) return STOPPED;
+    if (eof && g->count == 0 && g->fwd >= limit(g)) return RAN_OUT;
+    compact(g);
+    struct pollfd p[3];
+    nfds_t n = 0;
+    int in = -1, out = -1, ctl = -1;
+    if (!eof && g->len < BUF_CAP) p[in = (int)n++] = (struct pollfd){ .fd = g->in, .events = POLLIN };
+    if (g->tar_in >= 0 && g->fwd < limit(g)) p[out = (int)n++] = (struct pollfd){ .fd = g->tar_in, .events = POLLOUT };
+    if (g->count) p[ctl = (int)n++] = (struct pollfd){ .fd = 3, .events = POLLIN };
+    if (n == 0) {
+      judge_fail("a header group larger than the buffer");
+      return STOPPED;
+    }
+    if (poll(p, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      judge_fail("poll: %s", strerror(errno));
+      return STOPPED;
+    }
+    if (ctl >= 0 && p[ctl].revents && hear(g) != 0) return STOPPED;
+    if (out >= 0 && p[out].revents && forward(g) != 0) return STOPPED;
+    if (in >= 0 && p[in].revents) {
+      int r = take(g);
+      if (r < 0) return STOPPED;
+      if (r > 0) eof = 1;
+    }
+  }
+}
+
+static void release(struct gate *g, char **decompress, char **unpack) {
+  walk_free(&g->walk);
+  free(g->buf);
+  free(g->pending);
+  free(g->verdicts);
+  free(decompress);
+  free(unpack);
+}
+
+int main(int argc, char **argv) {
+  struct gate g;
+  memset(&g, 0, sizeof g);
+  g.hash = 1;
+  g.max_read = READ_MAX;
+  char **decompress = NULL, **unpack = NULL;
+  for (int i = 1; i < argc;) {
+    if (!strcmp(argv[i], "--no-hash")) g.hash = 0, i++;
+    else if (!strcmp(argv[i], "--max-read") && i + 1 < argc) {
+      long v = strtol(argv[i + 1], NULL, 10);
+      if (v < 1 || v > (long)READ_MAX) return free(decompress), free(unpack), usage("--max-read: 1 to 1048576 bytes");
+      g.max_read = (size_t)v;
+      i += 2;
+    } else if (!strcmp(argv[i], "--decompress") && !decompress) {
+      if (!(decompress = argv_list(argc, argv, &i))) return free(unpack), usage("--decompress N ARGV...");
+    } else if (!strcmp(argv[i], "--unpack") && !unpack) {
+      if (!(unpack = argv_list(argc, argv, &i))) return free(decompress), usage("--unpack N ARGV...");
+    } else {
+      free(decompress);
+      free(unpack);
+      return usage("unknown argument");
+    }
+  }
+  const char *wrong = !unpack ? "no --unpack"
+                      : fcntl(3, F_GETFD) < 0 ? "fd 3 (the judge) is not open"
+                      : decompress && fcntl(4, F_GETFD) < 0 ? "fd 4 (the decompressor's stderr) is not open"
+                      : NULL;
+  if (wrong) {
+    free(decompress);
+    free(unpack);
+    return usage(wrong);
+  }
+  for (int fd = 3; fd <= 4; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+  judge_open(3);
+  die_with_parent();
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  /* No SA_RESTART: a blocking read or write returns, and the loop stops. */
+  sa.sa_handler = on_stop;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+
+  walk_init(&g.walk);
+  g.buf = malloc(BUF_CAP);
+  g.pending = malloc(MAX_PENDING * sizeof *g.pending);
+  g.verdicts = malloc(MAX_PENDING);
+  if (!g.buf || !g.pending || !g.verdicts) {
+    judge_fail("out of memory");
+    judge_end(0, "-", 0, "-", "-");
+    release(&g, decompress, unpack);
+    return 0;
+  }
+  if (g.hash) sha256_init(&g.sha);
+
+  enum outcome outcome = STOPPED;
+  int read_all = 0;
+  int tar_pipe[2], dec_pipe[2];
+  g.in = 0;
+  g.tar_in = -1;
+  if (decompress) {
+    if (big_pipe(dec_pipe) != 0 || child_start(&g.decompressor, decompress, 0, dec_pipe[1], 4) != 0) {
+      judge_fail("cannot start %s: %s", decompress[0], strerror(errno));
+      goto done;
+    }
+    close(dec_pipe[1]);
+    close(0);
+    g.in = dec_pipe[0];
+  }
+  if (big_pipe(tar_pipe) != 0 || child_start(&g.unpacker, unpack, tar_pipe[0], -1, 2) != 0) {
+    judge_fail("cannot start %s: %s", unpack[0], strerror(errno));
+    goto done;
+  }
+  close(tar_pipe[0]);
+  g.tar_in = tar_pipe[1];
+  /* Never block on the unpacker: poll says when its pipe takes more. */
+  (void)fcntl(g.tar_in, F_SETFL, fcntl(g.tar_in, F_GETFL) | O_NONBLOCK);
+
+  outcome = pump(&g);
+  read_all = outcome == RAN_OUT;
+  if (outcome == RAN_OUT) {
+    const char *why = walk_at_end(&g.walk, g.base + g.len);
+    if (why) {
+      judge_bad(g.walk.error_name, g.walk.error_name_len, why, 1);
+      read_all = 1;
+      outcome = STOPPED;
+    }
+  }
+
+done:
+  if (outcome == STOPPED) {
+    /*
+     * Nothing more reaches staging: the unpacker goes first, then whatever feeds the gate —
+     * unless the stream has ended: its decompressor is exiting then, and how it exits (its
+     * complaint about a truncated input) is what explains a short stream.
+     */
+    child_kill(&g.unpacker);
+    if (!read_all) child_kill(&g.decompressor);
+  }
+  if (g.tar_in >= 0) close(g.tar_in);
+  child_wait(&g.unpacker);
+  if (g.in > 0) close(g.in);
+  child_wait(&g.decompressor);
+
+  char hex[65] = "-", unpacker[32], decompressor[32];
+  if (g.hash && outcome == RAN_OUT) {
+    uint8_t d[32];
+    sha256_final(&g.sha, d);
+    sha256_hex(d, hex);
+  }
+  child_outcome(&g.unpacker, unpacker, sizeof unpacker);
+  child_outcome(&g.decompressor, decompressor, sizeof decompressor);
+  judge_end(read_all, hex, g.total, unpacker, decompressor);
+  release(&g, decompress, unpack);
+  return 0;
+}

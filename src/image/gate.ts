@@ -1,0 +1,189 @@
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { config, host, stderrOf, type SpawnedProcess, type StderrTail, VesselError } from '../util/index.js';
+import type { Decompressible } from './tar-forms.js';
+import type { Digest } from './types.js';
+import type { EntryHeader, Verdict } from './validate.js';
+
+/**
+ * The native tar gate (native/gate, `vessel-tar-gate`) and its judge. The gate reads the tar
+ * stream (or starts the decompressor on it), hashes it, walks its headers and forwards the bytes
+ * to the unpacker — all outside JavaScript; for every entry it asks here first, and this side
+ * answers with the EntryChecker's verdict: the safety policy is validate.ts's, in TypeScript,
+ * and nothing else. The protocol is native/gate/judge.h's (one line per entry up, one byte per
+ * entry down, an "end" line last).
+ */
+
+/** A tar entry as the judge sees it: the EntryHeader, what it unpacks to, and its sparse map. */
+export interface TarEntry extends EntryHeader {
+  realSize: number;
+}
+
+/** How one of the gate's children ended: "ok", "exit:N", "signal:N", or "-" (never ran). */
+export type ChildOutcome = string;
+
+export interface GateReport {
+  /** The entry the judge refused, and why. */
+  refused?: { name: string; why: string };
+  /** The stream is not one tar programs agree on: mid-stream (`atEnd` false) or at its end. */
+  bad?: { name: string | undefined; why: string; atEnd: boolean };
+  /** The gate itself failed (a read error, a fork). */
+  fail?: string;
+  /** The name of the last entry judged (for "after entry …"). */
+  lastEntry?: string;
+  /** The stream was read to its end (not stopped early: a refusal, a failed unpacker, stop()). */
+  readAll: boolean;
+  /** The stream's digest (when hashed and read to its end) and length. */
+  diffId?: Digest;
+  bytes: number;
+  unpacker: ChildOutcome;
+  decompressor: ChildOutcome;
+  /** What the unpacker and the decompressor said on stderr. */
+  unpackerSaid: StderrTail;
+  decompressorSaid: StderrTail | undefined;
+}
+
+export interface GateOptions {
+  /** The stream: a file (or pipe) descriptor the gate reads, or 'pipe' to write it in. */
+  input: number | 'pipe';
+  /** A decompressor the gate starts on its input (the tool's argv from tar-forms.ts). */
+  decompress?: { kind: Decompressible; argv: string[] };
+  /** The unpacker's argv (tar-forms.ts extract). */
+  unpack: string[];
+  /** Hash the stream (the diff id); false when the caller knows it. */
+  hash: boolean;
+  judge: (entry: TarEntry) => Verdict;
+  /** Bytes of the stream read so far, every few MiB. */
+  onRead?: (bytes: number) => void;
+  /** Read at most this many bytes at a time (default 1 MiB): tests split headers across reads. */
+  maxRead?: number;
+}
+
+export interface Gate {
+  /** Where to write the stream when `input` is 'pipe'. */
+  stdin: Writable | undefined;
+  /** Settles once the gate has exited: its children have exited before it. */
+  report: Promise<GateReport>;
+  /** Stop now (the gate kills its children, waits for them, and reports). */
+  stop(): void;
+}
+
+export function gatePath(): string {
+  return join(config().libexec, 'vessel-tar-gate');
+}
+
+/** A byte string of the protocol: ":" then the bytes, %XX-escaped. Bytes come back one char each (latin1). */
+function unescape(field: string | undefined): string {
+  if (field === undefined || !field.startsWith(':')) throw new Error(`malformed gate line field ${JSON.stringify(field)}`);
+  return field.slice(1).replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+const VERDICT = { accept: 'a', placeholder: 'p', refuse: 'r' } as const;
+
+export function startGate(opts: GateOptions): Gate {
+  const argv = [gatePath(), ...(opts.hash ? [] : ['--no-hash']), ...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : [])];
+  if (opts.decompress) argv.push('--decompress', String(opts.decompress.argv.length), ...opts.decompress.argv);
+  argv.push('--unpack', String(opts.unpack.length), ...opts.unpack);
+  const child: SpawnedProcess = host().spawn(argv, { stdio: [opts.input, 'ignore', 'pipe', 'pipe', opts.decompress ? 'pipe' : 'ignore'] });
+  const unpackerSaid = stderrOf(child);
+  const decompressorSaid = opts.decompress ? stderrOf(child, 4) : undefined;
+  const control = child.pipes[3] as unknown as Readable & Writable;
+  const stdin = opts.input === 'pipe' ? (child.pipes[0] as Writable) : undefined;
+  // The gate may stop reading (a refusal) while the stream is still being written: EPIPE here
+  // is expected, and the report says why.
+  stdin?.on('error', () => undefined);
+  control.on('error', () => undefined);
+
+  const r: Omit<GateReport, 'unpackerSaid' | 'decompressorSaid'> = { readAll: false, bytes: 0, unpacker: '-', decompressor: '-' };
+  let ended = false;
+  let refusing = false;
+  let partial = '';
+  const onLine = (line: string): string => {
+    const f = line.split(' ');
+    switch (f[0]) {
+      case 'e': {
+        // One byte per entry, always: after a refusal the gate reads no more, but owes none.
+        if (refusing) return VERDICT.refuse;
+        const sparse = f[4];
+        const rest = sparse === '!' ? f.slice(6) : f.slice(5);
+        const entry: TarEntry = {
+          type: f[1] === '?' ? null : f[1]!,
+          size: Number(f[2]),
+          realSize: Number(f[3]),
+          name: unescape(rest[0]),
+          linkname: unescape(rest[1]),
+          ...(sparse === '!' ? { sparseProblem: unescape(f[5]) } : {}),
+        };
+        r.lastEntry = entry.name;
+        const v = opts.judge(entry);
+        if (v === undefined) return VERDICT.accept;
+        if (v === 'placeholder') return VERDICT.placeholder;
+        refusing = true;
+        r.refused = { name: entry.name, why: v.refuse };
+        return VERDICT.refuse;
+      }
+      case 'bad':
+      case 'short': {
+        const name = unescape(f[1]);
+        r.bad = { name: name === '' ? undefined : name, why: unescape(f[2]), atEnd: f[0] === 'short' };
+        return '';
+      }
+      case 'fail':
+        r.fail = unescape(f[1]);
+        return '';
+      case 'p':
+        opts.onRead?.(Number(f[1]));
+        return '';
+      case 'end':
+        ended = true;
+        r.readAll = f[1] === 'all';
+        if (f[2] !== '-') r.diffId = `sha256:${f[2]!}`;
+        r.bytes = Number(f[3]);
+        r.unpacker = f[4]!;
+        r.decompressor = f[5]!;
+        return '';
+      default:
+        throw new Error(`unknown gate line ${JSON.stringify(line.slice(0, 40))}`);
+    }
+  };
+  let protocolError: unknown;
+  control.setEncoding('latin1');
+  control.on('data', (text: string) => {
+    const data = partial + text;
+    let answers = '';
+    let from = 0;
+    let nl: number;
+    while ((nl = data.indexOf('\n', from)) >= 0) {
+      try {
+        answers += onLine(data.slice(from, nl));
+      } catch (e) {
+        // A judge that cannot read the gate must not let it go on: stop it.
+        protocolError ??= e;
+        child.kill('SIGTERM');
+      }
+      from = nl + 1;
+    }
+    partial = data.slice(from);
+    if (answers) control.write(answers);
+  });
+  const closed = new Promise<void>((res) => { control.once('close', res); control.once('end', res); });
+
+  const report = (async (): Promise<GateReport> => {
+    let exit: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      exit = await child.exited;
+    } catch (e) {
+      throw new VesselError('E_HOST', `${(e as Error).message} (the tar gate; build it: npm run build, or set VESSEL_LIBEXEC)`);
+    }
+    await closed;
+    if (protocolError !== undefined) throw new VesselError('E_HOST', `vessel-tar-gate: ${(protocolError as Error).message}`);
+    if (!ended) {
+      await unpackerSaid.done();
+      const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
+      throw new VesselError('E_HOST', `vessel-tar-gate stopped without its report (${why})${unpackerSaid.last(1) ? `: ${unpackerSaid.last(1)}` : ''}`);
+    }
+    return { ...r, unpackerSaid, decompressorSaid };
+  })();
+  report.catch(() => undefined);
+  return { stdin, report, stop: () => child.kill('SIGTERM') };
+}

@@ -1,0 +1,382 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tarStream from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { END, makeTar, pad, pax, ustar } from '../helpers/image.js';
+
+/**
+ * The native tar gate (native/gate) built here with the release warnings and AddressSanitizer/
+ * UBSan, driven through src/image/gate.ts as vessel drives it, with a test judge. The unpacker is
+ * `cat` into a file, so every test sees exactly the bytes the gate handed on. A missing compiler
+ * fails the test.
+ */
+const repo = join(__dirname, '..', '..');
+const out = mkdtempSync(join(tmpdir(), 'vessel-native-gate-'));
+process.env.VESSEL_LIBEXEC = out;
+process.env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:exitcode=97';
+process.env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:exitcode=98';
+const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g'];
+const cflags = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-Wall', '-Wextra', '-Werror', '-Wno-format-truncation', ...sanitize];
+const gateSources = ['sha256', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
+const shaProbe = join(out, 'gate-sha256');
+
+type GateModule = typeof import('../../src/image/gate.js');
+let gate: GateModule;
+
+beforeAll(async () => {
+  execFileSync('cc', [...cflags, '-o', join(out, 'vessel-tar-gate'), ...gateSources], { stdio: 'pipe' });
+  execFileSync('cc', [...cflags, '-o', shaProbe, join(repo, 'native', 'test', 'gate-sha256.c'), join(repo, 'native', 'gate', 'sha256.c')], { stdio: 'pipe' });
+  gate = await import('../../src/image/gate.js');
+}, 120_000);
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('SHA-256 (native/gate/sha256.c)', () => {
+  const probe = (input: Buffer | string, args: string[]) => {
+    const r = spawnSync(shaProbe, args, { input, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout.trim().split(' ');
+  };
+  const impls = [[], ['portable']];
+
+  it('gives FIPS 180-2\'s digests, with the portable code and with the SHA extensions when the CPU has them', () => {
+    const vectors: Array<[string, string]> = [
+      ['', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+      ['abc', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+      ['abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq', '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1'],
+      ['abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu', 'cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1'],
+    ];
+    for (const impl of impls) {
+      for (const [text, digest] of vectors) expect(probe(text, impl)[0]).toBe(digest);
+      // a million 'a', fed whole and in pieces that straddle the 64-byte blocks
+      for (const piece of ['65536', '1', '63', '65']) expect(probe('', [...impl, 'million', piece])[0]).toBe('cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0');
+    }
+    expect(probe('', ['portable'])[1]).toBe('portable');
+  });
+
+  it('agrees with OpenSSL on random data of every length around the block and padding boundaries', () => {
+    for (const n of [55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 100_003, 1 << 20]) {
+      const data = randomBytes(n);
+      for (const impl of impls) for (const piece of ['7', '4096']) expect([n, probe(data, [...impl, piece])[0]]).toEqual([n, sha256(data)]);
+    }
+  });
+});
+
+interface Seen {
+  line: string;
+  sparse?: string | undefined;
+  realSize: number;
+}
+
+interface Run {
+  entries: Seen[];
+  /** What the gate said of its progress (bytes read). */
+  read: number[];
+  passed: Buffer;
+  report: Awaited<import('../../src/image/gate.js').Gate['report']>;
+}
+
+/**
+ * Run the gate on `data` (written into its stdin, or a file/decompressor when given) with a judge
+ * answering `verdict`; what it judged, handed on, and reported.
+ */
+async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: string, type: string | null) => 'a' | 'p' | 'r'; decompress?: 'zstd'; unpack?: string[]; stop?: boolean } = {}): Promise<Run> {
+  const sink = join(out, `passed-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(sink, '');
+  const entries: Seen[] = [];
+  const read: number[] = [];
+  let input: number | 'pipe' = 'pipe';
+  let fd: number | undefined;
+  if (opts.decompress) {
+    const f = join(out, `in-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(f, data);
+    fd = openSync(f, 'r');
+    input = fd;
+  }
+  const g = gate.startGate({
+    input,
+    ...(opts.decompress ? { decompress: { kind: opts.decompress, argv: ['zstd', '-dc', '-q'] } } : {}),
+    unpack: opts.unpack ?? ['sh', '-c', 'cat > "$0"', sink],
+    hash: true,
+    ...(opts.maxRead ? { maxRead: opts.maxRead } : {}),
+    onRead: (n) => read.push(n),
+    judge: (e) => {
+      entries.push({ line: `${e.type} ${e.name} ${e.linkname ?? ''} ${e.type === 'file' ? e.size : ''}`, sparse: e.sparseProblem, realSize: e.realSize });
+      const v = opts.verdict?.(e.name, e.type) ?? 'a';
+      return v === 'a' ? undefined : v === 'p' ? 'placeholder' : { refuse: 'refused by the test' };
+    },
+  });
+  if (fd !== undefined) closeSync(fd);
+  if (g.stdin) {
+    if (opts.stop) {
+      g.stdin.write(data.subarray(0, Math.min(data.length, 4096)));
+      setTimeout(() => g.stop(), 200);
+    } else {
+      g.stdin.end(data);
+    }
+  }
+  const report = await g.report;
+  return { entries, read, passed: readFileSync(sink), report };
+}
+
+/** What tar-stream (a full parser) sees: the reference for the gate's walk. */
+async function withTarStream(data: Buffer): Promise<string[]> {
+  const ex = tarStream.extract();
+  const seen: string[] = [];
+  ex.on('entry', (h, s, next) => {
+    seen.push(`${h.type} ${h.name} ${h.linkname ?? ''} ${h.type === 'file' ? h.size : ''}`);
+    s.on('end', () => next());
+    s.resume();
+  });
+  const done = new Promise<void>((res, rej) => { ex.on('finish', () => res()); ex.on('error', rej); });
+  ex.end(data);
+  await done;
+  return seen;
+}
+
+describe('the gate walks real archives like a full parser', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-tree-'));
+  const tree = join(dir, 'tree');
+  const long = 'd'.repeat(120);
+  mkdirSync(join(tree, long, 'sub'), { recursive: true });
+  writeFileSync(join(tree, long, 'sub', 'f'.repeat(110)), 'x'.repeat(1000));
+  writeFileSync(join(tree, 'small'), 'hi');
+  writeFileSync(join(tree, 'empty'), '');
+  linkSync(join(tree, 'small'), join(tree, 'hard'));
+  symlinkSync(`/${'t'.repeat(150)}`, join(tree, 'longlink'));
+  symlinkSync('/etc/passwd', join(tree, 'abs'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['GNU tar, gnu format', ['tar', '--format=gnu']],
+    ['GNU tar, pax format', ['tar', '--format=pax']],
+    ['bsdtar, pax format', ['bsdtar', '--format', 'pax']],
+    ['bsdtar, ustar format (what ustar cannot hold left out)', ['bsdtar', '--format', 'ustar', '--exclude', 'longlink', '--exclude', `./${'d'.repeat(120)}`]],
+  ])('%s: every entry judged, every byte handed on and hashed, however the reads split it', async (_what, argv) => {
+    const data = execFileSync(argv[0]!, [...argv.slice(1), '-c', '-f', '-', '-C', tree, '.'], { maxBuffer: 1 << 26 });
+    const ref = await withTarStream(data);
+    expect(ref.length).toBeGreaterThanOrEqual(5);
+    for (const maxRead of [1, 7, 512, 513, 65536]) {
+      const r = await runGate(data, { maxRead });
+      expect([maxRead, r.entries.map((e) => e.line)]).toEqual([maxRead, ref]);
+      expect(r.passed.equals(data)).toBe(true);
+      expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, bytes: data.length, unpacker: 'ok', decompressor: '-' });
+      expect(r.report.bad).toBeUndefined();
+    }
+  }, 60_000);
+
+  it('reads tar-stream\'s and Python\'s archives (long names in pax, ustar prefixes)', async () => {
+    const a = await makeTar([{ name: 'a', type: 'directory' }, { name: 'a/b', content: 'data' }, { name: 'l', type: 'symlink', linkname: '/x' }, { name: `p/${'q'.repeat(200)}`, content: 'long' }]);
+    expect((await runGate(a, { maxRead: 100 })).entries.map((e) => e.line)).toEqual(await withTarStream(a));
+    const f = join(dir, 'py.tar');
+    execFileSync('python3', ['-c', `import tarfile, io\nt = tarfile.open('${f}', 'w', format=tarfile.USTAR_FORMAT)\nti = tarfile.TarInfo('${'p'.repeat(120)}/${'n'.repeat(90)}'); ti.size = 3\nt.addfile(ti, io.BytesIO(b'abc'))\nt.close()`]);
+    const py = readFileSync(f);
+    expect((await runGate(py)).entries.map((e) => e.line)).toEqual([`file ${'p'.repeat(120)}/${'n'.repeat(90)}  3`]);
+  });
+
+  it('reads a zstd stream through the decompressor it starts: same entries, the digest of the plain tar', async () => {
+    const data = execFileSync('tar', ['-c', '-f', '-', '-C', tree, '.']);
+    const zst = execFileSync('zstd', ['-c', '-q'], { input: data });
+    const r = await runGate(zst, { decompress: 'zstd' });
+    expect(r.passed.equals(data)).toBe(true);
+    expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, unpacker: 'ok', decompressor: 'ok' });
+  });
+});
+
+describe('the gate hands on nothing the judge has not accepted', () => {
+  it('a refused entry is never handed on, even when its header block is split across reads, nor anything after it', async () => {
+    // "a" (header + one data block), then the refused entry's header at byte 1024
+    const data = await makeTar([{ name: 'a', content: 'data' }, { name: 'evil', content: 'x' }, { name: 'after', content: 'y' }]);
+    const refused = 1024;
+    expect(data.toString('latin1', refused, refused + 4)).toBe('evil');
+    for (const maxRead of [1, 7, 100, 511, 513, refused + 100, refused + 511, 65536]) {
+      const r = await runGate(data, { maxRead, verdict: (name) => (name === 'evil' ? 'r' : 'a') });
+      expect([maxRead, r.passed.length <= refused, r.passed.equals(data.subarray(0, r.passed.length))]).toEqual([maxRead, true, true]);
+      expect(r.report.readAll).toBe(false);
+      expect(r.report.refused).toEqual({ name: 'evil', why: 'refused by the test' });
+      expect(r.report.diffId).toBeUndefined();
+    }
+  });
+
+  it('a placeholder is an empty regular file\'s header: valid checksum, type 0, no link name; the framing kept', async () => {
+    const data = await makeTar([{ name: 'lower', type: 'directory' }, { name: 'lower/link', type: 'link', linkname: 'usr/bin/target' }, { name: 'next', content: 'n' }]);
+    for (const maxRead of [1, 100, 512, 700, 65536]) {
+      const r = await runGate(data, { maxRead, verdict: (_n, type) => (type === 'link' ? 'p' : 'a') });
+      const passed = r.passed;
+      expect(passed.length).toBe(data.length);
+      const h = passed.subarray(512, 1024);
+      expect(h.toString('latin1', 0, 10)).toBe('lower/link');
+      expect(String.fromCharCode(h[156]!)).toBe('0');
+      expect(h.subarray(157, 257).every((b) => b === 0)).toBe(true);
+      let sum = 0;
+      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+      expect(parseInt(h.toString('latin1', 148, 155), 8)).toBe(sum);
+      expect(passed.subarray(0, 512).equals(data.subarray(0, 512))).toBe(true);
+      expect(passed.subarray(1024).equals(data.subarray(1024))).toBe(true);
+      // a full parser reads it as that file (tar-stream checks the checksum)
+      expect(await withTarStream(passed)).toEqual(['directory lower  ', 'file lower/link  0', 'file next  1']);
+      // the diff id is the stream as it came, not as rewritten
+      expect(r.report.diffId).toBe(`sha256:${sha256(data)}`);
+    }
+  });
+
+  it('Solaris\' X header is read as a pax header; progress is reported every 8 MiB read', async () => {
+    const data = Buffer.concat([pax([['path', 'from-x']], 'X'), ustar({ name: 'short', size: 20 << 20 }), Buffer.alloc(20 << 20), END]);
+    const r = await runGate(data);
+    expect(r.entries.map((e) => e.line)).toEqual([`file from-x  ${20 << 20}`]);
+    expect(r.read.length).toBe(2);
+    expect(r.read[0]).toBeGreaterThanOrEqual(8 << 20);
+    expect(r.read[1]).toBeGreaterThanOrEqual(16 << 20);
+  });
+
+  it('names are passed as bytes: control characters, quotes, spaces and bytes that are not UTF-8 arrive intact', async () => {
+    const name = 'a b%c\x1b[2J"\\\xff\xfe\n/x';
+    const data = Buffer.concat([pax([['path', name]]), ustar({ name: 'short' }), END]);
+    const r = await runGate(data);
+    expect(r.entries.map((e) => e.line)).toEqual([`file ${name}  0`]);
+  });
+});
+
+describe('streams tar programs would read differently are stopped', () => {
+  const cases: Array<[string, Buffer, RegExp, string | undefined]> = [
+    // GNU tar and libarchive read no data after these, whatever the size field says: a header hidden
+    // in that "data" would be unpacked without ever being judged.
+    ['a symlink with data', Buffer.concat([ustar({ name: 'sl', type: '2', linkname: 't', size: 512 }), ustar({ name: 'hidden' }), END]), /^a symlink with 512 bytes of data \(tar programs disagree/, 'sl'],
+    ['a hard link with data', Buffer.concat([ustar({ name: 't' }), ustar({ name: 'hl', type: '1', linkname: 't', size: 512 }), ustar({ name: 'hidden' }), END]), /^a link with 512 bytes/, 'hl'],
+    ['a fifo with data', Buffer.concat([ustar({ name: 'f', type: '6', size: 1 }), Buffer.alloc(512), END]), /^a fifo with 1 bytes/, 'f'],
+    ['a directory with data', Buffer.concat([ustar({ name: 'd', type: '5', size: 10 }), Buffer.alloc(512), END]), /^a directory with 10 bytes/, 'd'],
+    ['a file named like a directory, with data', Buffer.concat([ustar({ name: 'd/', size: 10 }), Buffer.alloc(512), END]), /^a directory with 10 bytes/, 'd/'],
+    ['two pax headers for one entry', Buffer.concat([pax([['path', 'a']]), pax([['path', 'b']]), ustar({ name: 'x' }), END]), /^two pax headers for one entry$/, undefined],
+    ['a GNU long name and a pax path', Buffer.concat([ustar({ name: '././@LongLink', type: 'L', size: 4, magic: 'gnu' }), pad(Buffer.from('long')), pax([['path', 'b']]), ustar({ name: 'x' }), END]), /^both a GNU long name and a pax path/, undefined],
+    ['a global header naming a path', Buffer.concat([pax([['path', 'evil']], 'g'), ustar({ name: 'x' }), END]), /^pax global header sets "path" for every entry$/, undefined],
+    ['a malformed pax record', Buffer.concat([ustar({ name: 'P', type: 'x', size: 10 }), pad(Buffer.from('99 path=a\n')), ustar({ name: 'x' }), END]), /^invalid pax header/, undefined],
+    ['a bad checksum', (() => { const b = Buffer.concat([ustar({ name: 'x', size: 2 }), pad(Buffer.from('hi')), END]); b[10] = 0x41; return b; })(), /bad checksum/, undefined],
+    ['garbage', Buffer.from('not an archive\n'.repeat(200)), /bad checksum/, undefined],
+    ['a negative base-256 size', (() => { const b = ustar({ name: 'x' }); b.fill(0xff, 124, 136); return Buffer.concat([b, END]); })(), /negative number field|bad checksum/, undefined],
+  ];
+  it.each(cases)('%s', async (_what, data, why, name) => {
+    const r = await runGate(data, { maxRead: 300 });
+    expect(r.report.bad).toMatchObject({ atEnd: false, name, why: expect.stringMatching(why) });
+    expect(r.report.readAll).toBe(false);
+    // Nothing of the entry reached the unpacker.
+    expect(r.passed.toString('latin1')).not.toContain('hidden');
+  });
+
+  it('a stream that ends inside an entry, a header or before a pax header\'s entry is short (at its end)', async () => {
+    const data = Buffer.concat([ustar({ name: 'x', size: 700 }), pad(Buffer.alloc(700, 1)), END]);
+    for (const cut of [700, 300, 1024 + 100]) {
+      const r = await runGate(data.subarray(0, cut));
+      expect([cut, r.report.bad?.atEnd, r.report.bad?.why]).toEqual([cut, true, 'Unexpected end of data']);
+      expect(r.report.readAll).toBe(true);
+    }
+    const orphan = await runGate(pax([['path', 'a']]));
+    expect(orphan.report.bad?.why).toMatch(/a pax or long-name header without its entry/);
+  });
+});
+
+describe('sparse files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-sparse-'));
+  const file = join(dir, 'sparse');
+  // 3 data runs after holes, the last ending the file mid-block
+  execFileSync('python3', ['-c', "import sys\nf = open(sys.argv[1], 'wb')\nfor i in range(3):\n  f.seek((i + 1) * 1024 * 1024); f.write(b'run %d' % i * 1000)\nf.close()", file]);
+  const real = readFileSync(file).length;
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['GNU tar -S, gnu format', ['tar', '-S', '--format=gnu']],
+    ['GNU tar -S, pax 0.0', ['tar', '-S', '--format=pax', '--sparse-version=0.0']],
+    ['GNU tar -S, pax 0.1', ['tar', '-S', '--format=pax', '--sparse-version=0.1']],
+    ['GNU tar -S, pax 1.0', ['tar', '-S', '--format=pax', '--sparse-version=1.0']],
+    ['bsdtar, pax', ['bsdtar', '--format', 'pax']],
+  ])('%s: a valid map, the real size, the real name', async (_what, argv) => {
+    const data = execFileSync(argv[0]!, [...argv.slice(1), '-c', '-f', '-', '-C', dir, 'sparse']);
+    for (const maxRead of [7, 65536]) {
+      const r = await runGate(data, { maxRead });
+      expect(r.entries).toEqual([{ line: `file sparse  ${r.entries[0]!.line.split(' ')[3]}`, sparse: undefined, realSize: real }]);
+      expect(r.passed.equals(data)).toBe(true);
+    }
+  });
+
+  /** A pax sparse entry (format 0.1 or 0.0 records, or 1.0 with `text` as its map). */
+  function paxSparse(records: Array<[string, string]>, data: Buffer, type = '0'): Buffer {
+    return Buffer.concat([pax(records), ustar({ name: 'GNUSparseFile.0/s', type, size: data.length }), pad(data), END]);
+  }
+  const badMaps: Array<[string, Buffer, RegExp]> = [
+    ['a region past the real size (0.1)', paxSparse([['GNU.sparse.size', '1000'], ['GNU.sparse.map', '512,1024'], ['GNU.sparse.name', 's']], Buffer.alloc(1024)), /a region ends beyond the file's size/],
+    // GNU tar reads each region padded to a block, libarchive back to back: they would part ways here
+    ['a partial block before another region (0.1)', paxSparse([['GNU.sparse.size', '10000'], ['GNU.sparse.map', '0,100,4096,512'], ['GNU.sparse.name', 's']], Buffer.alloc(612)), /a region with data follows one that does not fill whole blocks/],
+    ['regions that do not hold the data (0.1)', paxSparse([['GNU.sparse.size', '10000'], ['GNU.sparse.map', '0,512'], ['GNU.sparse.name', 's']], Buffer.alloc(1024)), /do not hold exactly the entry's data/],
+    ['an odd map (0.1)', paxSparse([['GNU.sparse.size', '10000'], ['GNU.sparse.map', '0,512,7'], ['GNU.sparse.name', 's']], Buffer.alloc(512)), /odd count/],
+    ['offsets that do not alternate (0.0)', paxSparse([['GNU.sparse.size', '10000'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.offset', '0'], ['GNU.sparse.offset', '0'], ['GNU.sparse.numbytes', '512']], Buffer.alloc(512)), /do not alternate/],
+    ['a map text that is not numbers (1.0)', paxSparse([['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10000'], ['GNU.sparse.name', 's']], pad(Buffer.from('1\n0\nx\n'))), /not decimal lines/],
+    ['a map larger than the data (1.0)', paxSparse([['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10000'], ['GNU.sparse.name', 's']], Buffer.from('2\n0\n512\n')), /larger than the entry's data/],
+    ['GNU.sparse.size in 1.0 (libarchive reads it as the stored size)', paxSparse([['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10000'], ['GNU.sparse.size', '5']], pad(Buffer.from('0\n'))), /GNU.sparse.size in a format 1.0 header/],
+    ['an unknown version', paxSparse([['GNU.sparse.major', '2'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10000']], Buffer.alloc(0)), /unknown sparse format version/],
+    ['sparse keywords on a symlink', Buffer.concat([pax([['GNU.sparse.size', '10'], ['GNU.sparse.map', '0,0']]), ustar({ name: 'l', type: '2', linkname: 't' }), END]), /only a regular file can be sparse/],
+  ];
+  it.each(badMaps)('%s: the judge hears why, and refuses', async (_what, data, why) => {
+    const r = await runGate(data, { verdict: () => 'r' });
+    expect(r.entries).toHaveLength(1);
+    expect(r.entries[0]!.sparse).toMatch(why);
+    // The pax header may have gone ahead; the entry's own header did not.
+    const header = data.indexOf(data.includes('GNUSparseFile') ? 'GNUSparseFile' : 'l\0');
+    expect(r.passed.length).toBeLessThanOrEqual(header);
+    expect(r.passed.equals(data.subarray(0, r.passed.length))).toBe(true);
+  });
+
+  it('an old GNU header whose map does not hold its data', async () => {
+    const data = execFileSync('tar', ['-S', '--format=gnu', '-c', '-f', '-', '-C', dir, 'sparse']);
+    const h = Buffer.from(data.subarray(0, 512));
+    // the first map entry's numbytes, one block shorter
+    const n = parseInt(h.toString('latin1', 398, 410), 8);
+    h.write(`${(n - 512).toString(8).padStart(11, '0')}\0`, 398, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const c of h) sum += c;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const r = await runGate(Buffer.concat([h, data.subarray(512)]), { verdict: () => 'r' });
+    expect(r.entries[0]!.sparse).toMatch(/do not hold exactly the entry's data/);
+  });
+});
+
+describe('the gate\'s children', () => {
+  it('a failing unpacker stops the gate: the stream is not read on, the outcome says so', async () => {
+    const data = Buffer.concat([ustar({ name: 'big', size: 8 << 20 }), Buffer.alloc(8 << 20), END]);
+    const r = await runGate(data, { unpack: ['sh', '-c', 'head -c 1000 >/dev/null; echo nope >&2; exit 3'] });
+    expect(r.report.unpacker).toBe('exit:3');
+    expect(r.report.readAll).toBe(false);
+    await r.report.unpackerSaid.done();
+    expect(r.report.unpackerSaid.last(1)).toBe('nope');
+  });
+
+  it('a truncated zstd stream: the decompressor\'s complaint comes back on its own pipe', async () => {
+    // larger than zstd's 128 KiB block: what was decompressed before the cut comes out
+    const data = Buffer.concat([ustar({ name: 'x', size: 400_000 }), pad(randomBytes(400_000)), END]);
+    const zst = execFileSync('zstd', ['-c', '-q'], { input: data });
+    const r = await runGate(zst.subarray(0, zst.length - 1000), { decompress: 'zstd' });
+    expect(r.report.decompressor).toBe('exit:1');
+    expect(r.report.bad).toMatchObject({ atEnd: true, why: 'Unexpected end of data' });
+    await r.report.decompressorSaid!.done();
+    expect(r.report.decompressorSaid!.last(1)).toMatch(/zstd|stdin/i);
+  });
+
+  it('stop() (SIGTERM): the gate kills its children, waits for them, and still reports', async () => {
+    const r = await runGate(Buffer.concat([ustar({ name: 'x', size: 1 << 20 }), Buffer.alloc(1 << 20)]), { stop: true });
+    expect(r.report.readAll).toBe(false);
+    expect(r.report.unpacker).toBe('signal:9');
+  });
+
+  it('refuses to run without its judge or with a wrong command line (exit 125, one line)', () => {
+    const bin = join(out, 'vessel-tar-gate');
+    chmodSync(bin, 0o755);
+    const noJudge = spawnSync(bin, ['--unpack', '1', 'true'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    expect([noJudge.status, noJudge.stderr.split('\n')[0]]).toEqual([125, 'vessel-tar-gate: fd 3 (the judge) is not open']);
+    const bad = spawnSync(bin, ['--unpack', '9', 'true'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    expect([bad.status, bad.stderr.split('\n')[0]]).toEqual([125, 'vessel-tar-gate: --unpack N ARGV...']);
+  });
+});
