@@ -68,8 +68,13 @@ export interface Gate {
   stop(): void;
 }
 
+/**
+ * The gate runs where vessel runs, beside vessel-init in libexec. VESSEL_TAR_GATE names another
+ * one: a test seam (as VESSEL_OS), for the FreeBSD transcript tests, whose libexec is the FreeBSD
+ * host's path in every golden while their imports run here.
+ */
 export function gatePath(): string {
-  return join(config().libexec, 'vessel-tar-gate');
+  return process.env.VESSEL_TAR_GATE || join(config().libexec, 'vessel-tar-gate');
 }
 
 /** A byte string of the protocol: ":" then the bytes, %XX-escaped. Bytes come back one char each (latin1). */

@@ -36,6 +36,8 @@ export function expectGolden(caseName: string, file: string, actual: string): vo
 /** Where vessel's helpers live in the transcripts: the FreeBSD package's libexec directory. */
 export const LIBEXEC = '/usr/local/libexec/vessel';
 process.env.VESSEL_LIBEXEC = LIBEXEC;
+// the imports these tests make run here, through this checkout's gate (src/image/gate.ts)
+process.env.VESSEL_TAR_GATE = join(__dirname, '..', '..', 'build', 'vessel-tar-gate');
 
 /** Replace the per-test temporary state root with the path vessel uses on a real host. */
 export function normalizeRoot(text: string, root: string): string {
