@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LiveFreeBSD } from './freebsd-e2e.js';
-import { isMonitor } from './freebsd.js';
+import { isMonitor, LIBEXEC } from './freebsd.js';
 import { planForTranscript, readPlan, spawnChrootMonitor } from './freebsd-monitor.js';
 import type { HostOptions, HostResult, HostRunner, SpawnedProcess, SpawnOptions } from '../../src/util/host.js';
 
@@ -64,6 +64,12 @@ export class RealRootFreeBSD extends LiveFreeBSD {
     if (argv[0] === 'bsdtar' || argv[0] === 'tar') {
       this.calls.push({ argv: ['tar', ...argv.slice(1)] });
       return this.real.spawn(['bsdtar', ...argv.slice(1)], opts);
+    }
+    // The tar gate (image/gate.ts) runs for real, as it would on the host; it starts the unpacker
+    // itself (bsdtar here, `tar` on FreeBSD), so the transcript shows both as FreeBSD would run them.
+    if (basename(argv[0] ?? '') === 'vessel-tar-gate') {
+      this.calls.push({ argv: [join(LIBEXEC, 'vessel-tar-gate'), ...argv.slice(1).map((a) => (a === 'bsdtar' ? 'tar' : a))] });
+      return this.real.spawn(argv, opts);
     }
     return super.spawn(argv, opts);
   }
