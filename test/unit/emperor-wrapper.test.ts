@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,7 @@ const existsBuilt = (): boolean => existsSync(join(repo, 'build', 'vessel-init')
 const libexec = mkdtempSync(join(tmpdir(), 'vessel-wrapper-'));
 writeFileSync(join(libexec, 'vessel-init'), '#!/bin/sh\necho "$0 $*"\n');
 chmodSync(join(libexec, 'vessel-init'), 0o755);
+afterAll(() => rmSync(libexec, { recursive: true, force: true }));
 
 function run(args: string[], env: Record<string, string> = {}): string {
   const r = spawnSync('/bin/sh', [wrapper, ...args], {
