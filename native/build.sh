@@ -6,11 +6,16 @@
 # tar stream's way into the image store (src/image/gate.ts).
 # C11, warnings as errors. -Wno-format-truncation: every snprintf into a fixed buffer is meant to
 # cut (bounded paths and messages); gcc's guess of the worst case would fail the build otherwise.
+# It is added only where the compiler knows it: clang before 18 (FreeBSD 14.0's base cc is clang
+# 16) does not, and -Werror turns its "unknown warning option" into a failed build.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${VESSEL_LIBEXEC:-$here/../build}
 mkdir -p "$out"
-CFLAGS_VESSEL="-std=c11 -O2 -Wall -Wextra -Werror -Wno-format-truncation -D_FORTIFY_SOURCE=2"
+CFLAGS_VESSEL="-std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2"
+if printf 'int main(void) { return 0; }\n' | ${CC:-cc} -Werror -Wno-format-truncation -x c -o /dev/null - 2>/dev/null; then
+  CFLAGS_VESSEL="$CFLAGS_VESSEL -Wno-format-truncation"
+fi
 
 # stale when the binary is missing or older than any of its sources
 stale() {

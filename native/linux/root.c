@@ -81,8 +81,8 @@ void root_setup(struct plan *p, int ptysock, int *slave_out) {
   if (chdir(p->rootfs) < 0) die_setup("chdir %s: %s", p->rootfs, strerror(errno));
   /* The old root stays attached under OLDROOT until the volumes are bound: a bind mount's source
    * must be a mount of this namespace, and the O_PATH fds above point into the old root. */
-  if (mkdir(OLDROOT + 1, 0700) < 0) die_setup("cannot create %s in the container root: %s", OLDROOT, strerror(errno));
-  if (syscall(SYS_pivot_root, ".", OLDROOT + 1) < 0) die_setup("pivot_root: %s", strerror(errno));
+  if (mkdir(&OLDROOT[1], 0700) < 0) die_setup("cannot create %s in the container root: %s", OLDROOT, strerror(errno));
+  if (syscall(SYS_pivot_root, ".", &OLDROOT[1]) < 0) die_setup("pivot_root: %s", strerror(errno));
   if (chdir("/") < 0) die_setup("chdir /: %s", strerror(errno));
 
   mkdir_p("/proc", 0555);
