@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${VESSEL_LIBEXEC:-$here/../build}
 mkdir -p "$out"
 CFLAGS_VESSEL="-std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2"
-if printf 'int main(void) { return 0; }\n' | ${CC:-cc} -Werror -Wno-format-truncation -x c -o /dev/null - 2>/dev/null; then
+if printf 'int main(void) { return 0; }\n' | ${CC:-cc} -Werror -Wno-format-truncation -fsyntax-only -x c - 2>/dev/null; then
   CFLAGS_VESSEL="$CFLAGS_VESSEL -Wno-format-truncation"
 fi
 
