@@ -45,6 +45,11 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   selftest: () => import('./selftest.js'),
 };
 
+/** commander's "error: …" said as every vessel error is. */
+export function commanderLine(s: string): string {
+  return s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s;
+}
+
 export function fail(message: string, hint?: string): never {
   throw new VesselError('E_USAGE', message, hint === undefined ? {} : { hint });
 }
@@ -73,7 +78,7 @@ export async function main(argv: string[]): Promise<void> {
     .version('0.1.0')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(commanderLine(s)) });
 
   const first = argv.find((a) => !a.startsWith('-'));
   const loaders = first !== undefined && COMMANDS[first] ? [COMMANDS[first]] : [...new Set(Object.values(COMMANDS))];

@@ -105,7 +105,7 @@ export async function runCommand(image: string | undefined, command: string[], o
 }
 
 async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<number> {
-  const { Supervisor } = await import('../supervise/index.js');
+  const { Supervisor, exitNote } = await import('../supervise/index.js');
   const sup = new Supervisor(spec, {
     mode: 'foreground',
     autoRemove: o.rm ?? false,
@@ -125,7 +125,8 @@ async function runForeground(spec: ContainerSpec, o: RunCliOptions): Promise<num
     await sup.start();
     const st = await sup.wait();
     // say why when vessel knows more than the number: OOM, or a command that could not start
-    if (st.oomKilled || (st.code >= 125 && st.code <= 127 && st.reason !== `exited ${st.code}`)) process.stderr.write(`vessel: ${spec.name}: ${st.reason}\n`);
+    const note = exitNote(spec.name, st);
+    if (note !== undefined) process.stderr.write(`vessel: ${note}\n`);
     return st.code;
   } finally {
     for (const s of sigs) process.off(s, onSignal);

@@ -2,8 +2,10 @@ import { Command, CommanderError } from 'commander';
 import type { CliOutcome, CliRequest } from '../service/index.js';
 import { config, serviceSocket } from '../util/index.js';
 import { capturedIo, type CliIo } from './io.js';
-import { report } from './main.js';
+import { commanderLine, report } from './main.js';
 import type { RunCliOptions } from './run.js';
+import type { StopOptions } from './stop.js';
+import type { RmOptions } from './rm.js';
 
 /**
  * `vessel up` serving the native front end (native/front/, service/cli.ts): `vessel run`, `stop`
@@ -45,22 +47,24 @@ export async function serveCli(req: CliRequest): Promise<CliOutcome> {
   const program = new Command('vessel')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s.startsWith('error: ') ? `vessel: ${s.slice(7)}` : s) });
-  // the literal imports keep each command's chunk of its own (cli/main.ts says why)
-  const mod = verb === 'run' ? await import('./run.js') : verb === 'stop' ? await import('./stop.js') : await import('./rm.js');
-  mod.define(program);
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(commanderLine(s)) });
+  // the command's own definition, its action given this caller's io (the literal imports keep
+  // each command's chunk of its own: cli/main.ts says why)
   let outcome: CliOutcome | undefined;
-  const command = program.commands.find((c) => c.name() === verb)!;
+  const command = (define: (p: Command) => void): Command => {
+    define(program);
+    return program.commands.find((c) => c.name() === verb)!;
+  };
   if (verb === 'run') {
-    command.action(async (image: string | undefined, args: string[], o: RunCliOptions) => {
+    command((await import('./run.js')).define).action(async (image: string | undefined, args: string[], o: RunCliOptions) => {
       outcome = await serveRun(image, args, o, io, req);
     });
   } else if (verb === 'stop') {
-    const { stopAction } = await import('./stop.js');
-    command.action((names: string[], o: { time?: string }) => stopAction(names, o, io));
+    const m = await import('./stop.js');
+    command(m.define).action((names: string[], o: StopOptions) => m.stopAction(names, o, io));
   } else {
-    const { rmAction } = await import('./rm.js');
-    command.action((names: string[], o: { force?: boolean }) => rmAction(names, o, io));
+    const m = await import('./rm.js');
+    command(m.define).action((names: string[], o: RmOptions) => m.rmAction(names, o, io));
   }
   try {
     await program.parseAsync(req.args, { from: 'user' });

@@ -1,12 +1,12 @@
 import { errorMessage, config, containerPaths } from '../util/index.js';
 import type { ContainerSpec } from '../spec/index.js';
-import type { ExitStatus, Resource } from '../runtime/index.js';
+import type { ExitStatus } from '../runtime/index.js';
 import type { ContainerState } from './types.js';
 import { prepareRun, recordStarted } from './prepare.js';
 import { releaseRun } from './release.js';
 import { supervisionRecords } from './plan.js';
 import { stopMarker } from './control.js';
-import { readRawState, writeState } from './state.js';
+import { readRawState } from './state.js';
 
 /**
  * A foreground run handed off: the native front end (native/front/) asked `vessel up` to prepare
@@ -29,11 +29,9 @@ export interface HandoffOptions {
 export async function prepareHandoff(spec: ContainerSpec, o: HandoffOptions): Promise<string> {
   const name = spec.name;
   const paths = containerPaths(config(), name);
-  const p = await prepareRun(spec, { mode: 'foreground', autoRemove: o.autoRemove, output: { kind: 'inherit' }, supervisorPid: o.pid });
+  const p = await prepareRun(spec, { mode: 'foreground', autoRemove: o.autoRemove, output: { kind: 'inherit' }, supervisorPid: o.pid, monitorPid: o.pid });
   try {
     await p.rules;
-    const monitor: Resource = { kind: 'process', id: String(o.pid), detail: { role: 'monitor' } };
-    writeState({ ...p.state, resources: [...p.state.resources, monitor] });
     return p.driver.writePlan(p.cfg, supervisionRecords(spec, p.cfg, {
       mode: 'foreground',
       statusPath: paths.status,

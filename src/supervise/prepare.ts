@@ -32,6 +32,8 @@ export interface PrepareOptions {
    * starts the container meanwhile: the rules are an nft process of their own (~25 ms).
    */
   overlapRules?: boolean;
+  /** The monitor's pid, known before it runs (a front end that will exec it: handoff.ts): recorded with the rest. */
+  monitorPid?: number;
 }
 
 export interface PreparedRun {
@@ -71,7 +73,11 @@ export async function prepareRun(spec: ContainerSpec, opts: PrepareOptions): Pro
       rmSync(paths.upper, { recursive: true, force: true });
       rmSync(paths.work, { recursive: true, force: true });
     }
-    recorded = [...resolved.netResources, ...driver.resources(cfg)];
+    recorded = [
+      ...resolved.netResources,
+      ...driver.resources(cfg),
+      ...(opts.monitorPid === undefined ? [] : [{ kind: 'process' as const, id: String(opts.monitorPid), detail: { role: 'monitor' } }]),
+    ];
     const ranBefore = prev !== undefined && (prev.lastExit !== undefined || prev.status === 'running' || prev.status === 'stopping');
     const now = new Date().toISOString();
     state = {
