@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -88,6 +89,14 @@ static int request(char *buf, size_t cap, size_t *len, char **argv) {
   if (wire_put(buf, cap, len, "cwd", cwd) < 0) return -1;
   for (char **e = environ; *e; e++) if (wire_put(buf, cap, len, "env", *e) < 0) return -1;
   for (int i = 1; argv[i]; i++) if (wire_put(buf, cap, len, "arg", argv[i]) < 0) return -1;
+  if (isatty(STDERR_FILENO)) {
+    /* a progress bar is drawn only on a terminal, as wide as it is */
+    struct winsize ws = { 0 };
+    unsigned cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+    n = snprintf(buf + *len, cap - *len, "term %u\n", cols);
+    if (n < 0 || (size_t)n >= cap - *len) return -1;
+    *len += (size_t)n;
+  }
   if (*len + 3 >= cap) return -1;
   memcpy(buf + *len, "go\n", 3);
   *len += 3;

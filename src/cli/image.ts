@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { callerPath, processIo, type CliIo } from './io.js';
 
-/** A progress callback that redraws one line on stderr when it is a terminal, else nothing. */
-async function progressBar(label: string): Promise<{ update: (p: { done: number; total: number }) => void; end: () => void }> {
-  if (!process.stderr.isTTY) return { update: () => undefined, end: () => undefined };
+/** A progress callback that redraws one line on the caller's stderr when it is a terminal, else nothing. */
+async function progressBar(label: string, io: CliIo = processIo()): Promise<{ update: (p: { done: number; total: number }) => void; end: () => void }> {
+  if (!io.tty) return { update: () => undefined, end: () => undefined };
   const { renderProgress } = await import('../image/index.js');
   let last = 0;
   let drawn = false;
@@ -12,10 +13,10 @@ async function progressBar(label: string): Promise<{ update: (p: { done: number;
       if (now - last < 100 && done < total) return;
       last = now;
       drawn = true;
-      process.stderr.write(`\r${renderProgress(label, done, total)}\x1b[K`);
+      io.err(`\r${renderProgress(label, done, total)}\x1b[K`);
     },
     end: () => {
-      if (drawn) process.stderr.write('\r\x1b[K');
+      if (drawn) io.err('\r\x1b[K');
     },
   };
 }
@@ -29,22 +30,7 @@ export function define(program: Command): void {
     .argument('<file>', 'the archive')
     .argument('[name]', 'NAME[:TAG] (tag defaults to latest); optional when the archive names its image')
     .option('--format <format>', 'oci | aci | iso | rootfs (default: recognised from the content)')
-    .action(async (file: string, name: string | undefined, opts: { format?: string }) => {
-      const { importImage } = await import('../image/index.js');
-      if (opts.format !== undefined && !['oci', 'aci', 'iso', 'rootfs'].includes(opts.format)) {
-        const { VesselError } = await import('../util/index.js');
-        throw new VesselError('E_USAGE', `--format ${opts.format}: expected oci, aci, iso or rootfs`);
-      }
-      const bar = await progressBar('importing');
-      try {
-        const rec = await importImage(file, name, { onProgress: bar.update, ...(opts.format ? { format: opts.format as 'oci' } : {}) });
-        bar.end();
-        process.stdout.write(`${rec.id}\n`);
-      } catch (e) {
-        bar.end();
-        throw e;
-      }
-    });
+    .action((file: string, name: string | undefined, opts: ImportCliOptions) => importAction(file, name, opts, processIo()));
 
   image
     .command('base')
@@ -134,4 +120,26 @@ export function define(program: Command): void {
       process.stdout.write(`removed ${r.images.length} image(s), ${r.blobs} blob(s), ${r.layers} layer(s)${r.flattened ? `, ${r.flattened} flattened chain(s)` : ''}\n`);
       if (r.skipped) process.stderr.write(`vessel: blobs and layers kept: ${r.skipped}\n`);
     });
+}
+
+export interface ImportCliOptions {
+  format?: string;
+}
+
+/** `vessel image import`, for this process or for a caller of vessel up (serve.ts). */
+export async function importAction(file: string, name: string | undefined, opts: ImportCliOptions, io: CliIo): Promise<void> {
+  const { importImage } = await import('../image/index.js');
+  if (opts.format !== undefined && !['oci', 'aci', 'iso', 'rootfs'].includes(opts.format)) {
+    const { VesselError } = await import('../util/index.js');
+    throw new VesselError('E_USAGE', `--format ${opts.format}: expected oci, aci, iso or rootfs`);
+  }
+  const bar = await progressBar('importing', io);
+  try {
+    const rec = await importImage(callerPath(io, file), name, { onProgress: bar.update, ...(opts.format ? { format: opts.format as 'oci' } : {}), ...(io.signal ? { signal: io.signal } : {}) });
+    bar.end();
+    io.out(`${rec.id}\n`);
+  } catch (e) {
+    bar.end();
+    throw e;
+  }
 }

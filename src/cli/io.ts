@@ -9,6 +9,10 @@ export interface CliIo {
   err(s: string): void;
   cwd: string;
   env: Record<string, string | undefined>;
+  /** The caller's stderr is a terminal (progress bars are drawn only there). */
+  tty: boolean;
+  /** Aborted when the caller has gone (a served command's front end killed): the command stops. */
+  signal?: AbortSignal;
 }
 
 export function processIo(): CliIo {
@@ -17,19 +21,20 @@ export function processIo(): CliIo {
     err: (s) => void process.stderr.write(s),
     cwd: process.cwd(),
     env: process.env,
+    tty: Boolean(process.stderr.isTTY),
   };
 }
 
-/** Words collected for a caller elsewhere (the front end prints them). */
-export function capturedIo(cwd: string, env: Record<string, string>): CliIo & { stdout(): string; stderr(): string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (s) => void (out += s),
-    err: (s) => void (err += s),
-    cwd,
-    env,
-    stdout: () => out,
-    stderr: () => err,
-  };
+/** A served caller's io: its words go to the front end as they are written (service/cli.ts). */
+export function streamedIo(cwd: string, env: Record<string, string>, stream: { stdout(s: string): void; stderr(s: string): void; signal: AbortSignal }, tty: boolean): CliIo {
+  return { out: (s) => stream.stdout(s), err: (s) => stream.stderr(s), cwd, env, tty, signal: stream.signal };
+}
+
+/**
+ * A path the caller gave, for this process to open: a relative one is the caller's, relative to
+ * its working directory (unchanged when that is this process's own, so messages name it as given).
+ */
+export function callerPath(io: Pick<CliIo, 'cwd'>, p: string, cwd = process.cwd()): string {
+  if (p.startsWith('/') || io.cwd === cwd) return p;
+  return `${io.cwd.replace(/\/+$/, '')}/${p}`;
 }

@@ -1,16 +1,20 @@
 import { Command, CommanderError } from 'commander';
-import type { CliOutcome, CliRequest } from '../service/index.js';
+import type { CliOutcome, CliRequest, CliStream } from '../service/index.js';
 import { config, serviceSocket } from '../util/index.js';
-import { capturedIo, type CliIo } from './io.js';
+import { streamedIo, type CliIo } from './io.js';
 import { commanderLine, report } from './main.js';
 import type { RunCliOptions } from './run.js';
 import type { StopOptions } from './stop.js';
 import type { RmOptions } from './rm.js';
+import type { PullCliOptions } from './pull.js';
+import type { ImportCliOptions } from './image.js';
 
 /**
- * `vessel up` serving the native front end (native/front/, service/cli.ts): `vessel run`, `stop`
- * and `rm` decided here, in the warm process, with the same command definitions and code as the
- * Node CLI, so a start or a stop boots no Node at all. A detached run is started from here (its
+ * `vessel up` serving the native front end (native/front/, service/cli.ts): `vessel run`, `stop`,
+ * `rm`, `pull` and `image import` decided here, in the warm process, with the same command
+ * definitions and code as the Node CLI, so a start, a stop or an image's bytes wait for no Node
+ * start-up at all. Their words reach the caller as they are written (a progress bar on its
+ * terminal); the caller going away stops them, as Ctrl-C stops the Node CLI. A detached run is started from here (its
  * monitor outlives nobody's CLI); a foreground run is prepared here and its monitor exec'd by the
  * front end in the user's terminal (supervise/handoff.ts). Anything else — another command, a
  * caller with another configuration, a cluster task — is answered `node`: the front end runs the
@@ -38,12 +42,32 @@ export function sameConfig(req: Pick<CliRequest, 'env' | 'cwd'>, ours: Record<st
   return [...a.values()].every((v) => v.startsWith('/')) || req.cwd === cwd;
 }
 
-export async function serveCli(req: CliRequest): Promise<CliOutcome> {
+/**
+ * What a registry transport reads from its environment besides vessel's own settings (S3's
+ * credentials and files, ssh's agent and home, proxies, CA files). A pull runs with vessel up's
+ * environment, so it is served only when the caller's says the same on all of them.
+ */
+const REGISTRY_ENV = /^(AWS_|HOME$|USERPROFILE$|SSH_AUTH_SOCK$|(HTTPS?|ALL|NO)_PROXY$|(https?|all|no)_proxy$|NODE_EXTRA_CA_CERTS$|SSL_CERT_(FILE|DIR)$)/;
+
+export function sameRegistryEnv(env: Record<string, string | undefined>, ours: Record<string, string | undefined> = process.env): boolean {
+  const keys = new Set([...Object.keys(env), ...Object.keys(ours)].filter((k) => REGISTRY_ENV.test(k)));
+  for (const k of keys) if ((env[k] ?? '') !== (ours[k] ?? '')) return false;
+  return true;
+}
+
+/** The command words: the verb, and for `image` its sub-command. */
+function verbOf(args: string[]): string | undefined {
+  const words = args.filter((a) => !a.startsWith('-'));
+  return words[0] === 'image' ? `image ${words[1] ?? ''}` : words[0];
+}
+
+export async function serveCli(req: CliRequest, stream: CliStream): Promise<CliOutcome> {
   if (!sameConfig(req)) return NODE;
-  const verb = req.args.find((a) => !a.startsWith('-'));
-  if (verb !== 'run' && verb !== 'stop' && verb !== 'rm') return NODE;
-  const io = capturedIo(req.cwd, req.env);
-  const done = (code: number): CliOutcome => ({ kind: 'done', stdout: io.stdout(), stderr: io.stderr(), code });
+  const verb = verbOf(req.args);
+  if (verb !== 'run' && verb !== 'stop' && verb !== 'rm' && verb !== 'pull' && verb !== 'image import') return NODE;
+  if (verb === 'pull' && !sameRegistryEnv(req.env)) return NODE;
+  const io = streamedIo(req.cwd, req.env, stream, req.term !== undefined);
+  const done = (code: number): CliOutcome => ({ kind: 'done', stdout: '', stderr: '', code });
   const program = new Command('vessel')
     .enablePositionalOptions()
     .exitOverride()
@@ -53,12 +77,20 @@ export async function serveCli(req: CliRequest): Promise<CliOutcome> {
   let outcome: CliOutcome | undefined;
   const command = (define: (p: Command) => void): Command => {
     define(program);
-    return program.commands.find((c) => c.name() === verb)!;
+    const [top, sub] = verb.split(' ');
+    const c = program.commands.find((x) => x.name() === top)!;
+    return sub === undefined ? c : c.commands.find((x) => x.name() === sub)!;
   };
   if (verb === 'run') {
     command((await import('./run.js')).define).action(async (image: string | undefined, args: string[], o: RunCliOptions) => {
       outcome = await serveRun(image, args, o, io, req);
     });
+  } else if (verb === 'pull') {
+    const m = await import('./pull.js');
+    command(m.define).action((image: string, o: PullCliOptions) => m.pullAction(image, o, io));
+  } else if (verb === 'image import') {
+    const m = await import('./image.js');
+    command(m.define).action((file: string, name: string | undefined, o: ImportCliOptions) => m.importAction(file, name, o, io));
   } else if (verb === 'stop') {
     const m = await import('./stop.js');
     command(m.define).action((names: string[], o: StopOptions) => m.stopAction(names, o, io));
@@ -80,13 +112,13 @@ export async function serveCli(req: CliRequest): Promise<CliOutcome> {
  * and is the Node CLI's. Detached: started here. Foreground: prepared here, run by the monitor the
  * front end becomes.
  */
-async function serveRun(image: string | undefined, args: string[], o: RunCliOptions, io: CliIo & { stderr(): string; stdout(): string }, req: CliRequest): Promise<CliOutcome> {
+async function serveRun(image: string | undefined, args: string[], o: RunCliOptions, io: CliIo, req: CliRequest): Promise<CliOutcome> {
   if (o.foreground) return NODE;
   const { runSpec, runDetached, releaseArgv } = await import('./run-action.js');
   const spec = await runSpec(image, args, o, io);
   if (o.detach) {
     const code = await runDetached(spec, o, io);
-    return { kind: 'done', stdout: io.stdout(), stderr: io.stderr(), code };
+    return { kind: 'done', stdout: '', stderr: '', code };
   }
   const { prepareHandoff } = await import('../supervise/index.js');
   const { initBinary } = await import('../runtime/index.js');
@@ -95,5 +127,5 @@ async function serveRun(image: string | undefined, args: string[], o: RunCliOpti
   // container, not the monitor, unless debug lines are asked for.
   const level = req.env.VESSEL_LOG_LEVEL;
   const env: Record<string, string> = level === 'debug' || level === 'trace' ? {} : { VESSEL_LOG_LEVEL: 'silent' };
-  return { kind: 'exec', stderr: io.stderr(), argv: [initBinary(), 'monitor', plan], env };
+  return { kind: 'exec', stderr: '', argv: [initBinary(), 'monitor', plan], env };
 }

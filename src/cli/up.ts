@@ -54,7 +54,7 @@ export function define(program: Command): void {
       const { initLog } = await import('../util/index.js');
       await initLog({ pretty: process.stderr.isTTY === true });
       const { up } = await import('../emperor/index.js');
-      // run, stop and rm from the native front end are served by this process (serve.ts)
+      // run, stop, rm, pull and image import from the native front end are served by this process (serve.ts)
       const { serveCli } = await import('./serve.js');
       const code = await up({ ...(opts.vassals !== undefined ? { vassalsDir: opts.vassals } : {}), tuning, ...(metrics ? { metrics } : {}), cli: serveCli });
       process.exit(code);

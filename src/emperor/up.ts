@@ -230,7 +230,7 @@ async function startMonitorService(cfg: VesselConfig, paths: EmperorPaths, tunin
   };
   const heartbeatMs = heartbeatInterval(tuning.requiredHeartbeatSec) * 1000;
   return startService(path, {
-    ...(cli ? { cli: (req) => (shuttingDown() ? Promise.resolve({ kind: 'node' as const }) : cli(req)) } : {}),
+    ...(cli ? { cli: (req, stream) => (shuttingDown() ? Promise.resolve({ kind: 'node' as const }) : cli(req, stream)) } : {}),
     open(hello: Exclude<Hello, { kind: 'cli' }>): Session | string {
       if (hello.kind === 'vassal') return new VassalSession({ pid: hello.pid, file: hello.file, service: path, heartbeatMs, log: slog, onRespawn, shuttingDown });
       // a detached container's monitor asks for the release at the end of its life; a handed-off

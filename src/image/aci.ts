@@ -197,14 +197,14 @@ async function registerAci(file: string, m: AciManifest, name: ImageRef, layer: 
  * `vessel image import` of an appc image: its rootfs/ becomes one layer (through the same safe
  * extraction as every import), its manifest the image config, its dependencies the layers below.
  */
-export async function importAci(file: string, ref: string | undefined, opts: { onProgress?: (p: Progress) => void } = {}): Promise<ImageRecord> {
+export async function importAci(file: string, ref: string | undefined, opts: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<ImageRecord> {
   const wanted = ref === undefined ? undefined : parseImageRef(ref);
   const stream = await aciLayerStream(file, await fileSize(file), detectCompression(await readHead(file, 8)), opts.onProgress);
   const staging = await makeStaging('aci');
   try {
     let layer: StagedLayer;
     try {
-      layer = await stageLayerStream(stream.layerTar, staging, { source: file, whiteouts: false, lowerLinks: true, upstream: stream.upstream });
+      layer = await stageLayerStream(stream.layerTar, staging, { source: file, whiteouts: false, lowerLinks: true, upstream: stream.upstream, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
       await stream.abort();
       if (e instanceof VesselError) throw e;

@@ -40,6 +40,8 @@ export interface ExtractOptions {
   knownDiffId?: () => Digest;
   /** Bytes of the tar stream read so far, now and then (a progress bar's). */
   onRead?: (bytes: number) => void;
+  /** Stops the extraction (its caller went away): it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExtractResult {
@@ -77,6 +79,7 @@ function outcomeText(o: ChildOutcome): string {
 
 /** One extraction: the gate, its judge, and the messages its report turns into. */
 function extraction(input: number | 'pipe', kind: Compression, dest: string, opts: ExtractOptions): { gate: Gate; result: (readError?: unknown) => Promise<ExtractResult> } {
+  opts.signal?.throwIfAborted();
   const root = isRoot();
   const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root, externalLinks: opts.externalLinks ?? false });
   const forms = tarForms();
@@ -88,8 +91,17 @@ function extraction(input: number | 'pipe', kind: Compression, dest: string, opt
     judge: (entry) => checker.check(entry),
     ...(opts.onRead ? { onRead: opts.onRead } : {}),
   });
+  const stop = (): void => gate.stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
   const result = async (readError?: unknown): Promise<ExtractResult> => {
-    const r: GateReport = await gate.report;
+    let r: GateReport;
+    try {
+      r = await gate.report;
+    } finally {
+      opts.signal?.removeEventListener('abort', stop);
+    }
+    // Stopped for its caller: that is the reason, whatever the gate saw.
+    opts.signal?.throwIfAborted();
     const where = r.lastEntry === undefined ? '' : ` (after entry "${printableName(r.lastEntry)}")`;
     const fail = (msg: string) => new VesselError('E_ARCHIVE', `${opts.source}: ${msg}`);
     const notTar = (bad: NonNullable<GateReport['bad']>) =>

@@ -19,6 +19,8 @@ export interface ImportOptions {
   imageConfig?: OciImageConfig['config'];
   /** The history line (default: `vessel image import FILE`). */
   createdBy?: string;
+  /** Stops the import (its caller went away): nothing reaches the store. */
+  signal?: AbortSignal;
 }
 
 /**

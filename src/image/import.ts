@@ -24,6 +24,8 @@ export interface ImageImportOptions {
   format?: ImportFormat;
   onProgress?: (p: Progress) => void;
   limits?: Partial<ExtractLimits>;
+  /** Stops the import (its caller went away): nothing reaches the store. */
+  signal?: AbortSignal;
 }
 
 /** ISO 9660's primary volume descriptor: "CD001" at byte 32769. */
@@ -80,7 +82,7 @@ export async function detectFormat(file: string): Promise<ImportFormat> {
  */
 export async function importImage(file: string, ref: string | undefined, opts: ImageImportOptions = {}): Promise<ImageRecord> {
   const format = opts.format ?? (await detectFormat(file));
-  const common = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.limits ? { limits: opts.limits } : {}) };
+  const common = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
   switch (format) {
     case 'oci':
       return importOciArchive(file, ref, common);
@@ -103,7 +105,7 @@ function requireRef(ref: string | undefined, file: string): string {
  * here cannot mount ISO 9660, so libarchive's bsdtar turns it into a tar stream, which is then
  * unpacked like any layer.
  */
-export async function importIso(file: string, ref: string, opts: { onProgress?: (p: Progress) => void; limits?: Partial<ExtractLimits> } = {}): Promise<ImageRecord> {
+export async function importIso(file: string, ref: string, opts: { onProgress?: (p: Progress) => void; limits?: Partial<ExtractLimits>; signal?: AbortSignal } = {}): Promise<ImageRecord> {
   const imageRef = parseImageRef(ref);
   const total = await fileSize(file);
   const staging = await makeStaging('iso');
@@ -133,7 +135,7 @@ export async function importIso(file: string, ref: string, opts: { onProgress?: 
     fixed.output.pipe(counted);
     let layer;
     try {
-      layer = await stageLayerStream(counted, staging, { source: file, upstream, ...(opts.limits ? { limits: opts.limits } : {}) });
+      layer = await stageLayerStream(counted, staging, { source: file, upstream, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } finally {
       child.kill('SIGKILL');
       await child.exited.catch(() => undefined);

@@ -78,6 +78,8 @@ export interface StageOptions {
   lowerLinks?: boolean;
   /** Keep the input's bytes as the layer blob (false: only unpack, e.g. an outer archive). */
   keepBlob?: boolean;
+  /** Stops the unpacking (the caller went away); staging is the caller's to drop. */
+  signal?: AbortSignal;
 }
 
 /** Whether hard links to files of lower layers may be unpacked (as placeholders): decided here only. */
@@ -123,7 +125,7 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   // and mtime).
   const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
   blobCopy.catch(() => undefined);
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts) };
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.signal ? { signal: opts.signal } : {}) };
   let done = 0;
   const count = (chunk: Buffer) => {
     done += chunk.length;
@@ -231,7 +233,7 @@ export async function stageLayerStream(tar: Readable, staging: string, opts: Sta
   for (const c of gzChunks.splice(0)) blobOut.write(c);
   let result: ExtractResult;
   try {
-    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.upstream ? { upstream: opts.upstream } : {}) });
+    result = await extractTarStream(tee, layerDir, { source: opts.source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.upstream ? { upstream: opts.upstream } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   } catch (e) {
     tar.destroy();
     gz.destroy();

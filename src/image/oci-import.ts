@@ -40,13 +40,15 @@ interface Manifest {
 export interface OciImportOptions {
   onProgress?: (p: Progress) => void;
   limits?: Partial<ExtractLimits>;
+  /** Stops the import (its caller went away): nothing reaches the store. */
+  signal?: AbortSignal;
 }
 
 export async function importOciArchive(file: string, ref: string | undefined, opts: OciImportOptions = {}): Promise<ImageRecord> {
   const wanted = ref === undefined ? undefined : parseImageRef(ref);
   const staging = await makeStaging('oci');
   try {
-    const outer = await stageLayerFile(file, staging, { keepBlob: false, source: file, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    const outer = await stageLayerFile(file, staging, { keepBlob: false, source: file, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     const layout = outer.layerDir;
     const bad = (what: string, why: string) => new VesselError('E_ARCHIVE', `${file}: ${what}: ${why}`);
 
@@ -114,7 +116,7 @@ export async function importOciArchive(file: string, ref: string | undefined, op
       const what = `layer ${l.digest}`;
       if (!LAYER_TYPES.has(l.mediaType)) throw bad(what, `unsupported media type ${l.mediaType}`);
       const p = await blobFile(l, what);
-      const s = await stageLayerFile(p, staging, { source: `${file}: ${what}`, whiteouts: true, ...(opts.limits ? { limits: opts.limits } : {}) });
+      const s = await stageLayerFile(p, staging, { source: `${file}: ${what}`, whiteouts: true, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
       if (s.blob.digest !== l.digest) throw bad(what, `digest mismatch (content is ${s.blob.digest})`);
       if (s.diffId !== diffIds[i]) throw bad(what, `uncompressed digest ${s.diffId} is not the config's diff id ${diffIds[i]}`);
       staged.push({ ...s, blob: { mediaType: l.mediaType, digest: l.digest, size: l.size } });

@@ -96,8 +96,9 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
   } catch (e) {
     if (fh !== undefined) closeSync(fh);
     await feed.abort();
-    // A mismatch or a refused entry is final: those bytes must not seed the next attempt.
-    if (isVesselError(e) && !isResumable(e)) {
+    // A mismatch or a refused entry is final: those bytes must not seed the next attempt. A stop
+    // from outside (another layer failed, the caller went away) says nothing about them.
+    if (isVesselError(e) && !isResumable(e) && !(j.signal?.aborted && e === j.signal.reason)) {
       await unlink(part).catch(() => undefined);
       await unlink(final).catch(() => undefined);
     }

@@ -34,7 +34,7 @@ export function renderBar(label: string, done: number, total: number, rate: numb
   return `${label} [${'#'.repeat(full)}${' '.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${formatBytes(done)} / ${formatBytes(total)}  ${formatBytes(Math.round(rate))}/s  ETA ${formatEta(eta)}`;
 }
 
-export function makeReporter(opts: { json: boolean; tty: boolean; label: string; out?: NodeJS.WritableStream }): Reporter {
+export function makeReporter(opts: { json: boolean; tty: boolean; label: string; out?: { write(s: string): unknown } }): Reporter {
   const out = opts.out ?? (opts.json ? process.stdout : process.stderr);
   let total = 0;
   let done = 0;

@@ -21,6 +21,11 @@ export interface PullOptions {
   /** PEM Ed25519 public key: refuse images not signed by it. */
   verifyKey?: string;
   reporter?: Reporter;
+  /**
+   * Stops the pull (its caller went away) as a killed CLI would be stopped: what was fetched and
+   * verified stays for a rerun, nothing becomes visible.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PullResult {
@@ -58,6 +63,7 @@ interface Context {
   where: string;
   rep: Reporter;
   retry: (what: string) => RetryOptions;
+  signal?: AbortSignal;
 }
 
 /** What the registry says the image is: its manifest (the platform's, from an index). */
@@ -87,7 +93,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   const started = Date.now();
   const where = `${reg.display}/${name}:${tag}`;
   const retry = (what: string): RetryOptions => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
-  const ctx: Context = { reg, name, tag, where, rep, retry };
+  const ctx: Context = { reg, name, tag, where, rep, retry, ...(opts.signal ? { signal: opts.signal } : {}) };
 
   const r = await resolve(ctx, opts.verifyKey);
   const configDigest = r.config.digest;
@@ -98,6 +104,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     rep.finish();
     return { image, digest: r.manifest.digest, fetched, skipped, bytes };
   };
+  opts.signal?.throwIfAborted();
   const existing = await tagExisting(configDigest, local);
   if (existing) {
     rep.bytes(total);
@@ -113,11 +120,14 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
       cfg.catch(() => undefined);
       const got = await fetchLayers(ctx, r, dir, cfg);
       const c = await cfg;
+      // the last moment to stop: after it the image is committed whole
+      opts.signal?.throwIfAborted();
       const image = await commitPulledImage({ manifestText: r.manifest.text, configText: c.text, config: c.config, layers: got.layers, ref: local, source: where });
       return finish(image, got.fetched, got.skipped, got.bytes);
     } catch (e) {
-      // Only a network failure is worth resuming; anything else must leave the store exactly as it was.
-      keep = isResumable(e);
+      // Only a network failure (or a caller that stopped) is worth resuming; anything else must
+      // leave the store exactly as it was.
+      keep = isResumable(e) || opts.signal?.aborted === true;
       if (isNoSpace(e)) {
         throw new VesselError('E_IMAGE', `${imagesDir()}: no space left on device while pulling ${where}; nothing was stored`, { hint: 'free space in the image store (vessel image prune) or move it (APPC_IMAGE_DIR)', cause: e });
       }
@@ -188,6 +198,8 @@ async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<
   let bytes = 0;
   const stop = new AbortController();
   cfg.catch((e: unknown) => stop.abort(e));
+  const callerGone = (): void => stop.abort(ctx.signal?.reason);
+  ctx.signal?.addEventListener('abort', callerGone, { once: true });
   const jobs = new Map<Digest, { desc: Descriptor; diffId: Promise<Digest>; staged?: StagedLayer }>();
   const layers: Array<{ desc: Descriptor; diffId: Promise<Digest> }> = [];
   for (const [i, l] of r.layers.entries()) {
@@ -220,6 +232,7 @@ async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<
   };
   const n = Math.max(1, Math.min(ctx.reg.parallel ?? 1, queue.length));
   await Promise.allSettled(Array.from({ length: n }, worker));
+  ctx.signal?.removeEventListener('abort', callerGone);
   // The first failure, not what the others said when it stopped them.
   if (stop.signal.aborted) throw stop.signal.reason;
   const c = await cfg;

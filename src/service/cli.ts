@@ -5,10 +5,14 @@
  *
  *   hello 1 cli PID
  *   cwd TEXT | env TEXT (K=V) | arg TEXT        (no reply: the front end sends them all at once)
+ *   term COLUMNS                                its stderr is a terminal (a progress bar may be drawn)
  *   go                                          → the outcome, several lines:
- *     node                                        run the Node CLI instead (nothing was done)
- *     stdout TEXT | stderr TEXT … exit N          print, then exit N
+ *     node                                        run the Node CLI instead (nothing was done; always first)
+ *     stdout TEXT | stderr TEXT … exit N          print (as the command writes it), then exit N
  *     stderr TEXT … setenv TEXT … argv TEXT … exec   print, then exec ARGV with the variables set
+ *
+ * The front end going away before the outcome (Ctrl-C, a kill) stops the command: its request's
+ * signal is aborted, as a signal would stop the Node CLI.
  *
  * TEXT is escaped so one line carries any bytes: `\\` is a backslash, `\xHH` any byte below 0x20,
  * 0x7f or above (a name in another encoding must come back as it went). native/front/wire.c is the
@@ -21,6 +25,16 @@ export interface CliRequest {
   cwd: string;
   env: Record<string, string>;
   args: string[];
+  /** The front end's stderr is a terminal this wide (0: width unknown). */
+  term?: { columns: number };
+}
+
+/** Where a served command's output goes while it runs, and what says its caller has gone. */
+export interface CliStream {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  /** Aborted when the front end goes away before the outcome. */
+  signal: AbortSignal;
 }
 
 export type CliOutcome =
@@ -28,7 +42,8 @@ export type CliOutcome =
   | { kind: 'done'; stdout: string; stderr: string; code: number }
   | { kind: 'exec'; stderr: string; argv: string[]; env: Record<string, string> };
 
-export type CliHandler = (req: CliRequest) => Promise<CliOutcome>;
+/** Decides (and, unless it answers `node`, runs) one request; output already streamed is not in the outcome. */
+export type CliHandler = (req: CliRequest, stream: CliStream) => Promise<CliOutcome>;
 
 /** Every byte that would break a line, or be read differently by the other side, as \xHH. */
 export function escapeText(s: string | Buffer): string {
@@ -76,7 +91,7 @@ export function textOf(t: string): string | undefined {
   }
 }
 
-export type CliLine = { kind: 'cwd' | 'env' | 'arg'; text: string } | { kind: 'go' } | { kind: 'bad'; why: string } | { kind: 'foreign' };
+export type CliLine = { kind: 'cwd' | 'env' | 'arg'; text: string } | { kind: 'term'; columns: number } | { kind: 'go' } | { kind: 'bad'; why: string } | { kind: 'foreign' };
 
 /**
  * One line of a CLI session. `foreign` is a well-formed line this side will not read as text (not
@@ -84,6 +99,8 @@ export type CliLine = { kind: 'cwd' | 'env' | 'arg'; text: string } | { kind: 'g
  */
 export function parseCliLine(line: string): CliLine {
   if (line === 'go') return { kind: 'go' };
+  const term = /^term (\d{1,5})$/.exec(line);
+  if (term) return { kind: 'term', columns: Number(term[1]) };
   const m = /^(cwd|env|arg) (.*)$/s.exec(line);
   if (!m) return { kind: 'bad', why: `unknown request ${JSON.stringify(line.slice(0, 80))}` };
   if (unescapeText(m[2]!) === undefined) return { kind: 'bad', why: `${m[1]}: malformed escape` };
@@ -92,13 +109,18 @@ export function parseCliLine(line: string): CliLine {
   return { kind: m[1] as 'cwd' | 'env' | 'arg', text };
 }
 
+/** Output as `stdout`/`stderr` lines (each ends in a newline): one per output line, each kept under the line limit. */
+export function formatOutput(kind: 'stdout' | 'stderr', s: string): string {
+  let out = '';
+  for (const part of s.match(/[^\n]{1,1000}\n?|\n/g) ?? []) out += `${kind} ${escapeText(part)}\n`;
+  return out;
+}
+
 /** The outcome as the lines the front end reads (each ends in a newline). */
 export function formatOutcome(o: CliOutcome): string {
   const lines: string[] = [];
-  const chunks = (kind: string, s: string) => {
-    // one line per output line keeps each under the line limit for any ordinary output
-    if (s === '') return;
-    for (const part of s.match(/[^\n]*\n|[^\n]+$/g) ?? []) lines.push(`${kind} ${escapeText(part)}`);
+  const chunks = (kind: 'stdout' | 'stderr', s: string) => {
+    if (s !== '') lines.push(formatOutput(kind, s).slice(0, -1));
   };
   switch (o.kind) {
     case 'node':

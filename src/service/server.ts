@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { VesselError, errorMessage, type Log } from '../util/index.js';
 import { LINE_MAX, formatReply, parseHello, parseRequest, type Hello, type Reply, type Request } from './protocol.js';
-import { formatOutcome, parseCliLine, type CliHandler, type CliOutcome, type CliRequest } from './cli.js';
+import { formatOutcome, formatOutput, parseCliLine, type CliHandler, type CliOutcome, type CliRequest } from './cli.js';
 
 /**
  * `vessel up`'s service socket: root-only (the socket is 0600 in vessel's run directory), one
@@ -34,6 +34,8 @@ function serve(sock: Socket, handler: ServiceHandler, log: Log): void {
   let session: Session | undefined;
   let cli: (CliRequest & { foreign: boolean }) | undefined;
   let bye = false;
+  // A served command's caller: gone before the outcome means stop the command (cli.ts).
+  const callerGone = new AbortController();
   let queue = Promise.resolve();
   const send = (line: string): void => {
     if (!sock.destroyed) sock.write(line + '\n');
@@ -61,11 +63,19 @@ function serve(sock: Socket, handler: ServiceHandler, log: Log): void {
         if (eq > 0) req.env[l.text.slice(0, eq)] = l.text.slice(eq + 1);
         return;
       }
+      case 'term':
+        req.term = { columns: l.columns };
+        return;
       case 'go': {
         let outcome: CliOutcome;
+        const stream = {
+          stdout: (s: string) => { if (s !== '') send(formatOutput('stdout', s).slice(0, -1)); },
+          stderr: (s: string) => { if (s !== '') send(formatOutput('stderr', s).slice(0, -1)); },
+          signal: callerGone.signal,
+        };
         try {
           const { foreign: _f, ...plain } = req;
-          outcome = req.foreign ? { kind: 'node' } : await handler.cli!(plain);
+          outcome = req.foreign ? { kind: 'node' } : await handler.cli!(plain, stream);
         } catch (e) {
           log.error({ err: errorMessage(e) }, 'CLI request failed');
           outcome = { kind: 'done', stdout: '', stderr: `vessel: internal error in vessel up: ${errorMessage(e)}\n`, code: 125 };
@@ -120,6 +130,7 @@ function serve(sock: Socket, handler: ServiceHandler, log: Log): void {
   });
   sock.on('error', () => undefined);
   sock.on('close', () => {
+    callerGone.abort(new VesselError('E_INTERRUPTED', 'the command\'s caller went away'));
     void queue.then(() => session?.closed(bye));
   });
 }

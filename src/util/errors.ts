@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_REGISTRY'
   | 'E_CLUSTER'
   | 'E_UNSUPPORTED' // the host (kernel, OS, module) lacks what is asked
+  | 'E_INTERRUPTED' // the caller stopped the command (Ctrl-C of a command vessel up served): 130 as for SIGINT
   | 'E_CANNOT_RUN' // 126
   | 'E_CMD_NOT_FOUND'; // 127
 
@@ -35,7 +36,7 @@ export class VesselError extends Error {
     this.code = code;
     this.hint = opts.hint;
     this.exitCode =
-      opts.exitCode ?? (code === 'E_CANNOT_RUN' ? 126 : code === 'E_CMD_NOT_FOUND' ? 127 : 125);
+      opts.exitCode ?? (code === 'E_CANNOT_RUN' ? 126 : code === 'E_CMD_NOT_FOUND' ? 127 : code === 'E_INTERRUPTED' ? 130 : 125);
   }
 }
 

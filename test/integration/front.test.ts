@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmperorWorld, pidAlive, repo, requireHost, waitFor, type UpProcess } from '../helpers/emperor.js';
@@ -31,8 +31,8 @@ function vessel(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv 
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-function spawnFront(args: string[]): ChildProcess & { exit: Promise<number | null> } {
-  const c = spawn(front, args, { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnFront(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { exit: Promise<number | null> } {
+  const c = spawn(front, args, { env: { ...w.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   const exit = new Promise<number | null>((res) => c.once('exit', (code, sig) => res(code ?? (sig ? 128 : null))));
   return Object.assign(c, { exit });
 }
@@ -105,6 +105,118 @@ describe('served by vessel up', () => {
     expect(served.status).toBe(0);
     expect(Buffer.from(served.stdout).equals(Buffer.from(raw({ VESSEL_FRONT: 'node' }).stdout))).toBe(true);
   });
+});
+
+/** The parent of every vessel-tar-gate unpacking into this root now: who is doing it (vessel up, or a Node CLI). */
+function gateParents(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'vessel-tar-gate') continue;
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${w.root}/`)) continue;
+      const pp = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))![1]);
+      // the gate's own child between fork and exec looks like a gate too: its parent is one
+      if (readFileSync(`/proc/${pp}/comm`, 'utf8').trim() !== 'vessel-tar-gate') out.push(pp);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Run the front end, watching which process starts the tar gate while it runs. */
+async function watchedFront(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string; gateParents: Set<number>; pid: number }> {
+  const c = spawnFront(args, opts);
+  let stdout = '';
+  let stderr = '';
+  c.stdout!.on('data', (b: Buffer) => (stdout += b));
+  c.stderr!.on('data', (b: Buffer) => (stderr += b));
+  const seen = new Set<number>();
+  let running = true;
+  void c.exit.then(() => (running = false));
+  while (running) {
+    for (const p of gateParents()) seen.add(p);
+    await new Promise((r) => setImmediate(r));
+  }
+  return { code: await c.exit, stdout, stderr, gateParents: seen, pid: c.pid! };
+}
+
+describe('image import and pull served by vessel up', () => {
+  // Random bytes: big enough that the gate is seen while it runs, whatever the machine.
+  const data = join(w.root, 'bigdata');
+  const tarball = join(data, 'big.tar');
+  beforeAll(() => {
+    mkdirSync(join(data, 'tree'), { recursive: true });
+    spawnSync('sh', ['-c', `head -c 48M /dev/urandom > "$1/tree/blob" && tar -C "$1/tree" -cf "$1/big.tar" .`, 'sh', data]);
+  });
+  // name, tag and id of every image (not "CREATED … ago", which moves)
+  const images = () => spawnSync(process.execPath, [join(repo, 'bin', 'vessel.js'), 'images'], { env: w.env, encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' ')).join('\n');
+
+  it('import: unpacked by vessel up, a path relative to the caller\'s directory, the Node CLI\'s output and errors', async () => {
+    const r = await watchedFront(['image', 'import', 'big.tar', 'big:served'], { cwd: data });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect([...r.gateParents]).toEqual([up.child.pid]);
+    const node = vessel(['image', 'import', tarball, 'big:node'], { env: { VESSEL_FRONT: 'node' } });
+    expect(node).toMatchObject({ code: 0, stdout: r.stdout });
+    expect(images()).toMatch(/^big served /m);
+    const missing = vessel(['image', 'import', join(data, 'nothing.tar'), 'x:1']);
+    expect(missing).toEqual(vessel(['image', 'import', join(data, 'nothing.tar'), 'x:1'], { env: { VESSEL_FRONT: 'node' } }));
+    expect(missing).toMatchObject({ code: 125, stdout: '' });
+    expect(missing.stderr).toMatch(/^vessel: .*nothing\.tar: no such file$/m);
+  }, 60_000);
+
+  it('a progress bar on the caller\'s terminal (and none elsewhere)', () => {
+    // script(1) gives the front end a terminal; the bar is drawn there, by vessel up
+    const r = spawnSync('script', ['-qec', `${front} image import ${tarball} big:tty`, '/dev/null'], { env: w.env, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/importing \[/);
+    expect(vessel(['image', 'import', tarball, 'big:notty']).stderr).toBe('');
+  }, 60_000);
+
+  it('pull: fetched and unpacked by vessel up; another registry environment is the Node CLI\'s', async () => {
+    const reg = join(data, 'reg');
+    expect(spawnSync(process.execPath, [join(repo, 'bin', 'vessel.js'), 'publish', 'big:served', `file://${reg}`], { env: w.env }).status).toBe(0);
+    const r = await watchedFront(['pull', '--as', 'pulled:served', `file://${reg}/big:served`]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^pulled:served sha256:[0-9a-f]{64} \(0 fetched, 1 already here\)\n$/);
+    // a store without the layer: prune it, then the pull fetches it
+    for (const t of ['big:served', 'big:node', 'big:tty', 'big:notty', 'pulled:served']) vessel(['image', 'rm', t], { env: { VESSEL_FRONT: 'node' } });
+    const fetched = await watchedFront(['pull', `file://${reg}/big:served`]);
+    expect(fetched).toMatchObject({ code: 0, stderr: '' });
+    expect(fetched.stdout).toMatch(/\(1 fetched, 0 already here\)/);
+    expect([...fetched.gateParents]).toEqual([up.child.pid]);
+    // credentials vessel up does not have: not its pull to make
+    vessel(['image', 'rm', 'big:served']);
+    const other = await watchedFront(['pull', `file://${reg}/big:served`], { env: { AWS_ACCESS_KEY_ID: 'someone-else' } });
+    expect(other.code).toBe(0);
+    expect([...other.gateParents]).toEqual([other.pid]);
+  }, 120_000);
+
+  it('the caller killed mid-import or mid-pull: nothing half-made is visible, the pull resumes', async () => {
+    const before = images();
+    const staging = join(w.root, 'images', 'tmp');
+    const killWhenGateRuns = async (args: string[]): Promise<void> => {
+      const c = spawnFront(args);
+      await waitFor('the gate running', () => gateParents().includes(up.child.pid), 30_000, 2);
+      c.kill('SIGTERM');
+      expect(await c.exit).toBe(128);
+      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(up.child.pid), 30_000);
+    };
+    await killWhenGateRuns(['image', 'import', tarball, 'big:killed']);
+    expect(images()).toBe(before);
+    await waitFor('import staging dropped', () => !existsSync(staging) || readdirSync(staging).filter((d) => d.startsWith('import-')).length === 0);
+    const reg = join(data, 'reg');
+    vessel(['image', 'rm', 'big:served']);
+    const without = images();
+    await killWhenGateRuns(['pull', `file://${reg}/big:served`]);
+    expect(images()).toBe(without);
+    // what was fetched is kept for the rerun, which completes the image
+    const again = vessel(['pull', `file://${reg}/big:served`]);
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    expect(images()).toMatch(/^big served /m);
+  }, 120_000);
 });
 
 describe('killed at the worst moment', () => {

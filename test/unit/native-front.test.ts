@@ -4,8 +4,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeText, formatOutcome, parseCliLine, unescapeText, type CliOutcome } from '../../src/service/cli.js';
-import { sameConfig } from '../../src/cli/serve.js';
+import { escapeText, formatOutcome, formatOutput, parseCliLine, unescapeText, type CliOutcome } from '../../src/service/cli.js';
+import { sameConfig, sameRegistryEnv } from '../../src/cli/serve.js';
+import { callerPath } from '../../src/cli/io.js';
 
 /**
  * The native `vessel` front end (native/front/): its escaping against TypeScript's (service/cli.ts,
@@ -89,6 +90,10 @@ describe('the CLI lines vessel up reads and writes (service/cli.ts)', () => {
     expect(parseCliLine('arg \\xff')).toEqual({ kind: 'foreign' });
     expect(parseCliLine('arg \\q').kind).toBe('bad');
     expect(parseCliLine('argh').kind).toBe('bad');
+    expect(parseCliLine('term 132')).toEqual({ kind: 'term', columns: 132 });
+    expect(parseCliLine('term 0')).toEqual({ kind: 'term', columns: 0 });
+    expect(parseCliLine('term -1').kind).toBe('bad');
+    expect(parseCliLine('term 1234567').kind).toBe('bad');
   });
 
   it('formats each outcome as the lines the front end reads', () => {
@@ -96,6 +101,30 @@ describe('the CLI lines vessel up reads and writes (service/cli.ts)', () => {
     expect(formatOutcome(done)).toBe('stdout a\\x0a\nstdout b\\x0a\nstderr vessel: x\\\\y\nexit 3\n');
     expect(formatOutcome({ kind: 'node' })).toBe('node\n');
     expect(formatOutcome({ kind: 'exec', stderr: '', argv: ['/bin/x', 'a b'], env: { V: '1' } })).toBe('setenv V=1\nargv /bin/x\nargv a b\nexec\n');
+  });
+
+  it('streams output as it is written: a progress bar\'s redraws, blank lines, a line too long for one message', () => {
+    expect(formatOutput('stderr', '\r\x1b[Kbar  42%')).toBe('stderr \\x0d\\x1b[Kbar  42%\n');
+    expect(formatOutput('stdout', '\n\nx\n')).toBe('stdout \\x0a\nstdout \\x0a\nstdout x\\x0a\n');
+    const long = 'y'.repeat(2500) + '\n';
+    const lines = formatOutput('stdout', long).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => unescapeText(l.slice('stdout '.length))!.toString()).join('')).toBe(long);
+  });
+
+  it('serves a pull only with this process\'s registry environment (credentials, home, agent, proxies)', () => {
+    const ours = { HOME: '/root', AWS_PROFILE: 'p', PATH: '/bin', SSH_AUTH_SOCK: '/s' };
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s', PATH: '/usr/bin', TERM: 'x' }, ours)).toBe(true);
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s', AWS_ACCESS_KEY_ID: 'k' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/home/u', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ ...ours, https_proxy: 'http://p:3128' }, ours)).toBe(false);
+  });
+
+  it('a path the caller gave is the caller\'s: relative to its directory, unchanged when that is ours', () => {
+    expect(callerPath({ cwd: '/home/u/' }, 'img.tar', '/')).toBe('/home/u/img.tar');
+    expect(callerPath({ cwd: '/home/u' }, '/abs/img.tar', '/')).toBe('/abs/img.tar');
+    expect(callerPath({ cwd: '/same' }, 'img.tar', '/same')).toBe('img.tar');
   });
 
   it('serves a caller only with this process\'s configuration', () => {
@@ -182,6 +211,22 @@ describe('the front end against a scripted vessel up (ASan/UBSan)', () => {
       expect(lines[1]).toBe(`cwd ${escapeText(process.cwd())}`);
       expect(lines).toContain('env MARK=m=1');
       expect(lines.slice(-4)).toEqual(['arg run', 'arg x\\x0ay', `arg ${escapeText('ünï')}`, 'go']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('says its stderr is a terminal, and how wide, only when it is one', async () => {
+    const d = runDir();
+    const { server, requests } = await fakeService(d, () => 'exit 0\n');
+    try {
+      await runFront(['pull', 'x'], { VESSEL_RUN_DIR: d });
+      expect(requests[0]!.some((l) => l.startsWith('term'))).toBe(false);
+      // script(1): a terminal for the front end (its columns as stty sets them)
+      const code = await new Promise((res) => spawn('script', ['-qec', `stty cols 77; ${front} pull x`, '/dev/null'], { env: { ...process.env, ...ASAN_ENV, VESSEL_RUN_DIR: d }, stdio: 'ignore' }).on('close', res));
+      expect(code).toBe(0);
+      expect(requests[1]).toContain('term 77');
+      expect(requests[1]!.indexOf('term 77')).toBe(requests[1]!.length - 2);
     } finally {
       server.close();
     }
