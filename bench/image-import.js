@@ -8,6 +8,9 @@
 //                                              adds "(before)" rows from another build (a copy of
 //                                              bin/, dist/ and node_modules of an older commit),
 //                                              so before and after come from one run
+// "vessel image import" is the Node CLI alone (node bin/vessel.js); "(served)" is `vessel` as users
+// run it with a `vessel up` running: the native front end hands the import to that warm process
+// (docs/supervision.md), whose peak RSS during the import is then the import's memory.
 // Goals (issue 15): import ≥ 0.7× the throughput of `tar --zstd -x`, export ≥ 0.8× `tar --zstd -c`.
 // "Where the time goes" times the import's parts alone in the same run: zstd decompressing, tar
 // unpacking a plain tar, one more pipe hop (what vessel-tar-gate adds besides hashing), SHA-256 of
@@ -19,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, tmpRoot } from './lib.js';
+import { median, tmpRoot, warmUp } from './lib.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vessel = join(repo, 'bin/vessel.js');
@@ -107,6 +110,11 @@ for (const mb of SIZES_MB) {
     const { tree, archive, raw } = makeRootfs(dir, mb);
     const results = { 'tar --zstd -x': [], 'tar --zstd -c': [] };
     const rss = {};
+    const servedEnv = { ...process.env, VESSEL_ROOT: join(dir, 'served'), VESSEL_LOG_LEVEL: 'warn' };
+    const warm = await warmUp(servedEnv);
+    const upRss = { peak: [], rest: [] };
+    // once untimed: vessel up loads the import's modules on its first one, as on any first use
+    measure([warm.front, 'image', 'import', archive, 'bench:served'], servedEnv);
     const add = (name, r) => {
       (results[name] ??= []).push(r.ms);
       (rss[name] ??= []).push(r.rssMiB);
@@ -126,7 +134,14 @@ for (const mb of SIZES_MB) {
         add(`vessel image export --format oci${tag}`, measure(['node', bin, 'image', 'export', `bench:${i}`, join(dir, 'export.oci.tar'), '--format', 'oci'], env));
         rmSync(root, { recursive: true, force: true });
       }
+      // the warm store emptied first (not timed): the import does all its work each time
+      spawnSync('node', [vessel, 'image', 'rm', 'bench:served'], { env: servedEnv, stdio: 'ignore' });
+      const r = warm.peakRss(() => measure([warm.front, 'image', 'import', archive, 'bench:served'], servedEnv));
+      (results['vessel image import (served)'] ??= []).push(r.ms);
+      upRss.peak.push(r.upPeakMiB);
+      upRss.rest.push(r.upRestMiB);
     }
+    await warm.stop();
     const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
     console.log(`\n## rootfs of ${(raw / 1e6).toFixed(0)} MB uncompressed (${(statSync(archive).size / 1e6).toFixed(0)} MB .tar.zst), median of ${RUNS}`);
     const line = (name, ms, floor) => {
@@ -135,6 +150,7 @@ for (const mb of SIZES_MB) {
       console.log(`${name.padEnd(43)} ${ms.toFixed(0).padStart(6)} ms  ${mbps.toFixed(0).padStart(5)} MB/s${ratio}`);
     };
     line('tar --zstd -x', m['tar --zstd -x']);
+    line('vessel image import (served)', m['vessel image import (served)'], 'tar --zstd -x');
     for (const [tag] of builds) line(`vessel image import${tag}`, m[`vessel image import${tag}`], 'tar --zstd -x');
     line('tar --zstd -c', m['tar --zstd -c']);
     for (const [tag] of builds) line(`vessel image export --format tar${tag}`, m[`vessel image export --format tar${tag}`], 'tar --zstd -c');
@@ -143,6 +159,7 @@ for (const mb of SIZES_MB) {
       const r = (n) => median(rss[`vessel image ${n}${tag}`]).toFixed(0);
       console.log(`peak RSS of the vessel process${tag}: import ${r('import')} MiB, export tar ${r('export --format tar')} MiB, export oci ${r('export --format oci')} MiB`);
     }
+    console.log(`vessel up serving the import: peak RSS ${Math.max(...upRss.peak).toFixed(0)} MiB, ${median(upRss.rest).toFixed(0)} MiB before it (the import's share: ${(Math.max(...upRss.peak) - median(upRss.rest)).toFixed(0)} MiB)`);
     console.log(`where the time goes (each part alone, median of ${RUNS}):`);
     for (const [name, ms] of Object.entries(await parts(dir, archive, RUNS))) line(`  ${name}`, ms, 'tar --zstd -x');
     rows.push({ raw, rss: median(rss['vessel image import']) });

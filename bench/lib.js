@@ -1,7 +1,7 @@
 // Shared helpers for vessel's benchmarks: time whole commands, print medians and ratios.
 // Benchmarks measure; they never assert (these machines are shared and noisy).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,23 +81,35 @@ export function beforeWorld(world) {
 }
 
 /**
- * The `vessel` command as users run it with a warm `vessel up` (the native front end, build/vessel,
- * handing run/stop/rm to vessel up: docs/supervision.md): `vessel up` started on WORLD's root with
- * an empty vassals directory. `stop()` ends it (its Emperor has no vassals to stop).
+ * A warm `vessel up` on ENV's VESSEL_ROOT (an empty vassals directory; its Emperor has nothing to
+ * stop), for measuring `vessel` as users run it then: the native front end (build/vessel), which
+ * hands run/stop/rm/pull/image import to it (docs/supervision.md). Whatever the served command
+ * costs in memory is vessel up's: `peakRss(fn)` runs fn and gives vessel up's peak RSS meanwhile
+ * (MiB, /proc VmHWM reset first through clear_refs) and its RSS before, so the command's own share
+ * is the difference.
  */
-export async function warmWorld(world) {
-  const vassals = join(world.root, 'vassals');
+export async function warmUp(env) {
+  const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const root = env.VESSEL_ROOT;
+  const vassals = join(root, 'vassals');
   mkdirSync(vassals, { recursive: true });
-  const up = spawn(process.execPath, [world.bin, 'up', '--vassals', vassals], { env: world.env, stdio: 'ignore' });
-  const sock = join(world.root, 'run', 'vessel.sock');
+  const up = spawn(process.execPath, [join(repo, 'bin', 'vessel.js'), 'up', '--vassals', vassals], { env, stdio: 'ignore' });
+  const sock = join(root, 'run', 'vessel.sock');
   const deadline = Date.now() + 20_000;
   while (!existsSync(sock)) {
     if (Date.now() > deadline || up.exitCode !== null) throw new Error('vessel up did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const front = join(world.repo, 'build', 'vessel');
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${up.pid}/status`, 'utf8'))[1]);
   return {
-    front,
+    front: join(repo, 'build', 'vessel'),
+    pid: up.pid,
+    peakRss(fn) {
+      writeFileSync(`/proc/${up.pid}/clear_refs`, '5');
+      const restMiB = kib('VmRSS') / 1024;
+      const r = fn();
+      return { ...r, upPeakMiB: kib('VmHWM') / 1024, upRestMiB: restMiB };
+    },
     stop: () =>
       new Promise((resolve) => {
         if (up.exitCode !== null) return resolve();
@@ -105,4 +117,9 @@ export async function warmWorld(world) {
         up.kill('SIGTERM');
       }),
   };
+}
+
+/** warmUp on a busyboxWorld's root. */
+export async function warmWorld(world) {
+  return warmUp(world.env);
 }
