@@ -8,6 +8,10 @@
 //   node bench/registry.js                     sizes 100 and 190 MiB, 3 runs each (both below the
 //                                              200 MiB single-PUT limit; BENCH_SIZES=300 shows multipart)
 //   BENCH_SIZES=50 BENCH_RUNS=1 BENCH_SERVERS=s3rver,sftp node bench/registry.js
+// "vessel pull" is the Node CLI alone (node bin/vessel.js); "vessel pull (served)" is `vessel` as
+// users run it with a `vessel up` running: the native front end hands the pull to that warm process
+// (docs/supervision.md); its RSS column is vessel up's peak during the pull, and the line after the
+// table says what vessel up held before it.
 //   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/registry.js
 //                                              adds "vessel publish (before)" and "vessel pull (before)"
 //                                              rows from another build
@@ -23,7 +27,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { median, tmpRoot } from './lib.js';
+import { median, tmpRoot, warmUp } from './lib.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(repo, 'bin', 'vessel.js');
@@ -128,6 +132,27 @@ function vesselPulls(image, env, dst) {
   return [pull('vessel pull', bin), ...(before ? [pull('vessel pull (before)', before)] : [])];
 }
 
+/**
+ * vessel pull through the front end, served by a warm vessel up (WARM, started with ENV) whose
+ * store drops the image before each pull (untimed). Its RSS is vessel up's peak meanwhile.
+ */
+function servedPull(image, env, warm, rest) {
+  return {
+    name: 'vessel pull (served)', vessel: true,
+    before: () => spawnSync(process.execPath, [bin, 'image', 'rm', image.slice(image.lastIndexOf('/') + 1)], { env, stdio: 'ignore' }),
+    run: () => {
+      const r = warm.peakRss(() => measure([warm.front, 'pull', image], env));
+      rest.push(r.upRestMiB);
+      return { ms: r.ms, rssKiB: r.upPeakMiB * 1024 };
+    },
+  };
+}
+
+/** What a served pull's vessel up held before the pulls, after the table. */
+function servedNote(rest) {
+  if (rest.length) console.log(`(vessel pull (served): vessel up held ${median(rest).toFixed(0)} MiB before each pull; its peak is the RSS column)`);
+}
+
 /** A pull also unpacks the layer into the store; GNU tar extracting the same blob is that step's floor. */
 function unpackFloor(img) {
   const dir = join(work, 'unpack');
@@ -138,7 +163,7 @@ function unpackFloor(img) {
   };
 }
 
-function s3Bench(kind, s3, img, mb) {
+async function s3Bench(kind, s3, img, mb) {
   const env = { ...process.env, ...s3.env };
   const aws = (args) => ['/usr/bin/aws', '--endpoint-url', s3.endpoint, ...args];
   const rclone = {
@@ -151,6 +176,9 @@ function s3Bench(kind, s3, img, mb) {
   const clear = (prefix) => spawnSync('/usr/bin/aws', ['--endpoint-url', s3.endpoint, 's3', 'rm', '--recursive', '--only-show-errors', `s3://${s3.bucket}/${prefix}/`], { env, stdio: 'ignore' });
   const dst = join(work, 'dst');
   const out = join(work, 'out.blob');
+  const servedEnv = { ...venv, VESSEL_ROOT: join(work, `served-${kind}`) };
+  const warm = await warmUp(servedEnv);
+  const rest = [];
   report(`publish over S3 (${kind})`, rounds([
     ...vesselPublishes(`big${mb}`, url, venv, () => clear(`vessel${mb}`)),
     { name: 'rclone copyto', run: () => measure(['rclone', 'copyto', '--ignore-times', img.blob, `x:${s3.bucket}/rclone${mb}/blob`], rclone) },
@@ -159,16 +187,20 @@ function s3Bench(kind, s3, img, mb) {
   report(`pull over S3 (${kind})`, rounds([
     // A pull also unpacks the layer into the store: more work than a plain copy.
     ...vesselPulls(`${url}/big${mb}:latest`, venv, dst),
+    servedPull(`${url}/big${mb}:latest`, servedEnv, warm, rest),
     { name: 'rclone copyto', before: () => rmSync(out, { force: true }), run: () => measure(['rclone', 'copyto', '--ignore-times', `x:${s3.bucket}/rclone${mb}/blob`, out], rclone) },
     { name: 'aws s3 cp', before: () => rmSync(out, { force: true }), run: () => measure(aws(['s3', 'cp', '--only-show-errors', `s3://${s3.bucket}/aws${mb}/blob`, out]), env) },
     unpackFloor(img),
   ]), mb);
+  servedNote(rest);
+  await warm.stop();
+  rmSync(servedEnv.VESSEL_ROOT, { recursive: true, force: true });
   for (const p of [`vessel${mb}`, `rclone${mb}`, `aws${mb}`]) clear(p);
   rmSync(dst, { recursive: true, force: true });
   rmSync(out, { force: true });
 }
 
-function sftpBench(ssh, img, mb) {
+async function sftpBench(ssh, img, mb) {
   const base = join(ssh.dir, `reg${mb}`);
   const url = `sftp://root@127.0.0.1:${ssh.port}${base}`;
   const venv = { ...img.env, VESSEL_SSH_KEY: ssh.key, VESSEL_KNOWN_HOSTS: ssh.knownHosts };
@@ -180,15 +212,22 @@ function sftpBench(ssh, img, mb) {
   mkdirSync(join(ssh.dir, `plain${mb}`), { recursive: true });
   const dst = join(work, 'dst');
   const out = join(work, 'out.blob');
+  const servedEnv = { ...venv, VESSEL_ROOT: join(work, 'served-sftp') };
+  const warm = await warmUp(servedEnv);
+  const rest = [];
   report('publish over sftp (OpenSSH)', rounds([
     ...vesselPublishes(`big${mb}`, url, venv, () => rmSync(base, { recursive: true, force: true })),
     { name: 'sftp put', run: () => measure(sftp(`put ${img.blob} ${join(ssh.dir, `plain${mb}`, 'blob')}\n`)) },
   ]), mb);
   report('pull over sftp (OpenSSH)', rounds([
     ...vesselPulls(`${url}/big${mb}:latest`, venv, dst),
+    servedPull(`${url}/big${mb}:latest`, servedEnv, warm, rest),
     { name: 'sftp get', before: () => rmSync(out, { force: true }), run: () => measure(sftp(`get ${join(ssh.dir, `plain${mb}`, 'blob')} ${out}\n`)) },
     unpackFloor(img),
   ]), mb);
+  servedNote(rest);
+  await warm.stop();
+  rmSync(servedEnv.VESSEL_ROOT, { recursive: true, force: true });
   rmSync(base, { recursive: true, force: true });
   rmSync(join(ssh.dir, `plain${mb}`), { recursive: true, force: true });
   rmSync(dst, { recursive: true, force: true });
@@ -210,8 +249,8 @@ try {
   for (const mb of sizes) {
     const img = makeImage(mb);
     for (const k of servers) {
-      if (k === 'sftp') sftpBench(started[k], img, mb);
-      else s3Bench(k, started[k], img, mb);
+      if (k === 'sftp') await sftpBench(started[k], img, mb);
+      else await s3Bench(k, started[k], img, mb);
     }
     rmSync(join(work, `img-${mb}`), { recursive: true, force: true });
   }
