@@ -42,6 +42,13 @@ export interface ExtractOptions {
   onRead?: (bytes: number) => void;
   /** Stops the extraction (its caller went away): it rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Sees each entry's name before it is judged; an error returned stops the extraction at that
+   * entry (nothing of it reaches tar) and is what the extraction rejects with. image/import.ts
+   * tells a root filesystem from an OCI or appc archive by its first names this way, without a
+   * second decompression.
+   */
+  stopAt?: (name: string) => Error | undefined;
 }
 
 export interface ExtractResult {
@@ -83,12 +90,16 @@ function extraction(input: number | 'pipe', kind: Compression, dest: string, opt
   const root = isRoot();
   const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root, externalLinks: opts.externalLinks ?? false });
   const forms = tarForms();
+  let stoppedBy: Error | undefined;
   const gate = startGate({
     input,
     ...(nativeDecompression(kind) ? { decompress: { kind, argv: forms.decompress(kind) } } : {}),
     unpack: forms.extract(dest, root),
     hash: opts.knownDiffId === undefined,
-    judge: (entry) => checker.check(entry),
+    judge: (entry) => {
+      stoppedBy = opts.stopAt?.(entry.name);
+      return stoppedBy ? { refuse: stoppedBy.message } : checker.check(entry);
+    },
     ...(opts.onRead ? { onRead: opts.onRead } : {}),
   });
   const stop = (): void => gate.stop();
@@ -102,6 +113,7 @@ function extraction(input: number | 'pipe', kind: Compression, dest: string, opt
     }
     // Stopped for its caller: that is the reason, whatever the gate saw.
     opts.signal?.throwIfAborted();
+    if (stoppedBy) throw stoppedBy;
     const where = r.lastEntry === undefined ? '' : ` (after entry "${printableName(r.lastEntry)}")`;
     const fail = (msg: string) => new VesselError('E_ARCHIVE', `${opts.source}: ${msg}`);
     const notTar = (bad: NonNullable<GateReport['bad']>) =>

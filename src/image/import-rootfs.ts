@@ -21,6 +21,8 @@ export interface ImportOptions {
   createdBy?: string;
   /** Stops the import (its caller went away): nothing reaches the store. */
   signal?: AbortSignal;
+  /** As StageOptions.stopAt (image/import.ts's format detection). */
+  stopAt?: (name: string) => Error | undefined;
 }
 
 /**

@@ -66,14 +66,36 @@ async function firstMemberNames(file: string): Promise<string[]> {
   return names;
 }
 
-export async function detectFormat(file: string): Promise<ImportFormat> {
+/** What an archive's first member names say it is, when not a root filesystem. */
+function formatByName(name: string): 'oci' | 'aci' | undefined {
+  if (name === 'oci-layout' || name === 'index.json' || name.startsWith('blobs/')) return 'oci';
+  if (name === 'manifest' || name === 'rootfs' || name.startsWith('rootfs/')) return 'aci';
+  return undefined;
+}
+
+/** How many of an archive's first members say what it is. */
+const NAMES_SNIFFED = 4;
+
+/** The format a file's suffix or first bytes say, without reading its members (undefined: a tar of some kind). */
+async function formatByHead(file: string): Promise<ImportFormat | undefined> {
   await fileSize(file);
   if (/\.aci$/i.test(file)) return 'aci';
   if (/\.iso$/i.test(file) || isIso(await readHead(file, 32774))) return 'iso';
+  return undefined;
+}
+
+export async function detectFormat(file: string): Promise<ImportFormat> {
+  const byHead = await formatByHead(file);
+  if (byHead) return byHead;
   const names = await firstMemberNames(file);
-  if (names.some((n) => n === 'oci-layout' || n === 'index.json' || n.startsWith('blobs/'))) return 'oci';
-  if (names.some((n) => n === 'manifest' || n === 'rootfs' || n.startsWith('rootfs/'))) return 'aci';
-  return 'rootfs';
+  return names.map(formatByName).find((f) => f !== undefined) ?? 'rootfs';
+}
+
+/** A tar that turned out, at one of its first members, to be an OCI or appc archive. */
+class OtherFormat extends Error {
+  constructor(readonly format: 'oci' | 'aci') {
+    super(`an ${format} archive`);
+  }
 }
 
 /**
@@ -81,8 +103,26 @@ export async function detectFormat(file: string): Promise<ImportFormat> {
  * the .aci/.iso suffixes). NAME may be omitted when the archive names its image (OCI, appc).
  */
 export async function importImage(file: string, ref: string | undefined, opts: ImageImportOptions = {}): Promise<ImageRecord> {
-  const format = opts.format ?? (await detectFormat(file));
   const common = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  let format = opts.format ?? (await formatByHead(file));
+  if (format === undefined && ref !== undefined) {
+    // Most likely a root filesystem: imported as one straight away, its first member names
+    // watched on the way (no decompression just to look); an OCI or appc archive stops it there,
+    // before tar saw anything of it, and is imported as what it is.
+    let seen = 0;
+    const stopAt = (name: string): Error | undefined => {
+      if (seen++ >= NAMES_SNIFFED) return undefined;
+      const other = formatByName(name.replace(/^\.\//, ''));
+      return other ? new OtherFormat(other) : undefined;
+    };
+    try {
+      return await importRootfsTarball(file, ref, { ...common, stopAt });
+    } catch (e) {
+      if (!(e instanceof OtherFormat)) throw e;
+      format = e.format;
+    }
+  }
+  format ??= await detectFormat(file);
   switch (format) {
     case 'oci':
       return importOciArchive(file, ref, common);

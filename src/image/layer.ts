@@ -80,6 +80,8 @@ export interface StageOptions {
   keepBlob?: boolean;
   /** Stops the unpacking (the caller went away); staging is the caller's to drop. */
   signal?: AbortSignal;
+  /** As ExtractOptions.stopAt: an entry name that says the input is something else. */
+  stopAt?: (name: string) => Error | undefined;
 }
 
 /** Whether hard links to files of lower layers may be unpacked (as placeholders): decided here only. */
@@ -125,7 +127,7 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   // and mtime).
   const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
   blobCopy.catch(() => undefined);
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.signal ? { signal: opts.signal } : {}) };
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) };
   let done = 0;
   const count = (chunk: Buffer) => {
     done += chunk.length;

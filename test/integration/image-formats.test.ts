@@ -218,6 +218,13 @@ describe('appc .aci', () => {
     expect(ids.size).toBe(1);
     // Named by its manifest when no name is given.
     expect((await store.importImage(out, undefined)).tag).toBe('v1');
+    // Without its suffix and with a name: imported as a root filesystem until its first member
+    // names say otherwise, then as what it is, with nothing of the first attempt left over.
+    const bare = join(files, 'app-aci.tar.xz');
+    writeFileSync(bare, readFileSync(join(files, 'app-xz.aci')));
+    const rec = await store.importImage(bare, 'aci:bare');
+    expect(rec.id).toBe([...ids][0]);
+    expect((existsSync(join(root, 'images', 'tmp')) ? readdirSync(join(root, 'images', 'tmp')) : [])).toEqual([]);
   });
 
   it('with a progress bar, every byte of the ACI is counted (read through JavaScript, not by the tool)', async () => {
