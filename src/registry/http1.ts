@@ -193,7 +193,7 @@ class Conn {
       if (early.length === 0) return go();
       // Owned copies, handed in order, honouring the sink's back-pressure.
       (async () => {
-        for (const b of early) await sink(b);
+        for (const b of early) await sink(b, true);
       })().then(go, (e: unknown) => this.abort(e as Error));
     });
   }
