@@ -248,6 +248,7 @@ export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOpt
   const settled = result();
   settled.catch(() => undefined);
   const stdin = gate.stdin!;
-  const lent = lentWriter(stdin, gate.report);
+  // Writes wait for the result, not just the gate's exit: the caller then learns why it stopped.
+  const lent = lentWriter(stdin, settled);
   return { write: (chunk, owned) => lent.write(chunk, owned), end: () => stdin.end(), result: settled, abort: () => gate.stop() };
 }

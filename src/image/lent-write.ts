@@ -36,8 +36,11 @@ export function lentWriter(stream: Writable, stop: Promise<unknown>): LentWriter
   let copied = 0;
   /** The reader is gone (`stop` settled), or write(2) failed otherwise than with EAGAIN (EPIPE). */
   let over = false;
+  /** Resolvers of the queued writes, all resolved when the reader is gone (one listener on `stop`, not one per write). */
+  const waiting = new Set<() => void>();
   const stopped = stop.then(() => undefined, () => undefined).then(() => {
     over = true;
+    for (const w of [...waiting]) w();
   });
   /**
    * Where a remainder is copied: one buffer, reused, since the caller waits until it is written
@@ -66,12 +69,13 @@ export function lentWriter(stream: Writable, stop: Promise<unknown>): LentWriter
     }
     return new Promise<void>((res) => {
       const done = (): void => {
-        if (mine) spillBusy = mine = false;
+        if (!waiting.delete(done)) return;
+        if (mine) spillBusy = false;
         res();
       };
+      waiting.add(done);
       // The callback comes once the bytes are in the pipe, or with the error that lost them.
       stream.write(out, done);
-      void stopped.then(done);
     });
   };
 
