@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { VesselError, errorMessage } from '../util/index.js';
 import { decompressor, toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
+import { made } from './garbage.js';
 import { lentWriter } from './lent-write.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
@@ -225,16 +226,21 @@ export interface TarFeed {
  * Unpack a (possibly compressed) stream written in as it arrives (registry pulls): compressed
  * bytes go into the gate's native decompressor (zstd, xz, bzip2) or through zlib (gzip) — never
  * buffered beyond the pipes. Lent chunks go into the gate's pipe without a copy while it has
- * room (lent-write.ts); zlib keeps what it is given until its thread has read it, so it gets a
- * copy.
+ * room (lent-write.ts). zlib reads what it is given later, on its own thread, and its output is
+ * new Buffers: both are collected as they pile up (garbage.ts).
  */
 export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): TarFeed {
   if (kind !== 'none' && !nativeDecompression(kind)) {
     const dec = decompressor(kind);
     const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
     result.catch(() => undefined);
+    dec.output.on('data', (c: Buffer) => made(c.length));
     return {
-      write: (chunk, owned) => (dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result)),
+      // zlib reads its input later, on its own thread: a copy of a lent chunk (garbage too).
+      write: (chunk, owned) => {
+        if (!owned) made(chunk.length);
+        return dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result);
+      },
       end: () => dec.input.end(),
       result,
       abort: () => {

@@ -21,7 +21,7 @@ export interface LentWriter {
    * settled (the reader is gone: the caller asks why).
    */
   write(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
-  /** Bytes that had to be copied (a full pipe's remainders, or every byte when there is no descriptor). */
+  /** Bytes copied (a full pipe's remainders; every lent byte for a stream without a descriptor). */
   readonly copied: number;
 }
 
@@ -31,8 +31,17 @@ function descriptorOf(w: Writable): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/** Reused copy buffers at most: one waits in the pipe, more only while a transport hands in several pieces at once. */
+const POOL = 4;
+
+/**
+ * Copies go into reused buffers only for a descriptor's stream, whose write callback means the
+ * kernel has the bytes; other streams may keep what they are given after calling back (a
+ * PassThrough hands it on) and get fresh copies.
+ */
 export function lentWriter(stream: Writable, stop: Promise<unknown>): LentWriter {
   const fd = descriptorOf(stream);
+  const reuse = fd !== undefined;
   let copied = 0;
   /** The reader is gone (`stop` settled), or write(2) failed otherwise than with EAGAIN (EPIPE). */
   let over = false;
@@ -43,34 +52,39 @@ export function lentWriter(stream: Writable, stop: Promise<unknown>): LentWriter
     for (const w of [...waiting]) w();
   });
   /**
-   * Where a remainder is copied: one buffer, reused, since the caller waits until it is written
-   * before the next chunk — fresh Buffers would be garbage again. Busy only when a transport
-   * hands in more pieces of one read without waiting (a chunked HTTP body): those get their own.
-   * Only for a descriptor's stream, whose write callback means the kernel has the bytes; other
-   * streams may keep what they are given after calling back (a PassThrough hands it on).
+   * Where copies go: a few buffers, reused, since the caller waits until a copy is written
+   * before it sends more — fresh Buffers would be garbage again, which V8 collects late.
    */
-  let spill: Buffer | undefined;
-  let spillBusy = false;
+  const free: Buffer[] = [];
+  let pooled = 0;
+
+  /** A copy of `b`, and the pooled buffer to give back once it is written (none: a fresh copy). */
+  const copyOf = (b: Buffer): { out: Buffer; back: Buffer | undefined } => {
+    let buf = reuse ? free.pop() : undefined;
+    if (reuse && !buf && pooled < POOL) {
+      pooled++;
+      buf = Buffer.allocUnsafeSlow(b.length);
+    }
+    if (!buf) return { out: Buffer.from(b), back: undefined };
+    if (buf.length < b.length) buf = Buffer.allocUnsafeSlow(b.length);
+    b.copy(buf);
+    return { out: buf.subarray(0, b.length), back: buf };
+  };
 
   /** Queue bytes on the stream (a copy unless owned); resolves once written, or once the reader is gone. */
   const queue = (b: Buffer, owned: boolean): Promise<void> => {
     let out = b;
-    let mine = false;
+    let back: Buffer | undefined;
     if (!owned) {
       copied += b.length;
-      if (fd !== undefined && !spillBusy) {
-        if (!spill || spill.length < b.length) spill = Buffer.allocUnsafeSlow(b.length);
-        b.copy(spill);
-        out = spill.subarray(0, b.length);
-        spillBusy = mine = true;
-      } else {
-        out = Buffer.from(b);
-      }
+      ({ out, back } = copyOf(b));
     }
     return new Promise<void>((res) => {
       const done = (): void => {
         if (!waiting.delete(done)) return;
-        if (mine) spillBusy = false;
+        // Given back only when the stream called back: after `stop` the reader is gone, but
+        // the stream may still hold the bytes.
+        if (back && !over) free.push(back);
         res();
       };
       waiting.add(done);

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lentWriter } from '../../src/image/lent-write.js';
 import { openLayerFeed } from '../../src/image/layer-feed.js';
@@ -111,8 +112,9 @@ describe('openLayerFeed: a layer fed in lent chunks, each overwritten after the 
   const tar = join(root, 'layer.tar');
   expect(spawnSync('tar', ['-C', join(root, 'src'), '-cf', tar, '.']).status).toBe(0);
   expect(spawnSync('zstd', ['-q', '-1', '-f', tar, '-o', `${tar}.zst`]).status).toBe(0);
+  writeFileSync(`${tar}.gz`, gzipSync(readFileSync(tar), { level: 1 }));
 
-  for (const [kind, file] of [['plain tar', tar], ['zstd (the gate decompresses)', `${tar}.zst`]] as const) {
+  for (const [kind, file] of [['plain tar', tar], ['zstd (the gate decompresses)', `${tar}.zst`], ['gzip (zlib decompresses)', `${tar}.gz`]] as const) {
     it(kind, async () => {
       const blob = readFileSync(file);
       const digest = `sha256:${sha(blob)}` as const;
