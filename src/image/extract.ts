@@ -4,6 +4,8 @@ import type { Readable, Writable } from 'node:stream';
 import { VesselError, errorMessage } from '../util/index.js';
 import { decompressor, toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
+import { made } from './garbage.js';
+import { lentWriter } from './lent-write.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
@@ -230,18 +232,40 @@ export async function extractTarFile(file: string, kind: Compression, dest: stri
   return started.result();
 }
 
+/** A stream unpacked as it is written in (extractTarFeed). */
+export interface TarFeed {
+  /**
+   * Bytes of the stream, in order: lent (valid only during the call) unless `owned`. Undefined
+   * when more may follow at once, else a promise that resolves when it may (back-pressure), or
+   * once the unpacking stopped (`result` says why).
+   */
+  write(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
+  /** Every byte written. */
+  end(): void;
+  result: Promise<ExtractResult>;
+  abort(): void;
+}
+
 /**
  * Unpack a (possibly compressed) stream written in as it arrives (registry pulls): compressed
  * bytes go into the gate's native decompressor (zstd, xz, bzip2) or through zlib (gzip) — never
- * buffered beyond the pipes. `input` takes the bytes; end it when they are all written.
+ * buffered beyond the pipes. Lent chunks go into the gate's pipe without a copy while it has
+ * room (lent-write.ts). zlib reads what it is given later, on its own thread, and its output is
+ * new Buffers: both are collected as they pile up (garbage.ts).
  */
-export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): { input: Writable; result: Promise<ExtractResult>; abort(): void } {
+export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): TarFeed {
   if (kind !== 'none' && !nativeDecompression(kind)) {
     const dec = decompressor(kind);
     const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
     result.catch(() => undefined);
+    dec.output.on('data', (c: Buffer) => made(c.length));
     return {
-      input: dec.input,
+      // zlib reads its input later, on its own thread: a copy of a lent chunk (garbage too).
+      write: (chunk, owned) => {
+        if (!owned) made(chunk.length);
+        return dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result);
+      },
+      end: () => dec.input.end(),
       result,
       abort: () => {
         // With an error: a gunzip destroyed without one never settles `done`.
@@ -253,5 +277,8 @@ export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOpt
   const { gate, result } = extraction('pipe', kind, dest, opts);
   const settled = result();
   settled.catch(() => undefined);
-  return { input: gate.stdin!, result: settled, abort: () => gate.stop() };
+  const stdin = gate.stdin!;
+  // Writes wait for the result, not just the gate's exit: the caller then learns why it stopped.
+  const lent = lentWriter(stdin, settled);
+  return { write: (chunk, owned) => lent.write(chunk, owned), end: () => stdin.end(), result: settled, abort: () => gate.stop() };
 }

@@ -1,9 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCompression } from './compression.js';
-import { extractTarFeed } from './extract.js';
+import { extractTarFeed, type TarFeed } from './extract.js';
 import { finishStaged, lowerLinksAllowed, type StagedLayer } from './layer.js';
-import { waitDrain } from './streams.js';
 import type { Descriptor } from './store.js';
 
 /**
@@ -16,10 +15,12 @@ import type { Descriptor } from './store.js';
  */
 export interface LayerFeed {
   /**
-   * Bytes of the blob, in order. Undefined when the unpacker wants more at once, else a promise
-   * that resolves when it does (back-pressure); throws or rejects once the unpacking failed.
+   * Bytes of the blob, in order: lent (valid only during the call: the unpacker copies what it
+   * cannot take at once) unless `owned`. Undefined when the unpacker wants more at once, else a
+   * promise that resolves when it does (back-pressure); throws or rejects once the unpacking
+   * failed.
    */
-  write(chunk: Buffer): Promise<void> | undefined;
+  write(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
   /** Every byte written and its digest verified: finish unpacking and give the staged layer. */
   end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
   /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
@@ -39,7 +40,7 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   await mkdir(layerDir, { mode: 0o755 });
   let head: Buffer[] = [];
   let headBytes = 0;
-  let feed: ReturnType<typeof extractTarFeed> | undefined;
+  let feed: TarFeed | undefined;
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
@@ -52,10 +53,9 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     feed.result.catch((e: unknown) => { failure = e; });
     settled = feed.result.then(() => undefined, () => undefined);
   };
-  const push = (chunk: Buffer): Promise<void> | undefined => {
+  const push = (chunk: Buffer, owned?: boolean): Promise<void> | undefined => {
     if (failure !== undefined) throw failure;
-    if (feed!.input.write(chunk)) return undefined;
-    return waitDrain(feed!.input, settled).then(() => {
+    return feed!.write(chunk, owned)?.then(() => {
       if (failure !== undefined) throw failure;
     });
   };
@@ -63,20 +63,21 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     const first = Buffer.concat(head);
     head = [];
     start(first);
-    return push(first);
+    return push(first, true);
   };
 
   return {
-    write(chunk) {
-      if (feed) return push(chunk);
-      head.push(chunk);
+    write(chunk, owned) {
+      if (feed) return push(chunk, owned);
+      // Kept until the first bytes say the format: the feed's own copy of a lent chunk.
+      head.push(owned ? chunk : Buffer.from(chunk));
       headBytes += chunk.length;
       return headBytes >= MAGIC ? flushHead() : undefined;
     },
     async end(blob, blobPath) {
       verified = blob;
       if (!feed) await flushHead();
-      feed!.input.end();
+      feed!.end();
       const result = await feed!.result;
       return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },

@@ -181,8 +181,6 @@ class Conn {
       if (this.failure) return rej(this.failure);
       this.onEnd = res;
       this.onFail = rej;
-      const early = this.early;
-      this.early = [];
       const go = (): void => {
         if (this.failure) return;
         this.sink = sink;
@@ -190,10 +188,13 @@ class Conn {
         this.socket.setTimeout(TIMEOUT_MS);
         this.socket.resume();
       };
-      if (early.length === 0) return go();
-      // Owned copies, handed in order, honouring the sink's back-pressure.
+      if (this.early.length === 0) return go();
+      // Owned copies, handed in order, honouring the sink's back-pressure. A paused TLS socket
+      // still delivers what it had decrypted: those pieces join the same list while the sink
+      // waits and are handed on in turn (they were lost when the list was taken whole). The
+      // sink is set in the same microtask as the list is found empty: no read comes between.
       (async () => {
-        for (const b of early) await sink(b);
+        for (let b = this.early.shift(); b; b = this.early.shift()) await sink(b, true);
       })().then(go, (e: unknown) => this.abort(e as Error));
     });
   }

@@ -9,7 +9,6 @@ import type { Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
 import { endCheck, tooLong } from './verify.js';
 import type { Reporter } from './progress.js';
-import { received } from './garbage.js';
 
 /**
  * Bytes read from disk or network at a time: small, so that a pull's memory stays flat whatever
@@ -71,9 +70,8 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         have += c.length;
         fetched += c.length;
         j.rep.bytes(c.length);
-        received(c.length);
-        // The unpacker keeps what it is given until tar has read it: its own copy of a lent chunk.
-        return feed.write(owned ? c : Buffer.from(c));
+        // Lent on: the unpacker copies only what its pipe cannot take at once.
+        return feed.write(c, owned);
       };
       await withRetry(async () => {
         await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
@@ -120,7 +118,7 @@ async function replay(file: string, n: number, hash: Hash, feed: LayerFeed): Pro
   try {
     for await (const c of rs as AsyncIterable<Buffer>) {
       hash.update(c);
-      await feed.write(c);
+      await feed.write(c, true);
     }
   } finally {
     rs.destroy();
