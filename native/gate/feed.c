@@ -19,6 +19,7 @@ void feed_open(struct feed *f, int fd) {
   f->fd = fd;
   f->zero_copy = 0;
   f->reserve = 0;
+  f->full = 0;
   /* Never block on the unpacker: poll says when its pipe takes more. */
   (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 #if defined(__linux__) && defined(F_GETPIPE_SZ)
@@ -30,7 +31,7 @@ void feed_open(struct feed *f, int fd) {
 #endif
 }
 
-ssize_t feed_push(struct feed *f, const struct iovec *v, int n) {
+static ssize_t push(struct feed *f, const struct iovec *v, int n) {
 #if defined(__linux__) && defined(SPLICE_F_NONBLOCK)
   if (f->zero_copy) {
     ssize_t k = vmsplice(f->fd, v, (unsigned long)n, SPLICE_F_NONBLOCK);
@@ -40,4 +41,12 @@ ssize_t feed_push(struct feed *f, const struct iovec *v, int n) {
   }
 #endif
   return writev(f->fd, v, n);
+}
+
+ssize_t feed_push(struct feed *f, const struct iovec *v, int n) {
+  size_t want = 0;
+  for (int i = 0; i < n; i++) want += v[i].iov_len;
+  ssize_t k = push(f, v, n);
+  f->full = (k < 0 && errno == EAGAIN) || (k >= 0 && (size_t)k < want);
+  return k;
 }

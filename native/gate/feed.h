@@ -21,6 +21,11 @@ struct feed {
   int fd;
   int zero_copy;
   size_t reserve;
+  /*
+   * The last push did not all fit: the pipe is full until poll says otherwise (a push per turn
+   * of the loop would be a failed syscall per turn).
+   */
+  int full;
 };
 
 /*
@@ -32,7 +37,7 @@ void *feed_memory(size_t size);
 void feed_memory_free(void *p, size_t size);
 /* FD: the pipe's write end (made non-blocking here). */
 void feed_open(struct feed *f, int fd);
-/* writev's contract, non-blocking: bytes taken, or -1 with errno (EAGAIN: the pipe is full). */
+/* writev's contract, non-blocking: bytes taken, or -1 with errno (EAGAIN: the pipe is full). Sets full. */
 ssize_t feed_push(struct feed *f, const struct iovec *v, int n);
 
 #endif

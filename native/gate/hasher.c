@@ -3,36 +3,54 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Bytes hashed between two looks at the lock: the loop sees room come back this often. */
+/* Bytes hashed between two looks at the loop's progress: the loop sees room come back this often. */
 #define STEP (256u << 10)
+/* A sleeping hasher is woken for this much (unless hurried): fewer wakeups than reads. */
+#define BATCH (1u << 20)
+
+/* Sleep until there is a batch to hash, or the loop hurries; 0 when told to quit. */
+static int await_work(struct hasher *h) {
+  pthread_mutex_lock(&h->lock);
+  /*
+   * `sleeping` is stored before `avail` is looked at again, and the loop stores `avail` before
+   * it looks at `sleeping` (both sequentially consistent): either the loop sees the hasher
+   * asleep and signals it (under the lock, so not before the wait), or the hasher sees the bytes.
+   */
+  atomic_store(&h->sleeping, 1);
+  for (;;) {
+    uint64_t ready = atomic_load(&h->avail) - atomic_load(&h->done);
+    if (h->quit || ready >= BATCH || (h->hurry && ready > 0)) break;
+    h->hurry = 0;
+    pthread_cond_wait(&h->cond, &h->lock);
+  }
+  atomic_store(&h->sleeping, 0);
+  int go = !h->quit;
+  pthread_mutex_unlock(&h->lock);
+  return go;
+}
 
 static void *run(void *arg) {
   struct hasher *h = arg;
-  pthread_mutex_lock(&h->lock);
-  for (;;) {
-    while (h->done == h->avail && !h->quit) pthread_cond_wait(&h->cond, &h->lock);
-    if (h->quit) break;
-    uint64_t from = h->done, to = h->avail;
-    pthread_mutex_unlock(&h->lock);
-    size_t at = (size_t)(from % h->size);
-    size_t n = to - from < STEP ? (size_t)(to - from) : STEP;
-    /* The ring wraps here: the rest on the next turn. */
-    if (n > h->size - at) n = h->size - at;
-    sha256_update(&h->sha, h->ring + at, n);
-    pthread_mutex_lock(&h->lock);
-    h->done = from + n;
-    pthread_cond_broadcast(&h->cond);
-    if (h->waiting) {
-      h->waiting = 0;
-      /* The pipe holds at most one byte per wait; a full pipe is a pending wakeup already. */
-      (void)!write(h->wake[1], "", 1);
+  while (await_work(h)) {
+    uint64_t from = atomic_load(&h->done), to = atomic_load(&h->avail);
+    while (from < to) {
+      size_t at = (size_t)(from % h->size);
+      size_t n = to - from < STEP ? (size_t)(to - from) : STEP;
+      /* The ring wraps here: the rest on the next turn. */
+      if (n > h->size - at) n = h->size - at;
+      sha256_update(&h->sha, h->ring + at, n);
+      from += n;
+      atomic_store(&h->done, from);
+      /* The pipe holds at most a byte per wait; a full pipe is a pending wakeup already. */
+      if (atomic_exchange(&h->waiting, 0)) (void)!write(h->wake[1], "", 1);
+      to = atomic_load(&h->avail);
     }
   }
-  pthread_mutex_unlock(&h->lock);
   return NULL;
 }
 
@@ -65,33 +83,31 @@ int hasher_start(struct hasher *h, const uint8_t *ring, size_t size) {
   return 0;
 }
 
+/* Wake the hasher if it sleeps; HURRY: to hash all there is, not only a batch. */
+static void nudge(struct hasher *h, int hurry) {
+  if (!hurry && !atomic_load(&h->sleeping)) return;
+  pthread_mutex_lock(&h->lock);
+  if (hurry) h->hurry = 1;
+  pthread_cond_signal(&h->cond);
+  pthread_mutex_unlock(&h->lock);
+}
+
 void hasher_more(struct hasher *h, uint64_t avail) {
-  pthread_mutex_lock(&h->lock);
-  h->avail = avail;
-  pthread_cond_broadcast(&h->cond);
-  pthread_mutex_unlock(&h->lock);
+  atomic_store(&h->avail, avail);
+  if (avail - atomic_load(&h->done) >= BATCH) nudge(h, 0);
 }
 
-uint64_t hasher_done(struct hasher *h) {
-  pthread_mutex_lock(&h->lock);
-  uint64_t done = h->done;
-  pthread_mutex_unlock(&h->lock);
-  return done;
-}
-
-void hasher_wait(struct hasher *h, uint64_t upto) {
-  pthread_mutex_lock(&h->lock);
-  if (upto > h->avail) upto = h->avail;
-  while (h->done < upto) pthread_cond_wait(&h->cond, &h->lock);
-  pthread_mutex_unlock(&h->lock);
-}
+uint64_t hasher_done(struct hasher *h) { return atomic_load(&h->done); }
 
 int hasher_want_wake(struct hasher *h, uint64_t from) {
-  pthread_mutex_lock(&h->lock);
-  int past = h->done > from;
-  if (!past) h->waiting = 1;
-  pthread_mutex_unlock(&h->lock);
-  return past;
+  atomic_store(&h->waiting, 1);
+  /* After `waiting` is set: a hasher that moved on before it was set is seen here. */
+  if (atomic_load(&h->done) > from) {
+    atomic_store(&h->waiting, 0);
+    return 1;
+  }
+  nudge(h, 1);
+  return 0;
 }
 
 int hasher_fd(const struct hasher *h) { return h->wake[0]; }
@@ -101,12 +117,24 @@ void hasher_woken(struct hasher *h) {
   while (read(h->wake[0], b, sizeof b) > 0) {}
 }
 
+void hasher_wait(struct hasher *h, uint64_t upto) {
+  uint64_t avail = atomic_load(&h->avail);
+  if (upto > avail) upto = avail;
+  for (uint64_t done; (done = atomic_load(&h->done)) < upto;) {
+    if (hasher_want_wake(h, done)) continue;
+    struct pollfd p = { .fd = h->wake[0], .events = POLLIN };
+    /* A signal (SIGTERM) cuts the wait short; the hash is still wanted: wait on. */
+    (void)poll(&p, 1, -1);
+    hasher_woken(h);
+  }
+}
+
 static void join(struct hasher *h) {
   if (h->inited) {
     if (h->started) {
       pthread_mutex_lock(&h->lock);
       h->quit = 1;
-      pthread_cond_broadcast(&h->cond);
+      pthread_cond_signal(&h->cond);
       pthread_mutex_unlock(&h->lock);
       pthread_join(h->thread, NULL);
       h->started = 0;
@@ -122,7 +150,7 @@ static void join(struct hasher *h) {
 }
 
 void hasher_finish(struct hasher *h, char hex[65]) {
-  hasher_wait(h, h->avail);
+  hasher_wait(h, atomic_load(&h->avail));
   join(h);
   uint8_t d[32];
   sha256_final(&h->sha, d);

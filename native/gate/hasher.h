@@ -5,11 +5,16 @@
  * the stream; it must not overwrite ring bytes the hasher has not passed (hasher_done), nor
  * change them before then (a placeholder's header: hasher_wait first). POSIX threads: in glibc's
  * libc (and libpthread before 2.34), FreeBSD's libthr; the build links with -pthread.
+ *
+ * Waking a sleeping thread costs a cross-core wakeup: the hasher sleeps until a batch has come
+ * (or the loop needs it now: hasher_want_wake, hasher_wait), and the loop's side of each turn
+ * is an atomic load or store.
  */
 #ifndef VESSEL_GATE_HASHER_H
 #define VESSEL_GATE_HASHER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +28,14 @@ struct hasher {
   /* The ring: stream offset X is at ring[X % size]. */
   const uint8_t *ring;
   size_t size;
-  /* Under lock: the stream is in the ring up to `avail`, hashed up to `done`. */
-  uint64_t avail, done;
-  int quit, waiting, started, inited;
-  /* Written when `done` moves while the loop waits on it (hasher_want_wake): poll's wakeup. */
+  /* The stream is in the ring up to `avail` (the loop stores it), hashed up to `done` (the hasher). */
+  _Atomic uint64_t avail, done;
+  /* The hasher sleeps (under lock); the loop wants it to hash all there is now (under lock). */
+  atomic_int sleeping;
+  int hurry, quit;
+  /* The loop waits on `wake` for `done` to move (hasher_want_wake). */
+  atomic_int waiting;
+  int started, inited;
   int wake[2];
 };
 
@@ -39,8 +48,8 @@ uint64_t hasher_done(struct hasher *h);
 /* Block until the hash has read up to UPTO (at most what is available). */
 void hasher_wait(struct hasher *h, uint64_t upto);
 /*
- * Have hasher_fd() readable once the hash reads past what it has now; 0, or 1 when it is
- * already past FROM (no need to wait). Drain with hasher_woken().
+ * Have hasher_fd() readable once the hash reads past FROM, hurrying it: 0, or 1 when it is
+ * already past (no need to wait). Drain with hasher_woken().
  */
 int hasher_want_wake(struct hasher *h, uint64_t from);
 int hasher_fd(const struct hasher *h);

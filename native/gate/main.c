@@ -103,7 +103,7 @@ static int forward(struct gate *g) {
     if (g->fwd < to) g->fwd = to;
     return 0;
   }
-  if (g->fwd >= to) return 0;
+  if (g->fwd >= to || g->feed.full) return 0;
   size_t at = (size_t)(g->fwd % RING), len = (size_t)(to - g->fwd);
   struct iovec v[2] = { { g->ring + at, len < RING - at ? len : RING - at }, { g->ring, 0 } };
   v[1].iov_len = len - v[0].iov_len;
@@ -233,7 +233,10 @@ static enum outcome pump(struct gate *g) {
     }
     if (woke >= 0 && p[woke].revents) hasher_woken(&g->hasher);
     if (ctl >= 0 && p[ctl].revents && hear(g) != 0) return STOPPED;
-    if (out >= 0 && p[out].revents && forward(g) != 0) return STOPPED;
+    if (out >= 0 && p[out].revents) {
+      g->feed.full = 0;
+      if (forward(g) != 0) return STOPPED;
+    }
     if (in >= 0 && p[in].revents) {
       int r = take(g, room);
       if (r < 0) return STOPPED;
