@@ -4,8 +4,9 @@
  * as it would from any pipe), which saves the gate one copy of the whole stream. Those pages
  * stay in the pipe until the unpacker has read them, so the ring must not be written there
  * before: feed.reserve is how many bytes before the forwarded end may still be in the pipe (its
- * capacity: a pipe holds at most one page per slot). Elsewhere (FreeBSD), and where vmsplice is
- * refused, writev(2) and a reserve of 0.
+ * capacity: a pipe holds at most one page per slot, and the unpacker — tar, bsdtar — does not
+ * enlarge its stdin's pipe). Elsewhere (FreeBSD), and where vmsplice is refused, writev(2) and a
+ * reserve of 0.
  */
 #ifndef VESSEL_GATE_FEED_H
 #define VESSEL_GATE_FEED_H
