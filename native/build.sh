@@ -52,14 +52,12 @@ if stale "$probe" "$here/build.sh" $here/probe/*.c $here/probe/*.h; then
   mv "$probe.tmp" "$probe"
 fi
 
-# vessel-tar-gate: hashes, walks and forwards every tar stream an import or pull unpacks. It
-# hashes on a second thread (gate/hasher.h): -pthread, POSIX threads — glibc's libc (its
-# libpthread before 2.34), FreeBSD's base libthr.
+# vessel-tar-gate: hashes, walks and forwards every tar stream an import or pull unpacks.
 gate=$out/vessel-tar-gate
 # shellcheck disable=SC2086
 if stale "$gate" "$here/build.sh" $here/gate/*.c $here/gate/*.h; then
   # shellcheck disable=SC2086
-  ${CC:-cc} $CFLAGS_VESSEL $flags -pthread -o "$gate.tmp" $here/gate/*.c
+  ${CC:-cc} $CFLAGS_VESSEL $flags -o "$gate.tmp" $here/gate/*.c
   mv "$gate.tmp" "$gate"
 fi
 
