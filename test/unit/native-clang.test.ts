@@ -36,4 +36,10 @@ describe('the native programs build with clang (FreeBSD\'s cc)', () => {
       ...cFiles(join(repo, 'native', 'common')), ...cFiles(join(repo, 'native', 'freebsd')), ...cFiles(stub)], { stdio: 'pipe' });
     expect(existsSync(join(out, 'fb-init'))).toBe(true);
   }, 120_000);
+
+  it.runIf(haveClang || process.env.CI === 'true')('the tar gate without Linux\'s interfaces (FreeBSD\'s path: writes, no vmsplice), -pedantic', () => {
+    // _DEFAULT_SOURCE: POSIX and BSD interfaces, as FreeBSD's default environment, none of GNU's
+    execFileSync('clang', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', '-D_DEFAULT_SOURCE', '-O2', '-o', join(out, 'fb-gate'), ...cFiles(join(repo, 'native', 'gate'))], { stdio: 'pipe' });
+    expect(existsSync(join(out, 'fb-gate'))).toBe(true);
+  }, 120_000);
 });
