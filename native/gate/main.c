@@ -14,9 +14,10 @@
  * other core's cache) and was no faster on two cores, where zstd and tar keep both busy; and
  * the hash (SHA-NI, ~2 GB/s) is never the pipeline's slowest stage, tar is.
  *
- *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--decompress N ARGV…] --unpack N ARGV…
+ *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--decompress N ARGV…] --unpack N ARGV…
  *
- * fd 0: the stream (or the compressed stream, read by the decompressor itself); fd 2: the
+ * fd 0: the stream (or the compressed stream, read by the decompressor itself; with --follow, a
+ * file that grows, read by the follower: follow.h, woken through fd 5); fd 2: the
  * unpacker's stderr (and the gate's own usage errors); fd 3: the judge's socket; fd 4: the
  * decompressor's stderr. Exit 0 after the "end" line, whatever the stream held; 125 on a usage
  * error.
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "follow.h"
 #include "judge.h"
 #include "sha256.h"
 #include "spawn.h"
@@ -55,7 +57,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig) { stop_signal = sig; }
 
 static int usage(const char *why) {
-  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
+  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
   return 125;
 }
 
@@ -80,6 +82,7 @@ struct gate {
   /* The unpacker's pipe; feed.fd is -1 once it is closed. */
   struct feed feed;
   struct child unpacker, decompressor;
+  struct follower follower;
   uint8_t *ring;
   /* Stream offsets: forwarded up to, read in all, last said in a progress line. */
   uint64_t fwd, total, said;
@@ -254,8 +257,11 @@ int main(int argc, char **argv) {
   g.hash = 1;
   g.max_read = READ_MAX;
   char **decompress = NULL, **unpack = NULL;
+  int follow = 0;
+  g.follower.said = -1;
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--no-hash")) g.hash = 0, i++;
+    else if (!strcmp(argv[i], "--follow")) follow = 1, i++;
     else if (!strcmp(argv[i], "--max-read") && i + 1 < argc) {
       long v = strtol(argv[i + 1], NULL, 10);
       if (v < 1 || v > (long)READ_MAX) return free(decompress), free(unpack), usage("--max-read: 1 to 1048576 bytes");
@@ -274,6 +280,7 @@ int main(int argc, char **argv) {
   const char *wrong = !unpack ? "no --unpack"
                       : fcntl(3, F_GETFD) < 0 ? "fd 3 (the judge) is not open"
                       : decompress && fcntl(4, F_GETFD) < 0 ? "fd 4 (the decompressor's stderr) is not open"
+                      : follow && fcntl(FOLLOW_NOTIFY_FD, F_GETFD) < 0 ? "fd 5 (the follow channel) is not open"
                       : NULL;
   if (wrong) {
     free(decompress);
@@ -311,6 +318,10 @@ int main(int argc, char **argv) {
   int tar_pipe[2], dec_pipe[2];
   g.in = 0;
   g.feed.fd = -1;
+  if (follow && follow_start(&g.follower) != 0) {
+    judge_fail("cannot start the follower: %s", strerror(errno));
+    goto done;
+  }
   if (decompress) {
     if (big_pipe(dec_pipe) != 0 || child_start(&g.decompressor, decompress, 0, dec_pipe[1], 4) != 0) {
       judge_fail("cannot start %s: %s", decompress[0], strerror(errno));
@@ -348,10 +359,16 @@ done:
     child_kill(&g.unpacker);
     if (!read_all) child_kill(&g.decompressor);
   }
+  /* Its input is read (or no longer wanted): a follower still waiting for the file to grow is not needed. */
+  child_kill(&g.follower.child);
   if (g.feed.fd >= 0) close(g.feed.fd);
   child_wait(&g.unpacker);
   if (g.in > 0) close(g.in);
   child_wait(&g.decompressor);
+  child_wait(&g.follower.child);
+  /* A follower that failed cut the stream short: whatever the stream looked like, that is why. */
+  char why[256];
+  if (follow_failure(&g.follower, why, sizeof why)) judge_fail("%s", why);
 
   char hex[65] = "-", unpacker[32], decompressor[32];
   if (g.hash && outcome == RAN_OUT) {

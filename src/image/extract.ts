@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -5,7 +6,7 @@ import { VesselError, errorMessage } from '../util/index.js';
 import { decompressor, toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
 import { made } from './garbage.js';
-import { lentWriter } from './lent-write.js';
+import { descriptorOf, lentWriter } from './lent-write.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
@@ -87,7 +88,7 @@ function outcomeText(o: ChildOutcome): string {
 }
 
 /** One extraction: the gate, its judge, and the messages its report turns into. */
-function extraction(input: number | 'pipe', kind: Compression, dest: string, opts: ExtractOptions): { gate: Gate; result: (readError?: unknown) => Promise<ExtractResult> } {
+function extraction(input: number | 'pipe' | { follow: number }, kind: Compression, dest: string, opts: ExtractOptions): { gate: Gate; result: (readError?: unknown) => Promise<ExtractResult> } {
   opts.signal?.throwIfAborted();
   const root = isRoot();
   const checker = new EntryChecker({ ...defaultLimits(), ...opts.limits }, { allowDevices: root, externalLinks: opts.externalLinks ?? false });
@@ -281,4 +282,79 @@ export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOpt
   // Writes wait for the result, not just the gate's exit: the caller then learns why it stopped.
   const lent = lentWriter(stdin, settled);
   return { write: (chunk, owned) => lent.write(chunk, owned), end: () => stdin.end(), result: settled, abort: () => gate.stop() };
+}
+
+/** The formats the gate unpacks from a file it follows: plain tar, and what it decompresses itself. */
+export function followable(kind: Compression): boolean {
+  return kind === 'none' || nativeDecompression(kind);
+}
+
+/** A file unpacked as its writer appends to it (extractTarFollow). */
+export interface FollowFeed {
+  /** The file grew by `bytes` (already written to it). Cheap: the gate hears of it now and then. */
+  grew(bytes: number): void;
+  /** The file is complete: the gate reads it to its end. */
+  end(): void;
+  result: Promise<ExtractResult>;
+  abort(): void;
+}
+
+/**
+ * How much the file grows between two wakeups of the gate's follower: each is a syscall here and
+ * a context switch there, and it reads all there is when it wakes. Small against the pipes it
+ * fills (1 MiB), so the unpacker is never starved for it.
+ */
+const NOTIFY_EVERY = 256 * 1024;
+const WAKE = Buffer.from([1]);
+
+/**
+ * Unpack a file (plain tar or followable()) while the caller is still writing it (registry
+ * pulls write each chunk to the blob's file anyway): the gate's follower reads it from offset 0
+ * as it grows (on Linux, splice: no copy), so the bytes are not written a second time, into a
+ * pipe, from this thread. `file` is opened here; the gate keeps its own descriptor, so the file
+ * may be renamed meanwhile. There is no back-pressure: the file holds what the unpacker has not
+ * read yet.
+ */
+export function extractTarFollow(file: string, kind: Compression, dest: string, opts: ExtractOptions): FollowFeed {
+  if (!followable(kind)) throw new Error(`extractTarFollow: ${kind} is not decompressed by the gate`);
+  const fd = openSync(file, 'r');
+  let started: ReturnType<typeof extraction>;
+  try {
+    started = extraction({ follow: fd }, kind, dest, opts);
+  } finally {
+    // The gate has its own copy once started.
+    closeSync(fd);
+  }
+  const { gate, result } = started;
+  const settled = result();
+  settled.catch(() => undefined);
+  const notify = gate.notify!;
+  const channel = descriptorOf(notify);
+  let unsaid = 0;
+  const wake = (): void => {
+    unsaid = 0;
+    if (notify.destroyed || notify.writableEnded) return;
+    if (channel === undefined) {
+      notify.write(WAKE);
+      return;
+    }
+    try {
+      writeSync(channel, WAKE);
+    } catch {
+      // EAGAIN: the channel is full of wakeups the follower has yet to read, so it will read
+      // on. EPIPE: the gate is gone, and its report says why.
+    }
+  };
+  return {
+    grew: (bytes) => {
+      unsaid += bytes;
+      if (unsaid >= NOTIFY_EVERY) wake();
+    },
+    end: () => {
+      if (unsaid > 0) wake();
+      notify.end();
+    },
+    result: settled,
+    abort: () => gate.stop(),
+  };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { config, host, stderrOf, type SpawnedProcess, type StderrTail, VesselError } from '../util/index.js';
+import { config, host, stderrOf, type SpawnOptions, type SpawnedProcess, type StderrTail, VesselError } from '../util/index.js';
 import type { Decompressible } from './tar-forms.js';
 import type { Digest } from './types.js';
 import type { EntryHeader, Verdict } from './validate.js';
@@ -44,8 +44,12 @@ export interface GateReport {
 }
 
 export interface GateOptions {
-  /** The stream: a file (or pipe) descriptor the gate reads, or 'pipe' to write it in. */
-  input: number | 'pipe';
+  /**
+   * The stream: a file (or pipe) descriptor the gate reads, 'pipe' to write it in, or a file
+   * the caller is still writing, which the gate follows as it grows (`follow`: its descriptor,
+   * read from offset 0; Gate.notify says when it grew and when it is complete).
+   */
+  input: number | 'pipe' | { follow: number };
   /** A decompressor the gate starts on its input (the tool's argv from tar-forms.ts). */
   decompress?: { kind: Decompressible; argv: string[] };
   /** The unpacker's argv (tar-forms.ts extract). */
@@ -62,6 +66,11 @@ export interface GateOptions {
 export interface Gate {
   /** Where to write the stream when `input` is 'pipe'. */
   stdin: Writable | undefined;
+  /**
+   * When following a file: the gate's fd 5. Any bytes written say "the file grew"; its end
+   * says "the file is complete" (native/gate/follow.h).
+   */
+  notify: Writable | undefined;
   /** Settles once the gate has exited: its children have exited before it. */
   report: Promise<GateReport>;
   /** Stop now (the gate kills its children, waits for them, and reports). */
@@ -86,10 +95,13 @@ function unescape(field: string | undefined): string {
 const VERDICT = { accept: 'a', placeholder: 'p', refuse: 'r' } as const;
 
 export function startGate(opts: GateOptions): Gate {
-  const argv = [gatePath(), ...(opts.hash ? [] : ['--no-hash']), ...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : [])];
+  const follow = typeof opts.input === 'object' ? opts.input.follow : undefined;
+  const argv = [gatePath(), ...(opts.hash ? [] : ['--no-hash']), ...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : []), ...(follow === undefined ? [] : ['--follow'])];
   if (opts.decompress) argv.push('--decompress', String(opts.decompress.argv.length), ...opts.decompress.argv);
   argv.push('--unpack', String(opts.unpack.length), ...opts.unpack);
-  const child: SpawnedProcess = host().spawn(argv, { stdio: [opts.input, 'ignore', 'pipe', 'pipe', opts.decompress ? 'pipe' : 'ignore'] });
+  const stdio: NonNullable<SpawnOptions['stdio']> = [follow ?? (opts.input as number | 'pipe'), 'ignore', 'pipe', 'pipe', opts.decompress ? 'pipe' : 'ignore'];
+  if (follow !== undefined) stdio.push('pipe');
+  const child: SpawnedProcess = host().spawn(argv, { stdio });
   const unpackerSaid = stderrOf(child);
   const decompressorSaid = opts.decompress ? stderrOf(child, 4) : undefined;
   const control = child.pipes[3] as unknown as Readable & Writable;
@@ -97,6 +109,8 @@ export function startGate(opts: GateOptions): Gate {
   // The gate may stop reading (a refusal) while the stream is still being written: EPIPE here
   // is expected, and the report says why.
   stdin?.on('error', () => undefined);
+  const notify = follow === undefined ? undefined : (child.pipes[5] as Writable);
+  notify?.on('error', () => undefined);
   control.on('error', () => undefined);
 
   const r: Omit<GateReport, 'unpackerSaid' | 'decompressorSaid'> = { readAll: false, bytes: 0, unpacker: '-', decompressor: '-' };
@@ -190,5 +204,5 @@ export function startGate(opts: GateOptions): Gate {
     return { ...r, unpackerSaid, decompressorSaid };
   })();
   report.catch(() => undefined);
-  return { stdin, report, stop: () => child.kill('SIGTERM') };
+  return { stdin, notify, report, stop: () => child.kill('SIGTERM') };
 }

@@ -1,27 +1,34 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { VesselError } from '../util/index.js';
 import { detectCompression } from './compression.js';
-import { extractTarFeed, type TarFeed } from './extract.js';
+import { extractTarFeed, extractTarFollow, followable, type ExtractResult, type FollowFeed, type TarFeed } from './extract.js';
 import { finishStaged, lowerLinksAllowed, type StagedLayer } from './layer.js';
 import type { Descriptor } from './store.js';
 
 /**
- * A layer unpacked while its blob arrives (registry pulls): the caller writes the compressed
- * bytes as it receives them, and they go through the decompressor into the one safe extraction
- * (extractTarFeed: the native gate and its judge) in the same pass — no second read of the blob,
- * no buffering beyond the pipes' own. The caller verifies the blob's digest itself and calls
+ * A layer unpacked while its blob arrives (registry pulls): the caller appends the compressed
+ * bytes to the blob's file as it receives them and says so here, and they go through the
+ * decompressor into the one safe extraction (the native gate and its judge) in the same pass —
+ * no second read of the blob, no buffering beyond the pipes' own. Plain tar, zstd, xz and bzip2
+ * are read by the gate from the file itself as it grows (extractTarFollow: the bytes are not
+ * written a second time, into a pipe, from Node's thread); gzip, which Node's zlib decompresses,
+ * is written into zlib (extractTarFeed). The caller verifies the blob's digest itself and calls
  * end() only when it matched; until then the unpacked directory is staging, never part of the
  * store.
  */
 export interface LayerFeed {
   /**
-   * Bytes of the blob, in order: lent (valid only during the call: the unpacker copies what it
-   * cannot take at once) unless `owned`. Undefined when the unpacker wants more at once, else a
-   * promise that resolves when it does (back-pressure); throws or rejects once the unpacking
-   * failed.
+   * `chunk` has just been appended to the file (the whole file, from its first byte, in
+   * order: a resumed download says so of the bytes kept too). Lent: valid only during the call,
+   * unless `owned`. Undefined when more may follow at once, else a promise that resolves when it
+   * may (gzip's back-pressure); throws or rejects once the unpacking failed.
    */
-  write(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
-  /** Every byte written and its digest verified: finish unpacking and give the staged layer. */
+  grew(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
+  /**
+   * The file is complete and its digest verified (it may have been renamed `blobPath` since):
+   * finish unpacking and give the staged layer.
+   */
   end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
   /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
   abort(): Promise<void>;
@@ -31,59 +38,80 @@ export interface LayerFeed {
 const MAGIC = 8;
 
 /**
- * Open a feed unpacking into `staging/<name>` (removed first: a killed earlier attempt may have
- * left half a tree there, which must not mix with this one).
+ * Open a feed unpacking `file` (the blob's, as it is being written) into `staging/<name>`
+ * (removed first: a killed earlier attempt may have left half a tree there, which must not mix
+ * with this one).
  */
-export async function openLayerFeed(staging: string, name: string, opts: { source: string; whiteouts: boolean }): Promise<LayerFeed> {
+export async function openLayerFeed(staging: string, name: string, opts: { source: string; whiteouts: boolean; file: string }): Promise<LayerFeed> {
   const layerDir = join(staging, name);
   await rm(layerDir, { recursive: true, force: true });
   await mkdir(layerDir, { mode: 0o755 });
   let head: Buffer[] = [];
   let headBytes = 0;
-  let feed: TarFeed | undefined;
+  /** gzip's: the bytes are written into zlib. */
+  let written: TarFeed | undefined;
+  /** The others': the gate reads the file. */
+  let followed: FollowFeed | undefined;
+  let plain = false;
+  let result: Promise<ExtractResult> | undefined;
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
   let verified: Descriptor | undefined;
-  const start = (first: Buffer): void => {
+  const start = (first: Buffer, file: string): void => {
     const kind = detectCompression(first);
+    plain = kind === 'none';
     // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
-    const knownDiffId = kind === 'none' ? { knownDiffId: () => verified!.digest } : {};
-    feed = extractTarFeed(kind, layerDir, { source: opts.source, externalLinks: lowerLinksAllowed(opts), ...knownDiffId });
-    feed.result.catch((e: unknown) => { failure = e; });
-    settled = feed.result.then(() => undefined, () => undefined);
+    const xopts = { source: opts.source, externalLinks: lowerLinksAllowed(opts), ...(plain ? { knownDiffId: () => verified!.digest } : {}) };
+    if (followable(kind)) {
+      followed = extractTarFollow(file, kind, layerDir, xopts);
+      result = followed.result;
+    } else {
+      written = extractTarFeed(kind, layerDir, xopts);
+      result = written.result;
+    }
+    result.catch((e: unknown) => { failure = e; });
+    settled = result.then(() => undefined, () => undefined);
   };
   const push = (chunk: Buffer, owned?: boolean): Promise<void> | undefined => {
     if (failure !== undefined) throw failure;
-    return feed!.write(chunk, owned)?.then(() => {
+    if (followed) {
+      followed.grew(chunk.length);
+      return undefined;
+    }
+    return written!.write(chunk, owned)?.then(() => {
       if (failure !== undefined) throw failure;
     });
   };
-  const flushHead = (): Promise<void> | undefined => {
+  const flushHead = (file: string): Promise<void> | undefined => {
     const first = Buffer.concat(head);
     head = [];
-    start(first);
+    start(first, file);
     return push(first, true);
   };
 
   return {
-    write(chunk, owned) {
-      if (feed) return push(chunk, owned);
+    grew(chunk, owned) {
+      if (result) return push(chunk, owned);
       // Kept until the first bytes say the format: the feed's own copy of a lent chunk.
       head.push(owned ? chunk : Buffer.from(chunk));
       headBytes += chunk.length;
-      return headBytes >= MAGIC ? flushHead() : undefined;
+      return headBytes >= MAGIC ? flushHead(opts.file) : undefined;
     },
     async end(blob, blobPath) {
       verified = blob;
-      if (!feed) await flushHead();
-      feed!.end();
-      const result = await feed!.result;
-      return finishStaged(result, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
+      if (!result) await flushHead(blobPath);
+      if (followed) followed.end();
+      else written!.end();
+      const r = await result!;
+      // The gate read a plain tar's file itself: the digest the caller verified is of exactly
+      // these bytes only if it read them all.
+      if (plain && r.streamBytes !== blob.size) throw new VesselError('E_ARCHIVE', `${opts.source}: the unpacker read ${r.streamBytes} bytes of a ${blob.size}-byte blob`);
+      return finishStaged(r, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },
     async abort() {
-      if (!feed) return;
-      feed.abort();
+      if (!result) return;
+      (followed ?? written)!.abort();
       await settled;
     },
   };

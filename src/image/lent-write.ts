@@ -26,7 +26,7 @@ export interface LentWriter {
 }
 
 /** The descriptor behind a pipe stream (net.Socket's handle), when there is one. */
-function descriptorOf(w: Writable): number | undefined {
+export function descriptorOf(w: Writable): number | undefined {
   const fd = (w as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

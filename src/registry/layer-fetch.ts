@@ -32,23 +32,27 @@ export interface LayerJob {
 }
 
 /**
- * One layer in one streamed pass: each chunk is hashed, appended to `<hex>.part` (the blob the
- * store keeps, and what a rerun resumes from) and fed to the unpacker; at the end the digest is
- * checked before the blob gets its name, then the unpacked tree's diff id. Bytes a killed earlier
- * run left (`<hex>.part`, or the whole `<hex>`) are read back from disk through the same
- * unpacker, so only what is missing crosses the network. A dropped connection resumes from the
- * bytes already taken, with the same hash and the same unpacker.
+ * One layer in one streamed pass: each chunk is hashed and appended to `<hex>.part` (the blob the
+ * store keeps, and what a rerun resumes from), and the unpacker reads that file as it grows (the
+ * native gate follows it; gzip's zlib is handed the chunk: image/layer-feed.ts); at the end the
+ * digest is checked before the blob gets its name, then the unpacked tree's diff id. Bytes a
+ * killed earlier run left (`<hex>.part`, or the whole `<hex>`) are hashed again here and unpacked
+ * from the file from its first byte, so only what is missing crosses the network. A dropped
+ * connection resumes from the bytes already taken, with the same hash and the same unpacker.
  */
 export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fetched: number }> {
   const hex = j.desc.digest.slice(7);
   const final = join(j.dir, hex);
   const part = `${final}.part`;
-  const feed = await openLayerFeed(j.dir, `layer-${hex}`, { source: j.what, whiteouts: true });
+  // `<hex>` gets its name only once verified: one of another length was changed since, and is
+  // not what a resume continues.
+  if (existsSync(final) && (await stat(final)).size !== j.desc.size) await unlink(final);
+  const local = existsSync(final) ? final : part;
+  let have = await resumable(local, j.desc.size);
+  const feed = await openLayerFeed(j.dir, `layer-${hex}`, { source: j.what, whiteouts: true, file: local });
   let fh: number | undefined;
   try {
     const hash = createHash('sha256');
-    const local = existsSync(final) ? final : part;
-    let have = await resumable(local, j.desc.size);
     if (have > 0) await replay(local, have, hash, feed);
     j.rep.bytes(have);
     let fetched = 0;
@@ -70,8 +74,8 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         have += c.length;
         fetched += c.length;
         j.rep.bytes(c.length);
-        // Lent on: the unpacker copies only what its pipe cannot take at once.
-        return feed.write(c, owned);
+        // Already in the file, which the unpacker reads (gzip's zlib: a copy of the chunk).
+        return feed.grew(c, owned);
       };
       await withRetry(async () => {
         await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
@@ -112,13 +116,16 @@ async function resumable(file: string, size: number): Promise<number> {
   return 0;
 }
 
-/** Feed the first `n` bytes of `file` (kept by an earlier attempt) to the hash and the unpacker. */
+/**
+ * The first `n` bytes of `file` (kept by an earlier attempt) to the hash, and told to the feed
+ * (the gate reads them from the file itself; gzip's zlib is given them).
+ */
 async function replay(file: string, n: number, hash: Hash, feed: LayerFeed): Promise<void> {
   const rs = createReadStream(file, { end: n - 1, highWaterMark: CHUNK });
   try {
     for await (const c of rs as AsyncIterable<Buffer>) {
       hash.update(c);
-      await feed.write(c, true);
+      await feed.grew(c, true);
     }
   } finally {
     rs.destroy();

@@ -20,7 +20,7 @@ process.env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:exitcode=97';
 process.env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:exitcode=98';
 const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g'];
 const cflags = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-Wall', '-Wextra', '-Werror', '-Wno-format-truncation', ...sanitize];
-const gateSources = ['sha256', 'feed', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
+const gateSources = ['sha256', 'feed', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'follow', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
 const shaProbe = join(out, 'gate-sha256');
 const portableGate = join(out, 'vessel-tar-gate-portable');
 
