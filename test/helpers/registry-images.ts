@@ -74,12 +74,20 @@ export async function bigImage(t: TestRoot, name: string, mb: number): Promise<v
   }
 }
 
+/** How manyLayerImage frames its layers: gzip (zlib unpacks it), or what the gate reads from the blob's file (plain tar, zstd). */
+export type LayerFraming = 'gzip' | 'none' | 'zstd';
+const LAYER_MEDIA: Record<LayerFraming, string> = {
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  none: 'application/vnd.oci.image.layer.v1.tar',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+};
+
 /**
- * An OCI archive of `n` layers of `mb` MB of random bytes each (incompressible, gzip-framed),
- * imported as `name`: long enough transfers to watch several layers move at once and to
- * interrupt a pull between and inside layers.
+ * An OCI archive of `n` layers of `mb` MB of random bytes each (incompressible; gzip-framed, or
+ * each layer in turn framed as `framing` lists), imported as `name`: long enough transfers to
+ * watch several layers move at once and to interrupt a pull between and inside layers.
  */
-export async function manyLayerImage(t: TestRoot, name: string, n: number, mb: number): Promise<void> {
+export async function manyLayerImage(t: TestRoot, name: string, n: number, mb: number, framing: LayerFraming[] = ['gzip']): Promise<void> {
   const dir = mkdtempSync('/tmp/vessel-many-');
   try {
     const tars = Array.from({ length: n }, (_, i) => {
@@ -88,7 +96,9 @@ export async function manyLayerImage(t: TestRoot, name: string, n: number, mb: n
       writeFileSync(join(d, 'data', `layer${i}`), randomBytes(mb << 20));
       return execFileSync('tar', ['-C', d, '--owner=0', '--group=0', '-cf', '-', 'data'], { maxBuffer: (mb + 4) << 20 });
     });
-    const layers = tars.map((tar) => gzipSync(tar, { level: 0 }));
+    const kinds = tars.map((_, i) => framing[i % framing.length]!);
+    const layers = tars.map((tar, i) =>
+      kinds[i] === 'gzip' ? gzipSync(tar, { level: 0 }) : kinds[i] === 'zstd' ? execFileSync('zstd', ['-c', '-q', '-1'], { input: tar, maxBuffer: (mb + 4) << 20 }) : tar);
     const config = JSON.stringify({
       architecture: process.arch === 'x64' ? 'amd64' : process.arch,
       os: 'linux',
@@ -100,7 +110,7 @@ export async function manyLayerImage(t: TestRoot, name: string, n: number, mb: n
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: Buffer.byteLength(config) },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(l), size: l.length })),
+      layers: layers.map((l, i) => ({ mediaType: LAYER_MEDIA[kinds[i]!], digest: sha(l), size: l.length })),
     });
     mkdirSync(join(dir, 'oci', 'blobs', 'sha256'), { recursive: true });
     for (const b of [...layers, Buffer.from(config), Buffer.from(manifest)]) writeFileSync(join(dir, 'oci', 'blobs', 'sha256', sha(b).slice(7)), b);

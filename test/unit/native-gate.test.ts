@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tarStream from 'tar-stream';
@@ -489,4 +489,196 @@ describe('the ring: hashed, walked and handed on in pieces, never overwritten wh
     expect([stopped.status, stopped.stderr, stopped.end.split(' ').slice(0, 3)]).toEqual([0, '', ['end', 'part', '-']]);
     expect(stopped.passed.equals(big.data.subarray(0, stopped.passed.length))).toBe(true);
   }, 120_000);
+});
+
+/**
+ * --follow (native/gate/follow.c): the gate reads a file a pull is still writing, woken through
+ * fd 5, as layer-fetch.ts drives it: bytes appended first, a wakeup after, the channel closed
+ * once the file is complete.
+ */
+describe('the follower: a file read as it grows', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-follow-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** The syscall number of read(2), as /proc/PID/syscall shows it. */
+  const READ = ({ x64: 0, arm64: 63 } as Record<string, number>)[process.arch];
+
+  /** Pids of the processes whose parent is `pid`, with their names. */
+  const childrenOf = (pid: number): Array<{ pid: number; comm: string }> => {
+    const kids: number[] = [];
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+      if (text) kids.push(...text.split(' ').map(Number));
+    }
+    return kids.flatMap((k) => {
+      try {
+        return [{ pid: k, comm: readFileSync(`/proc/${k}/comm`, 'utf8').trim() }];
+      } catch {
+        return [];
+      }
+    });
+  };
+  const fdPath = (pid: number, fd: number): string | undefined => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return undefined;
+    }
+  };
+  /** The follower of `file` (the gate's child that is the gate's own program, reading the file), and the gate. */
+  const follower = async (file: string): Promise<{ gate: number; follower: number }> => {
+    for (let i = 0; i < 500; i++) {
+      for (const g of childrenOf(process.pid).filter((c) => c.comm.startsWith('vessel-tar-gat'))) {
+        const f = childrenOf(g.pid).find((c) => c.comm.startsWith('vessel-tar-gat') && fdPath(c.pid, 0) === file);
+        if (f) return { gate: g.pid, follower: f.pid };
+      }
+      await sleep(10);
+    }
+    throw new Error(`no follower of ${file}`);
+  };
+  /** What a process costs while it waits: CPU ticks and context switches (all unchanged while it sleeps in one read). */
+  const activity = (pid: number): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => /ctxt_switches/.test(l));
+    return [stat[11], stat[12], ...status].join(' ');
+  };
+  /** Until the follower sleeps in read(2) on fd 5, the channel: everything appended has been read. */
+  const waitingOnChannel = async (pid: number): Promise<void> => {
+    for (let i = 0; i < 500; i++) {
+      const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+      if (Number(nr) === READ && Number(fd) === 5) return;
+      await sleep(10);
+    }
+    throw new Error('the follower never waited on its channel');
+  };
+
+  interface Followed {
+    g: import('../../src/image/gate.js').Gate;
+    file: string;
+    sink: string;
+    entries: string[];
+  }
+  const follow = (opts: { decompress?: 'zstd'; input?: string } = {}): Followed => {
+    const name = Math.random().toString(36).slice(2);
+    const file = opts.input ?? join(dir, `blob-${name}`);
+    const sink = join(dir, `passed-${name}`);
+    if (!opts.input) writeFileSync(file, '');
+    writeFileSync(sink, '');
+    const fd = openSync(file, 'r');
+    const entries: string[] = [];
+    const g = gate.startGate({
+      input: { follow: fd },
+      ...(opts.decompress ? { decompress: { kind: opts.decompress, argv: ['zstd', '-dc', '-q'] } } : {}),
+      unpack: ['sh', '-c', 'cat > "$0"', sink],
+      hash: true,
+      judge: (e) => {
+        entries.push(e.name);
+        return undefined;
+      },
+    });
+    closeSync(fd);
+    return { g, file, sink, entries };
+  };
+  /** Append `data` to the file in bursts of irregular sizes, a wakeup after each; the follower drained between some. */
+  const grow = async (f: Followed, data: Buffer, opts: { pauses?: boolean } = {}): Promise<void> => {
+    const sizes = [1, 511, 7, 100_000, 1 << 20, 3, 65536, 2 << 20];
+    let off = 0;
+    for (let i = 0; off < data.length; i++) {
+      const n = Math.min(sizes[i % sizes.length]!, data.length - off);
+      appendFileSync(f.file, data.subarray(off, off + n));
+      off += n;
+      f.g.notify!.write(Buffer.from([1]));
+      if (opts.pauses && i % 3 === 2) await waitingOnChannel((await follower(f.file)).follower);
+    }
+  };
+
+  const tarOf = (bytes: number) => Buffer.concat([ustar({ name: 'a', size: 10 }), pad(Buffer.from('0123456789')), ustar({ name: 'big', size: bytes }), pad(randomBytes(bytes)), END]);
+
+  it('a file growing in bursts with pauses: every byte handed on and hashed; between bursts the follower sleeps on its channel (no spin, no poll)', async () => {
+    expect(READ).toBeDefined();
+    const data = tarOf(5 << 20);
+    const f = follow();
+    await grow(f, data.subarray(0, 3 << 20), { pauses: true });
+    // Waiting: neither CPU time nor a single wakeup while the file stays as it is.
+    const { follower: pid } = await follower(f.file);
+    await waitingOnChannel(pid);
+    const before = activity(pid);
+    await sleep(300);
+    expect(activity(pid)).toBe(before);
+    await grow(f, data.subarray(3 << 20), { pauses: true });
+    // The channel closed late, long after the last byte: the follower was waiting, and ends.
+    await waitingOnChannel(pid);
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, bytes: data.length, unpacker: 'ok', decompressor: '-' });
+    expect(r.fail).toBeUndefined();
+    expect(readFileSync(f.sink).equals(data)).toBe(true);
+    expect(f.entries).toEqual(['a', 'big']);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+  }, 60_000);
+
+  it('a zstd layer followed: the decompressor reads the file as it grows', async () => {
+    const data = tarOf(3 << 20);
+    const zst = execFileSync('zstd', ['-c', '-q'], { input: data, maxBuffer: 16 << 20 });
+    const f = follow({ decompress: 'zstd' });
+    await grow(f, zst, { pauses: true });
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, unpacker: 'ok', decompressor: 'ok' });
+    expect(readFileSync(f.sink).equals(data)).toBe(true);
+  }, 60_000);
+
+  it('a file complete before the gate starts, the channel closed at once: read whole (a blob kept by an earlier run)', async () => {
+    const data = tarOf(1 << 20);
+    const file = join(dir, 'whole');
+    writeFileSync(file, data);
+    const f = follow({ input: file });
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, unpacker: 'ok' });
+    expect(readFileSync(f.sink).equals(data)).toBe(true);
+  });
+
+  it('the channel closed early, mid-file: the stream ends where the file ended (short), nothing waits for more', async () => {
+    const data = tarOf(2 << 20);
+    const f = follow();
+    await grow(f, data.subarray(0, 1 << 20));
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r).toMatchObject({ readAll: true, bytes: 1 << 20 });
+    expect(r.bad).toMatchObject({ atEnd: true, why: 'Unexpected end of data' });
+    // Appended after the end: never read.
+    appendFileSync(f.file, data.subarray(1 << 20));
+    expect(readFileSync(f.sink).equals(data.subarray(0, readFileSync(f.sink).length))).toBe(true);
+  });
+
+  it('a follower that cannot read its file says why on the gate\'s fail line', async () => {
+    const f = follow({ input: dir });
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r.fail).toMatch(/^read the blob: Is a directory/);
+  });
+
+  it('stop() while the follower waits, and SIGKILL of the gate: the follower goes with the gate', async () => {
+    const data = tarOf(1 << 20);
+    const stopped = follow();
+    await grow(stopped, data.subarray(0, 100_000));
+    const a = await follower(stopped.file);
+    await waitingOnChannel(a.follower);
+    stopped.g.stop();
+    const r = await stopped.g.report;
+    expect(r.readAll).toBe(false);
+    expect(existsSync(`/proc/${a.follower}`)).toBe(false);
+
+    const killed = follow();
+    await grow(killed, data.subarray(0, 100_000));
+    const b = await follower(killed.file);
+    await waitingOnChannel(b.follower);
+    process.kill(b.gate, 'SIGKILL');
+    await killed.g.report.catch(() => undefined);
+    // Killed by the kernel when its parent died (PR_SET_PDEATHSIG), then reaped by whoever inherits it.
+    for (let i = 0; i < 500 && existsSync(`/proc/${b.follower}`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${b.follower}/stat`, 'utf8')); i++) await sleep(10);
+    const st = existsSync(`/proc/${b.follower}`) ? readFileSync(`/proc/${b.follower}/stat`, 'utf8') : 'gone';
+    expect(st === 'gone' || /^\S+ \(.*\) Z/.test(st)).toBe(true);
+  });
 });
