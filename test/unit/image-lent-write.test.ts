@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
@@ -104,7 +104,7 @@ describe('lentWriter: lent chunks into a pipe, copying only what a full pipe did
   });
 });
 
-describe('openLayerFeed: a layer fed in lent chunks, each overwritten after the call, unpacks exactly', () => {
+describe('openLayerFeed: a layer appended to its file in lent chunks, each overwritten after the call, unpacks exactly', () => {
   const root = join(dir, 'layer');
   mkdirSync(join(root, 'src'), { recursive: true });
   const content = randomBytes(12 * (1 << 20) + 999);
@@ -120,15 +120,20 @@ describe('openLayerFeed: a layer fed in lent chunks, each overwritten after the 
       const digest = `sha256:${sha(blob)}` as const;
       const staging = join(root, `staging-${kind.split(' ')[0]}`);
       mkdirSync(staging, { recursive: true });
-      const feed = await openLayerFeed(staging, 'l', { source: kind, whiteouts: true });
+      // As layer-fetch.ts writes it: each chunk appended to the blob's file, then told to the
+      // feed (the gate follows the file; gzip's zlib is handed the lent chunk).
+      const part = join(staging, 'blob.part');
+      writeFileSync(part, '');
+      const feed = await openLayerFeed(staging, 'l', { source: kind, whiteouts: true, file: part });
       const buf = Buffer.alloc(256 * 1024);
       for (let off = 0; off < blob.length; off += buf.length) {
         const n = blob.copy(buf, 0, off, off + buf.length);
-        const p = feed.write(buf.subarray(0, n));
+        appendFileSync(part, buf.subarray(0, n));
+        const p = feed.grew(buf.subarray(0, n));
         buf.fill(0x5a);
         await p;
       }
-      const staged = await feed.end({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }, file);
+      const staged = await feed.end({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }, part);
       expect(sha(readFileSync(join(staged.layerDir, 'data')))).toBe(sha(content));
       expect(staged.diffId).toBe(`sha256:${sha(readFileSync(tar))}`);
     });
