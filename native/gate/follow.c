@@ -112,16 +112,9 @@ int follow_start(struct follower *f) {
   }
   if (pid == 0) {
     /* Dies with the gate, and on SIGTERM as any process (the gate's handler is not its own). */
-    die_with_parent();
-    if (getppid() != parent) _exit(125);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
+    child_setup(parent);
     /* EPIPE from write, not the signal: the reader going away is the normal end of a refusal. */
     signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     close(data[0]);
     close(said[0]);
     /* Only what it uses: not the judge's socket (fd 3), nor the decompressor's stderr (fd 4). */

@@ -41,6 +41,19 @@ int big_pipe(int fds[2]) {
   return 0;
 }
 
+void child_setup(pid_t parent) {
+  pdeathsig();
+  if (getppid() != parent) _exit(125);
+  /* The gate ignores SIGPIPE and catches SIGTERM; the child starts with the defaults. */
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int child_start(struct child *c, char *const argv[], int in, int out, int err) {
   c->reaped = 0;
   c->status = 0;
@@ -48,16 +61,7 @@ int child_start(struct child *c, char *const argv[], int in, int out, int err) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    pdeathsig();
-    if (getppid() != parent) _exit(125);
-    /* The gate ignores SIGPIPE and catches SIGTERM; the child starts with the defaults. */
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    child_setup(parent);
     int fds[3] = { in, out, err };
     /* Move the three out of the way first, so that one dup2 cannot close another's source. */
     for (int i = 0; i < 3; i++) {

@@ -29,6 +29,11 @@ void child_wait(struct child *c);
 void child_outcome(const struct child *c, char *out, size_t len);
 /* A pipe (close-on-exec both ends), as large as the system allows up to 1 MiB: fewer wakeups. */
 int big_pipe(int fds[2]);
+/*
+ * In a child just forked from PARENT (the gate): die with it (exit at once if it is gone
+ * already), with the default signal dispositions and no signal blocked.
+ */
+void child_setup(pid_t parent);
 /* This process dies with its parent (vessel): its children then die with it. */
 void die_with_parent(void);
 
