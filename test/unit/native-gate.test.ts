@@ -628,6 +628,22 @@ describe('the follower: a file read as it grows', () => {
     expect(readFileSync(f.sink).equals(data)).toBe(true);
   }, 60_000);
 
+  it('without splice (FreeBSD\'s path: pread and write), in bursts with pauses: the same bytes', async () => {
+    const data = tarOf(3 << 20);
+    process.env.VESSEL_TAR_GATE = portableGate;
+    let f: Followed;
+    try {
+      f = follow();
+    } finally {
+      delete process.env.VESSEL_TAR_GATE;
+    }
+    await grow(f, data, { pauses: true });
+    f.g.notify!.end();
+    const r = await f.g.report;
+    expect(r).toMatchObject({ readAll: true, diffId: `sha256:${sha256(data)}`, unpacker: 'ok' });
+    expect(readFileSync(f.sink).equals(data)).toBe(true);
+  }, 60_000);
+
   it('a file complete before the gate starts, the channel closed at once: read whole (a blob kept by an earlier run)', async () => {
     const data = tarOf(1 << 20);
     const file = join(dir, 'whole');
