@@ -6,7 +6,6 @@ import { VesselError, errorMessage } from '../util/index.js';
 import { decompressor, toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
 import { made } from './garbage.js';
-import { descriptorOf, lentWriter } from './lent-write.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
@@ -233,7 +232,7 @@ export async function extractTarFile(file: string, kind: Compression, dest: stri
   return started.result();
 }
 
-/** A stream unpacked as it is written in (extractTarFeed). */
+/** A gzip stream unpacked as it is written in (extractTarFeed). */
 export interface TarFeed {
   /**
    * Bytes of the stream, in order: lent (valid only during the call) unless `owned`. Undefined
@@ -248,40 +247,36 @@ export interface TarFeed {
 }
 
 /**
- * Unpack a (possibly compressed) stream written in as it arrives (registry pulls): compressed
- * bytes go into the gate's native decompressor (zstd, xz, bzip2) or through zlib (gzip) — never
- * buffered beyond the pipes. Lent chunks go into the gate's pipe without a copy while it has
- * room (lent-write.ts). zlib reads what it is given later, on its own thread, and its output is
- * new Buffers: both are collected as they pile up (garbage.ts).
+ * Unpack a gzip stream written in as it arrives (registry pulls of gzip layers: the formats the
+ * gate decompresses itself are followed in their file instead, extractTarFollow). zlib reads
+ * what it is given later, on its own thread (so a lent chunk is copied), and its output is new
+ * Buffers: both are collected as they pile up (garbage.ts).
  */
 export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): TarFeed {
-  if (kind !== 'none' && !nativeDecompression(kind)) {
-    const dec = decompressor(kind);
-    const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
-    result.catch(() => undefined);
-    dec.output.on('data', (c: Buffer) => made(c.length));
-    return {
-      // zlib reads its input later, on its own thread: a copy of a lent chunk (garbage too).
-      write: (chunk, owned) => {
-        if (!owned) made(chunk.length);
-        return dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result);
-      },
-      end: () => dec.input.end(),
-      result,
-      abort: () => {
-        // With an error: a gunzip destroyed without one never settles `done`.
-        dec.output.destroy(new Error('the download stopped'));
-        dec.abort();
-      },
-    };
-  }
-  const { gate, result } = extraction('pipe', kind, dest, opts);
-  const settled = result();
-  settled.catch(() => undefined);
-  const stdin = gate.stdin!;
-  // Writes wait for the result, not just the gate's exit: the caller then learns why it stopped.
-  const lent = lentWriter(stdin, settled);
-  return { write: (chunk, owned) => lent.write(chunk, owned), end: () => stdin.end(), result: settled, abort: () => gate.stop() };
+  if (kind === 'none' || nativeDecompression(kind)) throw new Error(`extractTarFeed: ${kind} is followed in its file (extractTarFollow)`);
+  const dec = decompressor(kind);
+  const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
+  result.catch(() => undefined);
+  dec.output.on('data', (c: Buffer) => made(c.length));
+  return {
+    write: (chunk, owned) => {
+      if (!owned) made(chunk.length);
+      return dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result);
+    },
+    end: () => dec.input.end(),
+    result,
+    abort: () => {
+      // With an error: a gunzip destroyed without one never settles `done`.
+      dec.output.destroy(new Error('the download stopped'));
+      dec.abort();
+    },
+  };
+}
+
+/** The descriptor behind a pipe stream (net.Socket's handle), when there is one: written to directly, without a copy. */
+function descriptorOf(w: Writable): number | undefined {
+  const fd = (w as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** The formats the gate unpacks from a file it follows: plain tar, and what it decompresses itself. */

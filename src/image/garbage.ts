@@ -2,8 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Keeps a gzip layer's pull flat in memory. Everything else a pull moves is written from reused
- * buffers (lent-write.ts), but Node's zlib reads its input later, on its own thread (so it gets
+ * Keeps a gzip layer's pull flat in memory. Every other layer is written once, from the
+ * transport's reused buffers, to its blob file, which the gate reads itself (extractTarFollow);
+ * but Node's zlib reads its input later, on its own thread (so it gets
  * a copy of every lent chunk), and hands out its output in new Buffers, which go on into the
  * gate's pipe: ~200 MB of short-lived Buffers per 100 MB. Their bytes live outside V8's heap; V8
  * collects them only when its young generation fills with objects (a Buffer's handle is small)
