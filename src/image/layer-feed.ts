@@ -13,9 +13,10 @@ import type { Descriptor } from './store.js';
  * no second read of the blob, no buffering beyond the pipes' own. Plain tar, zstd, xz and bzip2
  * are read by the gate from the file itself as it grows (extractTarFollow: the bytes are not
  * written a second time, into a pipe, from Node's thread); gzip, which Node's zlib decompresses,
- * is written into zlib (extractTarFeed). The caller verifies the blob's digest itself and calls
- * end() only when it matched; until then the unpacked directory is staging, never part of the
- * store.
+ * is written into zlib (extractTarFeed). The caller verifies the blob's digest: by hashing it
+ * itself before end(), or, for a plain tar (digestsBlob), by comparing end()'s diff id — the gate
+ * hashed every byte of the file, which is the blob — before it names the blob or commits
+ * anything; until then the unpacked directory is staging, never part of the store.
  */
 export interface LayerFeed {
   /**
@@ -32,6 +33,12 @@ export interface LayerFeed {
   end(blob: Descriptor, blobPath: string): Promise<StagedLayer>;
   /** Stop unpacking (a failed download); the staged directory is left for the caller to drop. */
   abort(): Promise<void>;
+  /**
+   * True when end()'s diff id is the digest of the file itself, hashed by the gate as it read it
+   * (a plain tar: its blob is its tar stream), so the caller need not hash the blob again; false
+   * when the caller must; undefined until the first bytes have said the format.
+   */
+  readonly digestsBlob: boolean | undefined;
 }
 
 /** Compressed formats are told apart by their first bytes: wait for this many before choosing. */
@@ -57,12 +64,12 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   let failure: unknown;
   let settled: Promise<unknown> = new Promise(() => undefined);
 
-  let verified: Descriptor | undefined;
   const start = (first: Buffer, file: string): void => {
     const kind = detectCompression(first);
     plain = kind === 'none';
-    // A plain tar's diff id is its blob digest, which the caller verifies: not hashed twice.
-    const xopts = { source: opts.source, externalLinks: lowerLinksAllowed(opts), ...(plain ? { knownDiffId: () => verified!.digest } : {}) };
+    // The gate hashes what it reads (the diff id): for a plain tar that is the blob's digest too,
+    // computed off Node's thread, so the caller does not hash the blob (digestsBlob).
+    const xopts = { source: opts.source, externalLinks: lowerLinksAllowed(opts) };
     if (followable(kind)) {
       followed = extractTarFollow(file, kind, layerDir, xopts);
       result = followed.result;
@@ -98,14 +105,15 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
       headBytes += chunk.length;
       return headBytes >= MAGIC ? flushHead(opts.file) : undefined;
     },
+    get digestsBlob() {
+      return result ? plain : undefined;
+    },
     async end(blob, blobPath) {
-      verified = blob;
       if (!result) await flushHead(blobPath);
       if (followed) followed.end();
       else written!.end();
       const r = await result!;
-      // The gate read a plain tar's file itself: the digest the caller verified is of exactly
-      // these bytes only if it read them all.
+      // The gate read a plain tar's file itself: its digest is the blob's only if it read it all.
       if (plain && r.streamBytes !== blob.size) throw new VesselError('E_ARCHIVE', `${opts.source}: the unpacker read ${r.streamBytes} bytes of a ${blob.size}-byte blob`);
       return finishStaged(r, { blob, blobPath, layerDir, source: opts.source, whiteouts: opts.whiteouts });
     },

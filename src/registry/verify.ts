@@ -53,10 +53,18 @@ export function tooLong(what: string, bytes: number, size: number): VesselError 
  * that differs is tampering or damage (final). Undefined when the blob is the one named.
  */
 export function endCheck(what: string, hash: Hash, bytes: number, size: number, expected: Digest): Error | undefined {
-  if (size >= 0 && bytes !== size) return new TruncatedBlob(`${what}: got ${bytes} of ${size} bytes`);
-  const got = `sha256:${hash.digest('hex')}`;
-  if (got !== expected) return new VesselError('E_REGISTRY', `${what}: digest mismatch (content is ${got})`, { hint: 'the registry holds tampered or damaged content; nothing was stored' });
-  return undefined;
+  return sizeCheck(what, bytes, size) ?? digestCheck(what, `sha256:${hash.digest('hex')}`, expected);
+}
+
+/** endCheck's first half, alone for a blob whose digest is computed elsewhere (layer-fetch.ts). */
+export function sizeCheck(what: string, bytes: number, size: number): Error | undefined {
+  return size >= 0 && bytes !== size ? new TruncatedBlob(`${what}: got ${bytes} of ${size} bytes`) : undefined;
+}
+
+/** endCheck's second half: `got` is the digest of the bytes received. */
+export function digestCheck(what: string, got: Digest, expected: Digest): Error | undefined {
+  if (got === expected) return undefined;
+  return new VesselError('E_REGISTRY', `${what}: digest mismatch (content is ${got})`, { hint: 'the registry holds tampered or damaged content; nothing was stored' });
 }
 
 /** A short read: the connection ended early. Transient (retried, resumed), unlike a mismatch. */
