@@ -35,6 +35,9 @@ const builds = [['', vessel], ...(BEFORE ? [[' (before)', BEFORE]] : [])];
 
 /** Run argv under /usr/bin/time: wall ms and the peak RSS (MiB) of the command's own process. */
 function measure(argv, env = process.env) {
+  // Untimed: the pages the previous command dirtied (a pull writes its blob and the unpacked
+  // tree) are written back now, not by the kernel's flusher in the middle of this one.
+  spawnSync('sync');
   const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { env, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -41,6 +41,9 @@ const cleanups = [];
 /** Run argv under /usr/bin/time: wall ms and peak RSS (KiB). */
 function measure(argv, env = process.env) {
   const rssFile = join(work, 'rss');
+  // Untimed: the pages the previous command dirtied (a pull writes its blob and the unpacked
+  // tree) are written back now, not by the kernel's flusher in the middle of this one.
+  spawnSync('sync');
   const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
