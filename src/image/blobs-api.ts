@@ -8,6 +8,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { config, tryLock } from '../util/index.js';
 import { allRecords, dropStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
 import { commitLayers, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';
@@ -54,6 +55,32 @@ export async function pullDir(key: string): Promise<string> {
   const dir = join(paths.tmp(), `pull-${key}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/**
+ * The lock a pull of one manifest holds while it uses its directory: a second pull of the same
+ * image waits for it, and prune or a finished rerun removes the directory only when it can take it.
+ */
+export function pullLockPath(key: string): string {
+  return join(config().run, 'locks', `pull-${key.slice(0, 32)}.lock`);
+}
+
+/**
+ * Remove the pull directory of manifest `key` if one is left and no pull is using it: a pull
+ * SIGKILLed after its image was committed, but before it removed its directory, leaves one that
+ * no rerun resumes (the image is whole). False when a live pull holds it.
+ */
+export async function dropIdlePullDir(key: string): Promise<boolean> {
+  const dir = join(paths.tmp(), `pull-${key}`);
+  if (!existsSync(dir)) return true;
+  const lock = tryLock(pullLockPath(key));
+  if (!lock) return false;
+  try {
+    await dropStaging(dir);
+    return true;
+  } finally {
+    lock.release();
+  }
 }
 
 /** Remove a pull directory, and tmp/ when nothing else is staged there. */

@@ -31,7 +31,7 @@ export { printableName, utf8Name } from './tar-headers.js';
 export type { OutHeader } from './retar.js';
 export { renderProgress, formatAge, formatBytes } from './progress.js';
 export { assertFormat } from './export.js';
-export { blobPath, localImage, openBlob, commitPulledImage, hasBlob, hasLayer, imagesDir, pullDir, removePullDir, tagExisting } from './blobs-api.js';
+export { blobPath, localImage, openBlob, commitPulledImage, hasBlob, hasLayer, imagesDir, pullDir, pullLockPath, dropIdlePullDir, removePullDir, tagExisting } from './blobs-api.js';
 export type { PulledLayer } from './blobs-api.js';
 export { openLayerFeed, type LayerFeed } from './layer-feed.js';
 export { waitDrain } from './streams.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { hasErrno, pidAlive } from '../util/index.js';
 import { ID_ANNOTATION, allRecords, isDigest, paths, readIndex, storeDir, withStoreLock } from './store.js';
 import { findImage } from './list.js';
+import { dropIdlePullDir } from './blobs-api.js';
 import type { Digest } from './types.js';
 import { imageIdOf, type ImageUsers } from './users.js';
 import { keptFlatNames } from './flat.js';
@@ -29,17 +30,24 @@ async function list(dir: string): Promise<string[]> {
 
 /**
  * `vessel image prune`: remove every image no tag and no container references, then every blob
- * and unpacked layer no remaining image references. Staging left by dead imports goes too; while
- * a live import is staging (its layers are committed before its tag is written) blobs and
- * layers are kept.
+ * and unpacked layer no remaining image references. Staging left by dead imports goes too, and the
+ * download directories of pulls that are not running (what a rerun would have resumed); while a
+ * live import is staging (its layers are committed before its tag is written) or a pull is
+ * running (it counts on the layers the store already has), blobs and layers are kept.
  */
 export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
   return withStoreLock(async () => {
     const result: PruneResult = { images: [], blobs: 0, layers: 0, flattened: 0 };
     const live: string[] = [];
     for (const n of await list(paths.tmp())) {
-      // Only staging directories (KIND-PID-RANDOM) are judged by their owner's pid; anything else
-      // (a registry pull's resumable download directory) is not prune's to remove.
+      // A registry pull's download directory (pull-MANIFEST) is kept for a rerun to resume; prune
+      // frees that space too unless a pull is using it now (it holds the manifest's pull lock).
+      const pull = /^pull-([0-9a-f]{64})$/.exec(n);
+      if (pull) {
+        if (!(await dropIdlePullDir(pull[1]!))) live.push(`a pull of manifest sha256:${pull[1]!.slice(0, 12)}`);
+        continue;
+      }
+      // Staging directories (KIND-PID-RANDOM) are judged by their owner's pid.
       const m = /^[a-z]+-(\d+)-[0-9a-f]{12}$/.exec(n);
       if (!m) continue;
       const pid = Number(m[1]);
@@ -71,7 +79,7 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
       keepChains.push(r.layers);
     }
     if (live.length) {
-      result.skipped = `an import is in progress (${live.join(', ')})`;
+      result.skipped = `an import or pull is in progress (${live.join(', ')})`;
       return result;
     }
     const blobDir = join(storeDir(), 'blobs', 'sha256');

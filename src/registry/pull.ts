@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { VesselError, errorMessage, hasErrno, isVesselError, withLock, config } from '../util/index.js';
-import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
+import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, pullLockPath, dropIdlePullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
@@ -106,12 +106,14 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   };
   opts.signal?.throwIfAborted();
   const existing = await tagExisting(configDigest, local);
+  const key = r.manifest.digest.slice(7);
   if (existing) {
+    // A run SIGKILLed between committing this image and removing its directory left one behind.
+    await dropIdlePullDir(key);
     rep.bytes(total);
     return finish(existing, 0, r.layers.length, 0);
   }
-  const key = r.manifest.digest.slice(7);
-  return withLock(join(config().run, 'locks', `pull-${key.slice(0, 32)}.lock`), async () => {
+  return withLock(pullLockPath(key), async () => {
     const dir = await pullDir(key);
     let keep = false;
     try {

@@ -64,6 +64,12 @@ function tryAcquire(path: string): Lock | undefined {
   };
 }
 
+/** The lock now, or undefined when a live process holds it (no waiting). */
+export function tryLock(path: string): Lock | undefined {
+  mkdirSync(dirname(path), { recursive: true });
+  return tryAcquire(path);
+}
+
 export async function acquireLock(path: string, opts: { timeoutMs?: number; what?: string } = {}): Promise<Lock> {
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);

@@ -201,6 +201,43 @@ describe('an interrupted pull', () => {
   });
 });
 
+describe('a pull killed after its commit', () => {
+  // SIGKILL between committing the image and removing its download directory leaves the
+  // directory behind with nothing to resume: the next pull of that image removes it, and so does
+  // prune — but neither while a live pull of that manifest holds its lock.
+  it('the rerun and image prune remove the leftover directory; a live pull\'s is kept', async () => {
+    const dst = await dstWithBusybox('registry-leftover');
+    const url = `file://${await fileRegistry()}/layered:latest`;
+    const first = await vessel(dst, ['pull', '--json', url], { timeoutMs: 120_000 });
+    expect(first.code, first.stderr).toBe(0);
+    const key = (events(first.stdout).find((e) => e.event === 'done')!.digest as string).slice(7);
+    const dir = join(storeOf(dst), 'tmp', `pull-${key}`);
+    const leave = () => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${'0'.repeat(64)}.part`), 'left by a killed run');
+    };
+    leave();
+    const again = await vessel(dst, ['pull', url], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+
+    // A live pull holds the manifest's lock (its owner's pid, alive: this test's): kept.
+    leave();
+    const lock = join(dst.root, 'run', 'locks', `pull-${key.slice(0, 32)}.lock`);
+    mkdirSync(join(dst.root, 'run', 'locks'), { recursive: true });
+    writeFileSync(lock, `${process.pid}\n`);
+    const held = await vessel(dst, ['image', 'prune']);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stderr).toMatch(/blobs and layers kept: an import or pull is in progress \(a pull of manifest sha256:/);
+    expect(existsSync(dir)).toBe(true);
+    rmSync(lock);
+    const pruned = await vessel(dst, ['image', 'prune']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect((await images(dst)).map((i) => i.name).sort()).toEqual(['busybox', 'layered']);
+  }, 180_000);
+});
+
 describe('concurrent publishes', () => {
   it('http (tag index by compare-and-swap on ETags): six tags published at once all survive', async () => {
     const tags = ['a', 'b', 'c', 'd', 'e', 'f'];
