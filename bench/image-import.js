@@ -76,6 +76,7 @@ function makeRootfs(dir, mb) {
 
 /** Wall ms of a shell command (its output to /dev/null unless it says otherwise). */
 function shMs(cmd) {
+  spawnSync('sync'); // as measure(): untimed, the previous part's writeback is not in this one
   const t0 = process.hrtime.bigint();
   const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}: ${r.stderr}`);
