@@ -14,27 +14,33 @@ import { END, makeTar, pad, pax, ustar } from '../helpers/image.js';
  * fails the test.
  */
 const repo = join(__dirname, '..', '..');
-const out = mkdtempSync(join(tmpdir(), 'vessel-native-gate-'));
-process.env.VESSEL_LIBEXEC = out;
+// Made in beforeAll (not at collection, which a run filtered away from this file still does).
+let out = '';
 process.env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:exitcode=97';
 process.env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:exitcode=98';
 const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g'];
 const cflags = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-Wall', '-Wextra', '-Werror', '-Wno-format-truncation', ...sanitize];
 const gateSources = ['sha256', 'feed', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'follow', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
-const shaProbe = join(out, 'gate-sha256');
-const portableGate = join(out, 'vessel-tar-gate-portable');
+let shaProbe = '';
+let portableGate = '';
 
 type GateModule = typeof import('../../src/image/gate.js');
 let gate: GateModule;
 
 beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'vessel-native-gate-'));
+  process.env.VESSEL_LIBEXEC = out;
+  shaProbe = join(out, 'gate-sha256');
+  portableGate = join(out, 'vessel-tar-gate-portable');
   execFileSync('cc', [...cflags, '-o', join(out, 'vessel-tar-gate'), ...gateSources], { stdio: 'pipe' });
   execFileSync('cc', [...cflags, '-o', shaProbe, join(repo, 'native', 'test', 'gate-sha256.c'), join(repo, 'native', 'gate', 'sha256.c')], { stdio: 'pipe' });
   // FreeBSD's path on Linux: without _GNU_SOURCE there is no vmsplice (feed.c writes, reserve 0).
   execFileSync('cc', [...cflags.filter((f) => f !== '-D_GNU_SOURCE'), '-D_DEFAULT_SOURCE', '-o', portableGate, ...gateSources], { stdio: 'pipe' });
   gate = await import('../../src/image/gate.js');
 }, 120_000);
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+afterAll(() => {
+  if (out) rmSync(out, { recursive: true, force: true });
+});
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -143,16 +149,21 @@ async function withTarStream(data: Buffer): Promise<string[]> {
 }
 
 describe('the gate walks real archives like a full parser', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-tree-'));
-  const tree = join(dir, 'tree');
-  const long = 'd'.repeat(120);
-  mkdirSync(join(tree, long, 'sub'), { recursive: true });
-  writeFileSync(join(tree, long, 'sub', 'f'.repeat(110)), 'x'.repeat(1000));
-  writeFileSync(join(tree, 'small'), 'hi');
-  writeFileSync(join(tree, 'empty'), '');
-  linkSync(join(tree, 'small'), join(tree, 'hard'));
-  symlinkSync(`/${'t'.repeat(150)}`, join(tree, 'longlink'));
-  symlinkSync('/etc/passwd', join(tree, 'abs'));
+  // Made in beforeAll, not at collection: a run filtered by -t would make it and never remove it.
+  let dir = '';
+  let tree = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vessel-gate-tree-'));
+    tree = join(dir, 'tree');
+    const long = 'd'.repeat(120);
+    mkdirSync(join(tree, long, 'sub'), { recursive: true });
+    writeFileSync(join(tree, long, 'sub', 'f'.repeat(110)), 'x'.repeat(1000));
+    writeFileSync(join(tree, 'small'), 'hi');
+    writeFileSync(join(tree, 'empty'), '');
+    linkSync(join(tree, 'small'), join(tree, 'hard'));
+    symlinkSync(`/${'t'.repeat(150)}`, join(tree, 'longlink'));
+    symlinkSync('/etc/passwd', join(tree, 'abs'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
@@ -283,11 +294,15 @@ describe('streams tar programs would read differently are stopped', () => {
 });
 
 describe('sparse files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-sparse-'));
-  const file = join(dir, 'sparse');
-  // 3 data runs after holes, the last ending the file mid-block
-  execFileSync('python3', ['-c', "import sys\nf = open(sys.argv[1], 'wb')\nfor i in range(3):\n  f.seek((i + 1) * 1024 * 1024); f.write(b'run %d' % i * 1000)\nf.close()", file]);
-  const real = readFileSync(file).length;
+  let dir = '';
+  let real = 0;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vessel-gate-sparse-'));
+    const file = join(dir, 'sparse');
+    // 3 data runs after holes, the last ending the file mid-block
+    execFileSync('python3', ['-c', "import sys\nf = open(sys.argv[1], 'wb')\nfor i in range(3):\n  f.seek((i + 1) * 1024 * 1024); f.write(b'run %d' % i * 1000)\nf.close()", file]);
+    real = readFileSync(file).length;
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
@@ -497,7 +512,10 @@ describe('the ring: hashed, walked and handed on in pieces, never overwritten wh
  * once the file is complete.
  */
 describe('the follower: a file read as it grows', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vessel-gate-follow-'));
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vessel-gate-follow-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** The syscall number of read(2), as /proc/PID/syscall shows it. */
