@@ -201,6 +201,14 @@ export function startGate(opts: GateOptions): Gate {
       const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
       throw new VesselError('E_HOST', `vessel-tar-gate stopped without its report (${why})${unpackerSaid.last(1) ? `: ${unpackerSaid.last(1)}` : ''}`);
     }
+    // The gate exits 0 once it has written its report, whatever the verdict; anything else after
+    // it (a crash while releasing, a sanitizer's report at exit) is the gate's own fault, and must
+    // not pass for a clean extraction.
+    if (exit.code !== 0) {
+      await unpackerSaid.done();
+      const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
+      throw new VesselError('E_HOST', `vessel-tar-gate failed after its report (${why})`);
+    }
     return { ...r, unpackerSaid, decompressorSaid };
   })();
   report.catch(() => undefined);

@@ -293,6 +293,31 @@ describe('streams tar programs would read differently are stopped', () => {
   });
 });
 
+describe('the gate\'s own exit', () => {
+  // A stand-in gate (VESSEL_TAR_GATE): it writes a whole, clean report, then ends as given.
+  const fake = async (tail: string): Promise<unknown> => {
+    const script = join(out, `fake-gate-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(script, `#!/bin/sh\ncat > /dev/null\nprintf 'end all - 0 ok -\\n' >&3\n${tail}\n`, { mode: 0o755 });
+    process.env.VESSEL_TAR_GATE = script;
+    try {
+      const g = gate.startGate({ input: 'pipe', unpack: ['true'], hash: true, judge: () => undefined });
+      g.stdin!.end(Buffer.alloc(1024));
+      return await g.report.then((r) => r, (e: unknown) => e);
+    } finally {
+      delete process.env.VESSEL_TAR_GATE;
+    }
+  };
+
+  it('exit 0 after its report: the report stands', async () => {
+    expect(await fake('exit 0')).toMatchObject({ readAll: true, bytes: 0, unpacker: 'ok' });
+  });
+
+  it('a non-zero exit or a signal after its report (a sanitizer at exit, a crash while releasing) is an error, not a clean extraction', async () => {
+    expect(String(await fake('exit 97'))).toMatch(/vessel-tar-gate failed after its report \(exit 97\)/);
+    expect(String(await fake('kill -SEGV $$'))).toMatch(/vessel-tar-gate failed after its report \(killed by SIGSEGV\)/);
+  });
+});
+
 describe('sparse files', () => {
   let dir = '';
   let real = 0;
