@@ -113,6 +113,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     rep.bytes(total);
     return finish(existing, 0, r.layers.length, 0);
   }
+  // One pull of a manifest at a time; a caller that goes away while another holds it stops waiting.
   return withLock(pullLockPath(key), async () => {
     const dir = await pullDir(key);
     let keep = false;
@@ -137,7 +138,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
     } finally {
       if (!keep) await removePullDir(dir);
     }
-  }, { what: `pull of ${name}:${tag}`, timeoutMs: 600_000 });
+  }, { what: `pull of ${name}:${tag}`, timeoutMs: 600_000, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
 /** Phase 1: the manifest for this platform (through an index), its signature, and the config. */

@@ -70,11 +70,13 @@ export function tryLock(path: string): Lock | undefined {
   return tryAcquire(path);
 }
 
-export async function acquireLock(path: string, opts: { timeoutMs?: number; what?: string } = {}): Promise<Lock> {
+/** `signal`: stop waiting when it aborts (a caller gone away), with its reason. */
+export async function acquireLock(path: string, opts: { timeoutMs?: number; what?: string; signal?: AbortSignal } = {}): Promise<Lock> {
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let delay = 5;
   for (;;) {
+    opts.signal?.throwIfAborted();
     const lock = tryAcquire(path);
     if (lock) return lock;
     if (Date.now() >= deadline) {
@@ -87,7 +89,7 @@ export async function acquireLock(path: string, opts: { timeoutMs?: number; what
   }
 }
 
-export async function withLock<T>(path: string, fn: () => Promise<T>, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+export async function withLock<T>(path: string, fn: () => Promise<T>, opts: { timeoutMs?: number; what?: string; signal?: AbortSignal } = {}): Promise<T> {
   const lock = await acquireLock(path, opts);
   try {
     return await fn();
