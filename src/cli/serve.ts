@@ -44,13 +44,21 @@ export function sameConfig(req: Pick<CliRequest, 'env' | 'cwd'>, ours: Record<st
 
 /**
  * What a registry transport reads from its environment besides vessel's own settings (S3's
- * credentials and files, ssh's agent and home, proxies, CA files). A pull runs with vessel up's
- * environment, so it is served only when the caller's says the same on all of them.
+ * credentials and files, the home that holds them and ssh's default key and known_hosts,
+ * proxies, CA files; never an ssh agent: vessel's ssh uses none). A pull runs with vessel up's
+ * environment, so it is served only when the caller's says the same on what its registry reads:
+ * nothing for file://, the home for sftp://, all of it for any other scheme, for a registry
+ * named by configuration (no URL given) and for a command line naming several schemes.
  */
-const REGISTRY_ENV = /^(AWS_|HOME$|USERPROFILE$|SSH_AUTH_SOCK$|(HTTPS?|ALL|NO)_PROXY$|(https?|all|no)_proxy$|NODE_EXTRA_CA_CERTS$|SSL_CERT_(FILE|DIR)$)/;
+const REGISTRY_ENV = /^(AWS_|HOME$|USERPROFILE$|(HTTPS?|ALL|NO)_PROXY$|(https?|all|no)_proxy$|NODE_EXTRA_CA_CERTS$|SSL_CERT_(FILE|DIR)$)/;
+const SCHEME_ENV: Record<string, RegExp | undefined> = { 'file:': undefined, 'sftp:': /^(HOME|USERPROFILE)$/ };
 
-export function sameRegistryEnv(env: Record<string, string | undefined>, ours: Record<string, string | undefined> = process.env): boolean {
-  const keys = new Set([...Object.keys(env), ...Object.keys(ours)].filter((k) => REGISTRY_ENV.test(k)));
+export function sameRegistryEnv(env: Record<string, string | undefined>, ours: Record<string, string | undefined> = process.env, args: string[] = []): boolean {
+  const schemes = new Set(args.filter((a) => a.includes('://')).map((a) => /^([a-z][a-z0-9+.-]*:)\/\//i.exec(a)?.[1]?.toLowerCase() ?? '?'));
+  const only = schemes.size === 1 ? [...schemes][0]! : '?';
+  const reads = only in SCHEME_ENV ? SCHEME_ENV[only] : REGISTRY_ENV;
+  if (reads === undefined) return true;
+  const keys = new Set([...Object.keys(env), ...Object.keys(ours)].filter((k) => reads.test(k)));
   for (const k of keys) if ((env[k] ?? '') !== (ours[k] ?? '')) return false;
   return true;
 }
@@ -65,7 +73,7 @@ export async function serveCli(req: CliRequest, stream: CliStream): Promise<CliO
   if (!sameConfig(req)) return NODE;
   const verb = verbOf(req.args);
   if (verb !== 'run' && verb !== 'stop' && verb !== 'rm' && verb !== 'pull' && verb !== 'image import') return NODE;
-  if (verb === 'pull' && !sameRegistryEnv(req.env)) return NODE;
+  if (verb === 'pull' && !sameRegistryEnv(req.env, process.env, req.args)) return NODE;
   const io = streamedIo(req.cwd, req.env, stream, req.term !== undefined);
   const done = (code: number): CliOutcome => ({ kind: 'done', stdout: '', stderr: '', code });
   const program = new Command('vessel')

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmperorWorld, pidAlive, repo, requireHost, waitFor, type UpProcess } from '../helpers/emperor.js';
+import { execAsync, startHttpServer } from '../helpers/registry-servers.js';
 
 /**
  * The `vessel` command's native front end (native/front/) with a real `vessel up` (cli/serve.ts):
@@ -187,11 +188,23 @@ describe('image import and pull served by vessel up', () => {
     expect(fetched).toMatchObject({ code: 0, stderr: '' });
     expect(fetched.stdout).toMatch(/\(1 fetched, 0 already here\)/);
     expect([...fetched.gateParents]).toEqual([up.child.pid]);
-    // credentials vessel up does not have: not its pull to make
+    // credentials vessel up does not have: a file:// registry reads none, so the pull is still its
     vessel(['image', 'rm', 'big:served']);
-    const other = await watchedFront(['pull', `file://${reg}/big:served`], { env: { AWS_ACCESS_KEY_ID: 'someone-else' } });
-    expect(other.code).toBe(0);
-    expect([...other.gateParents]).toEqual([other.pid]);
+    const strange = await watchedFront(['pull', `file://${reg}/big:served`], { env: { AWS_ACCESS_KEY_ID: 'someone-else', HOME: '/nonexistent' } });
+    expect(strange.code).toBe(0);
+    expect([...strange.gateParents]).toEqual([up.child.pid]);
+    // over http(s) they may matter (proxies, CA files, S3 keys): not its pull to make
+    const srv = await startHttpServer({ allowPut: true });
+    try {
+      // not spawnSync: the server answers from this process's event loop
+      await execAsync([process.execPath, join(repo, 'bin', 'vessel.js'), 'publish', 'big:served', `${srv.url}/r`], w.env as Record<string, string>);
+      vessel(['image', 'rm', 'big:served']);
+      const other = await watchedFront(['pull', `${srv.url}/r/big:served`], { env: { AWS_ACCESS_KEY_ID: 'someone-else' } });
+      expect(other.code).toBe(0);
+      expect([...other.gateParents]).toEqual([other.pid]);
+    } finally {
+      await srv.stop();
+    }
   }, 120_000);
 
   it('the caller killed mid-import or mid-pull: nothing half-made is visible, the pull resumes', async () => {

@@ -112,13 +112,31 @@ describe('the CLI lines vessel up reads and writes (service/cli.ts)', () => {
     expect(lines.map((l) => unescapeText(l.slice('stdout '.length))!.toString()).join('')).toBe(long);
   });
 
-  it('serves a pull only with this process\'s registry environment (credentials, home, agent, proxies)', () => {
+  it('serves a pull only with this process\'s registry environment (credentials, home, proxies)', () => {
     const ours = { HOME: '/root', AWS_PROFILE: 'p', PATH: '/bin', SSH_AUTH_SOCK: '/s' };
-    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s', PATH: '/usr/bin', TERM: 'x' }, ours)).toBe(true);
-    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s', AWS_ACCESS_KEY_ID: 'k' }, ours)).toBe(false);
-    expect(sameRegistryEnv({ HOME: '/home/u', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/s' }, ours)).toBe(false);
-    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', PATH: '/usr/bin', TERM: 'x' }, ours)).toBe(true);
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', AWS_ACCESS_KEY_ID: 'k' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/home/u', AWS_PROFILE: 'p' }, ours)).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/root' }, ours)).toBe(false);
     expect(sameRegistryEnv({ ...ours, https_proxy: 'http://p:3128' }, ours)).toBe(false);
+    // vessel's ssh never asks an agent: the caller's agent socket does not matter
+    expect(sameRegistryEnv({ HOME: '/root', AWS_PROFILE: 'p', SSH_AUTH_SOCK: '/other' }, ours)).toBe(true);
+  });
+
+  it('what counts is what the registry named on the command line reads', () => {
+    const ours = { HOME: '/root', AWS_PROFILE: 'p' };
+    const stranger = { HOME: '/home/u', AWS_ACCESS_KEY_ID: 'k', https_proxy: 'http://p:3128' };
+    // file:// reads nothing from the environment
+    expect(sameRegistryEnv(stranger, ours, ['pull', 'file:///srv/reg/busybox:latest'])).toBe(true);
+    // sftp:// reads the home (default key, known_hosts), not S3's credentials or proxies
+    expect(sameRegistryEnv({ HOME: '/root', AWS_ACCESS_KEY_ID: 'k' }, ours, ['pull', 'sftp://h/reg/busybox'])).toBe(true);
+    expect(sameRegistryEnv({ HOME: '/home/u', AWS_PROFILE: 'p' }, ours, ['pull', 'SFTP://h/reg/busybox'])).toBe(false);
+    // any other scheme, none (the configured registry), several, or a URL inside an option: all of it
+    expect(sameRegistryEnv({ HOME: '/root' }, ours, ['pull', 's3://b/reg/busybox'])).toBe(false);
+    expect(sameRegistryEnv({ HOME: '/root' }, ours, ['pull', 'busybox'])).toBe(false);
+    expect(sameRegistryEnv(stranger, ours, ['pull', 'file:///a/x', 'sftp://h/b'])).toBe(false);
+    expect(sameRegistryEnv(stranger, ours, ['pull', '--from=file:///a', 'x'])).toBe(false);
+    expect(sameRegistryEnv({ ...ours }, ours, ['pull', 's3://b/reg/busybox'])).toBe(true);
   });
 
   it('a path the caller gave is the caller\'s: relative to its directory, unchanged when that is ours', () => {
