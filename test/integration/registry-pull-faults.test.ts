@@ -7,6 +7,7 @@ import { hashTree } from '../helpers/image.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
 import { events, images, runCleanups } from '../helpers/registry-cases.js';
 import { awsCli, startRadosgw, startS3rver, startSshd, startTcpProxy, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
+import { seededRandom } from '../helpers/random.js';
 
 /**
  * The pull path's own transports under faults, against the real servers: S3 through vessel's
@@ -170,18 +171,6 @@ describe.each(['s3', 'sftp'])('%s: an interrupted pull', (name) => {
   });
 });
 
-/** A small seeded generator (mulberry32): a failing round is replayed with VESSEL_KILL_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe.each(['s3', 'sftp'])('%s: SIGKILL at random moments', (name) => {
   // Kills land anywhere: before the connection, in the manifest, mid-layer (plain, zstd, gzip),
   // in the commit, after it. Whatever the moment, the store shows the image whole or not at all,
@@ -190,7 +179,7 @@ describe.each(['s3', 'sftp'])('%s: SIGKILL at random moments', (name) => {
   const seed = Number(process.env.VESSEL_KILL_SEED ?? Date.now() % 1e9);
   it(`${ROUNDS} rounds: whole or absent, the rerun completes, prune leaves nothing (seed ${seed})`, async () => {
     const t = targets[name]!;
-    const rnd = seeded(seed);
+    const rnd = seededRandom(seed);
     const dst = makeRoot(`registry-pull-faults-random-${name}`);
     cleanups.push(() => dst.dispose());
     const want = (await images(src)).find((i) => i.name === 'mixed')?.id;

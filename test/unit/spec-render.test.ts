@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CAPABILITIES, JAIL_PARAMS, parseSpecText, renderSpec, specFromFlags, type ContainerSpec, type Volume } from '../../src/spec/index.js';
+import { seededRandom } from '../helpers/random.js';
 
 const fixture = (f: string) => fileURLToPath(new URL(`../fixtures/spec/${f}`, import.meta.url));
 
@@ -29,24 +30,12 @@ describe('renderSpec', () => {
   });
 });
 
-/** A small seeded PRNG (mulberry32): the matrix is random-looking but the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Awkward strings: INI comment characters, quotes, backslashes, control characters, unicode. */
 const NASTY = ['plain', 'two words', ' lead', 'trail ', 'a ; b', 'x #y', ';start', '#start', '"q"', "'s'", 'back\\slash',
   'new\nline', 'tab\there', 'ünï€ode', '', '$HOME', 'a=b=c', '[x]', 'c:\\path', '\\"mixed\'', '-', '--flag=1'];
 
 function genSpec(seed: number): ContainerSpec {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const maybe = (p = 0.5) => r() < p;
   const words = (n: number) => Array.from({ length: n }, () => pick(NASTY));
