@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * FreeBSD builds vessel's native programs with its base cc, which is clang (FreeBSD 14.0: clang 16;
@@ -13,8 +13,14 @@ import { afterAll, describe, expect, it } from 'vitest';
  * clang is in .ci/packages: missing in CI, this fails.
  */
 const repo = join(__dirname, '..', '..');
-const out = mkdtempSync(join(tmpdir(), 'vessel-native-clang-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+// Made in beforeAll, not at collection: a run filtered away from this file would leave it behind.
+let out = '';
+beforeAll(() => {
+  out = mkdtempSync(join(tmpdir(), 'vessel-native-clang-'));
+});
+afterAll(() => {
+  if (out) rmSync(out, { recursive: true, force: true });
+});
 const haveClang = spawnSync('clang', ['--version']).status === 0;
 const cFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.c')).map((f) => join(dir, f));
 
