@@ -196,9 +196,9 @@ export function startGate(opts: GateOptions): Gate {
     }
     await closed;
     if (protocolError !== undefined) throw new VesselError('E_HOST', `vessel-tar-gate: ${(protocolError as Error).message}`);
+    const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
     if (!ended) {
       await unpackerSaid.done();
-      const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
       throw new VesselError('E_HOST', `vessel-tar-gate stopped without its report (${why})${unpackerSaid.last(1) ? `: ${unpackerSaid.last(1)}` : ''}`);
     }
     // The gate exits 0 once it has written its report, whatever the verdict; anything else after
@@ -206,7 +206,6 @@ export function startGate(opts: GateOptions): Gate {
     // not pass for a clean extraction.
     if (exit.code !== 0) {
       await unpackerSaid.done();
-      const why = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
       throw new VesselError('E_HOST', `vessel-tar-gate failed after its report (${why})`);
     }
     return { ...r, unpackerSaid, decompressorSaid };

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { VesselError, errorMessage, hasErrno, isVesselError, withLock, config } from '../util/index.js';
+import { VesselError, errorMessage, hasErrno, isVesselError, withLock } from '../util/index.js';
 import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, pullLockPath, dropIdlePullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
 import type { FetchedManifest, Registry } from './transport.js';

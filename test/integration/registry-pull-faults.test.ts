@@ -183,13 +183,15 @@ describe.each(['s3', 'sftp'])('%s: SIGKILL at random moments', (name) => {
     const dst = makeRoot(`registry-pull-faults-random-${name}`);
     cleanups.push(() => dst.dispose());
     const want = (await images(src)).find((i) => i.name === 'mixed')?.id;
+    expect(want).toBeDefined();
     const mixedId = async () => (await images(dst)).find((i) => i.name === 'mixed')?.id;
     for (let round = 0; round < ROUNDS; round++) {
       const at = `round ${round}, seed ${seed}`;
       // Slowed so that the whole pull spans ~2 s; one kill, sometimes a second on the first rerun.
       t.proxy.throttle(10 << 20);
       try {
-        for (let kill = 0; kill < (rnd() < 0.3 ? 2 : 1); kill++) {
+        const kills = rnd() < 0.3 ? 2 : 1;
+        for (let kill = 0; kill < kills; kill++) {
           const child = vesselSpawn(dst, ['pull', image(t, 'mixed')], { env: t.env });
           const exited = new Promise((r) => child.once('exit', r));
           await new Promise((r) => setTimeout(r, Math.floor(rnd() * 2200)));
