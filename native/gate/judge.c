@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static int fd = -1;
@@ -87,6 +88,23 @@ int judge_end(int read_all, const char *sha, uint64_t bytes, const char *unpacke
   snprintf(line, sizeof line, "end %s %s %llu %s %s\n", read_all ? "all" : "part", sha, (unsigned long long)bytes, unpacker, decompressor);
   if (put_text(line) != 0) return -1;
   return judge_flush();
+}
+
+void judge_close(void) {
+  /*
+   * The judge answers every question in order, and some were asked before the gate stopped: it
+   * may still be writing those answers after the "end" line. Were the gate to exit now, they
+   * would hit a closed socket (EPIPE), and Node destroys a socket whose write failed, dropping
+   * whatever it had not read yet: this report. So the gate says it is done (EOF after "end") and
+   * reads, unheeded, until the judge closes its end. A judge that is gone closes it too.
+   */
+  (void)shutdown(fd, SHUT_WR);
+  char sink[4096];
+  for (;;) {
+    ssize_t n = read(fd, sink, sizeof sink);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+  }
 }
 
 int judge_progress(uint64_t bytes) {

@@ -22,7 +22,10 @@
  *                                             "-" (none ran)
  * judge → gate: one byte per "e" line, in order: 'a' accept, 'p' unpack an empty placeholder
  * file instead (its header rewritten), 'r' refuse (the gate stops; nothing of the entry, or
- * after it, reaches the unpacker).
+ * after it, reaches the unpacker, and it reads no answer after that one: none is owed).
+ *
+ * After "end" the gate shuts its side down (the judge reads EOF) and reads on, ignoring what
+ * comes, until the judge closes its end: then it exits (judge_close).
  */
 #ifndef VESSEL_GATE_JUDGE_H
 #define VESSEL_GATE_JUDGE_H
@@ -39,6 +42,8 @@ int judge_bad(const uint8_t *name, size_t name_len, const char *why, int at_end)
 int judge_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int judge_end(int read_all, const char *sha, uint64_t bytes, const char *unpacker, const char *decompressor);
 int judge_flush(void);
+/* After judge_end: EOF for the judge, then wait until it has closed its end (reading what it still sends). */
+void judge_close(void);
 /* Say how far the stream has been read (sent at once). */
 int judge_progress(uint64_t bytes);
 /*

@@ -19,8 +19,8 @@
  * fd 0: the stream (or the compressed stream, read by the decompressor itself; with --follow, a
  * file that grows, read by the follower: follow.h, woken through fd 5); fd 2: the
  * unpacker's stderr (and the gate's own usage errors); fd 3: the judge's socket; fd 4: the
- * decompressor's stderr. Exit 0 after the "end" line, whatever the stream held; 125 on a usage
- * error.
+ * decompressor's stderr. Exit 0 after the "end" line (once the judge has closed its end of fd
+ * 3: judge.h), whatever the stream held; 125 on a usage error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -308,6 +308,7 @@ int main(int argc, char **argv) {
   if (!g.ring || !g.pending || !g.verdicts) {
     judge_fail("out of memory");
     judge_end(0, "-", 0, "-", "-");
+    judge_close();
     release(&g, decompress, unpack);
     return 0;
   }
@@ -379,6 +380,7 @@ done:
   child_outcome(&g.unpacker, unpacker, sizeof unpacker);
   child_outcome(&g.decompressor, decompressor, sizeof decompressor);
   judge_end(read_all, hex, g.total, unpacker, decompressor);
+  judge_close();
   release(&g, decompress, unpack);
   return 0;
 }

@@ -11,7 +11,7 @@ import type { EntryHeader, Verdict } from './validate.js';
  * to the unpacker — all outside JavaScript; for every entry it asks here first, and this side
  * answers with the EntryChecker's verdict: the safety policy is validate.ts's, in TypeScript,
  * and nothing else. The protocol is native/gate/judge.h's (one line per entry up, one byte per
- * entry down, an "end" line last).
+ * entry down up to a refusal, an "end" line last; then this side closes, and the gate exits).
  */
 
 /** A tar entry as the judge sees it: the EntryHeader, what it unpacks to, and its sparse map. */
@@ -121,8 +121,10 @@ export function startGate(opts: GateOptions): Gate {
     const f = line.split(' ');
     switch (f[0]) {
       case 'e': {
-        // One byte per entry, always: after a refusal the gate reads no more, but owes none.
-        if (refusing) return VERDICT.refuse;
+        // The gate reads no answer after a refusal (judge.h), so none is sent: a write it never
+        // reads could only fail (a gate gone: EPIPE), and Node destroys a socket whose write
+        // failed, the unread rest of the report with it.
+        if (refusing) return '';
         const sparse = f[4];
         const rest = sparse === '!' ? f.slice(6) : f.slice(5);
         const entry: TarEntry = {
@@ -184,6 +186,9 @@ export function startGate(opts: GateOptions): Gate {
     }
     partial = data.slice(from);
     if (answers) control.write(answers);
+    // The gate waits, after its report, until this side is closed (judge.h): it reads the
+    // answers still on their way until then, so none of them meets a closed socket.
+    if (ended) control.end();
   });
   const closed = new Promise<void>((res) => { control.once('close', res); control.once('end', res); });
 

@@ -44,6 +44,33 @@ afterAll(() => {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
+/** The syscall number of read(2), as /proc/PID/syscall shows it. */
+const READ = ({ x64: 0, arm64: 63 } as Record<string, number>)[process.arch];
+
+/** Pids of the processes whose parent is `pid`, with their names. */
+const childrenOf = (pid: number): Array<{ pid: number; comm: string }> => {
+  const kids: number[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+    if (text) kids.push(...text.split(' ').map(Number));
+  }
+  return kids.flatMap((k) => {
+    try {
+      return [{ pid: k, comm: readFileSync(`/proc/${k}/comm`, 'utf8').trim() }];
+    } catch {
+      return [];
+    }
+  });
+};
+
+/** Sleep without returning to the event loop: the judge held, reading nothing of the gate meanwhile. */
+const hold = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/** The process has exited (its descriptors closed) but is not reaped yet: this thread, held, has not seen it go. */
+const zombie = (pid: number): boolean => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] === 'Z';
+
 describe('SHA-256 (native/gate/sha256.c)', () => {
   const probe = (input: Buffer | string, args: string[]) => {
     const r = spawnSync(shaProbe, args, { input, encoding: 'utf8' });
@@ -316,6 +343,54 @@ describe('the gate\'s own exit', () => {
     expect(String(await fake('exit 97'))).toMatch(/vessel-tar-gate failed after its report \(exit 97\)/);
     expect(String(await fake('kill -SEGV $$'))).toMatch(/vessel-tar-gate failed after its report \(killed by SIGSEGV\)/);
   });
+
+  // The race of "a million tiny entries" (image-corpus), made certain: the gate reads ahead of
+  // the judge, so when it hears a refusal, more questions are already on their way; it stops
+  // and reports. Here it also exits at once (as the gate did before it waited for the judge:
+  // judge.h), while the judge is busy (held in onRead, the last line before them).
+  it('after a refusal nothing more is answered: the questions asked ahead of it, then the report, are read even from a gate gone at once', async () => {
+    const script = join(out, `ahead-gate-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(script, [
+      '#!/bin/sh',
+      'echo $$ > "$0.pid"',
+      'cat > /dev/null',
+      "printf 'e file 0 0 - :evil :\\n' >&3",
+      'dd bs=1 count=1 <&3 > "$0.verdict" 2>/dev/null',
+      "printf 'p 1024\\n' >&3",
+      'while [ ! -e "$0.held" ]; do sleep 0.01; done',
+      // More than one read of the judge's (64 KiB): the report is not in the first.
+      `awk 'BEGIN { for (i = 0; i < 4000; i++) print "e file 0 0 - :after :"; print "end part - 1024 signal:9 -" }' >&3`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+    process.env.VESSEL_TAR_GATE = script;
+    const judged: string[] = [];
+    try {
+      const g = gate.startGate({
+        input: 'pipe',
+        unpack: ['true'],
+        hash: true,
+        judge: (e) => {
+          judged.push(e.name);
+          return { refuse: 'refused by the test' };
+        },
+        onRead: () => {
+          writeFileSync(`${script}.held`, '');
+          const pid = Number(readFileSync(`${script}.pid`, 'utf8'));
+          for (let i = 0; !zombie(pid); i++) {
+            if (i > 2000) throw new Error('the stand-in gate never exited');
+            hold(5);
+          }
+        },
+      });
+      g.stdin!.end(Buffer.alloc(1024));
+      const report = await g.report.then((r) => r, (e: unknown) => e);
+      expect(report).toMatchObject({ refused: { name: 'evil', why: 'refused by the test' }, readAll: false, bytes: 1024, unpacker: 'signal:9' });
+      expect(readFileSync(`${script}.verdict`, 'latin1')).toBe('r');
+      expect(judged).toEqual(['evil']);
+    } finally {
+      delete process.env.VESSEL_TAR_GATE;
+    }
+  });
 });
 
 describe('sparse files', () => {
@@ -384,6 +459,44 @@ describe('sparse files', () => {
     h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
     const r = await runGate(Buffer.concat([h, data.subarray(512)]), { verdict: () => 'r' });
     expect(r.entries[0]!.sparse).toMatch(/do not hold exactly the entry's data/);
+  });
+});
+
+describe('the gate waits, after its report, until the judge has closed its end', () => {
+  it('stopped on its own (a bad header) with thousands of questions unanswered: the judge answers late, into a gate still there, and reads the whole report', async () => {
+    // 5000 empty files (their questions: more than one 64 KiB read of the judge's), then garbage.
+    const one = ustar({ name: 'tiny' });
+    const data = Buffer.alloc(512 * 5001, '!');
+    for (let i = 0; i < 5000; i++) one.copy(data, i * 512);
+    const file = join(out, `many-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, data);
+    const fd = openSync(file, 'r');
+    let judged = 0;
+    const g = gate.startGate({
+      input: fd,
+      unpack: ['sh', '-c', 'cat > /dev/null'],
+      hash: true,
+      judge: () => {
+        // The first question: held until the gate has read on, found the garbage and reported
+        // (every answer still owed), and has exited, or waits on the judge's socket (fd 3).
+        if (judged++ === 0) {
+          const pid = childrenOf(process.pid).find((c) => c.comm.startsWith('vessel-tar-gat'))!.pid;
+          for (let i = 0; ; i++) {
+            if (zombie(pid)) break;
+            const [nr, on] = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+            if (Number(nr) === READ && Number(on) === 3) break;
+            if (i > 4000) throw new Error('the gate never finished its report');
+            hold(5);
+          }
+        }
+        return undefined;
+      },
+    });
+    closeSync(fd);
+    expect(READ).toBeDefined();
+    const report = await g.report.then((r) => r, (e: unknown) => e);
+    expect(report).toMatchObject({ bad: { atEnd: false, why: expect.stringMatching(/bad checksum/) }, readAll: false, bytes: data.length, unpacker: 'signal:9' });
+    expect(judged).toBe(5000);
   });
 });
 
@@ -543,24 +656,6 @@ describe('the follower: a file read as it grows', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  /** The syscall number of read(2), as /proc/PID/syscall shows it. */
-  const READ = ({ x64: 0, arm64: 63 } as Record<string, number>)[process.arch];
-
-  /** Pids of the processes whose parent is `pid`, with their names. */
-  const childrenOf = (pid: number): Array<{ pid: number; comm: string }> => {
-    const kids: number[] = [];
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-      if (text) kids.push(...text.split(' ').map(Number));
-    }
-    return kids.flatMap((k) => {
-      try {
-        return [{ pid: k, comm: readFileSync(`/proc/${k}/comm`, 'utf8').trim() }];
-      } catch {
-        return [];
-      }
-    });
-  };
   const fdPath = (pid: number, fd: number): string | undefined => {
     try {
       return readlinkSync(`/proc/${pid}/fd/${fd}`);
