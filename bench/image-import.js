@@ -12,10 +12,12 @@
 // run it with a `vessel up` running: the native front end hands the import to that warm process
 // (docs/supervision.md), whose peak RSS during the import is then the import's memory.
 // Goals (issue 15): import ≥ 0.7× the throughput of `tar --zstd -x`, export ≥ 0.8× `tar --zstd -c`.
+// The same tree as a .tar.gz (gzip -6): vessel's import against `tar -xzf` (GNU tar with gzip(1),
+// what users run) and `tar -I igzip -x` (the tool vessel decompresses gzip with on Linux).
 // "Where the time goes" times the import's parts alone in the same run: zstd decompressing, tar
 // unpacking a plain tar, one more pipe hop (what vessel-tar-gate adds besides hashing), SHA-256 of
-// the plain tar (openssl, which uses the CPU's SHA extensions as the gate does), and gzip(1)
-// against Node's zlib (why gzip layers are decompressed in Node and zstd/xz ones by their tools).
+// the plain tar (openssl, which uses the CPU's SHA extensions as the gate does), and gzip(1),
+// igzip and Node's zlib on the .tar.gz (why vessel undoes gzip with igzip where it is installed).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -71,7 +73,9 @@ function makeRootfs(dir, mb) {
   const archive = join(dir, 'rootfs.tar.zst');
   spawnSync('tar', ['--zstd', '-cf', archive, '--numeric-owner', '-C', tree, '.'], { stdio: 'inherit' });
   const raw = Number(spawnSync('sh', ['-c', `zstd -dc '${archive}' | wc -c`], { encoding: 'utf8' }).stdout.trim());
-  return { tree, archive, raw };
+  const gzArchive = join(dir, 'rootfs.tar.gz');
+  spawnSync('sh', ['-c', `zstd -dc -q '${archive}' | gzip -6 > '${gzArchive}'`]);
+  return { tree, archive, gzArchive, raw };
 }
 
 /** Wall ms of a shell command (its output to /dev/null unless it says otherwise). */
@@ -84,10 +88,9 @@ function shMs(cmd) {
 }
 
 /** The parts of an import, each alone, `runs` times (interleaved): name → wall ms. */
-async function parts(dir, archive, runs) {
+async function parts(dir, archive, gz, runs) {
   const plain = join(dir, 'rootfs.tar');
-  const gz = join(dir, 'rootfs.tar.gz');
-  spawnSync('sh', ['-c', `zstd -dc -q '${archive}' > '${plain}' && gzip -6 -c '${plain}' > '${gz}'`]);
+  spawnSync('sh', ['-c', `zstd -dc -q '${archive}' > '${plain}'`]);
   const out = join(dir, 'parts');
   const fresh = () => { rmSync(out, { recursive: true, force: true }); mkdirSync(out); return out; };
   const times = {};
@@ -99,6 +102,7 @@ async function parts(dir, archive, runs) {
     add('zstd -dc | cat | tar -x (one hop more)', shMs(`zstd -dc -q < '${archive}' | cat | tar -x -f - -C '${fresh()}'`));
     add('sha256 of the plain tar (openssl)', shMs(`openssl dgst -sha256 '${plain}'`));
     add('gzip -dc of the .tar.gz', shMs(`gzip -dc < '${gz}' > /dev/null`));
+    add('igzip -dc of the .tar.gz', shMs(`igzip -dc < '${gz}' > /dev/null`));
     const t0 = process.hrtime.bigint();
     await pipeline(createReadStream(gz, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 17 }), createWriteStream('/dev/null'));
     add("Node's zlib gunzip of the .tar.gz", Number(process.hrtime.bigint() - t0) / 1e6);
@@ -111,14 +115,15 @@ const rows = [];
 for (const mb of SIZES_MB) {
   const dir = tmpRoot(`image-${mb}`);
   try {
-    const { tree, archive, raw } = makeRootfs(dir, mb);
-    const results = { 'tar --zstd -x': [], 'tar --zstd -c': [] };
+    const { tree, archive, gzArchive, raw } = makeRootfs(dir, mb);
+    const results = { 'tar --zstd -x': [], 'tar --zstd -c': [], 'tar -xzf': [], 'tar -I igzip -xf': [] };
     const rss = {};
     const servedEnv = { ...process.env, VESSEL_ROOT: join(dir, 'served'), VESSEL_LOG_LEVEL: 'warn' };
     const warm = await warmUp(servedEnv);
     const upRss = { peak: [], rest: [] };
     // once untimed: vessel up loads the import's modules on its first one, as on any first use
     measure([warm.front, 'image', 'import', archive, 'bench:served'], servedEnv);
+    measure([warm.front, 'image', 'import', gzArchive, 'bench:served-gz'], servedEnv);
     const add = (name, r) => {
       (results[name] ??= []).push(r.ms);
       (rss[name] ??= []).push(r.rssMiB);
@@ -128,11 +133,17 @@ for (const mb of SIZES_MB) {
       mkdirSync(out);
       results['tar --zstd -x'].push(measure(['tar', '--zstd', '-xf', archive, '-C', out, '--numeric-owner']).ms);
       rmSync(out, { recursive: true, force: true });
+      for (const [name, argv] of [['tar -xzf', ['tar', '-xzf', gzArchive]], ['tar -I igzip -xf', ['tar', '-I', 'igzip', '-xf', gzArchive]]]) {
+        mkdirSync(out);
+        results[name].push(measure([...argv, '-C', out, '--numeric-owner']).ms);
+        rmSync(out, { recursive: true, force: true });
+      }
       results['tar --zstd -c'].push(measure(['tar', '--zstd', '-cf', join(dir, 'floor.tar.zst'), '--numeric-owner', '-C', tree, '.']).ms);
       // Each build in turn, each into a fresh store, interleaved with the floors.
       for (const [tag, bin] of builds) {
         const root = join(dir, `root${i}${tag ? '-before' : ''}`);
         const env = { ...process.env, VESSEL_ROOT: root };
+        add(`vessel image import .tar.gz${tag}`, measure(['node', bin, 'image', 'import', gzArchive, `bench-gz:${i}`], env));
         add(`vessel image import${tag}`, measure(['node', bin, 'image', 'import', archive, `bench:${i}`], env));
         add(`vessel image export --format tar${tag}`, measure(['node', bin, 'image', 'export', `bench:${i}`, join(dir, 'export.tar.zst'), '--format', 'tar'], env));
         add(`vessel image export --format oci${tag}`, measure(['node', bin, 'image', 'export', `bench:${i}`, join(dir, 'export.oci.tar'), '--format', 'oci'], env));
@@ -144,6 +155,10 @@ for (const mb of SIZES_MB) {
       (results['vessel image import (served)'] ??= []).push(r.ms);
       upRss.peak.push(r.upPeakMiB);
       upRss.rest.push(r.upRestMiB);
+      spawnSync('node', [vessel, 'image', 'rm', 'bench:served-gz'], { env: servedEnv, stdio: 'ignore' });
+      const g = warm.peakRss(() => measure([warm.front, 'image', 'import', gzArchive, 'bench:served-gz'], servedEnv));
+      (results['vessel image import .tar.gz (served)'] ??= []).push(g.ms);
+      upRss.peak.push(g.upPeakMiB);
     }
     await warm.stop();
     const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
@@ -156,6 +171,11 @@ for (const mb of SIZES_MB) {
     line('tar --zstd -x', m['tar --zstd -x']);
     line('vessel image import (served)', m['vessel image import (served)'], 'tar --zstd -x');
     for (const [tag] of builds) line(`vessel image import${tag}`, m[`vessel image import${tag}`], 'tar --zstd -x');
+    console.log(`the same tree as a .tar.gz (${(statSync(gzArchive).size / 1e6).toFixed(0)} MB, gzip -6):`);
+    line('tar -xzf', m['tar -xzf']);
+    line('tar -I igzip -xf', m['tar -I igzip -xf'], 'tar -xzf');
+    line('vessel image import .tar.gz (served)', m['vessel image import .tar.gz (served)'], 'tar -xzf');
+    for (const [tag] of builds) line(`vessel image import .tar.gz${tag}`, m[`vessel image import .tar.gz${tag}`], 'tar -xzf');
     line('tar --zstd -c', m['tar --zstd -c']);
     for (const [tag] of builds) line(`vessel image export --format tar${tag}`, m[`vessel image export --format tar${tag}`], 'tar --zstd -c');
     for (const [tag] of builds) line(`vessel image export --format oci${tag}`, m[`vessel image export --format oci${tag}`], 'tar --zstd -c');
@@ -165,7 +185,7 @@ for (const mb of SIZES_MB) {
     }
     console.log(`vessel up serving the import: peak RSS ${Math.max(...upRss.peak).toFixed(0)} MiB, ${median(upRss.rest).toFixed(0)} MiB before it (the import's share: ${(Math.max(...upRss.peak) - median(upRss.rest)).toFixed(0)} MiB)`);
     console.log(`where the time goes (each part alone, median of ${RUNS}):`);
-    for (const [name, ms] of Object.entries(await parts(dir, archive, RUNS))) line(`  ${name}`, ms, 'tar --zstd -x');
+    for (const [name, ms] of Object.entries(await parts(dir, archive, gzArchive, RUNS))) line(`  ${name}`, ms, 'tar --zstd -x');
     rows.push({ raw, rss: median(rss['vessel image import']) });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../util/index.js';
+import { onPath, run } from '../util/index.js';
 import { nodeCheck, uwsgiCheck } from './common.js';
 import type { Check } from './types.js';
 
@@ -87,6 +87,14 @@ function initCheck(libexec: string): Check {
     : { id: 'vessel-init', feature: 'container init (native helper)', status: 'missing', detail: `${path} is not built`, fix: 'npm run build (needs cc)' };
 }
 
+/** gzip layers and .tar.gz imports: igzip where installed (image/tar-forms.ts), else GNU gzip. */
+export function gzipCheck(igzip: boolean = onPath('igzip')): Check {
+  const feature = 'gzip layers and .tar.gz imports';
+  return igzip
+    ? { id: 'gzip', feature, status: 'ok', detail: 'igzip (ISA-L)' }
+    : { id: 'gzip', feature, status: 'warn', detail: 'no igzip: GNU gzip decompresses them, 2-3x slower', fix: 'apt-get install isal (sh scripts/setup.sh does it)' };
+}
+
 export async function linuxChecks(libexec: string, nodeVersion: string): Promise<Check[]> {
   return [
     namespacesCheck(),
@@ -95,6 +103,7 @@ export async function linuxChecks(libexec: string, nodeVersion: string): Promise
     await nftCheck(),
     userNamespacesCheck(),
     initCheck(libexec),
+    gzipCheck(),
     await uwsgiCheck('apt-get install uwsgi-core (sh scripts/setup.sh does it)'),
     nodeCheck(nodeVersion, 'Node 20 or later (nodejs.org, or your distribution)'),
   ];

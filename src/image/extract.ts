@@ -3,9 +3,8 @@ import { open } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { VesselError, errorMessage } from '../util/index.js';
-import { decompressor, toolComplaint, type Compression } from './compression.js';
+import { toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
-import { made } from './garbage.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
@@ -67,15 +66,6 @@ export interface ExtractResult {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/**
- * Where a compressed stream is decompressed: zstd, xz and bzip2 by their tools, which the gate
- * starts on its own input (Node 20 has none of them); gzip by Node's zlib, which is twice as fast
- * as gzip(1) (bench/image-import.js measures both) and hands its output to the gate.
- */
-function nativeDecompression(kind: Compression): kind is 'zstd' | 'xz' | 'bzip2' {
-  return kind === 'zstd' || kind === 'xz' || kind === 'bzip2';
-}
-
 /** How a child of the gate ended, in words ("exit 2", "killed by SIGKILL"). */
 function outcomeText(o: ChildOutcome): string {
   const [what, n] = o.split(':');
@@ -95,7 +85,8 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
   let stoppedBy: Error | undefined;
   const gate = startGate({
     input,
-    ...(nativeDecompression(kind) ? { decompress: { kind, argv: forms.decompress(kind) } } : {}),
+    // Every compressed format is undone by its tool, which the gate starts on its own input.
+    ...(kind !== 'none' ? { decompress: { kind, argv: forms.decompress(kind) } } : {}),
     unpack: forms.extract(dest, root),
     hash: opts.knownDiffId === undefined,
     judge: (entry) => {
@@ -127,7 +118,7 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       // What stopped the stream short explains a short stream best: the producer's failure.
       let upstream: unknown = opts.upstream ? await opts.upstream.then(() => undefined, (e: unknown) => e ?? new Error('failed')) : undefined;
       upstream ??= readError;
-      if (upstream === undefined && r.decompressor !== 'ok' && r.decompressor !== '-' && nativeDecompression(kind)) {
+      if (upstream === undefined && r.decompressor !== 'ok' && r.decompressor !== '-' && kind !== 'none') {
         await r.decompressorSaid?.done();
         upstream = r.decompressorSaid ? toolComplaint(kind, r.decompressorSaid, outcomeText(r.decompressor)) : new Error(outcomeText(r.decompressor));
       }
@@ -204,23 +195,10 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
 }
 
 /**
- * Unpack a tar file, plain or compressed: the gate reads it itself (a native decompressor reads
- * it for the gate), so no byte of it passes through JavaScript; gzip goes through zlib
- * (nativeDecompression says why).
+ * Unpack a tar file, plain or compressed: the gate reads it itself (its decompressor reads it for
+ * the gate), so no byte of it passes through JavaScript.
  */
 export async function extractTarFile(file: string, kind: Compression, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
-  if (kind !== 'none' && !nativeDecompression(kind)) {
-    const { createReadStream } = await import('node:fs');
-    const dec = decompressor(kind);
-    const rs = createReadStream(file, { highWaterMark: 1 << 20 });
-    rs.on('error', (e) => dec.input.destroy(e));
-    rs.pipe(dec.input);
-    try {
-      return await extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
-    } finally {
-      rs.destroy();
-    }
-  }
   const fh = await open(file, 'r');
   let started: ReturnType<typeof extraction>;
   try {
@@ -232,56 +210,10 @@ export async function extractTarFile(file: string, kind: Compression, dest: stri
   return started.result();
 }
 
-/** A gzip stream unpacked as it is written in (extractTarFeed). */
-export interface TarFeed {
-  /**
-   * Bytes of the stream, in order: lent (valid only during the call) unless `owned`. Undefined
-   * when more may follow at once, else a promise that resolves when it may (back-pressure), or
-   * once the unpacking stopped (`result` says why).
-   */
-  write(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
-  /** Every byte written. */
-  end(): void;
-  result: Promise<ExtractResult>;
-  abort(): void;
-}
-
-/**
- * Unpack a gzip stream written in as it arrives (registry pulls of gzip layers: the formats the
- * gate decompresses itself are followed in their file instead, extractTarFollow). zlib reads
- * what it is given later, on its own thread (so a lent chunk is copied), and its output is new
- * Buffers: both are collected as they pile up (garbage.ts).
- */
-export function extractTarFeed(kind: Compression, dest: string, opts: ExtractOptions): TarFeed {
-  if (kind === 'none' || nativeDecompression(kind)) throw new Error(`extractTarFeed: ${kind} is followed in its file (extractTarFollow)`);
-  const dec = decompressor(kind);
-  const result = extractTarStream(dec.output, dest, { ...opts, upstream: dec.done });
-  result.catch(() => undefined);
-  dec.output.on('data', (c: Buffer) => made(c.length));
-  return {
-    write: (chunk, owned) => {
-      if (!owned) made(chunk.length);
-      return dec.input.write(owned ? chunk : Buffer.from(chunk)) ? undefined : waitDrain(dec.input, result);
-    },
-    end: () => dec.input.end(),
-    result,
-    abort: () => {
-      // With an error: a gunzip destroyed without one never settles `done`.
-      dec.output.destroy(new Error('the download stopped'));
-      dec.abort();
-    },
-  };
-}
-
 /** The descriptor behind a pipe stream (net.Socket's handle), when there is one: written to directly, without a copy. */
 function descriptorOf(w: Writable): number | undefined {
   const fd = (w as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
-}
-
-/** The formats the gate unpacks from a file it follows: plain tar, and what it decompresses itself. */
-export function followable(kind: Compression): boolean {
-  return kind === 'none' || nativeDecompression(kind);
 }
 
 /** A file unpacked as its writer appends to it (extractTarFollow). */
@@ -303,7 +235,7 @@ const NOTIFY_EVERY = 256 * 1024;
 const WAKE = Buffer.from([1]);
 
 /**
- * Unpack a file (plain tar or followable()) while the caller is still writing it (registry
+ * Unpack a file (plain or compressed) while the caller is still writing it (registry
  * pulls write each chunk to the blob's file anyway): the gate's follower reads it from offset 0
  * as it grows (on Linux, splice: no copy), so the bytes are not written a second time, into a
  * pipe, from this thread. `file` is opened here; the gate keeps its own descriptor, so the file
@@ -311,7 +243,6 @@ const WAKE = Buffer.from([1]);
  * read yet.
  */
 export function extractTarFollow(file: string, kind: Compression, dest: string, opts: ExtractOptions): FollowFeed {
-  if (!followable(kind)) throw new Error(`extractTarFollow: ${kind} is not decompressed by the gate`);
   const fd = openSync(file, 'r');
   let started: ReturnType<typeof extraction>;
   try {

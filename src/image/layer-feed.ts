@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VesselError } from '../util/index.js';
 import { detectCompression } from './compression.js';
-import { extractTarFeed, extractTarFollow, followable, type ExtractResult, type FollowFeed, type TarFeed } from './extract.js';
+import { extractTarFollow, type ExtractResult, type FollowFeed } from './extract.js';
 import { finishStaged, lowerLinksAllowed, type StagedLayer } from './layer.js';
 import type { Descriptor } from './store.js';
 
@@ -10,10 +10,9 @@ import type { Descriptor } from './store.js';
  * A layer unpacked while its blob arrives (registry pulls): the caller appends the compressed
  * bytes to the blob's file as it receives them and says so here, and they go through the
  * decompressor into the one safe extraction (the native gate and its judge) in the same pass —
- * no second read of the blob, no buffering beyond the pipes' own. Plain tar, zstd, xz and bzip2
- * are read by the gate from the file itself as it grows (extractTarFollow: the bytes are not
- * written a second time, into a pipe, from Node's thread); gzip, which Node's zlib decompresses,
- * is written into zlib (extractTarFeed). The caller verifies the blob's digest: by hashing it
+ * no second read of the blob, no buffering beyond the pipes' own. Whatever the format, the gate
+ * reads the file itself as it grows (extractTarFollow), straight or through its decompressor:
+ * the bytes are not written a second time, into a pipe, from Node's thread. The caller verifies the blob's digest: by hashing it
  * itself before end(), or, for a plain tar (digestsBlob), by comparing end()'s diff id — the gate
  * hashed every byte of the file, which is the blob — before it names the blob or commits
  * anything; until then the unpacked directory is staging, never part of the store.
@@ -21,11 +20,11 @@ import type { Descriptor } from './store.js';
 export interface LayerFeed {
   /**
    * `chunk` has just been appended to the file (the whole file, from its first byte, in
-   * order: a resumed download says so of the bytes kept too). Lent: valid only during the call,
-   * unless `owned`. Undefined when more may follow at once, else a promise that resolves when it
-   * may (gzip's back-pressure); throws or rejects once the unpacking failed.
+   * order: a resumed download says so of the bytes kept too). Lent: valid only during the call.
+   * Never waits (the file holds what the unpacker has not read yet); throws once the unpacking
+   * failed.
    */
-  grew(chunk: Buffer, owned?: boolean): Promise<void> | undefined;
+  grew(chunk: Buffer): void;
   /**
    * The file is complete and its digest verified (it may have been renamed `blobPath` since):
    * finish unpacking and give the staged layer.
@@ -55,9 +54,6 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
   await mkdir(layerDir, { mode: 0o755 });
   let head: Buffer[] = [];
   let headBytes = 0;
-  /** gzip's: the bytes are written into zlib. */
-  let written: TarFeed | undefined;
-  /** The others': the gate reads the file. */
   let followed: FollowFeed | undefined;
   let plain = false;
   let result: Promise<ExtractResult> | undefined;
@@ -69,49 +65,36 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     plain = kind === 'none';
     // The gate hashes what it reads (the diff id): for a plain tar that is the blob's digest too,
     // computed off Node's thread, so the caller does not hash the blob (digestsBlob).
-    const xopts = { source: opts.source, externalLinks: lowerLinksAllowed(opts) };
-    if (followable(kind)) {
-      followed = extractTarFollow(file, kind, layerDir, xopts);
-      result = followed.result;
-    } else {
-      written = extractTarFeed(kind, layerDir, xopts);
-      result = written.result;
-    }
+    followed = extractTarFollow(file, kind, layerDir, { source: opts.source, externalLinks: lowerLinksAllowed(opts) });
+    result = followed.result;
     result.catch((e: unknown) => { failure = e; });
     settled = result.then(() => undefined, () => undefined);
   };
-  const push = (chunk: Buffer, owned?: boolean): Promise<void> | undefined => {
+  const push = (bytes: number): void => {
     if (failure !== undefined) throw failure;
-    if (followed) {
-      followed.grew(chunk.length);
-      return undefined;
-    }
-    return written!.write(chunk, owned)?.then(() => {
-      if (failure !== undefined) throw failure;
-    });
+    followed!.grew(bytes);
   };
-  const flushHead = (file: string): Promise<void> | undefined => {
+  const flushHead = (file: string): void => {
     const first = Buffer.concat(head);
     head = [];
     start(first, file);
-    return push(first, true);
+    push(first.length);
   };
 
   return {
-    grew(chunk, owned) {
-      if (result) return push(chunk, owned);
+    grew(chunk) {
+      if (result) return push(chunk.length);
       // Kept until the first bytes say the format: the feed's own copy of a lent chunk.
-      head.push(owned ? chunk : Buffer.from(chunk));
+      head.push(Buffer.from(chunk));
       headBytes += chunk.length;
-      return headBytes >= MAGIC ? flushHead(opts.file) : undefined;
+      if (headBytes >= MAGIC) flushHead(opts.file);
     },
     get digestsBlob() {
       return result ? plain : undefined;
     },
     async end(blob, blobPath) {
-      if (!result) await flushHead(blobPath);
-      if (followed) followed.end();
-      else written!.end();
+      if (!result) flushHead(blobPath);
+      followed!.end();
       const r = await result!;
       // The gate read a plain tar's file itself: its digest is the blob's only if it read it all.
       if (plain && r.streamBytes !== blob.size) throw new VesselError('E_ARCHIVE', `${opts.source}: the unpacker read ${r.streamBytes} bytes of a ${blob.size}-byte blob`);
@@ -119,7 +102,7 @@ export async function openLayerFeed(staging: string, name: string, opts: { sourc
     },
     async abort() {
       if (!result) return;
-      (followed ?? written)!.abort();
+      followed!.abort();
       await settled;
     },
   };

@@ -71,14 +71,14 @@ export function httpFailure(display: string, what: string, status: number, text 
 /** A sink that drops the first `n` bytes it is lent (a server that ignored our Range header). */
 function skipLent(n: number, sink: ChunkSink): ChunkSink {
   let left = n;
-  return (c, owned) => {
+  return (c) => {
     if (left >= c.length) {
       left -= c.length;
       return undefined;
     }
     const rest = left > 0 ? c.subarray(left) : c;
     left = 0;
-    return sink(rest, owned);
+    return sink(rest);
   };
 }
 

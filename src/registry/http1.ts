@@ -194,7 +194,7 @@ class Conn {
       // waits and are handed on in turn (they were lost when the list was taken whole). The
       // sink is set in the same microtask as the list is found empty: no read comes between.
       (async () => {
-        for (let b = this.early.shift(); b; b = this.early.shift()) await sink(b, true);
+        for (let b = this.early.shift(); b; b = this.early.shift()) await sink(b);
       })().then(go, (e: unknown) => this.abort(e as Error));
     });
   }

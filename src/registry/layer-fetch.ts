@@ -34,7 +34,7 @@ export interface LayerJob {
 /**
  * One layer in one streamed pass: each chunk is appended to `<hex>.part` (the blob the store
  * keeps, and what a rerun resumes from) and hashed, and the unpacker reads that file as it grows
- * (the native gate follows it; gzip's zlib is handed the chunk: image/layer-feed.ts); at the end
+ * (the native gate follows it, through the format's decompressor: image/layer-feed.ts); at the end
  * the digest is checked before the blob gets its name, then the unpacked tree's diff id. A plain
  * tar is hashed by the gate instead (BlobDigest): its digest is known once the gate has read the
  * whole file, i.e. after the feed's end, and the blob is named only then. Bytes a
@@ -67,7 +67,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       // bytes hashed. A disk that cannot keep up pauses the download as a slow stream would.
       const fd = openSync(part, have > 0 ? 'a' : 'w', 0o644);
       fh = fd;
-      const take = (c: Buffer, owned?: boolean): Promise<void> | undefined => {
+      const take = (c: Buffer): undefined => {
         j.signal?.throwIfAborted();
         const over = tooLong(j.what, have + c.length, j.desc.size);
         if (over) throw over;
@@ -75,10 +75,10 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         have += c.length;
         fetched += c.length;
         j.rep.bytes(c.length);
-        // Already in the file, which the unpacker reads (gzip's zlib: a copy of the chunk).
-        const wait = feed.grew(c, owned);
+        // Already in the file, which the unpacker reads: never a reason to wait.
+        feed.grew(c);
         digest.update(c);
-        return wait;
+        return undefined;
       };
       await withRetry(async () => {
         await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
@@ -131,15 +131,14 @@ async function resumable(file: string, size: number): Promise<number> {
 
 /**
  * The first `n` bytes of `file` (kept by an earlier attempt) to the hash, and told to the feed
- * (the gate reads them from the file itself; gzip's zlib is given them).
+ * (the gate reads them from the file itself).
  */
 async function replay(file: string, n: number, digest: BlobDigest, feed: LayerFeed): Promise<void> {
   const rs = createReadStream(file, { end: n - 1, highWaterMark: CHUNK });
   try {
     for await (const c of rs as AsyncIterable<Buffer>) {
-      const wait = feed.grew(c, true);
+      feed.grew(c);
       digest.update(c);
-      await wait;
     }
   } finally {
     rs.destroy();

@@ -16,11 +16,10 @@ export interface ObjectStat {
 
 /**
  * Takes an object's bytes in order. The chunk is lent: valid only during the call (a transport
- * may read the next bytes into the same memory) — unless `owned`, when the sink may keep it (a
- * stream's chunks are the reader's). A returned promise pauses the transfer until it settles; a
- * rejection stops it with that reason.
+ * may read the next bytes into the same memory). A returned promise pauses the transfer until it
+ * settles; a rejection stops it with that reason.
  */
-export type ChunkSink = (chunk: Buffer, owned?: boolean) => Promise<void> | undefined;
+export type ChunkSink = (chunk: Buffer) => Promise<void> | undefined;
 
 /** A stream's chunks into a sink, honouring its back-pressure: for media whose reads are streams. */
 export function pumpStream(src: Readable, sink: ChunkSink): Promise<void> {
@@ -37,7 +36,7 @@ export function pumpStream(src: Readable, sink: ChunkSink): Promise<void> {
     src.on('data', (c: Buffer) => {
       if (settled) return;
       try {
-        const wait = sink(c, true);
+        const wait = sink(c);
         if (wait) {
           src.pause();
           wait.then(() => { if (!settled) src.resume(); }, fail);

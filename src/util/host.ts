@@ -1,6 +1,8 @@
 import { spawn as nodeSpawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { debugEnabled, log } from './log.js';
 import { VesselError } from './errors.js';
 
@@ -232,6 +234,29 @@ export function setHostRunner(runner: HostRunner): () => void {
   return () => {
     current = previous;
   };
+}
+
+const found = new Map<string, boolean>();
+
+/**
+ * Whether `program` is an executable file in a directory of PATH, asked once per process: for a
+ * choice between tools that do the same job (image/tar-forms.ts), never to skip a required one.
+ */
+export function onPath(program: string): boolean {
+  let yes = found.get(program);
+  if (yes === undefined) {
+    yes = (process.env.PATH ?? '').split(delimiter).some((dir) => {
+      if (!dir) return false;
+      try {
+        accessSync(join(dir, program), fsConstants.X_OK);
+        return statSync(join(dir, program)).isFile();
+      } catch {
+        return false;
+      }
+    });
+    found.set(program, yes);
+  }
+  return yes;
 }
 
 /** Shorthand for host().run(). */

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createServer as netServer, connect } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
+import { Readable } from 'node:stream';
 
 const execFileAsync = promisify(execFile);
 
@@ -539,10 +540,10 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     };
     res.writeHead(m ? 206 : 200, headers);
     if (req.method === 'HEAD') return void res.end();
-    if (fake) return void res.end(fake.subarray(start));
-    const cut = getFailures > 0 && path.includes('/blobs/') && size - start > getFailBytes;
+    const cut = !fake && getFailures > 0 && path.includes('/blobs/') && size - start > getFailBytes;
     if (cut) getFailures--;
-    const rs = createReadStream(file, { start, highWaterMark: 256 << 10, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
+    // Tampered content is paced and counted as a file's is: it stands in for the file.
+    const rs = fake ? Readable.from(pieces(fake.subarray(start), 256 << 10)) : createReadStream(file, { start, highWaterMark: 256 << 10, ...(cut ? { end: start + getFailBytes - 1 } : {}) });
     entry.sent = 0;
     const pace = path.includes('/blobs/') ? rate : 0;
     const blob = path.includes('/blobs/');
@@ -600,6 +601,11 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `b` in pieces of at most `n` bytes (views, not copies). */
+function* pieces(b: Buffer, n: number): Generator<Buffer> {
+  for (let off = 0; off < b.length; off += n) yield b.subarray(off, off + n);
 }
 
 // ---------------------------------------------------------------- a TCP proxy with fault hooks

@@ -53,7 +53,7 @@ describe('vessel doctor (real Linux probes)', () => {
     expect(r.stderr).toBe('');
     const doc = JSON.parse(r.stdout) as { os: string; checks: Array<{ id: string; status: string; detail: string; fix?: string }> };
     expect(doc.os).toBe('linux');
-    expect(doc.checks.map((c) => c.id)).toEqual(['namespaces', 'cgroups', 'overlayfs', 'nftables', 'userns', 'vessel-init', 'uwsgi', 'node']);
+    expect(doc.checks.map((c) => c.id)).toEqual(['namespaces', 'cgroups', 'overlayfs', 'nftables', 'userns', 'vessel-init', 'gzip', 'uwsgi', 'node']);
     const by = Object.fromEntries(doc.checks.map((c) => [c.id, c]));
     expect(by.cgroups!.detail.startsWith(cgroupKind())).toBe(true);
     expect(by.cgroups!.detail).toMatch(/memory.*pids.*cpu/);
@@ -61,6 +61,7 @@ describe('vessel doctor (real Linux probes)', () => {
     expect(by.nftables!.detail).toBe(execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim());
     expect(by.uwsgi!.detail).toBe(`uwsgi ${execFileSync('uwsgi', ['--version'], { encoding: 'utf8' }).trim()}`);
     expect(by.node!.detail).toBe(`node ${process.version}`);
+    expect(by.gzip!).toMatchObject({ status: 'ok', detail: 'igzip (ISA-L)' });
     // Everything the test suite itself needs is here, so nothing is missing, and the exit says so.
     expect(doc.checks.filter((c) => c.status === 'missing')).toEqual([]);
     expect(r.code).toBe(0);
@@ -71,7 +72,7 @@ describe('vessel doctor (real Linux probes)', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('vessel doctor: can this Linux host run each feature?');
-    expect(lines.filter((l) => /^ {2}(ok|warn|MISSING|info) /.test(l))).toHaveLength(8);
+    expect(lines.filter((l) => /^ {2}(ok|warn|MISSING|info) /.test(l))).toHaveLength(9);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cgroupCheck } from '../../src/doctor/linux.js';
+import { cgroupCheck, gzipCheck } from '../../src/doctor/linux.js';
 import { renderDoctor } from '../../src/doctor/index.js';
 
 // The cgroup probe on trees laid out as the kernel mounts them (the real host's is checked by
@@ -50,5 +50,12 @@ describe('doctor: cgroups', () => {
       '1 missing, 0 with limits',
       '',
     ].join('\n'));
+  });
+});
+
+describe('doctor: gzip', () => {
+  it('igzip installed: ok; without it a warning (GNU gzip works, slower) with the package to install', () => {
+    expect(gzipCheck(true)).toMatchObject({ id: 'gzip', status: 'ok', detail: 'igzip (ISA-L)' });
+    expect(gzipCheck(false)).toMatchObject({ id: 'gzip', status: 'warn', fix: 'apt-get install isal (sh scripts/setup.sh does it)' });
   });
 });

@@ -22,14 +22,14 @@ describe('openLayerFeed: a layer appended to its file in lent chunks, each overw
   expect(spawnSync('zstd', ['-q', '-1', '-f', tar, '-o', `${tar}.zst`]).status).toBe(0);
   writeFileSync(`${tar}.gz`, gzipSync(readFileSync(tar), { level: 1 }));
 
-  for (const [kind, file] of [['plain tar', tar], ['zstd (the gate decompresses)', `${tar}.zst`], ['gzip (zlib decompresses)', `${tar}.gz`]] as const) {
+  for (const [kind, file] of [['plain tar', tar], ['zstd (the gate decompresses)', `${tar}.zst`], ['gzip (the gate decompresses with igzip)', `${tar}.gz`]] as const) {
     it(kind, async () => {
       const blob = readFileSync(file);
       const digest = `sha256:${sha(blob)}` as const;
       const staging = join(root, `staging-${kind.split(' ')[0]}`);
       mkdirSync(staging, { recursive: true });
       // As layer-fetch.ts writes it: each chunk appended to the blob's file, then told to the
-      // feed (the gate follows the file; gzip's zlib is handed the lent chunk).
+      // feed (the gate follows the file).
       const part = join(staging, 'blob.part');
       writeFileSync(part, '');
       const feed = await openLayerFeed(staging, 'l', { source: kind, whiteouts: true, file: part });
@@ -37,9 +37,8 @@ describe('openLayerFeed: a layer appended to its file in lent chunks, each overw
       for (let off = 0; off < blob.length; off += buf.length) {
         const n = blob.copy(buf, 0, off, off + buf.length);
         appendFileSync(part, buf.subarray(0, n));
-        const p = feed.grew(buf.subarray(0, n));
+        feed.grew(buf.subarray(0, n));
         buf.fill(0x5a);
-        await p;
       }
       const staged = await feed.end({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }, part);
       expect(sha(readFileSync(join(staged.layerDir, 'data')))).toBe(sha(content));

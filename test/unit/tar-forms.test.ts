@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tarForms, type TarForms } from '../../src/image/tar-forms.js';
+import { onPath } from '../../src/util/index.js';
 import { GNU_ONLY_TAR_OPTIONS, bsdtarRefuses } from '../helpers/bsdtar.js';
 
 /**
@@ -120,6 +121,12 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
 
   it('decompressors: the tools of FreeBSD\'s base (gzip, xz, zstd, bzip2), zstd without its progress output', () => {
     expect(GNU.decompress('zstd')).toEqual(['zstd', '-dc', '-q']);
+    expect(['gzip', 'xz', 'zstd', 'bzip2'].map((k) => BSD.decompress(k as 'gzip')[0])).toEqual(['gzip', 'xz', 'zstd', 'bzip2']);
+  });
+
+  it('gzip on Linux: igzip (ISA-L) where installed — CI installs it (isal), so this test requires it', () => {
+    expect(onPath('igzip')).toBe(true);
+    expect(GNU.decompress('gzip')).toEqual(['igzip', '-dc']);
   });
 });
 
