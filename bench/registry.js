@@ -98,17 +98,26 @@ function makeImage(mb) {
   return { env, blob: join(dir, 'reg', 'blobs', 'sha256', layer.digest.slice(7)), size: layer.size };
 }
 
-/** Each candidate once per round, interleaved, after one warm-up round. */
+/**
+ * Each candidate once per round, interleaved, after one warm-up round. Besides the medians, each
+ * vessel row's ratio to the best client of the same round (paired): this shared machine has slow
+ * and fast spells of seconds, which then hit both alike.
+ */
 function rounds(cands) {
   const res = new Map(cands.map((c) => [c.name, []]));
+  const paired = new Map(cands.map((c) => [c.name, []]));
   for (let i = 0; i <= runs; i++) {
+    const round = new Map();
     for (const c of cands) {
       c.before?.();
       const m = c.run();
       if (i > 0) res.get(c.name).push(m);
+      round.set(c.name, m.ms);
     }
+    const best = Math.min(...cands.filter((c) => !c.vessel && !c.floor).map((c) => round.get(c.name)));
+    if (i > 0 && Number.isFinite(best)) for (const c of cands) paired.get(c.name).push(round.get(c.name) / best);
   }
-  return cands.map((c) => ({ name: c.name, vessel: c.vessel ?? false, floor: c.floor ?? false, ms: median(res.get(c.name).map((m) => m.ms)), rss: Math.max(...res.get(c.name).map((m) => m.rssKiB)) }));
+  return cands.map((c) => ({ name: c.name, vessel: c.vessel ?? false, floor: c.floor ?? false, ms: median(res.get(c.name).map((m) => m.ms)), rss: Math.max(...res.get(c.name).map((m) => m.rssKiB)), paired: paired.get(c.name) }));
 }
 
 const summary = [];
@@ -119,7 +128,11 @@ function report(title, rows, mb) {
     const mbps = (mb * 1.048576) / (r.ms / 1000);
     const ratio = Number.isFinite(best) ? `  ×${(r.ms / best).toFixed(2)} of the best client${r.floor ? ' (not a client: what a pull adds)' : ''}` : '';
     console.log(`${r.name.padEnd(24)} ${r.ms.toFixed(0).padStart(7)} ms  ${mbps.toFixed(0).padStart(5)} MB/s  peak RSS ${(r.rss / 1024).toFixed(0).padStart(4)} MiB${ratio}`);
-    summary.push({ title, name: r.name, mb, ratio: r.ms / best, rssMiB: r.rss / 1024 });
+    if (r.vessel && r.paired.length) {
+      const sorted = [...r.paired].sort((a, b) => a - b).map((x) => x.toFixed(2)).join(' ');
+      console.log(`${''.padEnd(24)} paired with the round's best client: median ×${median(r.paired).toFixed(2)} (${sorted})`);
+    }
+    summary.push({ title, name: r.name, mb, ratio: r.ms / best, paired: r.paired.length ? median(r.paired) : undefined, rssMiB: r.rss / 1024 });
   }
 }
 
@@ -262,7 +275,7 @@ try {
     console.log(t);
     for (const n of [...new Set(summary.filter((s) => s.title === t).map((s) => s.name))]) {
       const rows = summary.filter((s) => s.title === t && s.name === n);
-      console.log(`  ${n.padEnd(30)} ${rows.map((r) => `${r.mb} MB: ×${r.ratio.toFixed(2)}, ${r.rssMiB.toFixed(0).padStart(4)} MiB`).join('   ')}`);
+      console.log(`  ${n.padEnd(30)} ${rows.map((r) => `${r.mb} MB: ×${r.ratio.toFixed(2)}${r.paired === undefined ? '' : ` (paired ×${r.paired.toFixed(2)})`}, ${r.rssMiB.toFixed(0).padStart(4)} MiB`).join('   ')}`);
     }
   }
 } finally {
