@@ -50,6 +50,12 @@ export interface RetryOptions {
   baseMs?: number;
   maxMs?: number;
   onRetry?: (attempt: number, e: unknown, delayMs: number) => void;
+  /**
+   * Once aborted, nothing is tried again and no back-off is waited out: the failure is the
+   * signal's reason (whatever the aborted attempt threw on its way out — a reset socket looks
+   * transient), so the caller sees a stop from outside, not a registry that went away.
+   */
+  signal?: AbortSignal;
 }
 
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
@@ -57,9 +63,11 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: Retry
   const base = o.baseMs ?? 250;
   const max = o.maxMs ?? 8_000;
   for (let i = 1; ; i++) {
+    o.signal?.throwIfAborted();
     try {
       return await fn(i);
     } catch (e) {
+      if (o.signal?.aborted) throw o.signal.reason;
       if (!isTransient(e)) throw e;
       if (i >= attempts) {
         throw new VesselError('E_REGISTRY', `${o.where}: ${o.what}: ${errorMessage(e) || String((e as { code?: string }).code)} (gave up after ${attempts} attempts)`, {
@@ -70,7 +78,9 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: Retry
       // Full jitter: concurrent clients hitting a restarting server do not retry in lockstep.
       const delay = Math.round(Math.random() * Math.min(max, base * 2 ** (i - 1)));
       o.onRetry?.(i, e, delay);
-      await sleep(delay);
+      await sleep(delay, undefined, o.signal ? { signal: o.signal } : {}).catch((err: unknown) => {
+        throw o.signal?.aborted ? o.signal.reason : err;
+      });
     }
   }
 }

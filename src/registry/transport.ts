@@ -21,16 +21,59 @@ export interface ObjectStat {
  */
 export type ChunkSink = (chunk: Buffer) => Promise<void> | undefined;
 
-/** A stream's chunks into a sink, honouring its back-pressure: for media whose reads are streams. */
-export function pumpStream(src: Readable, sink: ChunkSink): Promise<void> {
+/**
+ * What a read is asked for: the object from `offset` on, and a signal that stops it (a pull whose
+ * caller went away, or whose other download failed). An aborted read ends at once — a transfer
+ * that is waiting for the server included — and rejects with the signal's reason.
+ */
+export interface ReadOptions {
+  offset?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls `stop` with the reason when `signal` aborts (at once when it already has); returns what
+ * undoes the listening, to be called when the operation it guards is over.
+ */
+export function onAbort(signal: AbortSignal | undefined, stop: (reason: unknown) => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    stop(signal.reason);
+    return () => undefined;
+  }
+  const listener = (): void => stop(signal.reason);
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+/**
+ * `p`, or the signal's reason as soon as it aborts: for a step of a protocol (an sftp OPEN, an FTP
+ * SIZE) that has no way to be cancelled itself. Its late answer, if one ever comes, is dropped.
+ */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const off = onAbort(signal, reject);
+    p.then((v) => { off(); resolve(v); }, (e: unknown) => { off(); reject(e); });
+  });
+}
+
+/**
+ * A stream's chunks into a sink, honouring its back-pressure: for media whose reads are streams.
+ * An abort destroys the stream (its connection with it) and rejects with the signal's reason.
+ */
+export function pumpStream(src: Readable, sink: ChunkSink, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    let off = (): void => undefined;
     const fail = (e: unknown) => {
       if (settled) return;
       settled = true;
+      off();
       src.destroy();
       reject(e);
     };
+    off = onAbort(signal, fail);
     // 'data' events, not an async iterator: that one concatenates whatever is buffered into a
     // new Buffer at every step (a copy of each byte, and garbage).
     src.on('data', (c: Buffer) => {
@@ -48,6 +91,7 @@ export function pumpStream(src: Readable, sink: ChunkSink): Promise<void> {
     src.once('end', () => {
       if (settled) return;
       settled = true;
+      off();
       resolve();
     });
     src.once('error', fail);
@@ -61,13 +105,18 @@ export interface Transport {
   /** How many blobs may be read at once (undefined: PARALLEL_BLOBS); 1 where the medium runs one transfer at a time. */
   readonly parallel?: number;
   stat(key: string): Promise<ObjectStat | undefined>;
-  /** The object's bytes from `offset` on; a VesselError E_NOT_FOUND when absent. */
-  get(key: string, opts?: { offset?: number }): Promise<Readable>;
+  /**
+   * The object's bytes from `offset` on; a VesselError E_NOT_FOUND when absent. An abort of
+   * `signal` ends the read wherever it waits (the stream is destroyed, its connection let go).
+   */
+  get(key: string, opts?: ReadOptions): Promise<Readable>;
   /**
    * The same bytes lent to `sink` chunk by chunk, with no stream in between and no buffer per
-   * chunk (layer downloads); resolves at the object's end. Where absent, get() is pumped.
+   * chunk (layer downloads); resolves at the object's end. Rejects with the signal's reason as
+   * soon as it aborts, not at the next chunk: a stalled server sends none. Where absent, get()
+   * is pumped.
    */
-  pump?(key: string, sink: ChunkSink, opts?: { offset?: number }): Promise<void>;
+  pump?(key: string, sink: ChunkSink, opts?: ReadOptions): Promise<void>;
   /** Store the stream under `key`; `size` when known lets transports pick single or multipart. */
   put(key: string, body: Readable, size?: number): Promise<void>;
   /** Every key under `prefix` (recursively), relative to the registry root. Undefined: cannot list. */
@@ -111,18 +160,18 @@ export interface Registry {
   readonly parallel?: number;
   /** True when the blob is there whole (right size). */
   hasBlob(name: string, digest: Digest, size: number): Promise<boolean>;
-  getBlob(name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable>;
-  /** The blob's bytes lent to `sink` (Transport.pump); resolves at its end. */
-  pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts?: { offset?: number }): Promise<void>;
+  getBlob(name: string, digest: Digest, opts?: ReadOptions): Promise<Readable>;
+  /** The blob's bytes lent to `sink` (Transport.pump); resolves at its end, rejects with the signal's reason once it aborts. */
+  pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts?: ReadOptions): Promise<void>;
   /** Upload a blob; `open` is called again for each retry, so it must give a fresh stream. */
   putBlob(name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void>;
   /** The manifest `tag` of `name` points at, or undefined when there is no such tag. */
-  getManifest(name: string, tagOrDigest: string): Promise<FetchedManifest | undefined>;
+  getManifest(name: string, tagOrDigest: string, opts?: { signal?: AbortSignal }): Promise<FetchedManifest | undefined>;
   /** Store the manifest and point name:tag at it. The ref is the very last thing written. */
   putManifest(name: string, tag: string, manifest: FetchedManifest): Promise<void>;
   tags(name: string): Promise<string[]>;
   /** Detached signature documents of a manifest digest (sign.ts). */
   putSignature(name: string, digest: Digest, doc: string): Promise<void>;
-  getSignature(name: string, digest: Digest): Promise<string | undefined>;
+  getSignature(name: string, digest: Digest, opts?: { signal?: AbortSignal }): Promise<string | undefined>;
   close(): Promise<void>;
 }
