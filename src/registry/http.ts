@@ -1,11 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, pipeline as chain, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VesselError } from '../util/index.js';
 import type { Auth } from './url.js';
 import { TransientError } from './retry.js';
-import type { ChunkSink, ObjectStat, Transport } from './transport.js';
+import type { ChunkSink, ObjectStat, ReadOptions, Transport } from './transport.js';
 import { HttpClient, originOf, type Response } from './http1.js';
 
 export interface HttpResponse {
@@ -16,12 +16,16 @@ export interface HttpResponse {
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
-/** One HTTP request with a streamed body; the response body is left for the caller to read. */
-export function request(url: string, method: string, headers: Record<string, string>, body?: Readable | Buffer): Promise<HttpResponse> {
+/**
+ * One HTTP request with a streamed body; the response body is left for the caller to read. An
+ * abort of `signal`, until the response has been read, destroys the request and its socket (the
+ * body stream fails): node's own `signal` option, which stays armed until the request closes.
+ */
+export function request(url: string, method: string, headers: Record<string, string>, body?: Readable | Buffer, signal?: AbortSignal): Promise<HttpResponse> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((res, rej) => {
-    const req = mod.request(u, { method, headers, agent: u.protocol === 'https:' ? agents.https : agents.http, timeout: 60_000 }, (r) => {
+    const req = mod.request(u, { method, headers, agent: u.protocol === 'https:' ? agents.https : agents.http, timeout: 60_000, ...(signal ? { signal } : {}) }, (r) => {
       res({ status: r.statusCode ?? 0, headers: r.headers, body: r });
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
@@ -43,10 +47,14 @@ export async function drain(r: HttpResponse): Promise<string> {
   return s;
 }
 
-/** Drop the first `n` bytes (a server that ignored our Range header). */
-export function skipBytes(n: number): Transform {
+/**
+ * `src` without its first `n` bytes (a server that ignored our Range header). Chained, not piped:
+ * a failure of `src` (a cut connection, an abort) fails the result too, where pipe() would leave
+ * its reader waiting for an end that never comes.
+ */
+export function skipBytes(src: Readable, n: number): Readable {
   let left = n;
-  return new Transform({
+  return chain(src, new Transform({
     transform(c: Buffer, _e, cb) {
       if (left >= c.length) {
         left -= c.length;
@@ -56,7 +64,7 @@ export function skipBytes(n: number): Transform {
       left = 0;
       cb(null, out);
     },
-  });
+  }), () => undefined);
 }
 
 /** The status classes every HTTP-based transport handles alike. */
@@ -97,9 +105,9 @@ export class HttpTransport implements Transport {
     return `${this.base}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  private send(method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}): Promise<Response> {
+  private send(method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
     const u = new URL(this.url(key));
-    return this.client.request(originOf(u), method, u.pathname, { ...basicAuth(this.auth), ...headers });
+    return this.client.request(originOf(u), method, u.pathname, { ...basicAuth(this.auth), ...headers }, signal);
   }
 
   async stat(key: string): Promise<ObjectStat | undefined> {
@@ -112,8 +120,8 @@ export class HttpTransport implements Transport {
   }
 
   /** The object from `offset`: its answer, and how many leading bytes of it to drop. */
-  private async open(key: string, offset: number): Promise<{ r: Response; skip: number }> {
-    const r = await this.send('GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {});
+  private async open(key: string, offset: number, signal: AbortSignal | undefined): Promise<{ r: Response; skip: number }> {
+    const r = await this.send('GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
     if (r.status === 404 || r.status === 410) {
       r.discard();
       throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
@@ -124,13 +132,13 @@ export class HttpTransport implements Transport {
     throw httpFailure(this.display, `GET ${key}`, r.status, text);
   }
 
-  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
-    const { r, skip } = await this.open(key, opts.offset ?? 0);
-    return skip > 0 ? r.stream().pipe(skipBytes(skip)) : r.stream();
+  async get(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const { r, skip } = await this.open(key, opts.offset ?? 0, opts.signal);
+    return skip > 0 ? skipBytes(r.stream(), skip) : r.stream();
   }
 
-  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
-    const { r, skip } = await this.open(key, opts.offset ?? 0);
+  async pump(key: string, sink: ChunkSink, opts: ReadOptions = {}): Promise<void> {
+    const { r, skip } = await this.open(key, opts.offset ?? 0, opts.signal);
     return r.pump(skip > 0 ? skipLent(skip, sink) : sink);
   }
 

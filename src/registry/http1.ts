@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
-import type { ChunkSink } from './transport.js';
+import { onAbort, type ChunkSink } from './transport.js';
 
 /**
  * A small HTTP/1.1 client for the pull path (S3 and plain http(s) registries): GET and HEAD on
@@ -116,9 +116,11 @@ class Conn {
   private early: Buffer[] = [];
   private onHead: ((h: ResponseHead) => void) | undefined;
   private onEnd: (() => void) | undefined;
-  private onFail: ((e: Error) => void) | undefined;
-  /** The current exchange failed (and how). */
-  private failure: Error | undefined;
+  private onFail: ((e: unknown) => void) | undefined;
+  /** The current exchange failed (and how: an Error, or an abort signal's reason). */
+  private failure: { reason: unknown } | undefined;
+  /** Stops listening to the current exchange's abort signal. */
+  private unwatch: (() => void) | undefined;
   /** The socket is gone or its stream is no longer in step: never used again. */
   private dead = false;
   private keepAlive = true;
@@ -147,8 +149,13 @@ class Conn {
     return !this.dead && !this.socket.destroyed && this.keepAlive;
   }
 
-  /** Send one request; resolves with the head, rejects when the connection fails first. */
-  send(method: string, path: string, headers: Record<string, string>): Promise<ResponseHead> {
+  /**
+   * Send one request; resolves with the head, rejects when the connection fails first. Until the
+   * exchange is over (its body taken or dropped), an abort of `signal` closes the connection at
+   * once and fails the exchange with the signal's reason: a server that has stopped sending is
+   * not waited for (TIMEOUT_MS is for servers, not for a caller that has gone).
+   */
+  send(method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<ResponseHead> {
     this.method = method;
     this.head = [];
     this.headBytes = 0;
@@ -172,13 +179,14 @@ class Conn {
       this.socket.ref();
       this.socket.setTimeout(TIMEOUT_MS);
       this.socket.write(text);
+      this.unwatch = onAbort(signal, (reason) => this.abort(reason));
     });
   }
 
   /** Lend the body to `sink`, beginning with what arrived with the head. */
   pump(sink: ChunkSink): Promise<void> {
     return new Promise((res, rej) => {
-      if (this.failure) return rej(this.failure);
+      if (this.failure) return rej(this.failure.reason);
       this.onEnd = res;
       this.onFail = rej;
       const go = (): void => {
@@ -195,7 +203,7 @@ class Conn {
       // sink is set in the same microtask as the list is found empty: no read comes between.
       (async () => {
         for (let b = this.early.shift(); b; b = this.early.shift()) await sink(b);
-      })().then(go, (e: unknown) => this.abort(e as Error));
+      })().then(go, (e: unknown) => this.abort(e));
     });
   }
 
@@ -213,8 +221,8 @@ class Conn {
     this.finish();
   }
 
-  /** Stop the exchange (the sink refused, the reader went away): the connection goes with it. */
-  abort(e: Error): void {
+  /** Stop the exchange (the sink refused, the reader or the caller went away): the connection goes with it. */
+  abort(e: unknown): void {
     this.dead = true;
     this.reject(e);
     this.socket.destroy();
@@ -233,7 +241,7 @@ class Conn {
       }
       return this.body(b);
     } catch (e) {
-      this.abort(e as Error);
+      this.abort(e);
       return false;
     }
   }
@@ -338,7 +346,7 @@ class Conn {
     if (used < b.length) this.keepAlive = false;
     if (this.ended) {
       if (!this.sink) return false;
-      if (pending) pending.then(() => this.finish(), (e: unknown) => this.abort(e as Error));
+      if (pending) pending.then(() => this.finish(), (e: unknown) => this.abort(e));
       else this.finish();
       return true;
     }
@@ -349,7 +357,7 @@ class Conn {
       if (this.failure || this.dead) return;
       this.socket.setTimeout(TIMEOUT_MS);
       this.socket.resume();
-    }, (e: unknown) => this.abort(e as Error));
+    }, (e: unknown) => this.abort(e));
     return false;
   }
 
@@ -359,6 +367,8 @@ class Conn {
     this.onEnd = undefined;
     this.onFail = undefined;
     this.sink = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.socket.setTimeout(0);
     if (this.keepAlive && !this.dead) {
       this.reused = true;
@@ -391,9 +401,11 @@ class Conn {
     if (!this.socket.destroyed) this.socket.destroy();
   }
 
-  private reject(e: Error): void {
+  private reject(e: unknown): void {
     if (this.failure) return;
-    this.failure = e;
+    this.failure = { reason: e };
+    this.unwatch?.();
+    this.unwatch = undefined;
     const f = this.onFail;
     this.onFail = undefined;
     this.onHead = undefined;
@@ -433,17 +445,19 @@ export class HttpClient {
 
   /**
    * One request. A kept-alive connection the server had already closed fails before any byte of
-   * an answer: GET and HEAD are safe to send again, once, on a new connection.
+   * an answer: GET and HEAD are safe to send again, once, on a new connection. `signal` stops the
+   * exchange, its body included (Conn.send).
    */
-  async request(origin: Origin, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>): Promise<Response> {
+  async request(origin: Origin, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const c = this.take(origin);
       const reused = c.reused;
       try {
-        const head = await c.send(method, path, { host: hostHeader(origin), ...headers });
+        const head = await c.send(method, path, { host: hostHeader(origin), ...headers }, signal);
         return response(c, head);
       } catch (e) {
-        if (reused && !c.gotBytes && attempt === 0) continue;
+        if (reused && !c.gotBytes && attempt === 0 && !signal?.aborted) continue;
         throw e;
       }
     }

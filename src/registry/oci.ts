@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { VesselError } from '../util/index.js';
 import { sha256, type Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
-import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type Registry } from './transport.js';
+import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type ReadOptions, type Registry } from './transport.js';
 import { basicAuth, drain, httpFailure, request, skipBytes, type HttpResponse } from './http.js';
 import { readSmall, uploadStream } from './verify.js';
 import { MANIFEST_TYPES } from './pull.js';
@@ -53,7 +53,7 @@ export class OciRegistry implements Registry {
   }
 
   /** Answer a 401 challenge; false when it cannot be answered (no or wrong credentials). */
-  private async authenticate(r: HttpResponse, scope: string): Promise<boolean> {
+  private async authenticate(r: HttpResponse, scope: string, signal: AbortSignal | undefined): Promise<boolean> {
     const h = String(r.headers['www-authenticate'] ?? '');
     if (/^basic/i.test(h)) {
       if (this.basic || this.user === undefined) return false;
@@ -71,7 +71,7 @@ export class OciRegistry implements Registry {
     // and a pull-only token would then fail the upload.
     url.searchParams.append('scope', scope);
     if (params.scope && params.scope !== scope) url.searchParams.append('scope', params.scope);
-    const tr = await request(url.toString(), 'GET', this.creds());
+    const tr = await request(url.toString(), 'GET', this.creds(), undefined, signal);
     const text = await drain(tr);
     if (tr.status === 401 || tr.status === 403) return false;
     if (tr.status !== 200) throw httpFailure(this.display, 'token', tr.status, text);
@@ -82,15 +82,16 @@ export class OciRegistry implements Registry {
     return true;
   }
 
-  /** A request under `scope`, authenticating once on 401 and following redirects. */
-  private async call(method: string, path: string, scope: string, headers: Record<string, string> = {}, body?: () => Readable | Buffer): Promise<HttpResponse> {
+  /** A request under `scope`, authenticating once on 401 and following redirects; `signal` stops it (http.ts request). */
+  private async call(method: string, path: string, scope: string, headers: Record<string, string> = {}, body?: () => Readable | Buffer, signal?: AbortSignal): Promise<HttpResponse> {
     let url = path.startsWith('http') ? path : `${this.origin}${path}`;
     for (let hop = 0; hop < 6; hop++) {
+      signal?.throwIfAborted();
       const sameOrigin = url.startsWith(this.origin);
-      const r = await request(url, method, { ...headers, ...(sameOrigin ? this.authHeader(scope) : {}) }, body?.());
+      const r = await request(url, method, { ...headers, ...(sameOrigin ? this.authHeader(scope) : {}) }, body?.(), signal);
       if (r.status === 401 && sameOrigin) {
         await drain(r);
-        if (await this.authenticate(r, scope)) {
+        if (await this.authenticate(r, scope, signal)) {
           continue;
         }
         throw new VesselError('E_REGISTRY', `${this.display}: ${method} ${path.replace(/\?.*/, '')}: access denied (HTTP 401)`, {
@@ -124,18 +125,18 @@ export class OciRegistry implements Registry {
     return !Number.isFinite(len) || len === size;
   }
 
-  async getBlob(name: string, digest: Digest, opts: { offset?: number } = {}): Promise<Readable> {
+  async getBlob(name: string, digest: Digest, opts: ReadOptions = {}): Promise<Readable> {
     const offset = opts.offset ?? 0;
-    const r = await this.call('GET', this.blobPath(name, digest), this.scope(name), offset > 0 ? { range: `bytes=${offset}-` } : {});
+    const r = await this.call('GET', this.blobPath(name, digest), this.scope(name), offset > 0 ? { range: `bytes=${offset}-` } : {}, undefined, opts.signal);
     if (r.status === 206) return r.body;
-    if (r.status === 200) return offset > 0 ? r.body.pipe(skipBytes(offset)) : r.body;
+    if (r.status === 200) return offset > 0 ? skipBytes(r.body, offset) : r.body;
     const text = await drain(r);
     if (r.status === 404) throw new VesselError('E_REGISTRY', `${this.display}/${name}: blob ${digest} is missing`);
     throw httpFailure(this.display, `GET blob ${digest}`, r.status, text);
   }
 
-  async pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
-    return pumpStream(await this.getBlob(name, digest, opts), sink);
+  async pumpBlob(name: string, digest: Digest, sink: ChunkSink, opts: ReadOptions = {}): Promise<void> {
+    return pumpStream(await this.getBlob(name, digest, opts), sink, opts.signal);
   }
 
   /** Start an upload session; returns its location. */
@@ -189,8 +190,8 @@ export class OciRegistry implements Registry {
     return httpFailure(this.display, `upload blob ${digest}`, status, text);
   }
 
-  async getManifest(name: string, ref: string): Promise<FetchedManifest | undefined> {
-    const r = await this.call('GET', `/v2/${this.repo(name)}/manifests/${ref}`, this.scope(name), { accept: ACCEPT });
+  async getManifest(name: string, ref: string, opts: { signal?: AbortSignal } = {}): Promise<FetchedManifest | undefined> {
+    const r = await this.call('GET', `/v2/${this.repo(name)}/manifests/${ref}`, this.scope(name), { accept: ACCEPT }, undefined, opts.signal);
     if (r.status === 404) {
       await drain(r);
       return undefined;
@@ -244,12 +245,12 @@ export class OciRegistry implements Registry {
     await this.putManifest(name, sigTag(digest), { text, digest: sha256(text), mediaType: MANIFEST_TYPES.ociManifest });
   }
 
-  async getSignature(name: string, digest: Digest): Promise<string | undefined> {
-    const m = await this.getManifest(name, sigTag(digest));
+  async getSignature(name: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const m = await this.getManifest(name, sigTag(digest), opts);
     if (!m) return undefined;
     const layer = (JSON.parse(m.text) as { layers?: Array<{ mediaType: string; digest: Digest; size: number }> }).layers?.find((l) => l.mediaType === SIG_MEDIA);
     if (!layer) return undefined;
-    const buf = await readSmall(await this.getBlob(name, layer.digest), 64 * 1024);
+    const buf = await readSmall(await this.getBlob(name, layer.digest, opts), 64 * 1024);
     if (sha256(buf) !== layer.digest) throw new VesselError('E_REGISTRY', `${this.display}/${name}: signature blob ${layer.digest} does not match its digest`);
     return buf.toString('utf8');
   }

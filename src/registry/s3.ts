@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type * as Sdk from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { VesselError, errorMessage } from '../util/index.js';
-import { pumpStream, type ChunkSink, type ObjectStat, type Transport } from './transport.js';
+import { abortable, pumpStream, type ChunkSink, type ObjectStat, type ReadOptions, type Transport } from './transport.js';
 import { HttpClient, originOf, type Response } from './http1.js';
 import { TransientError } from './retry.js';
 import { readAwsFiles, resolveS3, s3Target, type S3Plan, type S3Url } from './s3-config.js';
@@ -143,16 +143,20 @@ export class S3Transport implements Transport {
     return new VesselError('E_REGISTRY', `${this.display}: no AWS region configured`, { hint: 'set AWS_REGION or add ?region=… to the URL' });
   }
 
-  /** One signed request of the small client; a clock the server finds skewed is corrected once. */
-  private async send(plan: S3Plan, method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}): Promise<Response> {
+  /**
+   * One signed request of the small client; a clock the server finds skewed is corrected once.
+   * `signal` stops it, the body's transfer included (http1.ts), and the wait for credentials
+   * from the SDK's chain (a credential process, instance metadata) too.
+   */
+  private async send(plan: S3Plan, method: 'GET' | 'HEAD', key: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
     const t = s3Target(plan);
     const path = t.pathOf(this.key(key));
     const origin = originOf(t.url);
     const host = t.url.host;
     for (let attempt = 0; ; attempt++) {
-      const creds = await this.credentials();
+      const creds = await abortable(this.credentials(), signal);
       const signed = signV4({ method, host, path, headers, region: plan.region, date: new Date(Date.now() + this.skewMs) }, creds);
-      const r = await this.http.request(origin, method, path, { ...headers, ...signed });
+      const r = await this.http.request(origin, method, path, { ...headers, ...signed }, signal);
       if (r.status !== 403 || attempt > 0 || method === 'HEAD' || !r.headers.date) return r;
       const body = (await r.read(64 * 1024)).toString('utf8');
       if (errorCode(body) !== 'RequestTimeTooSkewed') return Object.assign(r, { errorBody: body });
@@ -202,8 +206,8 @@ export class S3Transport implements Transport {
   }
 
   /** A GET of the small client whose answer is the object (from `offset`): 200, or 206 to a Range. */
-  private async open(plan: S3Plan, key: string, offset: number): Promise<Response> {
-    const r = await this.send(plan, 'GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {});
+  private async open(plan: S3Plan, key: string, offset: number, signal: AbortSignal | undefined): Promise<Response> {
+    const r = await this.send(plan, 'GET', key, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
     if (r.status === 200 || r.status === 206) {
       // S3 honours Range; a 200 to one would hand us the object from its start.
       if (offset > 0 && r.status !== 206) {
@@ -221,19 +225,22 @@ export class S3Transport implements Transport {
     throw await this.answerError(`GET ${key}`, r);
   }
 
-  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
+  async pump(key: string, sink: ChunkSink, opts: ReadOptions = {}): Promise<void> {
     if (this.noRegion) throw this.noRegionError();
-    if (!this.plan) return pumpStream(await this.get(key, opts), sink);
-    return (await this.open(this.plan, key, opts.offset ?? 0)).pump(sink);
+    if (!this.plan) return pumpStream(await this.get(key, opts), sink, opts.signal);
+    return (await this.open(this.plan, key, opts.offset ?? 0, opts.signal)).pump(sink);
   }
 
-  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
+  async get(key: string, opts: ReadOptions = {}): Promise<Readable> {
     if (this.noRegion) throw this.noRegionError();
-    if (this.plan) return (await this.open(this.plan, key, opts.offset ?? 0)).stream();
+    if (this.plan) return (await this.open(this.plan, key, opts.offset ?? 0, opts.signal)).stream();
     try {
-      const r = await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.key(key), ...(opts.offset ? { Range: `bytes=${opts.offset}-` } : {}) }));
+      const cmd = new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.key(key), ...(opts.offset ? { Range: `bytes=${opts.offset}-` } : {}) });
+      // The SDK's abortSignal covers the request; the body it hands back is pumped with the signal.
+      const r = await this.client.send(cmd, opts.signal ? { abortSignal: opts.signal } : {});
       return r.Body as Readable;
     } catch (e) {
+      opts.signal?.throwIfAborted();
       const a = e as AwsError;
       if (a.name === 'NoSuchKey') throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
       throw this.fail(`GET ${key}`, e);
