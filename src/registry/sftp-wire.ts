@@ -122,10 +122,14 @@ class In {
 /** A request waiting for its answer; a READ's answer goes into `into` at `off`. */
 interface Pending {
   resolve(r: { type: number; body: Buffer; n: number }): void;
-  reject(e: Error): void;
+  reject(e: unknown): void;
   into?: Buffer;
   off?: number;
   max?: number;
+  /** The handle a READ reads (abandon() finds them by it). */
+  handle?: Handle;
+  /** Given up by its caller (abandon()): the answer, when it comes, is read past and dropped. */
+  dropped?: boolean;
 }
 
 /**
@@ -147,7 +151,10 @@ export class SftpWire {
   private current: Pending | undefined;
   private body: Buffer | undefined;
   private bodyBytes = 0;
-  /** DATA into a caller's buffer: its length prefix, then the bytes. */
+  /**
+   * DATA into a caller's buffer: -1 while its length prefix arrives, then that length; -2 an
+   * answer whose body is kept whole; -3 an answer nobody waits for, read past.
+   */
   private dataLen = -1;
   private lenBytes = Buffer.alloc(4);
   private lenHave = 0;
@@ -176,12 +183,12 @@ export class SftpWire {
     this.version = undefined;
   }
 
-  private request(type: number, build: (o: Out) => Out, into?: { buf: Buffer; off: number; max: number }): Promise<{ type: number; body: Buffer; n: number }> {
+  private request(type: number, build: (o: Out) => Out, into?: { buf: Buffer; off: number; max: number; handle: Handle }): Promise<{ type: number; body: Buffer; n: number }> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0 || 1;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, ...(into ? { into: into.buf, off: into.off, max: into.max } : {}) });
+      this.pending.set(id, { resolve, reject, ...(into ? { into: into.buf, off: into.off, max: into.max, handle: into.handle } : {}) });
       this.send(build(new Out().u8(type).u32(id)).frame());
     });
   }
@@ -223,7 +230,7 @@ export class SftpWire {
 
   /** Up to `len` bytes at `pos` into `buf` at `off`; how many came (0: the end of the file). */
   async read(h: Handle, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
-    const r = await this.request(T.READ, (o) => o.str(h).u64(pos).u32(len), { buf, off, max: len });
+    const r = await this.request(T.READ, (o) => o.str(h).u64(pos).u32(len), { buf, off, max: len, handle: h });
     if (r.type === T.DATA) return r.n;
     try {
       SftpWire.status(r, 'read');
@@ -232,6 +239,21 @@ export class SftpWire {
       throw e;
     }
     return 0;
+  }
+
+  /**
+   * The READs of `h` still waiting for their answers fail now with `reason`, and their buffers
+   * are the caller's again: the answers, when they come, are read past and dropped. SFTP cannot
+   * cancel a request, and the session is shared (other files' reads go on on it): it stays
+   * usable, in step with the server, whether those answers ever come or not.
+   */
+  abandon(h: Handle, reason: unknown): void {
+    for (const p of this.pending.values()) {
+      if (p.handle !== h || p.dropped) continue;
+      p.dropped = true;
+      p.into = undefined;
+      p.reject(reason);
+    }
   }
 
   async write(h: Handle, data: Buffer, pos: number): Promise<void> {
@@ -302,7 +324,9 @@ export class SftpWire {
         this.id = this.head.readUInt32BE(5);
         this.left = len - 5;
         this.current = this.type === T.VERSION ? this.version : this.pending.get(this.id);
-        this.dataLen = this.type === T.DATA && this.current?.into ? -1 : -2;
+        // Nobody waits for this answer (abandoned, or an id we never sent): skipped (-3), not copied.
+        const wanted = this.current !== undefined && !this.current.dropped;
+        this.dataLen = !wanted ? -3 : this.type === T.DATA && this.current?.into ? -1 : -2;
         this.lenHave = 0;
         this.written = 0;
         this.bodyBytes = 0;
@@ -310,7 +334,19 @@ export class SftpWire {
         if (this.left === 0) this.done();
         continue;
       }
+      if (this.dataLen === -3) {
+        const n = Math.min(this.left, b.length - i);
+        i += n;
+        this.left -= n;
+        if (this.left === 0) this.done();
+        continue;
+      }
       if (this.dataLen !== -2) {
+        // Abandoned while its answer was arriving: the rest is skipped, the buffer not touched.
+        if (this.current!.dropped) {
+          this.dataLen = -3;
+          continue;
+        }
         // DATA for a READ: the length prefix, then the bytes straight into the caller's buffer.
         if (this.dataLen === -1) {
           const n = Math.min(4 - this.lenHave, b.length - i, this.left);

@@ -6,7 +6,7 @@ import { VesselError } from '../util/index.js';
 import type { SshTarget } from './ssh.js';
 import { openSftpChannel, type SshChannel } from './openssh.js';
 import { FX, SftpError, SftpWire, type Handle } from './sftp-wire.js';
-import type { ChunkSink, ObjectStat, Transport } from './transport.js';
+import { abortable, onAbort, type ChunkSink, type ObjectStat, type ReadOptions, type Transport } from './transport.js';
 
 /**
  * Reads and writes keep DEPTH requests in flight, as OpenSSH's client does, each at most PIECE
@@ -34,9 +34,11 @@ interface Piece {
  * and when it resumes it finds them ready while the next DEPTH are on their way: the transfer
  * never stops for a round trip. (Refilling only once the consumer had drained its buffer made a
  * 100 MB pull wait ~1 s in all.) A buffer is reused as soon as the sink returns: no allocation
- * per piece.
+ * per piece. An abort of `signal` ends it at once with the reason, without waiting for the reads
+ * in flight (a dead peer never answers them): they are abandoned, the session goes on serving
+ * the other files' reads.
  */
-function readPieces(sftp: SftpWire, handle: Handle, start: number, size: number, sink: ChunkSink): Promise<void> {
+function readPieces(sftp: SftpWire, handle: Handle, start: number, size: number, sink: ChunkSink, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const free: Buffer[] = [];
     for (let i = 0; i < 2 * DEPTH && i * PIECE < size - start; i++) free.push(Buffer.allocUnsafe(PIECE));
@@ -46,15 +48,21 @@ function readPieces(sftp: SftpWire, handle: Handle, start: number, size: number,
     let inflight = 0;
     let waiting = false;
     let done = false;
+    let unwatch = (): void => undefined;
     const finish = (e?: unknown): void => {
       if (done) return;
       done = true;
+      unwatch();
+      // Reads still in flight are given up (their answers read past): the buffers they were
+      // to fill are nobody's once this returns.
+      if (e !== undefined) sftp.abandon(handle, e);
       // Not waited for: a read handle's close has nothing to report that the reads did not (and
       // a session that died rejects every request, this one and the reads in flight, at once).
       sftp.closeHandle(handle).catch(() => undefined);
       if (e !== undefined) reject(e);
       else resolve();
     };
+    unwatch = onAbort(signal, finish);
     const ask = (p: Piece): void => {
       inflight++;
       sftp.read(handle, p.buf, p.filled, p.len - p.filled, p.pos + p.filled).then((n) => {
@@ -98,7 +106,7 @@ function readPieces(sftp: SftpWire, handle: Handle, start: number, size: number,
       }
       if (!done && delivered >= size && !waiting) finish();
     };
-    pump();
+    if (!done) pump();
   });
 }
 
@@ -202,19 +210,31 @@ export class SftpTransport implements Transport {
     }
   }
 
-  async pump(key: string, sink: ChunkSink, opts: { offset?: number } = {}): Promise<void> {
-    const st = await this.stat(key);
+  /**
+   * The object opened for reading, with its size. Each step waits for the server, so each gives
+   * way to an abort of `signal` (the step's late answer is dropped; a handle opened after all is
+   * closed again).
+   */
+  private async openRead(key: string, signal: AbortSignal | undefined): Promise<{ wire: SftpWire; h: Handle; size: number }> {
+    const st = await abortable(this.stat(key), signal);
     if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    const { wire } = await this.session();
-    const h = await wire.open(this.path(key), 'r');
-    return readPieces(wire, h, opts.offset ?? 0, st.size, sink);
+    const { wire } = await abortable(this.session(), signal);
+    const opening = wire.open(this.path(key), 'r');
+    try {
+      return { wire, h: await abortable(opening, signal), size: st.size };
+    } catch (e) {
+      if (signal?.aborted) opening.then((h) => wire.closeHandle(h)).catch(() => undefined);
+      throw e;
+    }
   }
 
-  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
-    const st = await this.stat(key);
-    if (!st) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    const { wire } = await this.session();
-    const h = await wire.open(this.path(key), 'r');
+  async pump(key: string, sink: ChunkSink, opts: ReadOptions = {}): Promise<void> {
+    const { wire, h, size } = await this.openRead(key, opts.signal);
+    return readPieces(wire, h, opts.offset ?? 0, size, sink, opts.signal);
+  }
+
+  async get(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const { wire, h, size } = await this.openRead(key, opts.signal);
     let resume: (() => void) | undefined;
     const wake = (): void => {
       const r = resume;
@@ -229,12 +249,12 @@ export class SftpTransport implements Transport {
         cb(e);
       },
     });
-    readPieces(wire, h, opts.offset ?? 0, st.size, (c) => {
+    readPieces(wire, h, opts.offset ?? 0, size, (c) => {
       if (out.destroyed) throw new Error('the reader went away');
       // The stream's reader keeps what it is given: its own copy of the lent piece.
       if (out.push(Buffer.from(c))) return undefined;
       return new Promise<void>((r) => { resume = r; });
-    }).then(() => out.push(null), (e: unknown) => out.destroy(e as Error));
+    }, opts.signal).then(() => out.push(null), (e: unknown) => out.destroy(e as Error));
     return out;
   }
 
