@@ -6,7 +6,7 @@ import type { Client } from 'basic-ftp';
 import { VesselError } from '../util/index.js';
 import type { RegistryUrl } from './url.js';
 import { TransientError } from './retry.js';
-import type { ObjectStat, Transport } from './transport.js';
+import { abortable, onAbort, type ObjectStat, type ReadOptions, type Transport } from './transport.js';
 
 type FtpUrl = Extract<RegistryUrl, { scheme: 'ftp' | 'ftps' }>;
 
@@ -88,11 +88,32 @@ export class FtpTransport implements Transport {
     }
   }
 
-  async get(key: string, opts: { offset?: number } = {}): Promise<Readable> {
-    if (!(await this.stat(key))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    const c = await this.session();
+  /**
+   * `step`, a command on `c`, given up when `signal` aborts: FTP cannot cancel a command (or a
+   * transfer, short of ABOR, whose answers a stalled server may never send) and go on in step,
+   * so the control connection is closed — the data connection with it — and the next call opens
+   * a fresh one (session()).
+   */
+  private guarded<T>(c: Client, step: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const off = onAbort(signal, () => this.drop(c));
+    return abortable(step, signal).finally(off);
+  }
+
+  private drop(c: Client): void {
+    c.close();
+    if (this.client === c) this.client = undefined;
+  }
+
+  async get(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const signal = opts.signal;
+    const c = await abortable(this.session(), signal);
+    if (!(await this.guarded(c, this.stat(key), signal))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    this.busy = c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error));
+    const off = onAbort(signal, (reason) => {
+      this.drop(c);
+      out.destroy(reason as Error);
+    });
+    this.busy = c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error)).finally(off);
     return out;
   }
 

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { VesselError, isVesselError } from '../util/index.js';
 import { sha256, type Digest } from '../image/index.js';
-import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type Registry, type Transport } from './transport.js';
+import { PARALLEL_BLOBS, pumpStream, type ChunkSink, type FetchedManifest, type ReadOptions, type Registry, type Transport } from './transport.js';
 import { readSmall, uploadStream } from './verify.js';
 
 /**
@@ -45,26 +45,26 @@ export class DumbRegistry implements Registry {
     return st !== undefined && st.size === size;
   }
 
-  getBlob(_name: string, digest: Digest, opts?: { offset?: number }): Promise<Readable> {
+  getBlob(_name: string, digest: Digest, opts?: ReadOptions): Promise<Readable> {
     return this.transport.get(keys.blob(digest), opts);
   }
 
-  async pumpBlob(_name: string, digest: Digest, sink: ChunkSink, opts?: { offset?: number }): Promise<void> {
+  async pumpBlob(_name: string, digest: Digest, sink: ChunkSink, opts?: ReadOptions): Promise<void> {
     const t = this.transport;
     if (t.pump) return t.pump(keys.blob(digest), sink, opts);
-    return pumpStream(await t.get(keys.blob(digest), opts), sink);
+    return pumpStream(await t.get(keys.blob(digest), opts), sink, opts?.signal);
   }
 
   async putBlob(_name: string, digest: Digest, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<void> {
     await this.transport.put(keys.blob(digest), uploadStream(open(), digest, size, onBytes), size);
   }
 
-  async getManifest(name: string, tagOrDigest: string): Promise<FetchedManifest | undefined> {
+  async getManifest(name: string, tagOrDigest: string, opts: { signal?: AbortSignal } = {}): Promise<FetchedManifest | undefined> {
     let ref: RefDoc;
     if (tagOrDigest.startsWith('sha256:')) {
       ref = { digest: tagOrDigest as Digest, mediaType: '', size: -1 };
     } else {
-      const text = await this.readText(keys.ref(name, tagOrDigest));
+      const text = await this.readText(keys.ref(name, tagOrDigest), opts.signal);
       if (text === undefined) return undefined;
       try {
         ref = JSON.parse(text) as RefDoc;
@@ -75,7 +75,7 @@ export class DumbRegistry implements Registry {
         throw new VesselError('E_REGISTRY', `${this.display}: ref ${name}:${tagOrDigest} names no manifest digest`);
       }
     }
-    const text = await this.readText(keys.blob(ref.digest));
+    const text = await this.readText(keys.blob(ref.digest), opts.signal);
     if (text === undefined) throw new VesselError('E_REGISTRY', `${this.display}: ${name}:${tagOrDigest}: manifest ${ref.digest} is missing`);
     const got = sha256(text);
     if (got !== ref.digest) {
@@ -156,8 +156,8 @@ export class DumbRegistry implements Registry {
     await this.putText(keys.sig(digest), doc);
   }
 
-  getSignature(_name: string, digest: Digest): Promise<string | undefined> {
-    return this.readText(keys.sig(digest));
+  getSignature(_name: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    return this.readText(keys.sig(digest), opts.signal);
   }
 
   close(): Promise<void> {
@@ -168,10 +168,10 @@ export class DumbRegistry implements Registry {
    * A small object whole, or undefined when it is absent: one GET (a HEAD first would cost every
    * pull three more round trips before its first layer byte); readSmall refuses what is too large.
    */
-  private async readText(key: string): Promise<string | undefined> {
+  private async readText(key: string, signal?: AbortSignal): Promise<string | undefined> {
     let body: Readable;
     try {
-      body = await this.transport.get(key);
+      body = await this.transport.get(key, signal ? { signal } : {});
     } catch (e) {
       if (isVesselError(e) && e.code === 'E_NOT_FOUND') return undefined;
       throw e;

@@ -2,7 +2,7 @@ import type { Client } from 'ssh2';
 import { run, host, VesselError } from '../util/index.js';
 import { chainIds as ociChainIds, type Digest } from '../image/index.js';
 import type { RegistryUrl } from './url.js';
-import type { ChunkSink, FetchedManifest, Registry } from './transport.js';
+import type { ChunkSink, FetchedManifest, ReadOptions, Registry } from './transport.js';
 import { DumbRegistry, keys } from './layout.js';
 import { sshConnect } from './ssh.js';
 
@@ -62,13 +62,13 @@ export class ZfsRegistry implements Registry {
   get parallel(): number { return this.meta.parallel; }
 
   hasBlob(name: string, d: Digest, size: number) { return this.meta.hasBlob(name, d, size); }
-  getBlob(name: string, d: Digest, o?: { offset?: number }) { return this.meta.getBlob(name, d, o); }
-  pumpBlob(name: string, d: Digest, sink: ChunkSink, o?: { offset?: number }) { return this.meta.pumpBlob(name, d, sink, o); }
+  getBlob(name: string, d: Digest, o?: ReadOptions) { return this.meta.getBlob(name, d, o); }
+  pumpBlob(name: string, d: Digest, sink: ChunkSink, o?: ReadOptions) { return this.meta.pumpBlob(name, d, sink, o); }
   putBlob(name: string, d: Digest, size: number, open: () => import('node:stream').Readable, onBytes?: (n: number) => void) { return this.meta.putBlob(name, d, size, open, onBytes); }
-  getManifest(name: string, ref: string) { return this.meta.getManifest(name, ref); }
+  getManifest(name: string, ref: string, o?: { signal?: AbortSignal }) { return this.meta.getManifest(name, ref, o); }
   tags(name: string) { return this.meta.tags(name); }
   putSignature(name: string, d: Digest, doc: string) { return this.meta.putSignature(name, d, doc); }
-  getSignature(name: string, d: Digest) { return this.meta.getSignature(name, d); }
+  getSignature(name: string, d: Digest, o?: { signal?: AbortSignal }) { return this.meta.getSignature(name, d, o); }
 
   layerDataset(chain: string): string {
     return `${this.dataset}/layers/${chain.slice(0, 32)}`;
