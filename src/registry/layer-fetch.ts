@@ -22,7 +22,11 @@ export interface LayerJob {
   desc: Descriptor;
   /** The config's diff id for this layer: checked at the layer's end (the config may still be on its way). */
   diffId: Promise<Digest>;
-  /** Stops the download between chunks (another layer of the pull failed). */
+  /**
+   * Stops the download at once (another layer of the pull failed, or its caller went away): the
+   * transfer is cut wherever it waits — a stalled server's too — and what this layer fails
+   * with is the signal's reason, so its bytes stay for a rerun.
+   */
   signal?: AbortSignal;
   /** The pull directory (stable per manifest, inside the store): blobs and unpacked trees. */
   dir: string;
@@ -68,6 +72,7 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
       const fd = openSync(part, have > 0 ? 'a' : 'w', 0o644);
       fh = fd;
       const take = (c: Buffer): undefined => {
+        // A chunk already read when the signal aborted is not written: the file ends where the stop found it.
         j.signal?.throwIfAborted();
         const over = tooLong(j.what, have + c.length, j.desc.size);
         if (over) throw over;
@@ -81,10 +86,10 @@ export async function fetchLayer(j: LayerJob): Promise<{ staged: StagedLayer; fe
         return undefined;
       };
       await withRetry(async () => {
-        await j.reg.pumpBlob(j.name, j.desc.digest, take, have > 0 ? { offset: have } : undefined);
+        await j.reg.pumpBlob(j.name, j.desc.digest, take, { ...(have > 0 ? { offset: have } : {}), signal: j.signal });
         const bad = digest.check(j.what, have, j.desc.size, j.desc.digest);
         if (bad) throw bad;
-      }, j.retry);
+      }, { ...j.retry, signal: j.signal });
       closeSync(fd);
       fh = undefined;
       if (!digest.byGate) await rename(part, final);

@@ -1,7 +1,8 @@
+import { pipeline as chain } from 'node:stream';
 import { VesselError, errorMessage, hasErrno, isVesselError, withLock } from '../util/index.js';
 import { commitPulledImage, hasBlob, hostArchitecture, hostOs, hasLayer, imagesDir, pullDir, pullLockPath, dropIdlePullDir, removePullDir, tagExisting, type Descriptor, type OciImageConfig, type PulledLayer, type StagedLayer } from '../image/index.js';
 import type { Digest, ImageRecord, ImageRef } from '../image/index.js';
-import type { FetchedManifest, Registry } from './transport.js';
+import { onAbort, type FetchedManifest, type Registry } from './transport.js';
 import { isResumable, withRetry, type RetryOptions } from './retry.js';
 import { fetchLayer } from './layer-fetch.js';
 import { DigestCheck, readSmall } from './verify.js';
@@ -61,6 +62,7 @@ interface Context {
   tag: string;
   where: string;
   rep: Reporter;
+  /** Retry options for `what`; they stop at the caller's signal (the downloads' own stop is stricter: fetchLayers). */
   retry: (what: string) => RetryOptions;
   signal?: AbortSignal;
 }
@@ -91,7 +93,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   const rep = opts.reporter ?? silentReporter;
   const started = Date.now();
   const where = `${reg.display}/${name}:${tag}`;
-  const retry = (what: string): RetryOptions => ({ what, where: reg.display, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
+  const retry = (what: string): RetryOptions => ({ what, where: reg.display, signal: opts.signal, onRetry: (attempt: number, e: unknown) => rep.emit({ event: 'retry', what, attempt, reason: errorMessage(e) }) });
   const ctx: Context = { reg, name, tag, where, rep, retry, ...(opts.signal ? { signal: opts.signal } : {}) };
 
   const r = await resolve(ctx, opts.verifyKey);
@@ -116,11 +118,15 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
   return withLock(pullLockPath(key), async () => {
     const dir = await pullDir(key);
     let keep = false;
+    // Every download of the pull (the config's, the layers') stops at once, wherever it waits, at
+    // the first failure or when the caller goes away; each then fails with this signal's reason.
+    const stop = new AbortController();
+    const unwatch = onAbort(opts.signal, (reason) => stop.abort(reason));
     try {
       // The config is read while the layers download: a layer needs its diff id only at its end.
-      const cfg = readConfig(ctx, r);
-      cfg.catch(() => undefined);
-      const got = await fetchLayers(ctx, r, dir, cfg);
+      const cfg = readConfig(ctx, r, stop.signal);
+      cfg.catch((e: unknown) => stop.abort(e));
+      const got = await fetchLayers(ctx, r, dir, cfg, stop);
       const c = await cfg;
       // the last moment to stop: after it the image is committed whole
       opts.signal?.throwIfAborted();
@@ -135,6 +141,7 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
       }
       throw e;
     } finally {
+      unwatch();
       if (!keep) await removePullDir(dir);
     }
   }, { what: `pull of ${name}:${tag}`, timeoutMs: 600_000, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -144,16 +151,17 @@ export async function pull(reg: Registry, name: string, tag: string, local: Imag
 async function resolve(ctx: Context, verifyKey: string | undefined): Promise<Resolved> {
   const { reg, name, tag, where, retry } = ctx;
   const pub = verifyKey ? loadPublicKey(verifyKey) : undefined;
-  let top = await withRetry(() => reg.getManifest(name, tag), retry(`read ${name}:${tag}`));
+  const reading = { signal: ctx.signal };
+  let top = await withRetry(() => reg.getManifest(name, tag, reading), retry(`read ${name}:${tag}`));
   if (!top) throw new VesselError('E_NOT_FOUND', `${where}: no such image`, { hint: `vessel tags ${reg.display}/${name} lists its tags` });
-  if (pub) verifyDigest(where, top.digest, await withRetry(() => reg.getSignature(name, top!.digest), retry('read signature')), pub);
+  if (pub) verifyDigest(where, top.digest, await withRetry(() => reg.getSignature(name, top!.digest, reading), retry('read signature')), pub);
   let m = parseManifest(where, top);
   if (m.mediaType === MANIFEST_TYPES.ociIndex || m.mediaType === MANIFEST_TYPES.dockerList || (Array.isArray(m.manifests) && !m.layers)) {
     const p = platform();
     const list = m.manifests ?? [];
     const mine = list.find((x) => x.platform?.os === p.os && x.platform?.architecture === p.architecture) ?? (list.length === 1 ? list[0] : undefined);
     if (!mine) throw new VesselError('E_REGISTRY', `${where}: no image for ${p.os}/${p.architecture} in its index`);
-    const inner = await withRetry(() => reg.getManifest(name, mine.digest), retry(`read manifest ${mine.digest}`));
+    const inner = await withRetry(() => reg.getManifest(name, mine.digest, reading), retry(`read manifest ${mine.digest}`));
     if (!inner || inner.digest !== mine.digest) throw new VesselError('E_REGISTRY', `${where}: manifest ${mine.digest} named by its index is missing`);
     top = inner;
     m = parseManifest(where, inner);
@@ -165,13 +173,18 @@ async function resolve(ctx: Context, verifyKey: string | undefined): Promise<Res
   return { manifest: top, layers: m.layers, config: m.config };
 }
 
-/** The config blob, verified, parsed, and with one diff id per layer of the manifest. */
-async function readConfig(ctx: Context, r: Resolved): Promise<Config> {
+/**
+ * The config blob, verified, parsed, and with one diff id per layer of the manifest. `signal`
+ * (the pull's stop) ends its read as it ends the layers'.
+ */
+async function readConfig(ctx: Context, r: Resolved, signal: AbortSignal): Promise<Config> {
   const d = r.config;
   const buf = await withRetry(async () => {
     const check = new DigestCheck(d.digest, d.size, `${ctx.where}: config ${d.digest}`);
-    return readSmall((await ctx.reg.getBlob(ctx.name, d.digest)).pipe(check), MAX_CONFIG, `${ctx.where}: config ${d.digest}`);
-  }, ctx.retry(`read config ${d.digest}`));
+    // Chained, not piped: the source's failure (a cut connection, the abort) must reach the reader.
+    const src = await ctx.reg.getBlob(ctx.name, d.digest, { signal });
+    return readSmall(chain(src, check, () => undefined), MAX_CONFIG, `${ctx.where}: config ${d.digest}`);
+  }, { ...ctx.retry(`read config ${d.digest}`), signal });
   const text = buf.toString('utf8');
   let config: OciImageConfig;
   try {
@@ -191,17 +204,14 @@ async function readConfig(ctx: Context, r: Resolved): Promise<Config> {
  * unpacked in one pass (layer-fetch.ts). A layer whose blob the store lacks starts at once, before
  * the config has arrived; one whose blob is here waits for the config's diff id to know whether
  * its unpacked tree is here too. A layer the manifest names twice is fetched once. The first
- * failure (a layer's, or the config's) stops the others where they are and is what the pull
- * reports, once every download has let go of the pull directory.
+ * failure (a layer's, or the config's: pull() aborts `stop` for that one, and for a caller gone)
+ * stops the others at once — mid-transfer, a stalled one too — and is what the pull reports,
+ * once every download has let go of the pull directory.
  */
-async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<Config>): Promise<{ layers: PulledLayer[]; fetched: number; skipped: number; bytes: number }> {
+async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<Config>, stop: AbortController): Promise<{ layers: PulledLayer[]; fetched: number; skipped: number; bytes: number }> {
   let fetched = 0;
   let skipped = 0;
   let bytes = 0;
-  const stop = new AbortController();
-  cfg.catch((e: unknown) => stop.abort(e));
-  const callerGone = (): void => stop.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener('abort', callerGone, { once: true });
   const jobs = new Map<Digest, { desc: Descriptor; diffId: Promise<Digest>; staged?: StagedLayer }>();
   const layers: Array<{ desc: Descriptor; diffId: Promise<Digest> }> = [];
   for (const [i, l] of r.layers.entries()) {
@@ -234,7 +244,6 @@ async function fetchLayers(ctx: Context, r: Resolved, dir: string, cfg: Promise<
   };
   const n = Math.max(1, Math.min(ctx.reg.parallel ?? 1, queue.length));
   await Promise.allSettled(Array.from({ length: n }, worker));
-  ctx.signal?.removeEventListener('abort', callerGone);
   // The first failure, not what the others said when it stopped them.
   if (stop.signal.aborted) throw stop.signal.reason;
   const c = await cfg;
