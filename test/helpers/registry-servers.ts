@@ -429,8 +429,8 @@ ${auth}`);
 export interface HttpServer extends Server {
   url: string;
   root: string;
-  /** Every request: method, path, range header, and for GETs the body bytes actually sent. */
-  requests: Array<{ method: string; path: string; range?: string; sent?: number }>;
+  /** Every request: method, path, range header, for GETs the body bytes actually sent, and whether it stalled. */
+  requests: Array<{ method: string; path: string; range?: string; sent?: number; stalled?: boolean }>;
   /** After `skip` more uploads (PUT) succeed, the next one kills the server midway: nothing listens any more. */
   crashOnPut(skip?: number): void;
   /** Listen again on the same port after a crash. */
@@ -441,6 +441,14 @@ export interface HttpServer extends Server {
   failPuts(n: number): void;
   /** Cut the connection of the next N downloads (GET of a blob) after `bytes` bytes. */
   failGets(n: number, bytes: number): void;
+  /**
+   * Blob downloads (GET; only paths containing `only`, when given) send their head and `bytes`
+   * bytes of the body, then nothing: a hung server. Each keeps its connection open until the
+   * client closes it. undefined: downloads started from now on are served whole again.
+   */
+  stallGets(bytes: number | undefined, only?: string): void;
+  /** Stalled downloads whose connection the client has not closed yet. */
+  stalledOpen(): number;
   /** Serve this content instead of a file's real bytes (tampering). */
   tamper(path: string, content: Buffer | undefined): void;
   /** The most blob downloads (GET) that were being sent at the same time. */
@@ -466,6 +474,8 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
   let rate = 0;
   let gets = 0;
   let maxGets = 0;
+  let stall: { after: number; only: string | undefined } | undefined;
+  let stalledOpen = 0;
   const tampered = new Map<string, Buffer>();
   const handler: http.RequestListener = (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -547,18 +557,29 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     entry.sent = 0;
     const pace = path.includes('/blobs/') ? rate : 0;
     const blob = path.includes('/blobs/');
+    const stallAt = blob && stall && (stall.only === undefined || path.includes(stall.only)) ? stall.after : -1;
     if (blob) maxGets = Math.max(maxGets, ++gets);
     void (async () => {
       try {
         for await (const c of rs as AsyncIterable<Buffer>) {
           if (res.destroyed) break;
-          entry.sent! += c.length;
-          if (!res.write(c)) {
+          const stalls = stallAt >= 0 && entry.sent! + c.length > stallAt;
+          const piece = stalls ? c.subarray(0, stallAt - entry.sent!) : c;
+          entry.sent! += piece.length;
+          if (piece.length > 0 && !res.write(piece)) {
             await new Promise<void>((r) => {
               const done = () => { res.off('drain', done); res.off('close', done); r(); };
               res.on('drain', done);
               res.on('close', done);
             });
+          }
+          if (stalls) {
+            // Hung: not another byte, and the connection left open for the client to give up on.
+            entry.stalled = true;
+            stalledOpen++;
+            if (!res.destroyed) await new Promise((r) => res.once('close', r));
+            stalledOpen--;
+            break;
           }
           if (pace > 0) await new Promise((r) => setTimeout(r, (c.length / pace) * 1000));
         }
@@ -589,6 +610,8 @@ export async function startHttpServer(opts: { tls?: boolean; allowPut?: boolean;
     log: () => JSON.stringify(requests.slice(-20)),
     failPuts: (n) => { putFailures = n; },
     failGets: (n, bytes) => { getFailures = n; getFailBytes = bytes; },
+    stallGets: (bytes, only) => { stall = bytes === undefined ? undefined : { after: bytes, only }; },
+    stalledOpen: () => stalledOpen,
     tamper: (p, c) => { if (c) tampered.set(p, c); else tampered.delete(p); },
     crashOnPut: (skip = 0) => { crashAfter = skip; },
     restart: () => new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', () => r()); }),
@@ -618,6 +641,16 @@ export interface TcpProxy {
   requests: Array<{ method: string; path: string; range?: string }>;
   /** Pace what the server sends to this many bytes per second (0: full speed). */
   throttle(bytesPerSecond: number): void;
+  /**
+   * Hold back everything the server sends from now on, connections kept open: a hung server, or
+   * a dead peer whose TCP connection nobody has noticed yet. unstall() delivers what was held.
+   */
+  stall(): void;
+  unstall(): void;
+  /** Connections with held-back bytes that the client has not closed. */
+  stalledOpen(): number;
+  /** Connections accepted so far. */
+  accepted(): number;
   /** The server "dies": every connection cut, nothing listens until restore(). */
   crash(): void;
   /** Listen again on the same port. */
@@ -634,12 +667,19 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const requests: TcpProxy['requests'] = [];
   const live = new Set<import('node:net').Socket>();
+  /** Per connection: the client, and what the server sent while stalled (undefined: nothing held). */
+  const held = new Map<import('node:net').Socket, { client: import('node:net').Socket; bytes: Buffer[] | undefined }>();
   let down = 0;
   let rate = 0;
+  let stalled = false;
+  let accepted = 0;
   const server = netServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
+    accepted++;
     live.add(client);
     live.add(upstream);
+    const hold: { client: typeof client; bytes: Buffer[] | undefined } = { client, bytes: undefined };
+    held.set(upstream, hold);
     let head = '';
     client.on('data', (d: Buffer) => {
       head += d.toString('latin1');
@@ -655,6 +695,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       upstream.write(d);
     });
     upstream.on('data', (d: Buffer) => {
+      if (stalled) {
+        (hold.bytes ??= []).push(d);
+        upstream.pause();
+        return;
+      }
       down += d.length;
       client.write(d);
       if (rate > 0) {
@@ -667,6 +712,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       upstream.destroy();
       live.delete(client);
       live.delete(upstream);
+      held.delete(upstream);
     };
     for (const s of [client, upstream]) {
       s.on('error', close);
@@ -679,6 +725,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     port, requests,
     down: () => down,
     throttle: (bps) => { rate = bps; },
+    stall: () => { stalled = true; },
+    unstall: () => {
+      stalled = false;
+      for (const [upstream, h] of held) {
+        for (const d of h.bytes ?? []) {
+          down += d.length;
+          h.client.write(d);
+        }
+        if (h.bytes) upstream.resume();
+        h.bytes = undefined;
+      }
+    },
+    stalledOpen: () => [...held.values()].filter((h) => h.bytes !== undefined && !h.client.destroyed).length,
+    accepted: () => accepted,
     crash: () => {
       server.close();
       for (const s of live) s.destroy();
