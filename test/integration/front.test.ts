@@ -230,6 +230,44 @@ describe('image import and pull served by vessel up', () => {
     expect(again).toMatchObject({ code: 0, stderr: '' });
     expect(images()).toMatch(/^big served /m);
   }, 120_000);
+
+  it('the caller of a pull from a stalled server killed: vessel up lets go at once, and a rerun does not wait for the first one\'s lock', async () => {
+    // an image of its own (a layer the store lacks once it is removed), published over http
+    const dir = join(data, 'stall');
+    mkdirSync(join(dir, 'tree'), { recursive: true });
+    spawnSync('sh', ['-c', 'head -c 8M /dev/urandom > "$1/tree/blob" && tar -C "$1/tree" -cf "$1/stall.tar" .', 'sh', dir]);
+    // not spawnSync: the server answers from this process's event loop
+    const node = (args: string[]) => execAsync([process.execPath, join(repo, 'bin', 'vessel.js'), ...args], w.env as Record<string, string>);
+    await node(['image', 'import', join(dir, 'stall.tar'), 'stall:src']);
+    const srv = await startHttpServer({ allowPut: true });
+    try {
+      await node(['publish', 'stall:src', `${srv.url}/s`]);
+      await node(['image', 'rm', 'stall:src']);
+      // a head and 1 MiB of the layer, then nothing, the connection kept open
+      srv.stallGets(1 << 20);
+      const first = spawnFront(['pull', `${srv.url}/s/stall:src`]);
+      await waitFor('the layer stalled', () => srv.stalledOpen() === 1, 30_000);
+      // served: vessel up's gate is unpacking it (a Node CLI would go with its killed caller)
+      await waitFor('vessel up unpacking the layer', () => gateParents().includes(up.child.pid), 30_000);
+      first.kill('SIGTERM');
+      expect(await first.exit).toBe(128);
+      // the download is cut at once, not after the connection's 60 s timeout
+      await waitFor('the stalled download cut', () => srv.stalledOpen() === 0, 10_000);
+      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(up.child.pid), 10_000);
+      srv.stallGets(undefined);
+      const started = Date.now();
+      const again = await watchedFront(['pull', `${srv.url}/s/stall:src`]);
+      expect(again).toMatchObject({ code: 0, stderr: '' });
+      expect(again.stdout).toMatch(/^stall:src sha256:[0-9a-f]{64} \(1 fetched, 0 already here\)\n$/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // what the first one fetched was kept: the rerun asked only for the rest
+      const gets = srv.requests.filter((q) => q.method === 'GET' && q.path.includes('/blobs/') && q.range !== undefined);
+      expect(gets).toHaveLength(1);
+      expect(gets[0]!.range).toMatch(/^bytes=[1-9]\d*-$/);
+    } finally {
+      await srv.stop();
+    }
+  }, 120_000);
 });
 
 describe('killed at the worst moment', () => {

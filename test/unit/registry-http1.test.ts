@@ -219,6 +219,60 @@ describe('connections and failures', () => {
   });
 });
 
+describe('an abort', () => {
+  it('cuts a stalled exchange at once — waiting for the head, or mid-body — with the signal\'s reason; the server sees its connection closed', async () => {
+    let closed = 0;
+    const s = await rawServer((sock, _h, n) => {
+      sock.on('close', () => closed++);
+      if (n === 0) return; // never answers
+      // a head and part of the body, then nothing: a hung server
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n');
+      sock.write(Buffer.alloc(10_000, 1));
+    });
+    const c = new HttpClient();
+    const a1 = new AbortController();
+    const head = c.request(s.origin, 'GET', '/', {}, a1.signal);
+    setTimeout(() => a1.abort(new Error('gone before the head')), 50);
+    await expect(head).rejects.toThrow('gone before the head');
+
+    const a2 = new AbortController();
+    const r = await c.request(s.origin, 'GET', '/', {}, a2.signal);
+    let got = 0;
+    const body = r.pump((b) => { got += b.length; return undefined; });
+    while (got < 10_000) await new Promise((res) => setTimeout(res, 5));
+    const reason = new Error('gone mid-body');
+    a2.abort(reason);
+    await expect(body).rejects.toBe(reason);
+    while (closed < 2) await new Promise((res) => setTimeout(res, 5));
+
+    // already aborted: nothing is sent, no connection made
+    await expect(c.request(s.origin, 'GET', '/', {}, AbortSignal.abort(reason))).rejects.toBe(reason);
+    expect(s.connections()).toBe(2);
+    c.close();
+  });
+
+  it('a stream() of an aborted exchange is destroyed with the reason; a finished exchange\'s connection no longer listens', async () => {
+    const s = await rawServer((sock, _h, n) => {
+      if (n === 0) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      else sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxx');
+    });
+    const c = new HttpClient();
+    const a = new AbortController();
+    expect((await (await c.request(s.origin, 'GET', '/', {}, a.signal)).read(10)).toString()).toBe('ok');
+    // the first exchange is over: aborting its signal now leaves the kept connection alone
+    a.abort(new Error('late'));
+    const b = new AbortController();
+    const st = (await c.request(s.origin, 'GET', '/', {}, b.signal)).stream();
+    const failed = new Promise((res) => st.once('error', res));
+    st.resume();
+    const reason = new Error('gone');
+    b.abort(reason);
+    expect(await failed).toBe(reason);
+    expect(s.connections()).toBe(1);
+    c.close();
+  });
+});
+
 describe('TLS', () => {
   it('body pieces a paused TLS socket still delivers while the sink waits on the first ones are all handed on, in order', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vessel-http1-tls-'));

@@ -127,6 +127,34 @@ describe('framing', () => {
     expect([st.size, st.isFile(), st.isDirectory()]).toEqual([42, true, false]);
   });
 
+  it('abandoned READs fail at once with the reason; their answers, when they come (one split mid-way), are read past: buffers untouched, the session in step', async () => {
+    const sent: number[] = [];
+    const wire = new SftpWire((parts) => sent.push(Buffer.concat(parts).readUInt32BE(5)));
+    const init = wire.init();
+    wire.receive(msg(2, 3, Buffer.alloc(0)));
+    await init;
+    const h = Buffer.from('h');
+    const [a, b, c] = [Buffer.alloc(5), Buffer.alloc(5), Buffer.alloc(5)];
+    const ra = wire.read(h, a, 0, 5, 0);
+    const rb = wire.read(h, b, 0, 5, 5);
+    const rc = wire.read(Buffer.from('g'), c, 0, 5, 0);
+    const [ida, idb, idc] = sent.slice(1);
+    // b's answer is arriving (into its length prefix) when the reads of h are given up
+    const answerB = msg(103, idb!, str('world'));
+    wire.receive(answerB.subarray(0, 11));
+    const reason = new Error('the caller went away');
+    wire.abandon(h, reason);
+    await expect(ra).rejects.toBe(reason);
+    await expect(rb).rejects.toBe(reason);
+    for (const byte of Buffer.concat([answerB.subarray(11), msg(103, ida!, str('hello')), msg(103, idc!, str('other'))])) wire.receive(Buffer.from([byte]));
+    expect(await rc).toBe(5);
+    expect(c.toString()).toBe('other');
+    expect([a, b].map((x) => x.equals(Buffer.alloc(5)))).toEqual([true, true]);
+    const stat = wire.stat('/x');
+    wire.receive(msg(105, sent[sent.length - 1]!, Buffer.concat([u32(0x5), Buffer.from([0, 0, 0, 0, 0, 0, 0, 7]), u32(0o100644)])));
+    expect((await stat).size).toBe(7);
+  });
+
   it('a DATA answer longer than the read asked for ends the session (never written past the buffer)', async () => {
     const sent: number[] = [];
     const wire = new SftpWire((parts) => sent.push(Buffer.concat(parts).readUInt32BE(5)));
