@@ -566,8 +566,9 @@ static void a_service_lost_ended(void) {
  * When vessel up answers a reload with "surge" (the spec changed, the container publishes ports
  * and has a health check): the next run is started beside the current one, health-checked, the
  * published ports are switched to it in one atomic step (vessel up does that: one nft transaction,
- * one pf load), the current run gets DRAIN_MS for its connections in flight, then its stop signal,
- * and the next run becomes the current one. A next run that dies, or is not healthy by the
+ * one pf load), the current run gets DRAIN_MS for its connections in flight — and, when it has a
+ * relay (Linux, [::1]), until that relay has finished every connection it accepted, at most
+ * stop_timeout more — then its stop signal, and the next run becomes the current one. A next run that dies, or is not healthy by the
  * deadline, is stopped and released: the current one never stopped serving. Its own small table,
  * surge_actions[phase][event], beside the main one; the main state stays "running" throughout.
  */
@@ -585,13 +586,22 @@ static struct run NR;
 static int have_next;                /* NR holds a started run */
 static struct status NS;             /* the next run's health, while it is checked */
 static long long t_surge, t_drain, t_next_stop;
+/*
+ * The latest the current run waits for its relay (drain_due). The relay accepted its connections
+ * itself and carries each to this run's container: stopping the container under one resets it,
+ * and a connection can well be younger or slower than DRAIN_MS (a SYN the host dropped, with the
+ * conntrack table full, say, is sent again a second later). It ends by itself once its last
+ * connection is done (relay.c), so the wait is usually a few ms; a connection that is never done
+ * (a client that keeps it open) holds the reload no longer than the run's stop_timeout.
+ */
+static long long t_drain_max;
 static int stop_after_surge;         /* a stop came during the surge: it follows once the next run is gone */
 static char surge_why[400];
 
 static void surge_record(enum surge_phase ph) {
   surge = ph;
   /* a reload over: none of its timers may fire into the next one */
-  if (ph == SG_NONE) t_surge = t_drain = t_next_stop = 0;
+  if (ph == SG_NONE) t_surge = t_drain = t_drain_max = t_next_stop = 0;
   S.next_phase = ph == SG_NONE ? NULL : surge_phase_names[ph];
   S.next_run_id = NP.run_id;
   S.next_init = have_next ? NR.init : 0;
@@ -704,11 +714,19 @@ static void se_switched(void) {
   /* the current run's relay takes no new client from now on: they go to the next run's */
   os_ports_drain(&R);
   t_drain = now_ms() + DRAIN_MS;
+  t_drain_max = t_drain + P.stop_timeout_ms;
   surge_record(SG_DRAINING);
 }
 
+/* When the current run may be stopped: DRAIN_MS after the switch, and once its relay is done (t_drain_max says why). */
+static long long drain_due(void) {
+  if (!t_drain) return 0;
+  return R.relay > 0 ? t_drain_max : t_drain;
+}
+
 static void se_drained(void) {
-  t_drain = 0;
+  if (R.relay > 0) say(L_WARN, "reload: the old container's relay still carries connections %ld ms after the switch; they end with it", (long)(DRAIN_MS + P.stop_timeout_ms));
+  t_drain_max = 0;
   os_signal(&P, &R, P.stop_signal, 1);
   t_stop = now_ms() + P.stop_timeout_ms;
   surge_record(SG_RETIRING);
@@ -1042,7 +1060,7 @@ static void on_service(void) {
 static long long next_deadline(void) {
   long long d = 0;
   long long ts[] = { t_stop, t_backoff, t_loyal, announced ? t_heartbeat : 0, t_retry, t_empty, SV.pending ? SV.deadline_ms : 0, health_deadline(),
-                     t_surge, t_drain, t_next_stop };
+                     t_surge, drain_due(), t_next_stop };
   for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) if (ts[i] && (!d || ts[i] < d)) d = ts[i];
   return d;
 }
@@ -1068,7 +1086,7 @@ static void on_timers(void) {
     service_close(&SV);
     fire(EV_SERVICE_LOST, NULL);
   }
-  if (t_drain && now >= t_drain) { t_drain = 0; surge_fire(SE_DRAINED, NULL); }
+  if (t_drain && now >= drain_due()) { t_drain = 0; surge_fire(SE_DRAINED, NULL); }
   if (t_next_stop && now >= t_next_stop) { t_next_stop = 0; if (have_next) os_kill(&NP, &NR); }
   if (t_surge && now >= t_surge) {
     t_surge = 0;
