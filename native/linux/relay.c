@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,26 @@ static void describe(const struct relay_port *p, char *out, size_t n) {
   char a[INET6_ADDRSTRLEN] = "?";
   inet_ntop(AF_INET6, &p->listen.sin6_addr, a, sizeof a);
   snprintf(out, n, "[%s]:%d/%s", a, ntohs(p->listen.sin6_port), p->udp ? "udp" : "tcp");
+}
+
+/*
+ * A TCP port's new clients all go to the newest relay listening on it. Without a program the
+ * kernel spreads a SO_REUSEPORT group's connections over its sockets by hash, so until the switch
+ * the current relay kept taking new clients, and at its drain a handshake completed between its
+ * last accept and the close of its socket was reset with the socket (closing a listener resets
+ * what waits in its queue). A group's classic BPF program returns the index of the socket to use:
+ * sockets are indexed in the order they started listening, closing one moves the last into its
+ * place, and an index out of range falls back to the hash (net/core/sock_reuseport.c). "Always 1"
+ * is therefore the next run's relay from the moment it listens beside the current one, which
+ * then gets no new client and whose queue is empty long before its drain; and it is the hash over
+ * one socket while a relay listens alone. The program is the group's, the last attached replacing
+ * the one before: every relay attaches the same, after listen() (the socket is in the group then).
+ * UDP has no queue to lose and its flows move at the drain (drain() says why): not steered.
+ */
+static int steer_to_newest(int fd) {
+  struct sock_filter newest[] = { BPF_STMT(BPF_RET | BPF_K, 1) };
+  struct sock_fprog prog = { .len = 1, .filter = newest };
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
 }
 
 static int listen_one(const struct relay_port *p, char *err, size_t errlen) {
@@ -44,6 +65,11 @@ static int listen_one(const struct relay_port *p, char *err, size_t errlen) {
     close(fd);
     return -1;
   }
+  if (!p->udp && steer_to_newest(fd) < 0) {
+    snprintf(err, errlen, "relay %s: SO_ATTACH_REUSEPORT_CBPF: %s", what, strerror(errno));
+    close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -59,7 +85,8 @@ int relay_listen(const struct relay_port *ports, int n, int *fds, char *err, siz
 
 /*
  * The ports went to another run: what waits in a backlog is taken first (closing a listening
- * socket resets the connections queued on it), then every listening socket is closed, which
+ * socket resets the connections queued on it; with the next relay steered to since it listened,
+ * nothing should wait by now), then every listening socket is closed, which
  * leaves the port to the other run's sockets alone. A UDP port's flows go with its socket: their
  * answers could not be sent from the client's address any more, and the client's next datagram
  * reaches the other run.

@@ -35,8 +35,9 @@ struct relay_limits {
 #define RELAY_BUF 16384          /* per direction of a TCP connection */
 
 /*
- * Binds every port (SO_REUSEPORT, so a reload's next run binds beside this one; IPV6_V6ONLY;
- * non-blocking; TCP listening). FDS[i] is PORTS[i]'s. 0, or -1 with the reason and nothing open.
+ * Binds every port (SO_REUSEPORT, so a reload's next run binds beside this one, and a TCP port's
+ * new clients go to the newest relay on it from the moment it listens; IPV6_V6ONLY; non-blocking;
+ * TCP listening). FDS[i] is PORTS[i]'s. 0, or -1 with the reason and nothing open.
  */
 int relay_listen(const struct relay_port *ports, int n, int *fds, char *err, size_t errlen);
 

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
  * real sockets on ::1: both directions of a stream at once through its bounded buffers, half-close
  * each way, a reset each way, a target that refuses, a full connection table, UDP flows per client
  * with their idle end and their bound, the drain a reload asks for, and a second relay bound on
- * the same port (SO_REUSEPORT); LeakSanitizer checks that the tables are freed when it ends. A
+ * the same port (SO_REUSEPORT), which takes every new client from the moment it listens; LeakSanitizer checks that the tables are freed when it ends. A
  * missing compiler fails the test. No root needed.
  */
 const repo = join(__dirname, '..', '..');
@@ -274,5 +274,35 @@ describe('the relay (native/linux/relay*.c) under ASan/UBSan, against real socke
     const third = await startRelay([`tcp:0:${target}`, `udp:0:${target}`, `tcp:${heldPort}:${target}`]);
     expect(await third.exit).toBe(125);
     expect(third.output()).toBe(`error relay [::1]:${heldPort}/tcp: bind: Address already in use\n`);
+  });
+
+  it('a second relay on the port takes every new client from the moment it listens (the first one accepts nothing more, so its drain has nothing queued to reset)', async () => {
+    const a = await listenTcp((s) => s.end('a\n'));
+    const b = await listenTcp((s) => s.end('b\n'));
+    const first = await startRelay([`tcp:0:${a}`]);
+    const port = first.ports[0]!;
+    // what a client gets, its connection then closed both ways (a relay drains once none is open)
+    const answer = async () => {
+      const s = await dial(port);
+      const got = await Promise.race([readAll(s).then(String), sleep(2000).then(() => 'no answer')]);
+      s.destroy();
+      return got;
+    };
+    expect(await answer()).toBe('a\n');
+    // The first relay stopped: a client the kernel queued on its socket would wait unanswered (and
+    // be reset when the socket closes); by hash, about half of them would be.
+    first.child.kill('SIGSTOP');
+    const second = await startRelay([`tcp:${port}:${b}`]);
+    expect(second.ports).toEqual([port]);
+    const answers = await Promise.all(Array.from({ length: 24 }, answer));
+    expect(answers).toEqual(Array.from({ length: 24 }, () => 'b\n'));
+    first.child.kill('SIGCONT');
+    first.child.kill('SIGUSR1');
+    expect(await first.exit).toBe(0);
+    expect(first.output()).toBe(`listening ${port}\n`);
+    // alone again: its index is out of the program's range, and the kernel's hash picks it
+    for (let i = 0; i < 5; i++) expect(await answer()).toBe('b\n');
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(1);
   });
 });
