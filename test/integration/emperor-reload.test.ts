@@ -53,9 +53,13 @@ function abRound(n: number, at = url): Promise<{ complete: number; failed: numbe
     let out = '';
     ab.stdout.on('data', (d: Buffer) => (out += d.toString()));
     ab.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    ab.on('close', () => {
+    ab.on('close', (code) => {
       const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-      res({ complete: num(/Complete requests:\s+(\d+)/), failed: num(/Failed requests:\s+(\d+)/), non2xx: num(/Non-2xx responses:\s+(\d+)/), out });
+      const complete = num(/Complete requests:\s+(\d+)/);
+      // ab gives up on a request that got no answer for -s seconds and prints no summary: a stall
+      // that long is a failure of the reload, not a round with nothing to count.
+      const gaveUp = code !== 0 || !/Complete requests:/.test(out);
+      res({ complete, failed: gaveUp ? Math.max(1, n - complete) : num(/Failed requests:\s+(\d+)/), non2xx: num(/Non-2xx responses:\s+(\d+)/), out });
     });
   });
 }
