@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeRoot, until, vessel, type TestRoot } from '../helpers/vessel.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
 import { images, runCleanups } from '../helpers/registry-cases.js';
-import { startHttpServer, startS3rver, startSshd, startTcpProxy, type HttpServer, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
+import { startDockerRegistry, startHttpServer, startS3rver, startSshd, startTcpProxy, type HttpServer, type OciServer, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
 import { openRegistry, parseImageLocation, pull, type PullResult, type Registry, type Reporter } from '../../src/registry/index.js';
 
 /**
@@ -25,8 +25,10 @@ let src: TestRoot;
 let srv: HttpServer;
 let s3: S3Server;
 let ssh: SshServer;
+let oci: OciServer;
 let s3Proxy: TcpProxy;
 let sshProxy: TcpProxy;
+let ociProxy: TcpProxy;
 const cleanups: Array<() => Promise<void> | void> = [() => dst.dispose()];
 const LAYERS = 3;
 const MB = 6;
@@ -42,15 +44,19 @@ beforeAll(async () => {
   cleanups.push(() => s3.stop());
   ssh = await startSshd();
   cleanups.push(() => ssh.stop());
+  oci = await startDockerRegistry();
+  cleanups.push(() => oci.stop());
   s3Proxy = await startTcpProxy(Number(new URL(s3.endpoint).port));
   sshProxy = await startTcpProxy(ssh.port);
-  cleanups.push(() => s3Proxy.stop(), () => sshProxy.stop());
+  ociProxy = await startTcpProxy(oci.port);
+  cleanups.push(() => s3Proxy.stop(), () => sshProxy.stop(), () => ociProxy.stop());
   await manyLayerImage(src, 'many:latest', LAYERS, MB);
   // Plain tars: a tampered one is refused with "digest mismatch" (no decompressor speaks first).
   await manyLayerImage(src, 'plain:latest', LAYERS, MB, ['none']);
   for (const [img, url, env] of [
     ['many', `${srv.url}/abort`, {}], ['plain', `${srv.url}/abort`, {}],
     ['many', `s3://${s3.bucket}/abort`, s3.env],
+    ['many', `oci://${oci.hostPort}/abort`, {}],
     ['many', `sftp://root@127.0.0.1:${ssh.port}${ssh.dir}/abort?hostkey=${encodeURIComponent(ssh.hostFingerprint)}`, { VESSEL_SSH_KEY: ssh.key }],
   ] as const) {
     const p = await vessel(src, ['publish', img, url], { env, timeoutMs: 180_000 });
@@ -66,6 +72,8 @@ const URLS = {
   http: () => `${srv.url}/abort`,
   s3: () => `s3://${s3.bucket}/abort`,
   sftp: () => `sftp://root@127.0.0.1:${sshProxy.port}${ssh.dir}/abort`,
+  // docker-registry (OCI distribution), its blobs read with Node's own http client
+  oci: () => `oci://127.0.0.1:${ociProxy.port}/abort`,
 };
 type Kind = keyof typeof URLS;
 
@@ -146,8 +154,8 @@ describe('an aborted pull from a stalled server', () => {
     await forget('many:latest');
   }, 120_000);
 
-  it.each(['s3', 'sftp'] as const)('%s through a proxy that holds back what the server sends: rejects at once with the reason; the rerun resumes', async (kind) => {
-    const proxy = kind === 's3' ? s3Proxy : sshProxy;
+  it.each(['s3', 'sftp', 'oci'] as const)('%s through a proxy that holds back what the server sends: rejects at once with the reason; the rerun resumes', async (kind) => {
+    const proxy = kind === 's3' ? s3Proxy : kind === 'oci' ? ociProxy : sshProxy;
     const { reg, name, tag } = await open(kind);
     const ac = new AbortController();
     const rep = counting();
@@ -164,9 +172,9 @@ describe('an aborted pull from a stalled server', () => {
       const reason = new Error('the caller went away');
       ac.abort(reason);
       expect(await within(p, PROMPT_MS)).toBe(reason);
-      // S3: each layer's connection is closed (its bytes were held); sftp: the one ssh
+      // S3 and OCI: each layer's connection is closed (its bytes were held); sftp: the one ssh
       // connection stays, for the other reads of the session.
-      if (kind === 's3') await until(() => proxy.stalledOpen() === 0, PROMPT_MS, 'the layers\' connections closed');
+      if (kind !== 'sftp') await until(() => proxy.stalledOpen() === 0, PROMPT_MS, 'the layers\' connections closed');
       else expect(proxy.stalledOpen()).toBe(1);
     } finally {
       proxy.throttle(0);
