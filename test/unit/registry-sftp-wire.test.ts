@@ -99,6 +99,15 @@ describe('framing', () => {
   };
   const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
   const str = (s: string | Buffer) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+  /** A wire past its INIT (VERSION 3, no extensions), and the request ids it sends, in order. */
+  async function started(): Promise<{ wire: SftpWire; sent: number[] }> {
+    const sent: number[] = [];
+    const wire = new SftpWire((parts) => sent.push(Buffer.concat(parts).readUInt32BE(5)));
+    const init = wire.init();
+    wire.receive(msg(2, 3, Buffer.alloc(0)));
+    await init;
+    return { wire, sent };
+  }
 
   it('answers out of order and split at every byte reach their requests; a READ\'s data lands in its buffer', async () => {
     const sent: number[] = [];
@@ -128,11 +137,7 @@ describe('framing', () => {
   });
 
   it('abandoned READs fail at once with the reason; their answers, when they come (one split mid-way), are read past: buffers untouched, the session in step', async () => {
-    const sent: number[] = [];
-    const wire = new SftpWire((parts) => sent.push(Buffer.concat(parts).readUInt32BE(5)));
-    const init = wire.init();
-    wire.receive(msg(2, 3, Buffer.alloc(0)));
-    await init;
+    const { wire, sent } = await started();
     const h = Buffer.from('h');
     const [a, b, c] = [Buffer.alloc(5), Buffer.alloc(5), Buffer.alloc(5)];
     const ra = wire.read(h, a, 0, 5, 0);
@@ -156,11 +161,7 @@ describe('framing', () => {
   });
 
   it('a DATA answer longer than the read asked for ends the session (never written past the buffer)', async () => {
-    const sent: number[] = [];
-    const wire = new SftpWire((parts) => sent.push(Buffer.concat(parts).readUInt32BE(5)));
-    const init = wire.init();
-    wire.receive(msg(2, 3, Buffer.alloc(0)));
-    await init;
+    const { wire, sent } = await started();
     const into = Buffer.alloc(4);
     const r = wire.read(Buffer.from('h'), into, 0, 4, 0);
     wire.receive(msg(103, sent[1]!, str('too long')));
