@@ -12,8 +12,9 @@ import type { Descriptor } from './store.js';
  * decompressor into the one safe extraction (the native gate and its judge) in the same pass —
  * no second read of the blob, no buffering beyond the pipes' own. Whatever the format, the gate
  * reads the file itself as it grows (extractTarFollow), straight or through its decompressor:
- * the bytes are not written a second time, into a pipe, from Node's thread. The caller verifies the blob's digest: by hashing it
- * itself before end(), or, for a plain tar (digestsBlob), by comparing end()'s diff id — the gate
+ * the bytes are not written a second time, into a pipe, from Node's thread. The caller verifies
+ * the blob's digest: by hashing it itself before end(), or, for a plain tar (digestsBlob), by
+ * comparing end()'s diff id — the gate
  * hashed every byte of the file, which is the blob — before it names the blob or commits
  * anything; until then the unpacked directory is staging, never part of the store.
  */

@@ -15,8 +15,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
  * real sockets on ::1: both directions of a stream at once through its bounded buffers, half-close
  * each way, a reset each way, a target that refuses, a full connection table, UDP flows per client
  * with their idle end and their bound, the drain a reload asks for, and a second relay bound on
- * the same port (SO_REUSEPORT), which takes every new client from the moment it listens; LeakSanitizer checks that the tables are freed when it ends. A
- * missing compiler fails the test. No root needed.
+ * the same port (SO_REUSEPORT), which takes every new client from the moment it listens;
+ * LeakSanitizer checks that the tables are freed when it ends. A missing compiler fails the test.
+ * No root needed.
  */
 const repo = join(__dirname, '..', '..');
 const out = mkdtempSync(join(tmpdir(), 'vessel-native-relay-'));
