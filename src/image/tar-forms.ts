@@ -2,10 +2,11 @@ import { platform } from 'node:os';
 import { hostOs, onPath, type OsName } from '../util/index.js';
 
 /**
- * Every tar, cp and decompressor command of vessel's image data path (image/ and build/), per OS,
- * as pure argv builders: GNU tar and GNU cp on Linux, FreeBSD's base tools on FreeBSD. No other
- * file builds a tar or cp argv (test/unit/tar-forms.test.ts checks that, checks every FreeBSD
- * form against bsdtar's and cp's option tables, and runs them with real bsdtar).
+ * Every tar, cp, decompressor and chattr command of vessel's image data path (image/ and
+ * build/), per OS, as pure argv builders: GNU tar and GNU cp on Linux, FreeBSD's base tools on
+ * FreeBSD. No other file builds a tar or cp argv (test/unit/tar-forms.test.ts checks that,
+ * checks every FreeBSD form against bsdtar's and cp's option tables, and runs them with real
+ * bsdtar).
  *
  * FreeBSD's tar is bsdtar (libarchive). Its options are `short_options` and the long-option
  * table `tar_longopts` in contrib/libarchive/tar/cmdline.c: `--numeric-owner`, `--same-owner`,
@@ -78,6 +79,14 @@ export interface TarForms {
   copyPath(from: string, to: string, keepOwners: boolean): string[];
   /** A decompressor from stdin to stdout (FreeBSD's base tools; on Linux the same, or igzip for gzip). */
   decompress(kind: Decompressible): string[];
+  /**
+   * Linux: mark the image store's directory as a top of directory hierarchies (ext2/3/4's `T`
+   * flag, FS_TOPDIR_FL), so each staging tree made in it is placed by the Orlov allocator in a
+   * block group of its own instead of beside the trees just removed from the store (image/
+   * store.ts says why that matters). Other file systems refuse the flag; that is harmless.
+   * FreeBSD: none — UFS places new directories itself (ffs_dirpref), ZFS has no block groups.
+   */
+  spreadTrees: ((dir: string) => string[]) | undefined;
 }
 
 const baseLayer = (tar: string) => (out: string, stage: string, stagedEntries: string[], from: string, baseEntries: string[]): string[] =>
@@ -146,6 +155,7 @@ const GNU: TarForms = {
   // -a also keeps xattrs (file capabilities).
   copyPath: (from, to, keepOwners) => ['cp', '-a', ...(keepOwners ? [] : ['--no-preserve=ownership']), '--', from, to],
   decompress: gnuDecompress,
+  spreadTrees: (dir) => ['chattr', '+T', dir],
 };
 
 /**
@@ -196,6 +206,7 @@ function bsdForms(tar: string): TarForms {
     copyContents: (fromDir, toDir) => ['cp', '-a', `${fromDir}/.`, `${toDir}/`],
     copyPath: (from, to) => ['cp', '-a', '--', from, to],
     decompress,
+    spreadTrees: undefined,
   };
 }
 

@@ -66,6 +66,19 @@ describe('rootfs tarball import', () => {
     expect(existsSync(join(images, 'tmp'))).toBe(false);
   });
 
+  it('marks the store a top of directory hierarchies where the file system has the flag (ext2/3/4)', () => {
+    // The staging trees' block groups (store.ts spreadStore): on ext4 the store carries `T`, so
+    // every tmp/ is placed by the Orlov allocator; elsewhere chattr fails and nothing else changes.
+    const fsType = execFileSync('stat', ['-f', '-c', '%T', images], { encoding: 'utf8' }).trim();
+    const flags = spawnSync('lsattr', ['-d', images], { encoding: 'utf8' });
+    if (fsType.startsWith('ext')) {
+      expect(flags.status).toBe(0);
+      expect(flags.stdout.split(' ')[0]).toContain('T');
+    } else {
+      expect(flags.status === 0 ? flags.stdout.split(' ')[0] : '').not.toContain('T');
+    }
+  });
+
   it('recognises the compression by content, not by name', async () => {
     const wrong = join(files, 'really-zstd.tar.gz');
     writeFileSync(wrong, readFileSync(join(files, 'busybox.tar.zst')));

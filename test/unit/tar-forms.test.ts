@@ -128,6 +128,11 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
     expect(onPath('igzip')).toBe(true);
     expect(GNU.decompress('gzip')).toEqual(['igzip', '-dc']);
   });
+
+  it('the store spread over block groups: ext2/3/4\'s T flag on Linux; nothing on FreeBSD (UFS places directories itself)', () => {
+    expect(GNU.spreadTrees?.('/var/lib/vessel/images')).toEqual(['chattr', '+T', '/var/lib/vessel/images']);
+    expect(BSD.spreadTrees).toBeUndefined();
+  });
 });
 
 describe('tar forms: one module, and the program that runs them', () => {
