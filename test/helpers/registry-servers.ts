@@ -70,6 +70,15 @@ async function kill(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGTERM'
   clearTimeout(t);
 }
 
+/** Pids of `pid`'s child processes (none when it has none, or is gone). */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function readLog(f: string): string {
   try {
     return readFileSync(f, 'utf8').slice(-3000);
@@ -287,13 +296,7 @@ export async function startSshd(): Promise<SshServer> {
   return {
     dir, port, key: join(dir, 'client'), knownHosts: join(dir, 'known_hosts'), hostFingerprint: fp,
     log: () => readLog(join(dir, 'sshd.log')),
-    sessions: () => {
-      try {
-        return execFileSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    },
+    sessions: () => childrenOf(p.pid!),
     async stop() {
       try { execFileSync('pkill', ['-KILL', '-P', String(p.pid)]); } catch { /* no sessions left */ }
       await kill(p);
@@ -310,9 +313,24 @@ export interface FtpServer extends Server {
   password: string;
   cert: string;
   home: string;
+  /** Pids of the processes serving connections: each session's, and its privileged helper. */
+  sessions(): number[];
+  /**
+   * The server's TCP connections (control and PASV data) that no client has closed: the kernel
+   * takes a client's close even while the server is stopped (the server's end goes CLOSE_WAIT).
+   */
+  established(): number;
+  /**
+   * Stop the whole server now (SIGSTOP: the listener and every session): a hung server, its
+   * connections left open, the bytes it had already sent still in the sockets. unstall() (and
+   * stop()) continue it.
+   */
+  stall(): void;
+  unstall(): void;
 }
 
-export async function startPureFtpd(): Promise<FtpServer> {
+/** `downloadBytesPerSecond` paces what the server sends of a file (uploads go at full speed). */
+export async function startPureFtpd(opts: { downloadBytesPerSecond?: number } = {}): Promise<FtpServer> {
   const dir = mkdtempSync('/tmp/vessel-ftpd-');
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -330,14 +348,40 @@ export async function startPureFtpd(): Promise<FtpServer> {
   writeFileSync(join(dir, 'pureftpd.passwd'), `${user}:${hash}:65534:65534::${home}/./::::::::::::\n`);
   execFileSync('pure-pw', ['mkdb', join(dir, 'pureftpd.pdb'), '-f', join(dir, 'pureftpd.passwd')]);
   const p = daemon(['pure-ftpd', '-S', `127.0.0.1,${port}`, '-l', `puredb:${join(dir, 'pureftpd.pdb')}`, '-E', '-H', '-A',
-    '-Y', '1', '-2', pem, '-p', `${pasv}:${pasv + 99}`, '-P', '127.0.0.1', '-U', '022:022', '-c', '50', '-C', '50'], join(dir, 'ftpd.log'));
+    '-Y', '1', '-2', pem, '-p', `${pasv}:${pasv + 99}`, '-P', '127.0.0.1', '-U', '022:022', '-c', '50', '-C', '50',
+    // -T UPLOAD:DOWNLOAD in KiB/s, either left empty for no limit
+    ...(opts.downloadBytesPerSecond ? ['-T', `:${Math.ceil(opts.downloadBytesPerSecond / 1024)}`] : [])], join(dir, 'ftpd.log'));
   await waitPort(port, 'pure-ftpd', 10_000, p, () => readLog(join(dir, 'ftpd.log')));
+  // pure-ftpd forks a process per session, which forks its privileged helper (privsep).
+  const sessions = (): number[] => {
+    const out: number[] = [];
+    for (let level = childrenOf(p.pid!); level.length > 0; level = level.flatMap(childrenOf)) out.push(...level);
+    return out;
+  };
+  let stopped: number[] = [];
+  const unstall = () => {
+    for (const pid of stopped.reverse()) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+    stopped = [];
+  };
   return {
-    dir, port, user, password, cert, home,
+    dir, port, user, password, cert, home, sessions, unstall,
     log: () => readLog(join(dir, 'ftpd.log')),
+    established: () => execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} or ( sport >= :${pasv} and sport <= :${pasv + 99} ) )`], { encoding: 'utf8' })
+      .split('\n').filter(Boolean).length,
+    stall() {
+      // The listener first, so that no session starts while its sessions are being stopped.
+      for (const pid of [p.pid!, ...sessions()]) {
+        process.kill(pid, 'SIGSTOP');
+        stopped.push(pid);
+      }
+    },
     async stop() {
+      // A stopped process would hold its SIGTERM until kill()'s SIGKILL, seconds later.
+      unstall();
+      // Sessions outlive the listener, and name themselves "pure-ftpd (IDLE)" and the like: by pid.
+      const left = sessions();
       await kill(p);
-      try { execFileSync('pkill', ['-KILL', '-f', `pure-ftpd.*127.0.0.1,${port}`]); } catch { /* none left */ }
+      for (const pid of left) try { process.kill(pid, 'SIGKILL'); } catch { /* ended with its client */ }
       rmSync(dir, { recursive: true, force: true });
     },
   };

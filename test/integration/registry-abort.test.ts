@@ -5,19 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeRoot, until, vessel, type TestRoot } from '../helpers/vessel.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
 import { images, runCleanups } from '../helpers/registry-cases.js';
-import { startDockerRegistry, startHttpServer, startS3rver, startSshd, startTcpProxy, type HttpServer, type OciServer, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
-import { openRegistry, parseImageLocation, pull, type PullResult, type Registry, type Reporter } from '../../src/registry/index.js';
+import {
+  startDockerRegistry, startHttpServer, startPureFtpd, startS3rver, startSshd, startTcpProxy,
+  type FtpServer, type HttpServer, type OciServer, type S3Server, type SshServer, type TcpProxy,
+} from '../helpers/registry-servers.js';
+import { openRegistry, parseImageLocation, pull, type ProgressEvent, type PullResult, type Registry, type Reporter } from '../../src/registry/index.js';
 
 /**
  * A pull's AbortSignal reaches its transfers wherever they wait, not only between chunks: against
- * a server that sends a layer's first bytes and then nothing (the http server's stallGets, and a
- * TCP proxy that holds back what s3rver, sshd and docker-registry send — s3rver read both by the
- * small signed client and by the AWS SDK), an aborted pull — its caller gone — ends at once with
- * the signal's reason, well before any transport's own timeout (60 s for http and S3, ~30 s of
- * ssh keepalives), keeps what it fetched for the rerun, and lets go of the server's connection
- * (sftp: keeps its one session, which the rerun goes on using). One failing layer stops a stalled
- * one the same way. The pulls run in this process (the CLI's own pull(), with an AbortController),
- * into a store of their own.
+ * a server that sends a layer's first bytes and then nothing (the http server's stallGets; a TCP
+ * proxy that holds back what s3rver, sshd and docker-registry send — s3rver read both by the
+ * small signed client and by the AWS SDK; pure-ftpd stopped with SIGSTOP), an aborted pull — its
+ * caller gone — ends at once with the signal's reason, well before any transport's own timeout
+ * (60 s for http, S3 and FTP, ~30 s of ssh keepalives), keeps what it fetched for the rerun, and
+ * lets go of the server's connection (sftp: keeps its one session, which the rerun goes on
+ * using). One failing layer stops a stalled one the same way. The pulls run in this process (the
+ * CLI's own pull(), with an AbortController), into a store of their own.
  */
 const dst = makeRoot('registry-abort');
 // The in-process pulls' store: config() reads it on first use.
@@ -27,6 +30,7 @@ let srv: HttpServer;
 let s3: S3Server;
 let ssh: SshServer;
 let oci: OciServer;
+let ftp: FtpServer;
 let s3Proxy: TcpProxy;
 let sshProxy: TcpProxy;
 let ociProxy: TcpProxy;
@@ -47,6 +51,10 @@ beforeAll(async () => {
   cleanups.push(() => ssh.stop());
   oci = await startDockerRegistry();
   cleanups.push(() => oci.stop());
+  // Paced as the proxies are when a test stalls them: a layer is mid-transfer when the server
+  // stops, and few of its bytes are on their way (unpaced, ~4 MiB sit in the socket buffers).
+  ftp = await startPureFtpd({ downloadBytesPerSecond: 4 << 20 });
+  cleanups.push(() => ftp.stop());
   s3Proxy = await startTcpProxy(Number(new URL(s3.endpoint).port));
   sshProxy = await startTcpProxy(ssh.port);
   ociProxy = await startTcpProxy(oci.port);
@@ -59,12 +67,13 @@ beforeAll(async () => {
     ['many', `s3://${s3.bucket}/abort`, s3.env],
     ['many', `oci://${oci.hostPort}/abort`, {}],
     ['many', `sftp://root@127.0.0.1:${ssh.port}${ssh.dir}/abort?hostkey=${encodeURIComponent(ssh.hostFingerprint)}`, { VESSEL_SSH_KEY: ssh.key }],
+    ['many', URLS.ftp(), { VESSEL_FTP_PASSWORD: ftp.password }],
   ] as const) {
     const p = await vessel(src, ['publish', img, url], { env, timeoutMs: 180_000 });
     if (p.code !== 0) throw new Error(`publish ${img} to ${url}: ${p.stderr}`);
   }
-  // What the in-process pulls read of the environment: S3 through its proxy, ssh's key.
-  Object.assign(process.env, s3.env, { AWS_ENDPOINT_URL: `http://127.0.0.1:${s3Proxy.port}`, VESSEL_SSH_KEY: ssh.key });
+  // What the in-process pulls read of the environment: S3 through its proxy, ssh's key, FTP's password.
+  Object.assign(process.env, s3.env, { AWS_ENDPOINT_URL: `http://127.0.0.1:${s3Proxy.port}`, VESSEL_SSH_KEY: ssh.key, VESSEL_FTP_PASSWORD: ftp.password });
 }, 300_000);
 
 afterAll(() => runCleanups(cleanups), 60_000);
@@ -78,6 +87,8 @@ const URLS = {
   sftp: () => `sftp://root@127.0.0.1:${sshProxy.port}${ssh.dir}/abort`,
   // docker-registry (OCI distribution), its blobs read with Node's own http client
   oci: () => `oci://127.0.0.1:${ociProxy.port}/abort`,
+  // pure-ftpd, plain FTP: its PASV data connections bypass any one-port proxy (stalled by SIGSTOP instead)
+  ftp: () => `ftp://${ftp.user}@127.0.0.1:${ftp.port}/abort`,
 };
 type Kind = keyof typeof URLS;
 
@@ -88,9 +99,9 @@ async function open(kind: Kind, image = 'many'): Promise<{ reg: Registry; name: 
   return { reg: await openRegistry(loc.registry), name: loc.ref.name, tag: loc.ref.tag };
 }
 
-/** Counts the bytes a pull has taken (to stall it once it is well under way). */
-function counting(): Reporter & { done: number } {
-  const r = { done: 0, emit: () => undefined, finish: () => undefined, bytes: (n: number) => { r.done += n; } };
+/** Counts the bytes a pull has taken (to stall it once it is well under way), and keeps its events. */
+function counting(): Reporter & { done: number; events: ProgressEvent[] } {
+  const r = { done: 0, events: [] as ProgressEvent[], emit: (e: ProgressEvent) => { r.events.push(e); }, finish: () => undefined, bytes: (n: number) => { r.done += n; } };
   return r;
 }
 
@@ -201,6 +212,51 @@ describe('an aborted pull from a stalled server', () => {
     } finally {
       await reg.close();
     }
+    await forget('many:latest');
+  }, 120_000);
+
+  it('ftp, the server stopped (SIGSTOP) inside a layer: rejects at once with the reason, the partial blob stays, the rerun resumes it', async () => {
+    const { reg, name, tag } = await open('ftp');
+    const ac = new AbortController();
+    const rep = counting();
+    const again = counting();
+    let partial: Array<{ name: string; size: number }>;
+    try {
+      try {
+        const p = pull(reg, name, tag, { name, tag }, { signal: ac.signal, reporter: rep });
+        p.catch(() => undefined);
+        await until(() => rep.done > 2 << 20, 60_000, 'the first layer under way');
+        ftp.stall();
+        // What the server had sent before it stopped is taken in, then nothing more comes.
+        await until(async () => {
+          const before = rep.done;
+          await sleep(500);
+          return rep.done === before;
+        }, 30_000, 'the transfer to stand still');
+        expect(ftp.established()).toBeGreaterThan(0);
+        const reason = new Error('the caller went away');
+        ac.abort(reason);
+        expect(await within(p, PROMPT_MS)).toBe(reason);
+        // Let go of while the server is still stopped, not when it answers again.
+        await until(() => ftp.established() === 0, PROMPT_MS, 'the connections to the stopped server closed');
+      } finally {
+        ftp.unstall();
+      }
+      // The stop came inside a layer: its part is kept, short of the layer's size.
+      const layers = layersOf('many');
+      partial = keptParts().filter((x) => x.name.endsWith('.part') && x.size > 0 && x.size < layers.find((l) => x.name.startsWith(l.digest.slice(7)))!.size);
+      expect(partial).toHaveLength(1);
+      // The abandoned session, continued, finds its connections closed and ends.
+      await until(() => ftp.sessions().length === 0, PROMPT_MS, 'the aborted FTP session to end');
+      // The same registry: its next call logs in afresh.
+      const r = await pull(reg, name, tag, { name, tag }, { reporter: again });
+      expect(r.image.id).toBe(await idOf(src, 'many'));
+    } finally {
+      await reg.close();
+    }
+    // The stopped layer went on from its kept bytes (REST): a wrong offset would fail its digest.
+    const digest = `sha256:${partial[0]!.name.slice(0, 64)}`;
+    expect(again.events).toContainEqual(expect.objectContaining({ event: 'blob', digest, action: 'resume' }));
     await forget('many:latest');
   }, 120_000);
 });
