@@ -85,7 +85,11 @@ export const paths = {
 let createdStoreDir = false;
 
 export async function makeStaging(kind: string): Promise<string> {
-  if (!existsSync(storeDir())) createdStoreDir = true;
+  if (!existsSync(storeDir())) {
+    createdStoreDir = true;
+    // A store removed since (a failed first import) is a new directory: its flag is set again.
+    spread = undefined;
+  }
   await spreadStore();
   const dir = join(paths.tmp(), `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
