@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { buffer } from 'node:stream/consumers';
 import tarStream from 'tar-stream';
 
 /**
@@ -34,12 +35,7 @@ export interface TarEntry {
 /** A tar archive in memory, written with tar-stream (test archives are small). */
 export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((res, rej) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
-    pack.on('end', () => res());
-    pack.on('error', rej);
-  });
+  const archive = buffer(pack);
   for (const e of entries) {
     const type = e.type ?? 'file';
     const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0 } as tarStream.Header;
@@ -48,8 +44,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
     else pack.entry(header);
   }
   pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return archive;
 }
 
 /**
@@ -142,14 +137,12 @@ export async function makeOciArchive(spec: OciArchiveSpec): Promise<Buffer> {
     manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, ...(spec.annotations ? { annotations: spec.annotations } : {}) }],
   });
   const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((res) => { pack.on('data', (c: Buffer) => chunks.push(c)); pack.on('end', () => res()); });
+  const archive = buffer(pack);
   pack.entry({ name: 'oci-layout' }, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   pack.entry({ name: 'index.json' }, index);
   for (const [d, b] of blobs) pack.entry({ name: `blobs/sha256/${d.slice(7)}` }, b);
   pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return archive;
 }
 
 /** A small tree as files are found in images: etc/motd (`text`) and etc/issue, a relative symlink to it. */

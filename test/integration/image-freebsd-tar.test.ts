@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import tarStream from 'tar-stream';
 import { compress, deletingLayers, makeOciArchive, makeTar, motdTree } from '../helpers/image.js';
 import { makeRoot, vessel, type TestRoot } from '../helpers/vessel.js';
@@ -41,13 +42,11 @@ function bsdList(file: string): string[] {
 /** A layer entry with xattrs (tar-stream's pax records), as buildah or bsdtar writes them. */
 async function tarWithXattr(): Promise<Buffer> {
   const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((res) => { pack.on('data', (c: Buffer) => chunks.push(c)); pack.on('end', () => res()); });
+  const archive = buffer(pack);
   pack.entry({ name: 'etc', type: 'directory', mode: 0o755, mtime: new Date(0) });
   pack.entry({ name: 'etc/noted', mode: 0o644, mtime: new Date(0), pax: { 'SCHILY.xattr.user.note': 'kept' } }, 'x\n');
   pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return archive;
 }
 
 beforeAll(async () => {
