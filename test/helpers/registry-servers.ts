@@ -138,8 +138,8 @@ export async function startS3rver(bucket = 'vessel'): Promise<S3Server> {
   const port = await freePort();
   // s3rver runs in this process: it is the npm devDependency, and an in-process server is
   // stopped with the test file even when a test throws.
-  const { default: S3rver } = (await import('s3rver')) as unknown as { default: new (o: object) => { run(): Promise<unknown>; close(): Promise<void> } };
-  const srv = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 'data'), silent: true, configureBuckets: [{ name: bucket }] });
+  const { default: S3rver } = await import('s3rver');
+  const srv = new S3rver({ port, address: '127.0.0.1', directory: join(dir, 'data'), silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
   await srv.run();
   const endpoint = `http://127.0.0.1:${port}`;
   return {
