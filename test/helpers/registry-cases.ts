@@ -24,6 +24,14 @@ export async function runCleanups(cleanups: Array<() => Promise<void> | void>): 
   }
 }
 
+/** A copy of a blob with its middle byte's bits flipped: the same size, another digest. */
+export function tampered(blob: Buffer): Buffer {
+  const fake = Buffer.from(blob);
+  const at = fake.length >> 1;
+  fake.writeUInt8(fake.readUInt8(at) ^ 0xff, at);
+  return fake;
+}
+
 export function events(stdout: string): Array<Record<string, unknown>> {
   return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeRoot, until, vessel, type TestRoot } from '../helpers/vessel.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
-import { images, runCleanups } from '../helpers/registry-cases.js';
+import { images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import {
   startDockerRegistry, startHttpServer, startPureFtpd, startS3rver, startSshd, startTcpProxy,
   type FtpServer, type HttpServer, type OciServer, type S3Server, type SshServer, type TcpProxy,
@@ -265,8 +265,7 @@ describe('one layer fails while another is stalled', () => {
   it('a tampered layer: the pull fails at once with the mismatch, the stalled download is cut, nothing kept', async () => {
     const [bad, stuck] = layersOf('plain');
     const real = readFileSync(join(srv.root, 'abort', 'blobs', 'sha256', bad!.digest.slice(7)));
-    const fake = Buffer.from(real);
-    fake[fake.length >> 1] ^= 0xff;
+    const fake = tampered(real);
     srv.tamper(`/abort/blobs/sha256/${bad!.digest.slice(7)}`, fake);
     srv.stallGets(1 << 20, stuck!.digest.slice(7));
     const { reg, name, tag } = await open('http', 'plain');

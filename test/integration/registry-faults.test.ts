@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BIN, makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree } from '../helpers/image.js';
 import { bigImage, importTestImages } from '../helpers/registry-images.js';
-import { events, images, runCleanups } from '../helpers/registry-cases.js';
+import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { execAsync, startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
 
 /**
@@ -112,8 +112,7 @@ describe('tampered blobs', () => {
     expect(p.code, p.stderr).toBe(0);
     const layer = layerOf(join(srv.root, 'tamper'), 'layered');
     const real = readFileSync(join(srv.root, 'tamper/blobs/sha256', layer.digest.slice(7)));
-    const fake = Buffer.from(real);
-    fake[fake.length >> 1] ^= 0xff;
+    const fake = tampered(real);
     srv.tamper(`/tamper/blobs/sha256/${layer.digest.slice(7)}`, fake);
     const dst = await dstWithBusybox('registry-tamper-http');
     const before = hashTree(storeOf(dst));
@@ -131,7 +130,7 @@ describe('tampered blobs', () => {
     const layer = layerOf(dir, 'layered');
     const f = join(dir, 'blobs/sha256', layer.digest.slice(7));
     const b = readFileSync(f);
-    b[10] ^= 0x01;
+    b.writeUInt8(b.readUInt8(10) ^ 0x01, 10);
     writeFileSync(f, b);
     const dst = await dstWithBusybox('registry-tamper-file');
     const before = hashTree(storeOf(dst));

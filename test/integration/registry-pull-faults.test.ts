@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { busyboxTarball, makeRoot, processesMentioning, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree } from '../helpers/image.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
-import { events, images, runCleanups } from '../helpers/registry-cases.js';
+import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { awsCli, startRadosgw, startS3rver, startSshd, startTcpProxy, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -226,8 +226,7 @@ describe.each(['s3', 'sftp'])('%s: a tampered layer', (name) => {
     const layers = layersOf();
     const victim = layers[1]!.digest.slice(7);
     const real = await t.blob(victim);
-    const fake = Buffer.from(real);
-    fake[fake.length >> 1] ^= 0xff;
+    const fake = tampered(real);
     await t.tamper(victim, fake);
     try {
       const dst = makeRoot(`registry-pull-faults-tamper-${name}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
 import { hashTree, makeTar } from '../helpers/image.js';
 import { importTestImages, manyLayerImage } from '../helpers/registry-images.js';
-import { events, images, runCleanups } from '../helpers/registry-cases.js';
+import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
 
 /**
@@ -147,8 +147,7 @@ describe('a bad layer found mid-stream', () => {
     const layers = await publish(`tamper-${image}-${n}`, image);
     const victim = layers[n]!;
     const real = readFileSync(join(srv.root, `tamper-${image}-${n}/blobs/sha256`, victim.digest.slice(7)));
-    const fake = Buffer.from(real);
-    fake[fake.length >> 1] ^= 0xff;
+    const fake = tampered(real);
     srv.tamper(`/tamper-${image}-${n}/blobs/sha256/${victim.digest.slice(7)}`, fake);
     const dst = makeRoot(`registry-stream-tamper-${image}-${n}`);
     cleanups.push(() => dst.dispose());
