@@ -3,6 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { parseRegistryUrl } from '../../src/registry/url.js';
 import { S3Transport, s3ClientConfig } from '../../src/registry/s3.js';
 import { isTransient } from '../../src/registry/retry.js';
@@ -63,7 +64,7 @@ async function sdkRequest(u: S3Url, key: string): Promise<Captured> {
   const c = new S3Client({
     ...s3ClientConfig(u),
     requestHandler: { handle: async (req: Captured) => { got = req; throw Object.assign(new Error('captured'), { name: 'Captured' }); } },
-  } as ConstructorParameters<typeof S3Client>[0]);
+  } as S3ClientConfig);
   try {
     await c.send(new GetObjectCommand({ Bucket: u.bucket, Key: key, Range: 'bytes=7-' }));
   } catch (e) {
