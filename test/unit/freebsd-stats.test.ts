@@ -68,7 +68,7 @@ describe('the FreeBSD driver\'s stats()', () => {
 
   it('a running jail: jls, rctl -u, its rules, its epair — golden transcript and the stats line', async () => {
     const fake = new FakeFreeBSD();
-    const d = new FreeBSDDriver({ env: {}, pollMs: 1 });
+    const d = new FreeBSDDriver({ env: {} });
     const resources = d.resources(cfg());
     const hostIf = resources.find((r) => r.kind === 'interface')!.id;
     fake.jails.set('web', { jid: 7, path: join(root, 'containers', 'web', 'rootfs'), mounts: [] });
@@ -91,7 +91,7 @@ describe('the FreeBSD driver\'s stats()', () => {
   it('a jail that is gone: one jls, nothing else, no usage', async () => {
     const fake = new FakeFreeBSD();
     restore = setHostRunner(fake);
-    const d = new FreeBSDDriver({ env: {}, pollMs: 1 });
+    const d = new FreeBSDDriver({ env: {} });
     expect(await d.stats({ name: 'web', resources: d.resources(cfg()) })).toEqual({});
     expect(fake.transcript()).toBe('jls -j web jid\n');
   });
@@ -103,7 +103,7 @@ describe('the FreeBSD driver\'s stats()', () => {
     restore = setHostRunner(fake);
     const real = fake.run.bind(fake);
     fake.run = async (argv, opts) => (argv[0] === 'rctl' ? { argv, exitCode: 1, stdout: '', stderr: 'rctl: RACCT/RCTL present, but disabled\n' } : real(argv, opts));
-    const d = new FreeBSDDriver({ env: {}, pollMs: 1 });
+    const d = new FreeBSDDriver({ env: {} });
     expect(await d.stats({ name: 'web', resources: [] })).toEqual({ pids: 2 });
   });
 });
