@@ -10,6 +10,7 @@ import { outputRecords } from '../../src/runtime/monitor-spawn.js';
 import { parseMonitorStatus, type MonitorStatus } from '../../src/runtime/monitor-status.js';
 import { freebsdMonitorRecords } from '../../src/runtime/freebsd/monitor-plan.js';
 import { supervisionRecords, type MonitorMode } from '../../src/supervise/plan.js';
+import { resolveHealth } from '../../src/supervise/health.js';
 import { defaultSpec, type ContainerSpec } from '../../src/spec/index.js';
 import type { ContainerConfig } from '../../src/runtime/types.js';
 import { expectGolden, freebsdConfig } from '../helpers/freebsd.js';
@@ -178,7 +179,8 @@ interface PlanInput {
 function writePlan(c: Case, p: PlanInput): void {
   const spec: ContainerSpec = { ...defaultSpec('web', 'freebsd:latest', 'flags'), ...p.spec };
   const cfg = freebsdConfig(out, { name: spec.name, dir: c.dir, env: ['PATH=/usr/bin:/bin'], output: { kind: 'file', path: c.log }, ...p.cfg });
-  if (spec.health) cfg.health = { argv: spec.health.command, intervalMs: spec.health.intervalSec * 1000, timeoutMs: spec.health.timeoutSec * 1000, retries: spec.health.retries, startPeriodMs: 0, onUnhealthy: 'none' };
+  const health = resolveHealth(spec, {});
+  if (health) cfg.health = health;
   const records: PlanRecord[] = [
     ...supervisionRecords(spec, cfg, {
       mode: p.mode ?? 'foreground',
@@ -360,7 +362,7 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
     const c = newCase();
     const checks = join(c.dir, 'checks');
     writePlan(c, {
-      spec: { health: { command: ['/bin/sh', '-c', `sleep 60 & echo $! >> ${checks}; id -u`], intervalSec: 0.1, timeoutSec: 5, retries: 1 } },
+      spec: { health: { test: { kind: 'exec', argv: ['/bin/sh', '-c', `sleep 60 & echo $! >> ${checks}; id -u`] }, intervalMs: 100, timeoutMs: 5000, retries: 1, onUnhealthy: 'none' } },
       cfg: { argv: ['sleep', '60'] },
     });
     const m = startMonitor(['monitor', c.plan]);
@@ -380,7 +382,7 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
   it('a check that hangs is given up at its timeout and counted a failure, and the checks go on (a given-up check\'s exit is not waited for)', async () => {
     const c = newCase();
     writePlan(c, {
-      spec: { health: { command: ['/bin/sh', '-c', 'sleep 60'], intervalSec: 0.1, timeoutSec: 0.2, retries: 2 } },
+      spec: { health: { test: { kind: 'exec', argv: ['/bin/sh', '-c', 'sleep 60'] }, intervalMs: 100, timeoutMs: 200, retries: 2, onUnhealthy: 'none' } },
       cfg: { argv: ['sleep', '60'] },
     });
     const m = startMonitor(['monitor', c.plan]);
@@ -471,7 +473,7 @@ describe('vessel-init monitor on FreeBSD (native/freebsd against the kernel doub
       writePlan(c, { mode: 'emperor', service: c.sock, cfg: { argv: ['sh', '-c', 'echo first; exec sleep 60'] } });
       const writeNext = (argv = next.argv, runId = next.runId ?? '0a1b2c3d') => writePlan(c, {
         mode: 'emperor', service: c.sock, path: nextPlan,
-        spec: { health: { command: next.health ?? ['/bin/sh', '-c', 'echo ok'], intervalSec: 0.1, timeoutSec: 2, retries: 1 } },
+        spec: { health: { test: { kind: 'exec', argv: next.health ?? ['/bin/sh', '-c', 'echo ok'] }, intervalMs: 100, timeoutMs: 2000, retries: 1, onUnhealthy: 'none' } },
         cfg: { argv, runId, ...(next.beside === false ? {} : { beside: true as const }) },
       });
       return { c, nextPlan, jails, writeNext };
