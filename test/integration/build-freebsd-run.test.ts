@@ -36,7 +36,7 @@ const repo = resolve(__dirname, '..', '..');
 
 import { host, setHostRunner } from '../../src/util/host.js';
 import { buildImage } from '../../src/build/index.js';
-import { importImage, paths, resolveImage, withMergedRoot } from '../../src/image/index.js';
+import { importImage, paths, resolveImage, withMergedRoot, type StoredImage } from '../../src/image/index.js';
 import { expectGolden, normalizeRoot } from '../helpers/freebsd.js';
 import { RealRootFreeBSD, snapshotTree } from '../helpers/freebsd-build.js';
 import { makeOciArchive, makeTar } from '../helpers/image.js';
@@ -170,7 +170,7 @@ describe('FreeBSD build: a RUN step\'s deletions are in its layer', () => {
     // the layer: markers first (an in-order applier removes what `.wh.NAME` names when it meets
     // it), then the changes; the store's record of its deletions
     const top = rec.layers.at(-1)!;
-    const stored = JSON.parse(readFileSync(paths.record(rec.id), 'utf8')) as { layerBlobs: Array<{ digest: string }> };
+    const stored = JSON.parse(readFileSync(paths.record(rec.id), 'utf8')) as StoredImage;
     const names = execFileSync('bsdtar', ['-t', '-f', paths.blob(stored.layerBlobs.at(-1)!.digest)]).toString('latin1').split('\n').filter(Boolean).map((n) => n.replace(/\\n/g, NL).replace(/\\377/g, FF));
     expect(names.slice(0, EXPECTED_MARKERS.length)).toEqual(EXPECTED_MARKERS);
     expect(names.slice(EXPECTED_MARKERS.length).some((n) => n.includes('.wh.'))).toBe(false);
