@@ -89,7 +89,7 @@ describe('FreeBSD nullfs roots: a layer chain with deletions is flattened once',
 
     // the store lock held by someone else (an import, a prune) does not stop the copies: both
     // starts' trees are complete while it is held; they only wait for it to rename
-    let starts: Promise<string[][]> | undefined;
+    let starts: Promise<[string[], string[]]> | undefined;
     await withStoreLock(async () => {
       starts = Promise.all([unionLowerDirs(img.record.layers, { make: true }), unionLowerDirs(img.record.layers, { make: true })]);
       for (let i = 0; i < 400; i++) {
