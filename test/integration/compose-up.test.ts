@@ -75,13 +75,14 @@ describe.runIf(canRun)('vessel compose up / down', () => {
     expect({ ...net, rest }).toEqual({ interfaces: [], table: false, rest: [] });
   });
 
-  /** `vessel compose up` in the foreground once more (its output in `log`), until the web page answers. */
-  async function upAgain(): Promise<void> {
+  /** `vessel compose up` in the foreground once more (its output in `log`), until the web page answers; returned, and kept in `up` for afterAll to stop. */
+  async function upAgain(): Promise<ChildProcess> {
     log = '';
     up = spawn(process.execPath, [BIN, 'compose', 'up', '-f', join(app, 'compose.yaml')], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
     up.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     up.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     await until(async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000).catch(() => undefined))?.status === 200, 90_000, `the web service again (log: ${log.slice(-3000)})`);
+    return up;
   }
 
   it('convert writes one spec per service, with the dependency, health check and volume', async () => {
@@ -129,8 +130,7 @@ describe.runIf(canRun)('vessel compose up / down', () => {
   });
 
   it('a SIGKILLed compose up: down still leaves nothing', async () => {
-    await upAgain();
-    up.kill('SIGKILL');
+    (await upAgain()).kill('SIGKILL');
     await until(() => up!.signalCode !== null, 10_000, 'compose up to die');
     const r = await vessel(t, ['compose', 'down', '-f', join(app, 'compose.yaml'), '--volumes'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
