@@ -15,11 +15,14 @@ requireHost();
 const front = join(repo, 'build', 'vessel');
 const w = new EmperorWorld('front');
 let up: UpProcess;
+let upPid: number;
 
 beforeAll(async () => {
   if (!existsSync(front)) throw new Error(`${front} is missing: npm run build makes it`);
   w.importBusybox();
   up = await w.up();
+  // w.up() returned once its stats socket answered: the process is running, so it has a pid
+  upPid = up.child.pid!;
 }, 120_000);
 
 afterAll(async () => {
@@ -158,7 +161,7 @@ describe('image import and pull served by vessel up', () => {
     const r = await watchedFront(['image', 'import', 'big.tar', 'big:served'], { cwd: data });
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
-    expect([...r.gateParents]).toEqual([up.child.pid]);
+    expect([...r.gateParents]).toEqual([upPid]);
     const node = vessel(['image', 'import', tarball, 'big:node'], { env: { VESSEL_FRONT: 'node' } });
     expect(node).toMatchObject({ code: 0, stdout: r.stdout });
     expect(images()).toMatch(/^big served /m);
@@ -187,12 +190,12 @@ describe('image import and pull served by vessel up', () => {
     const fetched = await watchedFront(['pull', `file://${reg}/big:served`]);
     expect(fetched).toMatchObject({ code: 0, stderr: '' });
     expect(fetched.stdout).toMatch(/\(1 fetched, 0 already here\)/);
-    expect([...fetched.gateParents]).toEqual([up.child.pid]);
+    expect([...fetched.gateParents]).toEqual([upPid]);
     // credentials vessel up does not have: a file:// registry reads none, so the pull is still its
     vessel(['image', 'rm', 'big:served']);
     const strange = await watchedFront(['pull', `file://${reg}/big:served`], { env: { AWS_ACCESS_KEY_ID: 'someone-else', HOME: '/nonexistent' } });
     expect(strange.code).toBe(0);
-    expect([...strange.gateParents]).toEqual([up.child.pid]);
+    expect([...strange.gateParents]).toEqual([upPid]);
     // over http(s) they may matter (proxies, CA files, S3 keys): not its pull to make
     const srv = await startHttpServer({ allowPut: true });
     try {
@@ -212,10 +215,10 @@ describe('image import and pull served by vessel up', () => {
     const staging = join(w.root, 'images', 'tmp');
     const killWhenGateRuns = async (args: string[]): Promise<void> => {
       const c = spawnFront(args);
-      await waitFor('the gate running', () => gateParents().includes(up.child.pid), 30_000, 2);
+      await waitFor('the gate running', () => gateParents().includes(upPid), 30_000, 2);
       c.kill('SIGTERM');
       expect(await c.exit).toBe(128);
-      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(up.child.pid), 30_000);
+      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(upPid), 30_000);
     };
     await killWhenGateRuns(['image', 'import', tarball, 'big:killed']);
     expect(images()).toBe(before);
@@ -248,12 +251,12 @@ describe('image import and pull served by vessel up', () => {
       const first = spawnFront(['pull', `${srv.url}/s/stall:src`]);
       await waitFor('the layer stalled', () => srv.stalledOpen() === 1, 30_000);
       // served: vessel up's gate is unpacking it (a Node CLI would go with its killed caller)
-      await waitFor('vessel up unpacking the layer', () => gateParents().includes(up.child.pid), 30_000);
+      await waitFor('vessel up unpacking the layer', () => gateParents().includes(upPid), 30_000);
       first.kill('SIGTERM');
       expect(await first.exit).toBe(128);
       // the download is cut at once, not after the connection's 60 s timeout
       await waitFor('the stalled download cut', () => srv.stalledOpen() === 0, 10_000);
-      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(up.child.pid), 10_000);
+      await waitFor('vessel up\'s gate gone', () => !gateParents().includes(upPid), 10_000);
       srv.stallGets(undefined);
       const started = Date.now();
       const again = await watchedFront(['pull', `${srv.url}/s/stall:src`]);
