@@ -343,8 +343,9 @@ export async function startPureFtpd(opts: { downloadBytesPerSecond?: number } = 
   writeFileSync(pem, readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'));
   const user = 'vessel';
   const password = randomBytes(9).toString('base64url');
-  // A $6$ (SHA-512 crypt) hash: pure-pw's default argon2 makes every login take seconds.
-  const hash = execFileSync('openssl', ['passwd', '-6', password], { encoding: 'utf8' }).trim();
+  // A $6$ (SHA-512 crypt) hash: pure-pw's default argon2 makes every login take seconds. The
+  // password on stdin: one starting with '-' (1 in 64 of them) is an option to openssl's argv.
+  const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${password}\n`, encoding: 'utf8' }).trim();
   writeFileSync(join(dir, 'pureftpd.passwd'), `${user}:${hash}:65534:65534::${home}/./::::::::::::\n`);
   execFileSync('pure-pw', ['mkdb', join(dir, 'pureftpd.pdb'), '-f', join(dir, 'pureftpd.passwd')]);
   const p = daemon(['pure-ftpd', '-S', `127.0.0.1,${port}`, '-l', `puredb:${join(dir, 'pureftpd.pdb')}`, '-E', '-H', '-A',
