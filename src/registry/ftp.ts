@@ -23,23 +23,29 @@ function ftpCode(e: unknown): number | undefined {
  */
 export class FtpTransport implements Transport {
   readonly display: string;
-  /** One control connection, one transfer at a time (see `busy`). */
+  /** One control connection, one transfer at a time (see turn()). */
   readonly parallel = 1;
   private client: Client | undefined;
-  /** The transfer in flight: FTP takes one command at a time, the next waits for it. */
-  private busy: Promise<unknown> = Promise.resolve();
+  /** The end of the queue of calls waiting for the control connection (turn()). */
+  private tail: Promise<void> = Promise.resolve();
   private connecting: Promise<Client> | undefined;
+  /**
+   * The client logging in now: close() cuts it too. A login the caller gave up on (an aborted
+   * pull waits for it no more) would otherwise go on against a stalled server until the
+   * library's own timeout, and then be kept as the session of a registry already closed.
+   */
+  private loggingIn: Client | undefined;
 
   constructor(readonly u: FtpUrl) {
     this.display = u.display;
   }
 
   private async session(): Promise<Client> {
-    await this.busy.catch(() => undefined);
     if (this.client && !this.client.closed) return this.client;
     this.connecting ??= (async () => {
       const { Client } = await import('basic-ftp');
       const c = new Client(60_000);
+      this.loggingIn = c;
       try {
         await c.access({
           host: this.u.host,
@@ -56,6 +62,8 @@ export class FtpTransport implements Transport {
         if (code === 530) throw new VesselError('E_REGISTRY', `${this.display}: login refused (FTP 530)`, { hint: 'check the user and password (VESSEL_FTP_PASSWORD)' });
         if (code !== undefined && code >= 500) throw new VesselError('E_REGISTRY', `${this.display}: ${(e as Error).message}`);
         throw e;
+      } finally {
+        this.loggingIn = undefined;
       }
       this.client = c;
       return c;
@@ -78,8 +86,34 @@ export class FtpTransport implements Transport {
     return e;
   }
 
+  /**
+   * `fn` alone on the session: FTP runs one command at a time on a connection, and basic-ftp
+   * closes a client asked for a second while one runs ("User launched a task while another one
+   * is still running") — a pull reads its config while its first layer starts. The next call's
+   * turn comes once `fn` has settled and, for a download, once the transfer it started (`held`)
+   * has ended. A caller whose signal aborts stops waiting for its turn; the queue keeps its order.
+   */
+  private async turn<T>(signal: AbortSignal | undefined, fn: (c: Client) => Promise<{ value: T; held?: Promise<unknown> }>): Promise<T> {
+    const before = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => { release = r; });
+    let held: Promise<unknown> | undefined;
+    try {
+      await abortable(before, signal);
+      const r = await fn(await abortable(this.session(), signal));
+      held = r.held;
+      return r.value;
+    } finally {
+      // Never before the call ahead of this one has had its turn, aborted or not.
+      void before.then(() => held).then(release, release);
+    }
+  }
+
   async stat(key: string): Promise<ObjectStat | undefined> {
-    const c = await this.session();
+    return this.turn(undefined, async (c) => ({ value: await this.size(c, key) }));
+  }
+
+  private async size(c: Client, key: string): Promise<ObjectStat | undefined> {
     try {
       return { size: await c.size(this.path(key)) };
     } catch (e) {
@@ -106,19 +140,23 @@ export class FtpTransport implements Transport {
 
   async get(key: string, opts: ReadOptions = {}): Promise<Readable> {
     const signal = opts.signal;
-    const c = await abortable(this.session(), signal);
-    if (!(await this.guarded(c, this.stat(key), signal))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const off = onAbort(signal, (reason) => {
-      this.drop(c);
-      out.destroy(reason as Error);
+    return this.turn(signal, async (c) => {
+      if (!(await this.guarded(c, this.size(c, key), signal))) throw new VesselError('E_NOT_FOUND', `${this.display}: ${key}: no such object`);
+      const out = new PassThrough({ highWaterMark: 1 << 20 });
+      const off = onAbort(signal, (reason) => {
+        this.drop(c);
+        out.destroy(reason as Error);
+      });
+      const held = c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error)).finally(off);
+      return { value: out, held };
     });
-    this.busy = c.downloadTo(out, this.path(key), opts.offset ?? 0).catch((e: unknown) => out.destroy(this.fail(`RETR ${key}`, e) as Error)).finally(off);
-    return out;
   }
 
   async put(key: string, body: Readable, _size?: number): Promise<void> {
-    const c = await this.session();
+    return this.turn(undefined, async (c) => ({ value: await this.upload(c, key, body) }));
+  }
+
+  private async upload(c: Client, key: string, body: Readable): Promise<void> {
     const target = this.path(key);
     const tmp = posix.join(posix.dirname(target), `.${posix.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
@@ -134,7 +172,10 @@ export class FtpTransport implements Transport {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const c = await this.session();
+    return this.turn(undefined, async (c) => ({ value: await this.walk(c, prefix) }));
+  }
+
+  private async walk(c: Client, prefix: string): Promise<string[]> {
     const out: string[] = [];
     const walk = async (rel: string): Promise<void> => {
       let entries;
@@ -156,11 +197,11 @@ export class FtpTransport implements Transport {
   }
 
   async delete(key: string): Promise<void> {
-    const c = await this.session();
-    await c.remove(this.path(key), true);
+    return this.turn(undefined, async (c) => ({ value: await c.remove(this.path(key), true).then(() => undefined) }));
   }
 
   async close(): Promise<void> {
+    this.loggingIn?.close();
     this.client?.close();
     this.client = undefined;
   }

@@ -259,6 +259,30 @@ describe('an aborted pull from a stalled server', () => {
     expect(again.events).toContainEqual(expect.objectContaining({ event: 'blob', digest, action: 'resume' }));
     await forget('many:latest');
   }, 120_000);
+
+  it('ftp, the server stopped before it greets: the aborted pull rejects at once, and closing the registry lets go of the login', async () => {
+    const { reg, name, tag } = await open('ftp');
+    const ac = new AbortController();
+    try {
+      ftp.stall();
+      // The kernel completes the connection into the stopped server's backlog; no greeting comes.
+      const p = pull(reg, name, tag, { name, tag }, { signal: ac.signal, reporter: counting() });
+      p.catch(() => undefined);
+      await until(() => ftp.established() > 0, PROMPT_MS, 'the login\'s connection');
+      const reason = new Error('the caller went away');
+      ac.abort(reason);
+      expect(await within(p, PROMPT_MS)).toBe(reason);
+      // As the CLI does after a pull: the login still waiting for its greeting is closed with it,
+      // while the server is still stopped (before: kept until the library's own 60 s timeout).
+      await reg.close();
+      await until(() => ftp.established() === 0, PROMPT_MS, 'the login\'s connection closed');
+    } finally {
+      ftp.unstall();
+      await reg.close();
+    }
+    await until(() => ftp.sessions().length === 0, PROMPT_MS, 'the server to find its client gone');
+    expect(keptParts()).toEqual([]);
+  }, 60_000);
 });
 
 describe('one layer fails while another is stalled', () => {
