@@ -54,7 +54,23 @@
 #define PROGRESS_EVERY (8u << 20)
 
 static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig) { stop_signal = sig; }
+/*
+ * The stop's wakeup (a self-pipe): the flag alone is lost when the signal comes after the loop
+ * has looked at it and before poll() sleeps (a megabyte's vmsplice lies between the two), and a
+ * gate whose stream has stalled then sleeps for good, the pull that stopped it waiting with it
+ * (seen: an aborted pull hung on its stalled layer's gate). The handler writes a byte here too,
+ * and poll() watches the other end.
+ */
+static int wake[2] = { -1, -1 };
+static void on_stop(int sig) {
+  int saved = errno;
+  stop_signal = sig;
+  if (wake[1] >= 0) {
+    ssize_t w = write(wake[1], "!", 1);
+    (void)w;
+  }
+  errno = saved;
+}
 
 static int usage(const char *why) {
   fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
@@ -214,7 +230,7 @@ static enum outcome pump(struct gate *g) {
       if (room > RING - g->total % RING) room = RING - g->total % RING;
       if (room > g->max_read) room = g->max_read;
     }
-    struct pollfd p[3];
+    struct pollfd p[4];
     nfds_t n = 0;
     int in = -1, out = -1, ctl = -1;
     if (room) p[in = (int)n++] = (struct pollfd){ .fd = g->in, .events = POLLIN };
@@ -224,6 +240,8 @@ static enum outcome pump(struct gate *g) {
       judge_fail("a header group larger than the buffer");
       return STOPPED;
     }
+    /* Readable once a stop signal has come: the loop's first line then ends it. */
+    if (wake[0] >= 0) p[n++] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
     if (poll(p, n, -1) < 0) {
       if (errno == EINTR) continue;
       judge_fail("poll: %s", strerror(errno));
@@ -295,6 +313,15 @@ int main(int argc, char **argv) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL);
+  /* Without it a stop is seen only by the calls it interrupts (on_stop says why). */
+  if (pipe(wake) == 0) {
+    for (int i = 0; i < 2; i++) {
+      (void)fcntl(wake[i], F_SETFD, FD_CLOEXEC);
+      (void)fcntl(wake[i], F_SETFL, O_NONBLOCK);
+    }
+  } else {
+    wake[0] = wake[1] = -1;
+  }
   /* No SA_RESTART: a blocking read or write returns, and the loop stops. */
   sa.sa_handler = on_stop;
   sigaction(SIGTERM, &sa, NULL);
