@@ -568,9 +568,10 @@ static void a_service_lost_ended(void) {
  * published ports are switched to it in one atomic step (vessel up does that: one nft transaction,
  * one pf load), the current run gets DRAIN_MS for its connections in flight — and, when it has a
  * relay (Linux, [::1]), until that relay has finished every connection it accepted, at most
- * stop_timeout more — then its stop signal, and the next run becomes the current one. A next run that dies, or is not healthy by the
- * deadline, is stopped and released: the current one never stopped serving. Its own small table,
- * surge_actions[phase][event], beside the main one; the main state stays "running" throughout.
+ * stop_timeout more — then its stop signal, and the next run becomes the current one. A next run
+ * that dies, or is not healthy by the deadline, is stopped and released: the current one never
+ * stopped serving. Its own small table, surge_actions[phase][event], beside the main one; the main
+ * state stays "running" throughout.
  */
 #define DRAIN_MS 1000
 /* what a start may take beyond its health check's own budget (a slow start wants start_period) */

@@ -14,9 +14,9 @@ import type { Descriptor } from './store.js';
  * reads the file itself as it grows (extractTarFollow), straight or through its decompressor:
  * the bytes are not written a second time, into a pipe, from Node's thread. The caller verifies
  * the blob's digest: by hashing it itself before end(), or, for a plain tar (digestsBlob), by
- * comparing end()'s diff id — the gate
- * hashed every byte of the file, which is the blob — before it names the blob or commits
- * anything; until then the unpacked directory is staging, never part of the store.
+ * comparing end()'s diff id — the gate hashed every byte of the file, which is the blob — before
+ * it names the blob or commits anything; until then the unpacked directory is staging, never part
+ * of the store.
  */
 export interface LayerFeed {
   /**
