@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { config, tryLock } from '../util/index.js';
-import { allRecords, dropStaging, paths, readIndex, readRecord, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
+import { allRecords, dropStaging, paths, readIndex, readRecord, stagingRoot, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
 import { commitLayers, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';
 import { linkLowerFiles } from './lower-links.js';
@@ -52,7 +52,7 @@ export function imagesDir(): string {
  * the blobs already fetched. Inside the store (same filesystem: committing is a rename).
  */
 export async function pullDir(key: string): Promise<string> {
-  const dir = join(paths.tmp(), `pull-${key}`);
+  const dir = join(await stagingRoot(), `pull-${key}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return dir;
 }

@@ -85,27 +85,36 @@ export const paths = {
 let createdStoreDir = false;
 
 export async function makeStaging(kind: string): Promise<string> {
-  if (!existsSync(storeDir())) {
-    createdStoreDir = true;
-    // A store removed since (a failed first import) is a new directory: its flag is set again.
-    spread = undefined;
-  }
-  await spreadStore();
-  const dir = join(paths.tmp(), `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(storeDir())) createdStoreDir = true;
+  const dir = join(await stagingRoot(), `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { mode: 0o700 });
   return dir;
 }
 
 /**
- * Each tmp/ in a block group of its own: the store's directory gets the T flag (tar-forms.ts
- * spreadTrees), once per process, before its first staging tree. The store frees whole trees all
- * the time (image rm, prune, a dropped staging tree), and ext4 without a journal does not reuse
- * an inode freed seconds ago: it scans past every one (fs/ext4/ialloc.c recently_deleted). A
- * layer unpacked beside a tree just removed was 2-5× slower to create for that alone (a busybox
- * rootfs after `image rm`: 49-125 ms of tar, 8-14 ms in a group of its own). With a journal
- * there is no such scan and the flag only spreads the trees. Best effort: a file system without
- * the flag, or no chattr, changes nothing else.
+ * tmp/, made ready for a staging tree: every tree staged in it in a block group of its own. ext4
+ * without a journal does not reuse an inode freed seconds ago: every allocation scans past each
+ * one (fs/ext4/ialloc.c recently_deleted). The store frees whole trees all the time (image rm,
+ * prune, a staging tree dropped as a duplicate), and a layer unpacked beside a tree just removed
+ * was 2-5× slower to create for that alone. ext4's T flag (tar-forms.ts spreadTrees) makes the
+ * Orlov allocator place each directory made in the flagged one afresh, starting from a hash of
+ * its name: so the store's directory carries it (for tmp/ itself, set once per process), and so
+ * does tmp/ whenever this call made it (the staging trees, whose names are random). tmp/'s own
+ * name is always the same: under the store's flag alone it came back to the group it had just
+ * left, with the trees freed there (seen: the served import 370-480 ms, 180-210 ms with tmp/
+ * flagged, 72 MB). tmp/ is removed whenever it is empty (dropStaging), so it is flagged each
+ * time it is made: one chattr. With a journal there is no such scan and the flag only spreads
+ * the trees. Best effort: a file system without the flag, or no chattr, changes nothing else.
  */
+export async function stagingRoot(): Promise<string> {
+  // A store removed since (a failed first import, a test's) is a new directory: flagged again.
+  if (!existsSync(storeDir())) spread = undefined;
+  await spreadStore();
+  const tmp = paths.tmp();
+  if ((await mkdir(tmp, { recursive: true, mode: 0o700 })) !== undefined) await spreadDir(tmp);
+  return tmp;
+}
+
 let spread: Promise<void> | undefined;
 let spreadFor: string | undefined;
 function spreadStore(): Promise<void> {
@@ -113,12 +122,15 @@ function spreadStore(): Promise<void> {
   if (spread && spreadFor === dir) return spread;
   spreadFor = dir;
   spread = (async () => {
-    const argv = tarForms().spreadTrees?.(dir);
-    if (!argv) return;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await run(argv, { allowFailure: true }).catch(() => undefined);
+    await spreadDir(dir);
   })();
   return spread;
+}
+
+async function spreadDir(dir: string): Promise<void> {
+  const argv = tarForms().spreadTrees?.(dir);
+  if (argv) await run(argv, { allowFailure: true }).catch(() => undefined);
 }
 
 /** Remove a staging directory, and tmp/ itself when it is empty, so a failure leaves no trace. */

@@ -66,17 +66,33 @@ describe('rootfs tarball import', () => {
     expect(existsSync(join(images, 'tmp'))).toBe(false);
   });
 
-  it('marks the store a top of directory hierarchies where the file system has the flag (ext2/3/4)', () => {
-    // The staging trees' block groups (store.ts spreadStore): on ext4 the store carries `T`, so
-    // every tmp/ is placed by the Orlov allocator; elsewhere chattr fails and nothing else changes.
-    const fsType = execFileSync('stat', ['-f', '-c', '%T', images], { encoding: 'utf8' }).trim();
-    const flags = spawnSync('lsattr', ['-d', images], { encoding: 'utf8' });
-    if (fsType.startsWith('ext')) {
-      expect(flags.status).toBe(0);
-      expect(flags.stdout.split(' ')[0]).toContain('T');
-    } else {
-      expect(flags.status === 0 ? flags.stdout.split(' ')[0] : '').not.toContain('T');
+  it('marks the store and its tmp/ tops of directory hierarchies where the file system has the flag (ext2/3/4)', async () => {
+    // The staging trees' block groups (store.ts stagingRoot): on ext4 the store carries `T`, and
+    // so does tmp/ each time it is made (it is removed whenever it is empty), so every staging
+    // tree is placed afresh by the Orlov allocator; elsewhere chattr fails and nothing else changes.
+    const ext = execFileSync('stat', ['-f', '-c', '%T', images], { encoding: 'utf8' }).trim().startsWith('ext');
+    const flagsOf = (dir: string) => {
+      const r = spawnSync('lsattr', ['-d', dir], { encoding: 'utf8' });
+      if (ext) expect(r.status, r.stderr).toBe(0);
+      return r.status === 0 ? r.stdout.split(' ')[0]! : '';
+    };
+    const expectFlag = (dir: string) => (ext ? expect(flagsOf(dir)).toContain('T') : expect(flagsOf(dir)).not.toContain('T'));
+    expectFlag(images);
+    const tmp = join(images, 'tmp');
+    expect(existsSync(tmp)).toBe(false);
+    for (let round = 0; round < 2; round++) {
+      const staging = await store.makeStaging('test');
+      expectFlag(tmp);
+      // The staging tree itself is not a top: its layers stay together, in the group it was given.
+      expect(flagsOf(staging)).not.toContain('T');
+      await store.dropStaging(staging);
+      expect(existsSync(tmp)).toBe(false);
     }
+    // A pull's directory is staged the same way.
+    const pull = await store.pullDir('0'.repeat(64));
+    expectFlag(tmp);
+    await store.removePullDir(pull);
+    expect(existsSync(tmp)).toBe(false);
   });
 
   it('recognises the compression by content, not by name', async () => {
