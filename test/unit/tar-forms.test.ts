@@ -65,6 +65,7 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
 
   it('the check itself catches the GNU forms the FreeBSD path used to run (findings 1-3)', () => {
     expect(bsdtarRefuses(GNU.extract('/d', true))).toEqual([
+      'Option --record-size is not supported',
       'Option --xattrs-include is not supported', 'Option --xattrs-exclude is not supported',
       'Option --warning is not supported', 'Option --warning is not supported',
     ]);
@@ -127,6 +128,11 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
   it('gzip on Linux: igzip (ISA-L) where installed — CI installs it (isal), so this test requires it', () => {
     expect(onPath('igzip')).toBe(true);
     expect(GNU.decompress('gzip')).toEqual(['igzip', '-dc']);
+  });
+
+  it('extraction on Linux reads 1 MiB records (GNU tar writes file data record by record: 10 KiB made ~100× the write(2)s); bsdtar keeps its default (its -b is for tapes)', () => {
+    expect(GNU.extract('/d', true)).toContain('--record-size=1M');
+    expect(BSD.extract('/d', true).some((a) => a === '-b' || a.startsWith('--record-size') || a.startsWith('--block-size'))).toBe(false);
   });
 
   it('the store spread over block groups: ext2/3/4\'s T flag on Linux; nothing on FreeBSD (UFS places directories itself)', () => {
