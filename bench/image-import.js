@@ -25,6 +25,11 @@
 // each starts in a block group of its own. On an ext4 without a journal (these machines) an inode
 // freed seconds ago is skipped by a scan on every allocation, and a tree unpacked beside the one
 // the previous round removed took 2-5× longer for that alone: the ratios measured that instead.
+// What stays noisy, on both sides alike: these virtual machines report free memory back to the
+// hypervisor (virtio-balloon free page reporting, 2 MiB blocks free for ~2 s), and the first write
+// to a page taken back faults on the host: a 72 MB tree unpacked into such pages took ~180 ms of
+// tar, into pages freed a moment before ~30 ms. Backing memory beforehand does not last (it is
+// reported again), so each served import is paired with the floor run just before it (paired).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -85,12 +90,25 @@ function makeRootfs(dir, mb) {
   return { tree, archive, gzArchive, raw };
 }
 
-/** A directory with the T flag (see above) in `dir`, for the floors' trees. */
-function spreadDir(dir) {
+/**
+ * Fresh directories for the floors' trees, under a directory with the T flag (see above) in
+ * `dir`: each call gives a new empty one, and removes the one before. Each has a name of its own:
+ * the flag's allocator starts from a hash of the name, and a name used again went back to the
+ * group its tree had just been removed from (what vessel's store avoids: image/store.ts
+ * stagingRoot).
+ */
+function floorDirs(dir) {
   const d = join(dir, 'floors');
   mkdirSync(d, { recursive: true });
   spawnSync('chattr', ['+T', d]);
-  return d;
+  let n = 0;
+  let last;
+  return () => {
+    if (last) rmSync(last, { recursive: true, force: true });
+    last = join(d, `x${n++}`);
+    mkdirSync(last);
+    return last;
+  };
 }
 
 /** Wall ms of a shell command (its output to /dev/null unless it says otherwise). */
@@ -106,8 +124,7 @@ function shMs(cmd) {
 async function parts(dir, archive, gz, runs) {
   const plain = join(dir, 'rootfs.tar');
   spawnSync('sh', ['-c', `zstd -dc -q '${archive}' > '${plain}'`]);
-  const out = join(spreadDir(dir), 'parts');
-  const fresh = () => { rmSync(out, { recursive: true, force: true }); mkdirSync(out); return out; };
+  const fresh = floorDirs(join(dir, 'parts'));
   const times = {};
   const add = (k, ms) => (times[k] ??= []).push(ms);
   for (let i = 0; i < runs; i++) {
@@ -122,7 +139,6 @@ async function parts(dir, archive, gz, runs) {
     await pipeline(createReadStream(gz, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 17 }), createWriteStream('/dev/null'));
     add("Node's zlib gunzip of the .tar.gz", Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  rmSync(out, { recursive: true, force: true });
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
 
@@ -151,36 +167,35 @@ for (const mb of SIZES_MB) {
       (rss[name] ??= []).push(r.rssMiB);
     };
     // A served import of the warm store, emptied first (not timed): the import does all its work
-    // each time. Its peak RSS is vessel up's.
+    // each time, and its layer is new to the store (rm alone leaves the layer for prune, and the
+    // import would then stage a duplicate and drop it). Its peak RSS is vessel up's.
     const served = (file, ref) => {
       spawnSync('node', [vessel, 'image', 'rm', ref], { env: servedEnv, stdio: 'ignore' });
+      spawnSync('node', [vessel, 'image', 'prune'], { env: servedEnv, stdio: 'ignore' });
       const r = warm.peakRss(() => measure([warm.front, 'image', 'import', file, ref], servedEnv));
       upRss.peak.push(r.upPeakMiB);
       upRss.rest.push(r.upRestMiB);
       return r.ms;
     };
-    const unpack = (name, argv, out) => {
-      mkdirSync(out);
-      const ms = measure([...argv, '-C', out, '--numeric-owner']).ms;
-      rmSync(out, { recursive: true, force: true });
+    const fresh = floorDirs(dir);
+    const unpack = (name, argv) => {
+      const ms = measure([...argv, '-C', fresh(), '--numeric-owner']).ms;
       results[name].push(ms);
       return ms;
     };
-    const floors = spreadDir(dir);
     const podman = have('podman') ? ['podman', '--root', join(dir, 'podman', 'root'), '--runroot', join(dir, 'podman', 'run'), '--storage-driver', 'overlay'] : undefined;
     for (let i = 0; i < RUNS; i++) {
-      const out = join(floors, `x${i}`);
       // Each served import straight after its floor: this shared machine has slow and fast spells
       // of seconds, which then hit both alike. The ratio of each such pair is kept (paired).
-      const zstdFloor = unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive], out);
+      const zstdFloor = unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]);
       const zstdServed = served(archive, 'bench:served');
       (results['vessel image import (served)'] ??= []).push(zstdServed);
       (paired.zstd ??= []).push(zstdFloor / zstdServed);
-      const gzFloor = unpack('tar -xzf', ['tar', '-xzf', gzArchive], out);
+      const gzFloor = unpack('tar -xzf', ['tar', '-xzf', gzArchive]);
       const gzServed = served(gzArchive, 'bench:served-gz');
       (results['vessel image import .tar.gz (served)'] ??= []).push(gzServed);
       (paired.gz ??= []).push(gzFloor / gzServed);
-      unpack('tar -I igzip -xf', ['tar', '-I', 'igzip', '-xf', gzArchive], out);
+      unpack('tar -I igzip -xf', ['tar', '-I', 'igzip', '-xf', gzArchive]);
       if (podman) {
         spawnSync(podman[0], [...podman.slice(1), 'rmi', '-f', 'bench:podman'], { stdio: 'ignore' });
         (results['podman import'] ??= []).push(measure([...podman, 'import', '--quiet', archive, 'bench:podman']).ms);
