@@ -5,11 +5,10 @@
  * work; composes this folder's own primitives and adds no second way of storing anything.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { config, tryLock } from '../util/index.js';
-import { allRecords, dropStaging, paths, readIndex, readRecord, stagingRoot, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
+import { allRecords, dropStaging, paths, readIndex, readRecord, stagingDir, storeDir, withStoreLock, type Descriptor, type StoredImage } from './store.js';
 import { commitLayers, type StagedLayer } from './layer.js';
 import { registerImage, setTag } from './commit.js';
 import { linkLowerFiles } from './lower-links.js';
@@ -52,9 +51,7 @@ export function imagesDir(): string {
  * the blobs already fetched. Inside the store (same filesystem: committing is a rename).
  */
 export async function pullDir(key: string): Promise<string> {
-  const dir = join(await stagingRoot(), `pull-${key}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  return dir;
+  return stagingDir(`pull-${key}`, true);
 }
 
 /**

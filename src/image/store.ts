@@ -86,9 +86,24 @@ let createdStoreDir = false;
 
 export async function makeStaging(kind: string): Promise<string> {
   if (!existsSync(storeDir())) createdStoreDir = true;
-  const dir = join(await stagingRoot(), `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(dir, { mode: 0o700 });
-  return dir;
+  return stagingDir(`${kind}-${process.pid}-${randomBytes(6).toString('hex')}`, false);
+}
+
+/**
+ * tmp/NAME, made (`reuse`: or kept, a pull's resumable directory). Another staging's dropStaging
+ * removes tmp/ whenever it is empty, so it may go between stagingRoot() and the mkdir here (two
+ * imports at once): it is then made, and flagged, again.
+ */
+export async function stagingDir(name: string, reuse: boolean): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = join(await stagingRoot(), name);
+    try {
+      await mkdir(dir, { recursive: reuse, mode: 0o700 });
+      return dir;
+    } catch (e) {
+      if (!hasErrno(e, 'ENOENT') || attempt === 5) throw e;
+    }
+  }
 }
 
 /**
@@ -106,12 +121,18 @@ export async function makeStaging(kind: string): Promise<string> {
  * time it is made: one chattr. With a journal there is no such scan and the flag only spreads
  * the trees. Best effort: a file system without the flag, or no chattr, changes nothing else.
  */
-export async function stagingRoot(): Promise<string> {
+async function stagingRoot(): Promise<string> {
   // A store removed since (a failed first import, a test's) is a new directory: flagged again.
   if (!existsSync(storeDir())) spread = undefined;
   await spreadStore();
   const tmp = paths.tmp();
-  if ((await mkdir(tmp, { recursive: true, mode: 0o700 })) !== undefined) await spreadDir(tmp);
+  try {
+    await mkdir(tmp, { mode: 0o700 });
+  } catch (e) {
+    if (hasErrno(e, 'EEXIST')) return tmp;
+    throw e;
+  }
+  await spreadDir(tmp);
   return tmp;
 }
 

@@ -88,6 +88,12 @@ describe('rootfs tarball import', () => {
       await store.dropStaging(staging);
       expect(existsSync(tmp)).toBe(false);
     }
+    // Stagings made and dropped at once (imports side by side): one's dropStaging removes tmp/
+    // whenever it is empty, also between another's stagingRoot() and its mkdir; none fails.
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = 0; i < 6; i++) await store.dropStaging(await store.makeStaging('race'));
+    }));
+    expect(existsSync(tmp)).toBe(false);
     // A pull's directory is staged the same way.
     const pull = await store.pullDir('0'.repeat(64));
     expectFlag(tmp);
