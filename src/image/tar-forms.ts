@@ -105,7 +105,12 @@ const decompress = (kind: Decompressible): string[] => [...DECOMPRESS[kind]];
  * member instead of warning (exit 2) — a pulled blob's digest covers every byte either way, and
  * tar ignores what follows an archive's end too. FreeBSD's base gzip inflates with zlib.
  */
-const gnuDecompress = (kind: Decompressible): string[] => (kind === 'gzip' && onPath('igzip') ? ['igzip', '-dc'] : decompress(kind));
+const gnuDecompress = (installed: Installed) => (kind: Decompressible): string[] => (kind === 'gzip' && installed.igzip ? ['igzip', '-dc'] : decompress(kind));
+
+/** Optional tools that change a form where they are installed (looked up by tarForms(), once per process). */
+export interface Installed {
+  igzip: boolean;
+}
 
 /**
  * appc's rootfs/ prefix for every member name and hard-link target, never a symlink's target.
@@ -128,7 +133,9 @@ const GNU_XATTRS = ['--xattrs', '--xattrs-include=*', '--xattrs-exclude=trusted.
  * the default 10 KiB a 72 MB layer took ~7000 write(2)s and twice the kernel time of 1 MiB
  * (bench/image-import.js, on the core the decompressor leaves). Reading stdin, GNU tar fills each
  * record however the pipe delivers it (--read-full-records is on for stdin), and a short last
- * record is read as the archive's end, as at 10 KiB. bsdtar's -b applies to tape I/O only.
+ * record is read as the archive's end, as at 10 KiB. bsdtar's -b sets its read size too, but it
+ * takes what one read(2) gives, and a FreeBSD pipe gives at most its buffer (64 KiB): its form
+ * keeps the default.
  */
 const GNU_EXTRACT = (dest: string, root: boolean): string[] => [
   'tar', '-x', '-f', '-', '--record-size=1M', '-C', dest,
@@ -138,7 +145,7 @@ const GNU_EXTRACT = (dest: string, root: boolean): string[] => [
   '--warning=no-unknown-keyword', '--warning=no-timestamp',
 ];
 
-const GNU: TarForms = {
+const gnuForms = (installed: Installed): TarForms => ({
   os: 'linux',
   extract: GNU_EXTRACT,
   createRootfs: (dir, out, compression, aci) => [
@@ -161,9 +168,11 @@ const GNU: TarForms = {
   copyContents: (fromDir, toDir, keepOwners) => ['cp', '-a', ...(keepOwners ? [] : ['--no-preserve=ownership']), `${fromDir}/.`, `${toDir}/`],
   // -a also keeps xattrs (file capabilities).
   copyPath: (from, to, keepOwners) => ['cp', '-a', ...(keepOwners ? [] : ['--no-preserve=ownership']), '--', from, to],
-  decompress: gnuDecompress,
+  decompress: gnuDecompress(installed),
   spreadTrees: (dir) => ['chattr', '+T', dir],
-};
+});
+const GNU_WITH_IGZIP = gnuForms({ igzip: true });
+const GNU_PLAIN = gnuForms({ igzip: false });
 
 /**
  * bsdtar and FreeBSD's cp(1), `tar` being the program's name (see the top).
@@ -222,9 +231,11 @@ const BSD_ELSEWHERE = bsdForms('bsdtar');
 
 /**
  * The forms for `os` (default: the OS vessel runs containers for, VESSEL_OS included), as run on
- * the platform `runsOn` (default: this machine's): FreeBSD's forms off FreeBSD name bsdtar.
+ * the platform `runsOn` (default: this machine's): FreeBSD's forms off FreeBSD name bsdtar. On
+ * Linux, with the optional tools `installed` (default: looked up on PATH, once per process); the
+ * forms themselves stay pure argv.
  */
-export function tarForms(os: OsName = hostOs(), runsOn: string = platform()): TarForms {
-  if (os === 'linux') return GNU;
+export function tarForms(os: OsName = hostOs(), runsOn: string = platform(), installed?: Installed): TarForms {
+  if (os === 'linux') return (installed ?? { igzip: onPath('igzip') }).igzip ? GNU_WITH_IGZIP : GNU_PLAIN;
   return runsOn === 'freebsd' ? BSD_ON_FREEBSD : BSD_ELSEWHERE;
 }

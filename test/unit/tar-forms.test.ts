@@ -128,9 +128,13 @@ describe('tar forms: the FreeBSD side is what bsdtar accepts', () => {
   it('gzip on Linux: igzip (ISA-L) where installed — CI installs it (isal), so this test requires it', () => {
     expect(onPath('igzip')).toBe(true);
     expect(GNU.decompress('gzip')).toEqual(['igzip', '-dc']);
+    // The forms stay pure: what is installed is an argument, looked up by tarForms() only.
+    expect(tarForms('linux', 'linux', { igzip: false }).decompress('gzip')).toEqual(['gzip', '-dc']);
+    expect(tarForms('linux', 'linux', { igzip: true }).decompress('gzip')).toEqual(['igzip', '-dc']);
+    expect(tarForms('linux', 'linux', { igzip: false }).decompress('zstd')).toEqual(GNU.decompress('zstd'));
   });
 
-  it('extraction on Linux reads 1 MiB records (GNU tar writes file data record by record: 10 KiB made ~100× the write(2)s); bsdtar keeps its default (its -b is for tapes)', () => {
+  it('extraction on Linux reads 1 MiB records (GNU tar writes file data record by record: 10 KiB made ~100× the write(2)s); bsdtar keeps its default (a FreeBSD pipe gives a read 64 KiB at most)', () => {
     expect(GNU.extract('/d', true)).toContain('--record-size=1M');
     expect(BSD.extract('/d', true).some((a) => a === '-b' || a.startsWith('--record-size') || a.startsWith('--block-size'))).toBe(false);
   });
