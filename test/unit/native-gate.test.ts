@@ -815,11 +815,9 @@ describe('the follower: a file read as it grows', () => {
 
   it('stop() at any moment while the gate is busy with a burst, then nothing more: the gate always ends (a stop is never lost before its sleep)', async () => {
     // The stalled layer of a pull stopped by its caller: nothing wakes the gate after the stop.
-    // A SIGTERM landing between the loop's look at its flag and its poll() was lost and the gate
-    // slept for good (main.c on_stop: the self-pipe). That window is too narrow to hit here
-    // reliably (the old gate passes this too; registry-abort's stalled pulls caught it): this
-    // checks that the gate ends whenever the stop comes, before its handler (killed, no report)
-    // or in the middle of the burst.
+    // This checks that the gate ends whenever the stop comes, before its handler (killed, no
+    // report) or in the middle of the burst; the narrow window of a stop landing right before
+    // poll() is made to happen by the next test.
     const data = tarOf(4 << 20);
     for (let round = 0; round < 60; round++) {
       const f = follow();
@@ -833,6 +831,47 @@ describe('the follower: a file read as it grows', () => {
       expect([round, r]).toEqual([round, expect.stringMatching(/^report, read all: false$|stopped without its report \(killed by SIGTERM\)/)]);
     }
   }, 300_000);
+
+  it('a stop landing after the loop looked at its flag, right before poll() sleeps on a stalled stream: the gate still ends (main.c\'s self-pipe)', async () => {
+    // A test build whose poll() raises SIGTERM on the gate first, once armed (native/test/
+    // gate-late-stop.c): the gate of before the self-pipe slept for good here, and an aborted pull
+    // waited for it (seen in registry-abort).
+    const late = join(out, 'vessel-tar-gate-late-stop');
+    execFileSync('cc', [...cflags, '-Wl,--wrap=poll', '-o', late, ...gateSources, join(repo, 'native', 'test', 'gate-late-stop.c')], { stdio: 'pipe' });
+    const arm = join(dir, 'late-stop-armed');
+    const sink = join(dir, 'late-stop-passed');
+    writeFileSync(sink, '');
+    const data = tarOf(1 << 20);
+    const unpack = ['sh', '-c', 'exec cat > "$0"', sink];
+    const c = spawn(late, ['--unpack', String(unpack.length), ...unpack], { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], env: { ...process.env, VESSEL_TEST_LATE_STOP: arm } });
+    let stderr = '';
+    c.stderr!.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
+    const ctl = c.stdio[3] as import('node:net').Socket;
+    ctl.on('error', () => undefined);
+    c.stdin!.on('error', () => undefined);
+    let partial = '';
+    let end = '';
+    ctl.setEncoding('latin1').on('data', (t: string) => {
+      const lines = (partial + t).split('\n');
+      partial = lines.pop()!;
+      const answers = lines.filter((l) => l.startsWith('e ')).map(() => 'a').join('');
+      end ||= lines.find((l) => l.startsWith('end ')) ?? '';
+      if (answers) ctl.write(answers);
+    });
+    const closed = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((res) => c.on('close', (status, signal) => res({ status, signal })));
+    // Part of the stream, then a stall (stdin stays open): the gate hands it on and sleeps.
+    c.stdin!.write(data.subarray(0, 300_000));
+    for (let i = 0; i < 500 && readFileSync(sink).length < 200_000; i++) await sleep(10);
+    expect([readFileSync(sink).length >= 200_000, stderr, end]).toEqual([true, '', '']);
+    // Armed, then a few bytes more: the gate wakes, reads them, loops, and its next poll() is hit.
+    writeFileSync(arm, '');
+    c.stdin!.write(data.subarray(300_000, 304_096));
+    const r = await Promise.race([closed, sleep(10_000).then(() => 'asleep' as const)]);
+    if (r === 'asleep') c.kill('SIGKILL');
+    expect(existsSync(arm)).toBe(false);
+    expect([r, stderr, end.split(' ').slice(0, 3)]).toEqual([{ status: 0, signal: null }, '', ['end', 'part', '-']]);
+    c.stdin!.destroy();
+  }, 120_000);
 
   it('stop() while the follower waits, and SIGKILL of the gate: the follower goes with the gate', async () => {
     const data = tarOf(1 << 20);
