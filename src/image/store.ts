@@ -124,7 +124,7 @@ export async function stagingDir(name: string, reuse: boolean): Promise<string> 
 async function stagingRoot(): Promise<string> {
   // A store removed since (a failed first import, a test's) is a new directory: flagged again.
   if (!existsSync(storeDir())) spread = undefined;
-  await spreadStore();
+  const flagged = await spreadStore();
   const tmp = paths.tmp();
   try {
     await mkdir(tmp, { mode: 0o700 });
@@ -132,26 +132,31 @@ async function stagingRoot(): Promise<string> {
     if (hasErrno(e, 'EEXIST')) return tmp;
     throw e;
   }
-  await spreadDir(tmp);
+  // Where the store's directory refused the flag (xfs, btrfs, tmpfs), tmp/ would too: no chattr.
+  if (flagged) await spreadDir(tmp);
   return tmp;
 }
 
-let spread: Promise<void> | undefined;
+/** Whether the store's directory took the flag (once per process and store). */
+let spread: Promise<boolean> | undefined;
 let spreadFor: string | undefined;
-function spreadStore(): Promise<void> {
+function spreadStore(): Promise<boolean> {
   const dir = storeDir();
   if (spread && spreadFor === dir) return spread;
   spreadFor = dir;
   spread = (async () => {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await spreadDir(dir);
+    return spreadDir(dir);
   })();
   return spread;
 }
 
-async function spreadDir(dir: string): Promise<void> {
+/** The T flag on `dir`: true if set. */
+async function spreadDir(dir: string): Promise<boolean> {
   const argv = tarForms().spreadTrees?.(dir);
-  if (argv) await run(argv, { allowFailure: true }).catch(() => undefined);
+  if (!argv) return false;
+  const r = await run(argv, { allowFailure: true }).catch(() => undefined);
+  return r?.exitCode === 0;
 }
 
 /** Remove a staging directory, and tmp/ itself when it is empty, so a failure leaves no trace. */
