@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { VesselError, errorMessage } from '../util/index.js';
-import { toolComplaint, type Compression } from './compression.js';
+import { onlyTrailingGarbage, toolComplaint, type Compression } from './compression.js';
 import { startGate, type ChildOutcome, type Gate, type GateReport } from './gate.js';
 import { waitDrain } from './streams.js';
 import { printableName, printableText } from './tar-headers.js';
@@ -120,7 +120,9 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       upstream ??= readError;
       if (upstream === undefined && r.decompressor !== 'ok' && r.decompressor !== '-' && kind !== 'none') {
         await r.decompressorSaid?.done();
-        upstream = r.decompressorSaid ? toolComplaint(kind, r.decompressorSaid, outcomeText(r.decompressor)) : new Error(outcomeText(r.decompressor));
+        const [how, n] = r.decompressor.split(':');
+        const garbageOnly = r.decompressorSaid !== undefined && how === 'exit' && onlyTrailingGarbage(kind, r.decompressorSaid, { code: Number(n) });
+        if (!garbageOnly) upstream = r.decompressorSaid ? toolComplaint(kind, r.decompressorSaid, outcomeText(r.decompressor)) : new Error(outcomeText(r.decompressor));
       }
       if (upstream !== undefined) throw fail(`truncated or corrupt: ${errorMessage(upstream)}${where}`);
       if (r.bad) throw notTar(r.bad);

@@ -102,8 +102,9 @@ const decompress = (kind: Decompressible): string[] => [...DECOMPRESS[kind]];
  * code of its own at half zlib's speed; igzip at 2–3× zlib's (bench/image-import.js measures
  * them all), in a process of its own like the other tools. Like gzip it checks every member's
  * CRC and length and reads concatenated members; unlike gzip it ignores bytes after the last
- * member instead of warning (exit 2) — a pulled blob's digest covers every byte either way, and
- * tar ignores what follows an archive's end too. FreeBSD's base gzip inflates with zlib.
+ * member without a word, where gzip warns and exits non-zero — vessel accepts that warning alone
+ * (compression.ts onlyTrailingGarbage), so both tools import such a file. FreeBSD's base gzip
+ * inflates with zlib.
  */
 const gnuDecompress = (installed: Installed) => (kind: Decompressible): string[] => (kind === 'gzip' && installed.igzip ? ['igzip', '-dc'] : decompress(kind));
 

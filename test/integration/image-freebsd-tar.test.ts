@@ -240,6 +240,21 @@ describe('FreeBSD image data path with real bsdtar', () => {
     expect(bsdList(base).length).toBe(3);
   });
 
+  it('a .tar.gz with bytes after its last gzip member imports alike on both paths (FreeBSD\'s gzip warns and exits non-zero, igzip says nothing); a broken member after a good one is refused on both', async () => {
+    const gz = compress(await makeTar([{ name: 'etc', type: 'directory' }, { name: 'etc/motd', content: 'signed\n' }]), 'gzip');
+    // A detached signature appended to the archive, as some release tarballs carry.
+    const signed = join(work, 'signed.tar.gz');
+    writeFileSync(signed, Buffer.concat([gz, Buffer.from('-----BEGIN SIGNATURE-----\nnot gzip at all\n')]));
+    const broken = join(work, 'broken.tar.gz');
+    writeFileSync(broken, Buffer.concat([gz, gz.subarray(0, 40)]));
+    for (const os of ['freebsd', 'linux'] as const) {
+      const ok = await vessel(t, ['image', 'import', signed, `signed:${os}`], { env: env(os) });
+      expect([os, ok.code, ok.stderr]).toEqual([os, 0, '']);
+      const bad = await vessel(t, ['image', 'import', broken, `broken:${os}`], { env: env(os) });
+      expect([os, bad.code, bad.stderr]).toEqual([os, 125, expect.stringMatching(/^vessel: .*broken\.tar\.gz: truncated or corrupt: gzip: unexpected end of file/)]);
+    }
+  });
+
   it('no tar the FreeBSD path ran carried a GNU-only option, and nothing is left in the store\'s tmp/', () => {
     const all = tarCalls();
     expect(all.length).toBeGreaterThan(10);
