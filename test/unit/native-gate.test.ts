@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -571,17 +571,28 @@ interface Raw {
   passed: Buffer;
 }
 
+/** A gate binary started by startRawGate: its stream is the caller's to write (child.stdin). */
+interface RawRun {
+  child: ChildProcess;
+  /** The file the unpacker writes what the gate handed on to. */
+  sink: string;
+  /** What the gate has said so far: on stderr, and its "end" line to the judge. */
+  stderr: () => string;
+  end: () => string;
+  closed: Promise<Raw>;
+}
+
 /**
- * The gate binary BIN run directly (not through gate.ts, which does not look at its exit code):
- * the stream on a pipe, a judge answering `verdict` per entry, SIGTERM once `termAfter` bytes
- * were reported read. Its exit status and stderr show what the sanitizers found.
+ * The gate binary BIN run directly (not through gate.ts, which does not look at its exit code),
+ * a judge answering `verdict` per entry, SIGTERM once `termAfter` bytes were reported read. Its
+ * exit status and stderr show what the sanitizers found.
  */
-function rawGate(bin: string, data: Buffer, opts: { verdict?: (name: string) => string; termAfter?: number; maxRead?: number; slow?: boolean } = {}): Promise<Raw> {
+function startRawGate(bin: string, opts: { verdict?: (name: string) => string; termAfter?: number; maxRead?: number; slow?: boolean; env?: NodeJS.ProcessEnv } = {}): RawRun {
   const sink = join(out, `raw-${Math.random().toString(36).slice(2)}`);
   writeFileSync(sink, '');
   const unpack = opts.slow ? slowUnpacker(sink) : ['sh', '-c', 'exec cat > "$0"', sink];
   const args = [...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : []), '--unpack', String(unpack.length), ...unpack];
-  const c = spawn(bin, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+  const c = spawn(bin, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
   let stderr = '';
   c.stderr!.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
   const ctl = c.stdio[3] as import('node:net').Socket;
@@ -601,8 +612,15 @@ function rawGate(bin: string, data: Buffer, opts: { verdict?: (name: string) => 
     }
     if (answers) ctl.write(answers);
   });
-  c.stdin!.end(data);
-  return new Promise((res) => c.on('close', (status, signal) => res({ status, signal, stderr, end, passed: readFileSync(sink) })));
+  const closed = new Promise<Raw>((res) => c.on('close', (status, signal) => res({ status, signal, stderr, end, passed: readFileSync(sink) })));
+  return { child: c, sink, stderr: () => stderr, end: () => end, closed };
+}
+
+/** startRawGate with the whole stream written at once. */
+function rawGate(bin: string, data: Buffer, opts: Parameters<typeof startRawGate>[1] = {}): Promise<Raw> {
+  const g = startRawGate(bin, opts);
+  g.child.stdin!.end(data);
+  return g.closed;
 }
 
 describe('the ring: hashed, walked and handed on in pieces, never overwritten while tar may still read it', () => {
@@ -839,38 +857,20 @@ describe('the follower: a file read as it grows', () => {
     const late = join(out, 'vessel-tar-gate-late-stop');
     execFileSync('cc', [...cflags, '-Wl,--wrap=poll', '-o', late, ...gateSources, join(repo, 'native', 'test', 'gate-late-stop.c')], { stdio: 'pipe' });
     const arm = join(dir, 'late-stop-armed');
-    const sink = join(dir, 'late-stop-passed');
-    writeFileSync(sink, '');
     const data = tarOf(1 << 20);
-    const unpack = ['sh', '-c', 'exec cat > "$0"', sink];
-    const c = spawn(late, ['--unpack', String(unpack.length), ...unpack], { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], env: { ...process.env, VESSEL_TEST_LATE_STOP: arm } });
-    let stderr = '';
-    c.stderr!.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
-    const ctl = c.stdio[3] as import('node:net').Socket;
-    ctl.on('error', () => undefined);
-    c.stdin!.on('error', () => undefined);
-    let partial = '';
-    let end = '';
-    ctl.setEncoding('latin1').on('data', (t: string) => {
-      const lines = (partial + t).split('\n');
-      partial = lines.pop()!;
-      const answers = lines.filter((l) => l.startsWith('e ')).map(() => 'a').join('');
-      end ||= lines.find((l) => l.startsWith('end ')) ?? '';
-      if (answers) ctl.write(answers);
-    });
-    const closed = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((res) => c.on('close', (status, signal) => res({ status, signal })));
+    const g = startRawGate(late, { env: { ...process.env, VESSEL_TEST_LATE_STOP: arm } });
     // Part of the stream, then a stall (stdin stays open): the gate hands it on and sleeps.
-    c.stdin!.write(data.subarray(0, 300_000));
-    for (let i = 0; i < 500 && readFileSync(sink).length < 200_000; i++) await sleep(10);
-    expect([readFileSync(sink).length >= 200_000, stderr, end]).toEqual([true, '', '']);
+    g.child.stdin!.write(data.subarray(0, 300_000));
+    for (let i = 0; i < 500 && readFileSync(g.sink).length < 200_000; i++) await sleep(10);
+    expect([readFileSync(g.sink).length >= 200_000, g.stderr(), g.end()]).toEqual([true, '', '']);
     // Armed, then a few bytes more: the gate wakes, reads them, loops, and its next poll() is hit.
     writeFileSync(arm, '');
-    c.stdin!.write(data.subarray(300_000, 304_096));
-    const r = await Promise.race([closed, sleep(10_000).then(() => 'asleep' as const)]);
-    if (r === 'asleep') c.kill('SIGKILL');
+    g.child.stdin!.write(data.subarray(300_000, 304_096));
+    const r = await Promise.race([g.closed, sleep(10_000).then(() => 'asleep' as const)]);
+    if (r === 'asleep') g.child.kill('SIGKILL');
     expect(existsSync(arm)).toBe(false);
-    expect([r, stderr, end.split(' ').slice(0, 3)]).toEqual([{ status: 0, signal: null }, '', ['end', 'part', '-']]);
-    c.stdin!.destroy();
+    expect(r === 'asleep' ? r : [r.status, r.signal, r.stderr, r.end.split(' ').slice(0, 3)]).toEqual([0, null, '', ['end', 'part', '-']]);
+    g.child.stdin!.destroy();
   }, 120_000);
 
   it('stop() while the follower waits, and SIGKILL of the gate: the follower goes with the gate', async () => {
