@@ -67,16 +67,16 @@ export function toolComplaint(kind: Exclude<Compression, 'none'>, said: StderrTa
 }
 
 /**
- * Whether a decompressing tool failed only over bytes after the last gzip member (a signature or
- * padding appended to a .tar.gz). gzip checks every member's CRC and length, and writes all of
- * them, before it says so: GNU gzip "decompression OK, trailing garbage ignored" (exit 2),
+ * Whether a decompressing tool that exited non-zero (the caller checks it was not killed) failed
+ * only over bytes after the last gzip member (a signature or padding appended to a .tar.gz).
+ * gzip checks every member's CRC and length, and writes all of them, before it says so: GNU gzip "decompression OK, trailing garbage ignored" (exit 2),
  * FreeBSD's "(stdin): trailing garbage ignored" (usr.bin/gzip/gzip.c gz_uncompress, exit 1).
  * igzip — Linux's tool where installed — and bsdtar ignore such bytes without a word, so they
  * are accepted on every path: a file imports alike on Linux and on FreeBSD. A pulled blob's digest
  * covers every byte either way.
  */
-export function onlyTrailingGarbage(kind: Exclude<Compression, 'none'>, said: StderrTail, exited: { code: number | null }): boolean {
-  return kind === 'gzip' && exited.code !== null && exited.code !== 0 && /trailing garbage ignored$/.test(said.last(1));
+export function onlyTrailingGarbage(kind: Exclude<Compression, 'none'>, said: StderrTail): boolean {
+  return kind === 'gzip' && /trailing garbage ignored$/.test(said.last(1));
 }
 
 /**
@@ -96,7 +96,7 @@ function toolOutput(kind: Exclude<Compression, 'none'>, child: SpawnedProcess): 
   const done = child.exited.then(async ({ code, signal }) => {
     if (code === 0) return;
     await stderr.done();
-    if (onlyTrailingGarbage(kind, stderr, { code })) return;
+    if (signal === null && onlyTrailingGarbage(kind, stderr)) return;
     throw toolComplaint(kind, stderr, signal ? `killed by ${signal}` : `exit ${code}`);
   });
   done.catch(() => undefined);

@@ -120,8 +120,7 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       upstream ??= readError;
       if (upstream === undefined && r.decompressor !== 'ok' && r.decompressor !== '-' && kind !== 'none') {
         await r.decompressorSaid?.done();
-        const [how, n] = r.decompressor.split(':');
-        const garbageOnly = r.decompressorSaid !== undefined && how === 'exit' && onlyTrailingGarbage(kind, r.decompressorSaid, { code: Number(n) });
+        const garbageOnly = r.decompressor.startsWith('exit:') && r.decompressorSaid !== undefined && onlyTrailingGarbage(kind, r.decompressorSaid);
         if (!garbageOnly) upstream = r.decompressorSaid ? toolComplaint(kind, r.decompressorSaid, outcomeText(r.decompressor)) : new Error(outcomeText(r.decompressor));
       }
       if (upstream !== undefined) throw fail(`truncated or corrupt: ${errorMessage(upstream)}${where}`);
