@@ -107,11 +107,23 @@ void judge_close(void) {
   }
 }
 
-int judge_progress(uint64_t bytes) {
-  char line[32];
-  snprintf(line, sizeof line, "p %llu\n", (unsigned long long)bytes);
+int judge_progress(uint64_t bytes, int64_t input) {
+  char line[64];
+  if (input < 0) snprintf(line, sizeof line, "p %llu -\n", (unsigned long long)bytes);
+  else snprintf(line, sizeof line, "p %llu %lld\n", (unsigned long long)bytes, (long long)input);
   if (put_text(line) != 0) return -1;
   return judge_flush();
+}
+
+int judge_blob(uint64_t bytes, const char *sha) {
+  char line[112];
+  snprintf(line, sizeof line, "blob %llu %s\n", (unsigned long long)bytes, sha);
+  return put_text(line);
+}
+
+int judge_blob_fail(const char *why) {
+  if (put_text("blobfail") != 0 || put_bytes((const uint8_t *)why, strlen(why)) != 0) return -1;
+  return put("\n", 1);
 }
 
 long judge_read(char *v, size_t n) {

@@ -13,7 +13,14 @@
  *   short :NAME :WHY                          the same, found where the stream ended (a truncated
  *                                             stream: what the decompressor said may explain it)
  *   fail :WHY                                 the gate itself failed (read error, fork …)
- *   p BYTES                                   progress: bytes of the stream read so far
+ *   p BYTES INPUT|-                           progress: bytes of the stream read so far, and
+ *                                             of the input file the decompressor has read
+ *                                             ("-": not known, no file or no decompressor)
+ *   blob BYTES SHA256|-                       with --blob, once the stream ended whole and the
+ *                                             blob is complete: its length, and its digest when
+ *                                             hashed (a decompressed stream's input; "-": the
+ *                                             stream's own digest is the blob's)
+ *   blobfail :WHY                             with --blob: the copy failed (the gate stops)
  *   end READ SHA256|- BYTES UNPACKER DECOMPRESSOR
  *                                             always last: READ is "all" when the stream was read
  *                                             to its end, "part" when the gate stopped before; the
@@ -44,8 +51,10 @@ int judge_end(int read_all, const char *sha, uint64_t bytes, const char *unpacke
 int judge_flush(void);
 /* After judge_end: EOF for the judge, then wait until it has closed its end (reading what it still sends). */
 void judge_close(void);
-/* Say how far the stream has been read (sent at once). */
-int judge_progress(uint64_t bytes);
+/* Say how far the stream has been read, and the input file (-1: unknown) (sent at once). */
+int judge_progress(uint64_t bytes, int64_t input);
+int judge_blob(uint64_t bytes, const char *sha);
+int judge_blob_fail(const char *why);
 /*
  * Read the verdicts that have come into OUT, at most N (the socket is readable: this does not
  * block). The count; -1: the judge is gone; -2: interrupted.

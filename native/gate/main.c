@@ -14,10 +14,11 @@
  * other core's cache) and was no faster on two cores, where zstd and tar keep both busy; and
  * the hash (SHA-NI, ~2 GB/s) is never the pipeline's slowest stage, tar is.
  *
- *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--decompress N ARGV…] --unpack N ARGV…
+ *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob FD] [--decompress N ARGV…] --unpack N ARGV…
  *
  * fd 0: the stream (or the compressed stream, read by the decompressor itself; with --follow, a
- * file that grows, read by the follower: follow.h, woken through fd 5); fd 2: the
+ * file that grows, read by the follower: follow.h, woken through fd 5); with --blob, fd 0 is a
+ * file, which the gate also copies to FD (blob.h); fd 2: the
  * unpacker's stderr (and the gate's own usage errors); fd 3: the judge's socket; fd 4: the
  * decompressor's stderr. Exit 0 after the "end" line (once the judge has closed its end of fd
  * 3: judge.h), whatever the stream held; 125 on a usage error.
@@ -29,8 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "feed.h"
 #include "follow.h"
 #include "judge.h"
@@ -72,8 +75,13 @@ static void on_stop(int sig) {
   errno = saved;
 }
 
+static int regular_file(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int usage(const char *why) {
-  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
+  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob FD] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
   return 125;
 }
 
@@ -99,6 +107,12 @@ struct gate {
   struct feed feed;
   struct child unpacker, decompressor;
   struct follower follower;
+  struct blob blob;
+  /*
+   * The input file a decompressor reads (a descriptor of the same open file: its offset is how
+   * far the decompressor has read, for the progress lines), or -1.
+   */
+  int source;
   uint8_t *ring;
   /* Stream offsets: forwarded up to, read in all, last said in a progress line. */
   uint64_t fwd, total, said;
@@ -203,7 +217,8 @@ static int take(struct gate *g, size_t room) {
   if (g->hash) sha256_update(&g->sha, at, (size_t)n);
   g->total += (uint64_t)n;
   if (g->total - g->said >= PROGRESS_EVERY) {
-    if (judge_progress(g->total) != 0) return -1;
+    off_t input = g->source >= 0 ? lseek(g->source, 0, SEEK_CUR) : -1;
+    if (judge_progress(g->total, (int64_t)input) != 0) return -1;
     g->said = g->total;
   }
   if (walk_read(g) != 0) return -1;
@@ -242,10 +257,20 @@ static enum outcome pump(struct gate *g) {
     }
     /* Readable once a stop signal has come: the loop's first line then ends it. */
     if (wake[0] >= 0) p[n++] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
-    if (poll(p, n, -1) < 0) {
+    /* While the blob has a piece left, the time the gate would sleep copies it instead (blob.h). */
+    int copying = g->blob.state == BLOB_MORE;
+    int ready = poll(p, n, copying ? 0 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       judge_fail("poll: %s", strerror(errno));
       return STOPPED;
+    }
+    if (ready == 0) {
+      if (blob_step(&g->blob) == BLOB_FAILED) {
+        judge_blob_fail(g->blob.why);
+        return STOPPED;
+      }
+      continue;
     }
     if (ctl >= 0 && p[ctl].revents && hear(g) != 0) return STOPPED;
     if (out >= 0 && p[out].revents) {
@@ -262,6 +287,8 @@ static enum outcome pump(struct gate *g) {
 
 static void release(struct gate *g, char **decompress, char **unpack) {
   walk_free(&g->walk);
+  blob_free(&g->blob);
+  if (g->source >= 0) close(g->source);
   feed_memory_free(g->ring, RING);
   free(g->pending);
   free(g->verdicts);
@@ -275,11 +302,20 @@ int main(int argc, char **argv) {
   g.hash = 1;
   g.max_read = READ_MAX;
   char **decompress = NULL, **unpack = NULL;
-  int follow = 0;
+  int follow = 0, blob_fd = -1;
   g.follower.said = -1;
+  g.source = -1;
+  blob_none(&g.blob);
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--no-hash")) g.hash = 0, i++;
     else if (!strcmp(argv[i], "--follow")) follow = 1, i++;
+    else if (!strcmp(argv[i], "--blob") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[i + 1], &end, 10);
+      if (*end || v < 3 || v > 1023) return free(decompress), free(unpack), usage("--blob: a descriptor number");
+      blob_fd = (int)v;
+      i += 2;
+    }
     else if (!strcmp(argv[i], "--max-read") && i + 1 < argc) {
       long v = strtol(argv[i + 1], NULL, 10);
       if (v < 1 || v > (long)READ_MAX) return free(decompress), free(unpack), usage("--max-read: 1 to 1048576 bytes");
@@ -299,6 +335,10 @@ int main(int argc, char **argv) {
                       : fcntl(3, F_GETFD) < 0 ? "fd 3 (the judge) is not open"
                       : decompress && fcntl(4, F_GETFD) < 0 ? "fd 4 (the decompressor's stderr) is not open"
                       : follow && fcntl(FOLLOW_NOTIFY_FD, F_GETFD) < 0 ? "fd 5 (the follow channel) is not open"
+                      : blob_fd >= 0 && follow ? "--blob with --follow"
+                      : blob_fd >= 0 && (blob_fd <= 4 || blob_fd == FOLLOW_NOTIFY_FD) ? "--blob: fds 0 to 5 are taken"
+                      : blob_fd >= 0 && fcntl(blob_fd, F_GETFD) < 0 ? "--blob: the descriptor is not open"
+                      : blob_fd >= 0 && !regular_file(0) ? "--blob: fd 0 is not a regular file"
                       : NULL;
   if (wrong) {
     free(decompress);
@@ -306,6 +346,7 @@ int main(int argc, char **argv) {
     return usage(wrong);
   }
   for (int fd = 3; fd <= 4; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (blob_fd >= 0) (void)fcntl(blob_fd, F_SETFD, FD_CLOEXEC);
   judge_open(3);
   die_with_parent();
 
@@ -340,6 +381,17 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (g.hash) sha256_init(&g.sha);
+  /* The input file, kept where a decompressor reads it (fd 0 is closed below) or the blob copies it. */
+  if ((decompress || blob_fd >= 0) && regular_file(0)) g.source = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  /* A plain stream is its own blob's digest: only a decompressed one's input is hashed again. */
+  const char *cannot = blob_fd < 0 ? NULL : g.source < 0 ? "cannot keep the input file open" : blob_start(&g.blob, g.source, blob_fd, decompress != NULL) != 0 ? "out of memory" : NULL;
+  if (cannot) {
+    judge_fail("%s", cannot);
+    judge_end(0, "-", 0, "-", "-");
+    judge_close();
+    release(&g, decompress, unpack);
+    return 0;
+  }
 
   enum outcome outcome = STOPPED;
   int read_all = 0;
@@ -390,6 +442,13 @@ done:
   /* Its input is read (or no longer wanted): a follower still waiting for the file to grow is not needed. */
   child_kill(&g.follower.child);
   if (g.feed.fd >= 0) close(g.feed.fd);
+  /* The stream is whole: the blob's last pieces while tar unpacks what its pipe still holds. */
+  if (outcome == RAN_OUT && blob_active(&g.blob)) {
+    enum blob_state b;
+    while ((b = blob_step(&g.blob)) == BLOB_MORE && !stop_signal) {}
+    if (b == BLOB_DONE) judge_blob(g.blob.done, g.blob.hex);
+    else if (b == BLOB_FAILED) judge_blob_fail(g.blob.why);
+  }
   child_wait(&g.unpacker);
   if (g.in > 0) close(g.in);
   child_wait(&g.decompressor);

@@ -1,5 +1,4 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { VesselError, errorMessage } from '../util/index.js';
@@ -39,8 +38,13 @@ export interface ExtractOptions {
    * checks): asked once the stream has ended.
    */
   knownDiffId?: () => Digest;
-  /** Bytes of the tar stream read so far, now and then (a progress bar's). */
-  onRead?: (bytes: number) => void;
+  /**
+   * Bytes of the tar stream read so far, now and then (a progress bar's), and of the input file
+   * when a decompressor reads one.
+   */
+  onRead?: (bytes: number, input: number | undefined) => void;
+  /** A descriptor the input file (a regular file) is copied to: the layer blob (GateOptions.blob). */
+  blob?: number;
   /** Stops the extraction (its caller went away): it rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -59,6 +63,8 @@ export interface ExtractResult {
   entries: number;
   /** Bytes of file content. */
   bytes: number;
+  /** With ExtractOptions.blob: the copy's length, and its digest when the input was decompressed. */
+  blob?: { bytes: number; digest: Digest | undefined };
   whiteouts: string[];
   opaqueDirs: string[];
   externalLinks: ExternalLink[];
@@ -94,6 +100,7 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       return stoppedBy ? { refuse: stoppedBy.message } : checker.check(entry);
     },
     ...(opts.onRead ? { onRead: opts.onRead } : {}),
+    ...(opts.blob !== undefined ? { blob: opts.blob } : {}),
   });
   const stop = (): void => gate.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
@@ -111,6 +118,7 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
     const fail = (msg: string) => new VesselError('E_ARCHIVE', `${opts.source}: ${msg}`);
     const notTar = (bad: NonNullable<GateReport['bad']>) =>
       fail(`not a valid tar stream: ${bad.name === undefined ? '' : `entry "${printableName(bad.name)}": `}${bad.why}${where}`);
+    if (r.blobFail !== undefined) throw new VesselError('E_HOST', `${opts.source}: could not copy it into the image store: ${printableText(r.blobFail)}`);
     if (r.refused) throw fail(`entry "${printableName(r.refused.name)}": ${r.refused.why}`);
     if (r.bad && !r.bad.atEnd) throw notTar(r.bad);
     if (r.fail !== undefined) throw fail(`truncated or corrupt: ${printableText(r.fail)}${where}`);
@@ -134,9 +142,13 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       const why = r.unpackerSaid.lines(4).filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
       throw fail(`tar could not unpack it: ${printableText(why) || outcomeText(r.unpacker)}`);
     }
+    // The gate reports the blob once the stream ended whole and the copy is complete: after a
+    // stream read whole and unpacked, only a stop (its caller went away) leaves it out.
+    if (opts.blob !== undefined && !r.blob) throw fail('stopped before the blob was copied');
     return {
       diffId: r.diffId ?? opts.knownDiffId!(),
       streamBytes: r.bytes,
+      ...(r.blob ? { blob: r.blob } : {}),
       entries: checker.entries,
       bytes: checker.bytes,
       whiteouts: checker.whiteouts,
@@ -197,16 +209,23 @@ export async function extractTarStream(tar: Readable, dest: string, opts: Extrac
 
 /**
  * Unpack a tar file, plain or compressed: the gate reads it itself (its decompressor reads it for
- * the gate), so no byte of it passes through JavaScript.
+ * the gate), so no byte of it passes through JavaScript. The gate is running when this returns:
+ * the file is opened synchronously, not through libuv's thread pool, where the open waited
+ * behind whatever the caller had queued there (seen: 5 ms behind the blob's copy, the gate and
+ * so the whole pipeline starting that much later).
  */
-export async function extractTarFile(file: string, kind: Compression, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
-  const fh = await open(file, 'r');
+export function extractTarFile(file: string, kind: Compression, dest: string, opts: ExtractOptions): Promise<ExtractResult> {
   let started: ReturnType<typeof extraction>;
   try {
-    started = extraction(fh.fd, kind, dest, opts);
-  } finally {
-    // The gate (and its decompressor) have their own copy of the descriptor once started.
-    await fh.close();
+    const fd = openSync(file, 'r');
+    try {
+      started = extraction(fd, kind, dest, opts);
+    } finally {
+      // The gate (and its decompressor) have their own copy of the descriptor once started.
+      closeSync(fd);
+    }
+  } catch (e) {
+    return Promise.reject(e);
   }
   return started.result();
 }

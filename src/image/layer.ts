@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { constants, copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, openSync, type Stats } from 'node:fs';
+import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { host, stderrOf, writeJsonAtomic, VesselError, hasErrno } from '../util/index.js';
 import { detectCompression, readHead, type Compression } from './compression.js';
 import { extractTarFile, extractTarStream, type ExtractResult } from './extract.js';
-import { finished, readFileThrough } from './streams.js';
+import { finished } from './streams.js';
 import { tarStreamLib } from './retar.js';
 import { printableText } from './tar-headers.js';
 import { tarForms } from './tar-forms.js';
@@ -104,11 +104,12 @@ export async function fileSize(file: string): Promise<number> {
 
 /**
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
- * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). A plain tar is
- * read once by the native gate (hashed, judged, unpacked) and copied by the kernel; a compressed
- * one is read by its decompressing tool for the gate, and once by JavaScript, which hashes it and
- * writes the blob copy on the way. Nothing reaches the store until commitLayers(), which the caller runs only when every
- * layer of the image staged.
+ * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). No byte of it
+ * passes through JavaScript: the native gate reads the file (or its decompressor does, for the
+ * gate), hashes the plain tar (the diff id), judges and unpacks it, and copies the file into the
+ * blob beside that, hashing it too when it is compressed (native/gate/blob.h says why there).
+ * Nothing reaches the store until commitLayers(), which the caller runs only when every layer of
+ * the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
   const total = await fileSize(file);
@@ -120,57 +121,32 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
   const before = await stat(file);
-  // The blob is a copy made by the kernel (a reflink where the filesystem has them, else
-  // copy_file_range), beside the reads of the pipeline: it costs no JavaScript time (a copy
-  // written from JavaScript cost a compressed import a tenth more: bench/image-import.js). Its
-  // digest is hashed from the stream; the file must not change meanwhile (checked below by size
-  // and mtime).
-  const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
-  blobCopy.catch(() => undefined);
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) };
-  let done = 0;
-  const count = (chunk: Buffer) => {
-    done += chunk.length;
-    opts.onProgress?.({ done, total });
-  };
-  let result: ExtractResult;
-  let blobDigest: Digest;
-  if (kind === 'none') {
-    // A plain tar is its own diff id: the gate reads the file, hashes it, and feeds tar.
-    const onRead = (read: number) => {
-      done = read;
-      opts.onProgress?.({ done, total });
-    };
-    try {
-      result = await extractTarFile(file, kind, layerDir, { ...extractOpts, onRead });
-    } catch (e) {
-      await blobCopy.catch(() => undefined);
-      throw e;
-    }
-    blobDigest = result.diffId;
-    onRead(result.streamBytes);
-  } else {
-    // The gate's decompressor reads the file; the gate hashes the plain tar for the diff id and
-    // feeds tar, none of it through JavaScript. The blob's own digest is hashed from a second
-    // read of the file, from the page cache, beside it: the bar follows that read.
-    const stopHash = new AbortController();
-    const blobHash = readFileThrough(file, { onChunk: count, signal: stopHash.signal });
-    blobHash.catch(() => undefined);
-    try {
-      result = await extractTarFile(file, kind, layerDir, extractOpts);
-    } catch (e) {
-      stopHash.abort();
-      await Promise.all([blobHash.catch(() => undefined), blobCopy.catch(() => undefined)]);
-      throw e;
-    }
-    blobDigest = await blobHash;
+  // The bar follows the input file: as the decompressor reads it, or as the gate reads a plain tar.
+  const onRead = (stream: number, input: number | undefined) => opts.onProgress?.({ done: Math.min(input ?? stream, total), total });
+  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), onRead, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) };
+  // Opened (and the gate started) synchronously: nothing queued in libuv's thread pool delays the
+  // decompressor, the import's longest stage. The gate has its own copy of the descriptor.
+  let extracting: Promise<ExtractResult>;
+  const blobFd = keepBlob ? openSync(blobPath, 'wx', 0o644) : undefined;
+  try {
+    extracting = extractTarFile(file, kind, layerDir, blobFd === undefined ? extractOpts : { ...extractOpts, blob: blobFd });
+  } finally {
+    if (blobFd !== undefined) closeSync(blobFd);
   }
-  await blobCopy;
+  const result = await extracting;
   const after = await stat(file);
-  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || done !== after.size) {
+  const copied = result.blob?.bytes ?? after.size;
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || copied !== after.size) {
     throw new VesselError('E_ARCHIVE', `${source}: the file changed while it was being imported`);
   }
-  const blob: Descriptor = { mediaType: LAYER_MEDIA[kind], digest: blobDigest, size: done };
+  opts.onProgress?.({ done: total, total });
+  // A plain tar is its own blob (the diff id is its digest). Without a kept blob (an outer
+  // archive, a build's ADD) the layer is described as its plain stream, which is what it unpacked.
+  const digest = kind === 'none' ? result.diffId : result.blob?.digest;
+  if (keepBlob && digest === undefined) throw new VesselError('E_HOST', `${source}: vessel-tar-gate did not report the blob's digest`);
+  const blob: Descriptor = keepBlob
+    ? { mediaType: LAYER_MEDIA[kind], digest: digest!, size: copied }
+    : { mediaType: LAYER_MEDIA.none, digest: result.diffId, size: result.streamBytes };
   return finishStaged(result, { blob, blobPath, layerDir, source, whiteouts: opts.whiteouts ?? false });
 }
 

@@ -20,7 +20,7 @@ process.env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:exitcode=97';
 process.env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:exitcode=98';
 const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g'];
 const cflags = ['-std=c11', '-D_GNU_SOURCE', '-O1', '-Wall', '-Wextra', '-Werror', '-Wno-format-truncation', ...sanitize];
-const gateSources = ['sha256', 'feed', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'follow', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
+const gateSources = ['sha256', 'blob', 'feed', 'tarhdr', 'pax', 'sparse', 'walk', 'judge', 'spawn', 'follow', 'main'].map((f) => join(repo, 'native', 'gate', `${f}.c`));
 let shaProbe = '';
 let portableGate = '';
 
@@ -113,6 +113,10 @@ interface Run {
   entries: Seen[];
   /** What the gate said of its progress (bytes read). */
   read: number[];
+  /** ... and of the input file (how far its decompressor had read it, when known). */
+  input: Array<number | undefined>;
+  /** With `blob`: the file the gate copied its input to. */
+  blob: string | undefined;
   passed: Buffer;
   report: Awaited<import('../../src/image/gate.js').Gate['report']>;
 }
@@ -121,32 +125,44 @@ interface Run {
  * Run the gate on `data` (written into its stdin, or a file/decompressor when given) with a judge
  * answering `verdict`; what it judged, handed on, and reported.
  */
-async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: string, type: string | null) => 'a' | 'p' | 'r'; decompress?: 'zstd'; unpack?: string[]; stop?: boolean } = {}): Promise<Run> {
+async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: string, type: string | null) => 'a' | 'p' | 'r'; decompress?: 'zstd'; unpack?: string[]; stop?: boolean; file?: boolean; blob?: string; bin?: string } = {}): Promise<Run> {
   const sink = join(out, `passed-${Math.random().toString(36).slice(2)}`);
   writeFileSync(sink, '');
   const entries: Seen[] = [];
   const read: number[] = [];
+  const inputRead: Array<number | undefined> = [];
   let input: number | 'pipe' = 'pipe';
   let fd: number | undefined;
-  if (opts.decompress) {
+  if (opts.decompress || opts.file) {
     const f = join(out, `in-${Math.random().toString(36).slice(2)}`);
     writeFileSync(f, data);
     fd = openSync(f, 'r');
     input = fd;
   }
-  const g = gate.startGate({
-    input,
-    ...(opts.decompress ? { decompress: { kind: opts.decompress, argv: ['zstd', '-dc', '-q'] } } : {}),
-    unpack: opts.unpack ?? ['sh', '-c', 'cat > "$0"', sink],
-    hash: true,
-    ...(opts.maxRead ? { maxRead: opts.maxRead } : {}),
-    onRead: (n) => read.push(n),
-    judge: (e) => {
-      entries.push({ line: `${e.type} ${e.name} ${e.linkname ?? ''} ${e.type === 'file' ? e.size : ''}`, sparse: e.sparseProblem, realSize: e.realSize });
-      const v = opts.verdict?.(e.name, e.type) ?? 'a';
-      return v === 'a' ? undefined : v === 'p' ? 'placeholder' : { refuse: 'refused by the test' };
-    },
-  });
+  // The blob: a file of its own (opened as layer.ts opens it), or a device given by name (/dev/full).
+  const blob = opts.blob === 'file' ? join(out, `blob-${Math.random().toString(36).slice(2)}`) : opts.blob;
+  const blobFd = blob === undefined ? undefined : openSync(blob, blob.startsWith('/dev/') ? 'w' : 'wx', 0o644);
+  if (opts.bin) process.env.VESSEL_TAR_GATE = opts.bin;
+  let g: ReturnType<GateModule['startGate']>;
+  try {
+    g = gate.startGate({
+      input,
+      ...(opts.decompress ? { decompress: { kind: opts.decompress, argv: ['zstd', '-dc', '-q'] } } : {}),
+      unpack: opts.unpack ?? ['sh', '-c', 'cat > "$0"', sink],
+      hash: true,
+      ...(opts.maxRead ? { maxRead: opts.maxRead } : {}),
+      ...(blobFd !== undefined ? { blob: blobFd } : {}),
+      onRead: (n, i) => { read.push(n); inputRead.push(i); },
+      judge: (e) => {
+        entries.push({ line: `${e.type} ${e.name} ${e.linkname ?? ''} ${e.type === 'file' ? e.size : ''}`, sparse: e.sparseProblem, realSize: e.realSize });
+        const v = opts.verdict?.(e.name, e.type) ?? 'a';
+        return v === 'a' ? undefined : v === 'p' ? 'placeholder' : { refuse: 'refused by the test' };
+      },
+    });
+  } finally {
+    delete process.env.VESSEL_TAR_GATE;
+    if (blobFd !== undefined) closeSync(blobFd);
+  }
   if (fd !== undefined) closeSync(fd);
   if (g.stdin) {
     if (opts.stop) {
@@ -157,7 +173,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     }
   }
   const report = await g.report;
-  return { entries, read, passed: readFileSync(sink), report };
+  return { entries, read, input: inputRead, blob: opts.blob === 'file' ? blob : undefined, passed: readFileSync(sink), report };
 }
 
 /** What tar-stream (a full parser) sees: the reference for the gate's walk. */
@@ -660,6 +676,75 @@ describe('the ring: hashed, walked and handed on in pieces, never overwritten wh
     expect([stopped.status, stopped.stderr, stopped.end.split(' ').slice(0, 3)]).toEqual([0, '', ['end', 'part', '-']]);
     expect(stopped.passed.equals(big.data.subarray(0, stopped.passed.length))).toBe(true);
   }, 120_000);
+});
+
+/**
+ * --blob (native/gate/blob.c): the input file copied to the blob's descriptor beside the stream,
+ * and hashed when it is decompressed; through both builds (Linux's kernel copy of a plain tar,
+ * and FreeBSD's path here: pread and pwrite), under ASan/UBSan like the rest.
+ */
+describe('the blob: the input file copied, and hashed when compressed, beside the stream', () => {
+  const big = bigStream(24);
+  const builds = [['Linux', () => join(out, 'vessel-tar-gate')], ['FreeBSD\'s path, pread and pwrite', () => portableGate]] as const;
+
+  it.each(builds)('%s: a zstd layer: the blob is the file byte for byte, its digest the file\'s, the diff id the plain tar\'s; the bar follows the file', async (_what, bin) => {
+    const zst = execFileSync('zstd', ['-c', '-q', '-1'], { input: big.data, maxBuffer: 1 << 26 });
+    const r = await runGate(zst, { decompress: 'zstd', blob: 'file', bin: bin() });
+    expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(big.data)}`, blob: { bytes: zst.length, digest: `sha256:${sha256(zst)}` }, unpacker: 'ok', decompressor: 'ok' });
+    expect(readFileSync(r.blob!).equals(zst)).toBe(true);
+    expect(r.passed.equals(big.data)).toBe(true);
+    // how far zstd had read the file, every 8 MiB of the stream: never back, never past its end
+    expect(r.input.length).toBeGreaterThanOrEqual(2);
+    expect(r.input.every((n, i) => n !== undefined && n <= zst.length && (i === 0 || n >= r.input[i - 1]!))).toBe(true);
+  }, 60_000);
+
+  it.each(builds)('%s: a plain tar: the blob is the file, not hashed twice (the diff id is its digest)', async (_what, bin) => {
+    const r = await runGate(big.data, { file: true, blob: 'file', bin: bin(), maxRead: 99_999 });
+    expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(big.data)}`, blob: { bytes: big.data.length, digest: undefined }, unpacker: 'ok' });
+    expect(readFileSync(r.blob!).equals(big.data)).toBe(true);
+    expect(r.input.every((n) => n !== undefined && n <= big.data.length)).toBe(true);
+    // an empty file: an empty blob, and the stream too short to be a tar
+    const empty = await runGate(Buffer.alloc(0), { file: true, blob: 'file', bin: bin() });
+    expect(empty.report.readAll).toBe(true);
+    expect(readFileSync(empty.blob!).length).toBe(0);
+  }, 60_000);
+
+  it('a refused entry: no blob is reported (the gate stopped copying), and nothing of the entry reached tar', async () => {
+    const data = await makeTar([{ name: 'a', content: 'data' }, { name: 'evil', content: 'x' }]);
+    const zst = execFileSync('zstd', ['-c', '-q'], { input: data });
+    const r = await runGate(zst, { decompress: 'zstd', blob: 'file', verdict: (name) => (name === 'evil' ? 'r' : 'a') });
+    expect(r.report.refused?.name).toBe('evil');
+    expect(r.report.blob).toBeUndefined();
+    expect(r.passed.toString('latin1')).not.toContain('evil');
+  });
+
+  it.each(builds)('%s: a blob that cannot be written (a full disk: /dev/full) stops the gate, which says why', async (_what, bin) => {
+    for (const [data, opts] of [[execFileSync('zstd', ['-c', '-q'], { input: big.data, maxBuffer: 1 << 26 }), { decompress: 'zstd' as const }], [big.data, { file: true }]] as const) {
+      const r = await runGate(data, { ...opts, blob: '/dev/full', bin: bin() });
+      expect(r.report.blobFail).toMatch(/^write: No space left on device$/);
+      expect(r.report.blob).toBeUndefined();
+      expect(r.report.readAll).toBe(false);
+    }
+  }, 60_000);
+
+  it('refuses --blob without a file to copy, or with a descriptor it cannot use (exit 125, one line)', () => {
+    const bin = join(out, 'vessel-tar-gate');
+    const run = (args: string[], stdio: Array<'pipe' | 'ignore' | number>) => {
+      const r = spawnSync(bin, [...args, '--unpack', '1', 'true'], { encoding: 'utf8', stdio: stdio as never });
+      return [r.status, r.stderr.split('\n')[0]];
+    };
+    const file = join(out, `usage-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, '');
+    const fd = openSync(file, 'r');
+    try {
+      expect(run(['--blob', '6'], ['pipe', 'ignore', 'pipe', 'pipe', 'ignore', 'ignore', fd])).toEqual([125, 'vessel-tar-gate: --blob: fd 0 is not a regular file']);
+      expect(run(['--blob', '6'], [fd, 'ignore', 'pipe', 'pipe'])).toEqual([125, 'vessel-tar-gate: --blob: the descriptor is not open']);
+      expect(run(['--blob', '4'], [fd, 'ignore', 'pipe', 'pipe', fd])).toEqual([125, 'vessel-tar-gate: --blob: fds 0 to 5 are taken']);
+      expect(run(['--blob', 'x'], [fd, 'ignore', 'pipe', 'pipe'])).toEqual([125, 'vessel-tar-gate: --blob: a descriptor number']);
+    } finally {
+      closeSync(fd);
+    }
+  });
 });
 
 /**
