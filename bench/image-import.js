@@ -5,8 +5,9 @@
 //   node bench/image-import.js                 rootfs of ~72 and ~227 MB (BENCH_SIZES=50,200: MB of
 //                                              files copied from BENCH_SOURCE), 3 runs each
 //   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/image-import.js
-//                                              adds "(before)" rows from another build (a copy of
-//                                              bin/, dist/ and node_modules of an older commit),
+//                                              adds "(before)" rows from another build (a checkout
+//                                              of an older commit, built: bin/, dist/, build/ and
+//                                              node_modules), served by a `vessel up` of its own,
 //                                              so before and after come from one run
 // "vessel image import" is the Node CLI alone (node bin/vessel.js); "(served)" is `vessel` as users
 // run it with a `vessel up` running: the native front end hands the import to that warm process
@@ -157,11 +158,14 @@ for (const mb of SIZES_MB) {
     const rss = {};
     const servedEnv = { ...process.env, VESSEL_ROOT: join(dir, 'served'), VESSEL_LOG_LEVEL: 'warn' };
     const warm = await warmUp(servedEnv);
+    const beforeEnv = { ...servedEnv, VESSEL_ROOT: join(dir, 'served-before') };
+    const warmBefore = BEFORE ? await warmUp(beforeEnv, join(dirname(BEFORE), '..')) : undefined;
     const upRss = { peak: [], rest: [] };
     const paired = {};
     // once untimed: vessel up loads the import's modules on its first one, as on any first use
     measure([warm.front, 'image', 'import', archive, 'bench:served'], servedEnv);
     measure([warm.front, 'image', 'import', gzArchive, 'bench:served-gz'], servedEnv);
+    if (warmBefore) for (const f of [archive, gzArchive]) measure([warmBefore.front, 'image', 'import', f, 'bench:served-warm'], beforeEnv);
     const add = (name, r) => {
       (results[name] ??= []).push(r.ms);
       (rss[name] ??= []).push(r.rssMiB);
@@ -169,12 +173,14 @@ for (const mb of SIZES_MB) {
     // A served import of the warm store, emptied first (not timed): the import does all its work
     // each time, and its layer is new to the store (rm alone leaves the layer for prune, and the
     // import would then stage a duplicate and drop it). Its peak RSS is vessel up's.
-    const served = (file, ref) => {
-      spawnSync('node', [vessel, 'image', 'rm', ref], { env: servedEnv, stdio: 'ignore' });
-      spawnSync('node', [vessel, 'image', 'prune'], { env: servedEnv, stdio: 'ignore' });
-      const r = warm.peakRss(() => measure([warm.front, 'image', 'import', file, ref], servedEnv));
-      upRss.peak.push(r.upPeakMiB);
-      upRss.rest.push(r.upRestMiB);
+    const served = (file, ref, w = warm, env = servedEnv, bin = vessel) => {
+      spawnSync('node', [bin, 'image', 'rm', ref], { env, stdio: 'ignore' });
+      spawnSync('node', [bin, 'image', 'prune'], { env, stdio: 'ignore' });
+      const r = w.peakRss(() => measure([w.front, 'image', 'import', file, ref], env));
+      if (w === warm) {
+        upRss.peak.push(r.upPeakMiB);
+        upRss.rest.push(r.upRestMiB);
+      }
       return r.ms;
     };
     const fresh = floorDirs(dir);
@@ -195,6 +201,17 @@ for (const mb of SIZES_MB) {
       const gzServed = served(gzArchive, 'bench:served-gz');
       (results['vessel image import .tar.gz (served)'] ??= []).push(gzServed);
       (paired.gz ??= []).push(gzFloor / gzServed);
+      if (warmBefore) {
+        // The build before, served too, each import right after a floor of its own.
+        const zf = unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]);
+        const zb = served(archive, 'bench:served', warmBefore, beforeEnv, BEFORE);
+        (results['vessel image import (served) (before)'] ??= []).push(zb);
+        (paired.zstdBefore ??= []).push(zf / zb);
+        const gf = unpack('tar -xzf', ['tar', '-xzf', gzArchive]);
+        const gb = served(gzArchive, 'bench:served-gz', warmBefore, beforeEnv, BEFORE);
+        (results['vessel image import .tar.gz (served) (before)'] ??= []).push(gb);
+        (paired.gzBefore ??= []).push(gf / gb);
+      }
       unpack('tar -I igzip -xf', ['tar', '-I', 'igzip', '-xf', gzArchive]);
       if (podman) {
         spawnSync(podman[0], [...podman.slice(1), 'rmi', '-f', 'bench:podman'], { stdio: 'ignore' });
@@ -213,6 +230,7 @@ for (const mb of SIZES_MB) {
       }
     }
     await warm.stop();
+    await warmBefore?.stop();
     const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
     console.log(`\n## rootfs of ${(raw / 1e6).toFixed(0)} MB uncompressed (${(statSync(archive).size / 1e6).toFixed(0)} MB .tar.zst), median of ${RUNS}`);
     const line = (name, ms, floor) => {
@@ -223,6 +241,10 @@ for (const mb of SIZES_MB) {
     line('tar --zstd -x', m['tar --zstd -x']);
     line('vessel image import (served)', m['vessel image import (served)'], 'tar --zstd -x');
     console.log(pairedLine(paired.zstd, 'tar --zstd -x'));
+    if (warmBefore) {
+      line('vessel image import (served) (before)', m['vessel image import (served) (before)'], 'tar --zstd -x');
+      console.log(pairedLine(paired.zstdBefore, 'tar --zstd -x'));
+    }
     for (const [tag] of builds) line(`vessel image import${tag}`, m[`vessel image import${tag}`], 'tar --zstd -x');
     if (m['podman import']) line('podman import (peer)', m['podman import'], 'tar --zstd -x');
     console.log(`the same tree as a .tar.gz (${(statSync(gzArchive).size / 1e6).toFixed(0)} MB, gzip -6):`);
@@ -230,6 +252,10 @@ for (const mb of SIZES_MB) {
     line('tar -I igzip -xf', m['tar -I igzip -xf'], 'tar -xzf');
     line('vessel image import .tar.gz (served)', m['vessel image import .tar.gz (served)'], 'tar -xzf');
     console.log(pairedLine(paired.gz, 'tar -xzf'));
+    if (warmBefore) {
+      line('vessel image import .tar.gz (served) (before)', m['vessel image import .tar.gz (served) (before)'], 'tar -xzf');
+      console.log(pairedLine(paired.gzBefore, 'tar -xzf'));
+    }
     for (const [tag] of builds) line(`vessel image import .tar.gz${tag}`, m[`vessel image import .tar.gz${tag}`], 'tar -xzf');
     line('tar --zstd -c', m['tar --zstd -c']);
     for (const [tag] of builds) line(`vessel image export --format tar${tag}`, m[`vessel image export --format tar${tag}`], 'tar --zstd -c');

@@ -88,8 +88,7 @@ export function beforeWorld(world) {
  * (MiB, /proc VmHWM reset first through clear_refs) and its RSS before, so the command's own share
  * is the difference.
  */
-export async function warmUp(env) {
-  const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+export async function warmUp(env, repo = join(dirname(fileURLToPath(import.meta.url)), '..')) {
   const root = env.VESSEL_ROOT;
   const vassals = join(root, 'vassals');
   mkdirSync(vassals, { recursive: true });

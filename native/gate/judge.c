@@ -121,11 +121,6 @@ int judge_blob(uint64_t bytes, const char *sha) {
   return put_text(line);
 }
 
-int judge_blob_fail(const char *why) {
-  if (put_text("blobfail") != 0 || put_bytes((const uint8_t *)why, strlen(why)) != 0) return -1;
-  return put("\n", 1);
-}
-
 long judge_read(char *v, size_t n) {
   ssize_t k = read(fd, v, n);
   if (k < 0 && (errno == EINTR || errno == EAGAIN)) return -2;

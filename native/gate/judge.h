@@ -16,11 +16,8 @@
  *   p BYTES INPUT|-                           progress: bytes of the stream read so far, and
  *                                             of the input file the decompressor has read
  *                                             ("-": not known, no file or no decompressor)
- *   blob BYTES SHA256|-                       with --blob, once the stream ended whole and the
- *                                             blob is complete: its length, and its digest when
- *                                             hashed (a decompressed stream's input; "-": the
- *                                             stream's own digest is the blob's)
- *   blobfail :WHY                             with --blob: the copy failed (the gate stops)
+ *   blob BYTES SHA256                         with --blob-digest, once the stream ended whole:
+ *                                             the input file's length and digest (blob.h)
  *   end READ SHA256|- BYTES UNPACKER DECOMPRESSOR
  *                                             always last: READ is "all" when the stream was read
  *                                             to its end, "part" when the gate stopped before; the
@@ -54,7 +51,6 @@ void judge_close(void);
 /* Say how far the stream has been read, and the input file (-1: unknown) (sent at once). */
 int judge_progress(uint64_t bytes, int64_t input);
 int judge_blob(uint64_t bytes, const char *sha);
-int judge_blob_fail(const char *why);
 /*
  * Read the verdicts that have come into OUT, at most N (the socket is readable: this does not
  * block). The count; -1: the judge is gone; -2: interrupted.

@@ -14,11 +14,11 @@
  * other core's cache) and was no faster on two cores, where zstd and tar keep both busy; and
  * the hash (SHA-NI, ~2 GB/s) is never the pipeline's slowest stage, tar is.
  *
- *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob FD] [--decompress N ARGV…] --unpack N ARGV…
+ *   vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob-digest] [--decompress N ARGV…] --unpack N ARGV…
  *
  * fd 0: the stream (or the compressed stream, read by the decompressor itself; with --follow, a
- * file that grows, read by the follower: follow.h, woken through fd 5); with --blob, fd 0 is a
- * file, which the gate also copies to FD (blob.h); fd 2: the
+ * file that grows, read by the follower: follow.h, woken through fd 5); with --blob-digest, fd 0 is a
+ * file, which the gate hashes too (blob.h); fd 2: the
  * unpacker's stderr (and the gate's own usage errors); fd 3: the judge's socket; fd 4: the
  * decompressor's stderr. Exit 0 after the "end" line (once the judge has closed its end of fd
  * 3: judge.h), whatever the stream held; 125 on a usage error.
@@ -81,7 +81,7 @@ static int regular_file(int fd) {
 }
 
 static int usage(const char *why) {
-  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob FD] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
+  fprintf(stderr, "vessel-tar-gate: %s\nusage: vessel-tar-gate [--no-hash] [--max-read BYTES] [--follow] [--blob-digest] [--decompress N ARGV...] --unpack N ARGV... (run by vessel, not by hand)\n", why);
   return 125;
 }
 
@@ -257,9 +257,9 @@ static enum outcome pump(struct gate *g) {
     }
     /* Readable once a stop signal has come: the loop's first line then ends it. */
     if (wake[0] >= 0) p[n++] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
-    /* While the blob has a piece left, the time the gate would sleep copies it instead (blob.h). */
-    int copying = g->blob.state == BLOB_MORE;
-    int ready = poll(p, n, copying ? 0 : -1);
+    /* While the input file has a piece left to hash, the time the gate would sleep hashes it (blob.h). */
+    int hashing = g->blob.state == BLOB_MORE;
+    int ready = poll(p, n, hashing ? 0 : -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       judge_fail("poll: %s", strerror(errno));
@@ -267,7 +267,7 @@ static enum outcome pump(struct gate *g) {
     }
     if (ready == 0) {
       if (blob_step(&g->blob) == BLOB_FAILED) {
-        judge_blob_fail(g->blob.why);
+        judge_fail("%s", g->blob.why);
         return STOPPED;
       }
       continue;
@@ -302,20 +302,14 @@ int main(int argc, char **argv) {
   g.hash = 1;
   g.max_read = READ_MAX;
   char **decompress = NULL, **unpack = NULL;
-  int follow = 0, blob_fd = -1;
+  int follow = 0, blob_digest = 0;
   g.follower.said = -1;
   g.source = -1;
   blob_none(&g.blob);
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--no-hash")) g.hash = 0, i++;
     else if (!strcmp(argv[i], "--follow")) follow = 1, i++;
-    else if (!strcmp(argv[i], "--blob") && i + 1 < argc) {
-      char *end;
-      long v = strtol(argv[i + 1], &end, 10);
-      if (*end || v < 3 || v > 1023) return free(decompress), free(unpack), usage("--blob: a descriptor number");
-      blob_fd = (int)v;
-      i += 2;
-    }
+    else if (!strcmp(argv[i], "--blob-digest")) blob_digest = 1, i++;
     else if (!strcmp(argv[i], "--max-read") && i + 1 < argc) {
       long v = strtol(argv[i + 1], NULL, 10);
       if (v < 1 || v > (long)READ_MAX) return free(decompress), free(unpack), usage("--max-read: 1 to 1048576 bytes");
@@ -335,10 +329,8 @@ int main(int argc, char **argv) {
                       : fcntl(3, F_GETFD) < 0 ? "fd 3 (the judge) is not open"
                       : decompress && fcntl(4, F_GETFD) < 0 ? "fd 4 (the decompressor's stderr) is not open"
                       : follow && fcntl(FOLLOW_NOTIFY_FD, F_GETFD) < 0 ? "fd 5 (the follow channel) is not open"
-                      : blob_fd >= 0 && follow ? "--blob with --follow"
-                      : blob_fd >= 0 && (blob_fd <= 4 || blob_fd == FOLLOW_NOTIFY_FD) ? "--blob: fds 0 to 5 are taken"
-                      : blob_fd >= 0 && fcntl(blob_fd, F_GETFD) < 0 ? "--blob: the descriptor is not open"
-                      : blob_fd >= 0 && !regular_file(0) ? "--blob: fd 0 is not a regular file"
+                      : blob_digest && (follow || !decompress) ? "--blob-digest: with --decompress, not --follow"
+                      : blob_digest && !regular_file(0) ? "--blob-digest: fd 0 is not a regular file"
                       : NULL;
   if (wrong) {
     free(decompress);
@@ -346,7 +338,6 @@ int main(int argc, char **argv) {
     return usage(wrong);
   }
   for (int fd = 3; fd <= 4; fd++) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-  if (blob_fd >= 0) (void)fcntl(blob_fd, F_SETFD, FD_CLOEXEC);
   judge_open(3);
   die_with_parent();
 
@@ -381,10 +372,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (g.hash) sha256_init(&g.sha);
-  /* The input file, kept where a decompressor reads it (fd 0 is closed below) or the blob copies it. */
-  if ((decompress || blob_fd >= 0) && regular_file(0)) g.source = fcntl(0, F_DUPFD_CLOEXEC, 3);
-  /* A plain stream is its own blob's digest: only a decompressed one's input is hashed again. */
-  const char *cannot = blob_fd < 0 ? NULL : g.source < 0 ? "cannot keep the input file open" : blob_start(&g.blob, g.source, blob_fd, decompress != NULL) != 0 ? "out of memory" : NULL;
+  /* The input file a decompressor reads, kept (fd 0 is closed below): its offset, and its digest. */
+  if (decompress && regular_file(0)) g.source = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  const char *cannot = !blob_digest ? NULL : g.source < 0 ? "cannot keep the input file open" : blob_start(&g.blob, g.source) != 0 ? "out of memory" : NULL;
   if (cannot) {
     judge_fail("%s", cannot);
     judge_end(0, "-", 0, "-", "-");
@@ -442,12 +432,12 @@ done:
   /* Its input is read (or no longer wanted): a follower still waiting for the file to grow is not needed. */
   child_kill(&g.follower.child);
   if (g.feed.fd >= 0) close(g.feed.fd);
-  /* The stream is whole: the blob's last pieces while tar unpacks what its pipe still holds. */
-  if (outcome == RAN_OUT && blob_active(&g.blob)) {
+  /* The stream is whole: the input's last pieces hashed while tar unpacks what its pipe still holds. */
+  if (outcome == RAN_OUT && g.blob.in >= 0) {
     enum blob_state b;
     while ((b = blob_step(&g.blob)) == BLOB_MORE && !stop_signal) {}
     if (b == BLOB_DONE) judge_blob(g.blob.done, g.blob.hex);
-    else if (b == BLOB_FAILED) judge_blob_fail(g.blob.why);
+    else if (b == BLOB_FAILED) judge_fail("%s", g.blob.why);
   }
   child_wait(&g.unpacker);
   if (g.in > 0) close(g.in);

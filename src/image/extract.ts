@@ -43,8 +43,8 @@ export interface ExtractOptions {
    * when a decompressor reads one.
    */
   onRead?: (bytes: number, input: number | undefined) => void;
-  /** A descriptor the input file (a regular file) is copied to: the layer blob (GateOptions.blob). */
-  blob?: number;
+  /** Hash the input file too: the compressed blob's digest (GateOptions.blobDigest). */
+  blobDigest?: boolean;
   /** Stops the extraction (its caller went away): it rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -63,8 +63,8 @@ export interface ExtractResult {
   entries: number;
   /** Bytes of file content. */
   bytes: number;
-  /** With ExtractOptions.blob: the copy's length, and its digest when the input was decompressed. */
-  blob?: { bytes: number; digest: Digest | undefined };
+  /** With ExtractOptions.blobDigest: the input file's length and digest. */
+  blob?: { bytes: number; digest: Digest };
   whiteouts: string[];
   opaqueDirs: string[];
   externalLinks: ExternalLink[];
@@ -100,7 +100,7 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       return stoppedBy ? { refuse: stoppedBy.message } : checker.check(entry);
     },
     ...(opts.onRead ? { onRead: opts.onRead } : {}),
-    ...(opts.blob !== undefined ? { blob: opts.blob } : {}),
+    ...(opts.blobDigest ? { blobDigest: true } : {}),
   });
   const stop = (): void => gate.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
@@ -118,7 +118,6 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
     const fail = (msg: string) => new VesselError('E_ARCHIVE', `${opts.source}: ${msg}`);
     const notTar = (bad: NonNullable<GateReport['bad']>) =>
       fail(`not a valid tar stream: ${bad.name === undefined ? '' : `entry "${printableName(bad.name)}": `}${bad.why}${where}`);
-    if (r.blobFail !== undefined) throw new VesselError('E_HOST', `${opts.source}: could not copy it into the image store: ${printableText(r.blobFail)}`);
     if (r.refused) throw fail(`entry "${printableName(r.refused.name)}": ${r.refused.why}`);
     if (r.bad && !r.bad.atEnd) throw notTar(r.bad);
     if (r.fail !== undefined) throw fail(`truncated or corrupt: ${printableText(r.fail)}${where}`);
@@ -142,9 +141,9 @@ function extraction(input: number | 'pipe' | { follow: number }, kind: Compressi
       const why = r.unpackerSaid.lines(4).filter((l) => !/^(bsd)?tar: (Exiting with failure|Error exit delayed)/.test(l)).slice(-2).join(' | ');
       throw fail(`tar could not unpack it: ${printableText(why) || outcomeText(r.unpacker)}`);
     }
-    // The gate reports the blob once the stream ended whole and the copy is complete: after a
-    // stream read whole and unpacked, only a stop (its caller went away) leaves it out.
-    if (opts.blob !== undefined && !r.blob) throw fail('stopped before the blob was copied');
+    // The gate reports the input's digest once the stream ended whole: after a stream read whole
+    // and unpacked, only a stop (its caller went away) leaves it out.
+    if (opts.blobDigest && !r.blob) throw fail('stopped before the file was hashed');
     return {
       diffId: r.diffId ?? opts.knownDiffId!(),
       streamBytes: r.bytes,

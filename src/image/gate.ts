@@ -36,9 +36,8 @@ export interface GateReport {
   /** The stream's digest (when hashed and read to its end) and length. */
   diffId?: Digest;
   bytes: number;
-  /** With `blob`: the copy, once complete (its digest when the input was decompressed), or why it failed. */
-  blob?: { bytes: number; digest: Digest | undefined };
-  blobFail?: string;
+  /** With `blobDigest`, once the stream ended whole: the input file's length and digest. */
+  blob?: { bytes: number; digest: Digest };
   unpacker: ChildOutcome;
   decompressor: ChildOutcome;
   /** What the unpacker and the decompressor said on stderr. */
@@ -60,10 +59,10 @@ export interface GateOptions {
   /** Hash the stream (the diff id); false when the caller knows it. */
   hash: boolean;
   /**
-   * Where the gate copies its input, a regular file (the layer blob): a descriptor open for
-   * writing. It is hashed too when a decompressor reads the input (native/gate/blob.h).
+   * Hash the input file too (a regular file a decompressor reads: the compressed blob's digest),
+   * beside the stream (native/gate/blob.h).
    */
-  blob?: number;
+  blobDigest?: boolean;
   judge: (entry: TarEntry) => Verdict;
   /**
    * Bytes of the stream read so far, every few MiB, and of the input file when a decompressor
@@ -105,22 +104,15 @@ function unescape(field: string | undefined): string {
 
 const VERDICT = { accept: 'a', placeholder: 'p', refuse: 'r' } as const;
 
-/** The gate's descriptor for the blob (0-4 are the stream, stdout, stderr, the judge and the decompressor's stderr; 5 the follow channel). */
-const BLOB_FD = 6;
 
 export function startGate(opts: GateOptions): Gate {
   const follow = typeof opts.input === 'object' ? opts.input.follow : undefined;
   const argv = [gatePath(), ...(opts.hash ? [] : ['--no-hash']), ...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : []), ...(follow === undefined ? [] : ['--follow'])];
-  if (opts.blob !== undefined) argv.push('--blob', String(BLOB_FD));
+  if (opts.blobDigest) argv.push('--blob-digest');
   if (opts.decompress) argv.push('--decompress', String(opts.decompress.argv.length), ...opts.decompress.argv);
   argv.push('--unpack', String(opts.unpack.length), ...opts.unpack);
   const stdio: NonNullable<SpawnOptions['stdio']> = [follow ?? (opts.input as number | 'pipe'), 'ignore', 'pipe', 'pipe', opts.decompress ? 'pipe' : 'ignore'];
   if (follow !== undefined) stdio.push('pipe');
-  if (opts.blob !== undefined) {
-    // A blob is copied from a complete file, never from one still growing: fd 5 stays unused.
-    if (follow !== undefined) throw new Error('startGate: a blob is not copied from a followed file');
-    stdio.push('ignore', opts.blob);
-  }
   const child: SpawnedProcess = host().spawn(argv, { stdio });
   const unpackerSaid = stderrOf(child);
   const decompressorSaid = opts.decompress ? stderrOf(child, 4) : undefined;
@@ -176,10 +168,7 @@ export function startGate(opts: GateOptions): Gate {
         opts.onRead?.(Number(f[1]), f[2] === undefined || f[2] === '-' ? undefined : Number(f[2]));
         return '';
       case 'blob':
-        r.blob = { bytes: Number(f[1]), digest: f[2] === '-' ? undefined : `sha256:${f[2]!}` };
-        return '';
-      case 'blobfail':
-        r.blobFail = unescape(f[1]);
+        r.blob = { bytes: Number(f[1]), digest: `sha256:${f[2]!}` };
         return '';
       case 'end':
         ended = true;

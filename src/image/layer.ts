@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, openSync, type Stats } from 'node:fs';
-import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { constants, copyFile, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -106,10 +106,10 @@ export async function fileSize(file: string): Promise<number> {
  * Unpack one (possibly compressed) layer tarball from `file` into `staging`: the file's bytes are
  * kept as the layer blob, its tar unpacked beside it, streamed (memory stays flat). No byte of it
  * passes through JavaScript: the native gate reads the file (or its decompressor does, for the
- * gate), hashes the plain tar (the diff id), judges and unpacks it, and copies the file into the
- * blob beside that, hashing it too when it is compressed (native/gate/blob.h says why there).
- * Nothing reaches the store until commitLayers(), which the caller runs only when every layer of
- * the image staged.
+ * gate), hashes the plain tar (the diff id), judges and unpacks it, and hashes a compressed file
+ * too (its blob digest: native/gate/blob.h says why there); the kernel copies the file into the
+ * blob beside that. Nothing reaches the store until commitLayers(), which the caller runs only
+ * when every layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
   const total = await fileSize(file);
@@ -123,30 +123,35 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   const before = await stat(file);
   // The bar follows the input file: as the decompressor reads it, or as the gate reads a plain tar.
   const onRead = (stream: number, input: number | undefined) => opts.onProgress?.({ done: Math.min(input ?? stream, total), total });
-  const extractOpts = { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), onRead, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) };
-  // Opened (and the gate started) synchronously: nothing queued in libuv's thread pool delays the
-  // decompressor, the import's longest stage. The gate has its own copy of the descriptor.
-  let extracting: Promise<ExtractResult>;
-  const blobFd = keepBlob ? openSync(blobPath, 'wx', 0o644) : undefined;
+  const hashFile = keepBlob && kind !== 'none';
+  // The gate first, started synchronously (extractTarFile): its decompressor is the import's
+  // longest stage. The blob's copy after it: started before, in libuv's thread pool, it held up
+  // the gate's own open (seen: 5 ms) and took a core while the gate was being spawned.
+  const extracting = extractTarFile(file, kind, layerDir, { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), onRead, ...(hashFile ? { blobDigest: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) });
+  extracting.catch(() => undefined);
+  // A copy made by the kernel (a reflink where the file system has them, else copy_file_range,
+  // in a thread of Node's pool): no JavaScript time, and where writing fresh page cache stalls
+  // (blob.h), the stall stops nothing else. The file must not change meanwhile (checked below).
+  const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
+  blobCopy.catch(() => undefined);
+  let result: ExtractResult;
   try {
-    extracting = extractTarFile(file, kind, layerDir, blobFd === undefined ? extractOpts : { ...extractOpts, blob: blobFd });
+    result = await extracting;
   } finally {
-    if (blobFd !== undefined) closeSync(blobFd);
+    await blobCopy.catch(() => undefined);
   }
-  const result = await extracting;
+  await blobCopy;
   const after = await stat(file);
-  const copied = result.blob?.bytes ?? after.size;
-  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || copied !== after.size) {
+  const hashed = result.blob?.bytes ?? after.size;
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || hashed !== after.size) {
     throw new VesselError('E_ARCHIVE', `${source}: the file changed while it was being imported`);
   }
   opts.onProgress?.({ done: total, total });
   // A plain tar is its own blob (the diff id is its digest). Without a kept blob (an outer
   // archive, a build's ADD) the layer is described as its plain stream, which is what it unpacked.
-  const digest = kind === 'none' ? result.diffId : result.blob?.digest;
-  if (keepBlob && digest === undefined) throw new VesselError('E_HOST', `${source}: vessel-tar-gate did not report the blob's digest`);
-  const blob: Descriptor = keepBlob
-    ? { mediaType: LAYER_MEDIA[kind], digest: digest!, size: copied }
-    : { mediaType: LAYER_MEDIA.none, digest: result.diffId, size: result.streamBytes };
+  const digest = hashFile ? result.blob?.digest : result.diffId;
+  if (digest === undefined) throw new VesselError('E_HOST', `${source}: vessel-tar-gate did not report the file's digest`);
+  const blob: Descriptor = keepBlob ? { mediaType: LAYER_MEDIA[kind], digest, size: after.size } : { mediaType: LAYER_MEDIA.none, digest: result.diffId, size: result.streamBytes };
   return finishStaged(result, { blob, blobPath, layerDir, source, whiteouts: opts.whiteouts ?? false });
 }
 

@@ -115,8 +115,6 @@ interface Run {
   read: number[];
   /** ... and of the input file (how far its decompressor had read it, when known). */
   input: Array<number | undefined>;
-  /** With `blob`: the file the gate copied its input to. */
-  blob: string | undefined;
   passed: Buffer;
   report: Awaited<import('../../src/image/gate.js').Gate['report']>;
 }
@@ -125,7 +123,7 @@ interface Run {
  * Run the gate on `data` (written into its stdin, or a file/decompressor when given) with a judge
  * answering `verdict`; what it judged, handed on, and reported.
  */
-async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: string, type: string | null) => 'a' | 'p' | 'r'; decompress?: 'zstd'; unpack?: string[]; stop?: boolean; file?: boolean; blob?: string; bin?: string } = {}): Promise<Run> {
+async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: string, type: string | null) => 'a' | 'p' | 'r'; decompress?: 'zstd'; unpack?: string[]; stop?: boolean; file?: boolean; blobDigest?: boolean; bin?: string } = {}): Promise<Run> {
   const sink = join(out, `passed-${Math.random().toString(36).slice(2)}`);
   writeFileSync(sink, '');
   const entries: Seen[] = [];
@@ -139,9 +137,6 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     fd = openSync(f, 'r');
     input = fd;
   }
-  // The blob: a file of its own (opened as layer.ts opens it), or a device given by name (/dev/full).
-  const blob = opts.blob === 'file' ? join(out, `blob-${Math.random().toString(36).slice(2)}`) : opts.blob;
-  const blobFd = blob === undefined ? undefined : openSync(blob, blob.startsWith('/dev/') ? 'w' : 'wx', 0o644);
   if (opts.bin) process.env.VESSEL_TAR_GATE = opts.bin;
   let g: ReturnType<GateModule['startGate']>;
   try {
@@ -151,7 +146,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
       unpack: opts.unpack ?? ['sh', '-c', 'cat > "$0"', sink],
       hash: true,
       ...(opts.maxRead ? { maxRead: opts.maxRead } : {}),
-      ...(blobFd !== undefined ? { blob: blobFd } : {}),
+      ...(opts.blobDigest ? { blobDigest: true } : {}),
       onRead: (n, i) => { read.push(n); inputRead.push(i); },
       judge: (e) => {
         entries.push({ line: `${e.type} ${e.name} ${e.linkname ?? ''} ${e.type === 'file' ? e.size : ''}`, sparse: e.sparseProblem, realSize: e.realSize });
@@ -161,7 +156,6 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     });
   } finally {
     delete process.env.VESSEL_TAR_GATE;
-    if (blobFd !== undefined) closeSync(blobFd);
   }
   if (fd !== undefined) closeSync(fd);
   if (g.stdin) {
@@ -173,7 +167,7 @@ async function runGate(data: Buffer, opts: { maxRead?: number; verdict?: (name: 
     }
   }
   const report = await g.report;
-  return { entries, read, input: inputRead, blob: opts.blob === 'file' ? blob : undefined, passed: readFileSync(sink), report };
+  return { entries, read, input: inputRead, passed: readFileSync(sink), report };
 }
 
 /** What tar-stream (a full parser) sees: the reference for the gate's walk. */
@@ -679,68 +673,50 @@ describe('the ring: hashed, walked and handed on in pieces, never overwritten wh
 });
 
 /**
- * --blob (native/gate/blob.c): the input file copied to the blob's descriptor beside the stream,
- * and hashed when it is decompressed; through both builds (Linux's kernel copy of a plain tar,
- * and FreeBSD's path here: pread and pwrite), under ASan/UBSan like the rest.
+ * --blob-digest (native/gate/blob.c): the input file a decompressor reads, hashed by the gate beside
+ * the stream (the compressed blob's digest); through both builds, under ASan/UBSan like the rest.
  */
-describe('the blob: the input file copied, and hashed when compressed, beside the stream', () => {
+describe('the blob\'s digest: the compressed input file hashed beside the stream', () => {
   const big = bigStream(24);
-  const builds = [['Linux', () => join(out, 'vessel-tar-gate')], ['FreeBSD\'s path, pread and pwrite', () => portableGate]] as const;
+  const builds = [['Linux', () => join(out, 'vessel-tar-gate')], ['FreeBSD\'s path', () => portableGate]] as const;
 
-  it.each(builds)('%s: a zstd layer: the blob is the file byte for byte, its digest the file\'s, the diff id the plain tar\'s; the bar follows the file', async (_what, bin) => {
+  it.each(builds)('%s: a zstd layer: the file\'s digest and length, the diff id the plain tar\'s; the bar follows the file', async (_what, bin) => {
     const zst = execFileSync('zstd', ['-c', '-q', '-1'], { input: big.data, maxBuffer: 1 << 26 });
-    const r = await runGate(zst, { decompress: 'zstd', blob: 'file', bin: bin() });
+    const r = await runGate(zst, { decompress: 'zstd', blobDigest: true, bin: bin() });
     expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(big.data)}`, blob: { bytes: zst.length, digest: `sha256:${sha256(zst)}` }, unpacker: 'ok', decompressor: 'ok' });
-    expect(readFileSync(r.blob!).equals(zst)).toBe(true);
     expect(r.passed.equals(big.data)).toBe(true);
     // how far zstd had read the file, every 8 MiB of the stream: never back, never past its end
     expect(r.input.length).toBeGreaterThanOrEqual(2);
     expect(r.input.every((n, i) => n !== undefined && n <= zst.length && (i === 0 || n >= r.input[i - 1]!))).toBe(true);
+    // a file shorter than one piece, and an empty one (no tar in it: short, but hashed whole)
+    for (const data of [zst.subarray(0, 1000), Buffer.alloc(0)]) {
+      const small = await runGate(data, { decompress: 'zstd', blobDigest: true, bin: bin() });
+      expect(small.report.readAll).toBe(true);
+      expect(small.report.blob).toEqual({ bytes: data.length, digest: `sha256:${sha256(data)}` });
+    }
   }, 60_000);
 
-  it.each(builds)('%s: a plain tar: the blob is the file, not hashed twice (the diff id is its digest)', async (_what, bin) => {
-    const r = await runGate(big.data, { file: true, blob: 'file', bin: bin(), maxRead: 99_999 });
-    expect(r.report).toMatchObject({ readAll: true, diffId: `sha256:${sha256(big.data)}`, blob: { bytes: big.data.length, digest: undefined }, unpacker: 'ok' });
-    expect(readFileSync(r.blob!).equals(big.data)).toBe(true);
-    expect(r.input.every((n) => n !== undefined && n <= big.data.length)).toBe(true);
-    // an empty file: an empty blob, and the stream too short to be a tar
-    const empty = await runGate(Buffer.alloc(0), { file: true, blob: 'file', bin: bin() });
-    expect(empty.report.readAll).toBe(true);
-    expect(readFileSync(empty.blob!).length).toBe(0);
-  }, 60_000);
-
-  it('a refused entry: no blob is reported (the gate stopped copying), and nothing of the entry reached tar', async () => {
+  it('a refused entry: no digest is reported (the gate stopped), and nothing of the entry reached tar', async () => {
     const data = await makeTar([{ name: 'a', content: 'data' }, { name: 'evil', content: 'x' }]);
     const zst = execFileSync('zstd', ['-c', '-q'], { input: data });
-    const r = await runGate(zst, { decompress: 'zstd', blob: 'file', verdict: (name) => (name === 'evil' ? 'r' : 'a') });
+    const r = await runGate(zst, { decompress: 'zstd', blobDigest: true, verdict: (name) => (name === 'evil' ? 'r' : 'a') });
     expect(r.report.refused?.name).toBe('evil');
     expect(r.report.blob).toBeUndefined();
     expect(r.passed.toString('latin1')).not.toContain('evil');
   });
 
-  it.each(builds)('%s: a blob that cannot be written (a full disk: /dev/full) stops the gate, which says why', async (_what, bin) => {
-    for (const [data, opts] of [[execFileSync('zstd', ['-c', '-q'], { input: big.data, maxBuffer: 1 << 26 }), { decompress: 'zstd' as const }], [big.data, { file: true }]] as const) {
-      const r = await runGate(data, { ...opts, blob: '/dev/full', bin: bin() });
-      expect(r.report.blobFail).toMatch(/^write: No space left on device$/);
-      expect(r.report.blob).toBeUndefined();
-      expect(r.report.readAll).toBe(false);
-    }
-  }, 60_000);
-
-  it('refuses --blob without a file to copy, or with a descriptor it cannot use (exit 125, one line)', () => {
+  it('refuses --blob-digest without a decompressor or without a file (exit 125, one line)', () => {
     const bin = join(out, 'vessel-tar-gate');
-    const run = (args: string[], stdio: Array<'pipe' | 'ignore' | number>) => {
-      const r = spawnSync(bin, [...args, '--unpack', '1', 'true'], { encoding: 'utf8', stdio: stdio as never });
+    const run = (args: string[], stdin: 'pipe' | number) => {
+      const r = spawnSync(bin, [...args, '--unpack', '1', 'true'], { encoding: 'utf8', stdio: [stdin, 'ignore', 'pipe', 'pipe', 'pipe'] });
       return [r.status, r.stderr.split('\n')[0]];
     };
     const file = join(out, `usage-${Math.random().toString(36).slice(2)}`);
     writeFileSync(file, '');
     const fd = openSync(file, 'r');
     try {
-      expect(run(['--blob', '6'], ['pipe', 'ignore', 'pipe', 'pipe', 'ignore', 'ignore', fd])).toEqual([125, 'vessel-tar-gate: --blob: fd 0 is not a regular file']);
-      expect(run(['--blob', '6'], [fd, 'ignore', 'pipe', 'pipe'])).toEqual([125, 'vessel-tar-gate: --blob: the descriptor is not open']);
-      expect(run(['--blob', '4'], [fd, 'ignore', 'pipe', 'pipe', fd])).toEqual([125, 'vessel-tar-gate: --blob: fds 0 to 5 are taken']);
-      expect(run(['--blob', 'x'], [fd, 'ignore', 'pipe', 'pipe'])).toEqual([125, 'vessel-tar-gate: --blob: a descriptor number']);
+      expect(run(['--blob-digest'], fd)).toEqual([125, 'vessel-tar-gate: --blob-digest: with --decompress, not --follow']);
+      expect(run(['--blob-digest', '--decompress', '2', 'zstd', '-dc'], 'pipe')).toEqual([125, 'vessel-tar-gate: --blob-digest: fd 0 is not a regular file']);
     } finally {
       closeSync(fd);
     }
