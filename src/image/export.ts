@@ -121,9 +121,21 @@ async function writeOciArchive(
       { name: manifestDesc.digest.slice(7), path: manifestPath, size: manifestDesc.size },
       ...layers.map((l) => ({ name: l.desc.digest.slice(7), path: l.path, size: l.desc.size })),
     ];
+    // Each entry's size is its descriptor's: a blob of another size in the store (damaged, or
+    // changed behind vessel's back) would fail half-way into the archive, from inside the packer.
+    for (const b of blobs) {
+      const size = (await stat(b.path).catch(() => undefined))?.size;
+      if (size !== b.size) {
+        throw new VesselError('E_IMAGE', `image "${fullName ?? stored.id}": blob sha256:${b.name} is ${size === undefined ? 'missing' : `${size} bytes, not the ${b.size} its manifest says`}`, {
+          hint: 'the store is damaged; remove the image and import or pull it again',
+        });
+      }
+    }
     const total = blobs.reduce((a, b) => a + b.size, 0);
     let done = 0;
     const pack = tarStreamLib().pack();
+    // A failed entry rejects its own promise below; the packer's 'error' event must not go unheard.
+    pack.on('error', () => undefined);
     const file = createWriteStream(out, { mode: 0o644 });
     const written = finished(file);
     pack.pipe(file);

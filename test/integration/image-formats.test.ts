@@ -144,6 +144,22 @@ describe('OCI archives', () => {
     expect((await store.resolveImage('app:v1')).layerDirs.map(hashTree)).toEqual(trees);
   });
 
+  it('a damaged store (a layer blob of another size, or gone): export says which blob, writes nothing', async () => {
+    writeFileSync(join(files, 'dmg.tar'), await makeTar([{ name: 'f', content: 'damaged\n' }]));
+    const rec = await store.importRootfsTarball(join(files, 'dmg.tar'), 'dmg:1');
+    // a plain tar: its blob is named by its diff id
+    const [digest, size] = [rec.layers[0]!, statSync(join(files, 'dmg.tar')).size];
+    const blob = join(root, 'images', 'blobs', 'sha256', digest.slice(7));
+    const out = join(files, 'dmg.oci.tar');
+    writeFileSync(blob, Buffer.concat([readFileSync(blob), Buffer.from('x')]));
+    await expect(store.exportImage('dmg:1', out, { format: 'oci' })).rejects.toThrow(`image "dmg:1": blob ${digest} is ${size + 1} bytes, not the ${size} its manifest says`);
+    rmSync(blob);
+    await expect(store.exportImage('dmg:1', out, { format: 'oci' })).rejects.toThrow(`image "dmg:1": blob ${digest} is missing`);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(files).filter((n) => n.startsWith('dmg.oci.tar'))).toEqual([]);
+    await store.removeImage('dmg:1', { users });
+  });
+
   it('imports an oci-archive made by skopeo', async () => {
     const theirs = join(files, 'skopeo.oci.tar');
     sh('skopeo', ['copy', '--quiet', `oci-archive:${join(files, 'app-export.oci.tar')}`, `oci-archive:${theirs}:copied`]);
