@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -159,13 +159,35 @@ async function spreadDir(dir: string): Promise<boolean> {
   return r?.exitCode === 0;
 }
 
+/**
+ * Whether tmp/ stays when its last staging is dropped. vessel up serves imports and pulls one
+ * after another: there tmp/ is made, and flagged (stagingRoot: a chattr, ~3 ms of each served
+ * import), once, and removed when vessel up exits. A vessel up killed leaves it empty, which
+ * the next command's dropStaging, prune or gc removes.
+ */
+let stagingRootKept = false;
+export function keepStagingRoot(): void {
+  if (stagingRootKept) return;
+  stagingRootKept = true;
+  process.once('exit', () => {
+    try {
+      rmdirSync(paths.tmp());
+    } catch {
+      /* not empty (a staging another process is using) or gone */
+    }
+  });
+}
+
 /** Remove a staging directory, and tmp/ itself when it is empty, so a failure leaves no trace. */
 export async function dropStaging(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  try {
-    await rmdir(paths.tmp());
-  } catch {
-    /* not empty (another import) or already gone */
+  // A store this failed first import made goes whole, kept tmp/ or not.
+  if (!stagingRootKept || createdStoreDir) {
+    try {
+      await rmdir(paths.tmp());
+    } catch {
+      /* not empty (another import) or already gone */
+    }
   }
   if (createdStoreDir) {
     // A first import that failed must not even leave an empty store behind.
