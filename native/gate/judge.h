@@ -15,7 +15,8 @@
  *   fail :WHY                                 the gate itself failed (read error, fork …)
  *   p BYTES INPUT|-                           progress: bytes of the stream read so far, and
  *                                             of the input file the decompressor has read
- *                                             ("-": not known, no file or no decompressor)
+ *                                             ("-": not known: no file, no decompressor, or
+ *                                             a file followed as it grows)
  *   blob BYTES SHA256                         with --blob-digest, once the stream ended whole:
  *                                             the input file's length and digest (blob.h)
  *   end READ SHA256|- BYTES UNPACKER DECOMPRESSOR

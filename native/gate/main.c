@@ -372,8 +372,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (g.hash) sha256_init(&g.sha);
-  /* The input file a decompressor reads, kept (fd 0 is closed below): its offset, and its digest. */
-  if (decompress && regular_file(0)) g.source = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  /* The input file a decompressor reads itself (not through the follower), kept (fd 0 is closed below): its offset, and its digest. */
+  if (decompress && !follow && regular_file(0)) g.source = fcntl(0, F_DUPFD_CLOEXEC, 3);
   const char *cannot = !blob_digest ? NULL : g.source < 0 ? "cannot keep the input file open" : blob_start(&g.blob, g.source) != 0 ? "out of memory" : NULL;
   if (cannot) {
     judge_fail("%s", cannot);
