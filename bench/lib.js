@@ -93,6 +93,11 @@ export async function warmUp(env, repo = join(dirname(fileURLToPath(import.meta.
   const vassals = join(root, 'vassals');
   mkdirSync(vassals, { recursive: true });
   const up = spawn(process.execPath, [join(repo, 'bin', 'vessel.js'), 'up', '--vassals', vassals], { env, stdio: 'ignore' });
+  // A bench that fails half-way must not leave it (and its Emperor) running: seen after a failed
+  // round of image-import.js.
+  process.once('exit', () => {
+    if (up.exitCode === null) up.kill('SIGTERM');
+  });
   const sock = join(root, 'run', 'vessel.sock');
   const deadline = Date.now() + 20_000;
   while (!existsSync(sock)) {
