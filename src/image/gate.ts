@@ -104,7 +104,6 @@ function unescape(field: string | undefined): string {
 
 const VERDICT = { accept: 'a', placeholder: 'p', refuse: 'r' } as const;
 
-
 export function startGate(opts: GateOptions): Gate {
   const follow = typeof opts.input === 'object' ? opts.input.follow : undefined;
   const argv = [gatePath(), ...(opts.hash ? [] : ['--no-hash']), ...(opts.maxRead ? ['--max-read', String(opts.maxRead)] : []), ...(follow === undefined ? [] : ['--follow'])];

@@ -128,19 +128,16 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   // longest stage. The blob's copy after it: started before, in libuv's thread pool, it held up
   // the gate's own open (seen: 5 ms) and took a core while the gate was being spawned.
   const extracting = extractTarFile(file, kind, layerDir, { source, limits: opts.limits ?? {}, externalLinks: lowerLinksAllowed(opts), onRead, ...(hashFile ? { blobDigest: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.stopAt ? { stopAt: opts.stopAt } : {}) });
-  extracting.catch(() => undefined);
   // A copy made by the kernel (a reflink where the file system has them, else copy_file_range,
   // in a thread of Node's pool): no JavaScript time, and where writing fresh page cache stalls
   // (blob.h), the stall stops nothing else. The file must not change meanwhile (checked below).
   const blobCopy = keepBlob ? copyFile(file, blobPath, constants.COPYFILE_FICLONE) : Promise.resolve();
-  blobCopy.catch(() => undefined);
-  let result: ExtractResult;
-  try {
-    result = await extracting;
-  } finally {
-    await blobCopy.catch(() => undefined);
-  }
-  await blobCopy;
+  // Both settle first, whichever fails: a staging dropped while the copy still writes into it
+  // would come back.
+  const [extracted, copied] = await Promise.allSettled([extracting, blobCopy]);
+  if (extracted.status === 'rejected') throw extracted.reason;
+  if (copied.status === 'rejected') throw copied.reason;
+  const result = extracted.value;
   const after = await stat(file);
   const hashed = result.blob?.bytes ?? after.size;
   if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || hashed !== after.size) {
