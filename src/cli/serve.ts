@@ -74,8 +74,6 @@ export async function serveCli(req: CliRequest, stream: CliStream): Promise<CliO
   const verb = verbOf(req.args);
   if (verb !== 'run' && verb !== 'stop' && verb !== 'rm' && verb !== 'pull' && verb !== 'image import') return NODE;
   if (verb === 'pull' && !sameRegistryEnv(req.env, process.env, req.args)) return NODE;
-  // Imports and pulls (a run's too) stage in the store's tmp/: kept between them (store.ts says why).
-  if (verb === 'image import' || verb === 'pull' || verb === 'run') (await import('../image/index.js')).keepStagingRoot();
   const io = streamedIo(req.cwd, req.env, stream, req.term !== undefined);
   const done = (code: number): CliOutcome => ({ kind: 'done', stdout: '', stderr: '', code });
   const program = new Command('vessel')

@@ -16,7 +16,7 @@ export { unionLowerDirs, withMergedRoot } from './flat.js';
 export { planZfsLayers, ensureZfsLayers, chainIds, type ZfsLayerPlan } from './zfs.js';
 export { tarForms, type TarForms, type TarCompression } from './tar-forms.js';
 export { buildBaseImage, baseAccounts, BASE_IMAGE_CONFIG, BASE_HOST_FILES } from './base.js';
-export { dropStaging, keepStagingRoot, makeStaging, paths, readIndex, withStoreLock, storeDir } from './store.js';
+export { dropStaging, makeStaging, paths, readIndex, withStoreLock, storeDir } from './store.js';
 export type { Descriptor, StoredImage } from './store.js';
 export { commitLayers, stageLayerFile, stageLayerStream } from './layer.js';
 export type { StagedLayer } from './layer.js';

@@ -54,7 +54,6 @@ export async function pruneImages(users: ImageUsers): Promise<PruneResult> {
       if (pid !== process.pid && pidAlive(pid)) live.push(`pid ${pid}`);
       else if (pid !== process.pid) await rm(join(paths.tmp(), n), { recursive: true, force: true });
     }
-    await rmdir(paths.tmp()).catch(() => undefined);
 
     const idx = await readIndex();
     // Image ids recorded in containers' state files: their layers are overlay lower dirs.

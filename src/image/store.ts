@@ -1,4 +1,4 @@
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -90,9 +90,9 @@ export async function makeStaging(kind: string): Promise<string> {
 }
 
 /**
- * tmp/NAME, made (`reuse`: or kept, a pull's resumable directory). Another staging's dropStaging
- * removes tmp/ whenever it is empty, so it may go between stagingRoot() and the mkdir here (two
- * imports at once): it is then made, and flagged, again.
+ * tmp/NAME, made (`reuse`: or kept, a pull's resumable directory). A failed first import takes
+ * its new store away, tmp/ with it (dropStaging), so tmp/ may go between stagingRoot() and the
+ * mkdir here (two first imports at once): it is then made, and flagged, again.
  */
 export async function stagingDir(name: string, reuse: boolean): Promise<string> {
   for (let attempt = 1; ; attempt++) {
@@ -107,48 +107,37 @@ export async function stagingDir(name: string, reuse: boolean): Promise<string> 
 }
 
 /**
- * tmp/, made ready for a staging tree: every tree staged in it in a block group of its own. ext4
+ * tmp/, made ready for staging trees: every tree staged in it in a block group of its own. ext4
  * without a journal does not reuse an inode freed seconds ago: every allocation scans past each
  * one (fs/ext4/ialloc.c recently_deleted). The store frees whole trees all the time (image rm,
  * prune, a staging tree dropped as a duplicate), and a layer unpacked beside a tree just removed
  * was 2-5× slower to create for that alone. ext4's T flag (tar-forms.ts spreadTrees) makes the
  * Orlov allocator place each directory made in the flagged one afresh, starting from a hash of
- * its name: so the store's directory carries it (for tmp/ itself, set once per process), and so
- * does tmp/ whenever this call made it (the staging trees, whose names are random). tmp/'s own
- * name is always the same: under the store's flag alone it came back to the group it had just
- * left, with the trees freed there (seen: the served import 370-480 ms, 180-210 ms with tmp/
- * flagged, 72 MB). tmp/ is removed whenever it is empty (dropStaging), so it is flagged each
- * time it is made: one chattr. With a journal there is no such scan and the flag only spreads
- * the trees. Best effort: a file system without the flag, or no chattr, changes nothing else.
+ * its name: tmp/ carries it, for the staging trees (whose names are random), and so does the
+ * store's directory, for tmp/ itself. With a journal there is no such scan and the flag only
+ * spreads the trees. Best effort: a file system without the flag, or no chattr, changes nothing
+ * else.
+ *
+ * tmp/ is part of the store: made, and flagged, once, and kept (empty) between stagings. It went
+ * whenever its last staging did, and each import, or each import after a prune, made it again:
+ * a chattr each time (~2 ms of a served import, and a fork of vessel up), for a directory whose
+ * flag never changes. Only a failed first import removes it, with the store it made.
  */
 async function stagingRoot(): Promise<string> {
-  // A store removed since (a failed first import, a test's) is a new directory: flagged again.
-  if (!existsSync(storeDir())) spread = undefined;
-  const flagged = await spreadStore();
   const tmp = paths.tmp();
+  if (existsSync(tmp)) return tmp;
+  const dir = storeDir();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Where the store's directory refused the flag (xfs, btrfs, tmpfs), tmp/ would too: no chattr.
+  const flagged = await spreadDir(dir);
   try {
     await mkdir(tmp, { mode: 0o700 });
   } catch (e) {
     if (hasErrno(e, 'EEXIST')) return tmp;
     throw e;
   }
-  // Where the store's directory refused the flag (xfs, btrfs, tmpfs), tmp/ would too: no chattr.
   if (flagged) await spreadDir(tmp);
   return tmp;
-}
-
-/** Whether the store's directory took the flag (once per process and store). */
-let spread: Promise<boolean> | undefined;
-let spreadFor: string | undefined;
-function spreadStore(): Promise<boolean> {
-  const dir = storeDir();
-  if (spread && spreadFor === dir) return spread;
-  spreadFor = dir;
-  spread = (async () => {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return spreadDir(dir);
-  })();
-  return spread;
 }
 
 /** The T flag on `dir`: true if set. */
@@ -159,44 +148,20 @@ async function spreadDir(dir: string): Promise<boolean> {
   return r?.exitCode === 0;
 }
 
-/**
- * Whether tmp/ stays when its last staging is dropped. vessel up serves imports and pulls one
- * after another: there tmp/ is made, and flagged (stagingRoot: a chattr, ~3 ms of each served
- * import), once, and removed when vessel up exits. A vessel up killed leaves it empty, which
- * the next command's dropStaging, prune or gc removes.
- */
-let stagingRootKept = false;
-export function keepStagingRoot(): void {
-  if (stagingRootKept) return;
-  stagingRootKept = true;
-  process.once('exit', () => {
-    try {
-      rmdirSync(paths.tmp());
-    } catch {
-      /* not empty (a staging another process is using) or gone */
-    }
-  });
-}
-
-/** Remove a staging directory, and tmp/ itself when it is empty, so a failure leaves no trace. */
+/** Remove a staging directory, so a failure leaves no trace (tmp/ stays: stagingRoot). */
 export async function dropStaging(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  // A store this failed first import made goes whole, kept tmp/ or not.
-  if (!stagingRootKept || createdStoreDir) {
-    try {
-      await rmdir(paths.tmp());
-    } catch {
-      /* not empty (another import) or already gone */
-    }
-  }
-  if (createdStoreDir) {
-    // A first import that failed must not even leave an empty store behind.
-    try {
-      await rmdir(storeDir());
-    } catch {
-      /* holds something now: it is a real store */
-    }
-    createdStoreDir = false;
+  if (!createdStoreDir) return;
+  createdStoreDir = false;
+  // A first import that failed must not even leave an empty store behind; one that succeeded
+  // keeps tmp/ with the rest.
+  const held = await readdir(storeDir()).catch(() => ['?']);
+  if (held.some((n) => n !== 'tmp')) return;
+  try {
+    await rmdir(paths.tmp());
+    await rmdir(storeDir());
+  } catch {
+    /* holds something now: it is a real store */
   }
 }
 
@@ -227,7 +192,9 @@ export async function readIndex(): Promise<OciIndex> {
 }
 
 export function writeIndex(idx: OciIndex): void {
-  writeJsonAtomic(paths.layout(), { imageLayoutVersion: '1.0.0' });
+  // Never changes: written once, not with every index (a rename over it frees the old one, which
+  // on a file system mounted with discard is a device request the import waits for).
+  if (!existsSync(paths.layout())) writeJsonAtomic(paths.layout(), { imageLayoutVersion: '1.0.0' });
   writeJsonAtomic(paths.index(), idx);
 }
 

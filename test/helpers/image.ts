@@ -24,6 +24,15 @@ export function hashTree(dir: string): string {
   return h.digest('hex');
 }
 
+/**
+ * What is left in a store's staging directory (images/tmp/): none when nothing was left behind.
+ * tmp/ itself is part of the store, kept empty between stagings (image/store.ts stagingRoot).
+ */
+export function stagingLeft(images: string): string[] {
+  const tmp = join(images, 'tmp');
+  return existsSync(tmp) ? readdirSync(tmp) : [];
+}
+
 export interface TarEntry {
   name: string;
   type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
-import { hashTree } from '../helpers/image.js';
+import { hashTree, stagingLeft } from '../helpers/image.js';
 import { bigImage, importTestImages } from '../helpers/registry-images.js';
 import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { execAsync, startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
@@ -196,7 +196,7 @@ describe('an interrupted pull', () => {
     expect(events(r.stdout).some((e) => e.event === 'blob' && e.action === 'resume')).toBe(true);
     expect((await images(dst)).find((i) => i.name === 'big')?.id).toBe((await images(src)).find((i) => i.name === 'big')?.id);
     // The pull directory is gone once committed.
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
   });
 });
 
@@ -218,7 +218,7 @@ describe('a pull killed after its commit', () => {
     leave();
     const again = await vessel(dst, ['pull', url], { timeoutMs: 120_000 });
     expect(again.code, again.stderr).toBe(0);
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
 
     // A live pull holds the manifest's lock (its owner's pid, alive: this test's): kept.
     leave();
@@ -232,7 +232,7 @@ describe('a pull killed after its commit', () => {
     rmSync(lock);
     const pruned = await vessel(dst, ['image', 'prune']);
     expect(pruned.code, pruned.stderr).toBe(0);
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
     expect((await images(dst)).map((i) => i.name).sort()).toEqual(['busybox', 'layered']);
   }, 180_000);
 });

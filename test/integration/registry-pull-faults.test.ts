@@ -3,7 +3,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxTarball, makeRoot, processesMentioning, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
-import { hashTree } from '../helpers/image.js';
+import { hashTree, stagingLeft } from '../helpers/image.js';
 import { manyLayerImage } from '../helpers/registry-images.js';
 import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { awsCli, startRadosgw, startS3rver, startSshd, startTcpProxy, type S3Server, type SshServer, type TcpProxy } from '../helpers/registry-servers.js';
@@ -153,7 +153,7 @@ describe.each(['s3', 'sftp'])('%s: an interrupted pull', (name) => {
     expect(events(r.stdout).find((e) => e.event === 'done')!.transferred as number).toBeLessThan(total * 0.75);
     if (name === 's3') expect(t.proxy.requests.slice(mark).some((q) => q.method === 'GET' && /^bytes=[1-9]\d*-$/.test(q.range ?? ''))).toBe(true);
     expect(await idOf(dst)).toBe(await idOf(src));
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
   });
 
   it('the server killed mid-pull: clear error, no image visible; once it is back, the rerun fetches only what is missing', async () => {
@@ -206,12 +206,12 @@ describe.each(['s3', 'sftp'])('%s: SIGKILL at random moments', (name) => {
       const r = await vessel(dst, ['pull', image(t, 'mixed')], { env: t.env, timeoutMs: 120_000 });
       expect(r.code, `${at}: ${r.stderr}`).toBe(0);
       expect(await mixedId(), at).toBe(want);
-      expect(existsSync(join(storeOf(dst), 'tmp')), `${at}: tmp/ after the rerun`).toBe(false);
+      expect(stagingLeft(storeOf(dst)), `${at}: tmp/ after the rerun`).toEqual([]);
       expect((await vessel(dst, ['image', 'rm', 'mixed'])).code, at).toBe(0);
       const p = await vessel(dst, ['image', 'prune']);
       expect(p.code, `${at}: ${p.stderr}`).toBe(0);
       expect(readdirOrEmpty(join(storeOf(dst), 'layers')), `${at}: layers after prune`).toEqual([]);
-      expect(existsSync(join(storeOf(dst), 'tmp')), `${at}: tmp/ after prune`).toBe(false);
+      expect(stagingLeft(storeOf(dst)), `${at}: tmp/ after prune`).toEqual([]);
     }
     // Nothing outlives the pulls it served: no gate, tar or decompressor working in this store,
     // no ssh client.

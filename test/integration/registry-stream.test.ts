@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRoot, until, vessel, vesselSpawn, type TestRoot } from '../helpers/vessel.js';
-import { hashTree, makeTar } from '../helpers/image.js';
+import { hashTree, makeTar, stagingLeft } from '../helpers/image.js';
 import { importTestImages, manyLayerImage } from '../helpers/registry-images.js';
 import { events, images, runCleanups, tampered } from '../helpers/registry-cases.js';
 import { startHttpServer, type HttpServer } from '../helpers/registry-servers.js';
@@ -69,7 +69,7 @@ describe('parallel layers', () => {
     const dirs = readdirSync(join(storeOf(dst), 'layers')).filter((d) => !d.endsWith('.json'));
     expect(dirs.flatMap((d) => readdirSync(join(storeOf(dst), 'layers', d, 'data'))).sort()).toEqual(Array.from({ length: LAYERS }, (_, i) => `layer${i}`));
     for (const d of dirs) for (const f of readdirSync(join(storeOf(dst), 'layers', d, 'data'))) expect(statSync(join(storeOf(dst), 'layers', d, 'data', f)).size).toBe(MB << 20);
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
   });
 });
 
@@ -110,7 +110,7 @@ describe('an interrupted streamed pull', () => {
     expect(sent).toBeLessThan(total * 0.8);
     expect(events(r.stdout).find((e) => e.event === 'done')!.transferred).toBe(sent);
     expect(await idOf(dst, image)).toBe(await idOf(src, image));
-    expect(existsSync(join(storeOf(dst), 'tmp'))).toBe(false);
+    expect(stagingLeft(storeOf(dst))).toEqual([]);
   });
 
   it('the server killed mid-pull: clear error, no image visible; after a restart the rerun fetches only what is missing', async () => {

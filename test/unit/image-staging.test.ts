@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -30,17 +30,29 @@ async function chattrsFor(exitCode: number, storeExists: boolean): Promise<strin
 }
 
 describe('staging trees spread over block groups (image/store.ts stagingRoot)', () => {
-  it('ext4: the store flagged once per process, tmp/ each time it is made (it goes whenever it is empty)', async () => {
-    expect(await chattrsFor(0, true)).toEqual([
-      'chattr +T ROOT/images',
-      'chattr +T ROOT/images/tmp',
-      'chattr +T ROOT/images/tmp',
-      'chattr +T ROOT/images/tmp',
-    ]);
+  it('ext4: the store and tmp/ flagged once, when tmp/ is made; tmp/ kept, empty, between stagings', async () => {
+    expect(await chattrsFor(0, true)).toEqual(['chattr +T ROOT/images', 'chattr +T ROOT/images/tmp']);
+    expect(readdirSync(join(storeDir(), 'tmp'))).toEqual([]);
   });
 
-  it('a file system that refuses the flag (xfs, btrfs, tmpfs): one chattr for the store, none for each tmp/', async () => {
-    // Each round's store is made anew (see chattrsFor), so it is asked each time; tmp/ never.
+  it('a store whose tmp/ is there already: no chattr at all (vessel up, and every CLI import after the first)', async () => {
+    mkdirSync(join(storeDir(), 'tmp'), { recursive: true });
+    expect(await chattrsFor(0, true)).toEqual([]);
+  });
+
+  it('a first import that succeeded keeps tmp/ with what it committed; one that failed takes the store away', async () => {
+    const ok = await makeStaging('t');
+    writeFileSync(join(storeDir(), 'index.json'), '{}'); // what a commit leaves
+    await dropStaging(ok);
+    expect(readdirSync(storeDir()).sort()).toEqual(['index.json', 'tmp']);
+    rmSync(storeDir(), { recursive: true });
+    await dropStaging(await makeStaging('t'));
+    expect(existsSync(storeDir())).toBe(false);
+  });
+
+  it('a file system that refuses the flag (xfs, btrfs, tmpfs): one chattr for the store, none for tmp/', async () => {
+    // Each round's store is made anew, and taken away by the failed first import (see chattrsFor).
     expect(await chattrsFor(1, false)).toEqual(['chattr +T ROOT/images', 'chattr +T ROOT/images', 'chattr +T ROOT/images']);
+    expect(existsSync(storeDir())).toBe(false);
   });
 });
