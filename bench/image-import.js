@@ -30,7 +30,7 @@
 // hypervisor (virtio-balloon free page reporting, 2 MiB blocks free for ~2 s), and the first write
 // to a page taken back faults on the host: a 72 MB tree unpacked into such pages took ~180 ms of
 // tar, into pages freed a moment before ~30 ms. Backing memory beforehand does not last (it is
-// reported again), so each served import is paired with the floor run just before it (paired).
+// reported again), so each served import is paired with a floor run beside it (paired).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -191,24 +191,32 @@ for (const mb of SIZES_MB) {
     };
     const podman = have('podman') ? ['podman', '--root', join(dir, 'podman', 'root'), '--runroot', join(dir, 'podman', 'run'), '--storage-driver', 'overlay'] : undefined;
     for (let i = 0; i < RUNS; i++) {
-      // Each served import straight after its floor: this shared machine has slow and fast spells
-      // of seconds, which then hit both alike. The ratio of each such pair is kept (paired).
-      const zstdFloor = unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]);
-      const zstdServed = served(archive, 'bench:served');
+      // Each served import beside its floor: this shared machine has slow and fast spells of
+      // seconds, which then hit both alike. The ratio of each such pair is kept (paired). Within a
+      // pair the order swaps every round (floor first, then served first): under sustained load
+      // these machines slow down over tens of seconds (seen: the same gate pipeline took 1.5× the
+      // CPU time a minute into a loop), so whichever ran second in every pair would be measured
+      // on the slower machine.
+      const pair = (floor, vessel) => {
+        if (i % 2) {
+          const v = vessel();
+          return [floor(), v];
+        }
+        const f = floor();
+        return [f, vessel()];
+      };
+      const [zstdFloor, zstdServed] = pair(() => unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]), () => served(archive, 'bench:served'));
       (results['vessel image import (served)'] ??= []).push(zstdServed);
       (paired.zstd ??= []).push(zstdFloor / zstdServed);
-      const gzFloor = unpack('tar -xzf', ['tar', '-xzf', gzArchive]);
-      const gzServed = served(gzArchive, 'bench:served-gz');
+      const [gzFloor, gzServed] = pair(() => unpack('tar -xzf', ['tar', '-xzf', gzArchive]), () => served(gzArchive, 'bench:served-gz'));
       (results['vessel image import .tar.gz (served)'] ??= []).push(gzServed);
       (paired.gz ??= []).push(gzFloor / gzServed);
       if (warmBefore) {
-        // The build before, served too, each import right after a floor of its own.
-        const zf = unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]);
-        const zb = served(archive, 'bench:served', warmBefore, beforeEnv, BEFORE);
+        // The build before, served too, each import beside a floor of its own.
+        const [zf, zb] = pair(() => unpack('tar --zstd -x', ['tar', '--zstd', '-xf', archive]), () => served(archive, 'bench:served', warmBefore, beforeEnv, BEFORE));
         (results['vessel image import (served) (before)'] ??= []).push(zb);
         (paired.zstdBefore ??= []).push(zf / zb);
-        const gf = unpack('tar -xzf', ['tar', '-xzf', gzArchive]);
-        const gb = served(gzArchive, 'bench:served-gz', warmBefore, beforeEnv, BEFORE);
+        const [gf, gb] = pair(() => unpack('tar -xzf', ['tar', '-xzf', gzArchive]), () => served(gzArchive, 'bench:served-gz', warmBefore, beforeEnv, BEFORE));
         (results['vessel image import .tar.gz (served) (before)'] ??= []).push(gb);
         (paired.gzBefore ??= []).push(gf / gb);
       }
@@ -218,8 +226,12 @@ for (const mb of SIZES_MB) {
         (results['podman import'] ??= []).push(measure([...podman, 'import', '--quiet', archive, 'bench:podman']).ms);
       }
       results['tar --zstd -c'].push(measure(['tar', '--zstd', '-cf', join(dir, 'floor.tar.zst'), '--numeric-owner', '-C', tree, '.']).ms);
-      // Each build in turn, each into a fresh store, interleaved with the floors.
-      for (const [tag, bin] of builds) {
+      // Each build in turn, each into a fresh store, interleaved with the floors; the order swaps
+      // every round. The first build's imports follow the peer's and the floor's, and write into
+      // memory not touched for a while, the second's into the pages the first's store freed a
+      // moment before (this bench's header): at 227 MB that alone put the build run first ~150 ms
+      // behind, whichever it was.
+      for (const [tag, bin] of i % 2 ? [...builds].reverse() : builds) {
         const root = join(dir, `root${i}${tag ? '-before' : ''}`);
         const env = { ...process.env, VESSEL_ROOT: root };
         add(`vessel image import .tar.gz${tag}`, measure(['node', bin, 'image', 'import', gzArchive, `bench-gz:${i}`], env));
