@@ -3,7 +3,7 @@
 // Needs root (device nodes in the busybox base), zstd, GNU tar, /usr/bin/time, a built dist/.
 //
 //   node bench/image-import.js                 rootfs of ~72 and ~227 MB (BENCH_SIZES=50,200: MB of
-//                                              files copied from BENCH_SOURCE), 3 runs each
+//                                              files copied from BENCH_SOURCE), 7 runs each
 //   BENCH_BEFORE=/tmp/vessel-before/bin/vessel.js node bench/image-import.js
 //                                              adds "(before)" rows from another build (a checkout
 //                                              of an older commit, built: bin/, dist/, build/ and
@@ -41,7 +41,9 @@ import { have, median, tmpRoot, warmUp } from './lib.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const vessel = join(repo, 'bin/vessel.js');
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+// Seven rounds by default (~5 minutes): on these shared 2-core machines even runs of seven and
+// nine rounds put the 72 MB import at 0.67-1.09x of tar; three rounds said less still.
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const SIZES_MB = (process.env.BENCH_SIZES ?? '50,200').split(',').map(Number);
 const SOURCE = process.env.BENCH_SOURCE ?? '/usr/lib/x86_64-linux-gnu';
 const BEFORE = process.env.BENCH_BEFORE;
