@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { config, run } from '../../util/index.js';
+import { config, run, type VesselConfig } from '../../util/index.js';
 import type { Resource } from '../types.js';
 import { cgroupLayout, cgroupSetFromResources, findCgroupDirs, killAll, removeCgroupDir } from './cgroup.js';
 import { pidInCgroups } from './control.js';
@@ -65,10 +65,16 @@ export async function linuxInstanceNames(): Promise<string[]> {
   return [...names];
 }
 
-/** gc: a private root's cgroup subtree goes once empty; the default root keeps `vessel`. */
-export async function pruneLinuxParents(): Promise<void> {
-  const parent = config().cgroupParent;
-  if (parent === 'vessel') return;
+/**
+ * gc (and so vessel up's last sweep): the root's cgroup subtree goes once empty, as every other
+ * resource vessel made — `vessel` for the default root too, which stayed behind after every
+ * `npm start`. A parent named in the configuration (VESSEL_CGROUP_PARENT) is the admin's, who may
+ * have set limits on it for all of vessel's containers: kept. rmdir only takes an empty directory,
+ * and every start makes it again (prepareCgroupParents).
+ */
+export async function pruneLinuxParents(cfg: VesselConfig = config()): Promise<void> {
+  if (cfg.sources.cgroupParent !== 'default') return;
+  const parent = cfg.cgroupParent;
   const layout = cgroupLayout();
   for (const r of new Set<string>([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
     try {
