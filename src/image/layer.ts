@@ -91,15 +91,20 @@ export function lowerLinksAllowed(opts: Pick<StageOptions, 'whiteouts' | 'lowerL
 
 let counter = 0;
 
-export async function fileSize(file: string): Promise<number> {
+/** The file's stat, refused as one line when it is missing or not a regular file. */
+async function regularFile(file: string): Promise<Stats> {
   try {
     const st = await stat(file);
     if (!st.isFile()) throw new VesselError('E_ARCHIVE', `${file}: not a regular file`);
-    return st.size;
+    return st;
   } catch (e) {
     if (hasErrno(e, 'ENOENT')) throw new VesselError('E_NOT_FOUND', `${file}: no such file`);
     throw e;
   }
+}
+
+export async function fileSize(file: string): Promise<number> {
+  return (await regularFile(file)).size;
 }
 
 /**
@@ -112,7 +117,9 @@ export async function fileSize(file: string): Promise<number> {
  * when every layer of the image staged.
  */
 export async function stageLayerFile(file: string, staging: string, opts: StageOptions = {}): Promise<StagedLayer> {
-  const total = await fileSize(file);
+  // Its size and mtime now, against the same after the import: the file must not change meanwhile.
+  const before = await regularFile(file);
+  const total = before.size;
   const source = opts.source ?? file;
   const kind = detectCompression(await readHead(file, 8));
   const n = ++counter;
@@ -120,7 +127,6 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   await mkdir(layerDir, { mode: 0o755 });
   const blobPath = join(staging, `blob-${n}`);
   const keepBlob = opts.keepBlob !== false;
-  const before = await stat(file);
   // The bar follows the input file: as the decompressor reads it, or as the gate reads a plain tar.
   const onRead = (stream: number, input: number | undefined) => opts.onProgress?.({ done: Math.min(input ?? stream, total), total });
   const hashFile = keepBlob && kind !== 'none';
@@ -146,8 +152,8 @@ export async function stageLayerFile(file: string, staging: string, opts: StageO
   opts.onProgress?.({ done: total, total });
   // A plain tar is its own blob (the diff id is its digest). Without a kept blob (an outer
   // archive, a build's ADD) the layer is described as its plain stream, which is what it unpacked.
-  const digest = hashFile ? result.blob?.digest : result.diffId;
-  if (digest === undefined) throw new VesselError('E_HOST', `${source}: vessel-tar-gate did not report the file's digest`);
+  // With blobDigest, extractTarFile resolves only with the file's digest (extract.ts).
+  const digest = hashFile ? result.blob!.digest : result.diffId;
   const blob: Descriptor = keepBlob ? { mediaType: LAYER_MEDIA[kind], digest, size: after.size } : { mediaType: LAYER_MEDIA.none, digest: result.diffId, size: result.streamBytes };
   return finishStaged(result, { blob, blobPath, layerDir, source, whiteouts: opts.whiteouts ?? false });
 }
